@@ -1,0 +1,115 @@
+"""Connector Hub contracts: the canonical models and hook specifications every part agrees on.
+
+Pure pydantic models and protocols, no I/O, no imports from ``hub`` or ``plugins``.
+"""
+
+from contracts.aftersales import (
+    AfterSale,
+    AfterSaleLine,
+    AfterSaleStatus,
+    AfterSaleType,
+    ServiceOrder,
+    ServiceOrderStatus,
+    ServiceOrderType,
+    aftersale_can_move,
+    service_order_can_move,
+)
+from contracts.connectors import (
+    Capability,
+    ChannelConnector,
+    ChannelSandbox,
+    ConnectorContext,
+    CourierConnector,
+    ShopState,
+    WarehouseConnector,
+)
+from contracts.events import InboundMessage, MessageKind, OrderPage, PushReceipt
+from contracts.fulfilment import Hold, RoutingDecision
+from contracts.inventory import (
+    AllocationMode,
+    AllocationRequest,
+    ChannelStock,
+    ChannelStockReading,
+    Reservation,
+    ReservationState,
+    StockChange,
+    StockChangeCause,
+    StockLevel,
+    StockPolicy,
+    StockPushResult,
+    apply_policy,
+)
+from contracts.money import Money
+from contracts.orders import (
+    ORDER_TRANSITIONS,
+    Address,
+    Buyer,
+    Order,
+    OrderLine,
+    OrderStatus,
+    TransitionVerdict,
+    judge_transition,
+)
+from contracts.refs import ChannelRef, platform_id
+from contracts.shipments import (
+    Parcel,
+    ParcelItem,
+    Shipment,
+    ShipmentConfirmation,
+    TrackingEvent,
+    TrackingState,
+)
+
+__all__ = [
+    "ORDER_TRANSITIONS",
+    "Address",
+    "AfterSale",
+    "AfterSaleLine",
+    "AfterSaleStatus",
+    "AfterSaleType",
+    "AllocationMode",
+    "AllocationRequest",
+    "Buyer",
+    "Capability",
+    "ChannelConnector",
+    "ChannelRef",
+    "ChannelSandbox",
+    "ChannelStock",
+    "ChannelStockReading",
+    "ConnectorContext",
+    "CourierConnector",
+    "Hold",
+    "InboundMessage",
+    "MessageKind",
+    "Money",
+    "Order",
+    "OrderLine",
+    "OrderPage",
+    "OrderStatus",
+    "Parcel",
+    "ParcelItem",
+    "PushReceipt",
+    "Reservation",
+    "ReservationState",
+    "RoutingDecision",
+    "ServiceOrder",
+    "ServiceOrderStatus",
+    "ServiceOrderType",
+    "Shipment",
+    "ShipmentConfirmation",
+    "ShopState",
+    "StockChange",
+    "StockChangeCause",
+    "StockLevel",
+    "StockPolicy",
+    "StockPushResult",
+    "TrackingEvent",
+    "TrackingState",
+    "TransitionVerdict",
+    "WarehouseConnector",
+    "aftersale_can_move",
+    "apply_policy",
+    "judge_transition",
+    "platform_id",
+    "service_order_can_move",
+]

@@ -1,0 +1,217 @@
+"""The connector protocols plugins implement: channels, couriers and warehouses.
+
+A plugin's registration hook returns connector *classes*; the hub instantiates one per configured
+account (shop, courier account, warehouse) with a ``ConnectorContext``. Every class declares
+``platform``, ``capabilities`` and a pydantic ``Settings`` model; the hub validates a shop's config
+against ``Settings`` at start-up and calls only the methods whose capability is declared. A
+connector declares only what it really does: nothing pretends.
+
+All partner I/O is ``async``. Errors are raised as the hub's error classes (``hub.errors``):
+``RetryableError`` for transient faults (with ``retry_after`` when the partner says how long),
+``PermanentError`` for bad data or a partner's final refusal, ``AuthorizationError`` when the
+account must be re-authorised (the hub pauses it and shows the reason), ``SignatureError`` for a
+push that fails verification, ``BadInputError`` for a malformed push. Never return ``None`` to
+mean failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from contracts.aftersales import AfterSale, ServiceOrder
+from contracts.events import InboundMessage, OrderPage, PushReceipt
+from contracts.inventory import ChannelStock, ChannelStockReading, StockLevel, StockPushResult
+from contracts.orders import Address, Order
+from contracts.shipments import Parcel, Shipment, ShipmentConfirmation, TrackingEvent
+
+
+class Capability(StrEnum):
+    """What a connector can do. The hub reads these; ``hub plugins`` and the API list them."""
+
+    # channels
+    POLL_ORDERS = "poll_orders"  # fetch_orders(window)
+    GET_ORDER = "get_order"  # get_order(id)
+    RECEIVE_PUSH = "receive_push"  # parse_push(headers, body): HTTP webhooks
+    MESSAGE_CHANNEL = "message_channel"  # consume_messages / confirm_messages (e.g. TMC)
+    PUSH_STOCK = "push_stock"  # push_stock(values)
+    READ_STOCK = "read_stock"  # read_stock(listings), for reconciliation
+    CONFIRM_SHIPMENT = "confirm_shipment"  # confirm_shipment(order, shipment)
+    AFTERSALES = "aftersales"  # fetch_aftersales / get_aftersale
+    SERVICE_ORDERS = "service_orders"  # fetch_service_orders / get_service_order
+    REVEAL_BUYER = "reveal_buyer"  # reveal_address(order): decrypt for roles that may see it
+    # couriers
+    CREATE_WAYBILL = "create_waybill"
+    TRACK = "track"
+    RECEIVE_TRACKING_PUSH = "receive_tracking_push"
+    # warehouses
+    DELIVERY_ORDERS = "delivery_orders"
+    QUERY_STOCK = "query_stock"
+    RECEIVE_WAREHOUSE_PUSH = "receive_warehouse_push"
+
+
+class ShopState(Protocol):
+    """Small persistent key/value state per account (tokens, cursors), kept by the hub."""
+
+    async def get(self, key: str) -> str | None: ...
+
+    async def set(self, key: str, value: str) -> None: ...
+
+
+class ConnectorContext(Protocol):
+    """What the hub hands a connector when it instantiates it for one account."""
+
+    #: The account's configured name (``[shops.<name>]`` in hub.toml).
+    name: str
+    platform: str
+    #: The validated ``Settings`` instance (config table merged with resolved credentials).
+    settings: Any
+    #: Persistent per-account state.
+    state: ShopState
+    #: Wait for the account's rate limit (the per-shop token bucket). Call before each request.
+    throttle: Callable[[], Awaitable[None]]
+
+
+class Connector(Protocol):
+    """What every connector class has."""
+
+    platform: ClassVar[str]
+    capabilities: ClassVar[frozenset[Capability]]
+    Settings: ClassVar[type[BaseModel]]
+
+    def __init__(self, context: ConnectorContext) -> None: ...
+
+    async def aclose(self) -> None:
+        """Release HTTP clients and other resources. Called once at shutdown."""
+        ...
+
+
+@runtime_checkable
+class ChannelConnector(Connector, Protocol):
+    """A sales channel account (a shop). Implement the methods your capabilities name.
+
+    ``max_stock_batch`` is how many ``ChannelStock`` values one ``push_stock`` call may carry
+    (TOP: 20); the hub batches accordingly.
+    """
+
+    max_stock_batch: ClassVar[int]
+
+    async def fetch_orders(self, start: datetime, end: datetime, cursor: str | None) -> OrderPage:
+        """Orders modified in ``[start, end)``; page with ``cursor`` until ``next_cursor`` is None."""
+        ...
+
+    async def get_order(self, external_id: str) -> Order: ...
+
+    def parse_push(self, headers: Mapping[str, str], body: bytes) -> PushReceipt:
+        """Verify a push on the raw bytes and parse it; raise ``SignatureError``/``BadInputError``."""
+        ...
+
+    async def consume_messages(self, limit: int) -> list[InboundMessage]:
+        """Take up to ``limit`` messages from the platform's message channel (not yet confirmed)."""
+        ...
+
+    async def confirm_messages(self, message_ids: list[str]) -> None:
+        """Acknowledge messages; called only after they are durably in the hub's inbox."""
+        ...
+
+    async def push_stock(self, values: list[ChannelStock]) -> list[StockPushResult]:
+        """Set absolute quantities; report one result per value, in any order."""
+        ...
+
+    async def read_stock(self, listings: list[ChannelStock]) -> list[ChannelStockReading]: ...
+
+    async def confirm_shipment(self, order: Order, shipment: Shipment) -> ShipmentConfirmation:
+        """Tell the channel the order shipped. Must be safe to call twice (check first)."""
+        ...
+
+    async def fetch_aftersales(self, start: datetime, end: datetime) -> list[AfterSale]: ...
+
+    async def get_aftersale(self, external_id: str) -> AfterSale: ...
+
+    async def fetch_service_orders(self, start: datetime, end: datetime) -> list[ServiceOrder]: ...
+
+    async def get_service_order(self, external_id: str) -> ServiceOrder: ...
+
+    async def reveal_address(self, order: Order) -> Address:
+        """Decrypt the order's shipping address for a role allowed to see it."""
+        ...
+
+
+@runtime_checkable
+class CourierConnector(Connector, Protocol):
+    """A courier account: waybills and tracking."""
+
+    async def create_waybill(self, order: Order, shipment_key: str) -> Parcel:
+        """Create a waybill; ``shipment_key`` is an idempotency key (same key → same waybill)."""
+        ...
+
+    async def track(self, tracking_number: str) -> list[TrackingEvent]: ...
+
+    def parse_tracking_push(self, headers: Mapping[str, str], body: bytes) -> list[TrackingEvent]: ...
+
+
+@runtime_checkable
+class WarehouseConnector(Connector, Protocol):
+    """A warehouse (WMS): delivery orders out, stock and shipment reports in."""
+
+    async def create_delivery_order(self, order: Order, lines: list[str], key: str) -> str:
+        """Ask the warehouse to ship ``lines`` of ``order``; returns the warehouse's order code."""
+        ...
+
+    async def cancel_delivery_order(self, code: str) -> bool: ...
+
+    async def query_stock(self, merchant_skus: list[str]) -> list[StockLevel]: ...
+
+
+@runtime_checkable
+class ChannelSandbox(Protocol):
+    """An in-process emulator of a partner, returned by ``register_sandboxes``.
+
+    ``app`` is an ASGI application speaking the partner's real protocol. The hub's demo mode and
+    benchmarks start it on a local port, configure a shop against it with ``shop_settings`` and
+    drive it with ``demo_step``.
+    """
+
+    platform: ClassVar[str]
+    app: Any
+
+    def shop_settings(self, shop: str, base_url: str) -> dict[str, Any]:
+        """Settings (credential values included) for a hub shop that talks to this sandbox."""
+        ...
+
+    def set_push_target(self, shop: str, url: str | None) -> None:
+        """Where the sandbox sends HTTP pushes for ``shop`` (the hub's webhook URL); a sandbox of a
+        platform without HTTP pushes records it and ignores it."""
+        ...
+
+    async def demo_step(self, shop: str) -> None:
+        """Create an order or move one along, as a real shop would in a busy minute."""
+        ...
+
+    def create_order(self, shop: str, merchant_sku: str, quantity: int = 1, *, paid: bool = True) -> str:
+        """Create an order in the emulated shop (a listing of ``merchant_sku`` is created if
+        needed) and queue the platform's events for it; returns the platform's order id."""
+        ...
+
+    def advance_order(self, shop: str, external_id: str) -> str:
+        """Move an order one step along its platform's normal path; returns the new raw status."""
+        ...
+
+    def inject_fault(self, fault: str, count: int = 1, *, seconds: float = 1.0) -> None:
+        """Make the next ``count`` API calls fail: ``"throttle"`` (the platform's rate-limit error,
+        ban of ``seconds``), ``"unavailable"`` (its transient server error), ``"auth"`` (session or
+        token invalid), or ``"slow"`` (answer after ``seconds``)."""
+        ...
+
+    def shown_stock(self, shop: str, merchant_sku: str) -> int | None:
+        """What the emulated shop shows for ``merchant_sku`` now (None if not listed)."""
+        ...
+
+
+def declared(connector: type[Any], capability: Capability) -> bool:
+    """True when the connector class declares ``capability``."""
+    return capability in getattr(connector, "capabilities", frozenset())

@@ -1,0 +1,181 @@
+"""The hook specifications of Connector Hub: the plugin author's manual.
+
+Two kinds of hook. **Registration** hooks return connector classes (and sandboxes); the hub calls
+them once at start-up and instantiates a class per configured account. **Extension** hooks let a
+merchant's plugin change one decision (audit, routing, courier, allocation) without forking, and
+**notification** hooks tell plugins what changed. Hooks are synchronous (pluggy has no async
+hooks): do partner I/O in connector methods, not here. Implement a hook with
+``from hub.plugin_api import hookimpl`` and a function of the same name; you may take any subset
+of the arguments, by name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+from contracts.events import MessageKind
+from contracts.fulfilment import Hold, RoutingDecision
+from contracts.inventory import AllocationRequest
+from contracts.orders import Order
+
+PROJECT_NAME = "connector_hub"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+
+__all__ = ["PROJECT_NAME", "MessageKind", "hookspec"]
+
+
+# --------------------------------------------------------------------------- registration
+
+
+@hookspec
+def register_channels() -> list[type[Any]]:
+    """Return the sales-channel connector classes this plugin provides.
+
+    :return: a list of classes implementing ``contracts.connectors.ChannelConnector`` (each with
+        a unique ``platform`` name, its ``capabilities`` and its ``Settings`` model), or an empty
+        list.
+
+    Called once when the plugin manager is built. Results from all plugins are concatenated; two
+    classes claiming the same ``platform`` is a start-up error naming both plugins.
+    """
+
+
+@hookspec
+def register_couriers() -> list[type[Any]]:
+    """Return the courier connector classes this plugin provides.
+
+    :return: a list of classes implementing ``contracts.connectors.CourierConnector``.
+
+    Called once at start-up; results are concatenated; ``platform`` names must be unique.
+    """
+
+
+@hookspec
+def register_warehouses() -> list[type[Any]]:
+    """Return the warehouse (WMS) connector classes this plugin provides.
+
+    :return: a list of classes implementing ``contracts.connectors.WarehouseConnector``.
+
+    Called once at start-up; results are concatenated; ``platform`` names must be unique.
+    """
+
+
+@hookspec
+def register_sandboxes() -> list[type[Any]]:
+    """Return partner emulator classes (``contracts.connectors.ChannelSandbox``).
+
+    :return: a list of classes; the hub instantiates each with no arguments when it needs one
+        (``hub run --demo``, tests, benchmarks). Sandboxes are never used in production mode.
+
+    Called once at start-up; results are concatenated.
+    """
+
+
+# --------------------------------------------------------------------------- extension
+
+
+@hookspec
+def audit_order(order: Order, order_id: int, shop: str) -> list[Hold] | None:
+    """Inspect a newly paid order and return the holds it needs before fulfilment.
+
+    :param order: the canonical order (``contracts.Order``) as just stored.
+    :param order_id: the hub's id of the order.
+    :param shop: the configured shop name the order came from.
+    :return: a list of ``contracts.Hold`` (for example ``Hold(code="high_value", reason="order over
+        5,000 CNY")``), an empty list, or ``None`` for no opinion.
+
+    Called once when an order first becomes paid, and again if an operator asks to re-audit.
+    Results from all plugins are combined: the order is held while any hold is open.
+    """
+
+
+@hookspec(firstresult=True)
+def route_order(order: Order, order_id: int, warehouses: list[str], stock: dict[str, dict[str, int]]) -> (
+    RoutingDecision | None
+):
+    """Choose the warehouse(s) that fulfil ``order``.
+
+    :param order: the canonical order, already audited.
+    :param order_id: the hub's id of the order.
+    :param warehouses: the enabled warehouses, in configured priority order.
+    :param stock: available quantity per warehouse, then per merchant SKU, at this moment.
+    :return: a ``contracts.RoutingDecision`` (one warehouse, or a split across several), or
+        ``None`` to let the next implementation — and finally the built-in rule — decide.
+
+    Called once per order when it becomes ready to fulfil, and again if a hold is lifted. The
+    first non-None result wins.
+    """
+
+
+@hookspec(firstresult=True)
+def select_courier(order: Order, order_id: int, warehouse: str, couriers: list[str]) -> str | None:
+    """Choose the courier account that ships ``order`` from ``warehouse``.
+
+    :param couriers: the names of configured courier accounts, in configured priority order.
+    :return: one of ``couriers``, or ``None`` to let the next implementation (and finally the
+        first configured courier) decide.
+
+    Called once per shipment before its waybill is requested. The first non-None result wins.
+    """
+
+
+@hookspec(firstresult=True)
+def allocate_stock(request: AllocationRequest) -> int | None:
+    """Adjust how many units of a SKU one shop shows.
+
+    :param request: a ``contracts.AllocationRequest``: the shop, the SKU, the stock available to
+        all shops, the allocation mode, the effective policy and the value the built-in policy
+        proposes.
+    :return: the quantity to show (an int ≥ 0), or ``None`` to keep ``request.proposed``. In
+        ``partitioned`` mode the hub clamps the sum over shops to ``available`` whatever you
+        return, so no plugin can cause an oversell.
+
+    Called for every (shop, SKU) target computation — keep it fast and free of I/O. The first
+    non-None result wins.
+    """
+
+
+# --------------------------------------------------------------------------- notifications
+
+
+@hookspec
+def order_changed(order_id: int, order: Order, old_status: str | None, new_status: str, cause: str) -> None:
+    """Notification: an order was created or changed status.
+
+    :param order_id: the hub's id; :param order: the canonical order as stored;
+    :param old_status: the previous canonical status (``None`` when just created);
+    :param new_status: the current one; :param cause: what caused it (``"tmc"``, ``"poll"``...).
+
+    Called after the change is committed, at least once (may repeat after a crash). Return value
+    ignored; an exception is logged and does not undo the change.
+    """
+
+
+@hookspec
+def stock_changed(merchant_sku: str, available: int, low: bool) -> None:
+    """Notification: the available quantity of a SKU changed.
+
+    :param available: on hand minus reserved minus safety stock, across warehouses.
+    :param low: true when ``available`` is at or below the SKU's low-stock threshold.
+
+    Called after the change is committed, at least once. Return value ignored.
+    """
+
+
+@hookspec
+def shipment_changed(order_id: int, shipment_id: int, status: str) -> None:
+    """Notification: a shipment was created, confirmed to the channel, or changed tracking state.
+
+    Called after commit, at least once. Return value ignored.
+    """
+
+
+@hookspec
+def aftersale_changed(aftersale_id: int, order_id: int | None, status: str) -> None:
+    """Notification: an after-sale case was created or changed status.
+
+    Called after commit, at least once. Return value ignored.
+    """

@@ -1,0 +1,440 @@
+"""The hub's tables (SQLAlchemy 2 declarative models), per DESIGN §4.
+
+Schema only: queries live in the repository modules beside this one, migrations in
+``hub/migrations``. Rows are never handed to plugins: services convert them to contracts.
+Platform ids are strings; money is ``Numeric(18, 4)`` plus a currency column; times are UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BigInteger ids on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, Decimal: Numeric(18, 4)}
+
+
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC timestamps on both backends (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC) if dialect.name != "sqlite" else value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def ts() -> Any:
+    return UTCDateTime()
+
+
+# --------------------------------------------------------------------------- shops & bindings
+
+
+class Shop(Base):
+    """A configured channel account as the hub tracks it at run time (paused or not, and why)."""
+
+    __tablename__ = "shops"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    platform: Mapped[str] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active | paused
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+    paused_until: Mapped[datetime | None] = mapped_column(ts())
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(ts(), default=utcnow, onupdate=utcnow)
+
+
+class ShopStateRow(Base):
+    """Small per-account key/value state (tokens, poll cursors): ``contracts.ShopState``."""
+
+    __tablename__ = "shop_state"
+    __table_args__ = (UniqueConstraint("shop", "key"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    shop: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(200))
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(ts(), default=utcnow, onupdate=utcnow)
+
+
+class Binding(Base):
+    """Links a platform object (platform, shop, external id) to the hub's own id, by kind."""
+
+    __tablename__ = "bindings"
+    __table_args__ = (UniqueConstraint("kind", "platform", "shop", "external_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))  # order | aftersale | service_order | listing
+    platform: Mapped[str] = mapped_column(String(50))
+    shop: Mapped[str] = mapped_column(String(100))
+    external_id: Mapped[str] = mapped_column(String(200))
+    internal_id: Mapped[int] = mapped_column(Id)
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+
+
+# --------------------------------------------------------------------------- orders
+
+
+class OrderRow(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("platform", "shop", "external_id"),
+        Index("ix_orders_status_id", "status", "id"),
+        Index("ix_orders_shop_id", "shop", "id"),
+        Index("ix_orders_created", "channel_created_at"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(50))
+    shop: Mapped[str] = mapped_column(String(100))
+    external_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(30))
+    raw_status: Mapped[str] = mapped_column(String(100))
+    channel_created_at: Mapped[datetime] = mapped_column(ts())
+    channel_updated_at: Mapped[datetime] = mapped_column(ts())
+    paid_at: Mapped[datetime | None] = mapped_column(ts())
+    total_amount: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    currency: Mapped[str] = mapped_column(String(3))
+    buyer_nick: Mapped[str | None] = mapped_column(String(200))
+    #: The canonical ``contracts.Order`` as JSON, personal data included (masked on the way out).
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    fulfilment_status: Mapped[str] = mapped_column(String(30), default="unfulfilled")
+    on_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(ts(), default=utcnow, onupdate=utcnow)
+
+
+class OrderLineRow(Base):
+    __tablename__ = "order_lines"
+    __table_args__ = (UniqueConstraint("order_id", "external_id"), Index("ix_order_lines_sku", "merchant_sku"))
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(200))
+    merchant_sku: Mapped[str | None] = mapped_column(String(200))
+    channel_item_id: Mapped[str | None] = mapped_column(String(200))
+    channel_sku_id: Mapped[str | None] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(Text, default="")
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    status: Mapped[str | None] = mapped_column(String(30))
+
+
+class OrderHoldRow(Base):
+    """A hold on an order (audit rule, stock short, cancel requested); released by a person or event."""
+
+    __tablename__ = "order_holds"
+    __table_args__ = (UniqueConstraint("order_id", "code"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(50))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    released_at: Mapped[datetime | None] = mapped_column(ts())
+    released_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class OrderEventRow(Base):
+    """Append-only order history: every change (and every ignored stale event) with its cause."""
+
+    __tablename__ = "order_events"
+    __table_args__ = (Index("ix_order_events_order", "order_id", "id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(40))  # created | status_changed | stale | repeated | hold_*
+    old_status: Mapped[str | None] = mapped_column(String(30))
+    new_status: Mapped[str | None] = mapped_column(String(30))
+    cause: Mapped[str] = mapped_column(String(50))  # push | message_channel | poll | manual | api | system
+    actor: Mapped[str | None] = mapped_column(String(100))
+    inbox_id: Mapped[int | None] = mapped_column(Id)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# --------------------------------------------------------------------------- inventory
+
+
+class SkuRow(Base):
+    """The merchant's SKU catalogue; a bundle has components in ``bundle_components``."""
+
+    __tablename__ = "skus"
+    merchant_sku: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, default="")
+    product_code: Mapped[str | None] = mapped_column(String(200))
+    stock_group: Mapped[str | None] = mapped_column(String(100))
+    allocation_mode: Mapped[str] = mapped_column(String(20), default="shared")
+    safety_stock: Mapped[int] = mapped_column(Integer, default=0)
+    low_stock_threshold: Mapped[int | None] = mapped_column(Integer)
+    is_bundle: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+
+
+class BundleComponentRow(Base):
+    __tablename__ = "bundle_components"
+    __table_args__ = (UniqueConstraint("bundle_sku", "component_sku"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    bundle_sku: Mapped[str] = mapped_column(ForeignKey("skus.merchant_sku", ondelete="CASCADE"))
+    component_sku: Mapped[str] = mapped_column(ForeignKey("skus.merchant_sku"))
+    quantity: Mapped[int] = mapped_column(Integer)
+
+
+class StockRow(Base):
+    """On hand and reserved per (warehouse, SKU). Reservation is one conditional UPDATE here."""
+
+    __tablename__ = "stock"
+    __table_args__ = (UniqueConstraint("warehouse", "merchant_sku"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    warehouse: Mapped[str] = mapped_column(String(100))
+    merchant_sku: Mapped[str] = mapped_column(String(200))
+    on_hand: Mapped[int] = mapped_column(Integer, default=0)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(ts(), default=utcnow, onupdate=utcnow)
+
+
+class ReservationRow(Base):
+    __tablename__ = "reservations"
+    __table_args__ = (UniqueConstraint("order_id", "line_external_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    order_id: Mapped[int] = mapped_column(Id)
+    line_external_id: Mapped[str] = mapped_column(String(200))
+    merchant_sku: Mapped[str] = mapped_column(String(200))
+    warehouse: Mapped[str | None] = mapped_column(String(100))
+    quantity: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20), default="active")  # active | released | consumed
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(ts(), default=utcnow, onupdate=utcnow)
+
+
+class StockLedgerRow(Base):
+    """Every stock movement with its cause; never updated or deleted."""
+
+    __tablename__ = "stock_ledger"
+    __table_args__ = (Index("ix_stock_ledger_sku", "merchant_sku", "id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    warehouse: Mapped[str | None] = mapped_column(String(100))
+    merchant_sku: Mapped[str] = mapped_column(String(200))
+    on_hand_delta: Mapped[int] = mapped_column(Integer, default=0)
+    reserved_delta: Mapped[int] = mapped_column(Integer, default=0)
+    cause: Mapped[str] = mapped_column(String(40))
+    reference: Mapped[str | None] = mapped_column(String(200))
+    actor: Mapped[str | None] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class ListingRow(Base):
+    """A merchant SKU as listed in one shop (item/product id and channel SKU id)."""
+
+    __tablename__ = "listings"
+    __table_args__ = (UniqueConstraint("shop", "channel_item_id", "channel_sku_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    shop: Mapped[str] = mapped_column(String(100))
+    merchant_sku: Mapped[str] = mapped_column(String(200))
+    channel_item_id: Mapped[str] = mapped_column(String(200))
+    channel_sku_id: Mapped[str] = mapped_column(String(200), default="")
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ChannelStockRow(Base):
+    """What the hub wants a shop to show, what it last pushed and when, and the last error."""
+
+    __tablename__ = "channel_stock"
+    __table_args__ = (UniqueConstraint("listing_id"), Index("ix_channel_stock_dirty", "shop", "dirty"))
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id", ondelete="CASCADE"))
+    shop: Mapped[str] = mapped_column(String(100))
+    merchant_sku: Mapped[str] = mapped_column(String(200))
+    target: Mapped[int | None] = mapped_column(Integer)
+    shown: Mapped[int | None] = mapped_column(Integer)  # last value pushed (or read back)
+    pushed_at: Mapped[datetime | None] = mapped_column(ts())
+    dirty: Mapped[bool] = mapped_column(Boolean, default=True)
+    dirty_since: Mapped[datetime | None] = mapped_column(ts())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(ts())
+
+
+# --------------------------------------------------------------------------- fulfilment & after-sales
+
+
+class ShipmentRow(Base):
+    __tablename__ = "shipments"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    warehouse: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(30), default="created")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)  # contracts.Shipment
+    confirmed_to_channel_at: Mapped[datetime | None] = mapped_column(ts())
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+
+
+class TrackingEventRow(Base):
+    __tablename__ = "tracking_events"
+    __table_args__ = (UniqueConstraint("tracking_number", "state", "occurred_at"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    shipment_id: Mapped[int | None] = mapped_column(Id)
+    tracking_number: Mapped[str] = mapped_column(String(100))
+    courier_code: Mapped[str] = mapped_column(String(50))
+    state: Mapped[str] = mapped_column(String(30))
+    occurred_at: Mapped[datetime] = mapped_column(ts())
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class AfterSaleRow(Base):
+    __tablename__ = "aftersales"
+    __table_args__ = (UniqueConstraint("platform", "shop", "external_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(50))
+    shop: Mapped[str] = mapped_column(String(100))
+    external_id: Mapped[str] = mapped_column(String(200))
+    order_id: Mapped[int | None] = mapped_column(Id)
+    order_external_id: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(30))
+    raw_status: Mapped[str] = mapped_column(String(100))
+    channel_updated_at: Mapped[datetime] = mapped_column(ts())
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(ts(), default=utcnow, onupdate=utcnow)
+
+
+class ServiceOrderRow(Base):
+    __tablename__ = "service_orders"
+    __table_args__ = (UniqueConstraint("platform", "shop", "external_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(50))
+    shop: Mapped[str] = mapped_column(String(100))
+    external_id: Mapped[str] = mapped_column(String(200))
+    order_id: Mapped[int | None] = mapped_column(Id)
+    type: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(30))
+    raw_status: Mapped[str] = mapped_column(String(100))
+    assignee: Mapped[str | None] = mapped_column(String(100))
+    sla_deadline: Mapped[datetime | None] = mapped_column(ts())
+    channel_updated_at: Mapped[datetime] = mapped_column(ts())
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(ts(), default=utcnow, onupdate=utcnow)
+
+
+# --------------------------------------------------------------------------- plumbing
+
+
+class InboxRow(Base):
+    """A raw event from a partner, stored before anything acts on it: dedup and replay."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (UniqueConstraint("platform", "message_id"), Index("ix_inbox_status", "status", "id"))
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(50))
+    shop: Mapped[str] = mapped_column(String(100))
+    message_id: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(30))  # push | message_channel | poll | manual
+    kind: Mapped[str] = mapped_column(String(30))
+    topic: Mapped[str] = mapped_column(String(100))
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # the InboundMessage as JSON
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | done | failed | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(ts())
+
+
+class OutboxRow(Base):
+    """An event to publish, written in the transaction that caused it; the relay sends it after."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_unpublished", "published_at", "id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    args: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    kwargs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(ts())
+
+
+class DeadLetterRow(Base):
+    __tablename__ = "dead_letters"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    queue: Mapped[str] = mapped_column(String(50))
+    args: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    kwargs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reason: Mapped[str] = mapped_column(Text)
+    error_class: Mapped[str] = mapped_column(String(100))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    inbox_id: Mapped[int | None] = mapped_column(Id)
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    replayed_at: Mapped[datetime | None] = mapped_column(ts())
+    replay_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IdempotencyKeyRow(Base):
+    """Records an external effect done once (a waybill created, a shipment confirmed)."""
+
+    __tablename__ = "idempotency_keys"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+
+
+class ApiKeyRow(Base):
+    """An API key: only a hash is stored; ``prefix`` identifies it in lists and logs."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(ts())
+    revoked_at: Mapped[datetime | None] = mapped_column(ts())
+
+
+__all__ = [name for name, obj in list(globals().items()) if isinstance(obj, type) and issubclass(obj, Base)]
