@@ -1,0 +1,164 @@
+"""The hub's actors: thin functions that receive ids and call services.
+
+Every actor has an explicit retry budget (dramatiq's default of 20 retries over weeks is never
+left in place) and a queue by concern — ``ingest`` for orders coming in, ``stock`` for stock
+pushes, ``fulfilment``, ``bulk`` for imports — so a backlog in one never delays another.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import structlog
+
+from contracts.connectors import Capability
+from contracts.orders import OrderStatus
+from hub import metrics
+from hub.context import current_hub
+from hub.db import dead_letters
+from hub.db import shops as shop_rows
+from hub.errors import AuthorizationError, ShopPausedError
+from hub.pipeline.polling import poll_shop_orders
+from hub.queue.actors import hub_actor
+from hub.services.ingest import PROCESS_ACTOR, accept_messages, process_inbox_rows
+
+log = structlog.get_logger(__name__)
+
+CONSUME_BUDGET_S = 0.9
+CONSUME_BATCH = 200
+
+
+async def _guard_shop(shop: str) -> None:
+    """Raise ShopPausedError when the shop is paused (authorisation lost, breaker open)."""
+    hub = current_hub()
+    async with hub.database().session() as session:
+        status = await shop_rows.shop_status(session, shop)
+    if status is not None and status.status == "paused":
+        raise ShopPausedError(shop, status.paused_reason or "paused")
+
+
+async def _pause_on_auth(shop: str, exc: AuthorizationError) -> None:
+    hub = current_hub()
+    async with hub.database().transaction() as session:
+        await shop_rows.pause_shop(session, shop, str(exc))
+    log.error("shop.paused", shop=shop, reason=str(exc))
+
+
+@hub_actor(queue="ingest", max_retries=5, min_backoff_ms=500, max_backoff_ms=60_000, name=PROCESS_ACTOR)
+async def process_inbox_batch(inbox_ids: list[int], force: bool = False) -> None:
+    """Turn stored inbox rows into canonical orders/after-sales; retry or dead-letter failures."""
+    hub = current_hub()
+    if force:
+        from hub.db import inbox
+
+        async with hub.database().transaction() as session:
+            for row_id in inbox_ids:
+                await inbox.reset(session, row_id)
+    outcome = await process_inbox_rows(hub, inbox_ids)
+    if outcome.retry:
+        delay_s = max(outcome.retry_after or 0.0, 1.0)
+        hub.send(PROCESS_ACTOR, outcome.retry, delay_ms=int(delay_s * 1000))
+    if outcome.dead:
+        from hub.db import inbox
+
+        async with hub.database().transaction() as session:
+            for row_id in outcome.dead:
+                row = await inbox.get(session, row_id)
+                await dead_letters.record(
+                    session,
+                    actor=PROCESS_ACTOR,
+                    queue="ingest",
+                    args=[[row_id]],
+                    kwargs={"force": True},
+                    reason=(row.last_error if row else None) or "failed",
+                    error_class=((row.last_error or "").split(":", 1)[0] if row else "") or "Error",
+                    attempts=row.attempts if row else 0,
+                    inbox_id=row_id,
+                )
+                metrics.DEAD_LETTERS.labels(PROCESS_ACTOR).inc()
+
+
+@hub_actor(queue="ingest", max_retries=3, min_backoff_ms=5_000, max_backoff_ms=120_000)
+async def poll_shop(shop: str) -> None:
+    """Poll one shop's orders over an overlapping window (leader-scheduled)."""
+    await _guard_shop(shop)
+    try:
+        await poll_shop_orders(current_hub(), shop)
+    except AuthorizationError as exc:
+        await _pause_on_auth(shop, exc)
+
+
+@hub_actor(queue="ingest", max_retries=3, min_backoff_ms=1_000, max_backoff_ms=30_000)
+async def consume_channel(shop: str) -> None:
+    """Drain a shop's message channel (e.g. TMC) for a short while; confirm only what is stored."""
+    await _guard_shop(shop)
+    hub = current_hub()
+    config = hub.config.shops[shop]
+    connector = hub.accounts().channel(shop)
+    deadline = time.monotonic() + CONSUME_BUDGET_S
+    try:
+        while time.monotonic() < deadline:
+            messages = await connector.consume_messages(CONSUME_BATCH)
+            if not messages:
+                break
+            await accept_messages(hub, platform=config.platform, shop=shop, source="message_channel",
+                                  messages=messages)
+            # Confirm after the inbox commit: a crash before this line means redelivery, not loss.
+            await connector.confirm_messages([m.message_id for m in messages])
+            if len(messages) < CONSUME_BATCH // 2:
+                break
+    except AuthorizationError as exc:
+        await _pause_on_auth(shop, exc)
+
+
+@hub_actor(queue="ingest", max_retries=2)
+async def sweep_inbox() -> None:
+    """Re-enqueue inbox rows left pending (a send lost in a crash between commit and enqueue)."""
+    from hub.db import inbox
+
+    hub = current_hub()
+    async with hub.database().session() as session:
+        rows = await inbox.pending(session, 500)
+    stale = [r.id for r in rows if time.time() - r.received_at.timestamp() > 30]
+    if stale:
+        hub.send(PROCESS_ACTOR, stale)
+        log.warning("inbox.swept", count=len(stale))
+
+
+@hub_actor(queue="default", max_retries=5)
+async def order_changed(order_id: int, old_status: str | None, new_status: str, cause: str) -> None:
+    """After an order change commits: notify plugins, then drive stock and audit."""
+    from hub.services import order_flow
+
+    hub = current_hub()
+    await order_flow.after_order_change(hub, order_id, old_status, OrderStatus(new_status), cause)
+
+
+@hub_actor(queue="default", max_retries=5)
+async def order_hold_released(order_id: int) -> None:
+    from hub.services import order_flow
+
+    await order_flow.after_hold_released(current_hub(), order_id)
+
+
+@hub_actor(queue="default", max_retries=5)
+async def aftersale_changed(aftersale_id: int, order_id: int | None, status: str, cause: str) -> None:
+    hub = current_hub()
+    hub.plugins.hook.aftersale_changed(aftersale_id=aftersale_id, order_id=order_id, status=status)
+
+
+def shop_jobs(hub: Any) -> list[tuple[str, float, str, tuple[Any, ...]]]:
+    """(name, interval, actor, args) for each periodic job the configured shops need."""
+    jobs: list[tuple[str, float, str, tuple[Any, ...]]] = [("sweep_inbox", 30.0, "sweep_inbox", ())]
+    for name, shop in hub.config.shops.items():
+        if not shop.enabled:
+            continue
+        cls = hub.plugins.channel_class(shop.platform)
+        if cls is None:
+            continue
+        if Capability.MESSAGE_CHANNEL in cls.capabilities:
+            jobs.append((f"consume:{name}", 1.0, "consume_channel", (name,)))
+        if Capability.POLL_ORDERS in cls.capabilities:
+            jobs.append((f"poll:{name}", shop.poll_interval_s, "poll_shop", (name,)))
+    return jobs
