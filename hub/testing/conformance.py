@@ -1,0 +1,177 @@
+"""The connector conformance suite every channel plugin must pass.
+
+Subclass it in your plugin's tests and name the classes::
+
+    from hub.testing.conformance import ChannelConformance
+
+    class TestTaobaoConformance(ChannelConformance):
+        connector_class = TaobaoChannel
+        sandbox_class = TaobaoSandbox
+
+Each test drives your connector against your sandbox over real HTTP (uvicorn on 127.0.0.1) and
+checks what the hub relies on: settings errors name the field, orders map and round-trip, statuses
+only move forward, faults are classified (throttle → ``ThrottledError`` with ``retry_after``,
+transient errors ridden out, lost authorisation → ``AuthorizationError``), bad push signatures are
+rejected, stock pushes set absolute values, polls and message channels find new orders. Tests for
+capabilities a connector does not declare are skipped, so the suite never asks for pretence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import pytest
+from pydantic import ValidationError
+
+from contracts import Capability, ChannelStock, Order, OrderStatus
+from hub.asgi_server import serve_in_thread
+from hub.errors import AuthorizationError, BadInputError, RetryableError, SignatureError, ThrottledError
+from hub.testing.context import make_context
+
+
+class ChannelConformance:
+    """Base class of the channel conformance suite (see the module docstring)."""
+
+    connector_class: ClassVar[type[Any]]
+    sandbox_class: ClassVar[type[Any]]
+    shop: ClassVar[str] = "conformance-shop"
+    merchant_sku: ClassVar[str] = "CONF-SKU-1"
+
+    def _requires(self, capability: Capability) -> None:
+        if capability not in self.connector_class.capabilities:
+            pytest.skip(f"{self.connector_class.__name__} does not declare {capability.value}")
+
+    @pytest.fixture
+    def sandbox(self) -> Iterator[tuple[Any, str]]:
+        sandbox = self.sandbox_class()
+        with serve_in_thread(sandbox.app) as base_url:
+            yield sandbox, base_url
+
+    @pytest.fixture
+    async def connector(self, sandbox: tuple[Any, str]) -> AsyncIterator[Any]:
+        box, base_url = sandbox
+        context = make_context(self.connector_class, self.shop, box.shop_settings(self.shop, base_url))
+        connector = self.connector_class(context)
+        yield connector
+        await connector.aclose()
+
+    # -- declarations ----------------------------------------------------------------------------
+
+    def test_declares_platform_capabilities_and_settings(self) -> None:
+        cls = self.connector_class
+        assert isinstance(cls.platform, str) and cls.platform
+        assert isinstance(cls.capabilities, frozenset) and all(isinstance(c, Capability) for c in cls.capabilities)
+        assert hasattr(cls.Settings, "model_validate")
+        assert self.sandbox_class.platform == cls.platform
+
+    def test_missing_settings_are_named(self) -> None:
+        with pytest.raises(ValidationError) as info:
+            self.connector_class.Settings.model_validate({})
+        named = {str(err["loc"][0]) for err in info.value.errors()}
+        assert named, "a settings error must name the field"
+
+    # -- orders ----------------------------------------------------------------------------------
+
+    async def test_created_order_maps_and_round_trips(self, sandbox: tuple[Any, str], connector: Any) -> None:
+        self._requires(Capability.GET_ORDER)
+        box, _ = sandbox
+        external_id = box.create_order(self.shop, self.merchant_sku, 2)
+        order = await connector.get_order(external_id)
+        assert isinstance(order, Order)
+        assert order.ref.external_id == external_id and order.ref.platform == self.connector_class.platform
+        assert any(line.merchant_sku == self.merchant_sku and line.quantity == 2 for line in order.lines)
+        assert order.status in (OrderStatus.PAID, OrderStatus.PENDING_PAYMENT)
+        assert Order.model_validate_json(order.model_dump_json()) == order
+
+    async def test_advancing_an_order_moves_its_status_forward(self, sandbox: tuple[Any, str],
+                                                               connector: Any) -> None:
+        self._requires(Capability.GET_ORDER)
+        box, _ = sandbox
+        external_id = box.create_order(self.shop, self.merchant_sku, 1)
+        before = (await connector.get_order(external_id)).status
+        box.advance_order(self.shop, external_id)
+        after = (await connector.get_order(external_id)).status
+        assert after.progress > before.progress
+
+    async def test_poll_finds_a_new_order(self, sandbox: tuple[Any, str], connector: Any) -> None:
+        self._requires(Capability.POLL_ORDERS)
+        box, _ = sandbox
+        external_id = box.create_order(self.shop, self.merchant_sku, 1)
+        now = datetime.now(UTC)
+        found: list[str] = []
+        cursor = None
+        while True:
+            page = await connector.fetch_orders(now - timedelta(minutes=10), now + timedelta(minutes=1), cursor)
+            found += [o.ref.external_id for o in page.orders]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert external_id in found
+
+    async def test_message_channel_delivers_new_orders(self, sandbox: tuple[Any, str], connector: Any) -> None:
+        self._requires(Capability.MESSAGE_CHANNEL)
+        box, _ = sandbox
+        external_id = box.create_order(self.shop, self.merchant_sku, 1)
+        messages = await connector.consume_messages(100)
+        assert any(m.external_id == external_id for m in messages)
+        await connector.confirm_messages([m.message_id for m in messages])
+
+    # -- faults ----------------------------------------------------------------------------------
+
+    async def test_throttling_is_classified_with_retry_after(self, sandbox: tuple[Any, str],
+                                                             connector: Any) -> None:
+        self._requires(Capability.GET_ORDER)
+        box, _ = sandbox
+        external_id = box.create_order(self.shop, self.merchant_sku, 1)
+        box.inject_fault("throttle", count=10, seconds=30)
+        with pytest.raises(ThrottledError) as info:
+            await connector.get_order(external_id)
+        assert info.value.retry_after is not None and info.value.retry_after > 0
+
+    async def test_a_transient_error_is_ridden_out(self, sandbox: tuple[Any, str], connector: Any) -> None:
+        self._requires(Capability.GET_ORDER)
+        box, _ = sandbox
+        external_id = box.create_order(self.shop, self.merchant_sku, 1)
+        box.inject_fault("unavailable", count=1)
+        order = await connector.get_order(external_id)
+        assert order.ref.external_id == external_id
+
+    async def test_persistent_unavailability_is_retryable(self, sandbox: tuple[Any, str], connector: Any) -> None:
+        self._requires(Capability.GET_ORDER)
+        box, _ = sandbox
+        external_id = box.create_order(self.shop, self.merchant_sku, 1)
+        box.inject_fault("unavailable", count=50)
+        with pytest.raises(RetryableError):
+            await connector.get_order(external_id)
+
+    async def test_lost_authorisation_is_an_authorization_error(self, sandbox: tuple[Any, str],
+                                                                connector: Any) -> None:
+        self._requires(Capability.GET_ORDER)
+        box, _ = sandbox
+        external_id = box.create_order(self.shop, self.merchant_sku, 1)
+        box.inject_fault("auth", count=50)
+        with pytest.raises(AuthorizationError):
+            await connector.get_order(external_id)
+
+    def test_push_with_bad_signature_is_rejected(self, connector: Any) -> None:
+        self._requires(Capability.RECEIVE_PUSH)
+        with pytest.raises((SignatureError, BadInputError)):
+            connector.parse_push({"content-type": "application/json"}, b'[{"tag":"100","msg_id":"1","data":"{}"}]')
+
+    # -- stock -----------------------------------------------------------------------------------
+
+    async def test_stock_push_sets_absolute_values(self, sandbox: tuple[Any, str], connector: Any) -> None:
+        self._requires(Capability.PUSH_STOCK)
+        self._requires(Capability.GET_ORDER)
+        box, _ = sandbox
+        order = await connector.get_order(box.create_order(self.shop, self.merchant_sku, 1))
+        line = next(line for line in order.lines if line.merchant_sku == self.merchant_sku)
+        value = ChannelStock(shop=self.shop, merchant_sku=self.merchant_sku, channel_item_id=line.channel_item_id,
+                             channel_sku_id=line.channel_sku_id, quantity=7)
+        results = await connector.push_stock([value])
+        assert [r.ok for r in results] == [True]
+        assert box.shown_stock(self.shop, self.merchant_sku) == 7
+        await connector.push_stock([value.model_copy(update={"quantity": 3})])
+        assert box.shown_stock(self.shop, self.merchant_sku) == 3
