@@ -1,0 +1,16 @@
+"""The ``logistics`` plugin: registers the built-in courier connectors (Kuaidi100 tracking).
+
+Nothing else: sandboxes are plain classes in ``plugins.logistics.sandbox``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.plugin_api import hookimpl
+from plugins.logistics.kuaidi100.connector import Kuaidi100Courier
+
+
+@hookimpl
+def register_couriers() -> list[type[Any]]:
+    return [Kuaidi100Courier]
