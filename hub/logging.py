@@ -51,6 +51,8 @@ _SECRET_IN_TEXT = re.compile(
     re.IGNORECASE,
 )
 _BEARER_IN_TEXT = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=\-]+", re.IGNORECASE)
+# Passwords in connection URLs (postgresql://user:pass@host, redis://:pass@host).
+_URL_PASSWORD = re.compile(r"(?P<head>://[^:/\s@]*:)[^@\s]+@")
 
 
 def _is_person_name_key(key: str) -> bool:
@@ -62,6 +64,7 @@ def scrub_text(text: str) -> str:
     """Mask phone numbers and inline credentials in free text."""
     text = _PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)) or MASK, text)
     text = _SECRET_IN_TEXT.sub(lambda m: m.group("key") + MASK, text)
+    text = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK + "@", text)
     return _BEARER_IN_TEXT.sub(lambda m: f"{m.group(1)} {MASK}", text)
 
 

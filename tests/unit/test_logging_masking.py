@@ -136,3 +136,10 @@ def test_scrub_text_leaves_amounts_and_long_ids_alone() -> None:
     assert scrub_text("total 13812345678.50 CNY, tid 9007199254741993000") == (
         "total 13812345678.50 CNY, tid 9007199254741993000"
     )
+
+
+def test_scrub_text_hides_passwords_in_connection_urls() -> None:
+    assert scrub_text("cannot connect to postgresql+asyncpg://hub:pa55@db:5432/hub") == (
+        "cannot connect to postgresql+asyncpg://hub:***@db:5432/hub"
+    )
+    assert scrub_text("redis://:pa55@127.0.0.1:6379/0") == "redis://:***@127.0.0.1:6379/0"
