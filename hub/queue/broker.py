@@ -1,0 +1,161 @@
+"""Builds the hub's dramatiq broker: Redis in production, in-process (stub) on the embedded default.
+
+The middleware stack is dramatiq's defaults with ``Retries`` replaced by the hub's policy
+(``hub.queue.retry``), plus ``AsyncIO`` for async actors, ``CurrentMessage``, and ``WorkerHooks``
+which runs the app's per-loop set-up and tear-down on dramatiq's event-loop thread (DESIGN §5: an
+async engine or HTTP client must never cross loops). Not for binding actors (``hub.queue.actors``)
+or running workers (``hub.queue.runtime``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import dramatiq
+import structlog
+from dramatiq.asyncio import get_event_loop_thread
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import (
+    AgeLimit,
+    AsyncIO,
+    Callbacks,
+    CurrentMessage,
+    Pipelines,
+    ShutdownNotifications,
+    TimeLimit,
+)
+
+from hub.queue.retry import DeadLetterSink, HubRetries
+
+log = structlog.get_logger(__name__)
+
+LoopHook = Callable[[], Awaitable[None]]
+M = TypeVar("M", bound=dramatiq.Middleware)
+
+
+class WorkerHooks(dramatiq.Middleware):
+    """Runs async set-up hooks on dramatiq's event-loop thread once a worker boots, and tear-down
+    hooks there before the loop stops: the place to open and close per-loop resources."""
+
+    def __init__(self) -> None:
+        self.on_boot: list[LoopHook] = []
+        self.on_shutdown: list[LoopHook] = []
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        self._run_all(self.on_boot, "boot")
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        # emit_after walks the middleware in reverse, so this runs before AsyncIO stops the loop.
+        self._run_all(self.on_shutdown, "shutdown")
+
+    @staticmethod
+    def _run_all(hooks: list[LoopHook], stage: str) -> None:
+        loop_thread = get_event_loop_thread()
+        if loop_thread is None:
+            log.warning("worker.hooks_skipped", stage=stage, detail="no AsyncIO event-loop thread")
+            return
+        for hook in hooks:
+            try:
+                loop_thread.run_coroutine(hook())
+            except Exception:
+                log.exception("worker.hook_failed", stage=stage, hook=getattr(hook, "__qualname__", repr(hook)))
+
+
+class WorkerScopedTimeLimit(TimeLimit):
+    """dramatiq's ``TimeLimit``, with its monitor thread living as long as the worker.
+
+    Upstream starts a never-ending monitor at ``process_boot``, which only the ``dramatiq`` CLI
+    emits; the hub runs ``Worker`` in its own process (``hub worker``, ``hub run``, tests), so the
+    monitor starts at worker boot and stops at shutdown instead (no thread left behind).
+    """
+
+    def __init__(self, *, time_limit: float = 600_000, interval: int = 1000) -> None:
+        super().__init__(time_limit=time_limit, interval=interval)
+        self._interval_s = interval / 1000
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def after_process_boot(self, broker: dramatiq.Broker) -> None:
+        return None
+
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._watch, name="hub-time-limit", daemon=True)
+        self._thread.start()
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            try:
+                self.manager._handle_deadlines()  # type: ignore[union-attr]  # upstream's check, our thread
+            except Exception:  # pragma: no cover - mirrors upstream's guard
+                log.exception("worker.time_limit_check_failed")
+
+
+def hub_middleware(sink: DeadLetterSink | None = None) -> list[dramatiq.Middleware]:
+    """The middleware stack, in order (``emit_after`` runs it in reverse: retries decide first)."""
+    return [
+        AsyncIO(),
+        WorkerHooks(),
+        AgeLimit(),
+        WorkerScopedTimeLimit(time_limit=300_000),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        CurrentMessage(),
+        HubRetries(sink=sink),
+    ]
+
+
+def build_broker(
+    redis_url: str | None,
+    *,
+    namespace: str = "hub",
+    dead_letter_sink: DeadLetterSink | None = None,
+) -> dramatiq.Broker:
+    """A RedisBroker (keys under ``namespace``) when ``redis_url`` is given, else a StubBroker that
+    in-process worker threads consume (the embedded default).
+
+    ``dead_letter_sink`` can also be set later with ``retries_of(broker).sink = ...``.
+    """
+    middleware = hub_middleware(dead_letter_sink)
+    broker: dramatiq.Broker
+    if redis_url:
+        broker = RedisBroker(url=redis_url, namespace=namespace, middleware=middleware)
+    else:
+        # fail_fast off: a failed message is already a dead_letters row, not a test explosion.
+        broker = StubBroker(middleware=middleware, fail_fast_default=False)
+    for queue in _queues():
+        broker.declare_queue(queue)
+    return broker
+
+
+def _queues() -> tuple[str, ...]:
+    from hub.queue.actors import QUEUES
+
+    return QUEUES
+
+
+def _find(broker: dramatiq.Broker, kind: type[M]) -> M:
+    for middleware in broker.middleware:
+        if isinstance(middleware, kind):
+            return middleware
+    raise LookupError(f"the broker has no {kind.__name__} middleware (was it built by build_broker?)")
+
+
+def retries_of(broker: dramatiq.Broker) -> HubRetries:
+    """The hub's retry middleware on ``broker``."""
+    return _find(broker, HubRetries)
+
+
+def worker_hooks(broker: dramatiq.Broker) -> WorkerHooks:
+    """The worker-boot hooks on ``broker``: append async callables to ``on_boot`` / ``on_shutdown``."""
+    return _find(broker, WorkerHooks)

@@ -1,0 +1,106 @@
+"""The outbox relay: sends the messages that committed transactions wrote to ``outbox``.
+
+A service writes an outbox row in the same transaction as the change that causes it; the relay
+sends it only once that commit is visible, so a rolled-back change never produces a message and a
+crash between commit and send never loses one (at-least-once: send, then mark published).
+``kick_relay()`` after a commit wakes the relays at once, so latency stays well under the poll
+interval. Not for sending messages that need no transaction: use ``QueueRuntime.send``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import structlog
+
+from hub.errors import NotFoundError
+
+log = structlog.get_logger(__name__)
+
+_wakers: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+_wakers_guard = threading.Lock()
+
+
+def kick_relay() -> None:
+    """Wake every relay loop in this process now (safe from any thread or loop)."""
+    with _wakers_guard:
+        wakers = list(_wakers)
+    for loop, event in wakers:
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(event.set)
+
+
+async def relay_outbox(database: Any, runtime: Any, limit: int = 500) -> int:
+    """Send up to ``limit`` committed, unpublished outbox rows; returns how many were handled.
+
+    Rows whose actor this runtime does not know (a plugin removed since) become dead letters
+    rather than blocking the outbox.
+    """
+    from hub.db import dead_letters, outbox
+
+    async with database.transaction() as session:
+        rows = await outbox.take_unpublished(session, limit)
+        if not rows:
+            return 0
+        for row in rows:
+            try:
+                runtime.send(row.actor, *(row.args or []), **(row.kwargs or {}))
+            except NotFoundError as exc:
+                log.error("outbox.unknown_actor", outbox_id=row.id, actor=row.actor)
+                await dead_letters.record(
+                    session, actor=row.actor, queue="unknown", args=list(row.args or []),
+                    kwargs=dict(row.kwargs or {}), reason=str(exc), error_class=type(exc).__name__, attempts=0,
+                )
+        await outbox.mark_published(session, [row.id for row in rows])
+    log.debug("outbox.relayed", count=len(rows))
+    return len(rows)
+
+
+async def run_relay_forever(
+    database_url: str,
+    runtime: Any,
+    interval_s: float = 0.2,
+    stop_event: asyncio.Event | None = None,
+    *,
+    limit: int = 500,
+) -> None:
+    """Relay until ``stop_event`` is set (or the task is cancelled): every ``interval_s``, at once
+    after ``kick_relay()``, and back to back while there is a backlog."""
+    from hub.db.engine import database_for_loop
+
+    database = database_for_loop(database_url)
+    stop = stop_event or asyncio.Event()
+    wake = asyncio.Event()
+    waker = (asyncio.get_running_loop(), wake)
+    with _wakers_guard:
+        _wakers.add(waker)
+    failures = 0
+    try:
+        while not stop.is_set():
+            wake.clear()
+            try:
+                sent = await relay_outbox(database, runtime, limit)
+                failures = 0
+            except Exception:
+                failures += 1
+                log.warning("outbox.relay_failed", failures=failures, exc_info=True)
+                sent = 0
+            if sent >= limit:
+                continue
+            pause = interval_s if failures == 0 else min(30.0, interval_s * 2**failures)
+            await _first_of(stop, wake, pause)
+    finally:
+        with _wakers_guard:
+            _wakers.discard(waker)
+
+
+async def _first_of(stop: asyncio.Event, wake: asyncio.Event, timeout_s: float) -> None:
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+    try:
+        await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waits:
+            task.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
