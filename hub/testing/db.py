@@ -1,0 +1,237 @@
+"""Database fixtures for the hub's tests and for plugin authors: every test on SQLite *and* PostgreSQL.
+
+``database_url`` is parametrised over ``sqlite`` and ``postgresql`` and gives each test a freshly
+migrated, empty database: SQLite as a copy of a template migrated once per session (in the test's
+``tmp_path``); PostgreSQL as a throw-away database (``hub_test_<8 hex>``) created and migrated
+once per test session on the server at ``HUB_TEST_POSTGRES_URL`` (default
+``postgresql+asyncpg://postgres@127.0.0.1:5432/test``), with every table truncated before each
+test, and dropped at the end. ``database`` is a connected ``hub.db.engine.Database`` on the
+test's loop (the one ``database_for_loop`` returns), disposed afterwards.
+
+An unreachable PostgreSQL makes the PostgreSQL variants *fail*, loudly: CI must not go green on
+SQLite alone. Set ``HUB_TEST_POSTGRES_URL=off`` to skip them deliberately. Not for production code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import threading
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy import make_url
+
+from hub.db.engine import Database, database_for_loop, dispose_all_for_loop, normalise_url
+from hub.db.migrate import upgrade
+
+try:  # pytest-asyncio's decorator works in strict mode too; plain pytest.fixture needs auto mode
+    from pytest_asyncio import fixture as async_fixture
+except ImportError:  # pragma: no cover - without pytest-asyncio async fixtures cannot run anyway
+    async_fixture = pytest.fixture  # type: ignore[assignment]
+
+__all__ = [
+    "DEFAULT_POSTGRES_SERVER_URL",
+    "create_postgres_database",
+    "database",
+    "database_url",
+    "drop_postgres_database",
+    "postgres_database_url",
+    "postgres_server_url",
+    "run_in_fresh_loop",
+    "sqlite_template",
+    "sqlite_url",
+    "truncate_postgres_tables",
+]
+
+DEFAULT_POSTGRES_SERVER_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+T = TypeVar("T")
+
+
+def run_in_fresh_loop(make_coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to completion on a new loop in a new thread (safe from any context)."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(make_coro())
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="hub-testing-db")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    result: T = outcome["value"]
+    return result
+
+
+def sqlite_url(path: Path | str) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def _libpq_dsn(url: str) -> str:
+    """asyncpg's DSN (plain ``postgresql://``) for a hub URL."""
+    return make_url(normalise_url(url)).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _safe(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+async def _admin(server_url: str) -> Any:
+    import asyncpg
+
+    return await asyncpg.connect(_libpq_dsn(server_url), timeout=10)
+
+
+def create_postgres_database(server_url: str, prefix: str = "hub_test_") -> str:
+    """Create an empty database with a random name on the server; returns its hub URL."""
+    name = f"{prefix}{secrets.token_hex(4)}"
+
+    async def create() -> None:
+        import asyncpg
+
+        connection = await _admin(server_url)
+        try:
+            for attempt in range(10):
+                try:
+                    await connection.execute(f'CREATE DATABASE "{name}"')
+                    return
+                except asyncpg.ObjectInUseError:  # someone is connected to template1 right now
+                    await asyncio.sleep(0.2 * (attempt + 1))
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+
+    run_in_fresh_loop(create)
+    return make_url(normalise_url(server_url)).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(server_url: str, database_url: str) -> None:
+    """Drop the database ``database_url`` names, closing anything still connected to it."""
+    name = make_url(database_url).database
+    if not name or name == make_url(normalise_url(server_url)).database:
+        raise ValueError(f"refusing to drop {name!r}: it is the server's own database")
+
+    async def drop() -> None:
+        connection = await _admin(server_url)
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+    run_in_fresh_loop(drop)
+
+
+def truncate_postgres_tables(database_url: str) -> None:
+    """Empty every table but ``alembic_version`` and restart their id sequences."""
+
+    async def truncate() -> None:
+        import asyncpg
+
+        connection = await asyncpg.connect(_libpq_dsn(database_url), timeout=10)
+        try:
+            tables = [
+                r["tablename"]
+                for r in await connection.fetch(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                    "AND tablename <> 'alembic_version'"
+                )
+            ]
+            if not tables:
+                return
+            statement = "TRUNCATE TABLE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+            await connection.execute("SET lock_timeout = '5s'")
+            try:
+                await connection.execute(statement)
+            except asyncpg.LockNotAvailableError:
+                # A previous test left a connection in a transaction: end it, then retry.
+                await connection.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    run_in_fresh_loop(truncate)
+
+
+def _postgres_off() -> bool:
+    return os.environ.get("HUB_TEST_POSTGRES_URL", "").strip().lower() == "off"
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    """The PostgreSQL server tests create their databases on (``HUB_TEST_POSTGRES_URL``)."""
+    configured = os.environ.get("HUB_TEST_POSTGRES_URL", "").strip()
+    if configured.lower() == "off":
+        pytest.skip("PostgreSQL tests are switched off (HUB_TEST_POSTGRES_URL=off)")
+    return normalise_url(configured or DEFAULT_POSTGRES_SERVER_URL)
+
+
+@pytest.fixture(scope="session")
+def postgres_database_url(postgres_server_url: str) -> Iterator[str]:
+    """A migrated database of its own for this test session, dropped at the end."""
+
+    async def probe() -> None:
+        connection = await _admin(postgres_server_url)
+        await connection.close()
+
+    try:
+        run_in_fresh_loop(probe)
+    except Exception as exc:
+        pytest.fail(
+            f"PostgreSQL at {_safe(postgres_server_url)} is unreachable ({type(exc).__name__}: {exc}). "
+            "Start it, point HUB_TEST_POSTGRES_URL at a reachable server, or set HUB_TEST_POSTGRES_URL=off "
+            "to skip the PostgreSQL variants deliberately.",
+            pytrace=False,
+        )
+    url = create_postgres_database(postgres_server_url)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop_postgres_database(postgres_server_url, url)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file migrated to head once per session; tests get copies."""
+    path = tmp_path_factory.mktemp("hub-sqlite-template") / "template.db"
+    upgrade(sqlite_url(path))
+    return path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database for this test, on each backend in turn."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "hub.db"
+        shutil.copyfile(template, path)
+        wal = template.with_name(template.name + "-wal")
+        if wal.exists():
+            shutil.copyfile(wal, path.with_name(path.name + "-wal"))
+        return sqlite_url(path)
+    if _postgres_off():
+        pytest.skip("PostgreSQL tests are switched off (HUB_TEST_POSTGRES_URL=off)")
+    url: str = request.getfixturevalue("postgres_database_url")
+    truncate_postgres_tables(url)
+    return url
+
+
+@async_fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    """The test's database, connected on the test's loop (what ``database_for_loop`` returns)."""
+    db = database_for_loop(database_url)
+    try:
+        yield db
+    finally:
+        await dispose_all_for_loop()
