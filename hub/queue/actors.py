@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 import dramatiq
 
+from hub.errors import HubError
+
 #: Queues by concern, so a backlog of imports never delays a stock push (DESIGN §5).
 QUEUES = ("ingest", "stock", "fulfilment", "bulk", "default")
 
@@ -37,12 +39,18 @@ class ActorSpec:
         return inspect.iscoroutinefunction(self.fn)
 
     def options(self) -> dict[str, Any]:
-        """The dramatiq actor options the hub's middleware read."""
+        """The dramatiq actor options the hub's middleware read.
+
+        ``throws``: the worker logs a ``HubError`` (already classified, message secret-free) as an
+        expected failure, without a traceback; anything else keeps its traceback in the log. With
+        dramatiq's ``Retries`` gone, ``throws`` affects only that logging, not retrying.
+        """
         return {
             "max_retries": self.max_retries,
             "min_backoff": self.min_backoff_ms,
             "max_backoff": self.max_backoff_ms,
             "time_limit": self.time_limit_ms,
+            "throws": (HubError,),
         }
 
 

@@ -267,7 +267,7 @@ class HubRetries(Middleware):
 
     @property
     def actor_options(self) -> set[str]:
-        return {"max_retries", "min_backoff", "max_backoff", "busy_requeues"}
+        return {"max_retries", "min_backoff", "max_backoff", "busy_requeues", "throws"}
 
     def after_process_message(
         self, broker: Broker, message: Any, *, result: Any = None, exception: BaseException | None = None

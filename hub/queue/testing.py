@@ -73,6 +73,14 @@ async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 RuntimeFactory = Callable[..., QueueRuntime]
 
 
+def _is_queue_thread(thread: threading.Thread) -> bool:
+    """Threads the queue starts: dramatiq's workers, consumers and event loop, and the hub's own."""
+    from dramatiq.asyncio import EventLoopThread
+    from dramatiq.worker import ConsumerThread, WorkerThread
+
+    return isinstance(thread, WorkerThread | ConsumerThread | EventLoopThread) or thread.name.startswith("hub-")
+
+
 @pytest.fixture
 def queue_runtimes() -> Iterator[RuntimeFactory]:
     """``make(redis_url=..., database_url=..., namespace=...)`` → a ``QueueRuntime`` (made current);
@@ -90,7 +98,7 @@ def queue_runtimes() -> Iterator[RuntimeFactory]:
     for runtime in made:
         runtime.close()
     set_current_runtime(None)
-    leaked = [t for t in threading.enumerate() if t not in before]
+    leaked = [t for t in threading.enumerate() if t not in before and _is_queue_thread(t)]
     for thread in leaked:
         thread.join(timeout=5)
     leaked = [t for t in leaked if t.is_alive()]

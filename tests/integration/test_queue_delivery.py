@@ -1,0 +1,321 @@
+"""Messages through real workers: dramatiq's Worker on the RedisBroker (fresh namespace per test)
+and on the in-process broker, with the real PostgreSQL and SQLite behind the actors.
+
+What a merchant would notice: a flaky partner call is retried and its effect happens once; a
+permanent failure lands in dead letters with its reason and input, untouched by retries, and can
+be replayed once fixed; an exhausted budget is a dead letter with its attempts; a partner's
+retry_after is respected; a busy lock never eats the retry budget; the outbox sends what committed
+and nothing that rolled back."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from hub.db import dead_letters, outbox
+from hub.db.engine import database_for_loop
+from hub.db.tables import DeadLetterRow, IdempotencyKeyRow, InboxRow
+from hub.db.upsert import insert_ignore
+from hub.errors import LockBusyError, PermanentError, RetryableError, ThrottledError
+from hub.queue.actors import hub_actor
+from hub.queue.dead_letter_replay import replay_dead_letter
+from hub.queue.relay import kick_relay, relay_outbox, run_relay_forever
+from hub.queue.runtime import QueueRuntime
+from hub.queue.testing import queue_runtimes, redis_namespace, redis_url  # noqa: F401
+
+pytestmark = [pytest.mark.redis, pytest.mark.postgres]
+
+try:
+    from hub.testing.db import database, database_url
+except ImportError:  # storage fixtures not published yet: a fresh database per test, both backends
+    import asyncpg
+
+    from hub.db.engine import Database
+    from hub.db.tables import Base
+
+    PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+    @pytest.fixture(params=["sqlite", "postgresql"])
+    async def database_url(request: pytest.FixtureRequest, tmp_path):
+        if request.param == "sqlite":
+            url = f"sqlite+aiosqlite:///{tmp_path}/hub.db"
+            name = None
+        else:
+            name = f"hub_test_{uuid.uuid4().hex[:8]}"
+            admin = await asyncpg.connect(PG_ADMIN)
+            await admin.execute(f'CREATE DATABASE "{name}"')
+            await admin.close()
+            url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+        db = Database.connect(url)
+        async with db.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        await db.dispose()
+        yield url
+        if name is not None:
+            admin = await asyncpg.connect(PG_ADMIN)
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
+
+    @pytest.fixture
+    async def database(database_url: str):
+        db = Database.connect(database_url)
+        yield db
+        await db.dispose()
+
+# --------------------------------------------------------------------------- test actors
+
+_attempts: dict[str, list[float]] = defaultdict(list)
+_attempts_guard = threading.Lock()
+_fixed: set[str] = set()
+
+
+def attempt(token: str) -> int:
+    with _attempts_guard:
+        _attempts[token].append(time.monotonic())
+        return len(_attempts[token])
+
+
+def attempts_of(token: str) -> list[float]:
+    with _attempts_guard:
+        return list(_attempts[token])
+
+
+async def write_effect(database_url: str, token: str) -> None:
+    """The actor's effect: one row per token, written idempotently (insert-or-ignore)."""
+    db = database_for_loop(database_url)
+    async with db.transaction() as session:
+        await session.execute(
+            insert_ignore(IdempotencyKeyRow, db.dialect, ["key"]).values(key=f"effect:{token}", result={})
+        )
+
+
+@hub_actor(queue="fulfilment", max_retries=3, min_backoff_ms=50, max_backoff_ms=200, name="queue_test_flaky")
+async def queue_test_flaky(database_url: str, token: str, failures: int) -> None:
+    """Writes its effect, then fails ``failures`` times as a timed-out partner call would."""
+    n = attempt(token)
+    await write_effect(database_url, token)
+    if n <= failures:
+        raise RetryableError(f"partner timed out (attempt {n})")
+
+
+@hub_actor(queue="stock", max_retries=3, min_backoff_ms=50, max_backoff_ms=200, name="queue_test_rejected")
+async def queue_test_rejected(database_url: str, token: str, sku: str, inbox_id: int | None = None) -> None:
+    attempt(token)
+    if token not in _fixed:
+        raise PermanentError(f"SKU {sku!r} is not mapped in shop 'tb-flagship'; map it, then replay")
+    await write_effect(database_url, token)
+
+
+@hub_actor(queue="default", max_retries=2, min_backoff_ms=50, max_backoff_ms=100, name="queue_test_unwell")
+def queue_test_unwell(token: str) -> None:
+    """A sync actor whose partner never recovers."""
+    attempt(token)
+    raise RetryableError("HTTP 503 from the warehouse")
+
+
+@hub_actor(queue="default", max_retries=3, min_backoff_ms=50, max_backoff_ms=100, name="queue_test_throttled")
+async def queue_test_throttled(database_url: str, token: str) -> None:
+    if attempt(token) == 1:
+        raise ThrottledError("TOP code 7: app call limit reached", retry_after=0.6)
+    await write_effect(database_url, token)
+
+
+@hub_actor(queue="ingest", max_retries=1, min_backoff_ms=50, max_backoff_ms=100, name="queue_test_locked")
+async def queue_test_locked(database_url: str, token: str, busy_times: int) -> None:
+    if attempt(token) <= busy_times:
+        raise LockBusyError("order 7 is being updated by another worker")
+    await write_effect(database_url, token)
+
+
+@hub_actor(queue="default", max_retries=0, name="queue_test_effect")
+async def queue_test_effect(database_url: str, token: str) -> None:
+    attempt(token)
+    await write_effect(database_url, token)
+
+
+# --------------------------------------------------------------------------- fixtures & helpers
+
+
+@pytest.fixture(params=["redis", "embedded"])
+def runtime(request: pytest.FixtureRequest, database_url: str, redis_url: str,  # noqa: F811
+            redis_namespace: str, queue_runtimes) -> QueueRuntime:  # noqa: F811
+    """A runtime with its workers running, on Redis or on the in-process broker."""
+    rt: QueueRuntime = queue_runtimes(
+        redis_url=redis_url if request.param == "redis" else None,
+        database_url=database_url,
+        namespace=redis_namespace,
+        worker_threads=2,
+    )
+    rt.start_workers(worker_timeout_ms=100)
+    return rt
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout_s: float = 10) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = await check()
+        if result or time.monotonic() > deadline:
+            return result
+        await asyncio.sleep(0.05)
+
+
+async def effect_count(database, token: str) -> int:
+    async with database.session() as session:
+        return int(await session.scalar(
+            select(func.count()).select_from(IdempotencyKeyRow).where(IdempotencyKeyRow.key == f"effect:{token}")
+        ) or 0)
+
+
+async def dead_letters_for(database, actor: str, token: str) -> list[DeadLetterRow]:
+    async with database.session() as session:
+        rows = await dead_letters.list_dead_letters(session, limit=100, include_replayed=True)
+    return [row for row in rows if row.actor == actor and token in row.args]
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+# --------------------------------------------------------------------------- tests
+
+
+async def test_transient_failures_are_retried_and_the_effect_happens_once(
+    runtime: QueueRuntime, database, database_url: str
+) -> None:
+    token = new_token()
+    runtime.send("queue_test_flaky", database_url, token, 2)
+
+    assert await eventually(lambda: _attempt_count_at_least(token, 3))
+    await asyncio.to_thread(runtime.join, 10_000)
+    assert len(attempts_of(token)) == 3
+    assert await effect_count(database, token) == 1
+    assert await dead_letters_for(database, "queue_test_flaky", token) == []
+
+
+async def _attempt_count_at_least(token: str, n: int) -> bool:
+    return len(attempts_of(token)) >= n
+
+
+async def test_a_permanent_failure_is_dead_lettered_at_once_and_replays_once_fixed(
+    runtime: QueueRuntime, database, database_url: str
+) -> None:
+    token = new_token()
+    async with database.transaction() as session:
+        row = InboxRow(platform="taobao", shop="tb-flagship", message_id=f"tmc-{token}", source="message_channel",
+                       kind="order", topic="taobao_trade_TradeBuyerPay", payload={})
+        session.add(row)
+        await session.flush()
+        inbox_id = row.id
+
+    runtime.send("queue_test_rejected", database_url, token, "A-1", inbox_id=inbox_id)
+
+    letters = await eventually(lambda: dead_letters_for(database, "queue_test_rejected", token))
+    [letter] = letters
+    assert letter.reason == "SKU 'A-1' is not mapped in shop 'tb-flagship'; map it, then replay"
+    assert letter.error_class == "PermanentError"
+    assert letter.queue == "stock"
+    assert letter.args == [database_url, token, "A-1"]
+    assert letter.kwargs == {"inbox_id": inbox_id}
+    assert (letter.attempts, letter.inbox_id) == (1, inbox_id)
+    await asyncio.to_thread(runtime.join, 10_000)
+    assert len(attempts_of(token)) == 1, "a permanent error must not be retried"
+    async with database.session() as session:
+        inbox_row = await session.get(InboxRow, inbox_id)
+        assert inbox_row is not None and inbox_row.status == "dead"
+    assert await effect_count(database, token) == 0
+
+    _fixed.add(token)  # the operator maps the SKU
+    await replay_dead_letter(database, runtime, letter.id)
+
+    assert await eventually(lambda: effect_count(database, token))
+    async with database.session() as session:
+        replayed = await dead_letters.get(session, letter.id)
+    assert replayed is not None and replayed.replayed_at is not None and replayed.replay_count == 1
+    assert len(attempts_of(token)) == 2
+
+
+async def test_exhausted_retries_become_a_dead_letter_with_the_attempts_counted(
+    runtime: QueueRuntime, database
+) -> None:
+    token = new_token()
+    runtime.send("queue_test_unwell", token)
+
+    [letter] = await eventually(lambda: dead_letters_for(database, "queue_test_unwell", token))
+    assert (letter.attempts, letter.error_class) == (3, "RetryableError")
+    assert letter.reason == "HTTP 503 from the warehouse"
+    await asyncio.to_thread(runtime.join, 10_000)
+    assert len(attempts_of(token)) == 3  # the first try and max_retries=2 retries, no more
+
+
+async def test_a_partners_retry_after_is_respected(runtime: QueueRuntime, database, database_url: str) -> None:
+    token = new_token()
+    runtime.send("queue_test_throttled", database_url, token)
+
+    assert await eventually(lambda: effect_count(database, token))
+    first, second = attempts_of(token)
+    assert second - first >= 0.6, "retried before the partner's retry_after elapsed"
+
+
+async def test_a_busy_lock_requeues_without_spending_retries(
+    runtime: QueueRuntime, database, database_url: str
+) -> None:
+    token = new_token()
+    runtime.send("queue_test_locked", database_url, token, 3)  # max_retries=1, busy three times
+
+    assert await eventually(lambda: effect_count(database, token), timeout_s=15)
+    assert len(attempts_of(token)) == 4
+    assert await dead_letters_for(database, "queue_test_locked", token) == []
+
+
+async def test_the_outbox_sends_committed_rows_once(runtime: QueueRuntime, database, database_url: str) -> None:
+    token = new_token()
+    async with database.transaction() as session:
+        outbox.add(session, "queue_test_effect", database_url, token)
+
+    assert await relay_outbox(database, runtime) == 1
+    assert await relay_outbox(database, runtime) == 0
+
+    assert await eventually(lambda: effect_count(database, token))
+    await asyncio.to_thread(runtime.join, 10_000)
+    assert len(attempts_of(token)) == 1
+
+
+async def test_the_outbox_never_sends_a_rolled_back_change(
+    runtime: QueueRuntime, database, database_url: str
+) -> None:
+    token = new_token()
+    with pytest.raises(RuntimeError):
+        async with database.transaction() as session:
+            outbox.add(session, "queue_test_effect", database_url, token)
+            await session.flush()
+            raise RuntimeError("stock reservation failed")
+
+    assert await relay_outbox(database, runtime) == 0
+    await asyncio.to_thread(runtime.join, 10_000)
+    assert attempts_of(token) == []
+
+
+async def test_kicking_the_relay_sends_a_commit_without_waiting_for_the_interval(
+    runtime: QueueRuntime, database, database_url: str
+) -> None:
+    stop = asyncio.Event()
+    relay = asyncio.create_task(run_relay_forever(database_url, runtime, 30.0, stop))
+    await asyncio.sleep(0.2)  # the relay's first (empty) pass
+    token = new_token()
+    async with database.transaction() as session:
+        outbox.add(session, "queue_test_effect", database_url, token)
+    started = time.monotonic()
+    kick_relay()
+
+    assert await eventually(lambda: effect_count(database, token), timeout_s=5)
+    assert time.monotonic() - started < 5, "the kick must not wait for the 30 s interval"
+    stop.set()
+    await relay
