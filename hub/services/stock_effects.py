@@ -1,0 +1,182 @@
+"""What an order change does to stock: reserve, release, consume — each exactly once.
+
+Called by ``hub.services.order_flow`` after an order change committed, at least once and in any
+order (a cancel may arrive before the payment). Each call is one transaction: the reservation
+primitives of ``hub.services.inventory``, a "stock short" hold for lines that cannot be reserved,
+the platform's own decrement of what the ordering shop shows, and dirty marks; after commit, the
+pushes are scheduled and ``stock_changed`` is notified. Not for the order's status
+(``hub.services.orders``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.fulfilment import Hold
+from hub.context import Hub
+from hub.db.tables import OrderHoldRow, OrderLineRow, OrderRow, SkuRow
+from hub.services import inventory, orders, stock_sync
+from hub.services.inventory import LineNeed, ReserveOutcome
+
+log = structlog.get_logger(__name__)
+
+STOCK_SHORT = "stock_short"
+SKU_UNKNOWN = "sku_unknown"
+
+
+@dataclass
+class _Line:
+    external_id: str
+    merchant_sku: str | None
+    channel_item_id: str | None
+    channel_sku_id: str | None
+    quantity: int
+    needs: list[LineNeed] = field(default_factory=list)
+
+
+@dataclass
+class StockEffect:
+    """What one call did: SKUs whose stock moved, shops to push, lines short or unknown."""
+
+    order_id: int
+    touched: set[str] = field(default_factory=set)
+    shops: set[str] = field(default_factory=set)
+    short: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+
+
+async def _lines(session: AsyncSession, order: OrderRow) -> list[_Line]:
+    rows = (await session.execute(select(OrderLineRow).where(OrderLineRow.order_id == order.id)
+                                  .order_by(OrderLineRow.id))).scalars().all()
+    lines = []
+    for row in rows:
+        sku = row.merchant_sku or await stock_sync.listing_sku(session, order.shop, row.channel_item_id,
+                                                               row.channel_sku_id)
+        lines.append(_Line(row.external_id, sku, row.channel_item_id, row.channel_sku_id, row.quantity))
+    known = {r.merchant_sku: r.is_bundle for r in (await session.execute(
+        select(SkuRow).where(SkuRow.merchant_sku.in_({ln.merchant_sku for ln in lines if ln.merchant_sku})))).scalars()}
+    components = await inventory.components_of(session, [s for s, b in known.items() if b])
+    for line in lines:
+        if line.merchant_sku not in known:
+            continue
+        if known[line.merchant_sku]:
+            line.needs = [LineNeed(f"{line.external_id}/{c}", c, q * line.quantity)
+                          for c, q in sorted(components.get(line.merchant_sku, {}).items())]
+        else:
+            line.needs = [LineNeed(line.external_id, line.merchant_sku, line.quantity)]
+    return lines
+
+
+async def _order(session: AsyncSession, order_id: int) -> OrderRow | None:
+    return (await session.execute(select(OrderRow).where(OrderRow.id == order_id))).scalar_one_or_none()
+
+
+def _priority(hub: Hub) -> dict[str, int]:
+    return {name: wh.priority for name, wh in hub.config.warehouses.items()}
+
+
+async def reserve_order(hub: Hub, order_id: int) -> StockEffect:
+    """Reserve every line of the order (once). Lines without stock stay ``short`` and put the
+    order on a ``stock_short`` hold naming SKU, need and available; calling again (stock arrived,
+    a person released the hold) retries only those lines and lifts the hold when all are in."""
+    effect = StockEffect(order_id)
+    async with hub.database().transaction() as session:
+        order = await _order(session, order_id)
+        if order is None:
+            return effect
+        lines = await _lines(session, order)
+        reasons: list[str] = []
+        needs = sorted(((line, need) for line in lines for need in line.needs), key=lambda p: p[1].merchant_sku)
+        first_lines: set[str] = set()
+        for line, need in needs:  # by SKU: concurrent orders lock stock rows in one order (no deadlock)
+            result = await inventory.reserve_line(session, order_id, need, priority=_priority(hub))
+            effect.touched |= result.touched
+            if result.first_time:
+                first_lines.add(line.external_id)
+            if result.outcome is ReserveOutcome.SHORT:
+                effect.short.append(need.key)
+                reasons.append(f"SKU {need.merchant_sku}: needed {result.needed}, available {result.available}")
+        for line in lines:
+            if not line.needs:
+                effect.unknown.append(line.external_id)
+            elif line.external_id in first_lines:
+                # The shop took this stock when the buyer ordered: its shown value is already lower.
+                await stock_sync.note_platform_decrement(session, order.shop, line.merchant_sku or "",
+                                                         line.channel_item_id, line.channel_sku_id, line.quantity)
+        if reasons:
+            await orders.add_hold(session, order_id, Hold(code=STOCK_SHORT, reason="; ".join(reasons)),
+                                  cause="inventory")
+        elif await _open_hold(session, order_id, STOCK_SHORT):
+            await orders.release_hold(session, order_id, STOCK_SHORT, actor="inventory", cause="inventory")
+        if effect.unknown:
+            skus = sorted({ln.merchant_sku or f"(item {ln.channel_item_id}, sku {ln.channel_sku_id})"
+                           for ln in lines if not ln.needs})
+            await orders.add_hold(session, order_id, Hold(
+                code=SKU_UNKNOWN,
+                reason=f"SKU(s) {', '.join(skus)} not in the hub's catalogue; add them, then release this hold"),
+                cause="inventory")
+        effect.shops = await stock_sync.mark_dirty(session, effect.touched)
+    await _after_commit(hub, effect)
+    if effect.short:
+        log.warning("stock.short", order_id=order_id, lines=effect.short)
+    return effect
+
+
+async def _open_hold(session: AsyncSession, order_id: int, code: str) -> bool:
+    found = await session.scalar(select(OrderHoldRow.id).where(
+        OrderHoldRow.order_id == order_id, OrderHoldRow.code == code, OrderHoldRow.released_at.is_(None)))
+    return found is not None
+
+
+async def _finish(hub: Hub, order_id: int, *, consume: bool) -> StockEffect:
+    effect = StockEffect(order_id)
+    async with hub.database().transaction() as session:
+        order = await _order(session, order_id)
+        if order is None:
+            return effect
+        needs = [need for line in await _lines(session, order) for need in line.needs]
+        needs.sort(key=lambda n: n.merchant_sku)
+        if consume:
+            effect.touched = await inventory.consume_reservations(session, order_id, needs)
+        else:
+            effect.touched = await inventory.release_reservations(session, order_id, needs)
+        effect.shops = await stock_sync.mark_dirty(session, effect.touched)
+    await _after_commit(hub, effect)
+    return effect
+
+
+async def release_order(hub: Hub, order_id: int) -> StockEffect:
+    """Cancelled or closed: give back what the order holds (once); lines never reserved get a
+    tombstone so a payment report arriving later reserves nothing."""
+    return await _finish(hub, order_id, consume=False)
+
+
+async def consume_order(hub: Hub, order_id: int) -> StockEffect:
+    """Shipped: what the order holds leaves the warehouse (once)."""
+    return await _finish(hub, order_id, consume=True)
+
+
+async def _after_commit(hub: Hub, effect: StockEffect) -> None:
+    if effect.shops:
+        await stock_sync.schedule_push(hub, effect.shops)
+    if effect.touched:
+        await notify_stock_changed(hub, effect.touched)
+
+
+async def notify_stock_changed(hub: Hub, skus: Iterable[str]) -> None:
+    """Tell plugins the available quantity of these SKUs (and bundles made of them) changed."""
+    async with hub.database().session() as session:
+        wanted = set(skus) | await inventory.bundles_containing(session, skus)
+        levels = await inventory.stock_of(session, wanted, default_low_threshold=hub.config.rules.low_stock_threshold)
+    for sku, level in sorted(levels.items()):
+        if level.low:
+            log.warning("stock.low", merchant_sku=sku, available=level.available, threshold=level.low_stock_threshold)
+        try:
+            hub.plugins.hook.stock_changed(merchant_sku=sku, available=level.available, low=level.low)
+        except Exception:  # a notification plugin must not undo or block the change
+            log.exception("plugin.notification_failed", hook="stock_changed", merchant_sku=sku)

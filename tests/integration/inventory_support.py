@@ -1,0 +1,167 @@
+"""Shared helpers for the inventory tests: a hub over a test database, a fake shop connector, and
+seeding of catalogue, stock and orders. Not a test module."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+import pytest
+from pydantic import BaseModel
+
+from contracts import OrderStatus
+from contracts.connectors import Capability
+from contracts.inventory import ChannelStock, ChannelStockReading, StockPushResult
+from hub.config import HubConfig, ShopConfig, WarehouseConfig
+from hub.context import Hub
+from hub.db.engine import dispose_all_for_loop
+from hub.plugins import build_plugin_manager
+from hub.services import inventory, orders
+from hub.testing.factories import make_order
+
+try:
+    from hub.testing.db import database, database_url
+except ImportError:  # storage fixtures not published yet: a fresh database per test, both backends
+    import asyncpg
+
+    from hub.db.engine import Database
+    from hub.db.tables import Base
+
+    PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+    @pytest.fixture(params=["sqlite", "postgresql"])
+    async def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[str]:
+        if request.param == "sqlite":
+            url = f"sqlite+aiosqlite:///{tmp_path}/hub.db"
+            name = None
+        else:
+            name = f"hub_test_{uuid.uuid4().hex[:8]}"
+            admin = await asyncpg.connect(PG_ADMIN)
+            await admin.execute(f'CREATE DATABASE "{name}"')
+            await admin.close()
+            url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+        db = Database.connect(url)
+        async with db.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        await db.dispose()
+        yield url
+        if name is not None:
+            admin = await asyncpg.connect(PG_ADMIN)
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
+
+    @pytest.fixture
+    async def database(database_url: str) -> AsyncIterator[Any]:
+        db = Database.connect(database_url)
+        yield db
+        await db.dispose()
+
+
+class FakeShop:
+    """A channel connector that keeps what it shows in memory, counts calls, and can be told to
+    refuse: ``refuse[sku] = (code, retryable)`` per SKU, ``raise_next`` for the next call."""
+
+    platform: ClassVar[str] = "fake"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.PUSH_STOCK, Capability.READ_STOCK})
+    max_stock_batch: ClassVar[int] = 20
+
+    class Settings(BaseModel):
+        pass
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.shows: dict[str, int] = {}
+        self.calls: list[list[ChannelStock]] = []
+        self.refuse: dict[str, tuple[str, bool]] = {}
+        self.raise_next: list[Exception] = []
+
+    async def push_stock(self, values: list[ChannelStock]) -> list[StockPushResult]:
+        assert len(values) <= self.max_stock_batch
+        self.calls.append(list(values))
+        if self.raise_next:
+            raise self.raise_next.pop(0)
+        out = []
+        for v in values:
+            if v.merchant_sku in self.refuse:
+                code, retryable = self.refuse[v.merchant_sku]
+                out.append(StockPushResult(merchant_sku=v.merchant_sku, channel_sku_id=v.channel_sku_id, ok=False,
+                                           error_code=code, error_message=f"{code} for {v.merchant_sku}",
+                                           retryable=retryable))
+                continue
+            self.shows[v.merchant_sku] = v.quantity
+            out.append(StockPushResult(merchant_sku=v.merchant_sku, channel_sku_id=v.channel_sku_id, ok=True,
+                                       quantity=v.quantity))
+        return out
+
+    async def read_stock(self, listings: list[ChannelStock]) -> list[ChannelStockReading]:
+        return [ChannelStockReading(merchant_sku=v.merchant_sku, channel_item_id=v.channel_item_id,
+                                    channel_sku_id=v.channel_sku_id, quantity=self.shows.get(v.merchant_sku, 0))
+                for v in listings if v.merchant_sku in self.shows]
+
+    def buyer_orders(self, sku: str, qty: int) -> None:
+        """What the platform does when a buyer orders: lowers what it shows."""
+        self.shows[sku] = max(0, self.shows.get(sku, 0) - qty)
+
+
+class FakeAccounts:
+    def __init__(self, shops: dict[str, FakeShop]) -> None:
+        self.shops = shops
+
+    def channel(self, shop: str) -> FakeShop:
+        return self.shops[shop]
+
+
+def make_hub(database_url: str, shops: dict[str, dict[str, Any]] | None = None, *,
+             warehouses: tuple[str, ...] = ("wh1",), plugins: tuple[Any, ...] = (), **config: Any) -> Hub:
+    """A hub over the test database with fake shops; ``shops`` maps name → ShopConfig fields."""
+    shops = shops if shops is not None else {"shop-a": {}, "shop-b": {}}
+    cfg = HubConfig(
+        hub={"database_url": database_url},
+        shops={name: ShopConfig(platform="fake", **fields) for name, fields in shops.items()},
+        warehouses={name: WarehouseConfig(priority=i) for i, name in enumerate(warehouses)},
+        **config,
+    )
+    hub = Hub(cfg, build_plugin_manager(load_entry_points=False, extra=list(plugins)))
+    fakes = {name: FakeShop(name) for name in shops}
+    hub.accounts = lambda: FakeAccounts(fakes)  # type: ignore[method-assign]
+    hub.fakes = fakes  # type: ignore[attr-defined]
+    return hub
+
+
+async def close_hub(hub: Hub) -> None:
+    await dispose_all_for_loop()
+
+
+async def seed(hub: Hub, sku: str = "SKU-1", on_hand: int = 10, *, shops: list[str] | None = None,
+               warehouse: str = "wh1", **sku_fields: Any) -> None:
+    """A SKU in the catalogue, ``on_hand`` units in ``warehouse``, listed in ``shops``."""
+    async with hub.database().transaction() as session:
+        await inventory.define_sku(session, sku, **sku_fields)
+        if on_hand:
+            await inventory.apply_adjustment(session, inventory.Adjustment(warehouse, sku, delta=on_hand))
+        for shop in shops if shops is not None else list(hub.config.shops):
+            await inventory.add_listing(session, shop, sku, f"item-{sku}", f"sku-{sku}")
+
+
+async def place_order(hub: Hub, lines: list[tuple[str, int]], *, shop: str = "shop-a",
+                      status: OrderStatus = OrderStatus.PAID) -> int:
+    """Store an order (as the order service would) and return its id; lines name listings by SKU."""
+    order = make_order(platform="fake", shop=shop, status=status, lines=lines)
+    order = order.model_copy(update={"lines": [
+        line.model_copy(update={"channel_item_id": f"item-{line.merchant_sku}",
+                                "channel_sku_id": f"sku-{line.merchant_sku}"}) for line in order.lines]})
+    async with hub.database().transaction() as session:
+        result = await orders.apply_order(session, order, cause="test")
+    return result.order_id
+
+
+async def stock_row(hub: Hub, sku: str, warehouse: str = "wh1") -> tuple[int, int]:
+    from sqlalchemy import select
+
+    from hub.db.tables import StockRow
+
+    async with hub.database().session() as session:
+        row = (await session.execute(select(StockRow.on_hand, StockRow.reserved).where(
+            StockRow.merchant_sku == sku, StockRow.warehouse == warehouse))).one()
+        return int(row[0]), int(row[1])
