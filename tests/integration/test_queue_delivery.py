@@ -31,44 +31,9 @@ from hub.queue.relay import kick_relay, relay_outbox, run_relay_forever
 from hub.queue.runtime import QueueRuntime
 from hub.queue.testing import queue_runtimes, redis_namespace, redis_url  # noqa: F401
 
-pytestmark = [pytest.mark.redis, pytest.mark.postgres]
+pytestmark = pytest.mark.redis
 
-try:
-    from hub.testing.db import database, database_url
-except ImportError:  # storage fixtures not published yet: a fresh database per test, both backends
-    import asyncpg
-
-    from hub.db.engine import Database
-    from hub.db.tables import Base
-
-    PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-
-    @pytest.fixture(params=["sqlite", "postgresql"])
-    async def database_url(request: pytest.FixtureRequest, tmp_path):
-        if request.param == "sqlite":
-            url = f"sqlite+aiosqlite:///{tmp_path}/hub.db"
-            name = None
-        else:
-            name = f"hub_test_{uuid.uuid4().hex[:8]}"
-            admin = await asyncpg.connect(PG_ADMIN)
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            await admin.close()
-            url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-        db = Database.connect(url)
-        async with db.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
-        await db.dispose()
-        yield url
-        if name is not None:
-            admin = await asyncpg.connect(PG_ADMIN)
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
-
-    @pytest.fixture
-    async def database(database_url: str):
-        db = Database.connect(database_url)
-        yield db
-        await db.dispose()
+# ``database_url`` / ``database`` come from hub.testing (a pytest plugin): SQLite and PostgreSQL.
 
 # --------------------------------------------------------------------------- test actors
 
