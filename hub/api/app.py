@@ -1,0 +1,66 @@
+"""The FastAPI application factory: ``create_app(hub)`` builds a fresh app around one ``Hub``.
+
+No module-global app: the runner, tests and embedders each build their own. The lifespan closes
+the per-loop resources (engines, Redis client, connectors' HTTP clients) that the API's event loop
+opened, so nothing outlives uvicorn's loop (DESIGN §5). Not for process start-up (``hub.runner``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+
+from hub.api.errors import ErrorBody, RequestContextMiddleware, install_error_handlers
+from hub.api.routes import catalog, dead_letters, health, orders, webhooks
+from hub.context import Hub
+
+log = structlog.get_logger(__name__)
+
+_ERRORS = {
+    401: {"model": ErrorBody, "description": "Missing, unknown or revoked API key (unauthorized)."},
+    403: {"model": ErrorBody, "description": "The key's role lacks the permission (forbidden)."},
+    422: {"model": ErrorBody, "description": "Invalid request; detail lists each bad field (invalid_request)."},
+    500: {"model": ErrorBody, "description": "Unexpected error; request_id identifies it in the logs."},
+}
+
+
+def create_app(hub: Hub) -> FastAPI:
+    """Build the API for ``hub`` (routes, error rendering, request ids, lifespan)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log.info("api.started")
+        try:
+            yield
+        finally:
+            await hub.close_loop_resources()
+            log.info("api.stopped")
+
+    app = FastAPI(
+        title="Connector Hub",
+        version=_version(),
+        summary="Orders, stock, fulfilment and after-sales across Taobao, Tmall, Douyin and AliExpress.",
+        lifespan=lifespan,
+        responses=_ERRORS,  # type: ignore[arg-type]
+    )
+    app.state.hub = hub
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health.router)
+    app.include_router(webhooks.router)
+    app.include_router(catalog.router)
+    app.include_router(orders.router)
+    app.include_router(dead_letters.router)
+    return app
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("connector-hub")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"

@@ -1,0 +1,135 @@
+"""API-key authentication and the role → permission table, as FastAPI dependencies.
+
+A request carries ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``; the key is checked
+against the hashes in ``api_keys`` (``hub.db.api_keys.verify_key``). Roles are *not* a ladder
+(a warehouse key may adjust stock but not edit orders; customer service may see buyers' data but
+not adjust stock), so what each role may do is one explicit table, ``ROLE_PERMISSIONS``. Routes
+declare what they need with ``Depends(require(Permission.ORDERS_WRITE))``; the caller is put on
+``request.state.principal`` and ``request.state.actor`` so every write is attributed.
+Not for storing keys (``hub.db.api_keys``) nor for webhook signatures (connectors verify those).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+import structlog
+from fastapi import Request
+
+from hub.api.errors import ApiError
+from hub.context import Hub
+from hub.db import api_keys as api_key_store
+
+log = structlog.get_logger(__name__)
+
+
+class Permission(StrEnum):
+    ORDERS_READ = "orders.read"
+    ORDERS_READ_PII = "orders.read_pii"  # buyer and shipping address unmasked
+    ORDERS_WRITE = "orders.write"  # edits, holds, releases
+    STOCK_READ = "stock.read"
+    STOCK_ADJUST = "stock.adjust"
+    SHOPS_READ = "shops.read"
+    PLUGINS_READ = "plugins.read"
+    PLUGINS_MANAGE = "plugins.manage"
+    DEAD_LETTERS = "dead_letters.manage"  # list, show and replay
+    API_KEYS = "api_keys.manage"
+
+
+ROLES: tuple[str, ...] = api_key_store.ROLES
+_EVERYONE = frozenset(ROLES)
+
+#: Who may do what (``service`` is customer service). A role missing from a row may not do it.
+PERMISSION_ROLES: dict[Permission, frozenset[str]] = {
+    Permission.ORDERS_READ: _EVERYONE,
+    Permission.ORDERS_READ_PII: frozenset({"admin", "service"}),
+    Permission.ORDERS_WRITE: frozenset({"admin", "operator"}),
+    Permission.STOCK_READ: _EVERYONE,
+    Permission.STOCK_ADJUST: frozenset({"admin", "warehouse"}),
+    Permission.SHOPS_READ: _EVERYONE,
+    Permission.PLUGINS_READ: _EVERYONE,
+    Permission.PLUGINS_MANAGE: frozenset({"admin"}),
+    Permission.DEAD_LETTERS: frozenset({"admin"}),
+    Permission.API_KEYS: frozenset({"admin"}),
+}
+
+ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
+    role: frozenset(p for p, roles in PERMISSION_ROLES.items() if role in roles) for role in ROLES
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The API key a request was made with."""
+
+    key_id: int
+    name: str
+    prefix: str
+    role: str
+
+    @property
+    def actor(self) -> str:
+        """How writes made with this key are attributed in history tables (fits String(100))."""
+        return f"apikey:{self.prefix}:{self.name}"[:100]
+
+    def may(self, permission: Permission) -> bool:
+        return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
+
+
+def _presented_key(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+        return None
+    key = request.headers.get("x-api-key")
+    return key.strip() if key and key.strip() else None
+
+
+def _unauthorized(detail: str) -> ApiError:
+    return ApiError(401, "unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def authenticate(request: Request) -> Principal:
+    """The caller's key, verified against the stored hashes; 401 when missing, unknown or revoked."""
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
+    plaintext = _presented_key(request)
+    if plaintext is None:
+        raise _unauthorized("an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
+    hub: Hub = request.app.state.hub
+    async with hub.database().transaction() as session:
+        row = await api_key_store.verify_key(session, plaintext)
+        if row is None or getattr(row, "revoked_at", None) is not None:
+            log.info("apikey.rejected", path=request.url.path)
+            raise _unauthorized("the API key is unknown or revoked")
+        principal = Principal(key_id=int(row.id), name=row.name, prefix=row.prefix, role=row.role)
+    request.state.principal = principal
+    request.state.actor = principal.actor
+    structlog.contextvars.bind_contextvars(api_key=principal.prefix)
+    return principal
+
+
+def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]:
+    """A dependency: the authenticated caller, if their role grants ``permission`` (else 403)."""
+
+    async def dependency(request: Request) -> Principal:
+        principal = await authenticate(request)
+        if not principal.may(permission):
+            allowed = ", ".join(r for r in ROLES if r in PERMISSION_ROLES[permission])
+            raise ApiError(
+                403,
+                "forbidden",
+                f"role {principal.role!r} lacks permission {permission.value!r}; it needs one of: {allowed}",
+            )
+        return principal
+
+    dependency.__name__ = f"require_{permission.name.lower()}"
+    return dependency
+
+
+__all__ = ["PERMISSION_ROLES", "ROLES", "ROLE_PERMISSIONS", "Permission", "Principal", "authenticate", "require"]

@@ -1,0 +1,161 @@
+"""Response models of the API: what each endpoint returns, as the OpenAPI docs show it.
+
+Built from ORM rows and contracts by the routes; never ORM rows themselves. Money is a decimal
+string with its currency; ids the hub owns are integers, platforms' ids strings. Not for request
+validation of partner pushes (connectors parse those from raw bytes).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from contracts.money import Money
+from contracts.orders import Order
+
+
+class Health(BaseModel):
+    status: str = Field(description="'ok' when the process is alive.")
+
+
+class Readiness(BaseModel):
+    status: str = Field(description="'ready', or 'unavailable' with the failing checks.")
+    checks: dict[str, str] = Field(description="Each dependency: 'ok', 'not configured', or why it failed.")
+    failed: list[str] = Field(default_factory=list, description="Names of the failing checks (database, broker).")
+
+
+class ConnectorOut(BaseModel):
+    kind: str = Field(description="channel, courier or warehouse")
+    platform: str
+    capabilities: list[str]
+
+
+class PluginOut(BaseModel):
+    name: str
+    module: str | None = None
+    distribution: str | None = None
+    version: str | None = None
+    hooks: list[str] = Field(default_factory=list)
+    connectors: list[ConnectorOut] = Field(default_factory=list)
+    status: str = Field(description="loaded, failed or disabled")
+    error: str | None = None
+
+
+class ShopOut(BaseModel):
+    name: str
+    platform: str
+    enabled: bool
+    capabilities: list[str] = Field(description="What the shop's connector can do; empty if none is installed.")
+    connector_installed: bool
+    status: str = Field(description="active or paused (run-time state); 'unknown' before the first run.")
+    paused_reason: str | None = None
+    paused_until: datetime | None = None
+
+
+class DeadLetterOut(BaseModel):
+    id: int
+    actor: str
+    queue: str
+    reason: str
+    error_class: str
+    attempts: int
+    inbox_id: int | None = None
+    created_at: datetime
+    replayed_at: datetime | None = None
+    replay_count: int = 0
+
+
+class DeadLetterDetail(DeadLetterOut):
+    args: list[Any] = Field(default_factory=list, description="The actor's positional arguments (ids).")
+    # Not "kwargs": pydantic's generated __init__ takes **kwargs, and mypy rejects the clash.
+    keyword_args: dict[str, Any] = Field(default_factory=dict, description="The actor's keyword arguments.")
+
+
+class ReplayResult(BaseModel):
+    id: int
+    replayed: bool
+    detail: str
+
+
+class OrderSummary(BaseModel):
+    id: int
+    platform: str
+    shop: str
+    external_id: str = Field(description="The platform's order id (a string: it may exceed 2^53).")
+    status: str
+    raw_status: str
+    fulfilment_status: str
+    on_hold: bool
+    total: Money
+    buyer_nick: str | None = Field(default=None, description="The platform handle, not a real name.")
+    tags: list[str]
+    created_at: datetime = Field(description="When the buyer placed it, per the channel.")
+    updated_at: datetime = Field(description="The channel's last modification time.")
+    paid_at: datetime | None = None
+
+
+class OrderList(BaseModel):
+    items: list[OrderSummary]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last page.")
+
+
+class OrderLineOut(BaseModel):
+    id: int
+    external_id: str
+    merchant_sku: str | None
+    channel_item_id: str | None
+    channel_sku_id: str | None
+    title: str
+    quantity: int
+    unit_price: Money
+    status: str | None
+
+
+class HoldOut(BaseModel):
+    id: int
+    code: str
+    reason: str
+    created_at: datetime
+    released_at: datetime | None
+    released_by: str | None
+
+
+class OrderEventOut(BaseModel):
+    id: int
+    at: datetime
+    kind: str
+    old_status: str | None
+    new_status: str | None
+    cause: str
+    actor: str | None
+    inbox_id: int | None
+    detail: dict[str, Any]
+
+
+class SourceEventOut(BaseModel):
+    """An inbox row an order event came from (the raw payload stays in the inbox)."""
+
+    id: int
+    platform: str
+    message_id: str
+    source: str
+    kind: str
+    topic: str
+    status: str
+    received_at: datetime
+
+
+class OrderDetail(OrderSummary):
+    order: Order = Field(description="The canonical order; buyer and address masked unless the key may see them.")
+    pii_masked: bool
+    lines: list[OrderLineOut]
+    holds: list[HoldOut]
+    history: list[OrderEventOut]
+    source_events: list[SourceEventOut]
+
+
+class WebhookRejected(BaseModel):
+    error: str
+    detail: str

@@ -1,0 +1,151 @@
+"""Read-only order queries for the API: filtered, cursor-paginated lists and one order's full story.
+
+Pagination is by id, newest first: the cursor is an opaque token holding the last id returned,
+so a page never shifts when orders arrive meanwhile. Works the same on SQLite and PostgreSQL
+(the tag filter is the one dialect-specific clause: a JSON array membership test).
+Not for writes: the order service (``hub.services.orders``) changes orders.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, cast, exists, func, select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.db.tables import InboxRow, OrderEventRow, OrderHoldRow, OrderLineRow, OrderRow
+from hub.errors import BadInputError
+
+MAX_LIMIT = 200
+_CURSOR_PREFIX = "o1:"
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    """Every filter is optional; given ones combine with AND. Datetimes must be timezone-aware."""
+
+    status: tuple[str, ...] = ()
+    platform: str | None = None
+    shop: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    paid_from: datetime | None = None
+    paid_to: datetime | None = None
+    buyer: str | None = None
+    sku: str | None = None
+    tag: str | None = None
+
+
+@dataclass
+class OrderPageRows:
+    rows: list[OrderRow]
+    next_cursor: str | None
+
+
+@dataclass
+class OrderStory:
+    """One order with everything the detail view shows."""
+
+    order: OrderRow
+    lines: list[OrderLineRow] = field(default_factory=list)
+    holds: list[OrderHoldRow] = field(default_factory=list)
+    events: list[OrderEventRow] = field(default_factory=list)
+    sources: list[InboxRow] = field(default_factory=list)
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The last id a cursor stands for; ``BadInputError`` naming ``query.cursor`` if it is not ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith(_CURSOR_PREFIX):
+            raise ValueError(raw)
+        value = int(raw[len(_CURSOR_PREFIX):])
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise BadInputError(
+            "cursor is not one this API returned; start again without it", field="query.cursor"
+        ) from exc
+    if value < 1:
+        raise BadInputError("cursor is out of range; start again without it", field="query.cursor")
+    return value
+
+
+def _has_tag(dialect: str, tag: str) -> Any:
+    if dialect == "postgresql":
+        return cast(OrderRow.tags, JSONB).contains(cast([tag], JSONB))
+    values = func.json_each(OrderRow.tags).table_valued("value")
+    return exists(select(1).select_from(values).where(values.c.value == tag))
+
+
+def _filtered(filters: OrderFilters, dialect: str) -> Select[Any]:
+    conditions: list[Any] = []
+    if filters.status:
+        conditions.append(OrderRow.status.in_(filters.status))
+    if filters.platform:
+        conditions.append(OrderRow.platform == filters.platform)
+    if filters.shop:
+        conditions.append(OrderRow.shop == filters.shop)
+    if filters.created_from:
+        conditions.append(OrderRow.channel_created_at >= filters.created_from)
+    if filters.created_to:
+        conditions.append(OrderRow.channel_created_at < filters.created_to)
+    if filters.paid_from:
+        conditions.append(OrderRow.paid_at >= filters.paid_from)
+    if filters.paid_to:
+        conditions.append(OrderRow.paid_at < filters.paid_to)
+    if filters.buyer:
+        conditions.append(OrderRow.buyer_nick == filters.buyer)
+    if filters.sku:
+        conditions.append(
+            exists().where(and_(OrderLineRow.order_id == OrderRow.id, OrderLineRow.merchant_sku == filters.sku))
+        )
+    if filters.tag:
+        conditions.append(_has_tag(dialect, filters.tag))
+    return select(OrderRow).where(*conditions)
+
+
+async def list_orders(
+    session: AsyncSession, filters: OrderFilters, *, limit: int = 50, cursor: str | None = None
+) -> OrderPageRows:
+    """One page of orders matching ``filters``, newest id first, and the cursor to the next page."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadInputError(f"limit must be between 1 and {MAX_LIMIT}", field="query.limit")
+    stmt = _filtered(filters, session.get_bind().dialect.name)
+    if cursor:
+        stmt = stmt.where(OrderRow.id < decode_cursor(cursor))
+    stmt = stmt.order_by(OrderRow.id.desc()).limit(limit + 1)
+    rows = list((await session.execute(stmt)).scalars().all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return OrderPageRows(rows, encode_cursor(rows[-1].id) if more and rows else None)
+
+
+async def order_story(session: AsyncSession, order_id: int) -> OrderStory | None:
+    """The order, its lines, holds, history in order, and the inbox rows that history came from."""
+    order = await session.get(OrderRow, order_id)
+    if order is None:
+        return None
+    story = OrderStory(order)
+    story.lines = list((await session.execute(
+        select(OrderLineRow).where(OrderLineRow.order_id == order_id).order_by(OrderLineRow.id)
+    )).scalars().all())
+    story.holds = list((await session.execute(
+        select(OrderHoldRow).where(OrderHoldRow.order_id == order_id).order_by(OrderHoldRow.id)
+    )).scalars().all())
+    story.events = list((await session.execute(
+        select(OrderEventRow).where(OrderEventRow.order_id == order_id).order_by(OrderEventRow.id)
+    )).scalars().all())
+    inbox_ids = sorted({e.inbox_id for e in story.events if e.inbox_id is not None})
+    if inbox_ids:
+        story.sources = list((await session.execute(
+            select(InboxRow).where(InboxRow.id.in_(inbox_ids)).order_by(InboxRow.id)
+        )).scalars().all())
+    return story

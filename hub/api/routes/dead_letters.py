@@ -1,0 +1,54 @@
+"""Dead letters over HTTP: list, show and replay (admin only). Same operations as ``hub dlq``.
+
+Not for deciding what is dead: the queue's retry policy does that.
+"""
+
+from __future__ import annotations
+
+import structlog
+from fastapi import APIRouter, Depends, Query, Request
+
+from hub.api.auth import Permission, Principal, require
+from hub.api.deps import get_hub
+from hub.api.errors import ApiError
+from hub.api.models import DeadLetterDetail, DeadLetterOut, ReplayResult
+from hub.db import dead_letters
+
+log = structlog.get_logger(__name__)
+router = APIRouter(prefix="/api/v1/dead-letters", tags=["dead letters"])
+admin = require(Permission.DEAD_LETTERS)
+
+
+@router.get("", response_model=list[DeadLetterOut], summary="Dead letters, newest first",
+            dependencies=[Depends(admin)])
+async def list_dead_letters(
+    request: Request,
+    limit: int = Query(50, ge=1, le=500),
+    include_replayed: bool = Query(False, description="Also list the ones already replayed."),
+) -> list[DeadLetterOut]:
+    async with get_hub(request).database().session() as session:
+        rows = await dead_letters.list_dead_letters(session, limit=limit, include_replayed=include_replayed)
+    return [DeadLetterOut.model_validate(row, from_attributes=True) for row in rows]
+
+
+@router.get("/{dead_letter_id}", response_model=DeadLetterDetail, summary="One dead letter with its input",
+            dependencies=[Depends(admin)])
+async def show_dead_letter(request: Request, dead_letter_id: int) -> DeadLetterDetail:
+    async with get_hub(request).database().session() as session:
+        row = await dead_letters.get(session, dead_letter_id)
+    if row is None:
+        raise ApiError(404, "not_found", f"dead letter {dead_letter_id} does not exist")
+    summary = DeadLetterOut.model_validate(row, from_attributes=True)
+    return DeadLetterDetail(**summary.model_dump(), args=list(row.args or []), keyword_args=dict(row.kwargs or {}))
+
+
+@router.post("/{dead_letter_id}/replay", response_model=ReplayResult, summary="Send a dead letter to its actor again")
+async def replay(request: Request, dead_letter_id: int, principal: Principal = Depends(admin)) -> ReplayResult:
+    from hub.queue.dead_letter_replay import replay_dead_letter
+
+    hub = get_hub(request)
+    if hub.runtime is None:
+        raise ApiError(503, "unavailable", "the queue is not running in this process; replay with `hub dlq replay`")
+    await replay_dead_letter(hub.database(), hub.runtime, dead_letter_id)  # NotFoundError → 404
+    log.info("dead_letter.replay_requested", dead_letter_id=dead_letter_id, by=principal.actor)
+    return ReplayResult(id=dead_letter_id, replayed=True, detail=f"re-sent by {principal.actor}")

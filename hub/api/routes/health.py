@@ -1,0 +1,70 @@
+"""Liveness, readiness and Prometheus metrics: the endpoints orchestrators and scrapers call.
+
+``/healthz`` answers while the process runs; ``/readyz`` checks what a request needs (the database,
+and the broker's Redis when one is configured) and says which failed. No authentication: these
+reveal nothing but up/down. Not for business statistics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from hub import metrics
+from hub.api.deps import get_hub
+from hub.api.models import Health, Readiness
+
+log = structlog.get_logger(__name__)
+router = APIRouter(tags=["operations"])
+
+CHECK_TIMEOUT_S = 2.0
+
+
+@router.get("/healthz", response_model=Health, summary="The process is alive")
+async def healthz() -> Health:
+    return Health(status="ok")
+
+
+async def _check_database(request: Request) -> str:
+    try:
+        ok = await get_hub(request).database().ping(CHECK_TIMEOUT_S)
+    except Exception as exc:  # a bad URL or a missing driver is "not ready" too, with the reason logged
+        log.warning("readyz.database_failed", error=f"{type(exc).__name__}: {exc}")
+        return f"error: {type(exc).__name__}"
+    return "ok" if ok else "unreachable"
+
+
+async def _check_broker(request: Request) -> str:
+    client = get_hub(request).redis()
+    if client is None:
+        return "ok (in-process broker)"
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_S):
+            await client.ping()
+    except Exception as exc:
+        log.warning("readyz.broker_failed", error=f"{type(exc).__name__}: {exc}")
+        return f"unreachable: {type(exc).__name__}"
+    return "ok"
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    summary="Ready to serve: database and broker reachable",
+    responses={503: {"model": Readiness, "description": "A dependency failed; `failed` names it."}},
+)
+async def readyz(request: Request) -> Response:
+    database, broker = await asyncio.gather(_check_database(request), _check_broker(request))
+    checks = {"database": database, "broker": broker}
+    failed = [name for name, result in checks.items() if not result.startswith("ok")]
+    body = Readiness(status="unavailable" if failed else "ready", checks=checks, failed=failed)
+    return JSONResponse(body.model_dump(), status_code=503 if failed else 200)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response,
+            responses={200: {"content": {"text/plain": {}}}})
+async def prometheus_metrics() -> Response:
+    return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)

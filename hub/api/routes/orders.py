@@ -1,0 +1,116 @@
+"""Orders over HTTP: a filtered, cursor-paginated list and one order's detail with its history.
+
+The detail shows the canonical order with buyer and shipping address masked unless the caller's
+role may see personal data (``orders.read_pii``), plus lines, holds, every history event in order
+and the inbox rows those events came from. Read-only: edits go through the order service.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AwareDatetime
+
+from contracts.money import Money
+from contracts.orders import Order, OrderStatus
+from hub.api.auth import Permission, Principal, require
+from hub.api.deps import get_hub
+from hub.api.errors import ApiError
+from hub.api.models import (
+    HoldOut,
+    OrderDetail,
+    OrderEventOut,
+    OrderLineOut,
+    OrderList,
+    OrderSummary,
+    SourceEventOut,
+)
+from hub.api.queries.orders import MAX_LIMIT, OrderFilters, list_orders, order_story
+from hub.db.tables import OrderRow
+from hub.logging import mask_event
+
+router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
+
+
+def _summary_fields(row: OrderRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "platform": row.platform,
+        "shop": row.shop,
+        "external_id": row.external_id,
+        "status": row.status,
+        "raw_status": row.raw_status,
+        "fulfilment_status": row.fulfilment_status,
+        "on_hold": row.on_hold,
+        "total": Money(amount=row.total_amount, currency=row.currency),
+        "buyer_nick": row.buyer_nick,
+        "tags": [str(t) for t in row.tags or []],
+        "created_at": row.channel_created_at,
+        "updated_at": row.channel_updated_at,
+        "paid_at": row.paid_at,
+    }
+
+
+@router.get("", response_model=OrderList, summary="Orders, newest first, filtered and cursor-paginated")
+async def get_orders(
+    request: Request,
+    status: list[OrderStatus] | None = Query(None, description="Repeat to match any of several statuses."),
+    platform: str | None = None,
+    shop: str | None = None,
+    created_from: AwareDatetime | None = Query(None, description="Channel creation time ≥ this (ISO, with offset)."),
+    created_to: AwareDatetime | None = Query(None, description="Channel creation time < this."),
+    paid_from: AwareDatetime | None = None,
+    paid_to: AwareDatetime | None = None,
+    buyer: str | None = Query(None, description="The buyer's platform nick, exactly."),
+    sku: str | None = Query(None, description="Orders with a line of this merchant SKU."),
+    tag: str | None = None,
+    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    cursor: str | None = Query(None, description="next_cursor from the previous page."),
+    _: Principal = Depends(require(Permission.ORDERS_READ)),
+) -> OrderList:
+    filters = OrderFilters(
+        status=tuple(s.value for s in status or ()), platform=platform, shop=shop,
+        created_from=created_from, created_to=created_to, paid_from=paid_from, paid_to=paid_to,
+        buyer=buyer, sku=sku, tag=tag,
+    )
+    async with get_hub(request).database().session() as session:
+        page = await list_orders(session, filters, limit=limit, cursor=cursor)
+    return OrderList(items=[OrderSummary(**_summary_fields(r)) for r in page.rows], next_cursor=page.next_cursor)
+
+
+@router.get("/{order_id}", response_model=OrderDetail, summary="One order: lines, holds, history and sources")
+async def get_order(
+    request: Request, order_id: int, principal: Principal = Depends(require(Permission.ORDERS_READ))
+) -> OrderDetail:
+    async with get_hub(request).database().session() as session:
+        story = await order_story(session, order_id)
+    if story is None:
+        raise ApiError(404, "not_found", f"order {order_id} does not exist")
+    reveal = principal.may(Permission.ORDERS_READ_PII)
+    order = Order.model_validate(story.order.data)
+    return OrderDetail(
+        **_summary_fields(story.order),
+        order=order if reveal else order.masked(),
+        pii_masked=not reveal,
+        lines=[
+            OrderLineOut(
+                id=line.id, external_id=line.external_id, merchant_sku=line.merchant_sku,
+                channel_item_id=line.channel_item_id, channel_sku_id=line.channel_sku_id, title=line.title,
+                quantity=line.quantity, unit_price=Money(amount=line.unit_price, currency=story.order.currency),
+                status=line.status,
+            )
+            for line in story.lines
+        ],
+        holds=[HoldOut.model_validate(h, from_attributes=True) for h in story.holds],
+        history=[
+            OrderEventOut(
+                id=e.id, at=e.at, kind=e.kind, old_status=e.old_status, new_status=e.new_status, cause=e.cause,
+                actor=e.actor, inbox_id=e.inbox_id,
+                # History details are free-form: mask them like logs for roles without PII access.
+                detail=dict(e.detail or {}) if reveal else mask_event(None, "", dict(e.detail or {})),
+            )
+            for e in story.events
+        ],
+        source_events=[SourceEventOut.model_validate(s, from_attributes=True) for s in story.sources],
+    )
