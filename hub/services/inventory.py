@@ -203,8 +203,8 @@ async def stock_of(
     needed = wanted | {c for comps in components.values() for c in comps}
     extra = needed - set(catalogue)
     if extra:
-        for row in (await session.execute(select(SkuRow).where(SkuRow.merchant_sku.in_(extra)))).scalars():
-            catalogue[row.merchant_sku] = row
+        for component in (await session.execute(select(SkuRow).where(SkuRow.merchant_sku.in_(extra)))).scalars():
+            catalogue[component.merchant_sku] = component
     per_wh: dict[str, tuple[dict[str, int], dict[str, int]]] = {s: ({}, {}) for s in needed}
     for sku, wh, on_hand, reserved in await session.execute(
         select(StockRow.merchant_sku, StockRow.warehouse, StockRow.on_hand, StockRow.reserved)

@@ -279,7 +279,7 @@ async def _claim(hub: Hub, shop: str) -> list[_Item]:
             select(ChannelStockRow, ListingRow).join(ListingRow, ListingRow.id == ChannelStockRow.listing_id)
             .where(ChannelStockRow.id.in_(got)))
         return [_Item(cs.id, cs.listing_id, cs.merchant_sku, lst.channel_item_id, lst.channel_sku_id, cs.shown,
-                      cs.dirty_since) for cs, lst in rows.tuples()]
+                      cs.dirty_since) for cs, lst in rows.all()]
 
 
 async def _others_committed(session: AsyncSession, shop: str, skus: Sequence[str],
