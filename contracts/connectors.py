@@ -149,7 +149,9 @@ class CourierConnector(Connector, Protocol):
         """Create a waybill; ``shipment_key`` is an idempotency key (same key → same waybill)."""
         ...
 
-    async def track(self, tracking_number: str) -> list[TrackingEvent]: ...
+    async def track(self, tracking_number: str, courier_code: str | None = None) -> list[TrackingEvent]:
+        """Tracking events for a waybill; ``courier_code`` is the hub courier code when known."""
+        ...
 
     def parse_tracking_push(self, headers: Mapping[str, str], body: bytes) -> list[TrackingEvent]: ...
 
@@ -165,6 +167,16 @@ class WarehouseConnector(Connector, Protocol):
     async def cancel_delivery_order(self, code: str) -> bool: ...
 
     async def query_stock(self, merchant_skus: list[str]) -> list[StockLevel]: ...
+
+    def parse_warehouse_push(
+        self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str]
+    ) -> Any:
+        """Verify and parse a WMS callback (shipment confirmation, stock change report).
+
+        ``query`` carries the URL query parameters (Qimen signs ``method``, ``timestamp`` and
+        ``sign`` there). Raise ``SignatureError`` / ``BadInputError`` on bad input.
+        """
+        ...
 
 
 @runtime_checkable

@@ -157,6 +157,7 @@ _REQUIRED_BY_CAPABILITY: dict[Capability, tuple[str, ...]] = {
     Capability.RECEIVE_TRACKING_PUSH: ("parse_tracking_push",),
     Capability.DELIVERY_ORDERS: ("create_delivery_order", "cancel_delivery_order"),
     Capability.QUERY_STOCK: ("query_stock",),
+    Capability.RECEIVE_WAREHOUSE_PUSH: ("parse_warehouse_push",),
 }
 
 
