@@ -1,0 +1,112 @@
+"""API keys: create (plaintext shown once), verify, revoke, list. Only a hash is stored.
+
+A key reads ``chk_<prefix>_<secret>``: ``prefix`` (8 letters/digits) names the key in lists and
+logs and finds its row; ``secret`` is 32 random bytes (``secrets.token_urlsafe(32)``). Because the
+secret carries 256 bits of entropy, a plain SHA-256 of the whole key cannot be brute-forced, so no
+slow password hash (scrypt/PBKDF2) is needed and verifying stays cheap on every request; the
+digest is compared in constant time. Not for deciding what a role may do: the API does that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import string
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.db.tables import ApiKeyRow, utcnow
+from hub.errors import BadInputError
+
+ROLES = ("admin", "operator", "service", "warehouse", "viewer")
+KEY_PREFIX = "chk_"
+PREFIX_LENGTH = 8
+SECRET_BYTES = 32
+HASH_SCHEME = "sha256"
+#: ``last_used_at`` is written at most this often per key (a write on every request would hurt).
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+_ALPHABET = string.ascii_letters + string.digits
+# Compared against when the prefix is unknown, so a miss costs about what a hit costs.
+_DUMMY_HASH = f"{HASH_SCHEME}${hashlib.sha256(b'no such key').hexdigest()}"
+
+
+def hash_key(plaintext: str) -> str:
+    """The stored form of a key: ``sha256$<hex digest>``."""
+    return f"{HASH_SCHEME}${hashlib.sha256(plaintext.encode()).hexdigest()}"
+
+
+def parse_prefix(plaintext: str) -> str | None:
+    """The prefix of a well-formed key, or None."""
+    if not plaintext.startswith(KEY_PREFIX) or len(plaintext) < len(KEY_PREFIX) + PREFIX_LENGTH + 2:
+        return None
+    prefix = plaintext[len(KEY_PREFIX) : len(KEY_PREFIX) + PREFIX_LENGTH]
+    if plaintext[len(KEY_PREFIX) + PREFIX_LENGTH] != "_" or not all(c in _ALPHABET for c in prefix):
+        return None
+    return prefix
+
+
+async def create_key(session: AsyncSession, *, name: str, role: str) -> tuple[str, ApiKeyRow]:
+    """Create a key; returns the plaintext (shown once, never stored) and its row."""
+    if role not in ROLES:
+        raise BadInputError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}", field="role")
+    if not name.strip():
+        raise BadInputError("an API key needs a name saying who or what uses it", field="name")
+    prefix = "".join(secrets.choice(_ALPHABET) for _ in range(PREFIX_LENGTH))
+    plaintext = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(SECRET_BYTES)}"
+    row = ApiKeyRow(name=name.strip(), prefix=prefix, key_hash=hash_key(plaintext), role=role, created_at=utcnow())
+    session.add(row)
+    await session.flush()
+    return plaintext, row
+
+
+async def verify_key(session: AsyncSession, plaintext: str) -> ApiKeyRow | None:
+    """The key's row when ``plaintext`` is a valid, unrevoked key; otherwise None.
+
+    Also refreshes ``last_used_at`` (at most once a minute). When the session had no transaction
+    in progress this call commits that update itself; otherwise it rides on the caller's.
+    """
+    owns_transaction = not session.in_transaction()
+    prefix = parse_prefix(plaintext)
+    row = None
+    if prefix is not None:
+        row = await session.scalar(
+            select(ApiKeyRow).where(ApiKeyRow.prefix == prefix).execution_options(populate_existing=True)
+        )
+    expected = row.key_hash if row is not None else _DUMMY_HASH
+    matches = hmac.compare_digest(hash_key(plaintext).encode(), expected.encode())
+    if row is None or not matches or row.revoked_at is not None:
+        return None
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        await session.execute(
+            update(ApiKeyRow)
+            .where(
+                ApiKeyRow.id == row.id,
+                or_(ApiKeyRow.last_used_at.is_(None), ApiKeyRow.last_used_at < now - LAST_USED_RESOLUTION),
+            )
+            .values(last_used_at=now)
+        )
+        row.last_used_at = now
+        if owns_transaction:
+            await session.commit()
+    return row
+
+
+async def revoke_key(session: AsyncSession, prefix: str) -> bool:
+    """Revoke the key with ``prefix``; False when no such unrevoked key exists."""
+    result = await session.execute(
+        update(ApiKeyRow)
+        .where(ApiKeyRow.prefix == prefix, ApiKeyRow.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .returning(ApiKeyRow.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def list_keys(session: AsyncSession) -> list[ApiKeyRow]:
+    """Every key, revoked ones included, oldest first."""
+    return list((await session.execute(select(ApiKeyRow).order_by(ApiKeyRow.id))).scalars().all())
