@@ -1,0 +1,1 @@
+"""AliExpress channel plugin: IOP and TOP-style gateways, TMC order events, stock, fulfilment, issues."""

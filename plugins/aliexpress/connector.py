@@ -1,0 +1,287 @@
+"""``AliExpressChannel``: the hub's ``ChannelConnector`` for one AliExpress shop.
+
+Orders: TMC ``aliexpress_order_*`` triggers (§6/§7), a safety-net poll of
+``aliexpress.solution.order.get`` by modified time (US Pacific), detail from
+``aliexpress.solution.order.info.get`` and the address from ``…order.receiptinfo.get`` when the
+detail lacks it. Stock: ``aliexpress.solution.batch.product.inventory.update`` (≤20 products, ≤200
+SKUs each). Shipping: ``aliexpress.solution.order.fulfill`` after checking the order first. Issues
+(disputes) → after-sales. Not for wire details (``client.py``) or translation (``mapping.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, Field, SecretStr
+
+from contracts import (
+    AfterSale,
+    Capability,
+    ChannelStock,
+    InboundMessage,
+    Order,
+    OrderPage,
+    Shipment,
+    ShipmentConfirmation,
+    StockPushResult,
+)
+from hub.plugin_api import BadInputError, NotFoundError, PermanentError
+from plugins.aliexpress.client import DEFAULT_IOP_URL, DEFAULT_TOP_URL, AliExpressClient, DailyQuota
+from plugins.aliexpress.mapping import format_pacific, listed, map_issue, map_order, shipped_tracking_numbers
+from plugins.aliexpress.push import parse_tmc_message, tmc_messages
+
+MAX_PRODUCTS_PER_CALL = 20
+MAX_SKUS_PER_PRODUCT = 200
+#: Statuses in which the goods have left: a repeated confirmation is already done.
+SHIPPED_STATUSES = frozenset({"WAIT_BUYER_ACCEPT_GOODS", "FUND_PROCESSING", "PAYMENT_PROCESSING", "FINISH",
+                              "ARCHIVE", "IN_ISSUE"})
+SHIPPABLE_STATUSES = frozenset({"WAIT_SELLER_SEND_GOODS", "SELLER_PART_SEND_GOODS"})
+ISSUE_STATUSES = ("processing", "finish", "canceled_issue")
+
+
+class AliExpressSettings(BaseModel):
+    """A shop's settings; ``app_secret`` and ``session`` come from environment variables."""
+
+    protocol: Literal["iop", "top"] = Field(default="iop", description="IOP /sync or the TOP-style router.")
+    iop_url: str = DEFAULT_IOP_URL
+    top_url: str = Field(default=DEFAULT_TOP_URL, description="TOP-style gateway; TMC always goes here.")
+    app_key: str = Field(min_length=1)
+    app_secret: SecretStr
+    session: SecretStr = Field(description="The seller's access token (IOP) / session key (TOP).")
+    top_sign_method: Literal["md5", "hmac", "hmac-sha256"] = "hmac"
+    partner_id: str | None = None
+    daily_quota: int = Field(default=0, ge=0, description="Calls per app per Beijing day; 0 = not counted. "
+                             "The platform's per-app figure is not published [U]: set it from your app console.")
+    quota_margin: int = Field(default=50, ge=0, description="Stop this many calls before the quota.")
+    tmc_group_name: str = "default"
+    courier_services: dict[str, str] = Field(
+        default_factory=dict, description="Hub courier code → AE logistics service key (service_name).")
+    default_service: str | None = Field(default=None, description="service_name for couriers not in the map.")
+    tracking_website: str | None = Field(default=None, description="Required by AE when service_name is 'other'.")
+    min_call_interval_ms: int = Field(default=0, ge=0, description="Extra pacing inside this connector, on top "
+                                      "of the hub's per-shop rate_limit_per_s token bucket.")
+    page_size: int = Field(default=50, ge=1, le=100)
+    issue_pages: int = Field(default=5, ge=1, description="Issue list pages read per status on each fetch.")
+
+
+class AliExpressChannel:
+    """One AliExpress shop."""
+
+    platform: ClassVar[str] = "aliexpress"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({
+        Capability.POLL_ORDERS, Capability.GET_ORDER, Capability.MESSAGE_CHANNEL, Capability.PUSH_STOCK,
+        Capability.CONFIRM_SHIPMENT, Capability.AFTERSALES,
+    })
+    Settings: ClassVar[type[BaseModel]] = AliExpressSettings
+    #: One inventory call carries ≤20 products × ≤200 SKUs; bigger batches are split into calls here.
+    max_stock_batch: ClassVar[int] = MAX_PRODUCTS_PER_CALL * MAX_SKUS_PER_PRODUCT
+
+    def __init__(self, context: Any, *, http: Any = None, quota_clock: Any = None) -> None:
+        self.context = context
+        self.shop = context.name
+        s: AliExpressSettings = context.settings
+        self.settings = s
+        self._last_call = 0.0
+        self._pace_lock = asyncio.Lock()
+        quota = DailyQuota(context.state, s.app_key, s.daily_quota, s.quota_margin, now=quota_clock)
+        self.client = AliExpressClient(
+            protocol=s.protocol, app_key=s.app_key, app_secret=s.app_secret.get_secret_value(),
+            session=s.session.get_secret_value(), iop_url=s.iop_url, top_url=s.top_url,
+            top_sign_method=s.top_sign_method, partner_id=s.partner_id, quota=quota, throttle=self._pace,
+            label=self.shop, http=http)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def _pace(self) -> None:
+        await self.context.throttle()
+        if not self.settings.min_call_interval_ms:
+            return
+        async with self._pace_lock:
+            wait = self._last_call + self.settings.min_call_interval_ms / 1000 - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._last_call = time.monotonic()
+
+    # -- orders ----------------------------------------------------------------------------------
+
+    async def fetch_orders(self, start: datetime, end: datetime, cursor: str | None) -> OrderPage:
+        page = int(cursor or 1)
+        query = {"modified_date_start": format_pacific(start), "modified_date_end": format_pacific(end),
+                 "page_size": self.settings.page_size, "current_page": page}
+        body = await self.client.call("aliexpress.solution.order.get", {"param0": json.dumps(query)})
+        result = body.get("result") or {}
+        if result.get("success") is False:
+            raise PermanentError(f"shop {self.shop!r}: AliExpress order list refused "
+                                 f"({result.get('error_code')} {result.get('error_message')})",
+                                 code=str(result.get("error_code")))
+        rows = listed((result.get("target_list") or {}).get("order_dto") if isinstance(
+            result.get("target_list"), dict) else result.get("target_list"))
+        orders = [map_order(row, self.shop) for row in rows]
+        total_pages = int(result.get("total_page") or 0)
+        return OrderPage(orders=orders, next_cursor=str(page + 1) if page < total_pages else None)
+
+    async def _order_detail(self, external_id: str) -> dict[str, Any]:
+        if not external_id.isdigit():
+            raise BadInputError(f"AliExpress order id must be digits, got {external_id!r}", field="order_id")
+        query = {"order_id": int(external_id), "ext_info_bit_flag": 31}  # 11111: every detail block
+        body = await self.client.call("aliexpress.solution.order.info.get", {"param1": json.dumps(query)})
+        result = body.get("result") or {}
+        data = result.get("data")
+        if not isinstance(data, dict) or not data:
+            raise NotFoundError(f"shop {self.shop!r}: AliExpress order {external_id} not found "
+                                f"({result.get('error_code')} {result.get('error_message')})")
+        return data
+
+    async def get_order(self, external_id: str) -> Order:
+        data = await self._order_detail(external_id)
+        receipt = None
+        if not data.get("receipt_address"):
+            body = await self.client.call("aliexpress.solution.order.receiptinfo.get",
+                                          {"param1": json.dumps({"order_id": int(external_id)})})
+            receipt = body.get("result") or None
+        return map_order(data, self.shop, receipt)
+
+    # -- message channel (TMC over the TOP gateway) ---------------------------------------------
+
+    async def consume_messages(self, limit: int) -> list[InboundMessage]:
+        params = {"group_name": self.settings.tmc_group_name, "quantity": min(200, max(10, limit))}
+        body = await self.client.call("taobao.tmc.messages.consume", params, protocol="top")
+        # TMC hands out at least 10; any beyond ``limit`` stay unconfirmed and come back later.
+        return [parse_tmc_message(m) for m in tmc_messages(body)[:limit]]
+
+    async def confirm_messages(self, message_ids: list[str]) -> None:
+        for i in range(0, len(message_ids), 200):
+            chunk = ",".join(message_ids[i:i + 200])
+            await self.client.call("taobao.tmc.messages.confirm",
+                                   {"group_name": self.settings.tmc_group_name, "s_message_ids": chunk},
+                                   protocol="top")
+
+    # -- stock -----------------------------------------------------------------------------------
+
+    async def push_stock(self, values: list[ChannelStock]) -> list[StockPushResult]:
+        results: list[StockPushResult] = []
+        by_product: OrderedDict[str, list[ChannelStock]] = OrderedDict()
+        for value in values:
+            if not value.channel_item_id:
+                results.append(StockPushResult(merchant_sku=value.merchant_sku, ok=False, error_code="unbound",
+                                               error_message="no AliExpress product_id for this SKU; bind the "
+                                               "listing first"))
+                continue
+            by_product.setdefault(value.channel_item_id, []).append(value)
+        groups = [(pid, skus[i:i + MAX_SKUS_PER_PRODUCT]) for pid, skus in by_product.items()
+                  for i in range(0, len(skus), MAX_SKUS_PER_PRODUCT)]
+        call: list[tuple[str, list[ChannelStock]]] = []
+        for group in groups:
+            if len(call) == MAX_PRODUCTS_PER_CALL or any(pid == group[0] for pid, _ in call):
+                results += await self._push_call(call)
+                call = []
+            call.append(group)
+        if call:
+            results += await self._push_call(call)
+        return results
+
+    async def _push_call(self, call: list[tuple[str, list[ChannelStock]]]) -> list[StockPushResult]:
+        payload = [{"product_id": int(pid) if pid.isdigit() else pid,
+                    "multiple_sku_update_list": [{"sku_code": v.merchant_sku, "inventory": v.quantity} for v in skus]}
+                   for pid, skus in call]
+        # Absolute values (§7 [U]): repeating the call sets the same numbers, so it may be retried.
+        body = await self.client.call("aliexpress.solution.batch.product.inventory.update",
+                                      {"mutiple_product_update_list": json.dumps(payload)})
+        failed = {str(row.get("product_id")): row for row in listed(body.get("update_failed_list"))
+                  if isinstance(row, dict)}
+        whole_call_failed = body.get("update_success") is False and not failed
+        out: list[StockPushResult] = []
+        for pid, skus in call:
+            row = failed.get(pid)
+            for v in skus:
+                if row is not None or whole_call_failed:
+                    code = (row or {}).get("error_code") or body.get("update_error_code")
+                    message = (row or {}).get("error_message") or body.get("update_error_message")
+                    out.append(StockPushResult(merchant_sku=v.merchant_sku, channel_sku_id=v.channel_sku_id,
+                                               ok=False, error_code=str(code) if code else None,
+                                               error_message=str(message) if message else None))
+                else:
+                    out.append(StockPushResult(merchant_sku=v.merchant_sku, channel_sku_id=v.channel_sku_id,
+                                               ok=True, quantity=v.quantity))
+        return out
+
+    # -- shipping --------------------------------------------------------------------------------
+
+    def _service_for(self, courier_code: str) -> str:
+        service = self.settings.courier_services.get(courier_code) or self.settings.default_service
+        if not service:
+            raise PermanentError(f"shop {self.shop!r}: no AliExpress logistics service for courier "
+                                 f"{courier_code!r}; add it to courier_services")
+        return service
+
+    async def confirm_shipment(self, order: Order, shipment: Shipment) -> ShipmentConfirmation:
+        order_id = order.ref.external_id
+        # Check first: a retry after a timed-out fulfil must not ship twice (DESIGN §5).
+        data = await self._order_detail(order_id)
+        raw = str(data.get("order_status") or "")
+        known = shipped_tracking_numbers(data)
+        pending = [p for p in shipment.parcels if p.tracking_number not in known]
+        if not pending or (raw in SHIPPED_STATUSES and not shipment.partial):
+            return ShipmentConfirmation(ok=True, already_confirmed=True,
+                                        message=f"AliExpress order {order_id} is already {raw}")
+        if raw not in SHIPPABLE_STATUSES:
+            raise PermanentError(f"shop {self.shop!r}: AliExpress order {order_id} is {raw}; it cannot be "
+                                 "marked shipped")
+        for index, parcel in enumerate(pending):
+            last = index == len(pending) - 1
+            service = self._service_for(parcel.courier_code)
+            params: dict[str, Any] = {"service_name": service, "out_ref": order_id,
+                                      "send_type": "all" if last and not shipment.partial else "part",
+                                      "logistics_no": parcel.tracking_number}
+            if service.lower() == "other":
+                params["tracking_website"] = self.settings.tracking_website
+            body = await self.client.call("aliexpress.solution.order.fulfill", params, retry=False)
+            result = body.get("result") or {}
+            if result.get("result_success") is False:
+                raise PermanentError(f"shop {self.shop!r}: AliExpress refused shipment of {order_id} "
+                                     f"({result.get('result_error_code')} {result.get('result_error_desc')})",
+                                     code=str(result.get("result_error_code")))
+        return ShipmentConfirmation(ok=True)
+
+    # -- after-sales (issues) --------------------------------------------------------------------
+
+    async def _issue_page(self, status: str, page: int) -> list[dict[str, Any]]:
+        query = {"current_page": page, "page_size": 50, "issue_status": status}
+        body = await self.client.call("aliexpress.issue.issuelist.get", {"query_dto": json.dumps(query)})
+        rows = listed(body.get("data_list") or (body.get("result") or {}).get("data_list"))
+        return [r for r in rows if isinstance(r, dict)]
+
+    async def fetch_aftersales(self, start: datetime, end: datetime) -> list[AfterSale]:
+        """Issues modified in ``[start, end)``. The list API has no time filter (its query is
+        status, order, buyer and paging only), so a few pages per status are read and filtered."""
+        found: list[AfterSale] = []
+        for status in ISSUE_STATUSES:
+            for page in range(1, self.settings.issue_pages + 1):
+                rows = await self._issue_page(status, page)
+                for row in rows:
+                    if row.get("buyer_login_id") and row.get("issue_id"):
+                        await self.context.state.set(f"aliexpress:issue-buyer:{row['issue_id']}",
+                                                     str(row["buyer_login_id"]))
+                    issue = map_issue(row, self.shop)
+                    if start <= issue.updated_at < end:
+                        found.append(issue)
+                if len(rows) < 50:
+                    break
+        return found
+
+    async def get_aftersale(self, external_id: str) -> AfterSale:
+        params: dict[str, Any] = {"issue_id": external_id}
+        buyer = await self.context.state.get(f"aliexpress:issue-buyer:{external_id}")
+        if buyer:
+            params["buyer_login_id"] = buyer
+        body = await self.client.call("aliexpress.issue.detail.get", params)
+        detail = body.get("result_object")
+        if not isinstance(detail, dict):
+            raise NotFoundError(f"shop {self.shop!r}: AliExpress issue {external_id} not found")
+        return map_issue(detail, self.shop, issue_id=external_id)
