@@ -32,6 +32,7 @@ from typing import Any, Literal, Protocol
 import structlog
 from dramatiq import Broker, Middleware, Retry
 from dramatiq.asyncio import get_event_loop_thread
+from dramatiq.errors import ActorNotFound
 from dramatiq.middleware import Shutdown, ShutdownNotifications, TimeLimit, TimeLimitExceeded
 
 from hub.errors import BadInputError, LockBusyError, PermanentError, RetryableError, ShopPausedError
@@ -275,10 +276,13 @@ class HubRetries(Middleware):
         if exception is None:
             return
         self._disarm_interrupts(broker)
-        actor = broker.get_actor(message.actor_name)
+        try:
+            actor_options = broker.get_actor(message.actor_name).options
+        except ActorNotFound:  # a message for an actor this process does not have: keep it as a letter
+            actor_options = {"max_retries": 0}
 
         def option(name: str, default: int) -> int:
-            return int(message.options.get(name, actor.options.get(name, default)))
+            return int(message.options.get(name, actor_options.get(name, default)))
 
         retries = int(message.options.get("retries", 0))
         busy = int(message.options.get("busy_requeues", 0))

@@ -211,3 +211,14 @@ def test_exhausted_retries_count_every_attempt(policy_broker) -> None:
     assert proxy.failed
     assert sink.letters[0].attempts == 3
     assert sink.letters[0].error_class == "RetryableError"
+
+
+def test_a_message_for_an_unknown_actor_becomes_a_dead_letter(policy_broker) -> None:
+    broker, sink = policy_broker
+    message = dramatiq.Message(queue_name="stock", actor_name="queue_test_gone", args=(1,), kwargs={}, options={})
+    proxy = dramatiq.broker.MessageProxy(message)
+
+    retries_of(broker).after_process_message(broker, proxy, exception=dramatiq.errors.ActorNotFound("queue_test_gone"))
+
+    assert proxy.failed
+    assert [(letter.actor, letter.error_class) for letter in sink.letters] == [("queue_test_gone", "ActorNotFound")]
