@@ -109,6 +109,16 @@ def mask_event(logger: WrappedLogger | None, method_name: str, event_dict: Event
     return {key: _mask_value(key, value) for key, value in event_dict.items()}
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is at the time (test runners and the CLI swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def _shared_processors() -> list[Processor]:
     return [
         structlog.stdlib.add_log_level,
@@ -124,7 +134,7 @@ def configure_logging(
 
     :param level: debug, info, warning or error.
     :param fmt: ``json`` (one JSON object per line, the default) or ``console`` (for people).
-    :param stream: where to write (default ``sys.stderr``).
+    :param stream: where to write (default: the current ``sys.stderr``, looked up at each write).
     """
     if fmt not in ("json", "console"):
         raise ValueError(f"log format must be 'json' or 'console', got {fmt!r}")
@@ -148,7 +158,7 @@ def configure_logging(
             renderer,
         ],
     )
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler: logging.Handler = logging.StreamHandler(stream or _CurrentStderr())
     handler.setFormatter(formatter)
     handler.set_name("hub")
 

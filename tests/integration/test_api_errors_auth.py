@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 from fastapi import Request
 from pydantic import BaseModel, Field
-from test_api_support import api, bearer, client_for, make_hub, new_key
 
 from hub.api import create_app
 from hub.db import api_keys
 from hub.errors import BadInputError, ConfigError
+from tests.integration.test_api_support import api, bearer, client_for, make_hub, new_key
 
 
 async def test_missing_key_is_401_with_json_error(database_url: str) -> None:
