@@ -125,7 +125,12 @@ class Database:
             event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         else:
             engine = create_async_engine(
-                normalised, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
+                normalised,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,  # survive a database restart or failover without failing a message
+                pool_recycle=1800,
+                connect_args={"server_settings": {"application_name": "connector-hub"}},
             )
         return cls(normalised, engine)
 

@@ -42,6 +42,7 @@ __all__ = [
     "drop_postgres_database",
     "postgres_database_url",
     "postgres_server_url",
+    "pytest_configure",
     "run_in_fresh_loop",
     "sqlite_template",
     "sqlite_url",
@@ -163,6 +164,12 @@ def truncate_postgres_tables(database_url: str) -> None:
     run_in_fresh_loop(truncate)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "postgres: needs the real PostgreSQL (skipped only when HUB_TEST_POSTGRES_URL is set to 'off')"
+    )
+
+
 def _postgres_off() -> bool:
     return os.environ.get("HUB_TEST_POSTGRES_URL", "").strip().lower() == "off"
 
@@ -184,11 +191,14 @@ def postgres_database_url(postgres_server_url: str) -> Iterator[str]:
         connection = await _admin(postgres_server_url)
         await connection.close()
 
+    problem = None
     try:
         run_in_fresh_loop(probe)
     except Exception as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+    if problem is not None:
         pytest.fail(
-            f"PostgreSQL at {_safe(postgres_server_url)} is unreachable ({type(exc).__name__}: {exc}). "
+            f"PostgreSQL at {_safe(postgres_server_url)} is unreachable ({problem}). "
             "Start it, point HUB_TEST_POSTGRES_URL at a reachable server, or set HUB_TEST_POSTGRES_URL=off "
             "to skip the PostgreSQL variants deliberately.",
             pytrace=False,
