@@ -45,7 +45,8 @@ def _reserve_trigger(hub: Hub, row: OrderRow, old: str | None, new: OrderStatus)
     reserve_on = shop.reserve_on if shop else "paid"
     if reserve_on == "created":
         return old is None and new not in RELEASE_STATUSES
-    return new in HOLDING_STATUSES | CONSUME_STATUSES and (old is None or OrderStatus(old) is OrderStatus.PENDING_PAYMENT)
+    first_paid = old is None or OrderStatus(old) is OrderStatus.PENDING_PAYMENT
+    return new in HOLDING_STATUSES | CONSUME_STATUSES and first_paid
 
 
 async def after_order_change(hub: Hub, order_id: int, old_status: str | None, new: OrderStatus, cause: str) -> None:

@@ -1,0 +1,171 @@
+"""The ingest pipeline through real workers: inbox dedup, trigger messages expanded through the
+connector, retries of transient partner faults, dead letters with the raw payload, replay.
+On SQLite with the in-process queue and on PostgreSQL with the real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, ClassVar
+
+import pytest
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from contracts import Capability, InboundMessage, MessageKind, Order, OrderStatus
+from hub.db import dead_letters
+from hub.db.tables import DeadLetterRow, InboxRow, OrderEventRow, OrderRow
+from hub.errors import PermanentError, RetryableError
+from hub.plugin_api import hookimpl
+from hub.services.ingest import accept_messages
+from hub.testing.factories import make_order
+from hub.testing.hub import DEFAULT_REDIS_URL, hub_config, running_hub
+
+
+class FakeShopState:
+    """What the fake platform holds: orders by id and faults to inject per id."""
+
+    orders: ClassVar[dict[str, Order]] = {}
+    faults: ClassVar[dict[str, list[Exception]]] = {}
+    calls: ClassVar[list[str]] = []
+
+
+class _Settings(BaseModel):
+    app_key: str = "k"
+
+
+class FakeChannel:
+    platform: ClassVar[str] = "fakeshop"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.GET_ORDER})
+    Settings = _Settings
+    max_stock_batch = 10
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+
+    async def get_order(self, external_id: str) -> Order:
+        FakeShopState.calls.append(external_id)
+        pending = FakeShopState.faults.get(external_id)
+        if pending:
+            raise pending.pop(0)
+        return FakeShopState.orders[external_id]
+
+    async def aclose(self) -> None:
+        return None
+
+
+class FakePlugin:
+    @hookimpl
+    def register_channels(self) -> list[type[Any]]:
+        return [FakeChannel]
+
+
+@pytest.fixture(params=["embedded", "redis"])
+def mode(request: pytest.FixtureRequest, database_url: str) -> str | None:
+    if request.param == "redis" and database_url.startswith("sqlite"):
+        pytest.skip("Redis mode runs with PostgreSQL, as in production")
+    if request.param == "embedded" and not database_url.startswith("sqlite"):
+        pytest.skip("embedded mode is SQLite")
+    return DEFAULT_REDIS_URL if request.param == "redis" else None
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> None:
+    FakeShopState.orders.clear()
+    FakeShopState.faults.clear()
+    FakeShopState.calls.clear()
+
+
+def _trigger(message_id: str, external_id: str) -> InboundMessage:
+    return InboundMessage(message_id=message_id, kind=MessageKind.ORDER, topic="taobao_trade_TradeBuyerPay",
+                          external_id=external_id, payload={"tid": external_id})
+
+
+async def _wait_for(database, predicate, limit_s: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        async with database.session() as session:
+            if await predicate(session):
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+async def test_same_message_three_times_makes_one_order(database, database_url, mode) -> None:  # type: ignore[no-untyped-def]
+    order = make_order(platform="fakeshop", shop="shop-a", status=OrderStatus.PAID)
+    FakeShopState.orders[order.ref.external_id] = order
+    config = hub_config(database_url, redis_url=mode, shops={"shop-a": {"platform": "fakeshop"}})
+    with running_hub(config, extra_plugins=[FakePlugin()], load_entry_points=False) as hub:
+        ids = []
+        for _ in range(3):
+            ids += await accept_messages(hub, platform="fakeshop", shop="shop-a", source="message_channel",
+                                         messages=[_trigger("tmc-1", order.ref.external_id)])
+        assert len(ids) == 1  # the inbox dropped the redeliveries
+
+        async def done(session) -> bool:  # type: ignore[no-untyped-def]
+            return (await session.scalar(select(func.count()).select_from(OrderRow))) == 1
+
+        await _wait_for(database, done)
+        hub.runtime.join(20_000)  # type: ignore[union-attr]
+    async with database.session() as session:
+        row = (await session.execute(select(OrderRow))).scalar_one()
+        assert row.external_id == order.ref.external_id and row.status == "paid"
+        inbox_row = (await session.execute(select(InboxRow))).scalar_one()
+        assert inbox_row.status == "done"
+    assert FakeShopState.calls == [order.ref.external_id]
+
+
+async def test_transient_fault_is_retried_and_the_order_lands_once(database, database_url, mode) -> None:  # type: ignore[no-untyped-def]
+    order = make_order(platform="fakeshop", shop="shop-a")
+    FakeShopState.orders[order.ref.external_id] = order
+    FakeShopState.faults[order.ref.external_id] = [RetryableError("isp.remote-service-error", code="15")]
+    config = hub_config(database_url, redis_url=mode, shops={"shop-a": {"platform": "fakeshop"}})
+    with running_hub(config, extra_plugins=[FakePlugin()], load_entry_points=False) as hub:
+        await accept_messages(hub, platform="fakeshop", shop="shop-a", source="push",
+                              messages=[_trigger("m-1", order.ref.external_id)])
+
+        async def done(session) -> bool:  # type: ignore[no-untyped-def]
+            return (await session.scalar(select(func.count()).select_from(OrderRow))) == 1
+
+        await _wait_for(database, done)
+    async with database.session() as session:
+        events = (await session.execute(select(OrderEventRow))).scalars().all()
+        inbox_row = (await session.execute(select(InboxRow))).scalar_one()
+    assert [e.kind for e in events] == ["created"]
+    assert inbox_row.status == "done" and inbox_row.attempts == 1
+    assert len(FakeShopState.calls) == 2
+
+
+async def test_permanent_failure_is_dead_lettered_with_payload_and_replay_recovers(
+    database, database_url, mode  # type: ignore[no-untyped-def]
+) -> None:
+    order = make_order(platform="fakeshop", shop="shop-a")
+    FakeShopState.orders[order.ref.external_id] = order
+    FakeShopState.faults[order.ref.external_id] = [PermanentError("isv.trade-not-exist (TOP code 50)")]
+    config = hub_config(database_url, redis_url=mode, shops={"shop-a": {"platform": "fakeshop"}})
+    with running_hub(config, extra_plugins=[FakePlugin()], load_entry_points=False) as hub:
+        await accept_messages(hub, platform="fakeshop", shop="shop-a", source="push",
+                              messages=[_trigger("m-bad", order.ref.external_id)])
+
+        async def dead(session) -> bool:  # type: ignore[no-untyped-def]
+            return (await session.scalar(select(func.count()).select_from(DeadLetterRow))) == 1
+
+        await _wait_for(database, dead)
+        async with database.session() as session:
+            letter = (await session.execute(select(DeadLetterRow))).scalar_one()
+            inbox_row = (await session.execute(select(InboxRow))).scalar_one()
+            assert await session.scalar(select(func.count()).select_from(OrderRow)) == 0
+        assert "trade-not-exist" in letter.reason and letter.inbox_id == inbox_row.id
+        assert inbox_row.status == "dead" and inbox_row.payload["external_id"] == order.ref.external_id
+
+        from hub.queue.dead_letter_replay import replay_dead_letter
+
+        await replay_dead_letter(database, hub.runtime, letter.id)
+
+        async def landed(session) -> bool:  # type: ignore[no-untyped-def]
+            return (await session.scalar(select(func.count()).select_from(OrderRow))) == 1
+
+        await _wait_for(database, landed)
+    async with database.session() as session:
+        replayed = await dead_letters.get(session, letter.id)
+    assert replayed is not None and replayed.replayed_at is not None
