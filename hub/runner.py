@@ -36,11 +36,11 @@ def _migrate(hub: Hub) -> None:
 
 
 def _start_runtime(hub: Hub) -> Any:
-    import hub.pipeline.actors  # noqa: F401 - registers the actors
+    import hub.pipeline.actors
     from hub.queue.runtime import QueueRuntime, set_current_runtime
 
     try:
-        import hub.pipeline.stock_actors  # noqa: F401
+        import hub.pipeline.stock_actors
     except ImportError:  # pragma: no cover - inventory not installed yet
         pass
     runtime = QueueRuntime.create(
@@ -48,6 +48,7 @@ def _start_runtime(hub: Hub) -> Any:
         database_url=hub.config.database_url,
         worker_threads=hub.config.hub.worker_threads,
     )
+    runtime.on_worker_shutdown(hub.close_loop_resources)
     set_current_runtime(runtime)
     hub.runtime = runtime
     set_current_hub(hub)
