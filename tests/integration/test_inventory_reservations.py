@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from inventory_support import close_hub, database, database_url, make_hub, place_order, seed, stock_row  # noqa: F401
 from sqlalchemy import select
 
 from contracts import OrderStatus
@@ -19,6 +18,15 @@ from hub.db.tables import OrderHoldRow, OrderRow, ReservationRow, StockLedgerRow
 from hub.errors import BadInputError
 from hub.services import inventory, stock_effects
 from hub.services.inventory import Adjustment, LineNeed, ReserveOutcome
+from tests.integration.inventory_support import (  # noqa: F401
+    close_hub,
+    database,
+    database_url,
+    make_hub,
+    place_order,
+    seed,
+    stock_row,
+)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from inventory_support import close_hub, database, database_url, make_hub, place_order, seed  # noqa: F401
 from sqlalchemy import func, select
 
 from hub.context import Hub
@@ -17,6 +16,7 @@ from hub.db.tables import ChannelStockRow, DeadLetterRow
 from hub.errors import AuthorizationError, ThrottledError
 from hub.services import inventory, reconcile, stock_effects, stock_sync
 from hub.services.inventory import Adjustment
+from tests.integration.inventory_support import close_hub, database, database_url, make_hub, place_order, seed  # noqa: F401
 
 
 @pytest.fixture
