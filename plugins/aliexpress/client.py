@@ -115,7 +115,11 @@ def classify_top_error(where: str, error: Mapping[str, Any], *, now: datetime | 
     if code in TOP_AUTH or "invalid-sessionkey" in sub or code in IOP_AUTH:
         return AuthorizationError(f"{where}: session invalid ({detail}); re-authorise the shop",
                                   code=code, partner_message=message)
-    if code in TOP_RETRYABLE or sub.startswith("isp.") or sub == "isv.logistics-offline-service-error:B150":
+    if sub == "isv.logistics-offline-service-error:B150":  # §4: "retry later"
+        return RetryableError(f"{where}: platform busy ({detail}); will retry", code=code, partner_message=message)
+    if sub.startswith("isv."):  # §1 hub policy: never retry isv.*, whatever the code
+        return PermanentError(f"{where}: refused ({detail})", code=code or sub, partner_message=message)
+    if code in TOP_RETRYABLE or sub.startswith("isp."):
         return RetryableError(f"{where}: platform error ({detail}); will retry", code=code, partner_message=message)
     return PermanentError(f"{where}: refused ({detail})", code=code or sub, partner_message=message)
 
