@@ -7,8 +7,10 @@ control) and §7 (IOP gateway, signing, error envelope). Two gateways, chosen pe
 - **IOP** (``protocol = "iop"``): ``<iop_url>/sync?method=<api>`` for dotted business APIs and
   ``<iop_url>/rest<path>`` for system APIs; HMAC-SHA256 keyed with the app secret over the sorted
   ``k1v1…`` text, prefixed with the API path only for ``/…`` APIs (vectors V3, V5).
-- **TOP-style** (``protocol = "top"``): ``aliexpress.*`` methods over ``/router/rest`` with the shared
-  TOP signer (``plugins.taobao.signing``) and GMT+8 timestamps. TMC always goes this way (§6).
+- **TOP-style** (``protocol = "top"``): ``aliexpress.*`` methods over ``/router/rest`` through the
+  shared ``plugins.taobao.client.TopClient`` (TOP signer, GMT+8 timestamps, TOP error classes); this
+  client adds the daily quota and turns TOP's app-quota ban into ``QuotaBanError``. TMC always goes
+  this way (§6).
 
 Whether IOP ``/sync`` wraps bodies like TOP (``<method>_response`` / ``error_response``) is [U] in
 the platform notes; public ERP code calling ``/sync`` with ``Protocol.TOP`` reads
@@ -38,7 +40,8 @@ from hub.plugin_api import (
     call_with_retries,
     hmac_hex,
 )
-from plugins.taobao.signing import sign_top, signable
+from plugins.taobao.client import TopClient
+from plugins.taobao.signing import signable
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 DEFAULT_IOP_URL = "https://api-sg.aliexpress.com"
@@ -78,11 +81,6 @@ def response_key(method: str) -> str:
     """The TOP wrapper key: dots → underscores, a leading ``taobao.`` dropped, ``_response`` added."""
     name = method[len("taobao."):] if method.startswith("taobao.") else method
     return name.replace(".", "_") + "_response"
-
-
-def beijing_timestamp(now: datetime) -> str:
-    """TOP ``timestamp``: ``yyyy-MM-dd HH:mm:ss`` in GMT+8 (§1)."""
-    return now.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def seconds_until_beijing_midnight(now: datetime) -> float:
@@ -253,9 +251,12 @@ class AliExpressClient:
         self._throttle = throttle
         self.label = label
         self._http = http or build_http_client()
+        self._top_client = TopClient(top_url, app_key, app_secret, session, top_sign_method, label=label,
+                                     partner_id=partner_id)
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        await self._top_client.aclose()
 
     async def call(self, method: str, params: Mapping[str, Any] | None = None, *, retry: bool = True,
                    protocol: str | None = None) -> dict[str, Any]:
@@ -271,9 +272,10 @@ class AliExpressClient:
                 await self.quota.take()
             if self._throttle is not None:
                 await self._throttle()
-            payload = await (self._top(method, params or {}) if use == "top" else self._iop(method, params or {}))
             try:
-                return unwrap_response(method, payload, where)
+                if use == "top":
+                    return await self._top(method, params or {})
+                return unwrap_response(method, await self._iop(method, params or {}), where)
             except QuotaBanError:
                 if self.quota is not None:
                     await self.quota.record_ban()
@@ -294,13 +296,21 @@ class AliExpressClient:
         form["sign"] = iop_sign(api, form, self._secret)
         return await self._post(url, form, api)
 
-    async def _top(self, method: str, params: Mapping[str, Any]) -> Any:
-        sys_params = {"method": method, "app_key": self.app_key, "session": self._session,
-                      "timestamp": beijing_timestamp(datetime.now(BEIJING)), "v": "2.0",
-                      "sign_method": self.top_sign_method, "format": "json", "partner_id": self.partner_id}
-        form = signable({**params, **sys_params})
-        form["sign"] = sign_top(form, self._secret, self.top_sign_method)
-        return await self._post(self.top_url, form, method)
+    async def _top(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """One TOP-style call through the shared ``TopClient`` (its own retries and throttle off:
+        this client counts the quota and paces every HTTP request itself)."""
+        try:
+            return await self._top_client.call(method, dict(params), retry=False)
+        except ThrottledError as exc:
+            if QUOTA_SUB_CODE not in (exc.partner_message or ""):
+                raise
+            raise QuotaBanError(f"shop {self.label!r}: AliExpress {method}: the app's daily call quota is used up "
+                                f"({exc.partner_message}); calls resume after midnight Beijing time",
+                                code=exc.code, partner_message=exc.partner_message,
+                                retry_after=seconds_until_beijing_midnight(datetime.now(BEIJING))) from exc
+        except httpx.TransportError as exc:
+            raise RetryableError(f"shop {self.label!r}: AliExpress {method}: {type(exc).__name__} talking to the "
+                                 "TOP gateway; will retry", code="transport") from exc
 
     async def _post(self, url: str, form: dict[str, str], api: str) -> Any:
         where = f"shop {self.label!r}: AliExpress {api}"

@@ -15,7 +15,7 @@ import json
 import time
 from collections import OrderedDict
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 from pydantic import BaseModel, Field, SecretStr
 
@@ -33,7 +33,9 @@ from contracts import (
 from hub.plugin_api import BadInputError, NotFoundError, PermanentError
 from plugins.aliexpress.client import DEFAULT_IOP_URL, DEFAULT_TOP_URL, AliExpressClient, DailyQuota
 from plugins.aliexpress.mapping import format_pacific, listed, map_issue, map_order, shipped_tracking_numbers
-from plugins.aliexpress.push import parse_tmc_message, tmc_messages
+from plugins.aliexpress.push import from_tmc
+from plugins.taobao.client import TopClient
+from plugins.taobao.tmc import CONSUME_MAX, CONSUME_MIN, TmcConsumer
 
 MAX_PRODUCTS_PER_CALL = 20
 MAX_SKUS_PER_PRODUCT = 200
@@ -42,6 +44,17 @@ SHIPPED_STATUSES = frozenset({"WAIT_BUYER_ACCEPT_GOODS", "FUND_PROCESSING", "PAY
                               "ARCHIVE", "IN_ISSUE"})
 SHIPPABLE_STATUSES = frozenset({"WAIT_SELLER_SEND_GOODS", "SELLER_PART_SEND_GOODS"})
 ISSUE_STATUSES = ("processing", "finish", "canceled_issue")
+
+
+class _TopGatewayCalls:
+    """What ``TmcConsumer`` needs of a ``TopClient`` (``call``), served by ``AliExpressClient`` so
+    TMC calls count against the daily quota and are paced like every other call."""
+
+    def __init__(self, client: AliExpressClient) -> None:
+        self.client = client
+
+    async def call(self, method: str, params: dict[str, Any], *, retry: bool = True) -> dict[str, Any]:
+        return await self.client.call(method, params, retry=retry, protocol="top")
 
 
 class AliExpressSettings(BaseModel):
@@ -94,6 +107,8 @@ class AliExpressChannel:
             session=s.session.get_secret_value(), iop_url=s.iop_url, top_url=s.top_url,
             top_sign_method=s.top_sign_method, partner_id=s.partner_id, quota=quota, throttle=self._pace,
             label=self.shop, http=http)
+        # The shared Taobao TMC consumer, its calls routed through this client (quota, pacing, TOP gateway).
+        self.tmc = TmcConsumer(cast(TopClient, _TopGatewayCalls(self.client)), s.tmc_group_name)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -150,17 +165,12 @@ class AliExpressChannel:
     # -- message channel (TMC over the TOP gateway) ---------------------------------------------
 
     async def consume_messages(self, limit: int) -> list[InboundMessage]:
-        params = {"group_name": self.settings.tmc_group_name, "quantity": min(200, max(10, limit))}
-        body = await self.client.call("taobao.tmc.messages.consume", params, protocol="top")
         # TMC hands out at least 10; any beyond ``limit`` stay unconfirmed and come back later.
-        return [parse_tmc_message(m) for m in tmc_messages(body)[:limit]]
+        messages = await self.tmc.consume(min(CONSUME_MAX, max(CONSUME_MIN, limit)))
+        return [from_tmc(m) for m in messages[:limit]]
 
     async def confirm_messages(self, message_ids: list[str]) -> None:
-        for i in range(0, len(message_ids), 200):
-            chunk = ",".join(message_ids[i:i + 200])
-            await self.client.call("taobao.tmc.messages.confirm",
-                                   {"group_name": self.settings.tmc_group_name, "s_message_ids": chunk},
-                                   protocol="top")
+        await self.tmc.confirm(message_ids)
 
     # -- stock -----------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from contracts import InboundMessage, MessageKind, platform_id
 from hub.plugin_api import BadInputError
 from plugins.aliexpress.client import BEIJING
 from plugins.aliexpress.mapping import parse_pacific
+from plugins.taobao.tmc import TmcMessage
 
 ORDER_TOPIC_PREFIXES = ("aliexpress_order_", "aliexpress_trade_")
 
@@ -60,6 +61,15 @@ def parse_tmc_message(message: Mapping[str, Any]) -> InboundMessage:
         occurred = _pub_time(message.get("pub_time"))
     return InboundMessage(message_id=message_id, kind=MessageKind.ORDER, topic=topic,
                           external_id=platform_id(content["order_id"]), occurred_at=occurred, payload=content)
+
+
+def from_tmc(message: TmcMessage) -> InboundMessage:
+    """A message from the shared ``plugins.taobao.tmc.TmcConsumer`` → ``InboundMessage``."""
+    content: Any = message.raw_content or message.content
+    if "raw" in message.content and len(message.content) == 1:
+        content = "unreadable"  # TmcConsumer keeps non-object content under "raw"
+    return parse_tmc_message({"id": message.id, "topic": message.topic, "content": content,
+                              "pub_time": message.pub_time})
 
 
 def tmc_messages(body: Mapping[str, Any]) -> list[dict[str, Any]]:
