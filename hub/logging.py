@@ -46,8 +46,9 @@ _ID_KEY = re.compile(r"(?:^|_)ids?$", re.IGNORECASE)
 _PHONE_IN_TEXT = re.compile(r"(?<![\d.])(?:\+?86[\s-]?)?1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}(?![\d.])")
 # Credentials that leak into free text: URLs with query strings, header dumps.
 _SECRET_IN_TEXT = re.compile(
-    r"(?P<key>\b(?:app_secret|secret|access_token|refresh_token|token|password|session|sign|api_key)\b\s*[=:]\s*)"
-    r"(?P<value>[\"']?[^\s&\"',;]+)",
+    r"(?P<key>\b(?:app_secret|secret|access_token|refresh_token|token|password|session|sign|api_key)\b"
+    r"(?:\s*=\s*|[\"']\s*:\s*[\"']))"  # key=value (URLs, headers) or "key": "value" (JSON); not prose
+    r"(?P<value>[^\s&\"',;]+)",
     re.IGNORECASE,
 )
 _BEARER_IN_TEXT = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=\-]+", re.IGNORECASE)
