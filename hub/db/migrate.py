@@ -29,6 +29,9 @@ from sqlalchemy.pool import NullPool
 from hub.db.engine import normalise_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+# Alembic keeps its running context in a module global, so two migrations in one process at once
+# would share it; across processes, env.py's database lock keeps them apart.
+_alembic_lock = threading.Lock()
 
 
 def alembic_config(url: str) -> Config:
@@ -71,7 +74,8 @@ def upgrade(url: str, revision: str = "head") -> None:
     if _loop_running():
         _in_fresh_thread(upgrade, url, revision)
         return
-    command.upgrade(alembic_config(url), revision)
+    with _alembic_lock:
+        command.upgrade(alembic_config(url), revision)
 
 
 def downgrade(url: str, revision: str) -> None:
@@ -79,7 +83,8 @@ def downgrade(url: str, revision: str) -> None:
     if _loop_running():
         _in_fresh_thread(downgrade, url, revision)
         return
-    command.downgrade(alembic_config(url), revision)
+    with _alembic_lock:
+        command.downgrade(alembic_config(url), revision)
 
 
 async def upgrade_async(url: str, revision: str = "head") -> None:
@@ -114,7 +119,8 @@ def make_revision(message: str) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         url = f"sqlite+aiosqlite:///{scratch}/scratch.db"
         upgrade(url)
-        command.revision(alembic_config(url), message=message, autogenerate=True)
+        with _alembic_lock:
+            command.revision(alembic_config(url), message=message, autogenerate=True)
 
 
 def main(argv: list[str]) -> int:

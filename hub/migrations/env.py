@@ -87,15 +87,19 @@ def _run(connection: Connection) -> None:
         connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         connection.exec_driver_sql("PRAGMA journal_mode=WAL")
         connection.commit()
-    _configure(connection)
+    # SQLite can run DDL in a transaction too; with BEGIN IMMEDIATE a second process migrating
+    # the same file waits, then finds the work done (PostgreSQL: the advisory lock does this).
+    _configure(connection, transactional_ddl=True)
     with context.begin_transaction():
-        if connection.dialect.name == "postgresql":
+        if sqlite:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         context.run_migrations()
-    if sqlite:
-        problems = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-        if problems:
-            raise RuntimeError(f"migration left rows violating foreign keys: {problems[:5]}")
+        if sqlite:
+            problems = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if problems:
+                raise RuntimeError(f"migration would leave rows violating foreign keys: {problems[:5]}")
     if connection.in_transaction():
         connection.commit()
 

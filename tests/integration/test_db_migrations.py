@@ -4,6 +4,9 @@ add a migration — ``python -m hub.db.migrate revision "…"``)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -99,3 +102,31 @@ def test_plain_urls_are_accepted(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'plain.db'}"
     upgrade(url)
     assert current_revision(url) == head_revision()
+
+
+def test_concurrent_upgrades_from_several_processes_all_succeed(empty_database_url: str) -> None:
+    """``hub serve`` and ``hub worker`` starting together must not trip over each other."""
+    command = [sys.executable, "-m", "hub.db.migrate", "upgrade", empty_database_url]
+    processes = [subprocess.Popen(command, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    failures = [p.stderr.read() if p.stderr else "" for p in processes if p.wait(120) != 0]
+    assert failures == []
+    assert current_revision(empty_database_url) == head_revision()
+    assert _schema_diff(empty_database_url) == []
+
+
+def test_concurrent_upgrades_in_one_process_are_serialised(empty_database_url: str) -> None:
+    errors: list[BaseException] = []
+
+    def migrate() -> None:
+        try:
+            upgrade(empty_database_url)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert current_revision(empty_database_url) == head_revision()
