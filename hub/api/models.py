@@ -159,3 +159,16 @@ class OrderDetail(OrderSummary):
 class WebhookRejected(BaseModel):
     error: str
     detail: str
+
+
+class ApiKeyOut(BaseModel):
+    name: str
+    prefix: str = Field(description="Identifies the key in lists and logs; the key starts with chk_<prefix>_.")
+    role: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The key itself. Store it now: it is never shown again.")

@@ -199,6 +199,7 @@ async def test_openapi_documents_every_endpoint(database_url: str) -> None:
         schema = (await client.get("/openapi.json")).json()
     for path in ("/healthz", "/readyz", "/metrics", "/api/v1/plugins", "/api/v1/shops", "/api/v1/orders",
                  "/api/v1/orders/{order_id}", "/api/v1/dead-letters", "/api/v1/dead-letters/{dead_letter_id}",
-                 "/api/v1/dead-letters/{dead_letter_id}/replay", "/webhooks/{platform}/{shop}"):
+                 "/api/v1/dead-letters/{dead_letter_id}/replay", "/api/v1/api-keys", "/api/v1/api-keys/{prefix}",
+                 "/webhooks/{platform}/{shop}"):
         assert path in schema["paths"], path
     assert "OrderDetail" in schema["components"]["schemas"]

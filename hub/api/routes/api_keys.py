@@ -1,0 +1,52 @@
+"""API keys over HTTP (admin only): list, create (the key is in the response, once) and revoke.
+
+The same operations as ``hub apikey``; creation and revocation are logged with the admin key that
+did them. Not for verifying keys (``hub.api.auth``).
+"""
+
+from __future__ import annotations
+
+import structlog
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from hub.api.auth import ROLES, Permission, Principal, require
+from hub.api.deps import get_hub
+from hub.api.errors import ApiError
+from hub.api.models import ApiKeyCreated, ApiKeyOut
+from hub.db import api_keys
+
+log = structlog.get_logger(__name__)
+router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"])
+admin = require(Permission.API_KEYS)
+
+
+class NewApiKey(BaseModel):
+    name: str = Field(min_length=1, max_length=100, description="Who or what uses the key.")
+    role: str = Field(description=f"One of: {', '.join(ROLES)}.", json_schema_extra={"enum": list(ROLES)})
+
+
+@router.get("", response_model=list[ApiKeyOut], summary="Every API key (never the key itself)",
+            dependencies=[Depends(admin)])
+async def list_api_keys(request: Request) -> list[ApiKeyOut]:
+    async with get_hub(request).database().session() as session:
+        rows = await api_keys.list_keys(session)
+    return [ApiKeyOut.model_validate(row, from_attributes=True) for row in rows]
+
+
+@router.post("", response_model=ApiKeyCreated, status_code=201, summary="Create a key; it is shown only here")
+async def create_api_key(request: Request, body: NewApiKey, principal: Principal = Depends(admin)) -> ApiKeyCreated:
+    async with get_hub(request).database().transaction() as session:
+        plaintext, row = await api_keys.create_key(session, name=body.name, role=body.role)  # BadInputError → 400
+        out = ApiKeyOut.model_validate(row, from_attributes=True)
+    log.info("apikey.created", key_prefix=row.prefix, role=row.role, by=principal.actor)
+    return ApiKeyCreated(**out.model_dump(), key=plaintext)
+
+
+@router.delete("/{prefix}", status_code=204, summary="Revoke a key")
+async def revoke_api_key(request: Request, prefix: str, principal: Principal = Depends(admin)) -> None:
+    async with get_hub(request).database().transaction() as session:
+        revoked = await api_keys.revoke_key(session, prefix)
+    if not revoked:
+        raise ApiError(404, "not_found", f"no active API key with prefix {prefix!r}")
+    log.info("apikey.revoked", key_prefix=prefix, by=principal.actor)
