@@ -1,0 +1,1 @@
+"""Taobao channel plugin: TOP client, TMC consumer, mapping, connector and sandbox."""

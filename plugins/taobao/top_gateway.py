@@ -1,0 +1,286 @@
+"""A reusable emulator of the TOP gateway (``POST /router/rest``) and of TMC's HTTP pull.
+
+Used by the Taobao and Tmall sandboxes, and meant for the AliExpress sandbox's TOP-style
+``aliexpress.*`` methods. It does what the real gateway does before a method runs — app key (29),
+timestamp skew of at most 10 minutes (31), signature in all three sign methods (25), known method
+(22), session → shop (27) — answers in the real envelopes (``<method>_response`` /
+``error_response``), and injects faults. Methods are plain functions registered by name.
+
+Reuse API (keep it stable):
+
+- ``gateway = TopGateway({app_key: secret}, tmc=TmcQueue(redelivery_seconds=5.0))``
+- ``gateway.add_session(session, shop)`` — a seller token and the shop it opens.
+- ``gateway.register(method, handler, *, needs_session=True)`` — ``handler(call: TopCall) -> dict``
+  returns the inner response object; raise ``TopApiError(code, msg, sub_code, sub_msg)`` to fail,
+  or ``missing(name)`` / ``invalid(name, why)`` for codes 40/41.
+- ``gateway.inject_fault("throttle" | "unavailable" | "auth" | "slow", count, seconds=…)``.
+- ``gateway.tmc.publish(app_key, group, topic, content, user_nick=…)`` queues a TMC message; the
+  gateway serves ``taobao.tmc.messages.consume``/``confirm`` and ``taobao.tmc.user.permit`` for it
+  and redelivers unconfirmed messages after ``redelivery_seconds``.
+- ``gateway.lock`` (an ``RLock``) guards handler execution: take it when touching state you share
+  with handlers from another thread.
+- ``gateway.routes()`` — Starlette routes for ``/router/rest`` (mount them in your app).
+
+Not the WebSocket TMC channel, and not a place for platform business rules (those live in the
+sandboxes' handlers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from hub.plugin_api import constant_time_equals
+from plugins.taobao.client import GMT8, TOP_TIME_FORMAT, response_key, top_timestamp
+from plugins.taobao.signing import SIGN_METHODS, sign_top
+
+MAX_SKEW_SECONDS = 600
+FAULTS = ("throttle", "unavailable", "auth", "slow")
+SYSTEM_PARAMS = frozenset({"method", "app_key", "session", "timestamp", "v", "format", "sign_method", "sign",
+                           "partner_id", "target_app_key", "simplify"})
+
+
+class TopApiError(Exception):
+    """An ``error_response`` to answer with."""
+
+    def __init__(self, code: int, msg: str, sub_code: str | None = None, sub_msg: str | None = None) -> None:
+        super().__init__(f"{code} {msg} {sub_code or ''} {sub_msg or ''}".strip())
+        self.code, self.msg, self.sub_code, self.sub_msg = code, msg, sub_code, sub_msg
+
+    def body(self, request_id: str) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "msg": self.msg, "request_id": request_id}
+        if self.sub_code:
+            error["sub_code"] = self.sub_code
+        if self.sub_msg:
+            error["sub_msg"] = self.sub_msg
+        return {"error_response": error}
+
+
+def missing(name: str) -> TopApiError:
+    return TopApiError(40, "Missing required arguments", f"isv.missing-parameter:{name}",
+                       f"Missing required arguments:{name}")
+
+
+def invalid(name: str, why: str) -> TopApiError:
+    return TopApiError(41, "Invalid arguments", f"isv.invalid-parameter:{name}", why)
+
+
+@dataclass
+class TopCall:
+    """One verified call as a handler sees it."""
+
+    method: str
+    params: dict[str, str]
+    app_key: str
+    shop: str | None
+
+    def require(self, name: str) -> str:
+        value = self.params.get(name)
+        if value in (None, ""):
+            raise missing(name)
+        return str(value)
+
+    def integer(self, name: str, default: int | None = None) -> int:
+        value = self.params.get(name)
+        if value in (None, ""):
+            if default is None:
+                raise missing(name)
+            return default
+        try:
+            return int(str(value))
+        except ValueError:
+            raise invalid(name, f"{name} must be a number") from None
+
+
+@dataclass
+class _Queued:
+    id: int
+    topic: str
+    content: str
+    pub_time: str
+    user_nick: str | None
+    user_id: str | None
+    pub_app_key: str
+    visible_at: float = 0.0
+
+
+@dataclass
+class TmcQueue:
+    """TMC messages per (app_key, group); consumed ones reappear after ``redelivery_seconds``
+    unless confirmed (the real delay is [U])."""
+
+    redelivery_seconds: float = 5.0
+    clock: Callable[[], float] = time.monotonic
+    queues: dict[tuple[str, str], dict[int, _Queued]] = field(default_factory=dict)
+    permits: dict[str, list[str] | None] = field(default_factory=dict)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(7_100_000_000_000_000_001))
+
+    def publish(self, app_key: str, group: str, topic: str, content: dict[str, Any], *,
+                user_nick: str | None = None, user_id: str | None = None) -> str:
+        message = _Queued(next(self._ids), topic, json.dumps(content, ensure_ascii=False), top_timestamp(),
+                          user_nick, user_id, app_key)
+        self.queues.setdefault((app_key, group), {})[message.id] = message
+        return str(message.id)
+
+    def consume(self, app_key: str, group: str, quantity: int) -> list[dict[str, Any]]:
+        now = self.clock()
+        ready = [m for m in self.queues.get((app_key, group), {}).values() if m.visible_at <= now][:quantity]
+        for message in ready:
+            message.visible_at = now + self.redelivery_seconds
+        return [{"id": m.id, "topic": m.topic, "content": m.content, "pub_time": m.pub_time,
+                 "pub_app_key": m.pub_app_key, "user_nick": m.user_nick, "user_id": m.user_id} for m in ready]
+
+    def confirm(self, app_key: str, group: str, ids: list[str]) -> None:
+        queue = self.queues.get((app_key, group), {})
+        for raw in ids:
+            if raw.strip().isdigit():
+                queue.pop(int(raw), None)
+
+    def pending(self, app_key: str, group: str = "default") -> int:
+        return len(self.queues.get((app_key, group), {}))
+
+
+Handler = Callable[[TopCall], dict[str, Any]]
+
+
+class TopGateway:
+    """The gateway core (see the module docstring)."""
+
+    def __init__(self, apps: dict[str, str], *, tmc: TmcQueue | None = None,
+                 max_skew_seconds: int = MAX_SKEW_SECONDS) -> None:
+        self.apps = dict(apps)
+        self.tmc = tmc or TmcQueue()
+        self.max_skew_seconds = max_skew_seconds
+        self.sessions: dict[str, str] = {}
+        self.handlers: dict[str, tuple[Handler, bool]] = {}
+        self.faults: list[tuple[str, float]] = []
+        self.lock = threading.RLock()
+        self._request_ids = itertools.count(1)
+        self.calls: list[str] = []  # methods served, in order (for tests and the demo)
+        self.register("taobao.tmc.messages.consume", self._tmc_consume, needs_session=False)
+        self.register("taobao.tmc.messages.confirm", self._tmc_confirm, needs_session=False)
+        self.register("taobao.tmc.user.permit", self._tmc_permit)
+
+    # -- configuration -------------------------------------------------------------------------
+
+    def add_session(self, session: str, shop: str) -> None:
+        with self.lock:
+            self.sessions[session] = shop
+
+    def register(self, method: str, handler: Handler, *, needs_session: bool = True) -> None:
+        self.handlers[method] = (handler, needs_session)
+
+    def inject_fault(self, fault: str, count: int = 1, *, seconds: float = 1.0) -> None:
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; expected one of {', '.join(FAULTS)}")
+        with self.lock:
+            self.faults += [(fault, seconds)] * count
+
+    # -- the request path ----------------------------------------------------------------------
+
+    def _verify(self, form: dict[str, str]) -> tuple[str, str]:
+        app_key = form.get("app_key") or ""
+        secret = self.apps.get(app_key)
+        if secret is None:
+            raise TopApiError(29, "Invalid app Key", "isv.appkey-not-exists")
+        method = form.get("method") or ""
+        if not method:
+            raise TopApiError(21, "Missing Method")
+        self._check_timestamp(form.get("timestamp") or "")
+        sign_method = (form.get("sign_method") or "md5").lower()
+        if sign_method not in SIGN_METHODS:
+            raise TopApiError(41, "Invalid arguments", "isv.invalid-parameter:sign_method", sign_method)
+        if not constant_time_equals(sign_top(form, secret, sign_method), form.get("sign")):
+            raise TopApiError(25, "Invalid signature")
+        return app_key, method
+
+    def _check_timestamp(self, text: str) -> None:
+        if not text:
+            raise TopApiError(28, "Missing timestamp")
+        try:
+            if text.isdigit():
+                sent = datetime.fromtimestamp(int(text) / 1000, UTC)
+            else:
+                sent = datetime.strptime(text, TOP_TIME_FORMAT).replace(tzinfo=GMT8)
+        except ValueError:
+            raise TopApiError(31, "Invalid timestamp", sub_msg=f"unparsable timestamp {text!r}") from None
+        if abs((datetime.now(UTC) - sent).total_seconds()) > self.max_skew_seconds:
+            raise TopApiError(31, "Invalid timestamp", sub_msg="timestamp is more than 10 minutes off")
+
+    def _take_fault(self) -> tuple[str, float] | None:
+        return self.faults.pop(0) if self.faults else None
+
+    def handle(self, form: dict[str, str], fault: tuple[str, float] | None = None) -> dict[str, Any]:
+        """Run one call (already past any 'slow' delay) and return the JSON body to send."""
+        request_id = f"sandbox{next(self._request_ids)}"
+        try:
+            with self.lock:
+                app_key, method = self._verify(form)
+                if fault is not None and fault[0] == "throttle":
+                    raise TopApiError(7, "App Call Limited", "accesscontrol.limited-by-app-access-count",
+                                      f"This ban will last for {max(1, round(fault[1]))} more seconds")
+                if fault is not None and fault[0] == "unavailable":
+                    raise TopApiError(15, "Remote service error", "isp.top-remote-service-unavailable",
+                                      "remote service unavailable, retry later")
+                if fault is not None and fault[0] == "auth":
+                    raise TopApiError(27, "Invalid session", "invalid-sessionkey")
+                entry = self.handlers.get(method)
+                if entry is None:
+                    raise TopApiError(22, "Invalid Method", sub_msg=f"unknown method {method}")
+                handler, needs_session = entry
+                shop = self.sessions.get(form.get("session") or "")
+                if needs_session and shop is None:
+                    raise TopApiError(27, "Invalid session", "invalid-sessionkey")
+                params = {k: v for k, v in form.items() if k not in SYSTEM_PARAMS}
+                self.calls.append(method)
+                inner = handler(TopCall(method, params, app_key, shop))
+        except TopApiError as exc:
+            return exc.body(request_id)
+        return {response_key(method): {**inner, "request_id": request_id}}
+
+    async def endpoint(self, request: Request) -> JSONResponse:
+        # Parsed by hand (form-urlencoded, UTF-8): no multipart dependency needed for a sandbox.
+        form = dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
+        merged = {**dict(request.query_params), **form}  # the PY SDK puts system params in the URL
+        with self.lock:
+            fault = self._take_fault() if merged.get("app_key") in self.apps else None
+        if fault is not None and fault[0] == "slow":
+            await asyncio.sleep(fault[1])
+            fault = None
+        return JSONResponse(self.handle(merged, fault))
+
+    def routes(self) -> list[Route]:
+        return [Route("/router/rest", self.endpoint, methods=["POST"])]
+
+    # -- TMC methods ---------------------------------------------------------------------------
+
+    def _tmc_consume(self, call: TopCall) -> dict[str, Any]:
+        quantity = call.integer("quantity", 100)
+        if not 10 <= quantity <= 200:
+            raise invalid("quantity", "quantity must be between 10 and 200")
+        messages = self.tmc.consume(call.app_key, call.params.get("group_name") or "default", quantity)
+        return {"messages": {"tmc_message": messages}} if messages else {}
+
+    def _tmc_confirm(self, call: TopCall) -> dict[str, Any]:
+        ids = [i for i in call.require("s_message_ids").split(",") if i]
+        if len(ids) > 200:
+            raise invalid("s_message_ids", "at most 200 message ids")
+        self.tmc.confirm(call.app_key, call.params.get("group_name") or "default", ids)
+        return {"is_success": True}
+
+    def _tmc_permit(self, call: TopCall) -> dict[str, Any]:
+        topics = call.params.get("topics")
+        self.tmc.permits[str(call.shop)] = topics.split(",") if topics else None
+        return {"is_success": True}
