@@ -514,6 +514,18 @@ def apikey_revoke(
     _out().print(f"API key {prefix} revoked", markup=False)
 
 
+def _add_stock_commands() -> None:
+    # `hub stock import|reconcile` live with the inventory code; a missing module must not break the CLI.
+    try:
+        from hub.stock_cli import stock_app
+    except ImportError:  # pragma: no cover
+        return
+    app.add_typer(stock_app, name="stock")
+
+
+_add_stock_commands()
+
+
 def main() -> None:
     """Console-script entry point (``hub``)."""
     app()
