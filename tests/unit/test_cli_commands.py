@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from hub.cli import app
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hub.toml"
-EXAMPLE_VARS = ("TB_APP_SECRET", "TB_SESSION", "TM_APP_SECRET", "TM_SESSION", "DY_APP_SECRET", "AE_APP_SECRET",
+EXAMPLE_VARS = ("TB_APP_SECRET", "TB_SESSION", "TM_APP_SECRET", "TM_SESSION", "DY_APP_SECRET", "DY_ACCESS_TOKEN",
+                "AE_APP_SECRET",
                 "AE_SESSION", "QIMEN_APP_SECRET", "KUAIDI100_KEY", "KUAIDI100_SALT")
 
 runner = CliRunner()
