@@ -1,0 +1,429 @@
+"""``DouyinSandbox``: an ASGI emulator of the Douyin shop open platform for tests and the demo.
+
+It serves the gateway paths (``POST /order/searchList`` …) and checks what the real gateway
+checks: ``app_key``, the ``method`` matching the path, ``timestamp`` (±10 min), the signature
+(md5 or hmac-sha256 over the raw body, which must be canonical ``param_json``) and the
+``access_token`` (expirable on demand → ``40003 isv.access-token-expired``; ``token.refresh``
+issues a new pair). It answers the real envelope and codes, keeps stateful shops (``sandbox_shop``),
+can be told to fail (``inject_fault``) and sends signed pushes (``app-id``/``event-sign``, JSON
+arrays of several messages) to the URL set per shop, normally, duplicated or shuffled.
+
+Push delivery: ``create_order`` and friends are synchronous, so their pushes are queued. A
+background task started in the app's lifespan delivers the queue every ``push_interval_s`` while
+the app runs under a server (``auto_deliver=True``); ``await deliver_pushes()`` delivers at once
+(``demo_step`` calls it). Both take the queue atomically, so nothing is sent twice by accident.
+Control endpoints under ``/_sandbox/`` drive a sandbox running in another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import random
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hub.asgi_server import serve_in_thread
+from hub.plugin_api import constant_time_equals
+from plugins.douyin.client import canonical_json, path_method, sign
+from plugins.douyin.push import encode_messages, event_sign
+from plugins.douyin.sandbox_api import HANDLERS
+from plugins.douyin.sandbox_shop import ApiFailure, EmulatedShop, ShopBook, SoldOut
+
+__all__ = ["DouyinSandbox", "SoldOut", "serve_in_thread"]
+
+FAULTS = ("throttle", "unavailable", "auth", "slow", "lost_reply")
+PUSH_MODES = ("normal", "duplicate", "shuffle")
+TIMESTAMP_WINDOW_S = 600
+DEMO_SKUS = ("DEMO-TEE-M", "DEMO-TEE-L", "DEMO-MUG")
+
+
+@dataclass
+class Delivery:
+    shop: str
+    url: str
+    status: int | None
+    messages: int
+    error: str | None = None
+
+
+class DouyinSandbox:
+    """The emulator; ``app`` is the ASGI application (implements ``contracts.ChannelSandbox``)."""
+
+    platform: ClassVar[str] = "douyin"
+
+    def __init__(self, *, app_key: str = "7123456789012345678", app_secret: str = "sandbox-douyin-secret",
+                 sign_method: str = "hmac-sha256", auto_deliver: bool = True, push_interval_s: float = 0.2,
+                 push_batch_size: int = 5, seed: int | None = None) -> None:
+        self.app_key = app_key
+        self.app_secret = app_secret
+        self.sign_method = sign_method
+        self.auto_deliver = auto_deliver
+        self.push_interval_s = push_interval_s
+        self.push_batch_size = push_batch_size
+        self.push_mode = "normal"
+        self.push_targets: dict[str, str] = {}
+        self.deliveries: list[Delivery] = []
+        self.calls: list[str] = []
+        self.book = ShopBook()
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._faults: list[tuple[str, float]] = []
+        self._outbox: list[tuple[str, dict[str, Any]]] = []
+        self._msg_ids = itertools.count(7_000_000_000_000_000_001)
+        self.app = Starlette(routes=[*self._control_routes(), Route("/{path:path}", self._api, methods=["POST"])],
+                             lifespan=self._lifespan)
+
+    # ------------------------------------------------------------------ ChannelSandbox protocol
+
+    def shop_settings(self, shop: str, base_url: str) -> dict[str, Any]:
+        state = self.book.shop(shop)
+        return {"gateway_url": base_url.rstrip("/"), "app_key": self.app_key, "app_secret": self.app_secret,
+                "shop_id": str(state.shop_id), "access_token": state.access_token,
+                "refresh_token": state.refresh_token, "sign_method": self.sign_method,
+                "throttle_retry_after_s": 0.2}
+
+    def set_push_target(self, shop: str, url: str | None) -> None:
+        with self._lock:
+            if url is None:
+                self.push_targets.pop(shop, None)
+            else:
+                self.push_targets[shop] = url
+
+    async def demo_step(self, shop: str) -> None:
+        open_orders = [o.order_id for o in self.book.shop(shop).orders.values() if o.status in ("1", "2", "3")]
+        if open_orders and self._rng.random() < 0.45:
+            self.advance_order(shop, self._rng.choice(open_orders))
+        else:
+            codes = list(self.book.shop(shop).skus) or list(DEMO_SKUS)
+            self.create_order(shop, self._rng.choice(codes), self._rng.randint(1, 2))
+        await self.deliver_pushes()
+
+    def create_order(self, shop: str, merchant_sku: str, quantity: int = 1, *, paid: bool = True) -> str:
+        """Create an order (a listing with stock 100 appears if needed); ``SoldOut`` when short."""
+        order_id = self.book.create_order(shop, merchant_sku, quantity, paid)
+        self._queue_events()
+        return order_id
+
+    def advance_order(self, shop: str, external_id: str) -> str:
+        status = self.book.advance(shop, external_id)
+        self._queue_events()
+        return status
+
+    def cancel_order(self, shop: str, external_id: str) -> None:
+        self.book.cancel(shop, external_id)
+        self._queue_events()
+
+    def create_aftersale(self, shop: str, order_id: str, aftersale_type: int = 2) -> str:
+        aftersale_id = self.book.create_aftersale(shop, order_id, aftersale_type)
+        self._queue_events()
+        return aftersale_id
+
+    def advance_aftersale(self, shop: str, aftersale_id: str) -> int:
+        status = self.book.advance_aftersale(shop, aftersale_id)
+        self._queue_events()
+        return status
+
+    def inject_fault(self, fault: str, count: int = 1, *, seconds: float = 1.0) -> None:
+        """Next ``count`` business calls: ``throttle`` (60000), ``unavailable`` (20000
+        dop.service-error), ``auth`` (the shop's token expires → 40003 isv.access-token-expired),
+        ``slow`` (answer after ``seconds``), or ``lost_reply`` (do the work, then answer 20001 as
+        if the gateway timed out). Token calls are never faulted."""
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; expected one of {', '.join(FAULTS)}")
+        with self._lock:
+            self._faults.extend([(fault, seconds)] * count)
+
+    def shown_stock(self, shop: str, merchant_sku: str) -> int | None:
+        sku = self.book.shop(shop).skus.get(merchant_sku)
+        return None if sku is None else sku.stock
+
+    # ------------------------------------------------------------------ more driving
+
+    def listing(self, shop: str, merchant_sku: str, stock: int = 100) -> tuple[str, str]:
+        """(product_id, sku_id) of a listing, created with ``stock`` if new."""
+        sku = self.book.listing(shop, merchant_sku, stock)
+        return sku.product_id, sku.sku_id
+
+    def expire_token(self, shop: str) -> None:
+        self.book.shop(shop).token_expired = True
+
+    def close_authorization(self, shop: str) -> None:
+        """The merchant revoked the app (→ 30001 ``dop.authorization-closed``)."""
+        self.book.shop(shop).authorization_closed = True
+
+    def set_push_mode(self, mode: str) -> None:
+        if mode not in PUSH_MODES:
+            raise ValueError(f"unknown push mode {mode!r}; expected one of {', '.join(PUSH_MODES)}")
+        self.push_mode = mode
+
+    # ------------------------------------------------------------------ pushes
+
+    def _queue_events(self) -> None:
+        with self.book.lock:
+            events, self.book.events = self.book.events, []
+        with self._lock:
+            for shop, tag, data in events:
+                if shop not in self.push_targets:
+                    continue  # the platform pushes only to configured apps
+                self._outbox.append((shop, {"tag": tag, "msg_id": str(next(self._msg_ids)),
+                                            "data": canonical_json(data)}))
+
+    def pending_pushes(self) -> int:
+        with self._lock:
+            return len(self._outbox)
+
+    def _arrange(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if self.push_mode == "duplicate":
+            messages = messages + [dict(m) for m in messages]
+            self._rng.shuffle(messages)
+        elif self.push_mode == "shuffle":
+            messages = list(messages)
+            self._rng.shuffle(messages)
+        return messages
+
+    def signed_push(self, messages: list[dict[str, Any]]) -> tuple[dict[str, str], bytes]:
+        body = encode_messages(messages)
+        headers = {"content-type": "application/json", "app-id": self.app_key,
+                   "event-sign": event_sign(self.app_key, body, self.app_secret)}
+        return headers, body
+
+    async def deliver_pushes(self) -> int:
+        """POST every queued message to its shop's target, ``push_batch_size`` per request."""
+        with self._lock:
+            queued, self._outbox = self._outbox, []
+            targets = dict(self.push_targets)
+        by_shop: dict[str, list[dict[str, Any]]] = {}
+        for shop, message in queued:
+            by_shop.setdefault(shop, []).append(message)
+        sent = 0
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            for shop, messages in by_shop.items():
+                url = targets.get(shop)
+                if url is None:
+                    continue
+                arranged = self._arrange(messages)
+                for first in range(0, len(arranged), self.push_batch_size):
+                    chunk = arranged[first:first + self.push_batch_size]
+                    headers, body = self.signed_push(chunk)
+                    try:
+                        response = await http.post(url, content=body, headers=headers)
+                        self.deliveries.append(Delivery(shop, url, response.status_code, len(chunk)))
+                        sent += len(chunk)
+                    except httpx.HTTPError as exc:
+                        self.deliveries.append(Delivery(shop, url, None, len(chunk), type(exc).__name__))
+        return sent
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Any) -> AsyncIterator[None]:
+        task = asyncio.create_task(self._deliver_forever()) if self.auto_deliver else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _deliver_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.push_interval_s)
+            if self.pending_pushes():
+                await self.deliver_pushes()
+
+    # ------------------------------------------------------------------ the gateway
+
+    @staticmethod
+    def _envelope(data: Any = None, failure: ApiFailure | None = None) -> Response:
+        log_id = f"sbx{time.time_ns()}"
+        if failure is None:
+            body = {"code": 10000, "msg": "success", "sub_code": "", "sub_msg": "", "log_id": log_id, "data": data}
+        else:
+            body = {"code": failure.code, "msg": failure.msg, "sub_code": failure.sub_code,
+                    "sub_msg": failure.sub_msg, "log_id": log_id, "data": {}}
+        return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
+
+    def _take_fault(self) -> tuple[str, float] | None:
+        with self._lock:
+            return self._faults.pop(0) if self._faults else None
+
+    def _check_request(self, path: str, query: Any, raw: bytes) -> tuple[str, Any]:
+        """(method, params) of a well-formed, correctly signed request; ``ApiFailure`` otherwise."""
+        method = query.get("method") or ""
+        if not method:
+            raise ApiFailure(40001, "isv.method-missing", "缺少method参数")
+        if method != path_method(path):
+            raise ApiFailure(40003, "isv.method-invalid", "method与路径不一致", f"{method} vs /{path}")
+        if query.get("app_key") != self.app_key:
+            raise ApiFailure(40003, "isv.app-id-invalid", "app_key不合法")
+        ts = query.get("timestamp") or ""
+        if not ts.isdigit():
+            raise ApiFailure(40003, "isv.timestamp-format-error", "timestamp格式错误")
+        if abs(int(time.time()) - int(ts)) > TIMESTAMP_WINDOW_S:
+            raise ApiFailure(40003, "isv.timestamp-invalid", "timestamp已过期")
+        given = query.get("sign")
+        if not given:
+            raise ApiFailure(40001, "isv.signature-missing", "缺少签名")
+        sign_method = query.get("sign_method") or "md5"  # ⚠️ absent ⇒ md5 (Python/Java SDKs send none)
+        if sign_method not in ("md5", "hmac-sha256"):
+            raise ApiFailure(40003, "isv.signature-invalid", "sign_method不支持")
+        try:
+            param_json = raw.decode("utf-8")
+            params = json.loads(param_json or "{}")
+        except (UnicodeDecodeError, ValueError):
+            raise ApiFailure(40004, "isv.parameter-invalid", "param_json不是JSON") from None
+        expected = sign(self.app_key, self.app_secret, method, param_json, ts, sign_method)
+        if not constant_time_equals(expected, given, case_insensitive=False):
+            raise ApiFailure(40003, "isv.signature-invalid", "签名无效")
+        if param_json != canonical_json(params):
+            # Stricter than the real gateway (which re-canonicalises ⚠️): catches clients that
+            # would sign one string and send another.
+            raise ApiFailure(40003, "isv.signature-invalid", "param_json不是规范形式")
+        if not isinstance(params, dict):
+            raise ApiFailure(40004, "isv.parameter-invalid", "param_json必须是对象")
+        return method, params
+
+    def _shop_for(self, token: str | None) -> EmulatedShop:
+        if not token:
+            raise ApiFailure(40001, "isv.access-token-missing", "缺少access_token")
+        shop, current = self.book.shop_by_token(token)
+        if shop is None:
+            raise ApiFailure(40003, "isv.access-token-no-existed", "access_token不存在")
+        if shop.authorization_closed:
+            raise ApiFailure(30001, "dop.authorization-closed", "店铺授权已关闭")
+        if not current or shop.token_expired:
+            raise ApiFailure(40003, "isv.access-token-expired", "access_token已过期")
+        return shop
+
+    async def _api(self, request: Request) -> Response:
+        path = request.path_params["path"]
+        raw = await request.body()
+        try:
+            method, params = self._check_request(path, request.query_params, raw)
+            self.calls.append(method)
+            if method == "token.refresh":
+                if params.get("grant_type") != "refresh_token":
+                    raise ApiFailure(40004, "isv.parameter-invalid", "grant_type不合法")
+                return self._envelope(self.book.refresh(str(params.get("refresh_token") or "")))
+            fault = self._take_fault()
+            lost_reply = False
+            if fault is not None:
+                kind, seconds = fault
+                if kind == "throttle":
+                    raise ApiFailure(60000, "isv.request-limited", "请求过于频繁")  # sub_code: sandbox's own
+                if kind == "unavailable":
+                    raise ApiFailure(20000, "dop.service-error", "服务不可用")
+                if kind == "auth":
+                    shop, _ = self.book.shop_by_token(request.query_params.get("access_token") or "")
+                    if shop is not None:
+                        shop.token_expired = True
+                if kind == "slow":
+                    await asyncio.sleep(seconds)
+                lost_reply = kind == "lost_reply"
+            shop = self._shop_for(request.query_params.get("access_token"))
+            handler = HANDLERS.get(method)
+            if handler is None:
+                raise ApiFailure(70000, "isp.api-service-off", "API不存在或已下线", method)
+            data = handler(self.book, shop, params)
+            self._queue_events()
+            if lost_reply:
+                raise ApiFailure(20001, "dop.service-timeout", "服务超时")
+            return self._envelope(data)
+        except ApiFailure as failure:
+            return self._envelope(failure=failure)
+
+    # ------------------------------------------------------------------ control endpoints
+
+    def _control_routes(self) -> list[Route]:
+        async def body(request: Request) -> dict[str, Any]:
+            raw = await request.body()
+            return json.loads(raw) if raw else {}
+
+        async def orders(request: Request) -> Response:
+            args = await body(request)
+            try:
+                order_id = self.create_order(args["shop"], args["merchant_sku"], int(args.get("quantity", 1)),
+                                             paid=bool(args.get("paid", True)))
+            except SoldOut as exc:
+                return JSONResponse({"error": "sold_out", "detail": str(exc)}, status_code=409)
+            return JSONResponse({"order_id": order_id})
+
+        async def advance(request: Request) -> Response:
+            args = await body(request)
+            return JSONResponse({"order_status": self.advance_order(args["shop"], str(args["order_id"]))})
+
+        async def aftersales(request: Request) -> Response:
+            args = await body(request)
+            return JSONResponse({"aftersale_id": self.create_aftersale(args["shop"], str(args["order_id"]),
+                                                                       int(args.get("type", 2)))})
+
+        async def faults(request: Request) -> Response:
+            args = await body(request)
+            try:
+                self.inject_fault(args["fault"], int(args.get("count", 1)), seconds=float(args.get("seconds", 1.0)))
+            except ValueError as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+            return JSONResponse({"ok": True})
+
+        async def stock(request: Request) -> Response:
+            q = request.query_params
+            return JSONResponse({"stock": self.shown_stock(q.get("shop", ""), q.get("merchant_sku", ""))})
+
+        async def push_mode(request: Request) -> Response:
+            try:
+                self.set_push_mode((await body(request))["mode"])
+            except ValueError as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+            return JSONResponse({"mode": self.push_mode})
+
+        async def push_target(request: Request) -> Response:
+            args = await body(request)
+            self.set_push_target(args["shop"], args.get("url"))
+            return JSONResponse({"ok": True})
+
+        async def deliver(request: Request) -> Response:
+            return JSONResponse({"delivered": await self.deliver_pushes()})
+
+        async def expire(request: Request) -> Response:
+            self.expire_token((await body(request))["shop"])
+            return JSONResponse({"ok": True})
+
+        async def close(request: Request) -> Response:
+            self.close_authorization((await body(request))["shop"])
+            return JSONResponse({"ok": True})
+
+        async def settings(request: Request) -> Response:
+            return JSONResponse(self.shop_settings((await body(request))["shop"], str(request.base_url)))
+
+        return [
+            Route("/_sandbox/orders", orders, methods=["POST"]),
+            Route("/_sandbox/orders/advance", advance, methods=["POST"]),
+            Route("/_sandbox/aftersales", aftersales, methods=["POST"]),
+            Route("/_sandbox/faults", faults, methods=["POST"]),
+            Route("/_sandbox/stock", stock, methods=["GET"]),
+            Route("/_sandbox/push_mode", push_mode, methods=["POST"]),
+            Route("/_sandbox/push_target", push_target, methods=["POST"]),
+            Route("/_sandbox/pushes/deliver", deliver, methods=["POST"]),
+            Route("/_sandbox/tokens/expire", expire, methods=["POST"]),
+            Route("/_sandbox/authorization/close", close, methods=["POST"]),
+            Route("/_sandbox/shops", settings, methods=["POST"]),
+        ]
+
+
+@contextlib.contextmanager
+def running(sandbox: DouyinSandbox) -> Iterator[str]:
+    """``with running(DouyinSandbox()) as base_url:`` — the sandbox under real uvicorn on
+    127.0.0.1 in a background thread (``hub.asgi_server``)."""
+    with serve_in_thread(sandbox.app) as base_url:
+        yield base_url
