@@ -1,0 +1,1 @@
+"""Tmall channel plugin: Taobao's TOP connector plus Tmall stock, exchanges and service work cards."""

@@ -1,0 +1,200 @@
+"""The Taobao connector against its sandbox over real HTTP (uvicorn on 127.0.0.1, a free port)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from contracts import ChannelStock, MessageKind, OrderStatus, Parcel, ParcelItem, Shipment
+from hub.errors import AuthorizationError, BadInputError, PermanentError, ThrottledError
+from hub.testing.conformance import ChannelConformance
+from hub.testing.context import make_context
+from plugins.taobao.connector import TaobaoChannel
+from plugins.taobao.sandbox import SoldOut, TaobaoSandbox, serve_in_thread
+
+pytestmark = pytest.mark.e2e
+SHOP = "tb-e2e"
+
+
+class TestTaobaoConformance(ChannelConformance):
+    connector_class = TaobaoChannel
+    sandbox_class = TaobaoSandbox
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[TaobaoSandbox, str]]:
+    box = TaobaoSandbox(redelivery_seconds=0.3)
+    with serve_in_thread(box.app) as base_url:
+        yield box, base_url
+
+
+def _connector(box: TaobaoSandbox, base_url: str, **overrides: Any) -> TaobaoChannel:
+    return TaobaoChannel(make_context(TaobaoChannel, SHOP, {**box.shop_settings(SHOP, base_url), **overrides}))
+
+
+@pytest.fixture
+async def channel(served: tuple[TaobaoSandbox, str]) -> AsyncIterator[TaobaoChannel]:
+    connector = _connector(*served)
+    yield connector
+    await connector.aclose()
+
+
+async def test_new_order_arrives_over_tmc_and_maps(served: tuple[TaobaoSandbox, str], channel: TaobaoChannel) -> None:
+    box, _ = served
+    tid = box.create_order(SHOP, "TEE-M", 2)
+    messages = await channel.consume_messages(50)
+    assert {m.topic for m in messages} == {"taobao_trade_TradeCreate", "taobao_trade_TradeBuyerPay"}
+    assert all(m.kind is MessageKind.ORDER and m.external_id == tid for m in messages)
+    order = await channel.get_order(tid)
+    assert order.status is OrderStatus.PAID and order.lines[0].merchant_sku == "TEE-M"
+    assert order.lines[0].quantity == 2 and box.shown_stock(SHOP, "TEE-M") == 98
+
+
+async def test_unconfirmed_messages_are_redelivered_and_confirmed_ones_are_not(
+        served: tuple[TaobaoSandbox, str], channel: TaobaoChannel) -> None:
+    box, _ = served
+    box.create_order(SHOP, "TEE-M", 1)
+    first = await channel.consume_messages(50)
+    assert await channel.consume_messages(50) == []  # in flight
+    await asyncio.sleep(0.4)
+    again = await channel.consume_messages(50)
+    assert [m.message_id for m in again] == [m.message_id for m in first]
+    await channel.confirm_messages([m.message_id for m in again])
+    await asyncio.sleep(0.4)
+    assert await channel.consume_messages(50) == []
+
+
+async def test_polling_pages_backwards_and_finds_every_order(served: tuple[TaobaoSandbox, str]) -> None:
+    box, base_url = served
+    connector = _connector(box, base_url, page_size=3)
+    tids = {box.create_order(SHOP, "TEE-M", 1) for _ in range(8)}
+    now = datetime.now(UTC)
+    found: list[str] = []
+    cursors: list[str | None] = []
+    cursor = None
+    while True:
+        page = await connector.fetch_orders(now - timedelta(minutes=5), now + timedelta(minutes=1), cursor)
+        found += [o.ref.external_id for o in page.orders]
+        cursor = page.next_cursor
+        cursors.append(cursor)
+        if cursor is None:
+            break
+    await connector.aclose()
+    assert cursors == ["page:2", "page:1", None]  # 8 trades, 3 a page: pages 3, 2, 1
+    assert set(found) == tids and len(found) == 8
+
+
+async def test_windows_longer_than_a_day_are_refused(channel: TaobaoChannel) -> None:
+    now = datetime.now(UTC)
+    with pytest.raises(BadInputError, match="1 day"):
+        await channel.fetch_orders(now - timedelta(days=1, seconds=1), now, None)
+
+
+async def test_pushing_45_skus_makes_3_calls_and_the_shop_shows_them(served: tuple[TaobaoSandbox, str],
+                                                                      channel: TaobaoChannel) -> None:
+    box, _ = served
+    codes = [f"SKU-{i:02d}" for i in range(45)]
+    item = box.add_listing(SHOP, codes)
+    by_code = {s.outer_id: s.sku_id for s in item.skus.values()}
+    values = [ChannelStock(shop=SHOP, merchant_sku=c, channel_item_id=item.num_iid, channel_sku_id=by_code[c],
+                           quantity=i) for i, c in enumerate(codes)]
+    before = len(box.gateway.calls)
+    results = await channel.push_stock(values)
+    assert box.gateway.calls[before:] == ["taobao.skus.quantity.update"] * 3
+    assert all(r.ok for r in results) and len(results) == 45
+    assert [box.shown_stock(SHOP, c) for c in codes] == list(range(45))
+    readings = await channel.read_stock(values[:2])
+    assert [r.quantity for r in readings] == [0, 1]
+
+
+async def test_items_without_skus_use_item_quantity_update(served: tuple[TaobaoSandbox, str],
+                                                           channel: TaobaoChannel) -> None:
+    box, _ = served
+    item = box.add_listing(SHOP, ["PLAIN"], with_skus=False)
+    results = await channel.push_stock([ChannelStock(shop=SHOP, merchant_sku="PLAIN", channel_item_id=item.num_iid,
+                                                     quantity=5)])
+    assert results[0].ok and box.shown_stock(SHOP, "PLAIN") == 5
+
+
+def test_an_order_larger_than_the_shown_stock_is_sold_out() -> None:
+    box = TaobaoSandbox()
+    box.add_listing(SHOP, ["RARE"], stock=1)
+    with pytest.raises(SoldOut):
+        box.create_order(SHOP, "RARE", 2)
+
+
+async def test_throttling_raises_with_the_ban_plus_one(served: tuple[TaobaoSandbox, str],
+                                                       channel: TaobaoChannel) -> None:
+    box, _ = served
+    tid = box.create_order(SHOP, "TEE-M", 1)
+    box.inject_fault("throttle", count=3, seconds=30)
+    with pytest.raises(ThrottledError) as info:
+        await channel.get_order(tid)
+    assert info.value.retry_after == 31
+
+
+async def test_a_single_isp_error_is_ridden_out(served: tuple[TaobaoSandbox, str], channel: TaobaoChannel) -> None:
+    box, _ = served
+    tid = box.create_order(SHOP, "TEE-M", 1)
+    box.inject_fault("unavailable", count=1)
+    assert (await channel.get_order(tid)).ref.external_id == tid
+    assert box.gateway.faults == []
+
+
+async def test_auth_fault_is_an_authorization_error_naming_the_shop(served: tuple[TaobaoSandbox, str],
+                                                                    channel: TaobaoChannel) -> None:
+    box, _ = served
+    tid = box.create_order(SHOP, "TEE-M", 1)
+    box.inject_fault("auth", count=1)
+    with pytest.raises(AuthorizationError, match=f"shop '{SHOP}': session invalid"):
+        await channel.get_order(tid)
+
+
+async def test_wrong_secret_gets_code_25_and_a_permanent_error(served: tuple[TaobaoSandbox, str]) -> None:
+    box, base_url = served
+    tid = box.create_order(SHOP, "TEE-M", 1)
+    connector = _connector(box, base_url, app_secret="not-the-secret", sign_method="md5")
+    with pytest.raises(PermanentError, match="TOP code 25"):
+        await connector.get_order(tid)
+    await connector.aclose()
+
+
+async def test_shipment_moves_the_trade_and_a_repeat_is_already_confirmed(
+        served: tuple[TaobaoSandbox, str], channel: TaobaoChannel) -> None:
+    box, _ = served
+    tid = box.create_order(SHOP, "TEE-M", 1)
+    order = await channel.get_order(tid)
+    shipment = Shipment(order_id=1, parcels=[Parcel(courier_code="SF", tracking_number="SF100",
+                                                    items=[ParcelItem(line_external_id=tid, quantity=1)])])
+    first = await channel.confirm_shipment(order, shipment)
+    assert first.ok and not first.already_confirmed
+    assert (await channel.get_order(tid)).status is OrderStatus.SHIPPED
+    again = await channel.confirm_shipment(order, shipment)
+    assert again.ok and again.already_confirmed
+    assert box.gateway.calls.count("taobao.logistics.offline.send") == 1
+
+
+async def test_refunds_are_fetched_as_aftersales(served: tuple[TaobaoSandbox, str], channel: TaobaoChannel) -> None:
+    box, _ = served
+    tid = box.create_order(SHOP, "TEE-M", 1)
+    refund_id = box.create_refund(SHOP, tid)
+    now = datetime.now(UTC)
+    cases = await channel.fetch_aftersales(now - timedelta(minutes=5), now + timedelta(minutes=1))
+    assert [c.ref.external_id for c in cases] == [refund_id] and cases[0].order_ref.external_id == tid
+    assert (await channel.get_aftersale(refund_id)).raw_status == "WAIT_SELLER_AGREE"
+
+
+async def test_control_endpoints_drive_the_sandbox_over_http(served: tuple[TaobaoSandbox, str]) -> None:
+    _, base_url = served
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        tid = (await http.post("/_sandbox/orders", json={"shop": SHOP, "merchant_sku": "CUP", "quantity": 3})).json()
+        advanced = await http.post(f"/_sandbox/orders/{tid['tid']}/advance", json={"shop": SHOP})
+        stock = await http.get("/_sandbox/stock", params={"shop": SHOP, "merchant_sku": "CUP"})
+        sold_out = await http.post("/_sandbox/orders", json={"shop": SHOP, "merchant_sku": "CUP", "quantity": 500})
+    assert advanced.json() == {"status": "WAIT_BUYER_CONFIRM_GOODS"}
+    assert stock.json() == {"quantity": 97} and sold_out.status_code == 409

@@ -1,0 +1,68 @@
+"""Table tests for plugins.tmall.mapping: exchanges, work cards and Tmall stock params."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from contracts import AfterSaleStatus, AfterSaleType, ChannelStock, ServiceOrderStatus, ServiceOrderType
+from hub.errors import BadInputError
+from plugins.tmall import mapping
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("1", AfterSaleStatus.REQUESTED), ("换货待处理", AfterSaleStatus.REQUESTED),
+    ("2", AfterSaleStatus.AWAITING_RETURN), ("3", AfterSaleStatus.RETURNED), ("4", AfterSaleStatus.CLOSED),
+    ("5", AfterSaleStatus.COMPLETED), ("换货成功", AfterSaleStatus.COMPLETED), ("6", AfterSaleStatus.REJECTED),
+    ("12", AfterSaleStatus.RETURNED), ("13", AfterSaleStatus.RETURNED), ("14", AfterSaleStatus.REFUNDING),
+])
+def test_exchange_statuses_map(raw: str, expected: AfterSaleStatus) -> None:
+    assert mapping.exchange_status(raw) is expected
+
+
+def test_unknown_exchange_status_is_refused() -> None:
+    with pytest.raises(BadInputError, match="99"):
+        mapping.exchange_status("99")
+
+
+def test_exchange_maps_to_an_exchange_aftersale() -> None:
+    case = mapping.aftersale_from_exchange({
+        "dispute_id": "123", "biz_order_id": "163288460521879179", "status": "2", "num": 1,
+        "created": "2024-05-01 10:00:00", "modified": "2024-05-01 11:00:00", "buyer_logistic_no": ""}, "tm")
+    assert case.type is AfterSaleType.EXCHANGE and case.status is AfterSaleStatus.AWAITING_RETURN
+    assert case.order_ref.external_id == "163288460521879179" and case.ref.platform == "tmall"
+
+
+def test_service_task_maps_with_the_configured_status_codes() -> None:
+    task = {"id": 880000001, "parent_biz_order_id": 3900000000000000001, "service_name": "安装服务",
+            "task_status": 1, "tp_name": "师傅A", "gmt_create": "2024-05-01 10:00:00"}
+    order = mapping.service_order_from_task(task, "tm", {"1": ServiceOrderStatus.ASSIGNED})
+    assert order.status is ServiceOrderStatus.ASSIGNED and order.type is ServiceOrderType.INSTALLATION
+    assert order.order_ref is not None and order.order_ref.external_id == "3900000000000000001"
+    with pytest.raises(BadInputError, match="service_task_statuses"):
+        mapping.service_order_from_task(task, "tm", {})
+
+
+@pytest.mark.parametrize(("action", "expected"), [
+    ("create", ServiceOrderStatus.OPEN), ("consign", ServiceOrderStatus.IN_PROGRESS),
+    ("complete", ServiceOrderStatus.COMPLETED), ("cancel", ServiceOrderStatus.CANCELLED),
+])
+def test_workcard_message_actions_map(action: str, expected: ServiceOrderStatus) -> None:
+    card = mapping.service_order_from_workcard_message(
+        {"workcard_id": 5, "action": action, "update_date": "2024-05-01 10:00:00"}, "tm")
+    assert card is not None and card.status is expected and card.ref.external_id == "5"
+
+
+def test_tmall_stock_calls_use_sku_ids_and_a_hex_outer_biz_key() -> None:
+    values = [ChannelStock(shop="tm", merchant_sku=f"S{i}", channel_item_id="1", channel_sku_id=str(i), quantity=i)
+              for i in range(25)] + [ChannelStock(shop="tm", merchant_sku="P", channel_item_id="2", quantity=3)]
+    calls, unbound = mapping.tmall_stock_calls(values)
+    assert not unbound and all(c.method == "tmall.item.quantity.update" for c in calls)
+    assert [len(c.values) for c in calls] == [1, 20, 5]
+    assert calls[0].params["item_quantity"] == 3
+    skus = json.loads(calls[1].params["sku_quantities"])
+    assert skus[0] == {"sku_id": "0", "quantity": 0}
+    for call in calls:
+        options = json.loads(call.params["options"])
+        assert options["type"] == 1 and int(options["outer_biz_key"], 16) >= 0
