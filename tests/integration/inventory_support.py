@@ -117,7 +117,7 @@ def make_hub(database_url: str, shops: dict[str, dict[str, Any]] | None = None, 
     """A hub over the test database with fake shops; ``shops`` maps name → ShopConfig fields."""
     shops = shops if shops is not None else {"shop-a": {}, "shop-b": {}}
     cfg = HubConfig(
-        hub={"database_url": database_url},
+        hub={"database_url": database_url, **config.pop("hub", {})},
         shops={name: ShopConfig(platform="fake", **fields) for name, fields in shops.items()},
         warehouses={name: WarehouseConfig(priority=i) for i, name in enumerate(warehouses)},
         **config,

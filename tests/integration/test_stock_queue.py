@@ -1,0 +1,57 @@
+"""Stock pushes through the real queue (in-process broker, and Redis) on SQLite and PostgreSQL:
+a burst of sales reaches the other shops as one coalesced push per shop, not one per sale."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Any
+
+import pytest
+import redis
+
+from hub.services import stock_effects, stock_sync
+from hub.testing.hub import running_hub
+from tests.integration.inventory_support import (  # noqa: F401
+    FakeAccounts,
+    FakeShop,
+    database,
+    database_url,
+    make_hub,
+    place_order,
+    seed,
+)
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.mark.parametrize("broker", ["embedded", "redis"])
+async def test_burst_of_sales_is_pushed_to_each_shop_in_one_coalesced_call(
+    database_url: str, broker: str, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    prefix = f"hubtest-{secrets.token_hex(4)}:stockpush:"
+    monkeypatch.setattr(stock_sync, "FLAG_PREFIX", prefix)
+    config = make_hub(database_url, rules={"stock_push_window_ms": 300},
+                      hub={"database_url": database_url, "redis_url": REDIS_URL if broker == "redis" else None,
+                           "worker_threads": 2}).config
+    fakes = {name: FakeShop(name) for name in config.shops}
+    try:
+        with running_hub(config, load_entry_points=False, queues=["stock"]) as hub:
+            hub.accounts = lambda: FakeAccounts(fakes)  # type: ignore[method-assign]
+            await seed(hub, "SKU-1", 20)
+            for shop in ("shop-a", "shop-b"):
+                await stock_sync.push_shop(hub, shop)
+            order_ids = [await place_order(hub, [("SKU-1", 1)], shop="shop-a") for _ in range(8)]
+            for order_id in order_ids:
+                fakes["shop-a"].buyer_orders("SKU-1", 1)
+                await stock_effects.reserve_order(hub, order_id)
+            await asyncio.to_thread(hub.runtime.join, 20_000)  # type: ignore[union-attr]
+            assert fakes["shop-b"].shows["SKU-1"] == 12 and fakes["shop-a"].shows["SKU-1"] == 12
+            assert len(fakes["shop-b"].calls) == 2  # the first push, then one for all eight sales
+            assert len(fakes["shop-a"].calls) == 1  # its own sales were never pushed back to it
+    finally:
+        if broker == "redis":
+            client: Any = redis.Redis.from_url(REDIS_URL)
+            for key in client.scan_iter(match=f"{prefix}*"):
+                client.delete(key)
+            client.close()
