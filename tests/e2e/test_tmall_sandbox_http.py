@@ -1,0 +1,77 @@
+"""The Tmall connector against its sandbox over real HTTP: Tmall stock, exchanges, work cards."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from contracts import AfterSaleType, ChannelStock, MessageKind, ServiceOrderStatus, ServiceOrderType
+from hub.testing.conformance import ChannelConformance
+from hub.testing.context import make_context
+from plugins.taobao.sandbox import serve_in_thread
+from plugins.tmall.connector import TmallChannel
+from plugins.tmall.sandbox import TmallSandbox
+
+pytestmark = pytest.mark.e2e
+SHOP = "tm-e2e"
+
+
+class TestTmallConformance(ChannelConformance):
+    connector_class = TmallChannel
+    sandbox_class = TmallSandbox
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[TmallSandbox, str]]:
+    box = TmallSandbox()
+    with serve_in_thread(box.app) as base_url:
+        yield box, base_url
+
+
+@pytest.fixture
+async def channel(served: tuple[TmallSandbox, str]) -> AsyncIterator[TmallChannel]:
+    box, base_url = served
+    connector = TmallChannel(make_context(TmallChannel, SHOP, box.shop_settings(SHOP, base_url)))
+    yield connector
+    await connector.aclose()
+
+
+async def test_tmall_orders_are_tagged_and_stock_uses_the_tmall_api(served: tuple[TmallSandbox, str],
+                                                                     channel: TmallChannel) -> None:
+    box, _ = served
+    order = await channel.get_order(box.create_order(SHOP, "TM-1", 1))
+    assert "tmall" in order.tags and order.ref.platform == "tmall"
+    line = order.lines[0]
+    value = ChannelStock(shop=SHOP, merchant_sku="TM-1", channel_item_id=line.channel_item_id,
+                         channel_sku_id=line.channel_sku_id, quantity=12)
+    results = await channel.push_stock([value])
+    assert results[0].ok and box.shown_stock(SHOP, "TM-1") == 12
+    assert "tmall.item.quantity.update" in box.gateway.calls and "taobao.skus.quantity.update" not in box.gateway.calls
+
+
+async def test_exchanges_come_back_as_exchange_aftersales_once(served: tuple[TmallSandbox, str],
+                                                               channel: TmallChannel) -> None:
+    box, _ = served
+    tid = box.create_order(SHOP, "TM-1", 1)
+    dispute_id = box.create_exchange(SHOP, tid)
+    now = datetime.now(UTC)
+    cases = await channel.fetch_aftersales(now - timedelta(minutes=5), now + timedelta(minutes=1))
+    assert [(c.ref.external_id, c.type) for c in cases] == [(dispute_id, AfterSaleType.EXCHANGE)]
+    assert (await channel.get_aftersale(dispute_id)).type is AfterSaleType.EXCHANGE
+
+
+async def test_work_cards_arrive_over_tmc_and_from_the_search(served: tuple[TmallSandbox, str],
+                                                              channel: TmallChannel) -> None:
+    box, _ = served
+    tid = box.create_order(SHOP, "TM-1", 1)
+    card_id = box.create_workcard(SHOP, tid, status="1")
+    messages = [m for m in await channel.consume_messages(50) if m.kind is MessageKind.SERVICE_ORDER]
+    assert [m.external_id for m in messages] == [card_id]
+    assert messages[0].service_order is not None and messages[0].service_order.status is ServiceOrderStatus.OPEN
+    now = datetime.now(UTC)
+    found = await channel.fetch_service_orders(now - timedelta(minutes=40), now + timedelta(minutes=1))
+    assert [(s.ref.external_id, s.status, s.type) for s in found] == [
+        (card_id, ServiceOrderStatus.ASSIGNED, ServiceOrderType.INSTALLATION)]
+    assert box.gateway.calls.count("tmall.servicecenter.tasks.search") == 3  # 41 minutes in 15-minute slices
