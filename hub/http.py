@@ -53,7 +53,7 @@ def _wait(state: RetryCallState) -> float:
     exc = state.outcome.exception() if state.outcome else None
     if isinstance(exc, RetryableError) and exc.retry_after is not None:
         return min(exc.retry_after, MAX_INLINE_WAIT_SECONDS)
-    return float(wait_exponential_jitter(initial=0.2, max=3.0)(state))
+    return float(wait_exponential_jitter(multiplier=0.2, max=3.0)(state))
 
 
 async def call_with_retries(
