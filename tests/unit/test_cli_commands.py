@@ -26,7 +26,8 @@ runner = CliRunner()
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # load_config(path) exports HUB_CONFIG; monkeypatch puts the original environment back.
     for name in ("HUB_CONFIG", "HUB_DATABASE_URL", "HUB_REDIS_URL", *EXAMPLE_VARS):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")  # recorded, so the original environment comes back afterwards
+        monkeypatch.delenv(name)
     yield
 
 

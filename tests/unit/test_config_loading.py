@@ -16,7 +16,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hub.toml"
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("HUB_CONFIG", "HUB_DATABASE_URL", "HUB_REDIS_URL", "HUB_HUB__API_PORT"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")  # recorded, so the original environment comes back afterwards
+        monkeypatch.delenv(name)
 
 
 def test_the_example_parses_with_every_section(monkeypatch: pytest.MonkeyPatch) -> None:
