@@ -260,7 +260,7 @@ class DouyinClient:
                     "re-authorise the shop and set refresh_token")
             params = {"grant_type": "refresh_token", "refresh_token": current.refresh_token}
             try:
-                data = await self._call_once("token.refresh", params, None)
+                data = (await self._call_once("token.refresh", params, None)).data
             except AuthorizationError as exc:
                 raise AuthorizationError(
                     f"shop {self.shop!r}: Douyin refused to refresh the access token ({exc.code}); the refresh "
@@ -312,7 +312,7 @@ class DouyinClient:
                 await asyncio.sleep(wait)
             self._last_call = time.monotonic()
 
-    async def _call_once(self, method: str, params: Any, access_token: str | None) -> Any:
+    async def _call_once(self, method: str, params: Any, access_token: str | None) -> Envelope:
         envelope = await self._post(method, canonical_json(params), access_token)
         if envelope.ok or envelope.partial:
             return envelope
@@ -358,8 +358,7 @@ class DouyinClient:
         async def attempt(token: str | None) -> Envelope:
             if retry:
                 return await call_with_retries(lambda: self._call_once(method, params, token))
-            result: Envelope = await self._call_once(method, params, token)
-            return result
+            return await self._call_once(method, params, token)
 
         try:
             return await attempt(access)

@@ -429,7 +429,7 @@ def logistics_add_params(order_id: str, company_code: str, tracking_number: str)
 def multipack_params(order_id: str, shipment: Shipment, company_codes: dict[str, str]) -> dict[str, Any]:
     """``order.logisticsAddMultiPack``: one pack per parcel with its sub-orders and counts; the
     ``request_id`` is derived from the content, so a retry is answered idempotently by the platform."""
-    packs = []
+    packs: list[dict[str, Any]] = []
     for parcel in shipment.parcels:
         if not parcel.items:
             raise BadInputError(f"parcel {parcel.tracking_number!r} lists no items; a multi-pack or partial "
