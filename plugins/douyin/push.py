@@ -43,7 +43,7 @@ def verify(headers: Mapping[str, str], body: bytes, app_key: str, app_secret: st
         raise SignatureError("Douyin push: event-sign does not match the body", field="event-sign")
 
 
-def _message(index: int, item: Any) -> InboundMessage:
+def _message(item: Any) -> InboundMessage:
     """One array element → one message; ``ValueError`` says why it is skipped."""
     if not isinstance(item, dict):
         raise ValueError("not an object")
@@ -95,7 +95,7 @@ def parse(body: bytes) -> PushReceipt:
     rejected: list[tuple[int, str]] = []
     for index, item in enumerate(items):
         try:
-            messages.append(_message(index, item))
+            messages.append(_message(item))
         except ValueError as exc:
             rejected.append((index, str(exc)))
     return PushReceipt(messages=messages, reply_body=dict(REPLY_BODY), reply_status=200, rejected=rejected)

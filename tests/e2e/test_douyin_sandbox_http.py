@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from contracts import ChannelStock, MessageKind, OrderStatus, Parcel, ParcelItem, PushReceipt, Shipment
 from hub.asgi_server import serve_in_thread
-from hub.errors import AuthorizationError, PermanentError, ThrottledError
+from hub.errors import AuthorizationError, PermanentError, RetryableError, ThrottledError
 from hub.testing.context import make_context
 from plugins.douyin.connector import DouyinChannel
 from plugins.douyin.sandbox import DouyinSandbox, SoldOut, running
@@ -142,6 +142,20 @@ async def test_a_retried_batch_reuses_its_idempotent_id_and_counts_as_done(
     assert all(r.ok for r in results)
     assert box.calls.count("sku.syncStockBatchMultiProducts") == 2  # the retry met isv.idempotent-id-existed
     assert box.shown_stock(SHOP, "A") == 9 and box.shown_stock(SHOP, "B") == 9
+
+
+async def test_a_batch_retried_by_the_queue_reuses_its_idempotent_id(sandbox: tuple[DouyinSandbox, str],
+                                                                     connector: DouyinChannel) -> None:
+    box, _ = sandbox
+    values = _two_listings(box, 4)
+    box.inject_fault("lost_reply")
+    box.inject_fault("unavailable", count=2)
+    with pytest.raises(RetryableError):
+        await connector.push_stock(values)  # applied, but every answer was lost: the queue will retry
+    assert box.shown_stock(SHOP, "A") == 4
+    results = await connector.push_stock(values)
+    assert all(r.ok for r in results)
+    assert len(box.book.shop(SHOP).idempotent_ids) == 1  # the same id both times
 
 
 async def test_pushing_the_same_values_again_later_is_applied(sandbox: tuple[DouyinSandbox, str],
