@@ -190,6 +190,8 @@ class ChannelSandbox(Protocol):
 
     platform: ClassVar[str]
     app: Any
+    #: The merchant SKUs ``demo_step`` orders; the hub's demo sets it to its demo catalogue.
+    demo_skus: list[str]
 
     def shop_settings(self, shop: str, base_url: str) -> dict[str, Any]:
         """Settings (credential values included) for a hub shop that talks to this sandbox."""

@@ -38,9 +38,12 @@ class AccountRegistry:
         self._instances: dict[tuple[str, str], Any] = {}
 
     def _account(self, kind: str, name: str) -> AccountConfig:
-        section = {"channel": self.hub.config.shops, "courier": self.hub.config.couriers,
-                   "warehouse": self.hub.config.warehouses}[kind]
-        account = section.get(name)
+        sections: dict[str, dict[str, Any]] = {
+            "channel": dict(self.hub.config.shops),
+            "courier": dict(self.hub.config.couriers),
+            "warehouse": dict(self.hub.config.warehouses),
+        }
+        account = sections[kind].get(name)
         if account is None or not account.enabled:
             raise NotFoundError(f"no enabled {kind} account named {name!r} in the configuration")
         return account

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
@@ -110,7 +111,13 @@ class HubSection(BaseModel):
     worker_threads: int = Field(default=4, ge=1, le=64)
 
 
+_PATH_OVERRIDE: ContextVar[Path | None] = ContextVar("hub_config_path", default=None)
+
+
 def _config_path() -> Path | None:
+    override = _PATH_OVERRIDE.get()
+    if override is not None:
+        return override
     raw = os.environ.get("HUB_CONFIG")
     return Path(raw) if raw else None
 
@@ -199,13 +206,15 @@ def _loc(loc: tuple[int | str, ...]) -> str:
 
 def load_config(path: str | Path | None = None, **overrides: Any) -> HubConfig:
     """Load and validate the config; raise ``ConfigError`` listing every bad field with its path."""
-    if path is not None:
-        os.environ["HUB_CONFIG"] = str(path)
+    token = _PATH_OVERRIDE.set(Path(path)) if path is not None else None
     try:
         return HubConfig(**overrides)
     except ValidationError as exc:
         problems = [(_loc(err["loc"]), err["msg"]) for err in exc.errors()]
         raise ConfigError(f"{len(problems)} problem(s) in the configuration", problems) from exc
+    finally:
+        if token is not None:
+            _PATH_OVERRIDE.reset(token)
 
 
 def resolve_credentials(account: AccountConfig, prefix: str, environ: dict[str, str] | None = None) -> tuple[

@@ -71,6 +71,7 @@ def start_demo(hub: Hub) -> DemoEnvironment:
         hub.config.shops[shop] = ShopConfig(platform=platform, settings=settings, poll_interval_s=20,
                                             poll_overlap_s=60)
         sandbox.set_push_target(shop, f"{api}/webhooks/{platform}/{shop}")
+        sandbox.demo_skus = list(DEMO_SKUS)
         env.sandboxes[shop] = sandbox
         log.info("demo.sandbox_started", platform=platform, shop=shop, url=server.base_url)
     if "main" not in hub.config.warehouses:
@@ -78,15 +79,20 @@ def start_demo(hub: Hub) -> DemoEnvironment:
     return env
 
 
-async def seed_demo(hub: Hub, env: DemoEnvironment) -> str:
-    """Create the demo API key (printed once) and the demo catalogue; returns the key."""
+async def seed_demo(hub: Hub) -> str:
+    """Create the demo API key (printed once) and the demo catalogue with stock; returns the key."""
     from hub.db import api_keys
+    from hub.services import inventory
 
     async with hub.database().transaction() as session:
         key, _ = await api_keys.create_key(session, name="demo", role="admin")
-    try:
-        from hub.services import inventory
-    except ImportError:  # pragma: no cover - inventory engine not installed
-        return key
-    await inventory.seed_demo_catalogue(hub, DEMO_SKUS, env.sandboxes)
+        for sku in DEMO_SKUS:
+            await inventory.define_sku(session, sku, name=sku.replace("-", " ").title(), low_stock_threshold=20)
+    await inventory.adjust_stock(
+        hub,
+        [inventory.Adjustment(warehouse="main", merchant_sku=sku, on_hand=qty) for sku, qty in DEMO_SKUS.items()],
+        actor="demo",
+        reference="demo-seed",
+    )
+    await hub.close_loop_resources()
     return key

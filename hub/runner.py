@@ -9,9 +9,10 @@ outbox relay on a loop of their own, each with its own engine and clients (DESIG
 from __future__ import annotations
 
 import asyncio
+import importlib
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -35,14 +36,20 @@ def _migrate(hub: Hub) -> None:
     upgrade(hub.config.database_url)
 
 
-def _start_runtime(hub: Hub) -> Any:
-    import hub.pipeline.actors
+ACTOR_MODULES = ("hub.pipeline.actors", "hub.pipeline.stock_actors")
+
+
+def import_actor_modules() -> None:
+    """Register every actor before a broker binds them (importing never touches a broker)."""
+    for name in ACTOR_MODULES:
+        importlib.import_module(name)
+
+
+def start_runtime(hub: Hub) -> Any:
+    """Build the broker, bind the actors and make ``hub`` the process's current hub."""
     from hub.queue.runtime import QueueRuntime, set_current_runtime
 
-    try:
-        import hub.pipeline.stock_actors
-    except ImportError:  # pragma: no cover - inventory not installed yet
-        pass
+    import_actor_modules()
     runtime = QueueRuntime.create(
         redis_url=hub.config.redis_url,
         database_url=hub.config.database_url,
@@ -57,21 +64,17 @@ def _start_runtime(hub: Hub) -> Any:
 
 def periodic_jobs(hub: Hub) -> list[tuple[str, float, str, tuple[Any, ...]]]:
     from hub.pipeline.actors import shop_jobs
+    from hub.pipeline.stock_actors import inventory_jobs
 
-    jobs = shop_jobs(hub)
-    try:
-        from hub.pipeline.stock_actors import inventory_jobs
-    except ImportError:  # pragma: no cover
-        return jobs
-    return jobs + list(inventory_jobs(hub))
+    return shop_jobs(hub) + list(inventory_jobs(hub))
 
 
 class BackgroundLoop:
     """The scheduler (leader-elected) and the outbox relay, on their own thread and loop."""
 
-    def __init__(self, hub: Hub, *, extra: list[Callable[[asyncio.Event], Any]] | None = None) -> None:
+    def __init__(self, hub: Hub, *, extra: Sequence[Callable[[asyncio.Event], Any]] | None = None) -> None:
         self.hub = hub
-        self.extra = extra or []
+        self.extra = list(extra or [])
         self.stop_event: asyncio.Event | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread = threading.Thread(target=self._run, name="hub-background", daemon=True)
@@ -89,6 +92,7 @@ class BackgroundLoop:
         self.stop_event = asyncio.Event()
         self.ready.set()
         runtime = self.hub.runtime
+        assert runtime is not None, "start_runtime(hub) before the background loop"
         jobs = [PeriodicJob(name, interval, actor, args) for name, interval, actor, args in periodic_jobs(self.hub)]
         leader = LeaderLock(self.hub.redis(), "scheduler", ttl_s=10)
         tasks = [
@@ -125,7 +129,7 @@ def serve(hub: Hub) -> None:
     from hub.api import create_app
 
     _setup_logging(hub)
-    runtime = _start_runtime(hub)
+    runtime = start_runtime(hub)
     background = None
     if not hub.config.redis_url:
         log.warning("serve.embedded", detail="no HUB_REDIS_URL: running workers in this process")
@@ -143,7 +147,7 @@ def serve(hub: Hub) -> None:
 def work(hub: Hub, queues: list[str] | None = None) -> None:
     """A worker process: actors on the given queues, plus the leader-elected scheduler and relay."""
     _setup_logging(hub)
-    runtime = _start_runtime(hub)
+    runtime = start_runtime(hub)
     runtime.start_workers(queues or ALL_QUEUES)
     background = BackgroundLoop(hub).start()
     stopped = threading.Event()
@@ -167,8 +171,15 @@ def run_all(hub: Hub, *, demo: bool = False) -> None:
 
         demo_env = start_demo(hub)
     _migrate(hub)
-    runtime = _start_runtime(hub)
+    runtime = start_runtime(hub)
     runtime.start_workers()
+    if demo_env:
+        from hub.demo import seed_demo
+
+        key = asyncio.run(seed_demo(hub))
+        print(f"\nDemo API key (admin; shown once): {key}\n"
+              f"  curl -H 'Authorization: Bearer {key}' http://{hub.config.hub.api_host}:{hub.config.hub.api_port}"
+              "/api/v1/orders\n", flush=True)
     extra = [demo_env.drive] if demo_env else []
     background = BackgroundLoop(hub, extra=extra).start()
     log.info("hub.started", api=f"http://{hub.config.hub.api_host}:{hub.config.hub.api_port}", demo=demo)

@@ -82,4 +82,9 @@ async def after_hold_released(hub: Hub, order_id: int) -> None:
     row = await _load(hub, order_id)
     if row is None or row.on_hold:
         return
+    from hub.services import stock_effects
+
+    # A stock-short hold lifted by a person: try the short lines again (a no-op for the rest).
+    if OrderStatus(row.status) in HOLDING_STATUSES:
+        await stock_effects.reserve_order(hub, order_id)
     log.info("order.released", order_id=order_id)

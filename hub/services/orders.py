@@ -209,10 +209,19 @@ async def apply_order(
         return ApplyResult(row.id, Change.CANCEL_REQUESTED, current, current)
 
     if verdict is TransitionVerdict.APPLY:
-        updates = _order_values(order) if newer else {"status": order.status.value, "raw_status": order.raw_status}
-        if not newer:
-            updates["data"] = {**row.data, "status": order.status.value, "raw_status": order.raw_status}
-        updates.pop("platform"), updates.pop("shop"), updates.pop("external_id")
+        updates: dict[str, Any]
+        if newer:
+            updates = _order_values(order)
+            for key in ("platform", "shop", "external_id"):
+                updates.pop(key)
+        else:
+            # A forward move reported with an older timestamp (clock skew between platform
+            # services): take the status, keep the fresher details already stored.
+            updates = {
+                "status": order.status.value,
+                "raw_status": order.raw_status,
+                "data": {**row.data, "status": order.status.value, "raw_status": order.raw_status},
+            }
         await session.execute(
             update(OrderRow).where(OrderRow.id == row.id).values(**updates, version=OrderRow.version + 1)
         )

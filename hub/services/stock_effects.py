@@ -104,7 +104,15 @@ async def reserve_order(hub: Hub, order_id: int) -> StockEffect:
         for line in lines:
             if not line.needs:
                 effect.unknown.append(line.external_id)
-            elif line.external_id in first_lines:
+                continue
+            if line.channel_item_id and line.merchant_sku and await stock_sync.find_listing(
+                session, order.shop, line.merchant_sku, line.channel_item_id, line.channel_sku_id
+            ) is None:
+                # A listing first seen in an order: bind it, so the hub pushes this shop's value.
+                await inventory.add_listing(session, order.shop, line.merchant_sku, line.channel_item_id,
+                                            line.channel_sku_id or "")
+                effect.touched.add(line.merchant_sku)
+            if line.external_id in first_lines:
                 # The shop took this stock when the buyer ordered: its shown value is already lower.
                 await stock_sync.note_platform_decrement(session, order.shop, line.merchant_sku or "",
                                                          line.channel_item_id, line.channel_sku_id, line.quantity)

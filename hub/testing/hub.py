@@ -17,6 +17,7 @@ from typing import Any
 from hub.config import HubConfig, HubSection, ShopConfig
 from hub.context import Hub, set_current_hub
 from hub.plugins import build_plugin_manager
+from hub.runner import import_actor_modules
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -66,7 +67,7 @@ def running_hub(
     """A hub with a fresh broker and real workers for the duration of the block."""
     from hub.queue.runtime import QueueRuntime, set_current_runtime
 
-    _import_actor_modules()
+    import_actor_modules()
     plugins = build_plugin_manager(extra=list(extra_plugins), load_entry_points=load_entry_points)
     hub = Hub(config, plugins)
     namespace = f"hubtest-{secrets.token_hex(4)}"

@@ -99,6 +99,8 @@ class AliExpressSandbox:
     """The emulator. ``app`` is ASGI; serve it with ``hub.asgi_server.serve_in_thread``."""
 
     platform = "aliexpress"
+    #: SKUs ``demo_step`` orders (the hub's demo sets its catalogue here).
+    demo_skus: list[str] = ["DEMO-TEE-M", "DEMO-TEE-L", "DEMO-MUG"]
 
     def __init__(self, *, app_key: str = "ae-sandbox-app", app_secret: str = "ae-sandbox-secret",
                  protocol: str = "iop", daily_quota: int = 0, iop_wrapped: bool = True,
@@ -149,7 +151,7 @@ class AliExpressSandbox:
             self.advance_order(shop, random.choice(open_orders).order_id)
         else:
             try:
-                self.create_order(shop, f"DEMO-{random.randint(1, 20)}", random.randint(1, 3))
+                self.create_order(shop, random.choice(self.demo_skus), random.randint(1, 3))
             except SoldOut:
                 pass
 

@@ -62,6 +62,8 @@ class DouyinSandbox:
     """The emulator; ``app`` is the ASGI application (implements ``contracts.ChannelSandbox``)."""
 
     platform: ClassVar[str] = "douyin"
+    #: SKUs ``demo_step`` orders (the hub's demo sets its catalogue here).
+    demo_skus: list[str] = ["DEMO-TEE-M", "DEMO-TEE-L", "DEMO-MUG"]
 
     def __init__(self, *, app_key: str = "7123456789012345678", app_secret: str = "sandbox-douyin-secret",
                  sign_method: str = "hmac-sha256", auto_deliver: bool = True, push_interval_s: float = 0.2,
@@ -106,7 +108,7 @@ class DouyinSandbox:
         if open_orders and self._rng.random() < 0.45:
             self.advance_order(shop, self._rng.choice(open_orders))
         else:
-            codes = list(self.book.shop(shop).skus) or list(DEMO_SKUS)
+            codes = list(self.demo_skus)
             self.create_order(shop, self._rng.choice(codes), self._rng.randint(1, 2))
         await self.deliver_pushes()
 

@@ -102,6 +102,8 @@ class TaobaoSandbox:
     """The Taobao emulator (see the module docstring)."""
 
     platform: ClassVar[str] = "taobao"
+    #: SKUs ``demo_step`` orders (the hub's demo sets its catalogue here).
+    demo_skus: list[str] = ["DEMO-TEE-M", "DEMO-TEE-L", "DEMO-MUG"]
     seller_type: ClassVar[str] = "C"
 
     def __init__(self, *, redelivery_seconds: float = 5.0, seed: int | None = None) -> None:
@@ -281,7 +283,7 @@ class TaobaoSandbox:
         if open_trades and self._rng.random() < 0.5:
             self.advance_order(shop, self._rng.choice(open_trades))
         else:
-            sku = self._rng.choice(["DEMO-TEE-M", "DEMO-TEE-L", "DEMO-MUG"])
+            sku = self._rng.choice(self.demo_skus)
             self.create_order(shop, sku, self._rng.randint(1, 2))
 
     # -- TOP handlers --------------------------------------------------------------------------

@@ -122,3 +122,15 @@ async def test_big_ids_and_buyer_data_survive_storage(database) -> None:  # type
     assert stored.ref.external_id == external_id
     assert stored.shipping_address is not None and stored.shipping_address.phone == "13812345678"
     assert stored.masked().shipping_address.phone == "138****5678"  # type: ignore[union-attr]
+
+
+async def test_forward_move_with_an_older_timestamp_takes_the_status_keeps_fresher_details(database) -> None:  # type: ignore[no-untyped-def]
+    external_id = next_external_id()
+    paid = _report(external_id, OrderStatus.PAID, 5).model_copy(update={"seller_note": "fresh memo"})
+    shipped_but_older = _report(external_id, OrderStatus.SHIPPED, 3)
+    await _apply_all(database, [paid, shipped_but_older])
+    async with database.session() as session:
+        row = (await session.execute(select(OrderRow).where(OrderRow.external_id == external_id))).scalar_one()
+    assert row.status == "shipped"
+    assert orders.stored_order(row).seller_note == "fresh memo"
+    assert orders.stored_order(row).status is OrderStatus.SHIPPED
