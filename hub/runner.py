@@ -72,9 +72,11 @@ def periodic_jobs(hub: Hub) -> list[tuple[str, float, str, tuple[Any, ...]]]:
 class BackgroundLoop:
     """The scheduler (leader-elected) and the outbox relay, on their own thread and loop."""
 
-    def __init__(self, hub: Hub, *, extra: Sequence[Callable[[asyncio.Event], Any]] | None = None) -> None:
+    def __init__(self, hub: Hub, *, extra: Sequence[Callable[[asyncio.Event], Any]] | None = None,
+                 schedule: bool = True) -> None:
         self.hub = hub
         self.extra = list(extra or [])
+        self.schedule = schedule
         self.stop_event: asyncio.Event | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread = threading.Thread(target=self._run, name="hub-background", daemon=True)
@@ -95,10 +97,9 @@ class BackgroundLoop:
         assert runtime is not None, "start_runtime(hub) before the background loop"
         jobs = [PeriodicJob(name, interval, actor, args) for name, interval, actor, args in periodic_jobs(self.hub)]
         leader = LeaderLock(self.hub.redis(), "scheduler", ttl_s=10)
-        tasks = [
-            asyncio.create_task(Scheduler(runtime, leader, jobs).run(self.stop_event)),
-            asyncio.create_task(run_relay_forever(self.hub.config.database_url, runtime, 0.2, self.stop_event)),
-        ]
+        tasks = [asyncio.create_task(run_relay_forever(self.hub.config.database_url, runtime, 0.2, self.stop_event))]
+        if self.schedule:
+            tasks.append(asyncio.create_task(Scheduler(runtime, leader, jobs).run(self.stop_event)))
         tasks += [asyncio.create_task(fn(self.stop_event)) for fn in self.extra]
         await self.stop_event.wait()
         for task in tasks:

@@ -11,10 +11,35 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from collections.abc import Callable
+
+from sqlalchemy import delete, event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from hub.db.tables import OutboxRow, utcnow
+
+_PENDING_KEY = "hub.outbox_pending"
+_commit_listeners: list[Callable[[], None]] = []
+
+
+def on_outbox_commit(listener: Callable[[], None]) -> None:
+    """Call ``listener()`` after every commit that wrote outbox rows (the relay wakes up on it,
+    so follow-up work starts at once instead of at the next relay poll)."""
+    if listener not in _commit_listeners:
+        _commit_listeners.append(listener)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop(_PENDING_KEY, False):
+        for listener in list(_commit_listeners):
+            listener()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING_KEY, None)
 
 
 def add(session: AsyncSession, actor: str, *args: Any, **kwargs: Any) -> None:
@@ -28,6 +53,7 @@ def add(session: AsyncSession, actor: str, *args: Any, **kwargs: Any) -> None:
     except (TypeError, ValueError) as exc:
         raise TypeError(f"outbox message for actor {actor!r} has an argument that is not JSON: {exc}") from exc
     session.add(OutboxRow(actor=actor, args=list(args), kwargs=dict(kwargs), created_at=utcnow()))
+    session.sync_session.info[_PENDING_KEY] = True
 
 
 async def take_unpublished(session: AsyncSession, limit: int = 500) -> list[OutboxRow]:

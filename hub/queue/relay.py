@@ -32,6 +32,15 @@ def kick_relay() -> None:
             loop.call_soon_threadsafe(event.set)
 
 
+def _install_commit_hook() -> None:
+    from hub.db.outbox import on_outbox_commit
+
+    on_outbox_commit(kick_relay)
+
+
+_install_commit_hook()
+
+
 async def relay_outbox(database: Any, runtime: Any, limit: int = 500) -> int:
     """Send up to ``limit`` committed, unpublished outbox rows; returns how many were handled.
 

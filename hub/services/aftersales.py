@@ -69,7 +69,7 @@ async def apply_aftersale(session: AsyncSession, case: AfterSale, *, cause: str)
         return row.id, False
     await session.execute(
         update(AfterSaleRow).where(AfterSaleRow.id == row.id, AfterSaleRow.status == current.value)
-        .values(**{k: v for k, v in values.items() if k not in ("platform", "shop", "external_id")},
+        .values(**{k: v for k, v in values.items() if k not in ("platform", "shop", "external_id", "order_id")},
                 order_id=order_id or row.order_id, updated_at=datetime.now(UTC))
     )
     outbox.add(session, "aftersale_changed", row.id, order_id or row.order_id, case.status.value, cause)
@@ -122,7 +122,7 @@ async def apply_service_order(session: AsyncSession, work: ServiceOrder, *, caus
         return row.id, False
     await session.execute(
         update(ServiceOrderRow).where(ServiceOrderRow.id == row.id, ServiceOrderRow.status == current.value)
-        .values(**{k: v for k, v in values.items() if k not in ("platform", "shop", "external_id")},
+        .values(**{k: v for k, v in values.items() if k not in ("platform", "shop", "external_id", "order_id")},
                 order_id=order_id or row.order_id)
     )
     return row.id, True

@@ -26,6 +26,8 @@ log = structlog.get_logger(__name__)
 
 #: Inbox attempts after which a message goes to dead letters instead of being retried again.
 MAX_INBOX_ATTEMPTS = 8
+#: How long a message for a paused shop waits before it is looked at again.
+PAUSED_RETRY_S = 30.0
 PROCESS_ACTOR = "process_inbox_batch"
 
 
@@ -69,6 +71,13 @@ async def _process_one(hub: Hub, row_id: int) -> str:
             return "skipped"
         message = inbox.load_message(row)
         shop, platform, source = row.shop, row.platform, row.source
+        if message.order is None and message.kind in (MessageKind.ORDER, MessageKind.AFTERSALE,
+                                                      MessageKind.SERVICE_ORDER):
+            from hub.db import shops
+
+            status = await shops.shop_status(session, shop)
+            if status is not None and status.paused:
+                raise ShopPausedError(shop, status.paused_reason or "paused")
 
     if message.kind is MessageKind.ORDER:
         order = message.order
@@ -116,7 +125,25 @@ async def process_inbox_rows(hub: Hub, row_ids: list[int]) -> BatchOutcome:
         try:
             await _process_one(hub, row_id)
             outcome.done.append(row_id)
-        except (RetryableError, ShopPausedError) as exc:
+        except (AuthorizationError, ShopPausedError) as exc:
+            # The shop must be re-authorised: pause it (visible in the API) and keep the message
+            # for when it is resumed, without spending its attempts.
+            if isinstance(exc, AuthorizationError):
+                await _pause_shop(hub, row_id, str(exc))
+            async with database.transaction() as session:
+                await inbox.mark_failed(session, row_id, _safe(exc), dead=False)
+            outcome.retry.append(row_id)
+            outcome.retry_after = max(outcome.retry_after or 0.0, PAUSED_RETRY_S)
+            log.warning("inbox.shop_paused", inbox_id=row_id, error=_safe(exc))
+        except (PermanentError, BadInputError) as exc:
+            async with database.transaction() as session:
+                await inbox.bump_attempts(session, row_id)
+                await inbox.mark_failed(session, row_id, _safe(exc), dead=True)
+            outcome.dead.append(row_id)
+            log.error("inbox.dead", inbox_id=row_id, error=_safe(exc))
+        except Exception as exc:  # retryable partner faults, paused shops, and bugs: counted, retried, bounded
+            if not isinstance(exc, RetryableError):
+                log.exception("inbox.unexpected_error", inbox_id=row_id)
             async with database.transaction() as session:
                 attempts = await inbox.bump_attempts(session, row_id)
                 dead = attempts >= MAX_INBOX_ATTEMPTS
@@ -126,13 +153,17 @@ async def process_inbox_rows(hub: Hub, row_ids: list[int]) -> BatchOutcome:
             if wait is not None:
                 outcome.retry_after = max(outcome.retry_after or 0.0, float(wait))
             log.warning("inbox.retry", inbox_id=row_id, attempts=attempts, error=_safe(exc))
-        except (PermanentError, BadInputError, AuthorizationError) as exc:
-            async with database.transaction() as session:
-                await inbox.bump_attempts(session, row_id)
-                await inbox.mark_failed(session, row_id, _safe(exc), dead=True)
-            outcome.dead.append(row_id)
-            log.error("inbox.dead", inbox_id=row_id, error=_safe(exc))
     return outcome
+
+
+async def _pause_shop(hub: Hub, row_id: int, reason: str) -> None:
+    from hub.db import shops
+
+    async with hub.database().transaction() as session:
+        row = await inbox.get(session, row_id)
+        if row is not None:
+            await shops.pause_shop(session, row.shop, reason)
+            log.error("shop.paused", shop=row.shop, reason=reason)
 
 
 def _safe(exc: BaseException) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from hub.config import HubConfig, HubSection, ShopConfig
 from hub.context import Hub, set_current_hub
 from hub.plugins import build_plugin_manager
-from hub.runner import import_actor_modules
+from hub.runner import BackgroundLoop, import_actor_modules
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -63,8 +63,14 @@ def running_hub(
     load_entry_points: bool = True,
     start_workers: bool = True,
     queues: list[str] | None = None,
+    relay: bool = True,
+    schedule: bool = False,
 ) -> Iterator[Hub]:
-    """A hub with a fresh broker and real workers for the duration of the block."""
+    """A hub with a fresh broker and real workers for the duration of the block.
+
+    ``relay`` runs the outbox relay (so follow-up work such as ``order_changed`` happens);
+    ``schedule`` also runs the leader-elected periodic jobs (polls, message channels, stock sweeps).
+    """
     from hub.queue.runtime import QueueRuntime, set_current_runtime
 
     import_actor_modules()
@@ -77,11 +83,16 @@ def running_hub(
     hub.runtime = runtime
     set_current_hub(hub)
     set_current_runtime(runtime)
+    background = None
     try:
         if start_workers:
             runtime.start_workers(queues)
+        if relay or schedule:
+            background = BackgroundLoop(hub, schedule=schedule).start()
         yield hub
     finally:
+        if background is not None:
+            background.stop()
         runtime.close()
         set_current_hub(None)
         set_current_runtime(None)
