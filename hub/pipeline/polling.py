@@ -2,7 +2,7 @@
 
 Each run reads ``[last_end - overlap, now]`` in chunks no longer than the connector allows
 (TOP: one day), pages through each chunk and hands every order to the inbox keyed by
-(order id, modification time) — so an order seen by TMC and by the poll is processed as one
+(order id, modification time, status) — so an order seen by TMC and by the poll is processed as one
 observation more, never as a second order. The cursor (end of the last completed window) is
 stored per shop only after the window's messages are durably in the inbox.
 """
@@ -55,7 +55,7 @@ async def poll_shop_orders(hub: Hub, shop: str, *, now: datetime | None = None) 
             pages += 1
             messages = [
                 InboundMessage(
-                    message_id=poll_message_id(shop, o.ref.external_id, o.updated_at),
+                    message_id=poll_message_id(shop, o.ref.external_id, o.updated_at, o.raw_status),
                     kind=MessageKind.ORDER,
                     topic="poll",
                     external_id=o.ref.external_id,

@@ -170,6 +170,12 @@ def _safe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
-def poll_message_id(shop: str, external_id: str, updated_at: datetime) -> str:
-    """Inbox key for an object seen by a poll: one row per (object, modification time)."""
-    return f"poll:{shop}:{external_id}:{int(updated_at.astimezone(UTC).timestamp() * 1000)}"
+def poll_message_id(shop: str, external_id: str, updated_at: datetime, raw_status: str = "") -> str:
+    """Inbox key for an object seen by a poll: one row per (object, modification time, status).
+
+    The status is part of the key because platform modification times can be coarse (TOP gives
+    whole seconds): a trade paid in the second it was created is a second observation, not a
+    repeat of the first, or a shop that only polls would never see the payment.
+    """
+    stamp = int(updated_at.astimezone(UTC).timestamp() * 1000)
+    return f"poll:{shop}:{external_id}:{stamp}:{raw_status}" if raw_status else f"poll:{shop}:{external_id}:{stamp}"
