@@ -8,10 +8,9 @@ sends its event, and a committed one always does (at least once). Not for sendin
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
-
-from collections.abc import Callable
 
 from sqlalchemy import delete, event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession

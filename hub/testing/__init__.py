@@ -1,6 +1,31 @@
 """``hub.testing``: a pytest plugin (entry point ``pytest11``) for the hub's tests and plugin authors.
 
-Registers the database fixtures (``database_url``, ``database``, …) from ``hub.testing.db``.
+Installed with the hub, so every project that tests a plugin gets, without a conftest:
+
+- database fixtures (``hub.testing.db``): ``database_url`` — a fresh migrated database, once on
+  SQLite and once on PostgreSQL — and ``database`` (connected on the test's loop);
+- queue fixtures (``hub.queue.testing``): ``redis_url``, ``redis_namespace`` (a key namespace of
+  the test's own, deleted afterwards), ``redis_client``, ``queue_runtimes``;
+- ``respx_router``: a respx router for mocking *outbound* HTTP to partners (prefer the sandboxes);
+- helpers to import: ``hub.testing.hub.running_hub`` / ``hub_config`` (a hub with a fresh broker
+  and real workers), ``hub.testing.api`` (in-process API client, API keys),
+  ``hub.testing.factories`` (contract factories), ``hub.testing.context.make_context`` (build a
+  connector without a hub) and ``hub.testing.conformance.ChannelConformance`` (the suite every
+  channel connector must pass).
 """
 
-from hub.testing.db import *  # noqa
+from collections.abc import Iterator
+
+import pytest
+
+from hub.queue.testing import queue_runtimes, redis_client, redis_namespace, redis_url  # noqa: F401
+from hub.testing.db import *  # noqa: F403
+
+
+@pytest.fixture
+def respx_router() -> Iterator[object]:
+    """A respx router active for the test; unmatched requests fail loudly."""
+    import respx
+
+    with respx.mock(assert_all_called=False) as router:
+        yield router

@@ -17,6 +17,7 @@ from typing import Any
 from hub.config import HubConfig, HubSection, ShopConfig
 from hub.context import Hub, set_current_hub
 from hub.plugins import build_plugin_manager
+from hub.queue.testing import delete_namespace
 from hub.runner import BackgroundLoop, import_actor_modules
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -39,20 +40,6 @@ def _import_actor_modules() -> None:
         import hub.pipeline.stock_actors  # noqa: F401
     except ImportError:  # pragma: no cover
         pass
-
-
-def delete_namespace(redis_url: str, namespace: str) -> None:
-    """Remove every Redis key of a test namespace (never FLUSHDB: the server is shared)."""
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    try:
-        for pattern in (f"{namespace}:*", f"{namespace}.*"):
-            keys = list(client.scan_iter(match=pattern, count=500))
-            for i in range(0, len(keys), 500):
-                client.delete(*keys[i:i + 500])
-    finally:
-        client.close()
 
 
 @contextmanager

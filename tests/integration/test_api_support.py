@@ -14,17 +14,15 @@ from contextlib import asynccontextmanager
 from typing import Any, ClassVar
 
 import httpx
-from fastapi import FastAPI
 from pydantic import BaseModel
 
 from contracts import Capability, InboundMessage, MessageKind, PushReceipt
-from hub.api import create_app
 from hub.config import HubConfig, HubSection, ShopConfig
 from hub.context import Hub, build_hub
-from hub.db import api_keys
 from hub.errors import BadInputError, SignatureError
 from hub.plugin_api import hookimpl
 from hub.plugins import build_plugin_manager
+from hub.testing.api import api_client, bearer, client_for, new_key  # noqa: F401 - re-exported
 
 PUSH_SECRET = "fake-push-secret-0123456789"
 
@@ -93,25 +91,7 @@ def push_shop(*, enabled: bool = True, reply_text: bool = False) -> ShopConfig:
 
 
 @asynccontextmanager
-async def client_for(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client calling ``app`` in-process, on the test's own loop."""
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as client:
-        yield client
-
-
-@asynccontextmanager
 async def api(hub: Hub) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(create_app(hub)) as client:
+    async with api_client(hub) as client:
         yield client
 
-
-async def new_key(hub: Hub, role: str, name: str | None = None) -> str:
-    """Create an API key with ``role``; returns the plaintext."""
-    async with hub.database().transaction() as session:
-        plaintext, _ = await api_keys.create_key(session, name=name or f"test-{role}", role=role)
-    return plaintext
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
