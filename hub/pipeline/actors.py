@@ -38,6 +38,20 @@ async def _guard_shop(shop: str) -> None:
         raise ShopPausedError(shop, status.paused_reason or "paused")
 
 
+async def _skip_paused(shop: str, job: str) -> bool:
+    """True (and logged) when a periodic job should not run because the shop is paused.
+
+    The leader sends these jobs again every interval: putting the message back as well would
+    add one more circulating message per interval for as long as the shop stays paused.
+    """
+    try:
+        await _guard_shop(shop)
+    except ShopPausedError as exc:
+        log.info("shop.skipped", shop=shop, job=job, reason=exc.reason)
+        return True
+    return False
+
+
 async def _pause_on_auth(shop: str, exc: AuthorizationError) -> None:
     hub = current_hub()
     async with hub.database().transaction() as session:
@@ -81,8 +95,9 @@ async def process_inbox_batch(inbox_ids: list[int], force: bool = False) -> None
 
 @hub_actor(queue="ingest", max_retries=3, min_backoff_ms=5_000, max_backoff_ms=120_000)
 async def poll_shop(shop: str) -> None:
-    """Poll one shop's orders over an overlapping window (leader-scheduled)."""
-    await _guard_shop(shop)
+    """Poll one shop's orders over an overlapping window (leader-scheduled; skipped while paused)."""
+    if await _skip_paused(shop, "poll_shop"):
+        return
     try:
         await poll_shop_orders(current_hub(), shop)
     except AuthorizationError as exc:
@@ -91,8 +106,10 @@ async def poll_shop(shop: str) -> None:
 
 @hub_actor(queue="ingest", max_retries=3, min_backoff_ms=1_000, max_backoff_ms=30_000)
 async def consume_channel(shop: str) -> None:
-    """Drain a shop's message channel (e.g. TMC) for a short while; confirm only what is stored."""
-    await _guard_shop(shop)
+    """Drain a shop's message channel (e.g. TMC) for a short while; confirm only what is stored.
+    Skipped while the shop is paused: the channel keeps its messages until the shop is resumed."""
+    if await _skip_paused(shop, "consume_channel"):
+        return
     hub = current_hub()
     config = hub.config.shops[shop]
     connector = hub.accounts().channel(shop)
