@@ -94,13 +94,14 @@ class Served:
 
 
 @contextmanager
-def served_sandboxes(platforms: list[str]) -> Iterator[dict[str, Served]]:
+def served_sandboxes(platforms: list[str], **options: Any) -> Iterator[dict[str, Served]]:
     """One sandbox per platform (its own instance: TMC groups are per app, so two shops of one
-    app would read each other's messages) with one shop each; stopped afterwards."""
+    app would read each other's messages) with one shop each; stopped afterwards. ``options``
+    maps a platform to a ready sandbox instance to serve instead of the default one."""
     started: dict[str, Served] = {}
     try:
         for platform in platforms:
-            sandbox = SANDBOXES[platform]()
+            sandbox = options.get(platform) or SANDBOXES[platform]()
             server = BackgroundServer(sandbox.app).start()
             started[platform] = Served(platform, shop_name(platform), sandbox, server)
         yield started
@@ -303,6 +304,15 @@ async def hub_api(hub: Hub) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
             yield client, server.base_url
     finally:
         server.stop()
+
+
+async def sku_stock(hub: Hub, merchant_sku: str) -> tuple[int, int, int]:
+    """(on hand, reserved, available) of ``merchant_sku`` across warehouses, as the hub sees it."""
+    from hub.services import inventory
+
+    async with hub.database().session() as session:
+        level = (await inventory.stock_of(session, [merchant_sku]))[merchant_sku]
+    return sum(level.on_hand.values()), sum(level.reserved.values()), level.available
 
 
 async def close_test_loop(hub: Hub) -> None:
