@@ -22,6 +22,7 @@ from hub.errors import AuthorizationError, ShopPausedError
 from hub.pipeline.polling import poll_shop_orders
 from hub.queue.actors import hub_actor
 from hub.services.ingest import PROCESS_ACTOR, accept_messages, process_inbox_rows
+from hub.services.shop_health import partner_call
 
 log = structlog.get_logger(__name__)
 
@@ -50,13 +51,6 @@ async def _skip_paused(shop: str, job: str) -> bool:
         log.info("shop.skipped", shop=shop, job=job, reason=exc.reason)
         return True
     return False
-
-
-async def _pause_on_auth(shop: str, exc: AuthorizationError) -> None:
-    hub = current_hub()
-    async with hub.database().transaction() as session:
-        await shop_rows.pause_shop(session, shop, str(exc))
-    log.error("shop.paused", shop=shop, reason=str(exc))
 
 
 @hub_actor(queue="ingest", max_retries=5, min_backoff_ms=500, max_backoff_ms=60_000, name=PROCESS_ACTOR)
@@ -98,10 +92,12 @@ async def poll_shop(shop: str) -> None:
     """Poll one shop's orders over an overlapping window (leader-scheduled; skipped while paused)."""
     if await _skip_paused(shop, "poll_shop"):
         return
+    hub = current_hub()
     try:
-        await poll_shop_orders(current_hub(), shop)
-    except AuthorizationError as exc:
-        await _pause_on_auth(shop, exc)
+        async with partner_call(hub, shop, "poll"):
+            await poll_shop_orders(hub, shop)
+    except AuthorizationError:
+        return  # the shop is paused with the reason; retrying cannot help
 
 
 @hub_actor(queue="ingest", max_retries=3, min_backoff_ms=1_000, max_backoff_ms=30_000)
@@ -115,18 +111,22 @@ async def consume_channel(shop: str) -> None:
     connector = hub.accounts().channel(shop)
     deadline = time.monotonic() + CONSUME_BUDGET_S
     try:
-        while time.monotonic() < deadline:
-            messages = await connector.consume_messages(CONSUME_BATCH)
-            if not messages:
-                break
-            await accept_messages(hub, platform=config.platform, shop=shop, source="message_channel",
-                                  messages=messages)
-            # Confirm after the inbox commit: a crash before this line means redelivery, not loss.
-            await connector.confirm_messages([m.message_id for m in messages])
-            if len(messages) < CONSUME_BATCH // 2:
-                break
-    except AuthorizationError as exc:
-        await _pause_on_auth(shop, exc)
+        async with partner_call(hub, shop, "message channel"):
+            await _drain(hub, shop, config.platform, connector, deadline)
+    except AuthorizationError:
+        return  # the shop is paused with the reason; retrying cannot help
+
+
+async def _drain(hub: Any, shop: str, platform: str, connector: Any, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        messages = await connector.consume_messages(CONSUME_BATCH)
+        if not messages:
+            break
+        await accept_messages(hub, platform=platform, shop=shop, source="message_channel", messages=messages)
+        # Confirm after the inbox commit: a crash before this line means redelivery, not loss.
+        await connector.confirm_messages([m.message_id for m in messages])
+        if len(messages) < CONSUME_BATCH // 2:
+            break
 
 
 @hub_actor(queue="ingest", max_retries=2)

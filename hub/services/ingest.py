@@ -21,6 +21,7 @@ from hub.context import Hub
 from hub.db import inbox
 from hub.errors import AuthorizationError, BadInputError, PermanentError, RetryableError, ShopPausedError
 from hub.services import aftersales, orders
+from hub.services.shop_health import partner_call
 
 log = structlog.get_logger(__name__)
 
@@ -85,7 +86,8 @@ async def _process_one(hub: Hub, row_id: int) -> str:
             connector = hub.accounts().channel(shop)
             if Capability.GET_ORDER not in connector.capabilities:
                 raise PermanentError(f"shop {shop!r}: message {message.message_id} needs get_order, unsupported")
-            order = await connector.get_order(message.external_id or "")
+            async with partner_call(hub, shop, "get order"):
+                order = await connector.get_order(message.external_id or "")
         async with database.transaction() as session:
             result = await orders.apply_order(session, order, cause=source, inbox_id=row_id)
             await inbox.mark_done(session, row_id)
@@ -95,14 +97,16 @@ async def _process_one(hub: Hub, row_id: int) -> str:
     elif message.kind is MessageKind.AFTERSALE:
         case = message.aftersale
         if case is None:
-            case = await hub.accounts().channel(shop).get_aftersale(message.external_id or "")
+            async with partner_call(hub, shop, "get after-sale"):
+                case = await hub.accounts().channel(shop).get_aftersale(message.external_id or "")
         async with database.transaction() as session:
             await aftersales.apply_aftersale(session, case, cause=source)
             await inbox.mark_done(session, row_id)
     elif message.kind is MessageKind.SERVICE_ORDER:
         work = message.service_order
         if work is None:
-            work = await hub.accounts().channel(shop).get_service_order(message.external_id or "")
+            async with partner_call(hub, shop, "get service order"):
+                work = await hub.accounts().channel(shop).get_service_order(message.external_id or "")
         async with database.transaction() as session:
             await aftersales.apply_service_order(session, work, cause=source)
             await inbox.mark_done(session, row_id)
@@ -128,8 +132,6 @@ async def process_inbox_rows(hub: Hub, row_ids: list[int]) -> BatchOutcome:
         except (AuthorizationError, ShopPausedError) as exc:
             # The shop must be re-authorised: pause it (visible in the API) and keep the message
             # for when it is resumed, without spending its attempts.
-            if isinstance(exc, AuthorizationError):
-                await _pause_shop(hub, row_id, str(exc))
             async with database.transaction() as session:
                 await inbox.mark_failed(session, row_id, _safe(exc), dead=False)
             outcome.retry.append(row_id)
@@ -154,16 +156,6 @@ async def process_inbox_rows(hub: Hub, row_ids: list[int]) -> BatchOutcome:
                 outcome.retry_after = max(outcome.retry_after or 0.0, float(wait))
             log.warning("inbox.retry", inbox_id=row_id, attempts=attempts, error=_safe(exc))
     return outcome
-
-
-async def _pause_shop(hub: Hub, row_id: int, reason: str) -> None:
-    from hub.db import shops
-
-    async with hub.database().transaction() as session:
-        row = await inbox.get(session, row_id)
-        if row is not None:
-            await shops.pause_shop(session, row.shop, reason)
-            log.error("shop.paused", shop=row.shop, reason=reason)
 
 
 def _safe(exc: BaseException) -> str:

@@ -335,9 +335,9 @@ async def _shop_paused(hub: Hub, shop: str) -> str | None:
 
 
 def _breaker(hub: Hub, shop: str) -> Any:
-    from hub.queue.breaker import CircuitBreaker
+    from hub.services.shop_health import breaker
 
-    return CircuitBreaker(hub.redis(), shop)
+    return breaker(hub, shop)
 
 
 async def push_shop(hub: Hub, shop: str) -> PushReport:

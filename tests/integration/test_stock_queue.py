@@ -45,7 +45,7 @@ async def test_burst_of_sales_is_pushed_to_each_shop_in_one_coalesced_call(
             for order_id in order_ids:
                 fakes["shop-a"].buyer_orders("SKU-1", 1)
                 await stock_effects.reserve_order(hub, order_id)
-            await asyncio.to_thread(hub.runtime.join, 20_000)  # type: ignore[union-attr]
+            await asyncio.to_thread(hub.runtime.join, 20_000, queues=["stock"])  # type: ignore[union-attr]
             assert fakes["shop-b"].shows["SKU-1"] == 12 and fakes["shop-a"].shows["SKU-1"] == 12
             assert len(fakes["shop-b"].calls) == 2  # the first push, then one for all eight sales
             assert len(fakes["shop-a"].calls) == 1  # its own sales were never pushed back to it
