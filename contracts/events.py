@@ -54,6 +54,12 @@ class OrderPage(BaseModel):
 
     orders: list[Order]
     next_cursor: str | None = Field(default=None, description="Opaque; None when the window is done.")
+    rejected: dict[str, str] = Field(
+        default_factory=dict,
+        description="Orders on this page that could not be mapped: external id → reason. The hub "
+        "records each as a failed message (dead-lettered with the reason, replayable once the "
+        "plugin is fixed) and the poll goes on.",
+    )
 
 
 class PushReceipt(BaseModel):

@@ -6,6 +6,9 @@ signing helpers and the HTTP client factory. Anything not re-exported here may c
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
 import pluggy
 
 from contracts.hookspecs import PROJECT_NAME
@@ -25,6 +28,25 @@ from hub.signing import constant_time_equals, hmac_hex, md5_hex
 
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def map_each(items: Iterable[T], mapper: Callable[[T], R], id_of: Callable[[T], Any]) -> tuple[list[R], dict[str, str]]:
+    """Map a page of platform objects, setting aside the ones that fail with ``BadInputError``.
+
+    Returns ``(mapped, rejected)`` where ``rejected`` maps the object's id to the reason — what
+    ``contracts.OrderPage.rejected`` expects — so one unmappable order never blocks a poll.
+    """
+    mapped: list[R] = []
+    rejected: dict[str, str] = {}
+    for item in items:
+        try:
+            mapped.append(mapper(item))
+        except BadInputError as exc:
+            rejected[str(id_of(item))] = str(exc)
+    return mapped, rejected
+
 __all__ = [
     "AuthorizationError",
     "BadInputError",
@@ -40,5 +62,6 @@ __all__ = [
     "constant_time_equals",
     "hmac_hex",
     "hookimpl",
+    "map_each",
     "md5_hex",
 ]

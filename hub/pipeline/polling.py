@@ -64,6 +64,16 @@ async def poll_shop_orders(hub: Hub, shop: str, *, now: datetime | None = None) 
                 )
                 for o in page.orders
             ]
+            # An order the plugin could not map must not block the poll: it becomes a trigger
+            # message, whose fetch fails the same way and lands in dead letters with the reason
+            # (replayable once the plugin is fixed).
+            messages += [
+                InboundMessage(message_id=f"poll-rejected:{shop}:{external_id}", kind=MessageKind.ORDER,
+                               topic="poll", external_id=external_id, payload={"rejected": reason})
+                for external_id, reason in page.rejected.items()
+            ]
+            if page.rejected:
+                log.error("poll.rejected", shop=shop, orders=sorted(page.rejected))
             new_rows += len(
                 await accept_messages(hub, platform=config.platform, shop=shop, source="poll", messages=messages)
             )

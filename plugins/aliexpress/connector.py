@@ -30,7 +30,7 @@ from contracts import (
     ShipmentConfirmation,
     StockPushResult,
 )
-from hub.plugin_api import BadInputError, NotFoundError, PermanentError
+from hub.plugin_api import BadInputError, NotFoundError, PermanentError, map_each
 from plugins.aliexpress.client import DEFAULT_IOP_URL, DEFAULT_TOP_URL, AliExpressClient, DailyQuota
 from plugins.aliexpress.mapping import format_pacific, listed, map_issue, map_order, shipped_tracking_numbers
 from plugins.aliexpress.push import from_tmc
@@ -137,9 +137,10 @@ class AliExpressChannel:
                                  code=str(result.get("error_code")))
         rows = listed((result.get("target_list") or {}).get("order_dto") if isinstance(
             result.get("target_list"), dict) else result.get("target_list"))
-        orders = [map_order(row, self.shop) for row in rows]
+        orders, rejected = map_each(rows, lambda row: map_order(row, self.shop), lambda row: row.get("order_id"))
         total_pages = int(result.get("total_page") or 0)
-        return OrderPage(orders=orders, next_cursor=str(page + 1) if page < total_pages else None)
+        return OrderPage(orders=orders, next_cursor=str(page + 1) if page < total_pages else None,
+                         rejected=rejected)
 
     async def _order_detail(self, external_id: str) -> dict[str, Any]:
         if not external_id.isdigit():

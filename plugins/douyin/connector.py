@@ -34,7 +34,7 @@ from contracts import (
     ShipmentConfirmation,
     StockPushResult,
 )
-from hub.plugin_api import BadInputError, PermanentError
+from hub.plugin_api import BadInputError, PermanentError, map_each
 from plugins.douyin import mapping, push
 from plugins.douyin.client import DEFAULT_GATEWAY, IDEMPOTENT_ID_EXISTED, DouyinClient, DouyinRefusal
 
@@ -143,10 +143,11 @@ class DouyinChannel:
         size = self.settings.page_size
         data = await self.client.call("order.searchList", mapping.search_params(start, end, page, size)) or {}
         raw_orders = data.get("shop_order_list") or []
-        orders = [mapping.map_order(item, self.shop) for item in raw_orders]
+        orders, rejected = map_each(raw_orders, lambda item: mapping.map_order(item, self.shop),
+                                    lambda item: item.get("order_id"))
         total = int(mapping.text(data.get("total")) or 0)
         more = len(raw_orders) == size and (page + 1) * size < total
-        return OrderPage(orders=orders, next_cursor=str(page + 1) if more else None)
+        return OrderPage(orders=orders, next_cursor=str(page + 1) if more else None, rejected=rejected)
 
     def parse_push(self, headers: Mapping[str, str], body: bytes) -> PushReceipt:
         receipt = push.parse_push(headers, body, self.settings.app_key, self.settings.app_secret.get_secret_value())

@@ -40,6 +40,7 @@ from hub.plugin_api import (
     PermanentError,
     RetryableError,
     ThrottledError,
+    map_each,
 )
 from plugins.taobao import mapping
 from plugins.taobao.client import DEFAULT_GATEWAY, TopClient, unwrap_list
@@ -169,8 +170,9 @@ class TaobaoChannel:
         else:
             page = _cursor_page(cursor)
             body = await self._increment_page(start, end, page)
-        orders = [self._order(trade) for trade in unwrap_list(body.get("trades"))]
-        return OrderPage(orders=orders, next_cursor=f"page:{page - 1}" if page > 1 else None)
+        orders, rejected = map_each(unwrap_list(body.get("trades")), self._order,
+                                    lambda trade: trade.get("tid_str") or trade.get("tid"))
+        return OrderPage(orders=orders, next_cursor=f"page:{page - 1}" if page > 1 else None, rejected=rejected)
 
     async def _fullinfo(self, tid: str, fields: str | None = None) -> dict[str, Any]:
         body = await self.client.call("taobao.trade.fullinfo.get",

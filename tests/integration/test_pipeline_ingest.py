@@ -12,10 +12,10 @@ import pytest
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from contracts import Capability, InboundMessage, MessageKind, Order, OrderStatus
+from contracts import Capability, InboundMessage, MessageKind, Order, OrderPage, OrderStatus
 from hub.db import dead_letters
 from hub.db.tables import DeadLetterRow, InboxRow, OrderEventRow, OrderRow
-from hub.errors import PermanentError, RetryableError
+from hub.errors import BadInputError, PermanentError, RetryableError
 from hub.plugin_api import hookimpl
 from hub.services.ingest import accept_messages
 from hub.testing.factories import make_order
@@ -170,3 +170,48 @@ async def test_permanent_failure_is_dead_lettered_with_payload_and_replay_recove
     async with database.session() as session:
         replayed = await dead_letters.get(session, letter.id)
     assert replayed is not None and replayed.replayed_at is not None
+
+
+class PollingChannel(FakeChannel):
+    """A fake platform whose poll page holds one good order and one it cannot map."""
+
+    platform: ClassVar[str] = "fakepoll"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.GET_ORDER, Capability.POLL_ORDERS})
+    max_poll_window_s = 86_400
+
+    async def fetch_orders(self, start: Any, end: Any, cursor: str | None) -> OrderPage:
+        good = FakeShopState.orders["good"]
+        return OrderPage(orders=[good], rejected={"bad-1": "unknown trade status 'TRADE_MYSTERY' (field status)"})
+
+    async def get_order(self, external_id: str) -> Order:
+        if external_id == "bad-1":
+            raise BadInputError("unknown trade status 'TRADE_MYSTERY'", field="status")
+        return await super().get_order(external_id)
+
+
+class PollingPlugin:
+    @hookimpl
+    def register_channels(self) -> list[type[Any]]:
+        return [PollingChannel]
+
+
+async def test_an_unmappable_order_is_dead_lettered_and_the_poll_goes_on(database, database_url, mode) -> None:  # type: ignore[no-untyped-def]
+    from hub.pipeline.polling import poll_shop_orders
+
+    good = make_order(platform="fakepoll", shop="shop-p")
+    FakeShopState.orders["good"] = good
+    config = hub_config(database_url, redis_url=mode, shops={"shop-p": {"platform": "fakepoll"}})
+    with running_hub(config, extra_plugins=[PollingPlugin()], load_entry_points=False) as hub:
+        await poll_shop_orders(hub, "shop-p")
+
+        async def settled(session) -> bool:  # type: ignore[no-untyped-def]
+            orders = await session.scalar(select(func.count()).select_from(OrderRow))
+            letters = await session.scalar(select(func.count()).select_from(DeadLetterRow))
+            return orders == 1 and letters == 1
+
+        await _wait_for(database, settled)
+    async with database.session() as session:
+        letter = (await session.execute(select(DeadLetterRow))).scalar_one()
+        row = (await session.execute(select(OrderRow))).scalar_one()
+    assert "TRADE_MYSTERY" in letter.reason
+    assert row.external_id == good.ref.external_id
