@@ -302,7 +302,16 @@ class ChannelStockRow(Base):
 
 
 class ShipmentRow(Base):
+    """What left a warehouse for one order, and how telling the channel about it went.
+
+    ``status``: pending (the channel is still to be told) | confirmed | not_supported (the shop's
+    connector cannot confirm shipments) | failed (the channel refused, or attempts ran out).
+    ``tracking_key`` (the parcels' tracking numbers, sorted) is unique per order, so posting the
+    same shipment twice records it once.
+    """
+
     __tablename__ = "shipments"
+    __table_args__ = (UniqueConstraint("order_id", "tracking_key"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
     warehouse: Mapped[str | None] = mapped_column(String(100))
@@ -310,6 +319,11 @@ class ShipmentRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON)  # contracts.Shipment
     confirmed_to_channel_at: Mapped[datetime | None] = mapped_column(ts())
     created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    tracking_key: Mapped[str | None] = mapped_column(String(1000))
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime | None] = mapped_column(ts(), onupdate=utcnow)
 
 
 class TrackingEventRow(Base):
