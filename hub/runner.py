@@ -22,6 +22,10 @@ from hub.context import Hub, set_current_hub
 log = structlog.get_logger(__name__)
 
 ALL_QUEUES = ["ingest", "stock", "fulfilment", "bulk", "default"]
+#: How often an idle dramatiq consumer wakes. It also releases delayed messages whose time has come
+#: only when it wakes, so dramatiq's default (1000 ms) added up to a second to every delayed send —
+#: the 200 ms stock-push coalescing window became ~1.2 s of oversell window (DESIGN §6 wants < 1 s).
+WORKER_POLL_MS = 100
 
 
 def _setup_logging(hub: Hub) -> None:
@@ -135,7 +139,7 @@ def serve(hub: Hub) -> None:
     if not hub.config.redis_url:
         log.warning("serve.embedded", detail="no HUB_REDIS_URL: running workers in this process")
         _migrate(hub)
-        runtime.start_workers()
+        runtime.start_workers(worker_timeout_ms=WORKER_POLL_MS)
         background = BackgroundLoop(hub).start()
     try:
         _uvicorn(hub, create_app(hub))
@@ -149,7 +153,7 @@ def work(hub: Hub, queues: list[str] | None = None) -> None:
     """A worker process: actors on the given queues, plus the leader-elected scheduler and relay."""
     _setup_logging(hub)
     runtime = start_runtime(hub)
-    runtime.start_workers(queues or ALL_QUEUES)
+    runtime.start_workers(queues or ALL_QUEUES, worker_timeout_ms=WORKER_POLL_MS)
     background = BackgroundLoop(hub).start()
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -173,7 +177,7 @@ def run_all(hub: Hub, *, demo: bool = False) -> None:
         demo_env = start_demo(hub)
     _migrate(hub)
     runtime = start_runtime(hub)
-    runtime.start_workers()
+    runtime.start_workers(worker_timeout_ms=WORKER_POLL_MS)
     if demo_env:
         from hub.demo import seed_demo
 
