@@ -44,6 +44,9 @@ FLAG_TTL_MS = 30_000
 #: At most this many listings per push job; the rest stay dirty for the next one.
 MAX_PER_JOB = 5_000
 
+#: How soon a push whose partitioned raise was held back looks again.
+CAPPED_RECHECK_MS = 500
+
 _local_flags: dict[str, float] = {}
 _local_guard = threading.Lock()
 
@@ -425,6 +428,10 @@ async def push_shop(hub: Hub, shop: str) -> PushReport:
     if capped:
         async with hub.database().transaction() as session:
             await _redirty(session, capped, None)
+        # Held back until the other shops are lowered. The job that lowers them wakes the shops
+        # left waiting, but a concurrent one may have looked before these rows were dirty again:
+        # look again shortly rather than leave the raise to the dirty sweep (seconds later).
+        await schedule_push(hub, [shop], delay_ms=CAPPED_RECHECK_MS)
     log.info("stock.pushed", shop=shop, pushed=report.pushed, skipped=report.skipped, failed=report.failed,
              capped=report.capped, calls=report.calls)
     if partitioned and report.pushed:
