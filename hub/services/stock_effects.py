@@ -115,7 +115,8 @@ async def reserve_order(hub: Hub, order_id: int) -> StockEffect:
             if line.external_id in first_lines:
                 # The shop took this stock when the buyer ordered: its shown value is already lower.
                 await stock_sync.note_platform_decrement(session, order.shop, line.merchant_sku or "",
-                                                         line.channel_item_id, line.channel_sku_id, line.quantity)
+                                                         line.channel_item_id, line.channel_sku_id, line.quantity,
+                                                         sold_at=order.channel_created_at)
         if reasons:
             await orders.add_hold(session, order_id, Hold(code=STOCK_SHORT, reason="; ".join(reasons)),
                                   cause="inventory")

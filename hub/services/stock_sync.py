@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -46,6 +46,10 @@ MAX_PER_JOB = 5_000
 
 #: How soon a push whose partitioned raise was held back looks again.
 CAPPED_RECHECK_MS = 500
+#: Allowance for the platforms' clocks running ahead of the hub's, when telling whether a sale
+#: came after a push. Zero: both sides keep NTP time, and TOP's whole-second order times only ever
+#: err towards "maybe before the push" (the safe side); the reconcile job repairs what is left.
+PUSH_CLOCK_SKEW = timedelta(0)
 
 _local_flags: dict[str, float] = {}
 _local_guard = threading.Lock()
@@ -78,17 +82,30 @@ async def mark_dirty(session: AsyncSession, skus: Iterable[str]) -> set[str]:
 
 async def note_platform_decrement(
     session: AsyncSession, shop: str, merchant_sku: str, channel_item_id: str | None, channel_sku_id: str | None,
-    quantity: int,
+    quantity: int, *, sold_at: datetime | None = None,
 ) -> bool:
     """A buyer ordered ``quantity`` in ``shop``: the platform already lowered what it shows by that
-    much, so lower the hub's record too (once per order line: the caller guarantees it)."""
+    much, so lower the hub's record too (once per order line: the caller guarantees it).
+
+    Only when the sale (``sold_at``: the order's creation, the earliest a platform decrements)
+    came after the hub's last push to that listing. A push that landed after the sale set an
+    absolute value that already overwrote the platform's decrement: lowering the record as well
+    would make the hub believe the shop shows less than it does, so it would never push the lower
+    value the sale calls for, and the shops would keep showing stock that is gone. Otherwise the
+    record becomes unknown and the next push rewrites the value (at worst one push too many).
+    """
     listing_id = await find_listing(session, shop, merchant_sku, channel_item_id, channel_sku_id)
     if listing_id is None:
         return False
+    lowered = case((ChannelStockRow.shown >= quantity, ChannelStockRow.shown - quantity), else_=0)
+    if sold_at is not None:
+        after_last_push = ChannelStockRow.pushed_at.is_(None) | (
+            ChannelStockRow.pushed_at < sold_at.astimezone(UTC) - PUSH_CLOCK_SKEW)
+        lowered = case((after_last_push, lowered), else_=None)
     await session.execute(
         update(ChannelStockRow)
         .where(ChannelStockRow.listing_id == listing_id, ChannelStockRow.shown.is_not(None))
-        .values(shown=case((ChannelStockRow.shown >= quantity, ChannelStockRow.shown - quantity), else_=0))
+        .values(shown=lowered)
         .execution_options(synchronize_session=False)
     )
     return True
