@@ -11,7 +11,6 @@ not for asserting anything: the tests do that.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -27,7 +26,7 @@ from hub.asgi_server import BackgroundServer
 from hub.config import HubConfig, ShopConfig, WarehouseConfig
 from hub.context import Hub
 from hub.db.tables import DeadLetterRow, InboxRow, OrderEventRow, OrderRow
-from hub.runner import BackgroundLoop
+from hub.runner import WORKER_POLL_MS
 from hub.testing.hub import DEFAULT_REDIS_URL, hub_config, running_hub
 from plugins.aliexpress.sandbox import AliExpressSandbox
 from plugins.douyin.sandbox import DouyinSandbox
@@ -135,20 +134,13 @@ def e2e_config(backend: Backend, served: dict[str, Served], **sections: Any) -> 
 
 @contextmanager
 def e2e_hub(config: HubConfig) -> Iterator[Hub]:
-    """``running_hub`` plus the outbox relay (order follow-ups, stock effects). The leader
-    scheduler is left out where the harness allows it: tests send the periodic actors."""
-    accepts = inspect.signature(running_hub).parameters
-    if "relay" in accepts:
-        with running_hub(config, relay=True, schedule=False) as hub:
-            yield hub
-        return
-    with running_hub(config) as hub:
-        kwargs = {"schedule": False} if "schedule" in inspect.signature(BackgroundLoop).parameters else {}
-        background = BackgroundLoop(hub, **kwargs).start()
-        try:
-            yield hub
-        finally:
-            background.stop()
+    """``running_hub`` with the outbox relay (order follow-ups, stock effects) and workers polling
+    as often as ``hub run``/``hub worker`` make them (``hub.runner.WORKER_POLL_MS``). The leader
+    scheduler is left out: tests send the periodic actors themselves (``pumping``)."""
+    with running_hub(config, start_workers=False, relay=True, schedule=False) as hub:
+        assert hub.runtime is not None
+        hub.runtime.start_workers(worker_timeout_ms=WORKER_POLL_MS)
+        yield hub
 
 
 @dataclass
