@@ -169,7 +169,17 @@ def stock_changed(merchant_sku: str, available: int, low: bool) -> None:
 def shipment_changed(order_id: int, shipment_id: int, status: str) -> None:
     """Notification: a shipment was created, confirmed to the channel, or changed tracking state.
 
-    Called after commit, at least once. Return value ignored.
+    :param order_id: the hub's id of the order; :param shipment_id: the hub's id of the shipment
+        (``GET /api/v1/shipments/{id}`` shows it);
+    :param status: the shipment's status after the change: ``pending`` (just recorded; the
+        channel is still to be told), ``confirmed`` (the channel knows), ``not_supported`` (the
+        shop's connector cannot confirm shipments) or ``failed`` (the channel refused, or
+        attempts ran out; the reason is on the shipment).
+
+    Called after commit, at least once, each change in its own queue message: notices of one
+    shipment may arrive out of order (the confirmation can overtake the creation notice), so
+    read ``status`` as "this happened", not as the latest state. Return value ignored; an
+    exception is logged and does not undo the change.
     """
 
 

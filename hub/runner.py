@@ -40,7 +40,7 @@ def _migrate(hub: Hub) -> None:
     upgrade(hub.config.database_url)
 
 
-ACTOR_MODULES = ("hub.pipeline.actors", "hub.pipeline.stock_actors")
+ACTOR_MODULES = ("hub.pipeline.actors", "hub.pipeline.stock_actors", "hub.pipeline.fulfilment_actors")
 
 
 def import_actor_modules() -> None:

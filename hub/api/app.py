@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from hub.api import inventory_routes
 from hub.api.errors import ErrorBody, RequestContextMiddleware, install_error_handlers
-from hub.api.routes import api_keys, catalog, dead_letters, health, orders, webhooks
+from hub.api.routes import api_keys, catalog, dead_letters, health, orders, shipments, webhooks
 from hub.context import Hub
 
 log = structlog.get_logger(__name__)
@@ -54,6 +54,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(catalog.router)
     app.include_router(orders.router)
+    app.include_router(shipments.router)
     app.include_router(inventory_routes.router)
     app.include_router(dead_letters.router)
     app.include_router(api_keys.router)

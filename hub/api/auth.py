@@ -29,6 +29,7 @@ class Permission(StrEnum):
     ORDERS_READ = "orders.read"
     ORDERS_READ_PII = "orders.read_pii"  # buyer and shipping address unmasked
     ORDERS_WRITE = "orders.write"  # edits, holds, releases
+    SHIPMENTS_WRITE = "shipments.write"  # record what left a warehouse
     STOCK_READ = "stock.read"
     STOCK_ADJUST = "stock.adjust"
     SHOPS_READ = "shops.read"
@@ -46,6 +47,7 @@ PERMISSION_ROLES: dict[Permission, frozenset[str]] = {
     Permission.ORDERS_READ: _EVERYONE,
     Permission.ORDERS_READ_PII: frozenset({"admin", "service"}),
     Permission.ORDERS_WRITE: frozenset({"admin", "operator"}),
+    Permission.SHIPMENTS_WRITE: frozenset({"admin", "operator", "warehouse"}),
     Permission.STOCK_READ: _EVERYONE,
     Permission.STOCK_ADJUST: frozenset({"admin", "warehouse"}),
     Permission.SHOPS_READ: _EVERYONE,

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from contracts.money import Money
 from contracts.orders import Order
+from contracts.shipments import Parcel
 
 
 class Health(BaseModel):
@@ -147,6 +148,24 @@ class SourceEventOut(BaseModel):
     received_at: datetime
 
 
+class ShipmentOut(BaseModel):
+    """A shipment and how telling the channel about it went."""
+
+    id: int
+    order_id: int
+    warehouse: str | None
+    status: str = Field(description="pending (the channel is still to be told), confirmed, not_supported "
+                                    "(the shop's connector cannot confirm shipments) or failed.")
+    parcels: list[Parcel]
+    partial: bool = Field(description="True when lines of the order remained unshipped after this shipment.")
+    shipped_at: datetime | None
+    confirmed_to_channel_at: datetime | None
+    attempts: int = Field(description="Calls made to the channel so far.")
+    last_error: str | None = Field(description="Why the channel confirmation is still pending, or failed.")
+    created_at: datetime
+    created_by: str | None = Field(description="The API key that recorded it.")
+
+
 class OrderDetail(OrderSummary):
     order: Order = Field(description="The canonical order; buyer and address masked unless the key may see them.")
     pii_masked: bool
@@ -154,6 +173,7 @@ class OrderDetail(OrderSummary):
     holds: list[HoldOut]
     history: list[OrderEventOut]
     source_events: list[SourceEventOut]
+    shipments: list[ShipmentOut] = Field(default_factory=list, description="Shipments recorded, oldest first.")
 
 
 class WebhookRejected(BaseModel):

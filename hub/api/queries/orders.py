@@ -18,7 +18,7 @@ from sqlalchemy import Select, and_, cast, exists, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.db.tables import InboxRow, OrderEventRow, OrderHoldRow, OrderLineRow, OrderRow
+from hub.db.tables import InboxRow, OrderEventRow, OrderHoldRow, OrderLineRow, OrderRow, ShipmentRow
 from hub.errors import BadInputError
 
 MAX_LIMIT = 200
@@ -56,6 +56,7 @@ class OrderStory:
     holds: list[OrderHoldRow] = field(default_factory=list)
     events: list[OrderEventRow] = field(default_factory=list)
     sources: list[InboxRow] = field(default_factory=list)
+    shipments: list[ShipmentRow] = field(default_factory=list)
 
 
 def encode_cursor(last_id: int) -> str:
@@ -129,7 +130,7 @@ async def list_orders(
 
 
 async def order_story(session: AsyncSession, order_id: int) -> OrderStory | None:
-    """The order, its lines, holds, history in order, and the inbox rows that history came from."""
+    """The order, its lines, holds, history in order, its shipments, and the inbox rows that history came from."""
     order = await session.get(OrderRow, order_id)
     if order is None:
         return None
@@ -142,6 +143,9 @@ async def order_story(session: AsyncSession, order_id: int) -> OrderStory | None
     )).scalars().all())
     story.events = list((await session.execute(
         select(OrderEventRow).where(OrderEventRow.order_id == order_id).order_by(OrderEventRow.id)
+    )).scalars().all())
+    story.shipments = list((await session.execute(
+        select(ShipmentRow).where(ShipmentRow.order_id == order_id).order_by(ShipmentRow.id)
     )).scalars().all())
     inbox_ids = sorted({e.inbox_id for e in story.events if e.inbox_id is not None})
     if inbox_ids:

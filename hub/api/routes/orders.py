@@ -2,7 +2,7 @@
 
 The detail shows the canonical order with buyer and shipping address masked unless the caller's
 role may see personal data (``orders.read_pii``), plus lines, holds, every history event in order
-and the inbox rows those events came from. Read-only: edits go through the order service.
+the inbox rows those events came from, and its shipments. Read-only: edits go through the order service.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from hub.api.models import (
     SourceEventOut,
 )
 from hub.api.queries.orders import MAX_LIMIT, OrderFilters, list_orders, order_story
+from hub.api.routes.shipments import shipment_out
 from hub.db.tables import OrderRow
 from hub.logging import mask_event
 
@@ -113,4 +114,5 @@ async def get_order(
             for e in story.events
         ],
         source_events=[SourceEventOut.model_validate(s, from_attributes=True) for s in story.sources],
+        shipments=[shipment_out(s) for s in story.shipments],
     )

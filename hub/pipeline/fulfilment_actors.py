@@ -1,0 +1,28 @@
+"""Fulfilment actors on the ``fulfilment`` queue: after a shipment changes, and telling the channel.
+
+Thin: each receives ids from the outbox and calls ``hub.services.fulfilment``. The queue is its
+own so a backlog of order imports never delays a shipment confirmation (DESIGN §5). Not for
+recording shipments (the API does that, through the service).
+"""
+
+from __future__ import annotations
+
+from hub.context import current_hub
+from hub.queue.actors import hub_actor
+from hub.services import fulfilment
+
+
+@hub_actor(queue="fulfilment", max_retries=5, min_backoff_ms=1_000, max_backoff_ms=60_000,
+           name=fulfilment.CHANGED_ACTOR)
+async def shipment_changed(order_id: int, shipment_id: int, status: str, event: str) -> None:
+    """After a shipment change commits: consume the order's stock once it all shipped, then notify plugins."""
+    await fulfilment.after_shipment_change(current_hub(), order_id, shipment_id, status, event)
+
+
+# Backoff from 2 s to 5 min: TOP asks integrators not to retry its isp.* errors at once, and a
+# partner outage is better waited out than hammered. The service gives up after the same count.
+@hub_actor(queue="fulfilment", max_retries=fulfilment.CONFIRM_MAX_RETRIES, min_backoff_ms=2_000,
+           max_backoff_ms=300_000, time_limit_ms=120_000, name=fulfilment.CONFIRM_ACTOR)
+async def confirm_shipment(shipment_id: int) -> None:
+    """Tell the shop's channel the shipment left (a non-idempotent call, guarded by an idempotency key)."""
+    await fulfilment.confirm_to_channel(current_hub(), shipment_id)
