@@ -18,7 +18,7 @@ from hub.config import HubConfig, HubSection, ShopConfig
 from hub.context import Hub, set_current_hub
 from hub.plugins import build_plugin_manager
 from hub.queue.testing import delete_namespace
-from hub.runner import BackgroundLoop, import_actor_modules
+from hub.runner import WORKER_POLL_MS, BackgroundLoop, import_actor_modules
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -73,7 +73,7 @@ def running_hub(
     background = None
     try:
         if start_workers:
-            runtime.start_workers(queues)
+            runtime.start_workers(queues, worker_timeout_ms=WORKER_POLL_MS)
         if relay or schedule:
             background = BackgroundLoop(hub, schedule=schedule).start()
         yield hub

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import pytest
@@ -147,7 +148,10 @@ async def seed(hub: Hub, sku: str = "SKU-1", on_hand: int = 10, *, shops: list[s
 async def place_order(hub: Hub, lines: list[tuple[str, int]], *, shop: str = "shop-a",
                       status: OrderStatus = OrderStatus.PAID) -> int:
     """Store an order (as the order service would) and return its id; lines name listings by SKU."""
-    order = make_order(platform="fake", shop=shop, status=status, lines=lines)
+    # Created now, as a buyer's order is: the hub compares it with the time of its last push.
+    created = datetime.now(UTC)
+    order = make_order(platform="fake", shop=shop, status=status, lines=lines, created_at=created,
+                       updated_at=created + timedelta(seconds=1))
     order = order.model_copy(update={"lines": [
         line.model_copy(update={"channel_item_id": f"item-{line.merchant_sku}",
                                 "channel_sku_id": f"sku-{line.merchant_sku}"}) for line in order.lines]})
