@@ -158,8 +158,10 @@ class HubProcess:
 
 @contextmanager
 def hub_processes(config_path: Path, database_url: str, redis_url: str, *, workers: int = 1,
-                  threads: int = 4) -> Iterator[list[HubProcess]]:
-    """``hub db upgrade``, then ``hub serve`` and ``workers`` × ``hub worker``; stopped afterwards."""
+                  threads: int = 4, stock_workers: int = 0) -> Iterator[list[HubProcess]]:
+    """``hub db upgrade``, then ``hub serve``, ``workers`` × ``hub worker`` and ``stock_workers`` ×
+    ``hub worker --queues stock`` (the others then leave the stock queue alone: a worker that also
+    takes stock jobs queues them behind its own backlog); stopped afterwards."""
     env = {**os.environ, "HUB_CONFIG": str(config_path), "HUB_DATABASE_URL": database_url,
            "HUB_REDIS_URL": redis_url}
     logs = Path(tempfile.mkdtemp(prefix="hub-flash-logs-"))
@@ -170,8 +172,12 @@ def hub_processes(config_path: Path, database_url: str, redis_url: str, *, worke
     try:
         started.append(HubProcess("serve", ["serve"], env, logs / "serve.log").start())
         for n in range(workers):
-            started.append(HubProcess(f"worker{n + 1}", ["worker", "--threads", str(threads)], env,
+            queues = ["--queues", "ingest,fulfilment,bulk,default"] if stock_workers else []
+            started.append(HubProcess(f"worker{n + 1}", ["worker", *queues, "--threads", str(threads)], env,
                                       logs / f"worker{n + 1}.log").start())
+        for n in range(stock_workers):
+            started.append(HubProcess(f"stock-worker{n + 1}", ["worker", "--queues", "stock", "--threads", "2"],
+                                      env, logs / f"stock-worker{n + 1}.log").start())
         yield started
     finally:
         for process in started:

@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -300,7 +303,8 @@ def run_mode(mode_name: str, args: argparse.Namespace) -> ModeResult:
         config_path = workdir / "hub.toml"
         write_config(config_path, shops, api_port, mode_name, args)
         processes = stack.enter_context(hub_processes(config_path, database_url, redis_url,
-                                                      workers=args.workers, threads=args.threads))
+                                                      workers=args.workers, threads=args.threads,
+                                                      stock_workers=args.stock_workers))
         asyncio.run(seed_catalogue(config_path, database_url, args.stock))
         api = f"http://127.0.0.1:{api_port}"
         wait_http(f"{api}/healthz", processes=processes)
@@ -316,6 +320,8 @@ def run_mode(mode_name: str, args: argparse.Namespace) -> ModeResult:
             shown = {s.name: s.sandbox.shown_stock(s.name, SKU) for s in shops}
             raise RuntimeError(f"the hub did not push the seeded values {seeded} in {args.timeout:g} s: "
                                f"shops show {shown}; hub: {hub_state(dsn)}")
+
+        profilers = start_profilers(processes, args.profile, mode_name) if args.profile else []
 
         # The sale.
         sale_start = time.time()
@@ -342,6 +348,9 @@ def run_mode(mode_name: str, args: argparse.Namespace) -> ModeResult:
         result.settled = wait_for(settled, args.timeout, every_s=0.5)
         time.sleep(1.0)  # pushes in flight land
         result.settle_s = time.time() - sale_start - result.sale_s
+        for profiler in profilers:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            profiler.wait(60)
         if not result.settled:
             result.notes.append(f"not settled within {args.timeout:g} s: {hub_state(dsn)}")
         # Read the hub's database while it still exists (the stack drops it).
@@ -365,12 +374,42 @@ def run_mode(mode_name: str, args: argparse.Namespace) -> ModeResult:
         if decided and decided[0]["n"] > 1:
             span = (decided[0]["last"] - decided[0]["first"]).total_seconds()
             result.decided_rate = decided[0]["n"] / span if span > 0 else None
+        if args.dump:
+            dump(Path(args.dump), mode_name, sale_start, watch, ledger, dsn)
         # Stop the hub first, so the baseline has the database and the cores to itself.
         for process in processes:
             process.stop()
         result.concurrency = args.workers * args.threads
         result.bare_rate = asyncio.run(bare_updates(dsn, args.stock, result.concurrency))
     return result
+
+
+# --------------------------------------------------------------------------- diagnosis
+
+
+def start_profilers(processes: list[Any], directory: str, mode: str) -> list[subprocess.Popen[bytes]]:
+    """``py-spy record`` on every hub process for the sale and the settling (speedscope files)."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    return [subprocess.Popen([spy, "record", "--pid", str(p.proc.pid), "--format", "speedscope", "--rate", "50",
+                              "--output", str(out / f"{mode}-{p.name}.speedscope.json"), "--nonblocking"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for p in processes if p.proc is not None]
+
+
+def dump(path: Path, mode: str, sale_start: float, watch: StockWatch, ledger: list[asyncpg.Record],
+         dsn: str) -> None:
+    """Timelines for a closer look: what each shop showed, each push, the ledger, each order's trip."""
+    orders = fetch(dsn, "SELECT o.shop, o.external_id, o.channel_created_at, o.created_at, r.created_at AS decided, "
+                        "r.state FROM orders o LEFT JOIN reservations r ON r.order_id = o.id ORDER BY o.id")
+    data = {"sale_start": sale_start, "shown": watch.shown, "pushes": watch.pushes,
+            "ledger": [[r["at"].timestamp(), r["reserved_delta"], r["cause"]] for r in ledger],
+            "orders": [[r["shop"], r["external_id"], r["channel_created_at"].timestamp(), r["created_at"].timestamp(),
+                        r["decided"].timestamp() if r["decided"] else None, r["state"]] for r in orders]}
+    target = path.with_name(f"{path.stem}-{mode}{path.suffix or '.json'}")
+    target.write_text(json.dumps(data))
+    print(f"  timelines written to {target}", file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- output
@@ -387,7 +426,8 @@ def _rate(value: float | None) -> str:
 def report(results: list[ModeResult], args: argparse.Namespace) -> str:
     lines = [f"flash sale: {args.orders:,} buyers over 4 shops, stock {args.stock:,}, "
              f"{'as fast as possible' if not args.rate else f'{args.rate:g} orders/s'}, "
-             f"hub: 1 serve + {args.workers} worker x {args.threads} threads, "
+             f"hub: 1 serve + {args.workers} worker x {args.threads} threads"
+             f"{f' + {args.stock_workers} stock-only worker' if args.stock_workers else ''}, "
              f"per-shop API rate {args.shop_rate:g}/s", ""]
     header = f"{'':34}" + "".join(f"{r.mode:>16}" for r in results)
     lines.append(header)
@@ -444,9 +484,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=0.0, help="orders per second (default: as fast as possible)")
     parser.add_argument("--workers", type=int, default=1, help="hub worker processes (default 1)")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
+    parser.add_argument("--stock-workers", type=int, default=0,
+                        help="extra `hub worker --queues stock` processes (default 0)")
     parser.add_argument("--shop-rate", type=float, default=200.0,
                         help="the hub's per-shop API token bucket, calls/s (hub default 10; bench default 200)")
     parser.add_argument("--timeout", type=float, default=180.0, help="longest wait for the hub to settle, s")
+    parser.add_argument("--dump", help="write timelines to this JSON path (one file per mode) for diagnosis")
+    parser.add_argument("--profile", help="py-spy record the hub processes into this directory")
     parser.add_argument("--seed", type=int, default=20240611, help="random seed for the buyers' shops")
     args = parser.parse_args(argv)
     if args.quick:
