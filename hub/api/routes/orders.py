@@ -116,3 +116,28 @@ async def get_order(
         source_events=[SourceEventOut.model_validate(s, from_attributes=True) for s in story.sources],
         shipments=[shipment_out(s) for s in story.shipments],
     )
+
+
+@router.post("/{order_id}/holds/{code}/release", response_model=HoldOut,
+             summary="Release a hold (stock short, cancel requested, audit rule...) as a person")
+async def release_order_hold(
+    request: Request, order_id: int, code: str, principal: Principal = Depends(require(Permission.ORDERS_WRITE))
+) -> HoldOut:
+    """The release is attributed to the caller and written to the order's history; if no other
+    hold remains the order proceeds (a stock-short order tries its reservation again)."""
+    from sqlalchemy import select
+
+    from hub.db.tables import OrderHoldRow
+    from hub.services.orders import release_hold
+
+    async with get_hub(request).database().transaction() as session:
+        hold = (await session.execute(select(OrderHoldRow).where(
+            OrderHoldRow.order_id == order_id, OrderHoldRow.code == code))).scalar_one_or_none()
+        if hold is None:
+            raise ApiError(404, "not_found", f"order {order_id} has no hold {code!r}")
+        if hold.released_at is not None:
+            raise ApiError(409, "conflict", f"hold {code!r} on order {order_id} was already released "
+                                            f"by {hold.released_by} at {hold.released_at.isoformat()}")
+        await release_hold(session, order_id, code, actor=principal.actor)
+        await session.refresh(hold)
+        return HoldOut.model_validate(hold, from_attributes=True)
