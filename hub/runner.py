@@ -18,10 +18,11 @@ from typing import Any
 import structlog
 
 from hub.context import Hub, set_current_hub
+from hub.queue.actors import QUEUES
 
 log = structlog.get_logger(__name__)
 
-ALL_QUEUES = ["ingest", "stock", "fulfilment", "bulk", "default"]
+ALL_QUEUES = list(QUEUES)
 #: How often an idle dramatiq consumer wakes. It also releases delayed messages whose time has come
 #: only when it wakes, so dramatiq's default (1000 ms) added up to a second to every delayed send —
 #: the 200 ms stock-push coalescing window became ~1.2 s of oversell window (DESIGN §6 wants < 1 s).

@@ -1,8 +1,10 @@
 """The hub's actors: thin functions that receive ids and call services.
 
 Every actor has an explicit retry budget (dramatiq's default of 20 retries over weeks is never
-left in place) and a queue by concern — ``ingest`` for orders coming in, ``stock`` for stock
-pushes, ``fulfilment``, ``bulk`` for imports — so a backlog in one never delays another.
+left in place) and a queue by concern — ``channels`` for polls and message-channel intake,
+``ingest`` for turning stored messages into orders, ``stock`` for stock pushes, ``fulfilment``,
+``bulk`` for imports — so a backlog in one never delays another (taking TMC messages in does not
+wait behind a backlog of orders being processed).
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ async def process_inbox_batch(inbox_ids: list[int], force: bool = False) -> None
                 metrics.DEAD_LETTERS.labels(PROCESS_ACTOR).inc()
 
 
-@hub_actor(queue="ingest", max_retries=3, min_backoff_ms=5_000, max_backoff_ms=120_000)
+@hub_actor(queue="channels", max_retries=3, min_backoff_ms=5_000, max_backoff_ms=120_000)
 async def poll_shop(shop: str) -> None:
     """Poll one shop's orders over an overlapping window (leader-scheduled; skipped while paused)."""
     if await _skip_paused(shop, "poll_shop"):
@@ -100,7 +102,7 @@ async def poll_shop(shop: str) -> None:
         return  # the shop is paused with the reason; retrying cannot help
 
 
-@hub_actor(queue="ingest", max_retries=3, min_backoff_ms=1_000, max_backoff_ms=30_000)
+@hub_actor(queue="channels", max_retries=3, min_backoff_ms=1_000, max_backoff_ms=30_000)
 async def consume_channel(shop: str) -> None:
     """Drain a shop's message channel (e.g. TMC) for a short while; confirm only what is stored.
     Skipped while the shop is paused: the channel keeps its messages until the shop is resumed."""

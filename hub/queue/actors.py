@@ -17,7 +17,7 @@ import dramatiq
 from hub.errors import HubError
 
 #: Queues by concern, so a backlog of imports never delays a stock push (DESIGN §5).
-QUEUES = ("ingest", "stock", "fulfilment", "bulk", "default")
+QUEUES = ("channels", "ingest", "stock", "fulfilment", "bulk", "default")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
