@@ -53,15 +53,15 @@ async def record_messages(
                 "attempts": 0,
             }
         )
+    if not rows:
+        return []
+    # One statement with the rows as executemany parameters: SQLAlchemy caches its compiled form
+    # and batches it into multi-row INSERT … RETURNING itself ("insertmanyvalues"); building it
+    # with .values([...]) instead recompiled it on every push.
+    stmt = insert_ignore(InboxRow, _dialect(session), ["platform", "message_id"]).returning(InboxRow.id)
     ids: list[int] = []
-    dialect = _dialect(session)
     for start in range(0, len(rows), CHUNK):
-        stmt = (
-            insert_ignore(InboxRow, dialect, ["platform", "message_id"])
-            .values(rows[start : start + CHUNK])
-            .returning(InboxRow.id)
-        )
-        ids.extend((await session.execute(stmt)).scalars().all())
+        ids.extend((await session.execute(stmt, rows[start : start + CHUNK])).scalars().all())
     return sorted(ids)
 
 
