@@ -89,7 +89,7 @@ async def process_inbox_batch(inbox_ids: list[int], force: bool = False) -> None
                 metrics.DEAD_LETTERS.labels(PROCESS_ACTOR).inc()
 
 
-@hub_actor(queue="channels", max_retries=3, min_backoff_ms=5_000, max_backoff_ms=120_000)
+@hub_actor(queue="channels", priority=-10, max_retries=3, min_backoff_ms=5_000, max_backoff_ms=120_000)
 async def poll_shop(shop: str) -> None:
     """Poll one shop's orders over an overlapping window (leader-scheduled; skipped while paused)."""
     if await _skip_paused(shop, "poll_shop"):
@@ -102,7 +102,7 @@ async def poll_shop(shop: str) -> None:
         return  # the shop is paused with the reason; retrying cannot help
 
 
-@hub_actor(queue="channels", max_retries=3, min_backoff_ms=1_000, max_backoff_ms=30_000)
+@hub_actor(queue="channels", priority=-10, max_retries=3, min_backoff_ms=1_000, max_backoff_ms=30_000)
 async def consume_channel(shop: str) -> None:
     """Drain a shop's message channel (e.g. TMC) for a short while; confirm only what is stored.
     Skipped while the shop is paused: the channel keeps its messages until the shop is resumed."""
@@ -145,7 +145,7 @@ async def sweep_inbox() -> None:
         log.warning("inbox.swept", count=len(stale))
 
 
-@hub_actor(queue="default", max_retries=5)
+@hub_actor(queue="default", priority=-15, max_retries=5)
 async def order_changed(order_id: int, old_status: str | None, new_status: str, cause: str) -> None:
     """After an order change commits: notify plugins, then drive stock and audit."""
     from hub.services import order_flow

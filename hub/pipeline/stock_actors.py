@@ -26,7 +26,7 @@ SWEEP_INTERVAL_S = 5.0
 SWEEP_AGE_S = 3.0
 
 
-@hub_actor(queue="stock", max_retries=8, min_backoff_ms=500, max_backoff_ms=60_000, time_limit_ms=600_000,
+@hub_actor(queue="stock", priority=-20, max_retries=8, min_backoff_ms=500, max_backoff_ms=60_000, time_limit_ms=600_000,
            name=stock_sync.PUSH_ACTOR)
 async def push_shop_stock(shop: str) -> None:
     """Push one shop's changed stock (one job per shop per coalescing window).
@@ -37,14 +37,14 @@ async def push_shop_stock(shop: str) -> None:
     await stock_sync.push_shop(current_hub(), shop)
 
 
-@hub_actor(queue="stock", max_retries=2, min_backoff_ms=5_000, max_backoff_ms=120_000, time_limit_ms=1_800_000,
-           name="reconcile_shop")
+@hub_actor(queue="stock", priority=-20, max_retries=2, min_backoff_ms=5_000, max_backoff_ms=120_000,
+           time_limit_ms=1_800_000, name="reconcile_shop")
 async def reconcile_shop_stock(shop: str) -> None:
     """Read back what ``shop`` shows and repair drift."""
     await reconcile.reconcile_shop(current_hub(), shop)
 
 
-@hub_actor(queue="stock", max_retries=1, min_backoff_ms=1_000, max_backoff_ms=5_000)
+@hub_actor(queue="stock", priority=-20, max_retries=1, min_backoff_ms=1_000, max_backoff_ms=5_000)
 async def sweep_dirty_stock() -> None:
     """Schedule a push for every shop with listings left dirty (a lost job, a held-back raise)."""
     hub = current_hub()

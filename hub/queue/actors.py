@@ -33,6 +33,7 @@ class ActorSpec:
     min_backoff_ms: int
     max_backoff_ms: int
     time_limit_ms: int
+    priority: int = 0
 
     @property
     def is_async(self) -> bool:
@@ -65,12 +66,15 @@ def hub_actor(
     max_backoff_ms: int = 300_000,
     time_limit_ms: int = 300_000,
     name: str | None = None,
+    priority: int = 0,
 ) -> Callable[[F], F]:
     """Register ``fn`` (async or sync) as an actor and return it unchanged.
 
     ``max_retries`` is required on purpose: dramatiq's default (20 retries over weeks) must never
     be in place. Registering a different function under a name already taken is an error;
-    re-registering the same function (a module reloaded) replaces the entry.
+    re-registering the same function (a module reloaded) replaces the entry. ``priority``:
+    lower runs first when a worker has several messages waiting (stock pushes and channel intake
+    go before order processing, so a backlog of orders never delays what shops show).
     """
     if queue not in QUEUES:
         raise ValueError(f"actor queue {queue!r} is not one of {', '.join(QUEUES)}")
@@ -97,6 +101,7 @@ def hub_actor(
             min_backoff_ms=min_backoff_ms,
             max_backoff_ms=max_backoff_ms,
             time_limit_ms=time_limit_ms,
+            priority=priority,
         )
         return fn
 
@@ -126,7 +131,7 @@ def bind_actors(broker: dramatiq.Broker) -> dict[str, dramatiq.Actor[Any, Any]]:
             broker=broker,
             actor_name=spec.name,
             queue_name=spec.queue,
-            priority=0,
+            priority=spec.priority,
             options=spec.options(),
         )
     return bound
