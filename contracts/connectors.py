@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from contracts.aftersales import AfterSale, ServiceOrder
 from contracts.events import InboundMessage, OrderPage, PushReceipt
-from contracts.inventory import ChannelStock, ChannelStockReading, StockLevel, StockPushResult
+from contracts.inventory import ChannelStock, ChannelStockChange, ChannelStockReading, StockLevel, StockPushResult
 from contracts.orders import Address, Order
 from contracts.shipments import Parcel, Shipment, ShipmentConfirmation, TrackingEvent
 
@@ -39,6 +39,7 @@ class Capability(StrEnum):
     RECEIVE_PUSH = "receive_push"  # parse_push(headers, body): HTTP webhooks
     MESSAGE_CHANNEL = "message_channel"  # consume_messages / confirm_messages (e.g. TMC)
     PUSH_STOCK = "push_stock"  # push_stock(values)
+    ADJUST_STOCK = "adjust_stock"  # adjust_stock(changes): relative changes (partitioned groups)
     READ_STOCK = "read_stock"  # read_stock(listings), for reconciliation
     CONFIRM_SHIPMENT = "confirm_shipment"  # confirm_shipment(order, shipment)
     AFTERSALES = "aftersales"  # fetch_aftersales / get_aftersale
@@ -94,11 +95,15 @@ class Connector(Protocol):
 class ChannelConnector(Connector, Protocol):
     """A sales channel account (a shop). Implement the methods your capabilities name.
 
-    ``max_stock_batch`` is how many ``ChannelStock`` values one ``push_stock`` call may carry
-    (TOP: 20); the hub batches accordingly.
+    ``max_stock_batch`` is how many ``ChannelStock`` values (or changes) one ``push_stock`` (or
+    ``adjust_stock``) call may carry (TOP: 20); the hub batches accordingly.
+    ``stock_adjust_idempotent`` is True when the platform applies a change sent twice with the
+    same key once (Tmall ``outer_biz_key``, Douyin ``idempotent_id``); the hub then resends a
+    change whose answer was lost, and otherwise never resends it.
     """
 
     max_stock_batch: ClassVar[int]
+    stock_adjust_idempotent: ClassVar[bool]
 
     async def fetch_orders(self, start: datetime, end: datetime, cursor: str | None) -> OrderPage:
         """Orders modified in ``[start, end)``; page with ``cursor`` until ``next_cursor`` is None."""
@@ -120,6 +125,22 @@ class ChannelConnector(Connector, Protocol):
 
     async def push_stock(self, values: list[ChannelStock]) -> list[StockPushResult]:
         """Set absolute quantities; report one result per value, in any order."""
+        ...
+
+    async def adjust_stock(self, changes: list[ChannelStockChange]) -> list[StockPushResult]:
+        """Change what the shop shows by ``delta`` per listing (the platform's incremental update).
+
+        Report one result per change: ``ok=False`` when the platform certainly did not apply it
+        (a refusal for that SKU), ``ok=False, outcome_unknown=True`` when its answer was lost (a
+        timeout); ``quantity`` = what the shop shows after, when the platform says; ``applied`` =
+        the change really made, when the platform says. A decrement whose ``applied`` is unknown
+        is credited in full only when ``quantity`` > 0 afterwards (it cannot have been cut short
+        at 0); otherwise the hub assumes it removed nothing, and a change with an unknown outcome
+        counts as made if it is a raise and as not made if it is a decrement. Raise
+        ``ThrottledError`` or ``AuthorizationError`` (nothing applied, the shop must back off) and
+        ``RetryableError`` (the outcome of the whole call is unknown) as for ``push_stock``. Never
+        resend a change inside the connector unless the platform deduplicates it by ``key``.
+        """
         ...
 
     async def read_stock(self, listings: list[ChannelStock]) -> list[ChannelStockReading]: ...

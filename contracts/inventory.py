@@ -109,8 +109,35 @@ class ChannelStock(BaseModel):
     quantity: int = Field(ge=0)
 
 
+class ChannelStockChange(BaseModel):
+    """A relative change of what one shop shows for one listing: ``delta`` units (±), sent once.
+
+    Partitioned stock groups move units between shops with changes rather than absolute values,
+    because an absolute value overwrites the platform's own decrements for sales the hub has not
+    heard of yet. ``key`` is the hub's idempotency key for this change (32 lowercase hex
+    characters, unique per change): a connector whose platform takes such a key passes it on, so
+    a resend after a lost answer is applied once.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    shop: str
+    merchant_sku: str
+    channel_item_id: str | None = None
+    channel_sku_id: str | None = None
+    delta: int
+    key: str = Field(pattern=r"^[0-9a-f]{32}$")
+
+    @model_validator(mode="after")
+    def _not_zero(self) -> ChannelStockChange:
+        if self.delta == 0:
+            raise ValueError("a stock change of 0 units changes nothing; do not send it")
+        return self
+
+
 class StockPushResult(BaseModel):
-    """The outcome of pushing one ``ChannelStock`` value, reported per SKU by a connector."""
+    """The outcome of pushing one ``ChannelStock`` value or ``ChannelStockChange``, reported per
+    SKU by a connector."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -118,9 +145,17 @@ class StockPushResult(BaseModel):
     channel_sku_id: str | None = None
     ok: bool
     quantity: int | None = Field(default=None, description="What the shop shows now, if it said.")
+    applied: int | None = Field(
+        default=None,
+        description="For a change: the change the platform says it really made, if it said (a decrement "
+                    "larger than the shop's stock is cut short at 0 by some platforms).")
     error_code: str | None = None
     error_message: str | None = None
     retryable: bool = False
+    outcome_unknown: bool = Field(
+        default=False,
+        description="With ok=False: the answer was lost (a timeout), so the platform may or may not have "
+                    "applied it. Plain ok=False means it certainly did not.")
 
 
 class ChannelStockReading(BaseModel):

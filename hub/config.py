@@ -94,6 +94,15 @@ class RulesConfig(BaseModel):
     default_allocation_mode: AllocationMode = AllocationMode.SHARED
     stock_push_window_ms: int = Field(default=200, ge=0, le=60_000, description="Coalescing window per shop.")
     low_stock_threshold: int | None = Field(default=None, ge=0)
+    stock_settle_after_s: float = Field(
+        default=600.0, ge=0,
+        description="Partitioned groups: how long after a moment the hub knew a shop's stock exactly it takes "
+                    "every order placed before that moment to have reached it; units counted for lost answers "
+                    "or cut-short decrements are given back to the group only then.")
+    stock_clock_skew_s: float = Field(
+        default=2.0, ge=0, le=300,
+        description="How far the platforms' clocks may run ahead of the hub's, when telling whether a sale came "
+                    "after a moment the hub knew a shop's stock (a larger value is safer, and slower to settle).")
 
 
 class HubSection(BaseModel):

@@ -147,6 +147,7 @@ _REQUIRED_BY_CAPABILITY: dict[Capability, tuple[str, ...]] = {
     Capability.RECEIVE_PUSH: ("parse_push",),
     Capability.MESSAGE_CHANNEL: ("consume_messages", "confirm_messages"),
     Capability.PUSH_STOCK: ("push_stock",),
+    Capability.ADJUST_STOCK: ("adjust_stock",),
     Capability.READ_STOCK: ("read_stock",),
     Capability.CONFIRM_SHIPMENT: ("confirm_shipment",),
     Capability.AFTERSALES: ("fetch_aftersales", "get_aftersale"),

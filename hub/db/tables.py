@@ -296,6 +296,18 @@ class ChannelStockRow(Base):
     dirty_since: Mapped[datetime | None] = mapped_column(ts())
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(ts())
+    # Partitioned groups only (``hub.services.exposure``); None elsewhere and before the first push.
+    # exposure: upper bound on the units this listing can still sell that the hub has not taken in.
+    exposure: Mapped[int | None] = mapped_column(Integer)
+    # anchor_value: upper bound on what the listing shows, counted from the last moment the hub
+    # knew it exactly (anchor_at: an absolute push answered, a read, a decrement that ended at 0).
+    anchor_value: Mapped[int | None] = mapped_column(Integer)
+    anchor_at: Mapped[datetime | None] = mapped_column(ts())
+    # A push sent whose answer is not in yet or was lost: its change (None for an absolute value),
+    # idempotency key and when it went out.
+    pending_delta: Mapped[int | None] = mapped_column(Integer)
+    pending_key: Mapped[str | None] = mapped_column(String(32))
+    pending_at: Mapped[datetime | None] = mapped_column(ts())
 
 
 # --------------------------------------------------------------------------- fulfilment & after-sales

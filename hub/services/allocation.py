@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from contracts.inventory import AllocationMode, AllocationRequest, StockPolicy, apply_policy
@@ -97,14 +98,76 @@ def allocate(
     return proposals
 
 
-def pushable(target: int, shown: int | None, available: int, others_committed: int) -> int:
-    """The value one shop of a partitioned group may be pushed now.
+class MoveKind(StrEnum):
+    NONE = "none"
+    SET = "set"  # an absolute value
+    RAISE = "raise"  # a change of +amount
+    LOWER = "lower"  # a change of -amount
 
-    A decrease is always safe and goes at once. An increase is limited to what the other shops do
-    not already show (``others_committed`` = what they show, or will show once pending pushes land),
-    so a shop is topped up only after the others were pushed their lower values: at no moment may
-    the shops together show more than is available.
+
+@dataclass(frozen=True)
+class Move:
+    """One shop's next push for one SKU of a partitioned group.
+
+    ``amount``: the absolute value (``SET``) or the size of the change. ``grant``: the free units
+    the move takes now — added to the shop's exposure *before* the call goes out. ``capped``: the
+    shop wants more than can be granted until others are lowered (or units settle).
     """
-    if shown is not None and target <= shown:
-        return target
-    return min(target, max(0, available - others_committed))
+
+    kind: MoveKind
+    amount: int = 0
+    grant: int = 0
+    capped: bool = False
+
+
+NO_MOVE = Move(MoveKind.NONE)
+
+
+def plan_partitioned(target: int, exposure: int | None, free: int, *, adjustable: bool,
+                     shows_at_most: int | None) -> Move:
+    """The move that brings one shop towards ``target`` without the group ever being able to sell
+    more than it has.
+
+    :param target: what the allocation wants the shop to be able to sell.
+    :param exposure: the shop's exposure (see ``hub.services.exposure``): what it can still sell
+        that the hub has not taken in, at most; None before its first push.
+    :param free: available − Σ exposure over every shop of the SKU, this one included (negative
+        when stock was taken away under the shops' feet: the group is over-committed).
+    :param adjustable: the platform takes relative changes (``Capability.ADJUST_STOCK``).
+    :param shows_at_most: an upper bound on what the shop shows now, or None.
+
+    A raise takes only free units. An absolute value X may overwrite stock the shop still shows,
+    so it is granted as X; a shop that takes only absolute values is therefore topped up only once
+    it is down to half its target (or has none), and lowered only when far above it (by half) and
+    there is room for the lower value, or to 0 when its target is 0 or the group is
+    over-committed. A decrement frees units only once the platform confirmed it, so it grants
+    nothing; it is never larger than what the shop can show (a larger one would be cut short at 0).
+    """
+    room_total = max(0, free)
+    if exposure is None:
+        value = min(target, room_total)
+        return Move(MoveKind.SET, value, grant=value, capped=value < target)
+    if exposure > target:
+        if shows_at_most is not None and shows_at_most <= target:
+            return NO_MOVE  # what it holds beyond the target are sales on their way to the hub
+        if adjustable:
+            cut = exposure - target if shows_at_most is None else min(exposure - target, shows_at_most)
+            return Move(MoveKind.LOWER, cut)
+        if target == 0 or free < 0:
+            return Move(MoveKind.SET, 0)
+        if exposure > target + target // 2 and room_total >= target:
+            return Move(MoveKind.SET, target, grant=target)
+        return NO_MOVE
+    if exposure < target:
+        want = target - exposure
+        room = min(want, room_total)
+        if adjustable:
+            kind = MoveKind.RAISE
+        elif exposure <= target // 2:
+            kind = MoveKind.SET
+        else:
+            return NO_MOVE
+        if room == 0:
+            return Move(MoveKind.NONE, capped=True)
+        return Move(kind, room, grant=room, capped=room < want)
+    return NO_MOVE

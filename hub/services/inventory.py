@@ -442,19 +442,24 @@ async def reserve_line(
 
 
 async def _finish(
-    session: AsyncSession, order_id: int, needs: Sequence[LineNeed], to_state: str
+    session: AsyncSession, order_id: int, needs: Sequence[LineNeed], to_state: str, moved: set[str] | None = None
 ) -> set[str]:
     """Move every active or short reservation of the order to ``to_state`` exactly once, adjusting
-    stock for the active ones; lines never reserved get a tombstone so a later reserve is a no-op."""
+    stock for the active ones; lines never reserved get a tombstone so a later reserve is a no-op.
+    ``moved`` collects the line keys this call moved (active or short ones: sales taken in)."""
     touched: set[str] = set()
     rows = (await session.execute(select(ReservationRow).where(
         ReservationRow.order_id == order_id, ReservationRow.state.in_([ACTIVE, SHORT])))).scalars().all()
     for row in rows:
-        moved = await session.execute(
+        moved_now = await session.execute(
             update(ReservationRow).where(ReservationRow.id == row.id, ReservationRow.state == row.state)
             .values(state=to_state, updated_at=_now()).execution_options(synchronize_session=False))
-        if _rowcount(moved) != 1 or row.state == SHORT or row.warehouse is None:
-            continue  # someone else moved it, or it never held stock
+        if _rowcount(moved_now) != 1:
+            continue  # someone else moved it
+        if moved is not None:
+            moved.add(row.line_external_id)
+        if row.state == SHORT or row.warehouse is None:
+            continue  # it never held stock
         on_hand_delta = -row.quantity if to_state == CONSUMED else 0
         await session.execute(
             update(StockRow).where(StockRow.warehouse == row.warehouse, StockRow.merchant_sku == row.merchant_sku)
@@ -471,9 +476,11 @@ async def _finish(
     return touched
 
 
-async def release_reservations(session: AsyncSession, order_id: int, needs: Sequence[LineNeed]) -> set[str]:
-    """Cancel/close: give back what the order holds, once. Returns the SKUs whose stock moved."""
-    return await _finish(session, order_id, needs, RELEASED)
+async def release_reservations(session: AsyncSession, order_id: int, needs: Sequence[LineNeed],
+                               moved: set[str] | None = None) -> set[str]:
+    """Cancel/close: give back what the order holds, once. Returns the SKUs whose stock moved;
+    ``moved`` collects the line keys released by this call."""
+    return await _finish(session, order_id, needs, RELEASED, moved)
 
 
 async def consume_reservations(session: AsyncSession, order_id: int, needs: Sequence[LineNeed]) -> set[str]:

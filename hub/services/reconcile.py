@@ -3,7 +3,8 @@
 A listing edited by hand in the seller centre, a push lost in a crash, a platform that restored
 stock on a cancellation: the hub's record of ``shown`` and the shop disagree. The reconcile reads
 every listing back (capability ``READ_STOCK``), takes the shop's answer as the truth for
-``shown``, marks the listings whose value differs from the target dirty, and pushes them.
+``shown`` (and, in a partitioned group, as the listing's anchor: ``exposure.note_reading``), marks
+the listings whose value differs from the target dirty, and pushes them.
 Scheduled by the leader and run on demand (``hub stock reconcile``). Not for the push itself
 (``hub.services.stock_sync``).
 """
@@ -18,9 +19,9 @@ import structlog
 from sqlalchemy import select, update
 
 from contracts.connectors import Capability, declared
-from contracts.inventory import ChannelStock
+from contracts.inventory import AllocationMode, ChannelStock
 from hub.db.tables import ChannelStockRow, ListingRow
-from hub.services import stock_sync
+from hub.services import exposure, stock_sync
 
 if TYPE_CHECKING:
     from hub.context import Hub
@@ -37,6 +38,7 @@ class ReconcileReport:
     drifted: int = 0  # the shop showed something other than the target
     repaired: int = 0  # of those, pushed successfully now
     unreadable: int = 0  # listings the shop did not report
+    raised_outside: int = 0  # partitioned listings showing more than the hub granted (edited by hand)
     skipped: str | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -68,6 +70,7 @@ async def reconcile_shop(
                                  channel_sku_id=lst.channel_sku_id or None, quantity=cs.shown or 0)
                     for cs, lst in chunk]
         readings = await connector.read_stock(listings)
+        read_at = stock_sync._now()
         seen: set[int] = set()
         async with hub.database().transaction() as session:
             for reading in readings:
@@ -86,6 +89,11 @@ async def reconcile_shop(
                              target=target)
                 await session.execute(update(ChannelStockRow).where(ChannelStockRow.id == cs.id).values(**values)
                                       .execution_options(synchronize_session=False))
+                if targets[cs.merchant_sku].mode is AllocationMode.PARTITIONED and await exposure.note_reading(
+                        session, cs.id, reading.quantity, cs.pushed_at, read_at):
+                    report.raised_outside += 1
+                    log.warning("stock.raised_outside", shop=shop, merchant_sku=cs.merchant_sku,
+                                shown=reading.quantity, exposure=cs.exposure)
         report.unreadable += sum(1 for cs, _ in chunk if cs.id not in seen)
         if progress is not None:
             progress(min(start + batch_size, total), total)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import structlog
 from sqlalchemy import select
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.fulfilment import Hold
 from hub.context import Hub
 from hub.db.tables import OrderHoldRow, OrderLineRow, OrderRow, SkuRow
-from hub.services import inventory, orders, stock_sync
+from hub.services import exposure, inventory, orders, stock_sync
 from hub.services.inventory import LineNeed, ReserveOutcome
 
 log = structlog.get_logger(__name__)
@@ -76,6 +77,10 @@ async def _order(session: AsyncSession, order_id: int) -> OrderRow | None:
     return (await session.execute(select(OrderRow).where(OrderRow.id == order_id))).scalar_one_or_none()
 
 
+def _skew(hub: Hub) -> timedelta:
+    return timedelta(seconds=hub.config.rules.stock_clock_skew_s)
+
+
 def _priority(hub: Hub) -> dict[str, int]:
     return {name: wh.priority for name, wh in hub.config.warehouses.items()}
 
@@ -116,7 +121,7 @@ async def reserve_order(hub: Hub, order_id: int) -> StockEffect:
                 # The shop took this stock when the buyer ordered: its shown value is already lower.
                 await stock_sync.note_platform_decrement(session, order.shop, line.merchant_sku or "",
                                                          line.channel_item_id, line.channel_sku_id, line.quantity,
-                                                         sold_at=order.channel_created_at)
+                                                         sold_at=order.channel_created_at, skew=_skew(hub))
         if reasons:
             await orders.add_hold(session, order_id, Hold(code=STOCK_SHORT, reason="; ".join(reasons)),
                                   cause="inventory")
@@ -148,15 +153,29 @@ async def _finish(hub: Hub, order_id: int, *, consume: bool) -> StockEffect:
         order = await _order(session, order_id)
         if order is None:
             return effect
-        needs = [need for line in await _lines(session, order) for need in line.needs]
-        needs.sort(key=lambda n: n.merchant_sku)
+        lines = await _lines(session, order)
+        needs = sorted((need for line in lines for need in line.needs), key=lambda n: n.merchant_sku)
         if consume:
             effect.touched = await inventory.consume_reservations(session, order_id, needs)
         else:
-            effect.touched = await inventory.release_reservations(session, order_id, needs)
+            released: set[str] = set()
+            effect.touched = await inventory.release_reservations(session, order_id, needs, released)
+            await _restore_listings(session, order, lines, released)
         effect.shops = await stock_sync.mark_dirty(session, effect.touched)
     await _after_commit(hub, effect)
     return effect
+
+
+async def _restore_listings(session: AsyncSession, order: OrderRow, lines: list[_Line], released: set[str]) -> None:
+    """The shop took stock for these lines when the buyer ordered and may put it back on sale now
+    that the order is cancelled: count it in the listing's exposure again (partitioned groups)."""
+    for line in lines:
+        if not line.merchant_sku or not any(need.key in released for need in line.needs):
+            continue
+        listing_id = await stock_sync.find_listing(session, order.shop, line.merchant_sku, line.channel_item_id,
+                                                   line.channel_sku_id)
+        if listing_id is not None:
+            await exposure.note_restored(session, listing_id, line.quantity)
 
 
 async def release_order(hub: Hub, order_id: int) -> StockEffect:

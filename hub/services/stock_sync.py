@@ -25,10 +25,11 @@ from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.connectors import Capability, declared
-from contracts.inventory import AllocationMode, AllocationRequest, ChannelStock, StockPushResult
+from contracts.inventory import AllocationMode, AllocationRequest, ChannelStock, ChannelStockChange, StockPushResult
 from hub.db.tables import ChannelStockRow, ListingRow
-from hub.errors import AuthorizationError, PermanentError, RetryableError, ShopPausedError
-from hub.services import allocation, inventory
+from hub.errors import AuthorizationError, PermanentError, RetryableError, ShopPausedError, ThrottledError
+from hub.services import allocation, exposure, inventory
+from hub.services.allocation import MoveKind
 
 if TYPE_CHECKING:
     from hub.config import HubConfig
@@ -44,11 +45,13 @@ FLAG_TTL_MS = 30_000
 #: At most this many listings per push job; the rest stay dirty for the next one.
 MAX_PER_JOB = 5_000
 
-#: How soon a push whose partitioned raise was held back looks again.
+#: How soon a push whose partitioned raise was held back looks again, once the shops holding
+#: more than their share were woken to give it back.
 CAPPED_RECHECK_MS = 500
 #: Allowance for the platforms' clocks running ahead of the hub's, when telling whether a sale
-#: came after a push. Zero: both sides keep NTP time, and TOP's whole-second order times only ever
-#: err towards "maybe before the push" (the safe side); the reconcile job repairs what is left.
+#: came after a push, for the ``shown`` estimate. Zero: both sides keep NTP time, and TOP's
+#: whole-second order times only ever err towards "maybe before the push"; the reconcile job
+#: repairs what is left. (Partitioned groups' exposure has its own, configured allowance.)
 PUSH_CLOCK_SKEW = timedelta(0)
 
 _local_flags: dict[str, float] = {}
@@ -82,10 +85,12 @@ async def mark_dirty(session: AsyncSession, skus: Iterable[str]) -> set[str]:
 
 async def note_platform_decrement(
     session: AsyncSession, shop: str, merchant_sku: str, channel_item_id: str | None, channel_sku_id: str | None,
-    quantity: int, *, sold_at: datetime | None = None,
+    quantity: int, *, sold_at: datetime | None = None, skew: timedelta = timedelta(0),
 ) -> bool:
     """A buyer ordered ``quantity`` in ``shop``: the platform already lowered what it shows by that
-    much, so lower the hub's record too (once per order line: the caller guarantees it).
+    much, so lower the hub's record too (once per order line: the caller guarantees it). In a
+    partitioned group the listing's exposure drops by it as well (``exposure.sale_values``; ``skew``
+    is the platforms' clock allowance).
 
     Only when the sale (``sold_at``: the order's creation, the earliest a platform decrements)
     came after the hub's last push to that listing. A push that landed after the sale set an
@@ -104,8 +109,9 @@ async def note_platform_decrement(
         lowered = case((after_last_push, lowered), else_=None)
     await session.execute(
         update(ChannelStockRow)
-        .where(ChannelStockRow.listing_id == listing_id, ChannelStockRow.shown.is_not(None))
-        .values(shown=lowered)
+        .where(ChannelStockRow.listing_id == listing_id)
+        .values(shown=case((ChannelStockRow.shown.is_(None), None), else_=lowered),
+                **exposure.sale_values(quantity, sold_at, skew))
         .execution_options(synchronize_session=False)
     )
     return True
@@ -261,13 +267,14 @@ class PushReport:
 
     shop: str
     claimed: int = 0
-    skipped: int = 0  # already showing the target
+    skipped: int = 0  # already showing the target, or nothing to move
     pushed: int = 0
     failed: int = 0
     capped: int = 0  # partitioned raises held back until other shops were lowered
     calls: int = 0
     errors: list[str] = field(default_factory=list)
     paused: str | None = None
+    settled: int = 0  # partitioned units given back by anchors that came of age
 
 
 @dataclass
@@ -281,6 +288,40 @@ class _Item:
     dirty_since: datetime | None
     target: int = 0
     value: int = 0
+
+
+#: One entry of a stock call: a shared listing's absolute value, or a planned partitioned push.
+_Entry = _Item | exposure.PlannedPush
+
+
+@dataclass
+class _Batch:
+    """One connector call: absolute values (``push_stock``) or changes (``adjust_stock``)."""
+
+    adjust: bool
+    entries: list[_Entry]
+
+
+def _batches(shared: Sequence[_Item], planned: Sequence[exposure.PlannedPush], size: int) -> list[_Batch]:
+    """Decrements first (what they free may let another shop rise), then absolute values, then raises."""
+    lowers = [p for p in planned if p.move.kind is MoveKind.LOWER]
+    raises = [p for p in planned if p.move.kind is MoveKind.RAISE]
+    values: list[_Entry] = [*shared, *(p for p in planned if p.move.kind is MoveKind.SET)]
+    out: list[_Batch] = []
+    for adjust, entries in ((True, lowers), (False, values), (True, raises)):
+        out += [_Batch(adjust, list(entries[i:i + size])) for i in range(0, len(entries), size)]
+    return out
+
+
+def _channel_value(shop: str, entry: _Entry) -> ChannelStock:
+    quantity = entry.value if isinstance(entry, _Item) else entry.move.amount
+    return ChannelStock(shop=shop, merchant_sku=entry.merchant_sku, channel_item_id=entry.channel_item_id,
+                        channel_sku_id=entry.channel_sku_id or None, quantity=quantity)
+
+
+def _channel_change(shop: str, push: exposure.PlannedPush) -> ChannelStockChange:
+    return ChannelStockChange(shop=shop, merchant_sku=push.merchant_sku, channel_item_id=push.channel_item_id,
+                              channel_sku_id=push.channel_sku_id or None, delta=push.delta, key=push.key)
 
 
 async def _claim(hub: Hub, shop: str) -> list[_Item]:
@@ -302,18 +343,7 @@ async def _claim(hub: Hub, shop: str) -> list[_Item]:
                       cs.dirty_since) for cs, lst in rows.all()]
 
 
-async def _others_committed(session: AsyncSession, shop: str, skus: Sequence[str],
-                            targets: dict[str, SkuTargets]) -> dict[str, int]:
-    """Per SKU: what the other shops show (or, never pushed, their target)."""
-    out = dict.fromkeys(skus, 0)
-    rows = await session.execute(select(ChannelStockRow.shop, ChannelStockRow.merchant_sku, ChannelStockRow.shown)
-                                 .where(ChannelStockRow.merchant_sku.in_(list(skus)), ChannelStockRow.shop != shop))
-    for other, sku, shown in rows:
-        out[sku] += shown if shown is not None else targets[sku].targets.get(other, 0)
-    return out
-
-
-async def _redirty(session: AsyncSession, items: Iterable[_Item], error: str | None) -> None:
+async def _redirty(session: AsyncSession, items: Iterable[_Entry], error: str | None) -> None:
     for item in items:
         values: dict[str, Any] = {"dirty": True, "dirty_since": item.dirty_since or _now()}
         if error is not None:
@@ -322,7 +352,17 @@ async def _redirty(session: AsyncSession, items: Iterable[_Item], error: str | N
                               .execution_options(synchronize_session=False))
 
 
-def _observe_lag(platform: str, item: _Item, at: datetime) -> None:
+async def _redirty_ids(hub: Hub, row_ids: Iterable[int]) -> None:
+    ids = list(row_ids)
+    if ids:
+        async with hub.database().transaction() as session:
+            await session.execute(update(ChannelStockRow).where(ChannelStockRow.id.in_(ids)).values(
+                dirty=True, dirty_since=case((ChannelStockRow.dirty_since.is_(None), _now()),
+                                             else_=ChannelStockRow.dirty_since))
+                .execution_options(synchronize_session=False))
+
+
+def _observe_lag(platform: str, item: _Entry, at: datetime) -> None:
     if item.dirty_since is None:
         return
     from hub import metrics
@@ -330,7 +370,7 @@ def _observe_lag(platform: str, item: _Item, at: datetime) -> None:
     metrics.STOCK_SYNC_LAG.labels(platform).observe(max(0.0, (at - item.dirty_since).total_seconds()))
 
 
-def _match(results: Sequence[StockPushResult], batch: Sequence[_Item]) -> dict[int, StockPushResult | None]:
+def _match(results: Sequence[StockPushResult], batch: Sequence[_Entry]) -> dict[int, StockPushResult | None]:
     by_key = {(r.merchant_sku, r.channel_sku_id or ""): r for r in results}
     by_sku: dict[str, list[StockPushResult]] = {}
     for r in results:
@@ -362,7 +402,12 @@ def _breaker(hub: Hub, shop: str) -> Any:
 
 async def push_shop(hub: Hub, shop: str) -> PushReport:
     """Push what changed for one shop; returns what happened. Raises ``RetryableError`` (throttled,
-    unavailable) after putting the unpushed listings back to dirty, so the queue retries later."""
+    unavailable) after putting the unpushed listings back to dirty, so the queue retries later.
+
+    Shared SKUs get their target as an absolute value (skipped when the shop already shows it).
+    Partitioned SKUs get the moves ``exposure.plan_shop`` grants: changes where the platform takes
+    them (``ADJUST_STOCK``), decrements first, else absolute values counted in full.
+    """
     report = PushReport(shop)
     await clear_flag(hub, shop)  # changes from now on schedule a new job
     cfg = hub.config.shops.get(shop)
@@ -382,83 +427,130 @@ async def push_shop(hub: Hub, shop: str) -> PushReport:
     skus = sorted({i.merchant_sku for i in items})
     async with hub.database().session() as session:
         targets = await compute_targets(hub, session, skus)
-        partitioned = [s for s in skus if targets[s].mode is AllocationMode.PARTITIONED]
-        committed = await _others_committed(session, shop, partitioned, targets) if partitioned else {}
-    to_push: list[_Item] = []
-    capped: list[_Item] = []
-    done: list[_Item] = []
+    shared: list[_Item] = []
+    partitioned: list[_Item] = []
     for item in items:
         st = targets[item.merchant_sku]
-        item.target = st.targets.get(shop, 0)
-        item.value = item.target
-        if st.mode is AllocationMode.PARTITIONED:
-            item.value = allocation.pushable(item.target, item.shown, st.available, committed[item.merchant_sku])
-            if item.value != item.target:
-                capped.append(item)
-        if item.value == item.shown:
-            done.append(item)
-        else:
-            to_push.append(item)
-    report.skipped = sum(1 for i in done if i not in capped)
-    report.capped = len(capped)
-    async with hub.database().transaction() as session:
-        for item in done:
-            await session.execute(update(ChannelStockRow).where(ChannelStockRow.id == item.row_id)
-                                  .values(target=item.target).execution_options(synchronize_session=False))
-    breaker = _breaker(hub, shop)
+        item.target = item.value = st.targets.get(shop, 0)
+        (partitioned if st.mode is AllocationMode.PARTITIONED else shared).append(item)
+    in_sync = [i for i in shared if i.value == i.shown]
+    shared = [i for i in shared if i.value != i.shown]
+    if in_sync:
+        async with hub.database().transaction() as session:
+            for item in in_sync:
+                await session.execute(update(ChannelStockRow).where(ChannelStockRow.id == item.row_id)
+                                      .values(target=item.target).execution_options(synchronize_session=False))
+    planned: list[exposure.PlannedPush] = []
+    plan = None
+    if partitioned:
+        plan = await exposure.plan_shop(
+            hub, shop, [i.row_id for i in partitioned], targets,
+            adjustable=declared(type(connector), Capability.ADJUST_STOCK),
+            idempotent=bool(getattr(connector, "stock_adjust_idempotent", False)))
+        planned = plan.pushes
+        report.capped, report.settled = len(plan.capped), plan.settled
+    moved = {p.row_id for p in planned} | set(plan.capped if plan else [])
+    report.skipped = len(in_sync) + len(partitioned) - len(moved)
     batch_size = max(1, int(getattr(connector, "max_stock_batch", 20) or 20))
-    pending = list(to_push)
+    await _send(hub, shop, cfg.platform, connector, report, _batches(shared, planned, batch_size))
+    if report.paused is not None:
+        return report
+    if plan is not None and plan.capped:
+        await _redirty_ids(hub, plan.capped)
+        if plan.wake:
+            # Shops holding more than their share were woken to give it back; look again soon
+            # (a shop waiting only for units to settle is left to the dirty sweep).
+            await schedule_push(hub, plan.wake, delay_ms=0)
+            await schedule_push(hub, [shop], delay_ms=CAPPED_RECHECK_MS)
+    log.info("stock.pushed", shop=shop, pushed=report.pushed, skipped=report.skipped, failed=report.failed,
+             capped=report.capped, calls=report.calls, settled=report.settled)
+    lowered = {p.merchant_sku for p in planned if p.move.kind is not MoveKind.RAISE}
+    if lowered and report.pushed:
+        # Others may have been held back until this shop was lowered: let them go now.
+        async with hub.database().session() as session:
+            waiting = set((await session.execute(select(ChannelStockRow.shop).where(
+                ChannelStockRow.merchant_sku.in_(sorted(lowered)), ChannelStockRow.shop != shop,
+                ChannelStockRow.dirty.is_(True)).distinct())).scalars())
+        await schedule_push(hub, waiting, delay_ms=0)
+    return report
+
+
+async def _send(hub: Hub, shop: str, platform: str, connector: Any, report: PushReport,
+                batches: list[_Batch]) -> None:
+    """Send the batches in order through the shop's breaker and record each outcome. Entries never
+    sent are given back (dirty again; a partitioned grant undone), so nothing is left counted for
+    a call that did not go out."""
+    breaker = _breaker(hub, shop)
+    idempotent = bool(getattr(connector, "stock_adjust_idempotent", False))
+    pending = list(batches)
+    inflight: _Batch | None = None
     try:
         while pending:
-            batch, pending = pending[:batch_size], pending[batch_size:]
             await breaker.check()
-            values = [ChannelStock(shop=shop, merchant_sku=i.merchant_sku, channel_item_id=i.channel_item_id,
-                                   channel_sku_id=i.channel_sku_id or None, quantity=i.value) for i in batch]
+            inflight = pending.pop(0)
             report.calls += 1
             try:
-                results = await connector.push_stock(values)
+                if inflight.adjust:
+                    changes = [_channel_change(shop, e) for e in inflight.entries
+                               if isinstance(e, exposure.PlannedPush)]
+                    results = await connector.adjust_stock(changes)
+                else:
+                    results = await connector.push_stock([_channel_value(shop, e) for e in inflight.entries])
             except AuthorizationError as exc:
+                # Refused, so not applied: given back, dirty, and pushed once the shop is resumed.
                 await _pause(hub, shop, exc)
                 report.paused = str(exc)
-                async with hub.database().transaction() as session:
-                    await _redirty(session, batch + pending, str(exc))
-                pending = []
-                return report
+                await _give_back(hub, inflight.entries, str(exc))
+                inflight = None
+                return
             except PermanentError as exc:
                 # The whole batch was refused as bad: record it per listing, keep the others flowing.
-                await _record(hub, cfg.platform, report, batch, None, whole_error=exc)
+                await _record(hub, platform, report, inflight.entries, None, refused=exc, idempotent=idempotent)
+                inflight = None
                 continue
             except (RetryableError, ShopPausedError) as exc:
                 if isinstance(exc, RetryableError):
                     await breaker.record_failure(f"stock push: {exc}")
-                async with hub.database().transaction() as session:
-                    await _redirty(session, batch + pending, str(exc))
-                pending = []
+                if isinstance(exc, ThrottledError | ShopPausedError):
+                    await _give_back(hub, inflight.entries, str(exc))  # refused: nothing applied
+                else:
+                    await _unanswered(hub, inflight.entries, str(exc), idempotent=idempotent)
+                inflight = None
                 raise
+            inflight_batch, inflight = inflight, None
             await breaker.record_success()
-            await _record(hub, cfg.platform, report, batch, results)
+            await _record(hub, platform, report, inflight_batch.entries, results, idempotent=idempotent)
     except BaseException:
-        if pending:
-            async with hub.database().transaction() as session:
-                await _redirty(session, pending, None)
+        if inflight is not None:
+            await _unanswered(hub, inflight.entries, None, idempotent=idempotent)
+        await _give_back(hub, [e for b in pending for e in b.entries])
         raise
-    if capped:
-        async with hub.database().transaction() as session:
-            await _redirty(session, capped, None)
-        # Held back until the other shops are lowered. The job that lowers them wakes the shops
-        # left waiting, but a concurrent one may have looked before these rows were dirty again:
-        # look again shortly rather than leave the raise to the dirty sweep (seconds later).
-        await schedule_push(hub, [shop], delay_ms=CAPPED_RECHECK_MS)
-    log.info("stock.pushed", shop=shop, pushed=report.pushed, skipped=report.skipped, failed=report.failed,
-             capped=report.capped, calls=report.calls)
-    if partitioned and report.pushed:
-        # Others may have been held back until this shop was lowered: let them go now.
-        async with hub.database().session() as session:
-            waiting = set((await session.execute(select(ChannelStockRow.shop).where(
-                ChannelStockRow.merchant_sku.in_(partitioned), ChannelStockRow.shop != shop,
-                ChannelStockRow.dirty.is_(True)).distinct())).scalars())
-        await schedule_push(hub, waiting, delay_ms=0)
-    return report
+    finally:
+        if report.paused is not None and pending:
+            await _give_back(hub, [e for b in pending for e in b.entries], report.paused)
+
+
+async def _unanswered(hub: Hub, entries: Sequence[_Entry], error: str | None, *, idempotent: bool) -> None:
+    """A call whose outcome is unknown: dirty again; a partitioned push settled on the safe side."""
+    at = _now()
+    async with hub.database().transaction() as session:
+        for entry in entries:
+            if isinstance(entry, exposure.PlannedPush):
+                await exposure.record_outcome(session, entry, None, answered=False, idempotent=idempotent, at=at)
+        await _redirty(session, entries, error)
+
+
+async def _give_back(hub: Hub, entries: Sequence[_Entry], error: str | None = None) -> None:
+    """Entries never sent: dirty again, and what was granted for them returned."""
+    if not entries:
+        return
+    at = _now()
+    not_sent = StockPushResult(merchant_sku="", ok=False, error_code="not_sent")
+    async with hub.database().transaction() as session:
+        for entry in entries:
+            if isinstance(entry, exposure.PlannedPush):
+                await exposure.record_outcome(session, entry, not_sent, answered=True, idempotent=False, at=at)
+        await _redirty(session, entries, error)
 
 
 async def _pause(hub: Hub, shop: str, exc: AuthorizationError) -> None:
@@ -469,36 +561,50 @@ async def _pause(hub: Hub, shop: str, exc: AuthorizationError) -> None:
     log.error("shop.paused", shop=shop, reason=str(exc))
 
 
-async def _record(hub: Hub, platform: str, report: PushReport, batch: Sequence[_Item],
-                  results: Sequence[StockPushResult] | None, whole_error: PermanentError | None = None) -> None:
+async def _record(hub: Hub, platform: str, report: PushReport, batch: Sequence[_Entry],
+                  results: Sequence[StockPushResult] | None, *, refused: Exception | None = None,
+                  idempotent: bool) -> None:
+    """Record what one answered call did, per listing; a refused call (``refused``) for all of them."""
     from hub import metrics
     from hub.db import dead_letters
 
     matched = _match(results or [], batch)
     at = _now()
-    retry_later: list[_Item] = []
+    retry_later: list[_Entry] = []
     async with hub.database().transaction() as session:
         for item in batch:
             result = matched.get(item.row_id)
-            if whole_error is None and result is not None and result.ok:
-                shown = result.quantity if result.quantity is not None else item.value
-                await session.execute(update(ChannelStockRow).where(ChannelStockRow.id == item.row_id).values(
-                    target=item.target, shown=shown, pushed_at=at, last_error=None, last_error_at=None,
-                ).execution_options(synchronize_session=False))
+            if refused is None and result is not None and result.ok:
+                if isinstance(item, exposure.PlannedPush):
+                    await exposure.record_outcome(session, item, result, answered=True, idempotent=idempotent, at=at)
+                else:
+                    shown = result.quantity if result.quantity is not None else item.value
+                    await session.execute(update(ChannelStockRow).where(ChannelStockRow.id == item.row_id).values(
+                        target=item.target, shown=shown, pushed_at=at, last_error=None, last_error_at=None,
+                        exposure=None, anchor_value=None, anchor_at=None,
+                    ).execution_options(synchronize_session=False))
                 report.pushed += 1
                 metrics.STOCK_PUSHES.labels(platform, "ok").inc()
                 _observe_lag(platform, item, at)
                 continue
-            if whole_error is not None:
-                code, message, retryable = whole_error.code, str(whole_error), False
+            if refused is not None:
+                code, message, retryable = getattr(refused, "code", None), str(refused), False
             elif result is None:
                 code, message, retryable = "no_result", "the connector reported no result for this SKU", True
             else:
-                code, message, retryable = result.error_code, result.error_message or "refused", result.retryable
+                code, message = result.error_code, result.error_message or "refused"
+                retryable = result.retryable or result.outcome_unknown
             error = f"{code or 'error'}: {message}"
             report.failed += 1
             report.errors.append(f"{item.merchant_sku}: {error}")
             metrics.STOCK_PUSHES.labels(platform, "retry" if retryable else "failed").inc()
+            if isinstance(item, exposure.PlannedPush):
+                if refused is None and (result is None or result.outcome_unknown):  # it may or may not have happened
+                    await exposure.record_outcome(session, item, None, answered=False, idempotent=idempotent, at=at)
+                else:
+                    await exposure.record_outcome(session, item, result or StockPushResult(
+                        merchant_sku=item.merchant_sku, ok=False, error_code=code), answered=True,
+                        idempotent=idempotent, at=at)
             await session.execute(update(ChannelStockRow).where(ChannelStockRow.id == item.row_id).values(
                 target=item.target, last_error=error[:2000], last_error_at=at,
             ).execution_options(synchronize_session=False))

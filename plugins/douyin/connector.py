@@ -2,7 +2,8 @@
 
 Orders: signed pushes as triggers (``parse_push``), ``order.orderDetail`` for one order and
 ``order.searchList`` by update time as the safety-net poll. Stock: ``sku.syncStockBatchMultiProducts``
-(≤50) or ``sku.syncStock``; read back with ``sku.list``. Shipping: ``order.logisticsAdd`` or
+(≤50) or ``sku.syncStock``; changes (partitioned groups) one per ``syncStockBatchMultiProducts``
+with ``incremental`` and ``idempotent_id``; read back with ``sku.list``. Shipping: ``order.logisticsAdd`` or
 ``order.logisticsAddMultiPack`` after checking the order. After-sales: ``afterSale.List`` /
 ``afterSale.Detail``. Buyer data: ``order.batchDecrypt``. Not for wire details (``client``),
 translation (``mapping``) or push parsing (``push``).
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
+import httpx
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -23,6 +25,7 @@ from contracts import (
     AfterSale,
     Capability,
     ChannelStock,
+    ChannelStockChange,
     ChannelStockReading,
     ConnectorContext,
     InboundMessage,
@@ -34,7 +37,7 @@ from contracts import (
     ShipmentConfirmation,
     StockPushResult,
 )
-from hub.plugin_api import BadInputError, PermanentError, map_each
+from hub.plugin_api import AuthorizationError, BadInputError, PermanentError, RetryableError, ThrottledError, map_each
 from plugins.douyin import mapping, push
 from plugins.douyin.client import DEFAULT_GATEWAY, IDEMPOTENT_ID_EXISTED, DouyinClient, DouyinRefusal
 
@@ -96,10 +99,13 @@ class DouyinChannel:
     platform: ClassVar[str] = "douyin"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.POLL_ORDERS, Capability.GET_ORDER, Capability.RECEIVE_PUSH, Capability.PUSH_STOCK,
-        Capability.READ_STOCK, Capability.CONFIRM_SHIPMENT, Capability.AFTERSALES, Capability.REVEAL_BUYER,
+        Capability.ADJUST_STOCK, Capability.READ_STOCK, Capability.CONFIRM_SHIPMENT, Capability.AFTERSALES,
+        Capability.REVEAL_BUYER,
     })
     Settings: ClassVar[type[BaseModel]] = DouyinSettings
     max_stock_batch: ClassVar[int] = MAX_STOCK_BATCH
+    #: ``idempotent_id`` makes a repeated change fail with ``isv.idempotent-id-existed`` (§3).
+    stock_adjust_idempotent: ClassVar[bool] = True
 
     def __init__(self, context: ConnectorContext) -> None:
         self.context = context
@@ -219,6 +225,41 @@ class DouyinChannel:
                                            ok=False, error_code=mapping.text((result or {}).get("status_code"))
                                            or "10001", error_message=message))
         return out
+
+    async def adjust_stock(self, changes: list[ChannelStockChange]) -> list[StockPushResult]:
+        """Relative changes, one ``sku.syncStockBatchMultiProducts`` each (``incremental=true``,
+        ``idempotent_id`` = the change's key, so the client's own retries and the hub's resends
+        apply it once; its answer gives ``stock_num`` and ``change_num``). A change the platform
+        already has (``isv.idempotent-id-existed``) is reported done, with no quantities."""
+        results: list[StockPushResult] = []
+        for change in changes:
+            if not change.channel_sku_id:
+                results.append(StockPushResult(merchant_sku=change.merchant_sku, ok=False, error_code="unmapped",
+                                               error_message="no Douyin sku_id for this SKU; map the listing"))
+                continue
+            params = mapping.stock_change_params(change, ids_as_strings=self.settings.ids_as_strings)
+            try:
+                envelope = await self.client.call_envelope("sku.syncStockBatchMultiProducts", params)
+            except (ThrottledError, AuthorizationError):
+                raise
+            except DouyinRefusal as exc:
+                if exc.sub_code == IDEMPOTENT_ID_EXISTED:
+                    log.info("stock.change_already_applied", shop=self.shop, key=change.key)
+                    results.append(StockPushResult(merchant_sku=change.merchant_sku,
+                                                   channel_sku_id=change.channel_sku_id, ok=True))
+                else:
+                    results.append(StockPushResult(merchant_sku=change.merchant_sku,
+                                                   channel_sku_id=change.channel_sku_id, ok=False,
+                                                   error_code=f"{exc.code} {exc.sub_code}".strip(),
+                                                   error_message=str(exc)))
+                continue
+            except (RetryableError, httpx.TransportError) as exc:
+                results.append(StockPushResult(merchant_sku=change.merchant_sku, channel_sku_id=change.channel_sku_id,
+                                               ok=False, error_code=getattr(exc, "code", None) or "no_answer",
+                                               error_message=str(exc), retryable=True, outcome_unknown=True))
+                continue
+            results.append(mapping.change_result(change, envelope.data))
+        return results
 
     async def _generations(self) -> dict[str, int]:
         raw = await self.context.state.get(STATE_STOCK_GENERATIONS)

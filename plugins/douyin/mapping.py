@@ -23,12 +23,14 @@ from contracts import (
     Buyer,
     ChannelRef,
     ChannelStock,
+    ChannelStockChange,
     ChannelStockReading,
     Money,
     Order,
     OrderLine,
     OrderStatus,
     Shipment,
+    StockPushResult,
 )
 from contracts.privacy import mask_name, mask_phone, mask_text
 from contracts.refs import platform_id
@@ -379,6 +381,35 @@ def stock_batch_params(values: list[ChannelStock], idempotent_id: str, *,
         raise ValueError("syncStockBatchMultiProducts takes at most 50 SKUs")
     return {"items": [stock_item(v, ids_as_strings=ids_as_strings) for v in values],
             "incremental": False, "idempotent_id": idempotent_id}
+
+
+def stock_change_params(change: ChannelStockChange, *, ids_as_strings: bool = False) -> dict[str, Any]:
+    """``sku.syncStockBatchMultiProducts`` for one change: ``incremental=true`` (negatives allowed),
+    ``idempotent_id`` = the hub's key of the change, so a resend is refused as already applied."""
+    if not change.channel_sku_id:
+        raise BadInputError(f"SKU {change.merchant_sku!r} has no Douyin sku_id; map the listing first",
+                            field="channel_sku_id")
+    item: dict[str, Any] = {"sku_id": _id_param(change.channel_sku_id, ids_as_strings), "stock_num": change.delta}
+    if change.channel_item_id:
+        item["product_id"] = _id_param(change.channel_item_id, ids_as_strings)
+    return {"items": [item], "incremental": True, "idempotent_id": change.key}
+
+
+def change_result(change: ChannelStockChange, data: Any) -> StockPushResult:
+    """The per-SKU result of a one-change ``syncStockBatchMultiProducts``: ``stock_num`` is what the
+    SKU shows after and ``change_num`` the change really made (⚠️ read as such from the response
+    fields' names; the doc does not say whether a decrement below 0 is cut short or refused)."""
+    rows = [r for r in (data or {}).get("results") or [] if text(r.get("sku_id")) == change.channel_sku_id]
+    if not rows:
+        return StockPushResult(merchant_sku=change.merchant_sku, channel_sku_id=change.channel_sku_id, ok=True)
+    row = rows[0]
+    if int(text(row.get("status_code")) or 0) != 0:
+        return StockPushResult(merchant_sku=change.merchant_sku, channel_sku_id=change.channel_sku_id, ok=False,
+                               error_code=text(row.get("status_code")), error_message=text(row.get("status_message")))
+    stock, changed = text(row.get("stock_num")), text(row.get("change_num"))
+    return StockPushResult(merchant_sku=change.merchant_sku, channel_sku_id=change.channel_sku_id, ok=True,
+                           quantity=int(stock) if stock.lstrip("-").isdigit() else None,
+                           applied=int(changed) if changed.lstrip("-").isdigit() else None)
 
 
 def sync_stock_params(value: ChannelStock, *, ids_as_strings: bool = False) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """``TaobaoChannel``: the hub's channel connector for a Taobao shop over TOP.
 
 Orders come over TMC (``consume_messages``) with ``trades.sold.increment.get`` polling as the
-safety net; stock goes out as absolute values (``skus.quantity.update``/``item.quantity.update``);
+safety net; stock goes out as absolute values (``skus.quantity.update``/``item.quantity.update``
+``type=1``), or as changes (``type=2``) for partitioned groups;
 shipments are confirmed with ``logistics.offline.send`` after checking the trade first; refunds
 come from ``refunds.receive.get``/``refund.get``. The Tmall connector subclasses this one.
 HTTP and error classification live in ``client.py``; translation in ``mapping.py``.
@@ -23,6 +24,7 @@ from contracts import (
     AfterSale,
     Capability,
     ChannelStock,
+    ChannelStockChange,
     ChannelStockReading,
     InboundMessage,
     MessageKind,
@@ -106,11 +108,15 @@ class TaobaoChannel:
     platform: ClassVar[str] = "taobao"
     Settings: ClassVar[type[BaseModel]] = TaobaoSettings
     max_stock_batch: ClassVar[int] = mapping.SKUS_PER_CALL
+    #: ``type=2`` changes carry no idempotency key on Taobao: a change whose answer was lost is
+    #: never sent again (the hub settles it on the safe side).
+    stock_adjust_idempotent: ClassVar[bool] = False
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.POLL_ORDERS,
         Capability.GET_ORDER,
         Capability.MESSAGE_CHANNEL,
         Capability.PUSH_STOCK,
+        Capability.ADJUST_STOCK,
         Capability.READ_STOCK,
         Capability.CONFIRM_SHIPMENT,
         Capability.AFTERSALES,
@@ -244,6 +250,38 @@ class TaobaoChannel:
             shown = self._shown_quantities(body)
             results += [StockPushResult(merchant_sku=v.merchant_sku, channel_sku_id=v.channel_sku_id, ok=True,
                                         quantity=shown.get(v.channel_sku_id or "", v.quantity)) for v in call.values]
+        return results
+
+    def _stock_change_calls(self, changes: list[ChannelStockChange]) -> tuple[list[mapping.StockCall],
+                                                                             list[ChannelStockChange]]:
+        return mapping.stock_change_calls(changes)
+
+    async def adjust_stock(self, changes: list[ChannelStockChange]) -> list[StockPushResult]:
+        """Relative changes (``type=2``), one result per change with what the SKU shows after when
+        TOP says. Sent once (``retry=False``) unless the platform deduplicates by key: a timeout is
+        reported as an unknown outcome, never resent. Throttling and lost authorisation abort."""
+        calls, unbound = self._stock_change_calls(changes)
+        results = [StockPushResult(merchant_sku=c.merchant_sku, channel_sku_id=c.channel_sku_id, ok=False,
+                                   error_code="unbound", error_message="no channel_item_id for this listing")
+                   for c in unbound]
+        for call in calls:
+            try:
+                body = await self.client.call(call.method, call.params, retry=self.stock_adjust_idempotent)
+            except (ThrottledError, AuthorizationError):
+                raise
+            except PermanentError as exc:
+                results += [StockPushResult(merchant_sku=c.merchant_sku, channel_sku_id=c.channel_sku_id, ok=False,
+                                            error_code=exc.code, error_message=str(exc)) for c in call.values]
+                continue
+            except (RetryableError, httpx.TransportError) as exc:
+                results += [StockPushResult(merchant_sku=c.merchant_sku, channel_sku_id=c.channel_sku_id, ok=False,
+                                            error_code=getattr(exc, "code", None) or "no_answer",
+                                            error_message=str(exc), retryable=True, outcome_unknown=True)
+                            for c in call.values]
+                continue
+            shown = self._shown_quantities(body)
+            results += [StockPushResult(merchant_sku=c.merchant_sku, channel_sku_id=c.channel_sku_id, ok=True,
+                                        quantity=shown.get(c.channel_sku_id or "")) for c in call.values]
         return results
 
     async def read_stock(self, listings: list[ChannelStock]) -> list[ChannelStockReading]:

@@ -24,6 +24,7 @@ from contracts import (
     Buyer,
     ChannelRef,
     ChannelStock,
+    ChannelStockChange,
     Money,
     Order,
     OrderLine,
@@ -312,11 +313,11 @@ def aftersale_from_refund(refund: Mapping[str, Any], shop: str, platform: str = 
 
 @dataclass
 class StockCall:
-    """One TOP stock call and the values it carries (so results map back one per value)."""
+    """One TOP stock call and the values (or changes) it carries, so results map back one each."""
 
     method: str
     params: dict[str, Any]
-    values: list[ChannelStock] = field(default_factory=list)
+    values: list[ChannelStock] | list[ChannelStockChange] = field(default_factory=list)
 
 
 def skuid_quantities(values: list[ChannelStock]) -> str:
@@ -346,6 +347,34 @@ def stock_calls(values: list[ChannelStock]) -> tuple[list[StockCall], list[Chann
             calls.append(StockCall("taobao.skus.quantity.update",
                                    {"num_iid": num_iid, "skuid_quantities": skuid_quantities(chunk), "type": 1},
                                    chunk))
+    return calls, unbound
+
+
+def stock_change_calls(changes: list[ChannelStockChange]) -> tuple[list[StockCall], list[ChannelStockChange]]:
+    """Relative changes (``type=2``, incremental). Raises of one ``num_iid`` share a
+    ``skus.quantity.update`` (≤20 SKUs). Every decrement goes alone through
+    ``item.quantity.update``, whose answer carries what the SKU shows afterwards (§3): TOP cuts
+    an incremental decrement short at 0, and only that answer tells the hub it was not.
+    Returns (calls, changes without a ``channel_item_id``)."""
+    unbound = [c for c in changes if not c.channel_item_id]
+    raises: dict[str, list[ChannelStockChange]] = {}
+    calls: list[StockCall] = []
+    for change in changes:
+        if not change.channel_item_id:
+            continue
+        if change.delta > 0 and change.channel_sku_id:
+            raises.setdefault(change.channel_item_id, []).append(change)
+            continue
+        params: dict[str, Any] = {"num_iid": change.channel_item_id, "quantity": change.delta, "type": 2}
+        if change.channel_sku_id:
+            params["sku_id"] = change.channel_sku_id
+        calls.append(StockCall("taobao.item.quantity.update", params, [change]))
+    for num_iid, group in raises.items():
+        for start in range(0, len(group), SKUS_PER_CALL):
+            chunk = group[start:start + SKUS_PER_CALL]
+            calls.append(StockCall("taobao.skus.quantity.update", {
+                "num_iid": num_iid, "skuid_quantities": ";".join(f"{c.channel_sku_id}:{c.delta}" for c in chunk),
+                "type": 2}, chunk))
     return calls, unbound
 
 

@@ -1,9 +1,10 @@
 """``TmallChannel``: a Tmall (B2C) shop — Taobao's TOP connector plus Tmall's own APIs.
 
 Differences from Taobao: stock goes through ``tmall.item.quantity.update`` (with a hex
-``options.outer_biz_key``); exchanges come from ``tmall.exchange.receive.get`` as after-sales of
-type EXCHANGE; service work cards (服务工单) come from ``tmall.servicecenter.tasks.search``
-(windows of at most 15 minutes) and the ``tmall_fuwu_WorkcardStatusUpdate`` TMC topic. The
+``options.outer_biz_key``, which makes a change safe to resend); exchanges come from
+``tmall.exchange.receive.get`` as after-sales of type EXCHANGE; service work cards (服务工单)
+come from ``tmall.servicecenter.tasks.search`` (windows of at most 15 minutes) and the
+``tmall_fuwu_WorkcardStatusUpdate`` TMC topic. The
 servicecenter APIs are documented for service providers [U: whether a merchant's app may call
 them]. Trades and refunds are Taobao's (same mapping, ``platform="tmall"``).
 """
@@ -15,7 +16,16 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
-from contracts import AfterSale, Capability, ChannelStock, InboundMessage, ServiceOrder, ServiceOrderStatus
+from contracts import (
+    AfterSale,
+    Capability,
+    ChannelStock,
+    ChannelStockChange,
+    InboundMessage,
+    ServiceOrder,
+    ServiceOrderStatus,
+    StockPushResult,
+)
 from hub.plugin_api import PermanentError
 from plugins.taobao import mapping as tb_mapping
 from plugins.taobao.client import unwrap_list
@@ -46,8 +56,31 @@ class TmallChannel(TaobaoChannel):
     capabilities: ClassVar[frozenset[Capability]] = TaobaoChannel.capabilities | {Capability.SERVICE_ORDERS}
     topic_rules = TMALL_RULES
 
+    #: ``options.outer_biz_key`` deduplicates increments (§3), so a lost answer is resent with it.
+    stock_adjust_idempotent: ClassVar[bool] = True
+
     def _stock_calls(self, values: list[ChannelStock]) -> tuple[list[StockCall], list[ChannelStock]]:
         return mapping.tmall_stock_calls(values)
+
+    def _stock_change_calls(self, changes: list[ChannelStockChange]) -> tuple[list[StockCall],
+                                                                             list[ChannelStockChange]]:
+        return mapping.tmall_stock_change_calls(changes)
+
+    async def adjust_stock(self, changes: list[ChannelStockChange]) -> list[StockPushResult]:
+        """Taobao's, through ``tmall.item.quantity.update``. Its answer names only the item, so
+        after decrements the SKUs are read back (``taobao.item.seller.get``): a SKU showing more
+        than 0 was not cut short at 0 [U: whether Tmall cuts short or refuses a decrement below 0]."""
+        results = await super().adjust_stock(changes)
+        lowered = {(c.merchant_sku, c.channel_sku_id): c for c in changes if c.delta < 0}
+        unknown = [r for r in results if r.ok and r.quantity is None and (r.merchant_sku, r.channel_sku_id) in lowered]
+        if not unknown:
+            return results
+        listings = [ChannelStock(shop=c.shop, merchant_sku=c.merchant_sku, channel_item_id=c.channel_item_id,
+                                 channel_sku_id=c.channel_sku_id, quantity=0)
+                    for c in (lowered[(r.merchant_sku, r.channel_sku_id)] for r in unknown)]
+        shows = {(r.merchant_sku, r.channel_sku_id): r.quantity for r in await self.read_stock(listings)}
+        return [r.model_copy(update={"quantity": shows.get((r.merchant_sku, r.channel_sku_id))})
+                if r in unknown else r for r in results]
 
     def _inbound(self, message: Any) -> InboundMessage:
         inbound = super()._inbound(message)

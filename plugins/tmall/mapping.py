@@ -20,6 +20,7 @@ from contracts import (
     AfterSaleType,
     ChannelRef,
     ChannelStock,
+    ChannelStockChange,
     ServiceOrder,
     ServiceOrderStatus,
     ServiceOrderType,
@@ -145,6 +146,25 @@ def service_order_from_workcard_message(content: Mapping[str, Any], shop: str,
 def outer_biz_key() -> str:
     """An ``options.outer_biz_key``: hex characters only (§3)."""
     return uuid.uuid4().hex
+
+
+def tmall_stock_change_calls(changes: list[ChannelStockChange]) -> tuple[list[StockCall], list[ChannelStockChange]]:
+    """``tmall.item.quantity.update`` with ``options`` type 2 (incremental), one change per call so
+    its ``outer_biz_key`` is the hub's key of that change (hex, §3): a resend after a lost answer
+    carries the same key and is applied once. Returns (calls, changes without a channel_item_id)."""
+    unbound = [c for c in changes if not c.channel_item_id]
+    calls: list[StockCall] = []
+    for change in changes:
+        if not change.channel_item_id:
+            continue
+        params: dict[str, Any] = {"item_id": change.channel_item_id,
+                                  "options": json.dumps({"type": 2, "outer_biz_key": change.key})}
+        if change.channel_sku_id:
+            params["sku_quantities"] = json.dumps([{"sku_id": change.channel_sku_id, "quantity": change.delta}])
+        else:
+            params["item_quantity"] = change.delta
+        calls.append(StockCall("tmall.item.quantity.update", params, [change]))
+    return calls, unbound
 
 
 def tmall_stock_calls(values: list[ChannelStock]) -> tuple[list[StockCall], list[ChannelStock]]:

@@ -29,6 +29,10 @@ class TmallSandbox(TaobaoSandbox):
         self.exchanges: dict[str, dict[str, dict[str, Any]]] = {}
         self.workcards: dict[str, dict[str, dict[str, Any]]] = {}
         self._card_ids = itertools.count(880_000_001)
+        #: outer_biz_key values of increments already applied: a repeat is answered, not applied
+        #: again [U: the doc calls the key an idempotency key for increments; the answer to a
+        #: repeat is not documented, so the sandbox answers it like the first].
+        self.applied_keys: set[str] = set()
         super().__init__(**kwargs)
 
     def handlers(self) -> dict[str, Any]:
@@ -76,6 +80,8 @@ class TmallSandbox(TaobaoSandbox):
         key = str(options.get("outer_biz_key") or "")
         if key and not all(c in string.hexdigits for c in key):
             raise invalid("options", "outer_biz_key must be hex characters only")
+        if mode == 2 and key and key in self.applied_keys:
+            return {"quantity_update_result": item.num_iid}
         if call.params.get("sku_quantities"):
             updates: list[tuple[SandboxSku, int]] = []
             for entry in json.loads(call.params["sku_quantities"]):
@@ -91,6 +97,8 @@ class TmallSandbox(TaobaoSandbox):
             item.num = self._apply(item.num, call.integer("item_quantity"), mode, "item_quantity")
         else:
             raise TopApiError(40, "Missing required arguments", "isv.missing-parameter:sku_quantities")
+        if mode == 2 and key:
+            self.applied_keys.add(key)
         return {"quantity_update_result": item.num_iid}
 
     def _exchange_receive_get(self, call: TopCall) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from contracts import OrderStatus
 from contracts.connectors import Capability
-from contracts.inventory import ChannelStock, ChannelStockReading, StockPushResult
+from contracts.inventory import ChannelStock, ChannelStockChange, ChannelStockReading, StockPushResult
 from hub.config import HubConfig, ShopConfig, WarehouseConfig
 from hub.context import Hub
 from hub.db.engine import dispose_all_for_loop
@@ -61,11 +61,15 @@ except ImportError:  # storage fixtures not published yet: a fresh database per 
 
 class FakeShop:
     """A channel connector that keeps what it shows in memory, counts calls, and can be told to
-    refuse: ``refuse[sku] = (code, retryable)`` per SKU, ``raise_next`` for the next call."""
+    refuse: ``refuse[sku] = (code, retryable)`` per SKU, ``raise_next`` for the next call. It
+    takes changes like TOP's ``type=2`` (a decrement is cut short at 0, the answer says what the
+    SKU shows after) and deduplicates them by key like Tmall's ``outer_biz_key``."""
 
     platform: ClassVar[str] = "fake"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.PUSH_STOCK, Capability.READ_STOCK})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({
+        Capability.PUSH_STOCK, Capability.ADJUST_STOCK, Capability.READ_STOCK})
     max_stock_batch: ClassVar[int] = 20
+    stock_adjust_idempotent: ClassVar[bool] = True
 
     class Settings(BaseModel):
         pass
@@ -76,6 +80,10 @@ class FakeShop:
         self.calls: list[list[ChannelStock]] = []
         self.refuse: dict[str, tuple[str, bool]] = {}
         self.raise_next: list[Exception] = []
+        self.changes: list[list[ChannelStockChange]] = []
+        self.keys: set[str] = set()
+        #: Apply the next call's changes, then raise this (an answer lost after the platform acted).
+        self.lose_answer_next: list[Exception] = []
 
     async def push_stock(self, values: list[ChannelStock]) -> list[StockPushResult]:
         assert len(values) <= self.max_stock_batch
@@ -93,6 +101,30 @@ class FakeShop:
             self.shows[v.merchant_sku] = v.quantity
             out.append(StockPushResult(merchant_sku=v.merchant_sku, channel_sku_id=v.channel_sku_id, ok=True,
                                        quantity=v.quantity))
+        if self.lose_answer_next:
+            raise self.lose_answer_next.pop(0)
+        return out
+
+    async def adjust_stock(self, changes: list[ChannelStockChange]) -> list[StockPushResult]:
+        assert len(changes) <= self.max_stock_batch
+        self.changes.append(list(changes))
+        if self.raise_next:
+            raise self.raise_next.pop(0)
+        out = []
+        for c in changes:
+            if c.merchant_sku in self.refuse:
+                code, retryable = self.refuse[c.merchant_sku]
+                out.append(StockPushResult(merchant_sku=c.merchant_sku, channel_sku_id=c.channel_sku_id, ok=False,
+                                           error_code=code, error_message=f"{code} for {c.merchant_sku}",
+                                           retryable=retryable))
+                continue
+            if c.key not in self.keys:
+                self.keys.add(c.key)
+                self.shows[c.merchant_sku] = max(0, self.shows.get(c.merchant_sku, 0) + c.delta)
+            out.append(StockPushResult(merchant_sku=c.merchant_sku, channel_sku_id=c.channel_sku_id, ok=True,
+                                       quantity=self.shows[c.merchant_sku]))
+        if self.lose_answer_next:
+            raise self.lose_answer_next.pop(0)
         return out
 
     async def read_stock(self, listings: list[ChannelStock]) -> list[ChannelStockReading]:
@@ -105,6 +137,22 @@ class FakeShop:
         self.shows[sku] = max(0, self.shows.get(sku, 0) - qty)
 
 
+class AbsoluteFakeShop(FakeShop):
+    """A shop whose platform takes absolute values only (like AliExpress)."""
+
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.PUSH_STOCK, Capability.READ_STOCK})
+
+
+class UnkeyedFakeShop(FakeShop):
+    """A shop whose changes carry no idempotency key (like Taobao's ``type=2``): a resend applies again."""
+
+    stock_adjust_idempotent: ClassVar[bool] = False
+
+    async def adjust_stock(self, changes: list[ChannelStockChange]) -> list[StockPushResult]:
+        self.keys.clear()
+        return await super().adjust_stock(changes)
+
+
 class FakeAccounts:
     def __init__(self, shops: dict[str, FakeShop]) -> None:
         self.shops = shops
@@ -114,8 +162,11 @@ class FakeAccounts:
 
 
 def make_hub(database_url: str, shops: dict[str, dict[str, Any]] | None = None, *,
-             warehouses: tuple[str, ...] = ("wh1",), plugins: tuple[Any, ...] = (), **config: Any) -> Hub:
-    """A hub over the test database with fake shops; ``shops`` maps name → ShopConfig fields."""
+             warehouses: tuple[str, ...] = ("wh1",), plugins: tuple[Any, ...] = (),
+             absolute_only: tuple[str, ...] = (), unkeyed: tuple[str, ...] = (), **config: Any) -> Hub:
+    """A hub over the test database with fake shops; ``shops`` maps name → ShopConfig fields;
+    the shops named in ``absolute_only`` take absolute values only, those in ``unkeyed`` take
+    changes without an idempotency key."""
     shops = shops if shops is not None else {"shop-a": {}, "shop-b": {}}
     cfg = HubConfig(
         hub={"database_url": database_url, **config.pop("hub", {})},
@@ -124,7 +175,10 @@ def make_hub(database_url: str, shops: dict[str, dict[str, Any]] | None = None, 
         **config,
     )
     hub = Hub(cfg, build_plugin_manager(load_entry_points=False, extra=list(plugins)))
-    fakes = {name: FakeShop(name) for name in shops}
+    def kind(name: str) -> type[FakeShop]:
+        return AbsoluteFakeShop if name in absolute_only else UnkeyedFakeShop if name in unkeyed else FakeShop
+
+    fakes = {name: kind(name)(name) for name in shops}
     hub.accounts = lambda: FakeAccounts(fakes)  # type: ignore[method-assign]
     hub.fakes = fakes  # type: ignore[attr-defined]
     return hub
@@ -146,10 +200,11 @@ async def seed(hub: Hub, sku: str = "SKU-1", on_hand: int = 10, *, shops: list[s
 
 
 async def place_order(hub: Hub, lines: list[tuple[str, int]], *, shop: str = "shop-a",
-                      status: OrderStatus = OrderStatus.PAID) -> int:
-    """Store an order (as the order service would) and return its id; lines name listings by SKU."""
+                      status: OrderStatus = OrderStatus.PAID, created: datetime | None = None) -> int:
+    """Store an order (as the order service would) and return its id; lines name listings by SKU.
+    ``created``: when the buyer ordered on the platform (default now)."""
     # Created now, as a buyer's order is: the hub compares it with the time of its last push.
-    created = datetime.now(UTC)
+    created = created or datetime.now(UTC)
     order = make_order(platform="fake", shop=shop, status=status, lines=lines, created_at=created,
                        updated_at=created + timedelta(seconds=1))
     order = order.model_copy(update={"lines": [

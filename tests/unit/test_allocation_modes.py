@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts.inventory import AllocationMode, AllocationRequest, StockPolicy
-from hub.services.allocation import ShopShare, allocate, effective_policy, pushable, scale_down
+from hub.services.allocation import MoveKind, ShopShare, allocate, effective_policy, plan_partitioned, scale_down
 
 policies = st.builds(
     StockPolicy,
@@ -87,22 +87,46 @@ def test_scale_down_keeps_proposals_that_fit_and_shrinks_those_that_do_not(propo
         assert sum(result.values()) <= available and all(result[s] <= proposals[s] for s in proposals)
 
 
+@given(target=st.integers(0, 100), exposure=st.none() | st.integers(0, 100), free=st.integers(-50, 100),
+       adjustable=st.booleans(), shows_at_most=st.none() | st.integers(0, 100))
+def test_a_partitioned_move_never_grants_more_than_is_free(
+    target: int, exposure: int | None, free: int, adjustable: bool, shows_at_most: int | None
+) -> None:
+    """Whatever the state, a move takes at most the free units; an absolute value is granted in
+    full (it may overwrite stock the shop still shows); a decrement grants nothing and is never
+    larger than the excess, nor than what the shop can show; only adjustable shops get changes."""
+    move = plan_partitioned(target, exposure, free, adjustable=adjustable, shows_at_most=shows_at_most)
+    assert 0 <= move.grant <= max(0, free)
+    if move.kind is MoveKind.SET:
+        assert move.grant == move.amount and move.amount <= target
+    if move.kind is MoveKind.RAISE:
+        assert adjustable and move.grant == move.amount > 0 and exposure is not None
+        assert exposure + move.amount <= target
+    if move.kind is MoveKind.LOWER:
+        assert adjustable and move.grant == 0 and exposure is not None and 0 < move.amount <= exposure - target
+        assert shows_at_most is None or move.amount <= shows_at_most
+
+
 @given(st.data())
-def test_pushing_in_any_order_never_shows_more_than_available(data: st.DataObject) -> None:
-    """Shops show old values; targets move; each push step uses ``pushable``: at every moment the
-    shops together show no more than available (given they started within it)."""
+def test_adjustable_shops_reach_their_targets_and_never_exceed_available(data: st.DataObject) -> None:
+    """Shops with exact bookkeeping (every sale seen, every change confirmed) and moves in any
+    order: at every step the exposures add up to no more than available, and pushing every shop
+    twice reaches the targets."""
     n = data.draw(st.integers(2, 4))
     available = data.draw(st.integers(0, 200))
-    shown = scale_down({i: data.draw(st.integers(0, 200)) for i in range(n)}, available)
+    exposure = scale_down({i: data.draw(st.integers(0, 200)) for i in range(n)}, available)
     targets = scale_down({i: data.draw(st.integers(0, 200)) for i in range(n)}, available)
+
+    def step(shop: int) -> None:
+        free = available - sum(exposure.values())
+        move = plan_partitioned(targets[shop], exposure[shop], free, adjustable=True, shows_at_most=exposure[shop])
+        exposure[shop] += move.amount if move.kind is MoveKind.RAISE else -move.amount if \
+            move.kind is MoveKind.LOWER else 0
+        assert sum(exposure.values()) <= available
+
     for _ in range(3 * n):
-        shop = data.draw(st.integers(0, n - 1))
-        others = sum(v for s, v in shown.items() if s != shop)
-        shown[shop] = pushable(targets[shop], shown[shop], available, others)
-        assert sum(shown.values()) <= available
-    # And pushing every shop twice reaches the targets.
+        step(data.draw(st.integers(0, n - 1)))
     for _ in range(2):
         for shop in range(n):
-            others = sum(v for s, v in shown.items() if s != shop)
-            shown[shop] = pushable(targets[shop], shown[shop], available, others)
-    assert shown == targets
+            step(shop)
+    assert exposure == targets
