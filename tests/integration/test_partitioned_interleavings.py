@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -165,4 +166,4 @@ class PartitionedShops(RuleBasedStateMachine):
 
 PartitionedShops.TestCase.settings = settings(max_examples=25, stateful_step_count=25, deadline=None,
                                               suppress_health_check=[HealthCheck.too_slow])
-test_partitioned_shops_never_oversell_whatever_the_interleaving = PartitionedShops.TestCase
+test_partitioned_shops_never_oversell_whatever_the_interleaving = pytest.mark.timeout(600)(PartitionedShops.TestCase)
