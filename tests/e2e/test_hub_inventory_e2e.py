@@ -2,7 +2,8 @@
 through the whole hub: a sale in any shop changes what every other shop shows (the measured
 propagation time is printed, not asserted), and in partitioned mode what the shops show together
 never exceeds what is really there, sampled atomically across all four while sales race the
-pushes (three of the four take changes; AliExpress takes absolute values only). SQLite + in-process queue and PostgreSQL + the real Redis."""
+pushes (three of the four take changes; AliExpress takes absolute values only). SQLite +
+in-process queue and PostgreSQL + the real Redis."""
 
 from __future__ import annotations
 
