@@ -1,5 +1,6 @@
 """Inventory over HTTP: stock per SKU (on hand per warehouse, reserved, available) with, per shop,
-the target, the value last pushed, when, the sync lag and the last error; and stock adjustments
+the target, the value last pushed, when, the sync lag, the last error and (partitioned groups)
+its exposure; and stock adjustments
 (warehouse and admin roles). Not for the stock logic itself (``hub.services.inventory``).
 """
 
@@ -13,6 +14,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from contracts.inventory import AllocationMode
 from hub.api.auth import Permission, Principal, require
 from hub.api.deps import get_hub
 from hub.api.errors import ApiError
@@ -40,6 +42,12 @@ class ShopStockOut(BaseModel):
                                                  "push took from the change to the shop accepting it.")
     last_error: str | None
     last_error_at: datetime | None
+    exposure: int | None = Field(
+        default=None,
+        description="Partitioned groups: the most this shop can still sell before the hub hears of it (what it "
+                    "shows plus its sales on their way); None in shared mode and before the first push.")
+    awaiting_answer: bool = Field(default=False, description="A push went out whose answer is not in (or was "
+                                                             "lost and will be settled or sent again).")
 
 
 class InventoryItem(BaseModel):
@@ -56,6 +64,9 @@ class InventoryItem(BaseModel):
     low: bool
     low_stock_threshold: int | None
     allocation_mode: str
+    unallocated: int | None = Field(
+        default=None, description="Partitioned groups: available − every shop's exposure, what can still be "
+                                  "granted to a shop (negative: stock was taken away under the shops' feet).")
     shops: list[ShopStockOut]
 
 
@@ -99,10 +110,13 @@ async def _items(hub: Hub, skus: list[str]) -> list[InventoryItem]:
     shops: dict[str, list[ShopStockOut]] = {}
     for cs, lst in rows:
         target = targets[cs.merchant_sku].targets.get(cs.shop, 0)
+        partitioned = targets[cs.merchant_sku].mode is AllocationMode.PARTITIONED
+        settled = (cs.exposure if partitioned else cs.shown) == target and cs.pending_key is None
         shops.setdefault(cs.merchant_sku, []).append(ShopStockOut(
             shop=cs.shop, channel_item_id=lst.channel_item_id, channel_sku_id=lst.channel_sku_id, target=target,
-            shown=cs.shown, pushed_at=cs.pushed_at, in_sync=(cs.shown == target and not cs.dirty), pending=cs.dirty,
-            sync_lag_s=_lag(cs, now), last_error=cs.last_error, last_error_at=cs.last_error_at))
+            shown=cs.shown, pushed_at=cs.pushed_at, in_sync=settled and not cs.dirty, pending=cs.dirty,
+            sync_lag_s=_lag(cs, now), last_error=cs.last_error, last_error_at=cs.last_error_at,
+            exposure=cs.exposure if partitioned else None, awaiting_answer=cs.pending_key is not None))
     items = []
     for sku in skus:
         level = levels.get(sku)
@@ -113,7 +127,9 @@ async def _items(hub: Hub, skus: list[str]) -> list[InventoryItem]:
             reserved=level.reserved, on_hand_total=sum(level.on_hand.values()),
             reserved_total=sum(level.reserved.values()), safety_stock=level.safety_stock, available=level.available,
             low=level.low, low_stock_threshold=level.low_stock_threshold,
-            allocation_mode=targets[sku].mode.value, shops=shops.get(sku, [])))
+            allocation_mode=targets[sku].mode.value, shops=shops.get(sku, []),
+            unallocated=level.available - sum(sh.exposure or 0 for sh in shops.get(sku, []))
+            if targets[sku].mode is AllocationMode.PARTITIONED else None))
     return items
 
 

@@ -67,6 +67,26 @@ async def test_inventory_shows_warehouses_reservations_and_each_shops_sync_state
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
 
 
+async def test_a_partitioned_sku_shows_each_shops_exposure_and_what_is_unallocated(
+    database_url: str,  # noqa: F811
+) -> None:
+    hub = make_hub(database_url, stock_groups={"flash": {"mode": "partitioned", "skus": ["HOT"]}})
+    try:
+        await seed(hub, "HOT", 11)
+        for shop in ("shop-a", "shop-b"):
+            await stock_sync.push_shop(hub, shop)
+        hub.fakes["shop-a"].buyer_orders("HOT", 2)  # type: ignore[attr-defined]
+        await stock_effects.reserve_order(hub, await place_order(hub, [("HOT", 2)], shop="shop-a"))
+        async with await _client(hub, "viewer") as client:
+            item = (await client.get("/api/v1/inventory/HOT")).json()
+    finally:
+        await close_hub(hub)
+    shops = {s["shop"]: s for s in item["shops"]}
+    assert item["allocation_mode"] == "partitioned" and item["available"] == 9
+    assert (shops["shop-a"]["exposure"], shops["shop-b"]["exposure"]) == (3, 5)
+    assert item["unallocated"] == 1 and not shops["shop-b"]["in_sync"] and not shops["shop-a"]["awaiting_answer"]
+
+
 async def test_low_stock_is_flagged_and_filterable(hub: Hub) -> None:
     await seed(hub, "PLENTY", 50)
     await seed(hub, "SCARCE", 2)
