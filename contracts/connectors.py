@@ -124,7 +124,12 @@ class ChannelConnector(Connector, Protocol):
         ...
 
     async def push_stock(self, values: list[ChannelStock]) -> list[StockPushResult]:
-        """Set absolute quantities; report one result per value, in any order."""
+        """Set absolute quantities; report one result per value, in any order.
+
+        ``ok=False`` for a value the platform refused; with ``retryable=True`` (a transient fault,
+        or ``outcome_unknown=True``: a lost answer) the hub pushes it again later and, in a
+        partitioned group, counts it as possibly applied.
+        """
         ...
 
     async def adjust_stock(self, changes: list[ChannelStockChange]) -> list[StockPushResult]:

@@ -599,7 +599,8 @@ async def _record(hub: Hub, platform: str, report: PushReport, batch: Sequence[_
             report.errors.append(f"{item.merchant_sku}: {error}")
             metrics.STOCK_PUSHES.labels(platform, "retry" if retryable else "failed").inc()
             if isinstance(item, exposure.PlannedPush):
-                if refused is None and (result is None or result.outcome_unknown):  # it may or may not have happened
+                # Not reported, or a transient fault: it may or may not have happened.
+                if refused is None and (result is None or result.outcome_unknown or result.retryable):
                     await exposure.record_outcome(session, item, None, answered=False, idempotent=idempotent, at=at)
                 else:
                     await exposure.record_outcome(session, item, result or StockPushResult(

@@ -12,7 +12,9 @@ Each test drives your connector against your sandbox over real HTTP (uvicorn on 
 checks what the hub relies on: settings errors name the field, orders map and round-trip, statuses
 only move forward, faults are classified (throttle → ``ThrottledError`` with ``retry_after``,
 transient errors ridden out, lost authorisation → ``AuthorizationError``), bad push signatures are
-rejected, stock pushes set absolute values, polls and message channels find new orders. Tests for
+rejected, stock pushes set absolute values, stock changes move the value by their delta (a
+decrement past 0 is never reported as applied in full, a keyed change resent is applied once),
+polls and message channels find new orders. Tests for
 capabilities a connector does not declare are skipped, so the suite never asks for pretence.
 """
 
@@ -25,7 +27,7 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import ValidationError
 
-from contracts import Capability, ChannelStock, Order, OrderStatus
+from contracts import Capability, ChannelStock, ChannelStockChange, Order, OrderStatus
 from hub.asgi_server import serve_in_thread
 from hub.errors import AuthorizationError, BadInputError, RetryableError, SignatureError, ThrottledError
 from hub.testing.context import make_context
@@ -175,3 +177,44 @@ class ChannelConformance:
         assert box.shown_stock(self.shop, self.merchant_sku) == 7
         await connector.push_stock([value.model_copy(update={"quantity": 3})])
         assert box.shown_stock(self.shop, self.merchant_sku) == 3
+
+    async def _listed_at(self, box: Any, connector: Any, quantity: int) -> ChannelStockChange:
+        order = await connector.get_order(box.create_order(self.shop, self.merchant_sku, 1))
+        line = next(line for line in order.lines if line.merchant_sku == self.merchant_sku)
+        await connector.push_stock([ChannelStock(shop=self.shop, merchant_sku=self.merchant_sku,
+                                                 channel_item_id=line.channel_item_id,
+                                                 channel_sku_id=line.channel_sku_id, quantity=quantity)])
+        return ChannelStockChange(shop=self.shop, merchant_sku=self.merchant_sku, channel_item_id=line.channel_item_id,
+                                  channel_sku_id=line.channel_sku_id, delta=1, key="0" * 32)
+
+    async def test_stock_changes_move_the_value_and_a_decrement_past_zero_is_not_reported_in_full(
+        self, sandbox: tuple[Any, str], connector: Any
+    ) -> None:
+        self._requires(Capability.ADJUST_STOCK)
+        self._requires(Capability.GET_ORDER)
+        box, _ = sandbox
+        change = await self._listed_at(box, connector, 5)
+        raised = await connector.adjust_stock([change.model_copy(update={"delta": 3, "key": "a" * 32})])
+        assert [r.ok for r in raised] == [True] and box.shown_stock(self.shop, self.merchant_sku) == 8
+        [lowered] = await connector.adjust_stock([change.model_copy(update={"delta": -2, "key": "b" * 32})])
+        assert lowered.ok and box.shown_stock(self.shop, self.merchant_sku) == 6
+        assert lowered.applied == -2 or (lowered.applied is None and lowered.quantity == 6)
+        [past_zero] = await connector.adjust_stock([change.model_copy(update={"delta": -10, "key": "c" * 32})])
+        # Cut short at 0 or refused: either way the hub must not be told all 10 left the shop.
+        assert box.shown_stock(self.shop, self.merchant_sku) in (0, 6)
+        if past_zero.ok:
+            in_full = past_zero.applied == -10 or (past_zero.applied is None and (past_zero.quantity or 0) > 0)
+            assert not in_full, past_zero
+
+    async def test_a_keyed_stock_change_sent_twice_is_applied_once(self, sandbox: tuple[Any, str],
+                                                                    connector: Any) -> None:
+        self._requires(Capability.ADJUST_STOCK)
+        self._requires(Capability.GET_ORDER)
+        if not getattr(self.connector_class, "stock_adjust_idempotent", False):
+            pytest.skip(f"{self.connector_class.__name__} changes carry no idempotency key")
+        box, _ = sandbox
+        change = await self._listed_at(box, connector, 5)
+        first = await connector.adjust_stock([change.model_copy(update={"delta": 2, "key": "d" * 32})])
+        again = await connector.adjust_stock([change.model_copy(update={"delta": 2, "key": "d" * 32})])
+        assert [r.ok for r in first + again] == [True, True]
+        assert box.shown_stock(self.shop, self.merchant_sku) == 7

@@ -363,12 +363,13 @@ def _id_param(value: str, as_string: bool) -> int | str:
     return value if as_string else int(value)
 
 
-def stock_item(value: ChannelStock, *, ids_as_strings: bool = False) -> dict[str, Any]:
-    """One ``sku.syncStockBatchMultiProducts`` item (absolute quantity)."""
+def stock_item(value: ChannelStock | ChannelStockChange, *, ids_as_strings: bool = False) -> dict[str, Any]:
+    """One ``sku.syncStockBatchMultiProducts`` item: an absolute quantity, or a change's delta."""
     if not value.channel_sku_id:
         raise BadInputError(f"SKU {value.merchant_sku!r} has no Douyin sku_id; map the listing first",
                             field="channel_sku_id")
-    item: dict[str, Any] = {"sku_id": _id_param(value.channel_sku_id, ids_as_strings), "stock_num": value.quantity}
+    stock = value.quantity if isinstance(value, ChannelStock) else value.delta
+    item: dict[str, Any] = {"sku_id": _id_param(value.channel_sku_id, ids_as_strings), "stock_num": stock}
     if value.channel_item_id:
         item["product_id"] = _id_param(value.channel_item_id, ids_as_strings)
     return item
@@ -386,13 +387,8 @@ def stock_batch_params(values: list[ChannelStock], idempotent_id: str, *,
 def stock_change_params(change: ChannelStockChange, *, ids_as_strings: bool = False) -> dict[str, Any]:
     """``sku.syncStockBatchMultiProducts`` for one change: ``incremental=true`` (negatives allowed),
     ``idempotent_id`` = the hub's key of the change, so a resend is refused as already applied."""
-    if not change.channel_sku_id:
-        raise BadInputError(f"SKU {change.merchant_sku!r} has no Douyin sku_id; map the listing first",
-                            field="channel_sku_id")
-    item: dict[str, Any] = {"sku_id": _id_param(change.channel_sku_id, ids_as_strings), "stock_num": change.delta}
-    if change.channel_item_id:
-        item["product_id"] = _id_param(change.channel_item_id, ids_as_strings)
-    return {"items": [item], "incremental": True, "idempotent_id": change.key}
+    return {"items": [stock_item(change, ids_as_strings=ids_as_strings)], "incremental": True,
+            "idempotent_id": change.key}
 
 
 def change_result(change: ChannelStockChange, data: Any) -> StockPushResult:

@@ -233,24 +233,7 @@ class TaobaoChannel:
         """Absolute quantities, one result per value. Throttling and lost authorisation abort the
         batch (the shop must back off); other failures are reported per value."""
         calls, unbound = self._stock_calls(values)
-        results = [StockPushResult(merchant_sku=v.merchant_sku, channel_sku_id=v.channel_sku_id, ok=False,
-                                   error_code="unbound", error_message="no channel_item_id for this listing")
-                   for v in unbound]
-        for call in calls:
-            try:
-                body = await self.client.call(call.method, call.params)
-            except (ThrottledError, AuthorizationError):
-                raise
-            except (RetryableError, PermanentError, httpx.TransportError) as exc:
-                retryable = not isinstance(exc, PermanentError)
-                results += [StockPushResult(merchant_sku=v.merchant_sku, channel_sku_id=v.channel_sku_id, ok=False,
-                                            error_code=getattr(exc, "code", None), error_message=str(exc),
-                                            retryable=retryable) for v in call.values]
-                continue
-            shown = self._shown_quantities(body)
-            results += [StockPushResult(merchant_sku=v.merchant_sku, channel_sku_id=v.channel_sku_id, ok=True,
-                                        quantity=shown.get(v.channel_sku_id or "", v.quantity)) for v in call.values]
-        return results
+        return await self._send_stock_calls(calls, unbound, retry=True)
 
     def _stock_change_calls(self, changes: list[ChannelStockChange]) -> tuple[list[mapping.StockCall],
                                                                              list[ChannelStockChange]]:
@@ -261,27 +244,30 @@ class TaobaoChannel:
         TOP says. Sent once (``retry=False``) unless the platform deduplicates by key: a timeout is
         reported as an unknown outcome, never resent. Throttling and lost authorisation abort."""
         calls, unbound = self._stock_change_calls(changes)
-        results = [StockPushResult(merchant_sku=c.merchant_sku, channel_sku_id=c.channel_sku_id, ok=False,
+        return await self._send_stock_calls(calls, unbound, retry=self.stock_adjust_idempotent)
+
+    async def _send_stock_calls(self, calls: list[mapping.StockCall], unbound: list[Any], *,
+                                retry: bool) -> list[StockPushResult]:
+        """One result per value or change: refusals as such, transient faults as unknown outcomes
+        (the call may have landed), what TOP says the SKU shows after as ``quantity``."""
+        results = [StockPushResult(merchant_sku=v.merchant_sku, channel_sku_id=v.channel_sku_id, ok=False,
                                    error_code="unbound", error_message="no channel_item_id for this listing")
-                   for c in unbound]
+                   for v in unbound]
         for call in calls:
             try:
-                body = await self.client.call(call.method, call.params, retry=self.stock_adjust_idempotent)
+                body = await self.client.call(call.method, call.params, retry=retry)
             except (ThrottledError, AuthorizationError):
                 raise
-            except PermanentError as exc:
-                results += [StockPushResult(merchant_sku=c.merchant_sku, channel_sku_id=c.channel_sku_id, ok=False,
-                                            error_code=exc.code, error_message=str(exc)) for c in call.values]
-                continue
-            except (RetryableError, httpx.TransportError) as exc:
-                results += [StockPushResult(merchant_sku=c.merchant_sku, channel_sku_id=c.channel_sku_id, ok=False,
-                                            error_code=getattr(exc, "code", None) or "no_answer",
-                                            error_message=str(exc), retryable=True, outcome_unknown=True)
-                            for c in call.values]
+            except (RetryableError, PermanentError, httpx.TransportError) as exc:
+                transient = not isinstance(exc, PermanentError)
+                results += [StockPushResult(merchant_sku=v.merchant_sku, channel_sku_id=v.channel_sku_id, ok=False,
+                                            error_code=getattr(exc, "code", None), error_message=str(exc),
+                                            retryable=transient, outcome_unknown=transient) for v in call.values]
                 continue
             shown = self._shown_quantities(body)
-            results += [StockPushResult(merchant_sku=c.merchant_sku, channel_sku_id=c.channel_sku_id, ok=True,
-                                        quantity=shown.get(c.channel_sku_id or "")) for c in call.values]
+            results += [StockPushResult(merchant_sku=v.merchant_sku, channel_sku_id=v.channel_sku_id, ok=True,
+                                        quantity=shown.get(v.channel_sku_id or "", getattr(v, "quantity", None)))
+                        for v in call.values]
         return results
 
     async def read_stock(self, listings: list[ChannelStock]) -> list[ChannelStockReading]:

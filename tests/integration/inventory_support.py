@@ -93,10 +93,7 @@ class FakeShop:
         out = []
         for v in values:
             if v.merchant_sku in self.refuse:
-                code, retryable = self.refuse[v.merchant_sku]
-                out.append(StockPushResult(merchant_sku=v.merchant_sku, channel_sku_id=v.channel_sku_id, ok=False,
-                                           error_code=code, error_message=f"{code} for {v.merchant_sku}",
-                                           retryable=retryable))
+                out.append(self._refusal(v))
                 continue
             self.shows[v.merchant_sku] = v.quantity
             out.append(StockPushResult(merchant_sku=v.merchant_sku, channel_sku_id=v.channel_sku_id, ok=True,
@@ -104,6 +101,11 @@ class FakeShop:
         if self.lose_answer_next:
             raise self.lose_answer_next.pop(0)
         return out
+
+    def _refusal(self, entry: ChannelStock | ChannelStockChange) -> StockPushResult:
+        code, retryable = self.refuse[entry.merchant_sku]
+        return StockPushResult(merchant_sku=entry.merchant_sku, channel_sku_id=entry.channel_sku_id, ok=False,
+                               error_code=code, error_message=f"{code} for {entry.merchant_sku}", retryable=retryable)
 
     async def adjust_stock(self, changes: list[ChannelStockChange]) -> list[StockPushResult]:
         assert len(changes) <= self.max_stock_batch
@@ -113,10 +115,7 @@ class FakeShop:
         out = []
         for c in changes:
             if c.merchant_sku in self.refuse:
-                code, retryable = self.refuse[c.merchant_sku]
-                out.append(StockPushResult(merchant_sku=c.merchant_sku, channel_sku_id=c.channel_sku_id, ok=False,
-                                           error_code=code, error_message=f"{code} for {c.merchant_sku}",
-                                           retryable=retryable))
+                out.append(self._refusal(c))
                 continue
             if c.key not in self.keys:
                 self.keys.add(c.key)

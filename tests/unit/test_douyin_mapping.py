@@ -15,6 +15,7 @@ from contracts import (
     AfterSaleStatus,
     AfterSaleType,
     ChannelStock,
+    ChannelStockChange,
     Money,
     OrderStatus,
     Parcel,
@@ -195,6 +196,25 @@ def test_stock_batch_overwrites_with_exact_ids() -> None:
 def test_stock_batch_refuses_more_than_50() -> None:
     with pytest.raises(ValueError, match="50"):
         mapping.stock_batch_params([_value(i) for i in range(51)], "x")
+
+
+@pytest.mark.parametrize(("row", "ok", "quantity", "applied"), [
+    ({"sku_id": 1750000000000000001, "stock_num": 4, "change_num": -3, "status_code": 0}, True, 4, -3),
+    ({"sku_id": 1750000000000000001, "stock_num": 0, "change_num": -2, "status_code": 0}, True, 0, -2),  # cut short
+    ({"sku_id": 1750000000000000001, "status_code": 0}, True, None, None),
+    ({"sku_id": 1750000000000000001, "status_code": 40004, "status_message": "sku不存在"}, False, None, None),
+    ({"sku_id": 99, "stock_num": 1, "change_num": 1, "status_code": 0}, True, None, None),  # another SKU's row
+])
+def test_a_stock_change_result_reads_what_the_sku_shows_and_the_change_really_made(
+    row: dict[str, object], ok: bool, quantity: int | None, applied: int | None
+) -> None:
+    change = ChannelStockChange(shop="s", merchant_sku="SKU-1", channel_item_id="3610000000000000001",
+                                channel_sku_id="1750000000000000001", delta=-3, key="c" * 32)
+    params = mapping.stock_change_params(change)
+    assert params == {"items": [{"product_id": 3610000000000000001, "sku_id": 1750000000000000001, "stock_num": -3}],
+                      "incremental": True, "idempotent_id": "c" * 32}
+    result = mapping.change_result(change, {"results": [row]})
+    assert (result.ok, result.quantity, result.applied) == (ok, quantity, applied)
 
 
 def test_idempotent_id_depends_on_content_and_generation_not_order() -> None:

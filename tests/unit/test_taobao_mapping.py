@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from contracts import AfterSaleStatus, AfterSaleType, ChannelStock, OrderStatus, Parcel, ParcelItem, Shipment
+from contracts import (
+    AfterSaleStatus,
+    AfterSaleType,
+    ChannelStock,
+    ChannelStockChange,
+    OrderStatus,
+    Parcel,
+    ParcelItem,
+    Shipment,
+)
 from hub.errors import BadInputError
 from plugins.taobao import mapping
 from plugins.taobao.client import loads_exact
@@ -165,6 +174,27 @@ def test_stock_is_grouped_per_item_in_calls_of_twenty() -> None:
     (plain,) = [c for c in calls if c.method == "taobao.item.quantity.update"]
     assert plain.params == {"num_iid": "555", "quantity": 4, "type": 1}
     assert [v.merchant_sku for v in unbound] == ["UNBOUND"]
+
+
+def _change(i: int, delta: int, num_iid: str = "37000093369", sku: bool = True) -> ChannelStockChange:
+    return ChannelStockChange(shop="tb", merchant_sku=f"S{i}", channel_item_id=num_iid,
+                              channel_sku_id=str(1000 + i) if sku else None, delta=delta, key=f"{i:032x}")
+
+
+def test_stock_changes_batch_raises_and_send_each_decrement_alone() -> None:
+    """Raises share ``skus.quantity.update`` per item; a decrement goes alone through
+    ``item.quantity.update``, whose answer says what the SKU shows after; all ``type=2``."""
+    changes = [*(_change(i, i + 1) for i in range(22)), _change(30, -3), _change(31, -1, sku=False),
+               ChannelStockChange(shop="tb", merchant_sku="UNBOUND", delta=1, key="f" * 32)]
+    calls, unbound = mapping.stock_change_calls(changes)
+    assert all(c.params["type"] == 2 for c in calls) and [c.merchant_sku for c in unbound] == ["UNBOUND"]
+    lowers = [c for c in calls if c.method == "taobao.item.quantity.update"]
+    assert [c.params for c in lowers] == [
+        {"num_iid": "37000093369", "quantity": -3, "type": 2, "sku_id": "1030"},
+        {"num_iid": "37000093369", "quantity": -1, "type": 2}]
+    raises = [c for c in calls if c.method == "taobao.skus.quantity.update"]
+    assert [len(c.values) for c in raises] == [20, 2]
+    assert raises[0].params["skuid_quantities"].startswith("1000:1;1001:2;")
 
 
 def _shipment(partial: bool = False, courier: str = "SF") -> Shipment:

@@ -6,7 +6,14 @@ import json
 
 import pytest
 
-from contracts import AfterSaleStatus, AfterSaleType, ChannelStock, ServiceOrderStatus, ServiceOrderType
+from contracts import (
+    AfterSaleStatus,
+    AfterSaleType,
+    ChannelStock,
+    ChannelStockChange,
+    ServiceOrderStatus,
+    ServiceOrderType,
+)
 from hub.errors import BadInputError
 from plugins.tmall import mapping
 
@@ -66,3 +73,16 @@ def test_tmall_stock_calls_use_sku_ids_and_a_hex_outer_biz_key() -> None:
     for call in calls:
         options = json.loads(call.params["options"])
         assert options["type"] == 1 and int(options["outer_biz_key"], 16) >= 0
+
+
+def test_tmall_stock_changes_go_one_per_call_keyed_by_the_change() -> None:
+    """Incremental (type 2), one change per call, so the call's outer_biz_key is the change's key."""
+    changes = [ChannelStockChange(shop="tm", merchant_sku="S", channel_item_id="1", channel_sku_id="7", delta=-2,
+                                  key="a" * 32),
+               ChannelStockChange(shop="tm", merchant_sku="P", channel_item_id="2", delta=3, key="b" * 32)]
+    calls, unbound = mapping.tmall_stock_change_calls(changes)
+    assert not unbound and [len(c.values) for c in calls] == [1, 1]
+    assert json.loads(calls[0].params["sku_quantities"]) == [{"sku_id": "7", "quantity": -2}]
+    assert calls[1].params["item_quantity"] == 3
+    assert [json.loads(c.params["options"]) for c in calls] == [
+        {"type": 2, "outer_biz_key": "a" * 32}, {"type": 2, "outer_biz_key": "b" * 32}]
