@@ -59,6 +59,15 @@ PLATFORMS = ("taobao", "tmall", "douyin", "aliexpress")
 WAREHOUSE = "main"
 
 
+def adjustable(platform: str) -> bool:
+    """Whether the platform's connector takes stock changes (``Capability.ADJUST_STOCK``)."""
+    from contracts.connectors import Capability
+    from hub.plugins import build_plugin_manager
+
+    cls = build_plugin_manager().channel_class(platform)
+    return cls is not None and Capability.ADJUST_STOCK in cls.capabilities
+
+
 def make_sandbox(platform: str) -> Any:
     from plugins.aliexpress.sandbox import AliExpressSandbox
     from plugins.douyin.sandbox import DouyinSandbox
@@ -145,7 +154,12 @@ def propagation(result: ModeResult, mode: AllocationMode, shops: list[Shop], wat
                 ledger: list[asyncpg.Record], sale_start: float, stock: int) -> None:
     """Per reservation made during the sale: how long until *every* shop showed no more than the
     hub wants it to show after that reservation (its own buyers' orders count: a shop that sold
-    down on its own needs no push). The instant is the reservation's ledger row (``at``)."""
+    down on its own needs no push). The instant is the reservation's ledger row (``at``).
+
+    In partitioned mode only the shops whose platform takes stock changes are measured: the hub
+    deliberately does not lower a shop that takes absolute values only (AliExpress) to its share
+    (see the README), so the proportional share is no target for it."""
+    measured = shops if mode is AllocationMode.SHARED else [s for s in shops if adjustable(s.platform)]
     on_hand = reserved = 0
     pointers = {s.name: 0 for s in shops}
     times = {s.name: [t for t, _ in watch.shown.get(s.name, [])] for s in shops}
@@ -158,7 +172,7 @@ def propagation(result: ModeResult, mode: AllocationMode, shops: list[Shop], wat
             continue
         targets = targets_for(mode, shops, on_hand - reserved)
         worst = 0.0
-        for shop in shops:
+        for shop in measured:
             ts, vs = times[shop.name], values[shop.name]
             # Targets only fall during a sale and reservations come in time order: a forward scan.
             start = max(pointers[shop.name], max(0, _index_at(ts, at)))
@@ -327,7 +341,7 @@ def run_mode(mode_name: str, args: argparse.Namespace) -> ModeResult:
         sale_start = time.time()
         interval = 1.0 / args.rate if args.rate else 0.0
         for n in range(args.orders):
-            buy(rng.choice(shops), watch)
+            buy(rng.choices(shops, weights=args.weights)[0], watch)
             if interval:
                 delay = sale_start + (n + 1) * interval - time.time()
                 if delay > 0:
@@ -359,6 +373,11 @@ def run_mode(mode_name: str, args: argparse.Namespace) -> ModeResult:
         ledger = fetch(dsn, "SELECT at, on_hand_delta, reserved_delta, cause FROM stock_ledger "
                             "WHERE merchant_sku = $1 ORDER BY at, id", SKU)
         propagation(result, mode, shops, watch, ledger, sale_start, args.stock)
+        if mode is AllocationMode.PARTITIONED:
+            absolute = [s.platform for s in shops if not adjustable(s.platform)]
+            if absolute:
+                result.notes.append(f"propagation measured without {', '.join(absolute)} (absolute values only: "
+                                    "not lowered to its share, see bench/README.md)")
         for shop in shops:
             pushes = watch.pushes.get(shop.name, [])
             sale_pushes = sum(1 for t, _ in pushes if t >= sale_start)
@@ -426,6 +445,7 @@ def _rate(value: float | None) -> str:
 def report(results: list[ModeResult], args: argparse.Namespace) -> str:
     lines = [f"flash sale: {args.orders:,} buyers over 4 shops, stock {args.stock:,}, "
              f"{'as fast as possible' if not args.rate else f'{args.rate:g} orders/s'}, "
+             f"{_weights_text(args.weights)}"
              f"hub: 1 serve + {args.workers} worker x {args.threads} threads"
              f"{f' + {args.stock_workers} stock-only worker' if args.stock_workers else ''}, "
              f"per-shop API rate {args.shop_rate:g}/s", ""]
@@ -438,6 +458,9 @@ def report(results: list[ModeResult], args: argparse.Namespace) -> str:
     row("orders tried (incl. 4 seed)", [f"{r.attempts:,}" for r in results])
     row("accepted by the shops", [f"{r.accepted:,}" for r in results])
     row("OVERSOLD (accepted - stock)", [f"{r.oversold:,}" for r in results])
+    row("left unsold (stock - accepted)", [f"{max(0, r.stock - r.accepted):,}" for r in results])
+    row("shops show at the end (sum)", [f"{sum(s.get('final_shown', 0) for s in r.per_shop.values()):,}"
+                                        for r in results])
     row("sale took", [f"{r.sale_s:.2f} s" for r in results])
     row("hub settled after the sale", [f"{r.settle_s:.1f} s" + ("" if r.settled else " (!)") for r in results])
     row("hub: orders taken in", [f"{r.orders_in_hub:,}" for r in results])
@@ -474,6 +497,17 @@ def report(results: list[ModeResult], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def _weights_text(weights: list[float]) -> str:
+    return "" if len(set(weights)) == 1 else "shop weights " + ",".join(f"{w:g}" for w in weights) + ", "
+
+
+def _weights(text: str) -> list[float]:
+    values = [float(v) for v in text.split(",")]
+    if len(values) != len(PLATFORMS) or any(v < 0 for v in values) or not any(values):
+        raise argparse.ArgumentTypeError(f"give {len(PLATFORMS)} weights >= 0, e.g. 5,1,1,1")
+    return values
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -492,6 +526,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dump", help="write timelines to this JSON path (one file per mode) for diagnosis")
     parser.add_argument("--profile", help="py-spy record the hub processes into this directory")
     parser.add_argument("--seed", type=int, default=20240611, help="random seed for the buyers' shops")
+    parser.add_argument("--weights", type=_weights, default=[1.0] * len(PLATFORMS),
+                        help="how buyers pick a shop, relative weights in the order taobao,tmall,douyin,aliexpress "
+                             "(default 1,1,1,1; e.g. 5,1,1,1: most buyers in Taobao, so its share runs low and is "
+                             "topped up from the others)")
     args = parser.parse_args(argv)
     if args.quick:
         args.orders, args.stock = min(args.orders, 2_000), min(args.stock, 200)

@@ -106,6 +106,9 @@ def reconcile_stock(
         table = Table("shop", "checked", "drifted", "repaired", "unreadable", "note")
         for r in reports:
             note = r.skipped or ("; ".join(r.errors[:3]) if r.errors else "")
+            if r.raised_outside:
+                note = (f"{r.raised_outside} partitioned listing(s) showed more than the hub granted (edited "
+                        f"by hand?); counted, then lowered. {note}").strip()
             table.add_row(r.shop, str(r.checked), str(r.drifted), str(r.repaired), str(r.unreadable), note)
         out = _out()
         out.print(table)
