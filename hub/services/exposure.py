@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+#: ``StockPushResult.error_code`` of a push the hub never sent (the job stopped before it).
+NOT_SENT = "not_sent"
 #: A push still marked in flight after this long was lost with its job (a crash): its answer
 #: will never be recorded, so it is settled like a lost answer.
 IN_FLIGHT_GRACE = timedelta(seconds=120)
@@ -199,7 +201,11 @@ async def plan_shop(hub: Hub, shop: str, row_ids: Iterable[int], targets: Mappin
                         await _write(session, cs.id, {"pending_at": now, "target": target})
                         continue
                     await _write(session, cs.id, {"pending_key": None, "pending_delta": None, "pending_at": None})
-                move = plan_partitioned(target, cs.exposure, free, adjustable=adjustable,
+                # Counted but never confirmed (the answer to its first value was lost): what the
+                # shop shows is unknown, so only an absolute value can set it; granted on top.
+                unknown_base = cs.exposure is not None and cs.pushed_at is None
+                move = plan_partitioned(target, None if unknown_base else cs.exposure, free,
+                                        adjustable=adjustable,
                                         shows_at_most=cs.anchor_value if cs.anchor_at is not None else None)
                 if move.capped:
                     plan.capped.append(cs.id)
@@ -268,14 +274,19 @@ async def record_outcome(session: AsyncSession, push: PlannedPush, result: Stock
             values = {"pending_key": None, "pending_delta": None, "pending_at": None}
             if kind is MoveKind.SET:
                 values.update(anchor_value=None, anchor_at=None)  # it may or may not show the value now
-                if push.bootstrap:
-                    values["exposure"] = None  # what it showed before is unknown: start again absolute
         await session.execute(update(row).where(*mine).values(**values).execution_options(synchronize_session=False))
         return
     cleared: dict[str, Any] = {"pending_key": None, "pending_delta": None, "pending_at": None}
     assert result is not None
+    if not result.ok and push.resend:
+        # This attempt did not land, but the one whose answer was lost may have: nothing is undone.
+        # Not sent or a passing fault: sent again later with its key; refused for good: settled as
+        # made (a raise stays counted, a decrement uncredited).
+        values = {"pending_at": None} if result.retryable or result.error_code == NOT_SENT else cleared
+        await session.execute(update(row).where(*mine).values(**values).execution_options(synchronize_session=False))
+        return
     if not result.ok:
-        undo = push.move.grant if not push.resend else (push.move.amount if kind is MoveKind.RAISE else 0)
+        undo = push.move.grant
         values = dict(cleared)
         if push.bootstrap:
             values["exposure"] = None

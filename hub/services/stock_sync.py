@@ -452,11 +452,14 @@ async def push_shop(hub: Hub, shop: str) -> PushReport:
     moved = {p.row_id for p in planned} | set(plan.capped if plan else [])
     report.skipped = len(in_sync) + len(partitioned) - len(moved)
     batch_size = max(1, int(getattr(connector, "max_stock_batch", 20) or 20))
-    await _send(hub, shop, cfg.platform, connector, report, _batches(shared, planned, batch_size))
+    try:
+        await _send(hub, shop, cfg.platform, connector, report, _batches(shared, planned, batch_size))
+    finally:
+        if plan is not None:
+            await _redirty_ids(hub, plan.capped)  # held back: pushed by a later job, whatever happened
     if report.paused is not None:
         return report
     if plan is not None and plan.capped:
-        await _redirty_ids(hub, plan.capped)
         if plan.wake:
             # Shops holding more than their share were woken to give it back; look again soon
             # (a shop waiting only for units to settle is left to the dirty sweep).
@@ -545,7 +548,7 @@ async def _give_back(hub: Hub, entries: Sequence[_Entry], error: str | None = No
     if not entries:
         return
     at = _now()
-    not_sent = StockPushResult(merchant_sku="", ok=False, error_code="not_sent")
+    not_sent = StockPushResult(merchant_sku="", ok=False, error_code=exposure.NOT_SENT)
     async with hub.database().transaction() as session:
         for entry in entries:
             if isinstance(entry, exposure.PlannedPush):

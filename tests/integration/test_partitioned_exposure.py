@@ -122,6 +122,32 @@ async def test_a_change_whose_answer_was_lost_is_sent_again_with_its_key_and_app
         await close_hub(hub)
 
 
+async def test_a_first_value_whose_answer_was_lost_stays_counted_and_is_set_again_absolute(
+    database_url: str,  # noqa: F811
+) -> None:
+    hub = make_hub(database_url, stock_groups=PARTITIONED)
+    a = hub.fakes["shop-a"]  # type: ignore[attr-defined]
+    try:
+        await seed(hub, "HOT", 10)
+        a.lose_answer_next = [RetryableError("read timeout")]
+        try:
+            await stock_sync.push_shop(hub, "shop-a")  # 5 applied, the answer lost
+        except RetryableError:
+            pass
+        assert a.shows["HOT"] == 5 and (await _exposure(hub, "shop-a")).exposure == 5
+        await stock_sync.push_shop(hub, "shop-b")
+        assert hub.fakes["shop-b"].shows["HOT"] == 5  # type: ignore[attr-defined]
+        await inventory.adjust_stock(hub, [Adjustment("wh1", "HOT", delta=10)], actor="test")  # 20: 10 each
+        await _dirty(hub, "shop-a")
+        await stock_sync.push_shop(hub, "shop-a")
+        # What shop-a shows was never confirmed, so it is set again absolutely, not changed by +5,
+        # and counted on top: it may have sold some of the first 5 unseen.
+        assert not a.changes and [c[0].quantity for c in a.calls] == [5, 10] and a.shows["HOT"] == 10
+        assert (await _exposure(hub, "shop-a")).exposure == 15
+    finally:
+        await close_hub(hub)
+
+
 async def test_a_change_without_a_key_whose_answer_was_lost_is_never_sent_again(database_url: str) -> None:  # noqa: F811
     hub = make_hub(database_url, stock_groups=PARTITIONED, unkeyed=("shop-a",))
     a = hub.fakes["shop-a"]  # type: ignore[attr-defined]

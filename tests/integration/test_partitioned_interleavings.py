@@ -9,6 +9,7 @@ no interleaving of sales can oversell."""
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -164,6 +165,8 @@ class PartitionedShops(RuleBasedStateMachine):
                 shop, row.exposure, self.fakes[shop].shows.get(SKU), unseen)
 
 
-PartitionedShops.TestCase.settings = settings(max_examples=25, stateful_step_count=25, deadline=None,
+#: ``HUB_HYPOTHESIS_EXAMPLES=500 pytest …`` explores further than the default run does.
+PartitionedShops.TestCase.settings = settings(max_examples=int(os.environ.get("HUB_HYPOTHESIS_EXAMPLES", 25)),
+                                              stateful_step_count=25, deadline=None,
                                               suppress_health_check=[HealthCheck.too_slow])
 test_partitioned_shops_never_oversell_whatever_the_interleaving = pytest.mark.timeout(600)(PartitionedShops.TestCase)
