@@ -183,6 +183,17 @@ def make_hub(database_url: str, shops: dict[str, dict[str, Any]] | None = None, 
     return hub
 
 
+async def create_schema(url: str) -> None:
+    """The hub's tables in a fresh database (the state machines' SQLite files)."""
+    from hub.db.engine import Database
+    from hub.db.tables import Base
+
+    db = Database.connect(url)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    await db.dispose()
+
+
 async def close_hub(hub: Hub) -> None:
     await dispose_all_for_loop()
 

@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 from sqlalchemy import select
 
-from hub.db.engine import Database, dispose_all_for_loop
-from hub.db.tables import Base, ReservationRow, StockLedgerRow, StockRow
+from hub.db.engine import dispose_all_for_loop
+from hub.db.tables import ReservationRow, StockLedgerRow, StockRow
 from hub.errors import BadInputError
 from hub.services import inventory, stock_effects, stock_sync
 from hub.services.inventory import Adjustment
-from tests.integration.inventory_support import make_hub, place_order
+from tests.integration.inventory_support import create_schema, make_hub, place_order
 
 SKUS = ["S", "P"]  # S shared, P partitioned; B is a bundle of 1 S + 2 P
 
@@ -43,10 +43,7 @@ class InventoryMachine(RuleBasedStateMachine):
         return self.loop.run_until_complete(coro)
 
     async def _setup(self, url: str) -> None:
-        db = Database.connect(url)
-        async with db.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
-        await db.dispose()
+        await create_schema(url)
         async with self.hub.database().transaction() as session:
             for sku in SKUS:
                 await inventory.define_sku(session, sku)

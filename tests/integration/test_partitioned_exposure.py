@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
 from hub.context import Hub
@@ -42,6 +43,13 @@ async def _dirty(hub: Hub, *shops: str) -> None:
 async def _start(hub: Hub, on_hand: int = 10) -> None:
     await seed(hub, "HOT", on_hand)
     for shop in hub.config.shops:
+        await stock_sync.push_shop(hub, shop)
+
+
+async def _push_losing_the_answer(hub: Hub, shop: str) -> None:
+    """A push job whose call reaches the shop and is applied, but whose answer is lost."""
+    hub.fakes[shop].lose_answer_next = [RetryableError("read timeout")]  # type: ignore[attr-defined]
+    with pytest.raises(RetryableError):
         await stock_sync.push_shop(hub, shop)
 
 
@@ -106,11 +114,7 @@ async def test_a_change_whose_answer_was_lost_is_sent_again_with_its_key_and_app
         a.buyer_orders("HOT", 3)
         await _sale(hub, "shop-a", 3)  # 7 left: 3 each
         await stock_sync.push_shop(hub, "shop-b")  # lowered 5 → 3 first
-        a.lose_answer_next = [RetryableError("read timeout")]
-        try:
-            await stock_sync.push_shop(hub, "shop-a")  # +1 applied, the answer lost
-        except RetryableError:
-            pass
+        await _push_losing_the_answer(hub, "shop-a")  # +1 applied, the answer lost
         first = a.changes[-1][0]
         row = await _exposure(hub, "shop-a")
         assert a.shows["HOT"] == 3 and row.pending_key == first.key and row.exposure == 3
@@ -129,11 +133,7 @@ async def test_a_first_value_whose_answer_was_lost_stays_counted_and_is_set_agai
     a = hub.fakes["shop-a"]  # type: ignore[attr-defined]
     try:
         await seed(hub, "HOT", 10)
-        a.lose_answer_next = [RetryableError("read timeout")]
-        try:
-            await stock_sync.push_shop(hub, "shop-a")  # 5 applied, the answer lost
-        except RetryableError:
-            pass
+        await _push_losing_the_answer(hub, "shop-a")  # 5 applied, the answer lost
         assert a.shows["HOT"] == 5 and (await _exposure(hub, "shop-a")).exposure == 5
         await stock_sync.push_shop(hub, "shop-b")
         assert hub.fakes["shop-b"].shows["HOT"] == 5  # type: ignore[attr-defined]
@@ -156,11 +156,7 @@ async def test_a_change_without_a_key_whose_answer_was_lost_is_never_sent_again(
         a.buyer_orders("HOT", 3)
         await _sale(hub, "shop-a", 3)
         await stock_sync.push_shop(hub, "shop-b")
-        a.lose_answer_next = [RetryableError("read timeout")]
-        try:
-            await stock_sync.push_shop(hub, "shop-a")
-        except RetryableError:
-            pass
+        await _push_losing_the_answer(hub, "shop-a")
         assert a.shows["HOT"] == 3
         await _dirty(hub, "shop-a")
         await stock_sync.push_shop(hub, "shop-a")

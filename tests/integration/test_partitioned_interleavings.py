@@ -22,12 +22,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from sqlalchemy import select
 
-from hub.db.engine import Database, dispose_all_for_loop
-from hub.db.tables import Base, ChannelStockRow
+from hub.db.engine import dispose_all_for_loop
+from hub.db.tables import ChannelStockRow
 from hub.errors import RetryableError, ThrottledError
 from hub.services import inventory, stock_effects, stock_sync
 from hub.services.inventory import Adjustment
-from tests.integration.inventory_support import make_hub, place_order
+from tests.integration.inventory_support import create_schema, make_hub, place_order
 
 SKU = "P"
 SHOPS = ["keyed", "unkeyed", "absolute"]
@@ -59,10 +59,7 @@ class PartitionedShops(RuleBasedStateMachine):
         return self.loop.run_until_complete(coro)
 
     async def _setup(self, url: str) -> None:
-        db = Database.connect(url)
-        async with db.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
-        await db.dispose()
+        await create_schema(url)
         async with self.hub.database().transaction() as session:
             await inventory.define_sku(session, SKU)
             for shop in SHOPS:
