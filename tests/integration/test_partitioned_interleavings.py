@@ -9,6 +9,7 @@ no interleaving of sales can oversell."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import tempfile
 from dataclasses import dataclass
@@ -24,13 +25,16 @@ from sqlalchemy import select
 
 from hub.db.engine import dispose_all_for_loop
 from hub.db.tables import ChannelStockRow
-from hub.errors import RetryableError, ThrottledError
+from hub.errors import RetryableError, ShopPausedError, ThrottledError
 from hub.services import inventory, stock_effects, stock_sync
 from hub.services.inventory import Adjustment
 from tests.integration.inventory_support import create_schema, make_hub, place_order
 
 SKU = "P"
 SHOPS = ["keyed", "unkeyed", "absolute"]
+#: Each example's shops get names of their own: the circuit breaker keeps state per shop name in
+#: the process, and one example's failures must not open the next one's breaker.
+_EXAMPLES = itertools.count()
 FAULTS = ["none", "none", "lost_answer", "throttled", "unavailable"]
 
 
@@ -47,7 +51,10 @@ class PartitionedShops(RuleBasedStateMachine):
         self.loop = asyncio.new_event_loop()
         self.dir = tempfile.TemporaryDirectory()
         url = f"sqlite+aiosqlite:///{Path(self.dir.name) / 'hub.db'}"
-        self.hub = make_hub(url, {name: {} for name in SHOPS}, absolute_only=("absolute",), unkeyed=("unkeyed",),
+        n = next(_EXAMPLES)
+        self.names = {kind: f"{kind}-{n}" for kind in SHOPS}
+        self.hub = make_hub(url, {name: {} for name in self.names.values()}, absolute_only=(self.names["absolute"],),
+                            unkeyed=(self.names["unkeyed"],),
                             stock_groups={"flash": {"mode": "partitioned", "skus": [SKU]}},
                             rules={"stock_settle_after_s": 3600, "stock_clock_skew_s": 0})
         self.fakes = self.hub.fakes  # type: ignore[attr-defined]
@@ -62,10 +69,10 @@ class PartitionedShops(RuleBasedStateMachine):
         await create_schema(url)
         async with self.hub.database().transaction() as session:
             await inventory.define_sku(session, SKU)
-            for shop in SHOPS:
+            for shop in self.names.values():
                 await inventory.add_listing(session, shop, SKU, f"item-{SKU}", f"sku-{SKU}")
         await inventory.adjust_stock(self.hub, [Adjustment("wh1", SKU, delta=12)], actor="test")
-        for shop in SHOPS:  # the first pushes, before any buyer comes
+        for shop in self.names.values():  # the first pushes, before any buyer comes
             await stock_sync.push_shop(self.hub, shop)
 
     def teardown(self) -> None:
@@ -78,6 +85,7 @@ class PartitionedShops(RuleBasedStateMachine):
     @rule(shop=st.sampled_from(SHOPS), quantity=st.integers(1, 3))
     def buyer_orders(self, shop: str, quantity: int) -> None:
         """The platform sells what it shows, and tells the hub later."""
+        shop = self.names[shop]
         fake = self.fakes[shop]
         if fake.shows.get(SKU, 0) >= quantity:
             fake.shows[SKU] -= quantity
@@ -105,6 +113,7 @@ class PartitionedShops(RuleBasedStateMachine):
 
     @rule(shop=st.sampled_from(SHOPS), fault=st.sampled_from(FAULTS))
     def push(self, shop: str, fault: str) -> None:
+        shop = self.names.get(shop, shop)
         fake = self.fakes[shop]
         if fault == "lost_answer":
             fake.lose_answer_next = [RetryableError("read timeout")]
@@ -115,8 +124,8 @@ class PartitionedShops(RuleBasedStateMachine):
         self.run(self._mark_dirty(shop))
         try:
             self.run(stock_sync.push_shop(self.hub, shop))
-        except RetryableError:
-            pass
+        except (RetryableError, ShopPausedError):
+            pass  # the queue retries it later (an open breaker pauses the shop for a while)
         finally:
             fake.raise_next, fake.lose_answer_next = [], []
 
