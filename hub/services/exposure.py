@@ -29,7 +29,7 @@ Not for the push itself (``stock_sync``) or the allocation arithmetic (``allocat
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -156,9 +156,10 @@ def _pending_lost(cs: ChannelStockRow, now: datetime) -> bool:
     return cs.pending_at is None or cs.pending_at <= now - IN_FLIGHT_GRACE
 
 
-async def plan_shop(hub: Hub, shop: str, row_ids: Iterable[int], targets: Mapping[str, SkuTargets], *,
+async def plan_shop(hub: Hub, shop: str, by_sku: Mapping[str, list[int]], targets: Mapping[str, SkuTargets], *,
                     adjustable: bool, idempotent: bool) -> ShopPlan:
-    """Decide and write ahead this job's pushes for the partitioned listings ``row_ids`` of ``shop``.
+    """Decide and write ahead this job's pushes for the partitioned listings of ``shop``
+    (``by_sku``: merchant SKU → the job's claimed ``channel_stock`` row ids).
 
     One transaction per SKU, holding the SKU's lock while it settles ripe anchors, reads available
     and every shop's exposure, and grants. A change whose answer was lost is sent again with its
@@ -166,13 +167,7 @@ async def plan_shop(hub: Hub, shop: str, row_ids: Iterable[int], targets: Mappin
     counted as made, a decrement as not) and the listing planned afresh.
     """
     plan = ShopPlan([], [], set())
-    wanted = set(row_ids)
     settle_after = timedelta(seconds=hub.config.rules.stock_settle_after_s)
-    by_sku: dict[str, list[int]] = {}
-    async with hub.database().session() as session:
-        for row_id, sku in await session.execute(select(ChannelStockRow.id, ChannelStockRow.merchant_sku)
-                                                 .where(ChannelStockRow.id.in_(wanted))):
-            by_sku.setdefault(sku, []).append(row_id)
     for sku in sorted(by_sku):
         async with hub.database().transaction() as session:
             await _lock_stock(session, sku)

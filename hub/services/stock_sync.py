@@ -343,23 +343,26 @@ async def _claim(hub: Hub, shop: str) -> list[_Item]:
                       cs.dirty_since) for cs, lst in rows.all()]
 
 
-async def _redirty(session: AsyncSession, items: Iterable[_Entry], error: str | None) -> None:
+async def _redirty(session: AsyncSession, items: Iterable[_Entry | int], error: str | None) -> None:
+    """Dirty again, with ``error`` as the last error when given. An entry keeps the time it first
+    became dirty (so the lag and the sweep still count from the oldest change it carries); a bare
+    row id keeps the row's own."""
+    values: dict[str, Any] = {"dirty": True}
+    if error is not None:
+        values.update(last_error=error[:2000], last_error_at=_now())
+    ids: list[int] = []
     for item in items:
-        values: dict[str, Any] = {"dirty": True, "dirty_since": item.dirty_since or _now()}
-        if error is not None:
-            values.update(last_error=error[:2000], last_error_at=_now())
-        await session.execute(update(ChannelStockRow).where(ChannelStockRow.id == item.row_id).values(**values)
+        if isinstance(item, int):
+            ids.append(item)
+            continue
+        await session.execute(update(ChannelStockRow).where(ChannelStockRow.id == item.row_id)
+                              .values(**values, dirty_since=item.dirty_since or _now())
                               .execution_options(synchronize_session=False))
-
-
-async def _redirty_ids(hub: Hub, row_ids: Iterable[int]) -> None:
-    ids = list(row_ids)
     if ids:
-        async with hub.database().transaction() as session:
-            await session.execute(update(ChannelStockRow).where(ChannelStockRow.id.in_(ids)).values(
-                dirty=True, dirty_since=case((ChannelStockRow.dirty_since.is_(None), _now()),
-                                             else_=ChannelStockRow.dirty_since))
-                .execution_options(synchronize_session=False))
+        await session.execute(update(ChannelStockRow).where(ChannelStockRow.id.in_(ids)).values(
+            **values, dirty_since=case((ChannelStockRow.dirty_since.is_(None), _now()),
+                                       else_=ChannelStockRow.dirty_since))
+            .execution_options(synchronize_session=False))
 
 
 def _observe_lag(platform: str, item: _Entry, at: datetime) -> None:
@@ -442,21 +445,25 @@ async def push_shop(hub: Hub, shop: str) -> PushReport:
                                       .values(target=item.target).execution_options(synchronize_session=False))
     planned: list[exposure.PlannedPush] = []
     plan = None
+    idempotent = bool(getattr(connector, "stock_adjust_idempotent", False))
     if partitioned:
-        plan = await exposure.plan_shop(
-            hub, shop, [i.row_id for i in partitioned], targets,
-            adjustable=declared(type(connector), Capability.ADJUST_STOCK),
-            idempotent=bool(getattr(connector, "stock_adjust_idempotent", False)))
+        by_sku: dict[str, list[int]] = {}
+        for item in partitioned:
+            by_sku.setdefault(item.merchant_sku, []).append(item.row_id)
+        plan = await exposure.plan_shop(hub, shop, by_sku, targets, idempotent=idempotent,
+                                        adjustable=declared(type(connector), Capability.ADJUST_STOCK))
         planned = plan.pushes
         report.capped, report.settled = len(plan.capped), plan.settled
     moved = {p.row_id for p in planned} | set(plan.capped if plan else [])
     report.skipped = len(in_sync) + len(partitioned) - len(moved)
     batch_size = max(1, int(getattr(connector, "max_stock_batch", 20) or 20))
     try:
-        await _send(hub, shop, cfg.platform, connector, report, _batches(shared, planned, batch_size))
+        await _send(hub, shop, cfg.platform, connector, report, _batches(shared, planned, batch_size),
+                    idempotent=idempotent)
     finally:
-        if plan is not None:
-            await _redirty_ids(hub, plan.capped)  # held back: pushed by a later job, whatever happened
+        if plan is not None and plan.capped:
+            async with hub.database().transaction() as session:  # held back: a later job pushes them
+                await _redirty(session, plan.capped, None)
     if report.paused is not None:
         return report
     if plan is not None and plan.capped:
@@ -479,12 +486,11 @@ async def push_shop(hub: Hub, shop: str) -> PushReport:
 
 
 async def _send(hub: Hub, shop: str, platform: str, connector: Any, report: PushReport,
-                batches: list[_Batch]) -> None:
+                batches: list[_Batch], *, idempotent: bool) -> None:
     """Send the batches in order through the shop's breaker and record each outcome. Entries never
     sent are given back (dirty again; a partitioned grant undone), so nothing is left counted for
     a call that did not go out."""
     breaker = _breaker(hub, shop)
-    idempotent = bool(getattr(connector, "stock_adjust_idempotent", False))
     pending = list(batches)
     inflight: _Batch | None = None
     try:
