@@ -1,8 +1,8 @@
 """The AliExpress HTTP client: IOP and TOP-style signing, envelopes, error classification and the
 daily call quota. No business logic: ``call`` returns the API's body (wrapper removed) as parsed.
 
-Facts: ``shared/platforms/top-taobao-tmall-aliexpress.md`` §1 (TOP protocol, error codes, flow
-control) and §7 (IOP gateway, signing, error envelope). Two gateways, chosen per shop:
+Facts: ``docs/platforms/taobao-tmall.md`` §1 (TOP protocol, error codes, flow
+control) and ``docs/platforms/aliexpress.md`` §7 (IOP gateway, signing, error envelope). Two gateways, chosen per shop:
 
 - **IOP** (``protocol = "iop"``): ``<iop_url>/sync?method=<api>`` for dotted business APIs and
   ``<iop_url>/rest<path>`` for system APIs; HMAC-SHA256 keyed with the app secret over the sorted

@@ -2,7 +2,7 @@
 ``code``/``sub_code`` envelope, error classification into ``hub.errors`` and token refresh.
 
 No business logic: callers pass a method name (``order.orderDetail``) and a params dict and get the
-envelope's ``data`` back. Facts: §1 of ``shared/platforms/douyin-couriers-qimen.md`` ([Z]
+envelope's ``data`` back. Facts: §1 of ``docs/platforms/douyin.md`` ([Z]
 core/doudian_op_api_client.go, utils/sign_util.go; [P]; [J]; [ERR] error tables).
 """
 

@@ -3,7 +3,7 @@
 Inbound: shop orders (``order.searchList`` / ``order.orderDetail``), after-sales (``afterSale.List``
 / ``afterSale.Detail``), SKU lists (``sku.list``). Outbound: stock items, shipment params, search
 windows. Money arrives in fen, times as Unix seconds, ids as 19-digit numbers or strings: all are
-converted here. No I/O. Facts: §2–§5 of ``shared/platforms/douyin-couriers-qimen.md`` and the
+converted here. No I/O. Facts: §2–§5 of ``docs/platforms/douyin.md`` and the
 field trees of [Z] ``api/*/response/*.go``.
 """
 

@@ -3,7 +3,7 @@ the JSON array into ``contracts.InboundMessage`` values.
 
 A push is a trigger: the hub then fetches the order (``order.orderDetail``) or after-sale. Not for
 fetching anything, and not for SPI calls (platform → merchant synchronous calls, §6), which this
-plugin does not serve. Facts: §6 of ``shared/platforms/douyin-couriers-qimen.md`` ([Z]
+plugin does not serve. Facts: §6 of ``docs/platforms/douyin.md`` ([Z]
 message/*.go, [MB] core.py, [BB] message/model.go).
 """
 

@@ -5,7 +5,7 @@ returns the inner ``<method>_response`` object, or raises one of the hub's error
 by the Taobao, Tmall and AliExpress (TOP-style ``aliexpress.*``) plugins. No business logic here:
 what to ask and how to read the answer lives in ``connector.py`` and ``mapping.py``.
 
-Facts: ``shared/platforms/top-taobao-tmall-aliexpress.md`` §1 (system params, signing, envelope,
+Facts: ``docs/platforms/taobao-tmall.md`` §1 (system params, signing, envelope,
 error codes, flow control). The classification policy (``classify_error``):
 
 - code 27 (invalid session) → ``AuthorizationError`` naming the shop: it must be re-authorised;

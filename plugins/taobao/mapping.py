@@ -5,7 +5,7 @@ a ``refund`` (``refunds.receive.get``/``refund.get``) → ``AfterSale``; GMT+8 t
 datetimes. Outbound: ``ChannelStock`` values → ``skus.quantity.update``/``item.quantity.update``
 params; a ``Shipment`` → ``logistics.offline.send`` params. Every platform status is mapped
 explicitly: an unknown value raises ``BadInputError`` naming it, never a silent default.
-No I/O. Facts: ``shared/platforms/top-taobao-tmall-aliexpress.md`` §2–§5, §8.
+No I/O. Facts: ``docs/platforms/taobao-tmall.md`` §2–§5, §8.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """TOP request signing (Taobao Open Platform), shared by Taobao, Tmall and AliExpress' TOP gateway.
 
-Implements ``shared/platforms/top-taobao-tmall-aliexpress.md`` §1 "Signing": every param except
+Implements ``docs/platforms/taobao-tmall.md`` §1 "Signing": every param except
 ``sign`` and file params, empty values dropped, names sorted by byte order, ``k1v1k2v2…`` over raw
 (not URL-encoded) values, then ``md5`` = MD5(secret + s + secret), ``hmac`` = HMAC-MD5(secret, s)
 or ``hmac-sha256`` = HMAC-SHA256(secret, s), uppercase hex. Test vectors V1, V2 and V4 of §9 are

@@ -14,7 +14,7 @@ Stable interface (the AliExpress plugin reuses it; keep it backwards compatible)
   numbers kept exact, see ``client.loads_exact``), ``raw_content``, ``pub_time``, ``pub_app_key``,
   ``user_id``, ``user_nick``.
 
-Facts: §6 of ``shared/platforms/top-taobao-tmall-aliexpress.md``. Not for mapping topics to hub
+Facts: §6 of ``docs/platforms/taobao-tmall.md``. Not for mapping topics to hub
 messages: that is each plugin's ``push.py``. Not the WebSocket channel (not implemented).
 """
 

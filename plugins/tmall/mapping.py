@@ -1,7 +1,7 @@
 """Pure translation of Tmall-only objects: exchanges, service work cards and Tmall stock params.
 
 Trades and refunds use ``plugins.taobao.mapping`` (same TOP objects, ``seller_type`` B). Facts:
-``shared/platforms/top-taobao-tmall-aliexpress.md`` §3 (``tmall.item.quantity.update``) and §5
+``docs/platforms/taobao-tmall.md`` §3 (``tmall.item.quantity.update``) and §5
 (``tmall.exchange.receive.get``, ``tmall.servicecenter.tasks.search``, the workcard TMC topic).
 No I/O.
 """

@@ -2,7 +2,7 @@
 raw XML body, the ``<response><flag/>`` envelope, and error classification.
 
 No business logic: callers build the ``<request>`` element (``mapping``) and read the
-``<response>`` element this returns. Facts: §10 of ``shared/platforms/douyin-couriers-qimen.md``
+``<response>`` element this returns. Facts: §10 of ``docs/platforms/couriers-and-warehouses.md``
 ([QM] DefaultQimenClient.cs, Constants.cs, TopUtils.cs, QimenResponse.cs).
 """
 

@@ -1,7 +1,7 @@
 """Pure translation between the hub and Qimen WMS documents: delivery orders out, stock in,
 warehouse statuses, and the canonical objects a ``deliveryorder.confirm`` parses into.
 
-No I/O. Element names are Qimen's (§10 of ``shared/platforms/douyin-couriers-qimen.md``,
+No I/O. Element names are Qimen's (§10 of ``docs/platforms/couriers-and-warehouses.md``,
 [QM] Top.Api/Qimen/*.cs); times are GMT+8 wall clock; amounts are yuan strings.
 """
 

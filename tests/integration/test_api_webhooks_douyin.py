@@ -1,6 +1,6 @@
 """A real platform's push through the webhook route: the Douyin connector verifies ``event-sign``
 on the raw bytes, the 19-digit order id reaches the inbox as an exact string, and Douyin hears
-the reply it expects. Uses the shared platform test vector (shared/platforms, Douyin push #2)."""
+the reply it expects. Uses the shared platform test vector (docs/platforms/douyin.md, "Test vectors": the push)."""
 
 from __future__ import annotations
 

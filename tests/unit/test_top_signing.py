@@ -1,5 +1,5 @@
 """TOP signing against the published vectors (V1, V2) and the derived self-checks (V4, V6) of
-shared/platforms/top-taobao-tmall-aliexpress.md §9."""
+docs/platforms/taobao-tmall.md §9."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Kuaidi100 (快递100): tracking queries, tracking subscriptions and their signed callbacks.
 
-Wire facts: ``shared/platforms/douyin-couriers-qimen.md`` §7. Not for waybill creation: Kuaidi100
+Wire facts: ``docs/platforms/couriers-and-warehouses.md`` §7. Not for waybill creation: Kuaidi100
 is used here as a tracking aggregator only.
 """

@@ -3,7 +3,7 @@ classification of Kuaidi100's ``returnCode`` failures into the hub's errors.
 
 No business logic and no mapping: ``query`` returns Kuaidi100's JSON object as parsed (ids kept as
 strings), ``subscribe`` says whether Kuaidi100 was already tracking the waybill.
-Facts: §7 of ``shared/platforms/douyin-couriers-qimen.md`` (sources [K] java-demo / python-demo).
+Facts: §7 of ``docs/platforms/couriers-and-warehouses.md`` (sources [K] java-demo / python-demo).
 """
 
 from __future__ import annotations

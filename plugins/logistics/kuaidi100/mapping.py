@@ -3,7 +3,7 @@
 No I/O. Kuaidi100's ``state`` (0–14) maps into ``contracts.TrackingState``; the hub's courier codes
 (the Qimen/Cainiao style ``SF``, ``ZTO``…) map to Kuaidi100 company codes (``shunfeng``,
 ``zhongtong``…) and back. Times are GMT+8 wall-clock strings, converted here to aware datetimes.
-Facts: §7 of ``shared/platforms/douyin-couriers-qimen.md``.
+Facts: §7 of ``docs/platforms/couriers-and-warehouses.md``.
 """
 
 from __future__ import annotations
