@@ -1,0 +1,53 @@
+"""The repository stands alone: no tracked file cites notes that live outside it, and every
+``docs/`` page the README links to exists.
+
+A clone is all a plugin author or an operator gets, so a citation of a file beside the repository
+(the project's working notes) is a dead end for them; platform facts are cited from ``docs/``.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTSIDE = ("shared/platforms", "shared/DESIGN", "shared/STYLE", "../shared")
+
+
+def _tracked_files() -> list[Path]:
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    return [ROOT / name for name in listed.decode().split("\0") if name]
+
+
+def test_no_tracked_file_cites_notes_outside_the_repository() -> None:
+    this_file = Path(__file__).resolve()
+    offenders = []
+    for path in _tracked_files():
+        if path.resolve() == this_file or not path.is_file():
+            continue
+        text = path.read_bytes().decode("utf-8", errors="ignore")
+        for needle in OUTSIDE:
+            if needle in text:
+                line = text[: text.index(needle)].count("\n") + 1
+                offenders.append(f"{path.relative_to(ROOT)}:{line}: {needle}")
+    assert not offenders, "cite docs/ (or the public source) instead:\n" + "\n".join(offenders)
+
+
+def test_docs_pages_linked_from_the_readme_exist() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\((docs/[^)#\s]+)", readme)
+    assert links, "README.md links to no docs/ page"
+    missing = [link for link in links if not (ROOT / link).is_file()]
+    assert not missing, f"README.md links to missing pages: {missing}"
+
+
+def test_relative_links_between_docs_pages_resolve() -> None:
+    broken = []
+    for page in (ROOT / "docs").rglob("*.md"):
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text(encoding="utf-8")):
+            if "://" in target:
+                continue
+            if not (page.parent / target).resolve().exists():
+                broken.append(f"{page.relative_to(ROOT)} → {target}")
+    assert not broken, "\n".join(broken)
