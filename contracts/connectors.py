@@ -136,7 +136,8 @@ class ChannelConnector(Connector, Protocol):
     def account_id(self) -> str:
         """The platform's own id of this shop (Douyin ``shop_id``), as ``InboundMessage.account_id``
         names it. On the app-level URL the hub hands each message to the shop whose ``account_id()``
-        it names; on the per-shop URL it rejects a message that names another shop."""
+        it names; on the per-shop URL it rejects a message that names another shop. Implement it
+        whenever your messages set ``account_id``, app-level URL or not."""
         ...
 
     async def consume_messages(self, limit: int) -> list[InboundMessage]:
