@@ -37,6 +37,9 @@ class Capability(StrEnum):
     POLL_ORDERS = "poll_orders"  # fetch_orders(window)
     GET_ORDER = "get_order"  # get_order(id)
     RECEIVE_PUSH = "receive_push"  # parse_push(headers, body): HTTP webhooks
+    # One push URL for all the shops of one platform app (POST /webhooks/{platform}): push_app_of,
+    # push_app and account_id; each parsed message names its shop in InboundMessage.account_id.
+    RECEIVE_APP_PUSH = "receive_app_push"
     MESSAGE_CHANNEL = "message_channel"  # consume_messages / confirm_messages (e.g. TMC)
     PUSH_STOCK = "push_stock"  # push_stock(values)
     ADJUST_STOCK = "adjust_stock"  # adjust_stock(changes): relative changes (partitioned groups)
@@ -113,6 +116,28 @@ class ChannelConnector(Connector, Protocol):
 
     def parse_push(self, headers: Mapping[str, str], body: bytes) -> PushReceipt:
         """Verify a push on the raw bytes and parse it; raise ``SignatureError``/``BadInputError``."""
+        ...
+
+    @classmethod
+    def push_app_of(cls, headers: Mapping[str, str]) -> str | None:
+        """The platform app a push to the app-level URL says it comes from (``RECEIVE_APP_PUSH``).
+
+        Read from the headers *before* any verification, only to pick the shops whose
+        ``push_app()`` matches; one of them then verifies the push with ``parse_push``. ``None``
+        when the request names no app (the hub answers 401).
+        """
+        ...
+
+    def push_app(self) -> str:
+        """The platform app this shop is authorised to, whose pushes it receives (Douyin
+        ``app_key``). Shops of one app share its credentials, so any of them can verify its pushes."""
+        ...
+
+    def account_id(self) -> str:
+        """The platform's own id of this shop (Douyin ``shop_id``), as ``InboundMessage.account_id``
+        names it. On the app-level URL the hub hands each message to the shop whose ``account_id()``
+        it names; on the per-shop URL it rejects a message that names another shop. Implement it
+        whenever your messages set ``account_id``, app-level URL or not."""
         ...
 
     async def consume_messages(self, limit: int) -> list[InboundMessage]:

@@ -1,7 +1,7 @@
 """What event sources hand to the hub: ``InboundMessage`` and the pages of a poll.
 
 Every source — an HTTP push, a platform message channel (TMC), a poll, a manual import — yields
-``InboundMessage`` values. The hub stores each in its inbox (unique per platform and
+``InboundMessage`` values. The hub stores each in its inbox (unique per platform, shop and
 ``message_id``) before anything else happens, and workers then turn them into canonical objects.
 A message is usually a *trigger* (the hub fetches the full object through the connector); a
 poll may attach the full object it already has, to save the fetch.
@@ -34,8 +34,14 @@ class InboundMessage(BaseModel):
 
     message_id: str = Field(
         min_length=1,
-        description="Unique per platform for this event (TMC id, Douyin msg_id); for polls the "
-        "plugin derives one from the object id and its modification time.",
+        description="Unique per shop of a platform for this event (TMC id, Douyin msg_id); for polls "
+        "the plugin derives one from the object id and its modification time.",
+    )
+    account_id: str | None = Field(
+        default=None,
+        description="The platform's id of the shop the event is about, when the event names one "
+        "(Douyin shop_id). A push for one shop that names another is rejected; an app-level push is "
+        "routed by it (see Capability.RECEIVE_APP_PUSH).",
     )
     kind: MessageKind
     topic: str = Field(description="The platform's event name or tag, verbatim.")

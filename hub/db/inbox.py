@@ -1,6 +1,7 @@
 """The inbox: every partner event stored before anything acts on it (dedup, retries, replay).
 
-Rows are unique per (platform, message id): a batch is recorded with one
+Rows are unique per (platform, shop, message id) — two shops of one platform may receive the same
+message id, and each keeps its message: a batch is recorded with one
 ``INSERT … ON CONFLICT DO NOTHING RETURNING id`` so redelivered messages, and repeats inside one
 batch, are dropped by the database, and only the new rows' ids go on to the queue. The stored
 payload is the ``InboundMessage`` as JSON (ids stay strings). Not for deciding what a message
@@ -16,6 +17,8 @@ from contracts.events import InboundMessage
 from hub.db.tables import InboxRow, utcnow
 from hub.db.upsert import insert_ignore
 
+#: What makes a message a repeat: the inbox's unique key (``uq_inbox_platform_shop_message_id``).
+KEY = ("platform", "shop", "message_id")
 #: Rows per INSERT statement (SQLite allows 32,766 bound parameters; a row binds 11).
 CHUNK = 500
 MAX_ERROR_CHARS = 4000
@@ -30,8 +33,8 @@ async def record_messages(
 ) -> list[int]:
     """Store ``messages``; returns the ids of the rows this call inserted, ascending.
 
-    A message whose (platform, message id) is already stored — by an earlier batch, a concurrent
-    caller, or earlier in this batch — is skipped silently. Runs in the caller's transaction.
+    A message whose (platform, shop, message id) is already stored — by an earlier batch, a
+    concurrent caller, or earlier in this batch — is skipped silently. Runs in the caller's transaction.
     """
     rows = []
     seen: set[str] = set()
@@ -58,7 +61,7 @@ async def record_messages(
     # One statement with the rows as executemany parameters: SQLAlchemy caches its compiled form
     # and batches it into multi-row INSERT … RETURNING itself ("insertmanyvalues"); building it
     # with .values([...]) instead recompiled it on every push.
-    stmt = insert_ignore(InboxRow, _dialect(session), ["platform", "message_id"]).returning(InboxRow.id)
+    stmt = insert_ignore(InboxRow, _dialect(session), list(KEY)).returning(InboxRow.id)
     ids: list[int] = []
     for start in range(0, len(rows), CHUNK):
         ids.extend((await session.execute(stmt, rows[start : start + CHUNK])).scalars().all())

@@ -394,7 +394,12 @@ class InboxRow(Base):
     """A raw event from a partner, stored before anything acts on it: dedup and replay."""
 
     __tablename__ = "inbox"
-    __table_args__ = (UniqueConstraint("platform", "message_id"), Index("ix_inbox_status", "status", "id"))
+    # Unique per shop: nothing promises that a platform numbers messages across all its shops, and
+    # a collision must not drop the second shop's message (it would wait for the next poll).
+    __table_args__ = (
+        UniqueConstraint("platform", "shop", "message_id", name="uq_inbox_platform_shop_message_id"),
+        Index("ix_inbox_status", "status", "id"),
+    )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     platform: Mapped[str] = mapped_column(String(50))
     shop: Mapped[str] = mapped_column(String(100))

@@ -1,8 +1,8 @@
 """The one entry of every event source: store messages in the inbox, then hand them to workers.
 
 Pushes (webhooks), message channels (TMC), polls and manual imports all call
-``accept_messages``: one inbox transaction per batch (unique per platform and message id, so a
-redelivered message is dropped here), then one queue message per batch carrying inbox ids, never
+``accept_messages``: one inbox transaction per batch (unique per platform, shop and message id, so
+a redelivered message is dropped here), then one queue message per batch carrying inbox ids, never
 payloads. ``process_inbox_rows`` is what the worker runs for those ids. Not for parsing partner
 formats (connectors do that) nor for order rules (``hub.services.orders``).
 """
@@ -41,7 +41,7 @@ async def accept_messages(
 ) -> list[int]:
     """Record ``messages`` durably and enqueue them; returns the ids of the new inbox rows.
 
-    Messages already in the inbox (same platform and message id) are skipped silently: that is
+    Messages already in the inbox (same platform, shop and message id) are skipped silently: that is
     how at-least-once delivery from partners becomes exactly-once processing. Pings are never
     stored. Returns only after the inbox transaction committed, so a caller may acknowledge the
     partner (TMC confirm, HTTP 200) as soon as this returns.

@@ -72,7 +72,8 @@ class DouyinSettings(BaseModel):
     gateway_url: str = Field(default=DEFAULT_GATEWAY, min_length=1)
     app_key: str = Field(min_length=1)
     app_secret: SecretStr
-    shop_id: str = Field(min_length=1)
+    shop_id: str = Field(min_length=1, description="The shop's Douyin shop_id: a push message naming another "
+                         "shop_id is rejected, and app-level pushes are routed to the shop by it.")
     access_token: SecretStr
     refresh_token: SecretStr | None = None
     sign_method: Literal["md5", "hmac-sha256"] = Field(
@@ -100,7 +101,7 @@ class DouyinChannel:
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.POLL_ORDERS, Capability.GET_ORDER, Capability.RECEIVE_PUSH, Capability.PUSH_STOCK,
         Capability.ADJUST_STOCK, Capability.READ_STOCK, Capability.CONFIRM_SHIPMENT, Capability.AFTERSALES,
-        Capability.REVEAL_BUYER,
+        Capability.REVEAL_BUYER, Capability.RECEIVE_APP_PUSH,
     })
     Settings: ClassVar[type[BaseModel]] = DouyinSettings
     max_stock_batch: ClassVar[int] = MAX_STOCK_BATCH
@@ -154,6 +155,18 @@ class DouyinChannel:
         total = int(mapping.text(data.get("total")) or 0)
         more = len(raw_orders) == size and (page + 1) * size < total
         return OrderPage(orders=orders, next_cursor=str(page + 1) if more else None, rejected=rejected)
+
+    @classmethod
+    def push_app_of(cls, headers: Mapping[str, str]) -> str | None:
+        """The ``app-id`` header: one Douyin app pushes every authorised shop's messages to one URL."""
+        return push.app_of(headers)
+
+    def push_app(self) -> str:
+        return self.settings.app_key
+
+    def account_id(self) -> str:
+        """``shop_id``, which every trade and after-sale push names in its ``data``."""
+        return self.settings.shop_id
 
     def parse_push(self, headers: Mapping[str, str], body: bytes) -> PushReceipt:
         receipt = push.parse_push(headers, body, self.settings.app_key, self.settings.app_secret.get_secret_value())

@@ -64,15 +64,33 @@ def _message(item: Any) -> InboundMessage:
     if not isinstance(payload, dict):
         raise ValueError(f"tag {tag} msg_id {msg_id}: data is not a JSON object")
     occurred = _occurred_at(payload.get("update_time"))
+    account = shop_id_of(payload)
     if tag in ORDER_TAGS:
         if payload.get("p_id") in (None, ""):
             raise ValueError(f"trade tag {tag} msg_id {msg_id} without p_id")
-        return InboundMessage(message_id=msg_id, kind=MessageKind.ORDER, topic=tag,
+        return InboundMessage(message_id=msg_id, kind=MessageKind.ORDER, topic=tag, account_id=account,
                               external_id=str(payload["p_id"]), occurred_at=occurred, payload=payload)
     if payload.get("aftersale_id") in (None, ""):
         raise ValueError(f"after-sale tag {tag} msg_id {msg_id} without aftersale_id")
-    return InboundMessage(message_id=msg_id, kind=MessageKind.AFTERSALE, topic=tag,
+    return InboundMessage(message_id=msg_id, kind=MessageKind.AFTERSALE, topic=tag, account_id=account,
                           external_id=str(payload["aftersale_id"]), occurred_at=occurred, payload=payload)
+
+
+def shop_id_of(payload: Mapping[str, Any]) -> str | None:
+    """The ``shop_id`` a message's ``data`` names, as text; ``None`` when absent. Trade and
+    after-sale messages both carry it ✅ (``ShopId`` in zsmhub/doudian-sdk ``message/*.go``,
+    ``shop_id`` in bububa/jinritemai-go ``message/refund``)."""
+    value = payload.get("shop_id")
+    text = str(value).strip() if value is not None and not isinstance(value, bool) else ""
+    return text or None
+
+
+def app_of(headers: Mapping[str, str]) -> str | None:
+    """The ``app-id`` header (the app_key the push claims), unverified; ``None`` when absent."""
+    for name, value in headers.items():
+        if name.lower() == "app-id":
+            return value.strip() or None
+    return None
 
 
 def _occurred_at(value: Any) -> datetime | None:

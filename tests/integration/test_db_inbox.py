@@ -62,6 +62,16 @@ async def test_same_message_id_on_another_platform_is_a_different_message(databa
     assert len(await _record(database, [_message("m1")], platform="douyin")) == 1
 
 
+async def test_same_message_id_in_another_shop_of_the_platform_is_a_different_message(database: Database) -> None:
+    await _record(database, [_message("m1")])
+    async with database.transaction() as session:
+        other = await inbox.record_messages(session, platform="taobao", shop="tb-2", source="message_channel",
+                                            messages=[_message("m1"), _message("m1")])
+    assert len(other) == 1, "another shop's message with a colliding id is stored once, for that shop"
+    assert await _record(database, [_message("m1")]) == [], "and still a repeat for the first shop"
+    assert await _count(database) == 2
+
+
 async def test_concurrent_deliveries_of_one_batch_store_it_once(database: Database) -> None:
     batch = [_message(f"c{i}") for i in range(30)]
     results = await asyncio.gather(*(_record(database, batch) for _ in range(5)))

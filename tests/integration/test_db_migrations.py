@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -130,3 +131,43 @@ def test_concurrent_upgrades_in_one_process_are_serialised(empty_database_url: s
         thread.join(60)
     assert errors == []
     assert current_revision(empty_database_url) == head_revision()
+
+
+def _execute(url: str, *statements: str) -> list[Any]:
+    """Run ``statements`` in one transaction; the rows of the last one, if it returns any."""
+
+    async def run() -> list[Any]:
+        engine = create_async_engine(url, poolclass=NullPool)
+        try:
+            async with engine.begin() as connection:
+                result = None
+                for statement in statements:
+                    result = await connection.execute(text(statement))
+                return list(result.all()) if result is not None and result.returns_rows else []
+        finally:
+            await engine.dispose()
+
+    return list(run_in_fresh_loop(run))
+
+
+def _inbox_row(shop: str, message_id: str, status: str = "done") -> str:
+    return ("INSERT INTO inbox (platform, shop, message_id, source, kind, topic, payload, status, attempts, "
+            f"received_at) VALUES ('douyin', '{shop}', '{message_id}', 'push', 'order', '100', '{{}}', "
+            f"'{status}', 0, '2026-12-01 10:00:00+00:00')")
+
+
+def test_0004_keeps_stored_messages_and_dedups_them_per_shop(empty_database_url: str) -> None:
+    url = empty_database_url
+    upgrade(url, "0003")
+    _execute(url, _inbox_row("dy-a", "m-1"), _inbox_row("dy-a", "m-2", "failed"), _inbox_row("dy-b", "m-3"))
+    upgrade(url, "0004")
+    rows = _execute(url, "SELECT shop, message_id, status FROM inbox ORDER BY id")
+    assert [tuple(r) for r in rows] == [("dy-a", "m-1", "done"), ("dy-a", "m-2", "failed"), ("dy-b", "m-3", "done")]
+    _execute(url, _inbox_row("dy-b", "m-1"))  # another shop, same message id: stored
+    with pytest.raises(IntegrityError):
+        _execute(url, _inbox_row("dy-a", "m-1"))  # the same shop's repeat: refused
+    with pytest.raises(RuntimeError, match="more than one shop"):
+        downgrade(url, "0003")  # the old key would have to drop one of the two m-1 rows
+    _execute(url, "DELETE FROM inbox WHERE shop = 'dy-b' AND message_id = 'm-1'")
+    downgrade(url, "0003")
+    assert len(_execute(url, "SELECT id FROM inbox")) == 3

@@ -115,6 +115,35 @@ async def test_same_message_three_times_makes_one_order(database, database_url, 
     assert FakeShopState.calls == [order.ref.external_id]
 
 
+async def test_same_message_id_in_two_shops_of_one_platform_makes_both_orders(  # type: ignore[no-untyped-def]
+    database, database_url, mode
+) -> None:
+    """Message ids need not be unique across a platform's shops: a collision must not drop the
+    second shop's message (its order would wait for the next poll)."""
+    first = make_order(platform="fakeshop", shop="shop-a", status=OrderStatus.PAID)
+    second = make_order(platform="fakeshop", shop="shop-b", status=OrderStatus.PAID)
+    FakeShopState.orders.update({first.ref.external_id: first, second.ref.external_id: second})
+    config = hub_config(database_url, redis_url=mode,
+                        shops={"shop-a": {"platform": "fakeshop"}, "shop-b": {"platform": "fakeshop"}})
+    with running_hub(config, extra_plugins=[FakePlugin()], load_entry_points=False) as hub:
+        stored = []
+        for shop, order in (("shop-a", first), ("shop-b", second)):
+            stored += await accept_messages(hub, platform="fakeshop", shop=shop, source="push",
+                                            messages=[_trigger("same-id-1", order.ref.external_id)])
+        assert len(stored) == 2, "each shop's message is stored"
+
+        async def done(session) -> bool:  # type: ignore[no-untyped-def]
+            return (await session.scalar(select(func.count()).select_from(OrderRow))) == 2
+
+        await _wait_for(database, done)
+        hub.runtime.join(20_000)  # type: ignore[union-attr]
+    async with database.session() as session:
+        orders = {(r.shop, r.external_id) for r in (await session.execute(select(OrderRow))).scalars()}
+        inbox_rows = {(r.shop, r.message_id, r.status) for r in (await session.execute(select(InboxRow))).scalars()}
+    assert orders == {("shop-a", first.ref.external_id), ("shop-b", second.ref.external_id)}
+    assert inbox_rows == {("shop-a", "same-id-1", "done"), ("shop-b", "same-id-1", "done")}
+
+
 async def test_transient_fault_is_retried_and_the_order_lands_once(database, database_url, mode) -> None:  # type: ignore[no-untyped-def]
     order = make_order(platform="fakeshop", shop="shop-a")
     FakeShopState.orders[order.ref.external_id] = order

@@ -150,3 +150,24 @@ def test_duplicated_and_reordered_batches_keep_each_events_identity(events: list
         original = expected[message.message_id]
         assert (message.kind, message.external_id, message.topic) == \
             (original.kind, original.external_id, original.topic)
+
+
+@pytest.mark.parametrize(
+    ("data", "account_id"),
+    [
+        ('{"p_id":1,"shop_id":123}', "123"),  # a number, as Douyin sends it
+        ('{"p_id":1,"shop_id":"456"}', "456"),
+        ('{"p_id":1,"shop_id":9223372036854775807}', "9223372036854775807"),  # int64, exact
+        ('{"p_id":1}', None),
+        ('{"p_id":1,"shop_id":""}', None),
+    ],
+)
+def test_each_message_names_the_shop_its_data_names(data: str, account_id: str | None) -> None:
+    [message] = parse(body_of([{"tag": "101", "msg_id": "m", "data": data}])).messages
+    assert message.account_id == account_id
+
+
+def test_an_after_sale_message_names_its_shop_too() -> None:
+    data = '{"aftersale_id":7301000000000000002,"p_id":1,"shop_id":77}'
+    [message] = parse(body_of([{"tag": "206", "msg_id": "m", "data": data}])).messages
+    assert message.account_id == "77"
