@@ -1,7 +1,7 @@
 """Stock values: ``StockLevel``, ``StockChange``, ``ChannelStock``, ``Reservation`` and the
 allocation policy a shop (or product, or SKU) applies to what is available.
 
-Pure values and the pure allocation arithmetic of DESIGN §6; the hub's inventory service does the
+Pure values and the pure allocation arithmetic of docs/architecture.md §6; the hub's inventory service does the
 I/O. Quantities are whole units; rounding is always down, so a share never shows stock that
 isn't there.
 """

@@ -4,7 +4,7 @@ One ``Hub`` per process, built by ``build_hub``; the API, the workers, the sched
 all reach the database, Redis and connector instances through it. Resources bound to an asyncio
 loop (async engine, Redis client, connectors' HTTP clients) are created once *per loop*: the API
 runs on uvicorn's loop and async actors on dramatiq's, and asyncpg connections must never cross
-loops (DESIGN §5). Not for business logic: services take a ``Hub`` and do the work.
+loops (docs/architecture.md §5). Not for business logic: services take a ``Hub`` and do the work.
 """
 
 from __future__ import annotations

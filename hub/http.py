@@ -1,6 +1,6 @@
 """HTTP to partners: an httpx client factory and the bounded tenacity retry around one call.
 
-The retry layer here is the *inner* one of DESIGN §5 (seconds: connect errors, 502/503/504,
+The retry layer here is the *inner* one of docs/architecture.md §5 (seconds: connect errors, 502/503/504,
 ``RetryableError`` raised by a client's classifier, ``retry_after`` honoured and capped). The
 outer layer is dramatiq's. Not for classification of partner error codes: each client does that.
 """

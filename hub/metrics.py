@@ -44,7 +44,7 @@ STOCK_PUSHES = Counter(
 )
 STOCK_SYNC_LAG = Histogram(
     "hub_stock_sync_lag_seconds",
-    "Seconds from a stock change to the channel showing it (DESIGN §6: p99 under 1 s in shared mode).",
+    "Seconds from a stock change to the channel showing it (docs/architecture.md §6: p99 under 1 s in shared mode).",
     ["platform"],
     buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0),
     registry=REGISTRY,

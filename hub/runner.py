@@ -3,7 +3,7 @@
 
 Order matters: logging first, then the broker is built and the actors bound *before* anything
 sends a message; the API runs on uvicorn's loop, actors on dramatiq's, and the scheduler and
-outbox relay on a loop of their own, each with its own engine and clients (DESIGN §5).
+outbox relay on a loop of their own, each with its own engine and clients (docs/architecture.md §5).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ log = structlog.get_logger(__name__)
 ALL_QUEUES = list(QUEUES)
 #: How often an idle dramatiq consumer wakes. It also releases delayed messages whose time has come
 #: only when it wakes, so dramatiq's default (1000 ms) added up to a second to every delayed send —
-#: the 200 ms stock-push coalescing window became ~1.2 s of oversell window (DESIGN §6 wants < 1 s).
+#: the 200 ms stock-push coalescing window became ~1.2 s of oversell window (docs/architecture.md §6 wants < 1 s).
 WORKER_POLL_MS = 100
 
 

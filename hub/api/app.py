@@ -2,7 +2,7 @@
 
 No module-global app: the runner, tests and embedders each build their own. The lifespan closes
 the per-loop resources (engines, Redis client, connectors' HTTP clients) that the API's event loop
-opened, so nothing outlives uvicorn's loop (DESIGN §5). Not for process start-up (``hub.runner``).
+opened, so nothing outlives uvicorn's loop (docs/architecture.md §5). Not for process start-up (``hub.runner``).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 ``Database`` wraps an SQLAlchemy ``AsyncEngine`` and its session factory for SQLite (aiosqlite,
 WAL: the embedded default) or PostgreSQL (asyncpg: production). asyncpg connections belong to the
 loop that opened them, and the API, the actors and the background jobs each run their own loop
-(DESIGN §5), so code reaches the database through ``database_for_loop(url)``, never through a
+(docs/architecture.md §5), so code reaches the database through ``database_for_loop(url)``, never through a
 module-level engine. Not for queries: those live in the repository modules beside this one.
 
 SQLite transactions: ``Database.transaction()`` starts with ``BEGIN IMMEDIATE``, so a writer takes

@@ -1,4 +1,4 @@
-"""The hub's tables (SQLAlchemy 2 declarative models), per DESIGN §4.
+"""The hub's tables (SQLAlchemy 2 declarative models), per docs/architecture.md §4.
 
 Schema only: queries live in the repository modules beside this one, migrations in
 ``hub/migrations``. Rows are never handed to plugins: services convert them to contracts.

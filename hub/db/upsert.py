@@ -1,7 +1,7 @@
 """``INSERT … ON CONFLICT`` for both backends: how the hub writes rows that may already exist.
 
 Two workers may handle the same partner object at once (at-least-once delivery), so "does it
-exist? then insert" is a race; the database's unique constraints decide instead (DESIGN §5).
+exist? then insert" is a race; the database's unique constraints decide instead (docs/architecture.md §5).
 These builders return dialect-specific ``Insert`` statements; add ``.values()`` and
 ``.returning()`` as needed. Not for plain inserts or updates: use SQLAlchemy directly.
 """

@@ -1,7 +1,7 @@
 """Fulfilment actors on the ``fulfilment`` queue: after a shipment changes, and telling the channel.
 
 Thin: each receives ids from the outbox and calls ``hub.services.fulfilment``. The queue is its
-own so a backlog of order imports never delays a shipment confirmation (DESIGN §5). Not for
+own so a backlog of order imports never delays a shipment confirmation (docs/architecture.md §5). Not for
 recording shipments (the API does that, through the service).
 """
 

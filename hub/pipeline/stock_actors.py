@@ -2,7 +2,7 @@
 sweep that catches a push job lost between a commit and its enqueue.
 
 Thin: each receives a shop name and calls ``hub.services.stock_sync`` / ``reconcile``. The
-``stock`` queue is its own so a backlog of order imports never delays a stock push (DESIGN §5).
+``stock`` queue is its own so a backlog of order imports never delays a stock push (docs/architecture.md §5).
 ``inventory_jobs`` lists the periodic jobs for the leader's scheduler.
 """
 

@@ -16,7 +16,7 @@ import dramatiq
 
 from hub.errors import HubError
 
-#: Queues by concern, so a backlog of imports never delays a stock push (DESIGN §5).
+#: Queues by concern, so a backlog of imports never delays a stock push (docs/architecture.md §5).
 QUEUES = ("channels", "ingest", "stock", "fulfilment", "bulk", "default")
 
 F = TypeVar("F", bound=Callable[..., Any])

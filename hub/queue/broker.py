@@ -2,7 +2,7 @@
 
 The middleware stack is dramatiq's defaults with ``Retries`` replaced by the hub's policy
 (``hub.queue.retry``), plus ``AsyncIO`` for async actors, ``CurrentMessage``, and ``WorkerHooks``
-which runs the app's per-loop set-up and tear-down on dramatiq's event-loop thread (DESIGN §5: an
+which runs the app's per-loop set-up and tear-down on dramatiq's event-loop thread (docs/architecture.md §5: an
 async engine or HTTP client must never cross loops). Not for binding actors (``hub.queue.actors``)
 or running workers (``hub.queue.runtime``).
 """

@@ -146,7 +146,7 @@ class LoopBridge:
     (so they share that loop's engine with the async actors), else on a small loop of its own.
 
     Never runs a coroutine on a loop other than the one its resources were made on: each loop
-    gets its own ``Database`` through ``database_for_loop`` (DESIGN §5).
+    gets its own ``Database`` through ``database_for_loop`` (docs/architecture.md §5).
     """
 
     def __init__(self) -> None:

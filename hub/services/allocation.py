@@ -1,4 +1,4 @@
-"""Allocation: how many units of a SKU each shop shows, given what is available (DESIGN §6).
+"""Allocation: how many units of a SKU each shop shows, given what is available (docs/architecture.md §6).
 
 Pure arithmetic, no I/O: the effective policy of a shop for a SKU (SKU beats product beats shop,
 and a listing's own policy beats them all), the ``allocate_stock`` hook, the two modes (shared and

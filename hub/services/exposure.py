@@ -1,5 +1,5 @@
 """Exposure accounting for partitioned stock groups: how much each shop can still sell that the
-hub has not taken in, and pushes that keep the group from ever selling more than it has (DESIGN §6).
+hub has not taken in, and pushes that keep the group from ever selling more than it has (docs/architecture.md §6).
 
 A listing's *exposure* is an upper bound on what its shop can still sell behind the hub's back:
 what it shows plus its sales still on their way to the hub. The guarantee of a partitioned SKU is

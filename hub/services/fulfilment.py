@@ -5,7 +5,7 @@ what already shipped, stores it once per set of tracking numbers, moves the orde
 status with a history entry, and writes the follow-ups to the outbox: ``shipment_changed`` (stock
 consumed once the whole order shipped, then the plugins' hook) and ``confirm_shipment``.
 ``confirm_to_channel`` (the ``confirm_shipment`` actor) makes the non-idempotent partner call
-behind an idempotency key (DESIGN §5). Not for HTTP (``hub.api.routes.shipments``), waybills or
+behind an idempotency key (docs/architecture.md §5). Not for HTTP (``hub.api.routes.shipments``), waybills or
 tracking (couriers), nor for the order's channel status (``hub.services.orders``).
 """
 

@@ -1,5 +1,5 @@
 """The stock model: SKU catalogue, listings, on hand per warehouse, the ledger, adjustments and
-the reservation primitives (DESIGN §6).
+the reservation primitives (docs/architecture.md §6).
 
 Every function here works inside the caller's transaction (an ``AsyncSession``) and writes a
 ``stock_ledger`` row for every movement. A reservation is one conditional ``UPDATE`` (never

@@ -1,4 +1,4 @@
-"""Reconciliation: read what a shop really shows and repair drift (DESIGN §6).
+"""Reconciliation: read what a shop really shows and repair drift (docs/architecture.md §6).
 
 A listing edited by hand in the seller centre, a push lost in a crash, a platform that restored
 stock on a cancellation: the hub's record of ``shown`` and the shop disagree. The reconcile reads

@@ -233,7 +233,7 @@ class AliExpressChannel:
 
     async def confirm_shipment(self, order: Order, shipment: Shipment) -> ShipmentConfirmation:
         order_id = order.ref.external_id
-        # Check first: a retry after a timed-out fulfil must not ship twice (DESIGN §5).
+        # Check first: a retry after a timed-out fulfil must not ship twice (docs/architecture.md §5).
         data = await self._order_detail(order_id)
         raw = str(data.get("order_status") or "")
         known = shipped_tracking_numbers(data)

@@ -1,6 +1,6 @@
 """Storage used from several event loops at once, as ``hub run`` does (API loop, actor loop,
 background loop): each loop gets its own engine and no write is lost — on PostgreSQL too, where a
-shared asyncpg engine fails with "attached to a different loop" (DESIGN §5)."""
+shared asyncpg engine fails with "attached to a different loop" (docs/architecture.md §5)."""
 
 from __future__ import annotations
 

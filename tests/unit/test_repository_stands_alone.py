@@ -2,7 +2,8 @@
 ``docs/`` page the README links to exists.
 
 A clone is all a plugin author or an operator gets, so a citation of a file beside the repository
-(the project's working notes) is a dead end for them; platform facts are cited from ``docs/``.
+(the project's working notes) is a dead end for them; platform facts are cited from ``docs/``, and
+architecture sections as "docs/architecture.md §N", never as a bare "DESIGN §N".
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTSIDE = ("shared/platforms", "shared/DESIGN", "shared/STYLE", "../shared")
+#: A section of the design notes cited by their old name, e.g. "DESIGN §5" or "see DESIGN.md".
+BARE_DESIGN_CITATION = re.compile(r"\bDESIGN(?:\s*§|\.md)")
+ARCHITECTURE_PAGE = ROOT / "docs" / "architecture.md"
 
 
 def _tracked_files() -> list[Path]:
@@ -32,6 +36,30 @@ def test_no_tracked_file_cites_notes_outside_the_repository() -> None:
                 line = text[: text.index(needle)].count("\n") + 1
                 offenders.append(f"{path.relative_to(ROOT)}:{line}: {needle}")
     assert not offenders, "cite docs/ (or the public source) instead:\n" + "\n".join(offenders)
+
+
+def test_architecture_sections_are_cited_from_docs_not_from_design_notes() -> None:
+    this_file = Path(__file__).resolve()
+    offenders = []
+    for path in _tracked_files():
+        if path.resolve() in (this_file, ARCHITECTURE_PAGE) or not path.is_file():
+            continue
+        text = path.read_bytes().decode("utf-8", errors="ignore")
+        for match in BARE_DESIGN_CITATION.finditer(text):
+            line = text[: match.start()].count("\n") + 1
+            offenders.append(f"{path.relative_to(ROOT)}:{line}: {match.group()}")
+    assert not offenders, 'cite "docs/architecture.md §N" instead:\n' + "\n".join(offenders)
+
+
+def test_architecture_page_keeps_the_cited_sections() -> None:
+    headings = re.findall(r"^## (\d+)\. ", ARCHITECTURE_PAGE.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    assert headings == [str(n) for n in range(1, 11)], headings
+    cited = set()
+    for path in _tracked_files():
+        if path.suffix in (".py", ".md") and path.is_file():
+            cited |= set(re.findall(r"docs/architecture\.md §(\d+)", path.read_text(encoding="utf-8", errors="ignore")))
+    missing = sorted(cited - set(headings), key=int)
+    assert not missing, f"docs/architecture.md has no section(s) {missing}, yet code cites them"
 
 
 def test_docs_pages_linked_from_the_readme_exist() -> None:
