@@ -20,6 +20,7 @@ from contracts.connectors import (
     ChannelSandbox,
     ConnectorContext,
     CourierConnector,
+    ShopAuthorization,
     ShopState,
     WarehouseConnector,
 )
@@ -99,6 +100,7 @@ __all__ = [
     "ServiceOrderType",
     "Shipment",
     "ShipmentConfirmation",
+    "ShopAuthorization",
     "ShopState",
     "StockChange",
     "StockChangeCause",

@@ -21,7 +21,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from contracts.aftersales import AfterSale, ServiceOrder
 from contracts.events import InboundMessage, OrderPage, PushReceipt
@@ -48,6 +48,7 @@ class Capability(StrEnum):
     AFTERSALES = "aftersales"  # fetch_aftersales / get_aftersale
     SERVICE_ORDERS = "service_orders"  # fetch_service_orders / get_service_order
     REVEAL_BUYER = "reveal_buyer"  # reveal_address(order): decrypt for roles that may see it
+    AUTHORIZE = "authorize"  # authorize(code): exchange a merchant's authorisation code for tokens
     # couriers
     CREATE_WAYBILL = "create_waybill"
     TRACK = "track"
@@ -56,6 +57,20 @@ class Capability(StrEnum):
     DELIVERY_ORDERS = "delivery_orders"
     QUERY_STOCK = "query_stock"
     RECEIVE_WAREHOUSE_PUSH = "receive_warehouse_push"
+
+
+class ShopAuthorization(BaseModel):
+    """What a platform says about a shop it has just authorised the app for (``authorize``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    #: The hub's name of the shop.
+    shop: str
+    #: The platform's id of the authorised shop (or seller account).
+    account_id: str
+    account_name: str | None = None
+    #: When the access token expires; the connector refreshes it before then by itself.
+    expires_at: datetime | None = None
 
 
 class ShopState(Protocol):
@@ -189,6 +204,20 @@ class ChannelConnector(Connector, Protocol):
 
     async def reveal_address(self, order: Order) -> Address:
         """Decrypt the order's shipping address for a role allowed to see it."""
+        ...
+
+    async def authorize(self, code: str) -> ShopAuthorization:
+        """Exchange ``code`` — what the platform hands over when the merchant authorises the app
+        (OAuth authorisation-code grant) — for tokens, and keep them in ``context.state``.
+
+        The connector refreshes the tokens by itself from then on (before they expire, and when
+        the platform says they did); when it cannot it raises ``AuthorizationError`` and the hub
+        pauses the shop until an operator authorises it again. Raise ``BadInputError`` with the
+        platform's reason for a code it refuses (expired, used, for another shop) and nothing is
+        stored; ``RetryableError`` when the platform could not be asked. Called by ``hub shop
+        authorize`` and ``POST /api/v1/shops/{shop}/authorize``; the hub then resumes a shop that
+        was paused for its authorisation.
+        """
         ...
 
 

@@ -25,6 +25,7 @@ from rich.table import Table
 
 from hub.errors import BadInputError, ConfigError, HubError, NotFoundError
 from hub.logging import scrub_text
+from hub.shop_cli import shop_app
 
 if TYPE_CHECKING:
     from hub.config import HubConfig
@@ -49,6 +50,7 @@ apikey_app = typer.Typer(help="API keys for the HTTP API.", no_args_is_help=True
 app.add_typer(db_app, name="db")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(shop_app, name="shop")
 
 EXIT_RUNTIME = 1
 EXIT_BAD_INPUT = 2

@@ -2,8 +2,9 @@
 ``code``/``sub_code`` envelope, error classification into ``hub.errors`` and token refresh.
 
 No business logic: callers pass a method name (``order.orderDetail``) and a params dict and get the
-envelope's ``data`` back. Facts: §1 of ``docs/platforms/douyin.md`` ([Z]
-core/doudian_op_api_client.go, utils/sign_util.go; [P]; [J]; [ERR] error tables).
+envelope's ``data`` back. Facts: §1 of ``docs/platforms/douyin.md``, from the official doudian SDKs
+(Go mirror ``zsmhub/doudian-sdk`` core/doudian_op_api_client.go, utils/sign_util.go, api/token_create;
+Python; Java) and the platform's published error tables.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import structlog
 from contracts.connectors import ShopState
 from hub.plugin_api import (
     AuthorizationError,
+    BadInputError,
     HubError,
     PermanentError,
     RetryableError,
@@ -199,8 +201,21 @@ def classify(shop: str, method: str, envelope: Envelope, *, throttle_retry_after
 
 @dataclass
 class TokenPair:
-    access_token: str
+    access_token: str | None
     refresh_token: str | None
+    #: Unix seconds when the access token expires, when known.
+    expires_at: float | None = None
+
+
+def expiry_of(expires_in: Any, now: float) -> float | None:
+    """Unix seconds of an answer's ``expires_in``. [U] The Go SDK comments call it a Unix timestamp;
+    other SDKs (and the 7-day default) read it as seconds from now: a value past 10^9 is taken as
+    a timestamp, anything smaller as a duration."""
+    try:
+        value = float(str(expires_in))
+    except ValueError:
+        return None
+    return float(int(value if value >= 1e9 else now + value))  # whole seconds, as stored
 
 
 @dataclass
@@ -212,10 +227,17 @@ class DouyinClient:
     gateway_url: str
     app_key: str
     app_secret: str
-    access_token: str
+    access_token: str | None = None
     refresh_token: str | None = None
     sign_method: SignMethod = "hmac-sha256"
     state: ShopState | None = None
+    #: ``self`` (自用型): the app takes its own token with ``authorization_self`` for ``shop_id``;
+    #: ``tool`` (工具型): a person authorises the shop and hands over a code.
+    app_type: Literal["tool", "self"] = "tool"
+    shop_id: str | None = None
+    #: Refresh this long before the access token expires. Inside the last hour the platform rotates
+    #: the pair (earlier it gives the same pair back), so this must be under an hour.
+    refresh_margin_s: float = 1800.0
     throttle: Callable[[], Awaitable[None]] | None = None
     throttle_retry_after: float = 1.0
     min_call_interval_s: float = 0.0
@@ -237,18 +259,76 @@ class DouyinClient:
     # -- tokens ----------------------------------------------------------------------------------
 
     async def tokens(self) -> TokenPair:
-        """The current tokens: the stored ones when a refresh happened, else the configured ones."""
+        """Tokens for the next call: the stored ones (else the configured ones), refreshed first
+        when the access token is about to expire, taken with ``authorization_self`` for a self-use
+        app that has none. A tool app without any token needs a person: ``AuthorizationError``."""
         if self._tokens is None:
             self._tokens = await self._stored_tokens()
-        return self._tokens
+        pair = self._tokens
+        if not pair.access_token:
+            if self.app_type != "self":
+                raise AuthorizationError(
+                    f"shop {self.shop!r}: not authorised on Douyin yet; the shop owner authorises the app, "
+                    "then run `hub shop authorize` with the code")
+            await self.create_tokens("")
+            assert self._tokens is not None
+            return self._tokens
+        if pair.expires_at is not None and self.clock() >= pair.expires_at - self.refresh_margin_s:
+            return await self.refresh_tokens(pair.access_token)
+        return pair
 
     async def _stored_tokens(self) -> TokenPair:
         access = await self.state.get(STATE_ACCESS_TOKEN) if self.state else None
+        if not access:
+            return TokenPair(self.access_token, self.refresh_token)
         refresh = await self.state.get(STATE_REFRESH_TOKEN) if self.state else None
-        return TokenPair(access or self.access_token, refresh or self.refresh_token)
+        expires = await self.state.get(STATE_TOKEN_EXPIRES_AT) if self.state else None
+        return TokenPair(access, refresh or self.refresh_token, float(expires) if expires else None)
 
-    async def refresh_tokens(self, rejected_access_token: str) -> TokenPair:
-        """``token.refresh`` once, unless another task or worker already replaced the rejected token."""
+    async def _store(self, data: Any, fallback_refresh: str | None = None) -> TokenPair:
+        if not isinstance(data, dict) or not data.get("access_token"):
+            raise AuthorizationError(f"shop {self.shop!r}: Douyin answered without an access_token")
+        fresh = TokenPair(str(data["access_token"]), str(data.get("refresh_token") or fallback_refresh or "") or None,
+                          expiry_of(data.get("expires_in"), self.clock()))
+        if self.state is not None:
+            await self.state.set(STATE_ACCESS_TOKEN, fresh.access_token or "")
+            await self.state.set(STATE_REFRESH_TOKEN, fresh.refresh_token or "")
+            await self.state.set(STATE_TOKEN_EXPIRES_AT, "" if fresh.expires_at is None else str(int(fresh.expires_at)))
+        self._tokens = fresh
+        return fresh
+
+    async def create_tokens(self, code: str) -> dict[str, Any]:
+        """``token.create`` — ``authorization_code`` with ``code`` (tool app) or
+        ``authorization_self`` with ``shop_id`` (self-use app) — and store the pair. Returns the
+        answer's ``data`` (``shop_id``, ``shop_name``, ``authority_id`` …) without the tokens.
+        A refused code is a ``BadInputError`` that says why; nothing is stored then. Sent once:
+        a code works only once, so a retry could not succeed anyway."""
+        if self.app_type == "self":
+            params = {"code": "", "grant_type": "authorization_self", "shop_id": self.shop_id or ""}
+        else:
+            if not code.strip():
+                raise BadInputError(f"shop {self.shop!r}: an authorisation code is required", field="code")
+            params = {"code": code.strip(), "grant_type": "authorization_code"}
+        try:
+            data = (await self._call_once("token.create", params, None)).data
+        except (AuthorizationError, PermanentError) as exc:
+            raise BadInputError(
+                f"shop {self.shop!r}: Douyin refused the authorisation ({exc.code} {exc.partner_message or ''}"
+                .rstrip() + "); codes work once and for 10 minutes: authorise again for a new one",
+                field="code", code=exc.code) from exc
+        if not isinstance(data, dict):
+            raise BadInputError(f"shop {self.shop!r}: token.create answered without data")
+        granted = str(data.get("shop_id") or "")
+        if self.shop_id and granted and granted != self.shop_id:
+            raise BadInputError(f"shop {self.shop!r}: the code authorises Douyin shop {granted} "
+                                f"({data.get('shop_name') or '?'}), but this shop is configured with shop_id "
+                                f"{self.shop_id}; use a code from the right shop", field="code")
+        await self._store(data)
+        log.info("douyin.token_created", shop=self.shop, grant=params["grant_type"])
+        return {k: v for k, v in data.items() if k not in ("access_token", "refresh_token")}
+
+    async def refresh_tokens(self, rejected_access_token: str | None) -> TokenPair:
+        """``token.refresh`` once, unless another task or worker already replaced the token."""
         async with self._refresh_lock:
             current = await self._stored_tokens()
             if current.access_token != rejected_access_token:
@@ -256,31 +336,18 @@ class DouyinClient:
                 return current
             if not current.refresh_token:
                 raise AuthorizationError(
-                    f"shop {self.shop!r}: Douyin access token expired and no refresh token is configured; "
-                    "re-authorise the shop and set refresh_token")
+                    f"shop {self.shop!r}: Douyin access token expired and there is no refresh token; "
+                    "re-authorise the shop (`hub shop authorize`)")
             params = {"grant_type": "refresh_token", "refresh_token": current.refresh_token}
             try:
                 data = (await self._call_once("token.refresh", params, None)).data
-            except AuthorizationError as exc:
+            except (AuthorizationError, PermanentError) as exc:
                 raise AuthorizationError(
-                    f"shop {self.shop!r}: Douyin refused to refresh the access token ({exc.code}); the refresh "
-                    "token is expired or revoked: re-authorise the shop", code=exc.code,
+                    f"shop {self.shop!r}: Douyin refused to refresh the access token ({exc.code} "
+                    f"{exc.partner_message or ''}".rstrip() + "); the refresh token is expired or revoked: "
+                    "re-authorise the shop (`hub shop authorize`)", code=exc.code,
                     partner_message=exc.partner_message) from exc
-            except PermanentError as exc:
-                raise AuthorizationError(
-                    f"shop {self.shop!r}: Douyin token.refresh failed ({exc.code}); re-authorise the shop",
-                    code=exc.code, partner_message=exc.partner_message) from exc
-            if not isinstance(data, dict) or not data.get("access_token"):
-                raise AuthorizationError(f"shop {self.shop!r}: token.refresh answered without an access_token")
-            fresh = TokenPair(str(data["access_token"]), str(data.get("refresh_token") or current.refresh_token))
-            if self.state is not None:
-                await self.state.set(STATE_ACCESS_TOKEN, fresh.access_token)
-                if fresh.refresh_token:
-                    await self.state.set(STATE_REFRESH_TOKEN, fresh.refresh_token)
-                expires_in = data.get("expires_in")
-                if expires_in is not None:
-                    await self.state.set(STATE_TOKEN_EXPIRES_AT, str(int(self.clock()) + int(expires_in)))
-            self._tokens = fresh
+            fresh = await self._store(data, current.refresh_token)
             log.info("douyin.token_refreshed", shop=self.shop)
             return fresh
 
@@ -352,8 +419,7 @@ class DouyinClient:
         otherwise transient faults are retried a few times here (``hub.http.call_with_retries``).
         """
         params = params or {}
-        tokens = await self.tokens()
-        access = None if method in TOKEN_METHODS else tokens.access_token
+        access = None if method in TOKEN_METHODS else (await self.tokens()).access_token
 
         async def attempt(token: str | None) -> Envelope:
             if retry:
@@ -371,7 +437,8 @@ class DouyinClient:
         except TokenExpiredError as exc:
             raise AuthorizationError(
                 f"shop {self.shop!r}: Douyin still rejects the access token after a refresh ({exc.code}); "
-                "re-authorise the shop", code=exc.code, partner_message=exc.partner_message) from exc
+                "re-authorise the shop (`hub shop authorize`)", code=exc.code,
+                partner_message=exc.partner_message) from exc
 
     async def call(self, method: str, params: Any | None = None, *, retry: bool = True) -> Any:
         """``call_envelope(...).data``."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -35,6 +35,7 @@ from contracts import (
     ServiceOrder,
     Shipment,
     ShipmentConfirmation,
+    ShopAuthorization,
     StockPushResult,
 )
 from hub.plugin_api import AuthorizationError, BadInputError, PermanentError, RetryableError, ThrottledError, map_each
@@ -65,7 +66,8 @@ DEFAULT_COURIER_CODES: dict[str, str] = {
 
 
 class DouyinSettings(BaseModel):
-    """One Douyin shop. ``app_secret``, ``access_token`` and ``refresh_token`` come from the environment."""
+    """One Douyin shop. ``app_secret`` (and ``access_token``/``refresh_token`` when given rather than
+    obtained with ``hub shop authorize``) come from the environment."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -74,8 +76,14 @@ class DouyinSettings(BaseModel):
     app_secret: SecretStr
     shop_id: str = Field(min_length=1, description="The shop's Douyin shop_id: a push message naming another "
                          "shop_id is rejected, and app-level pushes are routed to the shop by it.")
-    access_token: SecretStr
+    access_token: SecretStr | None = Field(default=None, description="Optional: without it a tool app is "
+                                           "authorised with `hub shop authorize`, a self-use app takes its own.")
     refresh_token: SecretStr | None = None
+    app_type: Literal["tool", "self"] = Field(
+        default="tool", description="tool (工具型: the merchant authorises, an operator hands the hub the code) or "
+        "self (自用型: token.create with authorization_self for shop_id, no person needed).")
+    token_refresh_margin_s: float = Field(default=1800, ge=60, lt=3600, description="Refresh this long before "
+                                          "the access token expires (the platform rotates only in the last hour).")
     sign_method: Literal["md5", "hmac-sha256"] = Field(
         default="hmac-sha256", description="The Go SDK sends hmac-sha256; the Python/Java SDKs md5.")
     min_call_interval_ms: int = Field(default=0, ge=0, description="Pacing inside this connector on top of the "
@@ -101,7 +109,7 @@ class DouyinChannel:
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.POLL_ORDERS, Capability.GET_ORDER, Capability.RECEIVE_PUSH, Capability.PUSH_STOCK,
         Capability.ADJUST_STOCK, Capability.READ_STOCK, Capability.CONFIRM_SHIPMENT, Capability.AFTERSALES,
-        Capability.REVEAL_BUYER, Capability.RECEIVE_APP_PUSH,
+        Capability.REVEAL_BUYER, Capability.RECEIVE_APP_PUSH, Capability.AUTHORIZE,
     })
     Settings: ClassVar[type[BaseModel]] = DouyinSettings
     max_stock_batch: ClassVar[int] = MAX_STOCK_BATCH
@@ -118,10 +126,13 @@ class DouyinChannel:
             gateway_url=settings.gateway_url,
             app_key=settings.app_key,
             app_secret=settings.app_secret.get_secret_value(),
-            access_token=settings.access_token.get_secret_value(),
+            access_token=settings.access_token.get_secret_value() if settings.access_token else None,
             refresh_token=settings.refresh_token.get_secret_value() if settings.refresh_token else None,
             sign_method=settings.sign_method,
             state=context.state,
+            app_type=settings.app_type,
+            shop_id=settings.shop_id,
+            refresh_margin_s=settings.token_refresh_margin_s,
             throttle=context.throttle,
             throttle_retry_after=settings.throttle_retry_after_s,
             min_call_interval_s=settings.min_call_interval_ms / 1000,
@@ -131,6 +142,18 @@ class DouyinChannel:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+    # -- authorisation ---------------------------------------------------------------------------
+
+    async def authorize(self, code: str) -> ShopAuthorization:
+        """Exchange the merchant's authorisation code for tokens (``token.create``), kept in the shop
+        state and refreshed from then on. A self-use app ignores ``code`` (``authorization_self``)."""
+        data = await self.client.create_tokens(code)
+        tokens = await self.client.tokens()
+        return ShopAuthorization(
+            shop=self.shop, account_id=mapping.text(data.get("shop_id")) or self.settings.shop_id,
+            account_name=mapping.text(data.get("shop_name")) or None,
+            expires_at=datetime.fromtimestamp(tokens.expires_at, UTC) if tokens.expires_at else None)
 
     # -- orders ----------------------------------------------------------------------------------
 

@@ -1,10 +1,11 @@
 """``DouyinSandbox``: an ASGI emulator of the Douyin shop open platform for tests and the demo.
 
 It serves the gateway paths (``POST /order/searchList`` …) and checks what the real gateway
-checks: ``app_key``, the ``method`` matching the path, ``timestamp`` (±10 min), the signature
-(md5 or hmac-sha256 over the raw body, which must be canonical ``param_json``) and the
-``access_token`` (expirable on demand → ``40003 isv.access-token-expired``; ``token.refresh``
-issues a new pair). It answers the real envelope and codes, keeps stateful shops (``sandbox_shop``),
+checks (``sandbox_gate``: ``app_key``, the ``method`` matching the path, ``timestamp`` in any form
+SDKs send, the signature over ``param_json`` as received) and the ``access_token``
+(``sandbox_tokens``: tokens that expire, ``token.create`` from an authorisation code or for a
+self-use app, ``token.refresh``). The platform's clock is ``book.clock``, so a test can move time
+on. It answers the real envelope and codes, keeps stateful shops (``sandbox_shop``),
 can be told to fail (``inject_fault``) and sends signed pushes (``app-id``/``event-sign``, JSON
 arrays of several messages) to the URL set per shop, normally, duplicated or shuffled.
 
@@ -35,17 +36,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hub.asgi_server import serve_in_thread
-from hub.plugin_api import constant_time_equals
-from plugins.douyin.client import canonical_json, path_method, sign
+from plugins.douyin.client import TOKEN_METHODS, canonical_json
 from plugins.douyin.push import encode_messages, event_sign
 from plugins.douyin.sandbox_api import HANDLERS
+from plugins.douyin.sandbox_gate import check_request
 from plugins.douyin.sandbox_shop import ApiFailure, EmulatedShop, ShopBook, SoldOut
+from plugins.douyin.sandbox_tokens import Grant, TokenIssuer
 
 __all__ = ["DouyinSandbox", "SoldOut", "serve_in_thread"]
 
 FAULTS = ("throttle", "unavailable", "auth", "slow", "lost_reply")
 PUSH_MODES = ("normal", "duplicate", "shuffle")
-TIMESTAMP_WINDOW_S = 600
 DEMO_SKUS = ("DEMO-TEE-M", "DEMO-TEE-L", "DEMO-MUG")
 
 
@@ -79,6 +80,7 @@ class DouyinSandbox:
         self.deliveries: list[Delivery] = []
         self.calls: list[str] = []
         self.book = ShopBook()
+        self.tokens = TokenIssuer(lambda: self.book.clock(), self.book.lock)
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._faults: list[tuple[str, float]] = []
@@ -90,10 +92,12 @@ class DouyinSandbox:
     # ------------------------------------------------------------------ ChannelSandbox protocol
 
     def shop_settings(self, shop: str, base_url: str) -> dict[str, Any]:
-        state = self.book.shop(shop)
+        """Settings with a token pair already issued (as if the shop had been authorised); a test of
+        the authorisation flow drops the tokens and uses ``authorization_code(shop)``."""
+        state, grant = self.book.shop(shop), self.grant(shop)
         return {"gateway_url": base_url.rstrip("/"), "app_key": self.app_key, "app_secret": self.app_secret,
-                "shop_id": str(state.shop_id), "access_token": state.access_token,
-                "refresh_token": state.refresh_token, "sign_method": self.sign_method,
+                "shop_id": str(state.shop_id), "access_token": grant.access_token,
+                "refresh_token": grant.refresh_token, "sign_method": self.sign_method,
                 "throttle_retry_after_s": 0.2}
 
     def set_push_target(self, shop: str, url: str | None) -> None:
@@ -158,8 +162,21 @@ class DouyinSandbox:
         sku = self.book.listing(shop, merchant_sku, stock)
         return sku.product_id, sku.sku_id
 
+    def grant(self, shop: str) -> Grant:
+        """The shop's current token pair (one is issued when the shop is first seen)."""
+        state = self.book.shop(shop)
+        with self.book.lock:
+            current = self.tokens.current.get(shop)
+            return current if current is not None else self.tokens.issue(shop, state.shop_id)
+
+    def authorization_code(self, shop: str) -> str:
+        """A one-time code (valid 10 min) as the merchant's consent page would hand the app."""
+        return self.tokens.issue_code(shop, self.book.shop(shop).shop_id)
+
     def expire_token(self, shop: str) -> None:
-        self.book.shop(shop).token_expired = True
+        """The shop's access token expires now; its refresh token still works."""
+        self.grant(shop)
+        self.tokens.expire(shop)
 
     def close_authorization(self, shop: str) -> None:
         """The merchant revoked the app (→ 30001 ``dop.authorization-closed``)."""
@@ -260,64 +277,42 @@ class DouyinSandbox:
         with self._lock:
             return self._faults.pop(0) if self._faults else None
 
-    def _check_request(self, path: str, query: Any, raw: bytes) -> tuple[str, Any]:
-        """(method, params) of a well-formed, correctly signed request; ``ApiFailure`` otherwise."""
-        method = query.get("method") or ""
-        if not method:
-            raise ApiFailure(40001, "isv.method-missing", "缺少method参数")
-        if method != path_method(path):
-            raise ApiFailure(40003, "isv.method-invalid", "method与路径不一致", f"{method} vs /{path}")
-        if query.get("app_key") != self.app_key:
-            raise ApiFailure(40003, "isv.app-id-invalid", "app_key不合法")
-        ts = query.get("timestamp") or ""
-        if not ts.isdigit():
-            raise ApiFailure(40003, "isv.timestamp-format-error", "timestamp格式错误")
-        if abs(int(time.time()) - int(ts)) > TIMESTAMP_WINDOW_S:
-            raise ApiFailure(40003, "isv.timestamp-invalid", "timestamp已过期")
-        given = query.get("sign")
-        if not given:
-            raise ApiFailure(40001, "isv.signature-missing", "缺少签名")
-        sign_method = query.get("sign_method") or "md5"  # ⚠️ absent ⇒ md5 (Python/Java SDKs send none)
-        if sign_method not in ("md5", "hmac-sha256"):
-            raise ApiFailure(40003, "isv.signature-invalid", "sign_method不支持")
-        try:
-            param_json = raw.decode("utf-8")
-            params = json.loads(param_json or "{}")
-        except (UnicodeDecodeError, ValueError):
-            raise ApiFailure(40004, "isv.parameter-invalid", "param_json不是JSON") from None
-        expected = sign(self.app_key, self.app_secret, method, param_json, ts, sign_method)
-        if not constant_time_equals(expected, given, case_insensitive=False):
-            raise ApiFailure(40003, "isv.signature-invalid", "签名无效")
-        if param_json != canonical_json(params):
-            # Stricter than the real gateway (which re-canonicalises ⚠️): catches clients that
-            # would sign one string and send another.
-            raise ApiFailure(40003, "isv.signature-invalid", "param_json不是规范形式")
-        if not isinstance(params, dict):
-            raise ApiFailure(40004, "isv.parameter-invalid", "param_json必须是对象")
-        return method, params
-
     def _shop_for(self, token: str | None) -> EmulatedShop:
         if not token:
             raise ApiFailure(40001, "isv.access-token-missing", "缺少access_token")
-        shop, current = self.book.shop_by_token(token)
-        if shop is None:
+        name, valid = self.tokens.holder(token)
+        if name is None:
             raise ApiFailure(40003, "isv.access-token-no-existed", "access_token不存在")
+        shop = self.book.shop(name)
         if shop.authorization_closed:
             raise ApiFailure(30001, "dop.authorization-closed", "店铺授权已关闭")
-        if not current or shop.token_expired:
+        if not valid:
             raise ApiFailure(40003, "isv.access-token-expired", "access_token已过期")
         return shop
+
+    def _token_call(self, method: str, params: dict[str, Any]) -> Any:
+        """``token.create`` / ``token.refresh`` (no access token; never faulted)."""
+        if method == "token.create":
+            with self.book.lock:
+                shops_by_id = {s.shop_id: (s.name, s.authorization_closed) for s in self.book.shops.values()}
+            data = self.tokens.create(params, shops_by_id)
+            if params.get("grant_type") == "authorization_code":
+                self.book.shop(str(data["shop_name"])).authorization_closed = False  # consented again
+            return data
+        holder = self.tokens.refresh_holder(str(params.get("refresh_token") or ""))
+        if holder is not None and self.book.shop(holder).authorization_closed:
+            raise ApiFailure(30001, "dop.authorization-closed", "店铺授权已关闭")  # [U] refresh after revocation
+        return self.tokens.refresh(params)
 
     async def _api(self, request: Request) -> Response:
         path = request.path_params["path"]
         raw = await request.body()
         try:
-            method, params = self._check_request(path, request.query_params, raw)
+            method, params = check_request(path, request.query_params, raw, app_key=self.app_key,
+                                           app_secret=self.app_secret, now=self.book.clock())
             self.calls.append(method)
-            if method == "token.refresh":
-                if params.get("grant_type") != "refresh_token":
-                    raise ApiFailure(40004, "isv.parameter-invalid", "grant_type不合法")
-                return self._envelope(self.book.refresh(str(params.get("refresh_token") or "")))
+            if method in TOKEN_METHODS:
+                return self._envelope(self._token_call(method, params))
             fault = self._take_fault()
             lost_reply = False
             if fault is not None:
@@ -327,9 +322,9 @@ class DouyinSandbox:
                 if kind == "unavailable":
                     raise ApiFailure(20000, "dop.service-error", "服务不可用")
                 if kind == "auth":
-                    shop, _ = self.book.shop_by_token(request.query_params.get("access_token") or "")
-                    if shop is not None:
-                        shop.token_expired = True
+                    holder, _ = self.tokens.holder(request.query_params.get("access_token") or "")
+                    if holder is not None:
+                        self.tokens.expire(holder)
                 if kind == "slow":
                     await asyncio.sleep(seconds)
                 lost_reply = kind == "lost_reply"
@@ -401,6 +396,9 @@ class DouyinSandbox:
             self.expire_token((await body(request))["shop"])
             return JSONResponse({"ok": True})
 
+        async def code(request: Request) -> Response:
+            return JSONResponse({"code": self.authorization_code((await body(request))["shop"])})
+
         async def close(request: Request) -> Response:
             self.close_authorization((await body(request))["shop"])
             return JSONResponse({"ok": True})
@@ -419,6 +417,7 @@ class DouyinSandbox:
             Route("/_sandbox/pushes/deliver", deliver, methods=["POST"]),
             Route("/_sandbox/tokens/expire", expire, methods=["POST"]),
             Route("/_sandbox/authorization/close", close, methods=["POST"]),
+            Route("/_sandbox/authorization/code", code, methods=["POST"]),
             Route("/_sandbox/shops", settings, methods=["POST"]),
         ]
 

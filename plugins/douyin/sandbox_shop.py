@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import itertools
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -107,11 +106,7 @@ class AfterSaleCase:
 class EmulatedShop:
     name: str
     shop_id: int
-    access_token: str
-    refresh_token: str
-    token_expired: bool = False
     authorization_closed: bool = False
-    old_tokens: set[str] = field(default_factory=set)
     skus: dict[str, Sku] = field(default_factory=dict)  # by merchant code
     orders: dict[str, ShopOrder] = field(default_factory=dict)
     aftersales: dict[str, AfterSaleCase] = field(default_factory=dict)
@@ -137,37 +132,13 @@ class ShopBook:
     def now(self) -> int:
         return int(self.clock())
 
-    # -- shops and tokens ------------------------------------------------------------------------
+    # -- shops -----------------------------------------------------------------------------------
 
     def shop(self, name: str) -> EmulatedShop:
         with self.lock:
             if name not in self.shops:
-                self.shops[name] = EmulatedShop(name, next(self._shop_ids), "sbx-at-" + secrets.token_hex(12),
-                                                "sbx-rt-" + secrets.token_hex(12))
+                self.shops[name] = EmulatedShop(name, next(self._shop_ids))
             return self.shops[name]
-
-    def shop_by_token(self, access_token: str) -> tuple[EmulatedShop | None, bool]:
-        """(shop, is_current) for an access token; (None, False) when never issued."""
-        with self.lock:
-            for shop in self.shops.values():
-                if shop.access_token == access_token:
-                    return shop, True
-                if access_token in shop.old_tokens:
-                    return shop, False
-        return None, False
-
-    def refresh(self, refresh_token: str) -> dict[str, Any]:
-        with self.lock:
-            for shop in self.shops.values():
-                if shop.refresh_token == refresh_token and not shop.authorization_closed:
-                    shop.old_tokens.add(shop.access_token)
-                    shop.access_token = "sbx-at-" + secrets.token_hex(12)
-                    shop.refresh_token = "sbx-rt-" + secrets.token_hex(12)
-                    shop.token_expired = False
-                    return {"access_token": shop.access_token, "expires_in": 604800,
-                            "refresh_token": shop.refresh_token, "scope": "SCOPE", "shop_id": shop.shop_id,
-                            "shop_name": shop.name, "authority_id": str(shop.shop_id)}
-        raise ApiFailure(50001, "dop.token-generate-failed", "token生成失败", "token-invalid")
 
     # -- listings and orders ---------------------------------------------------------------------
 

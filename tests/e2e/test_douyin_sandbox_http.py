@@ -170,14 +170,14 @@ async def test_an_expired_token_is_refreshed_once_and_stored(sandbox: tuple[Douy
                                                              connector: DouyinChannel) -> None:
     box, _ = sandbox
     order_id = box.create_order(SHOP, "TEE-M", 1)
-    old_token = box.book.shop(SHOP).access_token
+    old_token = box.grant(SHOP).access_token
     box.expire_token(SHOP)
     order = await connector.get_order(order_id)
     assert order.ref.external_id == order_id
     assert box.calls == ["order.orderDetail", "token.refresh", "order.orderDetail"]
     state = connector.context.state.values  # type: ignore[attr-defined]
-    assert state["access_token"] == box.book.shop(SHOP).access_token != old_token
-    assert state["refresh_token"] == box.book.shop(SHOP).refresh_token
+    assert state["access_token"] == box.grant(SHOP).access_token != old_token
+    assert state["refresh_token"] == box.grant(SHOP).refresh_token
     await connector.get_order(order_id)  # the new token is used from now on
     assert box.calls.count("token.refresh") == 1
 

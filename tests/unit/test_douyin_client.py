@@ -167,3 +167,16 @@ def test_token_calls_carry_no_access_token() -> None:
                           access_token="at-1", http=httpx.AsyncClient())
     query = client.signed_query("token.refresh", "{}", None, timestamp="1700000000")
     assert "access_token" not in query and query["sign_method"] == "hmac-sha256"
+
+
+@pytest.mark.parametrize(("expires_in", "expected"), [
+    (604800, 1_700_604_800.0),  # seconds from now (community SDKs, the 7-day default)
+    ("604800", 1_700_604_800.0),
+    (1_700_500_000, 1_700_500_000.0),  # a Unix timestamp ([U] the Go SDK's comment)
+    ("soon", None),
+    (None, None),
+])
+def test_expires_in_is_read_as_a_duration_or_a_timestamp(expires_in: object, expected: float | None) -> None:
+    from plugins.douyin.client import expiry_of
+
+    assert expiry_of(expires_in, 1_700_000_000.4) == expected
