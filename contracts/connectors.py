@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from contracts.aftersales import AfterSale, ServiceOrder
 from contracts.events import InboundMessage, OrderPage, PushReceipt
 from contracts.inventory import ChannelStock, ChannelStockChange, ChannelStockReading, StockLevel, StockPushResult
+from contracts.listings import ListingPage
 from contracts.orders import Address, Order
 from contracts.shipments import Parcel, Shipment, ShipmentConfirmation, TrackingEvent
 
@@ -45,6 +46,7 @@ class Capability(StrEnum):
     AFTERSALES = "aftersales"  # fetch_aftersales / get_aftersale
     SERVICE_ORDERS = "service_orders"  # fetch_service_orders / get_service_order
     REVEAL_BUYER = "reveal_buyer"  # reveal_address(order): decrypt for roles that may see it
+    LIST_LISTINGS = "list_listings"  # fetch_listings(cursor): the shop's items and SKUs, for binding
     # couriers
     CREATE_WAYBILL = "create_waybill"
     TRACK = "track"
@@ -164,6 +166,14 @@ class ChannelConnector(Connector, Protocol):
 
     async def reveal_address(self, order: Order) -> Address:
         """Decrypt the order's shipping address for a role allowed to see it."""
+        ...
+
+    async def fetch_listings(self, cursor: str | None) -> ListingPage:
+        """One page of the shop's listings (``contracts.ChannelListing``: item id, SKU id, merchant
+        code, title, quantity shown, status), from the first page when ``cursor`` is None; the hub
+        calls again with ``next_cursor`` until it is None. Item and SKU ids must be the ones the
+        connector's order lines carry, so a listing bound from this page is the one an order names.
+        Read-only: retried freely."""
         ...
 
 
