@@ -290,6 +290,9 @@ async def check_against_catalogue(session: AsyncSession, drafts: Sequence[SkuDra
     used_in_bundles = set((await session.execute(
         select(BundleComponentRow.component_sku).where(BundleComponentRow.component_sku.in_(list(incoming)))
     )).scalars()) if incoming else set()
+    # A bundle may keep a component deactivated after it was made (an export of it must import
+    # back); only a component newly added must be active.
+    kept = await _components(session, [d.merchant_sku for d in drafts if d.components])
     for draft, label in zip(drafts, labels, strict=True):
         for component in draft.components:
             if component in incoming:
@@ -304,7 +307,7 @@ async def check_against_catalogue(session: AsyncSession, drafts: Sequence[SkuDra
             if is_bundle:
                 problems.append(CatalogueProblem(label, "components", f"component {component!r} is a bundle; a "
                                                                       "bundle is made of plain SKUs"))
-            elif not active:
+            elif not active and component not in kept.get(draft.merchant_sku, {}):
                 problems.append(CatalogueProblem(label, "components", f"component {component!r} is deactivated"))
         existing = stored.get(draft.merchant_sku)
         if draft.components and (existing is None or not existing.is_bundle) and draft.merchant_sku in holding:
