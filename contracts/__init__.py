@@ -41,6 +41,7 @@ from contracts.inventory import (
     StockPushResult,
     apply_policy,
 )
+from contracts.listings import ChannelListing, ListingPage, ListingStatus
 from contracts.money import Money
 from contracts.orders import (
     ORDER_TRANSITIONS,
@@ -74,6 +75,7 @@ __all__ = [
     "Buyer",
     "Capability",
     "ChannelConnector",
+    "ChannelListing",
     "ChannelRef",
     "ChannelSandbox",
     "ChannelStock",
@@ -83,6 +85,8 @@ __all__ = [
     "CourierConnector",
     "Hold",
     "InboundMessage",
+    "ListingPage",
+    "ListingStatus",
     "MessageKind",
     "Money",
     "Order",

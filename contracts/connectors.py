@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from contracts.aftersales import AfterSale, ServiceOrder
 from contracts.events import InboundMessage, OrderPage, PushReceipt
 from contracts.inventory import ChannelStock, ChannelStockChange, ChannelStockReading, StockLevel, StockPushResult
+from contracts.listings import ListingPage
 from contracts.orders import Address, Order
 from contracts.shipments import Parcel, Shipment, ShipmentConfirmation, TrackingEvent
 
@@ -49,6 +50,7 @@ class Capability(StrEnum):
     SERVICE_ORDERS = "service_orders"  # fetch_service_orders / get_service_order
     REVEAL_BUYER = "reveal_buyer"  # reveal_address(order): decrypt for roles that may see it
     AUTHORIZE = "authorize"  # authorize(code): exchange a merchant's authorisation code for tokens
+    LIST_LISTINGS = "list_listings"  # fetch_listings(cursor): the shop's items and SKUs, for binding
     # couriers
     CREATE_WAYBILL = "create_waybill"
     TRACK = "track"
@@ -218,6 +220,12 @@ class ChannelConnector(Connector, Protocol):
         authorize`` and ``POST /api/v1/shops/{shop}/authorize``; the hub then resumes a shop that
         was paused for its authorisation.
         """
+    async def fetch_listings(self, cursor: str | None) -> ListingPage:
+        """One page of the shop's listings (``contracts.ChannelListing``: item id, SKU id, merchant
+        code, title, quantity shown, status), from the first page when ``cursor`` is None; the hub
+        calls again with ``next_cursor`` until it is None. Item and SKU ids must be the ones the
+        connector's order lines carry, so a listing bound from this page is the one an order names.
+        Read-only: retried freely."""
         ...
 
 

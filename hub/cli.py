@@ -526,6 +526,7 @@ def _add_stock_commands() -> None:
 
 
 _add_stock_commands()
+__import__("hub.catalogue_cli", fromlist=["register"]).register(app)  # `hub catalogue …` and `hub listings …`
 
 
 def main() -> None:

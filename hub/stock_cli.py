@@ -1,7 +1,8 @@
 """``hub stock``: import a stock file and reconcile shops, from the command line.
 
 ``import`` validates every row before applying any (a bad row is named with its field, and nothing
-is applied), then applies them all in one transaction with a progress bar. ``reconcile`` reads
+is applied), then applies them all in one transaction with a progress bar; ``--dry-run`` runs the
+same checks, each row applied against what is reserved, and rolls back. ``reconcile`` reads
 back what each shop shows and repairs drift, with a progress bar and a summary. Not for the
 stock logic (``hub.services.inventory``, ``hub.services.reconcile``).
 """
@@ -31,7 +32,7 @@ def import_stock(
                                 help="CSV with columns warehouse, merchant_sku, on_hand (count) and/or delta (±), "
                                      "optional note."),
     reference: str | None = typer.Option(None, "--reference", "-r", help="Document number kept in the ledger."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Validate every row, apply nothing."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Run every check of the real import, apply nothing."),
 ) -> None:
     """Import stock counts or movements; all rows or none."""
     from hub.cli import EXIT_BAD_INPUT, _out, _report_errors, _run_async, _state
@@ -49,10 +50,9 @@ def import_stock(
         hub = _state(ctx).hub()
 
         async def work() -> inventory.AdjustReport | None:
-            async with hub.database().session() as session:
-                await inventory.validate_adjustments(session, adjustments, inventory.known_warehouses(hub.config),
-                                                     labels)
             if dry_run:
+                # Every check of the real import (each row applied against what is reserved), rolled back.
+                await inventory.rehearse_adjustments(hub, adjustments, labels=labels)
                 return None
             with _progress() as progress:
                 task = progress.add_task(f"importing {file.name}", total=len(adjustments))

@@ -32,6 +32,7 @@ class Permission(StrEnum):
     SHIPMENTS_WRITE = "shipments.write"  # record what left a warehouse
     STOCK_READ = "stock.read"
     STOCK_ADJUST = "stock.adjust"
+    CATALOGUE_WRITE = "catalogue.write"  # SKUs, bundles, listing bindings and listing syncs
     SHOPS_READ = "shops.read"
     PLUGINS_READ = "plugins.read"
     PLUGINS_MANAGE = "plugins.manage"
@@ -50,6 +51,7 @@ PERMISSION_ROLES: dict[Permission, frozenset[str]] = {
     Permission.SHIPMENTS_WRITE: frozenset({"admin", "operator", "warehouse"}),
     Permission.STOCK_READ: _EVERYONE,
     Permission.STOCK_ADJUST: frozenset({"admin", "warehouse"}),
+    Permission.CATALOGUE_WRITE: frozenset({"admin", "operator"}),
     Permission.SHOPS_READ: _EVERYONE,
     Permission.PLUGINS_READ: _EVERYONE,
     Permission.PLUGINS_MANAGE: frozenset({"admin"}),

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -212,6 +213,11 @@ class SkuRow(Base):
     low_stock_threshold: Mapped[int | None] = mapped_column(Integer)
     is_bundle: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    # Catalogue management (``hub.services.catalogue``): a deactivated SKU keeps its history but
+    # takes no new listings or stock; who changed it last (an API key, ``cli``, ``import:<file>``).
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    updated_at: Mapped[datetime | None] = mapped_column(ts())
+    updated_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class BundleComponentRow(Base):
@@ -278,6 +284,31 @@ class ListingRow(Base):
     channel_item_id: Mapped[str] = mapped_column(String(200))
     channel_sku_id: Mapped[str] = mapped_column(String(200), default="")
     policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # How it was bound: manual (a person; the listing sync never rebinds it unless told to) |
+    # sync (by the listing's merchant code) | order (learned from a sale); NULL = before 0005.
+    source: Mapped[str | None] = mapped_column(String(20))
+    bound_by: Mapped[str | None] = mapped_column(String(100))
+    bound_at: Mapped[datetime | None] = mapped_column(ts())
+
+
+class ShopListingRow(Base):
+    """A listing as its shop showed it at the last listing sync, and what the sync made of it:
+    ``outcome`` bound | already_bound | kept_manual | no_code | unknown_code | inactive_sku."""
+
+    __tablename__ = "shop_listings"
+    __table_args__ = (UniqueConstraint("shop", "channel_item_id", "channel_sku_id"),
+                      Index("ix_shop_listings_outcome", "shop", "outcome"))
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    shop: Mapped[str] = mapped_column(String(100))
+    channel_item_id: Mapped[str] = mapped_column(String(200))
+    channel_sku_id: Mapped[str] = mapped_column(String(200))
+    merchant_code: Mapped[str | None] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(Text, default="")
+    quantity: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str] = mapped_column(String(30))
+    merchant_sku: Mapped[str | None] = mapped_column(String(200))
+    seen_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
 
 
 class ChannelStockRow(Base):

@@ -1,5 +1,6 @@
 """Stock actors on the ``stock`` queue: the coalesced per-shop push, the reconcile, and the dirty
-sweep that catches a push job lost between a commit and its enqueue.
+sweep that catches a push job lost between a commit and its enqueue; and the hourly listing sync
+(on the ``bulk`` queue) that binds each shop's new listings before their first sale.
 
 Thin: each receives a shop name and calls ``hub.services.stock_sync`` / ``reconcile``. The
 ``stock`` queue is its own so a backlog of order imports never delays a stock push (docs/architecture.md §5).
@@ -21,6 +22,8 @@ log = structlog.get_logger(__name__)
 
 #: How often the leader reconciles each shop that can read stock back.
 RECONCILE_INTERVAL_S = 900.0
+#: How often the leader syncs each shop's listings (binds new listings by merchant code).
+LISTING_SYNC_INTERVAL_S = 3600.0
 #: How often the dirty sweep runs, and how old a dirty mark must be for it to step in.
 SWEEP_INTERVAL_S = 5.0
 SWEEP_AGE_S = 3.0
@@ -54,6 +57,15 @@ async def sweep_dirty_stock() -> None:
         log.info("stock.swept", shops=sent)
 
 
+@hub_actor(queue="bulk", priority=0, max_retries=2, min_backoff_ms=10_000, max_backoff_ms=300_000,
+           time_limit_ms=1_800_000, name="sync_shop_listings")
+async def sync_shop_listings(shop: str) -> None:
+    """Pull ``shop``'s listings and bind new ones by merchant code (``hub.services.listings``)."""
+    from hub.services import listings
+
+    await listings.sync_shop(current_hub(), shop)
+
+
 def inventory_jobs(hub: Any) -> list[tuple[str, float, str, tuple[Any, ...]]]:
     """(name, interval, actor, args) for the inventory's periodic jobs."""
     jobs: list[tuple[str, float, str, tuple[Any, ...]]] = [
@@ -65,4 +77,6 @@ def inventory_jobs(hub: Any) -> list[tuple[str, float, str, tuple[Any, ...]]]:
         cls = hub.plugins.channel_class(shop.platform)
         if cls is not None and Capability.READ_STOCK in getattr(cls, "capabilities", frozenset()):
             jobs.append((f"reconcile:{name}", RECONCILE_INTERVAL_S, "reconcile_shop", (name,)))
+        if cls is not None and Capability.LIST_LISTINGS in getattr(cls, "capabilities", frozenset()):
+            jobs.append((f"listings:{name}", LISTING_SYNC_INTERVAL_S, "sync_shop_listings", (name,)))
     return jobs

@@ -607,6 +607,25 @@ async def adjust_stock(
     return report
 
 
+class _Rehearsed(Exception):
+    """Raised to roll a rehearsal back once every adjustment applied."""
+
+
+async def rehearse_adjustments(hub: Any, adjustments: Sequence[Adjustment], *,
+                               labels: Sequence[str] | None = None) -> int:
+    """Run every check ``adjust_stock`` runs — warehouses, SKUs, bundles, and each row applied in
+    turn against what is reserved — in a transaction that is then rolled back: the same errors,
+    nothing written (``--dry-run``). Returns how many adjustments would apply."""
+    try:
+        async with hub.database().transaction() as session:
+            await validate_adjustments(session, adjustments, known_warehouses(hub.config), labels)
+            for i, adj in enumerate(adjustments):
+                await apply_adjustment(session, adj, label=labels[i] if labels else f"adjustment {i + 1}")
+            raise _Rehearsed
+    except _Rehearsed:
+        return len(adjustments)
+
+
 async def retry_short_orders(hub: Any, skus: Iterable[str], limit: int = 200) -> int:
     """Stock arrived: try again, oldest first, the orders whose lines of ``skus`` were short."""
     from hub.services import stock_effects

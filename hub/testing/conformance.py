@@ -14,7 +14,8 @@ only move forward, faults are classified (throttle → ``ThrottledError`` with `
 transient errors ridden out, lost authorisation → ``AuthorizationError``), bad push signatures are
 rejected, stock pushes set absolute values, stock changes move the value by their delta (a
 decrement past 0 is never reported as applied in full, a keyed change resent is applied once),
-polls and message channels find new orders. Tests for
+polls and message channels find new orders, a listed SKU is found by its merchant code under the
+ids its orders carry. Tests for
 capabilities a connector does not declare are skipped, so the suite never asks for pretence.
 """
 
@@ -218,3 +219,30 @@ class ChannelConformance:
         again = await connector.adjust_stock([change.model_copy(update={"delta": 2, "key": "d" * 32})])
         assert [r.ok for r in first + again] == [True, True]
         assert box.shown_stock(self.shop, self.merchant_sku) == 7
+
+
+    # -- listings --------------------------------------------------------------------------------
+
+    async def test_listings_name_each_sku_by_merchant_code_under_the_ids_orders_carry(
+        self, sandbox: tuple[Any, str], connector: Any
+    ) -> None:
+        """Bind before the first sale: the listing found by its code has the item (and SKU) id an
+        order line for it names, so a binding made from it needs no learning from that order."""
+        self._requires(Capability.LIST_LISTINGS)
+        self._requires(Capability.GET_ORDER)
+        box, _ = sandbox
+        order = await connector.get_order(box.create_order(self.shop, self.merchant_sku, 1))
+        line = next(line for line in order.lines if line.merchant_sku == self.merchant_sku)
+        found, cursor, pages = [], None, 0
+        while True:
+            page = await connector.fetch_listings(cursor)
+            found += page.listings
+            pages += 1
+            if page.next_cursor is None or pages > 100:
+                break
+            cursor = page.next_cursor
+        mine = [item for item in found if item.merchant_code == self.merchant_sku]
+        assert len(mine) == 1, found
+        assert mine[0].channel_item_id == line.channel_item_id
+        if line.channel_sku_id:
+            assert mine[0].channel_sku_id == line.channel_sku_id

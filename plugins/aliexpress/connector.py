@@ -30,7 +30,9 @@ from contracts import (
     ShipmentConfirmation,
     StockPushResult,
 )
+from contracts.listings import ListingPage
 from hub.plugin_api import BadInputError, NotFoundError, PermanentError, map_each
+from plugins.aliexpress import listings as ae_listings
 from plugins.aliexpress.client import DEFAULT_IOP_URL, DEFAULT_TOP_URL, AliExpressClient, DailyQuota
 from plugins.aliexpress.mapping import format_pacific, listed, map_issue, map_order, shipped_tracking_numbers
 from plugins.aliexpress.push import from_tmc
@@ -88,7 +90,7 @@ class AliExpressChannel:
     platform: ClassVar[str] = "aliexpress"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.POLL_ORDERS, Capability.GET_ORDER, Capability.MESSAGE_CHANNEL, Capability.PUSH_STOCK,
-        Capability.CONFIRM_SHIPMENT, Capability.AFTERSALES,
+        Capability.CONFIRM_SHIPMENT, Capability.AFTERSALES, Capability.LIST_LISTINGS,
     })
     Settings: ClassVar[type[BaseModel]] = AliExpressSettings
     #: One inventory call carries ≤20 products × ≤200 SKUs; bigger batches are split into calls here.
@@ -174,6 +176,10 @@ class AliExpressChannel:
         await self.tmc.confirm(message_ids)
 
     # -- stock -----------------------------------------------------------------------------------
+
+    async def fetch_listings(self, cursor: str | None) -> ListingPage:
+        """The shop's products on sale with their SKU codes (``plugins.aliexpress.listings``)."""
+        return await ae_listings.fetch_listings(self.client.call, cursor)
 
     async def push_stock(self, values: list[ChannelStock]) -> list[StockPushResult]:
         results: list[StockPushResult] = []

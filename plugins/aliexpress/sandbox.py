@@ -32,6 +32,7 @@ from starlette.routing import Route
 
 from plugins.aliexpress.client import BEIJING, iop_sign, response_key, seconds_until_beijing_midnight
 from plugins.aliexpress.mapping import format_pacific, parse_pacific
+from plugins.aliexpress.sandbox_listings import listing_handlers
 from plugins.taobao.signing import sign_top
 
 NEW_LISTING_STOCK = 100
@@ -346,6 +347,7 @@ class AliExpressSandbox:
                 "aliexpress.solution.order.fulfill": self._fulfill,
                 "aliexpress.issue.issuelist.get": self._issue_list,
                 "aliexpress.issue.detail.get": self._issue_detail,
+                **listing_handlers(),
             }
             if api not in handlers:
                 raise SandboxError("ISV", "InvalidApi", f"Invalid method {api}", top_code=22)

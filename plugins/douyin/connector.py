@@ -38,7 +38,9 @@ from contracts import (
     ShopAuthorization,
     StockPushResult,
 )
+from contracts.listings import ListingPage
 from hub.plugin_api import AuthorizationError, BadInputError, PermanentError, RetryableError, ThrottledError, map_each
+from plugins.douyin import listings as douyin_listings
 from plugins.douyin import mapping, push
 from plugins.douyin.client import DEFAULT_GATEWAY, IDEMPOTENT_ID_EXISTED, DouyinClient, DouyinRefusal
 
@@ -109,7 +111,7 @@ class DouyinChannel:
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.POLL_ORDERS, Capability.GET_ORDER, Capability.RECEIVE_PUSH, Capability.PUSH_STOCK,
         Capability.ADJUST_STOCK, Capability.READ_STOCK, Capability.CONFIRM_SHIPMENT, Capability.AFTERSALES,
-        Capability.REVEAL_BUYER, Capability.RECEIVE_APP_PUSH, Capability.AUTHORIZE,
+        Capability.REVEAL_BUYER, Capability.RECEIVE_APP_PUSH, Capability.AUTHORIZE, Capability.LIST_LISTINGS,
     })
     Settings: ClassVar[type[BaseModel]] = DouyinSettings
     max_stock_batch: ClassVar[int] = MAX_STOCK_BATCH
@@ -308,6 +310,11 @@ class DouyinChannel:
         while len(generations) > _MAX_REMEMBERED_BATCHES:
             generations.pop(next(iter(generations)))
         await self.context.state.set(STATE_STOCK_GENERATIONS, json.dumps(generations))
+
+    async def fetch_listings(self, cursor: str | None) -> ListingPage:
+        """The shop's products and their SKUs with merchant codes (``plugins.douyin.listings``)."""
+        return await douyin_listings.fetch_listings(self.client.call, cursor,
+                                                    ids_as_strings=self.settings.ids_as_strings)
 
     async def read_stock(self, listings: list[ChannelStock]) -> list[ChannelStockReading]:
         """What the shop shows, read with ``sku.list`` per product (listings need channel_item_id)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from plugins.douyin.sandbox_listings import product_list_v2
 from plugins.douyin.sandbox_shop import (
     SANDBOX_COMPANIES,
     ApiFailure,
@@ -211,6 +212,7 @@ HANDLERS: dict[str, Handler] = {
     "sku.syncStock": sync_stock,
     "sku.syncStockBatchMultiProducts": sync_stock_batch_multi,
     "sku.list": sku_list,
+    "product.listV2": product_list_v2,
     "afterSale.List": aftersale_list,
     "afterSale.Detail": aftersale_detail,
 }

@@ -36,6 +36,7 @@ from contracts import (
     ShipmentConfirmation,
     StockPushResult,
 )
+from contracts.listings import ListingPage
 from hub.plugin_api import (
     AuthorizationError,
     BadInputError,
@@ -44,6 +45,7 @@ from hub.plugin_api import (
     ThrottledError,
     map_each,
 )
+from plugins.taobao import listings as top_listings
 from plugins.taobao import mapping
 from plugins.taobao.client import DEFAULT_GATEWAY, TopClient, unwrap_list
 from plugins.taobao.push import TopicRule, inbound_from_tmc, taobao_topics
@@ -120,6 +122,7 @@ class TaobaoChannel:
         Capability.READ_STOCK,
         Capability.CONFIRM_SHIPMENT,
         Capability.AFTERSALES,
+        Capability.LIST_LISTINGS,
     })
     topic_rules: ClassVar[tuple[TopicRule, ...]] = (taobao_topics,)
 
@@ -269,6 +272,10 @@ class TaobaoChannel:
                                         quantity=shown.get(v.channel_sku_id or "", getattr(v, "quantity", None)))
                         for v in call.values]
         return results
+
+    async def fetch_listings(self, cursor: str | None) -> ListingPage:
+        """The shop's items on sale with their SKUs and merchant codes (``plugins.taobao.listings``)."""
+        return await top_listings.fetch_listings(self.client, cursor)
 
     async def read_stock(self, listings: list[ChannelStock]) -> list[ChannelStockReading]:
         """What the shop shows, via ``taobao.item.seller.get`` (fields num_iid,num,outer_id,sku),

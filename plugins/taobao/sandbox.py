@@ -35,6 +35,7 @@ from starlette.routing import Route
 
 from hub.asgi_server import serve_in_thread as _serve_in_thread
 from plugins.taobao.client import GMT8, TOP_TIME_FORMAT
+from plugins.taobao.sandbox_listings import listing_handlers
 from plugins.taobao.top_gateway import TmcQueue, TopApiError, TopCall, TopGateway, invalid
 
 APP_KEY = "12345678"
@@ -131,6 +132,7 @@ class TaobaoSandbox:
             "taobao.logistics.offline.send": self._offline_send,
             "taobao.refunds.receive.get": self._refunds_receive_get,
             "taobao.refund.get": self._refund_get,
+            **listing_handlers(self),
         }
 
     # -- ChannelSandbox ------------------------------------------------------------------------

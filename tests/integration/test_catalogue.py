@@ -1,0 +1,213 @@
+"""The catalogue on SQLite and PostgreSQL: SKUs and bundles over the API (409 duplicate, 404
+unknown, 422 bad field, 403 role, writes attributed to the key, filters and cursor pages), the
+catalogue CSV (round trip, row-and-field errors, nothing half-applied), ``hub catalogue`` and
+``hub stock import --dry-run`` reporting what the real import refuses."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from hub.api import create_app
+from hub.catalogue_cli import register
+from hub.config import load_config
+from hub.context import Hub, build_hub
+from hub.db import api_keys
+from hub.db.migrate import upgrade
+from hub.services import catalogue, inventory, stock_effects
+from hub.stock_cli import stock_app
+from tests.integration.inventory_support import close_hub, make_hub, place_order, stock_row
+
+
+@pytest.fixture
+async def hub(database_url: str) -> AsyncIterator[Hub]:
+    h = make_hub(database_url)
+    yield h
+    await close_hub(h)
+
+
+async def _client(hub: Hub, role: str) -> httpx.AsyncClient:
+    async with hub.database().transaction() as session:
+        key, _ = await api_keys.create_key(session, name=f"test-{role}", role=role)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(hub)), base_url="http://hub",
+                             headers={"Authorization": f"Bearer {key}"})
+
+
+async def test_skus_and_bundles_are_managed_over_the_api_with_reasons(hub: Hub) -> None:
+    async with await _client(hub, "operator") as client, await _client(hub, "viewer") as viewer:
+        made = await client.post("/api/v1/skus", json={"merchant_sku": "TEE-M", "name": "Tee M", "safety_stock": 1})
+        await client.post("/api/v1/skus", json={"merchant_sku": "MUG", "name": "Mug"})
+        bundle = await client.post("/api/v1/skus", json={"merchant_sku": "GIFT", "components": {"TEE-M": 1, "MUG": 2}})
+        duplicate = await client.post("/api/v1/skus", json={"merchant_sku": "TEE-M"})
+        bad_field = await client.post("/api/v1/skus", json={"merchant_sku": "X", "safety_stock": -1})
+        bad_component = await client.post("/api/v1/skus", json={"merchant_sku": "Y", "components": {"NOPE": 1}})
+        nested = await client.post("/api/v1/skus", json={"merchant_sku": "Z", "components": {"GIFT": 1}})
+        forbidden = await viewer.post("/api/v1/skus", json={"merchant_sku": "V"})
+        unknown = await client.patch("/api/v1/skus/NOPE", json={"name": "x"})
+        patched = await client.patch("/api/v1/skus/TEE-M", json={"name": "Tee (M)", "low_stock_threshold": 3})
+        off = await client.post("/api/v1/skus/MUG/deactivate")
+        uses_inactive = await client.post("/api/v1/skus", json={"merchant_sku": "W", "components": {"MUG": 1}})
+        active = (await viewer.get("/api/v1/skus", params={"active": "true"})).json()
+        bundles = (await viewer.get("/api/v1/skus", params={"bundle": "true"})).json()
+        first = (await viewer.get("/api/v1/skus", params={"limit": 2})).json()
+        second = (await viewer.get("/api/v1/skus", params={"limit": 2, "cursor": first["next_cursor"]})).json()
+        back_on = await client.post("/api/v1/skus/MUG/reactivate")
+    assert made.status_code == 201 and made.json()["updated_by"].startswith("apikey:")
+    assert bundle.status_code == 201 and bundle.json()["is_bundle"] and bundle.json()["components"] == {
+        "MUG": 2, "TEE-M": 1}
+    assert duplicate.status_code == 409 and duplicate.json()["field"] == "merchant_sku"
+    assert bad_field.status_code == 422
+    assert bad_component.status_code == 422 and "unknown component SKU 'NOPE'" in bad_component.json()["detail"]
+    assert nested.status_code == 422 and "is a bundle" in nested.json()["detail"]
+    assert forbidden.status_code == 403
+    assert unknown.status_code == 404
+    assert patched.status_code == 200 and (patched.json()["name"], patched.json()["low_stock_threshold"]) == (
+        "Tee (M)", 3) and patched.json()["safety_stock"] == 1
+    assert off.status_code == 200 and off.json()["active"] is False
+    assert uses_inactive.status_code == 422 and "deactivated" in uses_inactive.json()["detail"]
+    assert [s["merchant_sku"] for s in active["items"]] == ["GIFT", "TEE-M"]
+    assert [s["merchant_sku"] for s in bundles["items"]] == ["GIFT"]
+    assert [s["merchant_sku"] for s in first["items"] + second["items"]] == ["GIFT", "MUG", "TEE-M"]
+    assert second["next_cursor"] is None and back_on.json()["active"] is True
+
+
+async def test_a_bundle_made_over_the_api_counts_its_stock_from_its_components(hub: Hub) -> None:
+    async with await _client(hub, "admin") as client:
+        for sku in ("A", "B"):
+            await client.post("/api/v1/skus", json={"merchant_sku": sku})
+        await client.post("/api/v1/skus", json={"merchant_sku": "AB", "components": {"A": 2, "B": 1}})
+        await client.post("/api/v1/inventory/adjustments", json={"adjustments": [
+            {"warehouse": "wh1", "merchant_sku": "A", "on_hand": 7},
+            {"warehouse": "wh1", "merchant_sku": "B", "on_hand": 5}]})
+        item = (await client.get("/api/v1/inventory/AB")).json()
+    assert item["is_bundle"] and item["available"] == 3
+
+
+async def test_catalogue_csv_round_trips_and_a_bad_file_changes_nothing(hub: Hub) -> None:
+    text = ("merchant_sku,name,product_code,stock_group,safety_stock,low_stock_threshold,active,components\n"
+            'GIFT,"Gift set, large",P-9,,0,,true,MUG*2;TEE-M*1\n'
+            "MUG,Mug,P-2,kitchen,2,5,true,\n"
+            "TEE-M,Tee M,,,0,,true,\n")
+    drafts, labels = catalogue.parse_catalogue_csv(text)
+    report = await catalogue.import_catalogue(hub, drafts, labels, actor="import:test.csv")
+    async with hub.database().session() as session:
+        exported = catalogue.write_catalogue_csv(await catalogue.all_skus(session))
+    assert (report.created, report.updated) == (3, 0)
+    assert exported == text
+
+    bad = ("merchant_sku,name,safety_stock,components\n"
+           "MUG,Mug renamed,3,\n"
+           "NEW,New,lots,\n"
+           "GIFT,Gift,0,MUG*0\n")
+    with pytest.raises(catalogue.CatalogueImportError) as info:
+        catalogue.parse_catalogue_csv(bad)
+    assert [str(p) for p in info.value.problems] == [
+        "row 3, field safety_stock: must be a whole number, got 'lots'",
+        "row 4, field components: components: quantity of 'MUG' must be a whole number of at least 1, got 0",
+    ]
+    # Every row parses, but one names a component the catalogue lacks: the good rows are not written either.
+    drafts, labels = catalogue.parse_catalogue_csv("merchant_sku,name,components\nMUG,Mug renamed,\n"
+                                                   "BOX,Box,NOPE*1\n")
+    with pytest.raises(catalogue.CatalogueImportError, match="row 3, field components: unknown component SKU"):
+        await catalogue.import_catalogue(hub, drafts, labels, actor="import:bad.csv")
+    async with hub.database().session() as session:
+        assert (await catalogue.get_sku(session, "MUG")).name == "Mug"
+        assert catalogue.write_catalogue_csv(await catalogue.all_skus(session)) == text
+
+
+async def test_a_sku_holding_stock_cannot_become_a_bundle(hub: Hub) -> None:
+    async with hub.database().transaction() as session:
+        await inventory.define_sku(session, "A")
+        await inventory.define_sku(session, "B")
+    await inventory.adjust_stock(hub, [inventory.Adjustment("wh1", "A", on_hand=3)], actor="t")
+    with pytest.raises(Exception, match="holds stock"):
+        await catalogue.update_sku(hub, "A", {"components": {"B": 1}}, actor="t")
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+@pytest.fixture
+def cli_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
+    config = tmp_path / "hub.toml"
+    config.write_text(f'[hub]\ndatabase_url = "{url}"\n\n[warehouses.wh1]\n')
+    monkeypatch.setenv("HUB_CONFIG", str(config))
+    upgrade(url)
+    return config
+
+
+def _invoke(*args: str) -> tuple[int, str]:
+    app = typer.Typer()
+    register(app)
+    app.add_typer(stock_app, name="stock")
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_cli_adds_updates_lists_and_round_trips_the_catalogue(cli_config: Path, tmp_path: Path) -> None:
+    assert _invoke("catalogue", "add", "TEE-M", "--name", "Tee M")[0] == 0
+    assert _invoke("catalogue", "add", "MUG", "--name", "Mug", "--safety-stock", "2")[0] == 0
+    code, out = _invoke("catalogue", "add", "GIFT", "-c", "TEE-M*1", "-c", "MUG*2")
+    assert code == 0 and "bundle of MUG*2;TEE-M*1" in out
+    code, out = _invoke("catalogue", "add", "MUG")
+    assert code == 2 and "already in the catalogue" in out
+    code, out = _invoke("catalogue", "update", "NOPE", "--name", "x")
+    assert code == 2 and "not in the catalogue" in out
+    assert _invoke("catalogue", "deactivate", "TEE-M")[0] == 0
+    code, out = _invoke("catalogue", "list", "--inactive")
+    assert code == 0 and "TEE-M" in out and "MUG" not in out
+    exported = tmp_path / "catalogue.csv"
+    assert _invoke("catalogue", "export", str(exported))[0] == 0
+    first = exported.read_text()
+    code, out = _invoke("catalogue", "import", str(exported))
+    assert code == 0 and "0 SKU(s) added, 3 updated" in out, out
+    assert _invoke("catalogue", "export", str(exported))[0] == 0
+    assert exported.read_text() == first
+
+
+def test_cli_import_names_row_and_field_and_writes_nothing(cli_config: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("merchant_sku,name,safety_stock\nA,Alpha,1\nB,Beta,-2\n")
+    code, out = _invoke("catalogue", "import", str(bad))
+    assert code == 2 and "row 3, field safety_stock" in out
+    assert "A" not in _invoke("catalogue", "list")[1].split("SKU(s)")[0].split("\n", 3)[-1]
+    code, out = _invoke("catalogue", "list")
+    assert "0 SKU(s)" in out
+
+
+def test_stock_dry_run_reports_what_the_real_import_refuses(cli_config: Path, tmp_path: Path) -> None:
+    """Lowering on hand below what orders reserved is refused by the import; the dry run said "valid"."""
+
+    async def reserve() -> None:
+        hub = build_hub(load_config(cli_config))
+        try:
+            async with hub.database().transaction() as session:
+                await inventory.define_sku(session, "SKU-1")
+            await inventory.adjust_stock(hub, [inventory.Adjustment("wh1", "SKU-1", on_hand=10)], actor="t")
+            await stock_effects.reserve_order(hub, await place_order(hub, [("SKU-1", 6)]))
+        finally:
+            await close_hub(hub)
+
+    asyncio.run(reserve())
+    count = tmp_path / "count.csv"
+    count.write_text("warehouse,merchant_sku,on_hand\nwh1,SKU-1,4\n")
+    dry_code, dry_out = _invoke("stock", "import", "--dry-run", str(count))
+    real_code, real_out = _invoke("stock", "import", str(count))
+    assert real_code == 2 and "below the 6 reserved" in real_out
+    assert dry_code == 2 and "below the 6 reserved" in dry_out
+
+    async def on_hand() -> tuple[int, int]:
+        hub = build_hub(load_config(cli_config))
+        try:
+            return await stock_row(hub, "SKU-1")
+        finally:
+            await close_hub(hub)
+
+    assert asyncio.run(on_hand()) == (10, 6)
