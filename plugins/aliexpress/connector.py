@@ -3,8 +3,9 @@
 Orders: TMC ``aliexpress_order_*`` triggers (§6/§7), a safety-net poll of
 ``aliexpress.solution.order.get`` by modified time (US Pacific), detail from
 ``aliexpress.solution.order.info.get`` and the address from ``…order.receiptinfo.get`` when the
-detail lacks it. Stock: ``aliexpress.solution.batch.product.inventory.update`` (≤20 products, ≤200
-SKUs each). Shipping: ``aliexpress.solution.order.fulfill`` after checking the order first. Issues
+order lacks it (always for polled orders: the list carries none). Stock:
+``aliexpress.solution.batch.product.inventory.update`` (≤20 products, ≤200 SKUs each). Shipping:
+``aliexpress.solution.order.fulfill`` after checking the order first. Issues
 (disputes) → after-sales. Not for wire details (``client.py``) or translation (``mapping.py``).
 """
 
@@ -30,7 +31,7 @@ from contracts import (
     ShipmentConfirmation,
     StockPushResult,
 )
-from hub.plugin_api import BadInputError, NotFoundError, PermanentError, map_each
+from hub.plugin_api import AuthorizationError, BadInputError, NotFoundError, PermanentError, map_each
 from plugins.aliexpress.client import DEFAULT_IOP_URL, DEFAULT_TOP_URL, AliExpressClient, DailyQuota
 from plugins.aliexpress.mapping import format_pacific, listed, map_issue, map_order, shipped_tracking_numbers
 from plugins.aliexpress.push import from_tmc
@@ -137,10 +138,47 @@ class AliExpressChannel:
                                  code=str(result.get("error_code")))
         rows = listed((result.get("target_list") or {}).get("order_dto") if isinstance(
             result.get("target_list"), dict) else result.get("target_list"))
-        orders, rejected = map_each(rows, lambda row: map_order(row, self.shop), lambda row: row.get("order_id"))
+        receipts, unaddressed = await self._receipts_for(rows)
+        orders, rejected = map_each([r for r in rows if str(r.get("order_id")) not in unaddressed],
+                                    lambda row: map_order(row, self.shop, receipts.get(str(row.get("order_id")))),
+                                    lambda row: row.get("order_id"))
         total_pages = int(result.get("total_page") or 0)
         return OrderPage(orders=orders, next_cursor=str(page + 1) if page < total_pages else None,
-                         rejected=rejected)
+                         rejected={**rejected, **unaddressed})
+
+    async def _receipts_for(self, rows: list[Any]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+        """The shipping address of every listed order that does not carry one.
+
+        The list's documented ``order_dto`` has no address field and AliExpress offers no bulk
+        address call, so each such order costs one ``receiptinfo.get`` — paced by the shop's
+        throttle and counted against the daily quota like every call; a row that does carry a
+        ``receipt_address`` costs nothing. An order whose address cannot be read is set aside as
+        rejected (dead-lettered, replayable), never stored without an address. Throttling and lost
+        authorisation abort the page, which the poll retries."""
+        receipts: dict[str, dict[str, Any]] = {}
+        unaddressed: dict[str, str] = {}
+        for row in rows:
+            if not isinstance(row, dict) or row.get("receipt_address") or row.get("order_id") in (None, ""):
+                continue
+            order_id = str(row["order_id"])
+            try:
+                receipt = await self._receipt(order_id)
+            except AuthorizationError:
+                raise
+            except (NotFoundError, PermanentError, BadInputError) as exc:
+                unaddressed[order_id] = f"shipping address unreadable: {exc}"
+                continue
+            if receipt:
+                receipts[order_id] = receipt
+        return receipts, unaddressed
+
+    async def _receipt(self, external_id: str) -> dict[str, Any] | None:
+        if not external_id.isdigit():
+            raise BadInputError(f"AliExpress order id must be digits, got {external_id!r}", field="order_id")
+        body = await self.client.call("aliexpress.solution.order.receiptinfo.get",
+                                      {"param1": json.dumps({"order_id": int(external_id)})})
+        result = body.get("result")
+        return result if isinstance(result, dict) and result else None
 
     async def _order_detail(self, external_id: str) -> dict[str, Any]:
         if not external_id.isdigit():
@@ -156,11 +194,7 @@ class AliExpressChannel:
 
     async def get_order(self, external_id: str) -> Order:
         data = await self._order_detail(external_id)
-        receipt = None
-        if not data.get("receipt_address"):
-            body = await self.client.call("aliexpress.solution.order.receiptinfo.get",
-                                          {"param1": json.dumps({"order_id": int(external_id)})})
-            receipt = body.get("result") or None
+        receipt = None if data.get("receipt_address") else await self._receipt(external_id)
         return map_order(data, self.shop, receipt)
 
     # -- message channel (TMC over the TOP gateway) ---------------------------------------------
