@@ -59,6 +59,8 @@ from contracts.shipments import (
     ShipmentConfirmation,
     TrackingEvent,
     TrackingState,
+    canonical_courier_code,
+    canonical_courier_map,
 )
 
 __all__ = [
@@ -111,6 +113,8 @@ __all__ = [
     "WarehouseConnector",
     "aftersale_can_move",
     "apply_policy",
+    "canonical_courier_code",
+    "canonical_courier_map",
     "judge_transition",
     "platform_id",
     "service_order_can_move",

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from datetime import datetime
 from typing import Any, ClassVar, Literal, cast
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from contracts import (
     AfterSale,
@@ -30,6 +30,8 @@ from contracts import (
     Shipment,
     ShipmentConfirmation,
     StockPushResult,
+    canonical_courier_code,
+    canonical_courier_map,
 )
 from hub.plugin_api import AuthorizationError, BadInputError, NotFoundError, PermanentError, map_each
 from plugins.aliexpress.client import DEFAULT_IOP_URL, DEFAULT_TOP_URL, AliExpressClient, DailyQuota
@@ -74,13 +76,18 @@ class AliExpressSettings(BaseModel):
     quota_margin: int = Field(default=50, ge=0, description="Stop this many calls before the quota.")
     tmc_group_name: str = "default"
     courier_services: dict[str, str] = Field(
-        default_factory=dict, description="Hub courier code → AE logistics service key (service_name).")
+        default_factory=dict, description="Hub courier code (any case) → AE logistics service key (service_name).")
     default_service: str | None = Field(default=None, description="service_name for couriers not in the map.")
     tracking_website: str | None = Field(default=None, description="Required by AE when service_name is 'other'.")
     min_call_interval_ms: int = Field(default=0, ge=0, description="Extra pacing inside this connector, on top "
                                       "of the hub's per-shop rate_limit_per_s token bucket.")
     page_size: int = Field(default=50, ge=1, le=100)
     issue_pages: int = Field(default=5, ge=1, description="Issue list pages read per status on each fetch.")
+
+    @field_validator("courier_services")
+    @classmethod
+    def _canonical_couriers(cls, value: dict[str, str]) -> dict[str, str]:
+        return canonical_courier_map(value)
 
 
 class AliExpressChannel:
@@ -258,8 +265,14 @@ class AliExpressChannel:
 
     # -- shipping --------------------------------------------------------------------------------
 
+    def courier_known(self, courier_code: str) -> bool:
+        """Whether ``confirm_shipment`` has a logistics service for this courier (no I/O)."""
+        return bool(self.settings.courier_services.get(canonical_courier_code(courier_code))
+                    or self.settings.default_service)
+
     def _service_for(self, courier_code: str) -> str:
-        service = self.settings.courier_services.get(courier_code) or self.settings.default_service
+        service = (self.settings.courier_services.get(canonical_courier_code(courier_code))
+                   or self.settings.default_service)
         if not service:
             raise PermanentError(f"shop {self.shop!r}: no AliExpress logistics service for courier "
                                  f"{courier_code!r}; add it to courier_services")
