@@ -47,10 +47,13 @@ from contracts.orders import (
     ORDER_TRANSITIONS,
     Address,
     Buyer,
+    FulfilmentStatus,
     Order,
     OrderLine,
     OrderStatus,
     TransitionVerdict,
+    fulfilment_after,
+    fulfilment_reported_by,
     judge_transition,
 )
 from contracts.refs import ChannelRef, platform_id
@@ -61,6 +64,8 @@ from contracts.shipments import (
     ShipmentConfirmation,
     TrackingEvent,
     TrackingState,
+    canonical_courier_code,
+    canonical_courier_map,
 )
 
 __all__ = [
@@ -83,6 +88,7 @@ __all__ = [
     "ChannelStockReading",
     "ConnectorContext",
     "CourierConnector",
+    "FulfilmentStatus",
     "Hold",
     "InboundMessage",
     "ListingPage",
@@ -117,6 +123,10 @@ __all__ = [
     "WarehouseConnector",
     "aftersale_can_move",
     "apply_policy",
+    "canonical_courier_code",
+    "canonical_courier_map",
+    "fulfilment_after",
+    "fulfilment_reported_by",
     "judge_transition",
     "platform_id",
     "service_order_can_move",

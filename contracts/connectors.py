@@ -120,6 +120,12 @@ class ChannelConnector(Connector, Protocol):
     ``stock_adjust_idempotent`` is True when the platform applies a change sent twice with the
     same key once (Tmall ``outer_biz_key``, Douyin ``idempotent_id``); the hub then resends a
     change whose answer was lost, and otherwise never resends it.
+
+    Optional, with ``CONFIRM_SHIPMENT``: ``courier_known(courier_code: str) -> bool | None``, no
+    I/O — whether ``confirm_shipment`` can name this hub courier code (any case; compare it through
+    ``contracts.canonical_courier_code``) to the platform: True, False (surely not: the API then
+    refuses the shipment with 422 instead of recording one whose confirmation must fail), or None
+    (cannot tell without asking the platform). A connector without it is treated as None.
     """
 
     max_stock_batch: ClassVar[int]

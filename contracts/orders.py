@@ -111,6 +111,47 @@ def judge_transition(current: OrderStatus, reported: OrderStatus) -> TransitionV
     return TransitionVerdict.STALE
 
 
+class FulfilmentStatus(StrEnum):
+    """How far the goods of an order got, whoever moved them: the hub's own flow (routed, sent to
+    a warehouse, a shipment recorded) or the channel saying they left (the merchant shipped in
+    the seller centre). Only moves forward."""
+
+    UNFULFILLED = "unfulfilled"
+    ROUTED = "routed"
+    SENT_TO_WAREHOUSE = "sent_to_warehouse"
+    PARTIALLY_SHIPPED = "partially_shipped"
+    SHIPPED = "shipped"
+
+    @property
+    def progress(self) -> int:
+        return list(FulfilmentStatus).index(self)
+
+
+#: Order statuses that say the goods left, and how far: a channel's word for it.
+_SHIPPED_BY_CHANNEL: dict[OrderStatus, FulfilmentStatus] = {
+    OrderStatus.PARTIALLY_SHIPPED: FulfilmentStatus.PARTIALLY_SHIPPED,
+    OrderStatus.SHIPPED: FulfilmentStatus.SHIPPED,
+    OrderStatus.DELIVERED: FulfilmentStatus.SHIPPED,
+    OrderStatus.COMPLETED: FulfilmentStatus.SHIPPED,
+}
+
+
+def fulfilment_after(current: str, reached: FulfilmentStatus) -> FulfilmentStatus | None:
+    """The fulfilment status once ``reached`` is known, or None to keep ``current`` (it is as far
+    or further along: fulfilment never moves backwards). An unknown ``current`` is kept."""
+    try:
+        stored = FulfilmentStatus(current)
+    except ValueError:
+        return None
+    return reached if reached.progress > stored.progress else None
+
+
+def fulfilment_reported_by(status: OrderStatus) -> FulfilmentStatus | None:
+    """How far the channel's order status says the goods got; None when it says nothing of it
+    (not shipped yet, or cancelled/closed: a refund does not unship anything)."""
+    return _SHIPPED_BY_CHANNEL.get(status)
+
+
 class Address(BaseModel):
     """A postal address. ``masked()`` is the rendering for logs and for roles without PII access.
 

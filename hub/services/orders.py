@@ -19,7 +19,15 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.fulfilment import Hold
-from contracts.orders import Order, OrderStatus, TransitionVerdict, judge_transition
+from contracts.orders import (
+    FulfilmentStatus,
+    Order,
+    OrderStatus,
+    TransitionVerdict,
+    fulfilment_after,
+    fulfilment_reported_by,
+    judge_transition,
+)
 from hub.db import bindings, outbox
 from hub.db.tables import OrderEventRow, OrderHoldRow, OrderLineRow, OrderRow
 from hub.db.upsert import insert_ignore
@@ -187,6 +195,7 @@ async def apply_order(
         await bindings.bind(session, "order", order.ref.platform, order.ref.shop, order.ref.external_id, new_id)
         session.add(_event(new_id, Change.CREATED, old=None, new=order.status, cause=cause, inbox_id=inbox_id,
                            actor=actor, detail={"raw_status": order.raw_status}))
+        await _follow_channel_fulfilment(session, new_id, order, cause=cause, actor=actor)
         outbox.add(session, "order_changed", new_id, None, order.status.value, cause)
         return ApplyResult(new_id, Change.CREATED, None, order.status)
 
@@ -229,6 +238,7 @@ async def apply_order(
             await _write_lines(session, row.id, order)
         session.add(_event(row.id, Change.STATUS_CHANGED, old=current, new=order.status, cause=cause,
                            inbox_id=inbox_id, actor=actor, detail=detail))
+        await _follow_channel_fulfilment(session, row.id, order, cause=cause, actor=actor)
         outbox.add(session, "order_changed", row.id, current.value, order.status.value, cause)
         return ApplyResult(row.id, Change.STATUS_CHANGED, current, order.status)
 
@@ -244,18 +254,35 @@ async def apply_order(
         kind = Change.DETAILS_UPDATED
     session.add(_event(row.id, kind, old=current, new=order.status, cause=cause, inbox_id=inbox_id,
                        actor=actor, detail=detail))
+    if verdict is TransitionVerdict.SAME:
+        # A repeat of the stored status still carries the channel's word on shipping (heals an
+        # order stored shipped while fulfilment stayed behind).
+        await _follow_channel_fulfilment(session, row.id, order, cause=cause, actor=actor)
     return ApplyResult(row.id, kind, current, current)
 
 
-async def set_fulfilment_status(session: AsyncSession, order_id: int, status: str, *, cause: str,
-                                actor: str | None = None) -> None:
-    """Record how far fulfilment got (routed, sent_to_warehouse, shipped...) with a history entry."""
+async def _follow_channel_fulfilment(session: AsyncSession, order_id: int, order: Order, *, cause: str,
+                                     actor: str | None) -> None:
+    """The channel says the goods left (the merchant shipped in the seller centre, or another
+    system did): fulfilment follows, though the hub recorded no shipment. Forward only."""
+    reached = fulfilment_reported_by(order.status)
+    if reached is not None:
+        await set_fulfilment_status(session, order_id, reached, cause=cause, actor=actor,
+                                    detail={"reported_by_channel": order.raw_status})
+
+
+async def set_fulfilment_status(session: AsyncSession, order_id: int, status: FulfilmentStatus | str, *,
+                                cause: str, actor: str | None = None, detail: dict[str, Any] | None = None) -> None:
+    """Record how far fulfilment got (routed, sent_to_warehouse, shipped...) with a history entry.
+    Never backwards: a status behind the stored one (a partial shipment recorded after the channel
+    said shipped) leaves it as it is."""
     old = await session.scalar(select(OrderRow.fulfilment_status).where(OrderRow.id == order_id))
-    if old == status:
+    if old is None or fulfilment_after(old, FulfilmentStatus(status)) is None:
         return
-    await session.execute(update(OrderRow).where(OrderRow.id == order_id).values(fulfilment_status=status))
+    await session.execute(update(OrderRow).where(OrderRow.id == order_id)
+                          .values(fulfilment_status=FulfilmentStatus(status).value))
     session.add(_event(order_id, "fulfilment_changed", old=None, new=None, cause=cause, inbox_id=None, actor=actor,
-                       detail={"from": old, "to": status}))
+                       detail={"from": old, "to": FulfilmentStatus(status).value, **(detail or {})}))
 
 
 def stored_order(row: OrderRow) -> Order:

@@ -14,8 +14,9 @@ only move forward, faults are classified (throttle → ``ThrottledError`` with `
 transient errors ridden out, lost authorisation → ``AuthorizationError``), bad push signatures are
 rejected, stock pushes set absolute values, stock changes move the value by their delta (a
 decrement past 0 is never reported as applied in full, a keyed change resent is applied once),
-polls and message channels find new orders, a listed SKU is found by its merchant code under the
-ids its orders carry. Tests for
+polls and message channels find new orders, a polled order is as complete as one fetched by id
+(what a push leads to), a listed SKU is found by its merchant code under the ids its orders carry.
+Tests for
 capabilities a connector does not declare are skipped, so the suite never asks for pretence.
 """
 
@@ -112,6 +113,46 @@ class ChannelConformance:
             if cursor is None:
                 break
         assert external_id in found
+
+    async def _polled(self, connector: Any, external_id: str) -> Order:
+        """The order as the safety-net poll sees it (``fetch_orders`` over a recent window)."""
+        now = datetime.now(UTC)
+        cursor = None
+        while True:
+            page = await connector.fetch_orders(now - timedelta(minutes=10), now + timedelta(minutes=1), cursor)
+            for order in page.orders:
+                if order.ref.external_id == external_id:
+                    return order
+            cursor = page.next_cursor
+            if cursor is None:
+                raise AssertionError(f"order {external_id} not found by polling")
+
+    @staticmethod
+    def _assert_same_order(polled: Order, pushed: Order) -> None:
+        """What the hub stores from an order: polling must not give less than the push path."""
+        assert polled.ref == pushed.ref
+        assert (polled.status, polled.raw_status) == (pushed.status, pushed.raw_status)
+        assert (polled.total, polled.shipping_fee) == (pushed.total, pushed.shipping_fee)
+        fields = ("external_id", "merchant_sku", "channel_item_id", "channel_sku_id", "quantity", "unit_price",
+                  "status")
+        lines = [[getattr(line, f) for f in fields] for line in polled.lines]
+        assert lines == [[getattr(line, f) for f in fields] for line in pushed.lines]
+        assert polled.buyer == pushed.buyer
+        assert pushed.shipping_address is not None, "get_order gave no shipping address"
+        # Masked or encrypted fields are compared as the platform gives them.
+        assert polled.shipping_address == pushed.shipping_address
+
+    async def test_polled_orders_are_as_complete_as_fetched_ones(self, sandbox: tuple[Any, str],
+                                                                 connector: Any) -> None:
+        """A shop that only polls (no push, or pushes lost) must get the same order — lines,
+        amounts, statuses, buyer, address — as one whose push made the hub call ``get_order``."""
+        self._requires(Capability.POLL_ORDERS)
+        self._requires(Capability.GET_ORDER)
+        box, _ = sandbox
+        external_id = box.create_order(self.shop, self.merchant_sku, 2)
+        self._assert_same_order(await self._polled(connector, external_id), await connector.get_order(external_id))
+        box.advance_order(self.shop, external_id)
+        self._assert_same_order(await self._polled(connector, external_id), await connector.get_order(external_id))
 
     async def test_message_channel_delivers_new_orders(self, sandbox: tuple[Any, str], connector: Any) -> None:
         self._requires(Capability.MESSAGE_CHANNEL)

@@ -3,8 +3,9 @@
 Orders: TMC ``aliexpress_order_*`` triggers (§6/§7), a safety-net poll of
 ``aliexpress.solution.order.get`` by modified time (US Pacific), detail from
 ``aliexpress.solution.order.info.get`` and the address from ``…order.receiptinfo.get`` when the
-detail lacks it. Stock: ``aliexpress.solution.batch.product.inventory.update`` (≤20 products, ≤200
-SKUs each). Shipping: ``aliexpress.solution.order.fulfill`` after checking the order first. Issues
+order lacks it (always for polled orders: the list carries none). Stock:
+``aliexpress.solution.batch.product.inventory.update`` (≤20 products, ≤200 SKUs each). Shipping:
+``aliexpress.solution.order.fulfill`` after checking the order first. Issues
 (disputes) → after-sales. Not for wire details (``client.py``) or translation (``mapping.py``).
 """
 
@@ -17,7 +18,7 @@ from collections import OrderedDict
 from datetime import datetime
 from typing import Any, ClassVar, Literal, cast
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from contracts import (
     AfterSale,
@@ -29,9 +30,11 @@ from contracts import (
     Shipment,
     ShipmentConfirmation,
     StockPushResult,
+    canonical_courier_code,
+    canonical_courier_map,
 )
 from contracts.listings import ListingPage
-from hub.plugin_api import BadInputError, NotFoundError, PermanentError, map_each
+from hub.plugin_api import AuthorizationError, BadInputError, NotFoundError, PermanentError, map_each
 from plugins.aliexpress import listings as ae_listings
 from plugins.aliexpress.client import DEFAULT_IOP_URL, DEFAULT_TOP_URL, AliExpressClient, DailyQuota
 from plugins.aliexpress.mapping import format_pacific, listed, map_issue, map_order, shipped_tracking_numbers
@@ -75,13 +78,18 @@ class AliExpressSettings(BaseModel):
     quota_margin: int = Field(default=50, ge=0, description="Stop this many calls before the quota.")
     tmc_group_name: str = "default"
     courier_services: dict[str, str] = Field(
-        default_factory=dict, description="Hub courier code → AE logistics service key (service_name).")
+        default_factory=dict, description="Hub courier code (any case) → AE logistics service key (service_name).")
     default_service: str | None = Field(default=None, description="service_name for couriers not in the map.")
     tracking_website: str | None = Field(default=None, description="Required by AE when service_name is 'other'.")
     min_call_interval_ms: int = Field(default=0, ge=0, description="Extra pacing inside this connector, on top "
                                       "of the hub's per-shop rate_limit_per_s token bucket.")
     page_size: int = Field(default=50, ge=1, le=100)
     issue_pages: int = Field(default=5, ge=1, description="Issue list pages read per status on each fetch.")
+
+    @field_validator("courier_services")
+    @classmethod
+    def _canonical_couriers(cls, value: dict[str, str]) -> dict[str, str]:
+        return canonical_courier_map(value)
 
 
 class AliExpressChannel:
@@ -139,10 +147,47 @@ class AliExpressChannel:
                                  code=str(result.get("error_code")))
         rows = listed((result.get("target_list") or {}).get("order_dto") if isinstance(
             result.get("target_list"), dict) else result.get("target_list"))
-        orders, rejected = map_each(rows, lambda row: map_order(row, self.shop), lambda row: row.get("order_id"))
+        receipts, unaddressed = await self._receipts_for(rows)
+        orders, rejected = map_each([r for r in rows if str(r.get("order_id")) not in unaddressed],
+                                    lambda row: map_order(row, self.shop, receipts.get(str(row.get("order_id")))),
+                                    lambda row: row.get("order_id"))
         total_pages = int(result.get("total_page") or 0)
         return OrderPage(orders=orders, next_cursor=str(page + 1) if page < total_pages else None,
-                         rejected=rejected)
+                         rejected={**rejected, **unaddressed})
+
+    async def _receipts_for(self, rows: list[Any]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+        """The shipping address of every listed order that does not carry one.
+
+        The list's documented ``order_dto`` has no address field and AliExpress offers no bulk
+        address call, so each such order costs one ``receiptinfo.get`` — paced by the shop's
+        throttle and counted against the daily quota like every call; a row that does carry a
+        ``receipt_address`` costs nothing. An order whose address cannot be read is set aside as
+        rejected (dead-lettered, replayable), never stored without an address. Throttling and lost
+        authorisation abort the page, which the poll retries."""
+        receipts: dict[str, dict[str, Any]] = {}
+        unaddressed: dict[str, str] = {}
+        for row in rows:
+            if not isinstance(row, dict) or row.get("receipt_address") or row.get("order_id") in (None, ""):
+                continue
+            order_id = str(row["order_id"])
+            try:
+                receipt = await self._receipt(order_id)
+            except AuthorizationError:
+                raise
+            except (NotFoundError, PermanentError, BadInputError) as exc:
+                unaddressed[order_id] = f"shipping address unreadable: {exc}"
+                continue
+            if receipt:
+                receipts[order_id] = receipt
+        return receipts, unaddressed
+
+    async def _receipt(self, external_id: str) -> dict[str, Any] | None:
+        if not external_id.isdigit():
+            raise BadInputError(f"AliExpress order id must be digits, got {external_id!r}", field="order_id")
+        body = await self.client.call("aliexpress.solution.order.receiptinfo.get",
+                                      {"param1": json.dumps({"order_id": int(external_id)})})
+        result = body.get("result")
+        return result if isinstance(result, dict) and result else None
 
     async def _order_detail(self, external_id: str) -> dict[str, Any]:
         if not external_id.isdigit():
@@ -158,11 +203,7 @@ class AliExpressChannel:
 
     async def get_order(self, external_id: str) -> Order:
         data = await self._order_detail(external_id)
-        receipt = None
-        if not data.get("receipt_address"):
-            body = await self.client.call("aliexpress.solution.order.receiptinfo.get",
-                                          {"param1": json.dumps({"order_id": int(external_id)})})
-            receipt = body.get("result") or None
+        receipt = None if data.get("receipt_address") else await self._receipt(external_id)
         return map_order(data, self.shop, receipt)
 
     # -- message channel (TMC over the TOP gateway) ---------------------------------------------
@@ -230,8 +271,14 @@ class AliExpressChannel:
 
     # -- shipping --------------------------------------------------------------------------------
 
+    def courier_known(self, courier_code: str) -> bool:
+        """Whether ``confirm_shipment`` has a logistics service for this courier (no I/O)."""
+        return bool(self.settings.courier_services.get(canonical_courier_code(courier_code))
+                    or self.settings.default_service)
+
     def _service_for(self, courier_code: str) -> str:
-        service = self.settings.courier_services.get(courier_code) or self.settings.default_service
+        service = (self.settings.courier_services.get(canonical_courier_code(courier_code))
+                   or self.settings.default_service)
         if not service:
             raise PermanentError(f"shop {self.shop!r}: no AliExpress logistics service for courier "
                                  f"{courier_code!r}; add it to courier_services")

@@ -115,6 +115,7 @@ class AliExpressSandbox:
         self.calls: list[str] = []
         self.calls_per_day: dict[str, int] = {}
         self.stock_failures: dict[str, tuple[str, str]] = {}  # product_id → (error_code, error_message)
+        self.unreadable_receipts: set[str] = set()  # order ids whose receiptinfo.get fails (ISV error)
         self.tmc: list[TmcMessage] = []
         self._faults: list[tuple[str, float]] = []
         self._ids = itertools.count(8100000000000001, 20)
@@ -417,7 +418,8 @@ class AliExpressSandbox:
                  "product_list": {"order_product_dto": [
                      {"order_id": int(line["id"]), "product_id": int(line["product_id"]), "sku_code": line["sku_code"],
                       "product_count": line["quantity"], "product_name": f"Sandbox {line['sku_code']}",
-                      "product_unit_price": {"currency_code": o.currency, "amount": line["price"]}}
+                      "product_unit_price": {"currency_code": o.currency, "amount": line["price"]},
+                      "son_order_status": o.status}
                      for line in o.lines]}} for o in chunk]
         return {"result": {"success": True, "total_count": len(rows), "current_page": page, "page_size": size,
                            "total_page": max(1, -(-len(rows) // size)), "target_list": {"order_dto": dtos}}}
@@ -428,7 +430,10 @@ class AliExpressSandbox:
             "order_id")))}}
 
     def _receipt(self, box: SbShop, form: dict[str, str]) -> dict[str, Any]:
-        self._find(box, json.loads(form.get("param1") or "{}").get("order_id"))
+        order = self._find(box, json.loads(form.get("param1") or "{}").get("order_id"))
+        if order.order_id in self.unreadable_receipts:
+            raise SandboxError("ISV", "isv.receipt-not-found", f"no receipt for order {order.order_id}",
+                               top_code=50, sub_code="isv.receipt-not-found")
         return {"result": self._address()}
 
     def _inventory(self, box: SbShop, form: dict[str, str]) -> dict[str, Any]:

@@ -37,6 +37,8 @@ from contracts import (
     ShipmentConfirmation,
     ShopAuthorization,
     StockPushResult,
+    canonical_courier_code,
+    canonical_courier_map,
 )
 from contracts.listings import ListingPage
 from hub.plugin_api import AuthorizationError, BadInputError, PermanentError, RetryableError, ThrottledError, map_each
@@ -93,7 +95,8 @@ class DouyinSettings(BaseModel):
     throttle_retry_after_s: float = Field(default=1.0, gt=0, description="Wait after a 60000 (Douyin names none).")
     page_size: int = Field(default=100, ge=1, le=100)
     max_aftersale_pages: int = Field(default=20, ge=1)
-    courier_codes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_COURIER_CODES))
+    courier_codes: dict[str, str] = Field(default_factory=lambda: canonical_courier_map(DEFAULT_COURIER_CODES),
+                                          description="Hub courier code (any case) → Douyin company_code.")
     ids_as_strings: bool = Field(default=False, description="⚠️ send product_id/sku_id as JSON strings "
                                  "(legacy docs) instead of numbers (current SDK).")
     timeout_s: float = Field(default=15.0, gt=0)
@@ -102,6 +105,11 @@ class DouyinSettings(BaseModel):
     @classmethod
     def _as_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("courier_codes")
+    @classmethod
+    def _canonical_couriers(cls, value: dict[str, str]) -> dict[str, str]:
+        return canonical_courier_map(value)
 
 
 class DouyinChannel:
@@ -337,15 +345,22 @@ class DouyinChannel:
         return [{"id": mapping.text(c.get("id")), "name": mapping.text(c.get("name")),
                  "code": mapping.text(c.get("code"))} for c in data or []]
 
+    def courier_known(self, courier_code: str) -> bool | None:
+        """True when the shop's ``courier_codes`` maps this courier; otherwise None: the platform's
+        company list (read only when shipping) may still name it."""
+        return True if canonical_courier_code(courier_code) in self.settings.courier_codes else None
+
     async def company_code(self, courier_code: str) -> str:
         """The Douyin company_code for a hub courier code: the configured map, else an exact code in
         the platform's company list; a ``PermanentError`` naming the setting otherwise."""
-        mapped = self.settings.courier_codes.get(courier_code)
+        code = canonical_courier_code(courier_code)
+        mapped = self.settings.courier_codes.get(code)
         if mapped:
             return mapped
         if self._companies is None:
-            self._companies = {c["code"].lower(): c["code"] for c in await self.logistics_companies()}
-        found = self._companies.get(courier_code.lower())
+            self._companies = {canonical_courier_code(c["code"]): c["code"] for c in await self.logistics_companies()
+                               if c["code"].strip()}
+        found = self._companies.get(code)
         if found:
             return found
         raise PermanentError(f"shop {self.shop!r}: no Douyin company_code for courier {courier_code!r}; add it to "

@@ -31,6 +31,7 @@ from contracts import (
     OrderStatus,
     Shipment,
     StockPushResult,
+    canonical_courier_map,
 )
 from contracts.privacy import mask_name, mask_phone, mask_text
 from contracts.refs import platform_id
@@ -456,6 +457,7 @@ def logistics_add_params(order_id: str, company_code: str, tracking_number: str)
 def multipack_params(order_id: str, shipment: Shipment, company_codes: dict[str, str]) -> dict[str, Any]:
     """``order.logisticsAddMultiPack``: one pack per parcel with its sub-orders and counts; the
     ``request_id`` is derived from the content, so a retry is answered idempotently by the platform."""
+    codes = canonical_courier_map(company_codes)  # keyed like ``Parcel.courier_code``, any spelling
     packs: list[dict[str, Any]] = []
     for parcel in shipment.parcels:
         if not parcel.items:
@@ -465,7 +467,7 @@ def multipack_params(order_id: str, shipment: Shipment, company_codes: dict[str,
             "shipped_order_info": [{"shipped_order_id": item.line_external_id, "shipped_num": item.quantity}
                                    for item in parcel.items],
             "logistics_code": parcel.tracking_number,
-            "company_code": company_codes[parcel.courier_code],
+            "company_code": codes[parcel.courier_code],
         })
     seed = order_id + "|" + "|".join(
         f"{p['company_code']}:{p['logistics_code']}:" + ",".join(

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 import structlog
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from contracts import (
     Address,
@@ -35,6 +35,8 @@ from contracts import (
     Shipment,
     ShipmentConfirmation,
     StockPushResult,
+    canonical_courier_code,
+    canonical_courier_map,
 )
 from contracts.listings import ListingPage
 from hub.plugin_api import (
@@ -89,9 +91,16 @@ class TaobaoSettings(BaseModel):
     trade_types: list[str] = Field(default_factory=lambda: list(DEFAULT_TRADE_TYPES))
     refund_fields: str = DEFAULT_REFUND_FIELDS
     page_size: int = Field(default=40, ge=1, le=100, description="TOP recommends 40–50 for increment.get.")
-    carrier_codes: dict[str, str] = Field(default_factory=dict, description="Hub courier → TOP company_code.")
+    carrier_codes: dict[str, str] = Field(default_factory=dict, description="Hub courier code (any case) → TOP "
+                                          "company_code, over the built-in table.")
     rate_limit_per_second: float = Field(default=10.0, gt=0, description="Per-shop token bucket rate [U: quota "
                                          "depends on the app's tier].")
+
+
+    @field_validator("carrier_codes")
+    @classmethod
+    def _canonical_carriers(cls, value: dict[str, str]) -> dict[str, str]:
+        return canonical_courier_map(value)
 
 
 def _cursor_page(cursor: str) -> int:
@@ -303,6 +312,10 @@ class TaobaoChannel:
         return readings
 
     # -- shipping ------------------------------------------------------------------------------
+
+    def courier_known(self, courier_code: str) -> bool:
+        """Whether ``confirm_shipment`` can name this courier to TOP (the shop's table, no I/O)."""
+        return canonical_courier_code(courier_code) in self.carriers
 
     async def confirm_shipment(self, order: Order, shipment: Shipment) -> ShipmentConfirmation:
         """``logistics.offline.send``, made safe to repeat: the trade (and its lines) is read first

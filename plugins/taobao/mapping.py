@@ -30,6 +30,8 @@ from contracts import (
     OrderLine,
     OrderStatus,
     Shipment,
+    canonical_courier_code,
+    canonical_courier_map,
 )
 from hub.plugin_api import BadInputError
 from plugins.taobao.client import GMT8, TOP_TIME_FORMAT, unwrap_list
@@ -382,14 +384,16 @@ def stock_change_calls(changes: list[ChannelStockChange]) -> tuple[list[StockCal
 
 
 def carrier_table(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
-    table = dict(DEFAULT_CARRIER_CODES)
-    table.update({k.upper(): v for k, v in (overrides or {}).items()})
+    """Canonical hub courier code → TOP company_code: the defaults, the shop's overrides on top."""
+    table = canonical_courier_map(DEFAULT_CARRIER_CODES)
+    table.update(canonical_courier_map(overrides or {}))
     return table
 
 
 def company_code(courier_code: str, table: Mapping[str, str]) -> str:
+    """The TOP company_code for a hub courier code in any case (``table`` from ``carrier_table``)."""
     try:
-        return table[courier_code.upper()]
+        return table[canonical_courier_code(courier_code)]
     except KeyError:
         raise BadInputError(f"no TOP company_code for courier {courier_code!r}; add it to the shop's "
                             "carrier_codes setting", field="courier_code") from None

@@ -14,7 +14,17 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from contracts import Money, Order, OrderLine, Parcel, ParcelItem, StockChange, StockChangeCause, StockLevel
+from contracts import (
+    Money,
+    Order,
+    OrderLine,
+    Parcel,
+    ParcelItem,
+    StockChange,
+    StockChangeCause,
+    StockLevel,
+    canonical_courier_code,
+)
 from hub.plugin_api import BadInputError
 from plugins.warehouse.client import china_time, parse_china_time, sub, text_of
 
@@ -70,9 +80,10 @@ def source_platform_code(platform: str, overrides: Mapping[str, str] | None = No
 
 
 def logistics_code(hub_courier_code: str | None) -> str | None:
-    if not hub_courier_code:
+    """The Qimen ``logisticsCode`` for a hub courier code in any case (Qimen's are upper case)."""
+    if not hub_courier_code or not hub_courier_code.strip():
         return None
-    code = hub_courier_code.upper()
+    code = canonical_courier_code(hub_courier_code).upper()
     return code if code in QIMEN_LOGISTICS_CODES else OTHER
 
 

@@ -71,6 +71,30 @@ async def test_poll_by_modified_time_finds_the_order(served: tuple[AliExpressSan
     assert earlier.orders == []
 
 
+async def test_polled_orders_carry_the_shipping_address(served: tuple[AliExpressSandbox, str],
+                                                         channel: AliExpressChannel) -> None:
+    box, _ = served
+    ids = {box.create_order(SHOP, f"ADDR-{i}", 1) for i in range(3)}
+    box.calls.clear()
+    now = datetime.now(UTC)
+    page = await channel.fetch_orders(now - timedelta(minutes=5), now + timedelta(minutes=1), None)
+    assert {o.ref.external_id for o in page.orders} == ids
+    assert all(o.shipping_address is not None and o.shipping_address.city == "San Jose" for o in page.orders)
+    # One address call per listed order, and no detail call on top of it.
+    assert sorted(box.calls) == ["aliexpress.solution.order.get"] + ["aliexpress.solution.order.receiptinfo.get"] * 3
+
+
+async def test_a_polled_order_whose_address_cannot_be_read_is_rejected_not_stored_bare(
+        served: tuple[AliExpressSandbox, str], channel: AliExpressChannel) -> None:
+    box, _ = served
+    readable, unreadable = box.create_order(SHOP, "ADDR-OK", 1), box.create_order(SHOP, "ADDR-LOST", 1)
+    box.unreadable_receipts.add(unreadable)
+    now = datetime.now(UTC)
+    page = await channel.fetch_orders(now - timedelta(minutes=5), now + timedelta(minutes=1), None)
+    assert [o.ref.external_id for o in page.orders] == [readable]
+    assert list(page.rejected) == [unreadable] and "address" in page.rejected[unreadable]
+
+
 async def test_poll_pages_with_the_cursor(served: tuple[AliExpressSandbox, str]) -> None:
     box, base_url = served
     settings = {**box.shop_settings(SHOP, base_url), "page_size": 2}

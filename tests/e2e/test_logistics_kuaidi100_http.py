@@ -67,7 +67,7 @@ async def test_waybill_is_tracked_through_its_states(sandbox: tuple[Kuaidi100San
         TrackingState.OUT_FOR_DELIVERY,
         TrackingState.DELIVERED,
     ]
-    assert len(events) == 5 and all(e.courier_code == "ZTO" for e in events)
+    assert len(events) == 5 and all(e.courier_code == "zto" for e in events)
     assert [e.occurred_at for e in events] == sorted(e.occurred_at for e in events)
     await courier.aclose()
 
@@ -101,8 +101,8 @@ async def test_subscribed_waybill_pushes_a_signed_callback_the_hub_accepts(
     assert emulator.callback_replies == [TRACKING_PUSH_REPLY]
     [events] = webhook.received
     assert [(e.state, e.courier_code) for e in events] == [
-        (TrackingState.COLLECTED, "YTO"),
-        (TrackingState.IN_TRANSIT, "YTO"),
+        (TrackingState.COLLECTED, "yto"),
+        (TrackingState.IN_TRANSIT, "yto"),
     ]
     await courier.aclose()
 

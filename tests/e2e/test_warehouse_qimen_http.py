@@ -153,7 +153,7 @@ async def test_shipment_confirm_callback_parses_to_packages_with_tracking_number
     assert confirm.confirmation.delivery_order_code == "DO-SHIP-1"
     assert confirm.confirmation.final and confirm.confirmation.status.value == "shipped"
     [parcel] = confirm.confirmation.parcels(order)
-    assert (parcel.courier_code, parcel.tracking_number) == ("SF", "SF1400000000001")
+    assert (parcel.courier_code, parcel.tracking_number) == ("sf", "SF1400000000001")  # Qimen's SF, canonical
     assert [(i.merchant_sku, i.quantity) for i in parcel.items] == [("SKU-1", 2)]
     assert [(c.merchant_sku, c.delta) for c in stock.stock_changes] == [("SKU-2", -1)]
     await warehouse.aclose()

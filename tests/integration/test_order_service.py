@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from contracts import OrderStatus
 from hub.db.tables import Binding, OrderEventRow, OrderHoldRow, OrderRow
@@ -41,8 +41,9 @@ async def test_order_created_once_and_history_kept(database) -> None:  # type: i
         events = (await session.execute(
             select(OrderEventRow).where(OrderEventRow.order_id == rows[0].id).order_by(OrderEventRow.id)
         )).scalars().all()
-        assert [e.kind for e in events] == ["created", "status_changed", "status_changed", "status_changed",
-                                            "status_changed", "stale"]
+        # The channel's "shipped" moves fulfilment too, once, in the same history.
+        assert [e.kind for e in events] == ["created", "status_changed", "status_changed", "fulfilment_changed",
+                                            "status_changed", "status_changed", "stale"]
         assert events[-1].old_status == "completed" and events[-1].new_status == "paid"
         bindings = await session.scalar(select(func.count()).select_from(Binding).where(
             Binding.external_id == external_id, Binding.kind == "order"))
@@ -65,7 +66,10 @@ async def test_any_delivery_order_with_duplicates_ends_completed_without_steppin
         events = (await session.execute(
             select(OrderEventRow).where(OrderEventRow.order_id == row.id).order_by(OrderEventRow.id)
         )).scalars().all()
-        assert len(events) == len(reports)  # every report is in the history
+        reported = [e for e in events if e.kind != "fulfilment_changed"]
+        assert len(reported) == len(reports)  # every report is in the history
+        assert row.fulfilment_status == "shipped"
+        assert [e.kind for e in events].count("fulfilment_changed") == 1  # moved once, never back
         applied = [OrderStatus(e.new_status) for e in events if e.kind in ("created", "status_changed")]
         assert [s.progress for s in applied] == sorted(s.progress for s in applied)
 
@@ -110,6 +114,59 @@ async def test_cancellation_before_fulfilment_is_applied(database) -> None:  # t
     async with database.session() as session:
         row = (await session.execute(select(OrderRow).where(OrderRow.external_id == external_id))).scalar_one()
     assert row.status == "closed" and not row.on_hold
+
+
+async def _fulfilment(database, external_id: str) -> tuple[str, list[dict]]:  # type: ignore[no-untyped-def,type-arg]
+    async with database.session() as session:
+        row = (await session.execute(select(OrderRow).where(OrderRow.external_id == external_id))).scalar_one()
+        moves = (await session.execute(select(OrderEventRow.detail).where(
+            OrderEventRow.order_id == row.id, OrderEventRow.kind == "fulfilment_changed")
+            .order_by(OrderEventRow.id))).scalars().all()
+    return row.fulfilment_status, [dict(m) for m in moves]
+
+
+async def test_fulfilment_follows_the_channel_when_it_says_shipped(database) -> None:  # type: ignore[no-untyped-def]
+    """The merchant shipped in the seller centre: the hub recorded no shipment, but the order is
+    no longer unfulfilled."""
+    external_id = next_external_id()
+    await _apply_all(database, [_report(external_id, OrderStatus.PAID, 1)])
+    assert (await _fulfilment(database, external_id))[0] == "unfulfilled"
+    await _apply_all(database, [_report(external_id, OrderStatus.PARTIALLY_SHIPPED, 2)])
+    assert (await _fulfilment(database, external_id))[0] == "partially_shipped"
+    await _apply_all(database, [_report(external_id, OrderStatus.SHIPPED, 3)])
+    status, moves = await _fulfilment(database, external_id)
+    assert status == "shipped"
+    assert moves[-1] == {"from": "partially_shipped", "to": "shipped", "reported_by_channel": "SHIPPED"}
+
+
+async def test_an_order_first_seen_already_shipped_is_shipped(database) -> None:  # type: ignore[no-untyped-def]
+    external_id = next_external_id()
+    await _apply_all(database, [_report(external_id, OrderStatus.DELIVERED, 1)])
+    assert (await _fulfilment(database, external_id))[0] == "shipped"
+
+
+async def test_fulfilment_never_moves_backwards(database) -> None:  # type: ignore[no-untyped-def]
+    external_id = next_external_id()
+    await _apply_all(database, [_report(external_id, OrderStatus.SHIPPED, 2),
+                                _report(external_id, OrderStatus.PARTIALLY_SHIPPED, 1),
+                                _report(external_id, OrderStatus.PAID, 0)])
+    async with database.transaction() as session:
+        order_id = await session.scalar(select(OrderRow.id).where(OrderRow.external_id == external_id))
+        # A partial shipment recorded by a warehouse after the channel said shipped.
+        await orders.set_fulfilment_status(session, order_id, "partially_shipped", cause="shipment")
+    status, moves = await _fulfilment(database, external_id)
+    assert status == "shipped" and len(moves) == 1
+
+
+async def test_a_repeated_shipped_report_heals_an_order_left_unfulfilled(database) -> None:  # type: ignore[no-untyped-def]
+    """Orders stored shipped before fulfilment followed the channel catch up on the next report."""
+    external_id = next_external_id()
+    await _apply_all(database, [_report(external_id, OrderStatus.SHIPPED, 1)])
+    async with database.transaction() as session:
+        await session.execute(update(OrderRow).where(OrderRow.external_id == external_id)
+                              .values(fulfilment_status="unfulfilled"))
+    await _apply_all(database, [_report(external_id, OrderStatus.SHIPPED, 1)])
+    assert (await _fulfilment(database, external_id))[0] == "shipped"
 
 
 async def test_big_ids_and_buyer_data_survive_storage(database) -> None:  # type: ignore[no-untyped-def]

@@ -9,15 +9,16 @@ the shipment already recorded. Not for the shipment rules themselves (``hub.serv
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from contracts.shipments import Parcel, ParcelItem, Shipment
+from contracts.shipments import Parcel, ParcelItem, Shipment, canonical_courier_code
 from hub.api.auth import Permission, Principal, require
 from hub.api.deps import get_hub
 from hub.api.errors import ApiError, ErrorBody
 from hub.api.models import ShipmentOut
 from hub.db.tables import ShipmentRow
 from hub.services import fulfilment
+from hub.services.couriers import couriers_unknown_to_shop
 
 router = APIRouter(prefix="/api/v1", tags=["shipments"])
 
@@ -32,13 +33,19 @@ class ShippedItemIn(BaseModel):
 class ParcelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    courier_code: str = Field(min_length=1, max_length=50, description="Hub courier code, e.g. 'SF', 'ZTO'.")
+    courier_code: str = Field(min_length=1, max_length=50, description="Hub courier code, e.g. 'SF', 'ZTO', in "
+                              "any case; stored in canonical form (trimmed, lower case: 'sf').")
     tracking_number: str = Field(min_length=1, max_length=100)
     items: list[ShippedItemIn] = Field(
         default_factory=list,
         description="What the parcel holds. May be left out when the shipment is one parcel: it then holds "
                     "everything of the order not shipped yet.")
     weight_grams: int | None = Field(default=None, ge=0)
+
+    @field_validator("courier_code")
+    @classmethod
+    def _canonical_courier(cls, value: str) -> str:
+        return canonical_courier_code(value)
 
 
 class ShipmentIn(BaseModel):
@@ -74,12 +81,22 @@ def shipment_out(row: ShipmentRow) -> ShipmentOut:
         404: {"model": ErrorBody, "description": "No such order."},
         409: {"model": ErrorBody, "description": "The order is on hold, unpaid, cancelled or closed (the reason "
                                                  "is given), or a tracking number is in another shipment."},
+        422: {"model": ErrorBody, "description": "Invalid body, or a courier the order's shop has no mapping for "
+                                                 "(unknown_courier; ``field`` names the parcel)."},
     },
 )
 async def post_shipment(
     request: Request, response: Response, order_id: int, body: ShipmentIn,
     principal: Principal = Depends(require(Permission.SHIPMENTS_WRITE)),
 ) -> ShipmentOut:
+    hub = get_hub(request)
+    shop, unknown = await couriers_unknown_to_shop(hub, order_id, (p.courier_code for p in body.parcels))
+    if unknown:
+        index = next(i for i, p in enumerate(body.parcels) if p.courier_code in unknown)
+        raise ApiError(422, "unknown_courier", f"shop {shop!r} has no mapping for courier(s) "
+                       f"{', '.join(repr(c) for c in unknown)}: its channel could not be told of this shipment; "
+                       "add the courier to the shop's courier map in the configuration, or use a mapped one",
+                       field=f"body.parcels.{index}.courier_code")
     parcels = [
         Parcel(courier_code=p.courier_code, tracking_number=p.tracking_number, weight_grams=p.weight_grams,
                items=[ParcelItem(line_external_id=i.line_external_id, quantity=i.quantity) for i in p.items])
@@ -87,7 +104,7 @@ async def post_shipment(
     ]
     try:
         recorded = await fulfilment.record_shipment(
-            get_hub(request), order_id, parcels, warehouse=body.warehouse, partial=body.partial,
+            hub, order_id, parcels, warehouse=body.warehouse, partial=body.partial,
             shipped_at=body.shipped_at, actor=principal.actor)
     except fulfilment.ShipmentRefused as exc:
         raise ApiError(409, "conflict", str(exc)) from exc

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from contracts import Capability, ConnectorContext, TrackingEvent
+from contracts import Capability, ConnectorContext, TrackingEvent, canonical_courier_code
 from hub.plugin_api import BadInputError, PermanentError
 from plugins.logistics.kuaidi100.client import DEFAULT_BASE_URL, Kuaidi100Client
 from plugins.logistics.kuaidi100.mapping import company_code, courier_table, hub_courier_code, tracking_events
@@ -70,7 +70,7 @@ class Kuaidi100Courier:
         await self.client.aclose()
 
     def _company(self, courier_code: str | None) -> tuple[str, str]:
-        hub_code = courier_code or self.settings.default_courier
+        hub_code = (courier_code or "").strip() or self.settings.default_courier
         if not hub_code:
             raise BadInputError(
                 f"courier {self.context.name!r}: Kuaidi100 needs the courier of the waybill; pass courier_code "
@@ -84,7 +84,7 @@ class Kuaidi100Courier:
                 "the courier_codes setting",
                 field="courier_code",
             )
-        return hub_code.upper(), company
+        return canonical_courier_code(hub_code), company
 
     async def track(
         self, tracking_number: str, courier_code: str | None = None, *, phone: str | None = None

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from contracts import TrackingEvent, TrackingState
+from contracts import TrackingEvent, TrackingState, canonical_courier_code, canonical_courier_map
 
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -65,24 +65,25 @@ UNCONFIRMED_COMPANY_CODES = frozenset({"youzhengguonei"})
 
 
 def courier_table(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The hub→Kuaidi100 table for one account: defaults with the account's overrides on top."""
-    table = dict(DEFAULT_COURIER_CODES)
-    table.update({k.upper(): v for k, v in (overrides or {}).items()})
+    """The hub→Kuaidi100 table for one account (canonical hub codes): defaults with the account's
+    overrides on top."""
+    table = canonical_courier_map(DEFAULT_COURIER_CODES)
+    table.update(canonical_courier_map(overrides or {}))
     return table
 
 
 def company_code(hub_code: str, table: Mapping[str, str]) -> str | None:
-    """Kuaidi100 company code for a hub courier code, or None when the table has none."""
-    return table.get(hub_code.upper())
+    """Kuaidi100 company code for a hub courier code in any case, or None when the table has none."""
+    return table.get(canonical_courier_code(hub_code))
 
 
 def hub_courier_code(company: str, table: Mapping[str, str]) -> str:
-    """Hub courier code for a Kuaidi100 company code. A company missing from the table is
-    returned verbatim (lower case, e.g. ``kfw``), so it stays recognisable rather than guessed."""
+    """Canonical hub courier code for a Kuaidi100 company code. A company missing from the table
+    is returned as its own code (e.g. ``kfw``), so it stays recognisable rather than guessed."""
     for hub_code, com in table.items():
         if com == company:
             return hub_code
-    return company
+    return canonical_courier_code(company)
 
 
 def tracking_state(raw: Any) -> TrackingState:
