@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 
 from hub.context import Hub, set_current_hub
-from hub.errors import BadInputError
+from hub.errors import BadInputError, ConfigError
 from hub.queue.actors import QUEUES
 
 log = structlog.get_logger(__name__)
@@ -160,7 +160,13 @@ def serve(hub: Hub) -> None:
     from hub.api import create_app
 
     check_port(hub)
+    if hub.config.redis_url:
+        from hub.queue.broker import check_redis, guard_broker_outages
+
+        check_redis(hub.config.redis_url)
     _setup_logging(hub)
+    if hub.config.redis_url:
+        guard_broker_outages(hub.config.redis_url)
     runtime = start_runtime(hub)
     background = None
     if not hub.config.redis_url:
@@ -178,7 +184,14 @@ def serve(hub: Hub) -> None:
 
 def work(hub: Hub, queues: list[str] | None = None) -> None:
     """A worker process: actors on the given queues, plus the leader-elected scheduler and relay."""
+    from hub.queue.broker import check_redis, guard_broker_outages
+
+    if not hub.config.redis_url:
+        raise ConfigError("hub worker takes its messages from Redis: set HUB_REDIS_URL (or [hub] redis_url); "
+                          "without Redis, `hub serve` and `hub run` work the queue in their own process")
+    check_redis(hub.config.redis_url)
     _setup_logging(hub)
+    guard_broker_outages(hub.config.redis_url)
     runtime = start_runtime(hub)
     runtime.start_workers(queues or ALL_QUEUES, worker_timeout_ms=WORKER_POLL_MS)
     background = BackgroundLoop(hub).start()
