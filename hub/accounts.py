@@ -57,7 +57,7 @@ class AccountRegistry:
         if cls is None:
             raise ConfigError(f"{kind} {name!r}: no connector for platform {account.platform!r}")
         section = {"channel": "shops", "courier": "couriers", "warehouse": "warehouses"}[kind]
-        values, problems = resolve_credentials(account, f"{section}.{name}")
+        values, problems = resolve_credentials(account, f"{section}.{name}", secrets=self.hub.config.secrets)
         if problems:
             raise ConfigError(f"{kind} {name!r} is misconfigured", problems)
         settings = cls.Settings.model_validate(values)

@@ -5,6 +5,7 @@ Not for the hub's own API in production: ``hub serve`` runs uvicorn in the foreg
 
 from __future__ import annotations
 
+import errno
 import socket
 import threading
 import time
@@ -13,6 +14,29 @@ from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
+
+
+def port_in_use(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on ("in use", "not an address of this machine"…), or None.
+
+    Binds the way uvicorn does (SO_REUSEADDR), so a port left in TIME_WAIT by a stopped hub is free.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        return f"not a host name this machine can resolve ({exc.strerror})"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return "in use"
+            if exc.errno == errno.EACCES:
+                return "reserved (ports below 1024 need privileges)"
+            return f"not available ({exc.strerror})"
+    return None
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -207,11 +207,28 @@ def _runner() -> Any:
     return runner
 
 
+def _host_option() -> Any:
+    return typer.Option(None, "--host", help="Address the API listens on (default: the config's api_host).")
+
+
+def _port_option() -> Any:
+    return typer.Option(None, "--port", min=1, max=65535, help="Port the API listens on (default: the config's "
+                                                                 "api_port, 8000).")
+
+
+def _listen_on(hub: Hub, host: str | None, port: int | None) -> Hub:
+    if host is not None:
+        hub.config.hub.api_host = host
+    if port is not None:
+        hub.config.hub.api_port = port
+    return hub
+
+
 @app.command()
 @_report_errors
-def serve(ctx: typer.Context) -> None:
+def serve(ctx: typer.Context, host: str | None = _host_option(), port: int | None = _port_option()) -> None:
     """Run the HTTP API (webhooks, /api/v1, /healthz, /metrics). Workers run in-process without Redis."""
-    hub = _state(ctx).hub()
+    hub = _listen_on(_state(ctx).hub(), host, port)
     _runner().serve(hub)
 
 
@@ -253,9 +270,11 @@ def _parse_queues(values: list[str] | None) -> list[str] | None:
 def run(
     ctx: typer.Context,
     demo: bool = typer.Option(False, "--demo", help="Start partner sandboxes and keep demo orders flowing."),
+    host: str | None = _host_option(),
+    port: int | None = _port_option(),
 ) -> None:
     """Run everything in one process (API, workers, scheduler) on the embedded default."""
-    hub = _state(ctx).hub()
+    hub = _listen_on(_state(ctx).hub(), host, port)
     _runner().run_all(hub, demo=demo)
 
 

@@ -4,19 +4,23 @@ Describes shops (platform, settings, credentials *by environment variable name*,
 warehouses, couriers and rules. ``load_config`` validates the file; ``check_config`` also validates
 every account's settings against its connector's ``Settings`` model and names every bad field.
 Secrets are never in the file: ``credentials`` maps a setting name to the env var (or a file via
-``*_FILE``) holding it. Not for run-time state (paused shops live in the database).
+``*_FILE``, or a line of ``[hub] secrets_file``) holding it. Unknown keys are errors with a "did
+you mean" suggestion. Not for run-time state (paused shops live in the database).
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
+import types
+import typing
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from contracts.inventory import AllocationMode, StockPolicy
@@ -114,10 +118,16 @@ class HubSection(BaseModel):
     api_port: int = Field(default=8000, ge=1, le=65535)
     public_url: str | None = Field(default=None, description="Where platforms reach the webhooks.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    log_format: Literal["json", "console"] = "json"
+    log_format: Literal["json", "console", "auto"] = Field(
+        default="auto", description="auto: for people on a terminal, JSON lines otherwise.")
     disabled_plugins: list[str] = Field(default_factory=list)
     strict_plugins: bool = False
     worker_threads: int = Field(default=4, ge=1, le=64)
+    secrets_file: str | None = Field(
+        default=None,
+        description="A file of NAME=value lines (relative to the config file) consulted for credentials "
+                    "after the environment; keep it readable by the hub only.",
+    )
 
 
 _PATH_OVERRIDE: ContextVar[Path | None] = ContextVar("hub_config_path", default=None)
@@ -165,6 +175,18 @@ class HubConfig(BaseSettings):
     couriers: dict[str, CourierConfig] = Field(default_factory=dict)
     stock_groups: dict[str, StockGroupConfig] = Field(default_factory=dict)
     rules: RulesConfig = Field(default_factory=RulesConfig)
+    #: Where the file was read from (None: defaults and environment only).
+    _path: Path | None = PrivateAttr(default=None)
+    #: ``[hub] secrets_file`` read as NAME → value; the environment wins over it.
+    _secrets: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        return self._secrets
 
     @field_validator("shops", "warehouses", "couriers", "stock_groups")
     @classmethod
@@ -213,24 +235,93 @@ def _loc(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(p) for p in loc)
 
 
+def did_you_mean(word: str, known: typing.Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest known name, or a list of the known names."""
+    names = sorted(known)
+    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return f"known: {', '.join(names)}" if names else "nothing is allowed here"
+
+
+def _model_at(model: Any, path: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The pydantic model class whose fields sit at ``path`` inside ``model`` (dict keys skipped)."""
+    current: Any = model
+    parts = list(path)
+    while parts:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(parts.pop(0)))
+            if field is None:
+                return None
+            current = field.annotation
+            continue
+        origin = typing.get_origin(current)
+        args = typing.get_args(current)
+        if origin is dict:
+            parts.pop(0)
+            current = args[1]
+        elif origin in (typing.Union, types.UnionType):
+            current = next((a for a in args if a is not type(None)), None)
+        else:
+            return None
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _problem(err: Any) -> tuple[str, str]:
+    where = _loc(err["loc"])
+    if err["type"] == "extra_forbidden" and err["loc"]:
+        owner = _model_at(HubConfig, tuple(err["loc"][:-1]))
+        if owner is not None:
+            name = str(err["loc"][-1])
+            return where, f"unknown key {name!r}; {did_you_mean(name, owner.model_fields)}"
+    return where, err["msg"]
+
+
+def _read_secrets(path: Path) -> dict[str, str]:
+    """``NAME=value`` lines (``#`` comments and blank lines skipped)."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"hub.secrets_file: cannot read {path}: {exc.strerror}") from exc
+    values: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name.strip()):
+            raise ConfigError(f"hub.secrets_file: {path} line {number} is not NAME=value")
+        values[name.strip()] = value.strip()
+    return values
+
+
 def load_config(path: str | Path | None = None, **overrides: Any) -> HubConfig:
     """Load and validate the config; raise ``ConfigError`` listing every bad field with its path."""
     token = _PATH_OVERRIDE.set(Path(path)) if path is not None else None
     try:
-        return HubConfig(**overrides)
+        config = HubConfig(**overrides)
+        config._path = _config_path()
     except ValidationError as exc:
-        problems = [(_loc(err["loc"]), err["msg"]) for err in exc.errors()]
+        problems = [_problem(err) for err in exc.errors()]
         raise ConfigError(f"{len(problems)} problem(s) in the configuration", problems) from exc
     finally:
         if token is not None:
             _PATH_OVERRIDE.reset(token)
+    if config.hub.secrets_file:
+        secrets_path = Path(config.hub.secrets_file)
+        if not secrets_path.is_absolute() and config.path is not None:
+            secrets_path = config.path.parent / secrets_path
+        config._secrets = _read_secrets(secrets_path)
+    return config
 
 
-def resolve_credentials(account: AccountConfig, prefix: str, environ: dict[str, str] | None = None) -> tuple[
-    dict[str, Any], list[tuple[str, str]]
-]:
-    """Merge ``settings`` with credential values read from the environment (or ``<VAR>_FILE``)."""
-    env = os.environ if environ is None else environ
+def resolve_credentials(
+    account: AccountConfig, prefix: str, environ: typing.Mapping[str, str] | None = None,
+    secrets: typing.Mapping[str, str] | None = None,
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Merge ``settings`` with credential values read from the environment (or ``<VAR>_FILE``),
+    then from ``secrets`` (the config's ``secrets_file``)."""
+    env = {**(secrets or {}), **(os.environ if environ is None else environ)}
     merged = dict(account.settings)
     problems: list[tuple[str, str]] = []
     for key, var in account.credentials.items():
@@ -268,12 +359,15 @@ def validate_accounts(config: HubConfig, plugins: Any, environ: dict[str, str] |
                     (f"{prefix}.platform", f"no {kind} connector for platform {account.platform!r}; known: {known}")
                 )
                 continue
-            values, missing = resolve_credentials(account, prefix, environ)
+            values, missing = resolve_credentials(account, prefix, environ, config.secrets)
             problems += missing
+            problems += _unknown_settings(cls.Settings, account, prefix)
             try:
                 cls.Settings.model_validate(values)
             except ValidationError as exc:
                 for err in exc.errors():
+                    if err["type"] == "extra_forbidden":
+                        continue  # reported by _unknown_settings, with a suggestion
                     field = _loc(err["loc"])
                     where = "credentials" if field.split(".")[0] in account.credentials else "settings"
                     if err["type"] == "missing" and field in account.credentials:
@@ -283,4 +377,19 @@ def validate_accounts(config: HubConfig, plugins: Any, environ: dict[str, str] |
         for sku in cfg.skus:
             if not sku.strip():
                 problems.append((f"stock_groups.{group}.skus", "empty SKU code"))
+    return problems
+
+
+def _unknown_settings(settings_model: type[BaseModel], account: AccountConfig, prefix: str) -> list[tuple[str, str]]:
+    """Keys in ``settings``/``credentials`` the connector does not know (its Settings would ignore them)."""
+    if settings_model.model_config.get("extra") == "allow":
+        return []
+    known = set(settings_model.model_fields)
+    known |= {f.alias for f in settings_model.model_fields.values() if f.alias}
+    problems = []
+    for where, keys in (("settings", account.settings), ("credentials", account.credentials)):
+        for key in keys:
+            if key not in known:
+                problems.append((f"{prefix}.{where}.{key}",
+                                 f"unknown setting for platform {account.platform!r}; {did_you_mean(key, known)}"))
     return problems

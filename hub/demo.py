@@ -2,40 +2,67 @@
 
 Starts every channel sandbox the plugins register on a local port, configures a demo shop
 against each (Taobao, Tmall, Douyin, AliExpress when installed), seeds a small catalogue with
-stock, creates an admin API key and prints it, and keeps the sandboxes busy creating orders and
-moving them along — so a newcomer sees orders and stock moving in the API within seconds.
-Never used in production mode.
+stock, keeps one admin API key, and keeps the sandboxes busy creating orders and moving them
+along — so a newcomer sees orders and stock moving in the API within seconds.
+
+It also writes ``hub-demo.toml`` (the database, the demo shops at the sandboxes' ports, credentials
+by variable name) and ``hub-demo.secrets`` (their values and the admin key, readable by the owner
+only) in the working directory, so ``hub --config hub-demo.toml ...`` works against the running
+demo. A restart in the same directory reuses the database and the admin key; the sandboxes start
+empty, so their ids start above the earlier run's and the demo shops' listings and cursors of the
+earlier run are forgotten. Never used in production mode.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import structlog
+from pydantic import SecretStr
 
 from hub.asgi_server import BackgroundServer
 from hub.config import ShopConfig, WarehouseConfig
 from hub.context import Hub
+from hub.sandbox_ids import run_offset, set_sandbox_id_offset
 
 log = structlog.get_logger(__name__)
 
 DEMO_PLATFORMS = ("taobao", "tmall", "douyin", "aliexpress")
 DEMO_SKUS = {"DEMO-TEE-M": 300, "DEMO-TEE-L": 200, "DEMO-MUG": 120}
 STEP_INTERVAL_S = 0.5
+CONFIG_NAME = "hub-demo.toml"
+SECRETS_NAME = "hub-demo.secrets"
+ADMIN_KEY_VAR = "HUB_DEMO_ADMIN_KEY"
 
 
 @dataclass
 class DemoEnvironment:
     hub: Hub
+    directory: Path
     servers: list[BackgroundServer] = field(default_factory=list)
     sandboxes: dict[str, Any] = field(default_factory=dict)  # shop -> sandbox
+    #: Variable name → value: the demo shops' credentials and the admin key (hub-demo.secrets).
+    secrets: dict[str, str] = field(default_factory=dict)
+    admin_key: str | None = None
+    #: What the start-up box says about the key: kept from the last run, or new.
+    admin_key_note: str = ""
+
+    @property
+    def config_path(self) -> Path:
+        return self.directory / CONFIG_NAME
+
+    @property
+    def secrets_path(self) -> Path:
+        return self.directory / SECRETS_NAME
 
     async def drive(self, stop: asyncio.Event) -> None:
         """Create and advance orders in the sandboxes until stopped."""
-        await asyncio.sleep(2.0)
         rng = random.Random()
         while not stop.is_set():
             shop = rng.choice(list(self.sandboxes))
@@ -53,46 +80,159 @@ class DemoEnvironment:
             server.stop()
 
 
-def start_demo(hub: Hub) -> DemoEnvironment:
-    """Start the sandboxes and add a demo shop for each to the hub's configuration."""
-    env = DemoEnvironment(hub)
+def _secret_fields(settings_model: Any) -> set[str]:
+    """Settings the connector types as ``SecretStr``: they go to the secrets file, not the config."""
+    fields = getattr(settings_model, "model_fields", {})
+    return {name for name, info in fields.items()
+            if info.annotation is SecretStr or SecretStr in typing.get_args(info.annotation)}
+
+
+def _read_secrets(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    pairs = (line.partition("=") for line in path.read_text().splitlines() if line and not line.startswith("#"))
+    return {name.strip(): value.strip() for name, sep, value in pairs if sep}
+
+
+def start_demo(hub: Hub, directory: Path | None = None) -> DemoEnvironment:
+    """Start the sandboxes, add a demo shop for each to the hub's configuration, write the files."""
+    env = DemoEnvironment(hub, (directory or Path.cwd()).resolve())
+    env.secrets = _read_secrets(env.secrets_path)
+    set_sandbox_id_offset(run_offset())
     sandboxes = hub.plugins.sandboxes()
     api = f"http://{hub.config.hub.api_host}:{hub.config.hub.api_port}"
     for platform in DEMO_PLATFORMS:
         cls = sandboxes.get(platform)
-        if cls is None:
+        connector = hub.plugins.connector_class("channel", platform)
+        if cls is None or connector is None:
             log.warning("demo.sandbox_missing", platform=platform)
             continue
         sandbox = cls()
         server = BackgroundServer(sandbox.app).start()
         env.servers.append(server)
         shop = f"demo-{platform}"
-        settings = sandbox.shop_settings(shop, server.base_url)
-        hub.config.shops[shop] = ShopConfig(platform=platform, settings=settings, poll_interval_s=20,
-                                            poll_overlap_s=60)
+        settings = dict(sandbox.shop_settings(shop, server.base_url))
+        credentials = {}
+        for name in sorted(_secret_fields(connector.Settings) & set(settings)):
+            var = f"HUB_DEMO_{platform.upper()}_{name.upper()}"
+            env.secrets[var] = str(settings.pop(name))
+            credentials[name] = var
+        hub.config.shops[shop] = ShopConfig(platform=platform, settings=settings, credentials=credentials,
+                                            poll_interval_s=20, poll_overlap_s=60)
         sandbox.set_push_target(shop, f"{api}/webhooks/{platform}/{shop}")
         sandbox.demo_skus = list(DEMO_SKUS)
         env.sandboxes[shop] = sandbox
         log.info("demo.sandbox_started", platform=platform, shop=shop, url=server.base_url)
+    set_sandbox_id_offset(0)
+    hub.config._secrets = {**hub.config.secrets, **env.secrets}
     if "main" not in hub.config.warehouses:
         hub.config.warehouses["main"] = WarehouseConfig(platform="manual")
     return env
 
 
-async def seed_demo(hub: Hub) -> str:
-    """Create the demo API key (printed once) and the demo catalogue with stock; returns the key."""
-    from hub.db import api_keys
-    from hub.services import inventory
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def _toml_key(key: str) -> str:
+    return key if key.replace("_", "").replace("-", "").isalnum() else _toml_value(key)
+
+
+def _absolute_database_url(url: str, directory: Path) -> str:
+    """``sqlite+aiosqlite:///./hub.db`` → the same file by absolute path (the config works anywhere)."""
+    head, sep, path = url.partition(":///")
+    if not sep or not head.startswith("sqlite") or path.startswith("/") or path.startswith(":memory:"):
+        return url
+    return f"{head}:///{(directory / path).resolve()}"
+
+
+def write_demo_files(env: DemoEnvironment) -> None:
+    """``hub-demo.toml`` (no secret in it) and ``hub-demo.secrets`` (mode 0600) in the demo's directory."""
+    config = env.hub.config
+    lines = [
+        "# Written by `hub run --demo` at each start: the running demo's database and sandbox shops.",
+        "# Use it while the demo runs:  hub --config hub-demo.toml dlq list | stock import FILE | stock reconcile",
+        "# Secrets (the sandboxes' credentials, the admin API key) are in hub-demo.secrets, not here.",
+        "[hub]",
+        f"database_url = {_toml_value(_absolute_database_url(config.database_url, Path.cwd()))}",
+        f"api_host = {_toml_value(config.hub.api_host)}",
+        f"api_port = {config.hub.api_port}",
+        f"secrets_file = {_toml_value(SECRETS_NAME)}",
+    ]
+    for name, shop in config.shops.items():
+        lines += ["", f"[shops.{name}]", f"platform = {_toml_value(shop.platform)}",
+                  f"poll_interval_s = {shop.poll_interval_s}", f"poll_overlap_s = {shop.poll_overlap_s}",
+                  "", f"[shops.{name}.settings]"]
+        lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in shop.settings.items()]
+        if shop.credentials:
+            lines += ["", f"[shops.{name}.credentials]"]
+            lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in shop.credentials.items()]
+    for name, warehouse in config.warehouses.items():
+        lines += ["", f"[warehouses.{name}]", f"platform = {_toml_value(warehouse.platform)}"]
+    env.config_path.write_text("\n".join(lines) + "\n")
+    secrets = ["# hub-demo.toml's credentials and the demo's admin API key. Keep it to yourself."]
+    secrets += [f"{name}={value}" for name, value in sorted(env.secrets.items())]
+    fd = os.open(env.secrets_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write("\n".join(secrets) + "\n")
+    os.chmod(env.secrets_path, 0o600)
+
+
+async def forget_earlier_sandboxes(hub: Hub, shops: list[str]) -> None:
+    """The sandboxes start empty: drop the demo shops' listings and cursors from an earlier run.
+
+    Orders stay; the listings (item ids the new sandboxes never issued) would make every stock
+    push fail, and a poll cursor or token from the earlier sandbox means nothing to the new one.
+    """
+    from sqlalchemy import delete
+
+    from hub.db.tables import ChannelStockRow, ListingRow, ShopStateRow
 
     async with hub.database().transaction() as session:
-        key, _ = await api_keys.create_key(session, name="demo", role="admin")
-        for sku in DEMO_SKUS:
+        await session.execute(delete(ChannelStockRow).where(ChannelStockRow.shop.in_(shops)))
+        await session.execute(delete(ListingRow).where(ListingRow.shop.in_(shops)))
+        await session.execute(delete(ShopStateRow).where(ShopStateRow.shop.in_([f"channel:{s}" for s in shops])))
+
+
+async def seed_demo(hub: Hub, env: DemoEnvironment) -> str:
+    """Keep (or create) the demo admin key and seed the catalogue with stock on the first run."""
+    from sqlalchemy import select
+
+    from hub.db import api_keys
+    from hub.db.tables import SkuRow
+    from hub.services import inventory
+
+    await forget_earlier_sandboxes(hub, list(env.sandboxes))
+    known = env.secrets.get(ADMIN_KEY_VAR)
+    async with hub.database().transaction() as session:
+        kept = await api_keys.verify_key(session, known) if known else None
+        if kept is not None and known is not None:
+            key, env.admin_key_note = known, f"the same as the last run's, kept in {SECRETS_NAME}"
+        else:
+            key, _ = await api_keys.create_key(session, name="demo", role="admin")
+            env.admin_key_note = f"new, kept in {SECRETS_NAME} for the next run"
+        existing = set((await session.execute(select(SkuRow.merchant_sku))).scalars())
+        new_skus = [sku for sku in DEMO_SKUS if sku not in existing]
+        for sku in new_skus:
             await inventory.define_sku(session, sku, name=sku.replace("-", " ").title(), low_stock_threshold=20)
-    await inventory.adjust_stock(
-        hub,
-        [inventory.Adjustment(warehouse="main", merchant_sku=sku, on_hand=qty) for sku, qty in DEMO_SKUS.items()],
-        actor="demo",
-        reference="demo-seed",
-    )
+    if new_skus:
+        await inventory.adjust_stock(
+            hub,
+            [inventory.Adjustment(warehouse="main", merchant_sku=sku, on_hand=DEMO_SKUS[sku]) for sku in new_skus],
+            actor="demo",
+            reference="demo-seed",
+        )
     await hub.close_loop_resources()
+    env.admin_key = key
+    env.secrets[ADMIN_KEY_VAR] = key
+    write_demo_files(env)
     return key

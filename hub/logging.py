@@ -1,7 +1,9 @@
 """Structured logging for every hub process: structlog JSON lines (or a console rendering), with
 secrets and buyers' personal data masked in every event, the standard library's loggers included.
 
-``configure_logging(level, fmt)`` is called once per process by ``hub.runner`` and the CLI.
+``configure_logging(level, fmt)`` is called once per process by ``hub.runner`` and the CLI; ``auto``
+(the default) renders for people (coloured) when the log stream is a terminal and JSON lines
+otherwise. JSON lines never carry terminal colour codes.
 Events are named ``noun.verb`` (``order.ingested``, ``push.rejected``) with ids as fields.
 ``mask_event`` is the last line of defence, not a licence: code should not pass secrets or
 personal data to a logger in the first place. Not for metrics (``hub.metrics``).
@@ -54,6 +56,10 @@ _SECRET_IN_TEXT = re.compile(
 _BEARER_IN_TEXT = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=\-]+", re.IGNORECASE)
 # Passwords in connection URLs (postgresql://user:pass@host, redis://:pass@host).
 _URL_PASSWORD = re.compile(r"(?P<head>://[^:/\s@]*:)[^@\s]+@")
+# Terminal escape sequences (colours, cursor moves): never part of a log line meant for machines.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+# Extras libraries add only for coloured terminals (uvicorn's ``color_message``).
+_COLOUR_KEYS = ("color_message",)
 
 
 def _is_person_name_key(key: str) -> bool:
@@ -110,6 +116,22 @@ def mask_event(logger: WrappedLogger | None, method_name: str, event_dict: Event
     return {key: _mask_value(key, value) for key, value in event_dict.items()}
 
 
+def strip_colour(logger: WrappedLogger | None, method_name: str, event_dict: EventDict) -> EventDict:
+    """structlog processor: drop colour-only extras and escape sequences from every string value."""
+    for key in _COLOUR_KEYS:
+        event_dict.pop(key, None)
+    return {key: _ANSI.sub("", value) if isinstance(value, str) else value for key, value in event_dict.items()}
+
+
+def resolve_format(fmt: str, stream: TextIO | None = None) -> Literal["json", "console"]:
+    """``auto`` → ``console`` when ``stream`` (default: stderr) is a terminal, else ``json``."""
+    if fmt != "auto":
+        return "console" if fmt == "console" else "json"
+    target = stream or sys.stderr
+    isatty = getattr(target, "isatty", None)
+    return "console" if callable(isatty) and isatty() else "json"
+
+
 class _CurrentStderr:
     """Writes to whatever ``sys.stderr`` is at the time (test runners and the CLI swap it)."""
 
@@ -129,16 +151,18 @@ def _shared_processors() -> list[Processor]:
 
 
 def configure_logging(
-    level: str = "info", fmt: Literal["json", "console"] | str = "json", *, stream: TextIO | None = None
+    level: str = "info", fmt: Literal["json", "console", "auto"] | str = "json", *, stream: TextIO | None = None
 ) -> None:
     """Route structlog and the standard library (uvicorn, dramatiq, httpx) through one masked renderer.
 
     :param level: debug, info, warning or error.
-    :param fmt: ``json`` (one JSON object per line, the default) or ``console`` (for people).
+    :param fmt: ``json`` (one JSON object per line), ``console`` (for people, coloured on a
+        terminal) or ``auto`` (console on a terminal, JSON otherwise).
     :param stream: where to write (default: the current ``sys.stderr``, looked up at each write).
     """
-    if fmt not in ("json", "console"):
-        raise ValueError(f"log format must be 'json' or 'console', got {fmt!r}")
+    if fmt not in ("json", "console", "auto"):
+        raise ValueError(f"log format must be 'json', 'console' or 'auto', got {fmt!r}")
+    fmt = resolve_format(fmt, stream)
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         raise ValueError(f"log level must be debug, info, warning or error, got {level!r}")
@@ -147,8 +171,9 @@ def configure_logging(
     if fmt == "json":
         renderer = structlog.processors.JSONRenderer(sort_keys=False, ensure_ascii=False)
     else:
+        target = stream or sys.stderr
         renderer = structlog.dev.ConsoleRenderer(
-            colors=False, exception_formatter=structlog.dev.plain_traceback
+            colors=bool(getattr(target, "isatty", lambda: False)()), exception_formatter=structlog.dev.plain_traceback
         )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*_shared_processors(), structlog.stdlib.ExtraAdder()],
@@ -156,6 +181,7 @@ def configure_logging(
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,  # tracebacks become text, so they are masked too
             mask_event,
+            strip_colour,  # the console renderer adds its own colours after this, on a terminal only
             renderer,
         ],
     )
@@ -169,11 +195,14 @@ def configure_logging(
             root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(numeric)
-    # uvicorn and dramatiq install their own handlers when left alone: send them through ours.
+    # uvicorn and dramatiq install their own handlers (and levels) when left alone: send them through
+    # ours, at our level, even after an earlier ``fileConfig`` or uvicorn config changed them.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "dramatiq", "httpx", "httpcore"):
         lib = logging.getLogger(name)
         lib.handlers.clear()
         lib.propagate = True
+        lib.disabled = False
+        lib.setLevel(logging.NOTSET)
     for noisy in ("httpx", "httpcore", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
 
@@ -193,4 +222,4 @@ def configure_logging(
     )
 
 
-__all__ = ["MASK", "configure_logging", "mask_event", "scrub_text"]
+__all__ = ["MASK", "configure_logging", "mask_event", "resolve_format", "scrub_text", "strip_colour"]

@@ -24,6 +24,7 @@ from hub.errors import (
     ThrottledError,
 )
 from hub.http import build_http_client, call_with_retries
+from hub.sandbox_ids import sandbox_ids
 from hub.signing import constant_time_equals, hmac_hex, md5_hex
 
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
@@ -64,4 +65,5 @@ __all__ = [
     "hookimpl",
     "map_each",
     "md5_hex",
+    "sandbox_ids",
 ]

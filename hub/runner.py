@@ -12,12 +12,14 @@ import asyncio
 import importlib
 import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
 
 from hub.context import Hub, set_current_hub
+from hub.errors import BadInputError, ConfigError
 from hub.queue.actors import QUEUES
 
 log = structlog.get_logger(__name__)
@@ -123,18 +125,48 @@ class BackgroundLoop:
         self.thread.join(15)
 
 
-def _uvicorn(hub: Hub, app: Any) -> None:
+def _uvicorn(hub: Hub, app: Any, on_started: Callable[[], None] | None = None) -> None:
+    """Serve ``app`` in the foreground; ``on_started()`` runs once the port is listening."""
     import uvicorn
 
-    uvicorn.run(app, host=hub.config.hub.api_host, port=hub.config.hub.api_port, log_config=None,
-                access_log=False)
+    config = uvicorn.Config(app, host=hub.config.hub.api_host, port=hub.config.hub.api_port, log_config=None,
+                            access_log=False)
+    server = uvicorn.Server(config)
+    if on_started is not None:
+        def announce() -> None:
+            while not server.started:
+                if server.should_exit or not main.is_alive():
+                    return
+                time.sleep(0.05)
+            on_started()
+
+        main = threading.current_thread()
+        threading.Thread(target=announce, name="hub-announce", daemon=True).start()
+    server.run()
+
+
+def check_port(hub: Hub) -> None:
+    """Refuse to start when the API's port is taken, naming the option that changes it."""
+    from hub.asgi_server import port_in_use
+
+    host, port = hub.config.hub.api_host, hub.config.hub.api_port
+    problem = port_in_use(host, port)
+    if problem:
+        raise BadInputError(f"port {port} on {host} is {problem}; choose another with --port")
 
 
 def serve(hub: Hub) -> None:
     """The API process. With Redis it only enqueues; without, it also runs workers in-process."""
     from hub.api import create_app
 
+    check_port(hub)
+    if hub.config.redis_url:
+        from hub.queue.broker import check_redis, guard_broker_outages
+
+        check_redis(hub.config.redis_url)
     _setup_logging(hub)
+    if hub.config.redis_url:
+        guard_broker_outages(hub.config.redis_url)
     runtime = start_runtime(hub)
     background = None
     if not hub.config.redis_url:
@@ -152,7 +184,14 @@ def serve(hub: Hub) -> None:
 
 def work(hub: Hub, queues: list[str] | None = None) -> None:
     """A worker process: actors on the given queues, plus the leader-elected scheduler and relay."""
+    from hub.queue.broker import check_redis, guard_broker_outages
+
+    if not hub.config.redis_url:
+        raise ConfigError("hub worker takes its messages from Redis: set HUB_REDIS_URL (or [hub] redis_url); "
+                          "without Redis, `hub serve` and `hub run` work the queue in their own process")
+    check_redis(hub.config.redis_url)
     _setup_logging(hub)
+    guard_broker_outages(hub.config.redis_url)
     runtime = start_runtime(hub)
     runtime.start_workers(queues or ALL_QUEUES, worker_timeout_ms=WORKER_POLL_MS)
     background = BackgroundLoop(hub).start()
@@ -169,7 +208,9 @@ def work(hub: Hub, queues: list[str] | None = None) -> None:
 def run_all(hub: Hub, *, demo: bool = False) -> None:
     """Everything in one process on the embedded default (SQLite, in-process queue)."""
     from hub.api import create_app
+    from hub.banner import print_banner
 
+    check_port(hub)
     _setup_logging(hub)
     demo_env = None
     if demo:
@@ -182,15 +223,12 @@ def run_all(hub: Hub, *, demo: bool = False) -> None:
     if demo_env:
         from hub.demo import seed_demo
 
-        key = asyncio.run(seed_demo(hub))
-        print(f"\nDemo API key (admin; shown once): {key}\n"
-              f"  curl -H 'Authorization: Bearer {key}' http://{hub.config.hub.api_host}:{hub.config.hub.api_port}"
-              "/api/v1/orders\n", flush=True)
+        asyncio.run(seed_demo(hub, demo_env))
     extra = [demo_env.drive] if demo_env else []
     background = BackgroundLoop(hub, extra=extra).start()
     log.info("hub.started", api=f"http://{hub.config.hub.api_host}:{hub.config.hub.api_port}", demo=demo)
     try:
-        _uvicorn(hub, create_app(hub))
+        _uvicorn(hub, create_app(hub), on_started=lambda: print_banner(hub, demo_env))
     finally:
         background.stop()
         runtime.stop()

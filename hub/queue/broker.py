@@ -4,12 +4,16 @@ The middleware stack is dramatiq's defaults with ``Retries`` replaced by the hub
 (``hub.queue.retry``), plus ``AsyncIO`` for async actors, ``CurrentMessage``, and ``WorkerHooks``
 which runs the app's per-loop set-up and tear-down on dramatiq's event-loop thread (docs/architecture.md §5: an
 async engine or HTTP client must never cross loops). Not for binding actors (``hub.queue.actors``)
-or running workers (``hub.queue.runtime``).
+or running workers (``hub.queue.runtime``). ``check_redis`` and ``BrokerOutage`` say clearly when
+Redis is not there at start and keep an outage later to one line each way.
 """
 
 from __future__ import annotations
 
+import logging
+import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -28,6 +32,8 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
+from hub.errors import HubError
+from hub.logging import scrub_text
 from hub.queue.retry import DeadLetterSink, HubRetries
 
 log = structlog.get_logger(__name__)
@@ -138,6 +144,40 @@ def build_broker(
     return broker
 
 
+def check_redis(url: str, timeout_s: float = 3.0) -> None:
+    """Raise ``BrokerUnreachable`` (what to do included) when Redis at ``url`` does not answer a PING."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
+    try:
+        client.ping()
+    except redis.exceptions.RedisError as exc:
+        reason = _reason(exc)
+        raise BrokerUnreachable(f"cannot reach Redis at {scrub_text(url)}: {reason}; start it or set HUB_REDIS_URL") \
+            from None
+    finally:
+        client.close()
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).lower()
+    if "reset by peer" in text or "closed" in text:
+        return "connection lost"
+    if "refused" in text:
+        return "connection refused"
+    if "timeout" in text or "timed out" in text:
+        return "no answer (timed out)"
+    if "name or service" in text or "nodename" in text:
+        return "unknown host"
+    if "auth" in text or "password" in text:
+        return "authentication failed"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+class BrokerUnreachable(HubError):
+    """The queue broker (Redis) cannot be reached."""
+
+
 def _queues() -> tuple[str, ...]:
     from hub.queue.actors import QUEUES
 
@@ -159,3 +199,71 @@ def retries_of(broker: dramatiq.Broker) -> HubRetries:
 def worker_hooks(broker: dramatiq.Broker) -> WorkerHooks:
     """The worker-boot hooks on ``broker``: append async callables to ``on_boot`` / ``on_shutdown``."""
     return _find(broker, WorkerHooks)
+
+
+class BrokerOutage(logging.Filter):
+    """Turns a Redis outage after start-up into one warning line and one line when it is back.
+
+    While Redis is away, every dramatiq consumer logs a critical line every few seconds and the
+    scheduler and relay log tracebacks; they all reconnect by themselves. Installed on the hub's
+    log handler, this filter lets the first connection failure through as ``queue.broker_unreachable``,
+    drops the rest, and logs ``queue.broker_reconnected`` when a PING answers again.
+    """
+
+    def __init__(self, url: str, *, probe_interval_s: float = 1.0) -> None:
+        super().__init__("broker-outage")
+        self.url = url
+        self.probe_interval_s = probe_interval_s
+        self.down = threading.Event()
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        failure = _connection_failure(record)
+        if failure is None:
+            return not (self.down.is_set() and record.getMessage().startswith("Restarting consumer"))
+        with self._lock:
+            first = not self.down.is_set()
+            self.down.set()
+        if first:
+            threading.Thread(target=self._watch, name="hub-broker-outage", daemon=True).start()
+            log.warning("queue.broker_unreachable", url=scrub_text(self.url), reason=_reason(failure),
+                        detail="reconnecting; messages wait in Redis and are worked off once it is back")
+        return False
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(self.probe_interval_s)
+            try:
+                check_redis(self.url, timeout_s=self.probe_interval_s)
+            except BrokerUnreachable:
+                continue
+            self.down.clear()
+            log.info("queue.broker_reconnected", url=scrub_text(self.url))
+            return
+
+
+def _connection_failure(record: logging.LogRecord) -> BaseException | None:
+    """The Redis connection error a log record reports, if it reports one."""
+    import redis
+
+    message = record.getMessage() if not isinstance(record.msg, dict) else ""
+    if message.startswith("Consumer encountered a connection error"):
+        return ConnectionError(message)
+    exc: BaseException | None = record.exc_info[1] if record.exc_info else None
+    if exc is None and isinstance(record.msg, dict) and record.msg.get("exc_info"):
+        exc = sys.exc_info()[1]  # structlog defers exc_info=True to the formatter, in this same thread
+    while exc is not None:
+        if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError
+                      | dramatiq.errors.ConnectionError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def guard_broker_outages(url: str) -> BrokerOutage:
+    """Install ``BrokerOutage`` on the hub's log handler (after ``configure_logging``)."""
+    outage = BrokerOutage(url)
+    for handler in logging.getLogger().handlers:
+        if handler.get_name() == "hub":
+            handler.addFilter(outage)
+    return outage

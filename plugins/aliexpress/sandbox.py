@@ -14,7 +14,6 @@ way. Control endpoints live under ``/_sandbox/``. Error shapes it cannot confirm
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import random
 import threading
@@ -30,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from hub.plugin_api import sandbox_ids
 from plugins.aliexpress.client import BEIJING, iop_sign, response_key, seconds_until_beijing_midnight
 from plugins.aliexpress.mapping import format_pacific, parse_pacific
 from plugins.aliexpress.sandbox_listings import listing_handlers
@@ -118,8 +118,8 @@ class AliExpressSandbox:
         self.unreadable_receipts: set[str] = set()  # order ids whose receiptinfo.get fails (ISV error)
         self.tmc: list[TmcMessage] = []
         self._faults: list[tuple[str, float]] = []
-        self._ids = itertools.count(8100000000000001, 20)
-        self._products = itertools.count(1005000000000001)
+        self._ids = sandbox_ids(8100000000000001, 20)
+        self._products = sandbox_ids(1005000000000001)
         self._lock = threading.RLock()
         self.app = Starlette(routes=[
             Route("/sync", self._iop_endpoint, methods=["POST", "GET"]),

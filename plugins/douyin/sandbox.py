@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
 import random
 import threading
@@ -36,6 +35,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hub.asgi_server import serve_in_thread
+from hub.plugin_api import sandbox_ids
 from plugins.douyin.client import TOKEN_METHODS, canonical_json
 from plugins.douyin.push import encode_messages, event_sign
 from plugins.douyin.sandbox_api import HANDLERS
@@ -85,7 +85,7 @@ class DouyinSandbox:
         self._lock = threading.Lock()
         self._faults: list[tuple[str, float]] = []
         self._outbox: list[tuple[str, dict[str, Any]]] = []
-        self._msg_ids = itertools.count(7_000_000_000_000_000_001)
+        self._msg_ids = sandbox_ids(7_000_000_000_000_000_001)
         self.app = Starlette(routes=[*self._control_routes(), Route("/{path:path}", self._api, methods=["POST"])],
                              lifespan=self._lifespan)
 

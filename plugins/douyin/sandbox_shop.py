@@ -10,12 +10,13 @@ receiver fields is the sandbox's own (``sbx:`` + base64), not Douyin's format.
 from __future__ import annotations
 
 import base64
-import itertools
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from hub.plugin_api import sandbox_ids
 
 SANDBOX_COMPANIES = [
     {"id": 7, "name": "顺丰速运", "code": "shunfeng"},
@@ -123,11 +124,11 @@ class ShopBook:
         self.shops: dict[str, EmulatedShop] = {}
         self.lock = threading.RLock()
         self.events: list[tuple[str, str, dict[str, Any]]] = []  # (shop, tag, data) to push
-        self._shop_ids = itertools.count(10_000_001)
-        self._orders = itertools.count(6_918_000_000_000_000_001, 1_000)
-        self._products = itertools.count(3_610_000_000_000_000_001)
-        self._skus = itertools.count(1_750_000_000_000_000_001)
-        self._aftersales = itertools.count(7_301_000_000_000_000_001)
+        self._shop_ids = sandbox_ids(10_000_001)
+        self._orders = sandbox_ids(6_918_000_000_000_000_001, 1_000)
+        self._products = sandbox_ids(3_610_000_000_000_000_001)
+        self._skus = sandbox_ids(1_750_000_000_000_000_001)
+        self._aftersales = sandbox_ids(7_301_000_000_000_000_001)
 
     def now(self) -> int:
         return int(self.clock())

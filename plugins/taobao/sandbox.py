@@ -20,7 +20,6 @@ trade types (§2 gotcha), and sandbox trades are ``fixed``. Error sub-codes the 
 
 from __future__ import annotations
 
-import itertools
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +33,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from hub.asgi_server import serve_in_thread as _serve_in_thread
+from hub.plugin_api import sandbox_ids
 from plugins.taobao.client import GMT8, TOP_TIME_FORMAT
 from plugins.taobao.sandbox_listings import listing_handlers
 from plugins.taobao.top_gateway import TmcQueue, TopApiError, TopCall, TopGateway, invalid
@@ -111,8 +111,8 @@ class TaobaoSandbox:
         self.gateway = TopGateway({APP_KEY: APP_SECRET}, tmc=TmcQueue(redelivery_seconds=redelivery_seconds))
         self.shops: dict[str, SandboxShop] = {}
         self.push_targets: dict[str, str | None] = {}
-        self._ids = itertools.count(3_900_000_000_000_000_001)  # beyond 2^53, like real tids/oids
-        self._item_ids = itertools.count(600_000_000_001)
+        self._ids = sandbox_ids(3_900_000_000_000_000_001)  # beyond 2^53, like real tids/oids
+        self._item_ids = sandbox_ids(600_000_000_001)
         self._rng = random.Random(seed)
         for method, handler in self.handlers().items():
             self.gateway.register(method, handler)

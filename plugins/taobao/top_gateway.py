@@ -42,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hub.plugin_api import constant_time_equals
+from hub.plugin_api import constant_time_equals, sandbox_ids
 from plugins.taobao.client import GMT8, TOP_TIME_FORMAT, response_key, top_timestamp
 from plugins.taobao.signing import SIGN_METHODS, sign_top
 
@@ -125,7 +125,7 @@ class TmcQueue:
     clock: Callable[[], float] = time.monotonic
     queues: dict[tuple[str, str], dict[int, _Queued]] = field(default_factory=dict)
     permits: dict[str, list[str] | None] = field(default_factory=dict)
-    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(7_100_000_000_000_000_001))
+    _ids: itertools.count[int] = field(default_factory=lambda: sandbox_ids(7_100_000_000_000_000_001))
 
     def publish(self, app_key: str, group: str, topic: str, content: dict[str, Any], *,
                 user_nick: str | None = None, user_id: str | None = None) -> str:

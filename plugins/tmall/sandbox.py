@@ -7,12 +7,12 @@ here are the sandbox's own (the real ones are undocumented [U]); ``shop_settings
 
 from __future__ import annotations
 
-import itertools
 import json
 import string
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from hub.plugin_api import sandbox_ids
 from plugins.taobao.client import GMT8
 from plugins.taobao.sandbox import APP_KEY, SandboxSku, TaobaoSandbox, now_text, parse_text
 from plugins.taobao.top_gateway import TopApiError, TopCall, invalid
@@ -28,7 +28,7 @@ class TmallSandbox(TaobaoSandbox):
     def __init__(self, **kwargs: Any) -> None:
         self.exchanges: dict[str, dict[str, dict[str, Any]]] = {}
         self.workcards: dict[str, dict[str, dict[str, Any]]] = {}
-        self._card_ids = itertools.count(880_000_001)
+        self._card_ids = sandbox_ids(880_000_001)
         #: outer_biz_key values of increments already applied: a repeat is answered, not applied
         #: again [U: the doc calls the key an idempotency key for increments; the answer to a
         #: repeat is not documented, so the sandbox answers it like the first].

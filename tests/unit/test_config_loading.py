@@ -63,3 +63,40 @@ def test_credentials_come_from_the_environment_or_a_file(tmp_path: Path) -> None
     assert problems == []
     assert values["app_secret"] == "from-env" and values["session"] == "session-from-file"
     assert values["app_key"] == "34567890", "plain settings are kept beside the credentials"
+
+
+def test_a_misspelt_key_is_named_with_the_closest_known_one(tmp_path: Path) -> None:
+    path = tmp_path / "hub.toml"
+    path.write_text('[hub]\napi_prot = 9000\n[shopz.tb]\nplatform = "taobao"\n'
+                    '[shops.tb]\nplatform = "taobao"\n[shops.tb.stock]\nshare_percnt = 50\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    problems = dict(caught.value.problems)
+    assert "did you mean 'api_port'?" in problems["hub.api_prot"]
+    assert "did you mean 'shops'?" in problems["shopz"]
+    assert "did you mean 'share_percent'?" in problems["shops.tb.stock.share_percnt"]
+
+
+def test_an_unknown_connector_setting_is_refused_with_a_suggestion(tmp_path: Path) -> None:
+    from hub.config import validate_accounts
+    from hub.plugins import build_plugin_manager
+
+    path = tmp_path / "hub.toml"
+    path.write_text('[shops.tb]\nplatform = "taobao"\n[shops.tb.settings]\napp_key = "1"\nsesion = "x"\n'
+                    'app_secret = "y"\n[warehouses.main.settings]\ndescription = "shelf"\n')
+    problems = validate_accounts(load_config(path), build_plugin_manager())
+    found = dict(problems)
+    assert "did you mean 'session'?" in found["shops.tb.settings.sesion"]
+    assert not any(where.startswith("warehouses.") for where, _ in problems)  # a known setting passes
+
+
+def test_credentials_come_from_the_secrets_file_next_to_the_config(tmp_path: Path) -> None:
+    (tmp_path / "hub.secrets").write_text("# demo credentials\nTB_SECRET=from-file\n")
+    path = tmp_path / "hub.toml"
+    path.write_text('[hub]\nsecrets_file = "hub.secrets"\n[shops.tb]\nplatform = "taobao"\n'
+                    '[shops.tb.credentials]\napp_secret = "TB_SECRET"\n')
+    config = load_config(path)
+    values, problems = resolve_credentials(config.shops["tb"], "shops.tb", {}, config.secrets)
+    assert values["app_secret"] == "from-file" and problems == []
+    values, _ = resolve_credentials(config.shops["tb"], "shops.tb", {"TB_SECRET": "from-env"}, config.secrets)
+    assert values["app_secret"] == "from-env"  # the environment wins

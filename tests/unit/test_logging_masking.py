@@ -143,3 +143,43 @@ def test_scrub_text_hides_passwords_in_connection_urls() -> None:
         "cannot connect to postgresql+asyncpg://hub:***@db:5432/hub"
     )
     assert scrub_text("redis://:pa55@127.0.0.1:6379/0") == "redis://:***@127.0.0.1:6379/0"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _reset_logging() -> None:
+    structlog.reset_defaults()
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if handler.get_name() == "hub":
+            root.removeHandler(handler)
+
+
+def test_json_lines_never_carry_terminal_colour_codes(output: io.StringIO) -> None:
+    # uvicorn adds a coloured copy of its message as the ``color_message`` extra.
+    logging.getLogger("uvicorn.error").info(
+        "Started server process [%d]", 42, extra={"color_message": "Started server process [\x1b[36m%d\x1b[0m]"}
+    )
+    structlog.get_logger("hub.test").info("shop.paused", reason="\x1b[31mthrottled\x1b[0m by the platform")
+    raw = output.getvalue()
+    events = [json.loads(line) for line in raw.splitlines()]
+    assert "\x1b[" not in raw and "\\u001b" not in raw
+    assert all("\x1b[" not in json.dumps(event, ensure_ascii=False) for event in events)
+    assert events[0]["event"] == "Started server process [42]" and "color_message" not in events[0]
+    assert events[1]["reason"] == "throttled by the platform"
+
+
+def test_auto_format_is_for_people_on_a_terminal_and_json_otherwise() -> None:
+    terminal, pipe = _Terminal(), io.StringIO()
+    try:
+        configure_logging("info", "auto", stream=terminal)
+        structlog.get_logger("hub.test").info("hub.started", api="http://127.0.0.1:8000")
+        configure_logging("info", "auto", stream=pipe)
+        structlog.get_logger("hub.test").info("hub.started", api="http://127.0.0.1:8000")
+    finally:
+        _reset_logging()
+    assert "\x1b[" in terminal.getvalue() and not terminal.getvalue().lstrip().startswith("{")
+    assert json.loads(pipe.getvalue())["event"] == "hub.started"

@@ -1,0 +1,148 @@
+"""The first hour: ``hub run --demo`` started, stopped with Ctrl-C and started again in the same
+directory keeps its orders and admin key, takes new orders from every sandbox shop, and leaves no
+dead letters; the config file it writes works for ``hub --config hub-demo.toml ...``; a busy port
+is refused with a message naming --port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import pytest
+
+from hub.asgi_server import free_port
+
+T = TypeVar("T")
+DEADLINE_S = 180.0  # generous: every wait below ends as soon as its condition holds
+SHOPS = {"demo-taobao", "demo-tmall", "demo-douyin", "demo-aliexpress"}
+
+
+def _wait_for(what: str, probe: Callable[[], T | None], process: subprocess.Popen[str]) -> T:
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the demo exited (code {process.returncode}) while waiting for {what}")
+        try:
+            found = probe()
+        except httpx.HTTPError:
+            found = None
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"no {what} within {DEADLINE_S:.0f} s")
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    return env
+
+
+def _hub(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hub.cli", *args], cwd=cwd, env=_env(), capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.fixture
+def demo_dir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
+
+
+class Demo:
+    def __init__(self, directory: Path, port: int) -> None:
+        self.directory = directory
+        self.base = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hub.cli", "run", "--demo", "--port", str(port)], cwd=directory, env=_env(),
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+
+    def admin_key(self) -> str:
+        def read() -> str | None:
+            secrets = self.directory / "hub-demo.secrets"
+            if not secrets.exists():
+                return None
+            for line in secrets.read_text().splitlines():
+                if line.startswith("HUB_DEMO_ADMIN_KEY="):
+                    return line.partition("=")[2]
+            return None
+        return _wait_for("admin key in hub-demo.secrets", read, self.process)
+
+    def orders(self, key: str) -> dict[str, str]:
+        """Order external id → shop, every page."""
+        found: dict[str, str] = {}
+        cursor: str | None = None
+        while True:
+            params = {"limit": "200", **({"cursor": cursor} if cursor else {})}
+            answer = httpx.get(f"{self.base}/api/v1/orders", params=params,
+                               headers={"Authorization": f"Bearer {key}"}, timeout=10)
+            answer.raise_for_status()
+            body = answer.json()
+            found.update({o["external_id"]: o["shop"] for o in body["items"]})
+            cursor = body["next_cursor"]
+            if not cursor:
+                return found
+
+    def stop(self) -> str:
+        self.process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        out, _ = self.process.communicate(timeout=60)
+        return out
+
+
+def _orders_from_every_shop(demo: Demo, key: str, before: dict[str, str]) -> dict[str, str] | None:
+    orders = demo.orders(key)
+    new_shops = {shop for external_id, shop in orders.items() if external_id not in before}
+    return orders if new_shops >= SHOPS else None
+
+
+@pytest.mark.timeout(2 * DEADLINE_S + 120)
+def test_demo_restarted_in_the_same_directory_keeps_going_without_dead_letters(demo_dir: Path) -> None:
+    port = free_port()
+    first = Demo(demo_dir, port)
+    try:
+        key = first.admin_key()
+        run1 = _wait_for("orders from every demo shop", lambda: _orders_from_every_shop(first, key, {}), first.process)
+    finally:
+        out1 = first.stop()
+    assert key in out1 and "/docs" in out1 and "hub-demo.toml" in out1  # the start-up box
+
+    second = Demo(demo_dir, port)
+    try:
+        assert second.admin_key() == key
+        run2 = _wait_for("new orders from every demo shop after the restart",
+                         lambda: _orders_from_every_shop(second, key, run1), second.process)
+        # While it runs, the written config reaches the same database.
+        dead = _hub("--config", "hub-demo.toml", "dlq", "list", cwd=demo_dir)
+    finally:
+        out2 = second.stop()
+    assert "the same as the last run's" in out2
+    assert set(run1) <= set(run2) and len(run2) > len(run1)  # orders of both runs, none overwritten
+    assert {run2[external_id] for external_id in run1} == {run1[external_id] for external_id in run1}
+    assert dead.returncode == 0, dead.stderr
+    assert "no dead letters" in dead.stdout, dead.stdout
+    config = (demo_dir / "hub-demo.toml").read_text()
+    secrets = [line.partition("=")[2] for line in (demo_dir / "hub-demo.secrets").read_text().splitlines()
+               if "=" in line and not line.startswith("#")]
+    assert secrets and not [value for value in secrets if value in config]  # credentials by variable name only
+    assert (demo_dir / "hub-demo.secrets").stat().st_mode & 0o077 == 0
+
+
+def test_a_busy_port_is_refused_with_the_option_to_change_it(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for command in ("run", "serve"):
+            result = _hub(command, "--port", str(port), cwd=tmp_path)
+            assert result.returncode != 0
+            assert f"port {port} on 127.0.0.1 is in use; choose another with --port" in result.stderr
+            assert "Traceback" not in result.stderr
