@@ -40,6 +40,7 @@ def _connector(box: TaobaoSandbox, base_url: str, **overrides: Any) -> TaobaoCha
 @pytest.fixture
 async def channel(served: tuple[TaobaoSandbox, str]) -> AsyncIterator[TaobaoChannel]:
     connector = _connector(*served)
+    await connector.open_message_channel()  # TMC delivers nothing before the permit
     yield connector
     await connector.aclose()
 
