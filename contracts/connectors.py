@@ -41,7 +41,7 @@ class Capability(StrEnum):
     # One push URL for all the shops of one platform app (POST /webhooks/{platform}): push_app_of,
     # push_app and account_id; each parsed message names its shop in InboundMessage.account_id.
     RECEIVE_APP_PUSH = "receive_app_push"
-    MESSAGE_CHANNEL = "message_channel"  # consume_messages / confirm_messages (e.g. TMC)
+    MESSAGE_CHANNEL = "message_channel"  # open_message_channel / consume_messages / confirm_messages (TMC)
     PUSH_STOCK = "push_stock"  # push_stock(values)
     ADJUST_STOCK = "adjust_stock"  # adjust_stock(changes): relative changes (partitioned groups)
     READ_STOCK = "read_stock"  # read_stock(listings), for reconciliation
@@ -163,8 +163,22 @@ class ChannelConnector(Connector, Protocol):
         whenever your messages set ``account_id``, app-level URL or not."""
         ...
 
+    async def open_message_channel(self) -> list[str]:
+        """Ask the platform to deliver this account's messages (TOP: ``taobao.tmc.user.permit``
+        with the seller's session and the topics the plugin maps); return the topics opened
+        (``[]``: every topic the app subscribes to).
+
+        Must be safe to call again (the hub calls it at start, after the shop is resumed or
+        re-authorised, and again after a failure, with backoff). The hub consumes only once it has
+        succeeded: raise ``AuthorizationError`` when the session is invalid, ``RetryableError``
+        for a transient fault, ``PermanentError`` when the platform refuses (e.g. a topic the app
+        is not subscribed to). A platform whose channel needs no opening returns ``[]`` at once.
+        """
+        ...
+
     async def consume_messages(self, limit: int) -> list[InboundMessage]:
-        """Take up to ``limit`` messages from the platform's message channel (not yet confirmed)."""
+        """Take up to ``limit`` messages from the platform's message channel (not yet confirmed).
+        Called only after ``open_message_channel`` succeeded."""
         ...
 
     async def confirm_messages(self, message_ids: list[str]) -> None:

@@ -146,7 +146,7 @@ _REQUIRED_BY_CAPABILITY: dict[Capability, tuple[str, ...]] = {
     Capability.GET_ORDER: ("get_order",),
     Capability.RECEIVE_PUSH: ("parse_push",),
     Capability.RECEIVE_APP_PUSH: ("parse_push", "push_app_of", "push_app", "account_id"),
-    Capability.MESSAGE_CHANNEL: ("consume_messages", "confirm_messages"),
+    Capability.MESSAGE_CHANNEL: ("open_message_channel", "consume_messages", "confirm_messages"),
     Capability.PUSH_STOCK: ("push_stock",),
     Capability.ADJUST_STOCK: ("adjust_stock",),
     Capability.READ_STOCK: ("read_stock",),

@@ -44,15 +44,38 @@ class PluginOut(BaseModel):
     error: str | None = None
 
 
+class MessageChannelOut(BaseModel):
+    """A shop's message channel (e.g. TOP's TMC), for shops whose connector has one."""
+
+    open: bool = Field(description="The platform was asked to deliver this shop's messages and agreed "
+                                   "(TOP: taobao.tmc.user.permit), and no re-opening is pending.")
+    opened_at: datetime | None = Field(default=None, description="When it was last opened (while open).")
+    topics: list[str] = Field(default_factory=list, description="Topics opened; empty = every topic "
+                                                                "the app subscribes to (or not open).")
+    last_error: str | None = Field(default=None, description="The last failure to open or consume it.")
+    last_error_at: datetime | None = None
+    retry_at: datetime | None = Field(default=None, description="When a failed opening is tried again.")
+    last_intake_at: datetime | None = Field(default=None, description="Last successful consume (to ~10 s).")
+
+
 class ShopOut(BaseModel):
     name: str
     platform: str
     enabled: bool
     capabilities: list[str] = Field(description="What the shop's connector can do; empty if none is installed.")
     connector_installed: bool
-    status: str = Field(description="active or paused (run-time state); 'unknown' before the first run.")
+    status: str = Field(description="active (everything it needs works), paused (breaker open or "
+                                    "authorisation lost: see paused_reason), degraded (running, but its "
+                                    "message channel is not open or its last poll failed), disabled, or "
+                                    "unknown (no connector, or not started yet). status_reason says why.")
+    status_reason: str | None = Field(default=None, description="Why the shop is not active.")
     paused_reason: str | None = None
     paused_until: datetime | None = None
+    message_channel: MessageChannelOut | None = Field(
+        default=None, description="Its message channel; null when the connector has none.")
+    last_poll_ok_at: datetime | None = Field(default=None, description="When a poll last succeeded.")
+    last_poll_error: str | None = None
+    last_poll_error_at: datetime | None = None
 
 
 class DeadLetterOut(BaseModel):

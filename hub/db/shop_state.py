@@ -26,6 +26,15 @@ class DbShopState:
                 select(ShopStateRow.value).where(ShopStateRow.shop == self.shop, ShopStateRow.key == key)
             )
 
+    async def get_many(self, keys: list[str]) -> dict[str, str]:
+        """The values of those ``keys`` that are set, in one query."""
+        async with self.database.session() as session:
+            rows = await session.execute(
+                select(ShopStateRow.key, ShopStateRow.value).where(ShopStateRow.shop == self.shop,
+                                                                   ShopStateRow.key.in_(keys))
+            )
+            return {key: value for key, value in rows.all()}
+
     async def set(self, key: str, value: str) -> None:
         async with self.database.transaction() as session:
             await session.execute(

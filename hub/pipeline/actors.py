@@ -23,8 +23,9 @@ from hub.db import shops as shop_rows
 from hub.errors import AuthorizationError, ShopPausedError
 from hub.pipeline.polling import poll_shop_orders
 from hub.queue.actors import hub_actor
+from hub.services import message_channel
 from hub.services.ingest import PROCESS_ACTOR, accept_messages, process_inbox_rows
-from hub.services.shop_health import partner_call
+from hub.services.shop_health import partner_call, record_poll
 
 log = structlog.get_logger(__name__)
 
@@ -98,25 +99,40 @@ async def poll_shop(shop: str) -> None:
     try:
         async with partner_call(hub, shop, "poll"):
             await poll_shop_orders(hub, shop)
-    except AuthorizationError:
+    except AuthorizationError as exc:
+        await record_poll(hub, shop, exc)
         return  # the shop is paused with the reason; retrying cannot help
+    except Exception as exc:
+        await record_poll(hub, shop, exc)
+        raise
+    await record_poll(hub, shop)
 
 
 @hub_actor(queue="channels", priority=-10, max_retries=3, min_backoff_ms=1_000, max_backoff_ms=30_000)
 async def consume_channel(shop: str) -> None:
     """Drain a shop's message channel (e.g. TMC) for a short while; confirm only what is stored.
-    Skipped while the shop is paused: the channel keeps its messages until the shop is resumed."""
+    Skipped while the shop is paused: the channel keeps its messages until the shop is resumed.
+    The channel is opened first (``open_message_channel``, e.g. TMC's permit) and never consumed
+    while it is not open: a failed opening waits out its backoff, shown in ``/api/v1/shops``."""
     if await _skip_paused(shop, "consume_channel"):
         return
     hub = current_hub()
     config = hub.config.shops[shop]
     connector = hub.accounts().channel(shop)
+    channel = await message_channel.ensure_open(hub, shop, connector)
+    if channel is None:
+        return  # not open (the reason and the next attempt are recorded); the leader sends again
     deadline = time.monotonic() + CONSUME_BUDGET_S
     try:
         async with partner_call(hub, shop, "message channel"):
             await _drain(hub, shop, config.platform, connector, deadline)
-    except AuthorizationError:
+    except AuthorizationError as exc:
+        await message_channel.record_intake_failure(hub, shop, exc)
         return  # the shop is paused with the reason; retrying cannot help
+    except Exception as exc:
+        await message_channel.record_intake_failure(hub, shop, exc)
+        raise
+    await message_channel.record_intake(hub, shop, channel)
 
 
 async def _drain(hub: Any, shop: str, platform: str, connector: Any, deadline: float) -> None:

@@ -51,6 +51,10 @@ async def authorize_shop(hub: Hub, shop: str, code: str, *, actor: str) -> Autho
         raise BadInputError(f"shop {shop!r}: code is empty; give the code the platform returned to the app",
                             field="code")
     authorization = await hub.accounts().channel(shop).authorize(code.strip())
+    if declared(cls, Capability.MESSAGE_CHANNEL):
+        from hub.services import message_channel
+
+        await message_channel.request_reopen(hub, shop)  # the new token must open the channel again
     resumed = await _resume_if_paused_for_authorisation(hub, shop)
     log.info("shop.authorized", shop=shop, actor=actor, account_id=authorization.account_id, resumed=resumed)
     return AuthorizeOutcome(authorization, resumed, actor)

@@ -15,8 +15,10 @@ transient errors ridden out, lost authorisation → ``AuthorizationError``), bad
 rejected, stock pushes set absolute values, stock changes move the value by their delta (a
 decrement past 0 is never reported as applied in full, a keyed change resent is applied once),
 polls and message channels find new orders, a polled order is as complete as one fetched by id
-(what a push leads to), a listed SKU is found by its merchant code under the ids its orders carry.
-Tests for
+(what a push leads to), a message channel delivers nothing until
+``open_message_channel`` opened it (set ``channel_needs_opening = False`` for a platform whose
+channel is open without asking; opening must still succeed and be repeatable), a listed SKU is
+found by its merchant code under the ids its orders carry. Tests for
 capabilities a connector does not declare are skipped, so the suite never asks for pretence.
 """
 
@@ -42,6 +44,8 @@ class ChannelConformance:
     sandbox_class: ClassVar[type[Any]]
     shop: ClassVar[str] = "conformance-shop"
     merchant_sku: ClassVar[str] = "CONF-SKU-1"
+    #: The platform delivers an account's messages only after ``open_message_channel`` (TMC).
+    channel_needs_opening: ClassVar[bool] = True
 
     def _requires(self, capability: Capability) -> None:
         if capability not in self.connector_class.capabilities:
@@ -157,10 +161,24 @@ class ChannelConformance:
     async def test_message_channel_delivers_new_orders(self, sandbox: tuple[Any, str], connector: Any) -> None:
         self._requires(Capability.MESSAGE_CHANNEL)
         box, _ = sandbox
+        await connector.open_message_channel()
         external_id = box.create_order(self.shop, self.merchant_sku, 1)
         messages = await connector.consume_messages(100)
         assert any(m.external_id == external_id for m in messages)
         await connector.confirm_messages([m.message_id for m in messages])
+
+    async def test_message_channel_delivers_only_once_opened(self, sandbox: tuple[Any, str],
+                                                             connector: Any) -> None:
+        self._requires(Capability.MESSAGE_CHANNEL)
+        box, _ = sandbox
+        external_id = box.create_order(self.shop, self.merchant_sku, 1)
+        if self.channel_needs_opening:
+            assert await connector.consume_messages(100) == [], "messages flowed before the channel was opened"
+        topics = await connector.open_message_channel()
+        assert await connector.open_message_channel() == topics, "opening again must be harmless"
+        assert isinstance(topics, list) and all(isinstance(t, str) for t in topics)
+        messages = await connector.consume_messages(100)
+        assert any(m.external_id == external_id for m in messages)
 
     # -- faults ----------------------------------------------------------------------------------
 

@@ -34,11 +34,11 @@ from contracts import (
     canonical_courier_map,
 )
 from contracts.listings import ListingPage
-from hub.plugin_api import AuthorizationError, BadInputError, NotFoundError, PermanentError, map_each
+from hub.plugin_api import AuthorizationError, BadInputError, NotFoundError, PermanentError, RetryableError, map_each
 from plugins.aliexpress import listings as ae_listings
 from plugins.aliexpress.client import DEFAULT_IOP_URL, DEFAULT_TOP_URL, AliExpressClient, DailyQuota
 from plugins.aliexpress.mapping import format_pacific, listed, map_issue, map_order, shipped_tracking_numbers
-from plugins.aliexpress.push import from_tmc
+from plugins.aliexpress.push import AE_ORDER_TOPICS, from_tmc
 from plugins.taobao.client import TopClient
 from plugins.taobao.tmc import CONSUME_MAX, CONSUME_MIN, TmcConsumer
 
@@ -77,6 +77,9 @@ class AliExpressSettings(BaseModel):
                              "The platform's per-app figure is not published [U]: set it from your app console.")
     quota_margin: int = Field(default=50, ge=0, description="Stop this many calls before the quota.")
     tmc_group_name: str = "default"
+    tmc_topics: list[str] | None = Field(
+        default=None, description="Topics to ask taobao.tmc.user.permit for: unset = the aliexpress_order_* "
+        "topics this plugin maps; [] = every topic the app subscribes to.")
     courier_services: dict[str, str] = Field(
         default_factory=dict, description="Hub courier code (any case) → AE logistics service key (service_name).")
     default_service: str | None = Field(default=None, description="service_name for couriers not in the map.")
@@ -101,6 +104,8 @@ class AliExpressChannel:
         Capability.CONFIRM_SHIPMENT, Capability.AFTERSALES, Capability.LIST_LISTINGS,
     })
     Settings: ClassVar[type[BaseModel]] = AliExpressSettings
+    #: What ``open_message_channel`` permits unless the shop's ``tmc_topics`` says otherwise.
+    tmc_topics: ClassVar[tuple[str, ...]] = AE_ORDER_TOPICS
     #: One inventory call carries ≤20 products × ≤200 SKUs; bigger batches are split into calls here.
     max_stock_batch: ClassVar[int] = MAX_PRODUCTS_PER_CALL * MAX_SKUS_PER_PRODUCT
 
@@ -207,6 +212,16 @@ class AliExpressChannel:
         return map_order(data, self.shop, receipt)
 
     # -- message channel (TMC over the TOP gateway) ---------------------------------------------
+
+    async def open_message_channel(self) -> list[str]:
+        """``taobao.tmc.user.permit`` with this shop's session over the TOP gateway: TMC delivers
+        nothing for a seller until then. Safe to repeat."""
+        s = self.settings
+        topics = list(self.tmc_topics) if s.tmc_topics is None else list(s.tmc_topics)
+        if not await self.tmc.permit(topics):
+            raise RetryableError(f"shop {self.shop!r}: taobao.tmc.user.permit did not answer is_success; "
+                                 "retry later")
+        return topics
 
     async def consume_messages(self, limit: int) -> list[InboundMessage]:
         # TMC hands out at least 10; any beyond ``limit`` stay unconfirmed and come back later.

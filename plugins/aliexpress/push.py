@@ -22,6 +22,11 @@ from plugins.aliexpress.mapping import parse_pacific
 from plugins.taobao.tmc import TmcMessage
 
 ORDER_TOPIC_PREFIXES = ("aliexpress_order_", "aliexpress_trade_")
+#: The order topics TMC publishes for AliExpress sellers (tmc.js ``types/aliexpress.d.ts``): what
+#: the connector asks ``taobao.tmc.user.permit`` for.
+AE_ORDER_TOPICS: tuple[str, ...] = tuple(f"aliexpress_order_{event}" for event in (
+    "PlaceOrderSuccess", "RiskControl", "WaitGroupSuccess", "WaitSellerExamineMoney", "WaitSellerSendGoods",
+    "SellerPartSendGoods", "WaitBuyerAcceptGoods", "InCancel", "FundProcessing", "Finish"))
 
 
 def _content(raw: Any) -> dict[str, Any]:

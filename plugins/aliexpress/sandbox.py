@@ -3,7 +3,9 @@
 Both gateways: IOP (``/sync`` for dotted APIs, ``/rest/<path>`` for system APIs, HMAC-SHA256
 signature with the path rule, epoch-ms timestamps within 7200 s) and TOP-style (``/router/rest``,
 the TOP signer, GMT+8 timestamps within 10 min) serving the same ``aliexpress.*`` methods and TMC
-(``taobao.tmc.messages.consume``/``confirm``, unconfirmed messages redelivered). Stateful: listings
+(``taobao.tmc.messages.consume``/``confirm``, unconfirmed messages redelivered; a shop's messages
+are delivered only after ``taobao.tmc.user.permit`` with its session, and only the permitted
+topics when ``topics`` was given — messages before the permit are held [U], as in ``top_gateway``). Stateful: listings
 with stock per SKU (new listings start at 100; an order takes stock or fails with ``SoldOut``), orders
 moving through AE statuses, issues. It counts calls per app per Beijing day and bans the app until
 midnight once a configured quota is spent. ``inject_fault`` makes the next calls fail the platform's
@@ -117,6 +119,7 @@ class AliExpressSandbox:
         self.stock_failures: dict[str, tuple[str, str]] = {}  # product_id → (error_code, error_message)
         self.unreadable_receipts: set[str] = set()  # order ids whose receiptinfo.get fails (ISV error)
         self.tmc: list[TmcMessage] = []
+        self.tmc_permits: dict[str, list[str]] = {}  # shop → permitted topics ([]: every topic)
         self._faults: list[tuple[str, float]] = []
         self._ids = sandbox_ids(8100000000000001, 20)
         self._products = sandbox_ids(1005000000000001)
@@ -135,6 +138,11 @@ class AliExpressSandbox:
 
     def session_for(self, shop: str) -> str:
         return f"ae-session-{shop}"
+
+    def tmc_permitted(self, shop: str) -> list[str] | None:
+        """The TMC topics ``shop`` is permitted for (``[]``: every topic), or None before any permit."""
+        with self._lock:
+            return self.tmc_permits.get(shop)
 
     def shop_settings(self, shop: str, base_url: str) -> dict[str, Any]:
         self._shop(shop)
@@ -334,6 +342,10 @@ class AliExpressSandbox:
         with self._lock:
             if api == "taobao.tmc.messages.consume":
                 return self._tmc_consume(form)
+            if api == "taobao.tmc.user.permit":
+                shop = self._shop_by_session(form.get("session")).name
+                self.tmc_permits[shop] = [t.strip() for t in form.get("topics", "").split(",") if t.strip()]
+                return {"is_success": True}
             if api == "taobao.tmc.messages.confirm":
                 ids = set(form.get("s_message_ids", "").split(","))
                 self.tmc = [m for m in self.tmc if m.id not in ids]
@@ -365,6 +377,10 @@ class AliExpressSandbox:
                 break
             if message.invisible_until > now or (shop and message.shop != shop):
                 continue
+            permitted = self.tmc_permits.get(message.shop)
+            if permitted is None or (permitted and message.topic not in permitted):
+                continue  # TMC delivers a seller's messages only once permitted
+
             message.invisible_until = now + self.redeliver_after  # redelivered unless confirmed
             out.append({"id": int(message.id), "topic": message.topic, "content": json.dumps(message.content),
                         "pub_time": message.pub_time, "pub_app_key": self.app_key, "user_nick": message.shop})

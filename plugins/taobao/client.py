@@ -6,7 +6,11 @@ by the Taobao, Tmall and AliExpress (TOP-style ``aliexpress.*``) plugins. No bus
 what to ask and how to read the answer lives in ``connector.py`` and ``mapping.py``.
 
 Facts: ``docs/platforms/taobao-tmall.md`` §1 (system params, signing, envelope,
-error codes, flow control). The classification policy (``classify_error``):
+error codes, flow control). Answers are read as TOP sends them: a list the answer leaves out is
+empty (TOP omits empty lists and null fields), lists come wrapped (``trades.trade[]``) or bare,
+and with ``simplify=True`` the client asks for ``simplify=true`` and reads answers without the
+``<method>_response`` wrapper [U: the exact simplified shape]. The classification policy
+(``classify_error``):
 
 - code 27 (invalid session) → ``AuthorizationError`` naming the shop: it must be re-authorised;
 - code 7 (call limited) → ``ThrottledError``, ``retry_after`` = N + 1 from "This ban will last
@@ -129,6 +133,7 @@ class TopClient:
         label: str = "",
         partner_id: str | None = None,
         timeout: float = 15.0,
+        simplify: bool = False,
     ) -> None:
         if sign_method not in SIGN_METHODS:
             raise ValueError(f"sign_method must be one of {', '.join(SIGN_METHODS)}, got {sign_method!r}")
@@ -141,6 +146,7 @@ class TopClient:
         self.label = label
         self.partner_id = partner_id
         self.timeout = timeout
+        self.simplify = simplify
         self._http: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -162,6 +168,7 @@ class TopClient:
             "format": "json",
             "sign_method": self.sign_method,
             "partner_id": self.partner_id,
+            "simplify": "true" if self.simplify else None,
         }
         form = signable({**params, **system})
         form["sign"] = sign_top(form, self._secret, self.sign_method)
@@ -206,6 +213,8 @@ class TopClient:
         wrappers = [v for k, v in data.items() if k.endswith("_response") and isinstance(v, dict)]
         if len(wrappers) == 1:
             return dict(wrappers[0])
+        if self.simplify and not wrappers:
+            return dict(data)  # simplify=true: the inner object itself
         raise PermanentError(f"{shop}: {method} answered without {key!r}: keys {sorted(data)}")
 
     async def aclose(self) -> None:
@@ -215,7 +224,8 @@ class TopClient:
 
 
 def unwrap_list(value: Any) -> list[Any]:
-    """A TOP list: bare, or wrapped in an object with one singular key (``orders.order[]``)."""
+    """A TOP list: bare, or wrapped in an object with one singular key (``orders.order[]``);
+    missing (``None``: TOP leaves empty lists out) or an emptied wrapper → ``[]``."""
     if value is None or value == "":
         return []
     if isinstance(value, list):

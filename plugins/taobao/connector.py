@@ -50,7 +50,7 @@ from hub.plugin_api import (
 from plugins.taobao import listings as top_listings
 from plugins.taobao import mapping
 from plugins.taobao.client import DEFAULT_GATEWAY, TopClient, unwrap_list
-from plugins.taobao.push import TopicRule, inbound_from_tmc, taobao_topics
+from plugins.taobao.push import TAOBAO_TOPICS, TopicRule, inbound_from_tmc, taobao_topics
 from plugins.taobao.tmc import CONSUME_MAX, CONSUME_MIN, TmcConsumer
 
 log = structlog.get_logger(__name__)
@@ -87,6 +87,9 @@ class TaobaoSettings(BaseModel):
     sign_method: Literal["md5", "hmac", "hmac-sha256"] = "hmac-sha256"
     partner_id: str | None = None
     tmc_group_name: str = "default"
+    tmc_topics: list[str] | None = Field(
+        default=None, description="Topics to ask taobao.tmc.user.permit for: unset = the topics this plugin "
+        "maps; [] = every topic the app subscribes to. Each must be subscribed in the app's console.")
     trade_fields: str = DEFAULT_TRADE_FIELDS
     trade_types: list[str] = Field(default_factory=lambda: list(DEFAULT_TRADE_TYPES))
     refund_fields: str = DEFAULT_REFUND_FIELDS
@@ -134,6 +137,8 @@ class TaobaoChannel:
         Capability.LIST_LISTINGS,
     })
     topic_rules: ClassVar[tuple[TopicRule, ...]] = (taobao_topics,)
+    #: What ``open_message_channel`` permits unless the shop's ``tmc_topics`` says otherwise.
+    tmc_topics: ClassVar[tuple[str, ...]] = TAOBAO_TOPICS
 
     def __init__(self, context: Any) -> None:
         self.context = context
@@ -213,6 +218,15 @@ class TaobaoChannel:
             log.warning("tmc.unparsable", shop=self.shop, message_id=message.id, topic=message.topic, reason=str(exc))
             return InboundMessage(message_id=message.id, kind=MessageKind.OTHER, topic=message.topic,
                                   payload=message.content)
+
+    async def open_message_channel(self) -> list[str]:
+        """``taobao.tmc.user.permit`` for this shop's session: TMC delivers nothing for a seller
+        until the app has permitted it, and then only the topics asked for. Safe to repeat."""
+        topics = list(self.tmc_topics) if self.settings.tmc_topics is None else list(self.settings.tmc_topics)
+        if not await self.tmc.permit(topics):
+            raise RetryableError(f"shop '{self.shop}': taobao.tmc.user.permit did not answer is_success; retry later")
+        log.info("tmc.permitted", shop=self.shop, topics=len(topics) or "all")
+        return topics
 
     async def consume_messages(self, limit: int) -> list[InboundMessage]:
         """Pull up to ``limit`` TMC messages. TMC's own bounds are 10–200, so ``limit`` is clamped

@@ -18,6 +18,20 @@ from plugins.taobao.tmc import TmcMessage
 #: Item topics that report stock (§3 "TMC stock events"); other item topics are recorded only.
 STOCK_TOPICS = frozenset({"taobao_item_ItemStockChanged", "taobao_item_ItemZeroStock", "taobao_item_ItemSkuZeroStock"})
 
+#: The topics ``taobao_topics`` maps to orders, after-sales and stock: what the connector asks
+#: ``taobao.tmc.user.permit`` for (TMC's published topic lists; item topics other than the stock
+#: ones would only be recorded, so they are not asked for).
+TAOBAO_TOPICS: tuple[str, ...] = (
+    *(f"taobao_trade_{event}" for event in (
+        "TradeCreate", "TradeAlipayCreate", "TradeBuyerPay", "TradeSellerShip", "TradePartlySellerShip",
+        "TradeSuccess", "TradeClose", "TradeCloseAndModifyDetailOrder", "TradeChanged", "TradeModifyFee",
+        "TradeMemoModified", "TradeLogisticsAddressChanged", "TradePartlyRefund", "OrderSkuChanged")),
+    *(f"taobao_refund_{event}" for event in (
+        "RefundCreated", "RefundSellerAgreeAgreement", "RefundSellerRefuseAgreement", "RefundBuyerReturnGoods",
+        "RefundClosed", "RefundSuccess", "TaobaoIntervened")),
+    *sorted(STOCK_TOPICS),
+)
+
 TopicRule = Callable[[TmcMessage], tuple[MessageKind, str | None] | None]
 
 

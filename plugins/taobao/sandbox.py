@@ -13,9 +13,11 @@ small control endpoints under ``/_sandbox/`` so a sandbox in another process can
 - ``POST /_sandbox/faults`` ``{"fault", "count", "seconds"}``
 - ``GET /_sandbox/stock?shop=…&merchant_sku=…`` → ``{"quantity"}`` (null when not listed)
 
-Like the real gateway, ``trades.sold.increment.get`` without ``type`` returns only the five default
-trade types (§2 gotcha), and sandbox trades are ``fixed``. Error sub-codes the docs do not name
-(e.g. for a trade that does not exist) are the sandbox's own. Not a place for hub logic.
+Like real TMC, a shop's messages are delivered only once the app has called
+``taobao.tmc.user.permit`` with the shop's session (see ``top_gateway``); ``tmc_permitted(shop)``
+says what was permitted. Like the real gateway, ``trades.sold.increment.get`` without ``type``
+returns only the five default trade types (§2 gotcha), and sandbox trades are ``fixed``. Error
+sub-codes the docs do not name (e.g. for a trade that does not exist) are the sandbox's own. Not a place for hub logic.
 """
 
 from __future__ import annotations
@@ -142,12 +144,17 @@ class TaobaoSandbox:
             if name not in self.shops:
                 session = f"sandbox-session-{name}"
                 self.shops[name] = SandboxShop(name=name, nick=f"{name}-nick", session=session)
-                self.gateway.add_session(session, name)
+                self.gateway.add_session(session, name, user_nick=f"{name}-nick")
             return self.shops[name]
 
     def shop_settings(self, shop: str, base_url: str) -> dict[str, Any]:
         return {"gateway_url": base_url.rstrip("/") + "/router/rest", "app_key": APP_KEY, "app_secret": APP_SECRET,
                 "session": self.shop(shop).session, "sign_method": "hmac-sha256"}
+
+    def tmc_permitted(self, shop: str) -> list[str] | None:
+        """The TMC topics ``shop`` is permitted for (``[]``: every topic), or None before any permit."""
+        with self.lock:
+            return self.gateway.tmc.permitted(self.shop(shop).nick)
 
     def set_push_target(self, shop: str, url: str | None) -> None:
         self.push_targets[shop] = url  # TOP has no HTTP pushes for sellers: recorded, never used

@@ -9,12 +9,14 @@ Stable interface (the AliExpress plugin reuses it; keep it backwards compatible)
 - ``await consumer.confirm(ids)`` — ``taobao.tmc.messages.confirm`` with ``s_message_ids``
   (comma list, chunks of at most 200).
 - ``await consumer.permit(topics=None)`` — ``taobao.tmc.user.permit`` for the client's session
-  (no ``topics``: every topic the app subscribes to, as the doc recommends).
+  (no ``topics`` or ``[]``: every topic the app subscribes to, as the doc recommends).
 - ``TmcMessage``: ``id`` (string), ``topic``, ``content`` (the JSON content parsed with big
   numbers kept exact, see ``client.loads_exact``), ``raw_content``, ``pub_time``, ``pub_app_key``,
   ``user_id``, ``user_nick``.
 
-Facts: §6 of ``docs/platforms/taobao-tmall.md``. Not for mapping topics to hub
+Facts: §6 of ``docs/platforms/taobao-tmall.md``. TMC delivers a seller's messages only once
+``permit`` was called with that seller's session: the connectors' ``open_message_channel`` does
+it, and the hub calls that before consuming. Not for mapping topics to hub
 messages: that is each plugin's ``push.py``. Not the WebSocket channel (not implemented).
 """
 

@@ -1,4 +1,4 @@
-"""A reusable emulator of the TOP gateway (``POST /router/rest``) and of TMC's HTTP pull.
+"""A reusable emulator of the TOP gateway (``/router/rest``, GET or POST) and of TMC's HTTP pull.
 
 Used by the Taobao and Tmall sandboxes, and meant for the AliExpress sandbox's TOP-style
 ``aliexpress.*`` methods. It does what the real gateway does before a method runs — app key (29),
@@ -6,17 +6,29 @@ timestamp skew of at most 10 minutes (31), signature in all three sign methods (
 (22), session → shop (27) — answers in the real envelopes (``<method>_response`` /
 ``error_response``), and injects faults. Methods are plain functions registered by name.
 
+As strict as TOP, no stricter: parameters may come by GET (query string) or POST (form body, the
+system params optionally in the query string, as the official Python SDK sends them); null fields
+and empty lists are left out of answers, as TOP leaves them out (a client must read a missing list
+as empty); ``simplify=true`` (JSON only) answers without the ``<method>_response`` wrapper and
+with lists bare instead of wrapped in ``{"trade": [...]}``-style objects [U: TOP documents
+``simplify`` only as "精简JSON返回"; the exact shape is inferred, and errors keep
+``error_response``]. TMC delivers a seller's messages only after ``taobao.tmc.user.permit`` was
+called with that seller's session, and then only the permitted topics when ``topics`` was given;
+messages published before the permit are held until it [U: whether TOP keeps or drops them].
+
 Reuse API (keep it stable):
 
 - ``gateway = TopGateway({app_key: secret}, tmc=TmcQueue(redelivery_seconds=5.0))``
-- ``gateway.add_session(session, shop)`` — a seller token and the shop it opens.
+- ``gateway.add_session(session, shop, user_nick=None)`` — a seller token, the shop it opens and
+  the seller's nick (the ``user_nick`` its TMC messages carry; the shop name when not given).
 - ``gateway.register(method, handler, *, needs_session=True)`` — ``handler(call: TopCall) -> dict``
   returns the inner response object; raise ``TopApiError(code, msg, sub_code, sub_msg)`` to fail,
   or ``missing(name)`` / ``invalid(name, why)`` for codes 40/41.
 - ``gateway.inject_fault("throttle" | "unavailable" | "auth" | "slow", count, seconds=…)``.
 - ``gateway.tmc.publish(app_key, group, topic, content, user_nick=…)`` queues a TMC message; the
   gateway serves ``taobao.tmc.messages.consume``/``confirm`` and ``taobao.tmc.user.permit`` for it
-  and redelivers unconfirmed messages after ``redelivery_seconds``.
+  and redelivers unconfirmed messages after ``redelivery_seconds``. ``gateway.tmc.permitted(nick)``
+  is the seller's permit (``None``: none; ``[]``: every topic; else the topics).
 - ``gateway.lock`` (an ``RLock``) guards handler execution: take it when touching state you share
   with handlers from another thread.
 - ``gateway.routes()`` — Starlette routes for ``/router/rest`` (mount them in your app).
@@ -124,7 +136,8 @@ class TmcQueue:
     redelivery_seconds: float = 5.0
     clock: Callable[[], float] = time.monotonic
     queues: dict[tuple[str, str], dict[int, _Queued]] = field(default_factory=dict)
-    permits: dict[str, list[str] | None] = field(default_factory=dict)
+    #: seller nick → the topics permitted (an empty list: every topic the app subscribes to).
+    permits: dict[str, list[str]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: sandbox_ids(7_100_000_000_000_000_001))
 
     def publish(self, app_key: str, group: str, topic: str, content: dict[str, Any], *,
@@ -134,9 +147,24 @@ class TmcQueue:
         self.queues.setdefault((app_key, group), {})[message.id] = message
         return str(message.id)
 
+    def permit(self, seller: str, topics: list[str]) -> None:
+        """Open TMC for ``seller`` (its nick): only ``topics``, or every topic when empty."""
+        self.permits[seller] = list(topics)
+
+    def permitted(self, seller: str) -> list[str] | None:
+        return self.permits.get(seller)
+
+    def _deliverable(self, message: _Queued) -> bool:
+        seller = message.user_nick or message.user_id
+        if seller is None:
+            return True  # an app-level message, not a seller's
+        topics = self.permits.get(seller)
+        return topics is not None and (not topics or message.topic in topics)
+
     def consume(self, app_key: str, group: str, quantity: int) -> list[dict[str, Any]]:
         now = self.clock()
-        ready = [m for m in self.queues.get((app_key, group), {}).values() if m.visible_at <= now][:quantity]
+        ready = [m for m in self.queues.get((app_key, group), {}).values()
+                 if m.visible_at <= now and self._deliverable(m)][:quantity]
         for message in ready:
             message.visible_at = now + self.redelivery_seconds
         return [{"id": m.id, "topic": m.topic, "content": m.content, "pub_time": m.pub_time,
@@ -164,6 +192,7 @@ class TopGateway:
         self.tmc = tmc or TmcQueue()
         self.max_skew_seconds = max_skew_seconds
         self.sessions: dict[str, str] = {}
+        self.sellers: dict[str, str] = {}  # shop → seller nick (what its TMC messages carry)
         self.handlers: dict[str, tuple[Handler, bool]] = {}
         self.faults: list[tuple[str, float]] = []
         self.lock = threading.RLock()
@@ -175,9 +204,10 @@ class TopGateway:
 
     # -- configuration -------------------------------------------------------------------------
 
-    def add_session(self, session: str, shop: str) -> None:
+    def add_session(self, session: str, shop: str, user_nick: str | None = None) -> None:
         with self.lock:
             self.sessions[session] = shop
+            self.sellers[shop] = user_nick or shop
 
     def register(self, method: str, handler: Handler, *, needs_session: bool = True) -> None:
         self.handlers[method] = (handler, needs_session)
@@ -248,11 +278,16 @@ class TopGateway:
                 inner = handler(TopCall(method, params, app_key, shop))
         except TopApiError as exc:
             return exc.body(request_id)
-        return {response_key(method): {**inner, "request_id": request_id}}
+        answer = without_empties({**inner, "request_id": request_id})
+        if form.get("simplify") == "true" and (form.get("format") or "xml") == "json":
+            return simplified(answer)
+        return {response_key(method): answer}
 
     async def endpoint(self, request: Request) -> JSONResponse:
         # Parsed by hand (form-urlencoded, UTF-8): no multipart dependency needed for a sandbox.
-        form = dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
+        # A GET has no body: everything is in the query string, which TOP accepts as well.
+        body = await request.body() if request.method == "POST" else b""
+        form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         merged = {**dict(request.query_params), **form}  # the PY SDK puts system params in the URL
         with self.lock:
             fault = self._take_fault() if merged.get("app_key") in self.apps else None
@@ -262,7 +297,7 @@ class TopGateway:
         return JSONResponse(self.handle(merged, fault))
 
     def routes(self) -> list[Route]:
-        return [Route("/router/rest", self.endpoint, methods=["POST"])]
+        return [Route("/router/rest", self.endpoint, methods=["GET", "POST"])]
 
     # -- TMC methods ---------------------------------------------------------------------------
 
@@ -281,6 +316,39 @@ class TopGateway:
         return {"is_success": True}
 
     def _tmc_permit(self, call: TopCall) -> dict[str, Any]:
-        topics = call.params.get("topics")
-        self.tmc.permits[str(call.shop)] = topics.split(",") if topics else None
+        topics = [t.strip() for t in (call.params.get("topics") or "").split(",") if t.strip()]
+        shop = str(call.shop)
+        self.tmc.permit(self.sellers.get(shop, shop), topics)
         return {"is_success": True}
+
+
+def without_empties(value: Any) -> Any:
+    """``value`` with null fields, empty lists and list wrappers left empty removed, at any depth:
+    TOP leaves a field out rather than sending it empty."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            kept = without_empties(item)
+            if kept is None or kept == [] or (isinstance(item, dict) and item and kept == {}):
+                continue
+            out[key] = kept
+        return out
+    if isinstance(value, list):
+        return [without_empties(item) for item in value]
+    return value
+
+
+def _list_wrapper(value: Any) -> bool:
+    """TOP's list wrapping: an object whose only field is a list (``{"trade": [...]}``)."""
+    return isinstance(value, dict) and len(value) == 1 and isinstance(next(iter(value.values())), list)
+
+
+def simplified(value: Any) -> Any:
+    """An answer as ``simplify=true`` sends it: list wrappers replaced by their bare lists."""
+    if _list_wrapper(value):
+        return [simplified(item) for item in next(iter(value.values()))]
+    if isinstance(value, dict):
+        return {key: simplified(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [simplified(item) for item in value]
+    return value

@@ -31,6 +31,7 @@ from plugins.taobao import mapping as tb_mapping
 from plugins.taobao.client import unwrap_list
 from plugins.taobao.connector import TaobaoChannel, TaobaoSettings
 from plugins.taobao.mapping import StockCall, format_top_time
+from plugins.taobao.push import TAOBAO_TOPICS
 from plugins.tmall import mapping
 from plugins.tmall.push import TMALL_RULES, WORKCARD_TOPIC
 
@@ -55,6 +56,7 @@ class TmallChannel(TaobaoChannel):
     Settings: ClassVar[type[BaseModel]] = TmallSettings
     capabilities: ClassVar[frozenset[Capability]] = TaobaoChannel.capabilities | {Capability.SERVICE_ORDERS}
     topic_rules = TMALL_RULES
+    tmc_topics: ClassVar[tuple[str, ...]] = (*TAOBAO_TOPICS, WORKCARD_TOPIC)
 
     #: ``options.outer_biz_key`` deduplicates increments (§3), so a lost answer is resent with it.
     stock_adjust_idempotent: ClassVar[bool] = True

@@ -32,6 +32,7 @@ def served(request: pytest.FixtureRequest) -> Iterator[tuple[AliExpressSandbox, 
 async def channel(served: tuple[AliExpressSandbox, str]) -> AsyncIterator[AliExpressChannel]:
     box, base_url = served
     connector = AliExpressChannel(make_context(AliExpressChannel, SHOP, box.shop_settings(SHOP, base_url)))
+    await connector.open_message_channel()  # TMC delivers nothing before the permit
     yield connector
     await connector.aclose()
 

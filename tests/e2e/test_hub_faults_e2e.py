@@ -95,9 +95,20 @@ async def test_invalid_session_pauses_the_shop_with_the_reason_and_resume_brings
 
                 with box.lock:
                     box.gateway.faults.clear()  # the merchant re-authorised the app
+                permits = box.gateway.calls.count("taobao.tmc.user.permit")
                 resumed = await client.post(f"/api/v1/shops/{shop}/resume")
                 assert resumed.status_code == 200, resumed.text
-                assert resumed.json()["status"] == "active" and resumed.json()["paused_reason"] is None
+                assert resumed.json()["paused_reason"] is None
+                # Not "active" yet: the re-authorised session must be permitted for TMC first.
+                assert resumed.json()["status"] == "degraded" and resumed.json()["message_channel"]["open"] is False
+
+                async def active() -> dict[str, Any] | None:
+                    found = {s["name"]: s for s in (await client.get("/api/v1/shops")).json()}[shop]
+                    return found if found["status"] == "active" else None
+
+                shown = await eventually(active, what="the shop active again, its channel reopened")
+                assert shown["message_channel"]["open"] is True
+                assert box.gateway.calls.count("taobao.tmc.user.permit") > permits, "permitted again after resume"
                 after = box.create_order(shop, "E2E-TEE", 1)
                 await eventually(lambda: _all_landed_once(hub, shop, [before, while_invalid, after]),
                                  timeout_s=15, what="every order, including the one from the paused time")

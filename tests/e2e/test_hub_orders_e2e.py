@@ -123,6 +123,7 @@ async def test_tmc_message_redelivered_three_times_makes_one_order_and_one_histo
         try:
             tid = box.create_order(shop, "E2E-TEE", 1, paid=True)  # TradeCreate + TradeBuyerPay
             connector = hub.accounts().channel(shop)
+            await connector.open_message_channel()  # as consume_channel does first
             deliveries = []
             for _ in range(3):
                 messages = await eventually(lambda: connector.consume_messages(10), timeout_s=5,

@@ -14,8 +14,10 @@ from contracts import ChannelStock, MessageKind, OrderStatus, Parcel, ParcelItem
 from hub.errors import AuthorizationError, BadInputError, PermanentError, ThrottledError
 from hub.testing.conformance import ChannelConformance
 from hub.testing.context import make_context
+from plugins.taobao.client import TopClient, unwrap_list
 from plugins.taobao.connector import TaobaoChannel
-from plugins.taobao.sandbox import SoldOut, TaobaoSandbox, serve_in_thread
+from plugins.taobao.mapping import format_top_time
+from plugins.taobao.sandbox import APP_KEY, APP_SECRET, SoldOut, TaobaoSandbox, serve_in_thread
 
 pytestmark = pytest.mark.e2e
 SHOP = "tb-e2e"
@@ -40,6 +42,7 @@ def _connector(box: TaobaoSandbox, base_url: str, **overrides: Any) -> TaobaoCha
 @pytest.fixture
 async def channel(served: tuple[TaobaoSandbox, str]) -> AsyncIterator[TaobaoChannel]:
     connector = _connector(*served)
+    await connector.open_message_channel()  # TMC delivers nothing before the permit
     yield connector
     await connector.aclose()
 
@@ -198,3 +201,62 @@ async def test_control_endpoints_drive_the_sandbox_over_http(served: tuple[Taoba
         sold_out = await http.post("/_sandbox/orders", json={"shop": SHOP, "merchant_sku": "CUP", "quantity": 500})
     assert advanced.json() == {"status": "WAIT_BUYER_CONFIRM_GOODS"}
     assert stock.json() == {"quantity": 97} and sold_out.status_code == 409
+
+
+# -- as strict as TOP, no stricter ---------------------------------------------------------------
+
+
+def _window() -> dict[str, str]:
+    now = datetime.now(UTC)
+    return {"fields": "tid,status,orders", "type": "fixed",
+            "start_modified": format_top_time(now - timedelta(minutes=5)),
+            "end_modified": format_top_time(now + timedelta(minutes=1))}
+
+
+async def test_the_gateway_answers_a_get_with_the_params_in_the_query_string(
+        served: tuple[TaobaoSandbox, str]) -> None:
+    box, base_url = served
+    tid = box.create_order(SHOP, "TEE-M", 1)
+    client = TopClient(f"{base_url}/router/rest", APP_KEY, APP_SECRET, box.shop(SHOP).session)
+    form = client.request_params("taobao.trade.fullinfo.get", {"fields": "tid_str,status", "tid": tid})
+    async with httpx.AsyncClient() as http:
+        response = await http.get(f"{base_url}/router/rest", params=form)
+    body = client.parse_response("taobao.trade.fullinfo.get", response.status_code, response.content)
+    assert body["trade"] == {"tid_str": tid, "status": "WAIT_SELLER_SEND_GOODS"}
+
+
+async def test_simplified_answers_and_left_out_empty_lists_are_read(served: tuple[TaobaoSandbox, str]) -> None:
+    box, base_url = served
+    clients = {simplify: TopClient(f"{base_url}/router/rest", APP_KEY, APP_SECRET, box.shop(SHOP).session,
+                                   simplify=simplify) for simplify in (False, True)}
+    try:
+        for client in clients.values():
+            empty = await client.call("taobao.trades.sold.increment.get", _window())
+            assert "trades" not in empty and empty["total_results"] == 0  # TOP leaves the empty list out
+            assert unwrap_list(empty.get("trades")) == []
+        tid = box.create_order(SHOP, "TEE-M", 1)
+        for simplify, client in clients.items():
+            found = await client.call("taobao.trades.sold.increment.get", _window())
+            assert isinstance(found["trades"], list) is simplify  # a bare list only when simplified
+            trades = unwrap_list(found["trades"])
+            assert [str(t["tid"]) for t in trades] == [tid]
+            assert unwrap_list(trades[0]["orders"])[0]["outer_sku_id"] == "TEE-M"
+    finally:
+        for client in clients.values():
+            await client.aclose()
+
+
+async def test_tmc_delivers_only_the_permitted_topics(served: tuple[TaobaoSandbox, str]) -> None:
+    box, base_url = served
+    connector = _connector(box, base_url, tmc_topics=["taobao_refund_RefundCreated"])
+    try:
+        tid = box.create_order(SHOP, "TEE-M", 1)
+        assert await connector.consume_messages(50) == [], "nothing before the permit"
+        assert await connector.open_message_channel() == ["taobao_refund_RefundCreated"]
+        assert box.tmc_permitted(SHOP) == ["taobao_refund_RefundCreated"]
+        assert await connector.consume_messages(50) == [], "trade topics were not permitted"
+        refund_id = box.create_refund(SHOP, tid)
+        messages = await connector.consume_messages(50)
+        assert [(m.topic, m.external_id) for m in messages] == [("taobao_refund_RefundCreated", refund_id)]
+    finally:
+        await connector.aclose()

@@ -34,6 +34,7 @@ def served() -> Iterator[tuple[TmallSandbox, str]]:
 async def channel(served: tuple[TmallSandbox, str]) -> AsyncIterator[TmallChannel]:
     box, base_url = served
     connector = TmallChannel(make_context(TmallChannel, SHOP, box.shop_settings(SHOP, base_url)))
+    await connector.open_message_channel()  # TMC delivers nothing before the permit
     yield connector
     await connector.aclose()
 

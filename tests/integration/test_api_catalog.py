@@ -10,7 +10,9 @@ from dramatiq.brokers.stub import StubBroker
 from hub.api import create_app
 from hub.config import ShopConfig
 from hub.db import dead_letters, shops
+from hub.errors import RetryableError
 from hub.plugins import build_plugin_manager
+from hub.services import message_channel, shop_health
 from hub.testing.hub import hub_config, running_hub
 from tests.integration.test_api_support import (
     PUSH_SECRET,
@@ -76,6 +78,39 @@ async def test_shops_show_platform_capabilities_and_paused_reason(database_url: 
     assert by_name["fp-main"]["capabilities"] == ["receive_push"]
     assert by_name["fp-poll"]["status"] == "active" and by_name["fp-poll"]["paused_reason"] is None
     assert by_name["ghost"]["connector_installed"] is False and by_name["ghost"]["status"] == "unknown"
+
+
+async def test_shops_are_not_shown_active_while_their_channel_is_closed_or_their_poll_fails(
+        database_url: str) -> None:
+    tb = {"app_key": "k", "app_secret": "s", "session": "x"}
+    hub = make_hub(database_url, **{"tb-new": ShopConfig(platform="taobao", settings=tb),
+                                    "tb-open": ShopConfig(platform="taobao", settings=tb),
+                                    "tb-off": ShopConfig(platform="taobao", settings=tb, enabled=False),
+                                    "fp-poll": ShopConfig(platform="fakepoll", settings={"secret": PUSH_SECRET})})
+    hub.plugins = build_plugin_manager(extra=[FakeChannelsPlugin()])
+    await message_channel.request_reopen(hub, "tb-new")  # resumed: to be permitted again
+    await shop_health.record_poll(hub, "tb-new")
+    await message_channel.ensure_open(hub, "tb-open", _OpensChannel())
+    await shop_health.record_poll(hub, "tb-open")
+    await shop_health.record_poll(hub, "fp-poll", RetryableError("shop 'fp-poll': HTTP 503; retry later"))
+    key = await new_key(hub, "viewer")
+    async with api(hub) as client:
+        by_name = {row["name"]: row for row in (await client.get("/api/v1/shops", headers=bearer(key))).json()}
+    assert (by_name["tb-new"]["status"], by_name["tb-new"]["status_reason"]) == (
+        "degraded", "message channel not open yet")
+    assert by_name["tb-new"]["message_channel"]["open"] is False and by_name["tb-new"]["last_poll_ok_at"]
+    assert by_name["tb-open"]["status"] == "active" and by_name["tb-open"]["status_reason"] is None
+    assert by_name["tb-open"]["message_channel"]["open"] is True
+    assert by_name["tb-open"]["message_channel"]["topics"] == ["taobao_trade_TradeBuyerPay"]
+    assert by_name["tb-off"]["status"] == "disabled"
+    assert by_name["fp-poll"]["status"] == "degraded" and by_name["fp-poll"]["message_channel"] is None
+    assert "last poll failed: RetryableError: shop 'fp-poll': HTTP 503" in by_name["fp-poll"]["status_reason"]
+    assert by_name["fp-poll"]["last_poll_error_at"] and by_name["fp-poll"]["last_poll_ok_at"] is None
+
+
+class _OpensChannel:
+    async def open_message_channel(self) -> list[str]:
+        return ["taobao_trade_TradeBuyerPay"]
 
 
 async def test_dead_letters_list_show_and_replay_for_admins(database_url: str) -> None:

@@ -92,3 +92,54 @@ def test_unwrap_list_reads_bare_and_wrapped_lists() -> None:
     assert unwrap_list({"order": [1, 2]}) == [1, 2]
     assert unwrap_list([3]) == [3]
     assert unwrap_list(None) == []
+
+
+# -- answers as TOP really shapes them: wrapped or simplified, empty lists left out ---------------
+
+TRADE = {"tid": 1, "orders": {"order": [{"oid": 2}]}}
+
+
+@pytest.mark.parametrize(("simplify", "body", "inner"), [
+    # the usual envelope, lists wrapped in singular-key objects
+    (False, {"trade_fullinfo_get_response": {"trade": TRADE, "request_id": "r"}}, {"trade": TRADE, "request_id": "r"}),
+    # simplify=true: no <method>_response wrapper, lists bare
+    (True, {"trade": {"tid": 1, "orders": [{"oid": 2}]}, "request_id": "r"},
+     {"trade": {"tid": 1, "orders": [{"oid": 2}]}, "request_id": "r"}),
+    # a simplifying client still reads a wrapped answer (a gateway that ignores simplify)
+    (True, {"trade_fullinfo_get_response": {"trade": TRADE}}, {"trade": TRADE}),
+    # no trades in the window: TOP leaves the list out instead of sending it empty
+    (False, {"trade_fullinfo_get_response": {"total_results": 0, "request_id": "r"}},
+     {"total_results": 0, "request_id": "r"}),
+])
+def test_answers_are_read_wrapped_or_simplified(simplify: bool, body: dict, inner: dict) -> None:
+    client = TopClient("http://gw", "app", "secret", "sess", simplify=simplify)
+    assert client.parse_response("taobao.trade.fullinfo.get", 200, json.dumps(body).encode()) == inner
+
+
+def test_an_unwrapped_answer_without_simplify_is_refused_and_errors_win_even_when_simplified() -> None:
+    plain = TopClient("http://gw", "app", "secret", "sess")
+    with pytest.raises(PermanentError, match="without 'trade_fullinfo_get_response'"):
+        plain.parse_response("taobao.trade.fullinfo.get", 200, b'{"trade": {"tid": 1}}')
+    simple = TopClient("http://gw", "app", "secret", "sess", simplify=True)
+    with pytest.raises(AuthorizationError):
+        simple.parse_response("taobao.trade.fullinfo.get", 200,
+                              b'{"error_response": {"code": 27, "msg": "Invalid session"}}')
+
+
+def test_simplify_is_sent_and_signed_only_when_asked_for() -> None:
+    assert "simplify" not in TopClient("http://gw", "app", "secret").request_params("m", {})
+    form = TopClient("http://gw", "app", "secret", simplify=True).request_params("m", {})
+    assert form["simplify"] == "true" and form["sign"] == sign_top(
+        {k: v for k, v in form.items() if k != "sign"}, "secret", "hmac-sha256")
+
+
+@pytest.mark.parametrize(("value", "items"), [
+    (None, []),  # left out by TOP
+    ({}, []),
+    ("", []),
+    ([{"a": 1}], [{"a": 1}]),  # simplified: bare
+    ({"trade": [{"a": 1}]}, [{"a": 1}]),  # wrapped
+    ({"trade": []}, []),
+])
+def test_a_missing_or_empty_list_reads_as_empty(value: object, items: list) -> None:
+    assert unwrap_list(value) == items

@@ -12,10 +12,12 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, Depends, Request
 
+from contracts.connectors import Capability
 from hub.api.auth import Permission, Principal, authenticate, require
 from hub.api.deps import get_hub
 from hub.api.errors import ApiError
-from hub.api.models import PluginOut, ShopOut
+from hub.api.models import MessageChannelOut, PluginOut, ShopOut
+from hub.services import message_channel, shop_health
 
 log = structlog.get_logger(__name__)
 
@@ -37,26 +39,45 @@ def _statuses_by_name(found: Any) -> dict[str, Any]:
 @router.get("/shops", response_model=list[ShopOut], summary="Configured shops and their run-time status",
             dependencies=[Depends(require(Permission.SHOPS_READ))])
 async def list_shops(request: Request) -> list[ShopOut]:
+    """Each shop with a status that is ``active`` only when everything it needs works (see
+    ``ShopOut.status``), the reason otherwise, its message channel and its last poll."""
     from hub.db import shops as shop_rows
 
     hub = get_hub(request)
     async with hub.database().session() as session:
         statuses = _statuses_by_name(await shop_rows.all_shop_statuses(session))
-    return [_shop_out(hub, name, statuses.get(name)) for name in sorted(hub.config.shops)]
+    channels = await message_channel.all_states(hub)
+    polls = await shop_health.all_poll_records(hub)
+    return [_shop_out(hub, name, statuses.get(name), channels.get(name), polls.get(name))
+            for name in sorted(hub.config.shops)]
 
 
-def _shop_out(hub: Any, name: str, state: Any) -> ShopOut:
+def _shop_out(hub: Any, name: str, state: Any, channel: message_channel.ChannelState | None = None,
+              poll: shop_health.PollRecord | None = None) -> ShopOut:
     shop = hub.config.shops[name]
     cls = hub.plugins.channel_class(shop.platform)
+    capabilities: frozenset[Capability] = getattr(cls, "capabilities", frozenset()) if cls else frozenset()
+    needs_channel = Capability.MESSAGE_CHANNEL in capabilities
+    condition = shop_health.shop_condition(
+        enabled=shop.enabled, installed=cls is not None, paused=getattr(state, "status", None) == "paused",
+        paused_reason=getattr(state, "paused_reason", None),
+        known=state is not None or channel is not None or poll is not None,
+        needs_channel=needs_channel, channel=channel, poll=poll)
     return ShopOut(
         name=name,
         platform=shop.platform,
         enabled=shop.enabled,
-        capabilities=sorted(str(c) for c in getattr(cls, "capabilities", ())) if cls else [],
+        capabilities=sorted(str(c) for c in capabilities),
         connector_installed=cls is not None,
-        status=getattr(state, "status", None) or "unknown",
+        status=condition.status,
+        status_reason=condition.reason,
         paused_reason=getattr(state, "paused_reason", None),
         paused_until=getattr(state, "paused_until", None),
+        message_channel=(MessageChannelOut(**(channel or message_channel.ChannelState()).out())
+                         if needs_channel else None),
+        last_poll_ok_at=poll.last_ok_at if poll else None,
+        last_poll_error=poll.last_error if poll else None,
+        last_poll_error_at=poll.last_error_at if poll else None,
     )
 
 
@@ -71,8 +92,9 @@ async def _admin(request: Request) -> Principal:
 async def resume_shop(request: Request, shop: str, principal: Principal = Depends(_admin)) -> ShopOut:
     """Mark the shop active again, once its cause is fixed (e.g. the merchant re-authorised the app).
 
-    Its message channel and polls run again at their next interval (the channel kept its
-    messages; the poll cursor did not move while paused); inbox messages that waited for the shop
+    Its message channel is opened again (TOP: permitted for the new session) before it is consumed,
+    and polls run again at their next interval (the channel kept its messages; the poll cursor did
+    not move while paused); inbox messages that waited for the shop
     are sent to the workers now, and so is the stock that could not be pushed meanwhile.
     """
     from sqlalchemy import select
@@ -90,8 +112,12 @@ async def resume_shop(request: Request, shop: str, principal: Principal = Depend
         waiting = list((await session.execute(select(InboxRow.id).where(
             InboxRow.shop == shop, InboxRow.status == "failed").order_by(InboxRow.id))).scalars())
         state = await shop_rows.shop_status(session, shop)
+    # A resume usually follows a re-authorisation: the new session must be permitted again.
+    await message_channel.request_reopen(hub, shop)
     if waiting and hub.runtime is not None:
         hub.send(PROCESS_ACTOR, waiting)
     await schedule_push(hub, [shop], delay_ms=0)
     log.info("shop.resumed", shop=shop, actor=principal.actor, inbox_resent=len(waiting))
-    return _shop_out(hub, shop, state)
+    channels = await message_channel.all_states(hub)
+    polls = await shop_health.all_poll_records(hub)
+    return _shop_out(hub, shop, state, channels.get(shop), polls.get(shop))
