@@ -24,8 +24,8 @@ from hub.services import stock_sync, sweepers
 from hub.testing.hub import hub_config
 
 
-def _hub(database_url: str, redis_url: str | None, namespace: str, **sections: Any) -> Hub:
-    config = hub_config(database_url, redis_url=redis_url, **sections)
+def _hub(database_url: str, redis: str | None, namespace: str, **sections: Any) -> Hub:
+    config = hub_config(database_url, redis_url=redis, **sections)
     config.hub.redis_namespace = namespace
     return Hub(config, build_plugin_manager(load_entry_points=False))
 

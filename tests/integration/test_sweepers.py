@@ -156,7 +156,8 @@ async def test_a_shipment_whose_messages_the_broker_lost_is_confirmed_once_and_i
         await _work_off(hub)
         assert len(Channel.calls) == 1
         async with hub.database().session() as session:
-            row = (await session.execute(select(ShipmentRow).where(ShipmentRow.id == recorded.shipment.id))).scalar_one()
+            shipment_id = recorded.shipment.id
+            row = (await session.execute(select(ShipmentRow).where(ShipmentRow.id == shipment_id))).scalar_one()
             stock = (await inventory.stock_of(session, ["SKU-1"]))["SKU-1"]
         assert row.status == "confirmed"
         assert await _reservations(hub, "consumed") == 1
