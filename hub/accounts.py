@@ -62,7 +62,8 @@ class AccountRegistry:
             raise ConfigError(f"{kind} {name!r} is misconfigured", problems)
         settings = cls.Settings.model_validate(values)
         bucket = TokenBucket(
-            self.hub.redis(), f"ratelimit:{kind}:{name}", account.rate_limit_per_s, account.rate_limit_burst
+            self.hub.redis(), f"ratelimit:{kind}:{name}", account.rate_limit_per_s, account.rate_limit_burst,
+            key_prefix=self.hub.redis_key(""),
         )
         context = AccountContext(
             name=name,

@@ -431,7 +431,8 @@ def dlq_replay(ctx: typer.Context, dead_letter_id: int = typer.Argument(..., met
 
 
 #: Modules whose import registers actors; a replayed letter may name any of them.
-ACTOR_MODULES = ("hub.pipeline.actors", "hub.pipeline.stock_actors")
+ACTOR_MODULES = ("hub.pipeline.actors", "hub.pipeline.stock_actors", "hub.pipeline.fulfilment_actors",
+                 "hub.pipeline.sweep_actors")
 
 
 def _start_queue(hub: Hub) -> Any:
@@ -451,6 +452,7 @@ def _start_queue(hub: Hub) -> Any:
             if exc.name != module:
                 raise
     runtime = QueueRuntime.create(redis_url=hub.config.redis_url, database_url=hub.config.database_url,
+                                  namespace=hub.config.hub.redis_namespace,
                                   worker_threads=hub.config.hub.worker_threads)
     runtime.on_worker_shutdown(hub.close_loop_resources)
     hub.runtime = runtime

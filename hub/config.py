@@ -128,6 +128,26 @@ class HubSection(BaseModel):
         description="A file of NAME=value lines (relative to the config file) consulted for credentials "
                     "after the environment; keep it readable by the hub only.",
     )
+    redis_namespace: str = Field(
+        default="hub", pattern=r"^[A-Za-z0-9]([A-Za-z0-9_.:-]{0,61}[A-Za-z0-9_.-])?$",
+        description="Prefix of every Redis key the hub writes (queues, locks, rate limits, breakers), so two "
+                    "hubs can share one Redis with different namespaces.")
+
+
+class QueueSection(BaseModel):
+    """Recovery of work the broker lost (``hub.services.sweepers``) and outbox housekeeping."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sweep_interval_s: float = Field(default=30.0, gt=0, description="How often the leader runs the sweepers.")
+    sweep_after_s: float = Field(
+        default=60.0, gt=0,
+        description="Work younger than this (or re-enqueued less than this ago) counts as in flight and is left "
+                    "alone; older work still owed is re-enqueued. Recovery time: sweep_interval_s + sweep_after_s.")
+    sweep_batch: int = Field(default=500, ge=1, le=10_000, description="At most this many items per sweeper run.")
+    sweep_horizon_days: float = Field(
+        default=7.0, gt=0, description="Orders changed longer ago than this are not swept (keeps each run cheap).")
+    outbox_retention_days: float = Field(default=7.0, gt=0, description="Published outbox rows are kept this long.")
 
 
 _PATH_OVERRIDE: ContextVar[Path | None] = ContextVar("hub_config_path", default=None)
@@ -175,6 +195,7 @@ class HubConfig(BaseSettings):
     couriers: dict[str, CourierConfig] = Field(default_factory=dict)
     stock_groups: dict[str, StockGroupConfig] = Field(default_factory=dict)
     rules: RulesConfig = Field(default_factory=RulesConfig)
+    queue: QueueSection = Field(default_factory=QueueSection)
     #: Where the file was read from (None: defaults and environment only).
     _path: Path | None = PrivateAttr(default=None)
     #: ``[hub] secrets_file`` read as NAME → value; the environment wins over it.

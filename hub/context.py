@@ -67,6 +67,11 @@ class Hub:
             slot["redis"] = client
         return client
 
+    def redis_key(self, suffix: str) -> str:
+        """``suffix`` under this hub's Redis namespace (``hub.redis_namespace``, default ``hub``):
+        every key the hub writes goes through here, so two hubs can share one Redis."""
+        return f"{self.config.hub.redis_namespace}:{suffix}"
+
     def accounts(self) -> AccountRegistry:
         """Connector instances (one per configured account) for the running loop."""
         from hub.accounts import AccountRegistry

@@ -43,7 +43,8 @@ def _migrate(hub: Hub) -> None:
     upgrade(hub.config.database_url)
 
 
-ACTOR_MODULES = ("hub.pipeline.actors", "hub.pipeline.stock_actors", "hub.pipeline.fulfilment_actors")
+ACTOR_MODULES = ("hub.pipeline.actors", "hub.pipeline.stock_actors", "hub.pipeline.fulfilment_actors",
+                 "hub.pipeline.sweep_actors")
 
 
 def import_actor_modules() -> None:
@@ -60,6 +61,7 @@ def start_runtime(hub: Hub) -> Any:
     runtime = QueueRuntime.create(
         redis_url=hub.config.redis_url,
         database_url=hub.config.database_url,
+        namespace=hub.config.hub.redis_namespace,
         worker_threads=hub.config.hub.worker_threads,
     )
     runtime.on_worker_shutdown(hub.close_loop_resources)
@@ -72,8 +74,9 @@ def start_runtime(hub: Hub) -> Any:
 def periodic_jobs(hub: Hub) -> list[tuple[str, float, str, tuple[Any, ...]]]:
     from hub.pipeline.actors import shop_jobs
     from hub.pipeline.stock_actors import inventory_jobs
+    from hub.pipeline.sweep_actors import sweep_jobs
 
-    return shop_jobs(hub) + list(inventory_jobs(hub))
+    return shop_jobs(hub) + list(inventory_jobs(hub)) + sweep_jobs(hub)
 
 
 class BackgroundLoop:
@@ -95,7 +98,7 @@ class BackgroundLoop:
     async def _main(self) -> None:
         from hub.queue.leader import LeaderLock
         from hub.queue.relay import run_relay_forever
-        from hub.queue.scheduler import PeriodicJob, Scheduler
+        from hub.queue.scheduler import PeriodicJob, Scheduler, schedule_memory
 
         self.loop = asyncio.get_running_loop()
         self.stop_event = asyncio.Event()
@@ -103,10 +106,11 @@ class BackgroundLoop:
         runtime = self.hub.runtime
         assert runtime is not None, "start_runtime(hub) before the background loop"
         jobs = [PeriodicJob(name, interval, actor, args) for name, interval, actor, args in periodic_jobs(self.hub)]
-        leader = LeaderLock(self.hub.redis(), "scheduler", ttl_s=10)
+        leader = LeaderLock(self.hub.redis(), "scheduler", ttl_s=10, key_prefix=self.hub.redis_key("leader:"))
+        memory = schedule_memory(self.hub.redis(), self.hub.redis_key("scheduler:last_run"))
         tasks = [asyncio.create_task(run_relay_forever(self.hub.config.database_url, runtime, 0.2, self.stop_event))]
         if self.schedule:
-            tasks.append(asyncio.create_task(Scheduler(runtime, leader, jobs).run(self.stop_event)))
+            tasks.append(asyncio.create_task(Scheduler(runtime, leader, jobs, memory=memory).run(self.stop_event)))
         tasks += [asyncio.create_task(fn(self.stop_event)) for fn in self.extra]
         await self.stop_event.wait()
         for task in tasks:

@@ -2,17 +2,21 @@
 
 A service calls ``add`` inside its transaction; the relay (``hub.queue``) later takes unpublished
 rows, sends them to the broker and marks them published. A rolled-back change therefore never
-sends its event, and a committed one always does (at least once). Not for sending: the relay does.
+sends its event, and a committed one always reaches the broker (at least once). "Published" means
+the broker took it, not that the job ran: a broker that forgets it (a restart without
+persistence) is covered by the sweepers (``hub.services.sweepers``), which re-derive the owed
+follow-up from the business tables. Published rows are purged after ``[queue]
+outbox_retention_days``. Not for sending: the relay does.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import and_, delete, event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -73,9 +77,22 @@ async def mark_published(session: AsyncSession, ids: list[int]) -> None:
         await session.execute(update(OutboxRow).where(OutboxRow.id.in_(ids)).values(published_at=utcnow()))
 
 
-async def purge_published(session: AsyncSession, older_than: timedelta) -> int:
-    """Delete rows published more than ``older_than`` ago; returns how many."""
-    result = await session.execute(
-        delete(OutboxRow).where(OutboxRow.published_at.is_not(None), OutboxRow.published_at < utcnow() - older_than)
-    )
+async def purge_published(session: AsyncSession, older_than: timedelta | None = None, *,
+                          before: datetime | None = None, limit: int | None = None) -> int:
+    """Delete rows published more than ``older_than`` ago (or before ``before``), the oldest
+    ``limit`` of them if given; returns how many. Unpublished rows are never deleted."""
+    if before is None:
+        if older_than is None:
+            raise TypeError("purge_published needs older_than or before")
+        before = utcnow() - older_than
+    old = and_(OutboxRow.published_at.is_not(None), OutboxRow.published_at < before)
+    if limit is None:
+        result = await session.execute(delete(OutboxRow).where(old))
+    else:
+        # ix_outbox_unpublished (published_at, id) serves both the filter and the order.
+        oldest = select(OutboxRow.id).where(old).order_by(OutboxRow.published_at, OutboxRow.id).limit(limit)
+        ids = list((await session.execute(oldest)).scalars())
+        if not ids:
+            return 0
+        result = await session.execute(delete(OutboxRow).where(OutboxRow.id.in_(ids)))
     return int(getattr(result, "rowcount", 0) or 0)

@@ -149,6 +149,9 @@ class OrderRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(ts(), default=utcnow, onupdate=utcnow)
+    #: When a sweeper last re-enqueued this order's follow-up (``hub.services.sweepers``): work
+    #: re-enqueued less than ``[queue] sweep_after_s`` ago is in flight and left alone.
+    swept_at: Mapped[datetime | None] = mapped_column(ts())
 
 
 class OrderLineRow(Base):
@@ -244,7 +247,9 @@ class StockRow(Base):
 
 class ReservationRow(Base):
     __tablename__ = "reservations"
-    __table_args__ = (UniqueConstraint("order_id", "line_external_id"),)
+    # By state: the order sweeper looks for orders still holding active or short reservations.
+    __table_args__ = (UniqueConstraint("order_id", "line_external_id"),
+                      Index("ix_reservations_state_order", "state", "order_id"))
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     order_id: Mapped[int] = mapped_column(Id)
     line_external_id: Mapped[str] = mapped_column(String(200))
@@ -367,6 +372,7 @@ class ShipmentRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime | None] = mapped_column(ts(), onupdate=utcnow)
+    swept_at: Mapped[datetime | None] = mapped_column(ts())  # as ``OrderRow.swept_at``
 
 
 class TrackingEventRow(Base):
@@ -445,6 +451,7 @@ class InboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(ts())
+    swept_at: Mapped[datetime | None] = mapped_column(ts())  # as ``OrderRow.swept_at``
 
 
 class OutboxRow(Base):

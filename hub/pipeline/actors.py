@@ -147,20 +147,6 @@ async def _drain(hub: Any, shop: str, platform: str, connector: Any, deadline: f
             break
 
 
-@hub_actor(queue="ingest", max_retries=2)
-async def sweep_inbox() -> None:
-    """Re-enqueue inbox rows left pending (a send lost in a crash between commit and enqueue)."""
-    from hub.db import inbox
-
-    hub = current_hub()
-    async with hub.database().session() as session:
-        rows = await inbox.pending(session, 500)
-    stale = [r.id for r in rows if time.time() - r.received_at.timestamp() > 30]
-    if stale:
-        hub.send(PROCESS_ACTOR, stale)
-        log.warning("inbox.swept", count=len(stale))
-
-
 @hub_actor(queue="default", priority=-15, max_retries=5)
 async def order_changed(order_id: int, old_status: str | None, new_status: str, cause: str) -> None:
     """After an order change commits: notify plugins, then drive stock and audit."""
@@ -185,7 +171,7 @@ async def aftersale_changed(aftersale_id: int, order_id: int | None, status: str
 
 def shop_jobs(hub: Any) -> list[tuple[str, float, str, tuple[Any, ...]]]:
     """(name, interval, actor, args) for each periodic job the configured shops need."""
-    jobs: list[tuple[str, float, str, tuple[Any, ...]]] = [("sweep_inbox", 30.0, "sweep_inbox", ())]
+    jobs: list[tuple[str, float, str, tuple[Any, ...]]] = []
     for name, shop in hub.config.shops.items():
         if not shop.enabled:
             continue

@@ -41,7 +41,7 @@ def breaker(hub: Hub, shop: str) -> CircuitBreaker:
                                    until=datetime.fromtimestamp(until, UTC))
         log.warning("shop.breaker_open", shop=name, reason=reason, until=until)
 
-    return CircuitBreaker(hub.redis(), shop, on_open=pause_until)
+    return CircuitBreaker(hub.redis(), shop, on_open=pause_until, key_prefix=hub.redis_key("breaker:"))
 
 
 async def pause_for_authorisation(hub: Hub, shop: str, exc: AuthorizationError) -> None:

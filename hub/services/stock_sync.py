@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 PUSH_ACTOR = "push_shop_stock"
-#: Redis key prefix of the "a push job is pending for this shop" flag (tests use their own).
-FLAG_PREFIX = "hub:stockpush:"
+#: Redis key (under the hub's namespace) of the "a push job is pending for this shop" flag.
+FLAG_PREFIX = "stockpush:"
 #: How long a pending-push flag lives if its job is lost; the dirty sweep then reschedules.
 FLAG_TTL_MS = 30_000
 #: At most this many listings per push job; the rest stay dirty for the next one.
@@ -153,7 +153,7 @@ async def listing_sku(
 async def _claim_flag(hub: Hub, shop: str) -> bool:
     client = hub.redis()
     if client is not None:
-        return bool(await client.set(f"{FLAG_PREFIX}{shop}", "1", nx=True, px=FLAG_TTL_MS))
+        return bool(await client.set(hub.redis_key(f"{FLAG_PREFIX}{shop}"), "1", nx=True, px=FLAG_TTL_MS))
     now = time.monotonic()
     with _local_guard:
         expires = _local_flags.get(shop)
@@ -166,7 +166,7 @@ async def _claim_flag(hub: Hub, shop: str) -> bool:
 async def clear_flag(hub: Hub, shop: str) -> None:
     client = hub.redis()
     if client is not None:
-        await client.delete(f"{FLAG_PREFIX}{shop}")
+        await client.delete(hub.redis_key(f"{FLAG_PREFIX}{shop}"))
         return
     with _local_guard:
         _local_flags.pop(shop, None)

@@ -62,8 +62,13 @@ def running_hub(
 
     import_actor_modules()
     plugins = build_plugin_manager(extra=list(extra_plugins), load_entry_points=load_entry_points)
+    namespace = config.hub.redis_namespace
+    if namespace == HubSection.model_fields["redis_namespace"].default:
+        # Every key the test's hub writes (queues, locks, flags, buckets) goes under a namespace
+        # of its own, deleted afterwards; a test that chose a namespace keeps it.
+        namespace = f"hubtest-{secrets.token_hex(4)}"
+        config = config.model_copy(update={"hub": config.hub.model_copy(update={"redis_namespace": namespace})})
     hub = Hub(config, plugins)
-    namespace = f"hubtest-{secrets.token_hex(4)}"
     runtime = QueueRuntime.create(redis_url=config.redis_url, database_url=config.database_url,
                                   namespace=namespace, worker_threads=config.hub.worker_threads)
     runtime.on_worker_shutdown(hub.close_loop_resources)

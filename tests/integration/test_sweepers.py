@@ -1,0 +1,198 @@
+"""Nothing lost when the broker forgets: committed paid orders, a recorded shipment and a failed
+inbox row whose messages the broker lost (relayed, then the queue dropped, as a Redis restart
+without persistence does) are found by the sweepers and their follow-ups happen exactly once.
+The sweepers run directly with a clock moved past ``sweep_after_s``: no sleeping on windows.
+On SQLite with the in-process queue and on PostgreSQL with the real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from contracts import InboundMessage, MessageKind, OrderStatus
+from contracts.shipments import Parcel
+from hub.context import Hub
+from hub.db import inbox
+from hub.db.tables import InboxRow, OrderRow, ReservationRow, ShipmentRow
+from hub.queue.relay import relay_outbox
+from hub.queue.testing import delete_namespace
+from hub.services import fulfilment, inventory, orders, stock_effects, sweepers
+from hub.testing.factories import make_order
+from hub.testing.hub import hub_config, running_hub
+from tests.integration.test_fulfilment_flow import Channel, Plugin, _reset, mode
+
+__all__ = ["_reset", "mode"]
+
+ORDERS = 30
+
+
+def _config(database_url: str, redis_url: str | None) -> Any:
+    shop = f"sweep-{secrets.token_hex(3)}"
+    return hub_config(database_url, redis_url=redis_url, shops={shop: {"platform": "shipshop"}},
+                      warehouses={"main": {"platform": "manual"}})
+
+
+def _later(hub: Hub) -> datetime:
+    """A moment past the in-flight window of everything the test just committed."""
+    return datetime.now(UTC) + timedelta(seconds=hub.config.queue.sweep_after_s + 1)
+
+
+async def _stock(hub: Hub, on_hand: int = 100) -> None:
+    async with hub.database().transaction() as session:
+        await inventory.define_sku(session, "SKU-1")
+    await inventory.adjust_stock(hub, [inventory.Adjustment(warehouse="main", merchant_sku="SKU-1", on_hand=on_hand)],
+                                 actor="test")
+
+
+async def _paid_orders(hub: Hub, count: int) -> list[int]:
+    shop = next(iter(hub.config.shops))
+    ids = []
+    for _ in range(count):
+        order = make_order(platform="shipshop", shop=shop, status=OrderStatus.PAID, lines=[("SKU-1", 1)])
+        async with hub.database().transaction() as session:
+            ids.append((await orders.apply_order(session, order, cause="test")).order_id)
+    return ids
+
+
+async def _broker_forgets(hub: Hub) -> None:
+    """Relay the outbox (rows marked published), then lose everything the broker holds."""
+    while await relay_outbox(hub.database(), hub.runtime):
+        pass
+    runtime = hub.runtime
+    assert runtime is not None
+    if runtime.embedded:
+        runtime.broker.flush_all()
+    else:
+        assert hub.config.redis_url
+        delete_namespace(hub.config.redis_url, hub.config.hub.redis_namespace)
+
+
+async def _work_off(hub: Hub) -> None:
+    """Run the workers until the queue is empty, relaying what the work writes to the outbox."""
+    runtime = hub.runtime
+    assert runtime is not None
+    if runtime.worker is None:
+        runtime.start_workers()
+    while True:
+        await asyncio.to_thread(runtime.join, 60_000)
+        if not await relay_outbox(hub.database(), runtime):
+            return
+
+
+async def _reservations(hub: Hub, state: str) -> int:
+    async with hub.database().session() as session:
+        return int(await session.scalar(select(func.count()).select_from(ReservationRow)
+                                         .where(ReservationRow.state == state)) or 0)
+
+
+async def _sweep_all(hub: Hub, now: datetime) -> int:
+    return (await sweepers.sweep_orders(hub, now) + await sweepers.sweep_shipments(hub, now)
+            + await sweepers.sweep_inbox(hub, now))
+
+
+async def test_paid_orders_whose_messages_the_broker_lost_are_each_reserved_once(
+    database_url: str, mode: str | None
+) -> None:
+    with running_hub(_config(database_url, mode), extra_plugins=[Plugin()], load_entry_points=False,
+                     start_workers=False, relay=False) as hub:
+        await _stock(hub)
+        await _paid_orders(hub, ORDERS)
+        await _broker_forgets(hub)
+        await _work_off(hub)
+        assert await _reservations(hub, "active") == 0, "the broker was meant to have lost every order_changed"
+
+        assert await sweepers.sweep_orders(hub, _later(hub)) == ORDERS
+        await _work_off(hub)
+        assert await _reservations(hub, "active") == ORDERS
+        async with hub.database().session() as session:
+            stock = (await inventory.stock_of(session, ["SKU-1"]))["SKU-1"]
+        assert sum(stock.reserved.values()) == ORDERS, "each order reserved exactly once"
+
+        # Nothing is owed any more: later sweeps enqueue nothing.
+        assert await _sweep_all(hub, _later(hub) + timedelta(hours=1)) == 0
+        await hub.close_loop_resources()
+
+
+async def test_work_just_committed_or_just_swept_is_in_flight_and_left_alone(
+    database_url: str, mode: str | None
+) -> None:
+    with running_hub(_config(database_url, mode), extra_plugins=[Plugin()], load_entry_points=False,
+                     start_workers=False, relay=False) as hub:
+        await _stock(hub)
+        await _paid_orders(hub, 3)
+        await _broker_forgets(hub)
+        assert await sweepers.sweep_orders(hub) == 0, "orders changed moments ago are still in flight"
+        later = _later(hub)
+        assert await sweepers.sweep_orders(hub, later) == 3
+        # Not worked off yet: re-enqueued moments ago, so the next sweeps leave them alone ...
+        assert await sweepers.sweep_orders(hub, later + timedelta(seconds=1)) == 0
+        # ... until that message, too, has had sweep_after_s to arrive.
+        assert await sweepers.sweep_orders(hub, later + timedelta(seconds=hub.config.queue.sweep_after_s + 1)) == 3
+        await _work_off(hub)
+        assert await _reservations(hub, "active") == 3, "two sweeps of the same orders still reserve once"
+        await hub.close_loop_resources()
+
+
+async def test_a_shipment_whose_messages_the_broker_lost_is_confirmed_once_and_its_stock_consumed(
+    database_url: str, mode: str | None
+) -> None:
+    with running_hub(_config(database_url, mode), extra_plugins=[Plugin()], load_entry_points=False,
+                     start_workers=False, relay=False) as hub:
+        await _stock(hub, on_hand=10)
+        [order_id] = await _paid_orders(hub, 1)
+        await stock_effects.reserve_order(hub, order_id)
+        recorded = await fulfilment.record_shipment(
+            hub, order_id, [Parcel(courier_code="SF", tracking_number="SF-LOST-1")], actor="test")
+        await _broker_forgets(hub)
+        await _work_off(hub)
+        assert Channel.calls == [], "the broker was meant to have lost confirm_shipment"
+
+        assert await sweepers.sweep_shipments(hub, _later(hub)) == 1
+        assert await sweepers.sweep_orders(hub, _later(hub)) == 1  # shipped in full, stock still reserved
+        await _work_off(hub)
+        assert len(Channel.calls) == 1
+        async with hub.database().session() as session:
+            shipment_id = recorded.shipment.id
+            row = (await session.execute(select(ShipmentRow).where(ShipmentRow.id == shipment_id))).scalar_one()
+            stock = (await inventory.stock_of(session, ["SKU-1"]))["SKU-1"]
+        assert row.status == "confirmed"
+        assert await _reservations(hub, "consumed") == 1
+        assert (sum(stock.on_hand.values()), sum(stock.reserved.values())) == (9, 0)
+
+        assert await _sweep_all(hub, _later(hub) + timedelta(hours=1)) == 0
+        await _work_off(hub)
+        assert len(Channel.calls) == 1, "the channel is told once"
+        await hub.close_loop_resources()
+
+
+async def test_failed_inbox_rows_due_for_retry_and_pending_ones_are_processed_once(
+    database_url: str, mode: str | None
+) -> None:
+    with running_hub(_config(database_url, mode), extra_plugins=[Plugin()], load_entry_points=False,
+                     start_workers=False, relay=False) as hub:
+        await _stock(hub)
+        shop = next(iter(hub.config.shops))
+        placed = [make_order(platform="shipshop", shop=shop, lines=[("SKU-1", 1)]) for _ in range(2)]
+        messages = [InboundMessage(message_id=f"m-{o.ref.external_id}", kind=MessageKind.ORDER, topic="poll",
+                                   external_id=o.ref.external_id, order=o) for o in placed]
+        async with hub.database().transaction() as session:
+            failed, pending = await inbox.record_messages(session, platform="shipshop", shop=shop, source="poll",
+                                                          messages=messages)
+            await inbox.bump_attempts(session, failed)
+            await inbox.mark_failed(session, failed, "RetryableError: the platform was busy")
+        await _broker_forgets(hub)  # the delayed retry and the first enqueue were both lost
+
+        assert await sweepers.sweep_inbox(hub, _later(hub)) == 2
+        await _work_off(hub)
+        async with hub.database().session() as session:
+            statuses = dict((await session.execute(select(InboxRow.id, InboxRow.status))).all())
+            stored = int(await session.scalar(select(func.count()).select_from(OrderRow)) or 0)
+        assert statuses == {failed: "done", pending: "done"}
+        assert stored == 2
+        assert await _reservations(hub, "active") == 2
+        assert await _sweep_all(hub, _later(hub) + timedelta(hours=1)) == 0
+        await hub.close_loop_resources()
