@@ -73,25 +73,13 @@ async def resume_shop(request: Request, shop: str, principal: Principal = Depend
 
     Its message channel and polls run again at their next interval (the channel kept its
     messages; the poll cursor did not move while paused); inbox messages that waited for the shop
-    are sent to the workers now, and so is the stock that could not be pushed meanwhile.
+    are sent to the workers now, and so is the stock that could not be pushed meanwhile. Who
+    resumed it is kept in the audit log (``GET /api/v1/audit?action=shop.resumed``).
     """
-    from sqlalchemy import select
-
-    from hub.db import shops as shop_rows
-    from hub.db.tables import InboxRow
-    from hub.services.ingest import PROCESS_ACTOR
-    from hub.services.stock_sync import schedule_push
+    from hub.services.shop_resume import resume_shop as resume
 
     hub = get_hub(request)
     if shop not in hub.config.shops:
         raise ApiError(404, "not_found", f"no shop named {shop!r} in the configuration")
-    async with hub.database().transaction() as session:
-        await shop_rows.resume_shop(session, shop)
-        waiting = list((await session.execute(select(InboxRow.id).where(
-            InboxRow.shop == shop, InboxRow.status == "failed").order_by(InboxRow.id))).scalars())
-        state = await shop_rows.shop_status(session, shop)
-    if waiting and hub.runtime is not None:
-        hub.send(PROCESS_ACTOR, waiting)
-    await schedule_push(hub, [shop], delay_ms=0)
-    log.info("shop.resumed", shop=shop, actor=principal.actor, inbox_resent=len(waiting))
-    return _shop_out(hub, shop, state)
+    outcome = await resume(hub, shop, actor=principal.actor, reason="resumed by an admin")
+    return _shop_out(hub, shop, outcome.status)
