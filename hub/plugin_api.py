@@ -23,7 +23,7 @@ from hub.errors import (
     SignatureError,
     ThrottledError,
 )
-from hub.http import build_http_client, call_with_retries
+from hub.http import build_http_client, call_with_retries, retry_after_seconds
 from hub.signing import constant_time_equals, hmac_hex, md5_hex
 
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
@@ -64,4 +64,5 @@ __all__ = [
     "hookimpl",
     "map_each",
     "md5_hex",
+    "retry_after_seconds",
 ]
