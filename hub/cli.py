@@ -403,6 +403,7 @@ def dlq_show(ctx: typer.Context, dead_letter_id: int = typer.Argument(..., metav
         ("id", row.id), ("actor", row.actor), ("queue", row.queue), ("error", row.error_class),
         ("attempts", row.attempts), ("inbox id", row.inbox_id or "-"), ("created", row.created_at.isoformat()),
         ("replayed", row.replayed_at.isoformat() if row.replayed_at else "never"), ("replays", row.replay_count),
+        ("by", row.replayed_by or "-"),
         ("args", json.dumps(row.args, ensure_ascii=False)), ("kwargs", json.dumps(row.kwargs, ensure_ascii=False)),
     ):
         out.print(f"{label:>9}: {value}", markup=False)
@@ -421,7 +422,7 @@ def dlq_replay(ctx: typer.Context, dead_letter_id: int = typer.Argument(..., met
         if runtime.embedded:
             # No Redis: nobody else can consume this process's queue, so work the message off here.
             runtime.start_workers()
-        _run_async(hub, lambda: replay_dead_letter(hub.database(), runtime, dead_letter_id))
+        _run_async(hub, lambda: replay_dead_letter(hub.database(), runtime, dead_letter_id, actor=_cli_actor()))
         if runtime.embedded:
             runtime.join(60_000)
     finally:
@@ -474,6 +475,13 @@ def _stop_queue(hub: Hub, runtime: Any) -> None:
 # --------------------------------------------------------------------------- API keys
 
 
+def _cli_actor() -> str:
+    """How the CLI attributes a write: the operating-system user who ran the command."""
+    import getpass
+
+    return f"cli:{getpass.getuser()}"[:100]
+
+
 @apikey_app.command("create")
 @_report_errors
 def apikey_create(
@@ -491,7 +499,7 @@ def apikey_create(
 
     async def create(database: Database) -> tuple[str, Any]:
         async with database.transaction() as session:
-            return await api_keys.create_key(session, name=name, role=role)
+            return await api_keys.create_key(session, name=name, role=role, actor=_cli_actor())
 
     plaintext, row = _with_database(ctx, create)
     _err().print(f"API key {row.prefix} for {row.name!r}, role {row.role}:", markup=False)
@@ -511,28 +519,35 @@ def apikey_list(ctx: typer.Context) -> None:
 
     rows = _with_database(ctx, fetch)
     table = Table(title="API keys")
-    for column in ("prefix", "name", "role", "created", "last used", "revoked"):
+    for column in ("prefix", "name", "role", "created", "created by", "last used", "revoked", "revoked by"):
         table.add_column(column, overflow="fold")
     for r in rows:
-        table.add_row(r.prefix, r.name, r.role, r.created_at.isoformat(timespec="seconds"),
+        table.add_row(r.prefix, r.name, r.role, r.created_at.isoformat(timespec="seconds"), r.created_by or "-",
                       r.last_used_at.isoformat(timespec="seconds") if r.last_used_at else "never",
-                      r.revoked_at.isoformat(timespec="seconds") if r.revoked_at else "-")
+                      r.revoked_at.isoformat(timespec="seconds") if r.revoked_at else "-", r.revoked_by or "-")
     _out().print(table)
 
 
 @apikey_app.command("revoke")
 @_report_errors
 def apikey_revoke(
-    ctx: typer.Context, prefix: str = typer.Argument(..., help="The key's prefix (see `hub apikey list`).")
+    ctx: typer.Context,
+    prefix: str = typer.Argument(..., help="The key's prefix (see `hub apikey list`)."),
+    force: bool = typer.Option(False, "--force", help="Revoke it even if it is the last active admin key "
+                                                      "(nobody can then manage keys over the API)."),
 ) -> None:
     """Revoke an API key: requests with it are refused from now on."""
     from hub.db import api_keys
 
     async def revoke(database: Database) -> bool:
         async with database.transaction() as session:
-            return await api_keys.revoke_key(session, prefix)
+            return await api_keys.revoke_key(session, prefix, actor=_cli_actor(), allow_last_admin=force)
 
-    if not _with_database(ctx, revoke):
+    try:
+        revoked = _with_database(ctx, revoke)
+    except api_keys.LastAdminKeyError as exc:
+        raise CliFailure(f"{exc}; or revoke it anyway with --force", EXIT_BAD_INPUT) from exc
+    if not revoked:
         raise CliFailure(f"no active API key with prefix {prefix!r}; see `hub apikey list`", EXIT_BAD_INPUT)
     _out().print(f"API key {prefix} revoked", markup=False)
 

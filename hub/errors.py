@@ -84,3 +84,12 @@ class ShopPausedError(HubError):
 
 class LockBusyError(HubError):
     """A per-entity lock is held by another worker: retry soon, without spending retries."""
+
+
+def describe_error(error: BaseException) -> str:
+    """The reason to record for ``error``: its message, or — when the message is empty, as
+    ``str(TimeoutError())`` is — its class name and repr, so no reason is ever blank."""
+    text = str(error).strip()
+    if text:
+        return text
+    return f"{type(error).__name__} (no message: {error!r})"

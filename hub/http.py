@@ -8,6 +8,7 @@ outer layer is dramatiq's. Not for classification of partner error codes: each c
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import httpx
@@ -24,6 +25,9 @@ from hub.errors import RetryableError
 
 T = TypeVar("T")
 
+#: The wait assumed when a partner throttles over HTTP (429) without a usable ``Retry-After``.
+DEFAULT_THROTTLE_SECONDS = 1.0
+
 #: The longest a client sleeps inside one call before giving the message back to the queue.
 MAX_INLINE_WAIT_SECONDS = 10.0
 
@@ -37,6 +41,29 @@ def build_http_client(base_url: str = "", *, timeout: float = 15.0, **kwargs: ob
         headers={"user-agent": "connector-hub/0.1"},
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+def retry_after_seconds(response: httpx.Response, default: float = DEFAULT_THROTTLE_SECONDS, *,
+                        now: datetime | None = None) -> float:
+    """The wait a throttling answer (HTTP 429) asks for: ``Retry-After`` in seconds or as an HTTP
+    date (RFC 9110 §10.2.3, counted from ``now``), else ``default``. For clients raising
+    ``ThrottledError``, which the queue waits out without spending the message's attempts."""
+    from email.utils import parsedate_to_datetime
+
+    value = (response.headers.get("retry-after") or "").strip()
+    if not value:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return default
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def _transient(exc: BaseException) -> bool:

@@ -23,7 +23,7 @@ from hub.errors import (
     SignatureError,
     ThrottledError,
 )
-from hub.http import build_http_client, call_with_retries
+from hub.http import build_http_client, call_with_retries, retry_after_seconds
 from hub.sandbox_ids import sandbox_ids
 from hub.signing import constant_time_equals, hmac_hex, md5_hex
 
@@ -65,5 +65,6 @@ __all__ = [
     "hookimpl",
     "map_each",
     "md5_hex",
+    "retry_after_seconds",
     "sandbox_ids",
 ]

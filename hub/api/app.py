@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from hub.api import inventory_routes
 from hub.api.errors import ErrorBody, RequestContextMiddleware, install_error_handlers
 from hub.api.routes import api_keys, catalog, dead_letters, health, orders, shipments, shops_auth, webhooks
+from hub.api.routes import audit as audit_routes
 from hub.api.routes import listings as listing_routes
 from hub.api.routes import skus as sku_routes
 from hub.context import Hub
@@ -60,6 +61,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(inventory_routes.router)
     app.include_router(dead_letters.router)
     app.include_router(api_keys.router)
+    app.include_router(audit_routes.router)
     app.include_router(shops_auth.router)
     app.include_router(sku_routes.router)
     app.include_router(listing_routes.router)

@@ -38,6 +38,7 @@ class Permission(StrEnum):
     PLUGINS_MANAGE = "plugins.manage"
     DEAD_LETTERS = "dead_letters.manage"  # list, show and replay
     API_KEYS = "api_keys.manage"
+    AUDIT_READ = "audit.read"  # who created/revoked keys, resumed shops, replayed dead letters
 
 
 ROLES: tuple[str, ...] = api_key_store.ROLES
@@ -57,6 +58,7 @@ PERMISSION_ROLES: dict[Permission, frozenset[str]] = {
     Permission.PLUGINS_MANAGE: frozenset({"admin"}),
     Permission.DEAD_LETTERS: frozenset({"admin"}),
     Permission.API_KEYS: frozenset({"admin"}),
+    Permission.AUDIT_READ: frozenset({"admin"}),
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {

@@ -89,6 +89,7 @@ class DeadLetterOut(BaseModel):
     created_at: datetime
     replayed_at: datetime | None = None
     replay_count: int = 0
+    replayed_by: str | None = Field(default=None, description="Who replayed it last.")
 
 
 class DeadLetterDetail(DeadLetterOut):
@@ -211,6 +212,9 @@ class ApiKeyOut(BaseModel):
     created_at: datetime
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+    created_by: str | None = Field(default=None, description="Who created it (null for keys made before this "
+                                                              "was recorded).")
+    revoked_by: str | None = Field(default=None, description="Who revoked it.")
 
 
 class ApiKeyCreated(ApiKeyOut):

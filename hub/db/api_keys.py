@@ -4,7 +4,10 @@ A key reads ``chk_<prefix>_<secret>``: ``prefix`` (8 letters/digits) names the k
 logs and finds its row; ``secret`` is 32 random bytes (``secrets.token_urlsafe(32)``). Because the
 secret carries 256 bits of entropy, a plain SHA-256 of the whole key cannot be brute-forced, so no
 slow password hash (scrypt/PBKDF2) is needed and verifying stays cheap on every request; the
-digest is compared in constant time. Not for deciding what a role may do: the API does that.
+digest is compared in constant time. Creating and revoking record who did it (``created_by``,
+``revoked_by`` and an ``audit_log`` entry, in the same transaction), and the last active admin key
+is only revoked when the caller insists (``hub apikey revoke --force``): without one, nobody can
+manage keys over the API. Not for deciding what a role may do: the API does that.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.db import audit
 from hub.db.tables import ApiKeyRow, utcnow
-from hub.errors import BadInputError
+from hub.errors import BadInputError, HubError
 
 ROLES = ("admin", "operator", "service", "warehouse", "viewer")
 KEY_PREFIX = "chk_"
@@ -32,6 +36,10 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 _ALPHABET = string.ascii_letters + string.digits
 # Compared against when the prefix is unknown, so a miss costs about what a hit costs.
 _DUMMY_HASH = f"{HASH_SCHEME}${hashlib.sha256(b'no such key').hexdigest()}"
+
+
+class LastAdminKeyError(HubError):
+    """Revoking the key would leave no active admin key (HTTP 409; the CLI's ``--force`` may)."""
 
 
 def hash_key(plaintext: str) -> str:
@@ -49,17 +57,23 @@ def parse_prefix(plaintext: str) -> str | None:
     return prefix
 
 
-async def create_key(session: AsyncSession, *, name: str, role: str) -> tuple[str, ApiKeyRow]:
-    """Create a key; returns the plaintext (shown once, never stored) and its row."""
+async def create_key(session: AsyncSession, *, name: str, role: str, actor: str = "hub") -> tuple[str, ApiKeyRow]:
+    """Create a key on behalf of ``actor``; returns the plaintext (shown once, never stored) and its row.
+
+    ``actor`` is how the API and CLI attribute writes (``apikey:<prefix>:<name>``, ``cli:<user>``);
+    ``hub`` is for the hub's own callers (the demo, test fixtures)."""
     if role not in ROLES:
         raise BadInputError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}", field="role")
     if not name.strip():
         raise BadInputError("an API key needs a name saying who or what uses it", field="name")
     prefix = "".join(secrets.choice(_ALPHABET) for _ in range(PREFIX_LENGTH))
     plaintext = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(SECRET_BYTES)}"
-    row = ApiKeyRow(name=name.strip(), prefix=prefix, key_hash=hash_key(plaintext), role=role, created_at=utcnow())
+    row = ApiKeyRow(name=name.strip(), prefix=prefix, key_hash=hash_key(plaintext), role=role, created_at=utcnow(),
+                    created_by=actor[:100])
     session.add(row)
     await session.flush()
+    await audit.record(session, actor=actor, action="apikey.created", subject=f"apikey:{prefix}",
+                       details={"name": row.name, "role": role})
     return plaintext, row
 
 
@@ -96,15 +110,33 @@ async def verify_key(session: AsyncSession, plaintext: str) -> ApiKeyRow | None:
     return row
 
 
-async def revoke_key(session: AsyncSession, prefix: str) -> bool:
-    """Revoke the key with ``prefix``; False when no such unrevoked key exists."""
+async def revoke_key(session: AsyncSession, prefix: str, *, actor: str = "hub", allow_last_admin: bool = False) -> bool:
+    """Revoke the key with ``prefix`` on behalf of ``actor``; False when no such unrevoked key exists.
+
+    ``LastAdminKeyError`` when it is the last active admin key, unless ``allow_last_admin``. The
+    active admin keys are locked first (PostgreSQL), so two admins revoking each other's key at
+    once cannot both succeed and leave none.
+    """
+    admins = select(ApiKeyRow.id, ApiKeyRow.prefix).where(ApiKeyRow.role == "admin", ApiKeyRow.revoked_at.is_(None))
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        admins = admins.with_for_update()
+    active_admins = {row.prefix for row in (await session.execute(admins.order_by(ApiKeyRow.id))).all()}
+    if active_admins == {prefix} and not allow_last_admin:
+        raise LastAdminKeyError(f"API key {prefix}: this is the last admin key; create another admin key first")
     result = await session.execute(
         update(ApiKeyRow)
         .where(ApiKeyRow.prefix == prefix, ApiKeyRow.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-        .returning(ApiKeyRow.id)
+        .values(revoked_at=utcnow(), revoked_by=actor[:100])
+        .returning(ApiKeyRow.id, ApiKeyRow.name, ApiKeyRow.role)
     )
-    return result.scalar_one_or_none() is not None
+    revoked = result.one_or_none()
+    if revoked is None:
+        return False
+    details: dict[str, object] = {"name": revoked.name, "role": revoked.role}
+    if active_admins == {prefix}:
+        details["last_admin_key"] = True
+    await audit.record(session, actor=actor, action="apikey.revoked", subject=f"apikey:{prefix}", details=details)
+    return True
 
 
 async def list_keys(session: AsyncSession) -> list[ApiKeyRow]:

@@ -61,12 +61,12 @@ async def get(session: AsyncSession, dl_id: int) -> DeadLetterRow | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def mark_replayed(session: AsyncSession, dl_id: int) -> bool:
-    """Note that the dead letter was sent again; False when there is no such dead letter."""
+async def mark_replayed(session: AsyncSession, dl_id: int, *, actor: str) -> bool:
+    """Note that ``actor`` sent the dead letter again; False when there is no such dead letter."""
     result = await session.execute(
         update(DeadLetterRow)
         .where(DeadLetterRow.id == dl_id)
-        .values(replayed_at=utcnow(), replay_count=DeadLetterRow.replay_count + 1)
+        .values(replayed_at=utcnow(), replay_count=DeadLetterRow.replay_count + 1, replayed_by=actor[:100])
         .returning(DeadLetterRow.id)
     )
     return result.scalar_one_or_none() is not None

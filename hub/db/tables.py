@@ -481,6 +481,7 @@ class DeadLetterRow(Base):
     created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
     replayed_at: Mapped[datetime | None] = mapped_column(ts())
     replay_count: Mapped[int] = mapped_column(Integer, default=0)
+    replayed_by: Mapped[str | None] = mapped_column(String(100))  # who replayed it last
 
 
 class IdempotencyKeyRow(Base):
@@ -504,6 +505,25 @@ class ApiKeyRow(Base):
     created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(ts())
     revoked_at: Mapped[datetime | None] = mapped_column(ts())
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    revoked_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class AuditRow(Base):
+    """Append-only record of an operator's action outside an order's own history: API keys made
+    and revoked, shops resumed and authorised, dead letters replayed. Who, what, to what, when."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_action", "action", "id"),
+        Index("ix_audit_log_subject", "subject", "id"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))  # apikey:<prefix>:<name> | cli:<user> | hub
+    action: Mapped[str] = mapped_column(String(50))  # apikey.created | shop.resumed | dead_letter.replayed ...
+    subject: Mapped[str] = mapped_column(String(200))  # apikey:<prefix> | shop:<name> | dead_letter:<id>
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 __all__ = [name for name, obj in list(globals().items()) if isinstance(obj, type) and issubclass(obj, Base)]

@@ -5,11 +5,16 @@ What happens to a message whose actor raised:
 - ``PermanentError`` / ``BadInputError``: dead letter at once, no retry (retrying will not help).
 - ``RetryableError``: counted retry after exponential backoff with jitter between the actor's
   ``min_backoff`` and ``max_backoff``; a partner's ``retry_after`` (seconds) is a floor.
-- ``LockBusyError`` / ``ShopPausedError``: put back after a short delay *without* spending the
-  retry budget (another worker holds the entity, or the shop waits for its breaker/operator);
-  capped by ``busy_requeues`` so nothing circulates forever.
+- ``LockBusyError`` / ``ShopPausedError`` / ``ThrottledError``: put back *without* spending the
+  retry budget (another worker holds the entity, the shop waits for its breaker/operator, or the
+  partner asked us to slow down: nothing was done, so a non-idempotent call such as confirming a
+  shipment keeps every attempt for real faults). A throttled message waits at least the partner's
+  ``retry_after``; all are capped by ``busy_requeues`` so nothing circulates forever.
 - a worker shutdown interrupting the actor: put back at once, nothing counted.
 - anything else: counted retry.
+
+Every reason is non-empty: an exception without a message (``TimeoutError()``) is described by
+its class name and repr (``hub.errors.describe_error``).
 - budget exhausted: dead letter.
 
 A dead letter is a ``dead_letters`` row (actor, queue, args, kwargs, reason, error class,
@@ -35,7 +40,15 @@ from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.errors import ActorNotFound
 from dramatiq.middleware import Shutdown, ShutdownNotifications, TimeLimit, TimeLimitExceeded
 
-from hub.errors import BadInputError, LockBusyError, PermanentError, RetryableError, ShopPausedError
+from hub.errors import (
+    BadInputError,
+    LockBusyError,
+    PermanentError,
+    RetryableError,
+    ShopPausedError,
+    ThrottledError,
+    describe_error,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -69,11 +82,11 @@ def backoff_ms(retries: int, min_backoff_ms: int, max_backoff_ms: int, rng: rand
 
 
 def describe(error: BaseException) -> str:
-    """The reason recorded for an error: its message (already secret-free by contract)."""
-    text = str(error)
-    if isinstance(error, TimeLimitExceeded) and not text:
-        return "the actor exceeded its time limit"
-    return text or type(error).__name__
+    """The reason recorded for an error: its message (already secret-free by contract), or its
+    class name and repr when it has none; never empty."""
+    if isinstance(error, TimeLimitExceeded) and not str(error).strip():
+        return "the actor exceeded its time limit (TimeLimitExceeded)"
+    return describe_error(error)
 
 
 def decide(
@@ -95,9 +108,16 @@ def decide(
         return Decision("dead", reason=reason)
     if isinstance(error, Shutdown):
         return Decision("requeue", 0, reason)
-    if isinstance(error, LockBusyError | ShopPausedError):
+    if isinstance(error, LockBusyError | ShopPausedError | ThrottledError):
         if busy_requeues >= max_busy_requeues:
             return Decision("dead", reason=f"still waiting after {busy_requeues} requeues: {reason}")
+        if isinstance(error, ThrottledError):
+            # Back off as a counted retry would (the n-th throttle waits longer), but never sooner
+            # than the partner said; the counter is busy_requeues, so the retry budget is untouched.
+            delay = backoff_ms(min(busy_requeues, 10), min_backoff_ms, max_backoff_ms, rng)
+            if error.retry_after is not None:
+                delay = max(delay, int(error.retry_after * 1000))
+            return Decision("requeue", min(delay, MAX_DELAY_MS), reason)
         if isinstance(error, ShopPausedError):
             if error.until is not None:
                 wait = int((error.until - (time.time() if now is None else now)) * 1000)

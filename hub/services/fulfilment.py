@@ -36,6 +36,8 @@ from hub.errors import (
     NotFoundError,
     PermanentError,
     ShopPausedError,
+    ThrottledError,
+    describe_error,
 )
 from hub.services import orders
 from hub.services.inventory import known_warehouses
@@ -53,6 +55,8 @@ CONFIRM_MAX_RETRIES = 6
 IN_FLIGHT = timedelta(seconds=150)
 
 PENDING, CONFIRMED, NOT_SUPPORTED, FAILED = "pending", "confirmed", "not_supported", "failed"
+#: What the channel's order (or the shipment's lines) must show to count as shipped by the platform.
+SHOWN_SHIPPED = frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.COMPLETED})
 SETTLED = frozenset({CONFIRMED, NOT_SUPPORTED})
 UNSHIPPABLE = {
     OrderStatus.PENDING_PAYMENT: "it is not paid yet",
@@ -265,6 +269,9 @@ class _Attempt:
     order: Order
     shipment: Shipment
     attempts: int
+    #: The previous attempt ended without knowing whether the channel took the call (a timeout,
+    #: a lost answer, a worker that died mid-call): read the channel's order before sending again.
+    outcome_unknown: bool = False
 
 
 def _key(shipment_id: int) -> str:
@@ -315,18 +322,22 @@ async def _claim(session: AsyncSession, row: ShipmentRow, order_row: OrderRow) -
         until = status.paused_until.timestamp() if status.paused_until else None
         raise ShopPausedError(shop, status.paused_reason or "paused", until=until)
     key = _key(row.id)
+    outcome_unknown = False
     if not await idempotency.claim(session, key):
         previous = await idempotency.recall(session, key) or {}
         since = previous.get("since")
         if previous.get("state") == "calling" and since and (
                 datetime.now(UTC) - datetime.fromisoformat(since) < IN_FLIGHT):
             raise LockBusyError(f"shipment {row.id}: a confirmation is in flight on another worker")
+        # A claim left "calling" by a crash, or a retry after a fault that may have landed.
+        outcome_unknown = previous.get("state") == "calling" or bool(previous.get("outcome_unknown"))
     await idempotency.remember(session, key, {"state": "calling", "since": datetime.now(UTC).isoformat()})
     # A replay after "failed" starts a fresh budget: the operator fixed the cause.
     attempts = 1 if row.status == FAILED else row.attempts + 1
     await session.execute(update(ShipmentRow).where(ShipmentRow.id == row.id)
                           .values(attempts=attempts, status=PENDING, updated_at=utcnow()))
-    return _Attempt(row.order_id, shop, orders.stored_order(order_row), Shipment.model_validate(row.data), attempts)
+    return _Attempt(row.order_id, shop, orders.stored_order(order_row), Shipment.model_validate(row.data), attempts,
+                    outcome_unknown)
 
 
 async def _finish(hub: Hub, shipment_id: int, outcome: ShipmentConfirmation) -> None:
@@ -347,12 +358,58 @@ async def _fail(hub: Hub, shipment_id: int, reason: str) -> None:
         await _settle(session, row, FAILED, error=reason, event="shipment_confirm_failed", detail={"reason": reason})
 
 
-async def _keep_pending(hub: Hub, shipment_id: int, reason: str) -> None:
+async def _keep_pending(hub: Hub, shipment_id: int, reason: str, *, outcome_unknown: bool = False,
+                        attempts: int | None = None) -> None:
+    """Leave the shipment pending with ``reason``; ``attempts`` (when given) is written back, to
+    give back an attempt that did not count."""
     async with hub.database().transaction() as session:
         # Not "calling" any more: the next attempt need not wait for this one.
-        await idempotency.remember(session, _key(shipment_id), {"state": "retry", "error": reason})
-        await session.execute(update(ShipmentRow).where(ShipmentRow.id == shipment_id)
-                              .values(last_error=reason, updated_at=utcnow()))
+        await idempotency.remember(session, _key(shipment_id), {
+            "state": "retry", "error": reason, "outcome_unknown": outcome_unknown})
+        values: dict[str, Any] = {"last_error": reason, "updated_at": utcnow()}
+        if attempts is not None:
+            values["attempts"] = attempts
+        await session.execute(update(ShipmentRow).where(ShipmentRow.id == shipment_id).values(**values))
+
+
+def _shows_shipped(order: Order, shipment: Shipment) -> bool:
+    """The channel's order is shipped, or every line of this shipment is."""
+    if order.status in SHOWN_SHIPPED:
+        return True
+    wanted = {item.line_external_id for parcel in shipment.parcels for item in parcel.items}
+    lines = {line.external_id: line.status for line in order.lines}
+    return bool(wanted) and all(lines.get(line) in SHOWN_SHIPPED for line in wanted)
+
+
+async def _channel_shows_shipped(hub: Hub, attempt: _Attempt, connector: Any, shipment_id: int) -> bool:
+    """Read the channel's order (where the connector can) to learn whether it already shipped.
+
+    Asked before giving a confirmation up and before re-sending after an unknown outcome, so a
+    shipment the platform did ship is never left ``failed``. The read only ever turns a doubt
+    into "confirmed": when it fails or the connector has no ``get_order``, the answer is False
+    and the caller goes on as it would have.
+    """
+    cls = hub.plugins.channel_class(attempt.order.ref.platform)
+    if cls is None or not declared(cls, Capability.GET_ORDER):
+        return False
+    try:
+        found = await connector.get_order(attempt.order.ref.external_id)
+    except Exception as exc:
+        log.warning("shipment.channel_read_failed", shipment_id=shipment_id, shop=attempt.shop,
+                    reason=describe_error(exc))
+        return False
+    return _shows_shipped(found, attempt.shipment)
+
+
+async def _confirmed_by_channel(hub: Hub, attempt: _Attempt, connector: Any, shipment_id: int, why: str) -> bool:
+    """Settle the shipment as confirmed when the channel already shows it shipped."""
+    if not await _channel_shows_shipped(hub, attempt, connector, shipment_id):
+        return False
+    await _finish(hub, shipment_id, ShipmentConfirmation(
+        ok=True, already_confirmed=True, message=f"the channel shows the order shipped ({why})"))
+    log.info("shipment.confirmed", shipment_id=shipment_id, order_id=attempt.order_id, shop=attempt.shop,
+             already_confirmed=True, seen_on_channel=why)
+    return True
 
 
 async def confirm_to_channel(hub: Hub, shipment_id: int) -> None:
@@ -360,14 +417,21 @@ async def confirm_to_channel(hub: Hub, shipment_id: int) -> None:
 
     Settled shipments are left alone; a connector without ``CONFIRM_SHIPMENT`` makes it
     ``not_supported``. A lost authorisation pauses the shop and keeps the shipment pending (the
-    message waits for the shop, without spending retries); a transient fault is retried by the
-    queue, and after ``CONFIRM_MAX_RETRIES`` retries — or at once on a permanent refusal — the
-    shipment is ``failed`` and the message a dead letter (replay it once the cause is fixed).
+    message waits for the shop, without spending retries); throttling gives the attempt back and
+    the queue waits the partner's time (nothing was sent, so it costs no attempt); a transient
+    fault is retried by the queue, and after ``CONFIRM_MAX_RETRIES`` retries — or at once on a
+    permanent refusal — the shipment is ``failed`` and the message a dead letter (replay it once
+    the cause is fixed). Before failing, and before re-sending after a fault whose outcome is
+    unknown, the channel's order is read where the connector can: if it shows the shipment
+    shipped, the shipment is ``confirmed``.
     """
     attempt = await _begin(hub, shipment_id)
     if attempt is None:
         return
     connector = hub.accounts().channel(attempt.shop)
+    if attempt.outcome_unknown and await _confirmed_by_channel(
+            hub, attempt, connector, shipment_id, "read before re-sending after an unknown outcome"):
+        return
     try:
         async with partner_call(hub, attempt.shop, "confirm shipment"):
             outcome = await connector.confirm_shipment(attempt.order, attempt.shipment)
@@ -375,22 +439,33 @@ async def confirm_to_channel(hub: Hub, shipment_id: int) -> None:
             raise PermanentError(f"shop {attempt.shop!r} refused shipment {shipment_id}: "
                                  f"{outcome.message or 'no reason given'}")
     except AuthorizationError as exc:  # partner_call paused the shop with the reason
-        await _keep_pending(hub, shipment_id, f"shop paused, waiting for re-authorisation: {exc}")
-        raise ShopPausedError(attempt.shop, str(exc)) from exc
+        await _keep_pending(hub, shipment_id, f"shop paused, waiting for re-authorisation: {describe_error(exc)}",
+                            attempts=attempt.attempts - 1)
+        raise ShopPausedError(attempt.shop, describe_error(exc)) from exc
     except (PermanentError, BadInputError) as exc:
-        await _fail(hub, shipment_id, str(exc))
-        log.error("shipment.confirm_failed", shipment_id=shipment_id, shop=attempt.shop, reason=str(exc))
+        if await _confirmed_by_channel(hub, attempt, connector, shipment_id, "read after a refusal"):
+            return
+        await _fail(hub, shipment_id, describe_error(exc))
+        log.error("shipment.confirm_failed", shipment_id=shipment_id, shop=attempt.shop, reason=describe_error(exc))
         raise
     except ShopPausedError:  # the breaker is open: nothing was sent
-        await _keep_pending(hub, shipment_id, "waiting for the shop's circuit breaker to close")
+        await _keep_pending(hub, shipment_id, "waiting for the shop's circuit breaker to close",
+                            attempts=attempt.attempts - 1)
         raise
-    except Exception as exc:  # RetryableError, or an unclassified fault: the queue retries
-        reason = f"attempt {attempt.attempts}: {exc}"
+    except ThrottledError as exc:  # refused before doing anything: the attempt does not count
+        await _keep_pending(hub, shipment_id, f"throttled, waiting: {describe_error(exc)}",
+                            attempts=attempt.attempts - 1)
+        raise
+    except Exception as exc:  # RetryableError, or an unclassified fault (a timeout): the queue retries;
+        # whether the call landed is unknown, so the next attempt reads the channel's order first.
+        reason = f"attempt {attempt.attempts}: {describe_error(exc)}"
         if attempt.attempts > CONFIRM_MAX_RETRIES:
-            reason = f"gave up after {attempt.attempts} attempts; last: {exc}"
+            if await _confirmed_by_channel(hub, attempt, connector, shipment_id, "read before giving up"):
+                return
+            reason = f"gave up after {attempt.attempts} attempts; last: {describe_error(exc)}"
             await _fail(hub, shipment_id, reason)
             raise PermanentError(f"shipment {shipment_id}: {reason}") from exc
-        await _keep_pending(hub, shipment_id, reason)
+        await _keep_pending(hub, shipment_id, reason, outcome_unknown=True)
         raise
     await _finish(hub, shipment_id, outcome)
     log.info("shipment.confirmed", shipment_id=shipment_id, order_id=attempt.order_id, shop=attempt.shop,

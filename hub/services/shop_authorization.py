@@ -4,7 +4,8 @@ the shop if it was paused for its authorisation. Used by ``hub shop authorize`` 
 
 The connector does the platform's part (``Capability.AUTHORIZE``: exchange the code for tokens,
 keep them, refresh them later); this module only checks the shop may be authorised, records who
-did it, and lets the work that waited for the shop run again. Not for pausing (``shop_health``).
+did it (``audit_log``), and resumes the shop through ``hub.services.shop_resume``, as an admin's
+resume does. Not for pausing (``shop_health``).
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import select
 
 from contracts import Capability, ShopAuthorization
 from contracts.connectors import declared
 from hub.context import Hub
-from hub.db import shops as shop_rows
-from hub.db.tables import InboxRow
+from hub.db import audit
 from hub.errors import BadInputError, NotFoundError
+from hub.services.shop_resume import resume_shop
 
 log = structlog.get_logger(__name__)
 
@@ -55,26 +55,10 @@ async def authorize_shop(hub: Hub, shop: str, code: str, *, actor: str) -> Autho
         from hub.services import message_channel
 
         await message_channel.request_reopen(hub, shop)  # the new token must open the channel again
-    resumed = await _resume_if_paused_for_authorisation(hub, shop)
+    async with hub.database().transaction() as session:
+        await audit.record(session, actor=actor, action="shop.authorized", subject=f"shop:{shop}",
+                           details={"account_id": authorization.account_id})
+    resumed = (await resume_shop(hub, shop, actor=actor, reason="authorised",
+                                 only_if_paused_for_authorisation=True)).resumed
     log.info("shop.authorized", shop=shop, actor=actor, account_id=authorization.account_id, resumed=resumed)
     return AuthorizeOutcome(authorization, resumed, actor)
-
-
-async def _resume_if_paused_for_authorisation(hub: Hub, shop: str) -> bool:
-    """Resume as ``POST /shops/{shop}/resume`` does: inbox messages that waited are sent to the
-    workers, and the stock that could not be pushed meanwhile is scheduled."""
-    from hub.services.ingest import PROCESS_ACTOR
-    from hub.services.stock_sync import schedule_push
-
-    async with hub.database().transaction() as session:
-        status = await shop_rows.shop_status(session, shop)
-        if status is None or not status.paused or status.paused_until is not None:
-            return False
-        await shop_rows.resume_shop(session, shop)
-        waiting = list((await session.execute(select(InboxRow.id).where(
-            InboxRow.shop == shop, InboxRow.status == "failed").order_by(InboxRow.id))).scalars())
-    if waiting and hub.runtime is not None:
-        hub.send(PROCESS_ACTOR, waiting)
-    await schedule_push(hub, [shop], delay_ms=0)
-    log.info("shop.resumed", shop=shop, reason="authorised", inbox_resent=len(waiting))
-    return True

@@ -32,6 +32,7 @@ from hub.plugin_api import (
     call_with_retries,
     hmac_hex,
     md5_hex,
+    retry_after_seconds,
 )
 
 log = structlog.get_logger(__name__)
@@ -396,7 +397,10 @@ class DouyinClient:
             content=param_json.encode("utf-8"),  # exactly the string that was signed
             headers={"content-type": "application/json;charset=UTF-8", "x-open-no-old-err-code": "1"},
         )
-        if response.status_code == 429 or response.status_code >= 500:
+        if response.status_code == 429:  # the gateway's own flow control: nothing was done
+            raise ThrottledError(f"{where}: HTTP 429 (rate limited); slowing down", code="http-429",
+                                 retry_after=retry_after_seconds(response, self.throttle_retry_after))
+        if response.status_code >= 500:
             raise RetryableError(f"{where}: HTTP {response.status_code}; will retry",
                                  code=f"http-{response.status_code}")
         if response.status_code >= 400:

@@ -20,8 +20,10 @@ from hub.plugin_api import (
     BadInputError,
     PermanentError,
     RetryableError,
+    ThrottledError,
     build_http_client,
     call_with_retries,
+    retry_after_seconds,
 )
 from plugins.taobao.signing import sign_top
 
@@ -153,7 +155,10 @@ class QimenClient:
             self.url, params=params, content=body.encode("utf-8"), headers={"content-type": CONTENT_TYPE}
         )
         where = f"warehouse {self.account!r}: Qimen {short_method(method)}"
-        if response.status_code >= 500 or response.status_code == 429:
+        if response.status_code == 429:  # rate limited: nothing was done, the queue waits it out
+            raise ThrottledError(f"{where}: HTTP 429 (rate limited); slowing down", code="http-429",
+                                 retry_after=retry_after_seconds(response))
+        if response.status_code >= 500:
             raise RetryableError(
                 f"{where}: HTTP {response.status_code}; will retry", code=f"http-{response.status_code}"
             )

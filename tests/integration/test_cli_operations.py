@@ -75,11 +75,18 @@ def test_created_key_is_shown_once_works_and_is_refused_after_revoke(database_ur
     assert listed.exit_code == 0 and prefix in listed.stdout and "night-ops" in listed.stdout
     assert key not in listed.stdout, "lists never show the key itself"
 
-    revoked = runner.invoke(app, ["apikey", "revoke", prefix], env=env)
+    refused = runner.invoke(app, ["apikey", "revoke", prefix], env=env)
+    assert refused.exit_code == 2, refused.output
+    assert "last admin key" in refused.output and "--force" in refused.output
+    assert run_in_fresh_loop(lambda: _call(database_url, key, "/api/v1/dead-letters")) == 200
+
+    revoked = runner.invoke(app, ["apikey", "revoke", prefix, "--force"], env=env)
     assert revoked.exit_code == 0, revoked.output
     assert run_in_fresh_loop(lambda: _call(database_url, key, "/api/v1/dead-letters")) == 401
     again = runner.invoke(app, ["apikey", "revoke", prefix], env=env)
     assert again.exit_code == 2 and "no active API key" in again.output
+    listed = runner.invoke(app, ["apikey", "list"], env=env)
+    assert listed.stdout.count("cli:") >= 2, "who created and who revoked the key are listed"
 
 
 def test_viewer_key_from_the_cli_is_refused_admin_routes(database_url: str) -> None:
@@ -136,6 +143,8 @@ def test_dlq_list_show_and_replay(database_url: str) -> None:
     assert replayed.exit_code == 0, replayed.output
     assert f"dead letter {dl_id} replayed" in replayed.stdout
     assert _replayed_at(database_url, dl_id) is not None
+    shown = runner.invoke(app, ["dlq", "show", str(dl_id)], env=env)
+    assert "by: cli:" in shown.stdout, "the replay is attributed to the operator who ran it"
     assert "no dead letters" in runner.invoke(app, ["dlq", "list"], env=env).stdout
 
 

@@ -87,8 +87,8 @@ async def test_dead_letters_record_list_and_mark_replayed(database: Database) ->
         row = await dead_letters.get(session, first)
         assert row is not None
         assert (row.args, row.kwargs, row.inbox_id, row.attempts) == ([[BIG]], {"force": True}, BIG, 3)
-        assert await dead_letters.mark_replayed(session, first) is True
-        assert await dead_letters.mark_replayed(session, 424242) is False
+        assert await dead_letters.mark_replayed(session, first, actor="test") is True
+        assert await dead_letters.mark_replayed(session, 424242, actor="test") is False
     async with database.session() as session:
         assert [d.id for d in await dead_letters.list_dead_letters(session)] == [second]
         everything = await dead_letters.list_dead_letters(session, include_replayed=True)

@@ -190,7 +190,7 @@ async def test_permanent_failure_is_dead_lettered_with_payload_and_replay_recove
 
         from hub.queue.dead_letter_replay import replay_dead_letter
 
-        await replay_dead_letter(database, hub.runtime, letter.id)
+        await replay_dead_letter(database, hub.runtime, letter.id, actor="test")
 
         async def landed(session) -> bool:  # type: ignore[no-untyped-def]
             return (await session.scalar(select(func.count()).select_from(OrderRow))) == 1

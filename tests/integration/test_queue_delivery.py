@@ -198,7 +198,7 @@ async def test_a_permanent_failure_is_dead_lettered_at_once_and_replays_once_fix
     assert await effect_count(database, token) == 0
 
     _fixed.add(token)  # the operator maps the SKU
-    await replay_dead_letter(database, runtime, letter.id)
+    await replay_dead_letter(database, runtime, letter.id, actor="test")
 
     assert await eventually(lambda: effect_count(database, token))
     async with database.session() as session:

@@ -58,8 +58,29 @@ def test_each_kind_of_error_gets_its_treatment(error: BaseException, retries: in
 def test_retry_after_is_a_floor_on_the_delay() -> None:
     decision = decide(ThrottledError("TOP code 7: app call limited", retry_after=12.5), retries=0, busy_requeues=0,
                       **BUDGET)
+    assert decision.action == "requeue"
+    assert decision.delay_ms >= 12_500
+    decision = decide(RetryableError("TOP isp.remote-service-unavailable", retry_after=12.5), retries=0,
+                      busy_requeues=0, **BUDGET)
     assert decision.action == "retry"
     assert decision.delay_ms >= 12_500
+
+
+def test_throttling_does_not_spend_the_retry_budget_even_when_it_is_used_up() -> None:
+    """A throttled call did nothing at the partner: a shipment confirmation that was throttled
+    on its last attempt must still get its real attempt, after the partner's wait."""
+    decision = decide(ThrottledError("Douyin 60000: request limited", retry_after=2), retries=BUDGET["max_retries"],
+                      busy_requeues=4, **BUDGET)
+    assert decision.action == "requeue"
+    assert decision.delay_ms >= 2000
+    assert decide(ThrottledError("limited"), retries=0, busy_requeues=MAX_BUSY_REQUEUES, **BUDGET).action == "dead"
+
+
+@pytest.mark.parametrize("error", [TimeoutError(), TimeoutError(""), ValueError(), TimeLimitExceeded()])
+def test_a_reason_is_never_empty_and_names_the_error_class(error: BaseException) -> None:
+    for retries in (0, BUDGET["max_retries"]):
+        reason = decide(error, retries=retries, busy_requeues=0, **BUDGET).reason
+        assert reason.strip() and type(error).__name__ in reason
 
 
 def test_a_short_retry_after_does_not_shorten_the_backoff() -> None:
@@ -174,11 +195,19 @@ def policy_broker():
 def test_retry_after_sets_the_next_eta_of_the_message(policy_broker) -> None:
     broker, _ = policy_broker
     before = current_millis()
-    _processed_with(broker, ThrottledError("TOP code 7", retry_after=3))
+    _processed_with(broker, ThrottledError("TOP code 7", retry_after=3), retries=2)
 
     queued = dramatiq.Message.decode(broker.queues["stock.DQ"].get_nowait())
     assert queued.options["eta"] >= before + 3000
-    assert queued.options["retries"] == 1
+    assert queued.options["retries"] == 2  # the last retry is still there for a real fault
+    assert queued.options["busy_requeues"] == 1
+
+
+def test_a_timeout_on_the_last_attempt_is_a_dead_letter_naming_timeout_error(policy_broker) -> None:
+    broker, sink = policy_broker
+    _processed_with(broker, TimeoutError(), retries=2)
+    [letter] = sink.letters
+    assert letter.error_class == "TimeoutError" and "TimeoutError" in letter.reason
 
 
 def test_a_busy_lock_is_requeued_without_spending_a_retry(policy_broker) -> None:

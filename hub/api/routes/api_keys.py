@@ -1,7 +1,9 @@
 """API keys over HTTP (admin only): list, create (the key is in the response, once) and revoke.
 
-The same operations as ``hub apikey``; creation and revocation are logged with the admin key that
-did them. Not for verifying keys (``hub.api.auth``).
+The same operations as ``hub apikey``; creation and revocation record the admin key that did them
+(``created_by`` / ``revoked_by`` and the audit log). The last active admin key cannot be revoked
+here (409): create another admin key first, or, locked out, use ``hub apikey revoke --force``.
+Not for verifying keys (``hub.api.auth``).
 """
 
 from __future__ import annotations
@@ -37,16 +39,20 @@ async def list_api_keys(request: Request) -> list[ApiKeyOut]:
 @router.post("", response_model=ApiKeyCreated, status_code=201, summary="Create a key; it is shown only here")
 async def create_api_key(request: Request, body: NewApiKey, principal: Principal = Depends(admin)) -> ApiKeyCreated:
     async with get_hub(request).database().transaction() as session:
-        plaintext, row = await api_keys.create_key(session, name=body.name, role=body.role)  # BadInputError → 400
+        plaintext, row = await api_keys.create_key(session, name=body.name, role=body.role,  # BadInputError → 400
+                                                   actor=principal.actor)
         out = ApiKeyOut.model_validate(row, from_attributes=True)
     log.info("apikey.created", key_prefix=row.prefix, role=row.role, by=principal.actor)
     return ApiKeyCreated(**out.model_dump(), key=plaintext)
 
 
-@router.delete("/{prefix}", status_code=204, summary="Revoke a key")
+@router.delete("/{prefix}", status_code=204, summary="Revoke a key (never the last admin key: 409)")
 async def revoke_api_key(request: Request, prefix: str, principal: Principal = Depends(admin)) -> None:
-    async with get_hub(request).database().transaction() as session:
-        revoked = await api_keys.revoke_key(session, prefix)
+    try:
+        async with get_hub(request).database().transaction() as session:
+            revoked = await api_keys.revoke_key(session, prefix, actor=principal.actor)
+    except api_keys.LastAdminKeyError as exc:
+        raise ApiError(409, "conflict", str(exc)) from exc
     if not revoked:
         raise ApiError(404, "not_found", f"no active API key with prefix {prefix!r}")
     log.info("apikey.revoked", key_prefix=prefix, by=principal.actor)

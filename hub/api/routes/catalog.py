@@ -95,29 +95,15 @@ async def resume_shop(request: Request, shop: str, principal: Principal = Depend
     Its message channel is opened again (TOP: permitted for the new session) before it is consumed,
     and polls run again at their next interval (the channel kept its messages; the poll cursor did
     not move while paused); inbox messages that waited for the shop
-    are sent to the workers now, and so is the stock that could not be pushed meanwhile.
+    are sent to the workers now, and so is the stock that could not be pushed meanwhile. Who
+    resumed it is kept in the audit log (``GET /api/v1/audit?action=shop.resumed``).
     """
-    from sqlalchemy import select
-
-    from hub.db import shops as shop_rows
-    from hub.db.tables import InboxRow
-    from hub.services.ingest import PROCESS_ACTOR
-    from hub.services.stock_sync import schedule_push
+    from hub.services.shop_resume import resume_shop as resume
 
     hub = get_hub(request)
     if shop not in hub.config.shops:
         raise ApiError(404, "not_found", f"no shop named {shop!r} in the configuration")
-    async with hub.database().transaction() as session:
-        await shop_rows.resume_shop(session, shop)
-        waiting = list((await session.execute(select(InboxRow.id).where(
-            InboxRow.shop == shop, InboxRow.status == "failed").order_by(InboxRow.id))).scalars())
-        state = await shop_rows.shop_status(session, shop)
-    # A resume usually follows a re-authorisation: the new session must be permitted again.
-    await message_channel.request_reopen(hub, shop)
-    if waiting and hub.runtime is not None:
-        hub.send(PROCESS_ACTOR, waiting)
-    await schedule_push(hub, [shop], delay_ms=0)
-    log.info("shop.resumed", shop=shop, actor=principal.actor, inbox_resent=len(waiting))
+    outcome = await resume(hub, shop, actor=principal.actor, reason="resumed by an admin")
     channels = await message_channel.all_states(hub)
     polls = await shop_health.all_poll_records(hub)
-    return _shop_out(hub, shop, state, channels.get(shop), polls.get(shop))
+    return _shop_out(hub, shop, outcome.status, channels.get(shop), polls.get(shop))

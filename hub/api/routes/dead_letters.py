@@ -1,4 +1,5 @@
-"""Dead letters over HTTP: list, show and replay (admin only). Same operations as ``hub dlq``.
+"""Dead letters over HTTP: list, show and replay (admin only). Same operations as ``hub dlq``; a
+replay records the admin key that asked (``replayed_by``, the audit log).
 
 Not for deciding what is dead: the queue's retry policy does that.
 """
@@ -49,6 +50,6 @@ async def replay(request: Request, dead_letter_id: int, principal: Principal = D
     hub = get_hub(request)
     if hub.runtime is None:
         raise ApiError(503, "unavailable", "the queue is not running in this process; replay with `hub dlq replay`")
-    await replay_dead_letter(hub.database(), hub.runtime, dead_letter_id)  # NotFoundError → 404
+    await replay_dead_letter(hub.database(), hub.runtime, dead_letter_id, actor=principal.actor)  # NotFound → 404
     log.info("dead_letter.replay_requested", dead_letter_id=dead_letter_id, by=principal.actor)
     return ReplayResult(id=dead_letter_id, replayed=True, detail=f"re-sent by {principal.actor}")

@@ -18,9 +18,11 @@ from hub.plugin_api import (
     AuthorizationError,
     PermanentError,
     RetryableError,
+    ThrottledError,
     build_http_client,
     call_with_retries,
     md5_hex,
+    retry_after_seconds,
 )
 
 DEFAULT_BASE_URL = "https://poll.kuaidi100.com"
@@ -95,6 +97,9 @@ class Kuaidi100Client:
         if self._throttle is not None:
             await self._throttle()
         response = await self._http.post(path, data=form)
+        if response.status_code == 429:  # rate limited: nothing was done, the queue waits it out
+            raise ThrottledError(f"courier {self.account!r}: Kuaidi100 answered HTTP 429 (rate limited); slowing down",
+                                 code="http-429", retry_after=retry_after_seconds(response))
         if response.status_code >= 500:
             raise RetryableError(
                 f"courier {self.account!r}: Kuaidi100 answered HTTP {response.status_code}; will retry",
