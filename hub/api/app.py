@@ -14,6 +14,7 @@ import structlog
 from fastapi import FastAPI
 
 from hub.api import inventory_routes
+from hub.api.body_limits import BodyLimitMiddleware
 from hub.api.errors import ErrorBody, RequestContextMiddleware, install_error_handlers
 from hub.api.routes import api_keys, catalog, dead_letters, health, orders, shipments, webhooks
 from hub.context import Hub
@@ -21,10 +22,15 @@ from hub.context import Hub
 log = structlog.get_logger(__name__)
 
 _ERRORS = {
+    400: {"model": ErrorBody, "description": "Malformed request, e.g. JSON nested too deep (bad_request, bad_input)."},
     401: {"model": ErrorBody, "description": "Missing, unknown or revoked API key (unauthorized)."},
     403: {"model": ErrorBody, "description": "The key's role lacks the permission (forbidden)."},
-    422: {"model": ErrorBody, "description": "Invalid request; detail lists each bad field (invalid_request)."},
+    408: {"model": ErrorBody, "description": "The body did not arrive within [limits] body_timeout_s."},
+    413: {"model": ErrorBody, "description": "The body is larger than this route allows (too_large)."},
+    422: {"model": ErrorBody, "description": "Invalid request; detail lists each bad field (invalid_request), "
+                                             "e.g. a NUL character, a value too long or an id out of range."},
     500: {"model": ErrorBody, "description": "Unexpected error; request_id identifies it in the logs."},
+    503: {"model": ErrorBody, "description": "The queue or the database is unreachable; retry after Retry-After."},
 }
 
 
@@ -49,6 +55,8 @@ def create_app(hub: Hub) -> FastAPI:
     )
     app.state.hub = hub
     install_error_handlers(app)
+    # Added first, so it runs inside RequestContextMiddleware: its refusals carry the request id.
+    app.add_middleware(BodyLimitMiddleware, limits=hub.config.limits)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(webhooks.router)

@@ -16,6 +16,7 @@ from hub.api.auth import Permission, Principal, authenticate, require
 from hub.api.deps import get_hub
 from hub.api.errors import ApiError
 from hub.api.models import PluginOut, ShopOut
+from hub.api.params import PathText
 
 log = structlog.get_logger(__name__)
 
@@ -68,7 +69,7 @@ async def _admin(request: Request) -> Principal:
 
 
 @router.post("/shops/{shop}/resume", response_model=ShopOut, summary="Resume a paused shop (admin)")
-async def resume_shop(request: Request, shop: str, principal: Principal = Depends(_admin)) -> ShopOut:
+async def resume_shop(request: Request, shop: PathText, principal: Principal = Depends(_admin)) -> ShopOut:
     """Mark the shop active again, once its cause is fixed (e.g. the merchant re-authorised the app).
 
     Its message channel and polls run again at their next interval (the channel kept its
