@@ -126,8 +126,10 @@ class BackgroundLoop:
 def _uvicorn(hub: Hub, app: Any) -> None:
     import uvicorn
 
+    from hub.uvicorn_limits import server_options
+
     uvicorn.run(app, host=hub.config.hub.api_host, port=hub.config.hub.api_port, log_config=None,
-                access_log=False)
+                access_log=False, **server_options(hub.config.limits))
 
 
 def serve(hub: Hub) -> None:
