@@ -25,6 +25,7 @@ _ERRORS = {
     400: {"model": ErrorBody, "description": "Malformed request, e.g. JSON nested too deep (bad_request, bad_input)."},
     401: {"model": ErrorBody, "description": "Missing, unknown or revoked API key (unauthorized)."},
     403: {"model": ErrorBody, "description": "The key's role lacks the permission (forbidden)."},
+    404: {"model": ErrorBody, "description": "No such route, or no such object (not_found)."},
     408: {"model": ErrorBody, "description": "The body did not arrive within [limits] body_timeout_s."},
     413: {"model": ErrorBody, "description": "The body is larger than this route allows (too_large)."},
     422: {"model": ErrorBody, "description": "Invalid request; detail lists each bad field (invalid_request), "
