@@ -48,11 +48,13 @@ def free_port(host: str = "127.0.0.1") -> int:
 class BackgroundServer:
     """A uvicorn server on its own thread and loop; ``base_url`` once started."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning") -> None:
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning",
+                 **options: Any) -> None:
+        """``options`` go to ``uvicorn.Config`` as given (e.g. ``hub.uvicorn_limits.server_options``)."""
         self.host = host
         self.port = port or free_port(host)
         config = uvicorn.Config(app, host=host, port=self.port, log_level=log_level, lifespan="auto",
-                                access_log=False)
+                                access_log=False, **options)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name=f"asgi:{self.port}", daemon=True)
 

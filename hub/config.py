@@ -150,6 +150,42 @@ class QueueSection(BaseModel):
     outbox_retention_days: float = Field(default=7.0, gt=0, description="Published outbox rows are kept this long.")
 
 
+MIB = 1024 * 1024
+
+
+class LimitsSection(BaseModel):
+    """What one HTTP request may cost the API: body sizes per route class, how long a client may
+    take to send its headers and body, how deep its JSON may nest (docs/operators.md, "Limits")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_body_bytes: int = Field(default=1 * MIB, ge=1024, description="JSON bodies of /api/ routes.")
+    import_body_bytes: int = Field(default=20 * MIB, ge=1024,
+                                   description="Bodies of import routes (a path ending in /import or /imports).")
+    webhook_body_bytes: int = Field(default=4 * MIB, ge=1024, description="Partner pushes (/webhooks/...).")
+    webhook_body_bytes_by_platform: dict[str, int] = Field(
+        default_factory=dict, description="Per platform, instead of webhook_body_bytes (e.g. {douyin = 8388608}).")
+    body_timeout_s: float = Field(default=30.0, gt=0, le=3600,
+                                  description="Time to receive a whole body once the headers are in (else 408).")
+    header_timeout_s: float = Field(default=10.0, gt=0, le=600,
+                                    description="Time to send a request's headers before the connection is closed.")
+    keep_alive_s: int = Field(default=5, ge=1, le=600, description="An idle keep-alive connection is closed after.")
+    max_header_bytes: int = Field(default=64 * 1024, ge=4096, le=MIB,
+                                  description="Request line and headers together; larger is refused with 400.")
+    max_connections: int | None = Field(default=1000, ge=1,
+                                        description="Open connections before new requests get 503 (none: no cap).")
+    json_max_depth: int = Field(default=64, ge=4, le=10_000, description="Nesting of a JSON body (else 400).")
+
+    def body_limit(self, path: str) -> int:
+        """The most bytes a body sent to ``path`` may have."""
+        if path.startswith("/webhooks/"):
+            platform = path.split("/")[2]
+            return self.webhook_body_bytes_by_platform.get(platform, self.webhook_body_bytes)
+        if path.rstrip("/").endswith(("/import", "/imports")):
+            return self.import_body_bytes
+        return self.api_body_bytes
+
+
 _PATH_OVERRIDE: ContextVar[Path | None] = ContextVar("hub_config_path", default=None)
 
 
@@ -196,6 +232,7 @@ class HubConfig(BaseSettings):
     stock_groups: dict[str, StockGroupConfig] = Field(default_factory=dict)
     rules: RulesConfig = Field(default_factory=RulesConfig)
     queue: QueueSection = Field(default_factory=QueueSection)
+    limits: LimitsSection = Field(default_factory=LimitsSection)
     #: Where the file was read from (None: defaults and environment only).
     _path: Path | None = PrivateAttr(default=None)
     #: ``[hub] secrets_file`` read as NAME → value; the environment wins over it.

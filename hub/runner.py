@@ -133,8 +133,10 @@ def _uvicorn(hub: Hub, app: Any, on_started: Callable[[], None] | None = None) -
     """Serve ``app`` in the foreground; ``on_started()`` runs once the port is listening."""
     import uvicorn
 
+    from hub.uvicorn_limits import server_options
+
     config = uvicorn.Config(app, host=hub.config.hub.api_host, port=hub.config.hub.api_port, log_config=None,
-                            access_log=False)
+                            access_log=False, **server_options(hub.config.limits))
     server = uvicorn.Server(config)
     if on_started is not None:
         def announce() -> None:

@@ -14,6 +14,7 @@ import structlog
 from fastapi import FastAPI
 
 from hub.api import inventory_routes
+from hub.api.body_limits import BodyLimitMiddleware
 from hub.api.errors import ErrorBody, RequestContextMiddleware, install_error_handlers
 from hub.api.routes import api_keys, catalog, dead_letters, health, orders, shipments, shops_auth, webhooks
 from hub.api.routes import audit as audit_routes
@@ -24,10 +25,18 @@ from hub.context import Hub
 log = structlog.get_logger(__name__)
 
 _ERRORS = {
+    400: {"model": ErrorBody, "description": "Malformed request, e.g. JSON nested too deep (bad_request, bad_input)."},
     401: {"model": ErrorBody, "description": "Missing, unknown or revoked API key (unauthorized)."},
     403: {"model": ErrorBody, "description": "The key's role lacks the permission (forbidden)."},
-    422: {"model": ErrorBody, "description": "Invalid request; detail lists each bad field (invalid_request)."},
+    404: {"model": ErrorBody, "description": "No such route, or no such object (not_found)."},
+    408: {"model": ErrorBody, "description": "The body did not arrive within [limits] body_timeout_s."},
+    409: {"model": ErrorBody, "description": "Conflicts with what is stored: a duplicate, or a state that no longer "
+                                             "allows the change (conflict)."},
+    413: {"model": ErrorBody, "description": "The body is larger than this route allows (too_large)."},
+    422: {"model": ErrorBody, "description": "Invalid request; detail lists each bad field (invalid_request), "
+                                             "e.g. a NUL character, a value too long or an id out of range."},
     500: {"model": ErrorBody, "description": "Unexpected error; request_id identifies it in the logs."},
+    503: {"model": ErrorBody, "description": "The queue or the database is unreachable; retry after Retry-After."},
 }
 
 
@@ -52,6 +61,8 @@ def create_app(hub: Hub) -> FastAPI:
     )
     app.state.hub = hub
     install_error_handlers(app)
+    # Added first, so it runs inside RequestContextMiddleware: its refusals carry the request id.
+    app.add_middleware(BodyLimitMiddleware, limits=hub.config.limits)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(webhooks.router)

@@ -130,6 +130,27 @@ async def _config_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+#: Retry-After (seconds) of a 503 while the queue's broker is unreachable.
+BROKER_RETRY_AFTER_S = 30
+
+
+def broker_errors() -> tuple[type[Exception], ...]:
+    """The exceptions that mean the queue's broker cannot be reached (Redis down, or timing out)."""
+    import dramatiq.errors
+    import redis.exceptions
+
+    return (dramatiq.errors.BrokerError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+async def _broker_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # One line, no trace: an outage is an operator's matter, and every request would repeat it.
+    # Whatever committed before the send stays committed; the outbox and the inbox sweep send it later.
+    log.warning("request.queue_unavailable", method=request.method, path=request.url.path,
+                error_class=type(exc).__name__)
+    return error_response(503, "unavailable", "the queue is unreachable; what was recorded is kept, retry later",
+                          request=request, headers={"Retry-After": str(BROKER_RETRY_AFTER_S)})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -139,6 +160,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(ShopPausedError, _shop_paused)
     app.add_exception_handler(ConfigError, _config_error)
+    for broker_error in broker_errors():
+        app.add_exception_handler(broker_error, _broker_unavailable)
 
 
 class RequestContextMiddleware:

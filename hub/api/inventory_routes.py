@@ -18,6 +18,7 @@ from contracts.inventory import AllocationMode
 from hub.api.auth import Permission, Principal, require
 from hub.api.deps import get_hub
 from hub.api.errors import ApiError
+from hub.api.params import PathText
 from hub.context import Hub
 from hub.db.tables import ChannelStockRow, ListingRow, SkuRow
 from hub.services import inventory, stock_sync
@@ -137,7 +138,7 @@ async def _items(hub: Hub, skus: list[str]) -> list[InventoryItem]:
             dependencies=[Depends(reader)])
 async def list_inventory(
     request: Request,
-    cursor: str | None = Query(None, description="The last SKU of the previous page."),
+    cursor: str | None = Query(None, max_length=200, description="The last SKU of the previous page."),
     limit: int = Query(50, ge=1, le=500),
     low: bool = Query(False, description="Only SKUs at or below their low-stock threshold."),
     prefix: str | None = Query(None, max_length=200, description="Only SKUs starting with this."),
@@ -169,7 +170,7 @@ async def list_inventory(
 
 @router.get("/{merchant_sku}", response_model=InventoryItem, summary="One SKU's stock and sync state",
             dependencies=[Depends(reader)])
-async def show_inventory(request: Request, merchant_sku: str) -> InventoryItem:
+async def show_inventory(request: Request, merchant_sku: PathText) -> InventoryItem:
     found = await _items(get_hub(request), [merchant_sku])
     if not found:
         raise ApiError(404, "not_found", f"SKU {merchant_sku!r} is not in the catalogue")

@@ -22,6 +22,23 @@ KEY = ("platform", "shop", "message_id")
 #: Rows per INSERT statement (SQLite allows 32,766 bound parameters; a row binds 11).
 CHUNK = 500
 MAX_ERROR_CHARS = 4000
+#: The inbox's string columns and their widths: a message whose value does not fit (or holds a
+#: NUL, which PostgreSQL text refuses) cannot be stored, and would fail its whole batch's INSERT.
+COLUMN_WIDTHS = {"message_id": 200, "topic": 100, "external_id": 200}
+
+
+def unstorable(message: InboundMessage) -> str | None:
+    """Why ``message`` cannot be stored (a column it would not fit), or None; check before
+    ``record_messages`` so one bad message is refused alone rather than with its batch."""
+    for name, width in COLUMN_WIDTHS.items():
+        value = getattr(message, name)
+        if value is None:
+            continue
+        if "\x00" in value:
+            return f"{name} contains a NUL character"
+        if len(value) > width:
+            return f"{name} is longer than {width} characters"
+    return None
 
 
 def _dialect(session: AsyncSession) -> str:

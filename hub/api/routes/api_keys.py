@@ -16,6 +16,7 @@ from hub.api.auth import ROLES, Permission, Principal, require
 from hub.api.deps import get_hub
 from hub.api.errors import ApiError
 from hub.api.models import ApiKeyCreated, ApiKeyOut
+from hub.api.params import PathText
 from hub.db import api_keys
 
 log = structlog.get_logger(__name__)
@@ -47,7 +48,7 @@ async def create_api_key(request: Request, body: NewApiKey, principal: Principal
 
 
 @router.delete("/{prefix}", status_code=204, summary="Revoke a key (never the last admin key: 409)")
-async def revoke_api_key(request: Request, prefix: str, principal: Principal = Depends(admin)) -> None:
+async def revoke_api_key(request: Request, prefix: PathText, principal: Principal = Depends(admin)) -> None:
     try:
         async with get_hub(request).database().transaction() as session:
             revoked = await api_keys.revoke_key(session, prefix, actor=principal.actor)

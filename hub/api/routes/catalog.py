@@ -17,6 +17,7 @@ from hub.api.auth import Permission, Principal, authenticate, require
 from hub.api.deps import get_hub
 from hub.api.errors import ApiError
 from hub.api.models import MessageChannelOut, PluginOut, ShopOut
+from hub.api.params import PathText
 from hub.services import message_channel, shop_health
 
 log = structlog.get_logger(__name__)
@@ -89,7 +90,7 @@ async def _admin(request: Request) -> Principal:
 
 
 @router.post("/shops/{shop}/resume", response_model=ShopOut, summary="Resume a paused shop (admin)")
-async def resume_shop(request: Request, shop: str, principal: Principal = Depends(_admin)) -> ShopOut:
+async def resume_shop(request: Request, shop: PathText, principal: Principal = Depends(_admin)) -> ShopOut:
     """Mark the shop active again, once its cause is fixed (e.g. the merchant re-authorised the app).
 
     Its message channel is opened again (TOP: permitted for the new session) before it is consumed,

@@ -13,6 +13,7 @@ from hub.api.auth import Permission, Principal, require
 from hub.api.deps import get_hub
 from hub.api.errors import ApiError
 from hub.api.models import DeadLetterDetail, DeadLetterOut, ReplayResult
+from hub.api.params import RowId
 from hub.db import dead_letters
 
 log = structlog.get_logger(__name__)
@@ -34,7 +35,7 @@ async def list_dead_letters(
 
 @router.get("/{dead_letter_id}", response_model=DeadLetterDetail, summary="One dead letter with its input",
             dependencies=[Depends(admin)])
-async def show_dead_letter(request: Request, dead_letter_id: int) -> DeadLetterDetail:
+async def show_dead_letter(request: Request, dead_letter_id: RowId) -> DeadLetterDetail:
     async with get_hub(request).database().session() as session:
         row = await dead_letters.get(session, dead_letter_id)
     if row is None:
@@ -44,7 +45,7 @@ async def show_dead_letter(request: Request, dead_letter_id: int) -> DeadLetterD
 
 
 @router.post("/{dead_letter_id}/replay", response_model=ReplayResult, summary="Send a dead letter to its actor again")
-async def replay(request: Request, dead_letter_id: int, principal: Principal = Depends(admin)) -> ReplayResult:
+async def replay(request: Request, dead_letter_id: RowId, principal: Principal = Depends(admin)) -> ReplayResult:
     from hub.queue.dead_letter_replay import replay_dead_letter
 
     hub = get_hub(request)

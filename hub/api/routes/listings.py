@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.api.auth import Permission, Principal, require
 from hub.api.deps import get_hub
 from hub.api.errors import ApiError
+from hub.api.params import INT64_MAX
 from hub.errors import BadInputError
 from hub.services import listings
 from hub.services.listings import BindingFilter, BindingView
@@ -99,7 +100,7 @@ async def list_bindings(
     merchant_sku: str | None = Query(None, max_length=200),
     channel_item_id: str | None = Query(None, max_length=200),
     source: str | None = Query(None, pattern="^(manual|sync|order)$"),
-    cursor: int | None = Query(None, ge=1, description="The last id of the previous page."),
+    cursor: int | None = Query(None, ge=1, le=INT64_MAX, description="The last id of the previous page."),
     limit: int = Query(50, ge=1, le=500),
 ) -> BindingPage:
     filters = BindingFilter(shop=shop, merchant_sku=merchant_sku, channel_item_id=channel_item_id, source=source)
@@ -113,7 +114,7 @@ async def list_bindings(
 async def list_unmatched(
     request: Request,
     shop: str | None = Query(None, max_length=100),
-    cursor: int | None = Query(None, ge=1),
+    cursor: int | None = Query(None, ge=1, le=INT64_MAX),
     limit: int = Query(50, ge=1, le=500),
 ) -> UnmatchedPage:
     async with get_hub(request).database().session() as session:

@@ -26,6 +26,7 @@ from hub.api.models import (
     OrderSummary,
     SourceEventOut,
 )
+from hub.api.params import PathText, RowId, text_query
 from hub.api.queries.orders import MAX_LIMIT, OrderFilters, list_orders, order_story
 from hub.api.routes.shipments import shipment_out
 from hub.db.tables import OrderRow
@@ -57,17 +58,17 @@ def _summary_fields(row: OrderRow) -> dict[str, Any]:
 async def get_orders(
     request: Request,
     status: list[OrderStatus] | None = Query(None, description="Repeat to match any of several statuses."),
-    platform: str | None = None,
-    shop: str | None = None,
+    platform: str | None = text_query(),
+    shop: str | None = text_query(),
     created_from: AwareDatetime | None = Query(None, description="Channel creation time ≥ this (ISO, with offset)."),
     created_to: AwareDatetime | None = Query(None, description="Channel creation time < this."),
     paid_from: AwareDatetime | None = None,
     paid_to: AwareDatetime | None = None,
-    buyer: str | None = Query(None, description="The buyer's platform nick, exactly."),
-    sku: str | None = Query(None, description="Orders with a line of this merchant SKU."),
-    tag: str | None = None,
+    buyer: str | None = text_query("The buyer's platform nick, exactly."),
+    sku: str | None = text_query("Orders with a line of this merchant SKU."),
+    tag: str | None = text_query(),
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
-    cursor: str | None = Query(None, description="next_cursor from the previous page."),
+    cursor: str | None = text_query("next_cursor from the previous page."),
     _: Principal = Depends(require(Permission.ORDERS_READ)),
 ) -> OrderList:
     filters = OrderFilters(
@@ -82,7 +83,7 @@ async def get_orders(
 
 @router.get("/{order_id}", response_model=OrderDetail, summary="One order: lines, holds, history and sources")
 async def get_order(
-    request: Request, order_id: int, principal: Principal = Depends(require(Permission.ORDERS_READ))
+    request: Request, order_id: RowId, principal: Principal = Depends(require(Permission.ORDERS_READ))
 ) -> OrderDetail:
     async with get_hub(request).database().session() as session:
         story = await order_story(session, order_id)
@@ -121,7 +122,7 @@ async def get_order(
 @router.post("/{order_id}/holds/{code}/release", response_model=HoldOut,
              summary="Release a hold (stock short, cancel requested, audit rule...) as a person")
 async def release_order_hold(
-    request: Request, order_id: int, code: str, principal: Principal = Depends(require(Permission.ORDERS_WRITE))
+    request: Request, order_id: RowId, code: PathText, principal: Principal = Depends(require(Permission.ORDERS_WRITE))
 ) -> HoldOut:
     """The release is attributed to the caller and written to the order's history; if no other
     hold remains the order proceeds (a stock-short order tries its reservation again)."""

@@ -16,6 +16,7 @@ from hub.api.auth import Permission, Principal, require
 from hub.api.deps import get_hub
 from hub.api.errors import ApiError, ErrorBody
 from hub.api.models import ShipmentOut
+from hub.api.params import RowId
 from hub.db.tables import ShipmentRow
 from hub.services import fulfilment
 from hub.services.couriers import couriers_unknown_to_shop
@@ -26,7 +27,8 @@ router = APIRouter(prefix="/api/v1", tags=["shipments"])
 class ShippedItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    line_external_id: str = Field(min_length=1, description="The order line (the channel's sub-order id).")
+    line_external_id: str = Field(min_length=1, max_length=200,
+                                  description="The order line (the channel's sub-order id).")
     quantity: int = Field(gt=0, description="Units of that line in this parcel.")
 
 
@@ -51,7 +53,7 @@ class ParcelIn(BaseModel):
 class ShipmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    warehouse: str | None = Field(default=None, description="A configured warehouse name.")
+    warehouse: str | None = Field(default=None, max_length=100, description="A configured warehouse name.")
     parcels: list[ParcelIn] = Field(min_length=1, max_length=50)
     partial: bool | None = Field(
         default=None,
@@ -86,7 +88,7 @@ def shipment_out(row: ShipmentRow) -> ShipmentOut:
     },
 )
 async def post_shipment(
-    request: Request, response: Response, order_id: int, body: ShipmentIn,
+    request: Request, response: Response, order_id: RowId, body: ShipmentIn,
     principal: Principal = Depends(require(Permission.SHIPMENTS_WRITE)),
 ) -> ShipmentOut:
     hub = get_hub(request)
@@ -116,7 +118,7 @@ async def post_shipment(
 @router.get("/shipments/{shipment_id}", response_model=ShipmentOut, summary="One shipment and its channel status",
             responses={404: {"model": ErrorBody, "description": "No such shipment."}})
 async def get_shipment(
-    request: Request, shipment_id: int, _: Principal = Depends(require(Permission.ORDERS_READ))
+    request: Request, shipment_id: RowId, _: Principal = Depends(require(Permission.ORDERS_READ))
 ) -> ShipmentOut:
     row = await fulfilment.get_shipment(get_hub(request), shipment_id)
     if row is None:

@@ -2,16 +2,20 @@
 
 ``POST /webhooks/{platform}/{shop}`` is one shop's push URL; ``POST /webhooks/{platform}`` is the
 push URL of a platform app that pushes every authorising shop's messages to one place
-(``Capability.RECEIVE_APP_PUSH``): the shops configured for the app the push names
-(``push_app_of`` / ``push_app``) verify it, and each message goes to the shop whose platform id
-it names (``hub.services.push_routing``). The raw body goes to a connector (``parse_push``),
-which checks the signature on the exact bytes and parses the events; the messages are stored in
-the inbox and enqueued (``hub.services.ingest.accept_messages``) before the platform hears
-"success" in the body and status it expects. A message that names a shop it does not belong to
-is not stored, and listed (logged, and its id in the ``X-Rejected-Messages`` header) while the
-rest of the batch is kept. Unknown shops, platforms that do not push, bad signatures and
-malformed bodies get a 4xx, are counted by platform and reason, and are logged without the body
-or any header value. Not for parsing any platform's format: that is the connector's job.
+(``Capability.RECEIVE_APP_PUSH``): the shops configured for the app the push names (``push_app_of``
+/ ``push_app``) verify it, and each message goes to the shop whose platform id it names
+(``hub.services.push_routing``). The raw body goes to a connector (``parse_push``), which checks
+the signature on the exact bytes and parses the events; the messages are stored in the inbox and
+enqueued (``hub.services.ingest.accept_messages``) before the platform hears "success" in the body
+and status it expects. A message that names a shop it does not belong to, or that cannot be stored
+(a message id over 200 characters, a NUL in an id), is not stored, and listed (logged, and its id
+in the ``X-Rejected-Messages`` header) while the rest of the batch is kept. Bodies are bounded
+before they reach here (``hub.api.body_limits``: 413, 408, and 400 for JSON nested too deep to
+parse safely); while the queue is unreachable the push gets 503 with Retry-After, and what
+committed stays in the inbox (the inbox sweep enqueues it). Unknown shops, platforms that do not
+push, bad signatures and malformed bodies get a 4xx, are counted by platform and reason, and are
+logged without the body or any header value. Not for parsing any platform's format: that is the
+connector's job.
 """
 
 from __future__ import annotations
@@ -29,15 +33,15 @@ from hub import metrics
 from hub.api.deps import get_hub
 from hub.api.errors import ApiError, error_response
 from hub.api.models import WebhookRejected
+from hub.api.params import PathText
 from hub.context import Hub
+from hub.db.inbox import unstorable
 from hub.errors import BadInputError, ConfigError, SignatureError
 from hub.services.push_routing import reject_foreign, route_by_account
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["webhooks"])
 
-#: Pushes are small (Douyin batches a few events); anything far larger is not a partner's push.
-MAX_BODY_BYTES = 2 * 1024 * 1024
 #: At most this many rejected message ids are listed in the reply header (all are logged).
 MAX_LISTED_REJECTIONS = 50
 REJECTED_HEADER = "X-Rejected-Messages"
@@ -49,7 +53,9 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": WebhookRejected, "description": "Malformed push (bad_input)."},
     401: {"model": WebhookRejected, "description": "Signature does not verify (bad_signature)."},
     404: {"model": WebhookRejected, "description": "Unknown shop or app, platform mismatch, or no push support."},
-    413: {"model": WebhookRejected, "description": "Body larger than a push can be (too_large)."},
+    413: {"model": WebhookRejected, "description": "Body larger than [limits] allows for the platform (too_large)."},
+    503: {"model": WebhookRejected, "description": "The queue is unreachable; the platform should push again "
+                                                   "after Retry-After (messages already stored are kept)."},
 }
 
 
@@ -58,13 +64,9 @@ def _reject(platform_label: str, reason: str) -> None:
     metrics.WEBHOOK_REQUESTS.labels(platform_label, "rejected").inc()
 
 
-async def _body(request: Request, platform: str, shop: str | None) -> bytes:
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        _reject(platform, "too_large")
-        log.info("push.rejected", reason="too_large", shop=shop, platform=platform, size=len(body))
-        raise ApiError(413, "too_large", f"a push may be at most {MAX_BODY_BYTES} bytes")
-    return body
+async def _body(request: Request) -> bytes:
+    # Already read, within [limits], by BodyLimitMiddleware.
+    return await request.body()
 
 
 async def _parse(connector: Any, request: Request, body: bytes) -> PushReceipt:
@@ -84,6 +86,31 @@ def _log_wrong_shop(rejected: list[tuple[str, str]], platform: str, shop: str | 
         log.warning("push.message_rejected", shop=shop, platform=platform, message_id=message_id, reason=reason)
 
 
+def _storable(messages: list[InboundMessage], platform: str, shop: str | None) -> tuple[
+    list[InboundMessage], list[tuple[str, str]]
+]:
+    """The messages the inbox can hold, and (printable id, reason) for the others: refusing one
+    alone keeps its batch, which the platform would otherwise redeliver forever."""
+    kept: list[InboundMessage] = []
+    refused: list[tuple[str, str]] = []
+    for message in messages:
+        reason = unstorable(message)
+        if reason is None:
+            kept.append(message)
+            continue
+        printable = _printable(message.message_id)
+        refused.append((printable, reason))
+        metrics.PUSH_REJECTED.labels(platform, "unstorable").inc()
+        log.warning("push.message_rejected", shop=shop, platform=platform, message_id=printable, reason=reason)
+    return kept, refused
+
+
+def _printable(message_id: str, width: int = 64) -> str:
+    """``message_id`` fit for a log line and a header: visible ASCII without commas, cut short."""
+    cleaned = "".join(c if " " < c < "\x7f" and c != "," else "?" for c in message_id)
+    return cleaned if len(cleaned) <= width else cleaned[: width - 3] + "..."
+
+
 async def _store(hub: Hub, platform: str, by_shop: dict[str, list[InboundMessage]]) -> int:
     """Store each shop's messages (one inbox transaction per shop); returns how many were new."""
     from hub.services import ingest
@@ -101,10 +128,10 @@ async def _store(hub: Hub, platform: str, by_shop: dict[str, list[InboundMessage
     return new
 
 
-def _reply(receipt: PushReceipt, wrong_shop: list[tuple[str, str]]) -> Response:
+def _reply(receipt: PushReceipt, rejected: list[tuple[str, str]]) -> Response:
     headers = {}
-    if wrong_shop:
-        headers[REJECTED_HEADER] = ",".join(mid for mid, _ in wrong_shop[:MAX_LISTED_REJECTIONS])
+    if rejected:
+        headers[REJECTED_HEADER] = ",".join(_printable(mid) for mid, _ in rejected[:MAX_LISTED_REJECTIONS])
     if isinstance(receipt.reply_body, str):
         return PlainTextResponse(receipt.reply_body, status_code=receipt.reply_status, headers=headers)
     return JSONResponse(receipt.reply_body, status_code=receipt.reply_status, headers=headers)
@@ -131,7 +158,7 @@ def _own_account(connector: Any) -> str | None:
 
 @router.post("/webhooks/{platform}/{shop}", summary="Receive a platform push for one shop",
              response_class=Response, responses=_RESPONSES)
-async def receive_push(request: Request, platform: str, shop: str) -> Response:
+async def receive_push(request: Request, platform: PathText, shop: PathText) -> Response:
     hub = get_hub(request)
     account = hub.config.shops.get(shop)
     cls = hub.plugins.channel_class(platform)
@@ -145,7 +172,7 @@ async def receive_push(request: Request, platform: str, shop: str) -> Response:
         log.info("push.rejected", reason="push_unsupported", shop=shop, platform=platform)
         raise ApiError(404, "not_found", f"platform {platform!r} does not deliver HTTP pushes")
 
-    body = await _body(request, platform, shop)
+    body = await _body(request)
     connector = hub.accounts().channel(shop)
     try:
         receipt = await _parse(connector, request, body)
@@ -162,7 +189,7 @@ async def receive_push(request: Request, platform: str, shop: str) -> Response:
         return error_response(400, "bad_input", str(exc), field=exc.field, request=request)
 
     _log_unparsed(receipt, platform, shop)
-    messages = list(receipt.messages)
+    messages, refused = _storable(list(receipt.messages), platform, shop)
     wrong_shop: list[tuple[str, str]] = []
     own = _own_account(connector)
     if own is not None:
@@ -171,13 +198,13 @@ async def receive_push(request: Request, platform: str, shop: str) -> Response:
         _log_wrong_shop(wrong_shop, platform, shop)
     new = await _store(hub, platform, {shop: messages})
     log.info("push.accepted", shop=shop, platform=platform, messages=len(messages), new=new,
-             rejected=len(receipt.rejected) + len(wrong_shop))
-    return _reply(receipt, wrong_shop)
+             rejected=len(receipt.rejected) + len(refused) + len(wrong_shop))
+    return _reply(receipt, refused + wrong_shop)
 
 
 @router.post("/webhooks/{platform}", summary="Receive a platform app's push for all the shops it serves",
              response_class=Response, responses=_RESPONSES)
-async def receive_app_push(request: Request, platform: str) -> Response:
+async def receive_app_push(request: Request, platform: PathText) -> Response:
     hub = get_hub(request)
     cls = hub.plugins.channel_class(platform)
     if cls is None or not declared(cls, Capability.RECEIVE_APP_PUSH):
@@ -185,7 +212,7 @@ async def receive_app_push(request: Request, platform: str) -> Response:
         log.info("push.rejected", reason="app_push_unsupported", platform=platform[:50])
         raise ApiError(404, "not_found", f"platform {platform!r} has no app-level push URL; use "
                                          f"/webhooks/{platform}/<shop>")
-    body = await _body(request, platform, None)
+    body = await _body(request)
     app = cls.push_app_of(request.headers)
     if app is None:
         _reject(platform, "bad_signature")
@@ -216,10 +243,11 @@ async def receive_app_push(request: Request, platform: str) -> Response:
         return error_response(401, "bad_signature", f"the {platform} push failed verification", request=request)
 
     _log_unparsed(receipt, platform, None)
-    routed = route_by_account(list(receipt.messages), {connector.account_id(): name for name, connector in shops})
+    messages, refused = _storable(list(receipt.messages), platform, None)
+    routed = route_by_account(messages, {connector.account_id(): name for name, connector in shops})
     _log_wrong_shop(routed.rejected, platform, None)
     new = await _store(hub, platform, routed.by_shop)
     log.info("push.accepted", platform=platform, shops=sorted(routed.by_shop),
              messages=sum(len(m) for m in routed.by_shop.values()), new=new,
-             rejected=len(receipt.rejected) + len(routed.rejected))
-    return _reply(receipt, routed.rejected)
+             rejected=len(receipt.rejected) + len(refused) + len(routed.rejected))
+    return _reply(receipt, refused + routed.rejected)
