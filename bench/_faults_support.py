@@ -28,7 +28,7 @@ import itertools
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -353,7 +353,7 @@ class Run:
 
         wait_until(ready, self.options.settle_timeout_s, f"the {len(orders)} orders to ship stored and reserved")
         with httpx.Client(base_url=self.api, timeout=30.0, headers={"Authorization": f"Bearer {self.key}"}) as client:
-            for n, order in enumerate(orders):
+            for n in range(len(orders)):
                 body = {"warehouse": WAREHOUSE,
                         "parcels": [{"courier_code": "SF", "tracking_number": f"SF{9_000_000 + n}"}]}
                 answer = client.post(f"/api/v1/orders/{ids[n]}/shipments", json=body)
