@@ -36,10 +36,18 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench._flash_support import HubProcess, hub_processes, libpq_dsn, throwaway_database, wait_http, write_toml
+from bench._flash_support import (
+    POSTGRES_SERVER_URL,
+    HubProcess,
+    hub_processes,
+    libpq_dsn,
+    wait_http,
+    write_toml,
+)
 from contracts.inventory import AllocationMode, StockPolicy
 from hub.asgi_server import BackgroundServer, free_port
 from hub.services import allocation
+from hub.testing.db import create_postgres_database, drop_postgres_database
 from hub.testing.faults import PartnerFaults, PrivateRedis
 
 SCENARIOS = ("worker-kill", "broker-restart", "partner-faults")
@@ -66,6 +74,7 @@ class Options:
     stall_s: float = 120.0
     settle_timeout_s: float = 120.0  # bounded waits before the fault (listings learnt, shipments' orders in)
     extra_config: dict[str, dict[str, Any]] = field(default_factory=dict)  # more TOML sections, e.g. [queue]
+    postgres_server_url: str = POSTGRES_SERVER_URL  # where the throw-away database is created
     progress: Callable[[str], None] = lambda line: None
 
 
@@ -421,7 +430,8 @@ def run_scenario(scenario: str, options: Options) -> Ledger:
         raise ValueError(f"unknown scenario {scenario!r}; expected one of {', '.join(SCENARIOS)}")
     say = options.progress
     with ExitStack() as stack:
-        database_url = stack.enter_context(throwaway_database(prefix="hub_faults_"))
+        database_url = create_postgres_database(options.postgres_server_url, prefix="hub_faults_")
+        stack.callback(drop_postgres_database, options.postgres_server_url, database_url)
         dsn = libpq_dsn(database_url)
         redis = stack.enter_context(PrivateRedis())
         shops: list[Shop] = []
