@@ -139,7 +139,7 @@ class PartnerFaults:
         self.slow_s, self.ban_s, self.every_s = slow_s, ban_s, every_s
         self.injected: dict[str, int] = {kind: 0 for kind in self.kinds}
         self._rng = random.Random(seed)
-        self._seen = [served_calls(s) for s in self.sandboxes]
+        self.seen = [served_calls(s) for s in self.sandboxes]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="partner-faults", daemon=True)
 
@@ -155,7 +155,7 @@ class PartnerFaults:
         while not self._stop.wait(self.every_s):
             for n, sandbox in enumerate(self.sandboxes):
                 served = served_calls(sandbox)
-                new, self._seen[n] = served - self._seen[n], served
+                new, self.seen[n] = served - self.seen[n], served
                 for _ in range(new):
                     if self._rng.random() < self.per_call:
                         kind = self._rng.choice(self.kinds)
