@@ -11,7 +11,8 @@ Installed with the hub, so every project that tests a plugin gets, without a con
   and real workers), ``hub.testing.api`` (in-process API client, API keys),
   ``hub.testing.factories`` (contract factories), ``hub.testing.context.make_context`` (build a
   connector without a hub) and ``hub.testing.conformance.ChannelConformance`` (the suite every
-  channel connector must pass).
+  channel connector must pass); ``hub.testing.faults`` (a ``redis-server`` of the test's own that
+  can crash and restart empty, and partner faults fed to sandboxes at a steady rate).
 """
 
 from collections.abc import Iterator

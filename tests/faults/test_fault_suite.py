@@ -1,0 +1,47 @@
+"""The standing fault suite, bounded for CI: ~60 paid orders over the four sandbox shops, five
+shipments recorded over the API, and one fault mid-run — a worker killed with SIGKILL (another
+started), the broker restarted empty (a ``redis-server`` of the test's own, never the shared one),
+or 30% of partner calls failing. Then, once the hub is quiet, nothing may be lost or stuck: every
+order stored once and reserved, every shipment confirmed and shown shipped by its sandbox, every
+shop showing the expected stock, no inbox/outbox/shipment rows left behind, no dead letters.
+
+The hub runs as real ``hub serve`` + ``hub worker`` processes (2 worker threads: the test stays
+well within ~20 PostgreSQL connections) on a throw-away PostgreSQL database; the steps and the
+ledger are ``bench/_faults_support.py``'s, shared with ``bench/faults.py``. No wall-clock
+assertions: every wait is on a condition, bounded, with a generous deadline.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench._faults_support import Options, run_scenario, table
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
+
+#: More hub config for every scenario (TOML sections), e.g. ``{"queue": {"sweep_after_s": 5}}``.
+EXTRA_CONFIG: dict[str, dict[str, object]] = {}
+
+
+def _options(postgres_server_url: str) -> Options:
+    # stall_s outlasts the hub's own slow recoveries: the inbox sweep (every 30 s) and dramatiq's
+    # 60 s heartbeat timeout before a killed worker's unacknowledged messages are handed back.
+    return Options(orders=60, shipments=5, rate=20.0, threads=2, outage_s=2.0, fault_rate=0.3,
+                   stall_s=75.0, deadline_s=240.0, settle_timeout_s=90.0, extra_config=EXTRA_CONFIG,
+                   postgres_server_url=postgres_server_url)
+
+
+@pytest.mark.timeout(420)
+@pytest.mark.parametrize("scenario", [
+    "worker-kill",
+    pytest.param("broker-restart", marks=pytest.mark.xfail(
+        strict=True,
+        reason="on main a broker restart that drops its data loses the confirm_shipment messages already "
+               "relayed: those shipments stay pending forever (nothing re-enqueues owed work). The "
+               "leader-scheduled sweepers fix it; remove this mark when they are merged.")),
+    "partner-faults",
+])
+def test_nothing_is_lost_or_stuck_after_the_fault(scenario: str, postgres_server_url: str) -> None:
+    ledger = run_scenario(scenario, _options(postgres_server_url))
+    assert ledger.created == 60 + 8  # plus one order per shop and SKU that taught the hub the listings
+    assert not ledger.problems(), "\n" + table([ledger])
