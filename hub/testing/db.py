@@ -10,6 +10,12 @@ test's loop (the one ``database_for_loop`` returns), disposed afterwards.
 
 An unreachable PostgreSQL makes the PostgreSQL variants *fail*, loudly: CI must not go green on
 SQLite alone. Set ``HUB_TEST_POSTGRES_URL=off`` to skip them deliberately. Not for production code.
+
+The PostgreSQL server is shared (by CI jobs, by developers' parallel runs), so a test process may
+hold at most ``MAX_TEST_POSTGRES_CONNECTIONS`` connections at once: every pooled connection the
+process opens is counted, and a test during which the count went over the cap fails at teardown,
+naming the peak. A concurrency test gets its concurrency from many tasks sharing a small pool
+(``Database.connect(url, pool_size=8)``: up to 16 connections), not from one connection per task.
 """
 
 from __future__ import annotations
@@ -19,12 +25,14 @@ import os
 import secrets
 import shutil
 import threading
+import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import make_url
+from sqlalchemy import event, make_url
+from sqlalchemy.pool import Pool
 
 from hub.db.engine import Database, database_for_loop, dispose_all_for_loop, normalise_url
 from hub.db.migrate import upgrade
@@ -36,10 +44,12 @@ except ImportError:  # pragma: no cover - without pytest-asyncio async fixtures 
 
 __all__ = [
     "DEFAULT_POSTGRES_SERVER_URL",
+    "MAX_TEST_POSTGRES_CONNECTIONS",
     "create_postgres_database",
     "database",
     "database_url",
     "drop_postgres_database",
+    "postgres_connection_cap",
     "postgres_database_url",
     "postgres_server_url",
     "pytest_configure",
@@ -50,6 +60,8 @@ __all__ = [
 ]
 
 DEFAULT_POSTGRES_SERVER_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+#: The most pooled PostgreSQL connections a test process may hold open at once (see the module doc).
+MAX_TEST_POSTGRES_CONNECTIONS = 20
 T = TypeVar("T")
 
 
@@ -162,6 +174,53 @@ def truncate_postgres_tables(database_url: str) -> None:
             await connection.close()
 
     run_in_fresh_loop(truncate)
+
+
+class _ConnectionCount:
+    """Pooled PostgreSQL connections open in this process right now, and the peak since ``reset``.
+
+    Counted from SQLAlchemy's pool ``connect`` event (every engine, whoever made it); a connection
+    stops counting once its pool record closes it (``dbapi_connection`` becomes ``None``) or the
+    record is garbage collected with its engine.
+    """
+
+    def __init__(self) -> None:
+        self._records: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._guard = threading.Lock()
+        self.peak = 0
+
+    def open_now(self) -> int:
+        with self._guard:
+            return sum(1 for record in list(self._records) if record.dbapi_connection is not None)
+
+    def opened(self, dbapi_connection: Any, record: Any) -> None:
+        if "asyncpg" not in type(dbapi_connection).__module__:
+            return  # SQLite files are the test's own
+        with self._guard:
+            self._records.add(record)
+        self.peak = max(self.peak, self.open_now())
+
+    def reset(self) -> None:
+        self.peak = self.open_now()
+
+
+_postgres_connections = _ConnectionCount()
+event.listen(Pool, "connect", _postgres_connections.opened)
+
+
+@pytest.fixture(autouse=True)
+def postgres_connection_cap() -> Iterator[None]:
+    """Fail the test if this process held more than ``MAX_TEST_POSTGRES_CONNECTIONS`` at once."""
+    _postgres_connections.reset()
+    yield
+    peak = _postgres_connections.peak
+    if peak > MAX_TEST_POSTGRES_CONNECTIONS:
+        pytest.fail(
+            f"this test held {peak} PostgreSQL connections at once; tests share the server and may hold at most "
+            f"{MAX_TEST_POSTGRES_CONNECTIONS}. Run many tasks over a small pool (Database.connect(url, pool_size=8)) "
+            "instead of one connection per task, and dispose the engines you create.",
+            pytrace=False,
+        )
 
 
 def pytest_configure(config: pytest.Config) -> None:
