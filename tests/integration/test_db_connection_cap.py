@@ -33,7 +33,7 @@ async def test_every_pooled_postgres_connection_counts_until_it_is_closed(databa
     tasks = [asyncio.create_task(hold_a_connection()) for _ in range(3)]
     await all_holding.wait()  # three connections checked out at once, whatever the machine's speed
     assert counter.open_now() == before + 3
-    assert counter.peak >= before + 3
+    assert counter.peak >= 3
     release.set()
     await asyncio.gather(*tasks)
     await db.dispose()
