@@ -161,7 +161,7 @@ async def test_transient_failures_are_retried_and_the_effect_happens_once(
     runtime.send("queue_test_flaky", database_url, token, 2)
 
     assert await eventually(lambda: _attempt_count_at_least(token, 3))
-    await asyncio.to_thread(runtime.join, 10_000)
+    await asyncio.to_thread(runtime.join, 60_000)
     assert len(attempts_of(token)) == 3
     assert await effect_count(database, token) == 1
     assert await dead_letters_for(database, "queue_test_flaky", token) == []
@@ -192,7 +192,7 @@ async def test_a_permanent_failure_is_dead_lettered_at_once_and_replays_once_fix
     assert letter.args == [database_url, token, "A-1"]
     assert letter.kwargs == {"inbox_id": inbox_id}
     assert (letter.attempts, letter.inbox_id) == (1, inbox_id)
-    await asyncio.to_thread(runtime.join, 10_000)
+    await asyncio.to_thread(runtime.join, 60_000)
     assert len(attempts_of(token)) == 1, "a permanent error must not be retried"
     async with database.session() as session:
         inbox_row = await session.get(InboxRow, inbox_id)
@@ -218,7 +218,7 @@ async def test_exhausted_retries_become_a_dead_letter_with_the_attempts_counted(
     [letter] = await eventually(lambda: dead_letters_for(database, "queue_test_unwell", token))
     assert (letter.attempts, letter.error_class) == (3, "RetryableError")
     assert letter.reason == "HTTP 503 from the warehouse"
-    await asyncio.to_thread(runtime.join, 10_000)
+    await asyncio.to_thread(runtime.join, 60_000)
     assert len(attempts_of(token)) == 3  # the first try and max_retries=2 retries, no more
 
 
@@ -251,7 +251,7 @@ async def test_the_outbox_sends_committed_rows_once(runtime: QueueRuntime, datab
     assert await relay_outbox(database, runtime) == 0
 
     assert await eventually(lambda: effect_count(database, token))
-    await asyncio.to_thread(runtime.join, 10_000)
+    await asyncio.to_thread(runtime.join, 60_000)
     assert len(attempts_of(token)) == 1
 
 
@@ -266,7 +266,7 @@ async def test_the_outbox_never_sends_a_rolled_back_change(
             raise RuntimeError("stock reservation failed")
 
     assert await relay_outbox(database, runtime) == 0
-    await asyncio.to_thread(runtime.join, 10_000)
+    await asyncio.to_thread(runtime.join, 60_000)
     assert attempts_of(token) == []
 
 
