@@ -10,21 +10,32 @@ test's loop (the one ``database_for_loop`` returns), disposed afterwards.
 
 An unreachable PostgreSQL makes the PostgreSQL variants *fail*, loudly: CI must not go green on
 SQLite alone. Set ``HUB_TEST_POSTGRES_URL=off`` to skip them deliberately. Not for production code.
+
+The PostgreSQL server is shared (by CI jobs, by developers' parallel runs), so a test process may
+hold at most ``MAX_TEST_POSTGRES_CONNECTIONS`` connections at once: every pooled connection the
+process opens is counted, and a test that held more than that at once fails at teardown, naming
+the peak. Connections left open by earlier tests' undisposed engines are garbage collected once
+there are more than ``LEFTOVER_CONNECTIONS``. A concurrency test gets its concurrency from many
+tasks sharing a small pool (``Database.connect(url, pool_size=8)``: up to 16 connections), not from
+one connection per task.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import secrets
 import shutil
 import threading
+import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import make_url
+from sqlalchemy import event, make_url
+from sqlalchemy.pool import Pool
 
 from hub.db.engine import Database, database_for_loop, dispose_all_for_loop, normalise_url
 from hub.db.migrate import upgrade
@@ -36,10 +47,12 @@ except ImportError:  # pragma: no cover - without pytest-asyncio async fixtures 
 
 __all__ = [
     "DEFAULT_POSTGRES_SERVER_URL",
+    "MAX_TEST_POSTGRES_CONNECTIONS",
     "create_postgres_database",
     "database",
     "database_url",
     "drop_postgres_database",
+    "postgres_connection_cap",
     "postgres_database_url",
     "postgres_server_url",
     "pytest_configure",
@@ -50,6 +63,10 @@ __all__ = [
 ]
 
 DEFAULT_POSTGRES_SERVER_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+#: The most pooled PostgreSQL connections a test process may hold open at once (see the module doc).
+MAX_TEST_POSTGRES_CONNECTIONS = 20
+#: Connections earlier tests left open (engines never disposed) tolerated before collecting them.
+LEFTOVER_CONNECTIONS = 4
 T = TypeVar("T")
 
 
@@ -162,6 +179,68 @@ def truncate_postgres_tables(database_url: str) -> None:
             await connection.close()
 
     run_in_fresh_loop(truncate)
+
+
+class _ConnectionCount:
+    """Pooled PostgreSQL connections open in this process, and the most the current test held.
+
+    Counted from SQLAlchemy's pool ``connect`` event (every engine, whoever made it); a connection
+    stops counting once its pool closes it (the record's ``dbapi_connection`` becomes ``None``) or
+    the record is garbage collected with its engine. A test is charged only for the connections it
+    opened, so one that forgot to dispose its engine does not fail the tests after it.
+    """
+
+    def __init__(self) -> None:
+        self._records: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._earlier: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._guard = threading.Lock()
+        self.peak = 0
+
+    def _open(self) -> list[Any]:
+        with self._guard:
+            return [record for record in list(self._records) if record.dbapi_connection is not None]
+
+    def open_now(self) -> int:
+        """Connections open in this process, whichever test opened them."""
+        return len(self._open())
+
+    def opened_by_this_test(self) -> int:
+        return sum(1 for record in self._open() if record not in self._earlier)
+
+    def opened(self, dbapi_connection: Any, record: Any) -> None:
+        if "asyncpg" not in type(dbapi_connection).__module__:
+            return  # SQLite files are the test's own
+        with self._guard:
+            self._records.add(record)
+        self.peak = max(self.peak, self.opened_by_this_test())
+
+    def start_test(self) -> None:
+        if self.open_now() > LEFTOVER_CONNECTIONS:
+            # Engines earlier tests never disposed keep their sockets until the garbage collector
+            # frees them; collect now rather than let them pile up on the shared server.
+            gc.collect()
+        with self._guard:
+            self._earlier = weakref.WeakSet(self._records)
+        self.peak = 0
+
+
+_postgres_connections = _ConnectionCount()
+event.listen(Pool, "connect", _postgres_connections.opened)
+
+
+@pytest.fixture(autouse=True)
+def postgres_connection_cap() -> Iterator[None]:
+    """Fail the test if it held more than ``MAX_TEST_POSTGRES_CONNECTIONS`` at once."""
+    _postgres_connections.start_test()
+    yield
+    peak = _postgres_connections.peak
+    if peak > MAX_TEST_POSTGRES_CONNECTIONS:
+        pytest.fail(
+            f"this test held {peak} PostgreSQL connections at once; tests share the server and may hold at most "
+            f"{MAX_TEST_POSTGRES_CONNECTIONS}. Run many tasks over a small pool (Database.connect(url, pool_size=8)) "
+            "instead of one connection per task, and dispose the engines you create.",
+            pytrace=False,
+        )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -177,7 +177,7 @@ async def pumping(hub: Hub, *, consume: list[str] = (), poll: list[str] = (),  #
         await asyncio.gather(task, return_exceptions=True)
 
 
-async def eventually(check: Callable[[], Awaitable[T]], *, timeout_s: float = 15.0, every_s: float = 0.05,
+async def eventually(check: Callable[[], Awaitable[T]], *, timeout_s: float = 60.0, every_s: float = 0.05,
                      what: str = "condition") -> T:
     """Await ``check()`` until it returns something truthy; fail naming ``what`` and the last value."""
     deadline = time.monotonic() + timeout_s

@@ -140,7 +140,7 @@ async def test_taobao_shipment_recorded_in_the_hub_ships_the_trade_once_and_cons
                 hub.send("confirm_shipment", posted.json()["id"])  # a redelivered message
                 detail = (await client.get(f"/api/v1/orders/{order_id}")).json()
                 assert detail["fulfilment_status"] == "shipped" and detail["shipments"][0]["status"] == "confirmed"
-            hub.runtime.join(20_000)  # type: ignore[union-attr]
+            hub.runtime.join(60_000)  # type: ignore[union-attr]
             assert tb.sandbox.gateway.calls.count(OFFLINE_SEND) == expected_sends
             assert await sku_stock(hub, sku) == (8, 0, 8)
             assert await dead_letters(hub) == []
@@ -177,7 +177,7 @@ async def test_douyin_shipment_recorded_in_the_hub_is_sent_with_logistics_add_on
                 hub.send("confirm_shipment", posted.json()["id"])  # a redelivered message
                 detail = (await client.get(f"/api/v1/orders/{order_id}")).json()
                 assert detail["fulfilment_status"] == "shipped" and detail["shipments"][0]["status"] == "confirmed"
-            hub.runtime.join(20_000)  # type: ignore[union-attr]
+            hub.runtime.join(60_000)  # type: ignore[union-attr]
             assert dy.sandbox.calls.count("order.logisticsAdd") == 1
             assert await dead_letters(hub) == []
         finally:

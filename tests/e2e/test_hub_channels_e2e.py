@@ -143,7 +143,7 @@ async def test_douyin_pushes_duplicated_or_shuffled_make_no_duplicate_and_no_bac
                 final = {o: box.book.order(dy.shop, o).status for o in orders}
                 expected = {o: {"5": "completed", "3": "shipped"}[s] for o, s in final.items()}
                 for order_id, status in expected.items():
-                    await eventually(lambda o=order_id, s=status: _is(hub, dy.shop, o, s), timeout_s=15,
+                    await eventually(lambda o=order_id, s=status: _is(hub, dy.shop, o, s), timeout_s=60,
                                      what=f"order {order_id} {status}")
             for order_id in orders:
                 await _forward_only(hub, dy.shop, order_id)
@@ -174,9 +174,9 @@ async def test_douyin_throttle_and_token_expiry_and_aliexpress_throttle_are_ridd
                 ae_orders = [ae.sandbox.create_order(ae.shop, sku, 1) for _ in range(3)]
                 for shop, ids in ((dy.shop, dy_orders), (ae.shop, ae_orders)):
                     for order_id in ids:
-                        await eventually(lambda s=shop, o=order_id: _is(hub, s, o, "paid"), timeout_s=25,
+                        await eventually(lambda s=shop, o=order_id: _is(hub, s, o, "paid"), timeout_s=60,
                                          what=f"{shop} order {order_id} through the faults")
-                await eventually(lambda: _shows(served, sku, {"douyin": 24, "aliexpress": 24}), timeout_s=15,
+                await eventually(lambda: _shows(served, sku, {"douyin": 24, "aliexpress": 24}), timeout_s=60,
                                  what="both shops showing the six sales")
                 shops = {s["name"]: s for s in (await client.get("/api/v1/shops")).json()}
             assert not dy.sandbox._faults and not ae.sandbox._faults, "the faults were really served"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,9 +27,20 @@ class TestTaobaoConformance(ChannelConformance):
     sandbox_class = TaobaoSandbox
 
 
+class TmcClock:
+    """The sandbox's TMC clock, moved by the test: redelivery never races the machine's speed."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
 def served() -> Iterator[tuple[TaobaoSandbox, str]]:
-    box = TaobaoSandbox(redelivery_seconds=0.3)
+    box = TaobaoSandbox(redelivery_seconds=5)
+    box.gateway.tmc.clock = TmcClock()
     with serve_in_thread(box.app) as base_url:
         yield box, base_url
 
@@ -62,13 +72,16 @@ async def test_unconfirmed_messages_are_redelivered_and_confirmed_ones_are_not(
         served: tuple[TaobaoSandbox, str], channel: TaobaoChannel) -> None:
     box, _ = served
     box.create_order(SHOP, "TEE-M", 1)
+    clock = box.gateway.tmc.clock
+    assert isinstance(clock, TmcClock)
     first = await channel.consume_messages(50)
+    clock.now += 4.9
     assert await channel.consume_messages(50) == []  # in flight
-    await asyncio.sleep(0.4)
+    clock.now += 0.2
     again = await channel.consume_messages(50)
     assert [m.message_id for m in again] == [m.message_id for m in first]
     await channel.confirm_messages([m.message_id for m in again])
-    await asyncio.sleep(0.4)
+    clock.now += 60
     assert await channel.consume_messages(50) == []
 
 

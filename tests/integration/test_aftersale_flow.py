@@ -31,7 +31,7 @@ def _message(message_id: str, case: Any) -> InboundMessage:
                           external_id=case.ref.external_id, aftersale=case)
 
 
-async def _until(check: Any, limit_s: float = 20.0) -> None:
+async def _until(check: Any, limit_s: float = 60.0) -> None:
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         if await check():
@@ -55,7 +55,7 @@ async def test_refund_case_is_stored_once_moves_forward_and_notifies(database, d
             return any(status == "refunded" for _, _, status in recorder.calls)
 
         await _until(settled)
-        hub.runtime.join(20_000)  # type: ignore[union-attr]
+        hub.runtime.join(60_000)  # type: ignore[union-attr]
     async with database.session() as session:
         rows = (await session.execute(select(AfterSaleRow))).scalars().all()
     assert len(rows) == 1 and rows[0].status == "refunded"

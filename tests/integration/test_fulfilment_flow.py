@@ -154,7 +154,7 @@ class World:
 T = Any
 
 
-async def until(check: Callable[[], Awaitable[T]], *, limit_s: float = 20.0, what: str = "condition") -> T:
+async def until(check: Callable[[], Awaitable[T]], *, limit_s: float = 60.0, what: str = "condition") -> T:
     deadline = time.monotonic() + limit_s
     last: Any = None
     while time.monotonic() < deadline:
@@ -220,7 +220,7 @@ async def test_a_shipment_posted_twice_is_recorded_once_consumes_its_stock_once_
             hub.send("confirm_shipment", shipment_id)  # a redelivered message changes nothing
             await until(lambda: _consumed(world), what="the stock consumed")
             await until(lambda: _heard(world.plugin, shipment_id, ["pending", "confirmed"]), what="the hook")
-            hub.runtime.join(20_000)  # type: ignore[union-attr]
+            hub.runtime.join(60_000)  # type: ignore[union-attr]
 
             stock = await world.stock()
             assert (stock["SKU-1"].on_hand["main"], stock["SKU-1"].reserved["main"]) == (8, 0)
@@ -325,7 +325,7 @@ async def test_bad_shipments_are_refused_naming_the_field_and_writes_need_a_ship
             assert operator.status_code == 201
             reused = await world.post(order_id, {"parcels": [_parcel("T-1"), _parcel("T-2")]})
             assert reused.status_code == 409 and "T-1" in reused.json()["detail"]
-            hub.runtime.join(20_000)  # type: ignore[union-attr]
+            hub.runtime.join(60_000)  # type: ignore[union-attr]
             async with hub.database().session() as session:
                 kinds = (await session.execute(select(OrderEventRow.kind).where(
                     OrderEventRow.order_id == order_id))).scalars().all()
@@ -353,7 +353,7 @@ async def test_an_order_on_hold_or_cancelled_is_refused_with_the_reason(database
                     "updated_at": cancelled.updated_at.replace(hour=3)}), cause="test")
             refused = await world.post(cancelled_id, {"parcels": [_parcel("C-1")]})
             assert refused.status_code == 409 and "cancelled" in refused.json()["detail"]
-            hub.runtime.join(20_000)  # type: ignore[union-attr]
+            hub.runtime.join(60_000)  # type: ignore[union-attr]
             for order_id in (held_id, cancelled_id):
                 detail = (await client.get(f"/api/v1/orders/{order_id}", headers=world.auth)).json()
                 assert detail["shipments"] == [] and detail["fulfilment_status"] == "unfulfilled"

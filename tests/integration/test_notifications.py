@@ -33,7 +33,7 @@ class Recorder:
         self.stock.append((merchant_sku, available, low))
 
 
-async def _until(check: Any, limit_s: float = 20.0) -> None:
+async def _until(check: Any, limit_s: float = 60.0) -> None:
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         if check():

@@ -81,7 +81,7 @@ def _trigger(message_id: str, external_id: str) -> InboundMessage:
                           external_id=external_id, payload={"tid": external_id})
 
 
-async def _wait_for(database, predicate, limit_s: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+async def _wait_for(database, predicate, limit_s: float = 60.0) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         async with database.session() as session:
@@ -106,7 +106,7 @@ async def test_same_message_three_times_makes_one_order(database, database_url, 
             return (await session.scalar(select(func.count()).select_from(OrderRow))) == 1
 
         await _wait_for(database, done)
-        hub.runtime.join(20_000)  # type: ignore[union-attr]
+        hub.runtime.join(60_000)  # type: ignore[union-attr]
     async with database.session() as session:
         row = (await session.execute(select(OrderRow))).scalar_one()
         assert row.external_id == order.ref.external_id and row.status == "paid"

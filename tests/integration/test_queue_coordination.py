@@ -4,6 +4,7 @@ leadership expires when not renewed, and only the leader enqueues periodic jobs.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import pytest
@@ -79,6 +80,15 @@ def default_queue_size(runtime) -> int:
     return runtime.broker.queues["default"].qsize()
 
 
+async def wait_until(condition, what: str, timeout_s: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    """Poll ``condition`` until it holds; a generous deadline, so only a hang fails the test."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {timeout_s:.0f}s waiting until {what}")
+        await asyncio.sleep(0.02)
+
+
 async def test_two_schedulers_on_one_redis_enqueue_only_once(
     two_clients, redis_namespace: str, queue_runtimes  # noqa: F811
 ) -> None:
@@ -87,24 +97,28 @@ async def test_two_schedulers_on_one_redis_enqueue_only_once(
     prefix = f"{redis_namespace}:leader:"
     runtimes = [queue_runtimes(redis_url=None, database_url="sqlite+aiosqlite:///:memory:") for _ in range(2)]
     job = PeriodicJob("tick", 0.1, "queue_test_tick", ("tick",))
+    # A lease of 6 s renewed every 2 s: only a 4 s stall could hand leadership over mid-test.
     schedulers = [
-        Scheduler(runtimes[0], LeaderLock(first_client, name, ttl_s=0.6, key_prefix=prefix), [job]),
-        Scheduler(runtimes[1], LeaderLock(second_client, name, ttl_s=0.6, key_prefix=prefix), [job]),
+        Scheduler(runtimes[0], LeaderLock(first_client, name, ttl_s=6, key_prefix=prefix), [job]),
+        Scheduler(runtimes[1], LeaderLock(second_client, name, ttl_s=6, key_prefix=prefix), [job]),
     ]
     stops = [asyncio.Event(), asyncio.Event()]
+    started = time.monotonic()
     tasks = [asyncio.create_task(s.run(stop)) for s, stop in zip(schedulers, stops, strict=True)]
-    await asyncio.sleep(1.0)
 
-    sent = [default_queue_size(r) for r in runtimes]
-    leader = 0 if sent[0] else 1
+    def sent() -> list[int]:
+        return [default_queue_size(r) for r in runtimes]
+
+    await wait_until(lambda: sum(sent()) >= 5, "the leader sent the job five times")
+    counts, elapsed = sent(), time.monotonic() - started
+    leader = 0 if counts[0] else 1
     follower = 1 - leader
-    assert sent[follower] == 0, f"both schedulers enqueued: {sent}"
-    assert 5 <= sent[leader] <= 12, f"the leader should send about every 0.1 s for 1 s, sent {sent[leader]}"
+    assert counts[follower] == 0, f"both schedulers enqueued: {counts}"
+    assert counts[leader] <= elapsed / 0.1 + 1, f"{counts[leader]} sends in {elapsed:.2f}s: more than one per 0.1 s"
 
     # The leader stops (releasing the lock): the other takes over and keeps the job running.
     stops[leader].set()
     await tasks[leader]
-    await asyncio.sleep(0.8)
-    assert default_queue_size(runtimes[follower]) >= 3, "the follower must take over once the leader stops"
+    await wait_until(lambda: default_queue_size(runtimes[follower]) >= 3, "the follower took over")
     stops[follower].set()
     await tasks[follower]

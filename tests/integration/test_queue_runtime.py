@@ -39,7 +39,7 @@ async def queue_test_slow_import(token: str) -> None:
     remember(token, "finished")
 
 
-async def wait_for(check, timeout_s: float = 10):  # type: ignore[no-untyped-def]
+async def wait_for(check, timeout_s: float = 60):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout_s
     while True:
         result = await check()
@@ -64,7 +64,7 @@ async def test_boot_and_shutdown_hooks_run_on_the_loop_the_async_actors_use(
     runtime.on_worker_shutdown(close_clients)
     runtime.start_workers(worker_timeout_ms=100)
     runtime.send("queue_test_which_loop", token)
-    await asyncio.to_thread(runtime.join, 10_000)
+    await asyncio.to_thread(runtime.join, 60_000)
     runtime.stop()
 
     [boot_loop] = _seen[token + ":boot"]
