@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from contracts.inventory import AllocationMode, StockPolicy
+from hub.console.settings import ConsoleSection
 from hub.errors import ConfigError
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -165,6 +166,7 @@ class HubConfig(BaseSettings):
     couriers: dict[str, CourierConfig] = Field(default_factory=dict)
     stock_groups: dict[str, StockGroupConfig] = Field(default_factory=dict)
     rules: RulesConfig = Field(default_factory=RulesConfig)
+    console: ConsoleSection = Field(default_factory=ConsoleSection)  # hub.console.settings
 
     @field_validator("shops", "warehouses", "couriers", "stock_groups")
     @classmethod
