@@ -185,7 +185,9 @@ def run_all(hub: Hub, *, demo: bool = False) -> None:
         key = asyncio.run(seed_demo(hub))
         print(f"\nDemo API key (admin; shown once): {key}\n"
               f"  curl -H 'Authorization: Bearer {key}' http://{hub.config.hub.api_host}:{hub.config.hub.api_port}"
-              "/api/v1/orders\n", flush=True)
+              "/api/v1/orders\n"
+              f"  Console: http://{hub.config.hub.api_host}:{hub.config.hub.api_port}/console "
+              "(sign in with this key)\n", flush=True)
     extra = [demo_env.drive] if demo_env else []
     background = BackgroundLoop(hub, extra=extra).start()
     log.info("hub.started", api=f"http://{hub.config.hub.api_host}:{hub.config.hub.api_port}", demo=demo)

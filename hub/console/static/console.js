@@ -2,6 +2,7 @@
 // redraws them in place whenever the server-sent snapshot is swapped in.
 (function () {
   var charts = {};
+  var PALETTE = ["#1a56db", "#067647", "#b54708", "#7a5af8", "#0e9384", "#b42318", "#667085", "#dd2590", "#98a2b3"];
   function data() {
     var node = document.getElementById("overview-chart-data");
     return node ? JSON.parse(node.textContent) : null;
@@ -19,7 +20,7 @@
     }
     if (statuses) {
       if (!charts.statuses) {
-        charts.statuses = new Chart(statuses, {type: "doughnut", data: {labels: d.statusLabels, datasets: [{data: d.statusCounts}]},
+        charts.statuses = new Chart(statuses, {type: "doughnut", data: {labels: d.statusLabels, datasets: [{data: d.statusCounts, backgroundColor: PALETTE}]},
           options: {animation: false, maintainAspectRatio: false, plugins: {legend: {position: "right"}}}});
       } else { charts.statuses.data.labels = d.statusLabels; charts.statuses.data.datasets[0].data = d.statusCounts; charts.statuses.update("none"); }
     }
