@@ -34,6 +34,7 @@ def banner(hub: Hub, demo: DemoEnvironment | None) -> Panel:
     if demo is not None and demo.admin_key:
         rows.add_row("Admin API key", demo.admin_key)
         rows.add_row("", f"({demo.admin_key_note})")
+    rows.add_row("Console", f"{base}/console" + (" (sign in with this key)" if demo is not None else ""))
     rows.add_row("API", f"{base}/api/v1")
     rows.add_row("API docs", f"{base}/docs")
     rows.add_row("Metrics", f"{base}/metrics")

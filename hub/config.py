@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from contracts.inventory import AllocationMode, StockPolicy
+from hub.console.settings import ConsoleSection
 from hub.errors import ConfigError
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -233,6 +234,7 @@ class HubConfig(BaseSettings):
     rules: RulesConfig = Field(default_factory=RulesConfig)
     queue: QueueSection = Field(default_factory=QueueSection)
     limits: LimitsSection = Field(default_factory=LimitsSection)
+    console: ConsoleSection = Field(default_factory=ConsoleSection)  # hub.console.settings
     #: Where the file was read from (None: defaults and environment only).
     _path: Path | None = PrivateAttr(default=None)
     #: ``[hub] secrets_file`` read as NAME → value; the environment wins over it.

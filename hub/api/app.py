@@ -20,6 +20,7 @@ from hub.api.routes import api_keys, catalog, dead_letters, health, orders, ship
 from hub.api.routes import audit as audit_routes
 from hub.api.routes import listings as listing_routes
 from hub.api.routes import skus as sku_routes
+from hub.console import install_console
 from hub.context import Hub
 
 log = structlog.get_logger(__name__)
@@ -76,6 +77,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(shops_auth.router)
     app.include_router(sku_routes.router)
     app.include_router(listing_routes.router)
+    install_console(app)  # the operator console under /console (hub.console)
     return app
 
 

@@ -39,6 +39,7 @@ class OrderFilters:
     buyer: str | None = None
     sku: str | None = None
     tag: str | None = None
+    on_hold: bool | None = None
 
 
 @dataclass
@@ -110,6 +111,8 @@ def _filtered(filters: OrderFilters, dialect: str) -> Select[Any]:
         )
     if filters.tag:
         conditions.append(_has_tag(dialect, filters.tag))
+    if filters.on_hold is not None:
+        conditions.append(OrderRow.on_hold.is_(filters.on_hold))
     return select(OrderRow).where(*conditions)
 
 

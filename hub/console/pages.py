@@ -1,0 +1,106 @@
+"""Rendering console pages: the Jinja2 environment, what every template gets, and the pages for
+'sign in first', 'stale form', 'not allowed' and API errors.
+
+``render`` writes the session cookie back when the request started or replaced a session, so a
+route never handles cookies itself. Not for deciding who may do what (``hub.console.auth``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from hub.api.auth import Permission
+from hub.api.errors import ApiError
+from hub.console.auth import (
+    COOKIE_PATH,
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    ConsoleAuthRequired,
+    ConsoleCsrfRefused,
+    ConsoleForbidden,
+    current_session,
+    signer_for,
+)
+from hub.console.i18n import LANGUAGE_COOKIE, Translator, negotiate
+from hub.context import Hub
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def translator(request: Request) -> Translator:
+    hub: Hub = request.app.state.hub
+    language = negotiate(request.cookies.get(LANGUAGE_COOKIE), request.headers.get("accept-language"))
+    return Translator(language, ZoneInfo(hub.config.console.time_zone))
+
+
+def write_session(request: Request, response: Response) -> Response:
+    """Set the session cookie when this request made a new session (anonymous, signed in or out)."""
+    session = current_session(request)
+    if session.new:
+        hub: Hub = request.app.state.hub
+        settings = hub.config.console
+        response.set_cookie(SESSION_COOKIE, signer_for(hub).dump(session), max_age=settings.session_max_age_s,
+                            path=COOKIE_PATH, httponly=True, samesite="lax", secure=settings.secure_cookie)
+    return response
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200) -> Response:
+    """The page from ``template`` with the shared context (words, who is signed in, form token)."""
+    principal = getattr(request.state, "console_principal", None)
+    session = current_session(request)
+    values: dict[str, Any] = {
+        "t": translator(request),
+        "principal": principal,
+        "may": (lambda p: principal is not None and principal.may(Permission(p))),
+        "csrf_field": CSRF_FIELD,
+        "csrf_token": session.csrf,
+        "path": request.url.path,
+        "full_path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+    }
+    values.update(context or {})
+    response = TEMPLATES.TemplateResponse(request, template, values, status_code=status)
+    response.headers["Cache-Control"] = "no-store"
+    return write_session(request, response)
+
+
+def error_page(request: Request, message: str, *, status: int) -> Response:
+    return render(request, "error.html", {"message": message}, status=status)
+
+
+async def _auth_required(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ConsoleAuthRequired)
+    if request.method in ("GET", "HEAD") and not request.url.path.endswith("/stream"):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        flag = "&expired=1" if exc.expired else ""
+        return write_session(request, RedirectResponse(f"/console/login?next={quote(target)}{flag}", status_code=303))
+    return error_page(request, translator(request).t("error.session"), status=401)
+
+
+async def _csrf_refused(request: Request, exc: Exception) -> Response:
+    return error_page(request, translator(request).t("error.csrf"), status=403)
+
+
+async def _forbidden(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ConsoleForbidden)
+    return error_page(request, translator(request).t("error.forbidden", role=exc.role,
+                                                     permission=exc.permission.value), status=403)
+
+
+def api_error_page(request: Request, exc: ApiError) -> Response:
+    """An ``ApiError`` raised by the API code a console route reused, as a page in the reader's language."""
+    t = translator(request)
+    key = {404: "error.not_found", 409: "error.conflict"}.get(exc.status, "error.bad_input")
+    return error_page(request, t.t(key, detail=str(exc.detail)), status=exc.status)
+
+
+def install_error_pages(app: FastAPI) -> None:
+    app.add_exception_handler(ConsoleAuthRequired, _auth_required)
+    app.add_exception_handler(ConsoleCsrfRefused, _csrf_refused)
+    app.add_exception_handler(ConsoleForbidden, _forbidden)

@@ -1,0 +1,19 @@
+"""The console's routes, one module per screen; ``router`` gathers them (``hub.console.install_console``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import RedirectResponse
+
+from hub.console.routes import orders, overview, session
+
+router = APIRouter(include_in_schema=False)
+router.include_router(session.router)
+router.include_router(overview.router)
+router.include_router(orders.router)
+
+
+@router.get("/", include_in_schema=False)
+async def root() -> RedirectResponse:
+    """The hub's front door is the console."""
+    return RedirectResponse("/console", status_code=307)

@@ -1,0 +1,95 @@
+"""Console users: create, verify a password, change it, list, deactivate. Only an argon2id hash is stored.
+
+Passwords are people's, low in entropy and reused, so unlike API keys (``hub.db.api_keys``) they get a
+deliberately slow, memory-hard hash (argon2id, ``argon2-cffi``'s defaults, RFC 9106 low-memory
+profile). A miss on an unknown name still costs one hash, so timing does not say which names exist.
+Not for deciding what a role may do (``hub.api.auth``) nor for sessions (``hub.console.auth``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.db.api_keys import ROLES
+from hub.db.tables import UserRow, utcnow
+from hub.errors import BadInputError
+
+MIN_PASSWORD_LENGTH = 10
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}"
+
+_hasher = PasswordHasher()
+# Verified against when the name is unknown or inactive, so a miss costs about what a hit costs.
+_DUMMY_HASH = _hasher.hash("no such user, no such password")
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise BadInputError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters", field="password")
+
+
+async def create_user(
+    session: AsyncSession, *, name: str, password: str, role: str, created_by: str | None
+) -> UserRow:
+    """Add a user who may sign in with ``name`` and ``password``; the name must be new."""
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise BadInputError("a user name is letters, digits, '.', '_', '@' or '-' (max 100)", field="name")
+    if role not in ROLES:
+        raise BadInputError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}", field="role")
+    _check_password(password)
+    if await session.scalar(select(UserRow.id).where(UserRow.name == name)) is not None:
+        raise BadInputError(f"a user named {name!r} already exists", field="name")
+    now = utcnow()
+    row = UserRow(name=name, password_hash=_hasher.hash(password), role=role, active=True, created_at=now,
+                  created_by=created_by, password_changed_at=now)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def verify_password(session: AsyncSession, name: str, password: str) -> UserRow | None:
+    """The user's row when ``name`` is an active user and ``password`` is theirs; otherwise None."""
+    row = await session.scalar(select(UserRow).where(UserRow.name == name))
+    usable = row is not None and row.active
+    try:
+        _hasher.verify(row.password_hash if usable and row is not None else _DUMMY_HASH, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return None
+    if not usable or row is None:
+        return None
+    if _hasher.check_needs_rehash(row.password_hash):  # parameters raised since it was set
+        row.password_hash = _hasher.hash(password)
+    return row
+
+
+async def set_password(session: AsyncSession, name: str, password: str) -> bool:
+    """Replace the user's password; False when no such user exists."""
+    _check_password(password)
+    result = await session.execute(
+        update(UserRow).where(UserRow.name == name)
+        .values(password_hash=_hasher.hash(password), password_changed_at=utcnow()).returning(UserRow.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def deactivate_user(session: AsyncSession, name: str) -> bool:
+    """Stop the user signing in (their open sessions end at their next request); False when unknown or inactive."""
+    result = await session.execute(
+        update(UserRow).where(UserRow.name == name, UserRow.active.is_(True)).values(active=False)
+        .returning(UserRow.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def active_user(session: AsyncSession, name: str) -> UserRow | None:
+    """The user named ``name`` if they exist and are active."""
+    return await session.scalar(select(UserRow).where(UserRow.name == name, UserRow.active.is_(True)))
+
+
+async def list_users(session: AsyncSession) -> list[UserRow]:
+    """Every user, deactivated ones included, oldest first."""
+    return list((await session.execute(select(UserRow).order_by(UserRow.id))).scalars().all())
