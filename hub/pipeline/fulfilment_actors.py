@@ -21,8 +21,9 @@ async def shipment_changed(order_id: int, shipment_id: int, status: str, event: 
 
 # Backoff from 2 s to 5 min: TOP asks integrators not to retry its isp.* errors at once, and a
 # partner outage is better waited out than hammered. The service gives up after the same count.
-@hub_actor(queue="fulfilment", max_retries=fulfilment.CONFIRM_MAX_RETRIES, min_backoff_ms=2_000,
-           max_backoff_ms=300_000, time_limit_ms=120_000, name=fulfilment.CONFIRM_ACTOR)
+@hub_actor(queue="fulfilment", max_retries=fulfilment.CONFIRM_MAX_RETRIES,
+           min_backoff_ms=fulfilment.CONFIRM_MIN_BACKOFF_MS, max_backoff_ms=fulfilment.CONFIRM_MAX_BACKOFF_MS,
+           time_limit_ms=120_000, name=fulfilment.CONFIRM_ACTOR)
 async def confirm_shipment(shipment_id: int) -> None:
     """Tell the shop's channel the shipment left (a non-idempotent call, guarded by an idempotency key)."""
     await fulfilment.confirm_to_channel(current_hub(), shipment_id)

@@ -49,6 +49,9 @@ CHANGED_ACTOR = "shipment_changed"
 CONFIRM_ACTOR = "confirm_shipment"
 #: Retries of the channel confirmation; the actor gives up (status "failed") after this many.
 CONFIRM_MAX_RETRIES = 6
+#: The confirmation's retry backoff bounds (the actor's; the sweeper derives its patience from them).
+CONFIRM_MIN_BACKOFF_MS = 2_000
+CONFIRM_MAX_BACKOFF_MS = 300_000
 #: A claim younger than this is a confirmation still in flight on another worker (the actor's
 #: time limit plus a margin); an older one was left by a crash and may be taken over, because
 #: every connector reads the partner's order before sending (a send that landed is not repeated).

@@ -39,9 +39,6 @@ log = structlog.get_logger(__name__)
 
 ORDER_CHANGED_ACTOR = "order_changed"
 SETTLE_STOCK_ACTOR = "settle_order_stock"
-#: A shipment whose confirmation failed is retried by the queue after up to this long (the
-#: ``confirm_shipment`` actor's longest backoff): only older ones count as lost.
-CONFIRM_RETRY_WINDOW = timedelta(minutes=5)
 #: Inbox rows per re-enqueued ``process_inbox_batch`` message.
 INBOX_CHUNK = 100
 #: The outbox purge deletes at most this many batches per run (the next run takes the rest).
@@ -177,16 +174,32 @@ async def settle_order_stock(hub: Hub, order_id: int) -> None:
 # --------------------------------------------------------------------------- shipments
 
 
+def _confirmation_overdue(attempts: Any, stamp: Any, cutoff: datetime) -> ColumnElement[bool]:
+    """True for a shipment whose next confirmation is overdue: never attempted and older than the
+    cutoff, or last attempted longer ago than the retry the queue would have made by now (the
+    ``confirm_shipment`` actor's exponential backoff after that many attempts, at its ceiling), on
+    top of the cutoff. One clause per attempt count until the backoff reaches its maximum."""
+    clauses = [and_(attempts == 0, stamp < cutoff)]
+    n = 1
+    while True:
+        wait_ms = min(fulfilment.CONFIRM_MAX_BACKOFF_MS, fulfilment.CONFIRM_MIN_BACKOFF_MS * 2 ** n)
+        late = stamp < cutoff - timedelta(milliseconds=wait_ms)
+        if wait_ms >= fulfilment.CONFIRM_MAX_BACKOFF_MS:
+            clauses.append(and_(attempts >= n, late))
+            return or_(*clauses)
+        clauses.append(and_(attempts == n, late))
+        n += 1
+
+
 async def claim_owed_shipments(hub: Hub, now: datetime | None = None) -> list[int]:
     """Pending shipments the channel was not told about and no confirmation is in flight for:
     never attempted and older than ``sweep_after_s``, or last attempted longer ago than the
-    confirmation's longest retry backoff on top. Shops that are paused wait."""
+    confirmation's retry backoff for its attempt count on top. Shops that are paused wait."""
     window = SweepWindow.of(hub, now)
     stamp = func.coalesce(ShipmentRow.updated_at, ShipmentRow.created_at)
     stmt = (select(ShipmentRow.id).join(OrderRow, OrderRow.id == ShipmentRow.order_id)
             .where(ShipmentRow.status == fulfilment.PENDING, _not_swept_since(ShipmentRow.swept_at, window),
-                   or_(and_(ShipmentRow.attempts == 0, stamp < window.cutoff),
-                       stamp < window.cutoff - CONFIRM_RETRY_WINDOW),
+                   _confirmation_overdue(ShipmentRow.attempts, stamp, window.cutoff),
                    ~_shop_paused(OrderRow.shop, window))
             .order_by(ShipmentRow.id).limit(window.batch))
     async with hub.database().transaction() as session:
