@@ -121,6 +121,7 @@ class Ledger:
     waited_s: float = 0.0
     fault: str = ""
     notes: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)  # when not quiet: the stuck rows and dead letters' reasons
     max_connections: int = 0  # PostgreSQL connections to the hub's database, most seen at once
 
     def problems(self) -> list[str]:
@@ -216,6 +217,38 @@ def snapshot(scenario: str, dsn: str, shops: list[Shop], created: list[Created],
             if shown != targets[shop.name]:
                 ledger.stock_mismatches.append(f"{shop.platform} {sku} shows {shown}, expected {targets[shop.name]}")
     return ledger
+
+
+#: What is left behind, row by row, for a run that did not come out quiet: the reasons, not counts.
+LEFT_BEHIND = {
+    "dead letter": "SELECT actor, queue, error_class, attempts, left(reason, 300) AS reason, inbox_id, args::text "
+                   "AS args FROM dead_letters ORDER BY id LIMIT 20",
+    "inbox row": "SELECT id, shop, topic, external_id, status, attempts, left(last_error, 300) AS last_error "
+                 "FROM inbox WHERE status <> 'done' ORDER BY id LIMIT 20",
+    "shipment": "SELECT s.id, o.shop, o.external_id, s.status, s.attempts, left(s.last_error, 300) AS last_error "
+                "FROM shipments s JOIN orders o ON o.id = s.order_id WHERE s.status <> 'confirmed' "
+                "ORDER BY s.id LIMIT 20",
+    "shop stock": "SELECT shop, merchant_sku, target, shown, dirty, left(last_error, 300) AS last_error "
+                  "FROM channel_stock WHERE dirty OR last_error IS NOT NULL ORDER BY id LIMIT 20",
+    "outbox row": "SELECT id, topic, created_at FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT 20",
+}
+
+
+def left_behind(dsn: str) -> list[str]:
+    """One line per dead letter / unfinished inbox row / unconfirmed shipment / unpushed shop stock."""
+    async def read(connection: asyncpg.Connection) -> list[str]:
+        lines = []
+        for what, sql in LEFT_BEHIND.items():
+            try:
+                rows = await connection.fetch(sql)
+            except asyncpg.PostgresError as error:  # a column renamed: say so, keep the rest
+                lines.append(f"{what}: cannot read ({error})")
+                continue
+            lines += [f"{what}: " + ", ".join(f"{k}={v}" for k, v in row.items()) for row in rows]
+        return lines
+
+    lines: list[str] = _query(dsn, read)
+    return lines
 
 
 def expected_shown(shops: list[Shop], sku: str, available: int) -> dict[str, int]:
@@ -421,14 +454,29 @@ class Run:
             time.sleep(0.5)
         ledger.waited_s = time.monotonic() - started
         ledger.max_connections = most_connections
+        if not ledger.quiet:
+            ledger.details = left_behind(self.dsn) + self.log_errors()
         return ledger
+
+    def log_errors(self, lines: int = 15) -> list[str]:
+        """The hub processes' last warnings and errors, and where their whole logs are."""
+        found = []
+        for process in self.processes:
+            try:
+                text = process.log_path.read_text(errors="replace").splitlines()
+            except OSError:
+                continue
+            loud = [line for line in text if '"level": "warning"' in line or '"level": "error"' in line
+                    or "Traceback" in line or "ERROR" in line or "WARNING" in line]
+            found += [f"{process.name} log: {line[:400]}" for line in loud[-lines:]]
+            found.append(f"{process.name} log: whole log in {process.log_path}")
+        return found
 
 
 def run_scenario(scenario: str, options: Options) -> Ledger:
     """One scenario from scratch (fresh database, fresh Redis server, fresh sandboxes)."""
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; expected one of {', '.join(SCENARIOS)}")
-    say = options.progress
     with ExitStack() as stack:
         database_url = create_postgres_database(options.postgres_server_url, prefix="hub_faults_")
         stack.callback(drop_postgres_database, options.postgres_server_url, database_url)
@@ -453,38 +501,46 @@ def run_scenario(scenario: str, options: Options) -> Ledger:
         for shop in shops:
             shop.sandbox.set_push_target(shop.name, f"{api}/webhooks/{shop.platform}/{shop.name}")
         run = Run(scenario, options, dsn, redis, shops, processes, api, key)
+        try:
+            return _drive(run)
+        except RuntimeError as error:  # a bounded wait gave up (or a process died): say what was left
+            raise RuntimeError("\n".join([str(error), *left_behind(dsn), *run.log_errors()])) from error
 
-        # Listings: one order per shop and SKU; wait until every shop shows the hub's value.
-        say(f"{scenario}: learning listings")
-        run.create(len(shops) * len(options.skus), itertools.cycle(options.skus),
-                   itertools.cycle(s for s in shops for _ in options.skus))
 
-        def listings_pushed() -> bool:
-            run.check_alive()
-            return not snapshot(scenario, dsn, shops, run.created, options).stock_mismatches
+def _drive(run: Run) -> Ledger:
+    """The scenario's steps on a started hub: listings, orders, shipments, the fault, the wait."""
+    scenario, options, shops, dsn, say = run.scenario, run.options, run.shops, run.dsn, run.options.progress
+    # Listings: one order per shop and SKU; wait until every shop shows the hub's value.
+    say(f"{scenario}: learning listings")
+    run.create(len(shops) * len(options.skus), itertools.cycle(options.skus),
+               itertools.cycle(s for s in shops for _ in options.skus))
 
-        wait_until(listings_pushed, options.settle_timeout_s, "every shop showing the hub's stock")
+    def listings_pushed() -> bool:
+        run.check_alive()
+        return not snapshot(scenario, dsn, shops, run.created, options).stock_mismatches
 
-        skus, cycle = itertools.cycle(options.skus), itertools.cycle(shops)
-        first_half = options.orders // 2
-        to_ship_from = len(run.created)
-        say(f"{scenario}: creating {first_half} orders")
-        run.create(first_half, skus, cycle)
-        to_ship = run.created[to_ship_from:to_ship_from + min(options.shipments, first_half)]
-        run.shipped_ids = {c.external_id for c in to_ship}
-        say(f"{scenario}: recording {len(to_ship)} shipments")
-        run.record_shipments(to_ship)
-        fault = run.fault()
-        say(f"{scenario}: {fault}; creating {options.orders - first_half} more orders")
-        run.create(options.orders - first_half, skus, cycle)
-        if run.faults is not None:
-            run.faults.stop()
-        say(f"{scenario}: waiting until quiet (stall {options.stall_s:g} s, deadline {options.deadline_s:g} s)")
-        ledger = run.wait_quiet()
-        ledger.fault = fault
-        if run.faults is not None:
-            ledger.notes.append("faults injected: " + ", ".join(f"{k} {v}" for k, v in run.faults.injected.items()))
-        return ledger
+    wait_until(listings_pushed, options.settle_timeout_s, "every shop showing the hub's stock")
+
+    skus, cycle = itertools.cycle(options.skus), itertools.cycle(shops)
+    first_half = options.orders // 2
+    to_ship_from = len(run.created)
+    say(f"{scenario}: creating {first_half} orders")
+    run.create(first_half, skus, cycle)
+    to_ship = run.created[to_ship_from:to_ship_from + min(options.shipments, first_half)]
+    run.shipped_ids = {c.external_id for c in to_ship}
+    say(f"{scenario}: recording {len(to_ship)} shipments")
+    run.record_shipments(to_ship)
+    fault = run.fault()
+    say(f"{scenario}: {fault}; creating {options.orders - first_half} more orders")
+    run.create(options.orders - first_half, skus, cycle)
+    if run.faults is not None:
+        run.faults.stop()
+    say(f"{scenario}: waiting until quiet (stall {options.stall_s:g} s, deadline {options.deadline_s:g} s)")
+    ledger = run.wait_quiet()
+    ledger.fault = fault
+    if run.faults is not None:
+        ledger.notes.append("faults injected: " + ", ".join(f"{k} {v}" for k, v in run.faults.injected.items()))
+    return ledger
 
 
 # --------------------------------------------------------------------------- the table
@@ -517,4 +573,5 @@ def table(ledgers: list[Ledger]) -> str:
         lines.append(f"{ledger.scenario}: {ledger.fault}")
         lines += [f"  LOST/STUCK: {problem}" for problem in ledger.problems()]
         lines += [f"  note: {note}" for note in ledger.notes]
+        lines += [f"  left behind: {detail}" for detail in ledger.details]
     return "\n".join(lines)

@@ -40,5 +40,5 @@ def _options(postgres_server_url: str) -> Options:
 ])
 def test_nothing_is_lost_or_stuck_after_the_fault(scenario: str, postgres_server_url: str) -> None:
     ledger = run_scenario(scenario, _options(postgres_server_url))
-    assert ledger.created == 60 + 8  # plus one order per shop and SKU that taught the hub the listings
+    assert ledger.created == 60 + 8, "\n" + table([ledger])  # plus one order per shop and SKU (listings)
     assert not ledger.problems(), "\n" + table([ledger])
