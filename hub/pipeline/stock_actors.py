@@ -49,9 +49,10 @@ async def reconcile_shop_stock(shop: str) -> None:
 
 @hub_actor(queue="stock", priority=-20, max_retries=1, min_backoff_ms=1_000, max_backoff_ms=5_000)
 async def sweep_dirty_stock() -> None:
-    """Schedule a push for every shop with listings left dirty (a lost job, a held-back raise)."""
+    """Schedule a push for every shop with listings left dirty (a lost job, a held-back raise) or
+    holding partitioned units due back once their settle time passed."""
     hub = current_hub()
-    shops = await stock_sync.dirty_shops(hub, older_than_s=SWEEP_AGE_S)
+    shops = await stock_sync.shops_to_sweep(hub, older_than_s=SWEEP_AGE_S)
     sent = await stock_sync.schedule_push(hub, shops, delay_ms=0)
     if sent:
         log.info("stock.swept", shops=sent)

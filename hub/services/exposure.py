@@ -140,16 +140,37 @@ async def _lock_stock(session: AsyncSession, merchant_sku: str) -> None:
                           .with_for_update())
 
 
+def _ripe(now: datetime, settle_after: timedelta) -> tuple[Any, ...]:
+    """Listings counted for more than their anchor, whose anchor is old enough to settle."""
+    row = ChannelStockRow
+    return (row.exposure.is_not(None), row.anchor_value.is_not(None), row.anchor_at <= now - settle_after,
+            row.anchor_value < row.exposure, row.pending_key.is_(None))
+
+
 async def _settle(session: AsyncSession, merchant_sku: str, now: datetime, settle_after: timedelta) -> int:
     """Bring exposures down to their anchors once the anchor is old enough; returns units freed."""
     row = ChannelStockRow
-    ripe = (row.merchant_sku == merchant_sku, row.exposure.is_not(None), row.anchor_value.is_not(None),
-            row.anchor_at <= now - settle_after, row.anchor_value < row.exposure, row.pending_key.is_(None))
+    ripe = (row.merchant_sku == merchant_sku, *_ripe(now, settle_after))
     freed = await session.scalar(select(func.coalesce(func.sum(row.exposure - row.anchor_value), 0)).where(*ripe))
     if freed:
         await session.execute(update(row).where(*ripe).values(exposure=row.anchor_value)
                               .execution_options(synchronize_session=False))
     return int(freed or 0)
+
+
+async def mark_ripe_dirty(hub: Hub) -> set[str]:
+    """Mark dirty the listings holding units that are due back (their anchor came of age), and
+    return their shops. Only a push job settles, and nothing else runs one for such a listing
+    when it is not dirty: a shop whose cut-short decrement or overwritten value left it counted at
+    its share while it shows less would show less until the SKU's stock next changed."""
+    settle_after = timedelta(seconds=hub.config.rules.stock_settle_after_s)
+    now = _now()
+    row = ChannelStockRow
+    async with hub.database().transaction() as session:
+        marked = await session.execute(update(row).where(row.dirty.is_(False), *_ripe(now, settle_after))
+                                       .values(dirty=True, dirty_since=now).returning(row.shop)
+                                       .execution_options(synchronize_session=False))
+        return set(marked.scalars())
 
 
 def _pending_lost(cs: ChannelStockRow, now: datetime) -> bool:

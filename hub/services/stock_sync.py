@@ -204,6 +204,12 @@ async def dirty_shops(hub: Hub, older_than_s: float = 2.0) -> set[str]:
         return set(rows.scalars())
 
 
+async def shops_to_sweep(hub: Hub, older_than_s: float = 2.0) -> set[str]:
+    """The shops the dirty sweep pushes: those with listings dirty for longer than
+    ``older_than_s``, and those holding partitioned units due back (marked dirty here)."""
+    return await exposure.mark_ripe_dirty(hub) | await dirty_shops(hub, older_than_s)
+
+
 # --------------------------------------------------------------------------- targets
 
 

@@ -145,13 +145,14 @@ def e2e_hub(config: HubConfig) -> Iterator[Hub]:
 
 @dataclass
 class Pump:
-    """Sends ``consume_channel`` and ``poll_shop`` for shops, as the leader scheduler would, but
-    faster; both kinds run concurrently on the workers."""
+    """Sends ``consume_channel`` and ``poll_shop`` for shops (and ``sweep_dirty_stock`` when
+    ``sweep``), as the leader scheduler would, but faster; they run concurrently on the workers."""
 
     hub: Hub
     consume: list[str] = field(default_factory=list)
     poll: list[str] = field(default_factory=list)
     every_s: float = 0.25
+    sweep: bool = False
     rounds: int = 0
 
     async def run(self) -> None:
@@ -161,14 +162,16 @@ class Pump:
             if self.rounds % 2 == 0:
                 for shop in self.poll:
                     self.hub.send("poll_shop", shop)
+            if self.sweep and self.rounds % 5 == 0:
+                self.hub.send("sweep_dirty_stock")
             self.rounds += 1
             await asyncio.sleep(self.every_s)
 
 
 @asynccontextmanager
 async def pumping(hub: Hub, *, consume: list[str] = (), poll: list[str] = (),  # type: ignore[assignment]
-                  every_s: float = 0.25) -> AsyncIterator[Pump]:
-    pump = Pump(hub, list(consume), list(poll), every_s)
+                  every_s: float = 0.25, sweep: bool = False) -> AsyncIterator[Pump]:
+    pump = Pump(hub, list(consume), list(poll), every_s, sweep)
     task = asyncio.create_task(pump.run())
     try:
         yield pump

@@ -53,6 +53,12 @@ async def _push_losing_the_answer(hub: Hub, shop: str) -> None:
         await stock_sync.push_shop(hub, shop)
 
 
+async def _sweep(hub: Hub) -> None:
+    """The dirty sweep, with each push it schedules run at once."""
+    for shop in sorted(await stock_sync.shops_to_sweep(hub, older_than_s=0)):
+        await stock_sync.push_shop(hub, shop)
+
+
 async def _sale(hub: Hub, shop: str, quantity: int, at: datetime | None = None) -> int:
     """The hub takes in a sale the fake shop already made."""
     order_id = await place_order(hub, [("HOT", quantity)], shop=shop, created=at)
@@ -192,6 +198,37 @@ async def test_a_decrement_cut_short_at_zero_frees_nothing_until_the_sales_have_
         for shop in ("shop-b", "shop-a", "shop-b", "shop-a"):
             await stock_sync.push_shop(hub, shop)
         assert (a.shows["HOT"], b.shows["HOT"]) == (2, 2)
+    finally:
+        await close_hub(hub)
+
+
+async def test_the_sweep_brings_back_units_held_by_a_decrement_to_zero_once_the_settle_time_has_passed(
+    database_url: str,  # noqa: F811
+) -> None:
+    """No stock change comes after: only the sweep can see that the held units are due back."""
+    hub = make_hub(database_url, stock_groups=PARTITIONED, rules={"stock_settle_after_s": 3600})
+    a, b = hub.fakes["shop-a"], hub.fakes["shop-b"]  # type: ignore[attr-defined]
+    try:
+        await _start(hub)
+        a.buyer_orders("HOT", 4)  # shows 1; the hub has not heard
+        sold_at = datetime.now(UTC)
+        b.buyer_orders("HOT", 1)
+        await _sale(hub, "shop-b", 1)  # 9 left: 4 each
+        await _dirty(hub, "shop-a", "shop-b")
+        await stock_sync.push_shop(hub, "shop-a")  # lowered by 1 to exactly 0: maybe cut short, not credited
+        await _sale(hub, "shop-a", 4, at=sold_at)  # 5 left: 2 each
+        await _dirty(hub, "shop-a", "shop-b")
+        await stock_sync.push_shop(hub, "shop-b")  # lowered to 2
+        await stock_sync.push_shop(hub, "shop-a")  # raised by the 1 its count lacks
+        row = await _exposure(hub, "shop-a")
+        assert (a.shows["HOT"], b.shows["HOT"], row.exposure, row.dirty) == (1, 2, 2, False)
+        await _sweep(hub)
+        assert (a.shows["HOT"], b.shows["HOT"]) == (1, 2)  # not due yet
+        hub.config.rules.stock_settle_after_s = 0  # every sale from before the anchor has arrived
+        await _sweep(hub)
+        assert (a.shows["HOT"], b.shows["HOT"]) == (2, 2)
+        assert (await _exposure(hub, "shop-a")).exposure == 2
+        assert await stock_sync.shops_to_sweep(hub) == set()  # nothing left to wake
     finally:
         await close_hub(hub)
 
