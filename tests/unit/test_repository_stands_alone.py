@@ -13,7 +13,9 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-OUTSIDE = ("shared/platforms", "shared/DESIGN", "shared/STYLE", "../shared")
+#: Spelt in pieces so this file does not itself match what it looks for.
+OUTSIDE = tuple(f"{a}/{b}" for a, b in (("shared", "platforms"), ("shared", "DESIGN"), ("shared", "STYLE"),
+                                          ("..", "shared")))
 #: A section of the design notes cited by their old name, e.g. "DESIGN §5" or "see DESIGN.md".
 BARE_DESIGN_CITATION = re.compile(r"\bDESIGN(?:\s*§|\.md)")
 ARCHITECTURE_PAGE = ROOT / "docs" / "architecture.md"
