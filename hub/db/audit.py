@@ -8,8 +8,6 @@ dead letter replayed), so the record and the change commit together or not at al
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,8 +15,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.db.cursors import decode_id_cursor, encode_id_cursor
 from hub.db.tables import AuditRow, utcnow
-from hub.errors import BadInputError
 
 _CURSOR_PREFIX = "audit:"
 
@@ -49,22 +47,12 @@ class AuditPage:
 
 
 def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{last_id}".encode()).decode().rstrip("=")
+    return encode_id_cursor(_CURSOR_PREFIX, last_id)
 
 
 def decode_cursor(cursor: str) -> int:
     """The last id a cursor stands for; ``BadInputError`` naming ``query.cursor`` if it is not ours."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith(_CURSOR_PREFIX):
-            raise ValueError(raw)
-        value = int(raw[len(_CURSOR_PREFIX):])
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise BadInputError("cursor is not one this API returned; start again without it",
-                            field="query.cursor") from exc
-    if value < 1:
-        raise BadInputError("cursor is out of range; start again without it", field="query.cursor")
-    return value
+    return decode_id_cursor(_CURSOR_PREFIX, cursor)
 
 
 async def list_entries(session: AsyncSession, filters: AuditFilters, *, limit: int = 50,
