@@ -9,10 +9,6 @@ Nothing here downloads a browser (never ``playwright install``).
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Any
-
 import pytest
 from sqlalchemy import select
 
@@ -20,6 +16,7 @@ from contracts.fulfilment import Hold
 from hub.asgi_server import BackgroundServer
 from hub.db.tables import OrderHoldRow
 from hub.services.orders import add_hold
+from tests.e2e.console_browser_support import CHROMIUM, browser_or_skip, shot
 from tests.e2e.hub_e2e_support import (
     Backend,
     backend,
@@ -36,30 +33,13 @@ from tests.e2e.hub_e2e_support import (
 __all__ = ["backend"]
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(os.environ.get("HUB_SCREENSHOTS") or Path(__file__).resolve().parents[2] / "docs" / "screenshots")
 ARRIVAL_TIMEOUT_MS = 60_000  # generous: the order travels sandbox → TMC/poll → worker → SSE snapshot
-
-
-def _browser_or_skip() -> Any:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("/usr/bin/chromium is missing in CI: .ci/run installs it with apt")
-        pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium); CI installs it")
-    from playwright.async_api import async_playwright
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return async_playwright
-
-
-async def _shot(page: Any, name: str) -> None:
-    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 async def test_operator_signs_in_watches_an_order_arrive_releases_its_hold_and_reads_it_in_chinese(
     backend: Backend,
 ) -> None:
-    async_playwright = _browser_or_skip()
+    async_playwright = browser_or_skip()
     from hub.api import create_app
     from hub.db import api_keys
 
@@ -80,7 +60,7 @@ async def test_operator_signs_in_watches_an_order_arrive_releases_its_hold_and_r
                 # Sign in: the console sends a stranger to the sign-in page and back afterwards.
                 await page.goto(f"{server.base_url}/")
                 await page.wait_for_url("**/console/login**")
-                await _shot(page, "console-sign-in")
+                await shot(page, "console-sign-in")
                 await page.fill("input[name=api_key]", key)
                 await page.click("button[value=key]")
                 await page.wait_for_url(f"{server.base_url}/console")
@@ -93,7 +73,7 @@ async def test_operator_signs_in_watches_an_order_arrive_releases_its_hold_and_r
                     await latest.get_by_text(tid).wait_for(timeout=ARRIVAL_TIMEOUT_MS)
                 assert int(await page.locator("[data-testid=orders-today]").inner_text()) >= 1
                 assert await page.evaluate("Chart.getChart('chart-per-hour') !== undefined"), "Chart.js drew"
-                await _shot(page, "console-overview")
+                await shot(page, "console-overview")
 
                 # The order is held (as an audit rule would hold it); find it by SKU and open it.
                 order_id = (await eventually(lambda: orders_for(hub, shop, tid), what="the order row"))[0].id
@@ -106,7 +86,7 @@ async def test_operator_signs_in_watches_an_order_arrive_releases_its_hold_and_r
                 await page.click("form[data-testid=order-filters] button[type=submit]")
                 row_link = page.locator("[data-testid=orders-table]").get_by_role("link", name=tid)
                 await row_link.wait_for()
-                await _shot(page, "console-orders")
+                await shot(page, "console-orders")
                 await row_link.click()
                 await page.wait_for_url(f"**/console/orders/{order_id}")
 
@@ -114,7 +94,7 @@ async def test_operator_signs_in_watches_an_order_arrive_releases_its_hold_and_r
                 await page.click("[data-testid=release-high_value]")
                 await page.locator("[data-testid=released]").wait_for()
                 assert "e2e-console" in await page.locator("[data-testid=holds]").inner_text()
-                await _shot(page, "console-order")
+                await shot(page, "console-order")
                 async with hub.database().session() as session:
                     hold = await session.scalar(select(OrderHoldRow).where(OrderHoldRow.order_id == order_id))
                 assert hold is not None and hold.released_at is not None
@@ -133,7 +113,7 @@ async def test_operator_signs_in_watches_an_order_arrive_releases_its_hold_and_r
                 await latest.get_by_text(tid).wait_for()
                 width = await page.evaluate("document.documentElement.scrollWidth")
                 assert width <= 390, f"the overview is {width} px wide on a 390 px phone"
-                await _shot(page, "console-overview-phone-zh")
+                await shot(page, "console-overview-phone-zh")
                 await context.close()
                 await browser.close()
         finally:

@@ -1,0 +1,95 @@
+"""Shared plumbing for the console's browser tests: Debian's Chromium driven by Playwright, a
+hub served over real HTTP, a signed-in page, and screenshots saved where the README takes them.
+
+Nothing here downloads a browser (never ``playwright install``): without ``/usr/bin/chromium`` a
+test is skipped outside CI and fails in CI (``$CI`` set), where ``.ci/run`` installs it with apt.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.asgi_server import BackgroundServer
+from hub.context import Hub
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(os.environ.get("HUB_SCREENSHOTS") or Path(__file__).resolve().parents[2] / "docs" / "screenshots")
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def browser_or_skip() -> Any:
+    """Playwright's ``async_playwright``, once Chromium is known to be there."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("/usr/bin/chromium is missing in CI: .ci/run installs it with apt")
+        pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium); CI installs it")
+    from playwright.async_api import async_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return async_playwright
+
+
+async def shot(page: Any, name: str) -> None:
+    """Save the whole page as ``docs/screenshots/<name>.png`` (what the README shows)."""
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+async def page_width(page: Any) -> int:
+    return int(await page.evaluate("document.documentElement.scrollWidth"))
+
+
+@dataclass
+class ConsoleBrowser:
+    """A signed-in browser page on a served hub."""
+
+    page: Any
+    base_url: str
+    key: str
+
+    async def goto(self, path: str) -> None:
+        await self.page.goto(self.base_url + path)
+
+
+async def make_key(hub: Hub, *, name: str = "e2e-console", role: str = "admin") -> str:
+    from hub.db import api_keys
+
+    async with hub.database().transaction() as session:
+        key, _ = await api_keys.create_key(session, name=name, role=role)
+    return key
+
+
+@asynccontextmanager
+async def signed_in_console(
+    hub: Hub, *, role: str = "admin", name: str = "e2e-console", locale: str = "en-US",
+    viewport: dict[str, int] | None = None,
+) -> AsyncIterator[ConsoleBrowser]:
+    """Serve ``hub``'s app, open Chromium and sign in with a new API key of ``role``."""
+    async_playwright = browser_or_skip()
+    from hub.api import create_app
+
+    key = await make_key(hub, name=name, role=role)
+    server = BackgroundServer(create_app(hub)).start()
+    try:
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+            context = await browser.new_context(locale=locale, viewport=viewport or DESKTOP)
+            page = await context.new_page()
+            await page.goto(f"{server.base_url}/console/login")
+            await page.fill("input[name=api_key]", key)
+            await page.click("button[value=key]")
+            await page.wait_for_url(f"{server.base_url}/console")
+            try:
+                yield ConsoleBrowser(page, server.base_url, key)
+            finally:
+                await context.close()
+                await browser.close()
+    finally:
+        server.stop()
