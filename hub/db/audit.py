@@ -31,6 +31,15 @@ async def record(session: AsyncSession, *, actor: str, action: str, subject: str
     return row
 
 
+def record_many(session: AsyncSession, *, actor: str, action: str,
+                entries: list[tuple[str, dict[str, Any]]]) -> None:
+    """Add one entry per (subject, details) to the caller's transaction, inserted together at its
+    next flush (a batch action, e.g. replaying every dead letter of an actor)."""
+    at = utcnow()
+    session.add_all([AuditRow(at=at, actor=actor[:100], action=action[:50], subject=subject[:200],
+                              details=dict(details)) for subject, details in entries])
+
+
 @dataclass(frozen=True)
 class AuditFilters:
     actor: str | None = None

@@ -61,6 +61,27 @@ async def get(session: AsyncSession, dl_id: int) -> DeadLetterRow | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def lock_open_of_actor(session: AsyncSession, actor: str, *, up_to_id: int, limit: int) -> list[DeadLetterRow]:
+    """The not-yet-replayed dead letters of ``actor`` with ids up to ``up_to_id``, oldest first,
+    locked for the caller's transaction (on PostgreSQL; rows another replay holds are skipped)."""
+    stmt = (select(DeadLetterRow)
+            .where(DeadLetterRow.actor == actor, DeadLetterRow.replayed_at.is_(None), DeadLetterRow.id <= up_to_id)
+            .order_by(DeadLetterRow.id).limit(limit).execution_options(populate_existing=True))
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def mark_many_replayed(session: AsyncSession, dl_ids: list[int], *, actor: str) -> None:
+    """``mark_replayed`` for several dead letters in one statement."""
+    if dl_ids:
+        await session.execute(
+            update(DeadLetterRow).where(DeadLetterRow.id.in_(dl_ids))
+            .values(replayed_at=utcnow(), replay_count=DeadLetterRow.replay_count + 1, replayed_by=actor[:100])
+            .execution_options(synchronize_session=False)
+        )
+
+
 async def mark_replayed(session: AsyncSession, dl_id: int, *, actor: str) -> bool:
     """Note that ``actor`` sent the dead letter again; False when there is no such dead letter."""
     result = await session.execute(

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -173,7 +174,13 @@ class OrderHoldRow(Base):
     """A hold on an order (audit rule, stock short, cancel requested); released by a person or event."""
 
     __tablename__ = "order_holds"
-    __table_args__ = (UniqueConstraint("order_id", "code"),)
+    __table_args__ = (
+        UniqueConstraint("order_id", "code"),
+        # Open holds by code, oldest first: the exceptions queue counts and pages them from this
+        # small partial index (released holds, the vast majority, are not in it).
+        Index("ix_order_holds_open", "code", "id", postgresql_where=text("released_at IS NULL"),
+              sqlite_where=text("released_at IS NULL")),
+    )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(50))
@@ -469,6 +476,12 @@ class OutboxRow(Base):
 
 class DeadLetterRow(Base):
     __tablename__ = "dead_letters"
+    __table_args__ = (
+        # Dead letters still waiting for a replay, per actor: the exceptions queue's filter and
+        # "replay all of this actor" read only these, however many replayed ones pile up.
+        Index("ix_dead_letters_open", "actor", "id", postgresql_where=text("replayed_at IS NULL"),
+              sqlite_where=text("replayed_at IS NULL")),
+    )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     actor: Mapped[str] = mapped_column(String(100))
     queue: Mapped[str] = mapped_column(String(50))

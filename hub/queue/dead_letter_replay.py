@@ -1,8 +1,9 @@
 """Replaying a dead letter: send its original input to its actor again, and note that it was and
 who asked (``dead_letters.replayed_by`` and the audit log).
 
-Called by ``hub dlq replay`` and the dead-letters API once the cause is fixed. Not for listing or
-showing dead letters (``hub.db.dead_letters``).
+Called by ``hub dlq replay``, the dead-letters API and the console once the cause is fixed (the
+console also replays every open letter of one actor at once). Not for listing or showing dead
+letters (``hub.db.dead_letters``).
 """
 
 from __future__ import annotations
@@ -34,3 +35,33 @@ async def replay_dead_letter(database: Any, runtime: Any, dl_id: int, *, actor: 
                            details={"actor": row.actor, "error_class": row.error_class,
                                     "replay_count": row.replay_count + 1})
     log.info("dead_letter.replayed", dead_letter_id=dl_id, actor=row.actor, by=actor)
+
+
+#: How many dead letters one "replay all of this actor" sends at most (the rest wait for the next).
+MAX_BATCH_REPLAY = 200
+
+
+async def replay_dead_letters_of(
+    database: Any, runtime: Any, actor_name: str, *, up_to_id: int, actor: str, limit: int = MAX_BATCH_REPLAY,
+) -> list[int]:
+    """Re-send every not-yet-replayed dead letter of ``actor_name`` with an id up to ``up_to_id`` (the
+    newest the operator saw: letters that died since are left for them to look at), at most
+    ``limit``, oldest first; marked and audited together. Returns the ids sent.
+
+    As ``replay_dead_letter``: sent before marking, in one transaction, so a failure part-way leaves
+    them all unreplayed and replayable, and a letter sent twice is tolerated by idempotent actors.
+    """
+    from hub.db import audit, dead_letters
+
+    async with database.transaction() as session:
+        rows = await dead_letters.lock_open_of_actor(session, actor_name, up_to_id=up_to_id, limit=limit)
+        for row in rows:
+            runtime.send(row.actor, *(row.args or []), **(row.kwargs or {}))
+        ids = [row.id for row in rows]
+        await dead_letters.mark_many_replayed(session, ids, actor=actor)
+        audit.record_many(session, actor=actor, action="dead_letter.replayed", entries=[
+            (f"dead_letter:{row.id}", {"actor": row.actor, "error_class": row.error_class,
+                                       "replay_count": row.replay_count + 1, "batch": True})
+            for row in rows])
+    log.info("dead_letter.batch_replayed", actor=actor_name, count=len(ids), up_to_id=up_to_id, by=actor)
+    return ids

@@ -165,6 +165,34 @@ async def release_hold(session: AsyncSession, order_id: int, code: str, *, actor
     return True
 
 
+async def release_holds(
+    session: AsyncSession, code: str, order_ids: list[int], *, actor: str, cause: str = "api"
+) -> list[int]:
+    """Release the open ``code`` hold of each of ``order_ids`` at once, as ``release_hold`` would one
+    by one: set-based (one UPDATE per table, the history and outbox rows inserted together), in the
+    caller's transaction. Returns the orders whose hold this released (others had none open)."""
+    if not order_ids:
+        return []
+    released = sorted((await session.execute(
+        update(OrderHoldRow)
+        .where(OrderHoldRow.code == code, OrderHoldRow.order_id.in_(order_ids), OrderHoldRow.released_at.is_(None))
+        .values(released_at=datetime.now(UTC), released_by=actor)
+        .returning(OrderHoldRow.order_id)
+        .execution_options(synchronize_session=False)
+    )).scalars().all())
+    if not released:
+        return []
+    still_open = select(OrderHoldRow.id).where(
+        OrderHoldRow.order_id == OrderRow.id, OrderHoldRow.released_at.is_(None)).exists()
+    await session.execute(update(OrderRow).where(OrderRow.id.in_(released)).values(on_hold=still_open)
+                          .execution_options(synchronize_session=False))
+    session.add_all([_event(order_id, "hold_released", old=None, new=None, cause=cause, inbox_id=None, actor=actor,
+                            detail={"code": code}) for order_id in released])
+    for order_id in released:
+        outbox.add(session, "order_hold_released", order_id)
+    return released
+
+
 async def _lock_order(session: AsyncSession, platform: str, shop: str, external_id: str) -> OrderRow:
     """Load the order row locked for update (PostgreSQL row lock; SQLite serialises writers)."""
     stmt = select(OrderRow).where(

@@ -57,7 +57,7 @@ async def test_overview_page_shows_sales_with_currency_and_the_held_link(databas
         await _sign_in_with_key(client, await new_key(hub, "viewer"))
         page = await client.get("/console", headers={"Accept-Language": "zh-CN"})
     assert page.status_code == 200
-    assert "¥1,234.50" in page.text and "/console/orders?held=1" in page.text and "今日订单" in page.text
+    assert "¥1,234.50" in page.text and "/console/exceptions#holds" in page.text and "今日订单" in page.text
 
 
 async def test_orders_screen_filters_by_hold_and_names_a_bad_date(database_url: str) -> None:
