@@ -3,7 +3,8 @@
 Starts every channel sandbox the plugins register on a local port, configures a demo shop
 against each (Taobao, Tmall, Douyin, AliExpress when installed), seeds a small catalogue with
 stock, keeps one admin API key, and keeps the sandboxes busy creating orders and moving them
-along — so a newcomer sees orders and stock moving in the API within seconds.
+along — so a newcomer sees orders and stock moving in the API within seconds. Its larger orders
+are held (``DEMO_HIGH_VALUE_HOLD``) so the console's exceptions queue is not empty.
 
 It also writes ``hub-demo.toml`` (the database, the demo shops at the sandboxes' ports, credentials
 by variable name) and ``hub-demo.secrets`` (their values and the admin key, readable by the owner
@@ -39,6 +40,10 @@ STEP_INTERVAL_S = 0.5
 CONFIG_NAME = "hub-demo.toml"
 SECRETS_NAME = "hub-demo.secrets"
 ADMIN_KEY_VAR = "HUB_DEMO_ADMIN_KEY"
+#: Orders above this total are held (``rules.high_value_hold_amount``) unless the config sets the
+#: rule: the sandboxes' two-item orders (¥76) are, so the console's exceptions queue has something
+#: to show and release.
+DEMO_HIGH_VALUE_HOLD = 70.0
 
 
 @dataclass
@@ -124,6 +129,8 @@ def start_demo(hub: Hub, directory: Path | None = None) -> DemoEnvironment:
         env.sandboxes[shop] = sandbox
         log.info("demo.sandbox_started", platform=platform, shop=shop, url=server.base_url)
     set_sandbox_id_offset(0)
+    if hub.config.rules.high_value_hold_amount is None:
+        hub.config.rules.high_value_hold_amount = DEMO_HIGH_VALUE_HOLD
     hub.config._secrets = {**hub.config.secrets, **env.secrets}
     if "main" not in hub.config.warehouses:
         hub.config.warehouses["main"] = WarehouseConfig(platform="manual")

@@ -108,7 +108,7 @@ async def test_an_operator_releases_one_hold_then_all_shown_and_the_history_name
         shown = await _post(client, "/console/exceptions/holds/high_value/release-shown",
                             {"order_ids": f"{both},{third},{lone}", "next": "/console/exceptions"})
         after_all = await client.get(shown.headers["location"])
-    assert shown.status_code == 303 and "2 high_value holds released." in after_all.text
+    assert shown.status_code == 303 and "Holds high_value released: 2." in after_all.text
     assert 'data-testid="group-high_value"' not in after_all.text
     for order_id in (lone, both, third):
         assert (await _holds(hub, order_id))["high_value"] == f"apikey:{(await _prefix(hub, 'alice'))}:alice"
@@ -222,7 +222,7 @@ async def test_admin_replays_one_dead_letter_then_all_of_an_actor_up_to_the_newe
     assert "Sent to process_inbox_batch again." in shown.text and "ops-lead" in shown.text
     assert "Replay again" in shown.text
     assert replay_all.status_code == 303
-    assert "2 dead letters of process_inbox_batch sent again." in after.text
+    assert "Dead letters of process_inbox_batch sent again: 2." in after.text
     assert f'data-testid="letter-{late}"' in after.text and f'data-testid="letter-{batch[0]}"' not in after.text
     async with hub.database().session() as session:
         rows = {r.id: r for r in (await session.execute(select(DeadLetterRow))).scalars()}
