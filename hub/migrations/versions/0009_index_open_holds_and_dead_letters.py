@@ -6,7 +6,7 @@ paged list under each code, and ``ix_dead_letters_open`` on ``dead_letters (acto
 replayed_at IS NULL`` for the list filtered by actor and "replay all of this actor". Only indexes:
 nothing stored changes, so the downgrade drops them. Written by hand.
 
-Revision ID: 0009_con_exceptions
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-11 10:00:00
 """
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_con_exceptions"
+revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
