@@ -35,6 +35,10 @@ def banner(hub: Hub, demo: DemoEnvironment | None) -> Panel:
         rows.add_row("Admin API key", demo.admin_key)
         rows.add_row("", f"({demo.admin_key_note})")
     rows.add_row("Console", f"{base}/console" + (" (sign in with this key)" if demo is not None else ""))
+    if demo is not None:
+        from hub.demo import DEMO_USER, DEMO_USER_PASSWORD_VAR
+
+        rows.add_row("", f"or as user {DEMO_USER} ({DEMO_USER_PASSWORD_VAR} in {_relative(demo.secrets_path)})")
     rows.add_row("API", f"{base}/api/v1")
     rows.add_row("API docs", f"{base}/docs")
     rows.add_row("Metrics", f"{base}/metrics")

@@ -2,15 +2,17 @@
 
 Starts every channel sandbox the plugins register on a local port, configures a demo shop
 against each (Taobao, Tmall, Douyin, AliExpress when installed), seeds a small catalogue with
-stock, keeps one admin API key, and keeps the sandboxes busy creating orders and moving them
-along — so a newcomer sees orders and stock moving in the API within seconds. Its larger orders
-are held (``DEMO_HIGH_VALUE_HOLD``) so the console's exceptions queue is not empty.
+stock, keeps one admin API key and one console user (``demo.operator``, an operator), and keeps
+the sandboxes busy creating orders and moving them along — so a newcomer sees orders and stock
+moving in the API within seconds. Its larger orders are held (``DEMO_HIGH_VALUE_HOLD``) so the
+console's exceptions queue is not empty.
 
 It also writes ``hub-demo.toml`` (the database, the demo shops at the sandboxes' ports, credentials
-by variable name) and ``hub-demo.secrets`` (their values and the admin key, readable by the owner
-only) in the working directory, so ``hub --config hub-demo.toml ...`` works against the running
-demo. A restart in the same directory reuses the database and the admin key; the sandboxes start
-empty, so their ids start above the earlier run's and the demo shops' listings and cursors of the
+by variable name) and ``hub-demo.secrets`` (their values, the admin key and the demo user's
+password, readable by the owner only) in the working directory, so ``hub --config hub-demo.toml
+...`` works against the running demo. A restart in the same directory reuses the database, the
+admin key and the user's password; the sandboxes start empty, so their ids start above the
+earlier run's and the demo shops' listings and cursors of the
 earlier run are forgotten. Never used in production mode.
 """
 
@@ -22,7 +24,7 @@ import random
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from pydantic import SecretStr
@@ -31,6 +33,9 @@ from hub.asgi_server import BackgroundServer
 from hub.config import ShopConfig, WarehouseConfig
 from hub.context import Hub
 from hub.sandbox_ids import run_offset, set_sandbox_id_offset
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 log = structlog.get_logger(__name__)
 
@@ -44,6 +49,8 @@ ADMIN_KEY_VAR = "HUB_DEMO_ADMIN_KEY"
 #: rule: the sandboxes' two-item orders (¥76) are, so the console's exceptions queue has something
 #: to show and release.
 DEMO_HIGH_VALUE_HOLD = 70.0
+DEMO_USER = "demo.operator"
+DEMO_USER_PASSWORD_VAR = "HUB_DEMO_OPERATOR_PASSWORD"
 
 
 @dataclass
@@ -186,7 +193,8 @@ def write_demo_files(env: DemoEnvironment) -> None:
     for name, warehouse in config.warehouses.items():
         lines += ["", f"[warehouses.{name}]", f"platform = {_toml_value(warehouse.platform)}"]
     env.config_path.write_text("\n".join(lines) + "\n")
-    secrets = ["# hub-demo.toml's credentials and the demo's admin API key. Keep it to yourself."]
+    secrets = ["# hub-demo.toml's credentials, the demo's admin API key and the demo user's password. "
+               "Keep it to yourself."]
     secrets += [f"{name}={value}" for name, value in sorted(env.secrets.items())]
     fd = os.open(env.secrets_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -210,8 +218,26 @@ async def forget_earlier_sandboxes(hub: Hub, shops: list[str]) -> None:
         await session.execute(delete(ShopStateRow).where(ShopStateRow.shop.in_([f"channel:{s}" for s in shops])))
 
 
+async def _keep_demo_user(session: AsyncSession, known: str | None) -> str:
+    """The demo operator's password: the last run's when the user is still there, else a new one."""
+    import secrets
+
+    from hub.db import users
+
+    if await users.get_user(session, DEMO_USER) is None:
+        password = known or secrets.token_urlsafe(12)
+        await users.create_user(session, name=DEMO_USER, password=password, role="operator", created_by="demo")
+    elif known is None or await users.verify_password(session, DEMO_USER, known) is None:
+        password = secrets.token_urlsafe(12)
+        await users.set_password(session, DEMO_USER, password, actor="demo")
+        await users.reactivate_user(session, DEMO_USER, actor="demo")
+    else:
+        password = known
+    return password
+
+
 async def seed_demo(hub: Hub, env: DemoEnvironment) -> str:
-    """Keep (or create) the demo admin key and seed the catalogue with stock on the first run."""
+    """Keep (or create) the demo admin key and user, and seed the catalogue with stock on the first run."""
     from sqlalchemy import select
 
     from hub.db import api_keys
@@ -227,6 +253,7 @@ async def seed_demo(hub: Hub, env: DemoEnvironment) -> str:
         else:
             key, _ = await api_keys.create_key(session, name="demo", role="admin")
             env.admin_key_note = f"new, kept in {SECRETS_NAME} for the next run"
+        env.secrets[DEMO_USER_PASSWORD_VAR] = await _keep_demo_user(session, env.secrets.get(DEMO_USER_PASSWORD_VAR))
         existing = set((await session.execute(select(SkuRow.merchant_sku))).scalars())
         new_skus = [sku for sku in DEMO_SKUS if sku not in existing]
         for sku in new_skus:

@@ -1,7 +1,8 @@
-"""``hub user add|passwd|list|deactivate``: the people who sign in to the operator console.
+"""``hub user add|passwd|list|deactivate|reactivate``: the people who sign in to the operator console.
 
 Passwords are asked for twice without echo, or read from standard input with ``--password-stdin``
 (one line, for scripts); never taken as an argument, where shell history and ``ps`` would keep them.
+Each change is attributed to ``cli:<operating-system user>`` in the audit log, as ``hub apikey`` is.
 Not for API keys (``hub apikey``) nor for the hashing (``hub.db.users``).
 """
 
@@ -39,7 +40,7 @@ def add_user(
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
 ) -> None:
     """Add a user who signs in to the console with a password."""
-    from hub.cli import _out, _report_errors, _with_database
+    from hub.cli import _cli_actor, _out, _report_errors, _with_database
 
     @_report_errors
     def run() -> None:
@@ -49,7 +50,8 @@ def add_user(
 
         async def create(database: Database) -> Any:
             async with database.transaction() as session:
-                row = await users.create_user(session, name=name, password=password, role=role, created_by="cli")
+                row = await users.create_user(session, name=name, password=password, role=role,
+                                              created_by=_cli_actor())
                 return row.role
 
         created_role = _with_database(ctx, create)
@@ -65,7 +67,7 @@ def change_password(
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
 ) -> None:
     """Set a new password for a user."""
-    from hub.cli import EXIT_BAD_INPUT, CliFailure, _out, _report_errors, _with_database
+    from hub.cli import EXIT_BAD_INPUT, CliFailure, _cli_actor, _out, _report_errors, _with_database
 
     @_report_errors
     def run() -> None:
@@ -75,7 +77,7 @@ def change_password(
 
         async def change(database: Database) -> bool:
             async with database.transaction() as session:
-                return await users.set_password(session, name, password)
+                return await users.set_password(session, name, password, actor=_cli_actor())
 
         if not _with_database(ctx, change):
             raise CliFailure(f"no user named {name!r}; see `hub user list`", EXIT_BAD_INPUT)
@@ -113,9 +115,13 @@ def list_users(ctx: typer.Context) -> None:
 
 
 @user_app.command("deactivate")
-def deactivate(ctx: typer.Context, name: str = typer.Argument(..., help="The user to stop.")) -> None:
+def deactivate(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The user to stop."),
+    force: bool = typer.Option(False, "--force", help="Even the last active admin user."),
+) -> None:
     """Stop a user signing in; their open console sessions end at their next request."""
-    from hub.cli import EXIT_BAD_INPUT, CliFailure, _out, _report_errors, _with_database
+    from hub.cli import EXIT_BAD_INPUT, CliFailure, _cli_actor, _out, _report_errors, _with_database
 
     @_report_errors
     def run() -> None:
@@ -123,10 +129,34 @@ def deactivate(ctx: typer.Context, name: str = typer.Argument(..., help="The use
 
         async def stop(database: Database) -> bool:
             async with database.transaction() as session:
-                return await users.deactivate_user(session, name)
+                return await users.deactivate_user(session, name, actor=_cli_actor(), allow_last_admin=force)
 
-        if not _with_database(ctx, stop):
+        try:
+            stopped = _with_database(ctx, stop)
+        except users.LastAdminUserError as exc:
+            raise CliFailure(f"{exc}; or deactivate them anyway with --force", EXIT_BAD_INPUT) from exc
+        if not stopped:
             raise CliFailure(f"no active user named {name!r}; see `hub user list`", EXIT_BAD_INPUT)
         _out().print(f"user {name} deactivated", markup=False)
+
+    run()
+
+
+@user_app.command("reactivate")
+def reactivate(ctx: typer.Context, name: str = typer.Argument(..., help="The user to let back in.")) -> None:
+    """Let a deactivated user sign in again, with their role and password as they were."""
+    from hub.cli import EXIT_BAD_INPUT, CliFailure, _cli_actor, _out, _report_errors, _with_database
+
+    @_report_errors
+    def run() -> None:
+        from hub.db import users
+
+        async def start(database: Database) -> bool:
+            async with database.transaction() as session:
+                return await users.reactivate_user(session, name, actor=_cli_actor())
+
+        if not _with_database(ctx, start):
+            raise CliFailure(f"no deactivated user named {name!r}; see `hub user list`", EXIT_BAD_INPUT)
+        _out().print(f"user {name} reactivated", markup=False)
 
     run()

@@ -34,11 +34,13 @@ class Permission(StrEnum):
     STOCK_ADJUST = "stock.adjust"
     CATALOGUE_WRITE = "catalogue.write"  # SKUs, bundles, listing bindings and listing syncs
     SHOPS_READ = "shops.read"
+    SHOPS_MANAGE = "shops.manage"  # resume a paused shop, authorise a shop
     PLUGINS_READ = "plugins.read"
     PLUGINS_MANAGE = "plugins.manage"
     DEAD_LETTERS = "dead_letters.manage"  # list, show and replay
     API_KEYS = "api_keys.manage"
     AUDIT_READ = "audit.read"  # who created/revoked keys, resumed shops, replayed dead letters
+    USERS_MANAGE = "users.manage"  # console users: add, deactivate, reactivate, reset passwords
 
 
 ROLES: tuple[str, ...] = api_key_store.ROLES
@@ -54,11 +56,13 @@ PERMISSION_ROLES: dict[Permission, frozenset[str]] = {
     Permission.STOCK_ADJUST: frozenset({"admin", "warehouse"}),
     Permission.CATALOGUE_WRITE: frozenset({"admin", "operator"}),
     Permission.SHOPS_READ: _EVERYONE,
+    Permission.SHOPS_MANAGE: frozenset({"admin"}),
     Permission.PLUGINS_READ: _EVERYONE,
     Permission.PLUGINS_MANAGE: frozenset({"admin"}),
     Permission.DEAD_LETTERS: frozenset({"admin"}),
     Permission.API_KEYS: frozenset({"admin"}),
     Permission.AUDIT_READ: frozenset({"admin"}),
+    Permission.USERS_MANAGE: frozenset({"admin"}),
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {

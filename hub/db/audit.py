@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.cursors import decode_id_cursor, encode_id_cursor
@@ -84,3 +84,10 @@ async def list_entries(session: AsyncSession, filters: AuditFilters, *, limit: i
     more = len(rows) > limit
     rows = rows[:limit]
     return AuditPage(rows, encode_cursor(rows[-1].id) if more and rows else None)
+
+
+async def latest_times(session: AsyncSession, action: str) -> dict[str, datetime]:
+    """When ``action`` was last recorded for each subject (e.g. each shop's last ``shop.authorized``)."""
+    rows = (await session.execute(select(AuditRow.subject, func.max(AuditRow.at)).where(AuditRow.action == action)
+                                  .group_by(AuditRow.subject))).all()
+    return {str(subject): at for subject, at in rows if at is not None}

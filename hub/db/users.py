@@ -1,9 +1,14 @@
-"""Console users: create, verify a password, change it, list, deactivate. Only an argon2id hash is stored.
+"""Console users: create, verify a password, change it, list, deactivate, reactivate. Only an argon2id
+hash is stored.
 
 Passwords are people's, low in entropy and reused, so unlike API keys (``hub.db.api_keys``) they get a
 deliberately slow, memory-hard hash (argon2id, ``argon2-cffi``'s defaults, RFC 9106 low-memory
 profile). A miss on an unknown name still costs one hash, so timing does not say which names exist.
-Not for deciding what a role may do (``hub.api.auth``) nor for sessions (``hub.console.auth``).
+Every change records who made it in the audit log (``user.created``, ``user.password_changed``,
+``user.deactivated``, ``user.reactivated``; never the password), in the caller's transaction. The
+last active admin user is only deactivated when the caller insists (``hub user deactivate
+--force``), as with the last admin API key. Not for deciding what a role may do (``hub.api.auth``)
+nor for sessions (``hub.console.auth``).
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hub.db import audit
 from hub.db.api_keys import ROLES
 from hub.db.tables import UserRow, utcnow
-from hub.errors import BadInputError
+from hub.errors import BadInputError, HubError
 
 MIN_PASSWORD_LENGTH = 10
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}"
@@ -25,6 +31,18 @@ NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}"
 _hasher = PasswordHasher()
 # Verified against when the name is unknown or inactive, so a miss costs about what a hit costs.
 _DUMMY_HASH = _hasher.hash("no such user, no such password")
+
+
+class UserExistsError(BadInputError):
+    """The name is taken by another user (deactivated ones included)."""
+
+
+class LastAdminUserError(HubError):
+    """Deactivating the user would leave no active admin user (the console refuses; ``--force`` may)."""
+
+
+def _subject(name: str) -> str:
+    return f"user:{name}"
 
 
 def _check_password(password: str) -> None:
@@ -35,19 +53,24 @@ def _check_password(password: str) -> None:
 async def create_user(
     session: AsyncSession, *, name: str, password: str, role: str, created_by: str | None
 ) -> UserRow:
-    """Add a user who may sign in with ``name`` and ``password``; the name must be new."""
+    """Add a user who may sign in with ``name`` and ``password``; the name must be new.
+
+    ``created_by`` is who adds the user, attributed as the API/CLI attribute writes (``cli:<user>``,
+    ``user:<name>``, ``apikey:<prefix>:<name>``); it is also the audit entry's actor."""
     if not re.fullmatch(NAME_PATTERN, name):
         raise BadInputError("a user name is letters, digits, '.', '_', '@' or '-' (max 100)", field="name")
     if role not in ROLES:
         raise BadInputError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}", field="role")
     _check_password(password)
     if await session.scalar(select(UserRow.id).where(UserRow.name == name)) is not None:
-        raise BadInputError(f"a user named {name!r} already exists", field="name")
+        raise UserExistsError(f"a user named {name!r} already exists", field="name")
     now = utcnow()
     row = UserRow(name=name, password_hash=_hasher.hash(password), role=role, active=True, created_at=now,
                   created_by=created_by, password_changed_at=now)
     session.add(row)
     await session.flush()
+    await audit.record(session, actor=created_by or "hub", action="user.created", subject=_subject(name),
+                       details={"role": role})
     return row
 
 
@@ -66,23 +89,65 @@ async def verify_password(session: AsyncSession, name: str, password: str) -> Us
     return row
 
 
-async def set_password(session: AsyncSession, name: str, password: str) -> bool:
-    """Replace the user's password; False when no such user exists."""
+async def set_password(session: AsyncSession, name: str, password: str, *, actor: str = "hub") -> bool:
+    """Replace the user's password on behalf of ``actor``; False when no such user exists."""
     _check_password(password)
     result = await session.execute(
         update(UserRow).where(UserRow.name == name)
         .values(password_hash=_hasher.hash(password), password_changed_at=utcnow()).returning(UserRow.id)
     )
-    return result.scalar_one_or_none() is not None
+    if result.scalar_one_or_none() is None:
+        return False
+    await audit.record(session, actor=actor, action="user.password_changed", subject=_subject(name))
+    return True
 
 
-async def deactivate_user(session: AsyncSession, name: str) -> bool:
-    """Stop the user signing in (their open sessions end at their next request); False when unknown or inactive."""
+async def deactivate_user(session: AsyncSession, name: str, *, actor: str = "hub",
+                          allow_last_admin: bool = False) -> bool:
+    """Stop the user signing in (their open sessions end at their next request); False when unknown or inactive.
+
+    ``LastAdminUserError`` when they are the last active admin user, unless ``allow_last_admin``.
+    The active admin users are locked first (PostgreSQL), so two admins deactivating each other
+    at once cannot both succeed and leave none.
+    """
+    admins = select(UserRow.name).where(UserRow.role == "admin", UserRow.active.is_(True))
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        admins = admins.with_for_update()
+    active_admins = set((await session.execute(admins.order_by(UserRow.id))).scalars())
+    last_admin = active_admins == {name}
+    if last_admin and not allow_last_admin:
+        raise LastAdminUserError(f"user {name}: this is the last active admin user; add another admin user first")
     result = await session.execute(
         update(UserRow).where(UserRow.name == name, UserRow.active.is_(True)).values(active=False)
-        .returning(UserRow.id)
+        .returning(UserRow.role)
     )
-    return result.scalar_one_or_none() is not None
+    role = result.scalar_one_or_none()
+    if role is None:
+        return False
+    details: dict[str, object] = {"role": role}
+    if last_admin:
+        details["last_admin_user"] = True
+    await audit.record(session, actor=actor, action="user.deactivated", subject=_subject(name), details=details)
+    return True
+
+
+async def reactivate_user(session: AsyncSession, name: str, *, actor: str = "hub") -> bool:
+    """Let a deactivated user sign in again (same role and password); False when unknown or already active."""
+    result = await session.execute(
+        update(UserRow).where(UserRow.name == name, UserRow.active.is_(False)).values(active=True)
+        .returning(UserRow.role)
+    )
+    role = result.scalar_one_or_none()
+    if role is None:
+        return False
+    await audit.record(session, actor=actor, action="user.reactivated", subject=_subject(name),
+                       details={"role": role})
+    return True
+
+
+async def get_user(session: AsyncSession, name: str) -> UserRow | None:
+    """The user named ``name``, active or not."""
+    return await session.scalar(select(UserRow).where(UserRow.name == name).execution_options(populate_existing=True))
 
 
 async def active_user(session: AsyncSession, name: str) -> UserRow | None:

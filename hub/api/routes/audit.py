@@ -1,5 +1,5 @@
 """The audit log over HTTP (admin only): who created or revoked API keys, resumed or authorised
-shops, replayed dead letters — newest first, filtered, in cursor pages.
+shops, replayed dead letters, added or changed console users — newest first, filtered, in cursor pages.
 
 Read-only: entries are written by the services that do the actions (``hub.db.audit``). Not for an
 order's history (``GET /api/v1/orders/{id}`` shows that).
@@ -23,10 +23,14 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 class AuditEntryOut(BaseModel):
     id: int
     at: datetime
-    actor: str = Field(description="apikey:<prefix>:<name> for the API, cli:<user> for the CLI, hub for the hub.")
+    actor: str = Field(description="apikey:<prefix>:<name> for the API (and the console signed in with a key), "
+                                   "user:<name> for the console signed in as a user, cli:<user> for the CLI, "
+                                   "hub for the hub.")
     action: str = Field(description="apikey.created, apikey.revoked, shop.resumed, shop.authorized, "
-                                    "dead_letter.replayed.")
-    subject: str = Field(description="What it was done to: apikey:<prefix>, shop:<name>, dead_letter:<id>.")
+                                    "dead_letter.replayed, user.created, user.password_changed, "
+                                    "user.deactivated, user.reactivated.")
+    subject: str = Field(description="What it was done to: apikey:<prefix>, shop:<name>, dead_letter:<id>, "
+                                     "user:<name>.")
     details: dict[str, Any]
 
 

@@ -84,7 +84,7 @@ def _shop_out(hub: Any, name: str, state: Any, channel: message_channel.ChannelS
 
 async def _admin(request: Request) -> Principal:
     principal = await authenticate(request)
-    if principal.role != "admin":
+    if not principal.may(Permission.SHOPS_MANAGE):
         raise ApiError(403, "forbidden", f"role {principal.role!r} may not resume shops; it needs: admin")
     return principal
 

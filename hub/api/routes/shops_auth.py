@@ -15,7 +15,7 @@ import structlog
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from hub.api.auth import Principal, authenticate
+from hub.api.auth import Permission, Principal, authenticate
 from hub.api.deps import get_hub
 from hub.api.errors import ApiError
 from hub.errors import AuthorizationError, RetryableError
@@ -42,7 +42,7 @@ class ShopAuthorized(BaseModel):
 
 async def _admin(request: Request) -> Principal:
     principal = await authenticate(request)
-    if principal.role != "admin":
+    if not principal.may(Permission.SHOPS_MANAGE):
         raise ApiError(403, "forbidden", f"role {principal.role!r} may not authorise shops; it needs: admin")
     return principal
 

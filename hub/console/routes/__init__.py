@@ -5,13 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
-from hub.console.routes import exceptions, orders, overview, session
+from hub.console.routes import api_keys, exceptions, orders, overview, plugins, session, shops, users
 
 router = APIRouter(include_in_schema=False)
 router.include_router(session.router)
 router.include_router(overview.router)
 router.include_router(orders.router)
 router.include_router(exceptions.router)
+router.include_router(shops.router)
+router.include_router(plugins.router)
+router.include_router(api_keys.router)
+router.include_router(users.router)
 
 
 @router.get("/", include_in_schema=False)

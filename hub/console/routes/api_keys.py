@@ -1,0 +1,122 @@
+"""The API keys screen (admins): every key (never the key itself), a form to create one whose
+result page shows the new key once, and revoking a key after a confirm step.
+
+Creating and revoking call the API's own route functions (``hub.api.routes.api_keys``) with the
+signed-in person as the principal, so the stored rows, the audit entries (``apikey.created`` /
+``apikey.revoked``, attributed to ``user:<name>`` or ``apikey:<prefix>:<name>``) and the refusal
+to revoke the last admin key are exactly the API's. A bad name or role gives the form again (422)
+with the field named; nothing is stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from hub.api.auth import ROLES, Permission
+from hub.api.errors import ApiError
+from hub.api.models import ApiKeyOut
+from hub.api.routes.api_keys import NewApiKey, create_api_key, list_api_keys, revoke_api_key
+from hub.console.auth import ConsolePrincipal, check_form, console_principal, require_right
+from hub.console.i18n import Translator
+from hub.console.pages import api_error_page, error_page, render, translator, write_session
+from hub.errors import BadInputError
+
+router = APIRouter(prefix="/console/api-keys")
+FIELDS = ("name", "role")
+
+
+def _problem(t: Translator, field: str) -> str:
+    if field == "role":
+        return t.t("keys.problem_role", roles=", ".join(ROLES))
+    return t.t("keys.problem_name")
+
+
+def _problems(t: Translator, name: str, role: str) -> dict[str, str]:
+    """Each bad field with its message, checked as the API checks them (``NewApiKey``, the roles)."""
+    problems: dict[str, str] = {}
+    try:
+        NewApiKey(name=name, role=role)
+    except ValidationError as exc:
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err.get("loc") else "name"
+            problems[field if field in FIELDS else "name"] = _problem(t, field)
+    if not name.strip():
+        problems["name"] = _problem(t, "name")
+    if role not in ROLES:
+        problems["role"] = _problem(t, "role")
+    return problems
+
+
+async def _list_page(request: Request, *, form: dict[str, str] | None = None, problems: dict[str, str] | None = None,
+                     status: int = 200, **context: Any) -> Response:
+    keys = await list_api_keys(request)
+    return render(request, "api_keys.html", {
+        "keys": keys, "roles": ROLES, "form": form or {"name": "", "role": "viewer"}, "problems": problems or {},
+        **context}, status=status)
+
+
+async def _active_key(request: Request, prefix: str) -> ApiKeyOut | None:
+    return next((k for k in await list_api_keys(request) if k.prefix == prefix and k.revoked_at is None), None)
+
+
+@router.get("", include_in_schema=False)
+async def api_keys_page(request: Request, revoked: str | None = None,
+                        principal: ConsolePrincipal = Depends(console_principal)) -> Response:
+    require_right(principal, Permission.API_KEYS)
+    keys = await list_api_keys(request)
+    shown = revoked if any(k.prefix == revoked and k.revoked_at is not None for k in keys) else None
+    return await _list_page(request, revoked=shown)
+
+
+@router.post("", include_in_schema=False)
+async def create(request: Request) -> Response:
+    form = await check_form(request)
+    principal = await console_principal(request)
+    require_right(principal, Permission.API_KEYS)
+    t = translator(request)
+    name, role = form.get("name", ""), form.get("role", "")
+    kept = {"name": name, "role": role}
+    problems = _problems(t, name, role)
+    if problems:
+        return await _list_page(request, form=kept, problems=problems, status=422)
+    try:
+        created = await create_api_key(request, NewApiKey(name=name, role=role), principal)
+    except BadInputError as exc:  # the API's own checks, should the console's ever differ
+        field = exc.field if exc.field in FIELDS else "name"
+        return await _list_page(request, form=kept, problems={field: _problem(t, field)}, status=422)
+    return render(request, "api_key_created.html", {"key": created}, status=201)
+
+
+@router.get("/{prefix}/revoke", include_in_schema=False)
+async def revoke_confirm(request: Request, prefix: str,
+                         principal: ConsolePrincipal = Depends(console_principal)) -> Response:
+    """The confirm step: what the key is and what revoking it does."""
+    require_right(principal, Permission.API_KEYS)
+    key = await _active_key(request, prefix)
+    if key is None:
+        return error_page(request, translator(request).t("keys.not_found", prefix=prefix), status=404)
+    return render(request, "api_key_revoke.html", {"key": key})
+
+
+@router.post("/{prefix}/revoke", include_in_schema=False)
+async def revoke(request: Request, prefix: str) -> Response:
+    await check_form(request)
+    principal = await console_principal(request)
+    require_right(principal, Permission.API_KEYS)
+    key = await _active_key(request, prefix)
+    if key is None:
+        return error_page(request, translator(request).t("keys.not_found", prefix=prefix), status=404)
+    try:
+        await revoke_api_key(request, prefix, principal)
+    except ApiError as exc:
+        if exc.status == 409:  # the last admin key: say so on the confirm page, nothing changed
+            return render(request, "api_key_revoke.html", {"key": key, "refusal": translator(request).t(
+                "keys.last_admin", prefix=prefix)}, status=409)
+        return api_error_page(request, exc)
+    target = "/console/api-keys?" + urlencode({"revoked": prefix})
+    return write_session(request, RedirectResponse(target, status_code=303))
