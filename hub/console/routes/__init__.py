@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
-from hub.console.routes import orders, overview, session
+from hub.console.routes import orders, overview, session, stock
 
 router = APIRouter(include_in_schema=False)
 router.include_router(session.router)
 router.include_router(overview.router)
 router.include_router(orders.router)
+router.include_router(stock.router)
 
 
 @router.get("/", include_in_schema=False)
