@@ -262,8 +262,8 @@ EN: dict[str, str] = {
     "stock.import.state.done": "done",
     "stock.import.state.failed": "stopped",
     "stock.import.progress": "{done} of {total} rows",
-    "stock.import.summary": "{rows} rows applied; {skus} SKUs changed; net on-hand change {delta}; {shops} shops "
-                            "to push.",
+    "stock.import.summary": "Rows applied: {rows} · SKUs changed: {skus} · net on-hand change: {delta} · "
+                            "shops asked to push: {shops}.",
     "stock.import.failed": "Stopped: {error}",
     "stock.import.failed_hint": "The rows before it stay applied. Correct the cause, then upload the same file "
                                 "again (or continue below) to carry on from the first row not applied.",
@@ -515,7 +515,7 @@ ZH: dict[str, str] = {
     "stock.import.state.done": "完成",
     "stock.import.state.failed": "已停止",
     "stock.import.progress": "{total} 行中已完成 {done} 行",
-    "stock.import.summary": "已执行 {rows} 行；{skus} 个 SKU 有变化；在库净变化 {delta}；{shops} 个店铺待推送。",
+    "stock.import.summary": "已执行行数：{rows} · 有变化的 SKU：{skus} · 在库净变化：{delta} · 需推送的店铺：{shops}。",
     "stock.import.failed": "已停止：{error}",
     "stock.import.failed_hint": "之前的行保持已执行。请排除原因后重新上传同一文件（或点击下方继续），将从第一条未"
                                 "执行的行继续。",
