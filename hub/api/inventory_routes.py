@@ -1,7 +1,8 @@
 """Inventory over HTTP: stock per SKU (on hand per warehouse, reserved, available) with, per shop,
 the target, the value last pushed, when, the sync lag, the last error and (partitioned groups)
-its exposure; and stock adjustments
-(warehouse and admin roles). Not for the stock logic itself (``hub.services.inventory``).
+its exposure; a SKU's recent movements (the ledger); and stock adjustments (warehouse and admin
+roles; an ``Idempotency-Key`` header makes a retried call apply once). Not for the stock logic
+itself (``hub.services.inventory``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -18,7 +19,8 @@ from contracts.inventory import AllocationMode
 from hub.api.auth import Permission, Principal, require
 from hub.api.deps import get_hub
 from hub.api.errors import ApiError
-from hub.api.params import PathText
+from hub.api.params import INT64_MAX, PathText
+from hub.api.queries.stock import Movement, recent_movements
 from hub.context import Hub
 from hub.db.tables import ChannelStockRow, ListingRow, SkuRow
 from hub.services import inventory, stock_sync
@@ -88,6 +90,13 @@ class AdjustmentsOut(BaseModel):
     on_hand_delta: int
     skus: list[str]
     shops_to_push: list[str]
+    repeated: bool = Field(default=False, description="The Idempotency-Key was used before: nothing was applied "
+                                                      "now; the figures are those of the first call.")
+
+
+class MovementPage(BaseModel):
+    movements: list[Movement]
+    next_before: int | None = Field(description="Pass as ?before= for older movements.")
 
 
 def _lag(row: ChannelStockRow, now: datetime) -> float | None:
@@ -177,15 +186,45 @@ async def show_inventory(request: Request, merchant_sku: PathText) -> InventoryI
     return found[0]
 
 
+@router.get("/{merchant_sku}/movements", response_model=MovementPage, summary="One SKU's stock movements, newest first",
+            dependencies=[Depends(reader)])
+async def list_movements(
+    request: Request, merchant_sku: PathText,
+    limit: int = Query(20, ge=1, le=200),
+    before: int | None = Query(None, ge=1, le=INT64_MAX, description="Only movements older than this id."),
+) -> MovementPage:
+    async with get_hub(request).database().session() as session:
+        found = await session.scalar(select(SkuRow.merchant_sku).where(SkuRow.merchant_sku == merchant_sku))
+        if found is None:
+            raise ApiError(404, "not_found", f"SKU {merchant_sku!r} is not in the catalogue")
+        movements = await recent_movements(session, merchant_sku, limit=limit, before=before)
+    return MovementPage(movements=movements,
+                        next_before=movements[-1].id if len(movements) == limit else None)
+
+
+def adjustment_key(principal: Principal, key: str) -> str:
+    """The stored idempotency key: the caller's own namespace, so two callers' keys never meet."""
+    return f"inventory.adjust:{principal.prefix or principal.actor}:{key}"
+
+
 @router.post("/adjustments", response_model=AdjustmentsOut, status_code=201,
              summary="Adjust stock (all adjustments or none); warehouse and admin roles")
 async def post_adjustments(
-    request: Request, body: AdjustmentsIn = Body(...), principal: Principal = Depends(adjuster)
+    request: Request, response: Response, body: AdjustmentsIn = Body(...), principal: Principal = Depends(adjuster),
+    idempotency_key: str | None = Header(
+        None, alias="Idempotency-Key", min_length=1, max_length=100,
+        description="Any unique string per intended change: sending the call again with it applies nothing and "
+                    "answers with the first call's figures (repeated: true)."),
 ) -> AdjustmentsOut:
     hub = get_hub(request)
     parsed = [inventory.parse_adjustment(raw, f"adjustments[{i}]") for i, raw in enumerate(body.adjustments)]
     labels = [f"adjustments[{i}]" for i in range(len(parsed))]
-    report = await inventory.adjust_stock(hub, parsed, actor=principal.actor, reference=body.reference, labels=labels)
-    log.info("stock.adjusted", by=principal.actor, applied=report.applied, skus=sorted(report.skus))
+    report = await inventory.adjust_stock(
+        hub, parsed, actor=principal.actor, reference=body.reference, labels=labels,
+        idempotency_key=adjustment_key(principal, idempotency_key) if idempotency_key else None)
+    if report.repeated:
+        response.status_code = 200
+    log.info("stock.adjusted", by=principal.actor, applied=report.applied, skus=sorted(report.skus),
+             repeated=report.repeated)
     return AdjustmentsOut(applied=report.applied, on_hand_delta=report.on_hand_delta, skus=sorted(report.skus),
-                          shops_to_push=sorted(report.shops))
+                          shops_to_push=sorted(report.shops), repeated=report.repeated)

@@ -285,6 +285,39 @@ class StockLedgerRow(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+class StockImportJobRow(Base):
+    """One stock file uploaded for import (``hub.services.stock_import``): its validated rows, and
+    how far applying them got. ``done_rows`` moves in the same transaction as each batch it counts,
+    so a batch is applied exactly once whatever stops and resumes the job. ``attempt`` numbers the
+    imports of one file (same SHA-256): a repeat must be asked for, never made by uploading again.
+    ``state``: queued | running | done | failed."""
+
+    __tablename__ = "stock_import_jobs"
+    __table_args__ = (UniqueConstraint("file_sha256", "attempt"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    filename: Mapped[str] = mapped_column(String(200))
+    reference: Mapped[str] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(10))  # absolute | delta | mixed
+    state: Mapped[str] = mapped_column(String(10))
+    total_rows: Mapped[int] = mapped_column(Integer)
+    done_rows: Mapped[int] = mapped_column(Integer, default=0)
+    batch_size: Mapped[int] = mapped_column(Integer)
+    # [[file row, warehouse, merchant_sku, delta | null, on_hand | null, note | null], ...]
+    rows: Mapped[list[Any]] = mapped_column(JSON)
+    on_hand_delta: Mapped[int] = mapped_column(Integer, default=0)
+    skus: Mapped[list[Any]] = mapped_column(JSON, default=list)  # SKUs changed so far
+    shops: Mapped[list[Any]] = mapped_column(JSON, default=list)  # shops given a push so far
+    error: Mapped[str | None] = mapped_column(Text)
+    error_row: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(ts())
+    updated_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(ts())
+
+
 class ListingRow(Base):
     """A merchant SKU as listed in one shop (item/product id and channel SKU id)."""
 

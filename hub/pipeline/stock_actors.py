@@ -1,6 +1,7 @@
 """Stock actors on the ``stock`` queue: the coalesced per-shop push, the reconcile, and the dirty
-sweep that catches a push job lost between a commit and its enqueue; and the hourly listing sync
-(on the ``bulk`` queue) that binds each shop's new listings before their first sale.
+sweep that catches a push job lost between a commit and its enqueue; and on the ``bulk`` queue the
+hourly listing sync that binds each shop's new listings before their first sale, and stock files
+imported from the console.
 
 Thin: each receives a shop name and calls ``hub.services.stock_sync`` / ``reconcile``. The
 ``stock`` queue is its own so a backlog of order imports never delays a stock push (docs/architecture.md §5).
@@ -65,6 +66,15 @@ async def sync_shop_listings(shop: str) -> None:
     from hub.services import listings
 
     await listings.sync_shop(current_hub(), shop)
+
+
+@hub_actor(queue="bulk", priority=0, max_retries=0, time_limit_ms=3_600_000, name="import_stock_file")
+async def import_stock_file(job_id: int) -> None:
+    """Apply an uploaded stock file batch by batch (``hub.services.stock_import``). No retries: the
+    job records its own failure, and continuing it is an operator's choice (upload it again)."""
+    from hub.services import stock_import
+
+    await stock_import.run_import(current_hub(), job_id)
 
 
 def inventory_jobs(hub: Any) -> list[tuple[str, float, str, tuple[Any, ...]]]:

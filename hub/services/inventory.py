@@ -21,6 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.inventory import StockChangeCause
+from hub.db import idempotency
 from hub.db.tables import (
     BundleComponentRow,
     ChannelStockRow,
@@ -277,24 +278,35 @@ def parse_adjustment(raw: Mapping[str, Any], where: str = "") -> Adjustment:
     return Adjustment(warehouse.strip(), sku.strip(), delta, on_hand, note if isinstance(note, str) else None)
 
 
+async def adjustment_problems(
+    session: AsyncSession, adjustments: Sequence[Adjustment], warehouses: set[str]
+) -> list[tuple[int, str, str]]:
+    """(index, field, message) for every adjustment naming an unknown warehouse or SKU, or a bundle."""
+    wanted = sorted({a.merchant_sku for a in adjustments})
+    catalogue: dict[str, bool] = {}
+    for start in range(0, len(wanted), 1000):  # bounded IN lists, whatever the file's size
+        catalogue.update((r.merchant_sku, r.is_bundle) for r in (await session.execute(
+            select(SkuRow).where(SkuRow.merchant_sku.in_(wanted[start:start + 1000])))).scalars())
+    problems: list[tuple[int, str, str]] = []
+    for i, adj in enumerate(adjustments):
+        if adj.warehouse not in warehouses:
+            problems.append((i, "warehouse", f"unknown warehouse {adj.warehouse!r}; known: {sorted(warehouses)}"))
+        if adj.merchant_sku not in catalogue:
+            problems.append((i, "merchant_sku", f"unknown SKU {adj.merchant_sku!r}; add it to the catalogue first"))
+        elif catalogue[adj.merchant_sku]:
+            problems.append((i, "merchant_sku", f"{adj.merchant_sku!r} is a bundle; adjust its components"))
+    return problems
+
+
 async def validate_adjustments(
     session: AsyncSession, adjustments: Sequence[Adjustment], warehouses: set[str], labels: Sequence[str] | None = None
 ) -> None:
     """Check warehouses and SKUs of every adjustment before any is applied (bundles refused)."""
-    catalogue = {r.merchant_sku: r.is_bundle for r in (await session.execute(
-        select(SkuRow).where(SkuRow.merchant_sku.in_({a.merchant_sku for a in adjustments}))
-    )).scalars()}
-    for i, adj in enumerate(adjustments):
+    problems = await adjustment_problems(session, adjustments, warehouses)
+    if problems:
+        i, field_name, message = problems[0]
         label = labels[i] if labels else f"adjustment {i + 1}"
-        if adj.warehouse not in warehouses:
-            raise BadInputError(f"{label}: unknown warehouse {adj.warehouse!r}; known: {sorted(warehouses)}",
-                                field="warehouse")
-        if adj.merchant_sku not in catalogue:
-            raise BadInputError(f"{label}: unknown SKU {adj.merchant_sku!r}; add it to the catalogue first",
-                                field="merchant_sku")
-        if catalogue[adj.merchant_sku]:
-            raise BadInputError(f"{label}: {adj.merchant_sku!r} is a bundle; adjust its components",
-                                field="merchant_sku")
+        raise BadInputError(f"{label}: {message}", field=field_name)
 
 
 async def apply_adjustment(
@@ -529,6 +541,12 @@ def parse_stock_csv(text: str) -> tuple[list[Adjustment], list[str]]:
     """Rows of ``warehouse,merchant_sku,on_hand`` (absolute count) and/or ``delta`` (±), plus an
     optional ``note``; returns adjustments and their labels ("row N", N = line in the file).
     Raises ``StockImportError`` listing every bad row."""
+    rows = parse_stock_rows(text)
+    return [adj for _, adj in rows], [f"row {number}" for number, _ in rows]
+
+
+def parse_stock_rows(text: str) -> list[tuple[int, Adjustment]]:
+    """``parse_stock_csv``'s rows with their row numbers (the header is row 1)."""
     import csv
     import io
 
@@ -539,8 +557,7 @@ def parse_stock_csv(text: str) -> tuple[list[Adjustment], list[str]]:
     if missing or not ({"on_hand", "delta"} & set(header)):
         need = missing or ["on_hand or delta"]
         raise StockImportError([ImportProblem(1, need[0], f"missing column(s) {need}; header is {header}")])
-    adjustments: list[Adjustment] = []
-    labels: list[str] = []
+    parsed: list[tuple[int, Adjustment]] = []
     for index, raw in enumerate(reader, start=2):
         row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
         values: dict[str, Any] = {"warehouse": row.get("warehouse"), "merchant_sku": row.get("merchant_sku"),
@@ -558,13 +575,12 @@ def parse_stock_csv(text: str) -> tuple[list[Adjustment], list[str]]:
         if bad:
             continue
         try:
-            adjustments.append(parse_adjustment(values))
-            labels.append(f"row {index}")
+            parsed.append((index, parse_adjustment(values)))
         except BadInputError as exc:
             problems.append(ImportProblem(index, exc.field or "row", str(exc)))
     if problems:
         raise StockImportError(problems)
-    return adjustments, labels
+    return parsed
 
 
 @dataclass
@@ -573,6 +589,17 @@ class AdjustReport:
     on_hand_delta: int = 0
     skus: set[str] = field(default_factory=set)
     shops: set[str] = field(default_factory=set)
+    #: True when the idempotency key was used before: nothing was applied, the figures are the first call's.
+    repeated: bool = False
+
+    def record(self) -> dict[str, Any]:
+        return {"applied": self.applied, "on_hand_delta": self.on_hand_delta, "skus": sorted(self.skus),
+                "shops": sorted(self.shops)}
+
+    @classmethod
+    def recalled(cls, record: Mapping[str, Any]) -> AdjustReport:
+        return cls(applied=int(record.get("applied", 0)), on_hand_delta=int(record.get("on_hand_delta", 0)),
+                   skus=set(record.get("skus", ())), shops=set(record.get("shops", ())), repeated=True)
 
 
 async def adjust_stock(
@@ -584,13 +611,20 @@ async def adjust_stock(
     reference: str | None = None,
     labels: Sequence[str] | None = None,
     on_applied: Any = None,
+    idempotency_key: str | None = None,
 ) -> AdjustReport:
     """Validate every adjustment, then apply them all in one transaction (all or nothing), mark
-    the shops dirty and, after commit, schedule pushes and notify ``stock_changed``."""
+    the shops dirty and, after commit, schedule pushes and notify ``stock_changed``.
+
+    With ``idempotency_key``, the key is claimed in the same transaction: a second call with it
+    (a form sent twice, a client retrying) applies nothing and returns the first call's report
+    marked ``repeated``; a call that failed (and so rolled back) leaves the key free."""
     from hub.services import stock_effects, stock_sync
 
     report = AdjustReport()
     async with hub.database().transaction() as session:
+        if idempotency_key is not None and not await idempotency.claim(session, idempotency_key):
+            return AdjustReport.recalled(await idempotency.recall(session, idempotency_key) or {})
         await validate_adjustments(session, adjustments, known_warehouses(hub.config), labels)
         for i, adj in enumerate(adjustments):
             label = labels[i] if labels else f"adjustment {i + 1}"
@@ -601,6 +635,8 @@ async def adjust_stock(
             if on_applied is not None:
                 on_applied(i)
         report.shops = await stock_sync.mark_dirty(session, report.skus)
+        if idempotency_key is not None:
+            await idempotency.remember(session, idempotency_key, report.record())
     await stock_sync.schedule_push(hub, report.shops)
     await stock_effects.notify_stock_changed(hub, report.skus)
     await retry_short_orders(hub, report.skus)

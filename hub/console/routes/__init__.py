@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
-from hub.console.routes import api_keys, exceptions, orders, overview, plugins, session, shops, users
+from hub.console.routes import api_keys, exceptions, orders, overview, plugins, session, shops, stock, users
 
 router = APIRouter(include_in_schema=False)
 router.include_router(session.router)
@@ -16,6 +16,7 @@ router.include_router(shops.router)
 router.include_router(plugins.router)
 router.include_router(api_keys.router)
 router.include_router(users.router)
+router.include_router(stock.router)
 
 
 @router.get("/", include_in_schema=False)
