@@ -228,14 +228,18 @@ LEFT_BEHIND = {
     "shipment": "SELECT s.id, o.shop, o.external_id, s.status, s.attempts, left(s.last_error, 300) AS last_error "
                 "FROM shipments s JOIN orders o ON o.id = s.order_id WHERE s.status <> 'confirmed' "
                 "ORDER BY s.id LIMIT 20",
-    "shop stock": "SELECT shop, merchant_sku, target, shown, dirty, left(last_error, 300) AS last_error "
-                  "FROM channel_stock WHERE dirty OR last_error IS NOT NULL ORDER BY id LIMIT 20",
-    "outbox row": "SELECT id, topic, created_at FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT 20",
+    # Every listing, clean ones too: a shop showing the wrong value while the hub believes it pushed
+    # the right one has a clean row, and its target, shown and pushed_at are the clue.
+    "shop stock": "SELECT shop, merchant_sku, target, shown, dirty, pushed_at, pending_at, "
+                  "left(last_error, 300) AS last_error FROM channel_stock ORDER BY shop, merchant_sku LIMIT 20",
+    "outbox row": "SELECT id, actor, left(args::text, 200) AS args, created_at FROM outbox "
+                  "WHERE published_at IS NULL ORDER BY id LIMIT 20",
 }
 
 
 def left_behind(dsn: str) -> list[str]:
-    """One line per dead letter / unfinished inbox row / unconfirmed shipment / unpushed shop stock."""
+    """One line per dead letter / unfinished inbox row / unconfirmed shipment / shop stock row /
+    unpublished outbox row (the columns are ``hub/db/tables.py``'s)."""
     async def read(connection: asyncpg.Connection) -> list[str]:
         lines = []
         for what, sql in LEFT_BEHIND.items():

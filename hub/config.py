@@ -108,6 +108,11 @@ class RulesConfig(BaseModel):
         default=2.0, ge=0, le=300,
         description="How far the platforms' clocks may run ahead of the hub's, when telling whether a sale came "
                     "after a moment the hub knew a shop's stock (a larger value is safer, and slower to settle).")
+    stock_unanswered_wait_s: float = Field(
+        default=60.0, ge=0, le=3600,
+        description="How long a stock push that got no answer (a timeout, a lost reply, a crashed job) may still "
+                    "be applied by the platform: that listing is not pushed again until this long after it went "
+                    "out, so an older value never lands after a newer one.")
 
 
 class HubSection(BaseModel):

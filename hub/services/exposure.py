@@ -51,9 +51,6 @@ log = structlog.get_logger(__name__)
 
 #: ``StockPushResult.error_code`` of a push the hub never sent (the job stopped before it).
 NOT_SENT = "not_sent"
-#: A push still marked in flight after this long was lost with its job (a crash): its answer
-#: will never be recorded, so it is settled like a lost answer.
-IN_FLIGHT_GRACE = timedelta(seconds=120)
 
 
 def _now() -> datetime:
@@ -173,8 +170,11 @@ async def mark_ripe_dirty(hub: Hub) -> set[str]:
         return set(marked.scalars())
 
 
-def _pending_lost(cs: ChannelStockRow, now: datetime) -> bool:
-    return cs.pending_at is None or cs.pending_at <= now - IN_FLIGHT_GRACE
+def _pending_lost(cs: ChannelStockRow, now: datetime, wait: timedelta) -> bool:
+    """Whether a marked push is over without an answer: marked to be resent (no time), or sent more
+    than ``wait`` ago (``rules.stock_unanswered_wait_s``: a job that died with it, or an absolute
+    value whose answer was lost and that can no longer land late)."""
+    return cs.pending_at is None or cs.pending_at <= now - wait
 
 
 async def plan_shop(hub: Hub, shop: str, by_sku: Mapping[str, list[int]], targets: Mapping[str, SkuTargets], *,
@@ -189,6 +189,7 @@ async def plan_shop(hub: Hub, shop: str, by_sku: Mapping[str, list[int]], target
     """
     plan = ShopPlan([], [], set())
     settle_after = timedelta(seconds=hub.config.rules.stock_settle_after_s)
+    wait = timedelta(seconds=hub.config.rules.stock_unanswered_wait_s)
     for sku in sorted(by_sku):
         async with hub.database().transaction() as session:
             await _lock_stock(session, sku)
@@ -206,7 +207,7 @@ async def plan_shop(hub: Hub, shop: str, by_sku: Mapping[str, list[int]], target
                     continue
                 target = shop_targets.get(shop, 0)
                 if cs.pending_key is not None:
-                    if not _pending_lost(cs, now):
+                    if not _pending_lost(cs, now, wait):
                         plan.capped.append(cs.id)  # still in flight: look again later
                         continue
                     if idempotent and cs.pending_delta is not None:
@@ -285,11 +286,14 @@ async def record_outcome(session: AsyncSession, push: PlannedPush, result: Stock
     if not answered:
         if kind is not MoveKind.SET and idempotent:
             values = {"pending_at": None}  # sent again with the same key by the next job
+        elif kind is MoveKind.SET:
+            # Counted as made, and it may or may not show the value now. It may still land, late:
+            # the mark stays from now, so no other value is sent before it can no longer do so.
+            values = {"pending_at": at, "anchor_value": None, "anchor_at": None}
         else:
-            # Not sent again: a raise (or absolute value) stays counted as made, a decrement as not.
+            # Not sent again: a raise stays counted as made, a decrement as not. Changes add up in
+            # any order, so one landing late needs no wait.
             values = {"pending_key": None, "pending_delta": None, "pending_at": None}
-            if kind is MoveKind.SET:
-                values.update(anchor_value=None, anchor_at=None)  # it may or may not show the value now
         await session.execute(update(row).where(*mine).values(**values).execution_options(synchronize_session=False))
         return
     cleared: dict[str, Any] = {"pending_key": None, "pending_delta": None, "pending_at": None}

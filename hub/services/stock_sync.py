@@ -5,10 +5,12 @@ commit, schedules one ``push_shop_stock`` job per shop, delayed by the coalescin
 (Redis, or this process without Redis) keeps it to one pending job per shop however many changes
 arrive. The job claims the dirty rows, computes targets from the stock at that moment, skips what
 the shop already shows, pushes absolute values in the connector's batch size, and records the
-outcome per listing. ``shown`` is the hub's record of what the shop shows: what it last accepted,
-less what buyers have ordered since (``note_platform_decrement``), so a sale in a shop never
-causes a needless push to that shop. Not for the allocation arithmetic (``allocation``) or for
-reading shops back (``reconcile``).
+outcome per listing. At most one push per listing is outstanding at a time, and one whose answer
+never came is not followed by another until it can no longer land late (``stock_inflight``), so
+an older value never overwrites a newer one. ``shown`` is the hub's record of what the shop shows:
+what it last accepted, less what buyers have ordered since (``note_platform_decrement``), so a
+sale in a shop never causes a needless push to that shop. Not for the allocation arithmetic
+(``allocation``) or for reading shops back (``reconcile``).
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.connectors import Capability, declared
 from contracts.inventory import AllocationMode, AllocationRequest, ChannelStock, ChannelStockChange, StockPushResult
-from hub.db.tables import ChannelStockRow, ListingRow
+from hub.db.tables import ChannelStockRow, ListingRow, SkuRow
 from hub.errors import AuthorizationError, PermanentError, RetryableError, ShopPausedError, ThrottledError
-from hub.services import allocation, exposure, inventory
+from hub.services import allocation, exposure, inventory, stock_inflight
 from hub.services.allocation import MoveKind
 
 if TYPE_CHECKING:
@@ -196,18 +198,22 @@ async def schedule_push(hub: Hub, shops: Iterable[str], *, delay_ms: int | None 
 
 
 async def dirty_shops(hub: Hub, older_than_s: float = 2.0) -> set[str]:
-    """Shops with listings dirty for longer than ``older_than_s`` (a lost job, a capped raise)."""
+    """Shops with listings dirty for longer than ``older_than_s`` (a lost job, a capped raise), not
+    counting listings whose last push may still land (``stock_inflight``): they wait until it cannot."""
     cutoff = datetime.fromtimestamp(time.time() - older_than_s, UTC)
     async with hub.database().session() as session:
         rows = await session.execute(select(ChannelStockRow.shop).where(
-            ChannelStockRow.dirty.is_(True), ChannelStockRow.dirty_since <= cutoff).distinct())
+            ChannelStockRow.dirty.is_(True), ChannelStockRow.dirty_since <= cutoff,
+            stock_inflight.free(_now(), hub.config)).distinct())
         return set(rows.scalars())
 
 
 async def shops_to_sweep(hub: Hub, older_than_s: float = 2.0) -> set[str]:
     """The shops the dirty sweep pushes: those with listings dirty for longer than
-    ``older_than_s``, and those holding partitioned units due back (marked dirty here)."""
-    return await exposure.mark_ripe_dirty(hub) | await dirty_shops(hub, older_than_s)
+    ``older_than_s``, those holding partitioned units due back, and those whose listings a dead
+    job left claimed (both marked dirty here)."""
+    return (await exposure.mark_ripe_dirty(hub) | await stock_inflight.mark_abandoned_dirty(hub)
+            | await dirty_shops(hub, older_than_s))
 
 
 # --------------------------------------------------------------------------- targets
@@ -292,6 +298,7 @@ class _Item:
     channel_sku_id: str
     shown: int | None
     dirty_since: datetime | None
+    key: str = ""  # the job's mark on the listing while its push is outstanding (``stock_inflight``)
     target: int = 0
     value: int = 0
 
@@ -330,23 +337,35 @@ def _channel_change(shop: str, push: exposure.PlannedPush) -> ChannelStockChange
                               channel_sku_id=push.channel_sku_id or None, delta=push.delta, key=push.key)
 
 
-async def _claim(hub: Hub, shop: str) -> list[_Item]:
+async def _claim(hub: Hub, shop: str, key: str) -> list[_Item]:
+    """Claim the shop's dirty listings that have no push outstanding (those stay dirty for the job
+    that follows their answer), and mark the shared ones with the job's ``key``."""
+    now = _now()
+    free = stock_inflight.free(now, hub.config)
     async with hub.database().transaction() as session:
         ids = list((await session.execute(
-            select(ChannelStockRow.id).where(ChannelStockRow.shop == shop, ChannelStockRow.dirty.is_(True))
+            select(ChannelStockRow.id).where(ChannelStockRow.shop == shop, ChannelStockRow.dirty.is_(True), free)
             .order_by(ChannelStockRow.id).limit(MAX_PER_JOB))).scalars())
         if not ids:
             return []
         # Conditional: a concurrent job for the same shop claims each row at most once.
         claimed = await session.execute(
-            update(ChannelStockRow).where(ChannelStockRow.id.in_(ids), ChannelStockRow.dirty.is_(True))
+            update(ChannelStockRow).where(ChannelStockRow.id.in_(ids), ChannelStockRow.dirty.is_(True), free)
             .values(dirty=False).returning(ChannelStockRow.id).execution_options(synchronize_session=False))
         got = set(claimed.scalars())
         rows = await session.execute(
-            select(ChannelStockRow, ListingRow).join(ListingRow, ListingRow.id == ChannelStockRow.listing_id)
+            select(ChannelStockRow, ListingRow, SkuRow.stock_group)
+            .join(ListingRow, ListingRow.id == ChannelStockRow.listing_id)
+            .outerjoin(SkuRow, SkuRow.merchant_sku == ChannelStockRow.merchant_sku)
             .where(ChannelStockRow.id.in_(got)))
-        return [_Item(cs.id, cs.listing_id, cs.merchant_sku, lst.channel_item_id, lst.channel_sku_id, cs.shown,
-                      cs.dirty_since) for cs, lst in rows.all()]
+        items: list[_Item] = []
+        for cs, lst, group in rows.all():
+            shared = allocation_mode(hub.config, cs.merchant_sku, group) is not AllocationMode.PARTITIONED
+            items.append(_Item(cs.id, cs.listing_id, cs.merchant_sku, lst.channel_item_id, lst.channel_sku_id,
+                               cs.shown, cs.dirty_since, key if shared else ""))
+        # Partitioned listings are marked by their planned push (``exposure.plan_shop``).
+        await stock_inflight.hold(session, [i.row_id for i in items if i.key], key, now)
+        return items
 
 
 async def _redirty(session: AsyncSession, items: Iterable[_Entry | int], error: str | None) -> None:
@@ -429,10 +448,52 @@ async def push_shop(hub: Hub, shop: str) -> PushReport:
     connector = hub.accounts().channel(shop)
     if not declared(type(connector), Capability.PUSH_STOCK):
         return report
-    items = await _claim(hub, shop)
+    items = await _claim(hub, shop, exposure.new_key())
     report.claimed = len(items)
     if not items:
         return report
+    idempotent = bool(getattr(connector, "stock_adjust_idempotent", False))
+    try:
+        shared, plan = await _prepare(hub, shop, connector, items, report, idempotent=idempotent)
+    except BaseException:
+        await _give_back(hub, items)  # nothing went out: dirty again, the marks released
+        raise
+    planned = plan.pushes if plan is not None else []
+    batches = _batches(shared, planned, max(1, int(getattr(connector, "max_stock_batch", 20) or 20)))
+    try:
+        await _send(hub, shop, cfg.platform, connector, report, batches, idempotent=idempotent)
+    finally:
+        if plan is not None and plan.capped:
+            async with hub.database().transaction() as session:  # held back: a later job pushes them
+                await _redirty(session, plan.capped, None)
+    if report.paused is not None:
+        return report
+    if plan is not None and plan.capped:
+        if plan.wake:
+            # Shops holding more than their share were woken to give it back; look again soon
+            # (a shop waiting only for units to settle is left to the dirty sweep).
+            await schedule_push(hub, plan.wake, delay_ms=0)
+            await schedule_push(hub, [shop], delay_ms=CAPPED_RECHECK_MS)
+    log.info("stock.pushed", shop=shop, pushed=report.pushed, skipped=report.skipped, failed=report.failed,
+             capped=report.capped, calls=report.calls, settled=report.settled)
+    if await stock_inflight.any_dirty_and_free(hub, [e.row_id for b in batches for e in b.entries]):
+        # Changed while this job's push was outstanding: other jobs left it alone, so push it now.
+        await schedule_push(hub, [shop])
+    lowered = {p.merchant_sku for p in planned if p.move.kind is not MoveKind.RAISE}
+    if lowered and report.pushed:
+        # Others may have been held back until this shop was lowered: let them go now.
+        async with hub.database().session() as session:
+            waiting = set((await session.execute(select(ChannelStockRow.shop).where(
+                ChannelStockRow.merchant_sku.in_(sorted(lowered)), ChannelStockRow.shop != shop,
+                ChannelStockRow.dirty.is_(True)).distinct())).scalars())
+        await schedule_push(hub, waiting, delay_ms=0)
+    return report
+
+
+async def _prepare(hub: Hub, shop: str, connector: Any, items: list[_Item], report: PushReport, *,
+                   idempotent: bool) -> tuple[list[_Item], exposure.ShopPlan | None]:
+    """Targets for the claimed listings: the shared ones to send (those already shown are recorded
+    and released here), and the partitioned plan."""
     skus = sorted({i.merchant_sku for i in items})
     async with hub.database().session() as session:
         targets = await compute_targets(hub, session, skus)
@@ -449,60 +510,37 @@ async def push_shop(hub: Hub, shop: str) -> PushReport:
             for item in in_sync:
                 await session.execute(update(ChannelStockRow).where(ChannelStockRow.id == item.row_id)
                                       .values(target=item.target).execution_options(synchronize_session=False))
-    planned: list[exposure.PlannedPush] = []
+                await stock_inflight.release(session, item.row_id, item.key)
     plan = None
-    idempotent = bool(getattr(connector, "stock_adjust_idempotent", False))
     if partitioned:
         by_sku: dict[str, list[int]] = {}
         for item in partitioned:
             by_sku.setdefault(item.merchant_sku, []).append(item.row_id)
         plan = await exposure.plan_shop(hub, shop, by_sku, targets, idempotent=idempotent,
                                         adjustable=declared(type(connector), Capability.ADJUST_STOCK))
-        planned = plan.pushes
         report.capped, report.settled = len(plan.capped), plan.settled
-    moved = {p.row_id for p in planned} | set(plan.capped if plan else [])
+    moved = {p.row_id for p in plan.pushes} | set(plan.capped) if plan is not None else set()
     report.skipped = len(in_sync) + len(partitioned) - len(moved)
-    batch_size = max(1, int(getattr(connector, "max_stock_batch", 20) or 20))
-    try:
-        await _send(hub, shop, cfg.platform, connector, report, _batches(shared, planned, batch_size),
-                    idempotent=idempotent)
-    finally:
-        if plan is not None and plan.capped:
-            async with hub.database().transaction() as session:  # held back: a later job pushes them
-                await _redirty(session, plan.capped, None)
-    if report.paused is not None:
-        return report
-    if plan is not None and plan.capped:
-        if plan.wake:
-            # Shops holding more than their share were woken to give it back; look again soon
-            # (a shop waiting only for units to settle is left to the dirty sweep).
-            await schedule_push(hub, plan.wake, delay_ms=0)
-            await schedule_push(hub, [shop], delay_ms=CAPPED_RECHECK_MS)
-    log.info("stock.pushed", shop=shop, pushed=report.pushed, skipped=report.skipped, failed=report.failed,
-             capped=report.capped, calls=report.calls, settled=report.settled)
-    lowered = {p.merchant_sku for p in planned if p.move.kind is not MoveKind.RAISE}
-    if lowered and report.pushed:
-        # Others may have been held back until this shop was lowered: let them go now.
-        async with hub.database().session() as session:
-            waiting = set((await session.execute(select(ChannelStockRow.shop).where(
-                ChannelStockRow.merchant_sku.in_(sorted(lowered)), ChannelStockRow.shop != shop,
-                ChannelStockRow.dirty.is_(True)).distinct())).scalars())
-        await schedule_push(hub, waiting, delay_ms=0)
-    return report
+    return shared, plan
 
 
 async def _send(hub: Hub, shop: str, platform: str, connector: Any, report: PushReport,
                 batches: list[_Batch], *, idempotent: bool) -> None:
     """Send the batches in order through the shop's breaker and record each outcome. Entries never
     sent are given back (dirty again; a partitioned grant undone), so nothing is left counted for
-    a call that did not go out."""
+    a call that did not go out. Each batch's marks are renewed just before its call, and entries
+    a newer push took over are not sent (``stock_inflight``)."""
     breaker = _breaker(hub, shop)
     pending = list(batches)
     inflight: _Batch | None = None
     try:
         while pending:
             await breaker.check()
+            pending[0].entries = await _still_ours(hub, pending[0].entries)
             inflight = pending.pop(0)
+            if not inflight.entries:
+                inflight = None
+                continue
             report.calls += 1
             try:
                 if inflight.adjust:
@@ -545,13 +583,25 @@ async def _send(hub: Hub, shop: str, platform: str, connector: Any, report: Push
             await _give_back(hub, [e for b in pending for e in b.entries], report.paused)
 
 
+async def _still_ours(hub: Hub, entries: list[_Entry]) -> list[_Entry]:
+    """The entries whose listing still carries their mark, renewed for the call about to go out."""
+    ours = await stock_inflight.renew(hub, [(e.row_id, e.key) for e in entries])
+    dropped = [e.merchant_sku for e in entries if e.row_id not in ours]
+    if dropped:
+        log.warning("stock.push_superseded", skus=dropped[:20], count=len(dropped))
+    return [e for e in entries if e.row_id in ours]
+
+
 async def _unanswered(hub: Hub, entries: Sequence[_Entry], error: str | None, *, idempotent: bool) -> None:
-    """A call whose outcome is unknown: dirty again; a partitioned push settled on the safe side."""
+    """A call whose outcome is unknown: dirty again, pushed again once it can no longer land late
+    (``stock_inflight.keep_unknown``); a partitioned push settled on the safe side."""
     at = _now()
     async with hub.database().transaction() as session:
         for entry in entries:
             if isinstance(entry, exposure.PlannedPush):
                 await exposure.record_outcome(session, entry, None, answered=False, idempotent=idempotent, at=at)
+            else:
+                await stock_inflight.keep_unknown(session, entry.row_id, entry.key, at)
         await _redirty(session, entries, error)
 
 
@@ -565,6 +615,8 @@ async def _give_back(hub: Hub, entries: Sequence[_Entry], error: str | None = No
         for entry in entries:
             if isinstance(entry, exposure.PlannedPush):
                 await exposure.record_outcome(session, entry, not_sent, answered=True, idempotent=False, at=at)
+            elif entry.key:
+                await stock_inflight.release(session, entry.row_id, entry.key)
         await _redirty(session, entries, error)
 
 
@@ -579,13 +631,16 @@ async def _pause(hub: Hub, shop: str, exc: AuthorizationError) -> None:
 async def _record(hub: Hub, platform: str, report: PushReport, batch: Sequence[_Entry],
                   results: Sequence[StockPushResult] | None, *, refused: Exception | None = None,
                   idempotent: bool) -> None:
-    """Record what one answered call did, per listing; a refused call (``refused``) for all of them."""
+    """Record what one answered call did, per listing; a refused call (``refused``) for all of them.
+    A shared value is recorded only while the listing still carries this push's mark; one whose
+    outcome is unknown keeps it until it can no longer land late (``stock_inflight``)."""
     from hub import metrics
     from hub.db import dead_letters
 
     matched = _match(results or [], batch)
     at = _now()
     retry_later: list[_Entry] = []
+    unknown_later: list[_Entry] = []  # pushed again by the dirty sweep once the wait is over
     async with hub.database().transaction() as session:
         for item in batch:
             result = matched.get(item.row_id)
@@ -594,10 +649,15 @@ async def _record(hub: Hub, platform: str, report: PushReport, batch: Sequence[_
                     await exposure.record_outcome(session, item, result, answered=True, idempotent=idempotent, at=at)
                 else:
                     shown = result.quantity if result.quantity is not None else item.value
-                    await session.execute(update(ChannelStockRow).where(ChannelStockRow.id == item.row_id).values(
-                        target=item.target, shown=shown, pushed_at=at, last_error=None, last_error_at=None,
-                        exposure=None, anchor_value=None, anchor_at=None,
-                    ).execution_options(synchronize_session=False))
+                    row = ChannelStockRow
+                    mine = await session.execute(update(row).where(row.id == item.row_id, row.pending_key == item.key)
+                                                 .values(target=item.target, shown=shown, pushed_at=at,
+                                                         last_error=None, last_error_at=None, exposure=None,
+                                                         anchor_value=None, anchor_at=None, pending_key=None,
+                                                         pending_at=None, pending_delta=None)
+                                                 .returning(row.id).execution_options(synchronize_session=False))
+                    if mine.first() is None:
+                        await stock_inflight.superseded(session, item.row_id, at)
                 report.pushed += 1
                 metrics.STOCK_PUSHES.labels(platform, "ok").inc()
                 _observe_lag(platform, item, at)
@@ -613,24 +673,31 @@ async def _record(hub: Hub, platform: str, report: PushReport, batch: Sequence[_
             report.failed += 1
             report.errors.append(f"{item.merchant_sku}: {error}")
             metrics.STOCK_PUSHES.labels(platform, "retry" if retryable else "failed").inc()
+            unknown = refused is None and (result is None or result.outcome_unknown)
             if isinstance(item, exposure.PlannedPush):
                 # Not reported, or a transient fault: it may or may not have happened.
-                if refused is None and (result is None or result.outcome_unknown or result.retryable):
+                if unknown or (refused is None and result is not None and result.retryable):
                     await exposure.record_outcome(session, item, None, answered=False, idempotent=idempotent, at=at)
                 else:
                     await exposure.record_outcome(session, item, result or StockPushResult(
                         merchant_sku=item.merchant_sku, ok=False, error_code=code), answered=True,
                         idempotent=idempotent, at=at)
+            elif unknown:
+                await stock_inflight.keep_unknown(session, item.row_id, item.key, at)
+            else:  # certainly not applied
+                await stock_inflight.release(session, item.row_id, item.key)
             await session.execute(update(ChannelStockRow).where(ChannelStockRow.id == item.row_id).values(
                 target=item.target, last_error=error[:2000], last_error_at=at,
             ).execution_options(synchronize_session=False))
-            if retryable:
+            if retryable and unknown and not isinstance(item, exposure.PlannedPush):
+                unknown_later.append(item)
+            elif retryable:
                 retry_later.append(item)
             else:
                 await dead_letters.record(
                     session, actor=PUSH_ACTOR, queue="stock", args=[report.shop], kwargs={},
                     reason=f"shop {report.shop!r} refused stock for SKU {item.merchant_sku!r}: {error}",
                     error_class="PermanentError", attempts=1)
-        await _redirty(session, retry_later, None)
+        await _redirty(session, retry_later + unknown_later, None)
     if retry_later:
         await schedule_push(hub, [report.shop], delay_ms=5_000)

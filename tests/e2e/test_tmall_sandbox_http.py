@@ -1,10 +1,13 @@
-"""The Tmall connector against its sandbox over real HTTP: Tmall stock, exchanges, work cards."""
+"""The Tmall connector against its sandbox over real HTTP: Tmall stock, exchanges, work cards; and a
+slow stock call is applied even when the caller stopped waiting for its answer, as on TOP."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from contracts import AfterSaleType, ChannelStock, MessageKind, ServiceOrderStatus, ServiceOrderType
@@ -12,6 +15,7 @@ from hub.testing.conformance import ChannelConformance
 from hub.testing.context import make_context
 from plugins.taobao.sandbox import serve_in_thread
 from plugins.tmall.connector import TmallChannel
+from plugins.tmall.mapping import tmall_stock_calls
 from plugins.tmall.sandbox import TmallSandbox
 
 pytestmark = pytest.mark.e2e
@@ -76,3 +80,23 @@ async def test_work_cards_arrive_over_tmc_and_from_the_search(served: tuple[Tmal
     assert [(s.ref.external_id, s.status, s.type) for s in found] == [
         (card_id, ServiceOrderStatus.ASSIGNED, ServiceOrderType.INSTALLATION)]
     assert box.gateway.calls.count("tmall.servicecenter.tasks.search") == 3  # 41 minutes in 15-minute slices
+
+
+async def test_a_slow_stock_call_whose_caller_gave_up_is_still_applied_late(served: tuple[TmallSandbox, str],
+                                                                           channel: TmallChannel) -> None:
+    """What makes a push with no answer dangerous: the platform may apply it after the caller
+    gave up, so an older value can land after a newer one. The sandbox is as strict as that, no
+    stricter: a ``slow`` call is applied, then answered, whether or not anyone still listens."""
+    box, _ = served
+    line = (await channel.get_order(box.create_order(SHOP, "TM-1", 1))).lines[0]
+    value = ChannelStock(shop=SHOP, merchant_sku="TM-1", channel_item_id=line.channel_item_id,
+                         channel_sku_id=line.channel_sku_id, quantity=12)
+    (call,), _ = tmall_stock_calls([value])
+    box.inject_fault("slow", 1, seconds=1.0)
+    async with httpx.AsyncClient(timeout=0.2) as client:  # gives up long before the answer can come
+        with pytest.raises(httpx.ReadTimeout):
+            await client.post(channel.client.gateway_url, data=channel.client.request_params(call.method, call.params))
+    deadline = asyncio.get_running_loop().time() + 30
+    while box.shown_stock(SHOP, "TM-1") != 12:
+        assert asyncio.get_running_loop().time() < deadline, "the slow call was never applied"
+        await asyncio.sleep(0.05)

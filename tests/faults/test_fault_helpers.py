@@ -1,14 +1,20 @@
-"""The fault suite's own instruments (``hub.testing.faults``): the private Redis really comes back
-empty on the same port, and partner faults are fed at the asked share of calls."""
+"""The fault suite's own instruments (``hub.testing.faults``, ``bench/_faults_support.py``): the
+private Redis really comes back empty on the same port, partner faults are fed at the asked share
+of calls, and the report of what a run left behind reads the hub's real tables."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
+import asyncpg
 import pytest
 import redis
 
+from bench._faults_support import left_behind
+from hub.db.migrate import upgrade
+from hub.testing.db import create_postgres_database, drop_postgres_database
 from hub.testing.faults import PartnerFaults, PrivateRedis
 
 pytestmark = pytest.mark.redis
@@ -49,3 +55,28 @@ def test_partner_faults_fail_about_the_asked_share_of_calls() -> None:
     share = len(box.faults) / (len(box.faults) + len(box.calls))
     assert 0.27 < share < 0.33
     assert set(box.faults) <= {"throttle", "unavailable", "slow"}
+
+
+@pytest.mark.postgres
+def test_what_a_run_left_behind_is_read_from_the_hubs_real_columns(postgres_server_url: str) -> None:
+    """Once reported "outbox row: cannot read (column "topic" does not exist)" instead of the row."""
+    url = create_postgres_database(postgres_server_url, prefix="hub_faults_report_")
+    try:
+        upgrade(url)
+        dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+        async def unpublished() -> None:
+            connection = await asyncpg.connect(dsn)
+            try:
+                await connection.execute("INSERT INTO outbox (actor, args, kwargs, created_at) "
+                                         "VALUES ('push_shop_stock', '[\"faults-tmall\"]', '{}', now())")
+            finally:
+                await connection.close()
+
+        asyncio.run(unpublished())
+        lines = left_behind(dsn)
+    finally:
+        drop_postgres_database(postgres_server_url, url)
+    assert not [line for line in lines if "cannot read" in line], lines
+    assert any(line.startswith("outbox row: ") and "push_shop_stock" in line and "faults-tmall" in line
+               for line in lines), lines

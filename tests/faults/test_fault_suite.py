@@ -20,8 +20,11 @@ from bench._faults_support import Options, run_scenario, table
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 
 #: More hub config for every scenario (TOML sections). The sweepers run often here so what a fault
-#: left owed is found within seconds; production defaults are 30 s / 60 s (docs/operators.md).
-EXTRA_CONFIG: dict[str, dict[str, object]] = {"queue": {"sweep_interval_s": 2, "sweep_after_s": 5}}
+#: left owed is found within seconds; production defaults are 30 s / 60 s (docs/operators.md). A
+#: stock push without an answer is pushed again after 5 s instead of 60: a sandbox applies a call
+#: before it answers it (a slow one within 0.5 s), so nothing it got can land later than that.
+EXTRA_CONFIG: dict[str, dict[str, object]] = {"queue": {"sweep_interval_s": 2, "sweep_after_s": 5},
+                                              "rules": {"stock_unanswered_wait_s": 5}}
 
 
 def _options(postgres_server_url: str) -> Options:
