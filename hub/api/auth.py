@@ -39,6 +39,7 @@ class Permission(StrEnum):
     DEAD_LETTERS = "dead_letters.manage"  # list, show and replay
     API_KEYS = "api_keys.manage"
     AUDIT_READ = "audit.read"  # who created/revoked keys, resumed shops, replayed dead letters
+    VIEWS_SHARE = "views.share"  # share a saved view with everyone, delete a shared one
 
 
 ROLES: tuple[str, ...] = api_key_store.ROLES
@@ -59,6 +60,7 @@ PERMISSION_ROLES: dict[Permission, frozenset[str]] = {
     Permission.DEAD_LETTERS: frozenset({"admin"}),
     Permission.API_KEYS: frozenset({"admin"}),
     Permission.AUDIT_READ: frozenset({"admin"}),
+    Permission.VIEWS_SHARE: frozenset({"admin"}),
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
