@@ -183,7 +183,12 @@ class OrderHoldRow(Base):
     """A hold on an order (audit rule, stock short, cancel requested); released by a person or event."""
 
     __tablename__ = "order_holds"
-    __table_args__ = (UniqueConstraint("order_id", "code"),)
+    __table_args__ = (
+        UniqueConstraint("order_id", "code"),
+        # Orders still held for a reason (the hold-reason filter), however many holds were released before.
+        Index("ix_order_holds_open", "code", "order_id", postgresql_where=text("released_at IS NULL"),
+              sqlite_where=text("released_at IS NULL")),
+    )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(50))

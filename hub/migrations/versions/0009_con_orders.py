@@ -3,7 +3,8 @@
 New table ``saved_views`` (owner, screen, name unique; the filters as JSON; shared or not). New
 indexes: ``ix_orders_buyer`` (buyer nick, id) and ``ix_order_lines_sku`` now (merchant SKU,
 order id), both with ``varchar_pattern_ops`` on PostgreSQL so "starts with" searches use them
-whatever the database's collation; ``ix_orders_on_hold`` (id) over held orders only. On
+whatever the database's collation; ``ix_orders_on_hold`` (id) over held orders only;
+``ix_order_holds_open`` (code, order id) over holds not yet released. On
 PostgreSQL the two searched columns keep finer statistics (1,000) so the planner tells a rare
 prefix from a common one. Measured in ``bench/console_orders.py``. Written by hand.
 
@@ -49,6 +50,8 @@ def upgrade() -> None:
     op.drop_index("ix_order_lines_sku", table_name="order_lines")
     op.create_index("ix_order_lines_sku", "order_lines", ["merchant_sku", "order_id"],
                     postgresql_ops={"merchant_sku": "varchar_pattern_ops"})
+    op.create_index("ix_order_holds_open", "order_holds", ["code", "order_id"],
+                    postgresql_where=sa.text("released_at IS NULL"), sqlite_where=sa.text("released_at IS NULL"))
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"ALTER TABLE orders ALTER COLUMN buyer_nick SET STATISTICS {_SEARCH_STATISTICS}")
         op.execute(f"ALTER TABLE order_lines ALTER COLUMN merchant_sku SET STATISTICS {_SEARCH_STATISTICS}")
@@ -58,6 +61,7 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ALTER TABLE order_lines ALTER COLUMN merchant_sku SET STATISTICS -1")
         op.execute("ALTER TABLE orders ALTER COLUMN buyer_nick SET STATISTICS -1")
+    op.drop_index("ix_order_holds_open", table_name="order_holds")
     op.drop_index("ix_order_lines_sku", table_name="order_lines")
     op.create_index("ix_order_lines_sku", "order_lines", ["merchant_sku"])
     op.drop_index("ix_orders_on_hold", table_name="orders")
