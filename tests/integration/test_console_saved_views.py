@@ -212,16 +212,22 @@ async def test_filters_survive_paging_and_a_visit_to_an_order(database_url: str)
     finally:
         orders_screen.PAGE_SIZE = original
     async with _app(hub) as client:
-        await _sign_in_with_key(client, await new_key(hub, "viewer"))
+        await _sign_in_with_key(client, await new_key(hub, "operator"))
         by_hold = await client.get("/console/orders?hold=stock_short")
         by_buyer = await client.get("/console/orders?buyer=tb_00")
         order = await client.get(f"/console/orders/{ids[1]}?back=sku%3DMUG%26platform%3Dtmall%26x%3Dy")
+        held_page = await client.get(f"/console/orders/{held}?back=sku%3DMUG")
+        release = await client.post(f"/console/orders/{held}/holds/stock_short/release",
+                                     data={"csrf_token": _csrf(held_page.text), "back": "sku=MUG"})
+        after_release = await client.get(release.headers["location"])
     listed = [int(i) for i in re.findall(r'<a href="/console/orders/(\d+)\?back=', first.text + second.text)]
     assert sorted(set(listed)) == sorted([held, ids[1], ids[3], ids[5]])
     assert 'name="sku" value="MUG"' in second.text and '<option value="tmall" selected>' in second.text
     assert set(map(int, re.findall(r'href="/console/orders/(\d+)', by_hold.text))) == {held}
     assert len(set(re.findall(r'href="/console/orders/(\d+)', by_buyer.text))) == 6
     assert 'href="/console/orders?platform=tmall&amp;sku=MUG" data-testid="back-to-orders"' in order.text
+    assert release.status_code == 303 and "Hold stock_short released" in after_release.text
+    assert 'href="/console/orders?sku=MUG" data-testid="back-to-orders"' in after_release.text
 
 
 async def test_each_bad_filter_is_named_next_to_its_field(database_url: str) -> None:
@@ -241,3 +247,19 @@ async def test_each_bad_filter_is_named_next_to_its_field(database_url: str) -> 
     assert cursor.status_code == 422 and "page link is out of date" in cursor.text
     async with hub.database().session() as session:
         assert await session.scalar(select(func.count()).select_from(SavedViewRow)) == 0
+
+
+async def test_the_api_lists_orders_still_held_for_a_reason(database_url: str) -> None:
+    from hub.services.orders import release_hold
+    from hub.testing.api import api_client
+
+    hub = make_hub(database_url)
+    short = await _order(hub, "taobao", hold="stock_short")
+    released = await _order(hub, "taobao", hold="stock_short", minutes=1)
+    await _order(hub, "taobao", hold="high_value", minutes=2)
+    async with hub.database().transaction() as session:
+        await release_hold(session, released, "stock_short", actor="test")
+    key = await new_key(hub, "viewer")
+    async with api_client(hub) as api:
+        listed = await api.get("/api/v1/orders", params={"hold": "stock_short"}, headers=bearer(key))
+    assert listed.status_code == 200 and [o["id"] for o in listed.json()["items"]] == [short]
