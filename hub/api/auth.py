@@ -41,6 +41,7 @@ class Permission(StrEnum):
     API_KEYS = "api_keys.manage"
     AUDIT_READ = "audit.read"  # who created/revoked keys, resumed shops, replayed dead letters
     USERS_MANAGE = "users.manage"  # console users: add, deactivate, reactivate, reset passwords
+    VIEWS_SHARE = "views.share"  # share a saved view with everyone, delete a shared one
 
 
 ROLES: tuple[str, ...] = api_key_store.ROLES
@@ -63,6 +64,7 @@ PERMISSION_ROLES: dict[Permission, frozenset[str]] = {
     Permission.API_KEYS: frozenset({"admin"}),
     Permission.AUDIT_READ: frozenset({"admin"}),
     Permission.USERS_MANAGE: frozenset({"admin"}),
+    Permission.VIEWS_SHARE: frozenset({"admin"}),
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
     true,
 )
@@ -129,6 +130,10 @@ class OrderRow(Base):
         Index("ix_orders_status_id", "status", "id"),
         Index("ix_orders_shop_id", "shop", "id"),
         Index("ix_orders_created", "channel_created_at"),
+        # Buyer search, exact or "starts with": pattern ops so LIKE 'p%' is served whatever the collation.
+        Index("ix_orders_buyer", "buyer_nick", "id", postgresql_ops={"buyer_nick": "varchar_pattern_ops"}),
+        # Held orders only (a few percent): the held filter's pages and the overview's count.
+        Index("ix_orders_on_hold", "id", postgresql_where=text("on_hold"), sqlite_where=text("on_hold")),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     platform: Mapped[str] = mapped_column(String(50))
@@ -157,7 +162,11 @@ class OrderRow(Base):
 
 class OrderLineRow(Base):
     __tablename__ = "order_lines"
-    __table_args__ = (UniqueConstraint("order_id", "external_id"), Index("ix_order_lines_sku", "merchant_sku"))
+    __table_args__ = (
+        UniqueConstraint("order_id", "external_id"),
+        # SKU search, exact or "starts with", straight to the orders (pattern ops: see ix_orders_buyer).
+        Index("ix_order_lines_sku", "merchant_sku", "order_id", postgresql_ops={"merchant_sku": "varchar_pattern_ops"}),
+    )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
     external_id: Mapped[str] = mapped_column(String(200))
@@ -179,6 +188,9 @@ class OrderHoldRow(Base):
         # Open holds by code, oldest first: the exceptions queue counts and pages them from this
         # small partial index (released holds, the vast majority, are not in it).
         Index("ix_order_holds_open", "code", "id", postgresql_where=text("released_at IS NULL"),
+              sqlite_where=text("released_at IS NULL")),
+        # Orders still held for a reason (the hold-reason filter), however many holds were released before.
+        Index("ix_order_holds_open_orders", "code", "order_id", postgresql_where=text("released_at IS NULL"),
               sqlite_where=text("released_at IS NULL")),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -584,6 +596,25 @@ class UserRow(Base):
     created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(100))
     password_changed_at: Mapped[datetime | None] = mapped_column(ts())
+
+
+# --------------------------------------------------------------------------- console
+
+
+class SavedViewRow(Base):
+    """A named set of filters on a console list (``screen``: ``orders``), kept for the person who
+    saved it (``owner``: ``user:<name>`` or ``key:<prefix>``) and, when ``shared``, shown to everyone."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (UniqueConstraint("owner", "screen", "name"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(120))
+    owner_name: Mapped[str] = mapped_column(String(100))  # the user's or the key's name, for people
+    screen: Mapped[str] = mapped_column(String(30))
+    name: Mapped[str] = mapped_column(String(80))
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
 
 
 __all__ = [name for name, obj in list(globals().items()) if isinstance(obj, type) and issubclass(obj, Base)]

@@ -72,4 +72,4 @@ async def test_orders_screen_filters_by_hold_and_names_a_bad_date(database_url: 
     assert f"/console/orders/{held}" in only_held.text and f"/console/orders/{free}" not in only_held.text
     assert f"/console/orders/{held}" in that_day.text and f"/console/orders/{free}" in that_day.text
     assert bad.status_code == 422
-    assert "<strong>date</strong>" in bad.text and "<strong>status</strong>" in bad.text
+    assert 'data-testid="problem-date"' in bad.text and 'data-testid="problem-status"' in bad.text

@@ -67,6 +67,7 @@ async def get_orders(
     buyer: str | None = text_query("The buyer's platform nick, exactly."),
     sku: str | None = text_query("Orders with a line of this merchant SKU."),
     tag: str | None = text_query(),
+    hold: str | None = text_query("Orders with an unreleased hold of this code (high_value, stock_short...)."),
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
     cursor: str | None = text_query("next_cursor from the previous page."),
     _: Principal = Depends(require(Permission.ORDERS_READ)),
@@ -74,7 +75,7 @@ async def get_orders(
     filters = OrderFilters(
         status=tuple(s.value for s in status or ()), platform=platform, shop=shop,
         created_from=created_from, created_to=created_to, paid_from=paid_from, paid_to=paid_to,
-        buyer=buyer, sku=sku, tag=tag,
+        buyer=buyer, sku=sku, tag=tag, hold=hold,
     )
     async with get_hub(request).database().session() as session:
         page = await list_orders(session, filters, limit=limit, cursor=cursor)

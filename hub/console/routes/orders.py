@@ -1,16 +1,18 @@
-"""The orders screen (filters, buyer/SKU search, cursor pages) and one order's page (lines,
-history, holds with their release form, shipments, source messages).
+"""The orders screen (filters, buyer/SKU search, cursor pages, saved views) and one order's page
+(lines, history, holds with their release form, shipments, source messages).
 
-The list uses the API's query (``hub.api.queries.orders``); the order page and the release call
-the API's own route functions with the signed-in person as the principal, so masking, checks
-and errors are exactly the API's. Bad filter values give the form again with the field named.
+The list uses the API's query (``hub.api.queries.orders``) with the form read by
+``hub.api.queries.order_form``; saved views are ``hub.services.saved_views``, as in the API. The
+order page and the release call the API's own route functions with the signed-in person as the
+principal, so masking, checks and errors are exactly the API's. Bad filter values or a bad view
+name give the same page again (422) with each bad field named next to it, values kept. The list's
+filters travel with every link (next page, an order and back, a saved view), never in a cookie.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
@@ -19,88 +21,143 @@ from fastapi.responses import RedirectResponse, Response
 from contracts.orders import OrderStatus
 from hub.api.auth import Permission
 from hub.api.errors import ApiError
-from hub.api.queries.orders import OrderFilters, list_orders
+from hub.api.queries.order_form import MAX_HOLD_CODE, form_problems, form_values, order_filters
+from hub.api.queries.orders import list_orders
+from hub.api.routes.order_views import view_owner, view_url
 from hub.api.routes.orders import get_order, release_order_hold
+from hub.builtin_rules import NO_SHIP_TAGS
 from hub.console.auth import ConsolePrincipal, check_form, console_principal, require_right
-from hub.console.pages import api_error_page, render, write_session
+from hub.console.pages import api_error_page, error_page, render, translator, write_session
 from hub.context import Hub
-from hub.errors import BadInputError
+from hub.errors import BadInputError, NotFoundError
+from hub.services import saved_views
+from hub.services.saved_views import ViewNameError, ViewNotYours
 
 router = APIRouter(prefix="/console/orders")
 PAGE_SIZE = 50
-_FILTER_FIELDS = ("status", "shop", "platform", "date", "buyer", "sku", "held")
+#: Hold codes the hub itself sets, offered as suggestions (plugins may set others: the field is free text).
+HOLD_CODES = ("high_value", "stock_short", "cancel_requested", *NO_SHIP_TAGS)
 
 
-def _filters(params: dict[str, str], zone: ZoneInfo) -> tuple[OrderFilters, dict[str, str]]:
-    """The query's filters from the form's values, and a message per bad field."""
-    problems: dict[str, str] = {}
-    status = params.get("status", "")
-    if status and status not in {s.value for s in OrderStatus}:
-        problems["status"] = f"unknown status {status!r}"
-    created_from = created_to = None
-    if params.get("date"):
-        try:
-            day = date.fromisoformat(params["date"])
-            created_from = datetime.combine(day, time(0), tzinfo=zone)
-            created_to = created_from + timedelta(days=1)
-        except ValueError:
-            problems["date"] = "a day reads YYYY-MM-DD"
-    filters = OrderFilters(
-        status=(status,) if status and "status" not in problems else (),
-        shop=params.get("shop") or None, platform=params.get("platform") or None,
-        created_from=created_from, created_to=created_to,
-        buyer=params.get("buyer", "").strip() or None, sku=params.get("sku", "").strip() or None,
-        on_hold=True if params.get("held") else None,
-    )
-    return filters, problems
+def _list_url(values: dict[str, str], **extra: str) -> str:
+    query = urlencode({**values, **extra})
+    return "/console/orders" + (f"?{query}" if query else "")
+
+
+def _values_from_query(query: str | None) -> dict[str, str]:
+    """The filter values carried in a ``back`` parameter (anything else in it is dropped)."""
+    return form_values(dict(parse_qsl(query or "", keep_blank_values=False)))
+
+
+async def _list_page(
+    request: Request, principal: ConsolePrincipal, params: dict[str, str], *,
+    name_problem: str | None = None, view_name: str = "", view_shared: bool = False,
+) -> Response:
+    """The orders page for ``params`` (form values and a cursor): 422 when anything is named bad."""
+    hub: Hub = request.app.state.hub
+    t = translator(request)
+    values = form_values(params)
+    problems = {field: t.t(f"orders.problem.{p.code}") for field, p in form_problems(values).items()}
+    if name_problem:
+        problems["name"] = t.t(f"orders.problem.name_{name_problem}", most=saved_views.MAX_NAME,
+                               views=saved_views.MAX_VIEWS_PER_OWNER)
+    cursor = params.get("cursor") or None
+    rows: list[Any] = []
+    next_url = None
+    owner = view_owner(principal)
+    async with hub.database().session() as db:
+        if not set(problems) - {"name"}:
+            try:
+                page = await list_orders(db, order_filters(values, ZoneInfo(hub.config.console.time_zone)),
+                                         limit=PAGE_SIZE, cursor=cursor)
+                rows = page.rows
+                if page.next_cursor:
+                    next_url = _list_url(values, cursor=page.next_cursor)
+            except BadInputError:
+                problems["cursor"] = t.t("orders.problem.bad_cursor")
+        views = await saved_views.views_for(db, owner)
+    here = view_url(values)
+    shops = {name: shop.platform for name, shop in hub.config.shops.items()}
+    return render(request, "orders.html", {
+        "rows": rows, "params": values, "problems": problems, "next_url": next_url,
+        "statuses": [s.value for s in OrderStatus], "shops": sorted(shops),
+        "platforms": sorted(set(shops.values())), "paged": bool(cursor), "first_url": here,
+        "list_query": urlencode(values), "hold_codes": HOLD_CODES, "max_hold_code": MAX_HOLD_CODE,
+        "views": [{"row": v, "url": view_url(v.filters or {}), "mine": v.owner == owner,
+                   "current": view_url(v.filters or {}) == here} for v in views],
+        "list_problems": bool(set(problems) - {"name"}), "view_name": view_name, "view_shared": view_shared,
+        "max_view_name": saved_views.MAX_NAME,
+        "saved": request.query_params.get("saved"), "deleted": request.query_params.get("deleted"),
+    }, status=422 if problems else 200)
 
 
 @router.get("", include_in_schema=False)
-async def orders_page(request: Request, _: ConsolePrincipal = Depends(console_principal)) -> Response:
+async def orders_page(request: Request, principal: ConsolePrincipal = Depends(console_principal)) -> Response:
+    return await _list_page(request, principal, dict(request.query_params))
+
+
+@router.post("/views", include_in_schema=False)
+async def save_view(request: Request) -> Response:
+    """Save the filters shown under a name; a bad name or bad filters give the page again (422)."""
+    form = await check_form(request)
+    principal = await console_principal(request)
+    values = form_values(form)
+    name, shared = form.get("name", ""), bool(form.get("shared"))
+    if shared:
+        require_right(principal, Permission.VIEWS_SHARE)
+    if form_problems(values):
+        return await _list_page(request, principal, values, view_name=name, view_shared=shared)
     hub: Hub = request.app.state.hub
-    params = {k: v for k, v in request.query_params.items() if k in (*_FILTER_FIELDS, "cursor")}
-    filters, problems = _filters(params, ZoneInfo(hub.config.console.time_zone))
-    rows: list[Any] = []
-    next_url = None
-    kept = {k: v for k, v in params.items() if k != "cursor" and v}
-    first_url = "/console/orders?" + urlencode(kept)
-    if not problems:
-        try:
-            async with hub.database().session() as db:
-                page = await list_orders(db, filters, limit=PAGE_SIZE, cursor=params.get("cursor") or None)
-            rows = page.rows
-            if page.next_cursor:
-                next_url = "/console/orders?" + urlencode({**kept, "cursor": page.next_cursor})
-        except BadInputError as exc:
-            problems[(exc.field or "cursor").removeprefix("query.")] = str(exc)
-    shops = {name: shop.platform for name, shop in hub.config.shops.items()}
-    return render(request, "orders.html", {
-        "rows": rows, "params": params, "problems": problems, "next_url": next_url,
-        "statuses": [s.value for s in OrderStatus], "shops": sorted(shops),
-        "platforms": sorted(set(shops.values())), "paged": bool(params.get("cursor")), "first_url": first_url,
-    }, status=422 if problems else 200)
+    try:
+        async with hub.database().transaction() as db:
+            row = await saved_views.save_view(db, owner=view_owner(principal), owner_name=principal.name,
+                                              name=name, filters=values, shared=shared)
+    except ViewNameError as exc:
+        return await _list_page(request, principal, values, name_problem=exc.code, view_name=name[:200],
+                                view_shared=shared)
+    return write_session(request, RedirectResponse(_list_url(values, saved=row.name), status_code=303))
+
+
+@router.post("/views/{view_id}/delete", include_in_schema=False)
+async def delete_view(request: Request, view_id: int) -> Response:
+    form = await check_form(request)
+    principal = await console_principal(request)
+    hub: Hub = request.app.state.hub
+    try:
+        async with hub.database().transaction() as db:
+            row = await saved_views.delete_view(db, view_id, owner=view_owner(principal),
+                                                may_manage_shared=principal.may(Permission.VIEWS_SHARE))
+    except NotFoundError as exc:
+        return api_error_page(request, ApiError(404, "not_found", str(exc)))
+    except ViewNotYours:
+        return error_page(request, translator(request).t("orders.views.not_yours"), status=403)
+    target = _list_url(_values_from_query(form.get("back")), deleted=row.name)
+    return write_session(request, RedirectResponse(target, status_code=303))
 
 
 @router.get("/{order_id}", include_in_schema=False)
 async def order_page(
-    request: Request, order_id: int, released: str | None = None,
+    request: Request, order_id: int, released: str | None = None, back: str | None = None,
     principal: ConsolePrincipal = Depends(console_principal),
 ) -> Response:
     try:
         detail = await get_order(request, order_id, principal)
     except ApiError as exc:
         return api_error_page(request, exc)
-    return render(request, "order.html", {"order": detail, "released": released})
+    values = _values_from_query(back)
+    return render(request, "order.html", {"order": detail, "released": released, "back_url": _list_url(values),
+                                          "back_query": urlencode(values)})
 
 
 @router.post("/{order_id}/holds/{code}/release", include_in_schema=False)
 async def release_hold(request: Request, order_id: int, code: str) -> Response:
-    await check_form(request)
+    form = await check_form(request)
     principal = await console_principal(request)
     require_right(principal, Permission.ORDERS_WRITE)
     try:
         await release_order_hold(request, order_id, code, principal)
     except ApiError as exc:
         return api_error_page(request, exc)
-    target = f"/console/orders/{order_id}?" + urlencode({"released": code})
-    return write_session(request, RedirectResponse(target, status_code=303))
+    back = urlencode(_values_from_query(form.get("back")))
+    query = urlencode({"released": code, **({"back": back} if back else {})})
+    return write_session(request, RedirectResponse(f"/console/orders/{order_id}?{query}", status_code=303))
