@@ -46,7 +46,7 @@ from bench._flash_support import (
 )
 from contracts.inventory import AllocationMode, StockPolicy
 from hub.asgi_server import BackgroundServer, free_port
-from hub.services import allocation
+from hub.services.stock import allocation
 from hub.testing.db import create_postgres_database, drop_postgres_database
 from hub.testing.faults import PartnerFaults, PrivateRedis
 
@@ -310,7 +310,7 @@ async def seed(config_path: Path, database_url: str, options: Options) -> str:
     from hub.config import load_config
     from hub.context import build_hub
     from hub.db import api_keys
-    from hub.services import inventory
+    from hub.services.stock import adjustments, skus
 
     config = load_config(config_path)
     config.hub.database_url = database_url
@@ -318,10 +318,10 @@ async def seed(config_path: Path, database_url: str, options: Options) -> str:
     try:
         async with hub.database().transaction() as session:
             for sku in options.skus:
-                await inventory.define_sku(session, sku, name=f"Fault suite item {sku}")
+                await skus.define_sku(session, sku, name=f"Fault suite item {sku}")
             key, _ = await api_keys.create_key(session, name="fault-suite-warehouse", role="warehouse")
-        await inventory.adjust_stock(hub, [inventory.Adjustment(WAREHOUSE, sku, on_hand=options.stock)
-                                           for sku in options.skus], actor="fault-suite", reference="seed")
+        await adjustments.adjust_stock(hub, [adjustments.Adjustment(WAREHOUSE, sku, on_hand=options.stock)
+                                             for sku in options.skus], actor="fault-suite", reference="seed")
         return str(key)
     finally:
         await hub.close_loop_resources()

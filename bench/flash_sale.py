@@ -52,7 +52,7 @@ from bench._flash_support import (
 )
 from contracts.inventory import AllocationMode, StockPolicy
 from hub.asgi_server import BackgroundServer, free_port
-from hub.services import allocation
+from hub.services.stock import allocation
 
 SKU = "FLASH-1"
 PLATFORMS = ("taobao", "tmall", "douyin", "aliexpress")
@@ -258,16 +258,16 @@ def write_config(path: Path, shops: list[Shop], api_port: int, mode: str, args: 
 async def seed_catalogue(config_path: Path, database_url: str, stock: int) -> None:
     from hub.config import load_config
     from hub.context import build_hub
-    from hub.services import inventory
+    from hub.services.stock import adjustments, skus
 
     config = load_config(config_path)
     config.hub.database_url = database_url
     hub = build_hub(config)
     try:
         async with hub.database().transaction() as session:
-            await inventory.define_sku(session, SKU, name="Flash sale item")
-        await inventory.adjust_stock(hub, [inventory.Adjustment(WAREHOUSE, SKU, on_hand=stock)],
-                                     actor="bench", reference="flash-seed")
+            await skus.define_sku(session, SKU, name="Flash sale item")
+        await adjustments.adjust_stock(hub, [adjustments.Adjustment(WAREHOUSE, SKU, on_hand=stock)],
+                                       actor="bench", reference="flash-seed")
     finally:
         await hub.close_loop_resources()
 

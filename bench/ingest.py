@@ -126,16 +126,16 @@ async def seed_catalogue(config_path: Path, database_url: str) -> None:
     """The benchmark SKU with far more stock than any run sells (reservations, not holds)."""
     from hub.config import load_config
     from hub.context import build_hub
-    from hub.services import inventory
+    from hub.services.stock import adjustments, skus
 
     config = load_config(config_path)
     config.hub.database_url = database_url
     hub = build_hub(config)
     try:
         async with hub.database().transaction() as session:
-            await inventory.define_sku(session, SKU, name="Ingest benchmark item")
-        await inventory.adjust_stock(hub, [inventory.Adjustment(WAREHOUSE, SKU, on_hand=HUB_STOCK)],
-                                     actor="bench", reference="ingest-seed")
+            await skus.define_sku(session, SKU, name="Ingest benchmark item")
+        await adjustments.adjust_stock(hub, [adjustments.Adjustment(WAREHOUSE, SKU, on_hand=HUB_STOCK)],
+                                       actor="bench", reference="ingest-seed")
     finally:
         await hub.close_loop_resources()
 

@@ -242,7 +242,7 @@ async def seed_demo(hub: Hub, env: DemoEnvironment) -> str:
 
     from hub.db import api_keys
     from hub.db.tables import SkuRow
-    from hub.services import inventory
+    from hub.services.stock import adjustments, skus
 
     await forget_earlier_sandboxes(hub, list(env.sandboxes))
     known = env.secrets.get(ADMIN_KEY_VAR)
@@ -257,11 +257,11 @@ async def seed_demo(hub: Hub, env: DemoEnvironment) -> str:
         existing = set((await session.execute(select(SkuRow.merchant_sku))).scalars())
         new_skus = [sku for sku in DEMO_SKUS if sku not in existing]
         for sku in new_skus:
-            await inventory.define_sku(session, sku, name=sku.replace("-", " ").title(), low_stock_threshold=20)
+            await skus.define_sku(session, sku, name=sku.replace("-", " ").title(), low_stock_threshold=20)
     if new_skus:
-        await inventory.adjust_stock(
+        await adjustments.adjust_stock(
             hub,
-            [inventory.Adjustment(warehouse="main", merchant_sku=sku, on_hand=DEMO_SKUS[sku]) for sku in new_skus],
+            [adjustments.Adjustment(warehouse="main", merchant_sku=sku, on_hand=DEMO_SKUS[sku]) for sku in new_skus],
             actor="demo",
             reference="demo-seed",
         )

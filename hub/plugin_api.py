@@ -1,7 +1,9 @@
 """The small public surface the hub offers plugin authors.
 
 Import from here, never from hub internals: the hook marker, the error classes connectors raise,
-signing helpers and the HTTP client factory. Anything not re-exported here may change.
+signing helpers, the HTTP client factory, and for sandboxes their ids and a real HTTP server
+(``serve_in_thread``). Anything not re-exported here may change
+(``tests/unit/test_import_rules.py`` holds plugins to it).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any, TypeVar
 import pluggy
 
 from contracts.hookspecs import PROJECT_NAME
+from hub.asgi_server import serve_in_thread
 from hub.errors import (
     AuthorizationError,
     BadInputError,
@@ -67,4 +70,5 @@ __all__ = [
     "md5_hex",
     "retry_after_seconds",
     "sandbox_ids",
+    "serve_in_thread",
 ]

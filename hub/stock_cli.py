@@ -4,7 +4,7 @@
 is applied), then applies them all in one transaction with a progress bar; ``--dry-run`` runs the
 same checks, each row applied against what is reserved, and rolls back. ``reconcile`` reads
 back what each shop shows and repairs drift, with a progress bar and a summary. Not for the
-stock logic (``hub.services.inventory``, ``hub.services.reconcile``).
+stock logic (``hub.services.stock``: ``adjustments``, ``csv_file``, ``reconcile``).
 """
 
 from __future__ import annotations
@@ -41,22 +41,23 @@ def import_stock(
     def run() -> None:
         from contracts.inventory import StockChangeCause
         from hub.cli import CliFailure
-        from hub.services import inventory
+        from hub.services.stock import adjustments as stock_adjustments
+        from hub.services.stock import csv_file
 
         try:
-            adjustments, labels = inventory.parse_stock_csv(file.read_text(encoding="utf-8"))
-        except inventory.StockImportError as exc:
+            adjustments, labels = csv_file.parse_stock_csv(file.read_text(encoding="utf-8"))
+        except csv_file.StockImportError as exc:
             raise CliFailure(f"{file.name}: {exc}", EXIT_BAD_INPUT, [str(p) for p in exc.problems]) from exc
         hub = _state(ctx).hub()
 
-        async def work() -> inventory.AdjustReport | None:
+        async def work() -> stock_adjustments.AdjustReport | None:
             if dry_run:
                 # Every check of the real import (each row applied against what is reserved), rolled back.
-                await inventory.rehearse_adjustments(hub, adjustments, labels=labels)
+                await stock_adjustments.rehearse_adjustments(hub, adjustments, labels=labels)
                 return None
             with _progress() as progress:
                 task = progress.add_task(f"importing {file.name}", total=len(adjustments))
-                return await inventory.adjust_stock(
+                return await stock_adjustments.adjust_stock(
                     hub, adjustments, actor="cli", cause=StockChangeCause.IMPORT,
                     reference=reference or file.name, labels=labels,
                     on_applied=lambda _i: progress.advance(task))
@@ -82,7 +83,7 @@ def reconcile_stock(
 
     @_report_errors
     def run() -> None:
-        from hub.services import reconcile
+        from hub.services.stock import reconcile
 
         hub = _state(ctx).hub()
         names = shop or [n for n, s in hub.config.shops.items() if s.enabled]

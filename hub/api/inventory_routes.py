@@ -2,7 +2,7 @@
 the target, the value last pushed, when, the sync lag, the last error and (partitioned groups)
 its exposure; a SKU's recent movements (the ledger); and stock adjustments (warehouse and admin
 roles; an ``Idempotency-Key`` header makes a retried call apply once). Not for the stock logic
-itself (``hub.services.inventory``).
+itself (``hub.services.stock``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from hub.api.params import INT64_MAX, PathText
 from hub.api.queries.stock import Movement, recent_movements
 from hub.context import Hub
 from hub.db.tables import ChannelStockRow, ListingRow, SkuRow
-from hub.services import inventory, stock_sync
+from hub.services.stock import adjustments
+from hub.services.stock.levels import stock_of
+from hub.services.stock.targets import compute_targets
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/v1/inventory", tags=["inventory"])
@@ -110,8 +112,8 @@ def _lag(row: ChannelStockRow, now: datetime) -> float | None:
 async def _items(hub: Hub, skus: list[str]) -> list[InventoryItem]:
     now = datetime.now(UTC)
     async with hub.database().session() as session:
-        levels = await inventory.stock_of(session, skus, default_low_threshold=hub.config.rules.low_stock_threshold)
-        targets = await stock_sync.compute_targets(hub, session, skus)
+        levels = await stock_of(session, skus, default_low_threshold=hub.config.rules.low_stock_threshold)
+        targets = await compute_targets(hub, session, skus)
         names = {sku: name for sku, name in (await session.execute(
             select(SkuRow.merchant_sku, SkuRow.name).where(SkuRow.merchant_sku.in_(skus)))).all()}
         rows = (await session.execute(
@@ -217,9 +219,9 @@ async def post_adjustments(
                     "answers with the first call's figures (repeated: true)."),
 ) -> AdjustmentsOut:
     hub = get_hub(request)
-    parsed = [inventory.parse_adjustment(raw, f"adjustments[{i}]") for i, raw in enumerate(body.adjustments)]
+    parsed = [adjustments.parse_adjustment(raw, f"adjustments[{i}]") for i, raw in enumerate(body.adjustments)]
     labels = [f"adjustments[{i}]" for i in range(len(parsed))]
-    report = await inventory.adjust_stock(
+    report = await adjustments.adjust_stock(
         hub, parsed, actor=principal.actor, reference=body.reference, labels=labels,
         idempotency_key=adjustment_key(principal, idempotency_key) if idempotency_key else None)
     if report.repeated:

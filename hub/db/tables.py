@@ -298,7 +298,7 @@ class StockLedgerRow(Base):
 
 
 class StockImportJobRow(Base):
-    """One stock file uploaded for import (``hub.services.stock_import``): its validated rows, and
+    """One stock file uploaded for import (``hub.services.stock.import_jobs``): its validated rows, and
     how far applying them got. ``done_rows`` moves in the same transaction as each batch it counts,
     so a batch is applied exactly once whatever stops and resumes the job. ``attempt`` numbers the
     imports of one file (same SHA-256): a repeat must be asked for, never made by uploading again.
@@ -384,7 +384,7 @@ class ChannelStockRow(Base):
     dirty_since: Mapped[datetime | None] = mapped_column(ts())
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(ts())
-    # Partitioned groups only (``hub.services.exposure``); None elsewhere and before the first push.
+    # Partitioned groups only (``hub.services.stock.exposure``); None elsewhere and before the first push.
     # exposure: upper bound on the units this listing can still sell that the hub has not taken in.
     exposure: Mapped[int | None] = mapped_column(Integer)
     # anchor_value: upper bound on what the listing shows, counted from the last moment the hub

@@ -3,7 +3,7 @@ sweep that catches a push job lost between a commit and its enqueue; and on the 
 hourly listing sync that binds each shop's new listings before their first sale, and stock files
 imported from the console.
 
-Thin: each receives a shop name and calls ``hub.services.stock_sync`` / ``reconcile``. The
+Thin: each receives a shop name and calls ``hub.services.stock`` (``push``, ``reconcile``). The
 ``stock`` queue is its own so a backlog of order imports never delays a stock push (docs/architecture.md §5).
 ``inventory_jobs`` lists the periodic jobs for the leader's scheduler.
 """
@@ -17,7 +17,7 @@ import structlog
 from contracts.connectors import Capability
 from hub.context import current_hub
 from hub.queue.actors import hub_actor
-from hub.services import reconcile, stock_sync
+from hub.services.stock import import_jobs, push, reconcile, scheduling
 
 log = structlog.get_logger(__name__)
 
@@ -31,14 +31,14 @@ SWEEP_AGE_S = 3.0
 
 
 @hub_actor(queue="stock", priority=-20, max_retries=8, min_backoff_ms=500, max_backoff_ms=60_000, time_limit_ms=600_000,
-           name=stock_sync.PUSH_ACTOR)
+           name=scheduling.PUSH_ACTOR)
 async def push_shop_stock(shop: str) -> None:
     """Push one shop's changed stock (one job per shop per coalescing window).
 
     A throttled or unavailable platform raises ``RetryableError``: the unpushed listings are dirty
     again and the queue retries after the platform's ``retry_after``.
     """
-    await stock_sync.push_shop(current_hub(), shop)
+    await push.push_shop(current_hub(), shop)
 
 
 @hub_actor(queue="stock", priority=-20, max_retries=2, min_backoff_ms=5_000, max_backoff_ms=120_000,
@@ -53,8 +53,8 @@ async def sweep_dirty_stock() -> None:
     """Schedule a push for every shop with listings left dirty (a lost job, a held-back raise) or
     holding partitioned units due back once their settle time passed."""
     hub = current_hub()
-    shops = await stock_sync.shops_to_sweep(hub, older_than_s=SWEEP_AGE_S)
-    sent = await stock_sync.schedule_push(hub, shops, delay_ms=0)
+    shops = await scheduling.shops_to_sweep(hub, older_than_s=SWEEP_AGE_S)
+    sent = await scheduling.schedule_push(hub, shops, delay_ms=0)
     if sent:
         log.info("stock.swept", shops=sent)
 
@@ -70,11 +70,9 @@ async def sync_shop_listings(shop: str) -> None:
 
 @hub_actor(queue="bulk", priority=0, max_retries=0, time_limit_ms=3_600_000, name="import_stock_file")
 async def import_stock_file(job_id: int) -> None:
-    """Apply an uploaded stock file batch by batch (``hub.services.stock_import``). No retries: the
+    """Apply an uploaded stock file batch by batch (``hub.services.stock.import_jobs``). No retries: the
     job records its own failure, and continuing it is an operator's choice (upload it again)."""
-    from hub.services import stock_import
-
-    await stock_import.run_import(current_hub(), job_id)
+    await import_jobs.run_import(current_hub(), job_id)
 
 
 def inventory_jobs(hub: Any) -> list[tuple[str, float, str, tuple[Any, ...]]]:

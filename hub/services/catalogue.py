@@ -2,11 +2,11 @@
 CSV (import all rows or none, export the same columns back).
 
 A bundle is a SKU made of other SKUs with a quantity each (``bundle_components``); its stock is
-counted from its components (``hub.services.inventory.stock_of``), so a bundle's components are
+counted from its components (``hub.services.stock.levels``), so a bundle's components are
 plain, active SKUs, never bundles, and a SKU that holds stock cannot become a bundle. Every write
 names who made it (``updated_by``); a change that moves what shops should show (safety stock,
 components, the stock group) marks the SKU's listings dirty so the new value is pushed. Not for
-stock counts (``hub.services.inventory``) nor for listings (``hub.services.listings``).
+stock counts (``hub.services.stock``) nor for listings (``hub.services.listings``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.db.tables import BundleComponentRow, SkuRow, StockRow
 from hub.db.upsert import insert_ignore
 from hub.errors import BadInputError, NotFoundError
+from hub.services.stock import scheduling
 
 #: The catalogue CSV's columns, in order; export writes exactly these, import reads them.
 CSV_COLUMNS = ("merchant_sku", "name", "product_code", "stock_group", "safety_stock", "low_stock_threshold",
@@ -354,16 +355,12 @@ async def _write(session: AsyncSession, draft: SkuDraft, actor: str, *, create_o
 
 
 async def _mark(session: AsyncSession, skus: Iterable[str]) -> set[str]:
-    from hub.services import stock_sync
-
-    return await stock_sync.mark_dirty(session, skus)
+    return await scheduling.mark_dirty(session, skus)
 
 
 async def _after_commit(hub: Any, shops: set[str]) -> None:
-    from hub.services import stock_sync
-
     if shops:
-        await stock_sync.schedule_push(hub, shops)
+        await scheduling.schedule_push(hub, shops)
 
 
 async def create_sku(hub: Any, draft: SkuDraft, *, actor: str) -> SkuView:

@@ -40,8 +40,9 @@ from hub.errors import (
     describe_error,
 )
 from hub.services import orders
-from hub.services.inventory import known_warehouses
 from hub.services.shop_health import partner_call
+from hub.services.stock import effects as stock_effects
+from hub.services.stock.levels import known_warehouses
 
 log = structlog.get_logger(__name__)
 
@@ -253,8 +254,6 @@ async def after_shipment_change(hub: Hub, order_id: int, shipment_id: int, statu
         async with hub.database().session() as session:
             fulfilment = await session.scalar(select(OrderRow.fulfilment_status).where(OrderRow.id == order_id))
         if fulfilment == "shipped":
-            from hub.services import stock_effects
-
             await stock_effects.consume_order(hub, order_id)
     try:
         hub.plugins.hook.shipment_changed(order_id=order_id, shipment_id=shipment_id, status=status)

@@ -8,7 +8,7 @@ pulls every listing of a shop (connector capability ``LIST_LISTINGS``), binds ea
 code names an active catalogue SKU, records every listing it saw with the outcome in
 ``shop_listings`` (so unmatched ones can be listed), and marks new bindings dirty so their stock is
 pushed: bind before the first sale, not from it. Not for the stock values themselves
-(``hub.services.stock_sync``) nor for the catalogue (``hub.services.catalogue``).
+(``hub.services.stock``) nor for the catalogue (``hub.services.catalogue``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from contracts.listings import ChannelListing
 from hub.db.tables import ChannelStockRow, ListingRow, ShopListingRow, SkuRow
 from hub.db.upsert import upsert
 from hub.errors import BadInputError, NotFoundError
-from hub.services import inventory
+from hub.services.stock import scheduling
+from hub.services.stock.channel_listings import add_listing
 
 log = structlog.get_logger(__name__)
 
@@ -116,7 +117,7 @@ async def _rebind(session: AsyncSession, row: ListingRow, merchant_sku: str, sou
 
 async def _create(session: AsyncSession, shop: str, merchant_sku: str, item: str, sku: str, source: str,
                   actor: str) -> int:
-    listing_id = await inventory.add_listing(session, shop, merchant_sku, item, sku)
+    listing_id = await add_listing(session, shop, merchant_sku, item, sku)
     await session.execute(update(ListingRow).where(ListingRow.id == listing_id, ListingRow.source.is_(None))
                           .values(source=source, bound_by=actor, bound_at=_now())
                           .execution_options(synchronize_session=False))
@@ -127,8 +128,6 @@ async def bind(hub: Any, shop: str, merchant_sku: str, channel_item_id: str, cha
                actor: str, rebind: bool = False) -> BindingView:
     """Bind a shop listing to ``merchant_sku`` by hand. A listing bound to another SKU is moved only
     with ``rebind`` (else ``BindingConflict``). The listing is pushed at once."""
-    from hub.services import stock_sync
-
     _shop_config(hub, shop)
     if not channel_item_id.strip():
         raise BadInputError("channel_item_id must not be empty", field="channel_item_id")
@@ -155,7 +154,7 @@ async def bind(hub: Any, shop: str, merchant_sku: str, channel_item_id: str, cha
         found = await _find(session, shop, item, sku_id)
         assert found is not None
         view = _binding(found)
-    await stock_sync.schedule_push(hub, {shop})
+    await scheduling.schedule_push(hub, {shop})
     log.info("listing.bound", shop=shop, merchant_sku=merchant_sku, item=item, sku=sku_id, by=actor)
     return view
 
@@ -298,8 +297,6 @@ async def bind_listings(hub: Any, shop: str, listings: Sequence[ChannelListing],
                         rebind_manual: bool = False) -> SyncReport:
     """Bind ``listings`` (all of a shop's, as one sync saw them) in one transaction, record each
     with its outcome, and push the newly bound ones."""
-    from hub.services import stock_sync
-
     report = SyncReport(shop)
     codes = {(item.merchant_code or "").strip() for item in listings} - {""}
     now = _now()
@@ -333,7 +330,7 @@ async def bind_listings(hub: Any, shop: str, listings: Sequence[ChannelListing],
                                          ["merchant_code", "title", "quantity", "status", "outcome", "merchant_sku",
                                           "seen_at"]))
     if report.bound:
-        await stock_sync.schedule_push(hub, {shop})
+        await scheduling.schedule_push(hub, {shop})
     log.info("listings.synced", shop=shop, seen=report.seen, bound=report.bound, unmatched=len(report.unmatched),
              kept_manual=report.kept_manual)
     return report

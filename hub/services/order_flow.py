@@ -15,6 +15,7 @@ from contracts.orders import OrderStatus
 from hub.context import Hub
 from hub.db.tables import OrderRow
 from hub.services import orders
+from hub.services.stock import effects as stock_effects
 
 log = structlog.get_logger(__name__)
 
@@ -67,8 +68,6 @@ async def after_order_change(hub: Hub, order_id: int, old_status: str | None, ne
                 for hold in holds:
                     await orders.add_hold(session, order_id, hold, cause="audit")
 
-    from hub.services import stock_effects
-
     if _reserve_trigger(hub, row, old_status, new):
         await stock_effects.reserve_order(hub, order_id)
     if new in RELEASE_STATUSES:
@@ -82,8 +81,6 @@ async def after_hold_released(hub: Hub, order_id: int) -> None:
     row = await _load(hub, order_id)
     if row is None or row.on_hold:
         return
-    from hub.services import stock_effects
-
     # A stock-short hold lifted by a person: try the short lines again (a no-op for the rest).
     if OrderStatus(row.status) in HOLDING_STATUSES:
         await stock_effects.reserve_order(hub, order_id)

@@ -5,7 +5,7 @@ canonical state machine applied monotonically (a stale or repeated report is rec
 history but never moves the state backwards); a channel cancellation after fulfilment started
 becomes a ``cancel_requested`` hold for a person; every change written to ``order_events`` with
 its cause; follow-up work written to the outbox in the same transaction. Not for fetching orders
-from partners (the pipeline does that) nor for stock (``hub.services.inventory``).
+from partners (the pipeline does that) nor for stock (``hub.services.stock``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ hooks with the built-in rules behind them.
 Built-in routing: the first warehouse, in configured priority order, that has every line's SKU
 available; if none has it all, a split by line across warehouses; if stock is short everywhere,
 the first warehouse (the stock-short hold stops it). Built-in courier choice: the first configured
-courier. Not for reserving stock (``hub.services.inventory``).
+courier. Not for reserving stock (``hub.services.stock.reservations``).
 """
 
 from __future__ import annotations

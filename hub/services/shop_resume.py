@@ -20,6 +20,7 @@ from hub.db import audit
 from hub.db import shops as shop_rows
 from hub.db.shops import ShopStatus
 from hub.db.tables import InboxRow
+from hub.services.stock.scheduling import schedule_push
 
 log = structlog.get_logger(__name__)
 
@@ -44,7 +45,6 @@ async def resume_shop(hub: Hub, shop: str, *, actor: str, reason: str,
     """
     from hub.services import message_channel
     from hub.services.ingest import PROCESS_ACTOR
-    from hub.services.stock_sync import schedule_push
 
     async with hub.database().transaction() as session:
         before = await shop_rows.shop_status(session, shop)

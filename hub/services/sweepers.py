@@ -12,7 +12,7 @@ One set-based query per sweeper run, oldest first, at most ``[queue] sweep_batch
 "In flight" is time-based: an item changed less than ``sweep_after_s`` ago, or re-enqueued by a
 sweeper less than that ago (``swept_at``), is left alone. So work the broker lost is enqueued
 again within ``sweep_interval_s + sweep_after_s``. Not for the dirty stock sweep
-(``hub.services.stock_sync.dirty_shops``, which has its own pending-push flag) nor for retries
+(``hub.services.stock.scheduling.dirty_shops``, which has its own pending-push flag) nor for retries
 of a failing job (the queue's retry policy).
 """
 
@@ -31,9 +31,12 @@ from contracts.orders import OrderStatus
 from hub.context import Hub
 from hub.db import outbox
 from hub.db.tables import InboxRow, OrderHoldRow, OrderLineRow, OrderRow, ReservationRow, ShipmentRow, Shop
-from hub.services import fulfilment, inventory
+from hub.services import fulfilment
 from hub.services.ingest import PROCESS_ACTOR
 from hub.services.order_flow import CONSUME_STATUSES, HOLDING_STATUSES, RELEASE_STATUSES
+from hub.services.stock import effects as stock_effects
+from hub.services.stock.effects import SKU_UNKNOWN
+from hub.services.stock.reservations import ACTIVE, SHORT
 
 log = structlog.get_logger(__name__)
 
@@ -103,13 +106,11 @@ async def claim_owed_orders(hub: Hub, now: datetime | None = None) -> list[OwedO
     hold explains it); cancelled or closed but still holding reservations; shipped (by the
     channel, or every unit recorded by a warehouse) but still holding them.
     """
-    from hub.services.stock_effects import SKU_UNKNOWN
-
     window = SweepWindow.of(hub, now)
     order = OrderRow.id
     any_reservation = exists().where(ReservationRow.order_id == order)
     holding = exists().where(ReservationRow.order_id == order,
-                             ReservationRow.state.in_([inventory.ACTIVE, inventory.SHORT]))
+                             ReservationRow.state.in_([ACTIVE, SHORT]))
     any_hold = exists().where(OrderHoldRow.order_id == order)
     unknown_sku = exists().where(OrderHoldRow.order_id == order, OrderHoldRow.code == SKU_UNKNOWN,
                                  OrderHoldRow.released_at.is_(None))
@@ -152,10 +153,8 @@ async def sweep_orders(hub: Hub, now: datetime | None = None) -> int:
 async def settle_order_stock(hub: Hub, order_id: int) -> None:
     """Bring the order's stock in line with its status now: reserve what it should hold, give back
     what a cancelled order holds, consume what a shipped one holds. Each step is idempotent
-    (``hub.services.stock_effects``); audit rules are not re-run (a person may have released
+    (``hub.services.stock.effects``); audit rules are not re-run (a person may have released
     their holds)."""
-    from hub.services import stock_effects
-
     async with hub.database().session() as session:
         row = (await session.execute(select(OrderRow).where(OrderRow.id == order_id))).scalar_one_or_none()
     if row is None:

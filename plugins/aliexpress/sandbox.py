@@ -99,7 +99,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 class AliExpressSandbox:
-    """The emulator. ``app`` is ASGI; serve it with ``hub.asgi_server.serve_in_thread``."""
+    """The emulator. ``app`` is ASGI; serve it with ``hub.plugin_api.serve_in_thread``."""
 
     platform = "aliexpress"
     #: SKUs ``demo_step`` orders (the hub's demo sets its catalogue here).

@@ -34,8 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.asgi_server import serve_in_thread
-from hub.plugin_api import sandbox_ids
+from hub.plugin_api import sandbox_ids, serve_in_thread
 from plugins.douyin.client import TOKEN_METHODS, canonical_json
 from plugins.douyin.push import encode_messages, event_sign
 from plugins.douyin.sandbox_api import HANDLERS

@@ -34,8 +34,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hub.asgi_server import serve_in_thread as _serve_in_thread
 from hub.plugin_api import sandbox_ids
+from hub.plugin_api import serve_in_thread as _serve_in_thread
 from plugins.taobao.client import GMT8, TOP_TIME_FORMAT
 from plugins.taobao.sandbox_listings import listing_handlers
 from plugins.taobao.top_gateway import TmcQueue, TopApiError, TopCall, TopGateway, invalid

@@ -240,12 +240,12 @@ async def inbox_unsettled(hub: Hub) -> int:
 
 async def stock_a_sku(hub: Hub, merchant_sku: str, on_hand: int) -> None:
     """Put ``merchant_sku`` in the catalogue with ``on_hand`` units in the manual "main" warehouse."""
-    from hub.services import inventory
+    from hub.services.stock import adjustments, skus
 
     async with hub.database().transaction() as session:
-        await inventory.define_sku(session, merchant_sku, name=merchant_sku)
-    await inventory.adjust_stock(hub, [inventory.Adjustment(warehouse="main", merchant_sku=merchant_sku,
-                                                             on_hand=on_hand)], actor="e2e", reference="e2e-seed")
+        await skus.define_sku(session, merchant_sku, name=merchant_sku)
+    await adjustments.adjust_stock(hub, [adjustments.Adjustment(warehouse="main", merchant_sku=merchant_sku,
+                                                                on_hand=on_hand)], actor="e2e", reference="e2e-seed")
 
 
 def list_in_sandbox(served: Served, merchant_sku: str, shown: int) -> tuple[str, str]:
@@ -267,13 +267,13 @@ def list_in_sandbox(served: Served, merchant_sku: str, shown: int) -> tuple[str,
 async def bind_listings(hub: Hub, served: dict[str, Served], merchant_sku: str, shown: int = 0) -> None:
     """List ``merchant_sku`` in every sandbox shop (showing ``shown``), tell the hub about each
     listing, and ask for the first push of every shop."""
-    from hub.services import inventory, stock_sync
+    from hub.services.stock import channel_listings, scheduling
 
     async with hub.database().transaction() as session:
         for item in served.values():
             item_id, sku_id = list_in_sandbox(item, merchant_sku, shown)
-            await inventory.add_listing(session, item.shop, merchant_sku, item_id, sku_id)
-    await stock_sync.schedule_push(hub, [item.shop for item in served.values()], delay_ms=0)
+            await channel_listings.add_listing(session, item.shop, merchant_sku, item_id, sku_id)
+    await scheduling.schedule_push(hub, [item.shop for item in served.values()], delay_ms=0)
 
 
 def shown(served: dict[str, Served], merchant_sku: str) -> dict[str, int | None]:
@@ -303,10 +303,10 @@ async def hub_api(hub: Hub) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
 
 async def sku_stock(hub: Hub, merchant_sku: str) -> tuple[int, int, int]:
     """(on hand, reserved, available) of ``merchant_sku`` across warehouses, as the hub sees it."""
-    from hub.services import inventory
+    from hub.services.stock import levels
 
     async with hub.database().session() as session:
-        level = (await inventory.stock_of(session, [merchant_sku]))[merchant_sku]
+        level = (await levels.stock_of(session, [merchant_sku]))[merchant_sku]
     return sum(level.on_hand.values()), sum(level.reserved.values()), level.available
 
 

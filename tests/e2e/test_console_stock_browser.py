@@ -15,7 +15,7 @@ import secrets
 
 import pytest
 
-from hub.services import inventory
+from hub.services.stock import skus
 from tests.e2e.console_browser_support import PHONE, page_width, shot, signed_in_console
 from tests.e2e.hub_e2e_support import (
     Backend,
@@ -54,7 +54,7 @@ async def test_operator_adjusts_a_sku_and_imports_a_file_and_the_shops_follow(ba
             await stock_a_sku(hub, sku, 30)
             await stock_a_sku(hub, mug, 4)
             async with hub.database().transaction() as session:
-                await inventory.define_sku(session, mug, name="Mug", low_stock_threshold=5)
+                await skus.define_sku(session, mug, name="Mug", low_stock_threshold=5)
             await bind_listings(hub, served, sku)
             await eventually(lambda: _all_show(served, sku, 30), what="the first push to both sandbox shops")
             async with pumping(hub, sweep=True), signed_in_console(hub, role="warehouse") as console:

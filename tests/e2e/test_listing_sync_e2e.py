@@ -11,7 +11,7 @@ import secrets
 
 import pytest
 
-from hub.services import stock_sync
+from hub.services.stock import channel_listings
 from tests.e2e.hub_e2e_support import (
     Backend,
     Served,
@@ -86,8 +86,8 @@ async def test_sync_binds_by_merchant_code_pushes_stock_and_reports_unmatched(ba
                 order = await connector.get_order(item.sandbox.create_order(item.shop, sku, 1))
                 line = next(line for line in order.lines if line.merchant_sku == sku)
                 async with hub.database().session() as session:
-                    found = await stock_sync.find_listing(session, item.shop, line.merchant_sku,
-                                                          line.channel_item_id, line.channel_sku_id)
+                    found = await channel_listings.find_listing(session, item.shop, line.merchant_sku,
+                                                                line.channel_item_id, line.channel_sku_id)
                 bound_id = next(b["id"] for b in bindings if b["shop"] == item.shop)
                 assert found == bound_id, platform
         finally:

@@ -18,7 +18,8 @@ from hub.config import HubConfig, ShopConfig, WarehouseConfig
 from hub.context import Hub
 from hub.db.engine import dispose_all_for_loop
 from hub.plugins import build_plugin_manager
-from hub.services import inventory, orders
+from hub.services import orders
+from hub.services.stock import adjustments, channel_listings, skus
 from hub.testing.factories import make_order
 
 try:
@@ -202,11 +203,11 @@ async def seed(hub: Hub, sku: str = "SKU-1", on_hand: int = 10, *, shops: list[s
                warehouse: str = "wh1", **sku_fields: Any) -> None:
     """A SKU in the catalogue, ``on_hand`` units in ``warehouse``, listed in ``shops``."""
     async with hub.database().transaction() as session:
-        await inventory.define_sku(session, sku, **sku_fields)
+        await skus.define_sku(session, sku, **sku_fields)
         if on_hand:
-            await inventory.apply_adjustment(session, inventory.Adjustment(warehouse, sku, delta=on_hand))
+            await adjustments.apply_adjustment(session, adjustments.Adjustment(warehouse, sku, delta=on_hand))
         for shop in shops if shops is not None else list(hub.config.shops):
-            await inventory.add_listing(session, shop, sku, f"item-{sku}", f"sku-{sku}")
+            await channel_listings.add_listing(session, shop, sku, f"item-{sku}", f"sku-{sku}")
 
 
 async def place_order(hub: Hub, lines: list[tuple[str, int]], *, shop: str = "shop-a",

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from contracts import Hold
 from hub.db.tables import OrderEventRow, OrderRow
-from hub.services import inventory, orders
+from hub.services import orders
+from hub.services.stock import adjustments, skus
 from hub.testing.api import api_client, bearer, new_key
 from hub.testing.factories import make_order
 from hub.testing.hub import hub_config, running_hub
@@ -21,9 +22,9 @@ async def test_operator_releases_a_hold_and_the_release_is_attributed(database, 
                         warehouses={"main": {"platform": "manual"}})
     with running_hub(config) as hub:
         async with database.transaction() as session:
-            await inventory.define_sku(session, "SKU-1")
-        await inventory.adjust_stock(hub, [inventory.Adjustment(warehouse="main", merchant_sku="SKU-1", on_hand=5)],
-                                     actor="test")
+            await skus.define_sku(session, "SKU-1")
+        await adjustments.adjust_stock(hub, [adjustments.Adjustment(warehouse="main", merchant_sku="SKU-1", on_hand=5)],
+                                       actor="test")
         async with database.transaction() as session:
             result = await orders.apply_order(session, make_order(shop="shop-a"), cause="poll")
             await orders.add_hold(session, result.order_id, Hold(code="high_value", reason="over 5,000"), cause="audit")

@@ -20,7 +20,8 @@ from hub.config import load_config
 from hub.context import Hub, build_hub
 from hub.db import api_keys
 from hub.db.migrate import upgrade
-from hub.services import catalogue, inventory, stock_effects
+from hub.services import catalogue
+from hub.services.stock import adjustments, effects, skus
 from hub.stock_cli import stock_app
 from tests.integration.inventory_support import close_hub, make_hub, place_order, stock_row
 
@@ -123,9 +124,9 @@ async def test_catalogue_csv_round_trips_and_a_bad_file_changes_nothing(hub: Hub
 
 async def test_a_sku_holding_stock_cannot_become_a_bundle(hub: Hub) -> None:
     async with hub.database().transaction() as session:
-        await inventory.define_sku(session, "A")
-        await inventory.define_sku(session, "B")
-    await inventory.adjust_stock(hub, [inventory.Adjustment("wh1", "A", on_hand=3)], actor="t")
+        await skus.define_sku(session, "A")
+        await skus.define_sku(session, "B")
+    await adjustments.adjust_stock(hub, [adjustments.Adjustment("wh1", "A", on_hand=3)], actor="t")
     with pytest.raises(Exception, match="holds stock"):
         await catalogue.update_sku(hub, "A", {"components": {"B": 1}}, actor="t")
 
@@ -189,9 +190,9 @@ def test_stock_dry_run_reports_what_the_real_import_refuses(cli_config: Path, tm
         hub = build_hub(load_config(cli_config))
         try:
             async with hub.database().transaction() as session:
-                await inventory.define_sku(session, "SKU-1")
-            await inventory.adjust_stock(hub, [inventory.Adjustment("wh1", "SKU-1", on_hand=10)], actor="t")
-            await stock_effects.reserve_order(hub, await place_order(hub, [("SKU-1", 6)]))
+                await skus.define_sku(session, "SKU-1")
+            await adjustments.adjust_stock(hub, [adjustments.Adjustment("wh1", "SKU-1", on_hand=10)], actor="t")
+            await effects.reserve_order(hub, await place_order(hub, [("SKU-1", 6)]))
         finally:
             await close_hub(hub)
 

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from contracts.fulfilment import Hold
 from hub.api.queries.overview import overview
 from hub.context import Hub
-from hub.services import inventory
 from hub.services.orders import add_hold, apply_order
+from hub.services.stock import adjustments, skus
 from hub.testing.factories import make_order
 from tests.integration.test_api_support import make_hub, new_key
 from tests.integration.test_console_auth import _app, _sign_in_with_key
@@ -37,9 +37,9 @@ async def test_overview_counts_the_merchants_day_per_channel_and_hour(database_u
     await _order(hub, platform="douyin", created=NOW - timedelta(hours=1))  # 10:00 local
     await _order(hub, platform="douyin", created=datetime(2026, 11, 10, 15, 59, tzinfo=UTC))  # 23:59 the day before
     async with hub.database().transaction() as session:
-        await inventory.define_sku(session, "MUG", name="Mug", low_stock_threshold=5)
-    await inventory.adjust_stock(hub, [inventory.Adjustment(warehouse="default", merchant_sku="MUG", on_hand=3)],
-                                 actor="test", reference="t")
+        await skus.define_sku(session, "MUG", name="Mug", low_stock_threshold=5)
+    await adjustments.adjust_stock(hub, [adjustments.Adjustment(warehouse="default", merchant_sku="MUG", on_hand=3)],
+                                   actor="test", reference="t")
     async with hub.database().session() as session:
         view = await overview(session, zone=SHANGHAI, shops={"taobao-main": "taobao", "idle": "tmall"}, now=NOW)
     assert [(c.platform, c.orders, str(c.sales)) for c in view.channels] == [

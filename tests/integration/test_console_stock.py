@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from hub.context import Hub
 from hub.db.tables import StockImportJobRow, StockLedgerRow
-from hub.services import stock_import, stock_sync
+from hub.services.stock import import_jobs, push
 from tests.integration.inventory_support import close_hub, make_hub, seed, stock_row
 from tests.integration.test_api_support import bearer, new_key
 from tests.integration.test_console_auth import _csrf, _sign_in_with_key
@@ -92,8 +92,8 @@ async def test_the_list_reads_what_the_api_reads_and_searches_by_prefix(hub: Hub
 async def test_a_skus_page_shows_each_shops_target_shown_lag_and_last_error(hub: Hub) -> None:
     await seed(hub, "TEE", 10, warehouse="main")
     hub.fakes["shop-b"].refuse["TEE"] = ("isv.item-not-exist", False)  # type: ignore[attr-defined]
-    await stock_sync.push_shop(hub, "shop-a")
-    await stock_sync.push_shop(hub, "shop-b")
+    await push.push_shop(hub, "shop-a")
+    await push.push_shop(hub, "shop-b")
     client = await _signed_in(hub, "viewer")
     try:
         page = await client.get("/console/stock/TEE")
@@ -114,12 +114,12 @@ async def test_a_skus_page_shows_each_shops_target_shown_lag_and_last_error(hub:
 
 async def test_the_warehouse_role_adjusts_and_the_shops_targets_follow(hub: Hub) -> None:
     await seed(hub, "TEE", 10, warehouse="main")
-    await stock_sync.push_shop(hub, "shop-a")
+    await push.push_shop(hub, "shop-a")
     client = await _signed_in(hub, "warehouse")
     try:
         done = await _adjust(client, "TEE", quantity="25", note="stocktake")
         after = await client.get(done.headers["location"])
-        await stock_sync.push_shop(hub, "shop-a")
+        await push.push_shop(hub, "shop-a")
         live = await client.get("/console/stock/TEE", params={"part": "live"})
     finally:
         await client.aclose()
@@ -211,7 +211,7 @@ async def test_a_stock_file_is_checked_whole_imported_with_progress_and_not_appl
         job_url = started.headers["location"].split("?")[0]
         waiting = await client.get(started.headers["location"])
         job_id = int(job_url.rsplit("/", 1)[1])
-        await stock_import.run_import(hub, job_id)
+        await import_jobs.run_import(hub, job_id)
         progress = await client.get(f"{job_url}/progress")
         again = await client.post("/console/stock/imports", data={"csrf_token": token},
                                   files={"file": ("count-again.csv", good, "text/csv")})

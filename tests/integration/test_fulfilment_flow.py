@@ -25,8 +25,9 @@ from hub.db import shops as shop_rows
 from hub.db.tables import DeadLetterRow, OrderEventRow, OrderRow, StockLedgerRow
 from hub.errors import AuthorizationError, PermanentError, RetryableError
 from hub.plugin_api import hookimpl
-from hub.services import inventory, orders
+from hub.services import orders
 from hub.services.ingest import accept_messages
+from hub.services.stock import adjustments, levels, reservations, skus
 from hub.testing.api import api_client, bearer, new_key
 from hub.testing.factories import make_order
 from hub.testing.hub import DEFAULT_REDIS_URL, hub_config, running_hub
@@ -124,15 +125,15 @@ class World:
 
     async def _reserved(self, order_id: int, want: int) -> bool:
         async with self.hub.database().session() as session:
-            counts = await inventory.count_reservations(session, order_id)
+            counts = await reservations.count_reservations(session, order_id)
         return counts.get("active", 0) >= 1 and await self.reserved_units() >= want
 
     async def reserved_units(self) -> int:
         return sum(sum(s.reserved.values()) for s in (await self.stock()).values())
 
-    async def stock(self) -> dict[str, inventory.SkuStock]:
+    async def stock(self) -> dict[str, levels.SkuStock]:
         async with self.hub.database().session() as session:
-            return await inventory.stock_of(session, ["SKU-1", "SKU-2"])
+            return await levels.stock_of(session, ["SKU-1", "SKU-2"])
 
     async def post(self, order_id: int, body: dict[str, Any], auth: dict[str, str] | None = None) -> httpx.Response:
         return await self.client.post(f"/api/v1/orders/{order_id}/shipments", json=body,
@@ -184,9 +185,9 @@ class _Running:
 async def _world(hub: Hub, client: httpx.AsyncClient, running: _Running) -> World:
     async with hub.database().transaction() as session:
         for sku in ("SKU-1", "SKU-2"):
-            await inventory.define_sku(session, sku)
-    await inventory.adjust_stock(hub, [inventory.Adjustment(warehouse="main", merchant_sku=sku, on_hand=10)
-                                       for sku in ("SKU-1", "SKU-2")], actor="test")
+            await skus.define_sku(session, sku)
+    await adjustments.adjust_stock(hub, [adjustments.Adjustment(warehouse="main", merchant_sku=sku, on_hand=10)
+                                         for sku in ("SKU-1", "SKU-2")], actor="test")
     key = await new_key(hub, "warehouse")
     return World(hub, client, running.plugin, running.shop, running.silent, key)
 

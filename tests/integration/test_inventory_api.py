@@ -15,7 +15,7 @@ from hub.api.inventory_routes import router
 from hub.context import Hub
 from hub.db import api_keys
 from hub.errors import BadInputError
-from hub.services import inventory, stock_effects, stock_sync
+from hub.services.stock import adjustments, csv_file, effects, push
 from tests.integration.inventory_support import (  # noqa: F401
     close_hub,
     database,
@@ -46,12 +46,12 @@ async def _client(hub: Hub, role: str) -> httpx.AsyncClient:
 
 async def test_inventory_shows_warehouses_reservations_and_each_shops_sync_state(hub: Hub) -> None:
     await seed(hub, "SKU-1", 10)
-    await inventory.adjust_stock(hub, [inventory.Adjustment("wh1", "SKU-1", delta=2)], actor="t")
+    await adjustments.adjust_stock(hub, [adjustments.Adjustment("wh1", "SKU-1", delta=2)], actor="t")
     order_id = await place_order(hub, [("SKU-1", 3)])
-    await stock_effects.reserve_order(hub, order_id)
+    await effects.reserve_order(hub, order_id)
     hub.fakes["shop-b"].refuse["SKU-1"] = ("isv.item-not-exist", False)  # type: ignore[attr-defined]
-    await stock_sync.push_shop(hub, "shop-a")
-    await stock_sync.push_shop(hub, "shop-b")
+    await push.push_shop(hub, "shop-a")
+    await push.push_shop(hub, "shop-b")
     async with await _client(hub, "viewer") as client:
         response = await client.get("/api/v1/inventory/SKU-1")
         listing = await client.get("/api/v1/inventory", params={"limit": 10})
@@ -74,9 +74,9 @@ async def test_a_partitioned_sku_shows_each_shops_exposure_and_what_is_unallocat
     try:
         await seed(hub, "HOT", 11)
         for shop in ("shop-a", "shop-b"):
-            await stock_sync.push_shop(hub, shop)
+            await push.push_shop(hub, shop)
         hub.fakes["shop-a"].buyer_orders("HOT", 2)  # type: ignore[attr-defined]
-        await stock_effects.reserve_order(hub, await place_order(hub, [("HOT", 2)], shop="shop-a"))
+        await effects.reserve_order(hub, await place_order(hub, [("HOT", 2)], shop="shop-a"))
         async with await _client(hub, "viewer") as client:
             item = (await client.get("/api/v1/inventory/HOT")).json()
     finally:
@@ -132,8 +132,8 @@ async def test_bad_adjustment_is_refused_naming_entry_and_field_and_nothing_appl
 
 def test_stock_file_with_a_bad_row_names_row_and_field() -> None:
     text = "warehouse,merchant_sku,on_hand\nwh1,SKU-1,5\nwh1,SKU-2,five\nwh1,,3\n"
-    with pytest.raises(inventory.StockImportError) as info:
-        inventory.parse_stock_csv(text)
+    with pytest.raises(csv_file.StockImportError) as info:
+        csv_file.parse_stock_csv(text)
     assert [str(p) for p in info.value.problems] == [
         "row 3, on_hand: must be a whole number, got 'five'",
         "row 4, merchant_sku: merchant_sku is required",
@@ -142,10 +142,10 @@ def test_stock_file_with_a_bad_row_names_row_and_field() -> None:
 
 async def test_stock_file_with_an_unknown_sku_applies_nothing(hub: Hub, tmp_path: Path) -> None:
     await seed(hub, "SKU-1", 10)
-    adjustments, labels = inventory.parse_stock_csv("warehouse,merchant_sku,on_hand\nwh1,SKU-1,7\nwh1,SKU-X,1\n")
+    bad, labels = csv_file.parse_stock_csv("warehouse,merchant_sku,on_hand\nwh1,SKU-1,7\nwh1,SKU-X,1\n")
     with pytest.raises(BadInputError, match="row 3: unknown SKU 'SKU-X'"):
-        await inventory.adjust_stock(hub, adjustments, actor="cli", labels=labels)
+        await adjustments.adjust_stock(hub, bad, actor="cli", labels=labels)
     assert await stock_row(hub, "SKU-1") == (10, 0)
-    good, labels = inventory.parse_stock_csv("warehouse,merchant_sku,on_hand,delta\nwh1,SKU-1,7,\nwh1,SKU-1,,-2\n")
-    report = await inventory.adjust_stock(hub, good, actor="cli", labels=labels)
+    good, labels = csv_file.parse_stock_csv("warehouse,merchant_sku,on_hand,delta\nwh1,SKU-1,7,\nwh1,SKU-1,,-2\n")
+    report = await adjustments.adjust_stock(hub, good, actor="cli", labels=labels)
     assert report.applied == 2 and await stock_row(hub, "SKU-1") == (5, 0)

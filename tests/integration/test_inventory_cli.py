@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from hub.config import load_config
 from hub.context import build_hub
 from hub.db.migrate import upgrade
-from hub.services import inventory
+from hub.services.stock import skus
 from hub.stock_cli import stock_app
 from tests.integration.inventory_support import close_hub, stock_row
 
@@ -29,7 +29,7 @@ def cli_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     async def catalogue() -> None:
         hub = build_hub(load_config(config))
         async with hub.database().transaction() as session:
-            await inventory.define_sku(session, "SKU-1")
+            await skus.define_sku(session, "SKU-1")
         await close_hub(hub)
 
     asyncio.run(catalogue())

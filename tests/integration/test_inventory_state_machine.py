@@ -19,8 +19,10 @@ from sqlalchemy import select
 from hub.db.engine import dispose_all_for_loop
 from hub.db.tables import ReservationRow, StockLedgerRow, StockRow
 from hub.errors import BadInputError
-from hub.services import inventory, stock_effects, stock_sync
-from hub.services.inventory import Adjustment
+from hub.services.stock import adjustments, channel_listings, effects, skus
+from hub.services.stock.adjustments import Adjustment
+from hub.services.stock.levels import stock_of
+from hub.services.stock.targets import compute_targets
 from tests.integration.inventory_support import create_schema, make_hub, place_order
 
 SKUS = ["S", "P"]  # S shared, P partitioned; B is a bundle of 1 S + 2 P
@@ -46,12 +48,12 @@ class InventoryMachine(RuleBasedStateMachine):
         await create_schema(url)
         async with self.hub.database().transaction() as session:
             for sku in SKUS:
-                await inventory.define_sku(session, sku)
+                await skus.define_sku(session, sku)
                 for shop in ("shop-a", "shop-b"):
-                    await inventory.add_listing(session, shop, sku, f"item-{sku}", f"sku-{sku}")
-            await inventory.define_sku(session, "B", components={"S": 1, "P": 2})
-        await inventory.adjust_stock(self.hub, [Adjustment("wh1", "S", delta=6), Adjustment("wh1", "P", delta=8)],
-                                     actor="test")
+                    await channel_listings.add_listing(session, shop, sku, f"item-{sku}", f"sku-{sku}")
+            await skus.define_sku(session, "B", components={"S": 1, "P": 2})
+        await adjustments.adjust_stock(self.hub, [Adjustment("wh1", "S", delta=6), Adjustment("wh1", "P", delta=8)],
+                                       actor="test")
         self.came_in.update({"S": 6, "P": 8})
 
     def teardown(self) -> None:
@@ -66,7 +68,7 @@ class InventoryMachine(RuleBasedStateMachine):
         async with self.hub.database().session() as session:
             ids = set((await session.execute(select(ReservationRow.order_id))).scalars())
         for order_id in ids:  # whatever happened, each order ends shipped or cancelled
-            await stock_effects.release_order(self.hub, order_id)
+            await effects.release_order(self.hub, order_id)
         async with self.hub.database().session() as session:
             states = set((await session.execute(select(ReservationRow.state))).scalars())
             reserved = (await session.execute(select(StockRow.reserved))).scalars().all()
@@ -80,20 +82,20 @@ class InventoryMachine(RuleBasedStateMachine):
 
     @rule(order_id=orders)
     def pay(self, order_id: int) -> None:
-        self.run(stock_effects.reserve_order(self.hub, order_id))
+        self.run(effects.reserve_order(self.hub, order_id))
 
     @rule(order_id=orders)
     def cancel(self, order_id: int) -> None:
-        self.run(stock_effects.release_order(self.hub, order_id))
+        self.run(effects.release_order(self.hub, order_id))
 
     @rule(order_id=orders)
     def ship(self, order_id: int) -> None:
-        self.run(stock_effects.consume_order(self.hub, order_id))
+        self.run(effects.consume_order(self.hub, order_id))
 
     @rule(sku=st.sampled_from(SKUS), delta=st.integers(-4, 6).filter(bool))
     def adjust(self, sku: str, delta: int) -> None:
         try:
-            self.run(inventory.adjust_stock(self.hub, [Adjustment("wh1", sku, delta=delta)], actor="test"))
+            self.run(adjustments.adjust_stock(self.hub, [Adjustment("wh1", sku, delta=delta)], actor="test"))
         except BadInputError:
             return  # would take on hand below reserved: refused whole, nothing changed
         self.came_in[sku] += delta
@@ -106,8 +108,8 @@ class InventoryMachine(RuleBasedStateMachine):
         async with self.hub.database().session() as session:
             rows = {r.merchant_sku: r for r in (await session.execute(select(StockRow))).scalars()}
             reservations = (await session.execute(select(ReservationRow))).scalars().all()
-            levels = await inventory.stock_of(session, ["S", "P", "B"])
-            targets = await stock_sync.compute_targets(self.hub, session, ["P"])
+            levels = await stock_of(session, ["S", "P", "B"])
+            targets = await compute_targets(self.hub, session, ["P"])
         active: Counter[str] = Counter()
         consumed: Counter[str] = Counter()
         for r in reservations:

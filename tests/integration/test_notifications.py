@@ -11,9 +11,9 @@ from typing import Any
 from contracts import AllocationMode, AllocationRequest, InboundMessage, MessageKind, Order, StockPolicy
 from hub.plugin_api import hookimpl
 from hub.plugins import build_plugin_manager
-from hub.services import inventory
-from hub.services.allocation import ShopShare, allocate
 from hub.services.ingest import accept_messages
+from hub.services.stock import adjustments, skus
+from hub.services.stock.allocation import ShopShare, allocate
 from hub.testing.factories import make_order
 from hub.testing.hub import hub_config, running_hub
 
@@ -48,9 +48,9 @@ async def test_plugins_hear_about_new_orders_and_stock_changes(database, databas
                         warehouses={"main": {"platform": "manual"}})
     with running_hub(config, extra_plugins=[recorder]) as hub:
         async with hub.database().transaction() as session:
-            await inventory.define_sku(session, "SKU-1", low_stock_threshold=5)
-        await inventory.adjust_stock(hub, [inventory.Adjustment(warehouse="main", merchant_sku="SKU-1", on_hand=6)],
-                                     actor="test")
+            await skus.define_sku(session, "SKU-1", low_stock_threshold=5)
+        await adjustments.adjust_stock(hub, [adjustments.Adjustment(warehouse="main", merchant_sku="SKU-1", on_hand=6)],
+                                       actor="test")
         order = make_order(platform="taobao", shop="shop-a", lines=[("SKU-1", 2)])
         await accept_messages(hub, platform="taobao", shop="shop-a", source="poll", messages=[
             InboundMessage(message_id="poll-1", kind=MessageKind.ORDER, topic="poll",

@@ -26,8 +26,8 @@ from sqlalchemy import select
 from hub.db.engine import dispose_all_for_loop
 from hub.db.tables import ChannelStockRow
 from hub.errors import RetryableError, ShopPausedError, ThrottledError
-from hub.services import inventory, stock_effects, stock_sync
-from hub.services.inventory import Adjustment
+from hub.services.stock import adjustments, channel_listings, effects, levels, push, skus
+from hub.services.stock.adjustments import Adjustment
 from tests.integration.inventory_support import create_schema, make_hub, place_order
 
 SKU = "P"
@@ -68,12 +68,12 @@ class PartitionedShops(RuleBasedStateMachine):
     async def _setup(self, url: str) -> None:
         await create_schema(url)
         async with self.hub.database().transaction() as session:
-            await inventory.define_sku(session, SKU)
+            await skus.define_sku(session, SKU)
             for shop in self.names.values():
-                await inventory.add_listing(session, shop, SKU, f"item-{SKU}", f"sku-{SKU}")
-        await inventory.adjust_stock(self.hub, [Adjustment("wh1", SKU, delta=12)], actor="test")
+                await channel_listings.add_listing(session, shop, SKU, f"item-{SKU}", f"sku-{SKU}")
+        await adjustments.adjust_stock(self.hub, [Adjustment("wh1", SKU, delta=12)], actor="test")
         for shop in self.names.values():  # the first pushes, before any buyer comes
-            await stock_sync.push_shop(self.hub, shop)
+            await push.push_shop(self.hub, shop)
 
     def teardown(self) -> None:
         try:
@@ -96,7 +96,7 @@ class PartitionedShops(RuleBasedStateMachine):
     def hub_takes_in_a_sale(self, pick: int) -> None:
         sale = self.unseen.pop(pick % len(self.unseen))
         order_id = self.run(place_order(self.hub, [(SKU, sale.quantity)], shop=sale.shop, created=sale.at))
-        self.run(stock_effects.reserve_order(self.hub, order_id))
+        self.run(effects.reserve_order(self.hub, order_id))
         self.taken_in.append((order_id, sale))
 
     @precondition(lambda self: bool(self.taken_in))
@@ -105,11 +105,11 @@ class PartitionedShops(RuleBasedStateMachine):
         """The platform puts the units back on sale, and the hub gives them back."""
         order_id, sale = self.taken_in.pop(pick % len(self.taken_in))
         self.fakes[sale.shop].shows[SKU] += sale.quantity
-        self.run(stock_effects.release_order(self.hub, order_id))
+        self.run(effects.release_order(self.hub, order_id))
 
     @rule(delta=st.integers(1, 5))
     def stock_arrives(self, delta: int) -> None:
-        self.run(inventory.adjust_stock(self.hub, [Adjustment("wh1", SKU, delta=delta)], actor="test"))
+        self.run(adjustments.adjust_stock(self.hub, [Adjustment("wh1", SKU, delta=delta)], actor="test"))
 
     @rule(shop=st.sampled_from(SHOPS), fault=st.sampled_from(FAULTS))
     def push(self, shop: str, fault: str) -> None:
@@ -123,7 +123,7 @@ class PartitionedShops(RuleBasedStateMachine):
             fake.raise_next = [RetryableError("502 bad gateway")]
         self.run(self._mark_dirty(shop))
         try:
-            self.run(stock_sync.push_shop(self.hub, shop))
+            self.run(push.push_shop(self.hub, shop))
         except (RetryableError, ShopPausedError):
             pass  # the queue retries it later (an open breaker pauses the shop for a while)
         finally:
@@ -151,7 +151,7 @@ class PartitionedShops(RuleBasedStateMachine):
     def shops_can_never_sell_more_than_there_is(self) -> None:
         async def available() -> int:
             async with self.hub.database().session() as session:
-                return (await inventory.stock_of(session, [SKU]))[SKU].available
+                return (await levels.stock_of(session, [SKU]))[SKU].available
 
         can_sell = sum(f.shows.get(SKU, 0) for f in self.fakes.values()) + sum(s.quantity for s in self.unseen)
         left = self.run(available())

@@ -20,7 +20,8 @@ from hub.queue.leader import LeaderLock
 from hub.queue.scheduler import LocalScheduleMemory, PeriodicJob, Scheduler
 from hub.queue.testing import queue_runtimes, redis_client, redis_namespace, redis_url  # noqa: F401
 from hub.runner import import_actor_modules
-from hub.services import stock_sync, sweepers
+from hub.services import sweepers
+from hub.services.stock import scheduling
 from hub.testing.hub import hub_config
 
 
@@ -48,9 +49,9 @@ async def test_two_hubs_with_different_namespaces_share_one_redis_without_seeing
     assert [await lock.acquire() for lock in locks] == [True, True], "each hub elects its own leader"
 
     first.config.shops, second.config.shops = {}, {}
-    assert await stock_sync._claim_flag(first, "shop-1") is True
-    assert await stock_sync._claim_flag(second, "shop-1") is True, "a pending push in one hub blocks none in the other"
-    assert await stock_sync._claim_flag(first, "shop-1") is False
+    assert await scheduling._claim_flag(first, "shop-1") is True
+    assert await scheduling._claim_flag(second, "shop-1") is True, "a pending push in one hub blocks none in the other"
+    assert await scheduling._claim_flag(first, "shop-1") is False
 
     written = {key for key in await redis_client.keys(f"{redis_namespace}:*")}
     assert written, "the hubs wrote nothing?"

@@ -13,7 +13,7 @@ from hub.api import create_app
 from hub.context import Hub
 from hub.db import api_keys
 from hub.errors import BadInputError
-from hub.services import inventory
+from hub.services.stock import adjustments
 from tests.integration.inventory_support import close_hub, make_hub, seed, stock_row
 
 
@@ -27,12 +27,12 @@ async def hub(database_url: str) -> AsyncIterator[Hub]:
 async def test_an_adjustment_with_an_idempotency_key_applies_once(hub: Hub) -> None:
     await seed(hub, "TEE", 10, warehouse="main", shops=[])
     with pytest.raises(BadInputError):  # refused (below reserved is impossible: -20 < 0): the key stays free
-        await inventory.adjust_stock(hub, [inventory.Adjustment("main", "TEE", delta=-20)], actor="t",
-                                     idempotency_key="form-1")
-    first = await inventory.adjust_stock(hub, [inventory.Adjustment("main", "TEE", delta=5)], actor="t",
-                                         idempotency_key="form-1")
-    second = await inventory.adjust_stock(hub, [inventory.Adjustment("main", "TEE", delta=5)], actor="t",
-                                          idempotency_key="form-1")
+        await adjustments.adjust_stock(hub, [adjustments.Adjustment("main", "TEE", delta=-20)], actor="t",
+                                       idempotency_key="form-1")
+    first = await adjustments.adjust_stock(hub, [adjustments.Adjustment("main", "TEE", delta=5)], actor="t",
+                                           idempotency_key="form-1")
+    second = await adjustments.adjust_stock(hub, [adjustments.Adjustment("main", "TEE", delta=5)], actor="t",
+                                            idempotency_key="form-1")
     assert (first.repeated, second.repeated) == (False, True)
     assert (second.applied, second.on_hand_delta, second.skus) == (1, 5, {"TEE"})
     assert await stock_row(hub, "TEE", "main") == (15, 0)

@@ -14,8 +14,8 @@ from hub.context import Hub
 from hub.db import shops as shop_rows
 from hub.db.tables import ChannelStockRow, DeadLetterRow
 from hub.errors import AuthorizationError, ThrottledError
-from hub.services import inventory, reconcile, stock_effects, stock_sync
-from hub.services.inventory import Adjustment
+from hub.services.stock import adjustments, effects, levels, push, reconcile
+from hub.services.stock.adjustments import Adjustment
 from tests.integration.inventory_support import close_hub, database, database_url, make_hub, place_order, seed  # noqa: F401
 
 
@@ -35,10 +35,10 @@ async def _rows(hub: Hub, shop: str) -> dict[str, ChannelStockRow]:
 async def test_first_push_sets_every_shop_and_a_second_push_sends_nothing(hub: Hub) -> None:
     await seed(hub, "SKU-1", 10)
     for shop in ("shop-a", "shop-b"):
-        report = await stock_sync.push_shop(hub, shop)
+        report = await push.push_shop(hub, shop)
         assert report.pushed == 1
     assert hub.fakes["shop-a"].shows == {"SKU-1": 10} == hub.fakes["shop-b"].shows  # type: ignore[attr-defined]
-    again = await stock_sync.push_shop(hub, "shop-a")
+    again = await push.push_shop(hub, "shop-a")
     assert again.claimed == 0 and len(hub.fakes["shop-a"].calls) == 1  # type: ignore[attr-defined]
     row = (await _rows(hub, "shop-a"))["SKU-1"]
     assert (row.target, row.shown, row.dirty, row.last_error) == (10, 10, False, None)
@@ -49,12 +49,12 @@ async def test_buyers_order_is_not_pushed_back_to_its_own_shop(hub: Hub) -> None
     fakes = hub.fakes  # type: ignore[attr-defined]
     await seed(hub, "SKU-1", 10)
     for shop in ("shop-a", "shop-b"):
-        await stock_sync.push_shop(hub, shop)
+        await push.push_shop(hub, shop)
     fakes["shop-a"].buyer_orders("SKU-1", 2)  # the platform lowers its own value when the buyer orders
     order_id = await place_order(hub, [("SKU-1", 2)], shop="shop-a")
-    await stock_effects.reserve_order(hub, order_id)
-    a = await stock_sync.push_shop(hub, "shop-a")
-    b = await stock_sync.push_shop(hub, "shop-b")
+    await effects.reserve_order(hub, order_id)
+    a = await push.push_shop(hub, "shop-a")
+    b = await push.push_shop(hub, "shop-b")
     assert (a.calls, a.skipped) == (0, 1)
     assert b.calls == 1 and fakes["shop-b"].shows["SKU-1"] == 8
     assert fakes["shop-a"].shows["SKU-1"] == 8
@@ -65,8 +65,8 @@ async def test_many_changes_coalesce_into_batches_of_the_connector_size(hub: Hub
     for sku in skus:
         await seed(hub, sku, 5, shops=["shop-a"])
     for _ in range(3):  # several changes per SKU before the push runs
-        await inventory.adjust_stock(hub, [Adjustment("wh1", s, delta=1) for s in skus], actor="test")
-    report = await stock_sync.push_shop(hub, "shop-a")
+        await adjustments.adjust_stock(hub, [Adjustment("wh1", s, delta=1) for s in skus], actor="test")
+    report = await push.push_shop(hub, "shop-a")
     calls = hub.fakes["shop-a"].calls  # type: ignore[attr-defined]
     assert [len(c) for c in calls] == [20, 20, 5]
     assert report.pushed == 45 and {v.quantity for c in calls for v in c} == {8}
@@ -77,7 +77,7 @@ async def test_one_refused_sku_keeps_the_others_flowing_and_shows_its_error(hub:
     await seed(hub, "SKU-1", 10, shops=["shop-a"])
     await seed(hub, "SKU-2", 10, shops=["shop-a"])
     fake.refuse["SKU-2"] = ("isv.item-not-exist", False)
-    report = await stock_sync.push_shop(hub, "shop-a")
+    report = await push.push_shop(hub, "shop-a")
     assert report.pushed == 1 and report.failed == 1
     rows = await _rows(hub, "shop-a")
     assert rows["SKU-1"].shown == 10 and rows["SKU-1"].last_error is None
@@ -92,10 +92,10 @@ async def test_retryable_sku_refusal_stays_dirty_for_the_next_push(hub: Hub) -> 
     fake = hub.fakes["shop-a"]  # type: ignore[attr-defined]
     await seed(hub, "SKU-1", 10, shops=["shop-a"])
     fake.refuse["SKU-1"] = ("isp.busy", True)
-    await stock_sync.push_shop(hub, "shop-a")
+    await push.push_shop(hub, "shop-a")
     assert (await _rows(hub, "shop-a"))["SKU-1"].dirty is True
     del fake.refuse["SKU-1"]
-    await stock_sync.push_shop(hub, "shop-a")
+    await push.push_shop(hub, "shop-a")
     row = (await _rows(hub, "shop-a"))["SKU-1"]
     assert (row.shown, row.last_error, row.dirty) == (10, None, False)
 
@@ -105,10 +105,10 @@ async def test_throttled_push_is_retried_later_without_losing_the_change(hub: Hu
     await seed(hub, "SKU-1", 10, shops=["shop-a"])
     fake.raise_next.append(ThrottledError("shop 'shop-a': throttled (TOP code 7)", code="7", retry_after=1.0))
     with pytest.raises(ThrottledError):
-        await stock_sync.push_shop(hub, "shop-a")
+        await push.push_shop(hub, "shop-a")
     row = (await _rows(hub, "shop-a"))["SKU-1"]
     assert row.dirty is True and "throttled" in (row.last_error or "")
-    await stock_sync.push_shop(hub, "shop-a")
+    await push.push_shop(hub, "shop-a")
     assert fake.shows == {"SKU-1": 10}
 
 
@@ -116,20 +116,20 @@ async def test_lost_authorisation_pauses_the_shop_and_keeps_its_changes(hub: Hub
     fake = hub.fakes["shop-a"]  # type: ignore[attr-defined]
     await seed(hub, "SKU-1", 10, shops=["shop-a"])
     fake.raise_next.append(AuthorizationError("shop 'shop-a': session invalid (TOP code 27); re-authorise"))
-    report = await stock_sync.push_shop(hub, "shop-a")
+    report = await push.push_shop(hub, "shop-a")
     assert report.paused and "re-authorise" in report.paused
     async with hub.database().session() as session:
         status = await shop_rows.shop_status(session, "shop-a")
     assert status is not None and status.paused
     assert (await _rows(hub, "shop-a"))["SKU-1"].dirty is True
-    later = await stock_sync.push_shop(hub, "shop-a")  # while paused nothing is sent
+    later = await push.push_shop(hub, "shop-a")  # while paused nothing is sent
     assert later.paused and len(fake.calls) == 1
 
 
 async def _group_total(hub: Hub, sku: str) -> tuple[int, int]:
     fakes = hub.fakes  # type: ignore[attr-defined]
     async with hub.database().session() as session:
-        available = (await inventory.stock_of(session, [sku]))[sku].available
+        available = (await levels.stock_of(session, [sku]))[sku].available
     return sum(f.shows.get(sku, 0) for f in fakes.values()), available
 
 
@@ -139,19 +139,19 @@ async def test_partitioned_group_lowers_others_before_topping_a_shop_up(database
     try:
         await seed(hub, "HOT", 10)
         for shop in ("shop-a", "shop-b"):
-            await stock_sync.push_shop(hub, shop)
+            await push.push_shop(hub, shop)
         assert fakes["shop-a"].shows["HOT"] == 5 and fakes["shop-b"].shows["HOT"] == 5
         fakes["shop-a"].buyer_orders("HOT", 4)
         order_id = await place_order(hub, [("HOT", 4)], shop="shop-a")
-        await stock_effects.reserve_order(hub, order_id)
+        await effects.reserve_order(hub, order_id)
         # shop-a should be topped up to 3, but shop-b still shows 5: the raise waits.
-        first = await stock_sync.push_shop(hub, "shop-a")
+        first = await push.push_shop(hub, "shop-a")
         shown, available = await _group_total(hub, "HOT")
         assert first.capped == 1 and shown <= available
-        await stock_sync.push_shop(hub, "shop-b")
+        await push.push_shop(hub, "shop-b")
         shown, available = await _group_total(hub, "HOT")
         assert fakes["shop-b"].shows["HOT"] == 3 and shown <= available
-        await stock_sync.push_shop(hub, "shop-a")
+        await push.push_shop(hub, "shop-a")
         assert fakes["shop-a"].shows["HOT"] == 3
         assert await _group_total(hub, "HOT") == (6, 6)
     finally:
@@ -162,7 +162,7 @@ async def test_reconcile_repairs_a_shop_that_drifted(hub: Hub) -> None:
     fake = hub.fakes["shop-a"]  # type: ignore[attr-defined]
     await seed(hub, "SKU-1", 10, shops=["shop-a"])
     await seed(hub, "SKU-2", 4, shops=["shop-a"])
-    await stock_sync.push_shop(hub, "shop-a")
+    await push.push_shop(hub, "shop-a")
     fake.shows["SKU-1"] = 37  # someone edited the listing by hand in the seller centre
     report = await reconcile.reconcile_shop(hub, "shop-a")
     assert (report.checked, report.drifted, report.repaired) == (2, 1, 1)

@@ -22,8 +22,8 @@ from sqlalchemy import select
 from contracts.inventory import ChannelStock, StockPushResult
 from hub.context import Hub
 from hub.db.tables import ChannelStockRow
-from hub.services import inventory, stock_sync
-from hub.services.inventory import Adjustment
+from hub.services.stock import adjustments, push, scheduling
+from hub.services.stock.adjustments import Adjustment
 from tests.integration.inventory_support import (  # noqa: F401
     FakeShop,
     close_hub,
@@ -94,30 +94,30 @@ async def _row(hub: Hub) -> ChannelStockRow:
 
 async def _sell_elsewhere(hub: Hub, quantity: int) -> None:
     """Stock leaves (sales in other channels, a count): every listing of the SKU is dirty."""
-    await inventory.adjust_stock(hub, [Adjustment("wh1", "SKU-1", delta=-quantity)], actor="test")
+    await adjustments.adjust_stock(hub, [Adjustment("wh1", "SKU-1", delta=-quantity)], actor="test")
 
 
 async def _push_until_quiet(hub: Hub) -> None:
     """What the queue and the dirty sweep do once nothing is in flight: push until nothing is left."""
     for _ in range(5):
-        if not await stock_sync.dirty_shops(hub, older_than_s=0):
+        if not await scheduling.dirty_shops(hub, older_than_s=0):
             return
-        await stock_sync.push_shop(hub, "shop-a")
+        await push.push_shop(hub, "shop-a")
     raise AssertionError("the shop still had listings to push after five jobs")
 
 
 async def test_a_slow_push_is_not_overtaken_by_a_newer_one(hub: Hub) -> None:
     shop = _shop(hub)
     await seed(hub, "SKU-1", 100, shops=["shop-a"])
-    await stock_sync.push_shop(hub, "shop-a")
+    await push.push_shop(hub, "shop-a")
     assert shop.shows == {"SKU-1": 100}
 
     await _sell_elsewhere(hub, 17)
     shop.hold_next = True
-    slow = asyncio.create_task(stock_sync.push_shop(hub, "shop-a"))  # 83 goes out, and takes its time
+    slow = asyncio.create_task(push.push_shop(hub, "shop-a"))  # 83 goes out, and takes its time
     await asyncio.wait_for(shop.arrived.wait(), 30)
     await _sell_elsewhere(hub, 17)  # 66 now, while 83 is still on its way
-    meanwhile = await stock_sync.push_shop(hub, "shop-a")
+    meanwhile = await push.push_shop(hub, "shop-a")
     assert meanwhile.calls == 0 and (await _row(hub)).dirty  # nothing sent over the call in flight
     shop.release.set()  # the platform applies 83 and answers
     await asyncio.wait_for(slow, 30)
@@ -132,23 +132,23 @@ async def test_a_slow_push_is_not_overtaken_by_a_newer_one(hub: Hub) -> None:
 async def test_a_push_without_an_answer_is_followed_only_once_it_can_no_longer_land(hub: Hub) -> None:
     shop = _shop(hub)
     await seed(hub, "SKU-1", 100, shops=["shop-a"])
-    await stock_sync.push_shop(hub, "shop-a")
+    await push.push_shop(hub, "shop-a")
 
     await _sell_elsewhere(hub, 17)
     shop.answer_next = False
-    report = await stock_sync.push_shop(hub, "shop-a")  # 83 goes out; no answer comes back
+    report = await push.push_shop(hub, "shop-a")  # 83 goes out; no answer comes back
     assert report.failed == 1 and shop.shows == {"SKU-1": 100}
     row = await _row(hub)
     assert row.dirty and row.shown is None and row.pending_key is not None  # it may show 100 or 83
 
     await _sell_elsewhere(hub, 17)  # 66 now
-    assert await stock_sync.dirty_shops(hub, older_than_s=0) == set()  # the sweep leaves it alone...
-    assert (await stock_sync.push_shop(hub, "shop-a")).calls == 0  # ...and so does a job
+    assert await scheduling.dirty_shops(hub, older_than_s=0) == set()  # the sweep leaves it alone...
+    assert (await push.push_shop(hub, "shop-a")).calls == 0  # ...and so does a job
     shop.land_late()  # the platform applies 83 after all
     assert shop.shows == {"SKU-1": 83}
 
     hub.config.rules.stock_unanswered_wait_s = 0  # the time it could still land is over
-    assert await stock_sync.dirty_shops(hub, older_than_s=0) == {"shop-a"}
+    assert await scheduling.dirty_shops(hub, older_than_s=0) == {"shop-a"}
     await _push_until_quiet(hub)
     assert [c[0].quantity for c in shop.calls] == [100, 83, 66]
     assert shop.shows == {"SKU-1": 66}
@@ -158,12 +158,12 @@ async def test_a_push_without_an_answer_is_followed_only_once_it_can_no_longer_l
 async def test_a_lost_answer_is_pushed_again_even_when_the_target_is_back_to_the_old_value(hub: Hub) -> None:
     shop = _shop(hub)
     await seed(hub, "SKU-1", 100, shops=["shop-a"])
-    await stock_sync.push_shop(hub, "shop-a")
+    await push.push_shop(hub, "shop-a")
     await _sell_elsewhere(hub, 17)
     shop.answer_next = False
-    await stock_sync.push_shop(hub, "shop-a")  # 83, no answer
+    await push.push_shop(hub, "shop-a")  # 83, no answer
     shop.land_late()  # it did land
-    await inventory.adjust_stock(hub, [Adjustment("wh1", "SKU-1", delta=17)], actor="test")  # back to 100
+    await adjustments.adjust_stock(hub, [Adjustment("wh1", "SKU-1", delta=17)], actor="test")  # back to 100
     hub.config.rules.stock_unanswered_wait_s = 0
     await _push_until_quiet(hub)
     assert shop.shows == {"SKU-1": 100}  # not skipped as "already shown": 83 may have landed, and did
@@ -172,15 +172,15 @@ async def test_a_lost_answer_is_pushed_again_even_when_the_target_is_back_to_the
 async def test_an_answer_that_comes_after_a_newer_push_took_over_is_not_believed(hub: Hub) -> None:
     shop = _shop(hub)
     await seed(hub, "SKU-1", 100, shops=["shop-a"])
-    await stock_sync.push_shop(hub, "shop-a")
+    await push.push_shop(hub, "shop-a")
 
     await _sell_elsewhere(hub, 17)
     shop.hold_next = True
-    slow = asyncio.create_task(stock_sync.push_shop(hub, "shop-a"))  # 83, held for longer than the wait
+    slow = asyncio.create_task(push.push_shop(hub, "shop-a"))  # 83, held for longer than the wait
     await asyncio.wait_for(shop.arrived.wait(), 30)
     hub.config.rules.stock_unanswered_wait_s = 0  # the hub takes the job holding it for dead
     await _sell_elsewhere(hub, 17)
-    newer = await stock_sync.push_shop(hub, "shop-a")  # 66 goes out and is answered
+    newer = await push.push_shop(hub, "shop-a")  # 66 goes out and is answered
     assert newer.pushed == 1 and shop.shows == {"SKU-1": 66}
     shop.release.set()  # then 83 lands, last, and its answer comes back
     await asyncio.wait_for(slow, 30)
@@ -195,15 +195,15 @@ async def test_an_answer_that_comes_after_a_newer_push_took_over_is_not_believed
 async def test_listings_claimed_by_a_job_that_died_are_pushed_once_the_wait_is_over(hub: Hub) -> None:
     shop = _shop(hub)
     await seed(hub, "SKU-1", 100, shops=["shop-a"])
-    await stock_sync.push_shop(hub, "shop-a")
+    await push.push_shop(hub, "shop-a")
     await _sell_elsewhere(hub, 17)
     # A job claimed the listing and its worker was killed (kill -9) before anything was recorded.
-    await stock_sync._claim(hub, "shop-a", "0123456789abcdef0123456789abcdef")
+    await push._claim(hub, "shop-a", "0123456789abcdef0123456789abcdef")
     row = await _row(hub)
     assert not row.dirty and row.pending_key is not None
-    assert await stock_sync.shops_to_sweep(hub, older_than_s=0) == set()  # it may still be on its way
+    assert await scheduling.shops_to_sweep(hub, older_than_s=0) == set()  # it may still be on its way
 
     hub.config.rules.stock_unanswered_wait_s = 0  # it no longer can be
-    assert await stock_sync.shops_to_sweep(hub, older_than_s=0) == {"shop-a"}
+    assert await scheduling.shops_to_sweep(hub, older_than_s=0) == {"shop-a"}
     await _push_until_quiet(hub)
     assert shop.shows == {"SKU-1": 83} and (await _row(hub)).pending_key is None

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import redis
 
-from hub.services import stock_effects, stock_sync
+from hub.services.stock import effects, push, scheduling
 from hub.testing.hub import running_hub
 from tests.integration.inventory_support import (  # noqa: F401
     FakeAccounts,
@@ -35,16 +35,16 @@ async def test_burst_of_sales_is_pushed_to_each_shop_in_one_coalesced_call(
     database_url: str, broker: str, monkeypatch: pytest.MonkeyPatch  # noqa: F811
 ) -> None:
     prefix = f"hubtest-{secrets.token_hex(4)}:stockpush:"
-    monkeypatch.setattr(stock_sync, "FLAG_PREFIX", prefix)
+    monkeypatch.setattr(scheduling, "FLAG_PREFIX", prefix)
     config = make_hub(database_url, rules={"stock_push_window_ms": 50},
                       hub={"database_url": database_url, "redis_url": REDIS_URL if broker == "redis" else None,
                            "worker_threads": 2}).config
     fakes = {name: FakeShop(name) for name in config.shops}
-    push_now = stock_sync.push_shop
+    push_now = push.push_shop
     burst_over = threading.Event()
     jobs: list[str] = []
 
-    async def push_when_the_window_closes(hub: Any, shop: str) -> stock_sync.PushReport:
+    async def push_when_the_window_closes(hub: Any, shop: str) -> push.PushReport:
         jobs.append(shop)
         await asyncio.to_thread(burst_over.wait, 60)
         return await push_now(hub, shop)
@@ -55,11 +55,11 @@ async def test_burst_of_sales_is_pushed_to_each_shop_in_one_coalesced_call(
             await seed(hub, "SKU-1", 20)
             for shop in ("shop-a", "shop-b"):
                 await push_now(hub, shop)
-            monkeypatch.setattr(stock_sync, "push_shop", push_when_the_window_closes)
+            monkeypatch.setattr(push, "push_shop", push_when_the_window_closes)
             order_ids = [await place_order(hub, [("SKU-1", 1)], shop="shop-a") for _ in range(8)]
             for order_id in order_ids:
                 fakes["shop-a"].buyer_orders("SKU-1", 1)
-                await stock_effects.reserve_order(hub, order_id)
+                await effects.reserve_order(hub, order_id)
             burst_over.set()
             await asyncio.to_thread(hub.runtime.join, 60_000, queues=["stock"])  # type: ignore[union-attr]
             assert fakes["shop-b"].shows["SKU-1"] == 12 and fakes["shop-a"].shows["SKU-1"] == 12

@@ -20,7 +20,8 @@ from hub.db import inbox
 from hub.db.tables import InboxRow, OrderRow, ReservationRow, ShipmentRow
 from hub.queue.relay import relay_outbox
 from hub.queue.testing import delete_namespace
-from hub.services import fulfilment, inventory, orders, stock_effects, sweepers
+from hub.services import fulfilment, orders, sweepers
+from hub.services.stock import adjustments, effects, levels, skus
 from hub.testing.factories import make_order
 from hub.testing.hub import hub_config, running_hub
 from tests.integration.test_fulfilment_flow import Channel, Plugin, _reset, mode
@@ -43,9 +44,9 @@ def _later(hub: Hub) -> datetime:
 
 async def _stock(hub: Hub, on_hand: int = 100) -> None:
     async with hub.database().transaction() as session:
-        await inventory.define_sku(session, "SKU-1")
-    await inventory.adjust_stock(hub, [inventory.Adjustment(warehouse="main", merchant_sku="SKU-1", on_hand=on_hand)],
-                                 actor="test")
+        await skus.define_sku(session, "SKU-1")
+    await adjustments.adjust_stock(
+        hub, [adjustments.Adjustment(warehouse="main", merchant_sku="SKU-1", on_hand=on_hand)], actor="test")
 
 
 async def _paid_orders(hub: Hub, count: int) -> list[int]:
@@ -109,7 +110,7 @@ async def test_paid_orders_whose_messages_the_broker_lost_are_each_reserved_once
         await _work_off(hub)
         assert await _reservations(hub, "active") == ORDERS
         async with hub.database().session() as session:
-            stock = (await inventory.stock_of(session, ["SKU-1"]))["SKU-1"]
+            stock = (await levels.stock_of(session, ["SKU-1"]))["SKU-1"]
         assert sum(stock.reserved.values()) == ORDERS, "each order reserved exactly once"
 
         # Nothing is owed any more: later sweeps enqueue nothing.
@@ -144,7 +145,7 @@ async def test_a_shipment_whose_messages_the_broker_lost_is_confirmed_once_and_i
                      start_workers=False, relay=False) as hub:
         await _stock(hub, on_hand=10)
         [order_id] = await _paid_orders(hub, 1)
-        await stock_effects.reserve_order(hub, order_id)
+        await effects.reserve_order(hub, order_id)
         recorded = await fulfilment.record_shipment(
             hub, order_id, [Parcel(courier_code="SF", tracking_number="SF-LOST-1")], actor="test")
         await _broker_forgets(hub)
@@ -158,7 +159,7 @@ async def test_a_shipment_whose_messages_the_broker_lost_is_confirmed_once_and_i
         async with hub.database().session() as session:
             shipment_id = recorded.shipment.id
             row = (await session.execute(select(ShipmentRow).where(ShipmentRow.id == shipment_id))).scalar_one()
-            stock = (await inventory.stock_of(session, ["SKU-1"]))["SKU-1"]
+            stock = (await levels.stock_of(session, ["SKU-1"]))["SKU-1"]
         assert row.status == "confirmed"
         assert await _reservations(hub, "consumed") == 1
         assert (sum(stock.on_hand.values()), sum(stock.reserved.values())) == (9, 0)

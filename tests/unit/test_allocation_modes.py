@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts.inventory import AllocationMode, AllocationRequest, StockPolicy
-from hub.services.allocation import MoveKind, ShopShare, allocate, effective_policy, plan_partitioned, scale_down
+from hub.services.stock.allocation import MoveKind, ShopShare, allocate, effective_policy, plan_partitioned, scale_down
 
 policies = st.builds(
     StockPolicy,

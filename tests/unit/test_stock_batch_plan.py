@@ -4,8 +4,8 @@ reserved is named by its row number and changes nothing."""
 
 from __future__ import annotations
 
-from hub.services.inventory import Adjustment
-from hub.services.stock_batches import Level, plan_rows
+from hub.services.stock.adjustments import Adjustment
+from hub.services.stock.batches import Level, plan_rows
 
 
 def test_rows_for_one_key_compose_in_file_order() -> None:

@@ -1,6 +1,6 @@
 """One SKU's recent stock movements, newest first, from the stock ledger (every change of on hand
 or reserved with its cause, reference, actor and note). Not for writes, nor for the levels
-themselves (``hub.services.inventory.stock_of``)."""
+themselves (``hub.services.stock.levels.stock_of``)."""
 
 from __future__ import annotations
 

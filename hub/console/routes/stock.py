@@ -5,7 +5,7 @@ movements, and the adjust form.
 
 The numbers are the API's own: ``list_inventory`` and ``show_inventory`` called with the
 signed-in person, so the screen and ``GET /api/v1/inventory`` never disagree. The form goes
-through ``inventory.parse_adjustment`` and ``inventory.adjust_stock`` like ``POST
+through ``adjustments.parse_adjustment`` and ``adjustments.adjust_stock`` like ``POST
 /api/v1/inventory/adjustments``, with an idempotency key per form shown, so a form sent twice
 (a double click, a browser resending) adjusts once. Importing files: ``stock_imports``.
 """
@@ -30,7 +30,8 @@ from hub.console.pages import api_error_page, render, translator, write_session
 from hub.console.routes import stock_imports
 from hub.context import Hub
 from hub.errors import BadInputError
-from hub.services import inventory
+from hub.services.stock import adjustments
+from hub.services.stock.levels import known_warehouses
 
 router = APIRouter(prefix="/console/stock")
 # First: "/console/stock/imports…" is the import screen, not a SKU called "imports".
@@ -71,7 +72,7 @@ async def stock_page(request: Request, principal: ConsolePrincipal = Depends(con
         items = page.items
         if page.next_cursor:
             next_url = "/console/stock?" + urlencode({**kept, "cursor": page.next_cursor})
-    warehouses = sorted(inventory.known_warehouses(hub.config) | {wh for i in items for wh in i.on_hand})
+    warehouses = sorted(known_warehouses(hub.config) | {wh for i in items for wh in i.on_hand})
     return render(request, "stock.html", {
         "items": items, "params": params, "problems": problems, "next_url": next_url, "warehouses": warehouses,
         "paged": bool(cursor), "first_url": "/console/stock?" + urlencode(kept), "sku_url": sku_url,
@@ -91,7 +92,7 @@ async def _sku_context(request: Request, sku: str) -> dict[str, Any]:
     return {"item": item, "movements": movements, "now": now, "refresh_s": LIVE_REFRESH_S,
             "since": lambda seconds: now - timedelta(seconds=seconds),
             "live_url": sku_url(sku) + "?part=live", "adjust_url": sku_url(sku) + "/adjust",
-            "warehouses": sorted(inventory.known_warehouses(hub.config))}
+            "warehouses": sorted(known_warehouses(hub.config))}
 
 
 def _blank_form() -> dict[str, str]:
@@ -145,8 +146,8 @@ async def adjust(request: Request, sku: str) -> Response:
         column = "on_hand" if form["mode"] == "set" else "delta"
         raw = {"warehouse": form["warehouse"], "merchant_sku": sku, column: quantity, "note": form["note"] or None}
         try:
-            adjustment = inventory.parse_adjustment(raw)
-            report = await inventory.adjust_stock(
+            adjustment = adjustments.parse_adjustment(raw)
+            report = await adjustments.adjust_stock(
                 hub, [adjustment], actor=principal.actor, reference="console", labels=[sku],
                 idempotency_key=f"console.adjust:{form['form_key']}"[:200] if form["form_key"] else None)
         except BadInputError as exc:

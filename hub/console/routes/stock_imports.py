@@ -1,7 +1,7 @@
 """Importing a stock file from the console: the upload form with the recent imports, and one
 import's page whose progress (rows done of total, then the summary) refreshes in place.
 
-The file is the CLI's format, parsed and checked by ``hub.services.stock_import`` (the same
+The file is the CLI's format, parsed and checked by ``hub.services.stock.import_jobs`` (the same
 parser and problem rows as ``hub stock import``); a file with a bad row comes back as the form
 with each row and column named, and nothing applied. A good file becomes a job applied in
 batches by a worker; this page only reads its record. Uploading the same file again shows its
@@ -22,8 +22,8 @@ from hub.console.auth import ConsolePrincipal, check_form, console_principal, re
 from hub.console.pages import error_page, render, translator, write_session
 from hub.context import Hub
 from hub.errors import NotFoundError
-from hub.services import stock_import
-from hub.services.inventory import StockImportError
+from hub.services.stock import import_jobs
+from hub.services.stock.csv_file import StockImportError
 
 router = APIRouter(prefix="/imports")
 #: How many problem rows a refused file lists (the rest are counted).
@@ -35,7 +35,7 @@ PROGRESS_REFRESH_S = 1
 async def _form_page(request: Request, *, status: int = 200, **context: Any) -> Response:
     hub: Hub = request.app.state.hub
     async with hub.database().session() as db:
-        recent = await stock_import.recent_jobs(db)
+        recent = await import_jobs.recent_jobs(db)
     values: dict[str, Any] = {"recent": recent, "problems": {}, "row_problems": [], "more_problems": 0,
                               "reference": "", "already": None}
     values.update(context)
@@ -66,19 +66,19 @@ async def upload(request: Request) -> Response:
     filename = (upload_file.filename if isinstance(upload_file, UploadFile) else None) or "stock.csv"
     hub: Hub = request.app.state.hub
     try:
-        received = await stock_import.receive_file(hub, data, filename=filename, reference=reference or None,
-                                                   actor=principal.actor, again=bool(values.get("again")))
+        received = await import_jobs.receive_file(hub, data, filename=filename, reference=reference or None,
+                                                  actor=principal.actor, again=bool(values.get("again")))
     except StockImportError as exc:
         return await _form_page(request, status=422, reference=reference, row_problems=exc.problems[:PROBLEMS_SHOWN],
                                 more_problems=max(0, len(exc.problems) - PROBLEMS_SHOWN))
-    if received.outcome is stock_import.Outcome.ALREADY_DONE:
+    if received.outcome is import_jobs.Outcome.ALREADY_DONE:
         return await _form_page(request, status=409, reference=reference, already=received.job)
     target = f"/console/stock/imports/{received.job.id}?outcome={received.outcome.value}"
     return write_session(request, RedirectResponse(target, status_code=303))
 
 
-async def _job_or_404(request: Request, job_id: int) -> stock_import.ImportJob | Response:
-    job = await stock_import.get_job(request.app.state.hub, job_id) if 1 <= job_id <= INT64_MAX else None
+async def _job_or_404(request: Request, job_id: int) -> import_jobs.ImportJob | Response:
+    job = await import_jobs.get_job(request.app.state.hub, job_id) if 1 <= job_id <= INT64_MAX else None
     if job is None:
         return error_page(request, translator(request).t("error.not_found", detail=f"import #{job_id}"), status=404)
     return job
@@ -91,7 +91,7 @@ async def job_page(request: Request, job_id: int, outcome: str | None = None,
     job = await _job_or_404(request, job_id)
     if isinstance(job, Response):
         return job
-    known = {o.value for o in stock_import.Outcome}
+    known = {o.value for o in import_jobs.Outcome}
     return render(request, "stock_import.html", {"job": job, "outcome": outcome if outcome in known else None,
                                                  "refresh_s": PROGRESS_REFRESH_S, "row_problems": [],
                                                  "more_problems": 0})
@@ -117,7 +117,7 @@ async def resume(request: Request, job_id: int) -> Response:
     if isinstance(job, Response):
         return job
     try:
-        await stock_import.resume(request.app.state.hub, job_id, actor=principal.actor)
+        await import_jobs.resume(request.app.state.hub, job_id, actor=principal.actor)
     except NotFoundError:
         return error_page(request, translator(request).t("error.not_found", detail=f"import #{job_id}"), status=404)
     except StockImportError as exc:
@@ -125,5 +125,5 @@ async def resume(request: Request, job_id: int) -> Response:
             "job": job, "outcome": None, "refresh_s": PROGRESS_REFRESH_S,
             "row_problems": exc.problems[:PROBLEMS_SHOWN],
             "more_problems": max(0, len(exc.problems) - PROBLEMS_SHOWN)}, status=422)
-    target = f"/console/stock/imports/{job_id}?outcome={stock_import.Outcome.RESUMED.value}"
+    target = f"/console/stock/imports/{job_id}?outcome={import_jobs.Outcome.RESUMED.value}"
     return write_session(request, RedirectResponse(target, status_code=303))

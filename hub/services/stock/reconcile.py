@@ -6,13 +6,14 @@ every listing back (capability ``READ_STOCK``), takes the shop's answer as the t
 ``shown`` (and, in a partitioned group, as the listing's anchor: ``exposure.note_reading``), marks
 the listings whose value differs from the target dirty, and pushes them.
 Scheduled by the leader and run on demand (``hub stock reconcile``). Not for the push itself
-(``hub.services.stock_sync``).
+(``push``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import structlog
@@ -21,12 +22,18 @@ from sqlalchemy import select, update
 from contracts.connectors import Capability, declared
 from contracts.inventory import AllocationMode, ChannelStock
 from hub.db.tables import ChannelStockRow, ListingRow
-from hub.services import exposure, stock_sync
+from hub.services.stock import exposure
+from hub.services.stock.push import push_shop
+from hub.services.stock.targets import compute_targets
 
 if TYPE_CHECKING:
     from hub.context import Hub
 
 log = structlog.get_logger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -60,7 +67,7 @@ async def reconcile_shop(
         rows = (await session.execute(
             select(ChannelStockRow, ListingRow).join(ListingRow, ListingRow.id == ChannelStockRow.listing_id)
             .where(ChannelStockRow.shop == shop).order_by(ChannelStockRow.id))).all()
-        targets = await stock_sync.compute_targets(hub, session, {cs.merchant_sku for cs, _ in rows})
+        targets = await compute_targets(hub, session, {cs.merchant_sku for cs, _ in rows})
     batch_size = max(1, int(getattr(connector, "max_stock_batch", 20) or 20))
     by_key = {(lst.channel_item_id, lst.channel_sku_id): (cs, lst) for cs, lst in rows}
     total = len(rows)
@@ -70,7 +77,7 @@ async def reconcile_shop(
                                  channel_sku_id=lst.channel_sku_id or None, quantity=cs.shown or 0)
                     for cs, lst in chunk]
         readings = await connector.read_stock(listings)
-        read_at = stock_sync._now()
+        read_at = _now()
         seen: set[int] = set()
         async with hub.database().transaction() as session:
             for reading in readings:
@@ -84,7 +91,7 @@ async def reconcile_shop(
                 values: dict[str, object] = {"shown": reading.quantity, "target": target}
                 if reading.quantity != target:
                     report.drifted += 1
-                    values.update(dirty=True, dirty_since=cs.dirty_since if cs.dirty else stock_sync._now())
+                    values.update(dirty=True, dirty_since=cs.dirty_since if cs.dirty else _now())
                     log.info("stock.drift", shop=shop, merchant_sku=cs.merchant_sku, shown=reading.quantity,
                              target=target)
                 await session.execute(update(ChannelStockRow).where(ChannelStockRow.id == cs.id).values(**values)
@@ -98,7 +105,7 @@ async def reconcile_shop(
         if progress is not None:
             progress(min(start + batch_size, total), total)
     if push and report.drifted:
-        pushed = await stock_sync.push_shop(hub, shop)
+        pushed = await push_shop(hub, shop)
         report.repaired = min(report.drifted, pushed.pushed)
         report.errors = pushed.errors
     log.info("stock.reconciled", shop=shop, checked=report.checked, drifted=report.drifted,

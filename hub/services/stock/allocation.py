@@ -3,7 +3,7 @@
 Pure arithmetic, no I/O: the effective policy of a shop for a SKU (SKU beats product beats shop,
 and a listing's own policy beats them all), the ``allocate_stock`` hook, the two modes (shared and
 partitioned), and the push order that keeps a partitioned group safe while values move between
-shops. Rounding is always down. Not for reading stock or pushing it (``hub.services.stock_sync``).
+shops. Rounding is always down. Not for reading stock (``targets``) or pushing it (``push``).
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def plan_partitioned(target: int, exposure: int | None, free: int, *, adjustable
     more than it has.
 
     :param target: what the allocation wants the shop to be able to sell.
-    :param exposure: the shop's exposure (see ``hub.services.exposure``): what it can still sell
+    :param exposure: the shop's exposure (see ``exposure``): what it can still sell
         that the hub has not taken in, at most; None before its first push.
     :param free: available − Σ exposure over every shop of the SKU, this one included (negative
         when stock was taken away under the shops' feet: the group is over-committed).

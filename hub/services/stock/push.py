@@ -1,25 +1,23 @@
-"""Getting stock to the shops: dirty marks, targets, the coalesced per-shop push, and its record.
+"""The push: one job per shop claims its dirty listings, computes their targets, sends them, and
+records what each shop answered.
 
-A stock change marks the affected listings dirty (in the transaction of the change) and, after
-commit, schedules one ``push_shop_stock`` job per shop, delayed by the coalescing window; a flag
-(Redis, or this process without Redis) keeps it to one pending job per shop however many changes
-arrive. The job claims the dirty rows, computes targets from the stock at that moment, skips what
-the shop already shows, pushes absolute values in the connector's batch size, and records the
-outcome per listing. At most one push per listing is outstanding at a time, and one whose answer
-never came is not followed by another until it can no longer land late (``stock_inflight``), so
-an older value never overwrites a newer one. ``shown`` is the hub's record of what the shop shows:
-what it last accepted, less what buyers have ordered since (``note_platform_decrement``), so a
-sale in a shop never causes a needless push to that shop. Not for the allocation arithmetic
-(``allocation``) or for reading shops back (``reconcile``).
+The job claims the dirty rows that have no push outstanding, computes targets from the stock at
+that moment (``targets``), skips what the shop already shows, pushes absolute values (shared) or
+the moves ``exposure.plan_shop`` grants (partitioned) in the connector's batch size, decrements
+first, and records the outcome per listing; entries never sent are given back and stay dirty. At
+most one push per listing is outstanding at a time, and one whose answer never came is not
+followed by another until it can no longer land late (``inflight``), so an older value never
+overwrites a newer one. ``shown`` is the hub's record of what the shop shows: what it last
+accepted, less what buyers have ordered since (``effects.note_platform_decrement``), so a sale in
+a shop never causes a needless push to that shop. Not for scheduling the job (``scheduling``),
+the allocation arithmetic (``allocation``) or reading shops back (``reconcile``).
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -27,250 +25,33 @@ from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.connectors import Capability, declared
-from contracts.inventory import AllocationMode, AllocationRequest, ChannelStock, ChannelStockChange, StockPushResult
+from contracts.inventory import AllocationMode, ChannelStock, ChannelStockChange, StockPushResult
+from hub import metrics
+from hub.db import dead_letters
+from hub.db import shops as shop_rows
 from hub.db.tables import ChannelStockRow, ListingRow, SkuRow
 from hub.errors import AuthorizationError, PermanentError, RetryableError, ShopPausedError, ThrottledError
-from hub.services import allocation, exposure, inventory, stock_inflight
-from hub.services.allocation import MoveKind
+from hub.services import shop_health
+from hub.services.stock import exposure, inflight
+from hub.services.stock.allocation import MoveKind
+from hub.services.stock.scheduling import PUSH_ACTOR, clear_flag, schedule_push
+from hub.services.stock.targets import allocation_mode, compute_targets
 
 if TYPE_CHECKING:
-    from hub.config import HubConfig
     from hub.context import Hub
 
 log = structlog.get_logger(__name__)
 
-PUSH_ACTOR = "push_shop_stock"
-#: Redis key (under the hub's namespace) of the "a push job is pending for this shop" flag.
-FLAG_PREFIX = "stockpush:"
-#: How long a pending-push flag lives if its job is lost; the dirty sweep then reschedules.
-FLAG_TTL_MS = 30_000
 #: At most this many listings per push job; the rest stay dirty for the next one.
 MAX_PER_JOB = 5_000
 
 #: How soon a push whose partitioned raise was held back looks again, once the shops holding
 #: more than their share were woken to give it back.
 CAPPED_RECHECK_MS = 500
-#: Allowance for the platforms' clocks running ahead of the hub's, when telling whether a sale
-#: came after a push, for the ``shown`` estimate. Zero: both sides keep NTP time, and TOP's
-#: whole-second order times only ever err towards "maybe before the push"; the reconcile job
-#: repairs what is left. (Partitioned groups' exposure has its own, configured allowance.)
-PUSH_CLOCK_SKEW = timedelta(0)
-
-_local_flags: dict[str, float] = {}
-_local_guard = threading.Lock()
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-# --------------------------------------------------------------------------- dirty marks
-
-
-async def mark_dirty(session: AsyncSession, skus: Iterable[str]) -> set[str]:
-    """Mark every listing of ``skus`` (and of bundles made of them) dirty; returns the shops whose
-    listings just became dirty (those already dirty have a push pending and are left alone, which
-    also keeps a hot SKU's rows from being rewritten on every sale)."""
-    wanted = set(skus)
-    if not wanted:
-        return set()
-    wanted |= await inventory.bundles_containing(session, wanted)
-    result = await session.execute(
-        update(ChannelStockRow)
-        .where(ChannelStockRow.merchant_sku.in_(wanted), ChannelStockRow.dirty.is_(False))
-        .values(dirty=True, dirty_since=_now())
-        .returning(ChannelStockRow.shop)
-        .execution_options(synchronize_session=False)
-    )
-    return set(result.scalars())
-
-
-async def note_platform_decrement(
-    session: AsyncSession, shop: str, merchant_sku: str, channel_item_id: str | None, channel_sku_id: str | None,
-    quantity: int, *, sold_at: datetime | None = None, skew: timedelta = timedelta(0),
-) -> bool:
-    """A buyer ordered ``quantity`` in ``shop``: the platform already lowered what it shows by that
-    much, so lower the hub's record too (once per order line: the caller guarantees it). In a
-    partitioned group the listing's exposure drops by it as well (``exposure.sale_values``; ``skew``
-    is the platforms' clock allowance).
-
-    Only when the sale (``sold_at``: the order's creation, the earliest a platform decrements)
-    came after the hub's last push to that listing. A push that landed after the sale set an
-    absolute value that already overwrote the platform's decrement: lowering the record as well
-    would make the hub believe the shop shows less than it does, so it would never push the lower
-    value the sale calls for, and the shops would keep showing stock that is gone. Otherwise the
-    record becomes unknown and the next push rewrites the value (at worst one push too many).
-    """
-    listing_id = await find_listing(session, shop, merchant_sku, channel_item_id, channel_sku_id)
-    if listing_id is None:
-        return False
-    lowered = case((ChannelStockRow.shown >= quantity, ChannelStockRow.shown - quantity), else_=0)
-    if sold_at is not None:
-        after_last_push = ChannelStockRow.pushed_at.is_(None) | (
-            ChannelStockRow.pushed_at < sold_at.astimezone(UTC) - PUSH_CLOCK_SKEW)
-        lowered = case((after_last_push, lowered), else_=None)
-    await session.execute(
-        update(ChannelStockRow)
-        .where(ChannelStockRow.listing_id == listing_id)
-        .values(shown=case((ChannelStockRow.shown.is_(None), None), else_=lowered),
-                **exposure.sale_values(quantity, sold_at, skew))
-        .execution_options(synchronize_session=False)
-    )
-    return True
-
-
-async def find_listing(
-    session: AsyncSession, shop: str, merchant_sku: str | None, channel_item_id: str | None,
-    channel_sku_id: str | None,
-) -> int | None:
-    """The listing an order line was bought from: by channel ids, else the shop's only listing of the SKU."""
-    if channel_item_id:
-        found = await session.scalar(select(ListingRow.id).where(
-            ListingRow.shop == shop, ListingRow.channel_item_id == channel_item_id,
-            ListingRow.channel_sku_id == (channel_sku_id or "")))
-        if found is not None:
-            return int(found)
-    if merchant_sku:
-        ids = list((await session.execute(select(ListingRow.id).where(
-            ListingRow.shop == shop, ListingRow.merchant_sku == merchant_sku))).scalars())
-        if len(ids) == 1:
-            return int(ids[0])
-    return None
-
-
-async def listing_sku(
-    session: AsyncSession, shop: str, channel_item_id: str | None, channel_sku_id: str | None
-) -> str | None:
-    """The merchant SKU behind a channel listing, for order lines that carry only channel ids."""
-    if not channel_item_id:
-        return None
-    return await session.scalar(select(ListingRow.merchant_sku).where(
-        ListingRow.shop == shop, ListingRow.channel_item_id == channel_item_id,
-        ListingRow.channel_sku_id == (channel_sku_id or "")))
-
-
-# --------------------------------------------------------------------------- scheduling
-
-
-async def _claim_flag(hub: Hub, shop: str) -> bool:
-    client = hub.redis()
-    if client is not None:
-        return bool(await client.set(hub.redis_key(f"{FLAG_PREFIX}{shop}"), "1", nx=True, px=FLAG_TTL_MS))
-    now = time.monotonic()
-    with _local_guard:
-        expires = _local_flags.get(shop)
-        if expires is not None and expires > now:
-            return False
-        _local_flags[shop] = now + FLAG_TTL_MS / 1000
-        return True
-
-
-async def clear_flag(hub: Hub, shop: str) -> None:
-    client = hub.redis()
-    if client is not None:
-        await client.delete(hub.redis_key(f"{FLAG_PREFIX}{shop}"))
-        return
-    with _local_guard:
-        _local_flags.pop(shop, None)
-
-
-async def schedule_push(hub: Hub, shops: Iterable[str], *, delay_ms: int | None = None) -> list[str]:
-    """Enqueue one delayed push job per shop unless one is already pending; returns those enqueued.
-
-    Call after the change committed. Without a queue runtime (tests, tools) nothing is sent: the
-    rows stay dirty and the periodic dirty sweep (or a direct ``push_shop``) picks them up.
-    """
-    if hub.runtime is None:
-        return []
-    window = hub.config.rules.stock_push_window_ms if delay_ms is None else delay_ms
-    sent = []
-    for shop in sorted(set(shops)):
-        if shop not in hub.config.shops or not hub.config.shops[shop].enabled:
-            continue
-        if await _claim_flag(hub, shop):
-            try:
-                hub.send(PUSH_ACTOR, shop, delay_ms=window or None)
-            except BaseException:
-                await clear_flag(hub, shop)
-                raise
-            sent.append(shop)
-    return sent
-
-
-async def dirty_shops(hub: Hub, older_than_s: float = 2.0) -> set[str]:
-    """Shops with listings dirty for longer than ``older_than_s`` (a lost job, a capped raise), not
-    counting listings whose last push may still land (``stock_inflight``): they wait until it cannot."""
-    cutoff = datetime.fromtimestamp(time.time() - older_than_s, UTC)
-    async with hub.database().session() as session:
-        rows = await session.execute(select(ChannelStockRow.shop).where(
-            ChannelStockRow.dirty.is_(True), ChannelStockRow.dirty_since <= cutoff,
-            stock_inflight.free(_now(), hub.config)).distinct())
-        return set(rows.scalars())
-
-
-async def shops_to_sweep(hub: Hub, older_than_s: float = 2.0) -> set[str]:
-    """The shops the dirty sweep pushes: those with listings dirty for longer than
-    ``older_than_s``, those holding partitioned units due back, and those whose listings a dead
-    job left claimed (both marked dirty here)."""
-    return (await exposure.mark_ripe_dirty(hub) | await stock_inflight.mark_abandoned_dirty(hub)
-            | await dirty_shops(hub, older_than_s))
-
-
-# --------------------------------------------------------------------------- targets
-
-
-def allocation_mode(config: HubConfig, merchant_sku: str, stock_group: str | None) -> AllocationMode:
-    """The SKU's mode: a stock group listing it, else its catalogue group, else the default."""
-    for group in config.stock_groups.values():
-        if merchant_sku in group.skus:
-            return group.mode
-    if stock_group and stock_group in config.stock_groups:
-        return config.stock_groups[stock_group].mode
-    return config.rules.default_allocation_mode
-
-
-@dataclass(frozen=True)
-class SkuTargets:
-    merchant_sku: str
-    available: int
-    mode: AllocationMode
-    targets: dict[str, int]  # shop → quantity
-    low: bool = False
-
-
-async def compute_targets(hub: Hub, session: AsyncSession, skus: Iterable[str]) -> dict[str, SkuTargets]:
-    """What every shop listing each SKU should show now (one allocation per SKU over its shops)."""
-    wanted = set(skus)
-    stock = await inventory.stock_of(session, wanted, default_low_threshold=hub.config.rules.low_stock_threshold)
-    listed: dict[str, dict[str, dict[str, Any]]] = {}
-    for shop, sku, policy in await session.execute(
-        select(ListingRow.shop, ListingRow.merchant_sku, ListingRow.policy).where(ListingRow.merchant_sku.in_(wanted))
-    ):
-        listed.setdefault(sku, {}).setdefault(shop, policy or {})
-
-    def hook(request: AllocationRequest) -> Any:
-        return hub.plugins.hook.allocate_stock(request=request)
-
-    out: dict[str, SkuTargets] = {}
-    for sku in wanted:
-        level = stock.get(sku)
-        available = level.available if level else 0
-        shares = []
-        for shop, listing_policy in sorted(listed.get(sku, {}).items()):
-            cfg = hub.config.shops.get(shop)
-            if cfg is None or not cfg.enabled:
-                continue
-            policy = allocation.effective_policy(
-                cfg.stock, sku, product_code=level.product_code if level else None, products=cfg.stock.products,
-                skus=cfg.stock.skus, listing_policy=listing_policy)
-            shares.append(allocation.ShopShare(shop, cfg.platform, policy))
-        mode = allocation_mode(hub.config, sku, level.stock_group if level else None)
-        targets = allocation.allocate(sku, available, shares, mode, hook)
-        out[sku] = SkuTargets(sku, available, mode, targets, level.low if level else False)
-    return out
-
-
-# --------------------------------------------------------------------------- the push
 
 
 @dataclass
@@ -298,7 +79,7 @@ class _Item:
     channel_sku_id: str
     shown: int | None
     dirty_since: datetime | None
-    key: str = ""  # the job's mark on the listing while its push is outstanding (``stock_inflight``)
+    key: str = ""  # the job's mark on the listing while its push is outstanding (``inflight``)
     target: int = 0
     value: int = 0
 
@@ -341,7 +122,7 @@ async def _claim(hub: Hub, shop: str, key: str) -> list[_Item]:
     """Claim the shop's dirty listings that have no push outstanding (those stay dirty for the job
     that follows their answer), and mark the shared ones with the job's ``key``."""
     now = _now()
-    free = stock_inflight.free(now, hub.config)
+    free = inflight.free(now, hub.config)
     async with hub.database().transaction() as session:
         ids = list((await session.execute(
             select(ChannelStockRow.id).where(ChannelStockRow.shop == shop, ChannelStockRow.dirty.is_(True), free)
@@ -364,7 +145,7 @@ async def _claim(hub: Hub, shop: str, key: str) -> list[_Item]:
             items.append(_Item(cs.id, cs.listing_id, cs.merchant_sku, lst.channel_item_id, lst.channel_sku_id,
                                cs.shown, cs.dirty_since, key if shared else ""))
         # Partitioned listings are marked by their planned push (``exposure.plan_shop``).
-        await stock_inflight.hold(session, [i.row_id for i in items if i.key], key, now)
+        await inflight.hold(session, [i.row_id for i in items if i.key], key, now)
         return items
 
 
@@ -393,8 +174,6 @@ async def _redirty(session: AsyncSession, items: Iterable[_Entry | int], error: 
 def _observe_lag(platform: str, item: _Entry, at: datetime) -> None:
     if item.dirty_since is None:
         return
-    from hub import metrics
-
     metrics.STOCK_SYNC_LAG.labels(platform).observe(max(0.0, (at - item.dirty_since).total_seconds()))
 
 
@@ -413,8 +192,6 @@ def _match(results: Sequence[StockPushResult], batch: Sequence[_Entry]) -> dict[
 
 
 async def _shop_paused(hub: Hub, shop: str) -> str | None:
-    from hub.db import shops as shop_rows
-
     async with hub.database().session() as session:
         status = await shop_rows.shop_status(session, shop)
     if status is not None and status.status == "paused":
@@ -423,9 +200,7 @@ async def _shop_paused(hub: Hub, shop: str) -> str | None:
 
 
 def _breaker(hub: Hub, shop: str) -> Any:
-    from hub.services.shop_health import breaker
-
-    return breaker(hub, shop)
+    return shop_health.breaker(hub, shop)
 
 
 async def push_shop(hub: Hub, shop: str) -> PushReport:
@@ -476,7 +251,7 @@ async def push_shop(hub: Hub, shop: str) -> PushReport:
             await schedule_push(hub, [shop], delay_ms=CAPPED_RECHECK_MS)
     log.info("stock.pushed", shop=shop, pushed=report.pushed, skipped=report.skipped, failed=report.failed,
              capped=report.capped, calls=report.calls, settled=report.settled)
-    if await stock_inflight.any_dirty_and_free(hub, [e.row_id for b in batches for e in b.entries]):
+    if await inflight.any_dirty_and_free(hub, [e.row_id for b in batches for e in b.entries]):
         # Changed while this job's push was outstanding: other jobs left it alone, so push it now.
         await schedule_push(hub, [shop])
     lowered = {p.merchant_sku for p in planned if p.move.kind is not MoveKind.RAISE}
@@ -510,7 +285,7 @@ async def _prepare(hub: Hub, shop: str, connector: Any, items: list[_Item], repo
             for item in in_sync:
                 await session.execute(update(ChannelStockRow).where(ChannelStockRow.id == item.row_id)
                                       .values(target=item.target).execution_options(synchronize_session=False))
-                await stock_inflight.release(session, item.row_id, item.key)
+                await inflight.release(session, item.row_id, item.key)
     plan = None
     if partitioned:
         by_sku: dict[str, list[int]] = {}
@@ -529,53 +304,53 @@ async def _send(hub: Hub, shop: str, platform: str, connector: Any, report: Push
     """Send the batches in order through the shop's breaker and record each outcome. Entries never
     sent are given back (dirty again; a partitioned grant undone), so nothing is left counted for
     a call that did not go out. Each batch's marks are renewed just before its call, and entries
-    a newer push took over are not sent (``stock_inflight``)."""
+    a newer push took over are not sent (``inflight``)."""
     breaker = _breaker(hub, shop)
     pending = list(batches)
-    inflight: _Batch | None = None
+    sending: _Batch | None = None
     try:
         while pending:
             await breaker.check()
             pending[0].entries = await _still_ours(hub, pending[0].entries)
-            inflight = pending.pop(0)
-            if not inflight.entries:
-                inflight = None
+            sending = pending.pop(0)
+            if not sending.entries:
+                sending = None
                 continue
             report.calls += 1
             try:
-                if inflight.adjust:
-                    changes = [_channel_change(shop, e) for e in inflight.entries
+                if sending.adjust:
+                    changes = [_channel_change(shop, e) for e in sending.entries
                                if isinstance(e, exposure.PlannedPush)]
                     results = await connector.adjust_stock(changes)
                 else:
-                    results = await connector.push_stock([_channel_value(shop, e) for e in inflight.entries])
+                    results = await connector.push_stock([_channel_value(shop, e) for e in sending.entries])
             except AuthorizationError as exc:
                 # Refused, so not applied: given back, dirty, and pushed once the shop is resumed.
                 await _pause(hub, shop, exc)
                 report.paused = str(exc)
-                await _give_back(hub, inflight.entries, str(exc))
-                inflight = None
+                await _give_back(hub, sending.entries, str(exc))
+                sending = None
                 return
             except PermanentError as exc:
                 # The whole batch was refused as bad: record it per listing, keep the others flowing.
-                await _record(hub, platform, report, inflight.entries, None, refused=exc, idempotent=idempotent)
-                inflight = None
+                await _record(hub, platform, report, sending.entries, None, refused=exc, idempotent=idempotent)
+                sending = None
                 continue
             except (RetryableError, ShopPausedError) as exc:
                 if isinstance(exc, RetryableError):
                     await breaker.record_failure(f"stock push: {exc}")
                 if isinstance(exc, ThrottledError | ShopPausedError):
-                    await _give_back(hub, inflight.entries, str(exc))  # refused: nothing applied
+                    await _give_back(hub, sending.entries, str(exc))  # refused: nothing applied
                 else:
-                    await _unanswered(hub, inflight.entries, str(exc), idempotent=idempotent)
-                inflight = None
+                    await _unanswered(hub, sending.entries, str(exc), idempotent=idempotent)
+                sending = None
                 raise
-            inflight_batch, inflight = inflight, None
+            answered, sending = sending, None
             await breaker.record_success()
-            await _record(hub, platform, report, inflight_batch.entries, results, idempotent=idempotent)
+            await _record(hub, platform, report, answered.entries, results, idempotent=idempotent)
     except BaseException:
-        if inflight is not None:
-            await _unanswered(hub, inflight.entries, None, idempotent=idempotent)
+        if sending is not None:
+            await _unanswered(hub, sending.entries, None, idempotent=idempotent)
         await _give_back(hub, [e for b in pending for e in b.entries])
         raise
     finally:
@@ -585,7 +360,7 @@ async def _send(hub: Hub, shop: str, platform: str, connector: Any, report: Push
 
 async def _still_ours(hub: Hub, entries: list[_Entry]) -> list[_Entry]:
     """The entries whose listing still carries their mark, renewed for the call about to go out."""
-    ours = await stock_inflight.renew(hub, [(e.row_id, e.key) for e in entries])
+    ours = await inflight.renew(hub, [(e.row_id, e.key) for e in entries])
     dropped = [e.merchant_sku for e in entries if e.row_id not in ours]
     if dropped:
         log.warning("stock.push_superseded", skus=dropped[:20], count=len(dropped))
@@ -594,14 +369,14 @@ async def _still_ours(hub: Hub, entries: list[_Entry]) -> list[_Entry]:
 
 async def _unanswered(hub: Hub, entries: Sequence[_Entry], error: str | None, *, idempotent: bool) -> None:
     """A call whose outcome is unknown: dirty again, pushed again once it can no longer land late
-    (``stock_inflight.keep_unknown``); a partitioned push settled on the safe side."""
+    (``inflight.keep_unknown``); a partitioned push settled on the safe side."""
     at = _now()
     async with hub.database().transaction() as session:
         for entry in entries:
             if isinstance(entry, exposure.PlannedPush):
                 await exposure.record_outcome(session, entry, None, answered=False, idempotent=idempotent, at=at)
             else:
-                await stock_inflight.keep_unknown(session, entry.row_id, entry.key, at)
+                await inflight.keep_unknown(session, entry.row_id, entry.key, at)
         await _redirty(session, entries, error)
 
 
@@ -616,13 +391,11 @@ async def _give_back(hub: Hub, entries: Sequence[_Entry], error: str | None = No
             if isinstance(entry, exposure.PlannedPush):
                 await exposure.record_outcome(session, entry, not_sent, answered=True, idempotent=False, at=at)
             elif entry.key:
-                await stock_inflight.release(session, entry.row_id, entry.key)
+                await inflight.release(session, entry.row_id, entry.key)
         await _redirty(session, entries, error)
 
 
 async def _pause(hub: Hub, shop: str, exc: AuthorizationError) -> None:
-    from hub.db import shops as shop_rows
-
     async with hub.database().transaction() as session:
         await shop_rows.pause_shop(session, shop, str(exc))
     log.error("shop.paused", shop=shop, reason=str(exc))
@@ -633,10 +406,7 @@ async def _record(hub: Hub, platform: str, report: PushReport, batch: Sequence[_
                   idempotent: bool) -> None:
     """Record what one answered call did, per listing; a refused call (``refused``) for all of them.
     A shared value is recorded only while the listing still carries this push's mark; one whose
-    outcome is unknown keeps it until it can no longer land late (``stock_inflight``)."""
-    from hub import metrics
-    from hub.db import dead_letters
-
+    outcome is unknown keeps it until it can no longer land late (``inflight``)."""
     matched = _match(results or [], batch)
     at = _now()
     retry_later: list[_Entry] = []
@@ -657,7 +427,7 @@ async def _record(hub: Hub, platform: str, report: PushReport, batch: Sequence[_
                                                          pending_at=None, pending_delta=None)
                                                  .returning(row.id).execution_options(synchronize_session=False))
                     if mine.first() is None:
-                        await stock_inflight.superseded(session, item.row_id, at)
+                        await inflight.superseded(session, item.row_id, at)
                 report.pushed += 1
                 metrics.STOCK_PUSHES.labels(platform, "ok").inc()
                 _observe_lag(platform, item, at)
@@ -683,9 +453,9 @@ async def _record(hub: Hub, platform: str, report: PushReport, batch: Sequence[_
                         merchant_sku=item.merchant_sku, ok=False, error_code=code), answered=True,
                         idempotent=idempotent, at=at)
             elif unknown:
-                await stock_inflight.keep_unknown(session, item.row_id, item.key, at)
+                await inflight.keep_unknown(session, item.row_id, item.key, at)
             else:  # certainly not applied
-                await stock_inflight.release(session, item.row_id, item.key)
+                await inflight.release(session, item.row_id, item.key)
             await session.execute(update(ChannelStockRow).where(ChannelStockRow.id == item.row_id).values(
                 target=item.target, last_error=error[:2000], last_error_at=at,
             ).execution_options(synchronize_session=False))

@@ -23,7 +23,7 @@ Sales that certainly came after that moment (the order's creation later than it,
 clock skew allowed) lower it; changes move it. Once ``stock_settle_after_s`` has passed since the
 anchor, every sale from before it has reached the hub, so the anchor bounds everything the shop
 can still sell and the exposure comes down to it. That delivery time is the one assumption.
-Not for the push itself (``stock_sync``) or the allocation arithmetic (``allocation``).
+Not for the push itself (``push``) or the allocation arithmetic (``allocation``).
 """
 
 from __future__ import annotations
@@ -40,12 +40,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.inventory import StockPushResult
 from hub.db.tables import ChannelStockRow, ListingRow, SkuRow, StockRow
-from hub.services import inventory
-from hub.services.allocation import Move, MoveKind, plan_partitioned
+from hub.services.stock.allocation import Move, MoveKind, plan_partitioned
+from hub.services.stock.levels import stock_of
+from hub.services.stock.skus import components_of
+from hub.services.stock.targets import SkuTargets
 
 if TYPE_CHECKING:
     from hub.context import Hub
-    from hub.services.stock_sync import SkuTargets
 
 log = structlog.get_logger(__name__)
 
@@ -132,7 +133,7 @@ async def _lock_stock(session: AsyncSession, merchant_sku: str) -> None:
     if session.bind is None or session.bind.dialect.name == "sqlite":
         return
     await session.execute(select(SkuRow.merchant_sku).where(SkuRow.merchant_sku == merchant_sku).with_for_update())
-    skus = {merchant_sku} | set((await inventory.components_of(session, [merchant_sku])).get(merchant_sku, {}))
+    skus = {merchant_sku} | set((await components_of(session, [merchant_sku])).get(merchant_sku, {}))
     await session.execute(select(StockRow.id).where(StockRow.merchant_sku.in_(skus)).order_by(StockRow.id)
                           .with_for_update())
 
@@ -195,7 +196,7 @@ async def plan_shop(hub: Hub, shop: str, by_sku: Mapping[str, list[int]], target
             await _lock_stock(session, sku)
             now = _now()
             plan.settled += await _settle(session, sku, now, settle_after)
-            available = (await inventory.stock_of(session, [sku]))[sku].available
+            available = (await stock_of(session, [sku]))[sku].available
             rows = (await session.execute(
                 select(ChannelStockRow, ListingRow).join(ListingRow, ListingRow.id == ChannelStockRow.listing_id)
                 .where(ChannelStockRow.merchant_sku == sku).order_by(ChannelStockRow.id))).all()
@@ -349,4 +350,3 @@ async def note_reading(session: AsyncSession, row_id: int, quantity: int, pushed
     await session.execute(update(row).where(*still, row.exposure.is_not(None))
                           .values(anchor_value=quantity, anchor_at=at).execution_options(synchronize_session=False))
     return raised
-

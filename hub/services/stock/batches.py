@@ -7,7 +7,7 @@ now (nothing written) to name every row that would leave on hand below what orde
 reserved; ``apply_batch`` locks the batch's stock rows (in id order, so two batches never
 deadlock), plans again on the locked values, and writes the new on-hand values in one UPDATE
 and the ledger in one INSERT, inside the caller's transaction. Not for single adjustments
-(``hub.services.inventory.adjust_stock``) nor for the import job (``hub.services.stock_import``).
+(``adjustments.adjust_stock``) nor for the import job (``import_jobs``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.inventory import StockChangeCause
 from hub.db.tables import StockLedgerRow, StockRow
 from hub.db.upsert import insert_ignore
-from hub.services.inventory import Adjustment, ImportProblem, StockImportError
+from hub.services.stock.adjustments import Adjustment
+from hub.services.stock.csv_file import ImportProblem, StockImportError
 
 Key = tuple[str, str]  # (warehouse, merchant SKU)
 

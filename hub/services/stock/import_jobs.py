@@ -1,13 +1,13 @@
 """Stock files imported as jobs: the whole file checked first, then applied in batches by a job
 on the ``bulk`` queue, its progress recorded per batch so a page can show it live.
 
-The file is the CLI's (``hub stock import``): parsed by ``inventory.parse_stock_rows``, problems
+The file is the CLI's (``hub stock import``): parsed by ``csv_file.parse_stock_rows``, problems
 reported as ``ImportProblem`` rows. Every row is checked before any is applied — the columns,
 warehouses and SKUs, and each row against the stock there is now (nothing may go below what
 orders have reserved) — and a file with a bad row starts no job. A good file becomes a
 ``stock_import_jobs`` row holding its rows, and an outbox message in the same transaction starts
 the job (``run_import``): one transaction per batch of ``batch_size`` rows (set-based,
-``hub.services.stock_batches``), which also moves ``done_rows``, then the shops' pushes.
+``batches``), which also moves ``done_rows``, then the shops' pushes.
 
 Idempotency: a batch and the count of rows done commit together, so whatever stops a job, it
 continues from the first row not applied and never applies a row twice. A file is known by its
@@ -15,7 +15,7 @@ SHA-256: uploading it again while its job runs shows that job; after a failure o
 continues that job (the rest of the file is checked again first); after it finished nothing
 is applied unless a new import of it is asked for (``again``) — so re-uploading a count file (or
 a delta file) never applies it twice by accident. Not for single adjustments
-(``inventory.adjust_stock``) nor for rendering (``hub.console``).
+(``adjustments.adjust_stock``) nor for rendering (``hub.console``).
 """
 
 from __future__ import annotations
@@ -37,8 +37,10 @@ from hub.db import outbox
 from hub.db.tables import StockImportJobRow
 from hub.db.upsert import insert_ignore
 from hub.errors import NotFoundError
-from hub.services import inventory, stock_batches, stock_effects, stock_sync
-from hub.services.inventory import Adjustment, ImportProblem, StockImportError
+from hub.services.stock import batches, effects, scheduling
+from hub.services.stock.adjustments import Adjustment, adjustment_problems
+from hub.services.stock.csv_file import ImportProblem, StockImportError, decode_file, parse_stock_rows
+from hub.services.stock.levels import known_warehouses
 
 log = structlog.get_logger(__name__)
 
@@ -118,17 +120,6 @@ def _view(row: StockImportJobRow) -> ImportJob:
         finished_at=row.finished_at)
 
 
-def decode_file(data: bytes) -> str:
-    """The file's text: UTF-8 (with or without a BOM), else GB 18030 (what Excel saves in Chinese
-    Windows); else a problem naming the file."""
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise StockImportError([ImportProblem(1, "file", "not a text file (save it as CSV in UTF-8)")])
-
-
 def _kind(adjustments: Sequence[Adjustment]) -> str:
     absolute = sum(1 for a in adjustments if a.on_hand is not None)
     return "absolute" if absolute == len(adjustments) else "delta" if absolute == 0 else "mixed"
@@ -147,9 +138,9 @@ async def find_problems(hub: Any, adjustments: Sequence[Adjustment], rows: Seque
     """Every problem of these rows, were they applied now: unknown warehouses and SKUs, bundles,
     and counts or deltas that would leave on hand below what is reserved. Nothing is written."""
     async with hub.database().session() as session:
-        known = await inventory.adjustment_problems(session, adjustments, inventory.known_warehouses(hub.config))
+        known = await adjustment_problems(session, adjustments, known_warehouses(hub.config))
         problems = [ImportProblem(rows[i], field_name, message) for i, field_name, message in known]
-        problems += await stock_batches.check_rows(session, adjustments, rows)
+        problems += await batches.check_rows(session, adjustments, rows)
     return sorted(problems, key=lambda p: p.row)
 
 
@@ -166,7 +157,7 @@ async def receive_file(
     """Check an uploaded stock file whole and start its job (or say what became of the same file).
 
     Raises ``StockImportError`` naming every bad row and column; then nothing is applied."""
-    numbered = inventory.parse_stock_rows(decode_file(data))
+    numbered = parse_stock_rows(decode_file(data))
     if not numbered:
         raise StockImportError([ImportProblem(2, "row", "the file has a header but no rows")])
     if len(numbered) > MAX_ROWS:
@@ -288,12 +279,12 @@ async def _next_batch(hub: Any, job_id: int, rows: Sequence[Sequence[Any]]) -> _
             return None
         start = job.done_rows
         adjustments, numbers = _decode(rows[start:start + job.batch_size])
-        known = await inventory.adjustment_problems(session, adjustments, inventory.known_warehouses(hub.config))
+        known = await adjustment_problems(session, adjustments, known_warehouses(hub.config))
         if known:
             raise StockImportError([ImportProblem(numbers[i], f, m) for i, f, m in known])
-        result = await stock_batches.apply_batch(session, adjustments, numbers, cause=StockChangeCause.IMPORT,
-                                                 reference=job.reference, actor=job.actor)
-        shops = await stock_sync.mark_dirty(session, result.skus)
+        result = await batches.apply_batch(session, adjustments, numbers, cause=StockChangeCause.IMPORT,
+                                           reference=job.reference, actor=job.actor)
+        shops = await scheduling.mark_dirty(session, result.skus)
         done = start + len(adjustments)
         finished = done >= job.total_rows
         now = _now()
@@ -351,9 +342,9 @@ async def run_import(hub: Any, job_id: int, *, on_batch: Callable[[int], None] |
             break
         if step is None:
             break
-        await stock_sync.schedule_push(hub, step.shops)
-        await stock_effects.notify_stock_changed(hub, step.skus)
-        await inventory.retry_short_orders(hub, step.skus)
+        await scheduling.schedule_push(hub, step.shops)
+        await effects.notify_stock_changed(hub, step.skus)
+        await effects.retry_short_orders(hub, step.skus)
         if on_batch is not None:
             on_batch(step.done)
         if step.finished:

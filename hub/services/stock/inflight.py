@@ -7,7 +7,7 @@ a newer value while the first one's call is still on its way, slow or retrying a
 and the platform would apply the older value last while the hub records the newer one.
 
 The mark is ``channel_stock.pending_key`` (the job's key for a shared listing, the planned push's
-key for a partitioned one, see ``hub.services.exposure``) with ``pending_at``, when it went out:
+key for a partitioned one, see ``exposure``) with ``pending_at``, when it went out:
 
 - a listing with a push outstanding is not claimed by another job; it stays dirty and its own job,
   once answered, has the next push scheduled;
@@ -20,7 +20,7 @@ key for a partitioned one, see ``hub.services.exposure``) with ``pending_at``, w
   ``rules.stock_unanswered_wait_s`` has passed, the time the platform may still take to apply it.
   The same wait covers a job that died holding marks: the sweep then makes those listings dirty.
 
-Not for choosing values (``stock_sync``) or the partitioned accounting (``exposure``).
+Not for choosing values (``targets``, ``push``) or the partitioned accounting (``exposure``).
 """
 
 from __future__ import annotations
