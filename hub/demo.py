@@ -10,7 +10,8 @@ by variable name) and ``hub-demo.secrets`` (their values and the admin key, read
 only) in the working directory, so ``hub --config hub-demo.toml ...`` works against the running
 demo. A restart in the same directory reuses the database and the admin key; the sandboxes start
 empty, so their ids start above the earlier run's and the demo shops' listings and cursors of the
-earlier run are forgotten. Never used in production mode.
+earlier run are forgotten. No two sandboxes issue the same order id, so an order id names one
+order across the demo shops. Never used in production mode.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pydantic import SecretStr
 from hub.asgi_server import BackgroundServer
 from hub.config import ShopConfig, WarehouseConfig
 from hub.context import Hub
+from hub.plugins import HubPlugins
 from hub.sandbox_ids import run_offset, set_sandbox_id_offset
 
 log = structlog.get_logger(__name__)
@@ -94,20 +96,35 @@ def _read_secrets(path: Path) -> dict[str, str]:
     return {name.strip(): value.strip() for name, sep, value in pairs if sep}
 
 
+def new_sandboxes(plugins: HubPlugins, *, started_at: float | None = None) -> dict[str, Any]:
+    """Platform → a new sandbox, for each demo platform whose plugin is installed.
+
+    Their ids start at this run's offset (``run_offset(started_at)``, default now), above every id
+    an earlier run issued; sandboxes built afterwards (tests) get the documented first ids again.
+    """
+    classes = plugins.sandboxes()
+    built: dict[str, Any] = {}
+    set_sandbox_id_offset(run_offset(started_at))
+    try:
+        for platform in DEMO_PLATFORMS:
+            cls = classes.get(platform)
+            if cls is None or plugins.connector_class("channel", platform) is None:
+                log.warning("demo.sandbox_missing", platform=platform)
+                continue
+            built[platform] = cls()
+    finally:
+        set_sandbox_id_offset(0)
+    return built
+
+
 def start_demo(hub: Hub, directory: Path | None = None) -> DemoEnvironment:
     """Start the sandboxes, add a demo shop for each to the hub's configuration, write the files."""
     env = DemoEnvironment(hub, (directory or Path.cwd()).resolve())
     env.secrets = _read_secrets(env.secrets_path)
-    set_sandbox_id_offset(run_offset())
-    sandboxes = hub.plugins.sandboxes()
     api = f"http://{hub.config.hub.api_host}:{hub.config.hub.api_port}"
-    for platform in DEMO_PLATFORMS:
-        cls = sandboxes.get(platform)
+    for platform, sandbox in new_sandboxes(hub.plugins).items():
         connector = hub.plugins.connector_class("channel", platform)
-        if cls is None or connector is None:
-            log.warning("demo.sandbox_missing", platform=platform)
-            continue
-        sandbox = cls()
+        assert connector is not None  # new_sandboxes builds none for a platform without one
         server = BackgroundServer(sandbox.app).start()
         env.servers.append(server)
         shop = f"demo-{platform}"
@@ -123,7 +140,6 @@ def start_demo(hub: Hub, directory: Path | None = None) -> DemoEnvironment:
         sandbox.demo_skus = list(DEMO_SKUS)
         env.sandboxes[shop] = sandbox
         log.info("demo.sandbox_started", platform=platform, shop=shop, url=server.base_url)
-    set_sandbox_id_offset(0)
     hub.config._secrets = {**hub.config.secrets, **env.secrets}
     if "main" not in hub.config.warehouses:
         hub.config.warehouses["main"] = WarehouseConfig(platform="manual")
