@@ -10,8 +10,9 @@ by variable name) and ``hub-demo.secrets`` (their values and the admin key, read
 only) in the working directory, so ``hub --config hub-demo.toml ...`` works against the running
 demo. A restart in the same directory reuses the database and the admin key; the sandboxes start
 empty, so their ids start above the earlier run's and the demo shops' listings and cursors of the
-earlier run are forgotten. No two sandboxes issue the same order id, so an order id names one
-order across the demo shops. Never used in production mode.
+earlier run are forgotten (``hub run`` finishes the earlier run's work before it stops, while its
+sandboxes still answer). No two sandboxes issue the same order id, so an order id names one order
+across the demo shops. Never used in production mode.
 """
 
 from __future__ import annotations
