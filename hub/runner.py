@@ -1,11 +1,12 @@
 """Process entry points: ``hub serve`` (API), ``hub worker`` (actors + scheduler) and ``hub run``
 (all of it in one process on the embedded default, optionally with demo sandboxes).
 
-Order matters: logging first, then the broker is built and the actors bound *before* anything
-sends a message; the API runs on uvicorn's loop, actors on dramatiq's, and the scheduler and
-outbox relay on a loop of their own, each with its own engine and clients (docs/architecture.md §5).
-Stopping goes the other way: the API, then whatever starts work, then (embedded) a bounded wait
-for accepted work, then the relay and the workers.
+Order matters: the API's port is bound first (kept until uvicorn listens on it), then logging,
+then the broker is built and the actors bound *before* anything sends a message; the API runs on
+uvicorn's loop, actors on dramatiq's, and the scheduler and outbox relay on a loop of their own,
+each with its own engine and clients (docs/architecture.md §5). Stopping goes the other way: the
+API, then whatever starts work, then (embedded) a bounded wait for accepted work, then the relay
+and the workers.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -193,8 +195,9 @@ def drain(background: BackgroundLoop, runtime: Any, timeout_s: float = DRAIN_S) 
     return True
 
 
-def _uvicorn(hub: Hub, app: Any, on_started: Callable[[], None] | None = None) -> None:
-    """Serve ``app`` in the foreground; ``on_started()`` runs once the port is listening."""
+def _uvicorn(hub: Hub, app: Any, sock: socket.socket, on_started: Callable[[], None] | None = None) -> None:
+    """Serve ``app`` in the foreground on ``sock`` (``reserve_port``); ``on_started()`` runs once
+    the port is listening."""
     import uvicorn
 
     from hub.uvicorn_limits import server_options
@@ -212,24 +215,27 @@ def _uvicorn(hub: Hub, app: Any, on_started: Callable[[], None] | None = None) -
 
         main = threading.current_thread()
         threading.Thread(target=announce, name="hub-announce", daemon=True).start()
-    server.run()
+    server.run(sockets=[sock])
 
 
-def check_port(hub: Hub) -> None:
-    """Refuse to start when the API's port is taken, naming the option that changes it."""
-    from hub.asgi_server import port_in_use
+def reserve_port(hub: Hub) -> socket.socket:
+    """The API's port, bound before anything else starts (a port checked, then bound seconds later,
+    could meanwhile go to one of the process's own outgoing connections); refuses a taken port,
+    naming the option that changes it."""
+    from hub.asgi_server import PortUnavailable, bind_port
 
     host, port = hub.config.hub.api_host, hub.config.hub.api_port
-    problem = port_in_use(host, port)
-    if problem:
-        raise BadInputError(f"port {port} on {host} is {problem}; choose another with --port")
+    try:
+        return bind_port(host, port)
+    except PortUnavailable as exc:
+        raise BadInputError(f"port {port} on {host} is {exc}; choose another with --port") from None
 
 
 def serve(hub: Hub) -> None:
     """The API process. With Redis it only enqueues; without, it also runs workers in-process."""
     from hub.api import create_app
 
-    check_port(hub)
+    sock = reserve_port(hub)
     if hub.config.redis_url:
         from hub.queue.broker import check_redis, guard_broker_outages
 
@@ -245,7 +251,7 @@ def serve(hub: Hub) -> None:
         runtime.start_workers(worker_timeout_ms=WORKER_POLL_MS)
         background = BackgroundLoop(hub).start()
     try:
-        _uvicorn(hub, create_app(hub))
+        _uvicorn(hub, create_app(hub), sock)
     finally:
         if background:
             drain(background, runtime)
@@ -281,7 +287,7 @@ def run_all(hub: Hub, *, demo: bool = False) -> None:
     from hub.api import create_app
     from hub.banner import print_banner
 
-    check_port(hub)
+    sock = reserve_port(hub)
     _setup_logging(hub)
     demo_env = None
     if demo:
@@ -299,7 +305,7 @@ def run_all(hub: Hub, *, demo: bool = False) -> None:
     background = BackgroundLoop(hub, extra=extra).start()
     log.info("hub.started", api=f"http://{hub.config.hub.api_host}:{hub.config.hub.api_port}", demo=demo)
     try:
-        _uvicorn(hub, create_app(hub), on_started=lambda: print_banner(hub, demo_env))
+        _uvicorn(hub, create_app(hub), sock, on_started=lambda: print_banner(hub, demo_env))
     finally:
         if not hub.config.redis_url:  # Redis keeps its messages; the in-process queue does not
             drain(background, runtime)  # while the demo's sandboxes still answer for their orders
