@@ -18,8 +18,8 @@ across the demo shops. Never used in production mode.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
-import random
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,10 +65,11 @@ class DemoEnvironment:
         return self.directory / SECRETS_NAME
 
     async def drive(self, stop: asyncio.Event) -> None:
-        """Create and advance orders in the sandboxes until stopped."""
-        rng = random.Random()
-        while not stop.is_set():
-            shop = rng.choice(list(self.sandboxes))
+        """Create and advance orders in the sandboxes, one shop after another, until stopped: every
+        shop takes a step (its first one creates an order) within each round of the shops."""
+        shops = itertools.cycle(list(self.sandboxes))
+        while self.sandboxes and not stop.is_set():
+            shop = next(shops)
             try:
                 await self.sandboxes[shop].demo_step(shop)
             except Exception as exc:  # keep the demo going: a sold-out SKU is part of the show
@@ -79,6 +80,8 @@ class DemoEnvironment:
                 pass
 
     def stop(self) -> None:
+        for server in self.servers:  # all at once: each takes a tick of its loop to notice
+            server.server.should_exit = True
         for server in self.servers:
             server.stop()
 
