@@ -16,27 +16,33 @@ from typing import Any
 import uvicorn
 
 
-def port_in_use(host: str, port: int) -> str | None:
-    """Why ``host:port`` cannot be listened on ("in use", "not an address of this machine"…), or None.
+class PortUnavailable(Exception):
+    """``host:port`` cannot be listened on; the message says why ("in use" …)."""
 
-    Binds the way uvicorn does (SO_REUSEADDR), so a port left in TIME_WAIT by a stopped hub is free.
+
+def bind_port(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` the way uvicorn binds (SO_REUSEADDR, so a port left in
+    TIME_WAIT by a stopped hub is free), not listening yet. Handed to the server, it keeps the port
+    from the check to the start: no connection the process opens meanwhile can be given that port.
+    ``PortUnavailable`` says why it cannot be bound.
     """
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        return f"not a host name this machine can resolve ({exc.strerror})"
+        raise PortUnavailable(f"not a host name this machine can resolve ({exc.strerror})") from exc
     family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(address)
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                return "in use"
-            if exc.errno == errno.EACCES:
-                return "reserved (ports below 1024 need privileges)"
-            return f"not available ({exc.strerror})"
-    return None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortUnavailable("in use") from exc
+        if exc.errno == errno.EACCES:
+            raise PortUnavailable("reserved (ports below 1024 need privileges)") from exc
+        raise PortUnavailable(f"not available ({exc.strerror})") from exc
+    return sock
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -50,13 +56,17 @@ class BackgroundServer:
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning",
                  **options: Any) -> None:
-        """``options`` go to ``uvicorn.Config`` as given (e.g. ``hub.uvicorn_limits.server_options``)."""
+        """``options`` go to ``uvicorn.Config`` as given (e.g. ``hub.uvicorn_limits.server_options``).
+        Port 0 (the default): a free port, bound at once, so nothing else can take it before the
+        server listens."""
         self.host = host
-        self.port = port or free_port(host)
+        self.socket = bind_port(host, port)
+        self.port = int(self.socket.getsockname()[1])
         config = uvicorn.Config(app, host=host, port=self.port, log_level=log_level, lifespan="auto",
                                 access_log=False, **options)
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name=f"asgi:{self.port}", daemon=True)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]},
+                                       name=f"asgi:{self.port}", daemon=True)
 
     @property
     def base_url(self) -> str:
@@ -74,6 +84,7 @@ class BackgroundServer:
     def stop(self, timeout: float = 10.0) -> None:
         self.server.should_exit = True
         self.thread.join(timeout)
+        self.socket.close()
 
 
 @contextmanager

@@ -8,19 +8,29 @@ moving in the API within seconds. Its larger orders are held (``DEMO_HIGH_VALUE_
 console's exceptions queue is not empty.
 
 It also writes ``hub-demo.toml`` (the database, the demo shops at the sandboxes' ports, credentials
+<<<<<<< HEAD
 by variable name) and ``hub-demo.secrets`` (their values, the admin key and the demo user's
 password, readable by the owner only) in the working directory, so ``hub --config hub-demo.toml
 ...`` works against the running demo. A restart in the same directory reuses the database, the
 admin key and the user's password; the sandboxes start empty, so their ids start above the
 earlier run's and the demo shops' listings and cursors of the
 earlier run are forgotten. Never used in production mode.
+=======
+by variable name) and ``hub-demo.secrets`` (their values and the admin key, readable by the owner
+only) in the working directory, so ``hub --config hub-demo.toml ...`` works against the running
+demo. A restart in the same directory reuses the database and the admin key; the sandboxes start
+empty, so their ids start above the earlier run's and the demo shops' listings and cursors of the
+earlier run are forgotten (``hub run`` finishes the earlier run's work before it stops, while its
+sandboxes still answer). No two sandboxes issue the same order id, so an order id names one order
+across the demo shops. Never used in production mode.
+>>>>>>> fix-restart
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
-import random
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +42,7 @@ from pydantic import SecretStr
 from hub.asgi_server import BackgroundServer
 from hub.config import ShopConfig, WarehouseConfig
 from hub.context import Hub
+from hub.plugins import HubPlugins
 from hub.sandbox_ids import run_offset, set_sandbox_id_offset
 
 if TYPE_CHECKING:
@@ -74,10 +85,11 @@ class DemoEnvironment:
         return self.directory / SECRETS_NAME
 
     async def drive(self, stop: asyncio.Event) -> None:
-        """Create and advance orders in the sandboxes until stopped."""
-        rng = random.Random()
-        while not stop.is_set():
-            shop = rng.choice(list(self.sandboxes))
+        """Create and advance orders in the sandboxes, one shop after another, until stopped: every
+        shop takes a step (its first one creates an order) within each round of the shops."""
+        shops = itertools.cycle(list(self.sandboxes))
+        while self.sandboxes and not stop.is_set():
+            shop = next(shops)
             try:
                 await self.sandboxes[shop].demo_step(shop)
             except Exception as exc:  # keep the demo going: a sold-out SKU is part of the show
@@ -88,6 +100,8 @@ class DemoEnvironment:
                 pass
 
     def stop(self) -> None:
+        for server in self.servers:  # all at once: each takes a tick of its loop to notice
+            server.server.should_exit = True
         for server in self.servers:
             server.stop()
 
@@ -106,20 +120,35 @@ def _read_secrets(path: Path) -> dict[str, str]:
     return {name.strip(): value.strip() for name, sep, value in pairs if sep}
 
 
+def new_sandboxes(plugins: HubPlugins, *, started_at: float | None = None) -> dict[str, Any]:
+    """Platform → a new sandbox, for each demo platform whose plugin is installed.
+
+    Their ids start at this run's offset (``run_offset(started_at)``, default now), above every id
+    an earlier run issued; sandboxes built afterwards (tests) get the documented first ids again.
+    """
+    classes = plugins.sandboxes()
+    built: dict[str, Any] = {}
+    set_sandbox_id_offset(run_offset(started_at))
+    try:
+        for platform in DEMO_PLATFORMS:
+            cls = classes.get(platform)
+            if cls is None or plugins.connector_class("channel", platform) is None:
+                log.warning("demo.sandbox_missing", platform=platform)
+                continue
+            built[platform] = cls()
+    finally:
+        set_sandbox_id_offset(0)
+    return built
+
+
 def start_demo(hub: Hub, directory: Path | None = None) -> DemoEnvironment:
     """Start the sandboxes, add a demo shop for each to the hub's configuration, write the files."""
     env = DemoEnvironment(hub, (directory or Path.cwd()).resolve())
     env.secrets = _read_secrets(env.secrets_path)
-    set_sandbox_id_offset(run_offset())
-    sandboxes = hub.plugins.sandboxes()
     api = f"http://{hub.config.hub.api_host}:{hub.config.hub.api_port}"
-    for platform in DEMO_PLATFORMS:
-        cls = sandboxes.get(platform)
+    for platform, sandbox in new_sandboxes(hub.plugins).items():
         connector = hub.plugins.connector_class("channel", platform)
-        if cls is None or connector is None:
-            log.warning("demo.sandbox_missing", platform=platform)
-            continue
-        sandbox = cls()
+        assert connector is not None  # new_sandboxes builds none for a platform without one
         server = BackgroundServer(sandbox.app).start()
         env.servers.append(server)
         shop = f"demo-{platform}"
@@ -135,7 +164,6 @@ def start_demo(hub: Hub, directory: Path | None = None) -> DemoEnvironment:
         sandbox.demo_skus = list(DEMO_SKUS)
         env.sandboxes[shop] = sandbox
         log.info("demo.sandbox_started", platform=platform, shop=shop, url=server.base_url)
-    set_sandbox_id_offset(0)
     if hub.config.rules.high_value_hold_amount is None:
         hub.config.rules.high_value_hold_amount = DEMO_HIGH_VALUE_HOLD
     hub.config._secrets = {**hub.config.secrets, **env.secrets}

@@ -1,9 +1,12 @@
 """Process entry points: ``hub serve`` (API), ``hub worker`` (actors + scheduler) and ``hub run``
 (all of it in one process on the embedded default, optionally with demo sandboxes).
 
-Order matters: logging first, then the broker is built and the actors bound *before* anything
-sends a message; the API runs on uvicorn's loop, actors on dramatiq's, and the scheduler and
-outbox relay on a loop of their own, each with its own engine and clients (docs/architecture.md §5).
+Order matters: the API's port is bound first (kept until uvicorn listens on it), then logging,
+then the broker is built and the actors bound *before* anything sends a message; the API runs on
+uvicorn's loop, actors on dramatiq's, and the scheduler and outbox relay on a loop of their own,
+each with its own engine and clients (docs/architecture.md §5). Stopping goes the other way: the
+API, then whatever starts work, then (embedded) a bounded wait for accepted work, then the relay
+and the workers.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -80,7 +84,11 @@ def periodic_jobs(hub: Hub) -> list[tuple[str, float, str, tuple[Any, ...]]]:
 
 
 class BackgroundLoop:
-    """The scheduler (leader-elected) and the outbox relay, on their own thread and loop."""
+    """The scheduler (leader-elected) and the outbox relay, on their own thread and loop.
+
+    ``extra`` tasks (the demo's order driver) run beside the scheduler: like it, they start new
+    work, so ``quiesce()`` ends them while the relay goes on sending what was committed.
+    """
 
     def __init__(self, hub: Hub, *, extra: Sequence[Callable[[asyncio.Event], Any]] | None = None,
                  schedule: bool = True) -> None:
@@ -88,6 +96,7 @@ class BackgroundLoop:
         self.extra = list(extra or [])
         self.schedule = schedule
         self.stop_event: asyncio.Event | None = None
+        self.quiet_event: asyncio.Event | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread = threading.Thread(target=self._run, name="hub-background", daemon=True)
         self.ready = threading.Event()
@@ -101,21 +110,22 @@ class BackgroundLoop:
         from hub.queue.scheduler import PeriodicJob, Scheduler, schedule_memory
 
         self.loop = asyncio.get_running_loop()
-        self.stop_event = asyncio.Event()
+        self.stop_event, self.quiet_event = asyncio.Event(), asyncio.Event()
         self.ready.set()
         runtime = self.hub.runtime
         assert runtime is not None, "start_runtime(hub) before the background loop"
         jobs = [PeriodicJob(name, interval, actor, args) for name, interval, actor, args in periodic_jobs(self.hub)]
         leader = LeaderLock(self.hub.redis(), "scheduler", ttl_s=10, key_prefix=self.hub.redis_key("leader:"))
         memory = schedule_memory(self.hub.redis(), self.hub.redis_key("scheduler:last_run"))
-        tasks = [asyncio.create_task(run_relay_forever(self.hub.config.database_url, runtime, 0.2, self.stop_event))]
+        relay = asyncio.create_task(run_relay_forever(self.hub.config.database_url, runtime, 0.2, self.stop_event))
+        starters = []
         if self.schedule:
-            tasks.append(asyncio.create_task(Scheduler(runtime, leader, jobs, memory=memory).run(self.stop_event)))
-        tasks += [asyncio.create_task(fn(self.stop_event)) for fn in self.extra]
+            starters.append(asyncio.create_task(Scheduler(runtime, leader, jobs, memory=memory).run(self.quiet_event)))
+        starters += [asyncio.create_task(fn(self.quiet_event)) for fn in self.extra]
+        await self.quiet_event.wait()
+        await _cancel(starters)
         await self.stop_event.wait()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _cancel([relay])
         await self.hub.close_loop_resources()
 
     def start(self) -> BackgroundLoop:
@@ -123,14 +133,71 @@ class BackgroundLoop:
         self.ready.wait(10)
         return self
 
+    def quiesce(self) -> None:
+        """Start no new work (the scheduler and the extra tasks end); the relay goes on."""
+        if self.loop is not None and self.quiet_event is not None:
+            self.loop.call_soon_threadsafe(self.quiet_event.set)
+
+    def unpublished(self, timeout_s: float = 5.0) -> int:
+        """Outbox rows committed and not yet relayed (asked on the loop, with its engine)."""
+        from hub.db import outbox
+
+        async def count() -> int:
+            async with self.hub.database().session() as session:
+                return await outbox.count_unpublished(session)
+
+        assert self.loop is not None, "start() the background loop first"
+        return asyncio.run_coroutine_threadsafe(count(), self.loop).result(timeout_s)
+
     def stop(self) -> None:
-        if self.loop is not None and self.stop_event is not None:
+        if self.loop is not None and self.stop_event is not None and self.quiet_event is not None:
+            self.loop.call_soon_threadsafe(self.quiet_event.set)
             self.loop.call_soon_threadsafe(self.stop_event.set)
         self.thread.join(15)
 
 
-def _uvicorn(hub: Hub, app: Any, on_started: Callable[[], None] | None = None) -> None:
-    """Serve ``app`` in the foreground; ``on_started()`` runs once the port is listening."""
+async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+#: How long a stopping embedded hub lets accepted work finish before it stops anyway.
+DRAIN_S = 10.0
+
+
+def drain(background: BackgroundLoop, runtime: Any, timeout_s: float = DRAIN_S) -> bool:
+    """Finish what was accepted before an embedded hub stops: start nothing new, then wait until
+    every committed outbox row is relayed and the in-process queues have no work due (twice in a
+    row). Returns False when work remained at the deadline.
+
+    The in-process queue forgets its messages when the process ends; what the relay had not sent
+    yet and what was queued waited for the next start's relay and sweepers — for the demo, until
+    after its sandboxes were replaced by new ones that know none of those orders or items. Work
+    sent for later (retries in their backoff, coalesced stock pushes) is not waited for.
+    """
+    background.quiesce()
+    started = time.monotonic()
+    deadline = started + timeout_s
+    quiet_rounds = 0
+    try:
+        while quiet_rounds < 2:
+            remaining_ms = int((deadline - time.monotonic()) * 1000)
+            if remaining_ms <= 0:
+                raise TimeoutError
+            runtime.join(remaining_ms, delayed=False)
+            quiet_rounds = quiet_rounds + 1 if background.unpublished() == 0 else 0
+    except TimeoutError:
+        log.warning("hub.drain_incomplete", waited_s=timeout_s,
+                    detail="work still queued is taken up again by the sweepers at the next start")
+        return False
+    log.info("hub.drained", waited_s=round(time.monotonic() - started, 2))
+    return True
+
+
+def _uvicorn(hub: Hub, app: Any, sock: socket.socket, on_started: Callable[[], None] | None = None) -> None:
+    """Serve ``app`` in the foreground on ``sock`` (``reserve_port``); ``on_started()`` runs once
+    the port is listening."""
     import uvicorn
 
     from hub.uvicorn_limits import server_options
@@ -148,24 +215,27 @@ def _uvicorn(hub: Hub, app: Any, on_started: Callable[[], None] | None = None) -
 
         main = threading.current_thread()
         threading.Thread(target=announce, name="hub-announce", daemon=True).start()
-    server.run()
+    server.run(sockets=[sock])
 
 
-def check_port(hub: Hub) -> None:
-    """Refuse to start when the API's port is taken, naming the option that changes it."""
-    from hub.asgi_server import port_in_use
+def reserve_port(hub: Hub) -> socket.socket:
+    """The API's port, bound before anything else starts (a port checked, then bound seconds later,
+    could meanwhile go to one of the process's own outgoing connections); refuses a taken port,
+    naming the option that changes it."""
+    from hub.asgi_server import PortUnavailable, bind_port
 
     host, port = hub.config.hub.api_host, hub.config.hub.api_port
-    problem = port_in_use(host, port)
-    if problem:
-        raise BadInputError(f"port {port} on {host} is {problem}; choose another with --port")
+    try:
+        return bind_port(host, port)
+    except PortUnavailable as exc:
+        raise BadInputError(f"port {port} on {host} is {exc}; choose another with --port") from None
 
 
 def serve(hub: Hub) -> None:
     """The API process. With Redis it only enqueues; without, it also runs workers in-process."""
     from hub.api import create_app
 
-    check_port(hub)
+    sock = reserve_port(hub)
     if hub.config.redis_url:
         from hub.queue.broker import check_redis, guard_broker_outages
 
@@ -181,9 +251,10 @@ def serve(hub: Hub) -> None:
         runtime.start_workers(worker_timeout_ms=WORKER_POLL_MS)
         background = BackgroundLoop(hub).start()
     try:
-        _uvicorn(hub, create_app(hub))
+        _uvicorn(hub, create_app(hub), sock)
     finally:
         if background:
+            drain(background, runtime)
             background.stop()
         runtime.stop()
 
@@ -216,7 +287,7 @@ def run_all(hub: Hub, *, demo: bool = False) -> None:
     from hub.api import create_app
     from hub.banner import print_banner
 
-    check_port(hub)
+    sock = reserve_port(hub)
     _setup_logging(hub)
     demo_env = None
     if demo:
@@ -234,8 +305,10 @@ def run_all(hub: Hub, *, demo: bool = False) -> None:
     background = BackgroundLoop(hub, extra=extra).start()
     log.info("hub.started", api=f"http://{hub.config.hub.api_host}:{hub.config.hub.api_port}", demo=demo)
     try:
-        _uvicorn(hub, create_app(hub), on_started=lambda: print_banner(hub, demo_env))
+        _uvicorn(hub, create_app(hub), sock, on_started=lambda: print_banner(hub, demo_env))
     finally:
+        if not hub.config.redis_url:  # Redis keeps its messages; the in-process queue does not
+            drain(background, runtime)  # while the demo's sandboxes still answer for their orders
         background.stop()
         runtime.stop()
         if demo_env:

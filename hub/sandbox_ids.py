@@ -5,7 +5,9 @@ while the hub's database still holds the orders, messages and listings of the ea
 the sandboxes' ids. A sandbox draws every id from ``sandbox_ids(first)``; the demo calls
 ``set_sandbox_id_offset`` once before building the sandboxes so a new run's ids start above any
 earlier run's. Tests leave the offset at 0 and see the sandboxes' documented first ids.
-Not for the hub's own ids (database sequences).
+The offset separates runs, not sandboxes: the demo runs every sandbox at once, so each sandbox
+class starts its counters from first ids of its own (a Tmall sandbox is a Taobao one with other
+first ids). Not for the hub's own ids (database sequences).
 """
 
 from __future__ import annotations

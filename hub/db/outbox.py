@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, event, select, update
+from sqlalchemy import and_, delete, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -70,6 +70,12 @@ async def take_unpublished(session: AsyncSession, limit: int = 500) -> list[Outb
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     return list((await session.execute(stmt)).scalars().all())
+
+
+async def count_unpublished(session: AsyncSession) -> int:
+    """How many committed rows the relay has not sent yet."""
+    return int(await session.scalar(select(func.count()).select_from(OutboxRow).where(
+        OutboxRow.published_at.is_(None))) or 0)
 
 
 async def mark_published(session: AsyncSession, ids: list[int]) -> None:

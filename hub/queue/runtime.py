@@ -125,11 +125,14 @@ class QueueRuntime:
         if client is not None:
             client.close()
 
-    def join(self, timeout_ms: int = 30_000, *, queues: list[str] | None = None) -> None:
-        """Wait until the queues (and their delay queues) are empty and the worker is idle.
+    def join(self, timeout_ms: int = 30_000, *, queues: list[str] | None = None, delayed: bool = True) -> None:
+        """Wait until the queues (and, with ``delayed``, their delay queues) are empty and the
+        worker is idle.
 
         For tests and the embedded mode. Dead-lettered messages do not raise here: they are rows in
         ``dead_letters``. Raises ``TimeoutError`` if work is still pending after ``timeout_ms``.
+        ``delayed=False`` (in-process broker only) does not wait for messages sent for later —
+        retries in their backoff, coalesced pushes — only for those due now.
         """
         deadline = time.monotonic() + timeout_ms / 1000
         names = queues or list(QUEUES)
@@ -137,27 +140,28 @@ class QueueRuntime:
         while quiet_rounds < 2:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"queues {names} still busy after {timeout_ms} ms")
-            if self._pending(names) == 0 and self._worker_idle():
+            if self._pending(names, delayed) == 0 and self._worker_idle(delayed):
                 quiet_rounds += 1
             else:
                 quiet_rounds = 0
             time.sleep(0.02)
 
-    def _pending(self, names: list[str]) -> int:
+    def _pending(self, names: list[str], delayed: bool = True) -> int:
         if isinstance(self.broker, StubBroker):
-            return sum(self.broker.queues[name].unfinished_tasks for q in names
-                       for name in (q, dq_name(q)) if name in self.broker.queues)
+            wanted = [name for q in names for name in ((q, dq_name(q)) if delayed else (q,))]
+            return sum(self.broker.queues[name].unfinished_tasks for name in wanted if name in self.broker.queues)
         # On Redis, qsize counts the queue, its delay queue and unacknowledged messages.
         do_qsize = self.broker.do_qsize  # type: ignore[attr-defined]
         return sum(int(do_qsize(q)) for q in names)
 
-    def _worker_idle(self) -> bool:
+    def _worker_idle(self, delayed: bool = True) -> bool:
         worker = self.worker
         if worker is None:
             return True
         if worker.work_queue.unfinished_tasks:
             return False
-        return not any(consumer.delay_queue.unfinished_tasks for consumer in worker.consumers.values())
+        return not delayed or not any(consumer.delay_queue.unfinished_tasks
+                                      for consumer in worker.consumers.values())
 
 
 async def _dispose_loop_databases() -> None:

@@ -108,13 +108,21 @@ class TaobaoSandbox:
     #: SKUs ``demo_step`` orders (the hub's demo sets its catalogue here).
     demo_skus: list[str] = ["DEMO-TEE-M", "DEMO-TEE-L", "DEMO-MUG"]
     seller_type: ClassVar[str] = "C"
+    #: The first trade id (sub-orders and refunds draw from the same counter; beyond 2^53, like real
+    #: tids/oids), item/SKU id and TMC message id. TOP numbers Taobao and Tmall trades from one
+    #: space, so a sandbox for another seller type starts its own ranges far from these: the demo
+    #: runs both side by side, and one order id must never name orders in two shops.
+    first_trade_id: ClassVar[int] = 3_900_000_000_000_000_001
+    first_item_id: ClassVar[int] = 600_000_000_001
+    first_message_id: ClassVar[int] = 7_100_000_000_000_000_001
 
     def __init__(self, *, redelivery_seconds: float = 5.0, seed: int | None = None) -> None:
-        self.gateway = TopGateway({APP_KEY: APP_SECRET}, tmc=TmcQueue(redelivery_seconds=redelivery_seconds))
+        tmc = TmcQueue(redelivery_seconds=redelivery_seconds, first_id=self.first_message_id)
+        self.gateway = TopGateway({APP_KEY: APP_SECRET}, tmc=tmc)
         self.shops: dict[str, SandboxShop] = {}
         self.push_targets: dict[str, str | None] = {}
-        self._ids = sandbox_ids(3_900_000_000_000_000_001)  # beyond 2^53, like real tids/oids
-        self._item_ids = sandbox_ids(600_000_000_001)
+        self._ids = sandbox_ids(self.first_trade_id)
+        self._item_ids = sandbox_ids(self.first_item_id)
         self._rng = random.Random(seed)
         for method, handler in self.handlers().items():
             self.gateway.register(method, handler)

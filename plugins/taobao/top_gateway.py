@@ -138,7 +138,12 @@ class TmcQueue:
     queues: dict[tuple[str, str], dict[int, _Queued]] = field(default_factory=dict)
     #: seller nick → the topics permitted (an empty list: every topic the app subscribes to).
     permits: dict[str, list[str]] = field(default_factory=dict)
-    _ids: itertools.count[int] = field(default_factory=lambda: sandbox_ids(7_100_000_000_000_000_001))
+    #: The first message id (shifted per demo run by ``sandbox_ids``).
+    first_id: int = 7_100_000_000_000_000_001
+    _ids: itertools.count[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._ids = sandbox_ids(self.first_id)
 
     def publish(self, app_key: str, group: str, topic: str, content: dict[str, Any], *,
                 user_nick: str | None = None, user_id: str | None = None) -> str:

@@ -24,6 +24,11 @@ SANDBOX_TASK_STATUSES = {"0": "open", "1": "assigned", "2": "in_progress", "3": 
 class TmallSandbox(TaobaoSandbox):
     platform: ClassVar[str] = "tmall"
     seller_type: ClassVar[str] = "B"
+    #: Tmall trades, items and TMC messages are numbered in TOP's one space with Taobao's: ranges
+    #: of their own, so a Tmall and a Taobao sandbox running together never issue the same id.
+    first_trade_id: ClassVar[int] = 3_950_000_000_000_000_001
+    first_item_id: ClassVar[int] = 60_000_000_000_001
+    first_message_id: ClassVar[int] = 7_150_000_000_000_000_001
 
     def __init__(self, **kwargs: Any) -> None:
         self.exchanges: dict[str, dict[str, dict[str, Any]]] = {}

@@ -22,13 +22,15 @@ from hub.asgi_server import free_port
 T = TypeVar("T")
 DEADLINE_S = 180.0  # generous: every wait below ends as soon as its condition holds
 SHOPS = {"demo-taobao", "demo-tmall", "demo-douyin", "demo-aliexpress"}
+LOG_TAIL_LINES = 40
 
 
-def _wait_for(what: str, probe: Callable[[], T | None], process: subprocess.Popen[str]) -> T:
+def _wait_for(what: str, probe: Callable[[], T | None], demo: Demo) -> T:
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the demo exited (code {process.returncode}) while waiting for {what}")
+        if demo.process.poll() is not None:
+            raise AssertionError(f"the demo exited (code {demo.process.returncode}) while waiting for {what}\n"
+                                 f"{demo.diagnosis()}")
         try:
             found = probe()
         except httpx.HTTPError:
@@ -36,7 +38,7 @@ def _wait_for(what: str, probe: Callable[[], T | None], process: subprocess.Pope
         if found:
             return found
         time.sleep(0.2)
-    raise AssertionError(f"no {what} within {DEADLINE_S:.0f} s")
+    raise AssertionError(f"no {what} within {DEADLINE_S:.0f} s\n{demo.diagnosis()}")
 
 
 def _env() -> dict[str, str]:
@@ -56,13 +58,35 @@ def demo_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 class Demo:
-    def __init__(self, directory: Path, port: int) -> None:
+    def __init__(self, directory: Path, port: int, run: int) -> None:
         self.directory = directory
         self.base = f"http://127.0.0.1:{port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "run", "--demo", "--port", str(port)], cwd=directory, env=_env(),
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )
+        self.log = directory / f"demo-run-{run}.log"
+        self.key: str | None = None
+        with self.log.open("w") as log:  # the demo's log: shown when a wait fails
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "hub.cli", "run", "--demo", "--port", str(port)], cwd=directory, env=_env(),
+                stdout=subprocess.PIPE, stderr=log, text=True,
+            )
+
+    def diagnosis(self) -> str:
+        """What the demo says of each shop, how many orders each has, and the tail of its log."""
+        lines = []
+        if self.key is not None and self.process.poll() is None:
+            try:
+                headers = {"Authorization": f"Bearer {self.key}"}
+                shops = httpx.get(f"{self.base}/api/v1/shops", headers=headers, timeout=10).json()
+                lines += [f"shop {s['name']}: {s['status']} ({s.get('status_reason') or 'no reason given'}), "
+                          f"paused: {s.get('paused_reason')}, channel: {s.get('message_channel')}, "
+                          f"last poll ok at {s.get('last_poll_ok_at')}" for s in shops]
+                per_shop: dict[str, int] = {}
+                for shop in self.orders(self.key).values():
+                    per_shop[shop] = per_shop.get(shop, 0) + 1
+                lines.append(f"orders per shop: {per_shop}")
+            except (httpx.HTTPError, ValueError, AssertionError) as exc:
+                lines.append(f"(the API did not answer: {type(exc).__name__}: {exc})")
+        tail = self.log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:] if self.log.exists() else []
+        return "\n".join([*lines, f"last {len(tail)} lines of {self.log.name}:", *tail])
 
     def admin_key(self) -> str:
         def read() -> str | None:
@@ -73,10 +97,12 @@ class Demo:
                 if line.startswith("HUB_DEMO_ADMIN_KEY="):
                     return line.partition("=")[2]
             return None
-        return _wait_for("admin key in hub-demo.secrets", read, self.process)
+        self.key = _wait_for("admin key in hub-demo.secrets", read, self)
+        return self.key
 
     def orders(self, key: str) -> dict[str, str]:
-        """Order external id → shop, every page."""
+        """Order external id → shop, every page. An order id names one order: the demo's sandboxes
+        never give two shops the same id (they once did, and one shop's orders hid behind another's)."""
         found: dict[str, str] = {}
         cursor: str | None = None
         while True:
@@ -85,7 +111,9 @@ class Demo:
                                headers={"Authorization": f"Bearer {key}"}, timeout=10)
             answer.raise_for_status()
             body = answer.json()
-            found.update({o["external_id"]: o["shop"] for o in body["items"]})
+            for order in body["items"]:
+                shop = found.setdefault(order["external_id"], order["shop"])
+                assert shop == order["shop"], f"order id {order['external_id']} in both {shop} and {order['shop']}"
             cursor = body["next_cursor"]
             if not cursor:
                 return found
@@ -105,19 +133,19 @@ def _orders_from_every_shop(demo: Demo, key: str, before: dict[str, str]) -> dic
 @pytest.mark.timeout(2 * DEADLINE_S + 120)
 def test_demo_restarted_in_the_same_directory_keeps_going_without_dead_letters(demo_dir: Path) -> None:
     port = free_port()
-    first = Demo(demo_dir, port)
+    first = Demo(demo_dir, port, 1)
     try:
         key = first.admin_key()
-        run1 = _wait_for("orders from every demo shop", lambda: _orders_from_every_shop(first, key, {}), first.process)
+        run1 = _wait_for("orders from every demo shop", lambda: _orders_from_every_shop(first, key, {}), first)
     finally:
         out1 = first.stop()
     assert key in out1 and "/docs" in out1 and "hub-demo.toml" in out1  # the start-up box
 
-    second = Demo(demo_dir, port)
+    second = Demo(demo_dir, port, 2)
     try:
         assert second.admin_key() == key
         run2 = _wait_for("new orders from every demo shop after the restart",
-                         lambda: _orders_from_every_shop(second, key, run1), second.process)
+                         lambda: _orders_from_every_shop(second, key, run1), second)
         # While it runs, the written config reaches the same database.
         dead = _hub("--config", "hub-demo.toml", "dlq", "list", cwd=demo_dir)
     finally:
