@@ -148,6 +148,35 @@ def drop_postgres_database(server_url: str, database_url: str) -> None:
     run_in_fresh_loop(drop)
 
 
+#: Empties a migrated database in one round trip: ``TRUNCATE`` only the tables that hold rows (a
+#: ``TRUNCATE`` of every table cost ~0.3-0.6 s per test, mostly new files for tables already empty)
+#: and restart every sequence that has been used, so ids start at 1 again as after a full truncate.
+_EMPTY_TABLES_SQL = """
+DO $$
+DECLARE
+    name text;
+    seq record;
+    has_rows boolean;
+    busy text[] := '{}';
+BEGIN
+    FOR name IN SELECT tablename FROM pg_tables
+                WHERE schemaname = current_schema() AND tablename <> 'alembic_version' LOOP
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I)', name) INTO has_rows;
+        IF has_rows THEN
+            busy := busy || format('%I', name);
+        END IF;
+    END LOOP;
+    IF cardinality(busy) > 0 THEN
+        EXECUTE 'TRUNCATE TABLE ' || array_to_string(busy, ', ') || ' RESTART IDENTITY CASCADE';
+    END IF;
+    FOR seq IN SELECT schemaname, sequencename, start_value FROM pg_sequences
+               WHERE schemaname = current_schema() AND last_value IS NOT NULL LOOP
+        PERFORM setval(format('%I.%I', seq.schemaname, seq.sequencename)::regclass, seq.start_value, false);
+    END LOOP;
+END $$
+"""
+
+
 def truncate_postgres_tables(database_url: str) -> None:
     """Empty every table but ``alembic_version`` and restart their id sequences."""
 
@@ -156,26 +185,16 @@ def truncate_postgres_tables(database_url: str) -> None:
 
         connection = await asyncpg.connect(_libpq_dsn(database_url), timeout=10)
         try:
-            tables = [
-                r["tablename"]
-                for r in await connection.fetch(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
-                    "AND tablename <> 'alembic_version'"
-                )
-            ]
-            if not tables:
-                return
-            statement = "TRUNCATE TABLE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
             await connection.execute("SET lock_timeout = '5s'")
             try:
-                await connection.execute(statement)
+                await connection.execute(_EMPTY_TABLES_SQL)
             except asyncpg.LockNotAvailableError:
                 # A previous test left a connection in a transaction: end it, then retry.
                 await connection.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
-                await connection.execute(statement)
+                await connection.execute(_EMPTY_TABLES_SQL)
         finally:
             await connection.close()
 
