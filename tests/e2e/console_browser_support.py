@@ -38,8 +38,14 @@ def browser_or_skip() -> Any:
 
 
 async def shot(page: Any, name: str) -> None:
-    """Save the whole page as ``docs/screenshots/<name>.png`` (what the README shows)."""
-    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    """Save the whole page as ``docs/screenshots/<name>.png`` (what the README shows).
+
+    Written to a file of this process's own and renamed into place: tests on parallel workers
+    (one per backend) save the same screens, and a reader never sees half a PNG."""
+    target = SCREENSHOTS / f"{name}.png"
+    partial = target.with_name(f".{name}.{os.getpid()}.png.part")
+    partial.write_bytes(await page.screenshot(full_page=True))
+    os.replace(partial, target)
 
 
 async def page_width(page: Any) -> int:
