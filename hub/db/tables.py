@@ -41,6 +41,8 @@ NAMING = {
 
 # BigInteger ids on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
 Id = BigInteger().with_variant(Integer(), "sqlite")
+#: The largest quantity the (32-bit ``Integer``) quantity columns hold; larger input is refused as bad input.
+MAX_QUANTITY = 2**31 - 1
 
 
 def utcnow() -> datetime:

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.db.tables import BundleComponentRow, SkuRow, StockRow
+from hub.db.tables import MAX_QUANTITY, BundleComponentRow, SkuRow, StockRow
 from hub.db.upsert import insert_ignore
 from hub.errors import BadInputError, NotFoundError
 from hub.services.stock import scheduling
@@ -111,6 +111,8 @@ def _count(raw: Mapping[str, Any], name: str, *, default: int | None) -> int | N
         raise BadInputError(f"{name} must be a whole number, got {value!r}", field=name)
     if value < 0:
         raise BadInputError(f"{name} must not be negative, got {value}", field=name)
+    if value > MAX_QUANTITY:
+        raise BadInputError(f"{name} must be at most {MAX_QUANTITY}, got {value}", field=name)
     return value
 
 
@@ -126,6 +128,9 @@ def check_components(raw: Any, merchant_sku: str) -> dict[str, int]:
             raise BadInputError("components: a component SKU is empty", field="components")
         if isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
             raise BadInputError(f"components: quantity of {sku!r} must be a whole number of at least 1, got {qty!r}",
+                                field="components")
+        if qty > MAX_QUANTITY:
+            raise BadInputError(f"components: quantity of {sku!r} must be at most {MAX_QUANTITY}, got {qty}",
                                 field="components")
         if sku.strip() == merchant_sku:
             raise BadInputError(f"components: bundle {merchant_sku!r} cannot contain itself", field="components")

@@ -90,6 +90,24 @@ async def test_a_bundle_made_over_the_api_counts_its_stock_from_its_components(h
     assert item["is_bundle"] and item["available"] == 3
 
 
+async def test_quantities_too_large_to_store_are_refused_naming_the_field(hub: Hub) -> None:
+    """Found by the API fuzz: 2^65 as a threshold, or 2^40 on hand, was a 500 (the columns hold 32-bit
+    integers); now the usual answer to bad input there, naming the field, and nothing stored."""
+    huge = 37591457840157024256
+    async with await _client(hub, "admin") as client:
+        await client.post("/api/v1/skus", json={"merchant_sku": "A"})
+        threshold = await client.post("/api/v1/skus", json={"merchant_sku": "T", "low_stock_threshold": huge})
+        safety = await client.patch("/api/v1/skus/A", json={"safety_stock": 2**31})
+        component = await client.post("/api/v1/skus", json={"merchant_sku": "AB", "components": {"A": 2**40}})
+        on_hand = await client.post("/api/v1/inventory/adjustments", json={"adjustments": [
+            {"warehouse": "wh1", "merchant_sku": "A", "on_hand": 2**40}]})
+        listed = (await client.get("/api/v1/skus")).json()
+    assert [r.status_code for r in (threshold, safety, component, on_hand)] == [422, 422, 422, 400]
+    assert "low_stock_threshold" in threshold.text and "safety_stock" in safety.text
+    assert "components" in component.text and "on_hand" in on_hand.text
+    assert [s["merchant_sku"] for s in listed["items"]] == ["A"] and listed["items"][0]["safety_stock"] == 0
+
+
 async def test_catalogue_csv_round_trips_and_a_bad_file_changes_nothing(hub: Hub) -> None:
     text = ("merchant_sku,name,product_code,stock_group,safety_stock,low_stock_threshold,active,components\n"
             'GIFT,"Gift set, large",P-9,,0,,true,MUG*2;TEE-M*1\n'

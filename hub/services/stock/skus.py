@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.db.tables import BundleComponentRow, SkuRow
+from hub.db.tables import MAX_QUANTITY, BundleComponentRow, SkuRow
 from hub.db.upsert import insert_ignore
 from hub.errors import BadInputError
 
@@ -35,6 +35,8 @@ def check_quantity(value: Any, field_name: str, *, allow_negative: bool = False,
         raise BadInputError(f"{field_name} must not be negative, got {value}", field=field_name)
     if value == 0 and not allow_zero:
         raise BadInputError(f"{field_name} must not be zero", field=field_name)
+    if abs(value) > MAX_QUANTITY:
+        raise BadInputError(f"{field_name} must be at most {MAX_QUANTITY} in size, got {value}", field=field_name)
     return value
 
 
