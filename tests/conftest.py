@@ -15,8 +15,13 @@ tests/unit/test_x.py``) stays in one process: starting workers would cost more t
 one process. Each worker has its own databases, Redis namespaces and temporary directories.
 
 The heavy tests (``HEAVY``: whole hubs as subprocesses, long Hypothesis searches, the schemathesis
-fuzz) share one xdist group, so they run one after the other on one worker, while the other
-workers take the rest: they never compete with each other for the CPU.
+fuzz, and the tests that hold many PostgreSQL connections at once) share one xdist group, so they
+run one after the other on one worker (the fault suite last), while the other workers take the
+rest: they never compete with each other for the CPU or for connections.
+
+PostgreSQL connections: the workers of a run share 20 (``hub.testing.pg_budget``); a test that uses
+PostgreSQL reserves an even share (20 // workers) before it starts, and the tests that need more
+say how many (``CONNECTIONS``: measured peaks, with room to spare).
 """
 
 from __future__ import annotations
@@ -35,17 +40,35 @@ settings.load_profile("ci")
 #: is I/O wait, so a 2-core machine keeps three busy; more mostly adds contention.
 SUITE_WORKERS = 3
 
-#: Tests (node id prefixes, relative to the repository root) that load the machine for long:
-#: they run in one xdist group, one at a time. Long, but mostly waiting, tests need not be here.
+#: Tests (node id prefixes, relative to the repository root) that load the machine for long or
+#: hold many PostgreSQL connections: they run in one xdist group, one at a time.
+FAULT_SUITE = "tests/faults/test_fault_suite.py"  # the hub as `hub serve` + `hub worker` processes
+CONCURRENT_TRANSACTIONS = (  # up to 20 connections at once (one per gathered task)
+    "tests/integration/test_db_bindings.py::test_twenty_concurrent_binds",
+    "tests/integration/test_db_engine.py::test_concurrent_read_then_write",
+    "tests/integration/test_db_inbox.py::test_bump_attempts_is_atomic_under_concurrency",
+    "tests/integration/test_db_inbox.py::test_concurrent_deliveries",
+    "tests/integration/test_db_shops.py::test_db_shop_state_concurrent_sets",
+    "tests/integration/test_db_shops.py::test_idempotency_key_is_claimed_once_under_concurrency",
+    "tests/integration/test_inventory_reservations.py::test_fifty_concurrent_reservations",
+    "tests/integration/test_order_service.py::test_concurrent_first_reports",
+)
 HEAVY = (
-    "tests/faults/test_fault_suite.py",  # the hub as `hub serve` + `hub worker` processes, faults
+    FAULT_SUITE,
     "tests/e2e/test_demo_restart.py",  # `hub run --demo` started, stopped, started again
     "tests/integration/test_api_fuzz.py",  # schemathesis over every operation
     "tests/integration/test_partitioned_interleavings.py",  # a Hypothesis state machine
     "tests/integration/test_inventory_state_machine.py",  # a Hypothesis state machine
     "tests/integration/test_db_migrations.py::test_concurrent_upgrades_from_several_processes",  # 3 processes
+    *CONCURRENT_TRANSACTIONS,
 )
 HEAVY_GROUP = "heavy"
+#: PostgreSQL connections reserved by tests that hold more than a worker's share (see the module doc).
+CONNECTIONS = (
+    (CONCURRENT_TRANSACTIONS, 20),
+    ((FAULT_SUITE,), 14),  # its hub processes hold 12-13 at most
+    (("tests/e2e/",), 10),  # a hub with workers, sandboxes and the API: 5-7, at times up to 13
+)
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
@@ -61,7 +84,15 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Put the ``HEAVY`` tests in one xdist group (before xdist reads the groups)."""
+    """Group the ``HEAVY`` tests (before xdist reads the groups), the fault suite last among them,
+    and mark the PostgreSQL tests that reserve more than a worker's share of connections."""
+    items.sort(key=lambda item: item.nodeid.startswith(FAULT_SUITE))  # stable: only moves the fault suite
     for item in items:
         if item.nodeid.startswith(HEAVY):
             item.add_marker(pytest.mark.xdist_group(HEAVY_GROUP))
+        if item.get_closest_marker("postgres") is None:
+            continue
+        for prefixes, connections in CONNECTIONS:
+            if item.nodeid.startswith(prefixes):
+                item.add_marker(pytest.mark.postgres_connections(connections))
+                break

@@ -12,7 +12,9 @@ Installed with the hub, so every project that tests a plugin gets, without a con
   ``hub.testing.factories`` (contract factories), ``hub.testing.context.make_context`` (build a
   connector without a hub) and ``hub.testing.conformance.ChannelConformance`` (the suite every
   channel connector must pass); ``hub.testing.faults`` (a ``redis-server`` of the test's own that
-  can crash and restart empty, and partner faults fed to sandboxes at a steady rate).
+  can crash and restart empty, and partner faults fed to sandboxes at a steady rate);
+- under pytest-xdist, a PostgreSQL connection budget shared by the run's workers
+  (``hub.testing.pg_budget``; ``@pytest.mark.postgres_connections(n)`` reserves more).
 """
 
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ import pytest
 
 from hub.queue.testing import queue_runtimes, redis_client, redis_namespace, redis_url  # noqa: F401
 from hub.testing.db import *  # noqa: F403
+from hub.testing.pg_budget import pytest_runtest_protocol  # noqa: F401
 
 
 @pytest.fixture

@@ -4,9 +4,10 @@
 migrated, empty database: SQLite as a copy of a template migrated once per session (in the test's
 ``tmp_path``); PostgreSQL as a throw-away database (``hub_test_<8 hex>``) created and migrated
 once per test session on the server at ``HUB_TEST_POSTGRES_URL`` (default
-``postgresql+asyncpg://postgres@127.0.0.1:5432/test``), with every table truncated before each
-test, and dropped at the end. ``database`` is a connected ``hub.db.engine.Database`` on the
-test's loop (the one ``database_for_loop`` returns), disposed afterwards.
+``postgresql+asyncpg://postgres@127.0.0.1:5432/test``), emptied before each test (the tables that
+hold rows truncated, the used id sequences restarted), and dropped at the end. ``database`` is a
+connected ``hub.db.engine.Database`` on the test's loop (the one ``database_for_loop`` returns),
+disposed afterwards.
 
 An unreachable PostgreSQL makes the PostgreSQL variants *fail*, loudly: CI must not go green on
 SQLite alone. Set ``HUB_TEST_POSTGRES_URL=off`` to skip them deliberately. Not for production code.
@@ -14,8 +15,9 @@ SQLite alone. Set ``HUB_TEST_POSTGRES_URL=off`` to skip them deliberately. Not f
 The PostgreSQL server is shared (by CI jobs, by developers' parallel runs), so a test process may
 hold at most ``MAX_TEST_POSTGRES_CONNECTIONS`` connections at once: every pooled connection the
 process opens is counted, and a test that held more than that at once fails at teardown, naming
-the peak. Connections left open by earlier tests' undisposed engines are garbage collected once
-there are more than ``LEFTOVER_CONNECTIONS``. A concurrency test gets its concurrency from many
+the peak. Under pytest-xdist the workers of a run also share that many between them
+(``hub.testing.pg_budget``). Connections left open by earlier tests' undisposed engines are
+garbage collected once there are more than ``LEFTOVER_CONNECTIONS``. A concurrency test gets its concurrency from many
 tasks sharing a small pool (``Database.connect(url, pool_size=8)``: up to 16 connections), not from
 one connection per task.
 """
@@ -276,6 +278,10 @@ async def dispose_databases_of_the_test_loop() -> AsyncIterator[None]:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "postgres: needs the real PostgreSQL (skipped only when HUB_TEST_POSTGRES_URL is set to 'off')"
+    )
+    config.addinivalue_line(
+        "markers", "postgres_connections(n): under pytest-xdist, reserve n of the run's PostgreSQL connections "
+        "before the test starts (default: an even share for each worker; see hub.testing.pg_budget)"
     )
 
 
