@@ -14,14 +14,15 @@ tests/unit/test_x.py``) stays in one process: starting workers would cost more t
 ``PYTEST_XDIST_AUTO_NUM_WORKERS=N`` chooses the number of workers for any run; ``-n 0`` runs in
 one process. Each worker has its own databases, Redis namespaces and temporary directories.
 
-The heavy tests (``HEAVY``: whole hubs as subprocesses, long Hypothesis searches, the schemathesis
-fuzz, and the tests that hold many PostgreSQL connections at once) share one xdist group, so they
-run one after the other on one worker (the fault suite last), while the other workers take the
-rest: they never compete with each other for the CPU or for connections.
+Two xdist groups keep the heavy tests from competing with each other, each running its tests one
+after the other on one worker while the other workers take the rest: ``PROCESSES`` (whole hubs as
+subprocesses, with deadlines; and the tests that hold up to 20 PostgreSQL connections at once, so
+they never meet the fault suite, which runs last) and ``SEARCHES`` (long Hypothesis and
+schemathesis searches: CPU-bound, but without deadlines, so they cannot fail for being slowed).
 
 PostgreSQL connections: the workers of a run share 20 (``hub.testing.pg_budget``); a test that uses
 PostgreSQL reserves an even share (20 // workers) before it starts, and the tests that need more
-say how many (``CONNECTIONS``: measured peaks, with room to spare).
+reserve what they usually hold (``CONNECTIONS``, measured).
 """
 
 from __future__ import annotations
@@ -40,8 +41,7 @@ settings.load_profile("ci")
 #: is I/O wait, so a 2-core machine keeps three busy; more mostly adds contention.
 SUITE_WORKERS = 3
 
-#: Tests (node id prefixes, relative to the repository root) that load the machine for long or
-#: hold many PostgreSQL connections: they run in one xdist group, one at a time.
+#: Tests by node id prefix (relative to the repository root); see the module doc.
 FAULT_SUITE = "tests/faults/test_fault_suite.py"  # the hub as `hub serve` + `hub worker` processes
 CONCURRENT_TRANSACTIONS = (  # up to 20 connections at once (one per gathered task)
     "tests/integration/test_db_bindings.py::test_twenty_concurrent_binds",
@@ -53,21 +53,23 @@ CONCURRENT_TRANSACTIONS = (  # up to 20 connections at once (one per gathered ta
     "tests/integration/test_inventory_reservations.py::test_fifty_concurrent_reservations",
     "tests/integration/test_order_service.py::test_concurrent_first_reports",
 )
-HEAVY = (
+PROCESSES = (
     FAULT_SUITE,
     "tests/e2e/test_demo_restart.py",  # `hub run --demo` started, stopped, started again
-    "tests/integration/test_api_fuzz.py",  # schemathesis over every operation
-    "tests/integration/test_partitioned_interleavings.py",  # a Hypothesis state machine
-    "tests/integration/test_inventory_state_machine.py",  # a Hypothesis state machine
     "tests/integration/test_db_migrations.py::test_concurrent_upgrades_from_several_processes",  # 3 processes
     *CONCURRENT_TRANSACTIONS,
 )
-HEAVY_GROUP = "heavy"
-#: PostgreSQL connections reserved by tests that hold more than a worker's share (see the module doc).
+SEARCHES = (
+    "tests/integration/test_api_fuzz.py",  # schemathesis over every operation
+    "tests/integration/test_partitioned_interleavings.py",  # a Hypothesis state machine
+    "tests/integration/test_inventory_state_machine.py",  # a Hypothesis state machine
+)
+GROUPS = (("processes", PROCESSES), ("searches", SEARCHES))
+#: PostgreSQL connections reserved by the tests that usually hold more than a worker's share.
 CONNECTIONS = (
     (CONCURRENT_TRANSACTIONS, 20),
-    ((FAULT_SUITE,), 14),  # its hub processes hold 12-13 at most
-    (("tests/e2e/",), 10),  # a hub with workers, sandboxes and the API: 5-7, at times up to 13
+    ((FAULT_SUITE,), 12),  # its hub processes: 12 at most ("PostgreSQL connections" in its table)
+    (("tests/e2e/",), 8),  # a hub with workers, sandboxes and the API: usually 5-7
 )
 
 
@@ -84,12 +86,13 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Group the ``HEAVY`` tests (before xdist reads the groups), the fault suite last among them,
-    and mark the PostgreSQL tests that reserve more than a worker's share of connections."""
+    """Put the heavy tests in their xdist groups (before xdist reads the groups), the fault suite
+    last, and mark the PostgreSQL tests that reserve more than a worker's share of connections."""
     items.sort(key=lambda item: item.nodeid.startswith(FAULT_SUITE))  # stable: only moves the fault suite
     for item in items:
-        if item.nodeid.startswith(HEAVY):
-            item.add_marker(pytest.mark.xdist_group(HEAVY_GROUP))
+        for group, prefixes in GROUPS:
+            if item.nodeid.startswith(prefixes):
+                item.add_marker(pytest.mark.xdist_group(group))
         if item.get_closest_marker("postgres") is None:
             continue
         for prefixes, connections in CONNECTIONS:
