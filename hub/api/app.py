@@ -16,7 +16,18 @@ from fastapi import FastAPI
 from hub.api import inventory_routes
 from hub.api.body_limits import BodyLimitMiddleware
 from hub.api.errors import ErrorBody, RequestContextMiddleware, install_error_handlers
-from hub.api.routes import api_keys, catalog, dead_letters, health, order_views, orders, shipments, shops_auth, webhooks
+from hub.api.routes import (
+    api_keys,
+    catalog,
+    dead_letters,
+    health,
+    order_views,
+    orders,
+    shipments,
+    shops_auth,
+    stock_imports,
+    webhooks,
+)
 from hub.api.routes import audit as audit_routes
 from hub.api.routes import listings as listing_routes
 from hub.api.routes import skus as sku_routes
@@ -71,6 +82,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(order_views.router)  # before orders: /api/v1/orders/views is not an order id
     app.include_router(orders.router)
     app.include_router(shipments.router)
+    app.include_router(stock_imports.router)  # before inventory: /api/v1/inventory/imports is not a SKU
     app.include_router(inventory_routes.router)
     app.include_router(dead_letters.router)
     app.include_router(api_keys.router)

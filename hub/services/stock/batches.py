@@ -20,7 +20,7 @@ from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.inventory import StockChangeCause
-from hub.db.tables import StockLedgerRow, StockRow
+from hub.db.tables import MAX_QUANTITY, StockLedgerRow, StockRow
 from hub.db.upsert import insert_ignore
 from hub.services.stock.adjustments import Adjustment
 from hub.services.stock.csv_file import ImportProblem, StockImportError
@@ -51,16 +51,17 @@ class Plan:
 
 def plan_rows(levels: dict[Key, Level], adjustments: Sequence[Adjustment], rows: Sequence[int]) -> Plan:
     """Walk the rows in order from ``levels``; a row that would leave on hand below what is reserved
-    is a problem (named by its row number ``rows[i]``) and changes nothing."""
+    (or above ``MAX_QUANTITY``) is a problem (named by its row number ``rows[i]``) and changes nothing."""
     plan = Plan()
     for adj, row in zip(adjustments, rows, strict=True):
         key = (adj.warehouse, adj.merchant_sku)
         level = levels.get(key, Level(None, 0, 0))
         current = plan.final.get(key, level.on_hand)
         new = current + adj.delta if adj.delta is not None else (adj.on_hand or 0)
-        if new < level.reserved:
+        if new < level.reserved or new > MAX_QUANTITY:
             column = "delta" if adj.delta is not None else "on_hand"
-            why = (f"below the {level.reserved} reserved for orders (on hand then {current}); release or ship those "
+            why = (f"above the most the hub keeps ({MAX_QUANTITY:,})" if new > MAX_QUANTITY else
+                   f"below the {level.reserved} reserved for orders (on hand then {current}); release or ship those "
                    f"orders first" if level.reserved else f"below 0 (on hand then {current})")
             plan.problems.append(ImportProblem(row, column, (
                 f"{adj.merchant_sku!r} in {adj.warehouse!r} would have {new} on hand, {why}")))

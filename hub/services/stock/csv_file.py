@@ -50,7 +50,17 @@ def parse_stock_csv(text: str) -> tuple[list[Adjustment], list[str]]:
 
 def parse_stock_rows(text: str) -> list[tuple[int, Adjustment]]:
     """``parse_stock_csv``'s rows with their row numbers (the header is row 1)."""
+    if "\x00" in text:  # the csv module passes it on, and PostgreSQL refuses it in any text
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise StockImportError([ImportProblem(line, "file", "contains a NUL character: is it really a CSV file?")])
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        return _parse_rows(reader)
+    except csv.Error as exc:  # e.g. a field longer than the csv module takes
+        raise StockImportError([ImportProblem(reader.line_num or 1, "file", f"not readable as CSV: {exc}")]) from exc
+
+
+def _parse_rows(reader: Any) -> list[tuple[int, Adjustment]]:
     header = [h.strip() for h in reader.fieldnames or []]
     problems: list[ImportProblem] = []
     missing = [c for c in CSV_COLUMNS if c not in header]
@@ -70,7 +80,7 @@ def parse_stock_rows(text: str) -> list[tuple[int, Adjustment]]:
             try:
                 values[column] = int(text_value)
             except ValueError:
-                problems.append(ImportProblem(index, column, f"must be a whole number, got {text_value!r}"))
+                problems.append(ImportProblem(index, column, f"must be a whole number, got {text_value[:40]!r}"))
                 bad = True
         if bad:
             continue

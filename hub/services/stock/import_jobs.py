@@ -239,9 +239,12 @@ async def get_job(hub: Any, job_id: int) -> ImportJob | None:
     return _view(row) if row is not None else None
 
 
-async def recent_jobs(session: AsyncSession, limit: int = 10) -> list[ImportJob]:
-    rows = (await session.execute(select(StockImportJobRow).options(defer(StockImportJobRow.rows))
-                                  .order_by(StockImportJobRow.id.desc()).limit(limit))).scalars()
+async def recent_jobs(session: AsyncSession, limit: int = 10, *, before: int | None = None) -> list[ImportJob]:
+    """The newest jobs first; with ``before``, those older than that job id (the next page)."""
+    stmt = select(StockImportJobRow).options(defer(StockImportJobRow.rows)).order_by(StockImportJobRow.id.desc())
+    if before is not None:
+        stmt = stmt.where(StockImportJobRow.id < before)
+    rows = (await session.execute(stmt.limit(limit))).scalars()
     return [_view(r) for r in rows]
 
 
