@@ -8,13 +8,14 @@ validation of partner pushes (connectors parse those from raw bytes).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
 from contracts.money import Money
 from contracts.orders import Order
 from contracts.shipments import Parcel
+from hub.api.params import INT64_MAX
 
 
 class Health(BaseModel):
@@ -104,6 +105,22 @@ class ReplayResult(BaseModel):
     detail: str
 
 
+class ActorReplayIn(BaseModel):
+    """Replay every open dead letter of one actor, up to the newest one you looked at."""
+
+    actor: str = Field(min_length=1, max_length=100, description="The actor whose dead letters to replay, as "
+                                                                  "listed (process_inbox_batch, push_stock...).")
+    up_to_id: int = Field(ge=1, le=INT64_MAX, description="The newest dead letter you saw: letters that died "
+                                                           "after it are left for you to look at first.")
+
+
+class ActorReplayResult(BaseModel):
+    actor: str
+    replayed: list[int] = Field(description="The dead letters sent again, oldest first (each in the audit log).")
+    remaining: int = Field(description="Open letters of this actor up to up_to_id still waiting: one call "
+                                       "replays at most 200, so call again while this is above 0.")
+
+
 class OrderSummary(BaseModel):
     id: int
     platform: str
@@ -145,6 +162,21 @@ class HoldOut(BaseModel):
     created_at: datetime
     released_at: datetime | None
     released_by: str | None
+
+
+class HoldReleaseIn(BaseModel):
+    order_ids: list[Annotated[int, Field(ge=1, le=INT64_MAX)]] = Field(
+        min_length=1, max_length=500, description="The orders to release the hold on (at most 500; repeats count "
+                                                  "once). All in one transaction.")
+
+
+class HoldReleaseResult(BaseModel):
+    code: str
+    released: list[int] = Field(description="Orders whose open hold of this code was released now, each in its "
+                                            "history under your name; those with no other open hold proceed.")
+    not_held: list[int] = Field(description="Orders with no open hold of this code (released before, or never "
+                                            "held for it): nothing changed for them.")
+    unknown: list[int] = Field(description="Ids of no order.")
 
 
 class OrderEventOut(BaseModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.tables import DeadLetterRow, utcnow
@@ -70,6 +70,13 @@ async def lock_open_of_actor(session: AsyncSession, actor: str, *, up_to_id: int
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     return list((await session.execute(stmt)).scalars())
+
+
+async def count_open_of_actor(session: AsyncSession, actor: str, *, up_to_id: int) -> int:
+    """How many not-yet-replayed dead letters ``actor`` has with ids up to ``up_to_id``."""
+    return int(await session.scalar(
+        select(func.count()).select_from(DeadLetterRow)
+        .where(DeadLetterRow.actor == actor, DeadLetterRow.replayed_at.is_(None), DeadLetterRow.id <= up_to_id)) or 0)
 
 
 async def mark_many_replayed(session: AsyncSession, dl_ids: list[int], *, actor: str) -> None:

@@ -2,7 +2,9 @@
 
 The detail shows the canonical order with buyer and shipping address masked unless the caller's
 role may see personal data (``orders.read_pii``), plus lines, holds, every history event in order
-the inbox rows those events came from, and its shipments. Read-only: edits go through the order service.
+the inbox rows those events came from, and its shipments. A person releases a hold on one order,
+or one hold code on many orders at once (the exceptions queue's "release all shown"), through the
+order service's ``release_hold`` / ``release_holds``, as the console does.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from hub.api.deps import get_hub
 from hub.api.errors import ApiError
 from hub.api.models import (
     HoldOut,
+    HoldReleaseIn,
+    HoldReleaseResult,
     OrderDetail,
     OrderEventOut,
     OrderLineOut,
@@ -143,3 +147,26 @@ async def release_order_hold(
         await release_hold(session, order_id, code, actor=principal.actor)
         await session.refresh(hold)
         return HoldOut.model_validate(hold, from_attributes=True)
+
+
+@router.post("/holds/{code}/release", response_model=HoldReleaseResult,
+             summary="Release one hold code on many orders at once (in one transaction)")
+async def release_held_orders(
+    request: Request, code: PathText, body: HoldReleaseIn,
+    principal: Principal = Depends(require(Permission.ORDERS_WRITE)),
+) -> HoldReleaseResult:
+    """Each release is attributed to the caller and written to its order's history, as one by one;
+    an order proceeds once no other hold of it is open. Sending the same call again releases
+    nothing more: those orders are then ``not_held``."""
+    from sqlalchemy import select
+
+    from hub.services.orders import release_holds
+
+    wanted = sorted(set(body.order_ids))
+    async with get_hub(request).database().transaction() as session:
+        released = await release_holds(session, code, wanted, actor=principal.actor)
+        existing = set((await session.execute(select(OrderRow.id).where(OrderRow.id.in_(wanted)))).scalars())
+    done = set(released)
+    return HoldReleaseResult(code=code, released=released,
+                             not_held=[i for i in wanted if i in existing and i not in done],
+                             unknown=[i for i in wanted if i not in existing])

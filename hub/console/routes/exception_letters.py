@@ -18,9 +18,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from hub.api.auth import Permission
 from hub.api.errors import ApiError, broker_errors
+from hub.api.models import ActorReplayIn
 from hub.api.params import INT64_MAX
 from hub.api.queries.exceptions import source_message
-from hub.api.routes.dead_letters import replay, show_dead_letter
+from hub.api.routes.dead_letters import replay, replay_all_of_actor, show_dead_letter
 from hub.console.auth import ConsolePrincipal, check_form, console_principal, require_right
 from hub.console.pages import api_error_page, error_page, render, translator, write_session
 from hub.context import Hub
@@ -95,23 +96,19 @@ async def replay_one(request: Request, dead_letter_id: str) -> Response:
 
 @router.post("/dead-letters/replay-actor", include_in_schema=False)
 async def replay_actor(request: Request) -> Response:
-    """Replay every open dead letter of one actor up to the newest the page showed (``up_to_id``)."""
-    from hub.queue.dead_letter_replay import replay_dead_letters_of
-
+    """Replay every open dead letter of one actor up to the newest the page showed (``up_to_id``),
+    through the API's ``POST /api/v1/dead-letters/replay``."""
     form = await check_form(request)
     principal = await console_principal(request)
     require_right(principal, Permission.DEAD_LETTERS)
     actor, up_to = form.get("actor", "").strip(), _row_id(form.get("up_to_id", "").strip())
     if not actor or len(actor) > 100 or up_to is None:
         return error_page(request, translator(request).t("exceptions.bad_replay_all"), status=400)
-    hub: Hub = request.app.state.hub
-    if hub.runtime is None:
-        return _queue_missing(request)
     try:
-        sent = await replay_dead_letters_of(hub.database(), hub.runtime, actor, up_to_id=up_to, actor=principal.actor)
-    except NotFoundError as exc:
-        return _not_found(request, str(exc))
+        result = await replay_all_of_actor(request, ActorReplayIn(actor=actor, up_to_id=up_to), principal)
+    except ApiError as exc:
+        return _queue_missing(request) if exc.status == 503 else api_error_page(request, exc)
     except broker_errors():
         return error_page(request, translator(request).t("exceptions.queue_down"), status=503)
-    target = f"{BASE}?" + urlencode({"actor": actor, "replayed_actor": actor, "replayed_n": len(sent)})
+    target = f"{BASE}?" + urlencode({"actor": actor, "replayed_actor": actor, "replayed_n": len(result.replayed)})
     return write_session(request, RedirectResponse(target + "#dead-letters", status_code=303))

@@ -3,8 +3,8 @@ a release per order and "release all shown"), and the dead letters waiting for a
 
 Lists come from ``hub.api.queries.exceptions`` (keyset pages; the one count is the grouped count
 of open holds). A single release calls the API's own route function, so checks and errors are the
-API's; "release all shown" releases exactly the orders the page listed, in one transaction
-(``hub.services.orders.release_holds``). Dead letters' detail and replay live in
+API's; "release all shown" releases exactly the orders the page listed, in one transaction, through
+the API's batch release (``POST /api/v1/orders/holds/{code}/release``). Dead letters' detail and replay live in
 ``hub.console.routes.exception_letters``, included here.
 """
 
@@ -18,6 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from hub.api.auth import Permission
 from hub.api.errors import ApiError
+from hub.api.models import HoldReleaseIn
 from hub.api.queries.exceptions import (
     MAX_LIMIT,
     DeadLetterPage,
@@ -26,7 +27,7 @@ from hub.api.queries.exceptions import (
     held_orders,
     open_hold_groups,
 )
-from hub.api.routes.orders import release_order_hold
+from hub.api.routes.orders import release_held_orders, release_order_hold
 from hub.console.auth import ConsolePrincipal, check_form, console_principal, require_right
 from hub.console.pages import api_error_page, error_page, render, translator, write_session
 from hub.console.routes import exception_letters
@@ -34,7 +35,6 @@ from hub.context import Hub
 from hub.db.tables import utcnow
 from hub.errors import BadInputError
 from hub.logging import scrub_text
-from hub.services.orders import release_holds
 
 router = APIRouter(prefix="/console/exceptions")
 router.include_router(exception_letters.router)
@@ -148,8 +148,10 @@ async def release_shown(request: Request, code: str) -> Response:
     raw = [part.strip() for part in form.get("order_ids", "").split(",") if part.strip()]
     if not raw or len(raw) > MAX_LIMIT or not all(part.isdigit() and 0 < len(part) < 19 for part in raw):
         return error_page(request, translator(request).t("exceptions.bad_batch"), status=400)
-    hub: Hub = request.app.state.hub
-    async with hub.database().transaction() as db:
-        released = await release_holds(db, code, [int(part) for part in raw], actor=principal.actor)
-    target = with_notice(back_to(form.get("next")), released=len(released), released_code=code)
+    try:
+        result = await release_held_orders(request, code, HoldReleaseIn(order_ids=[int(part) for part in raw]),
+                                           principal)
+    except ApiError as exc:
+        return api_error_page(request, exc)
+    target = with_notice(back_to(form.get("next")), released=len(result.released), released_code=code)
     return write_session(request, RedirectResponse(target, status_code=303))
