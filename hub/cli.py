@@ -412,23 +412,68 @@ def dlq_show(ctx: typer.Context, dead_letter_id: int = typer.Argument(..., metav
 
 @dlq_app.command("replay")
 @_report_errors
-def dlq_replay(ctx: typer.Context, dead_letter_id: int = typer.Argument(..., metavar="ID")) -> None:
-    """Send a dead letter to its actor again (fix the cause first)."""
+def dlq_replay(
+    ctx: typer.Context,
+    dead_letter_id: int | None = typer.Argument(None, metavar="[ID]", min=1, help="The dead letter to replay."),
+    actor: str | None = typer.Option(None, "--actor", help="Instead of one ID: every open dead letter of this "
+                                                           "actor (as `hub dlq list` shows it), oldest first."),
+    up_to: int | None = typer.Option(None, "--up-to", min=1, help="With --actor: only letters up to this id "
+                                                                  "(default: the newest now)."),
+) -> None:
+    """Send a dead letter, or every open one of an actor, to its actor again (fix the cause first)."""
     from hub.queue.dead_letter_replay import replay_dead_letter
 
+    if (dead_letter_id is None) == (actor is None):
+        raise CliFailure("give either a dead letter ID or --actor NAME", EXIT_BAD_INPUT)
+    if up_to is not None and actor is None:
+        raise CliFailure("--up-to goes with --actor", EXIT_BAD_INPUT)
+    if actor is not None and not 0 < len(actor.strip()) <= 100:
+        raise CliFailure("--actor: name the actor (at most 100 characters), as `hub dlq list` shows it",
+                         EXIT_BAD_INPUT)
     hub = _state(ctx).hub()
     runtime = _start_queue(hub)
+    sent: list[int] = []
     try:
         if runtime.embedded:
             # No Redis: nobody else can consume this process's queue, so work the message off here.
             runtime.start_workers()
-        _run_async(hub, lambda: replay_dead_letter(hub.database(), runtime, dead_letter_id, actor=_cli_actor()))
+        if actor is not None:
+            sent = _run_async(hub, lambda: _replay_actor(hub, runtime, actor.strip(), up_to))
+        else:
+            assert dead_letter_id is not None
+            _run_async(hub, lambda: replay_dead_letter(hub.database(), runtime, dead_letter_id, actor=_cli_actor()))
         if runtime.embedded:
             runtime.join(60_000)
     finally:
         _stop_queue(hub, runtime)
     where = "processed in this process" if runtime.embedded else "queued for the workers"
-    _out().print(f"dead letter {dead_letter_id} replayed ({where})", markup=False)
+    if actor is None:
+        _out().print(f"dead letter {dead_letter_id} replayed ({where})", markup=False)
+    elif not sent:
+        _out().print(f"no open dead letter of {actor.strip()!r}", markup=False)
+    else:
+        _out().print(f"{len(sent)} dead letter(s) of {actor.strip()!r} replayed ({where}): "
+                     f"{', '.join(map(str, sent))}", markup=False)
+
+
+async def _replay_actor(hub: Hub, runtime: Any, actor: str, up_to: int | None) -> list[int]:
+    """Every open dead letter of ``actor`` up to ``up_to`` (default: the newest now), in batches as
+    the console's and the API's "replay all of this actor" send them; returns the ids sent."""
+    from sqlalchemy import func, select
+
+    from hub.db.tables import DeadLetterRow
+    from hub.queue.dead_letter_replay import replay_dead_letters_of
+
+    if up_to is None:
+        async with hub.database().session() as session:
+            up_to = int(await session.scalar(select(func.max(DeadLetterRow.id))) or 0)
+    sent: list[int] = []
+    while up_to:
+        batch = await replay_dead_letters_of(hub.database(), runtime, actor, up_to_id=up_to, actor=_cli_actor())
+        sent += batch
+        if not batch:
+            break
+    return sent
 
 
 #: Modules whose import registers actors; a replayed letter may name any of them.

@@ -97,12 +97,12 @@ def test_viewer_key_from_the_cli_is_refused_admin_routes(database_url: str) -> N
     assert run_in_fresh_loop(lambda: _call(database_url, key, "/api/v1/dead-letters")) == 403
 
 
-def _record_dead_letter(url: str) -> int:
+def _record_dead_letter(url: str, actor: str = "process_inbox_batch") -> int:
     async def record() -> int:
         try:
             async with database_for_loop(url).transaction() as session:
                 return await dead_letters.record(
-                    session, actor="process_inbox_batch", queue="ingest", args=[[987654]], kwargs={},
+                    session, actor=actor, queue="ingest", args=[[987654]], kwargs={},
                     reason="PermanentError: shop 'tb' returned isv.invalid-parameter for buyer 13812345678",
                     error_class="PermanentError", attempts=4, inbox_id=987654,
                 )
@@ -152,3 +152,25 @@ def test_dlq_replay_of_an_unknown_id_is_exit_2(database_url: str) -> None:
     result = runner.invoke(app, ["dlq", "replay", "424242"], env={"HUB_DATABASE_URL": database_url})
     assert result.exit_code == 2 and "424242" in result.output
 
+
+
+def test_dlq_replay_of_an_actor_replays_its_open_letters_and_no_others(database_url: str) -> None:
+    env = {"HUB_DATABASE_URL": database_url}
+    first, second = _record_dead_letter(database_url), _record_dead_letter(database_url)
+    other = _record_dead_letter(database_url, actor="no_such_actor_here")
+    for wrong in (["dlq", "replay"], ["dlq", "replay", str(first), "--actor", "process_inbox_batch"],
+                  ["dlq", "replay", str(first), "--up-to", str(first)]):
+        refused = runner.invoke(app, wrong, env=env)
+        assert refused.exit_code == 2 and "--actor" in refused.output, wrong
+
+    up_to_first = runner.invoke(app, ["dlq", "replay", "--actor", "process_inbox_batch", "--up-to", str(first)],
+                                env=env)
+    assert up_to_first.exit_code == 0, up_to_first.output
+    assert "1 dead letter(s) of 'process_inbox_batch' replayed" in up_to_first.stdout
+    assert _replayed_at(database_url, first) is not None and _replayed_at(database_url, second) is None
+
+    rest = runner.invoke(app, ["dlq", "replay", "--actor", "process_inbox_batch"], env=env)
+    assert rest.exit_code == 0 and f"replayed (processed in this process): {second}" in rest.stdout, rest.output
+    assert _replayed_at(database_url, other) is None, "another actor's letter waits"
+    none_left = runner.invoke(app, ["dlq", "replay", "--actor", "process_inbox_batch"], env=env)
+    assert none_left.exit_code == 0 and "no open dead letter of 'process_inbox_batch'" in none_left.stdout

@@ -54,6 +54,20 @@ def _on_hand(config: Path) -> tuple[int, int]:
     return asyncio.run(read())
 
 
+def _job_state(config: Path, job_id: int) -> tuple[str, int] | None:
+    from hub.services.stock import import_jobs as stock_import
+
+    async def read() -> tuple[str, int] | None:
+        hub = build_hub(load_config(config))
+        try:
+            job = await stock_import.get_job(hub, job_id)
+            return (job.state, job.done_rows) if job else None
+        finally:
+            await close_hub(hub)
+
+    return asyncio.run(read())
+
+
 def test_import_with_a_bad_row_names_it_and_applies_nothing(cli_hub: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("warehouse,merchant_sku,on_hand\nwh1,SKU-1,40\nwh1,SKU-1,-3\n")
@@ -72,3 +86,32 @@ def test_import_applies_every_row_and_says_what_changed(cli_hub: Path, tmp_path:
     assert code == 0, output
     assert "applied 2 row(s) to 1 SKU(s), net on-hand change +35" in output
     assert _on_hand(cli_hub) == (35, 0)
+
+
+def test_import_as_a_job_takes_the_console_and_api_path_and_never_applies_a_file_twice(
+        cli_hub: Path, tmp_path: Path) -> None:
+    counts = tmp_path / "count.csv"
+    counts.write_text("warehouse,merchant_sku,on_hand,delta\nwh1,SKU-1,40,\nwh1,SKU-1,,-5\n")
+    code, output = _invoke("import", str(counts), "--job", "--reference", "INV-9")
+    assert code == 0, output
+    assert "count.csv queued as import 1 (2 row(s))" in output and "/api/v1/inventory/imports/1" in output
+    assert _job_state(cli_hub, 1) == ("queued", 0), "submitted only: a worker (or --wait) applies it"
+
+    code, output = _invoke("import", str(counts), "--wait")  # the same file: its queued job, run here
+    assert code == 0, output
+    assert "count.csv is being imported now: import 1" in output
+    assert "import 1 done: 2 row(s) applied to 1 SKU(s), net on-hand change +35" in output
+    assert _on_hand(cli_hub) == (35, 0) and _job_state(cli_hub, 1) == ("done", 2)
+
+    code, output = _invoke("import", str(counts), "--job")
+    assert code == 2 and "was imported before (import 1 by cli:" in output and "--again" in output
+    code, output = _invoke("import", str(counts), "--wait", "--again")
+    assert code == 0 and "queued as import 2" in output and "import 2 done" in output, output
+    assert _on_hand(cli_hub) == (35, 0), "the count set again, then the same delta"
+
+    code, output = _invoke("import", str(counts), "--job", "--dry-run")
+    assert code == 2 and "--dry-run checks the file without a job" in output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("warehouse,merchant_sku,on_hand\nwh1,SKU-1,40\nwh2,SKU-1,3\n")
+    code, output = _invoke("import", str(bad), "--job")
+    assert code == 2 and "row 3, warehouse: unknown warehouse 'wh2'" in output
