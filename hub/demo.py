@@ -5,7 +5,8 @@ against each (Taobao, Tmall, Douyin, AliExpress when installed), seeds a small c
 stock, keeps one admin API key and one console user (``demo.operator``, an operator), and keeps
 the sandboxes busy creating orders and moving them along — so a newcomer sees orders and stock
 moving in the API within seconds. Its larger orders are held (``DEMO_HIGH_VALUE_HOLD``) so the
-console's exceptions queue is not empty.
+console's exceptions queue is not empty, and the orders screen offers a shared saved view of them
+(``DEMO_VIEW_NAME``).
 
 It also writes ``hub-demo.toml`` (the database, the demo shops at the sandboxes' ports, credentials
 <<<<<<< HEAD
@@ -62,6 +63,10 @@ ADMIN_KEY_VAR = "HUB_DEMO_ADMIN_KEY"
 DEMO_HIGH_VALUE_HOLD = 70.0
 DEMO_USER = "demo.operator"
 DEMO_USER_PASSWORD_VAR = "HUB_DEMO_OPERATOR_PASSWORD"
+#: A saved view on the orders screen, shared with everyone (saved by the demo user), so the
+#: screen's saved views show from the first start.
+DEMO_VIEW_NAME = "Held orders · 挂起订单"
+DEMO_VIEW_FILTERS = {"held": "1"}
 
 
 @dataclass
@@ -264,6 +269,21 @@ async def _keep_demo_user(session: AsyncSession, known: str | None) -> str:
     return password
 
 
+async def _keep_demo_view(session: AsyncSession) -> None:
+    """The demo's shared saved view, made again if it is missing (kept as it is otherwise)."""
+    from sqlalchemy import select
+
+    from hub.db.tables import SavedViewRow
+    from hub.services import saved_views
+
+    owner = saved_views.owner_key("user", DEMO_USER)
+    found = await session.scalar(select(SavedViewRow.id).where(
+        SavedViewRow.owner == owner, SavedViewRow.screen == saved_views.ORDERS, SavedViewRow.name == DEMO_VIEW_NAME))
+    if found is None:
+        await saved_views.save_view(session, owner=owner, owner_name=DEMO_USER, name=DEMO_VIEW_NAME,
+                                    filters=dict(DEMO_VIEW_FILTERS), shared=True)
+
+
 async def seed_demo(hub: Hub, env: DemoEnvironment) -> str:
     """Keep (or create) the demo admin key and user, and seed the catalogue with stock on the first run."""
     from sqlalchemy import select
@@ -282,6 +302,7 @@ async def seed_demo(hub: Hub, env: DemoEnvironment) -> str:
             key, _ = await api_keys.create_key(session, name="demo", role="admin")
             env.admin_key_note = f"new, kept in {SECRETS_NAME} for the next run"
         env.secrets[DEMO_USER_PASSWORD_VAR] = await _keep_demo_user(session, env.secrets.get(DEMO_USER_PASSWORD_VAR))
+        await _keep_demo_view(session)
         existing = set((await session.execute(select(SkuRow.merchant_sku))).scalars())
         new_skus = [sku for sku in DEMO_SKUS if sku not in existing]
         for sku in new_skus:

@@ -115,10 +115,9 @@ class SessionSigner:
         return session
 
 
-def signer_for(hub: Hub) -> SessionSigner:
-    """The signer under the configured secret, or a random one made once per process (logged)."""
-    settings = hub.config.console
-    secret = settings.session_secret
+def console_secret(hub: Hub) -> str:
+    """The configured ``session_secret``, or a random one made once per process (logged)."""
+    secret = hub.config.console.session_secret
     if secret is None:
         secret = getattr(hub, "_console_secret", None)
         if secret is None:
@@ -126,7 +125,12 @@ def signer_for(hub: Hub) -> SessionSigner:
             hub._console_secret = secret  # type: ignore[attr-defined]
             log.warning("console.session_secret_generated",
                         hint="sessions end when this process stops; set HUB_CONSOLE__SESSION_SECRET")
-    return SessionSigner(secret, settings.session_max_age_s)
+    return secret
+
+
+def signer_for(hub: Hub) -> SessionSigner:
+    """The session signer under ``console_secret``."""
+    return SessionSigner(console_secret(hub), hub.config.console.session_max_age_s)
 
 
 def current_session(request: Request) -> ConsoleSession:

@@ -499,6 +499,9 @@ EN: dict[str, str] = {
     "orders.hold_code.forbid_consign": "Channel forbids shipping",
     "orders.hold_code.cancel_requested_by_buyer": "Buyer asked to cancel",
     "orders.hold_code.risk_control": "Risk control",
+    "keys.already_shown_title": "Key already shown",
+    "keys.already_shown": "Key {prefix} ({name}) was shown once, right after it was created, and cannot be shown "
+                          "again: the hub keeps only its hash. If it was not stored, revoke it and create another.",
 }
 
 ZH: dict[str, str] = {
@@ -962,6 +965,9 @@ ZH: dict[str, str] = {
     "orders.hold_code.forbid_consign": "平台禁止发货",
     "orders.hold_code.cancel_requested_by_buyer": "买家申请取消",
     "orders.hold_code.risk_control": "风控",
+    "keys.already_shown_title": "密钥已显示过",
+    "keys.already_shown": "密钥 {prefix}（{name}）已在创建后显示过一次，无法再次显示：中台只保存其哈希值。"
+                          "如未保存，请吊销它并创建新的密钥。",
 }
 
 CATALOGUES: dict[str, dict[str, str]] = {"en": EN, "zh-CN": ZH}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
@@ -74,9 +74,39 @@ def error_page(request: Request, message: str, *, status: int) -> Response:
     return render(request, "error.html", {"message": message}, status=status)
 
 
+def _page_behind(request: Request) -> str:
+    """The console page a fragment request or an event stream was made from (htmx sends its
+    address as ``HX-Current-URL``, a browser as ``Referer``), else the overview."""
+    for header in ("hx-current-url", "referer"):
+        parts = urlsplit(request.headers.get(header, ""))
+        if parts.path.startswith("/console") and not parts.path.startswith("/console/login"):
+            return parts.path + (f"?{parts.query}" if parts.query else "")
+    return "/console"
+
+
+def sign_in_again_url(request: Request) -> str:
+    """Where a page whose session ended goes: the sign-in page, back to that page afterwards."""
+    return f"/console/login?next={quote(_page_behind(request))}&expired=1"
+
+
+def expired_stream(request: Request) -> Response:
+    """For an event stream whose session ended: one ``expired`` event carrying the sign-in address
+    (the page's script goes there), and a long reconnection delay. An EventSource would take any
+    other answer as a network fault and keep retrying in silence."""
+    body = f"retry: 600000\n\nevent: expired\ndata: {sign_in_again_url(request)}\n\n"
+    return Response(body, media_type="text/event-stream",
+                    headers={"Cache-Control": "no-store"})
+
+
 async def _auth_required(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ConsoleAuthRequired)
-    if request.method in ("GET", "HEAD") and not request.url.path.endswith("/stream"):
+    if request.headers.get("hx-request") == "true":
+        # A fragment (a polling card, a progress bar) must not get the sign-in page swapped into it:
+        # htmx sends the whole page there instead.
+        return write_session(request, Response(status_code=401, headers={"HX-Redirect": sign_in_again_url(request)}))
+    if request.url.path.endswith("/stream"):
+        return write_session(request, expired_stream(request))
+    if request.method in ("GET", "HEAD"):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         flag = "&expired=1" if exc.expired else ""
         return write_session(request, RedirectResponse(f"/console/login?next={quote(target)}{flag}", status_code=303))

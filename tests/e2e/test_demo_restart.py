@@ -1,7 +1,7 @@
 """The first hour: ``hub run --demo`` started, stopped with Ctrl-C and started again in the same
 directory keeps its orders and admin key, takes new orders from every sandbox shop, and leaves no
-dead letters; the config file it writes works for ``hub --config hub-demo.toml ...``; a busy port
-is refused with a message naming --port."""
+dead letters, and its shared saved view of held orders once; the config file it writes works for
+``hub --config hub-demo.toml ...``; a busy port is refused with a message naming --port."""
 
 from __future__ import annotations
 
@@ -148,12 +148,17 @@ def test_demo_restarted_in_the_same_directory_keeps_going_without_dead_letters(d
                          lambda: _orders_from_every_shop(second, key, run1), second)
         # While it runs, the written config reaches the same database.
         dead = _hub("--config", "hub-demo.toml", "dlq", "list", cwd=demo_dir)
+        views = httpx.get(f"{second.base}/api/v1/orders/views", headers={"Authorization": f"Bearer {key}"},
+                          timeout=10).json()
     finally:
         out2 = second.stop()
     assert "the same as the last run's" in out2
     assert set(run1) <= set(run2) and len(run2) > len(run1)  # orders of both runs, none overwritten
     assert {run2[external_id] for external_id in run1} == {run1[external_id] for external_id in run1}
     assert dead.returncode == 0, dead.stderr
+    # The orders screen's shared saved view, seeded once however often the demo starts.
+    assert [(v["name"], v["filters"], v["shared"], v["url"]) for v in views] == [
+        ("Held orders · 挂起订单", {"held": "1"}, True, "/console/orders?held=1")]
     assert "no dead letters" in dead.stdout, dead.stdout
     config = (demo_dir / "hub-demo.toml").read_text()
     secrets = [line.partition("=")[2] for line in (demo_dir / "hub-demo.secrets").read_text().splitlines()

@@ -109,10 +109,12 @@ async def test_an_admin_creates_a_key_shown_once_that_works_and_revokes_it_after
     async with _app(hub) as client:
         await _sign_in_with_key(client, admin)
         page = await client.get("/console/api-keys")
-        created = await client.post("/console/api-keys", data={"csrf_token": _csrf(page.text), "name": "erp-sync",
-                                                               "role": "service"})
+        posted = await client.post("/console/api-keys", data={"csrf_token": _csrf(page.text), "name": "erp-sync",
+                                                              "role": "service"})
+        assert posted.status_code == 303, posted.text
+        created = await client.get(posted.headers["location"])
         key = re.search(r'data-testid="new-key-value">(chk_[^<]+)<', created.text)
-        assert created.status_code == 201 and key, created.text
+        assert created.status_code == 200 and key, created.text
         plaintext = key.group(1)
         prefix = api_keys.parse_prefix(plaintext)
         listed = await client.get("/console/api-keys")
@@ -292,10 +294,12 @@ async def test_shops_screen_shows_a_lost_authorisation_and_only_admins_resume_it
     assert actor.endswith(":ops-lead") and subject == "shop:fp-main"
 
 
-async def test_the_cards_refresh_answers_401_once_the_session_ended(database_url: str) -> None:
+async def test_the_cards_refresh_sends_the_page_to_sign_in_once_the_session_ended(database_url: str) -> None:
     async with _app(make_hub(database_url)) as client:
-        response = await client.get("/console/shops/cards")
-    assert response.status_code == 401
+        response = await client.get("/console/shops/cards", headers={
+            "HX-Request": "true", "HX-Current-URL": "http://hub.test/console/shops"})
+    assert response.status_code == 401 and "<form" not in response.text
+    assert response.headers["HX-Redirect"] == "/console/login?next=/console/shops&expired=1"
 
 
 async def test_a_listing_sync_says_what_happened(database_url: str) -> None:

@@ -1,6 +1,12 @@
 """The API keys screen (admins): every key (never the key itself), a form to create one whose
 result page shows the new key once, and revoking a key after a confirm step.
 
+Creating redirects (303) to the result page, so reloading that page never sends the form again
+(which would make a second key). The hub keeps only the key's hash, so the plaintext travels to
+that page in a cookie of its own: signed, readable only by the session that created the key,
+sent only to that page, good for ``SHOW_FOR_S`` and deleted by the page that reads it. A reload
+then says the key was shown already.
+
 Creating and revoking call the API's own route functions (``hub.api.routes.api_keys``) with the
 signed-in person as the principal, so the stored rows, the audit entries (``apikey.created`` /
 ``apikey.revoked``, attributed to ``user:<name>`` or ``apikey:<prefix>:<name>``) and the refusal
@@ -10,24 +16,48 @@ with the field named; nothing is stored.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
+from itsdangerous import BadData, URLSafeTimedSerializer
 from pydantic import ValidationError
 
 from hub.api.auth import ROLES, Permission
 from hub.api.errors import ApiError
 from hub.api.models import ApiKeyOut
 from hub.api.routes.api_keys import NewApiKey, create_api_key, list_api_keys, revoke_api_key
-from hub.console.auth import ConsolePrincipal, check_form, console_principal, require_right
+from hub.console.auth import (
+    ConsolePrincipal,
+    check_form,
+    console_principal,
+    console_secret,
+    current_session,
+    require_right,
+)
 from hub.console.i18n import Translator
 from hub.console.pages import api_error_page, error_page, render, translator, write_session
 from hub.errors import BadInputError
 
 router = APIRouter(prefix="/console/api-keys")
 FIELDS = ("name", "role")
+#: The page that shows a new key, and the cookie that carries it there (sent to that page only).
+SHOWN_PATH = "/console/api-keys/created"
+NEW_KEY_COOKIE = "hub_console_new_key"
+#: How long after creating a key its page may still show it (a slow redirect, not a later visit).
+SHOW_FOR_S = 300
+_SALT = "hub.console.new-key.v1"
+
+
+def _carrier(request: Request) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(console_secret(request.app.state.hub), salt=_SALT)
+
+
+def _session_tag(request: Request) -> str:
+    """Ties the cookie to the session that created the key (its form token, hashed)."""
+    return hashlib.sha256(current_session(request).csrf.encode()).hexdigest()[:32]
 
 
 def _problem(t: Translator, field: str) -> str:
@@ -89,7 +119,39 @@ async def create(request: Request) -> Response:
     except BadInputError as exc:  # the API's own checks, should the console's ever differ
         field = exc.field if exc.field in FIELDS else "name"
         return await _list_page(request, form=kept, problems={field: _problem(t, field)}, status=422)
-    return render(request, "api_key_created.html", {"key": created}, status=201)
+    carried = _carrier(request).dumps({"prefix": created.prefix, "name": created.name, "role": created.role,
+                                       "key": created.key, "session": _session_tag(request)})
+    response = RedirectResponse(f"{SHOWN_PATH}/{quote(created.prefix, safe='')}", status_code=303)
+    response.set_cookie(NEW_KEY_COOKIE, carried, path=SHOWN_PATH, httponly=True, samesite="strict",
+                        secure=request.app.state.hub.config.console.secure_cookie)
+    return write_session(request, response)
+
+
+@router.get("/created/{prefix}", include_in_schema=False)
+async def created_page(request: Request, prefix: str,
+                       principal: ConsolePrincipal = Depends(console_principal)) -> Response:
+    """The new key, the first time this page is shown after creating it; afterwards, that it was."""
+    require_right(principal, Permission.API_KEYS)
+    shown: dict[str, Any] | None = None
+    carried = request.cookies.get(NEW_KEY_COOKIE)
+    if carried:
+        try:
+            data = _carrier(request).loads(carried, max_age=SHOW_FOR_S)
+        except BadData:
+            data = None
+        if isinstance(data, dict) and data.get("prefix") == prefix and data.get("session") == _session_tag(request):
+            shown = data
+    if shown is not None:
+        response = render(request, "api_key_created.html", {"key": shown})
+    else:
+        known = next((k for k in await list_api_keys(request) if k.prefix == prefix), None)
+        if known is None:
+            response = error_page(request, translator(request).t("keys.not_found", prefix=prefix), status=404)
+        else:
+            response = render(request, "api_key_created.html", {"key": None, "already": known}, status=410)
+    response.delete_cookie(NEW_KEY_COOKIE, path=SHOWN_PATH, httponly=True, samesite="strict",
+                           secure=request.app.state.hub.config.console.secure_cookie)
+    return response
 
 
 @router.get("/{prefix}/revoke", include_in_schema=False)

@@ -2,7 +2,9 @@
 the snapshot part of the page again whenever it changes (checked every ``overview_refresh_s``).
 
 The stream ends on its own after ``STREAM_LIFETIME_S`` (the browser's EventSource reconnects at
-once), so a forgotten tab never pins a connection or a server shutdown. Numbers come from
+once), so a forgotten tab never pins a connection or a server shutdown. When the session ends
+(it expires while the page is open, or the reconnection finds it gone) the stream sends one
+``expired`` event with the sign-in address, and the page goes there (``console.js``). Numbers come from
 ``hub.api.queries.overview``; the latest orders from the same list query as the orders screen.
 """
 
@@ -20,8 +22,8 @@ from fastapi.responses import Response, StreamingResponse
 
 from hub.api.queries.orders import OrderFilters, list_orders
 from hub.api.queries.overview import Overview, overview
-from hub.console.auth import ConsolePrincipal, console_principal
-from hub.console.pages import TEMPLATES, render, translator
+from hub.console.auth import ConsolePrincipal, console_principal, current_session, signer_for
+from hub.console.pages import TEMPLATES, render, sign_in_again_url, translator
 from hub.context import Hub
 
 router = APIRouter(prefix="/console")
@@ -60,11 +62,16 @@ async def overview_stream(request: Request, _: ConsolePrincipal = Depends(consol
     template = TEMPLATES.get_template("_overview_snapshot.html")
     base = {"t": translator(request), "request": request}
 
+    session, max_age_s = current_session(request), signer_for(hub).max_age_s
+
     async def events() -> AsyncIterator[str]:
         last = ""
         ends = time.monotonic() + STREAM_LIFETIME_S
         yield "retry: 2000\n\n"
         while time.monotonic() < ends and not await request.is_disconnected():
+            if time.time() - session.iat > max_age_s:  # the session ended while the page was open
+                yield f"event: expired\ndata: {sign_in_again_url(request)}\n\n"
+                return
             html = template.render({**base, **await snapshot_context(request)})
             if html != last:
                 last = html

@@ -25,7 +25,6 @@ from hub.api.models import ShopOut
 from hub.api.routes.catalog import list_shops, resume_shop
 from hub.api.routes.listings import SyncOut, sync_listings
 from hub.console.auth import (
-    ConsoleAuthRequired,
     ConsolePrincipal,
     check_form,
     console_principal,
@@ -99,12 +98,10 @@ async def shops_page(request: Request, resumed: str | None = None,
 
 @router.get("/cards", include_in_schema=False)
 async def shop_cards_fragment(request: Request) -> Response:
-    """Just the cards, for the page's periodic refresh; a bare 401 once the session ended (htmx then
-    keeps the cards it has instead of swapping the sign-in page into them)."""
-    try:
-        principal = await console_principal(request)
-    except ConsoleAuthRequired:
-        return write_session(request, Response(status_code=401))
+    """Just the cards, for the page's periodic refresh. Once the session ended, htmx is told to take
+    the whole page to sign in (``HX-Redirect``, ``hub.console.pages``), never to swap the sign-in
+    page in place of the cards."""
+    principal = await console_principal(request)
     require_right(principal, Permission.SHOPS_READ)
     return render(request, "_shop_cards.html", {"cards": await shop_cards(request), "refresh_s": REFRESH_S,
                                                 "now": datetime.now(UTC)})

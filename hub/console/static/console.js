@@ -1,5 +1,6 @@
 // Draws the overview's charts (Chart.js, vendored) from the JSON the snapshot carries, and
-// redraws them in place whenever the server-sent snapshot is swapped in.
+// redraws them in place whenever the server-sent snapshot is swapped in. When the stream says the
+// session ended ("expired", carrying the sign-in address), the whole page goes to sign in.
 (function () {
   var charts = {};
   var PALETTE = ["#1a56db", "#067647", "#b54708", "#7a5af8", "#0e9384", "#b42318", "#667085", "#dd2590", "#98a2b3"];
@@ -28,3 +29,12 @@
   document.addEventListener("DOMContentLoaded", draw);
   document.addEventListener("htmx:afterSettle", draw);
 })();
+document.addEventListener("htmx:sseBeforeMessage", function (event) {
+  var message = event.detail;
+  if (message && message.type === "expired") {
+    event.preventDefault();
+    if (typeof message.data === "string" && message.data.indexOf("/console/login") === 0) {
+      window.location.assign(message.data);
+    }
+  }
+});
