@@ -1,8 +1,9 @@
 """Stock files imported as jobs: the whole file checked first, then applied in batches by a job
 on the ``bulk`` queue, its progress recorded per batch so a page can show it live.
 
-The file is the CLI's (``hub stock import``): parsed by ``csv_file.parse_stock_rows``, problems
-reported as ``ImportProblem`` rows. Every row is checked before any is applied — the columns,
+One path for the console's upload, ``POST /api/v1/inventory/imports`` and ``hub stock import
+--job``. The file is the CLI's (``hub stock import``): parsed by ``csv_file.parse_stock_rows``,
+problems reported as ``ImportProblem`` rows. Every row is checked before any is applied — the columns,
 warehouses and SKUs, and each row against the stock there is now (nothing may go below what
 orders have reserved) — and a file with a bad row starts no job. A good file becomes a
 ``stock_import_jobs`` row holding its rows, and an outbox message in the same transaction starts
