@@ -126,6 +126,11 @@ def shop_configs(served: dict[str, Served], **overrides: Any) -> dict[str, ShopC
 def e2e_config(backend: Backend, served: dict[str, Served], **sections: Any) -> HubConfig:
     config = hub_config(backend.database_url, redis_url=backend.redis_url, shops=shop_configs(served), **sections)
     config.warehouses.setdefault("main", WarehouseConfig(platform="manual"))
+    if "stock_unanswered_wait_s" not in dict(sections.get("rules") or {}):
+        # A sandbox applies a call before it answers, so a push whose answer was lost (a timeout on
+        # a loaded machine) can no longer land late once it is a few seconds old; the platforms'
+        # default (60 s) would outlast the tests' deadlines before the listing is pushed again.
+        config.rules.stock_unanswered_wait_s = 3
     return config
 
 
