@@ -238,6 +238,40 @@ async def test_the_sweep_brings_back_units_held_by_a_decrement_to_zero_once_the_
         await close_hub(hub)
 
 
+async def test_units_due_back_settled_by_another_shops_push_are_still_pushed_to_their_shop(
+    database_url: str,  # noqa: F811
+) -> None:
+    """Another shop's push job settles the whole SKU, the held units included, before the sweep
+    looks: the shop holding them must still be raised to its share, not left showing less."""
+    hub = make_hub(database_url, stock_groups=PARTITIONED, rules={"stock_settle_after_s": 3600})
+    a, b = hub.fakes["shop-a"], hub.fakes["shop-b"]  # type: ignore[attr-defined]
+    try:
+        await _start(hub)
+        a.buyer_orders("HOT", 4)  # shows 1; the hub has not heard
+        sold_at = datetime.now(UTC)
+        b.buyer_orders("HOT", 1)
+        await _sale(hub, "shop-b", 1)
+        await _dirty(hub, "shop-a", "shop-b")
+        await push.push_shop(hub, "shop-a")  # lowered by 1 to exactly 0: maybe cut short, not credited
+        await _sale(hub, "shop-a", 4, at=sold_at)  # 5 left: 2 each
+        await _dirty(hub, "shop-a", "shop-b")
+        await push.push_shop(hub, "shop-b")  # lowered to 2
+        await push.push_shop(hub, "shop-a")  # raised by the 1 its count lacks: shows 1, counted 2
+        assert a.shows["HOT"] == 1
+        b.buyer_orders("HOT", 1)
+        await _sale(hub, "shop-b", 1)  # 4 left: 2 each
+        await push.push_shop(hub, "shop-a")  # counted for its 2: nothing to push
+        hub.config.rules.stock_settle_after_s = 0  # every sale from before shop-a's anchor has arrived
+        await push.push_shop(hub, "shop-b")  # its job comes next and settles shop-a's held unit too
+        row = await _exposure(hub, "shop-a")
+        assert (a.shows["HOT"], row.exposure, row.target) == (1, 1, 2)
+        await _sweep(hub)
+        assert (a.shows["HOT"], b.shows["HOT"]) == (2, 2)
+        assert await scheduling.shops_to_sweep(hub, older_than_s=0) == set()
+    finally:
+        await close_hub(hub)
+
+
 async def test_units_held_by_an_overwrite_come_back_once_the_settle_time_has_passed(database_url: str) -> None:  # noqa: F811
     hub = make_hub(database_url, stock_groups=PARTITIONED, absolute_only=("shop-a",),
                    rules={"stock_settle_after_s": 3600})

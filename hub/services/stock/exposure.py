@@ -29,8 +29,8 @@ Not for the push itself (``push``) or the allocation arithmetic (``allocation``)
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -124,6 +124,7 @@ class ShopPlan:
     capped: list[int]  # row ids held back: they want more than can be granted now
     wake: set[str]  # other shops holding more than their target while this one waits (marked dirty)
     settled: int = 0  # units given back to the group by anchors that came of age
+    resettled: set[str] = field(default_factory=set)  # shops whose listings settled here were marked dirty
 
 
 async def _lock_stock(session: AsyncSession, merchant_sku: str) -> None:
@@ -145,22 +146,37 @@ def _ripe(now: datetime, settle_after: timedelta) -> tuple[Any, ...]:
             row.anchor_value < row.exposure, row.pending_key.is_(None))
 
 
-async def _settle(session: AsyncSession, merchant_sku: str, now: datetime, settle_after: timedelta) -> int:
-    """Bring exposures down to their anchors once the anchor is old enough; returns units freed."""
+async def _settle(session: AsyncSession, merchant_sku: str, now: datetime, settle_after: timedelta,
+                  planning: Collection[int]) -> tuple[int, set[str]]:
+    """Bring exposures down to their anchors once the anchor is old enough; returns the units freed
+    and the shops of the listings marked dirty here.
+
+    Every listing of the SKU is settled, not only those this job is planning (``planning``): the
+    others now count for less than their share, which only a push of their own gives them, and
+    once settled the dirty sweep no longer sees them as ripe (``mark_ripe_dirty``). So they are
+    marked dirty here, in the same transaction, or they would show less until the SKU's stock
+    next changed.
+    """
     row = ChannelStockRow
     ripe = (row.merchant_sku == merchant_sku, *_ripe(now, settle_after))
     freed = await session.scalar(select(func.coalesce(func.sum(row.exposure - row.anchor_value), 0)).where(*ripe))
-    if freed:
-        await session.execute(update(row).where(*ripe).values(exposure=row.anchor_value)
-                              .execution_options(synchronize_session=False))
-    return int(freed or 0)
+    if not freed:
+        return 0, set()
+    woken = await session.execute(update(row).where(*ripe, row.id.not_in(sorted(planning)), row.dirty.is_(False))
+                                  .values(dirty=True, dirty_since=now).returning(row.shop)
+                                  .execution_options(synchronize_session=False))
+    shops = set(woken.scalars())
+    await session.execute(update(row).where(*ripe).values(exposure=row.anchor_value)
+                          .execution_options(synchronize_session=False))
+    return int(freed), shops
 
 
 async def mark_ripe_dirty(hub: Hub) -> set[str]:
     """Mark dirty the listings holding units that are due back (their anchor came of age), and
     return their shops. Only a push job settles, and nothing else runs one for such a listing
     when it is not dirty: a shop whose cut-short decrement or overwritten value left it counted at
-    its share while it shows less would show less until the SKU's stock next changed."""
+    its share while it shows less would show less until the SKU's stock next changed. (A job of
+    another shop that settles the listing first marks it dirty itself, see ``_settle``.)"""
     settle_after = timedelta(seconds=hub.config.rules.stock_settle_after_s)
     now = _now()
     row = ChannelStockRow
@@ -195,7 +211,9 @@ async def plan_shop(hub: Hub, shop: str, by_sku: Mapping[str, list[int]], target
         async with hub.database().transaction() as session:
             await _lock_stock(session, sku)
             now = _now()
-            plan.settled += await _settle(session, sku, now, settle_after)
+            freed, resettled = await _settle(session, sku, now, settle_after, by_sku[sku])
+            plan.settled += freed
+            plan.resettled |= resettled
             available = (await stock_of(session, [sku]))[sku].available
             rows = (await session.execute(
                 select(ChannelStockRow, ListingRow).join(ListingRow, ListingRow.id == ChannelStockRow.listing_id)

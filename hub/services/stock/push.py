@@ -241,6 +241,9 @@ async def push_shop(hub: Hub, shop: str) -> PushReport:
         if plan is not None and plan.capped:
             async with hub.database().transaction() as session:  # held back: a later job pushes them
                 await _redirty(session, plan.capped, None)
+    if plan is not None and plan.resettled:
+        # Other listings of these SKUs were settled down to what they show: push them their share.
+        await schedule_push(hub, plan.resettled, delay_ms=0)
     if report.paused is not None:
         return report
     if plan is not None and plan.capped:
