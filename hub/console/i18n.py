@@ -502,6 +502,10 @@ EN: dict[str, str] = {
     "keys.already_shown_title": "Key already shown",
     "keys.already_shown": "Key {prefix} ({name}) was shown once, right after it was created, and cannot be shown "
                           "again: the hub keeps only its hash. If it was not stored, revoke it and create another.",
+    "error.no_page": "There is no such page in the console. Check the address, or start again from the overview.",
+    "error.form_only": "This address takes a form's button, not a link, so nothing was done. "
+                       "Go back to the page and use its button.",
+    "error.http": "The request could not be answered (HTTP {status}). Nothing was changed.",
 }
 
 ZH: dict[str, str] = {
@@ -968,6 +972,9 @@ ZH: dict[str, str] = {
     "keys.already_shown_title": "密钥已显示过",
     "keys.already_shown": "密钥 {prefix}（{name}）已在创建后显示过一次，无法再次显示：中台只保存其哈希值。"
                           "如未保存，请吊销它并创建新的密钥。",
+    "error.no_page": "控制台中没有这个页面。请检查地址，或从概览重新开始。",
+    "error.form_only": "此地址只接受表单按钮提交，不能通过链接打开，因此未做任何操作。请返回原页面并使用其中的按钮。",
+    "error.http": "无法处理此请求（HTTP {status}），未做任何更改。",
 }
 
 CATALOGUES: dict[str, dict[str, str]] = {"en": EN, "zh-CN": ZH}
