@@ -547,6 +547,7 @@ EN: dict[str, str] = {
     "code.shipment.confirmed": "Confirmed to the channel",
     "code.shipment.not_supported": "Channel cannot confirm",
     "code.shipment.failed": "Confirmation failed",
+    "exceptions.problem.cursor": "this page's link is out of date or damaged; start again from the first page.",
 }
 
 ZH: dict[str, str] = {
@@ -1057,6 +1058,7 @@ ZH: dict[str, str] = {
     "code.shipment.confirmed": "已向平台确认",
     "code.shipment.not_supported": "平台不支持确认",
     "code.shipment.failed": "确认失败",
+    "exceptions.problem.cursor": "此页链接已过期或已损坏，请从第一页重新开始。",
 }
 
 CATALOGUES: dict[str, dict[str, str]] = {"en": EN, "zh-CN": ZH}

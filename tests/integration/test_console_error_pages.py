@@ -72,3 +72,16 @@ async def test_the_language_switch_on_a_refused_form_goes_back_to_the_forms_page
     assert switch is not None
     back = "/console/orders/1%3Fback%3Dstatus%253Dpaid"  # the page the form was on, with its query
     assert switch.group(1).replace("&amp;", "&") == f"/console/lang/zh-CN?next={back}"
+
+
+async def test_a_damaged_page_link_on_the_exceptions_queue_names_the_list_in_the_readers_words(
+    database_url: str,
+) -> None:
+    hub = make_hub(database_url)
+    async with _app(hub) as client:
+        await _signed_in(client, hub)
+        chinese = await client.get("/console/exceptions?dl_cursor=zzz", headers={"Accept-Language": "zh-CN"})
+    assert chinese.status_code == 422
+    problems = chinese.text.split('data-testid="problems"')[1].split("</ul>")[0]
+    assert "<strong>死信</strong>" in problems and "此页链接已过期或已损坏" in problems
+    assert "dl_cursor" not in problems and "API" not in problems

@@ -165,7 +165,8 @@ async def test_held_orders_under_a_reason_come_in_pages_and_a_bad_cursor_is_name
     assert [f'data-testid="held-{i}"' in first.text for i in ids] == [True, True, False], "the longest held first"
     assert [f'data-testid="held-{i}"' in second.text for i in ids] == [False, False, True]
     assert 'data-testid="holds-next"' not in second.text
-    assert bad.status_code == 422 and "<strong>cursor</strong>" in bad.text
+    assert bad.status_code == 422 and "<strong>Held orders</strong>" in bad.text
+    assert "link is out of date or damaged" in bad.text
 
 
 async def test_admin_reads_dead_letters_and_others_are_refused_them(database_url: str) -> None:
