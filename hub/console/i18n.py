@@ -548,6 +548,7 @@ EN: dict[str, str] = {
     "code.shipment.not_supported": "Channel cannot confirm",
     "code.shipment.failed": "Confirmation failed",
     "exceptions.problem.cursor": "this page's link is out of date or damaged; start again from the first page.",
+    "order.missing": "There is no order {id}. It may have been typed wrong; find it on the orders screen.",
 }
 
 ZH: dict[str, str] = {
@@ -1059,6 +1060,7 @@ ZH: dict[str, str] = {
     "code.shipment.not_supported": "平台不支持确认",
     "code.shipment.failed": "确认失败",
     "exceptions.problem.cursor": "此页链接已过期或已损坏，请从第一页重新开始。",
+    "order.missing": "没有订单 {id}。可能是编号输错了，请在订单列表中查找。",
 }
 
 CATALOGUES: dict[str, dict[str, str]] = {"en": EN, "zh-CN": ZH}

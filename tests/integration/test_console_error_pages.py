@@ -85,3 +85,12 @@ async def test_a_damaged_page_link_on_the_exceptions_queue_names_the_list_in_the
     problems = chinese.text.split('data-testid="problems"')[1].split("</ul>")[0]
     assert "<strong>死信</strong>" in problems and "此页链接已过期或已损坏" in problems
     assert "dl_cursor" not in problems and "API" not in problems
+
+
+async def test_an_order_that_does_not_exist_is_said_so_in_the_readers_language(database_url: str) -> None:
+    hub = make_hub(database_url)
+    async with _app(hub) as client:
+        await _signed_in(client, hub)
+        chinese = await client.get("/console/orders/424242", headers={"Accept-Language": "zh-CN"})
+    assert chinese.status_code == 404
+    assert "没有订单 424242" in chinese.text and "does not exist" not in chinese.text
