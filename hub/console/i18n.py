@@ -97,7 +97,7 @@ EN: dict[str, str] = {
     "orders.none": "No orders match these filters.",
     "orders.next": "Next page",
     "orders.first": "First page",
-    "orders.on_hold": "held",
+    "orders.on_hold": "Held",
     "order.title": "Order {id}",
     "order.summary": "Summary",
     "order.fulfilment": "Fulfilment",
