@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.api.auth import Permission
@@ -34,6 +35,18 @@ from hub.console.i18n import LANGUAGE_COOKIE, Translator, negotiate
 from hub.context import Hub
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def code_spans(text: object) -> Markup:
+    """Text whose `back-quoted` parts are commands, with those parts shown as code and the rest
+    escaped (the catalogues write ``hub run --demo`` that way): ``{{ t.t(...)|code_spans }}``."""
+    parts = str(escape(text)).split("`")
+    if len(parts) % 2 == 0:  # an unpaired back-quote: show the text as it is
+        return Markup("`".join(parts))
+    return Markup("".join(f"<code>{part}</code>" if index % 2 else part for index, part in enumerate(parts)))
+
+
+TEMPLATES.env.filters["code_spans"] = code_spans
 
 
 def translator(request: Request) -> Translator:
