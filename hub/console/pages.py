@@ -66,6 +66,16 @@ def write_session(request: Request, response: Response) -> Response:
     return response
 
 
+#: On every page: no other site may show it in a frame (a hidden Release or Revoke button under a
+#: decoy, "clickjacking"), no guessing of content types, and addresses sent only to the hub itself.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
 def render(request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200) -> Response:
     """The page from ``template`` with the shared context (words, who is signed in, form token)."""
     principal = getattr(request.state, "console_principal", None)
@@ -85,6 +95,7 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     values.update(context or {})
     response = TEMPLATES.TemplateResponse(request, template, values, status_code=status)
     response.headers["Cache-Control"] = "no-store"
+    response.headers.update(PAGE_HEADERS)
     return write_session(request, response)
 
 
