@@ -97,7 +97,7 @@ EN: dict[str, str] = {
     "orders.none": "No orders match these filters.",
     "orders.next": "Next page",
     "orders.first": "First page",
-    "orders.on_hold": "held",
+    "orders.on_hold": "Held",
     "order.title": "Order {id}",
     "order.summary": "Summary",
     "order.fulfilment": "Fulfilment",
@@ -502,6 +502,53 @@ EN: dict[str, str] = {
     "keys.already_shown_title": "Key already shown",
     "keys.already_shown": "Key {prefix} ({name}) was shown once, right after it was created, and cannot be shown "
                           "again: the hub keeps only its hash. If it was not stored, revoke it and create another.",
+    "error.no_page": "There is no such page in the console. Check the address, or start again from the overview.",
+    "error.form_only": "This address takes a form's button, not a link, so nothing was done. "
+                       "Go back to the page and use its button.",
+    "error.http": "The request could not be answered (HTTP {status}). Nothing was changed.",
+    "code.ago_s": "{n} s",
+    "code.ago_min": "{n} min",
+    "code.ago_h": "{n} h",
+    "code.ago_d": "{n} d",
+    "code.hold_with_code": "{words} ({code})",
+    "code.event.created": "Created",
+    "code.event.status_changed": "Status changed",
+    "code.event.repeated": "Same message again",
+    "code.event.stale": "Out-of-date message",
+    "code.event.cancel_requested": "Cancellation requested",
+    "code.event.details_updated": "Details updated",
+    "code.event.hold_added": "Held",
+    "code.event.hold_released": "Hold released",
+    "code.event.fulfilment_changed": "Fulfilment moved on",
+    "code.event.shipment_recorded": "Shipment recorded",
+    "code.event.shipment_confirmed": "Shipment confirmed to the channel",
+    "code.event.shipment_confirm_failed": "Shipment confirmation failed",
+    "code.event.shipment_confirm_not_supported": "The channel cannot confirm shipments",
+    "code.cause.push": "push",
+    "code.cause.message_channel": "message channel",
+    "code.cause.poll": "poll",
+    "code.cause.manual": "entered by hand",
+    "code.cause.api": "API or console",
+    "code.cause.audit": "audit rule",
+    "code.cause.system": "the hub",
+    "code.cause.inventory": "stock",
+    "code.cause.shipment": "shipment",
+    "code.fulfilment.unfulfilled": "Not started",
+    "code.fulfilment.routed": "Warehouse chosen",
+    "code.fulfilment.sent_to_warehouse": "Sent to the warehouse",
+    "code.fulfilment.partially_shipped": "Partly shipped",
+    "code.fulfilment.shipped": "Shipped",
+    "code.inbox.pending": "waiting",
+    "code.inbox.done": "done",
+    "code.inbox.failed": "failed, will retry",
+    "code.inbox.dead": "given up",
+    "code.shipment.created": "Recorded",
+    "code.shipment.pending": "Channel not told yet",
+    "code.shipment.confirmed": "Confirmed to the channel",
+    "code.shipment.not_supported": "Channel cannot confirm",
+    "code.shipment.failed": "Confirmation failed",
+    "exceptions.problem.cursor": "this page's link is out of date or damaged; start again from the first page.",
+    "order.missing": "There is no order {id}. It may have been typed wrong; find it on the orders screen.",
 }
 
 ZH: dict[str, str] = {
@@ -968,6 +1015,52 @@ ZH: dict[str, str] = {
     "keys.already_shown_title": "密钥已显示过",
     "keys.already_shown": "密钥 {prefix}（{name}）已在创建后显示过一次，无法再次显示：中台只保存其哈希值。"
                           "如未保存，请吊销它并创建新的密钥。",
+    "error.no_page": "控制台中没有这个页面。请检查地址，或从概览重新开始。",
+    "error.form_only": "此地址只接受表单按钮提交，不能通过链接打开，因此未做任何操作。请返回原页面并使用其中的按钮。",
+    "error.http": "无法处理此请求（HTTP {status}），未做任何更改。",
+    "code.ago_s": "{n} 秒",
+    "code.ago_min": "{n} 分钟",
+    "code.ago_h": "{n} 小时",
+    "code.ago_d": "{n} 天",
+    "code.hold_with_code": "{words}（{code}）",
+    "code.event.created": "创建",
+    "code.event.status_changed": "状态变更",
+    "code.event.repeated": "重复消息",
+    "code.event.stale": "过期消息",
+    "code.event.cancel_requested": "申请取消",
+    "code.event.details_updated": "信息更新",
+    "code.event.hold_added": "挂起",
+    "code.event.hold_released": "解除挂起",
+    "code.event.fulfilment_changed": "履约推进",
+    "code.event.shipment_recorded": "记录发货",
+    "code.event.shipment_confirmed": "已向平台确认发货",
+    "code.event.shipment_confirm_failed": "发货确认失败",
+    "code.event.shipment_confirm_not_supported": "平台不支持确认发货",
+    "code.cause.push": "推送",
+    "code.cause.message_channel": "消息通道",
+    "code.cause.poll": "轮询",
+    "code.cause.manual": "手工录入",
+    "code.cause.api": "API 或控制台",
+    "code.cause.audit": "审单规则",
+    "code.cause.system": "中台",
+    "code.cause.inventory": "库存",
+    "code.cause.shipment": "发货",
+    "code.fulfilment.unfulfilled": "未开始",
+    "code.fulfilment.routed": "已分配仓库",
+    "code.fulfilment.sent_to_warehouse": "已下发仓库",
+    "code.fulfilment.partially_shipped": "部分发货",
+    "code.fulfilment.shipped": "已发货",
+    "code.inbox.pending": "等待处理",
+    "code.inbox.done": "已完成",
+    "code.inbox.failed": "失败，将重试",
+    "code.inbox.dead": "已放弃",
+    "code.shipment.created": "已记录",
+    "code.shipment.pending": "待通知平台",
+    "code.shipment.confirmed": "已向平台确认",
+    "code.shipment.not_supported": "平台不支持确认",
+    "code.shipment.failed": "确认失败",
+    "exceptions.problem.cursor": "此页链接已过期或已损坏，请从第一页重新开始。",
+    "order.missing": "没有订单 {id}。可能是编号输错了，请在订单列表中查找。",
 }
 
 CATALOGUES: dict[str, dict[str, str]] = {"en": EN, "zh-CN": ZH}
@@ -1015,6 +1108,19 @@ class Translator:
             return "-"
         return self.catalogue.get(f"status.{status}", status)
 
+    def code(self, group: str, value: str | None) -> str:
+        """A stored code in words (``code("event", "hold_added")`` is "Held"); the code itself when
+        the catalogue has no words for it (a plugin's own code), '-' when there is none."""
+        if not value:
+            return "-"
+        return self.catalogue.get(f"code.{group}.{value}", value)
+
+    def hold_code(self, code: str) -> str:
+        """A hold code in words with the code beside it (the code is what filters and the API take):
+        "High value (high_value)"; a code without words (a plugin's) as it is."""
+        words = self.catalogue.get(f"orders.hold_code.{code}")
+        return self.t("code.hold_with_code", words=words, code=code) if words else code
+
     def number(self, value: int | float | Decimal | None) -> str:
         if value is None:
             return "-"
@@ -1035,14 +1141,15 @@ class Translator:
         return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
     def ago(self, moment: datetime | None, now: datetime) -> str:
-        """How long before ``now``: ``45 s``, ``12 min``, ``3 h``, ``2 d``; the catalogue's 'never' when unknown."""
+        """How long before ``now``: ``45 s``, ``12 min``, ``3 h``, ``2 d`` (``45 秒``...); the catalogue's
+        'never' when unknown."""
         if moment is None:
             return self.t("overview.never")
         seconds = max(0, int((now - moment).total_seconds()))
         if seconds < 60:
-            return f"{seconds} s"
+            return self.t("code.ago_s", n=seconds)
         if seconds < 3600:
-            return f"{seconds // 60} min"
+            return self.t("code.ago_min", n=seconds // 60)
         if seconds < 86400:
-            return f"{seconds // 3600} h"
-        return f"{seconds // 86400} d"
+            return self.t("code.ago_h", n=seconds // 3600)
+        return self.t("code.ago_d", n=seconds // 86400)

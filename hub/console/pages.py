@@ -13,8 +13,11 @@ from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.api.auth import Permission
 from hub.api.errors import ApiError
@@ -34,6 +37,18 @@ from hub.context import Hub
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
+def code_spans(text: object) -> Markup:
+    """Text whose `back-quoted` parts are commands, with those parts shown as code and the rest
+    escaped (the catalogues write ``hub run --demo`` that way): ``{{ t.t(...)|code_spans }}``."""
+    parts = str(escape(text)).split("`")
+    if len(parts) % 2 == 0:  # an unpaired back-quote: show the text as it is
+        return Markup("`".join(parts))
+    return Markup("".join(f"<code>{part}</code>" if index % 2 else part for index, part in enumerate(parts)))
+
+
+TEMPLATES.env.filters["code_spans"] = code_spans
+
+
 def translator(request: Request) -> Translator:
     hub: Hub = request.app.state.hub
     language = negotiate(request.cookies.get(LANGUAGE_COOKIE), request.headers.get("accept-language"))
@@ -51,6 +66,16 @@ def write_session(request: Request, response: Response) -> Response:
     return response
 
 
+#: On every page: no other site may show it in a frame (a hidden Release or Revoke button under a
+#: decoy, "clickjacking"), no guessing of content types, and addresses sent only to the hub itself.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
 def render(request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200) -> Response:
     """The page from ``template`` with the shared context (words, who is signed in, form token)."""
     principal = getattr(request.state, "console_principal", None)
@@ -62,11 +87,15 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         "csrf_field": CSRF_FIELD,
         "csrf_token": session.csrf,
         "path": request.url.path,
-        "full_path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        # Where the language switch comes back to: this page, or for the answer to a form (a
+        # refusal, the form again) the page the form was on, since a link cannot repeat a POST.
+        "full_path": request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method in ("GET", "HEAD") else _page_behind(request),
     }
     values.update(context or {})
     response = TEMPLATES.TemplateResponse(request, template, values, status_code=status)
     response.headers["Cache-Control"] = "no-store"
+    response.headers.update(PAGE_HEADERS)
     return write_session(request, response)
 
 
@@ -130,7 +159,45 @@ def api_error_page(request: Request, exc: ApiError) -> Response:
     return error_page(request, t.t(key, detail=str(exc.detail)), status=exc.status)
 
 
+def _is_console_page(request: Request) -> bool:
+    path = request.url.path
+    return (path == "/console" or path.startswith("/console/")) and not path.startswith("/console/static/")
+
+
+def _console_or(api_handler: Any, page: Any) -> Any:
+    """An exception handler answering console addresses with ``page`` and the rest as the API does."""
+    async def handle(request: Request, exc: Exception) -> Response:
+        if _is_console_page(request):
+            response: Response = page(request, exc)
+            return response
+        answer: Response = await api_handler(request, exc)
+        return answer
+    return handle
+
+
+def _http_error_page(request: Request, exc: Exception) -> Response:
+    """No such page (404), a link to an address that only takes a form (405), and the like, as a
+    page in the reader's language rather than the API's JSON."""
+    assert isinstance(exc, StarletteHTTPException)
+    t = translator(request)
+    key = {404: "error.no_page", 405: "error.form_only"}.get(exc.status_code, "error.http")
+    response = error_page(request, t.t(key, status=exc.status_code), status=exc.status_code)
+    for name, value in (getattr(exc, "headers", None) or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _bad_address_page(request: Request, exc: Exception) -> Response:
+    """A console address whose parts are not what the page takes (``/console/orders/abc``): no such page."""
+    return error_page(request, translator(request).t("error.no_page"), status=404)
+
+
 def install_error_pages(app: FastAPI) -> None:
+    """The console's refusals as pages; installed after the API's handlers, whose JSON the rest keeps."""
     app.add_exception_handler(ConsoleAuthRequired, _auth_required)
     app.add_exception_handler(ConsoleCsrfRefused, _csrf_refused)
     app.add_exception_handler(ConsoleForbidden, _forbidden)
+    for kind, page in ((StarletteHTTPException, _http_error_page), (RequestValidationError, _bad_address_page)):
+        api_handler = app.exception_handlers.get(kind)
+        if api_handler is not None:
+            app.add_exception_handler(kind, _console_or(api_handler, page))

@@ -1,7 +1,8 @@
 """The operator console in a real browser (Debian's Chromium driven by Playwright) against a real
 hub with a Taobao sandbox shop: sign in with a key, watch an order arrive on the overview without
 reloading, find it in the orders list, open it, release its hold, switch to Chinese, and look at
-it on a phone. Screenshots of each screen go to ``docs/screenshots/`` (or ``$HUB_SCREENSHOTS``).
+the overview and the order on a phone. Screenshots of each screen go to ``docs/screenshots/`` (or
+``$HUB_SCREENSHOTS``).
 
 Skipped only when ``/usr/bin/chromium`` is missing outside CI; in CI (``$CI`` set) it must run.
 Nothing here downloads a browser (never ``playwright install``).
@@ -35,6 +36,11 @@ from tests.e2e.hub_e2e_support import (
 __all__ = ["backend"]
 pytestmark = pytest.mark.e2e
 
+#: The innermost elements reaching past the screen's right edge (outside scrolling tables), to name them.
+WIDER_THAN_SCREEN = """() => Array.from(document.querySelectorAll("body *"))
+  .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest(".scroll"))
+  .filter(e => !Array.from(e.children).some(c => c.getBoundingClientRect().right > window.innerWidth + 1))
+  .slice(0, 5).map(e => `${e.tagName.toLowerCase()}.${e.className} "${e.textContent.trim().slice(0, 60)}"`)"""
 ARRIVAL_TIMEOUT_MS = 60_000  # generous: the order travels sandbox → TMC/poll → worker → SSE snapshot
 
 
@@ -117,6 +123,16 @@ async def test_operator_signs_in_watches_an_order_arrive_releases_its_hold_and_r
                 width = await page.evaluate("document.documentElement.scrollWidth")
                 assert width <= 390, f"the overview is {width} px wide on a 390 px phone"
                 await shot(page, "console-overview-phone-zh")
+
+                # The order on the phone, in Chinese: nothing wider than the screen, its story in words.
+                await latest.get_by_text(tid).click()
+                await page.wait_for_url(re.compile(rf"/console/orders/{order_id}$"))
+                width = await page.evaluate("document.documentElement.scrollWidth")
+                wide = await page.evaluate(WIDER_THAN_SCREEN)
+                assert width <= 390, f"the order's page is {width} px wide on a 390 px phone: {wide}"
+                history = await page.locator("[data-testid=history]").inner_text()
+                assert "创建" in history and "解除挂起" in history, history
+                await shot(page, "console-order-phone-zh")
                 await context.close()
                 await browser.close()
         finally:

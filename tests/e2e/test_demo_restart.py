@@ -1,7 +1,8 @@
 """The first hour: ``hub run --demo`` started, stopped with Ctrl-C and started again in the same
 directory keeps its orders and admin key, takes new orders from every sandbox shop, and leaves no
 dead letters, and its shared saved view of held orders once; the config file it writes works for
-``hub --config hub-demo.toml ...``; a busy port is refused with a message naming --port."""
+``hub --config hub-demo.toml ...``; a busy port is refused with a message naming --port. And a new
+user signs in to the console it prints and watches orders from all four channels arrive."""
 
 from __future__ import annotations
 
@@ -165,6 +166,45 @@ def test_demo_restarted_in_the_same_directory_keeps_going_without_dead_letters(d
                if "=" in line and not line.startswith("#")]
     assert secrets and not [value for value in secrets if value in config]  # credentials by variable name only
     assert (demo_dir / "hub-demo.secrets").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.timeout(DEADLINE_S + 120)
+def test_a_new_user_signs_in_with_the_printed_key_and_sees_every_channel_arrive_on_the_overview(
+    demo_dir: Path,
+) -> None:
+    """The README's promise, in Debian's Chromium: open the console, sign in with the admin key,
+    and the open overview fills with orders from all four channels, pushed live (no reload)."""
+    from tests.e2e.console_browser_support import SCREENSHOTS, browser_or_skip
+
+    browser_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    demo = Demo(demo_dir, free_port(), 1)
+    try:
+        key = demo.admin_key()
+        _wait_for("the console", lambda: httpx.get(f"{demo.base}/console/login", timeout=10).is_success, demo)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+            page = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900}).new_page()
+            page.goto(f"{demo.base}/")  # the front door goes to the console, which asks to sign in
+            page.fill("input[name=api_key]", key)
+            page.click("button[value=key]")
+            page.wait_for_url(f"{demo.base}/console")
+            # Today's orders per channel: a row with a count above nought for each of the four.
+            page.wait_for_function(
+                """() => ["taobao", "tmall", "douyin", "aliexpress"].every(platform => {
+                     const row = document.querySelector(`[data-testid=per-channel] tr[data-platform=${platform}]`);
+                     return row !== null && parseInt(row.cells[1].textContent.replace(/,/g, ""), 10) > 0; })""",
+                timeout=DEADLINE_S * 1000)
+            assert int(page.inner_text("[data-testid=orders-today]").replace(",", "")) >= 4
+            target = SCREENSHOTS / "console-overview-demo.png"
+            partial = target.with_name(f".console-overview-demo.{os.getpid()}.png.part")
+            partial.write_bytes(page.screenshot(full_page=True))
+            os.replace(partial, target)  # shot(page, "console-overview-demo"), for a synchronous page
+            browser.close()
+    finally:
+        out = demo.stop()
+    assert f"{demo.base}/console" in out and key in out, "the start-up box prints the address and the key used"
 
 
 def test_a_busy_port_is_refused_with_the_option_to_change_it(tmp_path: Path) -> None:

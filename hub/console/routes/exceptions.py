@@ -63,7 +63,8 @@ def with_notice(target: str, **notice: object) -> str:
 async def exceptions_page(request: Request, principal: ConsolePrincipal = Depends(console_principal)) -> Response:
     hub: Hub = request.app.state.hub
     params = {k: v for k, v in request.query_params.items() if k in _PARAMS and v}
-    problems: dict[str, str] = {}
+    problems: dict[str, str] = {}  # the part of the page at fault, in words -> what to do
+    t = translator(request)
     code = params.get("code")
     groups: list[Any] = []
     pages: dict[str, HeldPage] = {}
@@ -75,15 +76,15 @@ async def exceptions_page(request: Request, principal: ConsolePrincipal = Depend
             try:
                 pages[group.code] = await held_orders(db, group.code, limit=PAGE_SIZE if code else PREVIEW,
                                                       cursor=params.get("cursor") if code else None)
-            except BadInputError as exc:
-                problems["cursor"] = str(exc)
+            except BadInputError:
+                problems[t.t("exceptions.holds")] = t.t("exceptions.problem.cursor")
                 pages[group.code] = HeldPage([], None)
         if principal.may(Permission.DEAD_LETTERS):
             try:
                 letters = await dead_letter_page(db, actor=params.get("actor"), include_replayed="replayed" in params,
                                                  limit=PAGE_SIZE, cursor=params.get("dl_cursor"))
-            except BadInputError as exc:
-                problems["dl_cursor"] = str(exc)
+            except BadInputError:
+                problems[t.t("exceptions.letters")] = t.t("exceptions.problem.cursor")
                 letters = DeadLetterPage([], None)
     kept = {k: v for k, v in params.items() if k not in ("cursor", "dl_cursor")}
     links = {

@@ -143,6 +143,8 @@ async def order_page(
     try:
         detail = await get_order(request, order_id, principal)
     except ApiError as exc:
+        if exc.status == 404:
+            return error_page(request, translator(request).t("order.missing", id=order_id), status=404)
         return api_error_page(request, exc)
     values = _values_from_query(back)
     return render(request, "order.html", {"order": detail, "released": released, "back_url": _list_url(values),
