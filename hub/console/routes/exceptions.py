@@ -27,10 +27,11 @@ from hub.api.queries.exceptions import (
     held_orders,
     open_hold_groups,
 )
-from hub.api.routes.orders import release_held_orders, release_order_hold
+from hub.api.routes.orders import release_held_orders
 from hub.console.auth import ConsolePrincipal, check_form, console_principal, require_right
 from hub.console.pages import api_error_page, error_page, render, translator, write_session
 from hub.console.routes import exception_letters
+from hub.console.routes.orders import release_from_form
 from hub.context import Hub
 from hub.db.tables import utcnow
 from hub.errors import BadInputError
@@ -129,13 +130,9 @@ def _notice(request: Request) -> str | None:
 
 @router.post("/holds/{order_id}/{code}/release", include_in_schema=False)
 async def release_one(request: Request, order_id: int, code: str) -> Response:
-    form = await check_form(request)
-    principal = await console_principal(request)
-    require_right(principal, Permission.ORDERS_WRITE)
-    try:
-        await release_order_hold(request, order_id, code, principal)
-    except ApiError as exc:
-        return api_error_page(request, exc)
+    form, refused = await release_from_form(request, order_id, code)
+    if refused is not None:
+        return refused
     target = with_notice(back_to(form.get("next")), released=1, released_code=code, released_order=order_id)
     return write_session(request, RedirectResponse(target, status_code=303))
 

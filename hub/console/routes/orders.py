@@ -151,15 +151,24 @@ async def order_page(
                                           "back_query": urlencode(values)})
 
 
-@router.post("/{order_id}/holds/{code}/release", include_in_schema=False)
-async def release_hold(request: Request, order_id: int, code: str) -> Response:
+async def release_from_form(request: Request, order_id: int, code: str) -> tuple[dict[str, str], Response | None]:
+    """A release form (its token and the signed-in person's right checked) carried out with the API's
+    own release: the form's values, and the error page when the API refused."""
     form = await check_form(request)
     principal = await console_principal(request)
     require_right(principal, Permission.ORDERS_WRITE)
     try:
         await release_order_hold(request, order_id, code, principal)
     except ApiError as exc:
-        return api_error_page(request, exc)
+        return form, api_error_page(request, exc)
+    return form, None
+
+
+@router.post("/{order_id}/holds/{code}/release", include_in_schema=False)
+async def release_hold(request: Request, order_id: int, code: str) -> Response:
+    form, refused = await release_from_form(request, order_id, code)
+    if refused is not None:
+        return refused
     back = urlencode(_values_from_query(form.get("back")))
     query = urlencode({"released": code, **({"back": back} if back else {})})
     return write_session(request, RedirectResponse(f"/console/orders/{order_id}?{query}", status_code=303))
