@@ -7,6 +7,9 @@ HTTP error rendering (that is ``hub.api.errors``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 
 class HubError(Exception):
     """Base class. ``str(error)`` says what happened, to what, and what to do."""
@@ -31,6 +34,22 @@ class BadInputError(HubError):
     def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
         super().__init__(message, code=code)
         self.field = field
+
+
+class RowProblem(Protocol):
+    """One bad value in a file: which column (``field``), and a sentence naming the row."""
+
+    field: str
+
+
+class FileRowsError(BadInputError):
+    """A file with bad rows; ``problems`` names each row and field. Nothing was applied."""
+
+    def __init__(self, problems: Sequence[RowProblem]) -> None:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"nothing imported: {first}{more}", field=first.field)
+        self.problems = list(problems)
 
 
 class SignatureError(BadInputError):

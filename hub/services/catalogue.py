@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.tables import MAX_QUANTITY, BundleComponentRow, SkuRow, StockRow
 from hub.db.upsert import insert_ignore
-from hub.errors import BadInputError, NotFoundError
+from hub.errors import BadInputError, FileRowsError, NotFoundError
 from hub.services.stock import scheduling
 
 #: The catalogue CSV's columns, in order; export writes exactly these, import reads them.
@@ -269,14 +269,10 @@ class CatalogueProblem:
         return f"{self.where}, field {self.field}: {self.message}"
 
 
-class CatalogueImportError(BadInputError):
-    """A catalogue file with bad rows; ``problems`` names each row and field. Nothing was applied."""
+class CatalogueImportError(FileRowsError):
+    """A catalogue file with bad rows (``CatalogueProblem``s); nothing was applied."""
 
-    def __init__(self, problems: list[CatalogueProblem]) -> None:
-        first = problems[0]
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(f"nothing imported: {first}{more}", field=first.field)
-        self.problems = problems
+    problems: list[CatalogueProblem]  # type: ignore[assignment]
 
 
 async def check_against_catalogue(session: AsyncSession, drafts: Sequence[SkuDraft],

@@ -13,7 +13,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from hub.errors import BadInputError
+from hub.errors import BadInputError, FileRowsError
 from hub.services.stock.adjustments import Adjustment, parse_adjustment
 
 
@@ -27,14 +27,10 @@ class ImportProblem:
         return f"row {self.row}, {self.field}: {self.message}"
 
 
-class StockImportError(BadInputError):
-    """A stock file with bad rows; ``problems`` names each row and field. Nothing was applied."""
+class StockImportError(FileRowsError):
+    """A stock file with bad rows (``ImportProblem``s); nothing was applied."""
 
-    def __init__(self, problems: list[ImportProblem]) -> None:
-        first = problems[0]
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(f"nothing imported: {first}{more}", field=first.field)
-        self.problems = problems
+    problems: list[ImportProblem]  # type: ignore[assignment]
 
 
 CSV_COLUMNS = ("warehouse", "merchant_sku")
