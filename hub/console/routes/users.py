@@ -148,36 +148,32 @@ async def reset_password(request: Request, name: str) -> Response:
 
 @router.post("/{name}/deactivate", include_in_schema=False)
 async def deactivate(request: Request, name: str) -> Response:
-    await check_form(request)
-    principal = await _manager(request)
-    hub: Hub = request.app.state.hub
-    user = await _user(request, name)
-    if user is None:
-        return _not_found(request, name)
-    try:
-        async with hub.database().transaction() as db:
-            stopped = await user_store.deactivate_user(db, name, actor=principal.actor)
-    except user_store.LastAdminUserError:
-        return _user_page(request, user, refusal=translator(request).t("users.last_admin", name=name), status=409)
-    if not stopped:
-        return _user_page(request, user, refusal=translator(request).t("users.already_inactive", name=name),
-                          status=409)
-    log.info("console.user_deactivated", user=name, by=principal.actor)
-    return _to_user(request, name, "deactivated")
+    return await _set_active(request, name, active=False)
 
 
 @router.post("/{name}/reactivate", include_in_schema=False)
 async def reactivate(request: Request, name: str) -> Response:
+    return await _set_active(request, name, active=True)
+
+
+async def _set_active(request: Request, name: str, *, active: bool) -> Response:
+    """Deactivate or reactivate ``name`` from its page's form; a refusal (already so, or the last
+    active admin) is the user's page again with the reason."""
     await check_form(request)
     principal = await _manager(request)
     hub: Hub = request.app.state.hub
     user = await _user(request, name)
     if user is None:
         return _not_found(request, name)
-    async with hub.database().transaction() as db:
-        started = await user_store.reactivate_user(db, name, actor=principal.actor)
-    if not started:
-        return _user_page(request, user, refusal=translator(request).t("users.already_active", name=name),
-                          status=409)
-    log.info("console.user_reactivated", user=name, by=principal.actor)
-    return _to_user(request, name, "reactivated")
+    change = user_store.reactivate_user if active else user_store.deactivate_user
+    try:
+        async with hub.database().transaction() as db:
+            changed = await change(db, name, actor=principal.actor)
+    except user_store.LastAdminUserError:
+        return _user_page(request, user, refusal=translator(request).t("users.last_admin", name=name), status=409)
+    if not changed:
+        already = "users.already_active" if active else "users.already_inactive"
+        return _user_page(request, user, refusal=translator(request).t(already, name=name), status=409)
+    done = "reactivated" if active else "deactivated"
+    log.info(f"console.user_{done}", user=name, by=principal.actor)
+    return _to_user(request, name, done)
