@@ -24,7 +24,8 @@ from hub.errors import AuthorizationError, ShopPausedError
 from hub.pipeline.polling import poll_shop_orders
 from hub.queue.actors import hub_actor
 from hub.services import message_channel
-from hub.services.ingest import PROCESS_ACTOR, accept_messages, process_inbox_rows
+from hub.services.ingest import process_inbox_rows
+from hub.services.intake import PROCESS_ACTOR, accept_messages
 from hub.services.shop_health import partner_call, record_poll
 
 log = structlog.get_logger(__name__)

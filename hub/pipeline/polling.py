@@ -16,7 +16,7 @@ import structlog
 from contracts.events import InboundMessage, MessageKind
 from hub.context import Hub
 from hub.db.shop_state import DbShopState
-from hub.services.ingest import accept_messages, poll_message_id
+from hub.services.intake import accept_messages, poll_message_id
 
 log = structlog.get_logger(__name__)
 

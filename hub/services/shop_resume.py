@@ -44,7 +44,7 @@ async def resume_shop(hub: Hub, shop: str, *, actor: str, reason: str,
     The caller checks the shop is configured.
     """
     from hub.services import message_channel
-    from hub.services.ingest import PROCESS_ACTOR
+    from hub.services.intake import PROCESS_ACTOR
 
     async with hub.database().transaction() as session:
         before = await shop_rows.shop_status(session, shop)

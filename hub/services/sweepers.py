@@ -32,7 +32,7 @@ from hub.context import Hub
 from hub.db import outbox
 from hub.db.tables import InboxRow, OrderHoldRow, OrderLineRow, OrderRow, ReservationRow, ShipmentRow, Shop
 from hub.services import fulfilment
-from hub.services.ingest import PROCESS_ACTOR
+from hub.services.intake import PROCESS_ACTOR
 from hub.services.order_flow import CONSUME_STATUSES, HOLDING_STATUSES, RELEASE_STATUSES
 from hub.services.stock import effects as stock_effects
 from hub.services.stock.effects import SKU_UNKNOWN

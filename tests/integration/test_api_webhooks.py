@@ -120,12 +120,12 @@ async def test_malformed_push_is_400_with_the_reason(hub: Hub) -> None:
 async def test_push_is_not_acknowledged_when_the_inbox_cannot_store_it(
     hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hub.services import ingest
+    from hub.services import intake
 
     async def failing(*args: object, **kwargs: object) -> list[int]:
         raise ConnectionError("database went away")
 
-    monkeypatch.setattr(ingest, "accept_messages", failing)
+    monkeypatch.setattr(intake, "accept_messages", failing)
     body = _body(("f-1", "1"))
     async with api(hub) as client:
         response = await client.post("/webhooks/fakepush/fp-main", content=body, headers={"X-Sign": sign(body)})

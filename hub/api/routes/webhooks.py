@@ -6,7 +6,7 @@ push URL of a platform app that pushes every authorising shop's messages to one 
 / ``push_app``) verify it, and each message goes to the shop whose platform id it names
 (``hub.services.push_routing``). The raw body goes to a connector (``parse_push``), which checks
 the signature on the exact bytes and parses the events; the messages are stored in the inbox and
-enqueued (``hub.services.ingest.accept_messages``) before the platform hears "success" in the body
+enqueued (``hub.services.intake.accept_messages``) before the platform hears "success" in the body
 and status it expects. A message that names a shop it does not belong to, or that cannot be stored
 (a message id over 200 characters, a NUL in an id), is not stored, and listed (logged, and its id
 in the ``X-Rejected-Messages`` header) while the rest of the batch is kept. Bodies are bounded
@@ -113,12 +113,12 @@ def _printable(message_id: str, width: int = 64) -> str:
 
 async def _store(hub: Hub, platform: str, by_shop: dict[str, list[InboundMessage]]) -> int:
     """Store each shop's messages (one inbox transaction per shop); returns how many were new."""
-    from hub.services import ingest
+    from hub.services import intake
 
     new = 0
     try:
         for shop, messages in by_shop.items():
-            new += len(await ingest.accept_messages(hub, platform=platform, shop=shop, source="push",
+            new += len(await intake.accept_messages(hub, platform=platform, shop=shop, source="push",
                                                     messages=messages))
     except Exception:
         # Not acknowledged: the platform will push again, and the inbox drops any repeat.
