@@ -16,7 +16,7 @@ mean failure.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -37,6 +37,9 @@ class Capability(StrEnum):
     # channels
     POLL_ORDERS = "poll_orders"  # fetch_orders(window)
     GET_ORDER = "get_order"  # get_order(id)
+    # get_orders(ids, modified_between): many orders per partner call (a list call over the window
+    # the triggering messages name); ids it does not return are fetched one by one with get_order.
+    GET_ORDERS = "get_orders"
     RECEIVE_PUSH = "receive_push"  # parse_push(headers, body): HTTP webhooks
     # One push URL for all the shops of one platform app (POST /webhooks/{platform}): push_app_of,
     # push_app and account_id; each parsed message names its shop in InboundMessage.account_id.
@@ -136,6 +139,19 @@ class ChannelConnector(Connector, Protocol):
         ...
 
     async def get_order(self, external_id: str) -> Order: ...
+
+    async def get_orders(
+        self, external_ids: Sequence[str], *, modified_between: tuple[datetime, datetime] | None = None
+    ) -> OrderPage:
+        """With ``GET_ORDERS``: as many of ``external_ids`` as the platform's list calls give, in as
+        few calls as it allows. ``modified_between`` is the hub's hint: the messages that asked for
+        these orders were raised in that window (allow for clock skew), so a list call over it
+        (TOP ``trades.sold.increment.get``, Douyin ``order.searchList`` by update time) finds them.
+        Return only the asked-for orders (``next_cursor`` None); put ids whose data did not map in
+        ``rejected`` (id → reason); ids missing from both are fetched with ``get_order``. Must not
+        page through more than a few times the asked-for count: a busy window costs more calls than
+        fetching each order alone, so give up (return what was found) instead."""
+        ...
 
     def parse_push(self, headers: Mapping[str, str], body: bytes) -> PushReceipt:
         """Verify a push on the raw bytes and parse it; raise ``SignatureError``/``BadInputError``."""
