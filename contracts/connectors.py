@@ -147,10 +147,12 @@ class ChannelConnector(Connector, Protocol):
         few calls as it allows. ``modified_between`` is the hub's hint: the messages that asked for
         these orders were raised in that window (allow for clock skew), so a list call over it
         (TOP ``trades.sold.increment.get``, Douyin ``order.searchList`` by update time) finds them.
-        Return only the asked-for orders (``next_cursor`` None); put ids whose data did not map in
-        ``rejected`` (id → reason); ids missing from both are fetched with ``get_order``. Must not
-        page through more than a few times the asked-for count: a busy window costs more calls than
-        fetching each order alone, so give up (return what was found) instead."""
+        Return only the asked-for orders (``next_cursor`` None), each as complete as ``get_order``
+        gives it (leave out one the list answer describes less fully); put ids whose data did not
+        map in ``rejected`` (id → reason); ids missing from both are fetched with ``get_order``.
+        Must not page through more than a few times the asked-for count: a busy window costs more
+        calls than fetching each order alone, so give up (return what was found) instead
+        (``hub.plugin_api.bulk_listing_pays``). Without a window, ask nothing."""
         ...
 
     def parse_push(self, headers: Mapping[str, str], body: bytes) -> PushReceipt:

@@ -8,6 +8,7 @@ signing helpers, the HTTP client factory, and for sandboxes their ids and a real
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -51,7 +52,28 @@ def map_each(items: Iterable[T], mapper: Callable[[T], R], id_of: Callable[[T], 
             rejected[str(id_of(item))] = str(exc)
     return mapped, rejected
 
+
+#: ``get_orders`` (``Capability.GET_ORDERS``) pages through at most this many times the number of
+#: orders it was asked for: past that, fetching each order alone moves less data.
+BULK_OVERFETCH = 3
+
+
+def bulk_listing_pays(listed: int, page_size: int, asked: int, missing: int) -> bool:
+    """Whether ``get_orders`` should read the rest of a list call whose first page it has read.
+
+    ``listed`` is the total the platform reports for the window, ``asked`` how many distinct ids
+    were asked for and ``missing`` how many of them the first page did not hold. Read on only when
+    the window holds at most ``BULK_OVERFETCH`` times the asked count and the pages left cost fewer
+    calls than fetching each missing order alone (``get_order``, which the hub then does).
+    """
+    pages_left = math.ceil(listed / page_size) - 1 if page_size > 0 else 0
+    if pages_left <= 0 or missing <= 0:
+        return False
+    return listed <= BULK_OVERFETCH * asked and pages_left < missing
+
+
 __all__ = [
+    "BULK_OVERFETCH",
     "AuthorizationError",
     "BadInputError",
     "HubError",
@@ -62,6 +84,7 @@ __all__ = [
     "SignatureError",
     "ThrottledError",
     "build_http_client",
+    "bulk_listing_pays",
     "call_with_retries",
     "constant_time_equals",
     "hmac_hex",
