@@ -275,6 +275,30 @@ def order_from_trade(trade: Mapping[str, Any], shop: str, platform: str = "taoba
     )
 
 
+#: What ``trades.sold.increment.get`` is asked for on top of the fullinfo ``fields``: its answer is
+#: documented as "part of the trade's data" and lists neither ``buyer_message`` nor ``seller_memo``
+#: among its fields, only ``has_buyer_message`` and ``seller_flag`` [OT increment.get doc].
+LIST_EXTRA_FIELDS = ("has_buyer_message",)
+
+
+def list_fields(trade_fields: str) -> str:
+    """The ``fields`` for a list call: the fullinfo ones plus ``LIST_EXTRA_FIELDS``."""
+    names = [name.strip() for name in trade_fields.split(",") if name.strip()]
+    return ",".join(names + [extra for extra in LIST_EXTRA_FIELDS if extra not in names])
+
+
+def listed_trade_complete(trade: Mapping[str, Any]) -> bool:
+    """Whether a trade from ``trades.sold.increment.get`` maps to the same ``Order`` as its
+    ``trade.fullinfo.get``: not when it says it has a buyer message but carries none, or has a
+    seller flag but no memo (a memo usually comes with a flag). The notes are still asked for:
+    if TOP returns them, such trades are complete too [U]. A memo without a flag cannot be told
+    apart from no memo when TOP leaves ``seller_memo`` out (it omits empty fields) [U]."""
+    if _truthy(trade.get("has_buyer_message")) and not _text(trade.get("buyer_message")):
+        return False
+    flag = str(trade.get("seller_flag") or "0").strip()
+    return flag in ("", "0") or bool(_text(trade.get("seller_memo")))
+
+
 # --------------------------------------------------------------------------- refunds → AfterSale
 
 

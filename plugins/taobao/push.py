@@ -9,6 +9,7 @@ signature checks: TMC pulls are authenticated by the signed TOP call itself.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from contracts import InboundMessage, MessageKind
 from hub.plugin_api import BadInputError
@@ -67,9 +68,20 @@ def inbound_from_tmc(message: TmcMessage, rules: tuple[TopicRule, ...] = (taobao
         if decided is not None:
             kind, external_id = decided
             break
-    try:
-        occurred = parse_top_time(message.pub_time)
-    except BadInputError:
-        occurred = None
     return InboundMessage(message_id=message.id, kind=kind, topic=message.topic, external_id=external_id,
-                          occurred_at=occurred, payload=message.content)
+                          occurred_at=occurred_at(message), payload=message.content)
+
+
+def occurred_at(message: TmcMessage) -> datetime | None:
+    """When the change happened, as near as TMC says: ``pub_time``, the time TMC published the
+    message (GMT+8), just after the trade's ``modified``; else the content's ``modified`` (refund
+    topics carry the refund's modification time, §6). The hub's window for ``get_orders`` is built
+    from it, so a message without either is fetched alone."""
+    for value in (message.pub_time, message.content.get("modified")):
+        try:
+            moment = parse_top_time(value)
+        except BadInputError:
+            continue
+        if moment is not None:
+            return moment
+    return None

@@ -16,14 +16,19 @@ small control endpoints under ``/_sandbox/`` so a sandbox in another process can
 Like real TMC, a shop's messages are delivered only once the app has called
 ``taobao.tmc.user.permit`` with the shop's session (see ``top_gateway``); ``tmc_permitted(shop)``
 says what was permitted. Like the real gateway, ``trades.sold.increment.get`` without ``type``
-returns only the five default trade types (§2 gotcha), and sandbox trades are ``fixed``. Error
+returns only the five default trade types (§2 gotcha), and sandbox trades are ``fixed``; it filters
+by the modified window (at most a day), pages newest first and answers "part of the trade's data"
+(its doc): no buyer message, seller memo or ``is_part_consign``, but ``has_buyer_message``. The
+sandbox's ``clock`` is the platform's time: trades' ``created``/``modified`` and TMC ``pub_time``
+follow it (request timestamps are checked against the real time). Error
 sub-codes the docs do not name (e.g. for a trade that does not exist) are the sandbox's own. Not a place for hub logic.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -50,6 +55,8 @@ TOPIC_FOR = {"WAIT_SELLER_SEND_GOODS": "taobao_trade_TradeBuyerPay",
              "SELLER_CONSIGNED_PART": "taobao_trade_TradePartlySellerShip",
              "TRADE_FINISHED": "taobao_trade_TradeSuccess"}
 SHIPPABLE = frozenset({"WAIT_SELLER_SEND_GOODS", "SELLER_CONSIGNED_PART"})
+#: Trade fields ``trades.sold.increment.get`` does not return (absent from its documented answer).
+LIST_OMITS = frozenset({"buyer_message", "seller_memo", "is_part_consign"})
 
 
 class SoldOut(Exception):
@@ -63,8 +70,9 @@ def serve_in_thread(app: Any) -> Iterator[str]:
         yield base_url
 
 
-def now_text() -> str:
-    return datetime.now(UTC).astimezone(GMT8).strftime(TOP_TIME_FORMAT)
+def now_text(clock: Callable[[], float] = time.time) -> str:
+    """``clock``'s time as TOP writes it (GMT+8)."""
+    return datetime.fromtimestamp(clock(), UTC).astimezone(GMT8).strftime(TOP_TIME_FORMAT)
 
 
 def parse_text(text: str) -> datetime:
@@ -116,7 +124,12 @@ class TaobaoSandbox:
     first_item_id: ClassVar[int] = 600_000_000_001
     first_message_id: ClassVar[int] = 7_100_000_000_000_000_001
 
-    def __init__(self, *, redelivery_seconds: float = 5.0, seed: int | None = None) -> None:
+    def __init__(self, *, redelivery_seconds: float = 5.0, seed: int | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        #: The platform's clock (Unix seconds): trades' ``created``/``modified`` and TMC ``pub_time``
+        #: follow it, so a test can make orders at other times. Request timestamps are checked
+        #: against the real time, as the gateway does.
+        self.clock = clock
         tmc = TmcQueue(redelivery_seconds=redelivery_seconds, first_id=self.first_message_id)
         self.gateway = TopGateway({APP_KEY: APP_SECRET}, tmc=tmc)
         self.shops: dict[str, SandboxShop] = {}
@@ -127,6 +140,9 @@ class TaobaoSandbox:
         for method, handler in self.handlers().items():
             self.gateway.register(method, handler)
         self.app = Starlette(routes=[*self.gateway.routes(), *self.control_routes()])
+
+    def now_text(self) -> str:
+        return now_text(self.clock)
 
     @property
     def lock(self) -> Any:
@@ -199,7 +215,8 @@ class TaobaoSandbox:
             item, sku = found
             return sku.quantity if sku else item.num
 
-    def create_order(self, shop: str, merchant_sku: str, quantity: int = 1, *, paid: bool = True) -> str:
+    def create_order(self, shop: str, merchant_sku: str, quantity: int = 1, *, paid: bool = True,
+                     buyer_message: str | None = None) -> str:
         with self.lock:
             found = self._find(shop, merchant_sku) or (self.add_listing(shop, [merchant_sku]), None)
             item, sku = found
@@ -213,6 +230,8 @@ class TaobaoSandbox:
             else:
                 item.num -= quantity
             trade = self._new_trade(self.shop(shop), item, sku, quantity, paid)
+            if buyer_message:
+                trade["buyer_message"] = buyer_message
             self._publish(shop, "taobao_trade_TradeCreate", trade)
             if paid:
                 self._publish(shop, "taobao_trade_TradeBuyerPay", trade)
@@ -221,7 +240,7 @@ class TaobaoSandbox:
     def _new_trade(self, shop: SandboxShop, item: SandboxItem, sku: SandboxSku | None, quantity: int,
                    paid: bool) -> dict[str, Any]:
         tid = next(self._ids)
-        stamp = now_text()
+        stamp = self.now_text()
         status = "WAIT_SELLER_SEND_GOODS" if paid else "WAIT_BUYER_PAY"
         payment = f"{float(item.price) * quantity:.2f}"
         line = {"oid": tid, "oid_str": str(tid), "num_iid": int(item.num_iid), "sku_id": sku.sku_id if sku else "",
@@ -243,7 +262,8 @@ class TaobaoSandbox:
         content = {"tid": trade["tid"], "oid": trade["tid"], "status": trade["status"], "type": trade["type"],
                    "payment": trade["payment"], "seller_nick": trade["seller_nick"],
                    "buyer_nick": trade["buyer_nick"], "buyer_open_uid": trade["buyer_open_uid"]}
-        self.gateway.tmc.publish(APP_KEY, "default", topic, content, user_nick=self.shop(shop).nick)
+        self.gateway.tmc.publish(APP_KEY, "default", topic, content, user_nick=self.shop(shop).nick,
+                                 pub_time=self.now_text())
 
     def _set_status(self, shop: str, trade: dict[str, Any], status: str, oids: set[str] | None = None) -> None:
         for line in trade["orders"]["order"]:
@@ -252,7 +272,7 @@ class TaobaoSandbox:
         if oids is not None and any(line["status"] in SHIPPABLE for line in trade["orders"]["order"]):
             status = "SELLER_CONSIGNED_PART"
         trade["status"] = status
-        trade["modified"] = now_text()
+        trade["modified"] = self.now_text()
         if status == "WAIT_BUYER_CONFIRM_GOODS":
             trade["consign_time"] = trade["modified"]
         if status == "WAIT_SELLER_SEND_GOODS":
@@ -279,7 +299,7 @@ class TaobaoSandbox:
             trade = self.shop(shop).trades[tid]
             line = trade["orders"]["order"][0]
             refund_id = next(self._ids)
-            stamp = now_text()
+            stamp = self.now_text()
             self.shop(shop).refunds[str(refund_id)] = {
                 "refund_id": refund_id, "tid": trade["tid"], "oid": line["oid"], "status": status,
                 "order_status": trade["status"], "good_status": "BUYER_NOT_RECEIVED", "has_good_return": False,
@@ -287,11 +307,23 @@ class TaobaoSandbox:
                 "outer_id": line["outer_sku_id"] or line["outer_iid"], "dispute_type": dispute_type,
                 "created": stamp, "modified": stamp, "refund_phase": "onsale"}
             line["refund_status"], line["refund_id"] = status, str(refund_id)
+            trade["modified"] = stamp  # a sub-order's refund status is part of the trade
             self.gateway.tmc.publish(APP_KEY, "default", "taobao_refund_RefundCreated",
                                      {"refund_id": refund_id, "tid": trade["tid"], "oid": line["oid"],
                                       "refund_fee": line["payment"], "bill_type": "refund_bill", "modified": stamp},
-                                     user_nick=self.shop(shop).nick)
+                                     user_nick=self.shop(shop).nick, pub_time=stamp)
             return str(refund_id)
+
+    def set_memo(self, shop: str, tid: str, memo: str, flag: int = 0) -> None:
+        """The seller writes a memo (and optionally a flag, 1–5) on a trade: ``modified`` moves and
+        ``taobao_trade_TradeMemoModified`` is published with both (§6)."""
+        with self.lock:
+            trade = self.shop(shop).trades[tid]
+            trade["seller_memo"], trade["seller_flag"] = memo, flag
+            trade["modified"] = self.now_text()
+            self.gateway.tmc.publish(APP_KEY, "default", "taobao_trade_TradeMemoModified",
+                                     {"tid": trade["tid"], "seller_nick": trade["seller_nick"], "seller_memo": memo,
+                                      "seller_flag": flag}, user_nick=self.shop(shop).nick, pub_time=trade["modified"])
 
     async def demo_step(self, shop: str) -> None:
         with self.lock:
@@ -333,12 +365,22 @@ class TaobaoSandbox:
                     if start <= parse_text(t["modified"]) <= end and t["type"] in types]
         matching.sort(key=lambda t: (t["modified"], t["tid"]), reverse=True)  # newest first, as TOP does
         chunk = matching[(page - 1) * size: page * size]
-        body: dict[str, Any] = {"trades": {"trade": [self._project(t, fields) for t in chunk]}}
+        body: dict[str, Any] = {"trades": {"trade": [self._project(self._listed(t), fields) for t in chunk]}}
         if call.params.get("use_has_next") == "true":
             body["has_next"] = page * size < len(matching)
         else:
             body["total_results"] = len(matching)
         return body
+
+    @staticmethod
+    def _listed(trade: dict[str, Any]) -> dict[str, Any]:
+        """A trade as the list calls show it: "part of the trade's data" (increment.get doc), without
+        the fields its documented answer does not name (the notes, ``is_part_consign``) and with
+        ``has_buyer_message``, which it does. [U] whether TOP returns a field asked for but not in the
+        documented answer: the sandbox takes the strict reading."""
+        view = {k: v for k, v in trade.items() if k not in LIST_OMITS}
+        view["has_buyer_message"] = bool(trade.get("buyer_message"))
+        return view
 
     def _fullinfo_get(self, call: TopCall) -> dict[str, Any]:
         fields = call.require("fields")
@@ -350,9 +392,8 @@ class TaobaoSandbox:
             raise TopApiError(15, "Remote service error", "isv.item-not-exist", f"item {num_iid} does not exist")
         return item
 
-    @staticmethod
-    def _item_body(item: SandboxItem) -> dict[str, Any]:
-        stamp = now_text()
+    def _item_body(self, item: SandboxItem) -> dict[str, Any]:
+        stamp = self.now_text()
         return {"item": {"num_iid": int(item.num_iid), "num": item.total(), "outer_id": item.outer_id,
                          "modified": stamp, "skus": {"sku": [
                              {"sku_id": int(s.sku_id), "quantity": s.quantity, "outer_id": s.outer_id,

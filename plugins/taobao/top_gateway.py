@@ -146,9 +146,11 @@ class TmcQueue:
         self._ids = sandbox_ids(self.first_id)
 
     def publish(self, app_key: str, group: str, topic: str, content: dict[str, Any], *,
-                user_nick: str | None = None, user_id: str | None = None) -> str:
-        message = _Queued(next(self._ids), topic, json.dumps(content, ensure_ascii=False), top_timestamp(),
-                          user_nick, user_id, app_key)
+                user_nick: str | None = None, user_id: str | None = None, pub_time: str | None = None) -> str:
+        """Queue a message; ``pub_time`` (TOP time, GMT+8) defaults to now: a sandbox with a clock
+        of its own passes its time, so messages and the objects they name agree."""
+        message = _Queued(next(self._ids), topic, json.dumps(content, ensure_ascii=False),
+                          pub_time or top_timestamp(), user_nick, user_id, app_key)
         self.queues.setdefault((app_key, group), {})[message.id] = message
         return str(message.id)
 

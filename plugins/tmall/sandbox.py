@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from hub.plugin_api import sandbox_ids
 from plugins.taobao.client import GMT8
-from plugins.taobao.sandbox import APP_KEY, SandboxSku, TaobaoSandbox, now_text, parse_text
+from plugins.taobao.sandbox import APP_KEY, SandboxSku, TaobaoSandbox, parse_text
 from plugins.taobao.top_gateway import TopApiError, TopCall, invalid
 
 #: The sandbox's task_status codes (its own invention, see the module docstring).
@@ -55,7 +55,7 @@ class TmallSandbox(TaobaoSandbox):
         with self.lock:
             trade = self.shop(shop).trades[tid]
             refund_id = self.create_refund(shop, tid, dispute_type="TMALL_EXCHANGE")
-            stamp = now_text()
+            stamp = self.now_text()
             self.exchanges.setdefault(shop, {})[refund_id] = {
                 "dispute_id": refund_id, "biz_order_id": str(trade["tid"]), "num": 1, "status": status,
                 "created": stamp, "modified": stamp, "reason": "尺码不合适", "title": "Sandbox item",
@@ -66,14 +66,14 @@ class TmallSandbox(TaobaoSandbox):
                         service_name: str = "安装服务") -> str:
         with self.lock:
             card_id = str(next(self._card_ids))
-            stamp = now_text()
+            stamp = self.now_text()
             self.workcards.setdefault(shop, {})[card_id] = {
                 "id": int(card_id), "parent_biz_order_id": int(tid), "biz_order_id": int(tid),
                 "service_name": service_name, "task_status": int(status), "task_type": 1, "tp_name": "师傅A",
                 "gmt_create": stamp, "gmt_modify": stamp, "task_memo": "上门安装"}
             self.gateway.tmc.publish(APP_KEY, "default", "tmall_fuwu_WorkcardStatusUpdate",
                                      {"workcard_id": int(card_id), "action": action, "update_date": stamp},
-                                     user_nick=self.shop(shop).nick)
+                                     user_nick=self.shop(shop).nick, pub_time=stamp)
             return card_id
 
     # -- Tmall handlers ------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from contracts import ChannelStock, MessageKind, OrderStatus, Parcel, ParcelItem, Shipment
+from contracts import ChannelStock, InboundMessage, MessageKind, OrderStatus, Parcel, ParcelItem, Shipment
 from hub.errors import AuthorizationError, BadInputError, PermanentError, ThrottledError
 from hub.testing.conformance import ChannelConformance
 from hub.testing.context import make_context
@@ -17,14 +17,23 @@ from plugins.taobao.client import TopClient, unwrap_list
 from plugins.taobao.connector import TaobaoChannel
 from plugins.taobao.mapping import format_top_time
 from plugins.taobao.sandbox import APP_KEY, APP_SECRET, SoldOut, TaobaoSandbox, serve_in_thread
+from tests.e2e.get_orders_conformance import GetOrdersConformance
 
 pytestmark = pytest.mark.e2e
 SHOP = "tb-e2e"
 
 
-class TestTaobaoConformance(ChannelConformance):
+class TestTaobaoConformance(ChannelConformance, GetOrdersConformance):
     connector_class = TaobaoChannel
     sandbox_class = TaobaoSandbox
+
+    def spoil_order(self, box: TaobaoSandbox, external_id: str) -> None:
+        with box.lock:
+            box.shop(self.shop).trades[external_id]["status"] = "TRADE_SOMETHING_NEW"
+
+    async def order_messages(self, box: TaobaoSandbox, connector: TaobaoChannel) -> list[InboundMessage]:
+        await connector.open_message_channel()
+        return await connector.consume_messages(200)
 
 
 class TmcClock:
@@ -273,3 +282,55 @@ async def test_tmc_delivers_only_the_permitted_topics(served: tuple[TaobaoSandbo
         assert [(m.topic, m.external_id) for m in messages] == [("taobao_refund_RefundCreated", refund_id)]
     finally:
         await connector.aclose()
+
+
+def _recent() -> tuple[datetime, datetime]:
+    now = datetime.now(UTC)
+    return now - timedelta(minutes=5), now + timedelta(minutes=1)
+
+
+async def test_get_orders_leaves_trades_whose_notes_the_list_lacks_to_get_order(
+        served: tuple[TaobaoSandbox, str]) -> None:
+    """increment.get's answer has neither buyer_message nor seller_memo: a trade that has a buyer
+    message, or a flagged memo, is fetched alone so the warehouse still gets the note."""
+    box, base_url = served
+    plain = box.create_order(SHOP, "TEE-M", 1)
+    messaged = box.create_order(SHOP, "TEE-M", 1, buyer_message="周一前别发货")
+    memo = box.create_order(SHOP, "TEE-M", 1)
+    box.set_memo(SHOP, memo, "送赠品", flag=1)
+    connector = _connector(box, base_url)
+    try:
+        page = await connector.get_orders([plain, messaged, memo], modified_between=_recent())
+        assert [o.ref.external_id for o in page.orders] == [plain] and page.rejected == {}
+        assert (await connector.get_order(messaged)).buyer_note == "周一前别发货"
+        assert (await connector.get_order(memo)).seller_note == "送赠品"
+    finally:
+        await connector.aclose()
+
+
+async def test_get_orders_asks_nothing_for_a_window_over_a_day_or_when_turned_off(
+        served: tuple[TaobaoSandbox, str]) -> None:
+    box, base_url = served
+    tid = box.create_order(SHOP, "TEE-M", 1)
+    start, end = _recent()
+    for connector, window in ((_connector(box, base_url), (end - timedelta(days=1, seconds=1), end)),
+                              (_connector(box, base_url, bulk_fetch=False), (start, end))):
+        before = len(box.gateway.calls)
+        try:
+            page = await connector.get_orders([tid], modified_between=window)
+        finally:
+            await connector.aclose()
+        assert page.orders == [] and len(box.gateway.calls) == before
+
+
+async def test_a_memo_message_names_the_time_of_the_change(served: tuple[TaobaoSandbox, str],
+                                                           channel: TaobaoChannel) -> None:
+    box, _ = served
+    box.clock = lambda: datetime(2026, 1, 5, 10, 0, tzinfo=UTC).timestamp()
+    tid = box.create_order(SHOP, "TEE-M", 1)
+    box.clock = lambda: datetime(2026, 1, 5, 10, 30, tzinfo=UTC).timestamp()
+    box.set_memo(SHOP, tid, "改地址", flag=2)
+    messages = await channel.consume_messages(50)
+    memo = next(m for m in messages if m.topic == "taobao_trade_TradeMemoModified")
+    assert memo.external_id == tid and memo.occurred_at == datetime(2026, 1, 5, 10, 30, tzinfo=UTC)
+    assert (await channel.get_order(tid)).updated_at == memo.occurred_at

@@ -10,21 +10,30 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from contracts import AfterSaleType, ChannelStock, MessageKind, ServiceOrderStatus, ServiceOrderType
+from contracts import AfterSaleType, ChannelStock, InboundMessage, MessageKind, ServiceOrderStatus, ServiceOrderType
 from hub.testing.conformance import ChannelConformance
 from hub.testing.context import make_context
 from plugins.taobao.sandbox import serve_in_thread
 from plugins.tmall.connector import TmallChannel
 from plugins.tmall.mapping import tmall_stock_calls
 from plugins.tmall.sandbox import TmallSandbox
+from tests.e2e.get_orders_conformance import GetOrdersConformance
 
 pytestmark = pytest.mark.e2e
 SHOP = "tm-e2e"
 
 
-class TestTmallConformance(ChannelConformance):
+class TestTmallConformance(ChannelConformance, GetOrdersConformance):
     connector_class = TmallChannel
     sandbox_class = TmallSandbox
+
+    def spoil_order(self, box: TmallSandbox, external_id: str) -> None:
+        with box.lock:
+            box.shop(self.shop).trades[external_id]["status"] = "TRADE_SOMETHING_NEW"
+
+    async def order_messages(self, box: TmallSandbox, connector: TmallChannel) -> list[InboundMessage]:
+        await connector.open_message_channel()
+        return await connector.consume_messages(200)
 
 
 @pytest.fixture

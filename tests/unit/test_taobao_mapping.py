@@ -238,3 +238,22 @@ def test_tmc_consume_answer_maps_to_inbound_messages() -> None:
         ("7100000000000000001", "order", "163288460521879179"), ("2", "aftersale", "77"), ("3", "stock", "5"),
         ("4", "other", "5")]
     assert messages[0].occurred_at == datetime(2024, 5, 1, 4, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("trade", "complete"), [
+    ({"has_buyer_message": False}, True),
+    ({}, True),
+    ({"has_buyer_message": True}, False),  # the list says there is a message but does not carry it
+    ({"has_buyer_message": True, "buyer_message": "周一前别发货"}, True),
+    ({"seller_flag": 0}, True),
+    ({"seller_flag": 2}, False),  # a flag usually comes with a memo the list leaves out
+    ({"seller_flag": 2, "seller_memo": "送赠品"}, True),
+])
+def test_a_listed_trade_is_complete_only_with_the_notes_it_says_it_has(trade: dict[str, object],
+                                                                        complete: bool) -> None:
+    assert mapping.listed_trade_complete(trade) is complete
+
+
+def test_list_calls_also_ask_whether_there_is_a_buyer_message() -> None:
+    assert mapping.list_fields("tid,status,orders").split(",") == ["tid", "status", "orders", "has_buyer_message"]
+    assert mapping.list_fields("tid, has_buyer_message").split(",") == ["tid", "has_buyer_message"]
