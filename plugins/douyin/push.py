@@ -63,7 +63,7 @@ def _message(item: Any) -> InboundMessage:
         raise ValueError(f"tag {tag} msg_id {msg_id}: data is not JSON") from exc
     if not isinstance(payload, dict):
         raise ValueError(f"tag {tag} msg_id {msg_id}: data is not a JSON object")
-    occurred = _occurred_at(payload.get("update_time"))
+    occurred = occurred_at(tag, payload)
     account = shop_id_of(payload)
     if tag in ORDER_TAGS:
         if payload.get("p_id") in (None, ""):
@@ -93,11 +93,31 @@ def app_of(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-def _occurred_at(value: Any) -> datetime | None:
-    # ⚠️ §6: the type of ``update_time`` in pushes is unclear; Unix seconds are used when it looks
-    # like them, anything else is ignored (the fetched object carries the real time).
-    text = str(value or "").strip()
-    return from_unix(text) if text.isdigit() and text != "0" else None
+#: The time each trade or after-sale message's ``data`` gives for the change it reports, Unix
+#: seconds ✅ (int64 fields of the official Go SDK's message structs, zsmhub/doudian-sdk
+#: ``message/*.go``): ``update_time`` where the message has one, else the event's own time —
+#: 100 created (``create_time``), 101 paid (``pay_time``), 103 completed (``complete_time``), 106
+#: cancelled (``cancel_time``), 109 amount changed (``modify_time``), 111 address-change request
+#: (``apply_time``), 224 special-rights after-sale (``apply_time``), 225 its refund
+#: (``success_time``). 110 (paid, pending) and 126 (its ``exp_delivery_time`` is the new ship-by
+#: deadline, not when it changed) name none, nor do the arbitration tags 212–218 and 209.
+EVENT_TIME_FIELDS: dict[str, str] = {"100": "create_time", "101": "pay_time", "103": "complete_time",
+                                     "106": "cancel_time", "109": "modify_time", "111": "apply_time",
+                                     "224": "apply_time", "225": "success_time"}
+
+
+def occurred_at(tag: str, payload: Mapping[str, Any]) -> datetime | None:
+    """When the change a message reports happened (see ``EVENT_TIME_FIELDS``); the hub builds the
+    window of ``get_orders`` from it. ``None`` when the message names no time or not as Unix seconds
+    (the order is then fetched alone)."""
+    for name in ("update_time", EVENT_TIME_FIELDS.get(tag)):
+        text = str(payload.get(name) or "").strip() if name else ""
+        if text.isdigit() and text != "0":
+            try:
+                return from_unix(text)
+            except (BadInputError, OverflowError, OSError):
+                return None  # not Unix seconds after all (e.g. milliseconds): no window from it
+    return None
 
 
 def parse(body: bytes) -> PushReceipt:

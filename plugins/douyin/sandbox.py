@@ -24,7 +24,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -155,6 +155,25 @@ class DouyinSandbox:
         return None if sku is None else sku.stock
 
     # ------------------------------------------------------------------ more driving
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The platform's clock (Unix seconds): order times, pushes, token expiry and the
+        ``timestamp`` check follow it (``book.clock``)."""
+        return self.book.clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        self.book.clock = clock
+
+    def take_signed_push(self, shop: str) -> tuple[dict[str, str], bytes] | None:
+        """The messages queued for ``shop`` as one signed push (headers, body), taken from the queue
+        instead of being sent; None when none are queued. Messages queue only for a shop with a
+        push target (``set_push_target``)."""
+        with self._lock:
+            mine = [m for s, m in self._outbox if s == shop]
+            self._outbox = [(s, m) for s, m in self._outbox if s != shop]
+        return self.signed_push(mine) if mine else None
 
     def listing(self, shop: str, merchant_sku: str, stock: int = 100) -> tuple[str, str]:
         """(product_id, sku_id) of a listing, created with ``stock`` if new."""

@@ -40,15 +40,21 @@ def _page(params: dict[str, Any]) -> tuple[int, int]:
 
 
 def search_list(book: ShopBook, shop: EmulatedShop, params: dict[str, Any]) -> Any:
+    """``order.searchList``: every time range given applies (create and update, Unix seconds, ends
+    included), sorted by ``order_by`` (``create_time`` by default), newest first unless
+    ``order_asc``; ``page`` from 0, ``size`` 1–100."""
     page, size = _page(params)
-    by_update = "update_time_start" in params or "update_time_end" in params
-    lo = _int(params, "update_time_start" if by_update else "create_time_start", 0)
-    hi = _int(params, "update_time_end" if by_update else "create_time_end", 2**62)
-    sort_update = (params.get("order_by") or "create_time") == "update_time"
+    ranges = [(field, _int(params, f"{field}_start", 0), _int(params, f"{field}_end", 2**62))
+              for field in ("create_time", "update_time")
+              if f"{field}_start" in params or f"{field}_end" in params]
+    order_by = "update_time" if params.get("order_by") == "update_time" else "create_time"
+
+    def at(order: Any, field: str) -> int:
+        return int(order.updated if field == "update_time" else order.created)
+
     with book.lock:
-        chosen = [o for o in shop.orders.values() if lo <= (o.updated if by_update else o.created) <= hi]
-        chosen.sort(key=lambda o: ((o.updated if sort_update else o.created), o.order_id),
-                    reverse=not params.get("order_asc", False))
+        chosen = [o for o in shop.orders.values() if all(lo <= at(o, field) <= hi for field, lo, hi in ranges)]
+        chosen.sort(key=lambda o: (at(o, order_by), o.order_id), reverse=not params.get("order_asc", False))
         window = chosen[page * size:(page + 1) * size]
         return {"page": page, "size": size, "total": len(chosen),
                 "shop_order_list": [book.render_order(shop, o) for o in window]}

@@ -32,6 +32,8 @@ STATUS_DESC = {"1": "待支付", "105": "已支付", "2": "备货中", "101": "�
 #: One forward step per ``advance``: the platform's normal path.
 NEXT_STATUS = {"1": "2", "105": "2", "2": "3", "101": "3", "3": "5"}
 PUSH_TAG_FOR_STATUS = {"2": "101", "3": "102", "5": "103", "4": "106", "101": "108"}
+#: The time field of the trade messages the sandbox sends, when it is not ``update_time``.
+EVENT_TIME_FIELD = {"100": "create_time", "101": "pay_time", "103": "complete_time", "106": "cancel_time"}
 DEFAULT_STOCK = 100
 
 
@@ -216,11 +218,15 @@ class ShopBook:
                                 "product_info": [{"sku_order_id": ln.order_id, "product_count": n} for ln, n in lines]})
 
     def _event(self, shop: EmulatedShop, tag: str, order: ShopOrder) -> None:
+        # Each tag names its time as the real message does (Go SDK message structs, see
+        # ``push.EVENT_TIME_FIELDS``): 100 create_time, 101 pay_time, 103 complete_time, 106
+        # cancel_time, 102/108 update_time — all the order's ``update_time`` at that moment.
         data: dict[str, Any] = {"p_id": int(order.order_id), "s_ids": [int(ln.order_id) for ln in order.lines],
-                                "shop_id": shop.shop_id, "order_status": int(order.status),
-                                "update_time": order.updated}
+                                "shop_id": shop.shop_id, "order_status": int(order.status), "biz": 2,
+                                "order_type": 0}
+        data[EVENT_TIME_FIELD.get(tag, "update_time")] = order.updated
         if tag == "101":
-            data.update(pay_amount=self.pay_fen(order), pay_time=order.pay_time)
+            data.update(pay_amount=self.pay_fen(order), pay_type=1)
         if tag == "102" and order.logistics:
             data["logistics_msg"] = {"express_company_id": order.logistics[-1]["company"],
                                      "logistics_code": order.logistics[-1]["tracking_no"]}

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -171,3 +172,30 @@ def test_an_after_sale_message_names_its_shop_too() -> None:
     data = '{"aftersale_id":7301000000000000002,"p_id":1,"shop_id":77}'
     [message] = parse(body_of([{"tag": "206", "msg_id": "m", "data": data}])).messages
     assert message.account_id == "77"
+
+
+WHEN = 1764985600  # 2025-12-06 01:46:40 UTC
+
+
+@pytest.mark.parametrize(("tag", "data", "occurred"), [
+    ("100", {"create_time": WHEN}, WHEN),  # created: the message has no update_time
+    ("101", {"pay_time": WHEN, "pay_amount": 1990}, WHEN),
+    ("102", {"update_time": WHEN}, WHEN),
+    ("103", {"complete_time": WHEN}, WHEN),
+    ("106", {"cancel_time": WHEN, "cancel_reason": "不想要了"}, WHEN),
+    ("109", {"modify_time": WHEN}, WHEN),
+    ("111", {"apply_time": WHEN}, WHEN),
+    ("113", {"update_time": WHEN}, WHEN),
+    ("200", {"aftersale_id": 7301, "apply_time": WHEN - 60, "update_time": WHEN}, WHEN),  # update_time wins
+    ("225", {"aftersale_id": 7301, "success_time": WHEN}, WHEN),
+    ("110", {}, None),  # names no time
+    ("126", {"exp_delivery_time": WHEN}, None),  # the new ship-by deadline, not when it changed
+    ("100", {"create_time": WHEN * 1000}, None),  # milliseconds: not a time this message uses
+    ("102", {"update_time": "0"}, None),
+])
+def test_each_message_says_when_its_change_happened(tag: str, data: dict[str, object], occurred: int | None) -> None:
+    """``occurred_at`` is what the hub builds the window of ``get_orders`` from: each tag's own time
+    field (the Go SDK's message structs), in Unix seconds."""
+    payload = {"p_id": 4891234567890123456, "shop_id": 123, **data}
+    [message] = parse(body_of([{"tag": tag, "msg_id": "7000000000000000009", "data": json.dumps(payload)}])).messages
+    assert message.occurred_at == (datetime.fromtimestamp(occurred, UTC) if occurred else None)
