@@ -144,6 +144,7 @@ class HubPlugins:
 _REQUIRED_BY_CAPABILITY: dict[Capability, tuple[str, ...]] = {
     Capability.POLL_ORDERS: ("fetch_orders",),
     Capability.GET_ORDER: ("get_order",),
+    Capability.GET_ORDERS: ("get_orders",),
     Capability.RECEIVE_PUSH: ("parse_push",),
     Capability.RECEIVE_APP_PUSH: ("parse_push", "push_app_of", "push_app", "account_id"),
     Capability.MESSAGE_CHANNEL: ("open_message_channel", "consume_messages", "confirm_messages"),

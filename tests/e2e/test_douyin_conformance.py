@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from contracts import InboundMessage
 from hub.testing.conformance import ChannelConformance
+from hub.testing.get_orders_conformance import GetOrdersConformance
 from plugins.douyin.connector import DouyinChannel
 from plugins.douyin.sandbox import DouyinSandbox
-from tests.e2e.get_orders_conformance import GetOrdersConformance
 
 
 class TestDouyinConformance(ChannelConformance, GetOrdersConformance):

@@ -13,11 +13,11 @@ from contracts import ChannelStock, InboundMessage, MessageKind, OrderStatus, Pa
 from hub.errors import AuthorizationError, BadInputError, PermanentError, ThrottledError
 from hub.testing.conformance import ChannelConformance
 from hub.testing.context import make_context
+from hub.testing.get_orders_conformance import GetOrdersConformance
 from plugins.taobao.client import TopClient, unwrap_list
 from plugins.taobao.connector import TaobaoChannel
 from plugins.taobao.mapping import format_top_time
 from plugins.taobao.sandbox import APP_KEY, APP_SECRET, SoldOut, TaobaoSandbox, serve_in_thread
-from tests.e2e.get_orders_conformance import GetOrdersConformance
 
 pytestmark = pytest.mark.e2e
 SHOP = "tb-e2e"

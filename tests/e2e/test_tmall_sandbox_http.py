@@ -13,11 +13,11 @@ import pytest
 from contracts import AfterSaleType, ChannelStock, InboundMessage, MessageKind, ServiceOrderStatus, ServiceOrderType
 from hub.testing.conformance import ChannelConformance
 from hub.testing.context import make_context
+from hub.testing.get_orders_conformance import GetOrdersConformance
 from plugins.taobao.sandbox import serve_in_thread
 from plugins.tmall.connector import TmallChannel
 from plugins.tmall.mapping import tmall_stock_calls
 from plugins.tmall.sandbox import TmallSandbox
-from tests.e2e.get_orders_conformance import GetOrdersConformance
 
 pytestmark = pytest.mark.e2e
 SHOP = "tm-e2e"

@@ -12,7 +12,8 @@ orders carry ``occurred_at``, from which a window that finds them can be built.
 Mix ``GetOrdersConformance`` into a plugin's ``ChannelConformance`` subclass and implement
 ``spoil_order`` and ``order_messages``. The sandbox needs a settable ``clock`` (Unix seconds, the
 platform's time, which its orders' update times follow), so orders can be made at other times
-without sleeping. Not in ``hub.testing.conformance`` yet: it lives with the bundled plugins' tests.
+without sleeping. Third-party plugins mix it in the same way (``from
+hub.testing.get_orders_conformance import GetOrdersConformance``).
 Partner calls are counted through the context's ``throttle``, which a connector awaits before
 every request.
 """
