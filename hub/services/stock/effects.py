@@ -154,7 +154,8 @@ async def _load(session: AsyncSession, order_ids: Iterable[int]) -> tuple[list[_
     known: dict[str, bool] = {sku: bool(bundle) for sku, bundle in await session.execute(
         select(SkuRow.merchant_sku, SkuRow.is_bundle).where(
             SkuRow.merchant_sku.in_({ln.merchant_sku for ln in lines if ln.merchant_sku})))}
-    components = await components_of(session, [s for s, b in known.items() if b])
+    bundles = [s for s, b in known.items() if b]
+    components = await components_of(session, bundles) if bundles else {}
     for line in lines:
         if line.merchant_sku not in known:
             continue
