@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from contracts import OrderStatus
+from contracts.fulfilment import Hold
 from hub.context import Hub
 from hub.db.tables import OrderEventRow, OrderHoldRow, ReservationRow, StockLedgerRow
 from hub.plugin_api import hookimpl
@@ -138,6 +139,28 @@ async def test_a_failing_plugin_blocks_neither_the_others_nor_the_stock(database
         await order_flow.after_orders_change(hub, _paid(order_ids))
         assert seen == [-order_ids[0], *order_ids[1:]]
         assert await stock_row(hub, "SKU-1") == (10, 3)
+    finally:
+        await close_hub(hub)
+
+
+async def test_audit_holds_of_a_batch_land_on_the_orders_that_call_for_them(database_url: str) -> None:  # noqa: F811
+    class Audit:
+        @hookimpl
+        def audit_order(self, order: Any, order_id: int, shop: str) -> list[Hold]:
+            return [Hold(code="check_address", reason="PO box")] if order_id % 2 == 0 else []
+
+    hub = make_hub(database_url, plugins=(Audit(),), rules={"high_value_hold_amount": 100})
+    try:
+        await seed(hub, "SKU-1", 12)
+        order_ids = [await place_order(hub, [("SKU-1", qty)]) for qty in (1, 6, 2, 3)]  # 19.90 each
+        await order_flow.after_orders_change(hub, _paid(order_ids))
+        holds = await _open_holds(hub, order_ids)
+        for oid, qty in zip(order_ids, (1, 6, 2, 3), strict=True):
+            expected = {"check_address"} if oid % 2 == 0 else set()
+            if qty > 5:
+                expected.add("high_value")
+            assert set(holds.get(oid, {})) == expected, oid
+        assert await stock_row(hub, "SKU-1") == (12, 12)  # holds do not stop the reservation
     finally:
         await close_hub(hub)
 
