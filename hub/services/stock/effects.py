@@ -210,8 +210,9 @@ async def note_platform_decrements(session: AsyncSession, sales: Sequence[Sale],
     timed = [{"listing": lid, "quantity": qty, "pushed_before": at.astimezone(UTC) - PUSH_CLOCK_SKEW,
               "anchor_before": at.astimezone(UTC) - skew} for lid, qty, at in sales if at is not None]
     untimed = [{"listing": lid, "quantity": qty} for lid, qty, at in sales if at is None]
-    # Each listing's sales apply in order; the two forms touch each listing's row in turn, and
-    # clamped decrements add up the same in any order, the shown record aside (a rare mix).
+    # The order of the sales does not matter: decrements clamped at 0 add up the same in any
+    # order, and a shown record made unknown (NULL) stays unknown. (Orders always carry their
+    # creation time: a batch's sales are one statement.)
     if timed:
         await session.execute(_decrement(True), timed)
     if untimed:
