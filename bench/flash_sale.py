@@ -12,7 +12,13 @@ for everything else) and the sandboxes under uvicorn in this process:
    (or ``--rate`` per second); a sandbox refuses an order when it shows too little (``SoldOut``);
 4. wait until the hub has taken in every accepted order and pushed what follows;
 5. read the hub's database; time a bare conditional UPDATE on one row of the same database with
-   the same concurrency as the hub's reservations (``--workers`` × ``--threads``).
+   the same concurrency as the hub's reservations (``--workers`` × ``--threads``);
+6. the follow-up alone (``--followup N``, after the hub stopped): N paid orders of a second SKU
+   stored directly, then their follow-up (``order_flow.after_orders_change``: holds, reservations,
+   platform decrements, dirty marks) run in this process, one order per call (as the single
+   ``order_changed`` does) and then in batches of ``--followup-batch`` (as ``orders_changed``
+   does), ``--workers`` × ``--threads`` calls at a time: reservations per second of that part on
+   its own, whatever the ingest in front of it.
 
 Timings print as figures and side-by-side ratios; they are not tests. Not for correctness checks
 of single features (tests/ does that). Run: ``python bench/flash_sale.py [--quick]``.
@@ -55,6 +61,7 @@ from hub.asgi_server import BackgroundServer, free_port
 from hub.services.stock import allocation
 
 SKU = "FLASH-1"
+FOLLOW_SKU = "FOLLOW-1"  # the follow-up measurement's SKU (step 6), listed in every shop
 PLATFORMS = ("taobao", "tmall", "douyin", "aliexpress")
 WAREHOUSE = "main"
 
@@ -107,6 +114,7 @@ class ModeResult:
     hub_rate: float | None = None
     decided_rate: float | None = None
     bare_rate: float | None = None
+    followup_rates: dict[int, float] = field(default_factory=dict)  # batch size → reservations/s
     concurrency: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -235,6 +243,69 @@ async def bare_updates(dsn: str, count: int, concurrency: int) -> float:
     return done / elapsed if elapsed > 0 else float("nan")
 
 
+async def followup_rates(config_path: Path, database_url: str, shops: list[Shop], count: int, batches: list[int],
+                         concurrency: int) -> dict[int, float]:
+    """Reservations per second of the order follow-up alone, per batch size: for each size,
+    ``count`` paid one-unit orders of ``FOLLOW_SKU`` (as many units on hand, spread over the
+    shops' listings) stored directly, then ``after_orders_change`` over them in batches of that
+    size, ``concurrency`` batches at a time; the rate is reservations made ÷ wall time of the run
+    (a batch's ledger rows share one timestamp, so their span would flatter it)."""
+    from sqlalchemy import func, select
+
+    from contracts.orders import OrderStatus
+    from hub.config import load_config
+    from hub.context import build_hub
+    from hub.db.tables import StockLedgerRow
+    from hub.services import order_flow, orders
+    from hub.services.stock import adjustments, channel_listings, skus
+    from hub.testing.factories import make_order
+
+    config = load_config(config_path)
+    config.hub.database_url = database_url
+    hub = build_hub(config)
+    rates: dict[int, float] = {}
+    try:
+        async with hub.database().transaction() as session:
+            await skus.define_sku(session, FOLLOW_SKU, name="Follow-up measurement")
+            for shop in shops:
+                await channel_listings.add_listing(session, shop.name, FOLLOW_SKU, f"follow-{shop.platform}", "1")
+        for size in batches:
+            await adjustments.adjust_stock(hub, [adjustments.Adjustment(WAREHOUSE, FOLLOW_SKU, delta=count)],
+                                           actor="bench", reference=f"follow-seed-{size}")
+            order_ids: list[int] = []
+            for first in range(0, count, 100):
+                async with hub.database().transaction() as session:
+                    for n in range(first, min(count, first + 100)):
+                        shop = shops[n % len(shops)]
+                        order = make_order(platform=shop.platform, shop=shop.name, lines=[(FOLLOW_SKU, 1)],
+                                           created_at=datetime.now(UTC))
+                        order = order.model_copy(update={"lines": [line.model_copy(update={
+                            "channel_item_id": f"follow-{shop.platform}", "channel_sku_id": "1"})
+                            for line in order.lines]})
+                        order_ids.append((await orders.apply_order(session, order, cause="bench")).order_id)
+            chunks = [order_ids[i:i + size] for i in range(0, len(order_ids), size)]
+            started = datetime.now(UTC)
+
+            async def runner(mine: list[list[int]]) -> None:
+                for chunk in mine:
+                    if len(chunk) == 1:  # what the single order_changed actor runs
+                        await order_flow.after_order_change(hub, chunk[0], None, OrderStatus.PAID, "bench")
+                    else:
+                        await order_flow.after_orders_change(hub, [[oid, None, "paid", "bench"] for oid in chunk])
+
+            clock = time.perf_counter()
+            await asyncio.gather(*(runner(chunks[i::concurrency]) for i in range(concurrency)))
+            elapsed = time.perf_counter() - clock
+            async with hub.database().session() as session:
+                reserved = await session.scalar(select(func.count()).select_from(StockLedgerRow).where(
+                    StockLedgerRow.merchant_sku == FOLLOW_SKU, StockLedgerRow.cause == "order_reserved",
+                    StockLedgerRow.at >= started))
+            rates[size] = (reserved or 0) / elapsed
+    finally:
+        await hub.close_loop_resources()
+    return rates
+
+
 # --------------------------------------------------------------------------- one mode
 
 
@@ -251,7 +322,7 @@ def write_config(path: Path, shops: list[Shop], api_port: int, mode: str, args: 
             "poll_interval_s": 30.0, "poll_overlap_s": 120.0,
         }
     if mode == "partitioned":
-        sections["stock_groups.flash"] = {"mode": "partitioned", "skus": [SKU]}
+        sections["stock_groups.flash"] = {"mode": "partitioned", "skus": [SKU, FOLLOW_SKU]}
     write_toml(path, sections)
 
 
@@ -400,6 +471,10 @@ def run_mode(mode_name: str, args: argparse.Namespace) -> ModeResult:
             process.stop()
         result.concurrency = args.workers * args.threads
         result.bare_rate = asyncio.run(bare_updates(dsn, args.stock, result.concurrency))
+        if args.followup:
+            result.followup_rates = asyncio.run(followup_rates(
+                config_path, database_url, shops, args.followup, sorted({1, args.followup_batch}),
+                result.concurrency))
     return result
 
 
@@ -492,6 +567,11 @@ def report(results: list[ModeResult], args: argparse.Namespace) -> str:
     row("bare conditional UPDATE/s", [_rate(r.bare_rate) + f" c={r.concurrency}" for r in results])
     row("hub reservations / bare UPDATE", [
         f"{r.hub_rate / r.bare_rate:.3f}" if r.hub_rate and r.bare_rate else "-" for r in results])
+    if args.followup:
+        for size in sorted({1, args.followup_batch}):
+            row(f"follow-up alone, {size:,}/batch: res/s", [_rate(r.followup_rates.get(size)) for r in results])
+            row("  / bare UPDATE", [f"{r.followup_rates[size] / r.bare_rate:.3f}"
+                                    if r.followup_rates.get(size) and r.bare_rate else "-" for r in results])
     for r in results:
         lines += [f"note ({r.mode}): {note}" for note in r.notes]
     return "\n".join(lines)
@@ -525,6 +605,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=180.0, help="longest wait for the hub to settle, s")
     parser.add_argument("--dump", help="write timelines to this JSON path (one file per mode) for diagnosis")
     parser.add_argument("--profile", help="py-spy record the hub processes into this directory")
+    parser.add_argument("--followup", type=int, default=1_000,
+                        help="after the sale, time the order follow-up alone over this many orders, one per call "
+                             "and in batches (default 1,000; 0: skip)")
+    parser.add_argument("--followup-batch", type=int, default=100,
+                        help="orders per follow-up batch for that measurement (default 100)")
     parser.add_argument("--seed", type=int, default=20240611, help="random seed for the buyers' shops")
     parser.add_argument("--weights", type=_weights, default=[1.0] * len(PLATFORMS),
                         help="how buyers pick a shop, relative weights in the order taobao,tmall,douyin,aliexpress "

@@ -477,8 +477,8 @@ async def _replay_actor(hub: Hub, runtime: Any, actor: str, up_to: int | None) -
 
 
 #: Modules whose import registers actors; a replayed letter may name any of them.
-ACTOR_MODULES = ("hub.pipeline.actors", "hub.pipeline.stock_actors", "hub.pipeline.fulfilment_actors",
-                 "hub.pipeline.sweep_actors")
+ACTOR_MODULES = ("hub.pipeline.actors", "hub.pipeline.orders", "hub.pipeline.stock_actors",
+                 "hub.pipeline.fulfilment_actors", "hub.pipeline.sweep_actors")
 
 
 def _start_queue(hub: Hub) -> Any:

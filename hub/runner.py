@@ -47,8 +47,8 @@ def _migrate(hub: Hub) -> None:
     upgrade(hub.config.database_url)
 
 
-ACTOR_MODULES = ("hub.pipeline.actors", "hub.pipeline.stock_actors", "hub.pipeline.fulfilment_actors",
-                 "hub.pipeline.sweep_actors")
+ACTOR_MODULES = ("hub.pipeline.actors", "hub.pipeline.orders", "hub.pipeline.stock_actors",
+                 "hub.pipeline.fulfilment_actors", "hub.pipeline.sweep_actors")
 
 
 def import_actor_modules() -> None:

@@ -1,11 +1,17 @@
-"""What happens after an order changes: plugin notifications, audit holds and stock effects.
+"""What happens after orders change: plugin notifications, audit holds and stock effects.
 
-Runs in a worker after the change committed (the outbox delivered it), at least once: every step
-is idempotent (holds are unique per code, reservations unique per order line). Not for deciding
-the order's status: that is ``hub.services.orders``.
+Runs in a worker after the changes committed (the outbox delivered them), at least once: every
+step is idempotent (holds are unique per code, reservations unique per order line). A batch of
+changes (``after_orders_change``: one message per applied inbox batch) is loaded in one query and
+its holds and stock written in ONE transaction (``stock.effects.apply_steps``), in a number of
+statements that does not grow with the batch; a single change is the batch of one. Not for
+deciding the order's status: that is ``hub.services.orders``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import structlog
 from sqlalchemy import select
@@ -15,7 +21,9 @@ from contracts.orders import OrderStatus
 from hub.context import Hub
 from hub.db.tables import OrderRow
 from hub.services import orders
+from hub.services.order_holds import add_holds
 from hub.services.stock import effects as stock_effects
+from hub.services.stock.effects import StockStep
 
 log = structlog.get_logger(__name__)
 
@@ -24,10 +32,15 @@ HOLDING_STATUSES = frozenset({OrderStatus.PAID, OrderStatus.PARTIALLY_SHIPPED})
 RELEASE_STATUSES = frozenset({OrderStatus.CANCELLED, OrderStatus.CLOSED})
 CONSUME_STATUSES = frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.COMPLETED})
 
+#: One order change as the follow-up message carries it: [order id, old status or None, new
+#: status, cause].
+Change = Sequence[Any]
 
-async def _load(hub: Hub, order_id: int) -> OrderRow | None:
+
+async def _load(hub: Hub, order_ids: Iterable[int]) -> dict[int, OrderRow]:
     async with hub.database().session() as session:
-        return (await session.execute(select(OrderRow).where(OrderRow.id == order_id))).scalar_one_or_none()
+        rows = (await session.execute(select(OrderRow).where(OrderRow.id.in_(set(order_ids))))).scalars().all()
+        return {row.id: row for row in rows}
 
 
 def _audit_holds(hub: Hub, row: OrderRow) -> list[Hold]:
@@ -50,35 +63,52 @@ def _reserve_trigger(hub: Hub, row: OrderRow, old: str | None, new: OrderStatus)
     return new in HOLDING_STATUSES | CONSUME_STATUSES and first_paid
 
 
-async def after_order_change(hub: Hub, order_id: int, old_status: str | None, new: OrderStatus, cause: str) -> None:
-    row = await _load(hub, order_id)
-    if row is None:
-        return
-    order = orders.stored_order(row)
-    try:
-        hub.plugins.hook.order_changed(order_id=order_id, order=order, old_status=old_status,
-                                       new_status=new.value, cause=cause)
-    except Exception:  # a notification plugin must not undo or block the change
-        log.exception("plugin.notification_failed", hook="order_changed", order_id=order_id)
-
-    if new in HOLDING_STATUSES and (old_status is None or OrderStatus(old_status) is OrderStatus.PENDING_PAYMENT):
-        holds = _audit_holds(hub, row)
-        if holds:
-            async with hub.database().transaction() as session:
-                for hold in holds:
-                    await orders.add_hold(session, order_id, hold, cause="audit")
-
-    if _reserve_trigger(hub, row, old_status, new):
-        await stock_effects.reserve_order(hub, order_id)
+def _steps(hub: Hub, row: OrderRow, old: str | None, new: OrderStatus) -> list[StockStep]:
+    steps: list[StockStep] = []
+    if _reserve_trigger(hub, row, old, new):
+        steps.append((row.id, "reserve"))
     if new in RELEASE_STATUSES:
-        await stock_effects.release_order(hub, order_id)
+        steps.append((row.id, "release"))
     elif new in CONSUME_STATUSES:
-        await stock_effects.consume_order(hub, order_id)
+        steps.append((row.id, "consume"))
+    return steps
+
+
+async def after_orders_change(hub: Hub, changes: Sequence[Change]) -> None:
+    """After a batch of order changes committed: notify plugins (each change; a failing plugin
+    blocks no other), then the audit holds and the stock of the whole batch in one transaction."""
+    parsed = [(int(c[0]), c[1], OrderStatus(c[2]), str(c[3])) for c in changes]
+    rows = await _load(hub, {oid for oid, _, _, _ in parsed})
+    holds: list[tuple[int, Hold]] = []
+    steps: list[StockStep] = []
+    for order_id, old_status, new, cause in parsed:
+        row = rows.get(order_id)
+        if row is None:
+            continue
+        try:
+            hub.plugins.hook.order_changed(order_id=order_id, order=orders.stored_order(row), old_status=old_status,
+                                           new_status=new.value, cause=cause)
+        except Exception:  # a notification plugin must not undo or block the change
+            log.exception("plugin.notification_failed", hook="order_changed", order_id=order_id)
+        if new in HOLDING_STATUSES and (old_status is None or OrderStatus(old_status) is OrderStatus.PENDING_PAYMENT):
+            holds += [(order_id, hold) for hold in _audit_holds(hub, row)]
+        steps += _steps(hub, row, old_status, new)
+    if not holds and not steps:
+        return
+    async with hub.database().transaction() as session:
+        await add_holds(session, holds, cause="audit")
+        effect = await stock_effects.apply_steps(session, hub, steps)
+    await stock_effects.after_commit(hub, effect)
+
+
+async def after_order_change(hub: Hub, order_id: int, old_status: str | None, new: OrderStatus, cause: str) -> None:
+    """One order change: ``after_orders_change`` for a batch of one."""
+    await after_orders_change(hub, [[order_id, old_status, new.value, cause]])
 
 
 async def after_hold_released(hub: Hub, order_id: int) -> None:
     """A person lifted a hold: if none remain, the order may proceed to fulfilment."""
-    row = await _load(hub, order_id)
+    row = (await _load(hub, [order_id])).get(order_id)
     if row is None or row.on_hold:
         return
     # A stock-short hold lifted by a person: try the short lines again (a no-op for the rest).

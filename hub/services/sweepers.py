@@ -40,7 +40,7 @@ from hub.services.stock.reservations import ACTIVE, SHORT
 
 log = structlog.get_logger(__name__)
 
-ORDER_CHANGED_ACTOR = "order_changed"
+ORDERS_CHANGED_ACTOR = "orders_changed"
 SETTLE_STOCK_ACTOR = "settle_order_stock"
 #: Inbox rows per re-enqueued ``process_inbox_batch`` message.
 INBOX_CHUNK = 100
@@ -137,13 +137,15 @@ async def claim_owed_orders(hub: Hub, now: datetime | None = None) -> list[OwedO
 
 
 async def sweep_orders(hub: Hub, now: datetime | None = None) -> int:
-    """Re-enqueue the stock follow-up of every owed order; returns how many."""
+    """Re-enqueue the stock follow-up of every owed order; returns how many. The orders none of
+    whose follow-up happened go as one ``orders_changed`` batch (notification, audit, stock, all
+    in one transaction), the others each as ``settle_order_stock``."""
     owed = await claim_owed_orders(hub, now)
+    untouched = [[item.order_id, None, item.status, "sweep"] for item in owed if item.untouched]
+    if untouched:
+        await asyncio.to_thread(hub.send, ORDERS_CHANGED_ACTOR, untouched)
     for item in owed:
-        if item.untouched:
-            # Nothing of the change's follow-up happened: run all of it (notification, audit, stock).
-            await asyncio.to_thread(hub.send, ORDER_CHANGED_ACTOR, item.order_id, None, item.status, "sweep")
-        else:
+        if not item.untouched:
             await asyncio.to_thread(hub.send, SETTLE_STOCK_ACTOR, item.order_id)
     if owed:
         log.warning("order.swept", count=len(owed), order_ids=[o.order_id for o in owed[:20]])

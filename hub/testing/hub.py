@@ -35,6 +35,7 @@ def hub_config(database_url: str, *, redis_url: str | None = None, shops: dict[s
 
 def _import_actor_modules() -> None:
     import hub.pipeline.actors
+    import hub.pipeline.orders
 
     try:
         import hub.pipeline.stock_actors  # noqa: F401

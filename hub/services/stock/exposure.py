@@ -76,10 +76,17 @@ def sale_values(quantity: int, sold_at: datetime | None, skew: timedelta) -> dic
     taken in: the exposure drops by it; the anchor too, but only for a sale that certainly came
     after the anchor (created later by more than ``skew``); an earlier one was already excluded
     from the anchor's value, and an unknown time counts as earlier (the safe side)."""
+    return sale_columns(quantity, None if sold_at is None else sold_at.astimezone(UTC) - skew)
+
+
+def sale_columns(quantity: Any, anchor_before: Any | None) -> dict[str, Any]:
+    """``sale_values`` with the quantity and the moment an anchor must predate (the sale's time
+    less the skew; None for an unknown time) as values or bound parameters, so one statement can
+    take in many sales (``effects.note_platform_decrements``)."""
     row = ChannelStockRow
     values: dict[str, Any] = {"exposure": _minus(row.exposure, quantity)}
-    if sold_at is not None:
-        after_anchor = row.anchor_at.is_not(None) & (row.anchor_at < sold_at.astimezone(UTC) - skew)
+    if anchor_before is not None:
+        after_anchor = row.anchor_at.is_not(None) & (row.anchor_at < anchor_before)
         values["anchor_value"] = case((after_anchor, _minus(row.anchor_value, quantity)), else_=row.anchor_value)
     return values
 

@@ -1,11 +1,17 @@
 """Reservations: what orders hold of the stock, each taken, released or consumed exactly once.
 
-A reservation is one conditional ``UPDATE`` (never read-then-write) on the first warehouse, in
-priority order, that has the line's quantity, after inserting the line's reservation row (ignored
-on conflict); release and consume are conditional state transitions of that row, so each happens
-exactly once whatever the order and repetition of events. Every movement writes a
-``stock_ledger`` row, inside the caller's transaction. Not for which orders to reserve and the
-holds that follow (``effects``).
+The reservation row (unique per order line and component: the exactly-once key) is inserted
+first, ignored on conflict, so a repeat — or a cancel that came first and left a tombstone —
+takes nothing. ``reserve_needs`` does it for a whole batch of orders: one ``INSERT … ON
+CONFLICT DO NOTHING`` for every line, the batch's stock rows locked in one statement (in SKU
+order, so concurrent batches never deadlock), then per SKU and warehouse ONE conditional
+``UPDATE stock`` for the total granted there, each line served in turn — oldest order first — by
+the first warehouse in priority order that still has its quantity, exactly as reserving the
+orders one after the other would. ``reserve_line`` is the single-line form (one conditional
+``UPDATE``, never read-then-write). Release and consume are conditional state transitions of the
+row, so each happens exactly once whatever the order and repetition of events. Every movement
+writes a ``stock_ledger`` row, inside the caller's transaction. Not for which orders to reserve
+and the holds that follow (``effects``).
 """
 
 from __future__ import annotations
@@ -16,11 +22,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.inventory import StockChangeCause
-from hub.db.tables import ReservationRow, StockLedgerRow, StockRow
+from hub.db.tables import ReservationRow, SkuRow, StockLedgerRow, StockRow
 from hub.db.upsert import insert_ignore
 from hub.services.stock.levels import stock_of
 
@@ -133,6 +139,118 @@ async def reserve_line(
                         note=need.key))
     return ReserveResult(ReserveOutcome.RESERVED, warehouse, first_time, needed=need.quantity,
                          touched={need.merchant_sku})
+
+
+#: A line need of one order in a batch: (order id, need).
+OrderNeed = tuple[int, LineNeed]
+
+
+@dataclass
+class BatchReserve:
+    """What ``reserve_needs`` did, per (order id, line key)."""
+
+    reserved: dict[tuple[int, str], str] = field(default_factory=dict)  # → warehouse: stock taken now
+    short: dict[tuple[int, str], tuple[int, int]] = field(default_factory=dict)  # → (needed, available)
+    first_time: set[tuple[int, str]] = field(default_factory=set)  # rows this call created
+    touched: set[str] = field(default_factory=set)
+
+
+async def _claim_short(session: AsyncSession, pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    """Retry short lines: claim them (short → active) so no concurrent retry takes them too; undone
+    in the same transaction for those still without stock."""
+    if not pairs:
+        return {}
+    claimed = await session.execute(
+        update(ReservationRow)
+        .where(tuple_(ReservationRow.order_id, ReservationRow.line_external_id).in_(list(pairs)),
+               ReservationRow.state == SHORT)
+        .values(state=ACTIVE, updated_at=_now())
+        .returning(ReservationRow.id, ReservationRow.order_id, ReservationRow.line_external_id)
+        .execution_options(synchronize_session=False))
+    return {(int(o), str(k)): int(i) for i, o, k in claimed}
+
+
+async def reserve_needs(
+    session: AsyncSession, needs: Sequence[OrderNeed], *, priority: Mapping[str, int] | None = None
+) -> BatchReserve:
+    """Reserve the line needs of a batch of orders, each exactly once, in a number of statements
+    that does not grow with the batch: ``needs`` in the order they are served (oldest order
+    first). A need goes to the first warehouse, in priority order, that still has its whole
+    quantity after the needs before it; one without stock becomes ``short`` (with what was needed
+    and the SKU's available then); repeats take nothing; short lines are retried."""
+    priority = priority or {}
+    out = BatchReserve()
+    wanted: dict[tuple[int, str], LineNeed] = {}
+    for order_id, need in needs:
+        wanted.setdefault((order_id, need.key), need)
+    if not wanted:
+        return out
+    now = _now()
+    table = ReservationRow.__table__
+    inserted = await session.execute(
+        insert_ignore(table, _dialect(session)).returning(table.c.id, table.c.order_id, table.c.line_external_id),
+        [{"order_id": o, "line_external_id": key, "merchant_sku": need.merchant_sku, "quantity": need.quantity,
+          "state": ACTIVE, "created_at": now, "updated_at": now} for (o, key), need in wanted.items()])
+    ids = {(int(o), str(k)): int(i) for i, o, k in inserted}
+    out.first_time = set(ids)
+    ids.update(await _claim_short(session, [pair for pair in wanted if pair not in ids]))
+    if not ids:
+        return out  # every line was reserved, released or consumed before
+    candidates = [pair for pair in wanted if pair in ids]  # in serving order
+    skus = sorted({wanted[pair].merchant_sku for pair in candidates})
+    # Lock the batch's stock rows, SKU by SKU (SQLite: BEGIN IMMEDIATE already serialises writers);
+    # under the lock the grants below are decided from values nobody else can change.
+    free: dict[str, dict[str, list[int]]] = {sku: {} for sku in skus}  # sku → warehouse → [row id, free]
+    for row_id, sku, wh, on_hand, reserved in await session.execute(
+        select(StockRow.id, StockRow.merchant_sku, StockRow.warehouse, StockRow.on_hand, StockRow.reserved)
+        .where(StockRow.merchant_sku.in_(skus)).order_by(StockRow.merchant_sku, StockRow.id).with_for_update()
+    ):
+        free[sku][wh] = [int(row_id), int(on_hand) - int(reserved)]
+    granted: dict[tuple[str, str], int] = {}  # (sku, warehouse) → units taken
+    short: dict[tuple[int, str], int] = {}  # → Σ (on hand − reserved) when it was found short
+    for pair in candidates:
+        need = wanted[pair]
+        stock = free[need.merchant_sku]
+        warehouse = next((wh for wh in sorted(stock, key=lambda w: (priority.get(w, 1000), w))
+                          if stock[wh][1] >= need.quantity), None)
+        if warehouse is None:
+            short[pair] = sum(f for _, f in stock.values())
+            continue
+        stock[warehouse][1] -= need.quantity
+        granted[(need.merchant_sku, warehouse)] = granted.get((need.merchant_sku, warehouse), 0) + need.quantity
+        out.reserved[pair] = warehouse
+    for (sku, wh), units in sorted(granted.items()):
+        taken = await session.execute(
+            update(StockRow)
+            .where(StockRow.id == free[sku][wh][0], StockRow.on_hand - StockRow.reserved >= units)
+            .values(reserved=StockRow.reserved + units, updated_at=now)
+            .execution_options(synchronize_session=False))
+        if _rowcount(taken) != 1:  # cannot happen under the lock; never record stock not taken
+            raise RuntimeError(f"stock of {sku!r} in {wh!r} moved under its lock")
+        out.touched.add(sku)
+    by_warehouse: dict[str, list[int]] = {}
+    for pair, wh in out.reserved.items():
+        by_warehouse.setdefault(wh, []).append(ids[pair])
+    for wh, res_ids in sorted(by_warehouse.items()):
+        await session.execute(update(ReservationRow).where(ReservationRow.id.in_(res_ids))
+                              .values(warehouse=wh).execution_options(synchronize_session=False))
+    if out.reserved:
+        await session.execute(insert(StockLedgerRow), [
+            {"at": now, "warehouse": wh, "merchant_sku": wanted[pair].merchant_sku, "on_hand_delta": 0,
+             "reserved_delta": wanted[pair].quantity, "cause": StockChangeCause.ORDER_RESERVED.value,
+             "reference": f"order:{pair[0]}", "actor": None, "note": pair[1]}
+            for pair, wh in out.reserved.items()])
+    if short:
+        await session.execute(update(ReservationRow).where(ReservationRow.id.in_([ids[p] for p in short]))
+                              .values(state=SHORT, updated_at=now).execution_options(synchronize_session=False))
+        safety: dict[str, int] = {sku: int(n or 0) for sku, n in await session.execute(
+            select(SkuRow.merchant_sku, SkuRow.safety_stock).where(
+                SkuRow.merchant_sku.in_({wanted[p].merchant_sku for p in short})))}
+        for pair, left in short.items():
+            # What ``stock_of`` said at that point: available, net of the safety stock.
+            sku = wanted[pair].merchant_sku
+            out.short[pair] = (wanted[pair].quantity, max(0, left - safety[sku]) if sku in safety else 0)
+    return out
 
 
 async def _finish(
