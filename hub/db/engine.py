@@ -124,7 +124,9 @@ class Database:
         """Create the engine for ``url`` (any form ``normalise_url`` accepts); connects lazily."""
         normalised = normalise_url(url)
         parsed = make_url(normalised)
-        options: dict[str, Any] = {}
+        # Statement parameters carry buyers' personal data (names, phones, addresses in orders):
+        # keep them out of error messages, which end up in logs and dead-letter reasons.
+        options: dict[str, Any] = {"hide_parameters": True}
         if parsed.get_backend_name() == "sqlite":
             if _is_memory_sqlite(parsed):
                 # One connection shared by every session: only for tests and throw-away tools.
@@ -136,6 +138,7 @@ class Database:
         else:
             engine = create_async_engine(
                 normalised,
+                **options,
                 pool_size=pool_size,
                 max_overflow=pool_size,
                 # No pool_pre_ping: with asyncpg it costs BEGIN, a query and ROLLBACK (three round

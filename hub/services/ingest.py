@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from contracts.aftersales import AfterSale, ServiceOrder
 from contracts.connectors import Capability
@@ -107,7 +107,7 @@ class _Failures:
             target = self.paused
             self.retry_after = max(self.retry_after or 0.0, PAUSED_RETRY_S)
             log.warning("inbox.shop_paused", inbox_ids=work.row_ids, error=error)
-        elif isinstance(exc, (PermanentError, BadInputError, DataError)):
+        elif isinstance(exc, (PermanentError, BadInputError)) or _refused_data(exc):
             target = self.permanent
             log.error("inbox.dead", inbox_ids=work.row_ids, error=error)
         else:  # retryable partner faults and bugs: counted, retried, bounded
@@ -418,5 +418,22 @@ async def _record(hub: Hub, failures: _Failures, outcome: BatchOutcome) -> None:
         outcome.retry_after = max(outcome.retry_after or 0.0, failures.retry_after)
 
 
+def _refused_data(exc: BaseException) -> bool:
+    """The database refused the data itself (SQLSTATE class 22, data exception — a value too long
+    or out of range —, or 23, integrity constraint): retrying the same order cannot help."""
+    if isinstance(exc, (DataError, IntegrityError)):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(code, str) and code[:2] in ("22", "23"):
+            return True
+    return False
+
+
 def _safe(exc: BaseException) -> str:
+    if isinstance(exc, DBAPIError):  # the driver's words, without the statement and its values
+        return f"{type(exc).__name__}: {exc.orig}"[:2000]
     return f"{type(exc).__name__}: {exc}"[:2000]
