@@ -4,8 +4,9 @@ Upsert by (platform, shop, external id) on a unique constraint — never check-t
 canonical state machine applied monotonically (a stale or repeated report is recorded in the
 history but never moves the state backwards); a channel cancellation after fulfilment started
 becomes a ``cancel_requested`` hold for a person; every change written to ``order_events`` with
-its cause; follow-up work written to the outbox in the same transaction. Not for fetching orders
-from partners (the pipeline does that) nor for stock (``hub.services.stock``).
+its cause; follow-up work written to the outbox in the same transaction. ``apply_orders`` does
+this for a whole inbox batch with a few set-based statements (``apply_order`` is a batch of one).
+Not for fetching orders from partners (the pipeline does that) nor for stock (``hub.services.stock``).
 """
 
 from __future__ import annotations
