@@ -272,7 +272,12 @@ async def _fetch_shop(hub: Hub, shop: str, items: list[_Work], failures: _Failur
             failures.add(item, exc)
         return []
     found: dict[str, Order] = {}
-    by_id = {item.message.external_id or "": item for item in items}
+    by_id: dict[str, _Work] = {}
+    for item in items:
+        if item.message.external_id:
+            by_id[item.message.external_id] = item  # unique: _plan coalesced triggers per object
+        else:
+            failures.add(item, PermanentError(f"shop {shop!r}: message {item.message.message_id} names no order"))
     try:
         if Capability.GET_ORDERS in capabilities:
             await _list_orders(calls, connector, items, by_id, found, failures)
