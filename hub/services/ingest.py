@@ -365,6 +365,12 @@ async def _apply(hub: Hub, order_work: list[tuple[_Work, Order]], quiet: list[_W
                 failures.add(item, exc)
             return
         log.warning("inbox.batch_apply_failed", orders=len(order_work), error=_safe(exc))
+        # A commit that failed on the way back may have landed: only rows still open go on.
+        async with database.session() as session:
+            still_open = {int(row.id) for row in await inbox.load_open(session, settled)}
+        order_work = [(item, order) for item, order in order_work if item.first in still_open]
+        quiet = [item for item in quiet if item.first in still_open]
+        outcome.done.extend(row_id for row_id in settled if row_id not in still_open)
         for item in quiet:
             await _apply(hub, [], [item], outcome, failures)
         for pair in order_work:
