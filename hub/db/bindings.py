@@ -7,6 +7,8 @@ connector's binders. Not for creating the hub objects themselves: services do th
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,6 +39,28 @@ async def bind(session: AsyncSession, kind: str, platform: str, shop: str, exter
     if existing is None:  # pragma: no cover - only if the winner's row vanished in between
         raise RuntimeError(f"binding {kind} {platform}/{shop}/{external_id} conflicted but cannot be read")
     return existing
+
+
+async def bind_many(session: AsyncSession, kind: str, objects: list[tuple[str, str, str, int]]) -> None:
+    """``bind`` for many (platform, shop, external id, internal id) at once, with one executemany
+    ``INSERT … ON CONFLICT DO NOTHING`` (objects already bound keep their binding). Sorted by key,
+    so concurrent callers take the unique index's locks in one order."""
+    if not objects:
+        return
+    rows = [{"kind": kind, "platform": p, "shop": s, "external_id": e, "internal_id": i}
+            for p, s, e, i in sorted(objects)]
+    connection = await session.connection()
+    await connection.execute(_insert_statement(_dialect(session)), rows)
+
+
+_inserts: dict[str, Any] = {}
+
+
+def _insert_statement(dialect: str) -> Any:
+    stmt = _inserts.get(dialect)
+    if stmt is None:
+        stmt = _inserts[dialect] = insert_ignore(Binding, dialect, KEY)
+    return stmt
 
 
 async def lookup(session: AsyncSession, kind: str, platform: str, shop: str, external_id: str) -> int | None:

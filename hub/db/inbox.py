@@ -10,11 +10,16 @@ means: ``hub.services.ingest`` does that.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.events import InboundMessage
-from hub.db.tables import InboxRow, utcnow
+from hub.db.dead_letters import MAX_REASON_CHARS
+from hub.db.tables import DeadLetterRow, InboxRow, utcnow
 from hub.db.upsert import insert_ignore
 
 #: What makes a message a repeat: the inbox's unique key (``uq_inbox_platform_shop_message_id``).
@@ -39,6 +44,25 @@ def unstorable(message: InboundMessage) -> str | None:
         if len(value) > width:
             return f"{name} is longer than {width} characters"
     return None
+
+
+_INBOX: Table = InboxRow.__table__  # type: ignore[assignment]
+_DEAD_LETTERS: Table = DeadLetterRow.__table__  # type: ignore[assignment]
+#: Statements for batches of rows, built once (their compiled form is cached; ids bind as one
+#: expanding parameter, so a batch of 200 costs what a batch of 2 does).
+_LOAD_OPEN = (select(_INBOX.c.id, _INBOX.c.platform, _INBOX.c.shop, _INBOX.c.source, _INBOX.c.payload)
+              .where(_INBOX.c.id.in_(bindparam("ids", expanding=True)), _INBOX.c.status.not_in(("done", "dead")))
+              .order_by(_INBOX.c.id))
+_MARK_DONE = (update(_INBOX).where(_INBOX.c.id.in_(bindparam("ids", expanding=True)))
+              .values(status="done", processed_at=bindparam("now")))
+_RESET = (update(_INBOX).where(_INBOX.c.id.in_(bindparam("ids", expanding=True)))
+          .values(status="pending", attempts=0, processed_at=None))
+_COUNT_ATTEMPT = (update(_INBOX).where(_INBOX.c.id.in_(bindparam("ids", expanding=True)))
+                  .values(attempts=_INBOX.c.attempts + 1).returning(_INBOX.c.id, _INBOX.c.attempts))
+_MARK_FAILED = (update(_INBOX).where(_INBOX.c.id == bindparam("row_id"))
+                .values(status=bindparam("new_status"), last_error=bindparam("error"), processed_at=bindparam("now")))
+_READ_FAILED = (select(_INBOX.c.id, _INBOX.c.last_error, _INBOX.c.attempts)
+                .where(_INBOX.c.id.in_(bindparam("ids", expanding=True))).order_by(_INBOX.c.id))
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -136,3 +160,83 @@ async def pending(session: AsyncSession, limit: int) -> list[InboxRow]:
     """Up to ``limit`` rows still waiting for their first processing, oldest first."""
     stmt = select(InboxRow).where(InboxRow.status == "pending").order_by(InboxRow.id).limit(limit)
     return list((await session.execute(stmt)).scalars().all())
+
+
+# --------------------------------------------------------------------------- batches of rows
+
+
+async def load_open(session: AsyncSession, inbox_ids: list[int]) -> list[Row[Any]]:
+    """The rows of ``inbox_ids`` not yet done or dead, by id: (id, platform, shop, source, payload);
+    one query whatever the batch size."""
+    if not inbox_ids:
+        return []
+    connection = await session.connection()
+    return list(await connection.execute(_LOAD_OPEN, {"ids": list(inbox_ids)}))
+
+
+def message_of(payload: dict[str, Any]) -> InboundMessage:
+    """The stored ``InboundMessage`` of a row's payload, validated again from its JSON."""
+    return InboundMessage.model_validate(payload)
+
+
+async def mark_many_done(session: AsyncSession, inbox_ids: list[int]) -> None:
+    """``mark_done`` for many rows with one UPDATE."""
+    if inbox_ids:
+        connection = await session.connection()
+        await connection.execute(_MARK_DONE, {"ids": list(inbox_ids), "now": utcnow()})
+
+
+async def reset_many(session: AsyncSession, inbox_ids: list[int]) -> None:
+    """``reset`` for many rows with one UPDATE."""
+    if inbox_ids:
+        connection = await session.connection()
+        await connection.execute(_RESET, {"ids": list(inbox_ids)})
+
+
+async def record_failures(
+    session: AsyncSession, errors: Mapping[int, str], *, count_attempt: bool, dead: bool = False,
+    max_attempts: int | None = None,
+) -> dict[int, bool]:
+    """Record a failed attempt of many rows at once (``bump_attempts`` + ``mark_failed``), each
+    with its error: ``count_attempt`` spends an attempt; a row becomes dead when ``dead`` or once
+    its attempts reach ``max_attempts``. Returns row id → dead, for the rows that exist. Two
+    statements whatever the number of rows."""
+    if not errors:
+        return {}
+    connection = await session.connection()
+    ids = sorted(errors)
+    if count_attempt:
+        attempts = {int(i): int(a) for i, a in await connection.execute(_COUNT_ATTEMPT, {"ids": ids})}
+    else:
+        attempts = {int(i): 0 for i, in await connection.execute(
+            select(_INBOX.c.id).where(_INBOX.c.id.in_(bindparam("ids", expanding=True))), {"ids": ids})}
+    verdict = {row_id: dead or (max_attempts is not None and count >= max_attempts)
+               for row_id, count in attempts.items()}
+    now = utcnow()
+    await connection.execute(_MARK_FAILED, [
+        {"row_id": row_id, "new_status": "dead" if is_dead else "failed",
+         "error": errors[row_id][:MAX_ERROR_CHARS], "now": now}
+        for row_id, is_dead in sorted(verdict.items())])
+    return verdict
+
+
+async def dead_letter(session: AsyncSession, inbox_ids: list[int], *, actor: str, queue: str) -> int:
+    """Record a dead letter for each of ``inbox_ids`` (dead rows), in the caller's transaction:
+    the replayable call (``actor([[id]], force=True)``), the row's last error as the reason, its
+    attempts. Two statements whatever the number of rows; returns how many were recorded."""
+    if not inbox_ids:
+        return 0
+    connection = await session.connection()
+    rows = list(await connection.execute(_READ_FAILED, {"ids": sorted(set(inbox_ids))}))
+    now = utcnow()
+    letters = [
+        {"actor": actor, "queue": queue, "args": [[int(row.id)]], "kwargs": {"force": True},
+         "reason": (row.last_error or "failed")[:MAX_REASON_CHARS],
+         "error_class": ((row.last_error or "").split(":", 1)[0] or "Error")[:100],
+         "attempts": int(row.attempts or 0), "inbox_id": int(row.id), "created_at": now,
+         "replay_count": 0}
+        for row in rows
+    ]
+    if letters:
+        await connection.execute(insert(_DEAD_LETTERS), letters)
+    return len(letters)

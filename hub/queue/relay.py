@@ -67,6 +67,12 @@ async def relay_outbox(database: Any, runtime: Any, limit: int = 500) -> int:
     return len(rows)
 
 
+#: The longest pause between two polls of an idle outbox: commits in this process wake the relay at
+#: once (``kick_relay``), so polling is only for rows other processes commit (the API's, in Redis
+#: mode), which wait at most this long when nothing has been relayed for a while.
+IDLE_INTERVAL_S = 1.0
+
+
 async def run_relay_forever(
     database_url: str,
     runtime: Any,
@@ -75,8 +81,9 @@ async def run_relay_forever(
     *,
     limit: int = 500,
 ) -> None:
-    """Relay until ``stop_event`` is set (or the task is cancelled): every ``interval_s``, at once
-    after ``kick_relay()``, and back to back while there is a backlog."""
+    """Relay until ``stop_event`` is set (or the task is cancelled): every ``interval_s`` (doubling
+    up to ``IDLE_INTERVAL_S`` while polls find nothing), at once after ``kick_relay()``, and back to
+    back while there is a backlog."""
     from hub.db.engine import database_for_loop
 
     database = database_for_loop(database_url)
@@ -86,6 +93,7 @@ async def run_relay_forever(
     with _wakers_guard:
         _wakers.add(waker)
     failures = 0
+    idle = 0  # polls in a row that found nothing
     try:
         while not stop.is_set():
             wake.clear()
@@ -98,8 +106,14 @@ async def run_relay_forever(
                 sent = 0
             if sent >= limit:
                 continue
-            pause = interval_s if failures == 0 else min(30.0, interval_s * 2**failures)
+            idle = 0 if sent else min(idle + 1, 16)
+            if failures:
+                pause = min(30.0, interval_s * 2**failures)
+            else:
+                pause = max(interval_s, min(IDLE_INTERVAL_S, interval_s * 2 ** max(idle - 1, 0)))
             await _first_of(stop, wake, pause)
+            if wake.is_set():
+                idle = 0
     finally:
         with _wakers_guard:
             _wakers.discard(waker)

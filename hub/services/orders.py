@@ -4,18 +4,20 @@ Upsert by (platform, shop, external id) on a unique constraint — never check-t
 canonical state machine applied monotonically (a stale or repeated report is recorded in the
 history but never moves the state backwards); a channel cancellation after fulfilment started
 becomes a ``cancel_requested`` hold for a person; every change written to ``order_events`` with
-its cause; follow-up work written to the outbox in the same transaction. Not for fetching orders
-from partners (the pipeline does that) nor for stock (``hub.services.stock``).
+its cause; follow-up work written to the outbox in the same transaction. ``apply_orders`` does
+this for a whole inbox batch with a few set-based statements (``apply_order`` is a batch of one).
+Not for fetching orders from partners (the pipeline does that) nor for stock (``hub.services.stock``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.fulfilment import Hold
@@ -72,25 +74,6 @@ def _order_values(order: Order) -> dict[str, Any]:
     }
 
 
-async def _write_lines(session: AsyncSession, order_id: int, order: Order) -> None:
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    rows = [
-        {
-            "order_id": order_id,
-            "external_id": line.external_id,
-            "merchant_sku": line.merchant_sku,
-            "channel_item_id": line.channel_item_id,
-            "channel_sku_id": line.channel_sku_id,
-            "title": line.title,
-            "quantity": line.quantity,
-            "unit_price": line.unit_price.amount,
-            "status": line.status.value if line.status else None,
-        }
-        for line in order.lines
-    ]
-    await session.execute(insert_ignore(OrderLineRow, dialect).values(rows))
-
-
 def _event(
     order_id: int,
     kind: Change | str,
@@ -119,6 +102,17 @@ async def add_hold(
     session: AsyncSession, order_id: int, hold: Hold, *, cause: str, actor: str | None = None
 ) -> bool:
     """Put a hold on an order (idempotent per hold code); returns True when it is new or re-opened."""
+    is_new = await _open_hold(session, order_id, hold)
+    if is_new:
+        session.add(
+            _event(order_id, "hold_added", old=None, new=None, cause=cause, inbox_id=None, actor=actor,
+                   detail={"code": hold.code, "reason": hold.reason})
+        )
+    return is_new
+
+
+async def _open_hold(session: AsyncSession, order_id: int, hold: Hold) -> bool:
+    """``add_hold`` without its history entry (the caller writes it): True when new or re-opened."""
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     inserted = await session.execute(
         insert_ignore(OrderHoldRow, dialect)
@@ -139,10 +133,6 @@ async def add_hold(
         is_new = bool(getattr(reopened, "rowcount", 0))
     if is_new:
         await session.execute(update(OrderRow).where(OrderRow.id == order_id).values(on_hold=True))
-        session.add(
-            _event(order_id, "hold_added", old=None, new=None, cause=cause, inbox_id=None, actor=actor,
-                   detail={"code": hold.code, "reason": hold.reason})
-        )
     return is_new
 
 
@@ -193,16 +183,268 @@ async def release_holds(
     return released
 
 
-async def _lock_order(session: AsyncSession, platform: str, shop: str, external_id: str) -> OrderRow:
-    """Load the order row locked for update (PostgreSQL row lock; SQLite serialises writers)."""
-    stmt = select(OrderRow).where(
-        OrderRow.platform == platform, OrderRow.shop == shop, OrderRow.external_id == external_id
-    )
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    row = (await session.execute(stmt)).scalar_one()
-    await session.refresh(row)
-    return row
+@dataclass(frozen=True)
+class OrderReport:
+    """One channel report of an order, as ``apply_orders`` takes it: the order, what brought it
+    (``cause``: push, message_channel, poll…), the inbox row it came from and who, if a person."""
+
+    order: Order
+    cause: str
+    inbox_id: int | None = None
+    actor: str | None = None
+
+
+#: The order columns a report may change (everything but the key, the hold flag and the bookkeeping).
+_MUTABLE = ("status", "raw_status", "channel_created_at", "channel_updated_at", "paid_at", "total_amount",
+            "currency", "buyer_nick", "data", "tags", "fulfilment_status")
+_KEY = ("platform", "shop", "external_id")
+_ORDERS: Table = OrderRow.__table__  # type: ignore[assignment]
+_LINES: Table = OrderLineRow.__table__  # type: ignore[assignment]
+_EVENTS: Table = OrderEventRow.__table__  # type: ignore[assignment]
+
+
+@dataclass
+class _Stored:
+    """An order row as a batch sees it — locked or inserted by this transaction — with the changes
+    the batch's reports made to it so far (written with one UPDATE per order at the end)."""
+
+    id: int
+    values: dict[str, Any]
+    created: bool = False
+    bumps: int = 0  # version steps (status or details changes); fulfilment alone is not one
+    dirty: bool = False
+
+    @property
+    def status(self) -> OrderStatus:
+        return OrderStatus(self.values["status"])
+
+
+_statements: dict[tuple[str, str], Any] = {}
+
+
+def _statement(name: str, dialect: str) -> Any:
+    """The batch's statements, built once per dialect: SQLAlchemy caches their compiled form, and
+    executemany sends each as one (multi-row) round trip whatever the batch size."""
+    stmt = _statements.get((name, dialect))
+    if stmt is not None:
+        return stmt
+    if name == "insert_orders":
+        stmt = insert_ignore(_ORDERS, dialect).returning(_ORDERS.c.id, *(_ORDERS.c[k] for k in _KEY))
+    elif name == "lock_orders":
+        stmt = (select(_ORDERS.c.id, *(_ORDERS.c[k] for k in _KEY), *(_ORDERS.c[k] for k in _MUTABLE))
+                .where(tuple_(*(_ORDERS.c[k] for k in _KEY)).in_(bindparam("keys", expanding=True)))
+                .order_by(_ORDERS.c.id))
+        if dialect == "postgresql":
+            stmt = stmt.with_for_update()
+    elif name == "update_orders":
+        stmt = (update(_ORDERS).where(_ORDERS.c.id == bindparam("oid"))
+                .values(version=_ORDERS.c.version + bindparam("bumps")))
+    elif name == "insert_lines":
+        stmt = insert_ignore(_LINES, dialect)
+    elif name == "insert_events":
+        stmt = insert(_EVENTS)
+    else:  # pragma: no cover - a typo in this module
+        raise KeyError(name)
+    _statements[(name, dialect)] = stmt
+    return stmt
+
+
+def _line_rows(order_id: int, order: Order) -> list[dict[str, Any]]:
+    return [
+        {
+            "order_id": order_id,
+            "external_id": line.external_id,
+            "merchant_sku": line.merchant_sku,
+            "channel_item_id": line.channel_item_id,
+            "channel_sku_id": line.channel_sku_id,
+            "title": line.title,
+            "quantity": line.quantity,
+            "unit_price": line.unit_price.amount,
+            "status": line.status.value if line.status else None,
+        }
+        for line in order.lines
+    ]
+
+
+def _event_row(order_id: int, kind: Change | str, *, old: OrderStatus | None, new: OrderStatus | None, cause: str,
+               inbox_id: int | None, actor: str | None, detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"order_id": order_id, "at": datetime.now(UTC), "kind": str(kind),
+            "old_status": old.value if old else None, "new_status": new.value if new else None,
+            "cause": cause, "actor": actor, "inbox_id": inbox_id, "detail": detail or {}}
+
+
+def _key(order: Order) -> tuple[str, str, str]:
+    return (order.ref.platform, order.ref.shop, order.ref.external_id)
+
+
+class _Batch:
+    """The writes a batch of reports makes, gathered in the order ``apply_order`` made them one by
+    one, then sent with one statement per table."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.lines: list[dict[str, Any]] = []
+        self.changes: list[list[Any]] = []
+
+    def follow_channel_fulfilment(self, stored: _Stored, report: OrderReport) -> None:
+        """``_follow_channel_fulfilment`` on the batch's copy of the row: forward only."""
+        reached = fulfilment_reported_by(report.order.status)
+        if reached is None:
+            return
+        old = stored.values["fulfilment_status"]
+        if fulfilment_after(old, reached) is None:
+            return
+        stored.values["fulfilment_status"] = reached.value
+        stored.dirty = True
+        self.events.append(_event_row(stored.id, "fulfilment_changed", old=None, new=None, cause=report.cause,
+                                      inbox_id=None, actor=report.actor,
+                                      detail={"from": old, "to": reached.value,
+                                              "reported_by_channel": report.order.raw_status}))
+
+
+async def apply_orders(session: AsyncSession, reports: Sequence[OrderReport]) -> list[ApplyResult]:
+    """Create or update many stored orders from channel reports, in the caller's transaction, with
+    exactly the outcome of ``apply_order`` called for each report in turn (several reports of one
+    order are applied in the order given); returns one result per report, in that order.
+
+    Set-based: the new orders are inserted with one ``INSERT … ON CONFLICT DO NOTHING RETURNING``
+    (in key order, so concurrent batches take their locks in one order), the others locked with
+    one ``SELECT … FOR UPDATE`` (by id), the transitions judged here, and the history, lines,
+    bindings and row updates written with one statement each; the follow-up is one outbox
+    message, ``orders_changed``, listing ``[order_id, old_status, new_status, cause]`` per change.
+    """
+    if not reports:
+        return []
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    connection = await session.connection()
+    first: dict[tuple[str, str, str], OrderReport] = {}
+    for report in reports:
+        first.setdefault(_key(report.order), report)
+
+    # 1. Insert the orders not stored yet (each from its first report of the batch).
+    candidates = []
+    for key in sorted(first):
+        order = first[key].order
+        values = _order_values(order)
+        reached = fulfilment_reported_by(order.status)
+        values["fulfilment_status"] = (reached or FulfilmentStatus.UNFULFILLED).value
+        candidates.append(values)
+    inserted = await connection.execute(_statement("insert_orders", dialect), candidates)
+    stored: dict[tuple[str, str, str], _Stored] = {}
+    by_key = {(v["platform"], v["shop"], v["external_id"]): v for v in candidates}
+    for row in inserted:
+        key = (row.platform, row.shop, row.external_id)
+        values = by_key[key]
+        stored[key] = _Stored(int(row.id), {k: values[k] for k in _MUTABLE}, created=True)
+        stored[key].values["fulfilment_status"] = FulfilmentStatus.UNFULFILLED.value
+
+    # 2. Lock the ones that were there already (PostgreSQL row locks; SQLite serialises writers).
+    existing = [list(key) for key in sorted(first) if key not in stored]
+    if existing:
+        for row in await connection.execute(_statement("lock_orders", dialect), {"keys": existing}):
+            mapping = row._mapping
+            stored[(row.platform, row.shop, row.external_id)] = _Stored(
+                int(row.id), {k: mapping[k] for k in _MUTABLE})
+
+    # 3. Judge every report against the row as the reports before it left it.
+    batch = _Batch()
+    results: list[ApplyResult] = []
+    fresh: set[int] = set()
+    binds: list[tuple[str, str, str, int]] = []
+    for report in reports:
+        target = stored[_key(report.order)]
+        if target.created and target.id not in fresh:
+            fresh.add(target.id)
+            results.append(_created(batch, target, report))
+            binds.append((*_key(report.order), target.id))
+        else:
+            results.append(await _judge(session, batch, target, report))
+
+    # 4. Write: rows changed after their insert or lock, lines, bindings, history, one follow-up.
+    updates = [{"oid": o.id, "bumps": o.bumps, **o.values} for o in stored.values() if o.dirty]
+    if updates:
+        await connection.execute(_statement("update_orders", dialect), updates)
+    if batch.lines:
+        await connection.execute(_statement("insert_lines", dialect), batch.lines)
+    if binds:
+        await bindings.bind_many(session, "order", binds)
+    if batch.events:
+        await connection.execute(_statement("insert_events", dialect), batch.events)
+    if batch.changes:
+        outbox.add(session, "orders_changed", batch.changes)
+    return results
+
+
+def _created(batch: _Batch, row: _Stored, report: OrderReport) -> ApplyResult:
+    order = report.order
+    batch.lines.extend(_line_rows(row.id, order))
+    batch.events.append(_event_row(row.id, Change.CREATED, old=None, new=order.status, cause=report.cause,
+                                   inbox_id=report.inbox_id, actor=report.actor,
+                                   detail={"raw_status": order.raw_status}))
+    # The row was inserted with the fulfilment the channel reports: record the move from unfulfilled.
+    batch.follow_channel_fulfilment(row, report)
+    row.dirty = False  # the insert already wrote that fulfilment status
+    batch.changes.append([row.id, None, order.status.value, report.cause])
+    return ApplyResult(row.id, Change.CREATED, None, order.status)
+
+
+async def _judge(session: AsyncSession, batch: _Batch, row: _Stored, report: OrderReport) -> ApplyResult:
+    order, cause, actor, inbox_id = report.order, report.cause, report.actor, report.inbox_id
+    current = row.status
+    verdict = judge_transition(current, order.status)
+    reported_at = order.updated_at.astimezone(UTC)
+    newer = reported_at >= row.values["channel_updated_at"]
+    detail = {"raw_status": order.raw_status, "reported_updated_at": order.updated_at.isoformat()}
+
+    if verdict is TransitionVerdict.APPLY and order.status in CANCEL_STATUSES and (
+        row.values["fulfilment_status"] in FULFILMENT_STARTED
+    ):
+        reason = (
+            f"the channel reports the order {order.status.value} ({order.raw_status}) after fulfilment "
+            f"started ({row.values['fulfilment_status']}); stop the shipment or refuse the cancellation"
+        )
+        hold = Hold(code="cancel_requested", reason=reason)
+        if await _open_hold(session, row.id, hold):
+            batch.events.append(_event_row(row.id, "hold_added", old=None, new=None, cause=cause, inbox_id=None,
+                                           actor=actor, detail={"code": hold.code, "reason": hold.reason}))
+        batch.events.append(_event_row(row.id, Change.CANCEL_REQUESTED, old=current, new=order.status, cause=cause,
+                                       inbox_id=inbox_id, actor=actor, detail=detail))
+        return ApplyResult(row.id, Change.CANCEL_REQUESTED, current, current)
+
+    if verdict is TransitionVerdict.APPLY:
+        if newer:
+            values = _order_values(order)
+            row.values.update({k: values[k] for k in _MUTABLE if k in values})
+            batch.lines.extend(_line_rows(row.id, order))
+        else:
+            # A forward move reported with an older timestamp (clock skew between platform
+            # services): take the status, keep the fresher details already stored.
+            row.values.update(status=order.status.value, raw_status=order.raw_status,
+                              data={**row.values["data"], "status": order.status.value,
+                                    "raw_status": order.raw_status})
+        row.bumps += 1
+        row.dirty = True
+        batch.events.append(_event_row(row.id, Change.STATUS_CHANGED, old=current, new=order.status, cause=cause,
+                                       inbox_id=inbox_id, actor=actor, detail=detail))
+        batch.follow_channel_fulfilment(row, report)
+        batch.changes.append([row.id, current.value, order.status.value, cause])
+        return ApplyResult(row.id, Change.STATUS_CHANGED, current, order.status)
+
+    kind = Change.REPEATED if verdict is TransitionVerdict.SAME else Change.STALE
+    if verdict is TransitionVerdict.SAME and newer and reported_at > row.values["channel_updated_at"]:
+        # Same status, newer details (address change, memo, fee change): keep the fresher copy.
+        values = _order_values(order)
+        row.values.update({k: values[k] for k in _MUTABLE if k in values and k != "status"})
+        row.bumps += 1
+        row.dirty = True
+        kind = Change.DETAILS_UPDATED
+    batch.events.append(_event_row(row.id, kind, old=current, new=order.status, cause=cause, inbox_id=inbox_id,
+                                   actor=actor, detail=detail))
+    if verdict is TransitionVerdict.SAME:
+        # A repeat of the stored status still carries the channel's word on shipping (heals an
+        # order stored shipped while fulfilment stayed behind).
+        batch.follow_channel_fulfilment(row, report)
+    return ApplyResult(row.id, kind, current, current)
 
 
 async def apply_order(
@@ -213,90 +455,9 @@ async def apply_order(
     inbox_id: int | None = None,
     actor: str | None = None,
 ) -> ApplyResult:
-    """Create or update the stored order from a channel report, in the caller's transaction."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    values = _order_values(order)
-    inserted = await session.execute(insert_ignore(OrderRow, dialect).values(**values).returning(OrderRow.id))
-    new_id = inserted.scalar_one_or_none()
-    if new_id is not None:
-        await _write_lines(session, new_id, order)
-        await bindings.bind(session, "order", order.ref.platform, order.ref.shop, order.ref.external_id, new_id)
-        session.add(_event(new_id, Change.CREATED, old=None, new=order.status, cause=cause, inbox_id=inbox_id,
-                           actor=actor, detail={"raw_status": order.raw_status}))
-        await _follow_channel_fulfilment(session, new_id, order, cause=cause, actor=actor)
-        outbox.add(session, "order_changed", new_id, None, order.status.value, cause)
-        return ApplyResult(new_id, Change.CREATED, None, order.status)
-
-    row = await _lock_order(session, order.ref.platform, order.ref.shop, order.ref.external_id)
-    current = OrderStatus(row.status)
-    verdict = judge_transition(current, order.status)
-    newer = order.updated_at.astimezone(UTC) >= row.channel_updated_at
-    detail = {"raw_status": order.raw_status, "reported_updated_at": order.updated_at.isoformat()}
-
-    if verdict is TransitionVerdict.APPLY and order.status in CANCEL_STATUSES and (
-        row.fulfilment_status in FULFILMENT_STARTED
-    ):
-        reason = (
-            f"the channel reports the order {order.status.value} ({order.raw_status}) after fulfilment "
-            f"started ({row.fulfilment_status}); stop the shipment or refuse the cancellation"
-        )
-        await add_hold(session, row.id, Hold(code="cancel_requested", reason=reason), cause=cause, actor=actor)
-        session.add(_event(row.id, Change.CANCEL_REQUESTED, old=current, new=order.status, cause=cause,
-                           inbox_id=inbox_id, actor=actor, detail=detail))
-        return ApplyResult(row.id, Change.CANCEL_REQUESTED, current, current)
-
-    if verdict is TransitionVerdict.APPLY:
-        updates: dict[str, Any]
-        if newer:
-            updates = _order_values(order)
-            for key in ("platform", "shop", "external_id"):
-                updates.pop(key)
-        else:
-            # A forward move reported with an older timestamp (clock skew between platform
-            # services): take the status, keep the fresher details already stored.
-            updates = {
-                "status": order.status.value,
-                "raw_status": order.raw_status,
-                "data": {**row.data, "status": order.status.value, "raw_status": order.raw_status},
-            }
-        await session.execute(
-            update(OrderRow).where(OrderRow.id == row.id).values(**updates, version=OrderRow.version + 1)
-        )
-        if newer:
-            await _write_lines(session, row.id, order)
-        session.add(_event(row.id, Change.STATUS_CHANGED, old=current, new=order.status, cause=cause,
-                           inbox_id=inbox_id, actor=actor, detail=detail))
-        await _follow_channel_fulfilment(session, row.id, order, cause=cause, actor=actor)
-        outbox.add(session, "order_changed", row.id, current.value, order.status.value, cause)
-        return ApplyResult(row.id, Change.STATUS_CHANGED, current, order.status)
-
-    kind = Change.REPEATED if verdict is TransitionVerdict.SAME else Change.STALE
-    if verdict is TransitionVerdict.SAME and newer and order.updated_at.astimezone(UTC) > row.channel_updated_at:
-        # Same status, newer details (address change, memo, fee change): keep the fresher copy.
-        updates = _order_values(order)
-        for key in ("platform", "shop", "external_id", "status"):
-            updates.pop(key)
-        await session.execute(
-            update(OrderRow).where(OrderRow.id == row.id).values(**updates, version=OrderRow.version + 1)
-        )
-        kind = Change.DETAILS_UPDATED
-    session.add(_event(row.id, kind, old=current, new=order.status, cause=cause, inbox_id=inbox_id,
-                       actor=actor, detail=detail))
-    if verdict is TransitionVerdict.SAME:
-        # A repeat of the stored status still carries the channel's word on shipping (heals an
-        # order stored shipped while fulfilment stayed behind).
-        await _follow_channel_fulfilment(session, row.id, order, cause=cause, actor=actor)
-    return ApplyResult(row.id, kind, current, current)
-
-
-async def _follow_channel_fulfilment(session: AsyncSession, order_id: int, order: Order, *, cause: str,
-                                     actor: str | None) -> None:
-    """The channel says the goods left (the merchant shipped in the seller centre, or another
-    system did): fulfilment follows, though the hub recorded no shipment. Forward only."""
-    reached = fulfilment_reported_by(order.status)
-    if reached is not None:
-        await set_fulfilment_status(session, order_id, reached, cause=cause, actor=actor,
-                                    detail={"reported_by_channel": order.raw_status})
+    """Create or update the stored order from a channel report, in the caller's transaction
+    (``apply_orders`` of one report)."""
+    return (await apply_orders(session, [OrderReport(order, cause, inbox_id, actor)]))[0]
 
 
 async def set_fulfilment_status(session: AsyncSession, order_id: int, status: FulfilmentStatus | str, *,

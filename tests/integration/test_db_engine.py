@@ -151,3 +151,32 @@ async def test_sqlite_runs_in_wal_with_foreign_keys(tmp_path: Any) -> None:
 def test_repr_hides_the_password() -> None:
     db = Database.connect("postgresql://hub:s3cret@db.example/hub")
     assert "s3cret" not in repr(db)
+
+
+async def test_a_pooled_connection_the_server_closed_is_replaced_without_an_error(database_url: str) -> None:
+    """No pre-ping round trip on each checkout, yet a connection the server ended (a restart, an
+    idle kill) is not handed out: the next transaction runs on a fresh one."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server to close connections")
+    import asyncpg
+    from sqlalchemy import make_url
+
+    from hub.db.engine import normalise_url
+
+    db = Database.connect(database_url, pool_size=1)
+    side = await asyncpg.connect(make_url(normalise_url(database_url)).set(drivername="postgresql")
+                                 .render_as_string(hide_password=False))
+    try:
+        async with db.session() as session:
+            pid = await session.scalar(text("SELECT pg_backend_pid()"))
+        await side.execute("SELECT pg_terminate_backend($1)", pid)
+        for _ in range(500):  # bounded: until the server has ended that backend
+            if not await side.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid):
+                break
+            await asyncio.sleep(0.01)
+        await side.fetchval("SELECT 1")  # one more round trip: the closed socket's EOF is read meanwhile
+        async with db.transaction() as session:
+            assert await session.scalar(text("SELECT pg_backend_pid()")) != pid
+    finally:
+        await side.close()
+        await db.dispose()
