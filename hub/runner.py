@@ -232,7 +232,8 @@ def reserve_port(hub: Hub) -> socket.socket:
 
 
 def serve(hub: Hub) -> None:
-    """The API process. With Redis it only enqueues; without, it also runs workers in-process."""
+    """The API process. With Redis it only enqueues (and relays its outbox); without, it also runs
+    workers in-process."""
     from hub.api import create_app
 
     sock = reserve_port(hub)
@@ -244,18 +245,21 @@ def serve(hub: Hub) -> None:
     if hub.config.redis_url:
         guard_broker_outages(hub.config.redis_url)
     runtime = start_runtime(hub)
-    background = None
     if not hub.config.redis_url:
         log.warning("serve.embedded", detail="no HUB_REDIS_URL: running workers in this process")
         _migrate(hub)
         runtime.start_workers(worker_timeout_ms=WORKER_POLL_MS)
         background = BackgroundLoop(hub).start()
+    else:
+        # Pushes are stored with their process_inbox_batch owed in the outbox: relay it from here,
+        # woken by the commit, rather than waiting for a worker's relay to poll (no scheduler here).
+        background = BackgroundLoop(hub, schedule=False).start()
     try:
         _uvicorn(hub, create_app(hub), sock)
     finally:
-        if background:
+        if not hub.config.redis_url:
             drain(background, runtime)
-            background.stop()
+        background.stop()
         runtime.stop()
 
 
