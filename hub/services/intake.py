@@ -2,19 +2,20 @@
 
 Pushes (webhooks), message channels (TMC), polls and manual imports all call
 ``accept_messages``. Concurrent calls on one event loop are committed together (group commit):
-while one group's transaction runs, new calls queue, and the next transaction takes them all (up
-to ``MAX_GROUP_MESSAGES``) — one ``INSERT … ON CONFLICT DO NOTHING`` (unique per platform, shop and
-message id, so a redelivered message is dropped here), one outbox row ``process_inbox_batch(ids)``
-per ``BATCH_IDS`` new rows, one commit. Every caller returns only after its group committed, and
-every caller of a group that failed gets its error, so nothing is acknowledged that is not
-stored. There is no timer: a call that finds nothing running starts a transaction at once, so a
-lone call waits for nothing but its own commit. The queue message is never sent on the caller's
-loop: the outbox relay sends it after the commit (it wakes on the commit, ``hub.queue.relay``),
-so a broker outage delays the processing, never the acknowledgement. Queue messages carry inbox
-ids, never payloads; what the worker does with them is ``hub.services.ingest``. Not for parsing
-partner formats (connectors do that) nor for order rules (``hub.services.orders``).
+calls queue while the group transactions in flight (``MAX_FLUSHES``) run, and the next
+transaction takes all that waits (up to ``MAX_GROUP_MESSAGES``) — one ``INSERT … ON CONFLICT DO
+NOTHING`` (unique per platform, shop and message id, so a redelivered message is dropped here),
+one outbox row ``process_inbox_batch(ids)`` per ``BATCH_IDS`` new rows, one commit. Every caller
+returns only after its group committed, and every caller of a group that failed gets its error,
+so nothing is acknowledged that is not stored. There is no timer: a call that finds a transaction
+slot free starts one at once, so a lone call waits for nothing but its own commit. What waits is
+bounded (``MAX_QUEUED_MESSAGES``, then ``IntakeBusy``). The queue message is never sent on the
+caller's loop: an outbox relay sends it after the commit (``hub.queue.relay`` in workers and
+embedded hubs, ``hub.api.outbox_relay`` in ``hub serve``; both wake on the commit), so a broker
+outage delays the processing, never the acknowledgement. Queue messages carry inbox ids, never
+payloads; what the worker does with them is ``hub.services.ingest``. Not for parsing partner
+formats (connectors do that) nor for order rules (``hub.services.orders``).
 """
-
 from __future__ import annotations
 
 import asyncio
@@ -71,7 +72,7 @@ class GroupCommit:
     """The calls waiting to be stored on one event loop for one database, and the task storing them."""
 
     def __init__(self, database: Database) -> None:
-        self.database = database
+        # No reference to ``database``: it is this object's key in a weak mapping.
         self.waiting: deque[_Call] = deque()
         self.queued = 0  # messages in ``waiting``
         self.running = 0  # ``_drain`` tasks running
@@ -79,7 +80,8 @@ class GroupCommit:
         self.max_flushes = MAX_FLUSHES if database.dialect == "postgresql" else 1
         self.commits = 0  # group transactions committed (tests count them)
 
-    async def submit(self, platform: str, shop: str, source: str, messages: list[InboundMessage]) -> list[int]:
+    async def submit(self, database: Database, platform: str, shop: str, source: str,
+                     messages: list[InboundMessage]) -> list[int]:
         if self.queued and self.queued + len(messages) > MAX_QUEUED_MESSAGES:
             raise IntakeBusy(f"{self.queued} messages are waiting to be stored; retry shortly")
         loop = asyncio.get_running_loop()
@@ -89,17 +91,17 @@ class GroupCommit:
         if self.running < self.max_flushes:
             self.running += 1
             # A fresh context: the group's log line must not carry the first caller's request id.
-            task = loop.create_task(self._drain(), context=contextvars.Context())
+            task = loop.create_task(self._drain(database), context=contextvars.Context())
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
         return await call.done
 
-    async def _drain(self) -> None:
+    async def _drain(self, database: Database) -> None:
         try:
             while self.waiting:
                 group = self._take()
                 try:
-                    await self._commit(group)
+                    await self._commit(database, group)
                 except Exception as exc:
                     for call in group:  # nothing of the group is stored: nobody may acknowledge
                         if not call.done.done():
@@ -129,9 +131,9 @@ class GroupCommit:
         self.queued -= size
         return group
 
-    async def _commit(self, group: list[_Call]) -> None:
+    async def _commit(self, database: Database, group: list[_Call]) -> None:
         batch = [(call.platform, call.shop, call.source, message) for call in group for message in call.messages]
-        async with self.database.transaction() as session:
+        async with database.transaction() as session:
             inserted = await inbox.record_many(session, batch, received_at=utcnow())
             new_ids = sorted(row_id for row_id, _, _, _ in inserted)
             for start in range(0, len(new_ids), BATCH_IDS):
@@ -189,7 +191,8 @@ async def accept_messages(
     storable = [m for m in messages if m.kind is not MessageKind.PING]
     if not storable:
         return []
-    return await group_commit(hub.database()).submit(platform, shop, source, storable)
+    database = hub.database()
+    return await group_commit(database).submit(database, platform, shop, source, storable)
 
 
 def poll_message_id(shop: str, external_id: str, updated_at: datetime, raw_status: str = "") -> str:
