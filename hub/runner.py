@@ -232,8 +232,10 @@ def reserve_port(hub: Hub) -> socket.socket:
 
 
 def serve(hub: Hub) -> None:
-    """The API process. With Redis it only enqueues; without, it also runs workers in-process."""
+    """The API process. With Redis it only enqueues (and relays its outbox); without, it also runs
+    workers in-process."""
     from hub.api import create_app
+    from hub.api.outbox_relay import ApiRelay
 
     sock = reserve_port(hub)
     if hub.config.redis_url:
@@ -244,18 +246,22 @@ def serve(hub: Hub) -> None:
     if hub.config.redis_url:
         guard_broker_outages(hub.config.redis_url)
     runtime = start_runtime(hub)
-    background = None
+    background: BackgroundLoop | ApiRelay
     if not hub.config.redis_url:
         log.warning("serve.embedded", detail="no HUB_REDIS_URL: running workers in this process")
         _migrate(hub)
         runtime.start_workers(worker_timeout_ms=WORKER_POLL_MS)
         background = BackgroundLoop(hub).start()
+    else:
+        # Pushes are stored with their process_inbox_batch owed in the outbox: send it from here,
+        # woken by the commit, rather than waiting for a worker's relay to poll.
+        background = ApiRelay(hub).start()
     try:
         _uvicorn(hub, create_app(hub), sock)
     finally:
-        if background:
+        if isinstance(background, BackgroundLoop):
             drain(background, runtime)
-            background.stop()
+        background.stop()
         runtime.stop()
 
 

@@ -73,7 +73,9 @@ def create_app(hub: Hub) -> FastAPI:
     )
     app.state.hub = hub
     install_error_handlers(app)
-    # Added first, so it runs inside RequestContextMiddleware: its refusals carry the request id.
+    # Pushes are answered inside both middlewares below (request id, body limits), before routing.
+    app.add_middleware(webhooks.WebhookFastPath, hub=hub)
+    # Added before RequestContextMiddleware, so it runs inside it: its refusals carry the request id.
     app.add_middleware(BodyLimitMiddleware, limits=hub.config.limits)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)

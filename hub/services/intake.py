@@ -1,15 +1,28 @@
 """The one entry of every event source: store messages in the inbox, then hand them to workers.
 
 Pushes (webhooks), message channels (TMC), polls and manual imports all call
-``accept_messages``: one inbox transaction per batch (unique per platform, shop and message id, so
-a redelivered message is dropped here), then one queue message per batch carrying inbox ids, never
-payloads. What the worker does with those ids is ``hub.services.ingest``. Not for parsing partner
+``accept_messages``. Concurrent calls on one event loop are committed together (group commit):
+calls queue while the group transactions in flight (``MAX_FLUSHES``) run, and the next
+transaction takes all that waits (up to ``MAX_GROUP_MESSAGES``) — one ``INSERT … ON CONFLICT DO
+NOTHING`` (unique per platform, shop and message id, so a redelivered message is dropped here),
+one outbox row ``process_inbox_batch(ids)`` per ``BATCH_IDS`` new rows, one commit. Every caller
+returns only after its group committed, and every caller of a group that failed gets its error,
+so nothing is acknowledged that is not stored. There is no timer: a call that finds a transaction
+slot free starts one at once, so a lone call waits for nothing but its own commit. What waits is
+bounded (``MAX_QUEUED_MESSAGES``, then ``IntakeBusy``). The queue message is never sent on the
+caller's loop: an outbox relay sends it after the commit (``hub.queue.relay`` in workers and
+embedded hubs, ``hub.api.outbox_relay`` in ``hub serve``; both wake on the commit), so a broker
+outage delays the processing, never the acknowledgement. Queue messages carry inbox ids, never
+payloads; what the worker does with them is ``hub.services.ingest``. Not for parsing partner
 formats (connectors do that) nor for order rules (``hub.services.orders``).
 """
-
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import weakref
+from collections import Counter, deque
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
@@ -17,36 +30,169 @@ import structlog
 from contracts.events import InboundMessage, MessageKind
 from hub import metrics
 from hub.context import Hub
-from hub.db import inbox
+from hub.db import inbox, outbox
+from hub.db.engine import Database
+from hub.db.tables import utcnow
 
 log = structlog.get_logger(__name__)
 
 #: The actor that turns stored inbox rows into orders (``hub.pipeline.actors.process_inbox_batch``).
 PROCESS_ACTOR = "process_inbox_batch"
+#: Most messages one group transaction stores (more calls wait for the next group).
+MAX_GROUP_MESSAGES = 1_000
+#: Most messages waiting for a group on one loop; a call that would go beyond is refused with
+#: ``IntakeBusy`` (a push answers 503 with Retry-After) rather than growing the queue without bound.
+MAX_QUEUED_MESSAGES = 10_000
+#: Group transactions in flight at once on one loop (PostgreSQL; SQLite has one writer, so one):
+#: while the database takes a commit, the next group is already being written.
+MAX_FLUSHES = 3
+#: Most inbox ids in one ``process_inbox_batch`` message.
+BATCH_IDS = 200
+#: Shop names listed in a group's log line (the count is always there).
+LOGGED_SHOPS = 10
+
+
+class IntakeBusy(Exception):
+    """More messages are waiting to be stored on this loop than ``MAX_QUEUED_MESSAGES``: try later."""
+
+    retry_after_s = 1
+
+
+@dataclass(slots=True)
+class _Call:
+    platform: str
+    shop: str
+    source: str
+    messages: list[InboundMessage]
+    done: asyncio.Future[list[int]]
+    ids: list[int] = field(default_factory=list)
+
+
+class GroupCommit:
+    """The calls waiting to be stored on one event loop for one database, and the task storing them."""
+
+    def __init__(self, database: Database) -> None:
+        # No reference to ``database``: it is this object's key in a weak mapping.
+        self.waiting: deque[_Call] = deque()
+        self.queued = 0  # messages in ``waiting``
+        self.running = 0  # ``_drain`` tasks running
+        self.tasks: set[asyncio.Task[None]] = set()  # the same tasks, held (the loop keeps weak references)
+        self.max_flushes = MAX_FLUSHES if database.dialect == "postgresql" else 1
+        self.commits = 0  # group transactions committed (tests count them)
+
+    async def submit(self, database: Database, platform: str, shop: str, source: str,
+                     messages: list[InboundMessage]) -> list[int]:
+        if self.queued and self.queued + len(messages) > MAX_QUEUED_MESSAGES:
+            raise IntakeBusy(f"{self.queued} messages are waiting to be stored; retry shortly")
+        loop = asyncio.get_running_loop()
+        call = _Call(platform, shop, source, messages, loop.create_future())
+        self.waiting.append(call)
+        self.queued += len(messages)
+        if self.running < self.max_flushes:
+            self.running += 1
+            # A fresh context: the group's log line must not carry the first caller's request id.
+            task = loop.create_task(self._drain(database), context=contextvars.Context())
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        return await call.done
+
+    async def _drain(self, database: Database) -> None:
+        try:
+            while self.waiting:
+                group = self._take()
+                try:
+                    await self._commit(database, group)
+                except Exception as exc:
+                    for call in group:  # nothing of the group is stored: nobody may acknowledge
+                        if not call.done.done():
+                            call.done.set_exception(exc)
+                    continue
+                except BaseException:
+                    for call in group:
+                        call.done.cancel()
+                    raise
+                for call in group:
+                    if not call.done.done():
+                        call.done.set_result(call.ids)
+        finally:
+            self.running -= 1  # in the same step as the loop's last check: no call is left behind
+            if not self.running:
+                while self.waiting:  # cancelled (the loop is stopping): nobody will store these
+                    self.waiting.popleft().done.cancel()
+                self.queued = 0
+
+    def _take(self) -> list[_Call]:
+        group: list[_Call] = []
+        size = 0
+        while self.waiting and (not group or size + len(self.waiting[0].messages) <= MAX_GROUP_MESSAGES):
+            call = self.waiting.popleft()
+            group.append(call)
+            size += len(call.messages)
+        self.queued -= size
+        return group
+
+    async def _commit(self, database: Database, group: list[_Call]) -> None:
+        batch = [(call.platform, call.shop, call.source, message) for call in group for message in call.messages]
+        async with database.transaction() as session:
+            inserted = await inbox.record_many(session, batch, received_at=utcnow())
+            new_ids = sorted(row_id for row_id, _, _, _ in inserted)
+            for start in range(0, len(new_ids), BATCH_IDS):
+                outbox.add(session, PROCESS_ACTOR, new_ids[start : start + BATCH_IDS])
+        self.commits += 1
+        owner = {(call.platform, call.shop): call for call in group}
+        if len(owner) < len(group):  # several calls for one shop: the message id tells them apart
+            by_message = {(call.platform, call.shop, m.message_id): call for call in reversed(group)
+                          for m in call.messages}
+            for row_id, platform, shop, message_id in inserted:
+                by_message[(platform, shop, message_id)].ids.append(row_id)
+        else:
+            for row_id, platform, shop, _ in inserted:
+                owner[(platform, shop)].ids.append(row_id)
+        for call in group:
+            call.ids.sort()
+        _count(group, len(inserted))
+
+
+def _count(group: list[_Call], new: int) -> None:
+    kinds: Counter[tuple[str, str, str]] = Counter()
+    for call in group:
+        for message in call.messages:
+            kinds[(call.platform, call.source, message.kind.value)] += 1
+    for (platform, source, kind), count in kinds.items():
+        metrics.MESSAGES_INGESTED.labels(platform, source, kind).inc(count)
+    shops = sorted({call.shop for call in group})
+    log.info("inbox.recorded", calls=len(group), messages=sum(kinds.values()), new=new,
+             sources=sorted({call.source for call in group}), shops=shops[:LOGGED_SHOPS], shop_count=len(shops))
+
+
+_groups: weakref.WeakKeyDictionary[Database, GroupCommit] = weakref.WeakKeyDictionary()
+
+
+def group_commit(database: Database) -> GroupCommit:
+    """The group committer of ``database`` (one per database and loop, as ``Database`` is)."""
+    group = _groups.get(database)
+    if group is None:
+        group = _groups[database] = GroupCommit(database)
+    return group
 
 
 async def accept_messages(
     hub: Hub, *, platform: str, shop: str, source: str, messages: list[InboundMessage]
 ) -> list[int]:
-    """Record ``messages`` durably and enqueue them; returns the ids of the new inbox rows.
+    """Record ``messages`` durably with their ``process_inbox_batch`` owed; returns the ids of the
+    new inbox rows.
 
     Messages already in the inbox (same platform, shop and message id) are skipped silently: that is
     how at-least-once delivery from partners becomes exactly-once processing. Pings are never
-    stored. Returns only after the inbox transaction committed, so a caller may acknowledge the
-    partner (TMC confirm, HTTP 200) as soon as this returns.
+    stored. Returns only after the transaction committed, so a caller may acknowledge the partner
+    (TMC confirm, HTTP 200) as soon as this returns; raises ``IntakeBusy`` when too much is already
+    waiting on this loop.
     """
     storable = [m for m in messages if m.kind is not MessageKind.PING]
     if not storable:
         return []
-    async with hub.database().transaction() as session:
-        ids = await inbox.record_messages(session, platform=platform, shop=shop, source=source, messages=storable)
-    for message in storable:
-        metrics.MESSAGES_INGESTED.labels(platform, source, message.kind.value).inc()
-    if ids and hub.runtime is not None:
-        # The broker's client is synchronous (a Redis round trip): keep it off the event loop.
-        await asyncio.to_thread(hub.send, PROCESS_ACTOR, ids)
-    log.debug("inbox.recorded", platform=platform, shop=shop, source=source, received=len(storable), new=len(ids))
-    return ids
+    database = hub.database()
+    return await group_commit(database).submit(database, platform, shop, source, storable)
 
 
 def poll_message_id(shop: str, external_id: str, updated_at: datetime, raw_status: str = "") -> str:

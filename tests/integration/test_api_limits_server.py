@@ -1,7 +1,9 @@
 """The API's limits under a real uvicorn server, as ``hub serve`` runs it (``hub.uvicorn_limits``):
 an announced body over the limit is refused before it is sent, a chunked one is cut off at the
-limit, and clients that stall mid-headers or mid-body are disconnected, each with one info line
-and no traceback. Deadlines here are generous; nothing asserts how fast the server is."""
+limit, headers over the limit are refused with 400 whether they end or not, and clients that
+stall mid-headers or mid-body are disconnected, each with one info line and no traceback, while
+a keep-alive client's requests are each answered. Deadlines here are generous; nothing asserts
+how fast the server is."""
 
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ from hub.plugins import build_plugin_manager
 from hub.uvicorn_limits import server_options
 from tests.integration.test_api_support import FakeChannelsPlugin, push_shop
 
-LIMITS = LimitsSection(api_body_bytes=4096, webhook_body_bytes=8192, body_timeout_s=0.5, header_timeout_s=0.5)
+LIMITS = LimitsSection(api_body_bytes=4096, webhook_body_bytes=8192, body_timeout_s=0.5, header_timeout_s=0.5,
+                       max_header_bytes=4096)
 WAIT_S = 30.0
 
 
@@ -99,3 +102,35 @@ def test_a_client_that_stalls_in_its_body_gets_408_and_is_disconnected(server: B
     assert reply.startswith(b"HTTP/1.1 408 "), reply[:200]
     assert [e["log_level"] for e in logs if e["event"] == "request.body_timeout"] == ["info"]
     assert not [e for e in logs if e["log_level"] in ("error", "exception")]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_headers_over_the_limit_are_refused_with_400(server: BackgroundServer) -> None:
+    with _connect(server) as sock:
+        sock.sendall(_head("/webhooks/fakepush/fp-main", "X-Padding: " + "p" * 5000, "Content-Length: 0"))
+        complete = _read_until_closed(sock)
+    with _connect(server) as sock:
+        sock.sendall(b"POST /webhooks/fakepush/fp-main HTTP/1.1\r\nX-Padding: " + b"p" * 3000)
+        sock.sendall(b"p" * 3000)  # never ends: refused once past the limit, not buffered on
+        endless = _read_until_closed(sock)
+    assert complete.startswith(b"HTTP/1.1 400 "), complete[:200]
+    assert endless.startswith(b"HTTP/1.1 400 "), endless[:200]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_keep_alive_client_gets_each_push_answered(server: BackgroundServer) -> None:
+    import json
+
+    from tests.integration.test_api_support import sign
+
+    with _connect(server) as sock:
+        for n in range(3):
+            body = json.dumps({"events": [{"id": f"k-{n}", "order": str(n)}]}).encode()
+            sock.sendall(_head("/webhooks/fakepush/fp-main", f"Content-Length: {len(body)}", f"X-Sign: {sign(body)}")
+                         + body)
+            reply = b""
+            while b'"success"' not in reply:
+                chunk = sock.recv(65536)
+                assert chunk, f"closed after {n} answers: {reply[:200]!r}"
+                reply += chunk
+            assert reply.startswith(b"HTTP/1.1 200 "), reply[:200]

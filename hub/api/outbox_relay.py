@@ -1,0 +1,117 @@
+"""The outbox relay of the API process (``hub serve`` with Redis), paced for a stream of pushes.
+
+A push commits its inbox rows with the ``process_inbox_batch`` message they are owed in the
+outbox (``hub.services.intake``); this relay sends such messages from the API process at once,
+rather than leaving them to a worker's relay, which polls. It runs on a thread and an event loop
+of its own (the broker's client blocks) and uses the relay's own pass (``hub.queue.relay.relay_outbox``).
+It wakes on every outbox commit, but passes at most once per ``PACE_S``: a pass costs a
+transaction of its own (~2 ms of CPU here) whether it sends one message or fifty, so under
+thousands of pushes a second one pass sends the messages of many group commits instead of costing
+as much as the commits themselves; a lone push still waits for no timer. While the broker is
+unreachable, passes back off (up to 30 s) and what is owed stays in the outbox. Not the workers'
+relay (``hub.queue.relay.run_relay_forever``), which the runner starts in every ``hub worker`` and in
+an embedded hub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import structlog
+
+from hub.context import Hub
+
+log = structlog.get_logger(__name__)
+
+#: The shortest time between two passes while commits keep coming.
+PACE_S = 0.05
+#: A pass at least this often without a kick (rows another API process committed, or left after a failure).
+IDLE_S = 1.0
+#: Rows per pass (a full pass is followed by another at once).
+LIMIT = 500
+MAX_BACKOFF_S = 30.0
+
+
+class ApiRelay:
+    """``start()`` the thread, ``stop()`` it (what is unsent stays in the outbox for the next relay)."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.wake: asyncio.Event | None = None
+        self.stop_event: asyncio.Event | None = None
+        self.passes = 0
+        self._kicked = False
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="hub-api-relay", daemon=True)
+
+    def start(self) -> ApiRelay:
+        from hub.db.outbox import on_outbox_commit
+
+        on_outbox_commit(self.kick)
+        self.thread.start()
+        self.ready.wait(10)
+        return self
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        loop, stop = self.loop, self.stop_event
+        if loop is not None and stop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(stop.set)
+        self.thread.join(timeout_s)
+
+    def kick(self) -> None:
+        """After a commit that wrote outbox rows (any thread): wake the relay, once per pass."""
+        loop, wake = self.loop, self.wake
+        if self._kicked or loop is None or wake is None or loop.is_closed():
+            return
+        self._kicked = True
+        try:
+            loop.call_soon_threadsafe(wake.set)
+        except RuntimeError:  # closed meanwhile: the relay stopped
+            pass
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        from hub.queue.relay import relay_outbox
+
+        self.loop = asyncio.get_running_loop()
+        self.wake, self.stop_event = asyncio.Event(), asyncio.Event()
+        self.ready.set()
+        runtime: Any = self.hub.runtime
+        failures = 0
+        try:
+            while not self.stop_event.is_set():
+                self.wake.clear()
+                self._kicked = False
+                try:
+                    sent = await relay_outbox(self.hub.database(), runtime, LIMIT)
+                    failures = 0
+                except Exception:
+                    failures += 1
+                    log.warning("outbox.relay_failed", failures=failures, exc_info=True)
+                    sent = 0
+                self.passes += 1
+                if sent >= LIMIT:
+                    continue
+                if failures:  # the broker (or the database) is away: back off
+                    await _wait([self.stop_event], min(MAX_BACKOFF_S, 0.2 * 2**failures))
+                    continue
+                await _wait([self.stop_event], PACE_S)  # let more commits gather for the next pass
+                await _wait([self.stop_event, self.wake], IDLE_S)
+        finally:
+            await self.hub.close_loop_resources()
+
+
+async def _wait(events: list[asyncio.Event], timeout_s: float) -> None:
+    """Until one of ``events`` is set or ``timeout_s`` passed."""
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waits:
+            task.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)

@@ -1,0 +1,183 @@
+"""Concurrent pushes share the inbox's transactions (group commit) without weakening what a 200
+means: each push is answered only once its messages are committed, a group that fails to commit
+answers every push in it with a 5xx (nothing acknowledged that is not stored), too much waiting
+is a 503 with Retry-After, and a push during a broker outage is stored, answered, and processed
+once the broker is back (its ``process_inbox_batch`` waits in the outbox, not in the request)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any, ClassVar
+
+import pytest
+from sqlalchemy import event, func, select
+
+from contracts import Capability, Order
+from hub.context import Hub
+from hub.db.tables import InboxRow, OrderRow, OutboxRow
+from hub.plugin_api import hookimpl
+from hub.services import intake
+from hub.testing.factories import make_order
+from tests.integration.test_api_support import FakePushChannel, api, make_hub, push_shop, sign
+
+PUSHES = 20
+
+
+@pytest.fixture
+def hub(database_url: str) -> Hub:
+    return make_hub(database_url, **{"fp-main": push_shop(), "fp-other": push_shop()})
+
+
+def _push(*events: tuple[str, str]) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps({"events": [{"id": mid, "order": oid} for mid, oid in events]}).encode()
+    return body, {"X-Sign": sign(body)}
+
+
+async def _stored(hub: Hub) -> list[str]:
+    async with hub.database().session() as session:
+        return sorted((await session.execute(select(InboxRow.message_id))).scalars())
+
+
+async def test_concurrent_pushes_are_answered_after_their_commit_and_share_commits(hub: Hub) -> None:
+    commits: list[int] = []
+    event.listen(hub.database().engine.sync_engine, "commit", lambda _conn: commits.append(1))
+    seen_at_answer: dict[str, bool] = {}
+
+    async def one(client: Any, n: int) -> int:
+        body, headers = _push((f"m-{n}", str(n)))
+        response = await client.post(f"/webhooks/fakepush/{'fp-main' if n % 2 else 'fp-other'}", content=body,
+                                     headers=headers)
+        # Read back on a session of its own: only committed rows are visible to it.
+        async with hub.database().session() as session:
+            found = await session.scalar(select(func.count()).select_from(InboxRow)
+                                         .where(InboxRow.message_id == f"m-{n}"))
+        seen_at_answer[f"m-{n}"] = found == 1
+        return response.status_code
+
+    async with api(hub) as client:
+        statuses = await asyncio.gather(*(one(client, n) for n in range(PUSHES)))
+    assert statuses == [200] * PUSHES
+    assert all(seen_at_answer.values()), f"answered before its row was committed: {seen_at_answer}"
+    assert await _stored(hub) == sorted(f"m-{n}" for n in range(PUSHES))
+    assert 0 < len(commits) < PUSHES, f"{len(commits)} commits for {PUSHES} concurrent pushes"
+    async with hub.database().session() as session:
+        owed = (await session.execute(select(OutboxRow).where(OutboxRow.actor == intake.PROCESS_ACTOR))).scalars()
+        owed_ids = sorted(i for row in owed for i in row.args[0])
+        inbox_ids = sorted((await session.execute(select(InboxRow.id))).scalars())
+    assert owed_ids == inbox_ids, "every stored row is owed to process_inbox_batch exactly once"
+
+
+async def test_a_group_that_fails_to_commit_answers_every_push_in_it_with_a_5xx(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hub.db import inbox
+
+    groups: list[int] = []
+    real = inbox.record_many
+
+    async def failing(session: Any, batch: list[Any], **kwargs: Any) -> list[Any]:
+        groups.append(len(batch))
+        await real(session, batch, **kwargs)  # the rows are written, then the transaction fails
+        raise ConnectionError("the database went away mid-transaction")
+
+    monkeypatch.setattr(inbox, "record_many", failing)
+    async with api(hub) as client:
+        responses = await asyncio.gather(*(
+            client.post("/webhooks/fakepush/fp-main", content=body, headers=headers)
+            for body, headers in (_push((f"f-{n}", str(n))) for n in range(PUSHES))))
+    assert [r.status_code for r in responses] == [500] * PUSHES
+    assert not any("success" in r.text for r in responses), "the platform must push again"
+    assert max(groups) > 1, f"the pushes were not grouped: {groups}"
+    assert await _stored(hub) == [], "a failed group stores none of its pushes"
+
+    monkeypatch.setattr(inbox, "record_many", real)
+    async with api(hub) as client:  # the platform pushes again: now all of it lands
+        again = await asyncio.gather(*(
+            client.post("/webhooks/fakepush/fp-main", content=body, headers=headers)
+            for body, headers in (_push((f"f-{n}", str(n))) for n in range(PUSHES))))
+    assert [r.status_code for r in again] == [200] * PUSHES
+    assert await _stored(hub) == sorted(f"f-{n}" for n in range(PUSHES))
+
+
+async def test_too_many_waiting_messages_get_503_with_retry_after_and_store_nothing_of_the_refused(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(intake, "MAX_QUEUED_MESSAGES", 2)
+    async with api(hub) as client:
+        responses = await asyncio.gather(*(
+            client.post("/webhooks/fakepush/fp-main", content=body, headers=headers)
+            for body, headers in (_push((f"b-{n}-1", "1"), (f"b-{n}-2", "2")) for n in range(6))))
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) == {200, 503}, statuses
+    for n, response in enumerate(responses):
+        if response.status_code == 503:
+            assert response.headers["Retry-After"].isdigit() and response.json()["error"] == "unavailable"
+            assert not {f"b-{n}-1", f"b-{n}-2"} & set(await _stored(hub))
+    accepted = sorted(f"b-{n}-{i}" for n, r in enumerate(responses) if r.status_code == 200 for i in (1, 2))
+    assert await _stored(hub) == accepted
+
+
+# --------------------------------------------------------------------------- a broker outage
+
+
+class FetchingPushChannel(FakePushChannel):
+    """The fake push channel, able to fetch the orders its pushes name (so the worker can process them)."""
+
+    platform: ClassVar[str] = "fakepush"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.RECEIVE_PUSH, Capability.GET_ORDER})
+    orders: ClassVar[dict[str, Order]] = {}
+
+    async def get_order(self, external_id: str) -> Order:
+        return self.orders[external_id]
+
+
+class FetchingPlugin:
+    @hookimpl
+    def register_channels(self) -> list[type[Any]]:
+        return [FetchingPushChannel]
+
+
+async def _wait_for(hub: Hub, predicate: Any, what: str, limit_s: float = 90.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        async with hub.database().session() as session:
+            if await predicate(session):
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not reached within {limit_s:g} s: {what}")
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_push_while_the_broker_is_down_is_stored_answered_and_processed_once_it_is_back(
+    database_url: str,
+) -> None:
+    from hub.testing.faults import PrivateRedis
+    from hub.testing.hub import hub_config, running_hub
+
+    order = make_order(platform="fakepush", shop="fp-main", external_id="9007199254740993001")
+    FetchingPushChannel.orders[order.ref.external_id] = order
+    config = hub_config(database_url, shops={"fp-main": push_shop()})
+    with PrivateRedis() as broker:
+        config = config.model_copy(update={"hub": config.hub.model_copy(update={"redis_url": broker.url})})
+        with running_hub(config, extra_plugins=[FetchingPlugin()], load_entry_points=False) as hub:
+            broker.kill()
+            body, headers = _push(("down-1", order.ref.external_id))
+            async with api(hub) as client:
+                response = await client.post("/webhooks/fakepush/fp-main", content=body, headers=headers)
+            assert response.status_code == 200 and response.json() == {"code": 0, "msg": "success"}, response.text
+            async with hub.database().session() as session:
+                row = (await session.execute(select(InboxRow))).scalar_one()
+                assert (row.message_id, row.status) == ("down-1", "pending")
+            broker.start()  # back, and empty: only the outbox still knows the batch is owed
+
+            async def processed(session: Any) -> bool:
+                status = await session.scalar(select(InboxRow.status))
+                return status == "done" and bool(await session.scalar(select(func.count()).select_from(OrderRow)))
+
+            await _wait_for(hub, processed, "the pushed order stored once the broker was back")
+            await hub.close_loop_resources()
+    FetchingPushChannel.orders.clear()
