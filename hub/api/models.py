@@ -57,6 +57,9 @@ class MessageChannelOut(BaseModel):
     last_error_at: datetime | None = None
     retry_at: datetime | None = Field(default=None, description="When a failed opening is tried again.")
     last_intake_at: datetime | None = Field(default=None, description="Last successful consume (to ~10 s).")
+    held_since: datetime | None = Field(
+        default=None, description="Since when the channel is not drained because the hub's processing is behind "
+                                  "([queue] inbox_backlog_limit); its messages wait at the platform. Null: drained.")
 
 
 class ShopOut(BaseModel):

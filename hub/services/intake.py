@@ -18,6 +18,7 @@ from contracts.events import InboundMessage, MessageKind
 from hub import metrics
 from hub.context import Hub
 from hub.db import inbox
+from hub.services.backlog import processing_actor
 
 log = structlog.get_logger(__name__)
 
@@ -44,7 +45,7 @@ async def accept_messages(
         metrics.MESSAGES_INGESTED.labels(platform, source, message.kind.value).inc()
     if ids and hub.runtime is not None:
         # The broker's client is synchronous (a Redis round trip): keep it off the event loop.
-        await asyncio.to_thread(hub.send, PROCESS_ACTOR, ids)
+        await asyncio.to_thread(hub.send, processing_actor(source), ids)
     log.debug("inbox.recorded", platform=platform, shop=shop, source=source, received=len(storable), new=len(ids))
     return ids
 
