@@ -30,8 +30,7 @@ _guard = threading.Lock()
 async def lane_test_busy_batch(token: str, n: int) -> None:
     with _guard:
         _started[token].append(n)
-    while not _released[token].is_set():  # a long batch: the thread waits, the loop does not
-        await asyncio.sleep(0.01)
+    await asyncio.to_thread(_released[token].wait)  # a long batch: the worker thread waits, the loop does not
     with _guard:
         _finished[token].append(n)
 
