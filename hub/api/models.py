@@ -25,7 +25,8 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: str = Field(description="'ready', or 'unavailable' with the failing checks.")
     checks: dict[str, str] = Field(description="Each dependency: 'ok', 'not configured', or why it failed.")
-    failed: list[str] = Field(default_factory=list, description="Names of the failing checks (database, broker).")
+    failed: list[str] = Field(default_factory=list, description="Names of the failing checks (database, broker; "
+                                                                "redis when RabbitMQ is the broker).")
 
 
 class ConnectorOut(BaseModel):
