@@ -83,7 +83,7 @@ def run_cell(broker: str, workers: int, args: argparse.Namespace) -> Cell:
         processes = stack.enter_context(hub_processes(config_path, database_url, redis_url, workers=workers,
                                                       threads=args.threads, broker_url=broker_url))
         asyncio.run(seed_catalogue(config_path, database_url))
-        wait_http(f"http://127.0.0.1:{api_port}/healthz", processes=processes)
+        wait_http(f"http://127.0.0.1:{api_port}/healthz", timeout_s=180.0, processes=processes)
         time.sleep(2.0)  # let a worker's scheduler take the lead and start the consume cycle
         pids = {p.proc.pid: ("hub serve" if p.name == "serve" else "hub workers")
                 for p in processes if p.proc is not None}
@@ -157,8 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     for broker in args.broker_names:
         for workers in args.worker_counts:
             print(f"{broker}, {workers} worker(s): {args.orders:,} orders …", file=sys.stderr, flush=True)
-            cells.append(run_cell(broker, workers, args))
-            print(f"  {cells[-1].rate:,.0f} orders/s", file=sys.stderr, flush=True)
+            try:
+                cells.append(run_cell(broker, workers, args))
+            except Exception as exc:  # one cell failing (a loaded machine) must not lose the others
+                print(f"  FAILED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+                continue
+            print(report(cells[-1:], args).splitlines()[-3], file=sys.stderr, flush=True)
     print(f"(whole run {time.time() - began:.0f} s)", file=sys.stderr)
     print(report(cells, args))
     machine = machine_summary()
