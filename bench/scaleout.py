@@ -10,7 +10,9 @@ stored per second from the first create to the last order row. Over the phase, t
 process on the machine is taken from /proc and grouped (hub serve, hub workers, PostgreSQL, Redis,
 RabbitMQ, this process — the sandbox and the counting —, and everything else, i.e. the other
 sessions on a shared machine), as cores used on average; the machine's busy share says whether
-the CPUs were the limit. ``--profile DIR`` also records the first worker with py-spy per cell.
+the CPUs were the limit; ``pg_stat_activity`` sampled four times a second says what PostgreSQL's
+sessions were doing (running, waiting for I/O or a lock, or waiting for the hub). ``--profile DIR``
+also records the first worker with py-spy per cell.
 
 Run: ``python bench/scaleout.py`` (``--quick``: fewer orders; ``--workers 1,2``, ``--brokers redis``
 to choose cells). Results and their explanation: bench/README.md, "Scale-out".
@@ -24,13 +26,17 @@ import os
 import secrets
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import asyncpg
 
 from bench._flash_support import hub_processes, libpq_dsn, redis_namespace, throwaway_database, wait_http
 from bench._support import CpuMeter, machine_summary, rabbitmq_vhost
@@ -40,6 +46,62 @@ from plugins.taobao.sandbox import TaobaoSandbox
 
 GROUPS = ("hub serve", "hub workers", "PostgreSQL", "Redis", "RabbitMQ", "bench (sandbox, counting)",
           "other processes")
+
+
+class PgSampler:
+    """Samples ``pg_stat_activity`` of one database every ``every_s`` on a thread of its own: what
+    the hub's sessions are doing — running (on CPU, or waiting for I/O, a lock or the WAL) or
+    waiting for the hub (``ClientRead``: the application has not sent the next statement yet)."""
+
+    def __init__(self, dsn: str, database: str, every_s: float = 0.25) -> None:
+        self.dsn, self.database, self.every_s = dsn, database, every_s
+        self.counts: Counter[str] = Counter()
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), name="pg-sampler", daemon=True)
+
+    def __enter__(self) -> PgSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    async def _run(self) -> None:
+        connection = await asyncpg.connect(self.dsn, timeout=10)
+        try:
+            while not self._stop.is_set():
+                rows = await connection.fetch(
+                    """SELECT state, wait_event_type, wait_event FROM pg_stat_activity
+                       WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'""",
+                    self.database)
+                self.samples += 1
+                for row in rows:
+                    self.counts[_activity(row["state"], row["wait_event_type"], row["wait_event"])] += 1
+                await asyncio.sleep(self.every_s)
+        finally:
+            await connection.close()
+
+    def per_sample(self) -> dict[str, float]:
+        """Sessions in each activity, on average over the samples."""
+        return {name: n / self.samples for name, n in self.counts.most_common()} if self.samples else {}
+
+
+def _activity(state: str | None, kind: str | None, event: str | None) -> str:
+    if state == "idle":
+        return "idle (in the pool)"
+    if state and state.startswith("idle in transaction"):
+        return "in a transaction, waiting for the hub"
+    if kind is None:
+        return "running on CPU"
+    if kind == "Client":
+        return "waiting for the hub"
+    if kind in ("Lock", "LWLock") and event not in ("WALWrite", "WALInsert"):
+        return f"waiting: {kind} {event}"
+    if kind == "IO" or event in ("WALWrite", "WALInsert"):
+        return "waiting: I/O, WAL"
+    return f"waiting: {kind}"
 
 
 @dataclass
@@ -55,6 +117,7 @@ class Cell:
     wall_s: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)
     busy: float = 0.0
+    pg: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -93,11 +156,15 @@ def run_cell(broker: str, workers: int, args: argparse.Namespace) -> Cell:
             Path(args.profile).mkdir(parents=True, exist_ok=True)
             profiler = start_profiler(worker_pid, Path(args.profile) / f"worker1-{broker}-{workers}w.txt")
         meter = CpuMeter(pids)
+        sampler = PgSampler(dsn, database_url.rsplit("/", 1)[-1])
         try:
-            figures = asyncio.run(taobao_phase(taobao, shop, dsn, args, alive=lambda: all(p.alive() for p in processes),
-                                               worker_pids=[pid for pid, n in pids.items() if n == "hub workers"]))
+            with sampler:
+                figures = asyncio.run(taobao_phase(
+                    taobao, shop, dsn, args, alive=lambda: all(p.alive() for p in processes),
+                    worker_pids=[pid for pid, n in pids.items() if n == "hub workers"]))
         finally:
             cell.wall_s, cell.cpu, cell.busy = meter.stop()
+            cell.pg = sampler.per_sample()
             stop_profiler(profiler)
     cell.orders, cell.stored, cell.stored_s = figures.orders, figures.stored, figures.stored_s
     cell.inbox_s, cell.complete = figures.inbox_s, figures.complete
@@ -120,6 +187,10 @@ def report(cells: list[Cell], args: argparse.Namespace) -> str:
         flag = "" if cell.complete else "  (INCOMPLETE)"
         lines.append(f"{cell.broker:9}{cell.workers:>8}{cell.rate:>10,.0f}{ratio:>6}{tmc:>10}{cell.busy:>6.0%}  "
                      f"{cores}   {cell.load_before}{flag}")
+    lines += ["", "PostgreSQL sessions of the hub's database, on average over the phase (pg_stat_activity every "
+                  "0.25 s):"]
+    for cell in cells:
+        lines.append(f"  {cell.broker} x{cell.workers}: " + ", ".join(f"{name} {n:.1f}" for name, n in cell.pg.items()))
     lines += ["", "orders/s: canonical orders stored per second, first create to last order row; TMC in/s: TMC "
                   "messages into the inbox per second; busy: the machine's CPUs busy over the phase (100% = every "
                   "core); the next columns: cores used on average over the phase by each group of processes "
@@ -162,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:  # one cell failing (a loaded machine) must not lose the others
                 print(f"  FAILED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
                 continue
-            print(report(cells[-1:], args).splitlines()[-3], file=sys.stderr, flush=True)
+            print("\n".join(line for line in report(cells[-1:], args).splitlines()
+                            if line.startswith((broker, f"  {broker}"))), file=sys.stderr, flush=True)
     print(f"(whole run {time.time() - began:.0f} s)", file=sys.stderr)
     print(report(cells, args))
     machine = machine_summary()
