@@ -176,14 +176,15 @@ def report(cells: list[Cell], args: argparse.Namespace) -> str:
              f"threads; PostgreSQL + the broker (RabbitMQ cells: Redis coordinates); per-shop partner-call limit "
              f"{args.shop_rate:g}/s", ""]
     head = f"{'broker':9}{'workers':>8}{'orders/s':>10}{'vs 1':>6}{'TMC in/s':>10}{'busy':>6}  " \
-           + "".join(f"{g.split(' (')[0][:11]:>12}" for g in GROUPS) + "   load avg before"
+           + "".join(f"{g.split(' (')[0][:11]:>12}" for g in GROUPS) + f"{'unseen':>12}" + "   load avg before"
     lines += [head, "-" * len(head)]
     base: dict[str, float] = {}
     for cell in cells:
         base.setdefault(cell.broker, cell.rate)
         ratio = f"{cell.rate / base[cell.broker]:.2f}" if base[cell.broker] else "-"
         tmc = f"{cell.orders * 2 / cell.inbox_s:,.0f}" if cell.inbox_s else "-"
-        cores = "".join(f"{cell.cores(g):>12.2f}" for g in GROUPS)
+        gone = max(0.0, cell.busy * (os.cpu_count() or 1) - sum(cell.cores(g) for g in GROUPS))
+        cores = "".join(f"{cell.cores(g):>12.2f}" for g in GROUPS) + f"{gone:>12.2f}"
         flag = "" if cell.complete else "  (INCOMPLETE)"
         lines.append(f"{cell.broker:9}{cell.workers:>8}{cell.rate:>10,.0f}{ratio:>6}{tmc:>10}{cell.busy:>6.0%}  "
                      f"{cores}   {cell.load_before}{flag}")
@@ -194,7 +195,9 @@ def report(cells: list[Cell], args: argparse.Namespace) -> str:
     lines += ["", "orders/s: canonical orders stored per second, first create to last order row; TMC in/s: TMC "
                   "messages into the inbox per second; busy: the machine's CPUs busy over the phase (100% = every "
                   "core); the next columns: cores used on average over the phase by each group of processes "
-                  "(other = processes outside this run, e.g. other sessions on a shared machine)."]
+                  "(other = processes outside this run, e.g. other sessions on a shared machine; unseen = the rest "
+                  "of the busy CPU: processes that started and ended within the phase, e.g. other sessions' test runs, and "
+                  "the kernel)."]
     return "\n".join(lines)
 
 
