@@ -196,8 +196,8 @@ def report(cells: list[Cell], args: argparse.Namespace) -> str:
                   "messages into the inbox per second; busy: the machine's CPUs busy over the phase (100% = every "
                   "core); the next columns: cores used on average over the phase by each group of processes "
                   "(other = processes outside this run, e.g. other sessions on a shared machine; unseen = the rest "
-                  "of the busy CPU: processes that started and ended within the phase, e.g. other sessions' test runs, and "
-                  "the kernel)."]
+                  "of the busy CPU: processes that started and ended within the phase, e.g. other sessions' test "
+                  "runs, and the kernel)."]
     return "\n".join(lines)
 
 
