@@ -188,6 +188,13 @@ def report(cells: list[Cell], args: argparse.Namespace) -> str:
         flag = "" if cell.complete else "  (INCOMPLETE)"
         lines.append(f"{cell.broker:9}{cell.workers:>8}{cell.rate:>10,.0f}{ratio:>6}{tmc:>10}{cell.busy:>6.0%}  "
                      f"{cores}   {cell.load_before}{flag}")
+    lines += ["", "CPU per stored order (ms): hub workers / PostgreSQL / broker (Redis + RabbitMQ) / hub serve"]
+    for cell in cells:
+        if cell.stored:
+            per = [cell.cpu.get(g, 0.0) * 1000 / cell.stored for g in ("hub workers", "PostgreSQL")]
+            per.append((cell.cpu.get("Redis", 0.0) + cell.cpu.get("RabbitMQ", 0.0)) * 1000 / cell.stored)
+            per.append(cell.cpu.get("hub serve", 0.0) * 1000 / cell.stored)
+            lines.append(f"  {cell.broker} x{cell.workers}: " + " / ".join(f"{v:.1f}" for v in per))
     lines += ["", "PostgreSQL sessions of the hub's database, on average over the phase (pg_stat_activity every "
                   "0.25 s):"]
     for cell in cells:
