@@ -158,12 +158,17 @@ class HubProcess:
 
 @contextmanager
 def hub_processes(config_path: Path, database_url: str, redis_url: str, *, workers: int = 1,
-                  threads: int = 4, stock_workers: int = 0) -> Iterator[list[HubProcess]]:
+                  threads: int = 4, stock_workers: int = 0,
+                  broker_url: str | None = None) -> Iterator[list[HubProcess]]:
     """``hub db upgrade``, then ``hub serve``, ``workers`` × ``hub worker`` and ``stock_workers`` ×
     ``hub worker --queues stock`` (the others then leave the stock queue alone: a worker that also
-    takes stock jobs queues them behind its own backlog); stopped afterwards."""
+    takes stock jobs queues them behind its own backlog); stopped afterwards. ``broker_url``
+    (``HUB_BROKER_URL``, e.g. RabbitMQ) carries the queues instead of Redis, which still coordinates."""
     env = {**os.environ, "HUB_CONFIG": str(config_path), "HUB_DATABASE_URL": database_url,
            "HUB_REDIS_URL": redis_url}
+    env.pop("HUB_BROKER_URL", None)
+    if broker_url:
+        env["HUB_BROKER_URL"] = broker_url
     logs = Path(tempfile.mkdtemp(prefix="hub-flash-logs-"))
     upgrade = subprocess.run([HUB_BIN, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120)
     if upgrade.returncode != 0:
@@ -172,7 +177,7 @@ def hub_processes(config_path: Path, database_url: str, redis_url: str, *, worke
     try:
         started.append(HubProcess("serve", ["serve"], env, logs / "serve.log").start())
         for n in range(workers):
-            queues = ["--queues", "ingest,fulfilment,bulk,default"] if stock_workers else []
+            queues = ["--queues", "ingest,webhooks,fulfilment,bulk,default"] if stock_workers else []
             started.append(HubProcess(f"worker{n + 1}", ["worker", *queues, "--threads", str(threads)], env,
                                       logs / f"worker{n + 1}.log").start())
         for n in range(stock_workers):

@@ -8,7 +8,10 @@ benchmarks may import them. Not a test helper and not for the hub itself.
 - ``noop_server()``: a FastAPI app with one ``POST /noop`` returning ``{}``, under uvicorn in a
   subprocess (one process, like ``hub serve``): what the framework alone does on this machine.
 - ``cpu_seconds(pid)``: user + system CPU a process has used (Linux ``/proc``), to tell whether a
-  server or the load generator was the one saturated.
+  server or the load generator was the one saturated; ``CpuMeter``: the same for every process of
+  the machine grouped by what it is (hub serve, hub workers, PostgreSQL, Redis, RabbitMQ, the bench
+  itself, the rest), and the machine's busy share, over a phase.
+- ``rabbitmq_vhost()``: a throw-away RabbitMQ virtual host (``rabbitmqctl``), deleted afterwards.
 """
 
 from __future__ import annotations
@@ -81,6 +84,91 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime (fields 14, 15 of stat)
+
+
+def _process_cpu() -> dict[int, tuple[str, str, float]]:
+    """pid → (comm, command line, CPU seconds) of every process readable in /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    found: dict[int, tuple[str, str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            head, tail = (entry / "stat").read_text().rsplit(")", 1)
+            fields = tail.split()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, ValueError):
+            continue
+        found[int(entry.name)] = (head.split("(", 1)[1], cmdline, (int(fields[11]) + int(fields[12])) / ticks)
+    return found
+
+
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs since boot (/proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return float(sum(values) - idle), float(sum(values))
+
+
+class CpuMeter:
+    """CPU used over a phase by every process, grouped: ``groups(pid → name)`` names the hub's own
+    processes; PostgreSQL, Redis and RabbitMQ are recognised by their process names, everything
+    else is "other" (the other sessions sharing the machine). Processes that end during the phase
+    lose their share (none should)."""
+
+    def __init__(self, named: dict[int, str]) -> None:
+        self.named = dict(named)
+        self.before = _process_cpu()
+        self.machine_before = _machine_busy()
+        self.started = time.perf_counter()
+
+    def _group(self, pid: int, comm: str, cmdline: str) -> str:
+        if pid in self.named:
+            return self.named[pid]
+        if pid == os.getpid():
+            return "bench (sandbox, counting)"
+        if comm.startswith("postgres") or cmdline.startswith("postgres"):
+            return "PostgreSQL"
+        if comm.startswith("redis-server"):
+            return "Redis"
+        if comm.startswith("beam.smp") or "rabbit" in cmdline.split(" ", 1)[0]:
+            return "RabbitMQ"
+        return "other processes"
+
+    def stop(self) -> tuple[float, dict[str, float], float]:
+        """(wall seconds, CPU seconds by group, the machine's busy share of all its CPUs)."""
+        after = _process_cpu()
+        busy0, total0 = self.machine_before
+        busy1, total1 = _machine_busy()
+        used: dict[str, float] = {}
+        for pid, (comm, cmdline, cpu) in after.items():
+            start = self.before.get(pid, (comm, cmdline, 0.0))[2]
+            group = self._group(pid, comm, cmdline)
+            used[group] = used.get(group, 0.0) + max(0.0, cpu - start)
+        share = (busy1 - busy0) / (total1 - total0) if total1 > total0 else 0.0
+        return time.perf_counter() - self.started, used, share
+
+
+@contextmanager
+def rabbitmq_vhost(base_url: str = "amqp://guest:guest@127.0.0.1:5672") -> Iterator[str]:
+    """``amqp://…/<vhost>`` on a fresh virtual host ``hub_bench_<hex>`` (``rabbitmqctl``, which must
+    be allowed to run here), deleted with its queues afterwards."""
+    import secrets
+
+    if shutil.which("rabbitmqctl") is None:
+        raise RuntimeError("rabbitmqctl is not on PATH: give --broker-url amqp://…/<vhost> of a virtual host to use")
+    user = base_url.split("://", 1)[1].split(":", 1)[0] or "guest"
+    vhost = f"hub_bench_{secrets.token_hex(4)}"
+
+    def ctl(*args: str) -> None:
+        subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+    ctl("add_vhost", vhost)
+    try:
+        ctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+        yield f"{base_url.rstrip('/')}/{vhost}"
+    finally:
+        ctl("delete_vhost", vhost)
 
 
 def own_cpu_seconds() -> float:

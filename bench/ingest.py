@@ -1,7 +1,9 @@
 """The ingest benchmark: how fast do orders and partner messages get into the hub?
 
-One ``hub serve`` and one ``hub worker`` process on PostgreSQL + Redis (a throw-away database and a
-Redis logical database of their own unless ``--database-url``/``--redis-url`` are given), the Taobao
+One ``hub serve`` and ``--workers`` (default 1) ``hub worker`` processes on PostgreSQL + Redis, or
+with ``--broker rabbitmq`` the queues on RabbitMQ (a throw-away virtual host) and Redis still
+coordinating (a throw-away database and a Redis logical database of their own unless
+``--database-url``/``--redis-url`` are given), the Taobao
 and Douyin sandboxes under uvicorn in this process, and, for comparison, a bare FastAPI ``POST
 /noop`` under uvicorn in a subprocess (one process, like ``hub serve``). In one run it measures:
 
@@ -19,7 +21,9 @@ and Douyin sandboxes under uvicorn in this process, and, for comparison, a bare 
    to what the framework alone does on this machine.
 
 Timings print as figures and side-by-side ratios; they are not tests and nothing asserts speed.
-Run: ``python bench/ingest.py [--quick]`` (``--help`` for sizes). Results: bench/README.md.
+Run: ``python bench/ingest.py [--quick] [--workers N] [--broker rabbitmq]`` (``--help`` for sizes).
+The TMC phase alone for 1, 2 and 4 workers on both brokers: ``bench/scaleout.py``. Results:
+bench/README.md.
 """
 
 from __future__ import annotations
@@ -53,16 +57,19 @@ from bench._support import (
     machine_summary,
     noop_server,
     post_load,
+    rabbitmq_vhost,
     run_load,
     wait_for_http,
 )
 from hub.asgi_server import BackgroundServer, free_port
+from hub.logging import scrub_text
 from plugins.douyin.client import canonical_json
 from plugins.douyin.push import encode_messages, event_sign
 from plugins.douyin.sandbox import DouyinSandbox
 from plugins.taobao.sandbox import TaobaoSandbox
 
 SKU = "BENCH-INGEST-1"
+BROKER_LABEL = {"redis": "Redis", "rabbitmq": "RabbitMQ (queues) + Redis (coordination)"}
 WAREHOUSE = "main"
 HUB_STOCK = 10_000_000
 #: TMC messages per order the Taobao sandbox publishes for a paid order (TradeCreate, TradeBuyerPay).
@@ -79,7 +86,7 @@ class TmcFigures:
     inbox_s: float | None = None  # first create → last inbox row
     first_inbox_s: float | None = None
     processed_s: float | None = None  # first create → last inbox row marked done
-    worker_cpu_s: float = 0.0  # CPU the worker process used from the first create to the end
+    worker_cpu_s: float = 0.0  # CPU the worker processes used from the first create to the end
     commits: int = 0  # PostgreSQL transactions committed / rolled back in the hub's database meanwhile
     rollbacks: int = 0
     partner_calls: dict[str, int] = field(default_factory=dict)  # TOP methods the sandbox served
@@ -122,6 +129,14 @@ def write_config(path: Path, api_port: int, shops: dict[str, tuple[str, dict[str
     write_toml(path, sections)
 
 
+def broker_for(args: argparse.Namespace, stack: ExitStack) -> str | None:
+    """``HUB_BROKER_URL`` for the hub processes: None for Redis (HUB_REDIS_URL carries the queues),
+    else ``--broker-url`` or a throw-away RabbitMQ virtual host (deleted when ``stack`` closes)."""
+    if args.broker != "rabbitmq":
+        return None
+    return str(args.broker_url or stack.enter_context(rabbitmq_vhost()))
+
+
 async def seed_catalogue(config_path: Path, database_url: str) -> None:
     """The benchmark SKU with far more stock than any run sells (reservations, not holds)."""
     from hub.config import load_config
@@ -161,11 +176,11 @@ async def _transactions(connection: asyncpg.Connection) -> tuple[int, int]:
 
 
 async def taobao_phase(sandbox: TaobaoSandbox, shop: str, dsn: str, args: argparse.Namespace,
-                       alive: Any, worker_pid: int) -> TmcFigures:
+                       alive: Any, worker_pids: list[int]) -> TmcFigures:
     figures = TmcFigures(orders=args.orders)
     connection = await asyncpg.connect(dsn, timeout=10)
     try:
-        worker_cpu = cpu_seconds(worker_pid)
+        worker_cpu = sum(cpu_seconds(pid) for pid in worker_pids)
         xacts = await _transactions(connection)
         calls_before = len(sandbox.gateway.calls)
         started_wall = time.time()
@@ -190,7 +205,8 @@ async def taobao_phase(sandbox: TaobaoSandbox, shop: str, dsn: str, args: argpar
                       f"{counts['done']:,} processed, TMC backlog {sandbox.gateway.tmc.pending('12345678'):,}",
                       file=sys.stderr, flush=True)
             await asyncio.sleep(0.2)
-        figures.worker_cpu_s, figures.wall_s = cpu_seconds(worker_pid) - worker_cpu, time.time() - started_wall
+        figures.worker_cpu_s = sum(cpu_seconds(pid) for pid in worker_pids) - worker_cpu
+        figures.wall_s = time.time() - started_wall
         commits, rollbacks = await _transactions(connection)
         figures.commits, figures.rollbacks = commits - xacts[0], rollbacks - xacts[1]
         figures.partner_calls = dict(Counter(sandbox.gateway.calls[calls_before:]))
@@ -322,8 +338,9 @@ def _rate(count: float, seconds: float | None) -> str:
 def report(tmc: TmcFigures, http: HttpFigures, args: argparse.Namespace) -> str:
     lines = [f"load average before the run: {args.load_before}",
              f"ingest: {args.orders:,} Taobao orders over TMC; HTTP runs of at most {args.requests:,} POSTs or "
-             f"{args.http_seconds:g} s over {args.concurrency} connections; hub: 1 serve + 1 worker x "
-             f"{args.threads} threads, PostgreSQL + Redis; per-shop partner-call limit {args.shop_rate:g}/s; "
+             f"{args.http_seconds:g} s over {args.concurrency} connections; hub: 1 serve + {args.workers} worker(s) "
+             f"x {args.threads} threads, PostgreSQL + {BROKER_LABEL[args.broker]}; per-shop partner-call limit "
+             f"{args.shop_rate:g}/s; "
              f"log level {args.log_level}", ""]
     lines.append(f"{'figure':44}{'count':>9}{'elapsed':>10}{'rate':>12}{'vs noop':>9}{'srv CPU':>9}{'gen CPU':>9}")
 
@@ -388,6 +405,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="alternating rounds of the HTTP runs; the table shows each target's best (default 2)")
     parser.add_argument("--warmup", type=int, default=200, help="POSTs before each HTTP run, not timed (default 200)")
     parser.add_argument("--threads", type=int, default=4, help="hub worker threads (default 4, the hub default)")
+    parser.add_argument("--workers", type=int, default=1, help="hub worker processes (default 1)")
+    parser.add_argument("--broker", choices=["redis", "rabbitmq"], default="redis",
+                        help="the queue's broker: Redis (default) or RabbitMQ (HUB_BROKER_URL=amqp://…, on a "
+                             "throw-away virtual host unless --broker-url is given; Redis still coordinates)")
+    parser.add_argument("--broker-url", help="with --broker rabbitmq: use this amqp:// URL as it is")
     parser.add_argument("--shop-rate", type=float, default=1_000.0,
                         help="per-shop partner-call limit, calls/s (hub default 10; bench default 1,000 so the "
                              "hub, not the quota, is measured)")
@@ -419,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         database_url = args.database_url or stack.enter_context(throwaway_database(prefix="hub_ingest_"))
         args.dsn = libpq_dsn(database_url)
         redis_url = args.redis_url or stack.enter_context(redis_namespace())
+        broker_url = broker_for(args, stack)
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hub-ingest-")))
 
         taobao = TaobaoSandbox(redelivery_seconds=30.0)
@@ -435,12 +458,13 @@ def main(argv: list[str] | None = None) -> int:
             tb_shop: ("taobao", taobao.shop_settings(tb_shop, taobao_server.base_url)),
             dy_shop: ("douyin", douyin.shop_settings(dy_shop, douyin_server.base_url)),
         }, args)
-        print(f"starting hub serve + hub worker (database {database_url.rsplit('/', 1)[-1]}, redis {redis_url})",
-              file=sys.stderr, flush=True)
-        processes = stack.enter_context(hub_processes(config_path, database_url, redis_url, workers=1,
-                                                      threads=args.threads))
-        serve, worker = processes
+        print(f"starting hub serve + {args.workers} hub worker(s) (database {database_url.rsplit('/', 1)[-1]}, "
+              f"redis {redis_url}, broker {scrub_text(broker_url or redis_url)})", file=sys.stderr, flush=True)
+        processes = stack.enter_context(hub_processes(config_path, database_url, redis_url, workers=args.workers,
+                                                      threads=args.threads, broker_url=broker_url))
+        serve, worker, *_ = processes
         assert serve.proc is not None and worker.proc is not None
+        worker_pids = [p.proc.pid for p in processes[1:] if p.proc is not None]
         asyncio.run(seed_catalogue(config_path, database_url))
         api = f"http://127.0.0.1:{api_port}"
         wait_http(f"{api}/healthz", processes=processes)
@@ -458,23 +482,25 @@ def main(argv: list[str] | None = None) -> int:
         try:
             tmc = asyncio.run(taobao_phase(taobao, tb_shop, args.dsn, args,
                                            alive=lambda: all(p.alive() for p in processes),
-                                           worker_pid=worker.proc.pid))
+                                           worker_pids=worker_pids))
         finally:
             stop_profiler(profiler)
         asyncio.run(wait_quiet(args.dsn, 30.0))
 
         print("HTTP phase (worker paused) …", file=sys.stderr, flush=True)
         templates = douyin_templates(douyin, dy_shop, 500)
-        os.kill(worker.proc.pid, signal.SIGSTOP)
-        worker_pid = worker.proc.pid
-        stack.callback(lambda: os.kill(worker_pid, signal.SIGCONT) if worker.alive() else None)
+        for pid in worker_pids:
+            os.kill(pid, signal.SIGSTOP)
+        stack.callback(lambda: [os.kill(pid, signal.SIGCONT) for pid in worker_pids
+                                if any(p.alive() and p.proc is not None and p.proc.pid == pid for p in processes)])
         profiler = start_profiler(serve.proc.pid, profile_dir / "serve-push.txt") if profile_dir else None
         try:
             http = run_load(http_phase(api, noop_url, noop.pid, serve.proc.pid, dy_shop, douyin, templates,
                                           args))
         finally:
             stop_profiler(profiler)
-            os.kill(worker_pid, signal.SIGCONT)
+            for pid in worker_pids:
+                os.kill(pid, signal.SIGCONT)
     print(f"(whole run {time.time() - began:.0f} s)", file=sys.stderr)
     print(report(tmc, http, args))
     machine = machine_summary()

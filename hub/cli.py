@@ -227,7 +227,7 @@ def _listen_on(hub: Hub, host: str | None, port: int | None) -> Hub:
 @app.command()
 @_report_errors
 def serve(ctx: typer.Context, host: str | None = _host_option(), port: int | None = _port_option()) -> None:
-    """Run the HTTP API (webhooks, /api/v1, /healthz, /metrics). Workers run in-process without Redis."""
+    """Run the HTTP API (webhooks, /api/v1, /healthz, /metrics). Workers run in-process without a broker."""
     hub = _listen_on(_state(ctx).hub(), host, port)
     _runner().serve(hub)
 
@@ -240,12 +240,18 @@ def worker(
         None, "--queues", "-q", help="Queues to consume (repeat or comma-separate); default: all."
     ),
     threads: int | None = typer.Option(None, "--threads", "-t", min=1, max=64, help="Worker threads."),
+    intake_threads: int | None = typer.Option(
+        None, "--intake-threads", min=0, max=16,
+        help="Extra threads kept for the channels queue when this worker also consumes others "
+             "(default [queue] intake_threads, 1; 0: share the --threads)."),
 ) -> None:
     """Run a worker: actors on the chosen queues, plus the leader-elected scheduler."""
     chosen = _parse_queues(queues)
     hub = _state(ctx).hub()
     if threads is not None:
         hub.config.hub.worker_threads = threads
+    if intake_threads is not None:
+        hub.config.queue.intake_threads = intake_threads
     _runner().work(hub, chosen)
 
 
@@ -310,7 +316,8 @@ def check_config(
     out.print(
         f"  {len(config.shops)} shop(s) ({', '.join(platforms) or 'none'}), {len(config.warehouses)} warehouse(s), "
         f"{len(config.couriers)} courier account(s), {len(config.stock_groups)} stock group(s); "
-        f"database {scrub_text(config.database_url)}, broker {'redis' if config.redis_url else 'in-process'}",
+        f"database {scrub_text(config.database_url)}, broker {config.broker_kind}"
+        f"{' (coordination: Redis)' if config.broker_kind == 'rabbitmq' else ''}",
         markup=False,
     )
 
@@ -497,7 +504,7 @@ def _start_queue(hub: Hub) -> Any:
         except ModuleNotFoundError as exc:
             if exc.name != module:
                 raise
-    runtime = QueueRuntime.create(redis_url=hub.config.redis_url, database_url=hub.config.database_url,
+    runtime = QueueRuntime.create(broker_url=hub.config.broker_url, database_url=hub.config.database_url,
                                   namespace=hub.config.hub.redis_namespace,
                                   worker_threads=hub.config.hub.worker_threads)
     runtime.on_worker_shutdown(hub.close_loop_resources)

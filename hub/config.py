@@ -20,7 +20,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from contracts.inventory import AllocationMode, StockPolicy
@@ -141,7 +141,8 @@ class HubSection(BaseModel):
 
 
 class QueueSection(BaseModel):
-    """Recovery of work the broker lost (``hub.services.sweepers``) and outbox housekeeping."""
+    """The broker, intake's limits (backlog, reserved threads), recovery of work the broker lost
+    (``hub.services.sweepers``) and outbox housekeeping."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -154,6 +155,20 @@ class QueueSection(BaseModel):
     sweep_horizon_days: float = Field(
         default=7.0, gt=0, description="Orders changed longer ago than this are not swept (keeps each run cheap).")
     outbox_retention_days: float = Field(default=7.0, gt=0, description="Published outbox rows are kept this long.")
+    broker_url: str | None = Field(
+        default=None, pattern=r"^(redis|rediss|unix|amqp|amqps)://",
+        description="The queue's broker (env HUB_BROKER_URL): redis://… (the default: [hub] redis_url) or amqp://… "
+                    "for RabbitMQ, which still needs [hub] redis_url for coordination (leader lock, rate limits, "
+                    "breakers, stock-push flags). docs/operators.md, \"Brokers and scaling out\".")
+    inbox_backlog_limit: int = Field(
+        default=20_000, ge=0,
+        description="Inbox rows waiting to be processed above which intake holds back: message channels (TMC) "
+                    "are not drained (their messages wait at the partner) and webhooks answer 503 with "
+                    "Retry-After. 0: no limit.")
+    intake_threads: int = Field(
+        default=1, ge=0, le=16,
+        description="Worker threads a `hub worker` keeps for the channels queue (message-channel intake, polls) "
+                    "when it consumes other queues too, so a processing backlog never delays intake. 0: share.")
 
 
 MIB = 1024 * 1024
@@ -227,7 +242,7 @@ class _TomlSource(PydanticBaseSettingsSource):
 
 class HubConfig(BaseSettings):
     """The whole configuration. Environment overrides: ``HUB_DATABASE_URL``, ``HUB_REDIS_URL``,
-    and any field as ``HUB_<SECTION>__<FIELD>`` (e.g. ``HUB_HUB__API_PORT=9000``)."""
+    ``HUB_BROKER_URL``, and any field as ``HUB_<SECTION>__<FIELD>`` (e.g. ``HUB_HUB__API_PORT=9000``)."""
 
     model_config = SettingsConfigDict(env_prefix="HUB_", env_nested_delimiter="__", extra="forbid")
 
@@ -277,12 +292,43 @@ class HubConfig(BaseSettings):
         return self.hub.database_url
 
     @property
+    def broker_url(self) -> str | None:
+        """The queue's broker: ``[queue] broker_url`` (``HUB_BROKER_URL``), else Redis, else None
+        (the in-process broker of the embedded default)."""
+        return self.queue.broker_url or self.hub.redis_url or None
+
+    @property
     def redis_url(self) -> str | None:
-        return self.hub.redis_url or None
+        """The Redis that coordinates processes (leader lock, rate limits, breakers, flags):
+        ``[hub] redis_url``, else the broker's URL when the broker is Redis. None: embedded."""
+        if self.hub.redis_url:
+            return self.hub.redis_url
+        if self.queue.broker_url and broker_kind(self.queue.broker_url) == "redis":
+            return self.queue.broker_url
+        return None
+
+    @property
+    def broker_kind(self) -> Literal["redis", "rabbitmq", "in-process"]:
+        return broker_kind(self.broker_url)
+
+    @model_validator(mode="after")
+    def _coordination(self) -> HubConfig:
+        if self.queue.broker_url and broker_kind(self.queue.broker_url) == "rabbitmq" and not self.hub.redis_url:
+            raise ValueError(
+                "queue.broker_url is RabbitMQ (amqp://…): the hub still needs Redis to coordinate its processes "
+                "(leader lock, rate limits, breakers, stock-push flags); set HUB_REDIS_URL or [hub] redis_url")
+        return self
+
+
+def broker_kind(url: str | None) -> Literal["redis", "rabbitmq", "in-process"]:
+    """What a broker URL names: ``amqp(s)://`` RabbitMQ, any other URL Redis, none in-process."""
+    if not url:
+        return "in-process"
+    return "rabbitmq" if url.split("://", 1)[0] in ("amqp", "amqps") else "redis"
 
 
 class _ShortEnv(PydanticBaseSettingsSource):
-    """``HUB_DATABASE_URL`` and ``HUB_REDIS_URL``, the two overrides every deployment uses."""
+    """``HUB_DATABASE_URL``, ``HUB_REDIS_URL`` and ``HUB_BROKER_URL``, the overrides every deployment uses."""
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
         return None, field_name, False
@@ -293,7 +339,10 @@ class _ShortEnv(PydanticBaseSettingsSource):
             hub["database_url"] = os.environ["HUB_DATABASE_URL"]
         if os.environ.get("HUB_REDIS_URL"):
             hub["redis_url"] = os.environ["HUB_REDIS_URL"]
-        return {"hub": hub} if hub else {}
+        found: dict[str, Any] = {"hub": hub} if hub else {}
+        if os.environ.get("HUB_BROKER_URL"):
+            found["queue"] = {"broker_url": os.environ["HUB_BROKER_URL"]}
+        return found
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:

@@ -63,10 +63,11 @@ def start_runtime(hub: Hub) -> Any:
 
     import_actor_modules()
     runtime = QueueRuntime.create(
-        redis_url=hub.config.redis_url,
+        broker_url=hub.config.broker_url,
         database_url=hub.config.database_url,
         namespace=hub.config.hub.redis_namespace,
         worker_threads=hub.config.hub.worker_threads,
+        intake_threads=hub.config.queue.intake_threads,
     )
     runtime.on_worker_shutdown(hub.close_loop_resources)
     set_current_runtime(runtime)
@@ -231,20 +232,41 @@ def reserve_port(hub: Hub) -> socket.socket:
         raise BadInputError(f"port {port} on {host} is {exc}; choose another with --port") from None
 
 
+def check_services(hub: Hub) -> None:
+    """Refuse to start, saying what to do, when the broker or the coordinating Redis does not
+    answer (with RabbitMQ as the broker, Redis is still needed: docs/operators.md)."""
+    from hub.queue.broker import check_broker, check_redis
+
+    broker_url, redis_url = hub.config.broker_url, hub.config.redis_url
+    if broker_url:
+        check_broker(broker_url)
+    if redis_url and redis_url != broker_url:
+        check_redis(redis_url)
+
+
+def _guard_outages(hub: Hub) -> None:
+    from hub.queue.broker import guard_broker_outages
+
+    if hub.config.broker_url:
+        guard_broker_outages(hub.config.broker_url)
+        if hub.config.broker_kind == "rabbitmq":
+            log.info("queue.coordination", broker="rabbitmq", redis="required",
+                     detail="RabbitMQ carries the queues; Redis keeps the leader lock, rate limits, breakers "
+                            "and stock-push flags")
+
+
 def serve(hub: Hub) -> None:
-    """The API process. With Redis it only enqueues (and relays its outbox); without, it also runs
-    workers in-process."""
+    """The API process. With a broker it only enqueues (and relays its outbox); without, it also
+    runs workers in-process."""
     from hub.api import create_app
     from hub.api.outbox_relay import ApiRelay
 
     sock = reserve_port(hub)
     if hub.config.redis_url:
-        from hub.queue.broker import check_redis, guard_broker_outages
-
-        check_redis(hub.config.redis_url)
+        check_services(hub)
     _setup_logging(hub)
     if hub.config.redis_url:
-        guard_broker_outages(hub.config.redis_url)
+        _guard_outages(hub)
     runtime = start_runtime(hub)
     background: BackgroundLoop | ApiRelay
     if not hub.config.redis_url:
@@ -267,14 +289,13 @@ def serve(hub: Hub) -> None:
 
 def work(hub: Hub, queues: list[str] | None = None) -> None:
     """A worker process: actors on the given queues, plus the leader-elected scheduler and relay."""
-    from hub.queue.broker import check_redis, guard_broker_outages
-
     if not hub.config.redis_url:
-        raise ConfigError("hub worker takes its messages from Redis: set HUB_REDIS_URL (or [hub] redis_url); "
-                          "without Redis, `hub serve` and `hub run` work the queue in their own process")
-    check_redis(hub.config.redis_url)
+        raise ConfigError("hub worker takes its messages from a broker: set HUB_REDIS_URL (or [hub] redis_url), "
+                          "and HUB_BROKER_URL=amqp://… for RabbitMQ; without one, `hub serve` and `hub run` "
+                          "work the queue in their own process")
+    check_services(hub)
     _setup_logging(hub)
-    guard_broker_outages(hub.config.redis_url)
+    _guard_outages(hub)
     runtime = start_runtime(hub)
     runtime.start_workers(queues or ALL_QUEUES, worker_timeout_ms=WORKER_POLL_MS)
     background = BackgroundLoop(hub).start()

@@ -25,7 +25,8 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: str = Field(description="'ready', or 'unavailable' with the failing checks.")
     checks: dict[str, str] = Field(description="Each dependency: 'ok', 'not configured', or why it failed.")
-    failed: list[str] = Field(default_factory=list, description="Names of the failing checks (database, broker).")
+    failed: list[str] = Field(default_factory=list, description="Names of the failing checks (database, broker; "
+                                                                "redis when RabbitMQ is the broker).")
 
 
 class ConnectorOut(BaseModel):
@@ -57,6 +58,9 @@ class MessageChannelOut(BaseModel):
     last_error_at: datetime | None = None
     retry_at: datetime | None = Field(default=None, description="When a failed opening is tried again.")
     last_intake_at: datetime | None = Field(default=None, description="Last successful consume (to ~10 s).")
+    held_since: datetime | None = Field(
+        default=None, description="Since when the channel is not drained because the hub's processing is behind "
+                                  "([queue] inbox_backlog_limit); its messages wait at the platform. Null: drained.")
 
 
 class ShopOut(BaseModel):

@@ -2,9 +2,11 @@
 
 Every actor has an explicit retry budget (dramatiq's default of 20 retries over weeks is never
 left in place) and a queue by concern — ``channels`` for polls and message-channel intake,
-``ingest`` for turning stored messages into orders, ``stock`` for stock pushes, ``fulfilment``,
-``bulk`` for imports — so a backlog in one never delays another (taking TMC messages in does not
-wait behind a backlog of orders being processed).
+``ingest`` for turning stored messages into orders (``webhooks`` for what pushes stored), ``stock``
+for stock pushes, ``fulfilment``, ``bulk`` for imports — so a backlog in one never delays another:
+taking TMC messages in does not wait behind a backlog of orders being processed (a worker keeps
+threads of its own for ``channels``, ``hub.queue.runtime.HubWorker``), and while that backlog is
+over ``[queue] inbox_backlog_limit`` intake holds back instead of growing it (``hub.services.backlog``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from hub.db import shops as shop_rows
 from hub.errors import AuthorizationError, ShopPausedError
 from hub.pipeline.polling import poll_shop_orders
 from hub.queue.actors import hub_actor
-from hub.services import message_channel
+from hub.services import backlog, message_channel
 from hub.services.ingest import process_inbox_rows
 from hub.services.intake import PROCESS_ACTOR, accept_messages
 from hub.services.shop_health import partner_call, record_poll
@@ -74,10 +76,20 @@ async def process_inbox_batch(inbox_ids: list[int], force: bool = False) -> None
         metrics.DEAD_LETTERS.labels(PROCESS_ACTOR).inc(recorded)
 
 
+#: What webhooks stored: the same work as ``process_inbox_batch``, on the ``webhooks`` queue
+#: (``hub.services.backlog.processing_actor``), so pushes and TMC batches take turns on a worker.
+hub_actor(queue="webhooks", max_retries=5, min_backoff_ms=500, max_backoff_ms=60_000,
+          name=backlog.PUSH_PROCESS_ACTOR)(process_inbox_batch)
+
+
 @hub_actor(queue="channels", priority=-10, max_retries=3, min_backoff_ms=5_000, max_backoff_ms=120_000)
 async def poll_shop(shop: str) -> None:
-    """Poll one shop's orders over an overlapping window (leader-scheduled; skipped while paused)."""
+    """Poll one shop's orders over an overlapping window (leader-scheduled; skipped while paused,
+    and while the inbox backlog is over its limit: the next poll starts from the stored cursor, so
+    nothing is skipped for good)."""
     if await _skip_paused(shop, "poll_shop"):
+        return
+    if await backlog.over_limit(current_hub()):
         return
     hub = current_hub()
     try:
@@ -97,15 +109,21 @@ async def consume_channel(shop: str) -> None:
     """Drain a shop's message channel (e.g. TMC) for a short while; confirm only what is stored.
     Skipped while the shop is paused: the channel keeps its messages until the shop is resumed.
     The channel is opened first (``open_message_channel``, e.g. TMC's permit) and never consumed
-    while it is not open: a failed opening waits out its backoff, shown in ``/api/v1/shops``."""
+    while it is not open: a failed opening waits out its backoff, shown in ``/api/v1/shops``.
+    Nothing is taken while the inbox backlog is over ``[queue] inbox_backlog_limit``: the messages
+    wait at the partner (unconfirmed ones are redelivered), shown as ``held_since``."""
     if await _skip_paused(shop, "consume_channel"):
         return
     hub = current_hub()
+    if await backlog.over_limit(hub):
+        await message_channel.record_held(hub, shop, await message_channel.read(hub, shop), True)
+        return
     config = hub.config.shops[shop]
     connector = hub.accounts().channel(shop)
     channel = await message_channel.ensure_open(hub, shop, connector)
     if channel is None:
         return  # not open (the reason and the next attempt are recorded); the leader sends again
+    await message_channel.record_held(hub, shop, channel, False)
     deadline = time.monotonic() + CONSUME_BUDGET_S
     try:
         async with partner_call(hub, shop, "message channel"):
@@ -120,7 +138,12 @@ async def consume_channel(shop: str) -> None:
 
 
 async def _drain(hub: Any, shop: str, platform: str, connector: Any, deadline: float) -> None:
+    """Take at most ``CONSUME_BATCH`` messages at a time until ``deadline``, the channel runs dry or
+    the backlog goes over its limit; each batch is stored (one inbox transaction, one queue message
+    of at most ``CONSUME_BATCH`` ids) before it is confirmed."""
     while time.monotonic() < deadline:
+        if await backlog.over_limit(hub):
+            break
         messages = await connector.consume_messages(CONSUME_BATCH)
         if not messages:
             break

@@ -16,8 +16,14 @@ import dramatiq
 
 from hub.errors import HubError
 
-#: Queues by concern, so a backlog of imports never delays a stock push (docs/architecture.md §5).
-QUEUES = ("channels", "ingest", "stock", "fulfilment", "bulk", "default")
+#: Queues by concern, so a backlog of imports never delays a stock push (docs/architecture.md §5):
+#: ``channels`` takes messages in (message channels, polls), ``ingest`` processes what message
+#: channels, polls and imports stored, ``webhooks`` processes what pushes stored (its own queue, so
+#: a push storm does not starve TMC processing or the other way round).
+QUEUES = ("channels", "ingest", "stock", "fulfilment", "bulk", "default", "webhooks")
+#: Queues a worker keeps threads of its own for (``[queue] intake_threads``) when it also consumes
+#: others: taking messages in must never wait behind processing them.
+INTAKE_QUEUES = ("channels",)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -1,11 +1,14 @@
-"""Builds the hub's dramatiq broker: Redis in production, in-process (stub) on the embedded default.
+"""Builds the hub's dramatiq broker: Redis or RabbitMQ in production, in-process (stub) on the
+embedded default.
 
 The middleware stack is dramatiq's defaults with ``Retries`` replaced by the hub's policy
 (``hub.queue.retry``), plus ``AsyncIO`` for async actors, ``CurrentMessage``, and ``WorkerHooks``
 which runs the app's per-loop set-up and tear-down on dramatiq's event-loop thread (docs/architecture.md §5: an
-async engine or HTTP client must never cross loops). Not for binding actors (``hub.queue.actors``)
-or running workers (``hub.queue.runtime``). ``check_redis`` and ``BrokerOutage`` say clearly when
-Redis is not there at start and keep an outage later to one line each way.
+async engine or HTTP client must never cross loops); the same stack on every broker. Not for
+binding actors (``hub.queue.actors``) or running workers (``hub.queue.runtime``). ``check_broker``
+(``check_redis``) and ``BrokerOutage`` say clearly when the broker is not there at start and keep an
+outage later to one line each way. With RabbitMQ (``amqp://``) the hub still needs Redis to
+coordinate processes (leader lock, rate limits, breakers, flags): docs/operators.md.
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ from hub.logging import scrub_text
 from hub.queue.retry import DeadLetterSink, HubRetries
 
 log = structlog.get_logger(__name__)
+
+#: dramatiq's "the broker connection failed" error (renamed in dramatiq 2.x; the old name warns).
+BROKER_CONNECTION_ERROR: type[Exception] = (getattr(dramatiq.errors, "BrokerConnectionError", None)
+                                            or dramatiq.errors.ConnectionError)
 
 LoopHook = Callable[[], Awaitable[None]]
 M = TypeVar("M", bound=dramatiq.Middleware)
@@ -122,26 +129,61 @@ def hub_middleware(sink: DeadLetterSink | None = None) -> list[dramatiq.Middlewa
 
 
 def build_broker(
-    redis_url: str | None,
+    url: str | None,
     *,
     namespace: str = "hub",
     dead_letter_sink: DeadLetterSink | None = None,
 ) -> dramatiq.Broker:
-    """A RedisBroker (keys under ``namespace``) when ``redis_url`` is given, else a StubBroker that
+    """A RabbitmqBroker for an ``amqp://`` ``url`` (isolate hubs by virtual host: RabbitMQ has no key
+    namespace), a RedisBroker (keys under ``namespace``) for any other URL, else a StubBroker that
     in-process worker threads consume (the embedded default).
 
-    ``dead_letter_sink`` can also be set later with ``retries_of(broker).sink = ...``.
+    RabbitMQ publishes with confirms: a send returns only once the server has the message, as a
+    Redis ``LPUSH`` does, so "sent after commit" means the same on both. ``dead_letter_sink`` can
+    also be set later with ``retries_of(broker).sink = ...``.
     """
     middleware = hub_middleware(dead_letter_sink)
     broker: dramatiq.Broker
-    if redis_url:
-        broker = RedisBroker(url=redis_url, namespace=namespace, middleware=middleware)
+    if is_amqp(url):
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+        broker = RabbitmqBroker(url=url, middleware=middleware, confirm_delivery=True)
+    elif url:
+        broker = RedisBroker(url=url, namespace=namespace, middleware=middleware)
     else:
         # fail_fast off: a failed message is already a dead_letters row, not a test explosion.
         broker = StubBroker(middleware=middleware, fail_fast_default=False)
     for queue in _queues():
         broker.declare_queue(queue)
     return broker
+
+
+def is_amqp(url: str | None) -> bool:
+    """True for a RabbitMQ URL (``amqp://`` or ``amqps://``)."""
+    return bool(url) and str(url).split("://", 1)[0] in ("amqp", "amqps")
+
+
+def check_broker(url: str, timeout_s: float = 3.0) -> None:
+    """Raise ``BrokerUnreachable`` (what to do included) when the broker at ``url`` does not answer:
+    a Redis PING, or opening and closing an AMQP connection."""
+    if not is_amqp(url):
+        check_redis(url, timeout_s)
+        return
+    import pika
+    import pika.exceptions
+
+    parameters = pika.URLParameters(url)
+    parameters.socket_timeout = parameters.blocked_connection_timeout = timeout_s
+    parameters.connection_attempts, parameters.retry_delay = 1, 0
+    try:
+        pika.BlockingConnection(parameters).close()
+    except pika.exceptions.AMQPError as exc:
+        reason = _reason(exc) if str(exc) else type(exc).__name__
+        raise BrokerUnreachable(f"cannot reach RabbitMQ at {scrub_text(url)}: {reason}; start it or set "
+                                "HUB_BROKER_URL") from None
+    except OSError as exc:
+        raise BrokerUnreachable(f"cannot reach RabbitMQ at {scrub_text(url)}: {_reason(exc)}; start it or set "
+                                "HUB_BROKER_URL") from None
 
 
 def check_redis(url: str, timeout_s: float = 3.0) -> None:
@@ -169,13 +211,13 @@ def _reason(exc: BaseException) -> str:
         return "no answer (timed out)"
     if "name or service" in text or "nodename" in text:
         return "unknown host"
-    if "auth" in text or "password" in text:
+    if "auth" in text or "password" in text or "access_refused" in text or "access refused" in text:
         return "authentication failed"
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 class BrokerUnreachable(HubError):
-    """The queue broker (Redis) cannot be reached."""
+    """The queue broker (Redis or RabbitMQ), or the Redis that coordinates processes, cannot be reached."""
 
 
 def _queues() -> tuple[str, ...]:
@@ -202,9 +244,10 @@ def worker_hooks(broker: dramatiq.Broker) -> WorkerHooks:
 
 
 class BrokerOutage(logging.Filter):
-    """Turns a Redis outage after start-up into one warning line and one line when it is back.
+    """Turns a broker outage (Redis or RabbitMQ) after start-up into one warning line and one line
+    when it is back.
 
-    While Redis is away, every dramatiq consumer logs a critical line every few seconds and the
+    While the broker is away, every dramatiq consumer logs a critical line every few seconds and the
     scheduler and relay log tracebacks; they all reconnect by themselves. Installed on the hub's
     log handler, this filter lets the first connection failure through as ``queue.broker_unreachable``,
     drops the rest, and logs ``queue.broker_reconnected`` when a PING answers again.
@@ -227,14 +270,14 @@ class BrokerOutage(logging.Filter):
         if first:
             threading.Thread(target=self._watch, name="hub-broker-outage", daemon=True).start()
             log.warning("queue.broker_unreachable", url=scrub_text(self.url), reason=_reason(failure),
-                        detail="reconnecting; messages wait in Redis and are worked off once it is back")
+                        detail="reconnecting; messages wait in the broker and are worked off once it is back")
         return False
 
     def _watch(self) -> None:
         while True:
             time.sleep(self.probe_interval_s)
             try:
-                check_redis(self.url, timeout_s=self.probe_interval_s)
+                check_broker(self.url, timeout_s=self.probe_interval_s)
             except BrokerUnreachable:
                 continue
             self.down.clear()
@@ -243,7 +286,7 @@ class BrokerOutage(logging.Filter):
 
 
 def _connection_failure(record: logging.LogRecord) -> BaseException | None:
-    """The Redis connection error a log record reports, if it reports one."""
+    """The broker connection error (Redis or AMQP) a log record reports, if it reports one."""
     import redis
 
     message = record.getMessage() if not isinstance(record.msg, dict) else ""
@@ -252,12 +295,22 @@ def _connection_failure(record: logging.LogRecord) -> BaseException | None:
     exc: BaseException | None = record.exc_info[1] if record.exc_info else None
     if exc is None and isinstance(record.msg, dict) and record.msg.get("exc_info"):
         exc = sys.exc_info()[1]  # structlog defers exc_info=True to the formatter, in this same thread
+    kinds: tuple[type[BaseException], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+                                              BROKER_CONNECTION_ERROR, *_amqp_connection_errors())
     while exc is not None:
-        if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError
-                      | dramatiq.errors.ConnectionError):
+        if isinstance(exc, kinds):
             return exc
         exc = exc.__cause__ or exc.__context__
     return None
+
+
+def _amqp_connection_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import pika.exceptions
+    except ImportError:  # RabbitMQ support not installed: no AMQP errors to recognise
+        return ()
+    return (pika.exceptions.AMQPConnectionError, pika.exceptions.StreamLostError,
+            pika.exceptions.ConnectionClosed, pika.exceptions.ChannelClosedByBroker)
 
 
 def guard_broker_outages(url: str) -> BrokerOutage:

@@ -1,14 +1,18 @@
-"""Pytest fixtures for code that uses the queue: a Redis namespace of its own, and queue runtimes
-whose workers are always stopped.
+"""Pytest fixtures for code that uses the queue: a Redis namespace of its own, a RabbitMQ virtual
+host of its own, and queue runtimes whose workers are always stopped.
 
 Import the fixtures into a test module (``from hub.queue.testing import redis_namespace, ...``).
 Every Redis test gets a random key prefix and its keys are deleted afterwards; nothing here ever
-flushes a database. Not for database fixtures (``hub.testing.db``).
+flushes a database. A RabbitMQ test gets a fresh virtual host (made and deleted with
+``rabbitmqctl``, which needs the right to run it on the RabbitMQ host). Not for database fixtures
+(``hub.testing.db``).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -68,6 +72,30 @@ async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     client = aioredis.from_url(redis_url, decode_responses=True)
     yield client
     await client.aclose()
+
+
+DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672"
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture
+def rabbitmq_url() -> Iterator[str]:
+    """``amqp://…/<vhost>`` on a fresh virtual host (``hubtest-<hex>``) on ``HUB_TEST_RABBITMQ_URL``
+    (default the local server, guest/guest), deleted with its queues after the test."""
+    if shutil.which("rabbitmqctl") is None:
+        pytest.skip("rabbitmqctl is not on PATH: cannot make a RabbitMQ virtual host for the test")
+    base = os.environ.get("HUB_TEST_RABBITMQ_URL", DEFAULT_RABBITMQ_URL).rstrip("/")
+    user = base.split("://", 1)[1].split(":", 1)[0] or "guest"
+    vhost = f"hubtest-{uuid.uuid4().hex[:10]}"
+    _rabbitmqctl("add_vhost", vhost)
+    try:
+        _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+        yield f"{base}/{vhost}"
+    finally:
+        _rabbitmqctl("delete_vhost", vhost)
 
 
 RuntimeFactory = Callable[..., QueueRuntime]

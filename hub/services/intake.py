@@ -33,11 +33,12 @@ from hub.context import Hub
 from hub.db import inbox, outbox
 from hub.db.engine import Database
 from hub.db.tables import utcnow
+from hub.services.backlog import PROCESS_ACTOR, processing_actor
+
+__all__ = ["PROCESS_ACTOR", "accept_messages", "poll_message_id"]
 
 log = structlog.get_logger(__name__)
 
-#: The actor that turns stored inbox rows into orders (``hub.pipeline.actors.process_inbox_batch``).
-PROCESS_ACTOR = "process_inbox_batch"
 #: Most messages one group transaction stores (more calls wait for the next group).
 MAX_GROUP_MESSAGES = 1_000
 #: Most messages waiting for a group on one loop; a call that would go beyond is refused with
@@ -135,9 +136,19 @@ class GroupCommit:
         batch = [(call.platform, call.shop, call.source, message) for call in group for message in call.messages]
         async with database.transaction() as session:
             inserted = await inbox.record_many(session, batch, received_at=utcnow())
-            new_ids = sorted(row_id for row_id, _, _, _ in inserted)
-            for start in range(0, len(new_ids), BATCH_IDS):
-                outbox.add(session, PROCESS_ACTOR, new_ids[start : start + BATCH_IDS])
+            owed: dict[str, list[int]] = {}
+            sources = {call.source for call in group}
+            if len(sources) == 1:
+                owed[processing_actor(sources.pop())] = [row_id for row_id, _, _, _ in inserted]
+            else:  # the queue follows the source (pushes have their own): sort the rows by theirs
+                source_of = {(call.platform, call.shop, m.message_id): call.source for call in group
+                             for m in call.messages}
+                for row_id, platform, shop, message_id in inserted:
+                    owed.setdefault(processing_actor(source_of[(platform, shop, message_id)]), []).append(row_id)
+            for actor, ids in sorted(owed.items()):
+                ids.sort()
+                for start in range(0, len(ids), BATCH_IDS):
+                    outbox.add(session, actor, ids[start : start + BATCH_IDS])
         self.commits += 1
         owner = {(call.platform, call.shop): call for call in group}
         if len(owner) < len(group):  # several calls for one shop: the message id tells them apart

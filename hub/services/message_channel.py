@@ -5,7 +5,8 @@ A platform's message channel delivers nothing for an account until the hub asks 
 once per worker process at start, again after the shop is resumed (an admin re-authorised it),
 and again after a failure, with exponential backoff; it never consumes a channel it has not
 opened. The state is kept per shop in the shop-state store (one JSON value), so the API can show
-whether the channel is open, since when, and the last error. Not for draining the channel (the
+whether the channel is open, since when, the last error, and since when intake has held back
+because processing is behind (``hub.services.backlog``). Not for draining the channel (the
 ``consume_channel`` actor) or for the circuit breaker (``shop_health``).
 """
 
@@ -29,7 +30,8 @@ log = structlog.get_logger(__name__)
 STATE_KEY = "message_channel"
 REOPEN_KEY = "message_channel.reopen_at"
 INTAKE_KEY = "message_channel.last_intake_at"
-KEYS = [STATE_KEY, REOPEN_KEY, INTAKE_KEY]
+HELD_KEY = "message_channel.held_since"
+KEYS = [STATE_KEY, REOPEN_KEY, INTAKE_KEY, HELD_KEY]
 FIRST_RETRY_S = 2.0
 MAX_RETRY_S = 600.0
 #: How often a successful intake is written down (a drain runs every second).
@@ -52,6 +54,7 @@ class ChannelState:
     retry_at: str | None = None
     reopen_at: str | None = None  # from REOPEN_KEY: a resume asked for a new opening
     last_intake_at: str | None = None  # from INTAKE_KEY
+    held_since: str | None = None  # from HELD_KEY: not drained while the inbox backlog is over its limit
 
     @classmethod
     def from_values(cls, values: dict[str, str]) -> ChannelState:
@@ -60,12 +63,13 @@ class ChannelState:
         except ValueError:
             data = {}
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__} if isinstance(data, dict) else {}
-        known.update(reopen_at=values.get(REOPEN_KEY), last_intake_at=values.get(INTAKE_KEY))
+        known.update(reopen_at=values.get(REOPEN_KEY), last_intake_at=values.get(INTAKE_KEY),
+                     held_since=values.get(HELD_KEY) or None)
         return cls(**known)
 
     def dump(self) -> str:
         data = asdict(self)
-        del data["reopen_at"], data["last_intake_at"]
+        del data["reopen_at"], data["last_intake_at"], data["held_since"]
         return json.dumps(data, ensure_ascii=False)
 
     @property
@@ -78,7 +82,7 @@ class ChannelState:
         return {"open": self.is_open, "opened_at": _time(self.opened_at) if self.is_open else None,
                 "topics": list(self.topics) if self.is_open else [], "last_error": self.last_error,
                 "last_error_at": _time(self.last_error_at), "retry_at": _time(self.retry_at),
-                "last_intake_at": _time(self.last_intake_at)}
+                "last_intake_at": _time(self.last_intake_at), "held_since": _time(self.held_since)}
 
 
 def _time(text: str | None) -> datetime | None:
@@ -165,6 +169,16 @@ async def record_intake(hub: Hub, shop: str, state: ChannelState, *, now: dateti
     if state.last_intake_at and state.last_intake_at > _stamp(now - INTAKE_RECORD_EVERY):
         return
     await _store(hub, shop).set(INTAKE_KEY, _stamp(now))
+
+
+async def record_held(hub: Hub, shop: str, state: ChannelState, held: bool, *, now: datetime | None = None) -> None:
+    """Intake of ``shop``'s channel is held back (the inbox backlog is over its limit) or no longer:
+    written only when that changes from what ``state`` shows, so once each way, not every second."""
+    if held == bool(state.held_since):
+        return
+    stamp = _stamp(now or datetime.now(UTC)) if held else ""
+    await _store(hub, shop).set(HELD_KEY, stamp)
+    state.held_since = stamp or None
 
 
 async def all_states(hub: Hub) -> dict[str, ChannelState]:

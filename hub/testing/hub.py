@@ -1,7 +1,8 @@
 """A running hub for tests: config + plugins + queue runtime with real workers.
 
 ``running_hub(config, extra_plugins=[...])`` builds the ``Hub``, binds the actors to a *fresh*
-broker (in-process, or Redis under a random namespace that is deleted afterwards), starts
+broker (in-process, RabbitMQ as ``[queue] broker_url`` names it, or Redis under a random namespace
+that is deleted afterwards), starts
 workers and makes it the current hub; ``hub_config(database_url, shops=...)`` builds a config
 without any file. Used by the hub's own integration tests and by plugin authors. Not for
 production start-up (``hub.runner`` does that).
@@ -70,8 +71,9 @@ def running_hub(
         namespace = f"hubtest-{secrets.token_hex(4)}"
         config = config.model_copy(update={"hub": config.hub.model_copy(update={"redis_namespace": namespace})})
     hub = Hub(config, plugins)
-    runtime = QueueRuntime.create(redis_url=config.redis_url, database_url=config.database_url,
-                                  namespace=namespace, worker_threads=config.hub.worker_threads)
+    runtime = QueueRuntime.create(broker_url=config.broker_url, database_url=config.database_url,
+                                  namespace=namespace, worker_threads=config.hub.worker_threads,
+                                  intake_threads=config.queue.intake_threads)
     runtime.on_worker_shutdown(hub.close_loop_resources)
     hub.runtime = runtime
     set_current_hub(hub)

@@ -1,7 +1,8 @@
 """Liveness, readiness and Prometheus metrics: the endpoints orchestrators and scrapers call.
 
 ``/healthz`` answers while the process runs; ``/readyz`` checks what a request needs (the database,
-and the broker's Redis when one is configured) and says which failed. No authentication: these
+the broker when one is configured, and with RabbitMQ as the broker also the Redis that coordinates
+processes) and says which failed. No authentication: these
 reveal nothing but up/down. Not for business statistics.
 """
 
@@ -38,6 +39,22 @@ async def _check_database(request: Request) -> str:
 
 
 async def _check_broker(request: Request) -> str:
+    hub = get_hub(request)
+    if hub.config.broker_kind == "rabbitmq":
+        from hub.queue.broker import BrokerUnreachable, check_broker
+
+        url = hub.config.broker_url
+        assert url is not None
+        try:
+            await asyncio.to_thread(check_broker, url, CHECK_TIMEOUT_S)
+        except BrokerUnreachable as exc:
+            log.warning("readyz.broker_failed", error=str(exc))
+            return "unreachable: RabbitMQ"
+        return "ok"
+    return await _check_redis(request)
+
+
+async def _check_redis(request: Request) -> str:
     client = get_hub(request).redis()
     if client is None:
         return "ok (in-process broker)"
@@ -57,8 +74,10 @@ async def _check_broker(request: Request) -> str:
     responses={503: {"model": Readiness, "description": "A dependency failed; `failed` names it."}},
 )
 async def readyz(request: Request) -> Response:
-    database, broker = await asyncio.gather(_check_database(request), _check_broker(request))
-    checks = {"database": database, "broker": broker}
+    checks = dict(zip(("database", "broker"), await asyncio.gather(_check_database(request), _check_broker(request)),
+                      strict=True))
+    if get_hub(request).config.broker_kind == "rabbitmq":  # Redis still coordinates the processes
+        checks["redis"] = await _check_redis(request)
     failed = [name for name, result in checks.items() if not result.startswith("ok")]
     body = Readiness(status="unavailable" if failed else "ready", checks=checks, failed=failed)
     return JSONResponse(body.model_dump(), status_code=503 if failed else 200)
