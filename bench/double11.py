@@ -377,12 +377,12 @@ async def analyse(dsn: str, log: CreatedLog, shops: list[Shop], result: Result, 
             figures.p50, figures.p99 = _float(row["p50"]), _float(row["p99"])
             figures.max = _float(row["max"])
         for row in await connection.fetch(
-                """SELECT c.shop, c.external_id FROM bench_created c
-                   WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.shop = c.shop AND o.external_id = c.external_id)
-                   ORDER BY c.created LIMIT 50"""):
-            sample = result.shops[platform_of[row["shop"]]].lost_sample
-            if len(sample) < 5:
-                sample.append(row["external_id"])
+                """SELECT shop, external_id FROM (
+                       SELECT c.shop, c.external_id, row_number() OVER (PARTITION BY c.shop ORDER BY c.created) AS n
+                       FROM bench_created c WHERE NOT EXISTS (
+                           SELECT 1 FROM orders o WHERE o.shop = c.shop AND o.external_id = c.external_id)) lost
+                   WHERE n <= 5 ORDER BY shop, n"""):
+            result.shops[platform_of[row["shop"]]].lost_sample.append(row["external_id"])
         result.stored_twice = int(await connection.fetchval(
             "SELECT count(*) FROM (SELECT 1 FROM orders GROUP BY shop, external_id HAVING count(*) > 1) d"))
         spans = await connection.fetchrow(
@@ -769,7 +769,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="per-shop partner-call limit, calls/s (hub default 10; bench default 1,000)")
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--timeout", type=float, default=0.0,
-                        help="longest settling wait, s (default: 120 + 0.1 s per order, i.e. a 10 orders/s floor)")
+                        help="longest settling wait, s (default: 120 + 0.2 s per order, i.e. a 5 orders/s floor; "
+                             "--stall ends it sooner when nothing moves)")
     parser.add_argument("--stall", type=float, default=180.0,
                         help="stop settling after this long without progress, s (default 180)")
     parser.add_argument("--setup-timeout", type=float, default=0.0,
@@ -786,7 +787,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.ample_stock = args.ample_stock or max(10_000_000, args.orders * 10)
     if args.hot_skus and not args.hot_stock:
         args.hot_stock = max(20, math.ceil(args.orders * args.hot_share / args.hot_skus / 2))
-    args.timeout = args.timeout or 120.0 + 0.1 * args.orders
+    args.timeout = args.timeout or 120.0 + 0.2 * args.orders
     args.setup_timeout = args.setup_timeout or 120.0 + 0.2 * (args.skus + args.hot_skus)
     return args
 
