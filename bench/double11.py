@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import math
 import os
@@ -252,8 +253,7 @@ class Buyers:
         self.rng = random.Random(args.seed)
         self.shops, self.ample, self.hot, self.hot_share = shops, ample, hot, args.hot_share
         self.shop_weights = list(args.weights)
-        weights = [1.0 / (rank + 1) ** 0.8 for rank in range(len(ample))]
-        self.sku_cum = [sum(weights[:i + 1]) for i in range(len(weights))]
+        self.sku_cum = list(itertools.accumulate(1.0 / (rank + 1) ** 0.8 for rank in range(len(ample))))
 
     def next(self) -> tuple[Shop, str]:
         shop = self.rng.choices(self.shops, weights=self.shop_weights)[0]
@@ -619,8 +619,10 @@ def report(result: Result, args: argparse.Namespace) -> str:
     weights = ", ".join(f"{p} {w / sum(args.weights):.0%}" for p, w in zip(PLATFORMS, args.weights, strict=True))
     lines = [
         f"double11: {args.orders:,} orders over 4 shops ({weights}); burst {args.burst_share:.0%} then a tail at "
-        f"{args.tail_rate:g}/s; {args.skus} SKUs with ample stock + {args.hot_skus} hot SKUs ({args.hot_mode}, "
-        f"stock {args.hot_stock:,} each, {args.hot_share:.0%} of buyers); hub: 1 serve + {args.workers} worker x "
+        f"{args.tail_rate:g}/s; {args.skus} SKUs with ample stock"
+        + (f" + {args.hot_skus} hot SKUs ({args.hot_mode}, stock {args.hot_stock:,} each, {args.hot_share:.0%} of "
+           "buyers)" if args.hot_skus else "")
+        + f"; hub: 1 serve + {args.workers} worker x "
         f"{args.threads} threads, PostgreSQL + Redis; per-shop partner-call limit {args.shop_rate:g}/s; "
         f"AliExpress by {args.aliexpress_via} (every {args.poll_interval:g} s, overlap {args.poll_overlap:g} s)",
         f"load average before the run: {args.load_before}; after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
