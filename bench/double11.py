@@ -86,6 +86,8 @@ SKUS_PER_ITEM = 5  # SKUs (sizes, colours) per listed item/product
 HOT_GROUP = "hot"
 #: Fewer orders than this after warm-up give no memory slope: start-up growth would dominate it.
 MIN_SLOPE_ORDERS = 1_000
+#: Issue #12's memory target for each hub process during the replay.
+RSS_TARGET_MB = 500
 
 
 @dataclass
@@ -693,6 +695,9 @@ def report(result: Result, args: argparse.Namespace) -> str:
         cpu = f"{result.cpu[name] / result.replay_s:.0%}" if name in result.cpu and result.replay_s else "-"
         lines.append(f"  {name:10}{_mb(r.start_mb):>8}{_mb(r.warm_mb):>8}{_mb(r.peak_mb):>8}{_mb(r.end_mb):>8}"
                      f"{slope:>15}{r.slope_orders:>10,}{cpu:>7}")
+    over = [name for name, r in result.rss.items() if name != "bench" and (r.peak_mb or 0) >= RSS_TARGET_MB]
+    lines.append(f"  target: every hub process's peak < {RSS_TARGET_MB} MB — "
+                 + (f"EXCEEDED by {', '.join(over)}" if over else "met"))
     lines.append(f"  (slope shown over at least {MIN_SLOPE_ORDERS:,} orders; CPU = share of one core from the first "
                  "create until settled)")
     lines.append("  (bench = this process: the four sandboxes, which keep every order as a platform does, and "
