@@ -163,18 +163,6 @@ async def order_changed(order_id: int, old_status: str | None, new_status: str, 
     await order_flow.after_order_change(hub, order_id, old_status, OrderStatus(new_status), cause)
 
 
-# TEMPORARY (#12): a thin ``orders_changed`` so the batch apply's follow-up runs until the
-# follow-up helper's set-based actor of the same name merges and replaces this one.
-@hub_actor(queue="default", priority=-15, max_retries=5)
-async def orders_changed(changes: list[list[Any]]) -> None:
-    """After a batch of order changes commits: ``order_changed``'s follow-up for each, in order."""
-    from hub.services import order_flow
-
-    hub = current_hub()
-    for order_id, old_status, new_status, cause in changes:
-        await order_flow.after_order_change(hub, int(order_id), old_status, OrderStatus(new_status), cause)
-
-
 @hub_actor(queue="default", max_retries=5)
 async def order_hold_released(order_id: int) -> None:
     from hub.services import order_flow
