@@ -291,3 +291,22 @@ async def test_an_order_the_database_refuses_is_set_aside_and_the_rest_of_the_ba
         assert "nnnn" not in letters[0].reason, "the refused values (buyer data) are not copied into the reason"
         assert statuses == {o.ref.external_id: "dead" if o is bad else "done" for o in orders}
         await hub.close_loop_resources()
+
+
+async def test_a_stored_message_that_no_longer_validates_is_set_aside_alone(database_url, mode) -> None:  # type: ignore[no-untyped-def]
+    """A payload written by an older hub (or edited by hand) that the message model refuses now."""
+    from sqlalchemy import update
+
+    with _hub(database_url, mode) as hub:
+        ids = await _store(hub, _triggers(_orders(3), topics=("TradeBuyerPay",)))
+        async with hub.database().transaction() as session:
+            await session.execute(update(InboxRow).where(InboxRow.id == ids[0]).values(payload={"kind": "nonsense"}))
+        await process_inbox_batch(ids)
+
+        async with hub.database().session() as session:
+            statuses = dict((await session.execute(select(InboxRow.id, InboxRow.status))).all())
+            letter = (await session.execute(select(DeadLetterRow))).scalar_one()
+        assert statuses == {ids[0]: "dead", ids[1]: "done", ids[2]: "done"}
+        assert letter.inbox_id == ids[0] and "does not validate" in letter.reason
+        assert await _count(hub, OrderRow) == 2
+        await hub.close_loop_resources()
