@@ -253,7 +253,8 @@ class _ShopCalls:
         last_ok = max((i for i, reason in enumerate(self.outcomes) if reason is None), default=-1)
         if last_ok >= 0:
             await self.guard.record_success()
-        for reason in self.outcomes[last_ok + 1:]:
+        # More failures in a row than the threshold change nothing: the breaker is open by then.
+        for reason in self.outcomes[last_ok + 1:][: self.guard.threshold]:
             await self.guard.record_failure(reason or "")
 
 
