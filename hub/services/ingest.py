@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import structlog
+from pydantic import ValidationError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from contracts.aftersales import AfterSale, ServiceOrder
@@ -126,13 +127,19 @@ class _Failures:
         return bool(self.paused or self.permanent or self.retryable)
 
 
-def _plan(rows: list[Any]) -> list[_Work]:
+def _plan(rows: list[Any], failures: _Failures) -> list[_Work]:
     """The batch's open rows as work; triggers about the same object (TradeCreate and TradeBuyerPay
-    of one trade) share one fetch and one apply — half the partner calls on a busy day."""
+    of one trade) share one fetch and one apply — half the partner calls on a busy day. A row whose
+    stored message no longer validates is set aside (dead, with the reason)."""
     work: list[_Work] = []
     by_object: dict[tuple[str, str, str, str], _Work] = {}
     for row in rows:
-        message = inbox.message_of(row.payload)
+        try:
+            message = inbox.message_of(row.payload)
+        except ValidationError as exc:
+            failures.permanent[int(row.id)] = f"stored message does not validate: {exc.error_count()} errors"
+            log.error("inbox.dead", inbox_ids=[int(row.id)], error="stored message does not validate")
+            continue
         item = _Work([int(row.id)], message, row.shop, row.platform, row.source,
                      [message.occurred_at] if message.occurred_at else [])
         key = (row.shop, row.platform, message.kind.value, message.external_id or "")
@@ -160,12 +167,12 @@ async def process_inbox_rows(hub: Hub, row_ids: list[int]) -> BatchOutcome:
     database = hub.database()
     async with database.session() as session:
         rows = await inbox.load_open(session, list(dict.fromkeys(row_ids)))
-        work = _plan(rows)
+        failures = _Failures()
+        work = _plan(rows, failures)
         paused = {}
         if any(item.is_trigger for item in work):
             paused = {s.name: s for s in await shops.all_shop_statuses(session) if s.paused}
     outcome = BatchOutcome()
-    failures = _Failures()
 
     order_work: list[tuple[_Work, Order]] = []
     triggers: dict[str, list[_Work]] = {}
@@ -246,7 +253,8 @@ class _ShopCalls:
         last_ok = max((i for i, reason in enumerate(self.outcomes) if reason is None), default=-1)
         if last_ok >= 0:
             await self.guard.record_success()
-        for reason in self.outcomes[last_ok + 1:]:
+        # More failures in a row than the threshold change nothing: the breaker is open by then.
+        for reason in self.outcomes[last_ok + 1:][: self.guard.threshold]:
             await self.guard.record_failure(reason or "")
 
 

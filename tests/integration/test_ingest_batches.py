@@ -291,3 +291,55 @@ async def test_an_order_the_database_refuses_is_set_aside_and_the_rest_of_the_ba
         assert "nnnn" not in letters[0].reason, "the refused values (buyer data) are not copied into the reason"
         assert statuses == {o.ref.external_id: "dead" if o is bad else "done" for o in orders}
         await hub.close_loop_resources()
+
+
+async def test_a_stored_message_that_no_longer_validates_is_set_aside_alone(database_url, mode) -> None:  # type: ignore[no-untyped-def]
+    """A payload written by an older hub (or edited by hand) that the message model refuses now."""
+    from sqlalchemy import update
+
+    with _hub(database_url, mode) as hub:
+        ids = await _store(hub, _triggers(_orders(3), topics=("TradeBuyerPay",)))
+        async with hub.database().transaction() as session:
+            await session.execute(update(InboxRow).where(InboxRow.id == ids[0]).values(payload={"kind": "nonsense"}))
+        await process_inbox_batch(ids)
+
+        async with hub.database().session() as session:
+            statuses = dict((await session.execute(select(InboxRow.id, InboxRow.status))).all())
+            letter = (await session.execute(select(DeadLetterRow))).scalar_one()
+        assert statuses == {ids[0]: "dead", ids[1]: "done", ids[2]: "done"}
+        assert letter.inbox_id == ids[0] and "does not validate" in letter.reason
+        assert await _count(hub, OrderRow) == 2
+        await hub.close_loop_resources()
+
+
+async def test_a_batch_whose_fetches_all_fail_opens_the_shops_breaker_and_is_retried(database_url, mode) -> None:  # type: ignore[no-untyped-def]
+    """The shop's breaker sees the batch's calls as ``partner_call`` would one by one: failures in
+    a row open it (the shop is paused with the reason) and the messages wait, attempts counted."""
+    from hub.db import shops
+    from hub.errors import RetryableError
+
+    class Down(OneByOne):
+        async def get_order(self, external_id: str) -> Order:
+            Platform.get_order_calls.append(external_id)
+            raise RetryableError("isp.remote-service-unavailable", code="15")
+
+    class DownPlugin:
+        @hookimpl
+        def register_channels(self) -> list[type[Any]]:
+            return [Down]
+
+    config = hub_config(database_url, redis_url=mode, shops={"shop-a": {"platform": "onebyone"}})
+    with running_hub(config, extra_plugins=[DownPlugin()], load_entry_points=False, start_workers=False,
+                     relay=False) as hub:
+        ids = await _store(hub, _triggers(_orders(8), topics=("TradeBuyerPay",)))
+        outcome = await process_inbox_rows(hub, ids)
+
+        assert sorted(outcome.retry) == ids and not outcome.dead and not outcome.done
+        async with hub.database().session() as session:
+            status = await shops.shop_status(session, "shop-a")
+            attempts = set((await session.execute(select(InboxRow.attempts))).scalars())
+        assert status is not None and status.paused and "circuit breaker open" in (status.paused_reason or "")
+        assert attempts == {1}
+        again = await process_inbox_rows(hub, ids)  # paused: nothing is asked, no attempt spent
+        assert sorted(again.retry) == ids and len(Platform.get_order_calls) == 8
+        await hub.close_loop_resources()
