@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from contracts.events import InboundMessage, MessageKind
 from hub import metrics
@@ -97,15 +99,23 @@ class GroupCommit:
         return await call.done
 
     async def _drain(self, database: Database) -> None:
+        # One connection for a run of groups: one pool checkout (and its pre-ping round trip)
+        # per burst rather than per group; a group that fails gives it up for a fresh one.
+        connection: AsyncConnection | None = None
         try:
             while self.waiting:
                 group = self._take()
                 try:
-                    await self._commit(database, group)
+                    if connection is None:
+                        connection = await database.engine.connect()
+                    await self._commit(database, connection, group)
                 except Exception as exc:
                     for call in group:  # nothing of the group is stored: nobody may acknowledge
                         if not call.done.done():
                             call.done.set_exception(exc)
+                    if connection is not None:
+                        await _release(connection)
+                        connection = None
                     continue
                 except BaseException:
                     for call in group:
@@ -120,6 +130,8 @@ class GroupCommit:
                 while self.waiting:  # cancelled (the loop is stopping): nobody will store these
                     self.waiting.popleft().done.cancel()
                 self.queued = 0
+            if connection is not None:
+                await _release(connection)
 
     def _take(self) -> list[_Call]:
         group: list[_Call] = []
@@ -131,13 +143,21 @@ class GroupCommit:
         self.queued -= size
         return group
 
-    async def _commit(self, database: Database, group: list[_Call]) -> None:
+    async def _commit(self, database: Database, connection: AsyncConnection, group: list[_Call]) -> None:
         batch = [(call.platform, call.shop, call.source, message) for call in group for message in call.messages]
-        async with database.transaction() as session:
-            inserted = await inbox.record_many(session, batch, received_at=utcnow())
-            new_ids = sorted(row_id for row_id, _, _, _ in inserted)
-            for start in range(0, len(new_ids), BATCH_IDS):
-                outbox.add(session, PROCESS_ACTOR, new_ids[start : start + BATCH_IDS])
+        # As ``Database.transaction()`` does, on the drain's connection: commit, or roll back on any error.
+        async with AsyncSession(bind=connection, expire_on_commit=False) as session:
+            if database.dialect == "sqlite":
+                await session.execute(text("BEGIN IMMEDIATE"))
+            try:
+                inserted = await inbox.record_many(session, batch, received_at=utcnow())
+                new_ids = sorted(row_id for row_id, _, _, _ in inserted)
+                for start in range(0, len(new_ids), BATCH_IDS):
+                    outbox.add(session, PROCESS_ACTOR, new_ids[start : start + BATCH_IDS])
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
         self.commits += 1
         owner = {(call.platform, call.shop): call for call in group}
         if len(owner) < len(group):  # several calls for one shop: the message id tells them apart
@@ -151,6 +171,13 @@ class GroupCommit:
         for call in group:
             call.ids.sort()
         _count(group, len(inserted))
+
+
+async def _release(connection: AsyncConnection) -> None:
+    try:
+        await connection.close()
+    except Exception:  # already broken: the pool drops it
+        log.debug("intake.connection_close_failed", exc_info=True)
 
 
 def _count(group: list[_Call], new: int) -> None:
