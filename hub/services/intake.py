@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from contracts.events import InboundMessage, MessageKind
 from hub import metrics
@@ -98,15 +100,23 @@ class GroupCommit:
         return await call.done
 
     async def _drain(self, database: Database) -> None:
+        # One connection for a run of groups: one pool checkout (and its pre-ping round trip)
+        # per burst rather than per group; a group that fails gives it up for a fresh one.
+        connection: AsyncConnection | None = None
         try:
             while self.waiting:
                 group = self._take()
                 try:
-                    await self._commit(database, group)
+                    if connection is None:
+                        connection = await database.engine.connect()
+                    await self._commit(database, connection, group)
                 except Exception as exc:
                     for call in group:  # nothing of the group is stored: nobody may acknowledge
                         if not call.done.done():
                             call.done.set_exception(exc)
+                    if connection is not None:
+                        await _release(connection)
+                        connection = None
                     continue
                 except BaseException:
                     for call in group:
@@ -121,6 +131,8 @@ class GroupCommit:
                 while self.waiting:  # cancelled (the loop is stopping): nobody will store these
                     self.waiting.popleft().done.cancel()
                 self.queued = 0
+            if connection is not None:
+                await _release(connection)
 
     def _take(self) -> list[_Call]:
         group: list[_Call] = []
@@ -132,23 +144,21 @@ class GroupCommit:
         self.queued -= size
         return group
 
-    async def _commit(self, database: Database, group: list[_Call]) -> None:
+    async def _commit(self, database: Database, connection: AsyncConnection, group: list[_Call]) -> None:
         batch = [(call.platform, call.shop, call.source, message) for call in group for message in call.messages]
-        async with database.transaction() as session:
-            inserted = await inbox.record_many(session, batch, received_at=utcnow())
-            owed: dict[str, list[int]] = {}
-            sources = {call.source for call in group}
-            if len(sources) == 1:
-                owed[processing_actor(sources.pop())] = [row_id for row_id, _, _, _ in inserted]
-            else:  # the queue follows the source (pushes have their own): sort the rows by theirs
-                source_of = {(call.platform, call.shop, m.message_id): call.source for call in group
-                             for m in call.messages}
-                for row_id, platform, shop, message_id in inserted:
-                    owed.setdefault(processing_actor(source_of[(platform, shop, message_id)]), []).append(row_id)
-            for actor, ids in sorted(owed.items()):
-                ids.sort()
-                for start in range(0, len(ids), BATCH_IDS):
-                    outbox.add(session, actor, ids[start : start + BATCH_IDS])
+        # As ``Database.transaction()`` does, on the drain's connection: commit, or roll back on any error.
+        async with AsyncSession(bind=connection, expire_on_commit=False) as session:
+            if database.dialect == "sqlite":
+                await session.execute(text("BEGIN IMMEDIATE"))
+            try:
+                inserted = await inbox.record_many(session, batch, received_at=utcnow())
+                for actor, ids in _owed(group, inserted).items():
+                    for start in range(0, len(ids), BATCH_IDS):
+                        outbox.add(session, actor, ids[start : start + BATCH_IDS])
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
         self.commits += 1
         owner = {(call.platform, call.shop): call for call in group}
         if len(owner) < len(group):  # several calls for one shop: the message id tells them apart
@@ -162,6 +172,27 @@ class GroupCommit:
         for call in group:
             call.ids.sort()
         _count(group, len(inserted))
+
+
+async def _release(connection: AsyncConnection) -> None:
+    try:
+        await connection.close()
+    except Exception:  # already broken: the pool drops it
+        log.debug("intake.connection_close_failed", exc_info=True)
+
+
+def _owed(group: list[_Call], inserted: list[tuple[int, str, str, str]]) -> dict[str, list[int]]:
+    """The new rows' ids by the actor that processes them: the queue follows the source (pushes
+    have their own, ``hub.services.backlog.processing_actor``)."""
+    owed: dict[str, list[int]] = {}
+    sources = {call.source for call in group}
+    if len(sources) == 1:
+        owed[processing_actor(sources.pop())] = [row_id for row_id, _, _, _ in inserted]
+    else:
+        source_of = {(call.platform, call.shop, m.message_id): call.source for call in group for m in call.messages}
+        for row_id, platform, shop, message_id in inserted:
+            owed.setdefault(processing_actor(source_of[(platform, shop, message_id)]), []).append(row_id)
+    return {actor: sorted(ids) for actor, ids in sorted(owed.items())}
 
 
 def _count(group: list[_Call], new: int) -> None:
