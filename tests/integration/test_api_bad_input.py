@@ -15,6 +15,7 @@ from hub.config import HubConfig, HubSection, LimitsSection
 from hub.context import Hub, build_hub
 from hub.db.tables import InboxRow
 from hub.plugins import build_plugin_manager
+from hub.services.backlog import PUSH_PROCESS_ACTOR
 from tests.integration.test_api_support import FakeChannelsPlugin, api, bearer, new_key, push_shop, sign
 
 DEEP = 20_000  # well past Python's recursion limit, within the body limits
@@ -142,4 +143,4 @@ async def test_a_push_while_the_queue_is_unreachable_is_acknowledged_and_its_pro
     async with hub.database().session() as session:
         [owed] = (await session.execute(select(OutboxRow))).scalars().all()
         inbox_id = await session.scalar(select(InboxRow.id))
-    assert (owed.actor, owed.args, owed.published_at) == ("process_inbox_batch", [[inbox_id]], None)
+    assert (owed.actor, owed.args, owed.published_at) == (PUSH_PROCESS_ACTOR, [[inbox_id]], None)

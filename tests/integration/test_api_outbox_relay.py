@@ -14,6 +14,7 @@ from sqlalchemy import select
 from hub.api.outbox_relay import ApiRelay
 from hub.context import Hub
 from hub.db.tables import InboxRow, OutboxRow
+from hub.services.backlog import PUSH_PROCESS_ACTOR
 from tests.integration.test_api_support import api, make_hub, push_shop, sign
 
 
@@ -69,5 +70,5 @@ async def test_pushes_owed_messages_are_sent_once_and_marked_published(hub: Hub,
     assert not relay.thread.is_alive()
     async with hub.database().session() as session:
         inbox_ids = sorted((await session.execute(select(InboxRow.id))).scalars())
-    sent_ids = sorted(i for actor, args in broker.sent if actor == "process_inbox_batch" for i in args[0])
+    sent_ids = sorted(i for actor, args in broker.sent if actor == PUSH_PROCESS_ACTOR for i in args[0])
     assert sent_ids == inbox_ids, "each stored push is handed to the workers exactly once"

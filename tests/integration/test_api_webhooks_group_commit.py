@@ -2,7 +2,7 @@
 means: each push is answered only once its messages are committed, a group that fails to commit
 answers every push in it with a 5xx (nothing acknowledged that is not stored), too much waiting
 is a 503 with Retry-After, and a push during a broker outage is stored, answered, and processed
-once the broker is back (its ``process_inbox_batch`` waits in the outbox, not in the request)."""
+once the broker is back (its ``process_push_batch`` waits in the outbox, not in the request)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from hub.context import Hub
 from hub.db.tables import InboxRow, OrderRow, OutboxRow
 from hub.plugin_api import hookimpl
 from hub.services import intake
+from hub.services.backlog import PUSH_PROCESS_ACTOR
 from hub.testing.factories import make_order
 from tests.integration.test_api_support import FakePushChannel, api, make_hub, push_shop, sign
 
@@ -63,10 +64,10 @@ async def test_concurrent_pushes_are_answered_after_their_commit_and_share_commi
     assert await _stored(hub) == sorted(f"m-{n}" for n in range(PUSHES))
     assert 0 < len(commits) < PUSHES, f"{len(commits)} commits for {PUSHES} concurrent pushes"
     async with hub.database().session() as session:
-        owed = (await session.execute(select(OutboxRow).where(OutboxRow.actor == intake.PROCESS_ACTOR))).scalars()
+        owed = (await session.execute(select(OutboxRow).where(OutboxRow.actor == PUSH_PROCESS_ACTOR))).scalars()
         owed_ids = sorted(i for row in owed for i in row.args[0])
         inbox_ids = sorted((await session.execute(select(InboxRow.id))).scalars())
-    assert owed_ids == inbox_ids, "every stored row is owed to process_inbox_batch exactly once"
+    assert owed_ids == inbox_ids, "every stored row is owed to process_push_batch exactly once"
 
 
 async def test_a_group_that_fails_to_commit_answers_every_push_in_it_with_a_5xx(
