@@ -168,14 +168,15 @@ async def test_a_pooled_connection_the_server_closed_is_replaced_without_an_erro
                                  .render_as_string(hide_password=False))
     try:
         async with db.session() as session:
-            pid = await session.scalar(text("SELECT pg_backend_pid()"))
-            pooled = (await (await session.connection()).get_raw_connection()).driver_connection
-            assert pooled is not None
+            connection = await session.connection()
+            pid = await connection.scalar(text("SELECT pg_backend_pid()"))
+            pooled = (await connection.get_raw_connection()).driver_connection
         await side.execute("SELECT pg_terminate_backend($1)", pid)
-        for _ in range(500):  # bounded: until this process has read the closed socket's EOF
+        for _ in range(1000):  # bounded: until asyncpg has seen the server close the pooled connection
             if pooled.is_closed():
                 break
             await asyncio.sleep(0.01)
+        assert pooled.is_closed()
         async with db.transaction() as session:
             assert await session.scalar(text("SELECT pg_backend_pid()")) != pid
     finally:
