@@ -2,20 +2,22 @@
 
 Pushes (webhooks), message channels (TMC), polls and manual imports all call
 ``accept_messages``. Concurrent calls on one event loop are committed together (group commit):
-calls queue while the group transactions in flight (``MAX_FLUSHES``) run, and the next
-transaction takes all that waits (up to ``MAX_GROUP_MESSAGES``) — one ``INSERT … ON CONFLICT DO
-NOTHING`` (unique per platform, shop and message id, so a redelivered message is dropped here),
-one outbox row ``process_inbox_batch(ids)`` per ``BATCH_IDS`` new rows, one commit. Every caller
-returns only after its group committed, and every caller of a group that failed gets its error,
-so nothing is acknowledged that is not stored. There is no timer: a call that finds a transaction
-slot free starts one at once, so a lone call waits for nothing but its own commit. What waits is
-bounded (``MAX_QUEUED_MESSAGES``, then ``IntakeBusy``). The queue message is never sent on the
-caller's loop: an outbox relay sends it after the commit (``hub.queue.relay`` in workers and
-embedded hubs, ``hub.api.outbox_relay`` in ``hub serve``; both wake on the commit), so a broker
-outage delays the processing, never the acknowledgement. Queue messages carry inbox ids, never
-payloads; what the worker does with them is ``hub.services.ingest``. Not for parsing partner
-formats (connectors do that) nor for order rules (``hub.services.orders``).
+calls queue while a group transaction runs, and the next transaction takes all that waits (up
+to ``MAX_GROUP_MESSAGES``) — one ``INSERT … ON CONFLICT DO NOTHING`` (unique per platform, shop
+and message id, so a redelivered message is dropped here), one outbox row
+``process_inbox_batch(ids)`` per ``BATCH_IDS`` new rows, one commit. Every caller returns only
+after its group committed, and every caller of a group that failed gets its error, so nothing is
+acknowledged that is not stored. There is no timer: a call that finds no transaction running
+starts one at once, so a lone call waits for nothing but its own commit; more transactions run at
+once only while full groups wait (``MAX_FLUSHES``, ``FULL_GROUP``). What waits is bounded
+(``MAX_QUEUED_MESSAGES``, then ``IntakeBusy``). The queue message is never sent on the caller's
+loop: an outbox relay sends it after the commit (``hub.queue.relay`` in workers and embedded hubs,
+``hub.api.outbox_relay`` in ``hub serve``; both wake on the commit), so a broker outage delays the
+processing, never the acknowledgement. Queue messages carry inbox ids, never payloads; what the
+worker does with them is ``hub.services.ingest``. Not for parsing partner formats (connectors do
+that) nor for order rules (``hub.services.orders``).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -46,9 +48,12 @@ MAX_GROUP_MESSAGES = 1_000
 #: Most messages waiting for a group on one loop; a call that would go beyond is refused with
 #: ``IntakeBusy`` (a push answers 503 with Retry-After) rather than growing the queue without bound.
 MAX_QUEUED_MESSAGES = 10_000
-#: Group transactions in flight at once on one loop (PostgreSQL; SQLite has one writer, so one):
-#: while the database takes a commit, the next group is already being written.
-MAX_FLUSHES = 3
+#: Group transactions in flight at once on one loop (PostgreSQL; SQLite has one writer, so one).
+#: One runs whenever calls wait; another starts, or goes on, only for ``FULL_GROUP`` waiting calls:
+#: while commits are quick, one transaction at a time takes what gathered meanwhile (large groups,
+#: least CPU); when commits are slow (a busy disk), calls pile up and more transactions run at once.
+MAX_FLUSHES = 8
+FULL_GROUP = 8
 #: Most inbox ids in one ``process_inbox_batch`` message.
 BATCH_IDS = 200
 #: Shop names listed in a group's log line (the count is always there).
@@ -91,7 +96,7 @@ class GroupCommit:
         call = _Call(platform, shop, source, messages, loop.create_future())
         self.waiting.append(call)
         self.queued += len(messages)
-        if self.running < self.max_flushes:
+        if not self.running or (self.running < self.max_flushes and len(self.waiting) >= FULL_GROUP):
             self.running += 1
             # A fresh context: the group's log line must not carry the first caller's request id.
             task = loop.create_task(self._drain(database), context=contextvars.Context())
@@ -105,6 +110,8 @@ class GroupCommit:
         connection: AsyncConnection | None = None
         try:
             while self.waiting:
+                if self.running > 1 and len(self.waiting) < FULL_GROUP:
+                    break  # another transaction is in flight and takes these when it is done
                 group = self._take()
                 try:
                     if connection is None:
