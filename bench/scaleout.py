@@ -118,6 +118,7 @@ class Cell:
     cpu: dict[str, float] = field(default_factory=dict)
     busy: float = 0.0
     pg: dict[str, float] = field(default_factory=dict)
+    commits: int = 0  # PostgreSQL transactions committed in the hub's database over the phase
 
     @property
     def rate(self) -> float:
@@ -167,7 +168,7 @@ def run_cell(broker: str, workers: int, args: argparse.Namespace) -> Cell:
             cell.pg = sampler.per_sample()
             stop_profiler(profiler)
     cell.orders, cell.stored, cell.stored_s = figures.orders, figures.stored, figures.stored_s
-    cell.inbox_s, cell.complete = figures.inbox_s, figures.complete
+    cell.inbox_s, cell.complete, cell.commits = figures.inbox_s, figures.complete, figures.commits
     return cell
 
 
@@ -188,13 +189,15 @@ def report(cells: list[Cell], args: argparse.Namespace) -> str:
         flag = "" if cell.complete else "  (INCOMPLETE)"
         lines.append(f"{cell.broker:9}{cell.workers:>8}{cell.rate:>10,.0f}{ratio:>6}{tmc:>10}{cell.busy:>6.0%}  "
                      f"{cores}   {cell.load_before}{flag}")
-    lines += ["", "CPU per stored order (ms): hub workers / PostgreSQL / broker (Redis + RabbitMQ) / hub serve"]
+    lines += ["", "CPU per stored order (ms): hub workers / PostgreSQL / broker (Redis + RabbitMQ) / hub serve; "
+                  "PostgreSQL commits per order"]
     for cell in cells:
         if cell.stored:
             per = [cell.cpu.get(g, 0.0) * 1000 / cell.stored for g in ("hub workers", "PostgreSQL")]
             per.append((cell.cpu.get("Redis", 0.0) + cell.cpu.get("RabbitMQ", 0.0)) * 1000 / cell.stored)
             per.append(cell.cpu.get("hub serve", 0.0) * 1000 / cell.stored)
-            lines.append(f"  {cell.broker} x{cell.workers}: " + " / ".join(f"{v:.1f}" for v in per))
+            lines.append(f"  {cell.broker} x{cell.workers}: " + " / ".join(f"{v:.1f}" for v in per)
+                         + f"; {cell.commits / cell.stored:.1f} commits")
     lines += ["", "PostgreSQL sessions of the hub's database, on average over the phase (pg_stat_activity every "
                   "0.25 s):"]
     for cell in cells:

@@ -33,7 +33,7 @@ from hub.services.shop_health import partner_call, record_poll
 log = structlog.get_logger(__name__)
 
 CONSUME_BUDGET_S = 0.9
-CONSUME_BATCH = 200
+CONSUME_BATCH = backlog.MAX_BATCH_IDS  # messages per consume call, so ids per processing message
 
 
 async def _guard_shop(shop: str) -> None:

@@ -39,6 +39,16 @@ PROCESS_ACTOR = "process_inbox_batch"
 PUSH_PROCESS_ACTOR = "process_push_batch"
 
 
+#: Most inbox ids one processing message carries, wherever intake hands ids over (TMC consume,
+#: webhook groups, sweeps, a resume re-sending a shop's failed rows).
+MAX_BATCH_IDS = 200
+
+
+def id_batches(ids: list[int], size: int = MAX_BATCH_IDS) -> list[list[int]]:
+    """``ids`` in consecutive slices of at most ``size``: one processing message each."""
+    return [ids[start:start + size] for start in range(0, len(ids), size)]
+
+
 def processing_actor(source: str) -> str:
     """The actor (and so the queue) a batch of inbox ids stored from ``source`` goes to: pushes to
     ``webhooks``, everything else to ``ingest``, so a push storm does not queue ahead of TMC batches

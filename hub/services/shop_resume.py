@@ -44,6 +44,7 @@ async def resume_shop(hub: Hub, shop: str, *, actor: str, reason: str,
     The caller checks the shop is configured.
     """
     from hub.services import message_channel
+    from hub.services.backlog import id_batches
     from hub.services.intake import PROCESS_ACTOR
 
     async with hub.database().transaction() as session:
@@ -64,7 +65,8 @@ async def resume_shop(hub: Hub, shop: str, *, actor: str, reason: str,
     # A resume usually follows a re-authorisation: the new session must be permitted again.
     await message_channel.request_reopen(hub, shop)
     if waiting and hub.runtime is not None:
-        hub.send(PROCESS_ACTOR, waiting)
+        for batch in id_batches(waiting):  # bounded messages, however many rows failed
+            hub.send(PROCESS_ACTOR, batch)
     await schedule_push(hub, [shop], delay_ms=0)
     log.info("shop.resumed", shop=shop, actor=actor, reason=reason, inbox_resent=len(waiting))
     return ResumeOutcome(True, after, len(waiting))
