@@ -8,11 +8,18 @@ the last completed window) moves only after all of a window's pages are durably 
 
 A run reads at most ``MAX_PAGES_PER_RUN`` pages. A window with more pages than that (a promotion
 night: 10,000 orders at 50 a page) is *carried over*: after every page accepted into the inbox, the
-window and the connector's (opaque) cursor for the next page are stored (``poll.orders.window``),
-and the next run resumes that window at that page — the same window, so the cursor keeps its
-meaning — before it goes on from the window's end (minus the overlap, as between any two runs).
-Whether a page cursor survives the list changing between runs is the connector's paging order, as
-within one run (TOP pages its newest-first list from the last page backwards for that reason).
+window, the connector's (opaque) cursor for the next page, the cursor of the page just read and the
+ids on it are stored (``poll.orders.window``); the next run resumes that window — the same window,
+so the cursors keep their meaning — before it goes on from the window's end (minus the overlap, as
+between any two runs).
+
+Between two runs the list may shift: an order read already is modified again and leaves the
+window, moving the orders behind it one place forward — onto pages already read, for a connector
+that pages forwards (page numbers from 1 or 0: AliExpress, Douyin). So a resumed window first reads
+its last page again: that takes in what shifted by up to a page. If that page now holds none of the
+orders it held, the list moved further and orders may have slipped past: the window is read again
+from its first page, once (orders already stored are skipped by the inbox). TOP pages from the last
+page backwards, which such a shift cannot break; the re-read costs it one page per resumed run.
 
 Not for reading single orders (``get_order``) or deciding what an order means (``hub.services``).
 """
@@ -62,11 +69,15 @@ class Window:
     cursor: str | None = None
     runs: int = 1
     pages: int = 0
+    last_cursor: str | None = None  # the cursor the last page read was asked with
+    last_ids: tuple[str, ...] = ()  # the orders on that page (external ids)
+    restarted: bool = False  # read again from its first page after the list moved by over a page
     stored: bool = False  # whether a cursor of this window is in shop state (to drop when done)
 
     def dump(self) -> str:
         return json.dumps({"start": self.start.isoformat(), "end": self.end.isoformat(), "cursor": self.cursor,
-                           "runs": self.runs, "pages": self.pages})
+                           "runs": self.runs, "pages": self.pages, "last_cursor": self.last_cursor,
+                           "last_ids": list(self.last_ids), "restarted": self.restarted})
 
     @classmethod
     def load(cls, raw: str | None) -> Window | None:
@@ -76,10 +87,12 @@ class Window:
             return None
         try:
             data: dict[str, Any] = json.loads(raw)
-            cursor = data["cursor"]
+            cursor, last_cursor = data["cursor"], data.get("last_cursor")
             return cls(start=datetime.fromisoformat(data["start"]), end=datetime.fromisoformat(data["end"]),
                        cursor=None if cursor is None else str(cursor), runs=int(data.get("runs", 1)),
-                       pages=int(data.get("pages", 0)), stored=True)
+                       pages=int(data.get("pages", 0)), last_cursor=None if last_cursor is None else str(last_cursor),
+                       last_ids=tuple(str(i) for i in data.get("last_ids") or ()),
+                       restarted=bool(data.get("restarted")), stored=True)
         except (ValueError, TypeError, KeyError):
             log.error("poll.window_unreadable", value_chars=len(raw))
             return None
@@ -100,7 +113,9 @@ class _Run:
     async def read(self, window: Window, *, resumed: bool = False) -> bool:
         """Page through ``window`` from its cursor until it is done (``True``: the window start has
         moved to its end) or the run's page budget is spent (``False``: the window, if begun, is
-        carried over to the next run)."""
+        carried over to the next run). A ``resumed`` window first reads its last page again."""
+        if resumed and not await self._reread_last_page(window):
+            return False
         while True:
             if self.pages >= MAX_PAGES_PER_RUN:
                 if window.cursor is not None:
@@ -119,9 +134,8 @@ class _Run:
                 window.cursor = None
                 continue
             resumed = False
-            self.pages += 1
-            window.pages += 1
             self.new_rows += await self._accept(page)
+            window.pages += 1
             if page.next_cursor is None:
                 done: dict[str, str | None] = {CURSOR_KEY: window.end.isoformat()}
                 if window.stored:
@@ -131,11 +145,37 @@ class _Run:
                     log.info("poll.window_done", shop=self.shop, window_start=window.start.isoformat(),
                              window_end=window.end.isoformat(), runs=window.runs, pages=window.pages)
                 return True
+            window.last_cursor, window.last_ids = window.cursor, _ids(page)
             window.cursor = page.next_cursor
             window.stored = True
             await self.state.set(WINDOW_KEY, window.dump())
 
+    async def _reread_last_page(self, window: Window) -> bool:
+        """Read a carried window's last page again, taking in what shifted onto it since; when it
+        holds none of the orders it held (the list moved by more than a page), start the window
+        again from its first page, once. ``False`` when the run's budget is spent."""
+        if self.pages >= MAX_PAGES_PER_RUN:
+            return False
+        try:
+            page = await self.connector.fetch_orders(window.start, window.end, window.last_cursor)
+        except BadInputError as exc:
+            log.warning("poll.stored_cursor_refused", shop=self.shop, reason=str(exc))
+            page = None
+        else:
+            self.new_rows += await self._accept(page)
+        if page is None or (window.last_ids and not set(window.last_ids) & set(_ids(page))):
+            if window.restarted:
+                log.error("poll.list_moved", shop=self.shop, window_start=window.start.isoformat(),
+                          window_end=window.end.isoformat(), restarted=True)
+            else:
+                log.warning("poll.list_moved", shop=self.shop, window_start=window.start.isoformat(),
+                            window_end=window.end.isoformat(), restarted=False)
+                window.cursor, window.restarted = None, True
+        return True
+
     async def _accept(self, page: OrderPage) -> int:
+        """Hand a page's orders to the inbox; how many new rows that made."""
+        self.pages += 1
         shop = self.shop
         messages = [
             InboundMessage(
@@ -160,6 +200,10 @@ class _Run:
             log.error("poll.rejected", shop=shop, orders=sorted(page.rejected))
         return len(await accept_messages(self.hub, platform=self.platform, shop=shop, source="poll",
                                          messages=messages))
+
+
+def _ids(page: OrderPage) -> tuple[str, ...]:
+    return (*(o.ref.external_id for o in page.orders), *page.rejected)
 
 
 async def poll_shop_orders(hub: Hub, shop: str, *, now: datetime | None = None) -> int:
