@@ -55,6 +55,13 @@ PARTNER_CALLS = Counter(
     ["platform", "outcome"],
     registry=REGISTRY,
 )
+POLL_WINDOWS_CARRIED = Counter(
+    "hub_poll_windows_carried_over_total",
+    "Poll runs that spent their page limit inside a window and left the rest of it to the next run "
+    "(a window needing more than one run), by platform.",
+    ["platform"],
+    registry=REGISTRY,
+)
 DEAD_LETTERS = Counter(
     "hub_dead_letters_total",
     "Messages that landed in dead letters, by actor.",
@@ -76,6 +83,7 @@ __all__ = [
     "MESSAGES_INGESTED",
     "ORDERS_CHANGED",
     "PARTNER_CALLS",
+    "POLL_WINDOWS_CARRIED",
     "PUSH_REJECTED",
     "REGISTRY",
     "STOCK_PUSHES",

@@ -6,7 +6,9 @@ cursor without being part of anyone else's unit of work. Not for large or struct
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Mapping
+
+from sqlalchemy import delete, select
 
 from hub.db.engine import Database
 from hub.db.tables import ShopStateRow, utcnow
@@ -36,13 +38,20 @@ class DbShopState:
             return {key: value for key, value in rows.all()}
 
     async def set(self, key: str, value: str) -> None:
+        await self.update({key: value})
+
+    async def update(self, values: Mapping[str, str | None]) -> None:
+        """Set several keys at once, ``None`` deleting one, in one transaction: both land or neither
+        (a poll moves its window start and drops its page cursor together)."""
+        kept = [{"shop": self.shop, "key": key, "value": value, "updated_at": utcnow()}
+                for key, value in sorted(values.items()) if value is not None]
+        dropped = sorted(key for key, value in values.items() if value is None)
         async with self.database.transaction() as session:
-            await session.execute(
-                upsert(
-                    ShopStateRow,
-                    self.database.dialect,
-                    {"shop": self.shop, "key": key, "value": value, "updated_at": utcnow()},
-                    conflict=["shop", "key"],
-                    update=["value"],
+            if kept:
+                await session.execute(
+                    upsert(ShopStateRow, self.database.dialect, kept, conflict=["shop", "key"], update=["value"])
                 )
-            )
+            if dropped:
+                await session.execute(
+                    delete(ShopStateRow).where(ShopStateRow.shop == self.shop, ShopStateRow.key.in_(dropped))
+                )

@@ -72,6 +72,14 @@ async def test_db_shop_state_round_trip_and_overwrite(database: Database) -> Non
     assert await other.get("poll.orders.last_end") == "elsewhere"
 
 
+async def test_db_shop_state_update_sets_and_deletes_together(database: Database) -> None:
+    state = DbShopState(database, "channel:tb-1")
+    await state.update({"poll.orders.window": "{}", "token": "t1"})
+    await state.update({"poll.orders.last_end": "2026-11-11T00:05:00+00:00", "poll.orders.window": None})
+    assert await state.get_many(["poll.orders.last_end", "poll.orders.window", "token"]) == {
+        "poll.orders.last_end": "2026-11-11T00:05:00+00:00", "token": "t1"}
+
+
 async def test_db_shop_state_concurrent_sets_leave_one_value(database: Database) -> None:
     state = DbShopState(database, "channel:tb-1")
     await asyncio.gather(*(state.set("token", f"t{i}") for i in range(10)))
