@@ -131,3 +131,27 @@ async def test_push_is_not_acknowledged_when_the_inbox_cannot_store_it(
         response = await client.post("/webhooks/fakepush/fp-main", content=body, headers={"X-Sign": sign(body)})
     assert response.status_code == 500 and response.json()["error"] == "internal_error"
     assert "success" not in response.text, "the platform must retry, so it must not hear 'success'"
+
+
+async def test_a_push_while_the_workers_are_behind_by_more_than_the_backlog_limit_waits_at_the_platform(
+    hub: Hub,
+) -> None:
+    from sqlalchemy import update
+
+    from hub.services import backlog
+
+    hub.config.queue.inbox_backlog_limit = 1
+    first, held, later = _body(("b-1", "1"), ("b-2", "2")), _body(("b-3", "3")), _body(("b-4", "4"))
+    async with api(hub) as client:
+        stored = await client.post("/webhooks/fakepush/fp-main", content=first, headers={"X-Sign": sign(first)})
+        backlog.forget(hub)  # the count is cached for a second: look again now
+        refused = await client.post("/webhooks/fakepush/fp-main", content=held, headers={"X-Sign": sign(held)})
+        assert await _inbox_count(hub) == 2, "nothing of a refused push is stored"
+        async with hub.database().transaction() as session:  # the workers catch up
+            await session.execute(update(InboxRow).values(status="done"))
+        backlog.forget(hub)
+        taken = await client.post("/webhooks/fakepush/fp-main", content=later, headers={"X-Sign": sign(later)})
+    assert stored.status_code == 200
+    assert refused.status_code == 503 and int(refused.headers["Retry-After"]) >= 1
+    assert refused.json()["error"] == "unavailable"
+    assert taken.status_code == 200 and await _inbox_count(hub) == 3
