@@ -119,6 +119,9 @@ def write_config(path: Path, api_port: int, shops: dict[str, tuple[str, dict[str
         "hub": {"api_host": "127.0.0.1", "api_port": api_port, "log_level": args.log_level, "log_format": "json",
                 "worker_threads": args.threads},
         f"warehouses.{WAREHOUSE}": {"platform": "manual"},
+        # The HTTP runs pause the worker (SIGSTOP) and store hundreds of thousands of pushes it
+        # does not work off: backpressure would answer them 503 past the default 20,000-row backlog.
+        "queue": {"inbox_backlog_limit": 0},
     }
     for name, (platform, settings) in shops.items():
         # No safety-net poll during the run: every order must come in over TMC or a push.
