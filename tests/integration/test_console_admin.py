@@ -324,3 +324,32 @@ async def test_plugins_screen_shows_connectors_capabilities_and_who_uses_them(da
     assert '<span class="badge" title="receive_push">' in row and "fp-main" in row
     fakepoll = page.text[page.text.index('data-testid="connector-channel-fakepoll"'):]
     assert "未配置" in fakepoll[:fakepoll.index("</tr>")]
+
+
+async def test_shops_screen_shows_a_message_channel_held_back_by_the_inbox_backlog(database_url: str) -> None:
+    """Backpressure (#12): while the workers are behind, a shop's message channel is not drained;
+    the operator sees that on the shop's card, with since when, and it goes once intake resumes."""
+    from hub.config import ShopConfig
+    from hub.plugins import build_plugin_manager
+    from hub.services import message_channel
+    from tests.integration.test_api_support import FakeChannelsPlugin
+
+    class _Opens:
+        async def open_message_channel(self) -> list[str]:
+            return ["taobao_trade_TradeBuyerPay"]
+
+    tb = {"app_key": "k", "app_secret": "s", "session": "x"}
+    hub = make_hub(database_url, **{"tb-held": ShopConfig(platform="taobao", settings=tb)})
+    hub.plugins = build_plugin_manager(extra=[FakeChannelsPlugin()])
+    state = await message_channel.ensure_open(hub, "tb-held", _Opens())
+    assert state is not None
+    async with _app(hub) as viewer:
+        await _sign_in_with_key(viewer, await new_key(hub, "viewer"))
+        before = await viewer.get("/console/shops")
+        await message_channel.record_held(hub, "tb-held", state, True)
+        held = await viewer.get("/console/shops")
+        await message_channel.record_held(hub, "tb-held", state, False)
+        after = await viewer.get("/console/shops/cards")
+    assert 'data-testid="channel-open"' in before.text and 'data-testid="channel-held"' not in before.text
+    assert 'data-testid="channel-held"' in held.text and "inbox backlog over its limit" in held.text
+    assert 'data-testid="channel-held"' not in after.text
