@@ -11,6 +11,7 @@ over ``[queue] inbox_backlog_limit`` intake holds back instead of growing it (``
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -140,18 +141,37 @@ async def consume_channel(shop: str) -> None:
 async def _drain(hub: Any, shop: str, platform: str, connector: Any, deadline: float) -> None:
     """Take at most ``CONSUME_BATCH`` messages at a time until ``deadline``, the channel runs dry or
     the backlog goes over its limit; each batch is stored (one inbox transaction, one queue message
-    of at most ``CONSUME_BATCH`` ids) before it is confirmed."""
-    while time.monotonic() < deadline:
-        if await backlog.over_limit(hub):
-            break
-        messages = await connector.consume_messages(CONSUME_BATCH)
-        if not messages:
-            break
-        await accept_messages(hub, platform=platform, shop=shop, source="message_channel", messages=messages)
-        # Confirm after the inbox commit: a crash before this line means redelivery, not loss.
-        await connector.confirm_messages([m.message_id for m in messages])
-        if len(messages) < CONSUME_BATCH // 2:
-            break
+    of at most ``CONSUME_BATCH`` ids) before it is confirmed.
+
+    The partner round trips overlap the inbox commits: the next batch is taken while the current
+    one is being stored, and a batch's confirmation runs while the next one is stored. A batch is
+    still confirmed only after its own inbox commit; what was taken but not stored (a failure, a
+    cancelled take) is not confirmed, so the channel delivers it again."""
+    if await backlog.over_limit(hub):
+        return
+    messages = await connector.consume_messages(CONSUME_BATCH)
+    taking: asyncio.Future[Any] | None = None
+    confirming: asyncio.Future[Any] | None = None
+    try:
+        while messages:
+            more = (len(messages) >= CONSUME_BATCH // 2 and time.monotonic() < deadline
+                    and not await backlog.over_limit(hub))
+            if more:
+                taking = asyncio.ensure_future(connector.consume_messages(CONSUME_BATCH))
+            await accept_messages(hub, platform=platform, shop=shop, source="message_channel", messages=messages)
+            # Confirm after the inbox commit: a crash before this line means redelivery, not loss.
+            if confirming is not None:
+                await confirming
+            confirming = asyncio.ensure_future(connector.confirm_messages([m.message_id for m in messages]))
+            if taking is None:
+                break
+            messages, taking = await taking, None
+    finally:
+        if taking is not None:
+            taking.cancel()  # taken, never stored: not confirmed, so delivered again
+            await asyncio.gather(taking, return_exceptions=True)
+        if confirming is not None:
+            await confirming  # its batch is stored either way: unconfirmed, it comes again as a duplicate
 
 
 @hub_actor(queue="default", priority=-15, max_retries=5)
