@@ -216,7 +216,8 @@ EN: dict[str, str] = {
     "shops.channel_none": "none (this platform is polled or pushes to the hub)",
     "shops.channel_open": "open",
     "shops.channel_closed": "not open",
-    "shops.channel_held": "held back: the workers are behind (inbox backlog over its limit); messages wait at the platform",
+    "shops.channel_held": ("held back: the workers are behind (inbox backlog over its limit); "
+                           "messages wait at the platform"),
     "shops.since": "since {time}",
     "shops.topics": "{count} topics",
     "shops.all_topics": "every topic the app subscribes to",
