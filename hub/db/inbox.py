@@ -308,3 +308,43 @@ async def record_many(
         result = await session.execute(stmt, rows[start : start + CHUNK])
         inserted.extend((int(r[0]), r[1], r[2], r[3]) for r in result)
     return inserted
+
+
+#: ``record_many_driver``'s statement: ``_MANY_POSTGRESQL`` in asyncpg's own placeholders.
+_MANY_ASYNCPG = (
+    "INSERT INTO inbox (platform, shop, message_id, source, kind, topic, external_id, payload, status, attempts, "
+    "received_at) "
+    "SELECT r.platform, r.shop, r.message_id, r.source, r.kind, r.topic, r.external_id, CAST(r.payload AS JSON), "
+    "'pending', 0, $9 "
+    "FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[], "
+    "$7::varchar[], $8::text[]) "
+    "AS r(platform, shop, message_id, source, kind, topic, external_id, payload) "
+    "ON CONFLICT (platform, shop, message_id) DO NOTHING "
+    "RETURNING id, platform, shop, message_id"
+)
+
+
+async def record_many_driver(
+    driver: Any, batch: Sequence[tuple[str, str, str, InboundMessage]], *, received_at: datetime
+) -> list[tuple[int, str, str, str]]:
+    """``record_many`` on PostgreSQL through the asyncpg connection ``driver`` itself, in the
+    transaction the caller opened on it: one prepared statement (asyncpg caches it per
+    connection), one round trip, none of SQLAlchemy's per-execute work (which costs several times
+    the statement at a group per few pushes). Same rows, same skipping, same result."""
+    unique: list[tuple[str, str, str, InboundMessage]] = []
+    seen: set[tuple[str, str, str]] = set()
+    for platform, shop, source, message in batch:
+        key = (platform, shop, message.message_id)
+        if key not in seen:
+            seen.add(key)
+            unique.append((platform, shop, source, message))
+    if not unique:
+        return []
+    rows = await driver.fetch(
+        _MANY_ASYNCPG,
+        [p for p, _, _, _ in unique], [s for _, s, _, _ in unique], [m.message_id for _, _, _, m in unique],
+        [src for _, _, src, _ in unique], [m.kind.value for _, _, _, m in unique],
+        [m.topic for _, _, _, m in unique], [m.external_id for _, _, _, m in unique],
+        [m.model_dump_json() for _, _, _, m in unique], received_at,
+    )
+    return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
