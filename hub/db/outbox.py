@@ -104,22 +104,6 @@ async def purge_published(session: AsyncSession, older_than: timedelta | None = 
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-_ADD_ASYNCPG = (
-    "INSERT INTO outbox (actor, args, kwargs, created_at) "
-    "SELECT r.actor, CAST(r.args AS JSON), CAST('{}' AS JSON), $3 "
-    "FROM unnest($1::varchar[], $2::text[]) AS r(actor, args)"
-)
-
-
-async def add_many_driver(driver: Any, calls: list[tuple[str, list[Any]]], *, created_at: datetime) -> None:
-    """``add`` of several ``actor(*args)`` messages through the asyncpg connection ``driver``, in
-    the transaction the caller opened on it (one statement). No session sees the rows: the caller
-    calls ``notify_outbox_commit()`` once its commit returned, as a session's commit would."""
-    if calls:
-        await driver.execute(_ADD_ASYNCPG, [actor for actor, _ in calls],
-                             [json.dumps(args, allow_nan=False) for _, args in calls], created_at)
-
-
 def notify_outbox_commit() -> None:
     """What a session's commit does when it wrote outbox rows: wake the listeners (the relays)."""
     for listener in list(_commit_listeners):

@@ -194,29 +194,25 @@ async def _commit_session(database: Database, connection: AsyncConnection, group
 
 async def _commit_driver(connection: AsyncConnection, group: list[_Call],
                          batch: list[tuple[str, str, str, InboundMessage]]) -> list[tuple[int, str, str, str]]:
-    """The group's transaction on PostgreSQL, on the asyncpg connection under ``connection``:
-    BEGIN, the inbox INSERT, the outbox INSERT, COMMIT — prepared statements, a round trip each,
-    without SQLAlchemy's session, result and adapter layers, which cost several times the
-    statements themselves at a group per few pushes. Nothing is acknowledged before COMMIT
-    returned; an error rolls everything back (``transaction()``), as the session path does."""
+    """The group's transaction on PostgreSQL: one statement on the asyncpg connection under
+    ``connection`` stores the rows and the ``process_*_batch`` rows owed for them
+    (``inbox.record_many_driver``), committed when it returns (an implicit transaction: all or
+    nothing) — no BEGIN and COMMIT round trips, none of SQLAlchemy's session, result and adapter
+    layers, which cost several times the statement at a group per few pushes."""
     fairy = await connection.get_raw_connection()
     driver: Any = fairy.driver_connection
-    now = utcnow()
+    actor_of = {call.source: processing_actor(call.source) for call in group}
     try:
-        async with driver.transaction():
-            inserted = await inbox.record_many_driver(driver, batch, received_at=now)
-            calls = [(actor, [ids[start : start + BATCH_IDS]]) for actor, ids in _owed(group, inserted).items()
-                     for start in range(0, len(ids), BATCH_IDS)]
-            await outbox.add_many_driver(driver, calls, created_at=now)
+        inserted = await inbox.record_many_driver(driver, batch, received_at=utcnow(), actor_of=actor_of,
+                                                  batch_ids=BATCH_IDS)
     except BaseException:
-        # SQLAlchemy's pool does not know of this transaction: never hand the connection back in
-        # an unknown state (a cancelled rollback, a broken socket); the pool opens a fresh one.
+        # SQLAlchemy's pool does not know what this statement left behind (cancelled mid-way, a
+        # broken socket): never hand the connection back; the pool opens a fresh one.
         await connection.invalidate()
         raise
-    if calls:
+    if inserted:
         outbox.notify_outbox_commit()
     return inserted
-
 
 async def _release(connection: AsyncConnection) -> None:
     try:
