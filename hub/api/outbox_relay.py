@@ -3,9 +3,11 @@
 A push commits its inbox rows with the ``process_inbox_batch`` message they are owed in the
 outbox (``hub.services.intake``); this relay sends such messages from the API process at once,
 rather than leaving them to a worker's relay, which polls. It runs on a thread and an event loop
-of its own (the broker's client blocks) and uses the relay's own pass (``hub.queue.relay.relay_outbox``).
+of its own (the broker's client blocks). On PostgreSQL a pass is one ``UPDATE … RETURNING`` on the
+asyncpg connection and one message per ``BATCH_IDS`` ids of consecutive ``process_*_batch`` rows
+(``relay_pass_driver``); elsewhere it is the relay's own pass (``hub.queue.relay.relay_outbox``).
 It wakes on every outbox commit, but passes at most once per ``PACE_S``: a pass costs a
-transaction of its own (~2 ms of CPU here) whether it sends one message or fifty, so under
+transaction of its own whether it sends one message or fifty, so under
 thousands of pushes a second one pass sends the messages of many group commits instead of costing
 as much as the commits themselves; a lone push still waits for no timer. While the broker is
 unreachable, passes back off (up to 30 s) and what is owed stays in the outbox. Not the workers'

@@ -5,9 +5,10 @@ Pushes (webhooks), message channels (TMC), polls and manual imports all call
 calls queue while a group transaction runs, and the next transaction takes all that waits (up
 to ``MAX_GROUP_MESSAGES``) — one ``INSERT … ON CONFLICT DO NOTHING`` (unique per platform, shop
 and message id, so a redelivered message is dropped here), one outbox row
-``process_inbox_batch(ids)`` per ``BATCH_IDS`` new rows, one commit. Every caller returns only
-after its group committed, and every caller of a group that failed gets its error, so nothing is
-acknowledged that is not stored. There is no timer: a call that finds no transaction running
+``process_inbox_batch(ids)`` per ``BATCH_IDS`` new rows, one commit (on PostgreSQL all of it is
+one statement on the asyncpg connection, an implicit transaction: ``inbox.record_many_driver``).
+Every caller returns only after its group committed, and every caller of a group that failed gets
+its error, so nothing is acknowledged that is not stored. There is no timer: a call that finds no transaction running
 starts one at once, so a lone call waits for nothing but its own commit; more transactions run at
 once only while full groups wait (``MAX_FLUSHES``, ``FULL_GROUP``). What waits is bounded
 (``MAX_QUEUED_MESSAGES``, then ``IntakeBusy``). The queue message is never sent on the caller's
