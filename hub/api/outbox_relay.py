@@ -3,9 +3,11 @@
 A push commits its inbox rows with the ``process_inbox_batch`` message they are owed in the
 outbox (``hub.services.intake``); this relay sends such messages from the API process at once,
 rather than leaving them to a worker's relay, which polls. It runs on a thread and an event loop
-of its own (the broker's client blocks) and uses the relay's own pass (``hub.queue.relay.relay_outbox``).
+of its own (the broker's client blocks). On PostgreSQL a pass is one ``UPDATE … RETURNING`` on the
+asyncpg connection and one message per ``BATCH_IDS`` ids of consecutive ``process_*_batch`` rows
+(``relay_pass_driver``); elsewhere it is the relay's own pass (``hub.queue.relay.relay_outbox``).
 It wakes on every outbox commit, but passes at most once per ``PACE_S``: a pass costs a
-transaction of its own (~2 ms of CPU here) whether it sends one message or fifty, so under
+transaction of its own whether it sends one message or fifty, so under
 thousands of pushes a second one pass sends the messages of many group commits instead of costing
 as much as the commits themselves; a lone push still waits for no timer. While the broker is
 unreachable, passes back off (up to 30 s) and what is owed stays in the outbox. Not the workers'
@@ -16,12 +18,17 @@ an embedded hub.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from typing import Any
 
 import structlog
 
 from hub.context import Hub
+from hub.db.tables import utcnow
+from hub.errors import NotFoundError
+from hub.services.backlog import PROCESS_ACTOR, PUSH_PROCESS_ACTOR
+from hub.services.intake import BATCH_IDS
 
 log = structlog.get_logger(__name__)
 
@@ -88,7 +95,11 @@ class ApiRelay:
                 self.wake.clear()
                 self._kicked = False
                 try:
-                    sent = await relay_outbox(self.hub.database(), runtime, LIMIT)
+                    database = self.hub.database()
+                    if database.dialect == "postgresql":
+                        sent = await relay_pass_driver(database, runtime, LIMIT)
+                    else:
+                        sent = await relay_outbox(database, runtime, LIMIT)
                     failures = 0
                 except Exception:
                     failures += 1
@@ -104,6 +115,76 @@ class ApiRelay:
                 await _wait([self.stop_event, self.wake], IDLE_S)
         finally:
             await self.hub.close_loop_resources()
+
+
+#: ``relay_pass_driver``'s statement: take and mark up to $2 rows in one round trip; other relays
+#: skip the locked ones, and a rollback (a failed send) leaves them unpublished.
+_TAKE_AND_MARK = (
+    "UPDATE outbox SET published_at = $1 WHERE id IN ("
+    "SELECT id FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) "
+    "RETURNING id, actor, CAST(args AS TEXT), CAST(kwargs AS TEXT)"
+)
+#: Actors whose one argument is a list of inbox ids: the rows of one pass are sent as messages of
+#: up to ``BATCH_IDS`` ids each rather than one per group commit (each send is a broker round trip).
+MERGEABLE = (PROCESS_ACTOR, PUSH_PROCESS_ACTOR)
+
+
+async def relay_pass_driver(database: Any, runtime: Any, limit: int) -> int:
+    """One pass of ``hub.queue.relay.relay_outbox`` on PostgreSQL, for this relay's stream of small
+    rows: one ``UPDATE … RETURNING`` on the asyncpg connection takes and marks the rows, the sends
+    follow, the commit last — a failed send rolls the marks back (at least once, as there).
+    Consecutive ``process_*_batch`` rows go out as one message per ``BATCH_IDS`` ids. A row naming
+    an actor this runtime does not know leaves the pass to ``relay_outbox``, which dead-letters it.
+    Returns how many rows were handled."""
+    from hub.queue.relay import relay_outbox
+
+    async with database.engine.connect() as connection:
+        fairy = await connection.get_raw_connection()
+        driver: Any = fairy.driver_connection
+        try:
+            async with driver.transaction():
+                rows = sorted(await driver.fetch(_TAKE_AND_MARK, utcnow(), limit), key=lambda r: r[0])
+                if not rows:
+                    return 0
+                known = getattr(runtime, "actors", None)
+                if known is not None and any(row[1] not in known for row in rows):
+                    raise _UnknownActor  # before sending anything
+                for actor, args, kwargs in _merged(rows):
+                    try:
+                        runtime.send(actor, *args, **kwargs)
+                    except NotFoundError as exc:
+                        raise _UnknownActor from exc
+        except _UnknownActor:
+            return await relay_outbox(database, runtime, limit)
+        except BaseException:
+            # SQLAlchemy's pool does not know of this transaction: never hand the connection back
+            # in an unknown state; the pool opens a fresh one.
+            await connection.invalidate()
+            raise
+    log.debug("outbox.relayed", count=len(rows))
+    return len(rows)
+
+
+class _UnknownActor(Exception):
+    pass
+
+
+def _merged(rows: list[Any]) -> list[tuple[str, list[Any], dict[str, Any]]]:
+    """The messages of ``rows`` (id, actor, args JSON, kwargs JSON), in id order; runs of
+    ``MERGEABLE`` rows of one actor without keyword arguments merged up to ``BATCH_IDS`` ids."""
+    out: list[tuple[str, list[Any], dict[str, Any]]] = []
+    for _, actor, args_json, kwargs_json in rows:
+        args = json.loads(args_json) if args_json else []
+        kwargs = json.loads(kwargs_json) if kwargs_json else {}
+        mergeable = actor in MERGEABLE and not kwargs and len(args) == 1 and isinstance(args[0], list)
+        if mergeable and out:
+            last_actor, last_args, last_kwargs = out[-1]
+            if (last_actor == actor and not last_kwargs and len(last_args) == 1 and isinstance(last_args[0], list)
+                    and len(last_args[0]) + len(args[0]) <= BATCH_IDS):
+                last_args[0].extend(args[0])
+                continue
+        out.append((actor, args, kwargs))
+    return out
 
 
 async def _wait(events: list[asyncio.Event], timeout_s: float) -> None:

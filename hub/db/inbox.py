@@ -308,3 +308,59 @@ async def record_many(
         result = await session.execute(stmt, rows[start : start + CHUNK])
         inserted.extend((int(r[0]), r[1], r[2], r[3]) for r in result)
     return inserted
+
+
+
+#: ``record_many_driver``'s statement: the inbox rows (``_MANY_POSTGRESQL`` in asyncpg's
+#: placeholders) and, from the rows it inserted, the outbox rows owed for them — per actor ($11
+#: names each source's, $10 lists the sources), one ``[ids]`` message per $12 ids — in one
+#: statement, so one round trip and an implicit transaction: the reply comes after the commit.
+_MANY_ASYNCPG = (
+    "WITH ins AS ("
+    "INSERT INTO inbox (platform, shop, message_id, source, kind, topic, external_id, payload, status, attempts, "
+    "received_at) "
+    "SELECT r.platform, r.shop, r.message_id, r.source, r.kind, r.topic, r.external_id, CAST(r.payload AS JSON), "
+    "'pending', 0, $9 "
+    "FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[], "
+    "$7::varchar[], $8::text[]) "
+    "AS r(platform, shop, message_id, source, kind, topic, external_id, payload) "
+    "ON CONFLICT (platform, shop, message_id) DO NOTHING "
+    "RETURNING id, platform, shop, message_id, source), "
+    "owed AS (SELECT ins.id, m.actor, (row_number() OVER (PARTITION BY m.actor ORDER BY ins.id) - 1) / $12 AS chunk "
+    "FROM ins JOIN unnest($10::varchar[], $11::varchar[]) AS m(source, actor) ON m.source = ins.source), "
+    "queued AS (INSERT INTO outbox (actor, args, kwargs, created_at) "
+    "SELECT actor, json_build_array(json_agg(id ORDER BY id)), CAST('{}' AS JSON), $9 FROM owed "
+    "GROUP BY actor, chunk ORDER BY actor, chunk) "
+    "SELECT id, platform, shop, message_id FROM ins"
+)
+
+
+async def record_many_driver(
+    driver: Any, batch: Sequence[tuple[str, str, str, InboundMessage]], *, received_at: datetime,
+    actor_of: Mapping[str, str], batch_ids: int,
+) -> list[tuple[int, str, str, str]]:
+    """``record_many`` on PostgreSQL through the asyncpg connection ``driver`` itself, with the
+    outbox rows owed for the new rows: ``actor_of[source](ids)``, ``batch_ids`` ids a message.
+    One statement (prepared once per connection by asyncpg), one round trip, committed when it
+    returns (outside a transaction of the caller's; inside one, it is part of it) — none of
+    SQLAlchemy's per-execute work, nor a BEGIN and a COMMIT of their own. Same rows, same skipping,
+    same result as ``record_many``; the caller wakes the relays (``outbox.notify_outbox_commit``)."""
+    unique: list[tuple[str, str, str, InboundMessage]] = []
+    seen: set[tuple[str, str, str]] = set()
+    for platform, shop, source, message in batch:
+        key = (platform, shop, message.message_id)
+        if key not in seen:
+            seen.add(key)
+            unique.append((platform, shop, source, message))
+    if not unique:
+        return []
+    sources = sorted({source for _, _, source, _ in unique})
+    rows = await driver.fetch(
+        _MANY_ASYNCPG,
+        [p for p, _, _, _ in unique], [s for _, s, _, _ in unique], [m.message_id for _, _, _, m in unique],
+        [src for _, _, src, _ in unique], [m.kind.value for _, _, _, m in unique],
+        [m.topic for _, _, _, m in unique], [m.external_id for _, _, _, m in unique],
+        [m.model_dump_json() for _, _, _, m in unique], received_at,
+        sources, [actor_of[source] for source in sources], batch_ids,
+    )
+    return [(int(r[0]), r[1], r[2], r[3]) for r in rows]

@@ -102,3 +102,9 @@ async def purge_published(session: AsyncSession, older_than: timedelta | None = 
             return 0
         result = await session.execute(delete(OutboxRow).where(OutboxRow.id.in_(ids)))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def notify_outbox_commit() -> None:
+    """What a session's commit does when it wrote outbox rows: wake the listeners (the relays)."""
+    for listener in list(_commit_listeners):
+        listener()

@@ -1,0 +1,37 @@
+"""The API relay's pass sends the ``process_*_batch`` rows of many group commits as few messages."""
+
+from __future__ import annotations
+
+import json
+
+from hub.api.outbox_relay import _merged
+from hub.services.backlog import PROCESS_ACTOR, PUSH_PROCESS_ACTOR
+from hub.services.intake import BATCH_IDS
+
+
+def _row(row_id: int, actor: str, args: list[object], kwargs: dict[str, object] | None = None) -> tuple[object, ...]:
+    return (row_id, actor, json.dumps(args), json.dumps(kwargs or {}))
+
+
+def test_consecutive_batches_of_one_actor_become_one_message_up_to_the_batch_size() -> None:
+    rows = [_row(n, PUSH_PROCESS_ACTOR, [[2 * n, 2 * n + 1]]) for n in range(BATCH_IDS // 2 + 1)]
+    messages = _merged(rows)
+    assert [actor for actor, _, _ in messages] == [PUSH_PROCESS_ACTOR, PUSH_PROCESS_ACTOR]
+    sent = [i for _, args, _ in messages for i in args[0]]
+    assert sent == list(range(BATCH_IDS + 2)), "every id exactly once, in order"
+    assert len(messages[0][1][0]) == BATCH_IDS
+
+
+def test_other_actors_keyword_arguments_and_actor_changes_are_not_merged() -> None:
+    rows = [
+        _row(1, PUSH_PROCESS_ACTOR, [[1]]),
+        _row(2, PROCESS_ACTOR, [[2]]),
+        _row(3, PROCESS_ACTOR, [[3]], {"force": True}),
+        _row(4, "confirm_shipment", [7]),
+        _row(5, "confirm_shipment", [8]),
+        _row(6, PUSH_PROCESS_ACTOR, [[4]]),
+    ]
+    assert _merged(rows) == [
+        (PUSH_PROCESS_ACTOR, [[1]], {}), (PROCESS_ACTOR, [[2]], {}), (PROCESS_ACTOR, [[3]], {"force": True}),
+        ("confirm_shipment", [7], {}), ("confirm_shipment", [8], {}), (PUSH_PROCESS_ACTOR, [[4]], {}),
+    ]
