@@ -206,6 +206,8 @@ def write_config(path: Path, shops: list[Shop], api_port: int, hot: list[str], a
         }
     if hot:
         sections[f"stock_groups.{HOT_GROUP}"] = {"mode": args.hot_mode, "skus": hot}
+    if args.push_window_ms is not None:
+        sections["rules"] = {"stock_push_window_ms": args.push_window_ms}
     write_toml(path, sections)
 
 
@@ -342,12 +344,14 @@ def settle(dsn: str, created: int, processes: list[Any], args: argparse.Namespac
 
 
 def start_profilers(processes: list[Any], directory: str) -> list[subprocess.Popen[bytes]]:
-    """``py-spy record`` on every hub process for the replay and the settling (speedscope files)."""
+    """``py-spy record --idle`` on every hub process for the replay and the settling (speedscope
+    files): idle samples too, so a thread waiting (a dramatiq thread on its coroutine, the event
+    loop in ``select``) shows where it waits, not only where it burns CPU."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     spy = str(Path(sys.executable).with_name("py-spy"))
     return [subprocess.Popen([spy, "record", "--pid", str(p.proc.pid), "--format", "speedscope", "--rate", "50",
-                              "--output", str(out / f"double11-{p.name}.speedscope.json"), "--nonblocking"],
+                              "--output", str(out / f"double11-{p.name}.speedscope.json"), "--nonblocking", "--idle"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for p in processes if p.proc is not None]
 
@@ -774,6 +778,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
     parser.add_argument("--shop-rate", type=float, default=1_000.0,
                         help="per-shop partner-call limit, calls/s (hub default 10; bench default 1,000)")
+    parser.add_argument("--push-window-ms", type=int, default=None,
+                        help="[rules] stock_push_window_ms, the per-shop coalescing window (hub default 200)")
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--timeout", type=float, default=0.0,
                         help="longest settling wait, s (default: 120 + 0.2 s per order, i.e. a 5 orders/s floor; "

@@ -49,6 +49,14 @@ SHIPPED_STATUSES = frozenset({"WAIT_BUYER_ACCEPT_GOODS", "FUND_PROCESSING", "PAY
                               "ARCHIVE", "IN_ISSUE"})
 SHIPPABLE_STATUSES = frozenset({"WAIT_SELLER_SEND_GOODS", "SELLER_PART_SEND_GOODS"})
 ISSUE_STATUSES = ("processing", "finish", "canceled_issue")
+#: How long a polled order's address is reused while its modified time stays the same: the poll
+#: re-lists an order on every run of its overlap (30 s by default, every 5 s), and each listing
+#: would otherwise cost one ``receiptinfo.get``. [U] That an address change moves the order's
+#: modified time is not documented, so the reuse is also bounded in time: a change it hides is
+#: read at most this much later.
+RECEIPT_REUSE_S = 120.0
+#: Most addresses kept per shop for that reuse (oldest dropped first): bounded memory.
+RECEIPT_REUSE_MAX = 5_000
 
 
 class _TopGatewayCalls:
@@ -124,6 +132,8 @@ class AliExpressChannel:
             label=self.shop, http=http)
         # The shared Taobao TMC consumer, its calls routed through this client (quota, pacing, TOP gateway).
         self.tmc = TmcConsumer(cast(TopClient, _TopGatewayCalls(self.client)), s.tmc_group_name)
+        #: (order id, modified time as listed) → (address, when read); see ``RECEIPT_REUSE_S``.
+        self._receipts: OrderedDict[tuple[str, str], tuple[dict[str, Any], float]] = OrderedDict()
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -165,9 +175,11 @@ class AliExpressChannel:
 
         The list's documented ``order_dto`` has no address field and AliExpress offers no bulk
         address call, so each such order costs one ``receiptinfo.get`` — paced by the shop's
-        throttle and counted against the daily quota like every call; a row that does carry a
-        ``receipt_address`` costs nothing. An order whose address cannot be read is set aside as
-        rejected (dead-lettered, replayable), never stored without an address. Throttling and lost
+        throttle and counted against the daily quota like every call — unless the same order at
+        the same modified time was read less than ``RECEIPT_REUSE_S`` ago (the poll's overlap
+        lists it again on every run); a row that does carry a ``receipt_address`` costs nothing.
+        An order whose address cannot be read is set aside as rejected (dead-lettered,
+        replayable), never stored without an address. Throttling and lost
         authorisation abort the page, which the poll retries."""
         receipts: dict[str, dict[str, Any]] = {}
         unaddressed: dict[str, str] = {}
@@ -175,6 +187,11 @@ class AliExpressChannel:
             if not isinstance(row, dict) or row.get("receipt_address") or row.get("order_id") in (None, ""):
                 continue
             order_id = str(row["order_id"])
+            modified = str(row.get("gmt_update") or row.get("gmt_modified") or "")
+            reused = self._reused_receipt(order_id, modified)
+            if reused is not None:
+                receipts[order_id] = reused
+                continue
             try:
                 receipt = await self._receipt(order_id)
             except AuthorizationError:
@@ -184,7 +201,30 @@ class AliExpressChannel:
                 continue
             if receipt:
                 receipts[order_id] = receipt
+                self._keep_receipt(order_id, modified, receipt)
         return receipts, unaddressed
+
+    def _reused_receipt(self, order_id: str, modified: str) -> dict[str, Any] | None:
+        """The address read for this order at this same modified time less than
+        ``RECEIPT_REUSE_S`` ago (a row without a modified time is always read again)."""
+        if not modified:
+            return None
+        kept = self._receipts.get((order_id, modified))
+        if kept is None:
+            return None
+        receipt, read_at = kept
+        if time.monotonic() - read_at > RECEIPT_REUSE_S:
+            del self._receipts[(order_id, modified)]
+            return None
+        return receipt
+
+    def _keep_receipt(self, order_id: str, modified: str, receipt: dict[str, Any]) -> None:
+        if not modified:
+            return
+        self._receipts[(order_id, modified)] = (receipt, time.monotonic())
+        self._receipts.move_to_end((order_id, modified))
+        while len(self._receipts) > RECEIPT_REUSE_MAX:
+            self._receipts.popitem(last=False)
 
     async def _receipt(self, external_id: str) -> dict[str, Any] | None:
         if not external_id.isdigit():

@@ -85,6 +85,21 @@ async def test_polled_orders_carry_the_shipping_address(served: tuple[AliExpress
     assert sorted(box.calls) == ["aliexpress.solution.order.get"] + ["aliexpress.solution.order.receiptinfo.get"] * 3
 
 
+async def test_a_repeated_poll_reads_again_only_the_addresses_of_orders_modified_since(
+        served: tuple[AliExpressSandbox, str], channel: AliExpressChannel) -> None:
+    """The poll's overlap lists an order on every run: its address is read once per modification."""
+    box, _ = served
+    ids = sorted(box.create_order(SHOP, f"AGAIN-{i}", 1) for i in range(3))
+    now = datetime.now(UTC)
+    await channel.fetch_orders(now - timedelta(minutes=5), now + timedelta(minutes=1), None)
+    box._shop(SHOP).orders[ids[0]].modified = "2099-01-01 00:00:00"  # changed since (stamp made distinct)
+    box.calls.clear()
+    page = await channel.fetch_orders(now - timedelta(minutes=5), now + timedelta(days=30_000), None)
+    assert {o.ref.external_id for o in page.orders} == set(ids)
+    assert all(o.shipping_address is not None and o.shipping_address.city == "San Jose" for o in page.orders)
+    assert sorted(box.calls) == ["aliexpress.solution.order.get", "aliexpress.solution.order.receiptinfo.get"]
+
+
 async def test_a_polled_order_whose_address_cannot_be_read_is_rejected_not_stored_bare(
         served: tuple[AliExpressSandbox, str], channel: AliExpressChannel) -> None:
     box, _ = served

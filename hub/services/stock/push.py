@@ -404,6 +404,29 @@ async def _pause(hub: Hub, shop: str, exc: AuthorizationError) -> None:
     log.error("shop.paused", shop=shop, reason=str(exc))
 
 
+async def _record_applied(session: AsyncSession, applied: Sequence[tuple[_Item, int]], at: datetime) -> None:
+    """One UPDATE for a call's shared values the shop took (a call carries up to
+    ``max_stock_batch`` of them): each row records its value while it still carries this push's
+    mark; a row a newer push took over meanwhile is ``inflight.superseded``."""
+    if not applied:
+        return
+    row = ChannelStockRow
+    by_id = {item.row_id: (item, shown) for item, shown in applied}
+    ids = sorted(by_id)
+    mine = await session.execute(
+        update(row).where(row.id.in_(ids),
+                          row.pending_key == case({i: by_id[i][0].key for i in ids}, value=row.id))
+        .values(target=case({i: by_id[i][0].target for i in ids}, value=row.id),
+                shown=case({i: by_id[i][1] for i in ids}, value=row.id),
+                pushed_at=at, last_error=None, last_error_at=None, exposure=None, anchor_value=None,
+                anchor_at=None, pending_key=None, pending_at=None, pending_delta=None)
+        .returning(row.id).execution_options(synchronize_session=False))
+    recorded = set(mine.scalars())
+    for row_id in ids:
+        if row_id not in recorded:
+            await inflight.superseded(session, row_id, at)
+
+
 async def _record(hub: Hub, platform: str, report: PushReport, batch: Sequence[_Entry],
                   results: Sequence[StockPushResult] | None, *, refused: Exception | None = None,
                   idempotent: bool) -> None:
@@ -414,6 +437,7 @@ async def _record(hub: Hub, platform: str, report: PushReport, batch: Sequence[_
     at = _now()
     retry_later: list[_Entry] = []
     unknown_later: list[_Entry] = []  # pushed again by the dirty sweep once the wait is over
+    applied: list[tuple[_Item, int]] = []  # shared values answered ok, with what the shop shows
     async with hub.database().transaction() as session:
         for item in batch:
             result = matched.get(item.row_id)
@@ -421,16 +445,7 @@ async def _record(hub: Hub, platform: str, report: PushReport, batch: Sequence[_
                 if isinstance(item, exposure.PlannedPush):
                     await exposure.record_outcome(session, item, result, answered=True, idempotent=idempotent, at=at)
                 else:
-                    shown = result.quantity if result.quantity is not None else item.value
-                    row = ChannelStockRow
-                    mine = await session.execute(update(row).where(row.id == item.row_id, row.pending_key == item.key)
-                                                 .values(target=item.target, shown=shown, pushed_at=at,
-                                                         last_error=None, last_error_at=None, exposure=None,
-                                                         anchor_value=None, anchor_at=None, pending_key=None,
-                                                         pending_at=None, pending_delta=None)
-                                                 .returning(row.id).execution_options(synchronize_session=False))
-                    if mine.first() is None:
-                        await inflight.superseded(session, item.row_id, at)
+                    applied.append((item, result.quantity if result.quantity is not None else item.value))
                 report.pushed += 1
                 metrics.STOCK_PUSHES.labels(platform, "ok").inc()
                 _observe_lag(platform, item, at)
@@ -471,6 +486,7 @@ async def _record(hub: Hub, platform: str, report: PushReport, batch: Sequence[_
                     session, actor=PUSH_ACTOR, queue="stock", args=[report.shop], kwargs={},
                     reason=f"shop {report.shop!r} refused stock for SKU {item.merchant_sku!r}: {error}",
                     error_class="PermanentError", attempts=1)
+        await _record_applied(session, applied, at)
         await _redirty(session, retry_later + unknown_later, None)
     if retry_later:
         await schedule_push(hub, [report.shop], delay_ms=5_000)
