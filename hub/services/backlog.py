@@ -1,15 +1,14 @@
 """Intake's flow control: how far processing is behind (the inbox backlog), whether intake should
 hold back, and which queue a stored batch goes to.
 
-``backlog(hub)`` is a cheap per-process view of the inbox rows waiting to be processed: one
-indexed, bounded query (``ix_inbox_status``; it counts at most ``limit + 1`` rows, so its cost does
-not grow with the backlog), cached and refreshed at most once per ``REFRESH_S`` per process
-whatever the request rate. ``over_limit(hub)`` says whether that backlog is above ``[queue]
+``backlog(hub)`` is a cheap per-process view of the inbox rows waiting to be processed: one indexed,
+bounded query (``ix_inbox_status``; it counts at most ``limit + 1`` rows, so its cost does not grow
+with the backlog), cached and refreshed at most once per ``REFRESH_S`` per process whatever the
+request rate. ``over_limit(hub)`` says whether that backlog is above ``[queue]
 inbox_backlog_limit``: while it is, message channels are not drained (their messages wait safely at
-the partner, which redelivers them) and webhooks answer 503 with ``Retry-After:
-retry_after_s(hub)`` (the partner pushes again). Not for processing (``hub.services.ingest``) or
-storing messages (``hub.services.intake``).
-"""
+the partner, which redelivers them) and polls wait; pushes are still stored (a platform retries a
+refused push only a few times, then it is lost to the polling safety net at best). Not for
+processing (``hub.services.ingest``) or storing messages (``hub.services.intake``)."""
 
 from __future__ import annotations
 
@@ -137,7 +136,7 @@ async def over_limit(hub: Hub) -> bool:
     if changed:
         if over:
             log.warning("intake.backpressure_on", pending=f">{cap}", limit=cap,
-                        detail="message channels are not drained and webhooks answer 503 until processing "
+                        detail="message channels are not drained and polls wait until processing "
                                "catches up")
         else:
             log.info("intake.backpressure_off", pending=pending, limit=cap)

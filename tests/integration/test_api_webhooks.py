@@ -133,25 +133,20 @@ async def test_push_is_not_acknowledged_when_the_inbox_cannot_store_it(
     assert "success" not in response.text, "the platform must retry, so it must not hear 'success'"
 
 
-async def test_a_push_while_the_workers_are_behind_by_more_than_the_backlog_limit_waits_at_the_platform(
+
+async def test_a_push_is_stored_even_while_the_workers_are_behind_by_more_than_the_backlog_limit(
     hub: Hub,
 ) -> None:
-    from sqlalchemy import update
-
+    """Backpressure holds message channels back (their messages wait at the platform), never pushes:
+    a platform retries a refused push only a few times, so refusing it could lose the order."""
     from hub.services import backlog
 
     hub.config.queue.inbox_backlog_limit = 1
-    first, held, later = _body(("b-1", "1"), ("b-2", "2")), _body(("b-3", "3")), _body(("b-4", "4"))
+    first, later = _body(("b-1", "1"), ("b-2", "2")), _body(("b-3", "3"))
     async with api(hub) as client:
         stored = await client.post("/webhooks/fakepush/fp-main", content=first, headers={"X-Sign": sign(first)})
         backlog.forget(hub)  # the count is cached for a second: look again now
-        refused = await client.post("/webhooks/fakepush/fp-main", content=held, headers={"X-Sign": sign(held)})
-        assert await _inbox_count(hub) == 2, "nothing of a refused push is stored"
-        async with hub.database().transaction() as session:  # the workers catch up
-            await session.execute(update(InboxRow).values(status="done"))
-        backlog.forget(hub)
+        assert await backlog.over_limit(hub)
         taken = await client.post("/webhooks/fakepush/fp-main", content=later, headers={"X-Sign": sign(later)})
-    assert stored.status_code == 200
-    assert refused.status_code == 503 and int(refused.headers["Retry-After"]) >= 1
-    assert refused.json()["error"] == "unavailable"
-    assert taken.status_code == 200 and await _inbox_count(hub) == 3
+    assert stored.status_code == 200 and taken.status_code == 200
+    assert await _inbox_count(hub) == 3

@@ -4,22 +4,22 @@
 push URL of a platform app that pushes every authorising shop's messages to one place
 (``Capability.RECEIVE_APP_PUSH``): the shops configured for the app the push names (``push_app_of``
 / ``push_app``) verify it, and each message goes to the shop whose platform id it names
-(``hub.services.push_routing``). The raw body goes to a connector (``parse_push``), which checks
-the signature on the exact bytes and parses the events; the messages are stored in the inbox, with
-their ``process_inbox_batch`` owed in the outbox, in one transaction shared with the pushes that
-arrived meanwhile (``hub.services.intake.accept_messages``, group commit), before the platform
-hears "success" in the body and status it expects. A push whose group could not be committed gets
-a 5xx (nothing of it acknowledged), so the platform pushes it again. A message that names a shop it
-does not belong to, or that cannot be stored (a message id over 200 characters, a NUL in an id),
-is not stored, and listed (logged, and its id in the ``X-Rejected-Messages`` header) while the rest
-of the batch is kept. Bodies are bounded before they reach here (``hub.api.body_limits``: 413,
-408, and 400 for JSON nested too deep to parse safely). The queue is not on this path: a broker
-outage delays the processing (the relay sends what committed once it is back), not the answer.
-While more messages wait to be stored than the intake queues (``MAX_QUEUED_MESSAGES``), or more
-stored messages wait for the workers than ``[queue] inbox_backlog_limit`` (``hub.services.backlog``),
-a push gets 503 with Retry-After. Unknown shops, platforms that do not push, bad signatures and malformed
-bodies get a 4xx, are counted by platform and reason, and are logged without the body or any
-header value; an accepted push is logged at debug (its group's ``inbox.recorded`` line is info).
+(``hub.services.push_routing``). The raw body goes to a connector (``parse_push``), which checks the
+signature on the exact bytes and parses the events; the messages are stored in the inbox, with their
+``process_inbox_batch`` owed in the outbox, in one transaction shared with the pushes that arrived
+meanwhile (``hub.services.intake.accept_messages``, group commit), before the platform hears
+"success" in the body and status it expects. A push whose group could not be committed gets a 5xx
+(nothing of it acknowledged), so the platform pushes it again. A message that names a shop it does
+not belong to, or that cannot be stored (a message id over 200 characters, a NUL in an id), is not
+stored, and listed (logged, and its id in the ``X-Rejected-Messages`` header) while the rest of the
+batch is kept. Bodies are bounded before they reach here (``hub.api.body_limits``: 413, 408, and 400
+for JSON nested too deep to parse safely). The queue is not on this path: a broker outage delays the
+processing (the relay sends what committed once it is back), not the answer. While more messages
+wait to be stored than the intake queues (``MAX_QUEUED_MESSAGES``), a push gets 503 with Retry-
+After; a long backlog of stored messages does not refuse pushes. Unknown shops, platforms that do
+not push, bad signatures and malformed bodies get a 4xx, are counted by platform and reason, and are
+logged without the body or any header value; an accepted push is logged at debug (its group's
+``inbox.recorded`` line is info).
 
 Pushes are answered by ``WebhookFastPath``, a plain ASGI layer inside the request-id and body-limit
 middlewares, without FastAPI's routing, dependency solving and response classes (at thousands of
@@ -52,7 +52,7 @@ from hub.api.params import MAX_TEXT, PathText
 from hub.context import Hub
 from hub.db.inbox import unstorable
 from hub.errors import BadInputError, ConfigError, SignatureError
-from hub.services import backlog, intake
+from hub.services import intake
 from hub.services.push_routing import reject_foreign, route_by_account
 
 log = structlog.get_logger(__name__)
@@ -71,10 +71,8 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": WebhookRejected, "description": "Signature does not verify (bad_signature)."},
     404: {"model": WebhookRejected, "description": "Unknown shop or app, platform mismatch, or no push support."},
     413: {"model": WebhookRejected, "description": "Body larger than [limits] allows for the platform (too_large)."},
-    503: {"model": WebhookRejected, "description": "More pushes are waiting to be stored than the hub queues, or "
-                                                   "the workers are behind by more than [queue] "
-                                                   "inbox_backlog_limit stored messages; the platform should "
-                                                   "push again after Retry-After."},
+    503: {"model": WebhookRejected, "description": "More pushes are waiting to be stored than the hub queues; "
+                                                   "the platform should push again after Retry-After."},
 }
 
 
@@ -166,13 +164,11 @@ def _printable(message_id: str, width: int = 64) -> str:
 async def _store(hub: Hub, platform: str, by_shop: dict[str, list[InboundMessage]],
                  request_id: str | None) -> int | Answer:
     """Store each shop's messages (all in the same group commit); returns how many were new, or
-    the answer when the intake is too busy to queue them or the inbox backlog is over its limit."""
-    if await backlog.over_limit(hub):
-        # Backpressure: the workers are behind by more than ``[queue] inbox_backlog_limit`` rows;
-        # the platform keeps the push and sends it again (the transition is logged by ``backlog``).
-        _reject(platform, "backlog")
-        return _error(503, "unavailable", "the hub is working off a backlog of stored messages; push again later",
-                      request_id=request_id, headers={"Retry-After": str(backlog.retry_after_s(hub))})
+    the answer when the intake is too busy to queue them.
+
+    A long inbox backlog does not refuse pushes (unlike the message channels, which ``backlog``
+    holds back): a platform retries a refused push only a few times, and the sandboxes not at all,
+    so refusing would lose orders to the polling safety net at best. Storing a push is cheap."""
     try:
         if len(by_shop) == 1:
             [(shop, messages)] = by_shop.items()
