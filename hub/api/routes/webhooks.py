@@ -15,8 +15,8 @@ stored, and listed (logged, and its id in the ``X-Rejected-Messages`` header) wh
 batch is kept. Bodies are bounded before they reach here (``hub.api.body_limits``: 413, 408, and 400
 for JSON nested too deep to parse safely). The queue is not on this path: a broker outage delays the
 processing (the relay sends what committed once it is back), not the answer. While more messages
-wait to be stored than the intake queues (``MAX_QUEUED_MESSAGES``), a push gets 503 with Retry-
-After; a long backlog of stored messages does not refuse pushes. Unknown shops, platforms that do
+wait to be stored than the intake queues (``MAX_QUEUED_MESSAGES``), a push gets 503 with
+Retry-After; a long backlog of stored messages does not refuse pushes. Unknown shops, platforms that do
 not push, bad signatures and malformed bodies get a 4xx, are counted by platform and reason, and are
 logged without the body or any header value; an accepted push is logged at debug (its group's
 ``inbox.recorded`` line is info).
