@@ -34,7 +34,7 @@ from typing import Any
 
 import asyncpg
 
-from bench._flash_support import StockWatch
+from bench._flash_support import StockWatch, after_stock_calls
 from contracts.inventory import AllocationMode, StockPolicy
 from hub.services.stock import allocation
 from plugins.taobao.top_gateway import TmcQueue
@@ -310,38 +310,7 @@ def watch_stock(platform: str, sandbox: Any, shop: str, getters: dict[str, Calla
         for sku, get in getters.items():
             watches[sku].saw(shop, get())
 
-    if platform in ("taobao", "tmall"):
-        gateway = sandbox.gateway
-        originals = {m: entry for m, entry in gateway.handlers.items() if "quantity.update" in m}
-        for method, (handler, needs_session) in originals.items():
-            def wrapped(call: Any, _handler: Any = handler) -> Any:
-                result = _handler(call)
-                seen()
-                return result
-            gateway.handlers[method] = (wrapped, needs_session)
-        return lambda: gateway.handlers.update(originals)
-    if platform == "douyin":
-        from plugins.douyin import sandbox_api
-
-        table = sandbox_api.HANDLERS
-        saved = {m: h for m, h in table.items() if m.startswith("sku.syncStock")}
-        for method, handler in saved.items():
-            def wrapped_dy(book: Any, emulated: Any, params: Any, _handler: Any = handler) -> Any:
-                result = _handler(book, emulated, params)
-                seen()
-                return result
-            table[method] = wrapped_dy
-        return lambda: table.update(saved)
-    if platform == "aliexpress":
-        original = sandbox._inventory
-
-        def wrapped_ae(box: Any, form: Any) -> Any:
-            result = original(box, form)
-            seen()
-            return result
-        sandbox._inventory = wrapped_ae
-        return lambda: delattr(sandbox, "_inventory")
-    raise ValueError(f"no stock instrument for platform {platform!r}")
+    return after_stock_calls(platform, sandbox, seen)
 
 
 @dataclass

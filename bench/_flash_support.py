@@ -241,12 +241,15 @@ class StockWatch:
 
 def instrument(platform: str, sandbox: Any, shop: str, watch: StockWatch) -> Callable[[], None]:
     """Wrap the sandbox's stock-update handler(s) so each landing push is timestamped with the
-    value it left; returns a function that undoes it. Relies on each sandbox's internals (bench
-    code, not a contract): TOP gateway handlers, Douyin's handler table, AliExpress's method."""
+    value it left; returns a function that undoes it (``after_stock_calls``)."""
+    return after_stock_calls(platform, sandbox,
+                             lambda: watch.saw(shop, sandbox.shown_stock(shop, watch.sku), push=True))
 
-    def seen() -> None:
-        watch.saw(shop, sandbox.shown_stock(shop, watch.sku), push=True)
 
+def after_stock_calls(platform: str, sandbox: Any, seen: Callable[[], None]) -> Callable[[], None]:
+    """Call ``seen()`` after each stock-update call the sandbox handles; returns the undo. Relies on
+    each sandbox's internals (bench code, not a contract): TOP gateway handlers, Douyin's handler
+    table, AliExpress's method."""
     if platform in ("taobao", "tmall"):
         gateway = sandbox.gateway
         originals = {m: entry for m, entry in gateway.handlers.items() if "quantity.update" in m}
