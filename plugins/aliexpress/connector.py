@@ -221,9 +221,13 @@ class AliExpressChannel:
     def _keep_receipt(self, order_id: str, modified: str, receipt: dict[str, Any]) -> None:
         if not modified:
             return
-        self._receipts[(order_id, modified)] = (receipt, time.monotonic())
+        now = time.monotonic()
+        self._receipts[(order_id, modified)] = (receipt, now)
         self._receipts.move_to_end((order_id, modified))
-        while len(self._receipts) > RECEIPT_REUSE_MAX:
+        # Oldest first: drop what can no longer be reused, so only the last RECEIPT_REUSE_S of
+        # addresses stay in memory, however long the hub runs.
+        while self._receipts and (len(self._receipts) > RECEIPT_REUSE_MAX
+                                  or now - next(iter(self._receipts.values()))[1] > RECEIPT_REUSE_S):
             self._receipts.popitem(last=False)
 
     async def _receipt(self, external_id: str) -> dict[str, Any] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -13,6 +14,7 @@ from hub.asgi_server import serve_in_thread
 from hub.errors import AuthorizationError, ThrottledError
 from hub.testing.conformance import ChannelConformance
 from hub.testing.context import make_context
+from plugins.aliexpress import connector as connector_module
 from plugins.aliexpress.client import BEIJING, QuotaBanError, seconds_until_beijing_midnight
 from plugins.aliexpress.connector import AliExpressChannel
 from plugins.aliexpress.sandbox import AliExpressSandbox, SoldOut
@@ -98,6 +100,25 @@ async def test_a_repeated_poll_reads_again_only_the_addresses_of_orders_modified
     assert {o.ref.external_id for o in page.orders} == set(ids)
     assert all(o.shipping_address is not None and o.shipping_address.city == "San Jose" for o in page.orders)
     assert sorted(box.calls) == ["aliexpress.solution.order.get", "aliexpress.solution.order.receiptinfo.get"]
+
+
+async def test_addresses_are_kept_in_memory_only_while_they_can_be_reused(
+        served: tuple[AliExpressSandbox, str], channel: AliExpressChannel, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long-running worker keeps only the last ``RECEIPT_REUSE_S`` of buyers' addresses: the ones
+    read earlier are dropped at the next read, not when the cache is full."""
+    box, _ = served
+    clock = [1_000.0]
+    monkeypatch.setattr(connector_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    now = datetime.now(UTC)
+    for i in range(3):
+        box.create_order(SHOP, f"KEPT-{i}", 1)
+    await channel.fetch_orders(now - timedelta(minutes=5), now + timedelta(minutes=1), None)
+    assert len(channel._receipts) == 3
+    clock[0] += connector_module.RECEIPT_REUSE_S + 1
+    box._shop(SHOP).orders[box.create_order(SHOP, "LATER", 1)].modified = "2099-01-01 00:00:00"
+    page = await channel.fetch_orders(datetime(2098, 12, 31, tzinfo=UTC), datetime(2099, 1, 2, tzinfo=UTC), None)
+    assert [o.shipping_address is not None for o in page.orders] == [True]
+    assert len(channel._receipts) == 1, "the three older addresses are gone"
 
 
 async def test_a_polled_order_whose_address_cannot_be_read_is_rejected_not_stored_bare(

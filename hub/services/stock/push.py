@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import case, select, update
+from sqlalchemy import Table, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.connectors import Capability, declared
@@ -404,24 +404,34 @@ async def _pause(hub: Hub, shop: str, exc: AuthorizationError) -> None:
     log.error("shop.paused", shop=shop, reason=str(exc))
 
 
+#: ``_record_applied``'s write, one statement whatever the call's size (sent as an executemany):
+#: a statement whose shape followed the batch (a CASE with one WHEN per row) was compiled and cached
+#: once per batch size, and those cache entries were most of a busy worker's memory growth.
+_APPLIED: Table = ChannelStockRow.__table__  # type: ignore[assignment]
+_RECORD_APPLIED = (
+    update(_APPLIED).where(_APPLIED.c.id == bindparam("row_id"))
+    .values(target=bindparam("new_target"), shown=bindparam("new_shown"), pushed_at=bindparam("at"),
+            last_error=None, last_error_at=None, exposure=None, anchor_value=None, anchor_at=None,
+            pending_key=None, pending_at=None, pending_delta=None))
+
+
 async def _record_applied(session: AsyncSession, applied: Sequence[tuple[_Item, int]], at: datetime) -> None:
-    """One UPDATE for a call's shared values the shop took (a call carries up to
-    ``max_stock_batch`` of them): each row records its value while it still carries this push's
-    mark; a row a newer push took over meanwhile is ``inflight.superseded``."""
+    """Record the shared values the shop took in one call (up to ``max_stock_batch`` of them): each
+    row records its value while it still carries this push's mark (read under a row lock, in id
+    order); a row a newer push took over meanwhile is ``inflight.superseded``."""
     if not applied:
         return
     row = ChannelStockRow
     by_id = {item.row_id: (item, shown) for item, shown in applied}
     ids = sorted(by_id)
-    mine = await session.execute(
-        update(row).where(row.id.in_(ids),
-                          row.pending_key == case({i: by_id[i][0].key for i in ids}, value=row.id))
-        .values(target=case({i: by_id[i][0].target for i in ids}, value=row.id),
-                shown=case({i: by_id[i][1] for i in ids}, value=row.id),
-                pushed_at=at, last_error=None, last_error_at=None, exposure=None, anchor_value=None,
-                anchor_at=None, pending_key=None, pending_at=None, pending_delta=None)
-        .returning(row.id).execution_options(synchronize_session=False))
-    recorded = set(mine.scalars())
+    marks = await session.execute(select(row.id, row.pending_key).where(row.id.in_(ids)).order_by(row.id)
+                                  .with_for_update())
+    mine = [int(row_id) for row_id, key in marks if key is not None and key == by_id[int(row_id)][0].key]
+    if mine:
+        await session.execute(_RECORD_APPLIED, [
+            {"row_id": row_id, "new_target": by_id[row_id][0].target, "new_shown": by_id[row_id][1], "at": at}
+            for row_id in mine])
+    recorded = set(mine)
     for row_id in ids:
         if row_id not in recorded:
             await inflight.superseded(session, row_id, at)
