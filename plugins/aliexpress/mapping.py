@@ -236,8 +236,11 @@ def map_order(order: Mapping[str, Any], shop: str, receipt: Mapping[str, Any] | 
         shipping_fee=money(order.get("logistics_amount"), total.currency),
         buyer_note=order.get("memo") or None,
         tags=list(tags + extra_tags),
-        extra={k: order[k] for k in ("fund_status", "logistics_status", "issue_status", "frozen_status",
-                                      "payment_type", "end_reason", "order_end_reason") if order.get(k)},
+        # The list says ``end_reason``, the detail ``order_end_reason``: kept under one key, so a
+        # polled order carries what a fetched one does.
+        extra={**{k: order[k] for k in ("fund_status", "logistics_status", "issue_status", "frozen_status",
+                                         "payment_type") if order.get(k)},
+               **({"end_reason": _end_reason(order)} if _end_reason(order) else {})},
     )
 
 

@@ -431,6 +431,7 @@ class AliExpressSandbox:
         dtos = [{"order_id": int(o.order_id), "order_status": o.status, "gmt_create": o.created,
                  "gmt_update": o.modified, "gmt_pay_time": o.paid or "", "buyer_login_id": "us-buyer-1",
                  "pay_amount": self._detail(o)["order_amount"], "end_reason": o.end_reason,
+                 "fund_status": self._detail(o)["fund_status"],
                  "product_list": {"order_product_dto": [
                      {"order_id": int(line["id"]), "product_id": int(line["product_id"]), "sku_code": line["sku_code"],
                       "product_count": line["quantity"], "product_name": f"Sandbox {line['sku_code']}",

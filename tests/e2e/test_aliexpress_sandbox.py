@@ -307,3 +307,15 @@ def test_bad_signatures_are_refused_in_the_platforms_shape(served: tuple[AliExpr
 class TestAliExpressConformance(ChannelConformance):
     connector_class = AliExpressChannel
     sandbox_class = AliExpressSandbox
+
+
+class _TopGatewaySandbox(AliExpressSandbox):
+    """The same sandbox answering on the TOP-style router, as a shop with ``protocol = "top"`` uses."""
+
+    def __init__(self) -> None:
+        super().__init__(protocol="top")
+
+
+class TestAliExpressTopGatewayConformance(ChannelConformance):
+    connector_class = AliExpressChannel
+    sandbox_class = _TopGatewaySandbox

@@ -1,4 +1,5 @@
-"""The repository stands alone: no tracked file cites notes that live outside it, and every
+"""The repository stands alone: no tracked file cites notes that live outside it (nor a path of the
+machine it was written on), every page link lands inside the clone, and every
 ``docs/`` page the README links to exists.
 
 A clone is all a plugin author or an operator gets, so a citation of a file beside the repository
@@ -15,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 #: Spelt in pieces so this file does not itself match what it looks for.
 OUTSIDE = tuple(f"{a}/{b}" for a, b in (("shared", "platforms"), ("shared", "DESIGN"), ("shared", "STYLE"),
-                                          ("..", "shared")))
+                                          ("..", "shared"), ("", "work/")))
 #: A section of the design notes cited by their old name, e.g. "DESIGN §5" or "see DESIGN.md".
 BARE_DESIGN_CITATION = re.compile(r"\bDESIGN(?:\s*§|\.md)")
 ARCHITECTURE_PAGE = ROOT / "docs" / "architecture.md"
@@ -79,5 +80,22 @@ def test_relative_links_between_docs_pages_resolve() -> None:
             if "://" in target:
                 continue
             if not (page.parent / target).resolve().exists():
+                broken.append(f"{page.relative_to(ROOT)} → {target}")
+    assert not broken, "\n".join(broken)
+
+
+def test_every_relative_link_in_a_tracked_page_stays_in_the_repository() -> None:
+    """README.md, docs/, the plugins' and bench's READMEs: a link a reader follows from a clone
+    lands on a file of the clone, never beside it (``../../notes``) nor nowhere."""
+    root = ROOT.resolve()
+    broken = []
+    for page in _tracked_files():
+        if page.suffix != ".md" or not page.is_file():
+            continue
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text(encoding="utf-8")):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            resolved = (page.parent / target).resolve()
+            if not resolved.is_relative_to(root) or not resolved.exists():
                 broken.append(f"{page.relative_to(ROOT)} → {target}")
     assert not broken, "\n".join(broken)
