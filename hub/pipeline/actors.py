@@ -111,19 +111,21 @@ async def consume_channel(shop: str) -> None:
     Skipped while the shop is paused: the channel keeps its messages until the shop is resumed.
     The channel is opened first (``open_message_channel``, e.g. TMC's permit) and never consumed
     while it is not open: a failed opening waits out its backoff, shown in ``/api/v1/shops``.
-    Nothing is taken while the inbox backlog is over ``[queue] inbox_backlog_limit``: the messages
-    wait at the partner (unconfirmed ones are redelivered), shown as ``held_since``."""
+    Opening is not intake, so it happens even while the inbox backlog is over ``[queue]
+    inbox_backlog_limit`` (the platform keeps the account's messages from then on); nothing is
+    taken then: the messages wait at the partner (unconfirmed ones are redelivered), shown as
+    ``held_since``."""
     if await _skip_paused(shop, "consume_channel"):
         return
     hub = current_hub()
-    if await backlog.over_limit(hub):
-        await message_channel.record_held(hub, shop, await message_channel.read(hub, shop), True)
-        return
     config = hub.config.shops[shop]
     connector = hub.accounts().channel(shop)
     channel = await message_channel.ensure_open(hub, shop, connector)
     if channel is None:
         return  # not open (the reason and the next attempt are recorded); the leader sends again
+    if await backlog.over_limit(hub):
+        await message_channel.record_held(hub, shop, channel, True)
+        return
     await message_channel.record_held(hub, shop, channel, False)
     deadline = time.monotonic() + CONSUME_BUDGET_S
     try:

@@ -2,7 +2,9 @@
 
 Both gateways: IOP (``/sync`` for dotted APIs, ``/rest/<path>`` for system APIs, HMAC-SHA256
 signature with the path rule, epoch-ms timestamps within 7200 s) and TOP-style (``/router/rest``,
-the TOP signer, GMT+8 timestamps within 10 min) serving the same ``aliexpress.*`` methods and TMC
+the TOP signer, GMT+8 timestamps within 10 min, GET or POST; answers as ``top_gateway`` shapes
+them: null fields and empty lists left out, ``simplify=true`` unwrapped) serving the same
+``aliexpress.*`` methods and TMC
 (``taobao.tmc.messages.consume``/``confirm``, unconfirmed messages redelivered; a shop's messages
 are delivered only after ``taobao.tmc.user.permit`` with its session, and only the permitted
 topics when ``topics`` was given — messages before the permit are held [U], as in ``top_gateway``). Stateful: listings
@@ -36,6 +38,7 @@ from plugins.aliexpress.client import BEIJING, iop_sign, response_key, seconds_u
 from plugins.aliexpress.mapping import format_pacific, parse_pacific
 from plugins.aliexpress.sandbox_listings import listing_handlers
 from plugins.taobao.signing import sign_top
+from plugins.taobao.top_gateway import simplified, without_empties
 
 NEW_LISTING_STOCK = 100
 NEXT_STATUS = {"PLACE_ORDER_SUCCESS": "WAIT_SELLER_SEND_GOODS", "WAIT_SELLER_SEND_GOODS": "WAIT_BUYER_ACCEPT_GOODS",
@@ -336,7 +339,11 @@ class AliExpressSandbox:
                 error.update({"sub_code": err.sub_code, "sub_msg": err.message})
             return JSONResponse({"error_response": error})
         self.calls.append(method)
-        return JSONResponse({response_key(method): {**body, "request_id": request_id}})
+        # As TOP answers: null fields and empty lists left out; simplify=true (JSON) unwrapped.
+        answer = without_empties({**body, "request_id": request_id})
+        if form.get("simplify") == "true" and (form.get("format") or "xml") == "json":
+            return JSONResponse(simplified(answer))
+        return JSONResponse({response_key(method): answer})
 
     def _dispatch(self, api: str, form: dict[str, str]) -> dict[str, Any]:
         with self._lock:

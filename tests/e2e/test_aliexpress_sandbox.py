@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from plugins.aliexpress import connector as connector_module
 from plugins.aliexpress.client import BEIJING, QuotaBanError, seconds_until_beijing_midnight
 from plugins.aliexpress.connector import AliExpressChannel
 from plugins.aliexpress.sandbox import AliExpressSandbox, SoldOut
+from plugins.taobao.signing import sign_top
 
 pytestmark = pytest.mark.e2e
 SHOP = "ae-e2e"
@@ -302,6 +304,51 @@ def test_bad_signatures_are_refused_in_the_platforms_shape(served: tuple[AliExpr
     assert iop == {"code": "IncompleteSignature", "type": "ISV", "request_id": iop["request_id"],
                    "message": "The request signature does not conform to platform standards"}
     assert top["error_response"]["code"] == 25
+
+
+
+def _top_call(box: AliExpressSandbox, base_url: str, method: str, *, get: bool = False, **extra: str) -> Any:
+    """A raw signed call to the sandbox's TOP-style gateway, as a third-party TOP SDK sends it."""
+    params = {"method": method, "app_key": box.app_key, "session": box.session_for(SHOP), "format": "json",
+              "timestamp": datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M:%S"), "sign_method": "md5", "v": "2.0",
+              **extra}
+    params["sign"] = sign_top(params, box.app_secret)
+    with httpx.Client(base_url=base_url) as http:
+        response = http.get("/router/rest", params=params) if get else http.post("/router/rest", data=params)
+    return response.json()
+
+
+def test_the_top_gateway_answers_as_top_does_empty_lists_left_out_and_simplify_honoured() -> None:
+    """AliExpress over TOP is a TOP gateway: null fields and empty lists are left out (a client must
+    read a missing list as empty), ``simplify=true`` drops the ``<method>_response`` wrapper and the
+    list wrappers, and GET is as good as POST — as ``plugins.taobao.top_gateway`` answers."""
+    box = AliExpressSandbox(protocol="top", redeliver_after=0.0)
+    method = "aliexpress.solution.order.get"
+    with serve_in_thread(box.app) as base_url:
+        box.shop_settings(SHOP, base_url)  # the shop, with its session
+        empty = _top_call(box, base_url, method)["aliexpress_solution_order_get_response"]["result"]
+        assert "target_list" not in empty and empty["total_count"] == 0, empty
+        order_id = box.create_order(SHOP, "AE-SKU-1", 1)
+        wrapped = _top_call(box, base_url, method, get=True)
+        simple = _top_call(box, base_url, method, get=True, simplify="true")
+    listed = wrapped["aliexpress_solution_order_get_response"]["result"]["target_list"]["order_dto"]
+    assert [str(o["order_id"]) for o in listed] == [order_id]
+    assert "aliexpress_solution_order_get_response" not in simple, simple
+    assert [str(o["order_id"]) for o in simple["result"]["target_list"]] == [order_id]
+
+
+async def test_the_connector_reads_an_empty_top_answer_as_nothing() -> None:
+    box = AliExpressSandbox(protocol="top", redeliver_after=0.0)
+    with serve_in_thread(box.app) as base_url:
+        connector = AliExpressChannel(make_context(AliExpressChannel, SHOP, box.shop_settings(SHOP, base_url)))
+        try:
+            now = datetime.now(UTC)
+            page = await connector.fetch_orders(now - timedelta(hours=1), now, None)
+            await connector.open_message_channel()
+            messages = await connector.consume_messages(50)
+        finally:
+            await connector.aclose()
+    assert page.orders == [] and page.next_cursor is None and messages == []
 
 
 class TestAliExpressConformance(ChannelConformance):

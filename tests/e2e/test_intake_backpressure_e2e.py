@@ -108,3 +108,29 @@ async def test_over_limit_answers_from_a_bounded_count_and_never_with_limit_zero
                 assert not await backlog.over_limit(hub), "0 switches backpressure off"
             finally:
                 await close_test_loop(hub)
+
+
+async def test_a_hub_that_starts_over_the_limit_still_permits_tmc_but_takes_nothing_in(backend: Backend) -> None:
+    """The permit is not intake: a hub that starts with the backlog over the limit (an earlier run
+    left it) still opens each shop's TMC at once, so TOP keeps the seller's messages from then on,
+    while nothing is taken in until the backlog shrinks."""
+    with served_sandboxes(["taobao"]) as served:
+        config = e2e_config(backend, served)
+        config.queue.inbox_backlog_limit = LIMIT
+        item = served["taobao"]
+        shop, box, tmc = item.shop, item.sandbox, item.sandbox.gateway.tmc
+        with intake_only_hub(config) as hub:
+            try:
+                async with hub.database().transaction() as session:  # left by an earlier run
+                    session.add_all([InboxRow(platform="taobao", shop="tb-earlier", message_id=f"old-{n}",
+                                              source="message_channel", kind="order", topic="t", payload={},
+                                              status="pending", attempts=0) for n in range(LIMIT + 2)])
+                backlog.forget(hub)
+                box.create_order(shop, "E2E-BP", 1, paid=True)
+                await _consume(hub, shop, times=1)
+                assert box.tmc_permitted(shop) is not None, "permitted at start, though the backlog is over the limit"
+                state = await message_channel.read(hub, shop)
+                assert state.is_open and state.held_since, state
+                assert await _inbox(hub, shop) == 0 and tmc.pending(APP_KEY) > 0, "nothing taken in"
+            finally:
+                await close_test_loop(hub)

@@ -3,7 +3,8 @@ after ``taobao.tmc.user.permit`` for that seller's session, so orders reach the 
 because the hub opens each shop's message channel before consuming it (with polling switched off
 here, nothing else would bring them in). ``GET /api/v1/shops`` says the channel is open, since
 when and for which topics. Taobao, Tmall and AliExpress (TMC over its TOP gateway); SQLite +
-in-process queue and PostgreSQL + the real Redis."""
+in-process queue and PostgreSQL + the real Redis. Two shops whose TMC message ids collide (two
+apps, each numbering its messages from the same first id) both get their orders."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from hub.asgi_server import BackgroundServer
 from hub.db.tables import InboxRow
 from plugins.aliexpress.connector import AliExpressChannel
 from plugins.taobao.connector import TaobaoChannel
+from plugins.taobao.sandbox import TaobaoSandbox
 from plugins.tmall.connector import TmallChannel
 from tests.e2e.hub_e2e_support import (
     Backend,
+    Served,
     backend,
     close_test_loop,
     e2e_config,
@@ -66,3 +70,30 @@ async def test_tmc_orders_arrive_only_because_the_hub_permits_each_shop_first(ba
             assert sources == {"message_channel"}
         finally:
             await close_test_loop(hub)
+
+
+async def test_two_shops_whose_tmc_message_ids_collide_both_get_their_orders(backend: Backend) -> None:
+    # Two Taobao apps (a TMC group is per app) whose queues number from the same first id: the
+    # inbox must key messages per shop, or the second shop's order waits for a poll (off here).
+    boxes = {shop: TaobaoSandbox() for shop in ("tb-east", "tb-west")}
+    servers = {shop: BackgroundServer(box.app).start() for shop, box in boxes.items()}
+    try:
+        served = {shop: Served("taobao", shop, box, servers[shop]) for shop, box in boxes.items()}
+        with e2e_hub(e2e_config(backend, served)) as hub:
+            try:
+                created = {shop: box.create_order(shop, "E2E-TEE", 1) for shop, box in boxes.items()}
+                async with pumping(hub, consume=list(boxes)):  # no polling
+                    for shop in boxes:
+                        await eventually(lambda shop=shop: _landed(hub, shop, created[shop]),
+                                         what=f"{shop}'s order over TMC")
+                async with hub.database().session() as session:
+                    rows = (await session.execute(select(InboxRow.shop, InboxRow.message_id).where(
+                        InboxRow.source == "message_channel"))).all()
+                east = {m for s, m in rows if s == "tb-east"}
+                west = {m for s, m in rows if s == "tb-west"}
+                assert east & west, f"the sandboxes' message ids were meant to collide: {sorted(rows)}"
+            finally:
+                await close_test_loop(hub)
+    finally:
+        for server in servers.values():
+            server.stop()

@@ -159,3 +159,26 @@ async def test_per_shop_push_rejects_a_message_that_names_another_shop(database_
     [rejected] = [e for e in logs if e["event"] == "push.message_rejected"]
     assert rejected["shop"] == "dy-north"
     assert rejected["reason"] == f"names shop id {SOUTH_ID}, not this shop's {NORTH_ID}"
+
+
+async def test_two_shops_pushed_the_same_message_id_each_keep_their_message(database_url: str) -> None:
+    """The inbox is unique per (platform, shop, message id): Douyin numbers messages per app, not
+    per shop, and a colliding id must not hide the second shop's order until the next poll. One
+    app-level push carrying both (one group commit), then one push on each shop's own URL."""
+    hub = _douyin_hub(database_url)
+    both, both_headers = _push([("7500000000000000001", NORTH_ID, "4891234567890127001"),
+                                ("7500000000000000001", SOUTH_ID, "4891234567890127002")])
+    north, north_headers = _push([("7500000000000000002", NORTH_ID, "4891234567890127003")])
+    south, south_headers = _push([("7500000000000000002", SOUTH_ID, "4891234567890127004")])
+    with serve_in_thread(create_app(hub)) as base_url:
+        async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+            answers = [await client.post("/webhooks/douyin", content=both, headers=both_headers),
+                       await client.post("/webhooks/douyin/dy-north", content=north, headers=north_headers),
+                       await client.post("/webhooks/douyin/dy-south", content=south, headers=south_headers),
+                       await client.post("/webhooks/douyin", content=both, headers=both_headers)]  # redelivered
+    assert [a.status_code for a in answers] == [200] * 4 and all("x-rejected-messages" not in a.headers
+                                                                 for a in answers)
+    assert sorted(await _stored(hub)) == [("dy-north", "7500000000000000001", "4891234567890127001"),
+                                          ("dy-north", "7500000000000000002", "4891234567890127003"),
+                                          ("dy-south", "7500000000000000001", "4891234567890127002"),
+                                          ("dy-south", "7500000000000000002", "4891234567890127004")]

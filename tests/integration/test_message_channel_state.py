@@ -1,17 +1,23 @@
 """A shop's message channel is opened before it is consumed, retried with backoff when opening
-fails, opened again after a resume, and what the operator is shown says which of these is true."""
+fails, opened again after a resume or an authorisation with a code, and what the operator is
+shown says which of these is true."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
+from pydantic import BaseModel
 
+from contracts import Capability, ShopAuthorization
+from hub.config import ShopConfig
 from hub.context import Hub
 from hub.errors import AuthorizationError, RetryableError
+from hub.plugin_api import hookimpl
 from hub.plugins import build_plugin_manager
 from hub.services import message_channel
+from hub.services.shop_authorization import authorize_shop
 from hub.services.shop_health import PollRecord, shop_condition
 from hub.testing.hub import hub_config
 
@@ -97,3 +103,55 @@ FAILED_POLL = PollRecord(last_ok_at=T0, last_error="RetryableError: TOP code 15"
 def test_a_shop_is_active_only_when_everything_it_needs_works(changes: dict[str, Any], status: str,
                                                               reason: str | None) -> None:
     assert _condition(**changes) == (status, reason)
+
+
+class _NoSettings(BaseModel):
+    pass
+
+
+class _CodeAndChannel:
+    """A connector authorised with a code that also has a message channel (no installed plugin is
+    both: TOP shops keep their session in the configuration, Douyin pushes over HTTP)."""
+
+    platform: ClassVar[str] = "codechannel"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.AUTHORIZE, Capability.MESSAGE_CHANNEL})
+    Settings: ClassVar[type[BaseModel]] = _NoSettings
+    def __init__(self, context: Any) -> None:
+        self.shop = context.name
+        self.opened = 0
+
+    async def authorize(self, code: str) -> ShopAuthorization:
+        return ShopAuthorization(shop=self.shop, account_id="seller-1")
+
+    async def open_message_channel(self) -> list[str]:
+        self.opened += 1
+        return []
+
+    async def consume_messages(self, limit: int) -> list[Any]:
+        return []
+
+    async def confirm_messages(self, message_ids: list[str]) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+class _CodeAndChannelPlugin:
+    @hookimpl
+    def register_channels(self) -> list[type[Any]]:
+        return [_CodeAndChannel]
+
+
+async def test_authorising_a_shop_with_a_code_opens_its_channel_again(database, database_url) -> None:  # type: ignore[no-untyped-def]
+    shop = f"cc-{database.dialect}"
+    config = hub_config(database_url, shops={shop: ShopConfig(platform="codechannel", settings={})})
+    hub = Hub(config, build_plugin_manager(extra=[_CodeAndChannelPlugin()], load_entry_points=False))
+    connector = hub.accounts().channel(shop)
+    assert await message_channel.ensure_open(hub, shop, connector) is not None
+    assert await message_channel.ensure_open(hub, shop, connector) is not None and connector.opened == 1
+    await authorize_shop(hub, shop, "new-code", actor="test")
+    assert not (await message_channel.read(hub, shop)).is_open, "the new token's channel is not open yet"
+    assert await message_channel.ensure_open(hub, shop, connector) is not None
+    assert connector.opened == 2, "opened again for the new authorisation"
+    await hub.close_loop_resources()

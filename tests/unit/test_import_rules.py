@@ -32,6 +32,8 @@ SHARED_PLUGIN_MODULES: dict[str, dict[str, str]] = {
         "plugins.taobao.client": "AliExpress's open platform speaks TOP: the same TopClient",
         "plugins.taobao.signing": "TOP request signing, for the client and the sandbox",
         "plugins.taobao.tmc": "orders arrive over TOP's TMC message channel",
+        "plugins.taobao.top_gateway": "the sandbox's TOP-style gateway shapes answers as TOP does "
+                                      "(empty lists left out, simplify)",
     },
     "warehouse": {
         "plugins.taobao.signing": "QIMEN requests are signed the TOP way",
