@@ -171,3 +171,27 @@ async def test_reconcile_repairs_a_shop_that_drifted(hub: Hub) -> None:
         dirty = await session.scalar(select(func.count()).select_from(ChannelStockRow).where(
             ChannelStockRow.dirty.is_(True)))
     assert dirty == 0
+
+
+async def test_pushes_of_any_size_reuse_the_same_compiled_statements(hub: Hub) -> None:
+    """A long-running worker's memory stays flat: recording a call's answers is one statement
+    whatever the call's size, not one compiled (and cached) per size — that cache was most of a
+    busy worker's growth before."""
+    skus = [f"SKU-{i:02d}" for i in range(12)]
+    for sku in skus:
+        await seed(hub, sku, 5, shops=["shop-a"])
+    await push.push_shop(hub, "shop-a")
+    cache = hub.database().engine.sync_engine._compiled_cache
+    assert cache is not None
+
+    async def change_and_push(count: int) -> None:
+        await adjustments.adjust_stock(hub, [Adjustment("wh1", s, delta=1) for s in skus[:count]], actor="test")
+        report = await push.push_shop(hub, "shop-a")
+        assert report.pushed == count
+
+    for count in (1, 2):  # every statement of a push compiled once
+        await change_and_push(count)
+    compiled = len(cache)
+    for count in range(3, 13):
+        await change_and_push(count)
+    assert len(cache) == compiled, "a push of a new size compiled new statements"
