@@ -2,7 +2,8 @@
 
 Maps the hub's error classes (``hub.errors``) and FastAPI's own (validation, 404, 405) to status
 codes; ``RequestContextMiddleware`` gives each request an id and turns anything unexpected into a
-500 ``internal_error`` that names the request id while the exception is logged. Not for deciding
+500 ``internal_error`` that names the request id while the exception is logged — except that the
+database being unreachable is a 503 with Retry-After on one warning line, as the queue's is. Not for deciding
 *whether* something is an error: routes and services raise, this module only renders.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import random
 import re
+import socket
 from collections.abc import Sequence
 from typing import Any
 
@@ -151,6 +153,45 @@ async def _broker_unavailable(request: Request, exc: Exception) -> JSONResponse:
                           request=request, headers={"Retry-After": str(BROKER_RETRY_AFTER_S)})
 
 
+#: Retry-After (seconds) of a 503 while the database is unreachable.
+DATABASE_RETRY_AFTER_S = 5
+#: Modules whose frames in a traceback mark an ``OSError`` as the database connection's own.
+_DATABASE_MODULES = ("asyncpg", "aiosqlite", "sqlalchemy", "psycopg")
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """Whether ``error`` means the database cannot be reached: refused, reset or timed out while
+    connecting, the pool out of connections, or a connection lost mid-request. Not a query the
+    database refused (a constraint, a bad statement): those stay 500s, worth a traceback."""
+    import sqlalchemy.exc
+
+    if isinstance(error, sqlalchemy.exc.TimeoutError):  # no pooled connection within pool_timeout
+        return True
+    if isinstance(error, sqlalchemy.exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig if isinstance(error.orig, BaseException) else error
+    if type(error).__module__.startswith("asyncpg") and type(error).__name__ in (
+            "ConnectionDoesNotExistError", "CannotConnectNowError", "TooManyConnectionsError",
+            "ConnectionFailureError", "PostgresConnectionError"):
+        return True
+    if isinstance(error, ConnectionError | TimeoutError | socket.gaierror):
+        # Raised by the driver while connecting: only then is it the database's (a partner's
+        # HTTP client raises its own classes, which name no driver frame).
+        return _raised_in(error, _DATABASE_MODULES)
+    return False
+
+
+def _raised_in(error: BaseException, modules: tuple[str, ...]) -> bool:
+    traceback = error.__traceback__
+    while traceback is not None:
+        module = traceback.tb_frame.f_globals.get("__name__", "")
+        if module.split(".", 1)[0] in modules:
+            return True
+        traceback = traceback.tb_next
+    return False
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -196,7 +237,17 @@ class RequestContextMiddleware:
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
                 await self.app(scope, receive, send_with_id)
-            except Exception:
+            except Exception as exc:
+                if database_unreachable(exc):
+                    # One line, no trace, as for the queue: an outage is an operator's matter, and
+                    # every request would repeat it. Nothing of a push was stored: it comes again.
+                    log.warning("request.database_unavailable", method=scope.get("method"), path=scope.get("path"),
+                                error_class=type(exc).__name__)
+                    if not started:
+                        await error_response(
+                            503, "unavailable", "the database is unreachable; retry later",
+                            headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)})(scope, receive, send_with_id)
+                    return
                 log.exception("request.failed", method=scope.get("method"), path=scope.get("path"))
                 if started:  # the response is half sent: nothing better to do than close it
                     return

@@ -9,21 +9,30 @@ the meaning of any field: the routes' models validate that.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 _OPENERS = frozenset(b"[{")
 _BRACKETS = b"[]{}"
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in _BRACKETS)
+#: A bracket written as a JSON escape (``\u005b``): a ``[`` once the string holding it is parsed.
+#: Matched whatever backslashes precede it, so JSON in a string in a string counts too.
+_ESCAPED_BRACKET = re.compile(rb"\\u00(?:5[bBdD]|7[bBdD])")
+_UNESCAPED = {b"5b": b"[", b"5d": b"]", b"7b": b"{", b"7d": b"}"}
 
 
 def bracket_depth(body: bytes) -> int:
-    """The deepest nesting of ``[``/``{`` in ``body``, strings included, percent-escapes decoded.
+    """The deepest nesting of ``[``/``{`` in ``body``, strings included, percent-escapes and
+    ``\\uXXXX`` escapes of brackets decoded.
 
     Deliberately blind to JSON strings: a push often carries JSON inside a JSON string (or a form
-    field) that the connector parses in turn, and counting every bracket bounds all those parses
-    at once. Excess closers never make the depth negative, so they cannot hide openers after them.
+    field) that the connector parses in turn, and counting every bracket — also one written as
+    ``\\u005b``, which only that second parse turns into a ``[`` — bounds all those parses at
+    once. Excess closers never make the depth negative, so they cannot hide openers after them.
     """
+    if b"\\u" in body:
+        body = _ESCAPED_BRACKET.sub(lambda found: _UNESCAPED[found.group()[-2:].lower()], body)
     depth = deepest = 0
     for byte in body.translate(None, _NOT_BRACKETS):
         if byte in _OPENERS:

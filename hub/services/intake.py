@@ -267,15 +267,29 @@ async def accept_messages(
 
     Messages already in the inbox (same platform, shop and message id) are skipped silently: that is
     how at-least-once delivery from partners becomes exactly-once processing. Pings are never
-    stored. Returns only after the transaction committed, so a caller may acknowledge the partner
+    stored, nor a message the inbox cannot hold (``inbox.unstorable``: logged as
+    ``intake.message_rejected``), so a caller's other messages, and the other callers of its
+    group, are stored without it; the push route checks first, to list those it refuses.
+    Returns only after the transaction committed, so a caller may acknowledge the partner
     (TMC confirm, HTTP 200) as soon as this returns; raises ``IntakeBusy`` when too much is already
     waiting on this loop.
     """
-    storable = [m for m in messages if m.kind is not MessageKind.PING]
+    storable = [m for m in messages if m.kind is not MessageKind.PING and _storable(m, platform, shop, source)]
     if not storable:
         return []
     database = hub.database()
     return await group_commit(database).submit(database, platform, shop, source, storable)
+
+
+def _storable(message: InboundMessage, platform: str, shop: str, source: str) -> bool:
+    """Whether the inbox can hold ``message``; one it cannot (an id over its column, a NUL) is
+    logged and left out, so it fails neither its own batch nor the others in its group."""
+    reason = inbox.unstorable(message)
+    if reason is None:
+        return True
+    log.warning("intake.message_rejected", platform=platform, shop=shop, source=source,
+                message_id=ascii(message.message_id[:64]), reason=reason)
+    return False
 
 
 def poll_message_id(shop: str, external_id: str, updated_at: datetime, raw_status: str = "") -> str:

@@ -5,6 +5,7 @@ queue outage is stored and acknowledged, its processing owed in the outbox until
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -17,6 +18,9 @@ from hub.db.tables import InboxRow
 from hub.plugins import build_plugin_manager
 from hub.services.backlog import PUSH_PROCESS_ACTOR
 from tests.integration.test_api_support import FakeChannelsPlugin, api, bearer, new_key, push_shop, sign
+from tests.integration.test_api_webhooks_douyin import APP_KEY as DOUYIN_APP_KEY
+from tests.integration.test_api_webhooks_douyin import SECRET as DOUYIN_SECRET
+from tests.integration.test_api_webhooks_douyin import _hub as douyin_hub
 
 DEEP = 20_000  # well past Python's recursion limit, within the body limits
 
@@ -107,6 +111,25 @@ async def test_a_signed_push_nested_too_deep_is_refused_and_nothing_is_stored(hu
     async with api(hub) as client:
         response = await client.post("/webhooks/fakepush/fp-main", content=body, headers={"X-Sign": sign(body)})
     assert response.status_code == 400
+    assert await _inbox(hub) == []
+
+
+@pytest.mark.parametrize("path", ["/webhooks/douyin/dy", "/webhooks/douyin"])
+async def test_a_signed_push_nested_too_deep_inside_an_escaped_string_is_refused_with_400(
+    database_url: str, path: str
+) -> None:
+    # Douyin's ``data`` is JSON text inside the push's JSON: ``\u005b`` is a ``[`` once the outer
+    # JSON is parsed, so the connector's second parse meets the nesting the raw bytes hide.
+    hub = douyin_hub(database_url)
+    nested = "\\u005b" * DEEP + "\\u005d" * DEEP
+    good = json.dumps(json.dumps({"p_id": "1", "shop_id": "123"}))
+    body = f'[{{"tag":"101","msg_id":"m-1","data":"{nested}"}},{{"tag":"101","msg_id":"m-2","data":{good}}}]'.encode()
+    sign = hashlib.md5(DOUYIN_APP_KEY.encode() + body + DOUYIN_SECRET.encode()).hexdigest()
+    async with api(hub) as client:
+        response = await client.post(path, content=body, headers={"app-id": DOUYIN_APP_KEY, "event-sign": sign})
+    await hub.close_loop_resources()
+    assert response.status_code == 400, response.text
+    assert "nests deeper" in response.json()["detail"]
     assert await _inbox(hub) == []
 
 

@@ -192,3 +192,26 @@ async def test_a_push_while_the_broker_is_down_is_stored_answered_and_processed_
             await _wait_for(hub, processed, "the pushed order stored once the broker was back")
             await hub.close_loop_resources()
     FetchingPushChannel.orders.clear()
+
+
+async def test_an_unstorable_message_from_a_message_channel_is_refused_alone_and_spoils_no_ones_group(
+    hub: Hub,
+) -> None:
+    # A message channel's batch (TMC) and a poll reach the inbox without the push route's checks:
+    # one id the inbox cannot hold must neither fail its own batch (never confirmed, so delivered
+    # again forever) nor the pushes that share its group transaction.
+    from contracts import InboundMessage, MessageKind
+
+    def message(mid: str) -> InboundMessage:
+        return InboundMessage(message_id=mid, kind=MessageKind.ORDER, topic="trade", external_id="1")
+
+    channel_batch = [message("tmc-1"), message("x" * 201), message("tmc-\x00"), message("tmc-2")]
+    body, headers = _push(("push-1", "1"))
+    async with api(hub) as client:
+        stored, pushed = await asyncio.gather(
+            intake.accept_messages(hub, platform="fakepush", shop="fp-other", source="message_channel",
+                                   messages=channel_batch),
+            client.post("/webhooks/fakepush/fp-main", content=body, headers=headers))
+    assert pushed.status_code == 200, pushed.text
+    assert len(stored) == 2
+    assert await _stored(hub) == ["push-1", "tmc-1", "tmc-2"]

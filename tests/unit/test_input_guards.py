@@ -14,6 +14,9 @@ from hub.api.input_guards import bracket_depth, nul_in_json, nul_in_query
     (b'{"a": [1, {"b": 2}]}', 3),
     (b'{"data": "{\\"inner\\": [[1]]}"}', 4),          # JSON inside a JSON string counts too
     (b"content=%7B%22a%22%3A%5B%5B1%5D%5D%7D", 3),     # and inside a form field
+    (b'{"data": "\\u005b\\u007B1\\u007d\\u005D"}', 3),  # brackets escaped in a string, either case
+    (b'{"d": "\\\\u005b\\\\u005b"}', 3),                # escaped again, for a string in a string
+    (b"content=%5Cu005b%5Cu005b", 2),                  # and percent-encoded in a form field
     (b"]]]]" + b"[" * 10, 10),                         # excess closers do not hide openers
     (b"[" * 100_000, 100_000),
 ])

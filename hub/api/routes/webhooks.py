@@ -16,7 +16,8 @@ batch is kept. Bodies are bounded before they reach here (``hub.api.body_limits`
 for JSON nested too deep to parse safely). The queue is not on this path: a broker outage delays the
 processing (the relay sends what committed once it is back), not the answer. While more messages
 wait to be stored than the intake queues (``MAX_QUEUED_MESSAGES``), a push gets 503 with
-Retry-After; a long backlog of stored messages does not refuse pushes. Unknown shops, platforms that do
+Retry-After, and so does a push while the database is unreachable (``hub.api.errors``); a long
+backlog of stored messages does not refuse pushes. Unknown shops, platforms that do
 not push, bad signatures and malformed bodies get a 4xx, are counted by platform and reason, and are
 logged without the body or any header value; an accepted push is logged at debug (its group's
 ``inbox.recorded`` line is info).
@@ -71,7 +72,8 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": WebhookRejected, "description": "Signature does not verify (bad_signature)."},
     404: {"model": WebhookRejected, "description": "Unknown shop or app, platform mismatch, or no push support."},
     413: {"model": WebhookRejected, "description": "Body larger than [limits] allows for the platform (too_large)."},
-    503: {"model": WebhookRejected, "description": "More pushes are waiting to be stored than the hub queues; "
+    503: {"model": WebhookRejected, "description": "More pushes are waiting to be stored than the hub queues, or "
+                                                   "the database is unreachable: nothing of the push is stored; "
                                                    "the platform should push again after Retry-After."},
 }
 
@@ -118,8 +120,13 @@ def _reject(platform_label: str, reason: str) -> None:
 
 
 async def _parse(connector: Any, headers: Mapping[str, str], body: bytes) -> PushReceipt:
-    parsed = connector.parse_push(headers, body)
-    return await parsed if inspect.isawaitable(parsed) else parsed
+    """The connector's ``parse_push``; nesting too deep for its parser is malformed input (a 400),
+    whatever encoding hid it from ``hub.api.body_limits``' bracket count."""
+    try:
+        parsed = connector.parse_push(headers, body)
+        return await parsed if inspect.isawaitable(parsed) else parsed
+    except RecursionError:
+        raise BadInputError("the push nests too deep to parse", field="body") from None
 
 
 def _log_unparsed(receipt: PushReceipt, platform: str, shop: str | None) -> None:
