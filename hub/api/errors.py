@@ -15,6 +15,7 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
+import sqlalchemy.exc
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -163,8 +164,6 @@ def database_unreachable(error: BaseException) -> bool:
     """Whether ``error`` means the database cannot be reached: refused, reset or timed out while
     connecting, the pool out of connections, or a connection lost mid-request. Not a query the
     database refused (a constraint, a bad statement): those stay 500s, worth a traceback."""
-    import sqlalchemy.exc
-
     if isinstance(error, sqlalchemy.exc.TimeoutError):  # no pooled connection within pool_timeout
         return True
     if isinstance(error, sqlalchemy.exc.DBAPIError):
