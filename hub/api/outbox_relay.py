@@ -24,6 +24,7 @@ from typing import Any
 
 import structlog
 
+from hub.api.errors import database_unreachable
 from hub.context import Hub
 from hub.db.tables import utcnow
 from hub.errors import NotFoundError
@@ -101,9 +102,12 @@ class ApiRelay:
                     else:
                         sent = await relay_outbox(database, runtime, LIMIT)
                     failures = 0
-                except Exception:
+                except Exception as exc:
                     failures += 1
-                    log.warning("outbox.relay_failed", failures=failures, exc_info=True)
+                    # An unreachable database is an outage, said in one line per pass (the passes
+                    # back off); anything else keeps its traceback.
+                    log.warning("outbox.relay_failed", failures=failures, error_class=type(exc).__name__,
+                                exc_info=not database_unreachable(exc))
                     sent = 0
                 self.passes += 1
                 if sent >= LIMIT:
