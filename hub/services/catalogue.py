@@ -406,7 +406,8 @@ def format_components(components: Mapping[str, int]) -> str:
     return ";".join(f"{sku}*{qty}" for sku, qty in sorted(components.items()))
 
 
-def _parse_components(text: str) -> dict[str, int]:
+def parse_components(text: str) -> dict[str, int]:
+    """``SKU-A*2;SKU-B`` (a missing quantity is 1) → ``{"SKU-A": 2, "SKU-B": 1}``; the CSV's and the console's form."""
     out: dict[str, int] = {}
     for part in filter(None, (p.strip() for p in text.split(";"))):
         sku, star, qty = part.rpartition("*")
@@ -441,7 +442,7 @@ def _csv_row(row: Mapping[str, str]) -> dict[str, Any]:
             raise BadInputError(f"must be true or false, got {row['active']!r}", field="active")
         raw["active"] = active in ("true", "yes", "1")
     if row.get("components"):
-        raw["components"] = _parse_components(row["components"])
+        raw["components"] = parse_components(row["components"])
     return raw
 
 
