@@ -201,6 +201,23 @@ def test_cli_import_names_row_and_field_and_writes_nothing(cli_config: Path, tmp
     assert "0 SKU(s)" in out
 
 
+def test_cli_import_names_every_bad_row_at_once_malformed_or_refused_by_the_catalogue(
+    cli_config: Path, tmp_path: Path,
+) -> None:
+    """One run names all that is wrong: a malformed value does not hide a row the catalogue would
+    refuse (an unknown component), so the file is fixed in one go; a component defined on a bad
+    row of the same file is not called unknown."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text("merchant_sku,name,safety_stock,components\nA,Alpha,1,\nB,Beta,lots,\n"
+                   "BOX,Box,0,A*1;GHOST*2\nPAIR,Pair,0,B*2\n")
+    code, out = _invoke("catalogue", "import", str(bad))
+    assert code == 2
+    assert "row 3, field safety_stock: must be a whole number" in out
+    assert "row 4, field components: unknown component SKU 'GHOST'" in out
+    assert "'B'" not in out.split("row 4")[-1]  # B is on row 3 of the file, which needs fixing, not adding
+    assert "0 SKU(s)" in _invoke("catalogue", "list")[1]
+
+
 def test_stock_dry_run_reports_what_the_real_import_refuses(cli_config: Path, tmp_path: Path) -> None:
     """Lowering on hand below what orders reserved is refused by the import; the dry run said "valid"."""
 
