@@ -140,6 +140,36 @@ async def test_catalogue_csv_round_trips_and_a_bad_file_changes_nothing(hub: Hub
         assert catalogue.write_catalogue_csv(await catalogue.all_skus(session)) == text
 
 
+async def test_the_catalogue_file_is_imported_and_exported_over_the_api_all_rows_or_none(hub: Hub) -> None:
+    good = "merchant_sku,name,components\nMUG,Mug,\nGIFT,Gift,MUG*2\n"
+    bad = "merchant_sku,name,safety_stock,components\nTEE,Tee,lots,\nBOX,Box,0,GHOST*1\nMUG,Mug 2,0,\n"
+    csv = {"Content-Type": "text/csv"}
+    async with await _client(hub, "operator") as client, await _client(hub, "viewer") as viewer:
+        checked = await client.post("/api/v1/catalogue/import", content=good, headers=csv, params={"dry_run": "true"})
+        after_check = (await viewer.get("/api/v1/skus")).json()["items"]
+        imported = await client.post("/api/v1/catalogue/import", content=good, headers=csv,
+                                     params={"filename": "shop.csv"})
+        refused = await client.post("/api/v1/catalogue/import", content=bad, headers=csv)
+        forbidden = await viewer.post("/api/v1/catalogue/import", content=good, headers=csv)
+        exported = await viewer.get("/api/v1/catalogue/export")
+        again = await client.post("/api/v1/catalogue/import", files={"file": ("back.csv", exported.content)})
+    assert checked.status_code == 200 and checked.json() == {"rows": 2, "created": 0, "updated": 0,
+                                                            "shops_to_push": 0, "dry_run": True}
+    assert after_check == []
+    assert imported.status_code == 200 and (imported.json()["created"], imported.json()["updated"]) == (2, 0)
+    assert refused.status_code == 422 and refused.json()["error"] == "invalid_file"
+    assert [(p["row"], p["field"]) for p in refused.json()["detail"]["problems"]] == [
+        ("row 2", "safety_stock"), ("row 3", "components")]
+    assert forbidden.status_code == 403
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    assert exported.text.splitlines() == [",".join(catalogue.CSV_COLUMNS), "GIFT,Gift,,,0,,true,MUG*2",
+                                          "MUG,Mug,,,0,,true,"]
+    assert again.status_code == 200 and (again.json()["created"], again.json()["updated"]) == (0, 2)
+    async with hub.database().session() as session:
+        mug = await catalogue.get_sku(session, "MUG")
+    assert (mug.name, mug.updated_by) == ("Mug", "import:back.csv")
+
+
 async def test_a_sku_holding_stock_cannot_become_a_bundle(hub: Hub) -> None:
     async with hub.database().transaction() as session:
         await skus.define_sku(session, "A")
