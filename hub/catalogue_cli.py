@@ -231,21 +231,22 @@ def import_catalogue(
         from hub.services import catalogue
 
         try:
-            drafts, labels = catalogue.parse_catalogue_csv(file.read_text(encoding="utf-8"))
+            text = file.read_text(encoding="utf-8")
 
-            async def work(hub: Any) -> catalogue.ImportReport:
+            async def work(hub: Any) -> tuple[int, catalogue.ImportReport]:
+                drafts, labels = await catalogue.check_catalogue_file(hub, text)
                 with _progress() as progress:
                     task = progress.add_task(f"importing {file.name}", total=len(drafts))
-                    return await catalogue.import_catalogue(
+                    return len(drafts), await catalogue.import_catalogue(
                         hub, drafts, labels, actor=f"import:{file.name}"[:100], dry_run=dry_run,
                         on_applied=lambda _i: progress.advance(task))
 
-            report = _run(ctx, work)
+            rows, report = _run(ctx, work)
         except catalogue.CatalogueImportError as exc:
             raise CliFailure(f"{file.name}: {exc}", EXIT_BAD_INPUT, [str(p) for p in exc.problems]) from exc
         out = _out()
         if dry_run:
-            out.print(f"{file.name}: {len(drafts)} row(s) valid; nothing written (--dry-run)", markup=False)
+            out.print(f"{file.name}: {rows} row(s) valid; nothing written (--dry-run)", markup=False)
             return
         out.print(f"{file.name}: {report.created} SKU(s) added, {report.updated} updated; "
                   f"{len(report.shops)} shop(s) to push", markup=False)

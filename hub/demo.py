@@ -9,22 +9,20 @@ console's exceptions queue is not empty, and the orders screen offers a shared s
 (``DEMO_VIEW_NAME``).
 
 It also writes ``hub-demo.toml`` (the database, the demo shops at the sandboxes' ports, credentials
-<<<<<<< HEAD
 by variable name) and ``hub-demo.secrets`` (their values, the admin key and the demo user's
 password, readable by the owner only) in the working directory, so ``hub --config hub-demo.toml
 ...`` works against the running demo. A restart in the same directory reuses the database, the
 admin key and the user's password; the sandboxes start empty, so their ids start above the
-earlier run's and the demo shops' listings and cursors of the
-earlier run are forgotten. Never used in production mode.
-=======
-by variable name) and ``hub-demo.secrets`` (their values and the admin key, readable by the owner
-only) in the working directory, so ``hub --config hub-demo.toml ...`` works against the running
-demo. A restart in the same directory reuses the database and the admin key; the sandboxes start
-empty, so their ids start above the earlier run's and the demo shops' listings and cursors of the
-earlier run are forgotten (``hub run`` finishes the earlier run's work before it stops, while its
-sandboxes still answer). No two sandboxes issue the same order id, so an order id names one order
-across the demo shops. Never used in production mode.
->>>>>>> fix-restart
+earlier run's and the demo shops' listings and cursors of the earlier run are forgotten (``hub
+run`` finishes the earlier run's work before it stops, while its sandboxes still answer). No two
+sandboxes issue the same order id, so an order id names one order across the demo shops. Never
+used in production mode.
+
+Before the first order, each demo shop lists the demo catalogue's SKUs (a sandbox's optional
+``demo_list``), one item whose code the catalogue does not have (``DEMO_UNKNOWN_CODE``) and one
+without a code, and the hub's listing sync binds them: the demo's orders find their listings
+bound by merchant code, never learned from the sale, and the two strangers are reported as
+unmatched (``hub listings unmatched``).
 """
 
 from __future__ import annotations
@@ -53,6 +51,10 @@ log = structlog.get_logger(__name__)
 
 DEMO_PLATFORMS = ("taobao", "tmall", "douyin", "aliexpress")
 DEMO_SKUS = {"DEMO-TEE-M": 300, "DEMO-TEE-L": 200, "DEMO-MUG": 120}
+#: A merchant code the demo shops list but the catalogue does not have: an unmatched listing.
+DEMO_UNKNOWN_CODE = "DEMO-POSTER"
+#: What a demo listing shows before the hub's first push.
+DEMO_LISTED_STOCK = 50
 STEP_INTERVAL_S = 0.5
 CONFIG_NAME = "hub-demo.toml"
 SECRETS_NAME = "hub-demo.secrets"
@@ -167,6 +169,10 @@ def start_demo(hub: Hub, directory: Path | None = None) -> DemoEnvironment:
                                             poll_interval_s=20, poll_overlap_s=60)
         sandbox.set_push_target(shop, f"{api}/webhooks/{platform}/{shop}")
         sandbox.demo_skus = list(DEMO_SKUS)
+        list_demo_items = getattr(sandbox, "demo_list", None)
+        if list_demo_items is not None:
+            for code in [*DEMO_SKUS, DEMO_UNKNOWN_CODE, ""]:
+                list_demo_items(shop, code, DEMO_LISTED_STOCK)
         env.sandboxes[shop] = sandbox
         log.info("demo.sandbox_started", platform=platform, shop=shop, url=server.base_url)
     if hub.config.rules.high_value_hold_amount is None:
@@ -284,6 +290,22 @@ async def _keep_demo_view(session: AsyncSession) -> None:
                                     filters=dict(DEMO_VIEW_FILTERS), shared=True)
 
 
+async def sync_demo_listings(hub: Hub, shops: list[str]) -> None:
+    """Bind the demo shops' listings by merchant code before the first order (the hourly listing
+    sync would come too late for the demo's first sales). A shop that cannot be listed is logged
+    and left to the hourly sync."""
+    from hub.services import listings
+
+    for shop in shops:
+        try:
+            report = await listings.sync_shop(hub, shop, actor="demo")
+        except Exception as exc:  # the demo goes on; its orders still work without the bindings
+            log.warning("demo.listing_sync_failed", shop=shop, error=f"{type(exc).__name__}: {exc}")
+            continue
+        log.info("demo.listings_bound", shop=shop, bound=report.bound, unmatched=len(report.unmatched),
+                 skipped=report.skipped)
+
+
 async def seed_demo(hub: Hub, env: DemoEnvironment) -> str:
     """Keep (or create) the demo admin key and user, and seed the catalogue with stock on the first run."""
     from sqlalchemy import select
@@ -314,6 +336,7 @@ async def seed_demo(hub: Hub, env: DemoEnvironment) -> str:
             actor="demo",
             reference="demo-seed",
         )
+    await sync_demo_listings(hub, list(env.sandboxes))
     await hub.close_loop_resources()
     env.admin_key = key
     env.secrets[ADMIN_KEY_VAR] = key

@@ -19,6 +19,7 @@ from hub.api.errors import ErrorBody, RequestContextMiddleware, install_error_ha
 from hub.api.routes import (
     api_keys,
     catalog,
+    catalogue_files,
     dead_letters,
     health,
     order_views,
@@ -91,6 +92,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(audit_routes.router)
     app.include_router(shops_auth.router)
     app.include_router(sku_routes.router)
+    app.include_router(catalogue_files.router)
     app.include_router(listing_routes.router)
     install_console(app)  # the operator console under /console (hub.console)
     return app

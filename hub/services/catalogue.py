@@ -273,6 +273,10 @@ class CatalogueImportError(FileRowsError):
     """A catalogue file with bad rows (``CatalogueProblem``s); nothing was applied."""
 
     problems: list[CatalogueProblem]  # type: ignore[assignment]
+    #: The rows that did parse, as (drafts, labels), and the SKUs named on rows that did not: what
+    #: ``check_catalogue_file`` still checks against the catalogue.
+    parsed: tuple[list[SkuDraft], list[str]] = ([], [])
+    unparsed_skus: frozenset[str] = frozenset()
 
 
 async def check_against_catalogue(session: AsyncSession, drafts: Sequence[SkuDraft],
@@ -406,7 +410,8 @@ def format_components(components: Mapping[str, int]) -> str:
     return ";".join(f"{sku}*{qty}" for sku, qty in sorted(components.items()))
 
 
-def _parse_components(text: str) -> dict[str, int]:
+def parse_components(text: str) -> dict[str, int]:
+    """``SKU-A*2;SKU-B`` (a missing quantity is 1) → ``{"SKU-A": 2, "SKU-B": 1}``; the CSV's and the console's form."""
     out: dict[str, int] = {}
     for part in filter(None, (p.strip() for p in text.split(";"))):
         sku, star, qty = part.rpartition("*")
@@ -441,7 +446,7 @@ def _csv_row(row: Mapping[str, str]) -> dict[str, Any]:
             raise BadInputError(f"must be true or false, got {row['active']!r}", field="active")
         raw["active"] = active in ("true", "yes", "1")
     if row.get("components"):
-        raw["components"] = _parse_components(row["components"])
+        raw["components"] = parse_components(row["components"])
     return raw
 
 
@@ -461,6 +466,7 @@ def parse_catalogue_csv(text: str) -> tuple[list[SkuDraft], list[str]]:
     drafts: list[SkuDraft] = []
     labels: list[str] = []
     seen: dict[str, str] = {}
+    unparsed: set[str] = set()
     for index, raw in enumerate(reader, start=2):
         label = f"row {index}"
         row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
@@ -469,6 +475,8 @@ def parse_catalogue_csv(text: str) -> tuple[list[SkuDraft], list[str]]:
         except BadInputError as exc:
             message = str(exc)
             problems.append(CatalogueProblem(label, exc.field or "row", message))
+            if row.get("merchant_sku"):
+                unparsed.add(row["merchant_sku"])
             continue
         if draft.merchant_sku in seen:
             problems.append(CatalogueProblem(label, "merchant_sku", f"{draft.merchant_sku!r} is already on "
@@ -478,8 +486,35 @@ def parse_catalogue_csv(text: str) -> tuple[list[SkuDraft], list[str]]:
         drafts.append(draft)
         labels.append(label)
     if problems:
-        raise CatalogueImportError(problems)
+        error = CatalogueImportError(problems)
+        error.parsed, error.unparsed_skus = (drafts, labels), frozenset(unparsed)
+        raise error
     return drafts, labels
+
+
+def _row_number(problem: CatalogueProblem) -> int:
+    number = problem.where.removeprefix("row ")
+    return int(number) if number.isdigit() else 0
+
+
+async def check_catalogue_file(hub: Any, text: str) -> tuple[list[SkuDraft], list[str]]:
+    """``parse_catalogue_csv``, and when some rows are malformed, the rows that parsed checked
+    against the catalogue too, so one ``CatalogueImportError`` names every bad row and field of
+    the file in row order (a component named on a malformed row is not called unknown)."""
+    try:
+        return parse_catalogue_csv(text)
+    except CatalogueImportError as exc:
+        drafts, labels = exc.parsed
+        if not drafts:
+            raise
+        async with hub.database().session() as session:
+            found = await check_against_catalogue(session, drafts, labels)
+        refused = [p for p in found if not any(repr(sku) in p.message for sku in exc.unparsed_skus)]
+        if not refused:
+            raise
+        every: list[CatalogueProblem] = [p for p in exc.problems if isinstance(p, CatalogueProblem)] + refused
+        every.sort(key=_row_number)
+        raise CatalogueImportError(every) from None
 
 
 def write_catalogue_csv(skus: Iterable[SkuView]) -> str:

@@ -211,6 +211,12 @@ class AliExpressSandbox:
 
     # -- helpers for tests -------------------------------------------------------------------------
 
+    def demo_list(self, shop: str, merchant_code: str, stock: int) -> None:
+        """List a product with one SKU of ``merchant_code`` ("" for none), as a seller would before selling."""
+        product_id = self.ensure_listing(shop, merchant_code)
+        with self._lock:
+            self._shop(shop).listings[product_id][merchant_code] = stock
+
     def ensure_listing(self, shop: str, merchant_sku: str, product_id: str | None = None) -> str:
         with self._lock:
             box = self._shop(shop)

@@ -175,6 +175,10 @@ class DouyinSandbox:
             self._outbox = [(s, m) for s, m in self._outbox if s != shop]
         return self.signed_push(mine) if mine else None
 
+    def demo_list(self, shop: str, merchant_code: str, stock: int) -> None:
+        """List a product with one SKU of ``merchant_code`` ("" for none), as a seller would before selling."""
+        self.book.listing(shop, merchant_code, stock)
+
     def listing(self, shop: str, merchant_sku: str, stock: int = 100) -> tuple[str, str]:
         """(product_id, sku_id) of a listing, created with ``stock`` if new."""
         sku = self.book.listing(shop, merchant_sku, stock)

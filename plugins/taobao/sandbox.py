@@ -198,6 +198,10 @@ class TaobaoSandbox:
             self.shop(shop).items[item.num_iid] = item
             return item
 
+    def demo_list(self, shop: str, merchant_code: str, stock: int) -> None:
+        """List an item with one SKU of ``merchant_code`` ("" for none), as a seller would before selling."""
+        self.add_listing(shop, [merchant_code], stock=stock, title=f"Demo item {merchant_code or '(no code)'}")
+
     def _find(self, shop: str, merchant_sku: str) -> tuple[SandboxItem, SandboxSku | None] | None:
         for item in self.shop(shop).items.values():
             for sku in item.skus.values():

@@ -219,3 +219,31 @@ def test_a_busy_port_is_refused_with_the_option_to_change_it(tmp_path: Path) -> 
             assert result.returncode != 0
             assert f"port {port} on 127.0.0.1 is in use; choose another with --port" in result.stderr
             assert "Traceback" not in result.stderr
+
+
+def _get(demo: Demo, key: str, path: str, **params: str) -> list[dict[str, object]]:
+    answer = httpx.get(f"{demo.base}/api/v1/{path}", params={"limit": "200", **params},
+                       headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    answer.raise_for_status()
+    items: list[dict[str, object]] = answer.json()["items"]
+    return items
+
+
+@pytest.mark.timeout(DEADLINE_S + 120)
+def test_the_demo_binds_every_listing_by_its_merchant_code_before_the_first_sale(demo_dir: Path) -> None:
+    """Issue #9, point 5, in ``hub run --demo``: each demo shop lists the catalogue's SKUs before
+    any order; the listing sync binds every one by its merchant code (none learned from a sale),
+    and the shop's listings the catalogue cannot place (an unknown code, no code) are reported."""
+    demo = Demo(demo_dir, free_port(), 1)
+    try:
+        key = demo.admin_key()
+        _wait_for("orders from every demo shop", lambda: _orders_from_every_shop(demo, key, {}), demo)
+        bindings = _get(demo, key, "listings")
+        unmatched = _get(demo, key, "listings/unmatched")
+    finally:
+        demo.stop()
+    by_source = {(b["shop"], b["merchant_sku"]): b["source"] for b in bindings}
+    skus = {"DEMO-TEE-M", "DEMO-TEE-L", "DEMO-MUG"}
+    assert by_source == {(shop, sku): "sync" for shop in SHOPS for sku in skus}, bindings
+    assert sorted((u["shop"], u["outcome"], u["merchant_code"]) for u in unmatched) == sorted(
+        [(shop, "unknown_code", "DEMO-POSTER") for shop in SHOPS] + [(shop, "no_code", None) for shop in SHOPS])

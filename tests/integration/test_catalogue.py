@@ -140,6 +140,36 @@ async def test_catalogue_csv_round_trips_and_a_bad_file_changes_nothing(hub: Hub
         assert catalogue.write_catalogue_csv(await catalogue.all_skus(session)) == text
 
 
+async def test_the_catalogue_file_is_imported_and_exported_over_the_api_all_rows_or_none(hub: Hub) -> None:
+    good = "merchant_sku,name,components\nMUG,Mug,\nGIFT,Gift,MUG*2\n"
+    bad = "merchant_sku,name,safety_stock,components\nTEE,Tee,lots,\nBOX,Box,0,GHOST*1\nMUG,Mug 2,0,\n"
+    csv = {"Content-Type": "text/csv"}
+    async with await _client(hub, "operator") as client, await _client(hub, "viewer") as viewer:
+        checked = await client.post("/api/v1/catalogue/import", content=good, headers=csv, params={"dry_run": "true"})
+        after_check = (await viewer.get("/api/v1/skus")).json()["items"]
+        imported = await client.post("/api/v1/catalogue/import", content=good, headers=csv,
+                                     params={"filename": "shop.csv"})
+        refused = await client.post("/api/v1/catalogue/import", content=bad, headers=csv)
+        forbidden = await viewer.post("/api/v1/catalogue/import", content=good, headers=csv)
+        exported = await viewer.get("/api/v1/catalogue/export")
+        again = await client.post("/api/v1/catalogue/import", files={"file": ("back.csv", exported.content)})
+    assert checked.status_code == 200 and checked.json() == {"rows": 2, "created": 0, "updated": 0,
+                                                            "shops_to_push": 0, "dry_run": True}
+    assert after_check == []
+    assert imported.status_code == 200 and (imported.json()["created"], imported.json()["updated"]) == (2, 0)
+    assert refused.status_code == 422 and refused.json()["error"] == "invalid_file"
+    assert [(p["row"], p["field"]) for p in refused.json()["detail"]["problems"]] == [
+        ("row 2", "safety_stock"), ("row 3", "components")]
+    assert forbidden.status_code == 403
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    assert exported.text.splitlines() == [",".join(catalogue.CSV_COLUMNS), "GIFT,Gift,,,0,,true,MUG*2",
+                                          "MUG,Mug,,,0,,true,"]
+    assert again.status_code == 200 and (again.json()["created"], again.json()["updated"]) == (0, 2)
+    async with hub.database().session() as session:
+        mug = await catalogue.get_sku(session, "MUG")
+    assert (mug.name, mug.updated_by) == ("Mug", "import:back.csv")
+
+
 async def test_a_sku_holding_stock_cannot_become_a_bundle(hub: Hub) -> None:
     async with hub.database().transaction() as session:
         await skus.define_sku(session, "A")
@@ -199,6 +229,23 @@ def test_cli_import_names_row_and_field_and_writes_nothing(cli_config: Path, tmp
     assert "A" not in _invoke("catalogue", "list")[1].split("SKU(s)")[0].split("\n", 3)[-1]
     code, out = _invoke("catalogue", "list")
     assert "0 SKU(s)" in out
+
+
+def test_cli_import_names_every_bad_row_at_once_malformed_or_refused_by_the_catalogue(
+    cli_config: Path, tmp_path: Path,
+) -> None:
+    """One run names all that is wrong: a malformed value does not hide a row the catalogue would
+    refuse (an unknown component), so the file is fixed in one go; a component defined on a bad
+    row of the same file is not called unknown."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text("merchant_sku,name,safety_stock,components\nA,Alpha,1,\nB,Beta,lots,\n"
+                   "BOX,Box,0,A*1;GHOST*2\nPAIR,Pair,0,B*2\n")
+    code, out = _invoke("catalogue", "import", str(bad))
+    assert code == 2
+    assert "row 3, field safety_stock: must be a whole number" in out
+    assert "row 4, field components: unknown component SKU 'GHOST'" in out
+    assert "'B'" not in out.split("row 4")[-1]  # B is on row 3 of the file, which needs fixing, not adding
+    assert "0 SKU(s)" in _invoke("catalogue", "list")[1]
 
 
 def test_stock_dry_run_reports_what_the_real_import_refuses(cli_config: Path, tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
-from hub.console.routes import api_keys, exceptions, orders, overview, plugins, session, shops, stock, users
+from hub.console.routes import api_keys, catalogue, exceptions, orders, overview, plugins, session, shops, stock, users
 
 router = APIRouter(include_in_schema=False)
 router.include_router(session.router)
@@ -17,6 +17,7 @@ router.include_router(plugins.router)
 router.include_router(api_keys.router)
 router.include_router(users.router)
 router.include_router(stock.router)
+router.include_router(catalogue.router)
 
 
 @router.get("/", include_in_schema=False)
