@@ -223,7 +223,8 @@ def import_catalogue(
                                      "low_stock_threshold, active, components (SKU*QTY;…)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check every row, write nothing."),
 ) -> None:
-    """Add or update SKUs and bundles from a CSV: all rows or none."""
+    """Add or update SKUs and bundles from a CSV: all rows or none. A column the file leaves out keeps
+    each existing SKU's value; an empty cell clears it."""
     from hub.cli import EXIT_BAD_INPUT, CliFailure, _out, _report_errors
 
     @_report_errors

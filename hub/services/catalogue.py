@@ -1,5 +1,6 @@
 """The merchant's catalogue: create, update, deactivate and list SKUs and bundles, and the catalogue
-CSV (import all rows or none, export the same columns back).
+CSV (import all rows or none, export the same columns back; a column a file leaves out keeps each
+existing SKU's value, an empty cell clears it).
 
 A bundle is a SKU made of other SKUs with a quantity each (``bundle_components``); its stock is
 counted from its components (``hub.services.stock.levels``), so a bundle's components are
@@ -12,6 +13,7 @@ stock counts (``hub.services.stock``) nor for listings (``hub.services.listings`
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +35,8 @@ CSV_COLUMNS = ("merchant_sku", "name", "product_code", "stock_group", "safety_st
 EDITABLE = ("name", "product_code", "stock_group", "safety_stock", "low_stock_threshold", "components")
 #: Fields whose change moves what shops should show: the SKU's listings are pushed again.
 MOVES_STOCK = frozenset({"stock_group", "safety_stock", "components", "active"})
+#: The fields a catalogue file may leave out (its header lacks the column) to keep a SKU's value.
+KEPT_WHEN_ABSENT = (*EDITABLE, "active")
 MAX_SKU_LENGTH = 200
 
 
@@ -63,6 +67,10 @@ class SkuDraft:
     low_stock_threshold: int | None = None
     active: bool = True
     components: dict[str, int] = field(default_factory=dict)  # empty: a plain SKU
+    #: The fields a catalogue file gave (its header); ``None``: every field (an API body, a stored
+    #: SKU). For a SKU already in the catalogue, a field the file did not give keeps its stored
+    #: value (``keep_absent_fields``); a new SKU gets the defaults above.
+    columns: frozenset[str] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -169,7 +177,8 @@ def apply_changes(current: SkuDraft, changes: Mapping[str, Any]) -> SkuDraft:
     if unknown:
         raise BadInputError(f"field(s) {unknown} cannot be changed here; editable: {list(EDITABLE)}",
                             field=unknown[0])
-    merged: dict[str, Any] = {**current.__dict__, **changes, "active": current.active}
+    merged: dict[str, Any] = {**{name: getattr(current, name) for name in CSV_COLUMNS}, **changes,
+                              "active": current.active}
     return check_draft(merged)
 
 
@@ -202,6 +211,27 @@ async def get_sku(session: AsyncSession, merchant_sku: str) -> SkuView:
         raise NotFoundError(f"SKU {merchant_sku!r} is not in the catalogue; add it with `hub catalogue add` "
                             "or POST /api/v1/skus")
     return _view(row, (await _components(session, [merchant_sku])).get(merchant_sku, {}))
+
+
+async def keep_absent_fields(session: AsyncSession, drafts: Sequence[SkuDraft]) -> list[SkuDraft]:
+    """``drafts`` with each field its file did not give (``SkuDraft.columns``) taken from the SKU
+    stored now, so a file without a column changes no SKU's value of it; new SKUs keep the defaults."""
+    partial = [d.merchant_sku for d in drafts if d.columns is not None and set(KEPT_WHEN_ABSENT) - d.columns]
+    if not partial:
+        return list(drafts)
+    stored = {r.merchant_sku: r for r in (await session.execute(
+        select(SkuRow).where(SkuRow.merchant_sku.in_(partial)))).scalars()}
+    components = await _components(session, [sku for sku, r in stored.items() if r.is_bundle])
+    out: list[SkuDraft] = []
+    for draft in drafts:
+        row = stored.get(draft.merchant_sku) if draft.columns is not None else None
+        if row is None:
+            out.append(draft)
+            continue
+        now = _view(row, components.get(draft.merchant_sku, {})).draft()
+        kept = {name: getattr(now, name) for name in KEPT_WHEN_ABSENT if name not in (draft.columns or ())}
+        out.append(dataclasses.replace(draft, **kept))
+    return out
 
 
 @dataclass(frozen=True)
@@ -471,7 +501,7 @@ def parse_catalogue_csv(text: str) -> tuple[list[SkuDraft], list[str]]:
         label = f"row {index}"
         row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
         try:
-            draft = check_draft(_csv_row(row))
+            draft = dataclasses.replace(check_draft(_csv_row(row)), columns=frozenset(header))
         except BadInputError as exc:
             message = str(exc)
             problems.append(CatalogueProblem(label, exc.field or "row", message))
@@ -508,7 +538,7 @@ async def check_catalogue_file(hub: Any, text: str) -> tuple[list[SkuDraft], lis
         if not drafts:
             raise
         async with hub.database().session() as session:
-            found = await check_against_catalogue(session, drafts, labels)
+            found = await check_against_catalogue(session, await keep_absent_fields(session, drafts), labels)
         refused = [p for p in found if not any(repr(sku) in p.message for sku in exc.unparsed_skus)]
         if not refused:
             raise
@@ -542,9 +572,11 @@ async def import_catalogue(
 ) -> ImportReport:
     """Check every draft against the catalogue, then write them all in one transaction (plain SKUs
     before bundles, so components exist first); any problem raises ``CatalogueImportError`` and
-    nothing is written. ``dry_run`` checks only."""
+    nothing is written. A field a draft's file did not give keeps the stored value
+    (``keep_absent_fields``), in the checks as in the writes. ``dry_run`` checks only."""
     report = ImportReport()
     async with hub.database().transaction() as session:
+        drafts = await keep_absent_fields(session, drafts)
         problems = await check_against_catalogue(session, drafts, labels)
         if problems:
             raise CatalogueImportError(problems)

@@ -1,6 +1,7 @@
 """The catalogue on SQLite and PostgreSQL: SKUs and bundles over the API (409 duplicate, 404
 unknown, 422 bad field, 403 role, writes attributed to the key, filters and cursor pages), the
-catalogue CSV (round trip, row-and-field errors, nothing half-applied), ``hub catalogue`` and
+catalogue CSV (round trip, row-and-field errors, nothing half-applied, a column left out keeps
+each SKU's value), ``hub catalogue`` and
 ``hub stock import --dry-run`` reporting what the real import refuses."""
 
 from __future__ import annotations
@@ -140,6 +141,51 @@ async def test_catalogue_csv_round_trips_and_a_bad_file_changes_nothing(hub: Hub
         assert catalogue.write_catalogue_csv(await catalogue.all_skus(session)) == text
 
 
+async def test_a_file_without_a_column_keeps_that_value_and_an_empty_cell_clears_it(hub: Hub) -> None:
+    """A merchant exports the sheet, deletes the columns they do not care about, renames and imports
+    it back: bundles, deactivated SKUs, safety stock and product codes stay as they were. A column
+    kept with an empty cell still clears its value."""
+    full = ("merchant_sku,name,product_code,stock_group,safety_stock,low_stock_threshold,active,components\n"
+            "GIFT,Gift,P-9,gifts,1,4,true,MUG*2;TEE-M*1\n"
+            "MUG,Mug,P-2,kitchen,2,5,true,\n"
+            "TEE-M,Tee M,P-3,,0,,true,\n")
+    await catalogue.import_catalogue(hub, *catalogue.parse_catalogue_csv(full), actor="import:full.csv")
+    await catalogue.set_active(hub, "TEE-M", False, actor="t")  # the bundle keeps its deactivated component
+    renamed = "merchant_sku,name\nGIFT,Gift box\nMUG,Big mug\nTEE-M,Tee (M)\nNEW,New thing\n"
+    csv = {"Content-Type": "text/csv"}
+    async with await _client(hub, "operator") as client:
+        checked = await client.post("/api/v1/catalogue/import", content=renamed, headers=csv,
+                                    params={"dry_run": "true"})
+        imported = await client.post("/api/v1/catalogue/import", content=renamed, headers=csv)
+        exported = (await client.get("/api/v1/catalogue/export")).text
+    assert checked.status_code == 200 and checked.json()["dry_run"] is True
+    assert imported.status_code == 200 and (imported.json()["created"], imported.json()["updated"]) == (1, 3)
+    assert exported.splitlines()[1:] == ["GIFT,Gift box,P-9,gifts,1,4,true,MUG*2;TEE-M*1",
+                                         "MUG,Big mug,P-2,kitchen,2,5,true,",
+                                         "NEW,New thing,,,0,,true,",
+                                         "TEE-M,Tee (M),P-3,,0,,false,"]
+
+    # A column in the header with an empty cell clears (or defaults) that value; absent ones stay.
+    cleared = "merchant_sku,product_code,safety_stock,low_stock_threshold\nMUG,,,\n"
+    await catalogue.import_catalogue(hub, *catalogue.parse_catalogue_csv(cleared), actor="import:clear.csv")
+    async with hub.database().session() as session:
+        mug = await catalogue.get_sku(session, "MUG")
+    assert (mug.name, mug.product_code, mug.stock_group, mug.safety_stock, mug.low_stock_threshold,
+            mug.active) == ("Big mug", None, "kitchen", 0, None, True)
+
+    # Without an `active` column TEE-M stays deactivated, so a new bundle of it is refused — by
+    # the dry run exactly as by the import — and nothing is written.
+    box = "merchant_sku,name,components\nTEE-M,Tee,\nBOX,Box,TEE-M*1\n"
+    for dry_run in (True, False):
+        with pytest.raises(catalogue.CatalogueImportError,
+                           match="row 3, field components: component 'TEE-M' is deactivated"):
+            await catalogue.import_catalogue(hub, *catalogue.parse_catalogue_csv(box), actor="import:box.csv",
+                                             dry_run=dry_run)
+    async with hub.database().session() as session:
+        tee = await catalogue.get_sku(session, "TEE-M")
+    assert (tee.name, tee.active) == ("Tee (M)", False)
+
+
 async def test_the_catalogue_file_is_imported_and_exported_over_the_api_all_rows_or_none(hub: Hub) -> None:
     good = "merchant_sku,name,components\nMUG,Mug,\nGIFT,Gift,MUG*2\n"
     bad = "merchant_sku,name,safety_stock,components\nTEE,Tee,lots,\nBOX,Box,0,GHOST*1\nMUG,Mug 2,0,\n"
@@ -246,6 +292,22 @@ def test_cli_import_names_every_bad_row_at_once_malformed_or_refused_by_the_cata
     assert "row 4, field components: unknown component SKU 'GHOST'" in out
     assert "'B'" not in out.split("row 4")[-1]  # B is on row 3 of the file, which needs fixing, not adding
     assert "0 SKU(s)" in _invoke("catalogue", "list")[1]
+
+
+def test_cli_import_checks_rows_with_the_values_absent_columns_keep(cli_config: Path, tmp_path: Path) -> None:
+    """A file without an `active` column keeps TEE-M deactivated, so a bundle of it is refused in
+    the same run that names a malformed row, by the dry run as by the import."""
+    assert _invoke("catalogue", "add", "TEE-M", "--name", "Tee M")[0] == 0
+    assert _invoke("catalogue", "deactivate", "TEE-M")[0] == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("merchant_sku,name,safety_stock,components\nTEE-M,Tee,,\nX,X,lots,\nBOX,Box,0,TEE-M*1\n")
+    for args in (("--dry-run",), ()):
+        code, out = _invoke("catalogue", "import", *args, str(bad))
+        assert code == 2
+        assert "row 3, field safety_stock: must be a whole number" in out
+        assert "row 4, field components: component 'TEE-M' is deactivated" in out
+    code, out = _invoke("catalogue", "list", "--inactive")
+    assert "TEE-M" in out and "Tee M" in out
 
 
 def test_stock_dry_run_reports_what_the_real_import_refuses(cli_config: Path, tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """The catalogue CSV over HTTP, as ``hub catalogue import`` and ``export`` do it:
 ``POST /api/v1/catalogue/import`` (the file as a ``text/csv`` body or the multipart part ``file``;
 ``?dry_run=true`` checks only) writes every row in one transaction or none — a bad file is 422
-naming each bad row and field — and ``GET /api/v1/catalogue/export`` answers the whole catalogue
-in the same columns, so export then import changes nothing. Importing needs ``catalogue.write``
+naming each bad row and field; a column the file leaves out keeps each existing SKU's value — and
+``GET /api/v1/catalogue/export`` answers the whole catalogue in the same columns, so export then
+import changes nothing. Importing needs ``catalogue.write``
 (attributed ``import:<file>`` by the key), exporting ``stock.read``. The body is bounded by
 ``[limits] import_body_bytes``. Not for single SKUs (``hub.api.routes.skus``).
 """
