@@ -1,5 +1,5 @@
 """Nothing lost when the broker forgets: committed paid orders, a recorded shipment, a failed
-inbox row and pushes stored the way ``hub serve`` stores them, whose
+inbox row, a lifted stock-short hold and pushes stored the way ``hub serve`` stores them, whose
 messages the broker lost (relayed, then the queue dropped, as a Redis restart without
 persistence does), are found by the sweepers and their follow-ups happen exactly once.
 The sweepers run directly with a clock moved past ``sweep_after_s``: no sleeping on windows.
@@ -198,6 +198,46 @@ async def test_failed_inbox_rows_due_for_retry_and_pending_ones_are_processed_on
         assert statuses == {failed: "done", pending: "done"}
         assert stored == 2
         assert await _reservations(hub, "active") == 2
+        assert await _sweep_all(hub, _later(hub) + timedelta(hours=1)) == 0
+        await hub.close_loop_resources()
+
+
+async def test_a_short_order_whose_hold_was_lifted_is_reserved_when_the_broker_lost_the_retry(
+    database_url: str, mode: str | None
+) -> None:
+    """A person lifts the stock-short hold of a paid order once stock is back (here: another order
+    was cancelled); the re-reservation that lifting owes (``order_hold_released``) is lost with
+    the broker. The order is paid, not on hold and still short: the sweep reserves it."""
+    with running_hub(_config(database_url, mode), extra_plugins=[Plugin()], load_entry_points=False,
+                     start_workers=False, relay=False) as hub:
+        await _stock(hub, on_hand=1)
+        shop = next(iter(hub.config.shops))
+        first = make_order(platform="shipshop", shop=shop, status=OrderStatus.PAID, lines=[("SKU-1", 1)])
+        second = make_order(platform="shipshop", shop=shop, status=OrderStatus.PAID, lines=[("SKU-1", 1)])
+        async with hub.database().transaction() as session:
+            first_id = (await orders.apply_order(session, first, cause="test")).order_id
+            second_id = (await orders.apply_order(session, second, cause="test")).order_id
+        await effects.reserve_order(hub, first_id)
+        await effects.reserve_order(hub, second_id)
+        assert (await _reservations(hub, "active"), await _reservations(hub, "short")) == (1, 1)
+        async with hub.database().transaction() as session:
+            await orders.apply_order(session, first.model_copy(update={"status": OrderStatus.CANCELLED}),
+                                     cause="test")
+        await effects.release_order(hub, first_id)  # the unit is back on the shelf
+        async with hub.database().transaction() as session:
+            assert await orders.release_hold(session, second_id, effects.STOCK_SHORT, actor="test")
+        await _broker_forgets(hub)
+        await _work_off(hub)
+        assert await _reservations(hub, "short") == 1, "the broker was meant to have lost order_hold_released"
+
+        assert await sweepers.sweep_orders(hub, _later(hub)) == 1
+        await _work_off(hub)
+        assert (await _reservations(hub, "active"), await _reservations(hub, "short")) == (1, 0)
+        async with hub.database().session() as session:
+            row = (await session.execute(select(OrderRow).where(OrderRow.id == second_id))).scalar_one()
+            stock = (await levels.stock_of(session, ["SKU-1"]))["SKU-1"]
+        assert not row.on_hold
+        assert sum(stock.reserved.values()) == 1
         assert await _sweep_all(hub, _later(hub) + timedelta(hours=1)) == 0
         await hub.close_loop_resources()
 
