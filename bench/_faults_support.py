@@ -15,7 +15,9 @@ Scenarios (``SCENARIOS``):
 "Quiet" means every check of ``Ledger.problems`` holds; the wait ends early when they all hold,
 or when nothing the ledger counts has changed for ``stall_s`` (stuck), or at ``deadline_s``. The
 stall window must outlast the hub's own slow recoveries (``sweep_inbox`` every 30 s; a dead
-worker's unacknowledged messages come back after dramatiq's 60 s heartbeat timeout).
+worker's unacknowledged messages come back after dramatiq's 60 s heartbeat timeout; a shipment
+confirmation a killed worker left mid-call is sent again only once its claim is older than
+``hub.services.fulfilment.IN_FLIGHT``, 150 s): ``STALL_S``.
 
 Relies on sandbox internals to read what a partner shows (order status after a shipment): bench
 and test code, not a contract. Not for timing anything.
@@ -46,11 +48,15 @@ from bench._flash_support import (
 )
 from contracts.inventory import AllocationMode, StockPolicy
 from hub.asgi_server import BackgroundServer, free_port
+from hub.services.fulfilment import IN_FLIGHT
 from hub.services.stock import allocation
 from hub.testing.db import create_postgres_database, drop_postgres_database
 from hub.testing.faults import PartnerFaults, PrivateRedis
 
 SCENARIOS = ("worker-kill", "broker-restart", "partner-faults")
+#: Give up when nothing the ledger counts moved for this long: past the slowest recovery the hub
+#: makes on its own, a confirmation claim left by a killed worker (``IN_FLIGHT``), with a margin.
+STALL_S = IN_FLIGHT.total_seconds() + 15
 PLATFORMS = ("taobao", "tmall", "douyin", "aliexpress")
 WAREHOUSE = "main"
 #: The status each sandbox gives an order once the hub's shipment confirmation landed.
@@ -71,7 +77,7 @@ class Options:
     outage_s: float = 3.0  # broker-restart: how long Redis stays down
     fault_rate: float = 0.3  # partner-faults: share of partner calls that fail
     deadline_s: float = 420.0
-    stall_s: float = 120.0
+    stall_s: float = STALL_S
     settle_timeout_s: float = 120.0  # bounded waits before the fault (listings learnt, shipments' orders in)
     extra_config: dict[str, dict[str, Any]] = field(default_factory=dict)  # more TOML sections, e.g. [queue]
     postgres_server_url: str = POSTGRES_SERVER_URL  # where the throw-away database is created

@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._faults_support import SCENARIOS, Options, run_scenario, table
+from bench._faults_support import SCENARIOS, STALL_S, Options, run_scenario, table
 
 
 def _setting(text: str) -> tuple[str, str, Any]:
@@ -51,9 +51,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="threads per hub worker process (default 2)")
     parser.add_argument("--outage", type=float, default=3.0, help="broker-restart: seconds Redis stays down")
     parser.add_argument("--fault-rate", type=float, default=0.3, help="partner-faults: share of calls failing")
-    parser.add_argument("--stall", type=float, default=120.0,
-                        help="give up when nothing moved for this long, s (default 120: outlasts the hub's "
-                             "30 s inbox sweep and dramatiq's 60 s dead-worker timeout)")
+    parser.add_argument("--stall", type=float, default=STALL_S,
+                        help=f"give up when nothing moved for this long, s (default {STALL_S:g}: outlasts the "
+                             "hub's 30 s inbox sweep, dramatiq's 60 s dead-worker timeout and the 150 s a "
+                             "confirmation claimed by a killed worker waits)")
     parser.add_argument("--deadline", type=float, default=420.0, help="longest wait for quiet, s (default 420)")
     parser.add_argument("--set", dest="settings", type=_setting, action="append", default=[], metavar="S.K=V",
                         help="extra hub config, e.g. --set queue.sweep_after_s=5 (repeatable)")

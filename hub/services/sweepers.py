@@ -3,8 +3,9 @@
 The outbox relay marks a message published once the broker has it; a broker that then forgets
 it (a Redis restart without persistence, a failover, a lost AOF tail) would lose the follow-up
 silently. Each sweeper re-derives what is still owed from the business tables — paid orders
-with no reservation, cancelled or shipped orders still holding stock, pending shipments the
-channel was never told about, inbox rows pending or failed and due — and re-enqueues it. The
+with no reservation or still short with their stock hold lifted, cancelled or shipped orders
+still holding stock, pending shipments the channel was never told about, inbox rows pending or
+failed and due — and re-enqueues it. The
 actors are idempotent on business keys (reservations per order line, the confirmation's
 idempotency key, inbox row status), so a sweep that races a slow message does no harm.
 
@@ -35,7 +36,7 @@ from hub.services import fulfilment
 from hub.services.intake import PROCESS_ACTOR
 from hub.services.order_flow import CONSUME_STATUSES, HOLDING_STATUSES, RELEASE_STATUSES
 from hub.services.stock import effects as stock_effects
-from hub.services.stock.effects import SKU_UNKNOWN
+from hub.services.stock.effects import SKU_UNKNOWN, STOCK_SHORT
 from hub.services.stock.reservations import ACTIVE, SHORT
 
 log = structlog.get_logger(__name__)
@@ -103,8 +104,10 @@ async def claim_owed_orders(hub: Hub, now: datetime | None = None) -> list[OwedO
     """Orders whose stock follow-up is owed and not in flight, marked swept (oldest change first).
 
     Owed: a status that takes stock but no reservation at all (unless an open ``sku_unknown``
-    hold explains it); cancelled or closed but still holding reservations; shipped (by the
-    channel, or every unit recorded by a warehouse) but still holding them.
+    hold explains it); such a status with lines still short but no open ``stock_short`` hold (a
+    person lifted it and the retry it owes, ``order_hold_released``, was lost); cancelled or
+    closed but still holding reservations; shipped (by the channel, or every unit recorded by a
+    warehouse) but still holding them.
     """
     window = SweepWindow.of(hub, now)
     order = OrderRow.id
@@ -116,13 +119,17 @@ async def claim_owed_orders(hub: Hub, now: datetime | None = None) -> list[OwedO
                                  OrderHoldRow.released_at.is_(None))
     has_lines = exists().where(OrderLineRow.order_id == order)
     never_reserved = and_(_reserves(hub), ~any_reservation, ~unknown_sku, has_lines)
+    short = exists().where(ReservationRow.order_id == order, ReservationRow.state == SHORT)
+    short_hold = exists().where(OrderHoldRow.order_id == order, OrderHoldRow.code == STOCK_SHORT,
+                                OrderHoldRow.released_at.is_(None))
+    short_unheld = and_(OrderRow.status.in_(sorted(s.value for s in HOLDING_STATUSES)), short, ~short_hold)
     not_released = and_(OrderRow.status.in_(sorted(s.value for s in RELEASE_STATUSES)), holding)
     not_consumed = and_(or_(OrderRow.status.in_(sorted(s.value for s in CONSUME_STATUSES)),
                             OrderRow.fulfilment_status == "shipped"), holding)
     stmt = (select(OrderRow.id, OrderRow.status, and_(~any_reservation, ~any_hold).label("untouched"))
             .where(OrderRow.updated_at < window.cutoff, OrderRow.updated_at >= window.horizon,
                    _not_swept_since(OrderRow.swept_at, window),
-                   or_(never_reserved, not_released, not_consumed))
+                   or_(never_reserved, short_unheld, not_released, not_consumed))
             .order_by(OrderRow.updated_at, OrderRow.id).limit(window.batch))
     async with hub.database().transaction() as session:
         if _postgres(session):

@@ -1,6 +1,7 @@
 """The fault suite's own instruments (``hub.testing.faults``, ``bench/_faults_support.py``): the
 private Redis really comes back empty on the same port, partner faults are fed at the asked share
-of calls, and the report of what a run left behind reads the hub's real tables."""
+of calls, the report of what a run left behind reads the hub's real tables, and a run waits out
+the hub's slowest recovery before it calls anything stuck."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import asyncpg
 import pytest
 import redis
 
-from bench._faults_support import left_behind
+from bench._faults_support import Options, left_behind
+from bench.faults import parse_args
 from hub.db.migrate import upgrade
+from hub.services.fulfilment import IN_FLIGHT
 from hub.testing.db import create_postgres_database, drop_postgres_database
 from hub.testing.faults import PartnerFaults, PrivateRedis
 
@@ -80,3 +83,15 @@ def test_what_a_run_left_behind_is_read_from_the_hubs_real_columns(postgres_serv
     assert not [line for line in lines if "cannot read" in line], lines
     assert any(line.startswith("outbox row: ") and "push_shop_stock" in line and "faults-tmall" in line
                for line in lines), lines
+
+
+def test_a_run_waits_out_a_confirmation_a_killed_worker_left_mid_call_before_calling_it_stuck() -> None:
+    """A worker killed while confirming a shipment leaves its claim "calling": the confirmation is
+    sent again once the claim is older than ``IN_FLIGHT``. A run that gives up sooner reports a
+    shipment stuck that the hub would have confirmed."""
+    from tests.faults.test_fault_suite import _options
+
+    in_flight = IN_FLIGHT.total_seconds()
+    assert Options().stall_s > in_flight
+    assert parse_args([]).stall > in_flight
+    assert _options("postgresql://unused").stall_s > in_flight

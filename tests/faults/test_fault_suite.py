@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench._faults_support import Options, run_scenario, table
+from bench._faults_support import STALL_S, Options, run_scenario, table
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 
@@ -28,10 +28,11 @@ EXTRA_CONFIG: dict[str, dict[str, object]] = {"queue": {"sweep_interval_s": 2, "
 
 
 def _options(postgres_server_url: str) -> Options:
-    # stall_s outlasts the hub's own slow recoveries: the inbox sweep (every 30 s) and dramatiq's
-    # 60 s heartbeat timeout before a killed worker's unacknowledged messages are handed back.
+    # stall_s outlasts the hub's own slow recoveries: dramatiq's 60 s heartbeat timeout before a
+    # killed worker's unacknowledged messages are handed back, and the 150 s a confirmation that
+    # worker claimed mid-call waits before it is sent again (``STALL_S``).
     return Options(orders=60, shipments=5, rate=20.0, threads=2, outage_s=2.0, fault_rate=0.3,
-                   stall_s=75.0, deadline_s=240.0, settle_timeout_s=90.0, extra_config=EXTRA_CONFIG,
+                   stall_s=STALL_S, deadline_s=300.0, settle_timeout_s=90.0, extra_config=EXTRA_CONFIG,
                    postgres_server_url=postgres_server_url)
 
 

@@ -1,6 +1,7 @@
-"""Nothing lost when the broker forgets: committed paid orders, a recorded shipment and a failed
-inbox row whose messages the broker lost (relayed, then the queue dropped, as a Redis restart
-without persistence does) are found by the sweepers and their follow-ups happen exactly once.
+"""Nothing lost when the broker forgets: committed paid orders, a recorded shipment, a failed
+inbox row, a lifted stock-short hold and pushes stored the way ``hub serve`` stores them, whose
+messages the broker lost (relayed, then the queue dropped, as a Redis restart without
+persistence does), are found by the sweepers and their follow-ups happen exactly once.
 The sweepers run directly with a clock moved past ``sweep_after_s``: no sleeping on windows.
 On SQLite with the in-process queue and on PostgreSQL with the real Redis."""
 
@@ -15,12 +16,14 @@ from sqlalchemy import func, select
 
 from contracts import InboundMessage, MessageKind, OrderStatus
 from contracts.shipments import Parcel
+from hub.api.outbox_relay import relay_pass_driver
 from hub.context import Hub
 from hub.db import inbox
-from hub.db.tables import InboxRow, OrderRow, ReservationRow, ShipmentRow
+from hub.db.tables import InboxRow, OrderRow, OutboxRow, ReservationRow, ShipmentRow
 from hub.queue.relay import relay_outbox
 from hub.queue.testing import delete_namespace
 from hub.services import fulfilment, orders, sweepers
+from hub.services.intake import accept_messages
 from hub.services.stock import adjustments, effects, levels, skus
 from hub.testing.factories import make_order
 from hub.testing.hub import hub_config, running_hub
@@ -196,4 +199,120 @@ async def test_failed_inbox_rows_due_for_retry_and_pending_ones_are_processed_on
         assert stored == 2
         assert await _reservations(hub, "active") == 2
         assert await _sweep_all(hub, _later(hub) + timedelta(hours=1)) == 0
+        await hub.close_loop_resources()
+
+
+async def test_a_short_order_whose_hold_was_lifted_is_reserved_when_the_broker_lost_the_retry(
+    database_url: str, mode: str | None
+) -> None:
+    """A person lifts the stock-short hold of a paid order once stock is back (here: another order
+    was cancelled); the re-reservation that lifting owes (``order_hold_released``) is lost with
+    the broker. The order is paid, not on hold and still short: the sweep reserves it."""
+    with running_hub(_config(database_url, mode), extra_plugins=[Plugin()], load_entry_points=False,
+                     start_workers=False, relay=False) as hub:
+        await _stock(hub, on_hand=1)
+        shop = next(iter(hub.config.shops))
+        first = make_order(platform="shipshop", shop=shop, status=OrderStatus.PAID, lines=[("SKU-1", 1)])
+        second = make_order(platform="shipshop", shop=shop, status=OrderStatus.PAID, lines=[("SKU-1", 1)])
+        async with hub.database().transaction() as session:
+            first_id = (await orders.apply_order(session, first, cause="test")).order_id
+            second_id = (await orders.apply_order(session, second, cause="test")).order_id
+        await effects.reserve_order(hub, first_id)
+        await effects.reserve_order(hub, second_id)
+        assert (await _reservations(hub, "active"), await _reservations(hub, "short")) == (1, 1)
+        async with hub.database().transaction() as session:
+            await orders.apply_order(session, first.model_copy(update={"status": OrderStatus.CANCELLED}),
+                                     cause="test")
+        await effects.release_order(hub, first_id)  # the unit is back on the shelf
+        async with hub.database().transaction() as session:
+            assert await orders.release_hold(session, second_id, effects.STOCK_SHORT, actor="test")
+        await _broker_forgets(hub)
+        await _work_off(hub)
+        assert await _reservations(hub, "short") == 1, "the broker was meant to have lost order_hold_released"
+
+        assert await sweepers.sweep_orders(hub, _later(hub)) == 1
+        await _work_off(hub)
+        assert (await _reservations(hub, "active"), await _reservations(hub, "short")) == (1, 0)
+        async with hub.database().session() as session:
+            row = (await session.execute(select(OrderRow).where(OrderRow.id == second_id))).scalar_one()
+            stock = (await levels.stock_of(session, ["SKU-1"]))["SKU-1"]
+        assert not row.on_hold
+        assert sum(stock.reserved.values()) == 1
+        assert await _sweep_all(hub, _later(hub) + timedelta(hours=1)) == 0
+        await hub.close_loop_resources()
+
+
+async def _api_relay_then_broker_forgets(hub: Hub) -> None:
+    """As ``_broker_forgets``, but relayed as ``hub serve`` relays pushes (on PostgreSQL one
+    ``UPDATE … RETURNING`` pass merging the ``process_*_batch`` rows)."""
+    database = hub.database()
+    relay = relay_pass_driver if database.dialect == "postgresql" else relay_outbox
+    while await relay(database, hub.runtime, 500):
+        pass
+    await _broker_forgets(hub)
+
+
+async def _work_then_stop(hub: Hub, *, relay: bool) -> None:
+    """Run the workers until the queue is empty (relaying what the work writes to the outbox, or
+    leaving it there), then stop them, so a broker that forgets next takes nothing a worker holds."""
+    runtime = hub.runtime
+    assert runtime is not None
+    if relay:
+        await _work_off(hub)
+    else:
+        if runtime.worker is None:
+            runtime.start_workers()
+        await asyncio.to_thread(runtime.join, 60_000)
+    worker, runtime.worker = runtime.worker, None
+    assert worker is not None
+    await asyncio.to_thread(worker.stop, 30_000)
+
+
+async def test_pushes_and_their_batch_follow_up_lost_by_the_broker_are_stored_and_reserved_once(
+    database_url: str, mode: str | None
+) -> None:
+    """The intake path as ``hub serve`` runs it: pushes stored with their ``process_push_batch`` owed
+    in the outbox, relayed by the API's relay, lost with the broker; then the ``orders_changed``
+    row the processing writes for the whole batch, lost too. The inbox sweep and the order sweep
+    bring both back: every order stored once and reserved once."""
+    with running_hub(_config(database_url, mode), extra_plugins=[Plugin()], load_entry_points=False,
+                     start_workers=False, relay=False) as hub:
+        await _stock(hub)
+        shop = next(iter(hub.config.shops))
+        placed = [make_order(platform="shipshop", shop=shop, status=OrderStatus.PAID, lines=[("SKU-1", 1)])
+                  for _ in range(ORDERS)]
+        messages = [InboundMessage(message_id=f"push-{o.ref.external_id}", kind=MessageKind.ORDER, topic="push",
+                                   external_id=o.ref.external_id, order=o) for o in placed]
+        ids = await accept_messages(hub, platform="shipshop", shop=shop, source="push", messages=messages)
+        assert len(ids) == ORDERS
+        async with hub.database().session() as session:
+            actors = set((await session.execute(select(OutboxRow.actor))).scalars())
+        assert actors == {"process_push_batch"}
+        await _api_relay_then_broker_forgets(hub)
+        await _work_then_stop(hub, relay=True)
+        async with hub.database().session() as session:
+            stored = int(await session.scalar(select(func.count()).select_from(OrderRow)) or 0)
+        assert stored == 0, "the broker was meant to have lost process_push_batch"
+
+        assert await sweepers.sweep_inbox(hub, _later(hub)) == ORDERS
+        await _work_then_stop(hub, relay=False)
+        async with hub.database().session() as session:
+            stored = int(await session.scalar(select(func.count()).select_from(OrderRow)) or 0)
+            owed = list((await session.execute(select(OutboxRow.actor).where(OutboxRow.published_at.is_(None))))
+                        .scalars())
+        assert stored == ORDERS
+        assert "orders_changed" in owed
+        await _api_relay_then_broker_forgets(hub)
+        await _work_then_stop(hub, relay=True)
+        assert await _reservations(hub, "active") == 0, "the broker was meant to have lost orders_changed"
+
+        assert await sweepers.sweep_orders(hub, _later(hub)) == ORDERS
+        await _work_off(hub)
+        assert await _reservations(hub, "active") == ORDERS
+        async with hub.database().session() as session:
+            stock = (await levels.stock_of(session, ["SKU-1"]))["SKU-1"]
+            statuses = set((await session.execute(select(InboxRow.status))).scalars())
+        assert sum(stock.reserved.values()) == ORDERS, "each order reserved exactly once"
+        assert statuses == {"done"}
+        assert await _sweep_all(hub, _later(hub) + timedelta(hours=2)) == 0
         await hub.close_loop_resources()
