@@ -33,7 +33,7 @@ from hub.context import Hub
 from hub.db import outbox
 from hub.db.tables import InboxRow, OrderHoldRow, OrderLineRow, OrderRow, ReservationRow, ShipmentRow, Shop
 from hub.services import fulfilment
-from hub.services.intake import PROCESS_ACTOR
+from hub.services.backlog import processing_actor
 from hub.services.order_flow import CONSUME_STATUSES, HOLDING_STATUSES, RELEASE_STATUSES
 from hub.services.stock import effects as stock_effects
 from hub.services.stock.effects import SKU_UNKNOWN, STOCK_SHORT
@@ -237,27 +237,38 @@ async def sweep_shipments(hub: Hub, now: datetime | None = None) -> int:
 async def claim_owed_inbox(hub: Hub, now: datetime | None = None) -> list[int]:
     """Inbox rows still pending, or failed and due for their retry, older than ``sweep_after_s``
     and not swept since; rows of paused shops wait for the shop."""
+    return [row_id for row_id, _ in await _claim_owed_inbox(hub, now)]
+
+
+async def _claim_owed_inbox(hub: Hub, now: datetime | None) -> list[tuple[int, str]]:
+    """``claim_owed_inbox`` with each row's source, which decides its queue."""
     window = SweepWindow.of(hub, now)
     owed = or_(and_(InboxRow.status == "pending", InboxRow.received_at < window.cutoff),
                and_(InboxRow.status == "failed", InboxRow.processed_at < window.cutoff))
-    stmt = (select(InboxRow.id)
+    stmt = (select(InboxRow.id, InboxRow.source)
             .where(owed, _not_swept_since(InboxRow.swept_at, window), ~_shop_paused(InboxRow.shop, window))
             .order_by(InboxRow.id).limit(window.batch))
     async with hub.database().transaction() as session:
         if _postgres(session):
             stmt = stmt.with_for_update(of=InboxRow, skip_locked=True)
-        ids = [int(i) for i in (await session.execute(stmt)).scalars()]
-        if ids:
-            await session.execute(update(InboxRow).where(InboxRow.id.in_(ids)).values(swept_at=window.now)
-                                  .execution_options(synchronize_session=False))
-    return ids
+        rows = [(int(i), str(source)) for i, source in (await session.execute(stmt)).all()]
+        if rows:
+            await session.execute(update(InboxRow).where(InboxRow.id.in_([i for i, _ in rows]))
+                                  .values(swept_at=window.now).execution_options(synchronize_session=False))
+    return rows
 
 
 async def sweep_inbox(hub: Hub, now: datetime | None = None) -> int:
-    """Re-enqueue owed inbox rows, ``INBOX_CHUNK`` to a message; returns how many rows."""
-    ids = await claim_owed_inbox(hub, now)
-    for start in range(0, len(ids), INBOX_CHUNK):
-        await asyncio.to_thread(hub.send, PROCESS_ACTOR, ids[start:start + INBOX_CHUNK])
+    """Re-enqueue owed inbox rows, ``INBOX_CHUNK`` to a message, each on the queue its source's
+    rows are processed from (pushes on ``webhooks``, the rest on ``ingest``); returns how many rows."""
+    rows = await _claim_owed_inbox(hub, now)
+    by_actor: dict[str, list[int]] = {}
+    for row_id, source in rows:
+        by_actor.setdefault(processing_actor(source), []).append(row_id)
+    for actor, ids in sorted(by_actor.items()):
+        for start in range(0, len(ids), INBOX_CHUNK):
+            await asyncio.to_thread(hub.send, actor, ids[start:start + INBOX_CHUNK])
+    ids = [row_id for row_id, _ in rows]
     if ids:
         log.warning("inbox.swept", count=len(ids))
     return len(ids)

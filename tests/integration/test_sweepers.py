@@ -294,7 +294,19 @@ async def test_pushes_and_their_batch_follow_up_lost_by_the_broker_are_stored_an
             stored = int(await session.scalar(select(func.count()).select_from(OrderRow)) or 0)
         assert stored == 0, "the broker was meant to have lost process_push_batch"
 
-        assert await sweepers.sweep_inbox(hub, _later(hub)) == ORDERS
+        sent: list[str] = []
+        send = hub.send
+
+        def recording_send(actor: str, *args: Any, **kwargs: Any) -> Any:
+            sent.append(actor)
+            return send(actor, *args, **kwargs)
+
+        hub.send = recording_send  # type: ignore[method-assign]
+        try:
+            assert await sweepers.sweep_inbox(hub, _later(hub)) == ORDERS
+        finally:
+            hub.send = send  # type: ignore[method-assign]
+        assert set(sent) == {"process_push_batch"}, "swept pushes go back to the webhooks queue, not behind TMC"
         await _work_then_stop(hub, relay=False)
         async with hub.database().session() as session:
             stored = int(await session.scalar(select(func.count()).select_from(OrderRow)) or 0)
