@@ -14,11 +14,12 @@ tests/unit/test_x.py``) stays in one process: starting workers would cost more t
 ``PYTEST_XDIST_AUTO_NUM_WORKERS=N`` chooses the number of workers for any run; ``-n 0`` runs in
 one process. Each worker has its own databases, Redis namespaces and temporary directories.
 
-Two xdist groups keep the heavy tests from competing with each other, each running its tests one
-after the other on one worker while the other workers take the rest: ``PROCESSES`` (whole hubs as
-subprocesses, with deadlines; and the tests that hold up to 20 PostgreSQL connections at once, so
-they never meet the fault suite, which runs last) and ``SEARCHES`` (long Hypothesis and
-schemathesis searches: CPU-bound, but without deadlines, so they cannot fail for being slowed).
+Three xdist groups keep the heavy tests from competing with each other, each running its tests
+one after the other on one worker while the other workers take the rest: ``PROCESSES`` (whole hubs
+as subprocesses, with deadlines; and the tests that hold up to 20 PostgreSQL connections at once,
+so they never meet the fault suite, which runs last), ``SEARCHES`` (long Hypothesis state machines)
+and ``FUZZ`` (schemathesis, once per role) — the last two CPU-bound, but without deadlines, so
+they cannot fail for being slowed.
 
 PostgreSQL connections: the workers of a run share 20 (``hub.testing.pg_budget``); a test that uses
 PostgreSQL reserves an even share (20 // workers) before it starts, and the tests that need more
@@ -60,11 +61,13 @@ PROCESSES = (
     *CONCURRENT_TRANSACTIONS,
 )
 SEARCHES = (
-    "tests/integration/test_api_fuzz.py",  # schemathesis over every operation
     "tests/integration/test_partitioned_interleavings.py",  # a Hypothesis state machine
     "tests/integration/test_inventory_state_machine.py",  # a Hypothesis state machine
 )
-GROUPS = (("processes", PROCESSES), ("searches", SEARCHES))
+#: schemathesis over every operation, once per role: its own group, so it runs beside the state
+#: machines rather than after them on one worker (together they were the run's longest path).
+FUZZ = ("tests/integration/test_api_fuzz.py",)
+GROUPS = (("processes", PROCESSES), ("searches", SEARCHES), ("fuzz", FUZZ))
 #: PostgreSQL connections reserved by the tests that usually hold more than a worker's share.
 CONNECTIONS = (
     (CONCURRENT_TRANSACTIONS, 20),
