@@ -26,6 +26,7 @@ import structlog
 
 from hub.api.errors import database_unreachable
 from hub.context import Hub
+from hub.db.outbox import ACKED_ACTORS, message_kwargs
 from hub.db.tables import utcnow
 from hub.errors import NotFoundError
 from hub.services.backlog import PROCESS_ACTOR, PUSH_PROCESS_ACTOR
@@ -123,8 +124,11 @@ class ApiRelay:
 
 #: ``relay_pass_driver``'s statement: take and mark up to $2 rows in one round trip; other relays
 #: skip the locked ones, and a rollback (a failed send) leaves them unpublished.
+#: Rows of the acknowledging actors ($3, ``hub.db.outbox.ACKED_ACTORS``) stay owed (``done_at``
+#: untouched) until their actor has run; the rest are done once published.
 _TAKE_AND_MARK = (
-    "UPDATE outbox SET published_at = $1 WHERE id IN ("
+    "UPDATE outbox SET published_at = $1, done_at = CASE WHEN actor = ANY($3::text[]) THEN done_at ELSE $1 END "
+    "WHERE id IN ("
     "SELECT id FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) "
     "RETURNING id, actor, CAST(args AS TEXT), CAST(kwargs AS TEXT)"
 )
@@ -147,7 +151,8 @@ async def relay_pass_driver(database: Any, runtime: Any, limit: int) -> int:
         driver: Any = fairy.driver_connection
         try:
             async with driver.transaction():
-                rows = sorted(await driver.fetch(_TAKE_AND_MARK, utcnow(), limit), key=lambda r: r[0])
+                rows = sorted(await driver.fetch(_TAKE_AND_MARK, utcnow(), limit, list(ACKED_ACTORS)),
+                              key=lambda r: r[0])
                 if not rows:
                     return 0
                 known = getattr(runtime, "actors", None)
@@ -175,11 +180,12 @@ class _UnknownActor(Exception):
 
 def _merged(rows: list[Any]) -> list[tuple[str, list[Any], dict[str, Any]]]:
     """The messages of ``rows`` (id, actor, args JSON, kwargs JSON), in id order; runs of
-    ``MERGEABLE`` rows of one actor without keyword arguments merged up to ``BATCH_IDS`` ids."""
+    ``MERGEABLE`` rows of one actor without keyword arguments merged up to ``BATCH_IDS`` ids; rows
+    of the acknowledging actors carry their id (``hub.db.outbox.message_kwargs``)."""
     out: list[tuple[str, list[Any], dict[str, Any]]] = []
-    for _, actor, args_json, kwargs_json in rows:
+    for row_id, actor, args_json, kwargs_json in rows:
         args = json.loads(args_json) if args_json else []
-        kwargs = json.loads(kwargs_json) if kwargs_json else {}
+        kwargs = message_kwargs(actor, row_id, json.loads(kwargs_json) if kwargs_json else {})
         mergeable = actor in MERGEABLE and not kwargs and len(args) == 1 and isinstance(args[0], list)
         if mergeable and out:
             last_actor, last_args, last_kwargs = out[-1]

@@ -5,8 +5,12 @@ rows, sends them to the broker and marks them published. A rolled-back change th
 sends its event, and a committed one always reaches the broker (at least once). "Published" means
 the broker took it, not that the job ran: a broker that forgets it (a restart without
 persistence) is covered by the sweepers (``hub.services.sweepers``), which re-derive the owed
-follow-up from the business tables. Published rows are purged after ``[queue]
-outbox_retention_days``. Not for sending: the relay does.
+follow-up from the business tables. Plugin notifications cannot be re-derived, so the rows of
+``ACKED_ACTORS`` stay owed until their actor has finished: the relay sends them with the row's id
+(keyword ``outbox_id``), the actor marks the row done (``mark_done``), and the outbox sweep makes a
+row published long ago and still not done unpublished again. Every other row is done once
+published. Rows published and done are purged after ``[queue] outbox_retention_days``; rows still
+owed only once they were created that long ago. Not for sending: the relay does.
 """
 
 from __future__ import annotations
@@ -16,13 +20,20 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, event, func, select, update
+from sqlalchemy import and_, case, delete, event, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from hub.db.tables import OutboxRow, utcnow
 
 _PENDING_KEY = "hub.outbox_pending"
+#: Actors whose rows stay owed until the actor has run (their follow-up is a plugin notification,
+#: which no business table shows as missing): ``hub.pipeline.orders.orders_changed``,
+#: ``hub.pipeline.fulfilment_actors.shipment_changed``, ``hub.pipeline.actors.aftersale_changed``.
+#: Each takes the keyword ``outbox_id`` and calls ``mark_done`` when its work is complete.
+ACKED_ACTORS = ("orders_changed", "shipment_changed", "aftersale_changed")
+#: The keyword that carries the row's id to an acknowledging actor.
+OUTBOX_ID = "outbox_id"
 _commit_listeners: list[Callable[[], None]] = []
 
 
@@ -78,20 +89,58 @@ async def count_unpublished(session: AsyncSession) -> int:
         OutboxRow.published_at.is_(None))) or 0)
 
 
+def message_kwargs(actor: str, row_id: int, kwargs: dict[str, Any] | None) -> dict[str, Any]:
+    """The keyword arguments to send row ``row_id`` with: its own, plus ``outbox_id`` for an
+    acknowledging actor."""
+    out = dict(kwargs or {})
+    if actor in ACKED_ACTORS:
+        out[OUTBOX_ID] = row_id
+    return out
+
+
 async def mark_published(session: AsyncSession, ids: list[int]) -> None:
+    """Mark rows handed to the broker: published, and done unless their actor acknowledges."""
     if ids:
-        await session.execute(update(OutboxRow).where(OutboxRow.id.in_(ids)).values(published_at=utcnow()))
+        now = utcnow()
+        await session.execute(update(OutboxRow).where(OutboxRow.id.in_(ids)).values(
+            published_at=now, done_at=case((OutboxRow.actor.in_(ACKED_ACTORS), OutboxRow.done_at), else_=now)))
+
+
+async def mark_done(session: AsyncSession, outbox_id: int) -> bool:
+    """Row ``outbox_id``'s job is complete (or dead-lettered): no sweep sends it again. One UPDATE,
+    idempotent; False if it was done already or is gone (purged)."""
+    now = utcnow()
+    result = await session.execute(
+        update(OutboxRow).where(OutboxRow.id == outbox_id, OutboxRow.done_at.is_(None))
+        .values(done_at=now, published_at=func.coalesce(OutboxRow.published_at, now))
+        .execution_options(synchronize_session=False))
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def mark_owed(session: AsyncSession, outbox_id: int) -> None:
+    """Row ``outbox_id`` is owed again, as sent now (a dead letter replayed with it): the outbox
+    sweep sends it again if the broker loses the replay too."""
+    await session.execute(update(OutboxRow).where(OutboxRow.id == outbox_id)
+                          .values(done_at=None, published_at=utcnow()).execution_options(synchronize_session=False))
+
+
+def outbox_id_of(kwargs: dict[str, Any] | None) -> int | None:
+    """The ``outbox_id`` a message carries, if any."""
+    value = (kwargs or {}).get(OUTBOX_ID)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 async def purge_published(session: AsyncSession, older_than: timedelta | None = None, *,
                           before: datetime | None = None, limit: int | None = None) -> int:
-    """Delete rows published more than ``older_than`` ago (or before ``before``), the oldest
-    ``limit`` of them if given; returns how many. Unpublished rows are never deleted."""
+    """Delete rows published and done more than ``older_than`` ago (or before ``before``), the
+    oldest ``limit`` of them if given; returns how many. Unpublished rows and rows still owed are
+    never deleted here (``purge_expired_owed`` gives up on the latter)."""
     if before is None:
         if older_than is None:
             raise TypeError("purge_published needs older_than or before")
         before = utcnow() - older_than
-    old = and_(OutboxRow.published_at.is_not(None), OutboxRow.published_at < before)
+    done = or_(OutboxRow.done_at.is_not(None), OutboxRow.actor.not_in(ACKED_ACTORS))
+    old = and_(OutboxRow.published_at.is_not(None), OutboxRow.published_at < before, done)
     if limit is None:
         result = await session.execute(delete(OutboxRow).where(old))
     else:
@@ -102,6 +151,20 @@ async def purge_published(session: AsyncSession, older_than: timedelta | None = 
             return 0
         result = await session.execute(delete(OutboxRow).where(OutboxRow.id.in_(ids)))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def purge_expired_owed(session: AsyncSession, *, before: datetime, limit: int) -> list[tuple[int, str]]:
+    """Delete up to ``limit`` rows still owed (published, not done) that were created before
+    ``before`` — kept past the retention, their job is given up on; returns their (id, actor)
+    for the caller to log."""
+    stmt = (select(OutboxRow.id, OutboxRow.actor)
+            .where(OutboxRow.done_at.is_(None), OutboxRow.published_at.is_not(None),
+                   OutboxRow.actor.in_(ACKED_ACTORS), OutboxRow.created_at < before)
+            .order_by(OutboxRow.published_at, OutboxRow.id).limit(limit))
+    rows = [(int(i), str(a)) for i, a in (await session.execute(stmt)).all()]
+    if rows:
+        await session.execute(delete(OutboxRow).where(OutboxRow.id.in_([i for i, _ in rows])))
+    return rows
 
 
 def notify_outbox_commit() -> None:

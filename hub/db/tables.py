@@ -512,13 +512,22 @@ class OutboxRow(Base):
     """An event to publish, written in the transaction that caused it; the relay sends it after."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_unpublished", "published_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_unpublished", "published_at", "id"),
+        # Rows still owed (unpublished, or published to an acknowledging actor that has not
+        # finished): the outbox sweep reads only these, however large the published outbox grows.
+        Index("ix_outbox_owed", "published_at", "id", postgresql_where=text("done_at IS NULL"),
+              sqlite_where=text("done_at IS NULL")),
+    )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     actor: Mapped[str] = mapped_column(String(100))
     args: Mapped[list[Any]] = mapped_column(JSON, default=list)
     kwargs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(ts())
+    #: When its job finished (``hub.db.outbox.ACKED_ACTORS``), or was handed to the broker (the
+    #: others, whose follow-up the sweepers re-derive); NULL while owed.
+    done_at: Mapped[datetime | None] = mapped_column(ts())
 
 
 class DeadLetterRow(Base):

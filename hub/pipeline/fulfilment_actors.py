@@ -9,14 +9,18 @@ from __future__ import annotations
 
 from hub.context import current_hub
 from hub.queue.actors import hub_actor
-from hub.services import fulfilment
+from hub.services import fulfilment, sweepers
 
 
 @hub_actor(queue="fulfilment", max_retries=5, min_backoff_ms=1_000, max_backoff_ms=60_000,
            name=fulfilment.CHANGED_ACTOR)
-async def shipment_changed(order_id: int, shipment_id: int, status: str, event: str) -> None:
-    """After a shipment change commits: consume the order's stock once it all shipped, then notify plugins."""
-    await fulfilment.after_shipment_change(current_hub(), order_id, shipment_id, status, event)
+async def shipment_changed(order_id: int, shipment_id: int, status: str, event: str,
+                           outbox_id: int | None = None) -> None:
+    """After a shipment change commits: consume the order's stock once it all shipped, then notify
+    plugins; then mark its outbox row done (``outbox_id``, when the relay sent it)."""
+    hub = current_hub()
+    await fulfilment.after_shipment_change(hub, order_id, shipment_id, status, event)
+    await sweepers.acknowledge(hub, outbox_id)
 
 
 # Backoff from 2 s to 5 min: TOP asks integrators not to retry its isp.* errors at once, and a

@@ -20,9 +20,12 @@ ORDERS_CHANGED_ACTOR = "orders_changed"
 
 
 @hub_actor(queue="default", priority=-15, max_retries=5, name=ORDERS_CHANGED_ACTOR)
-async def orders_changed(changes: list[list[Any]]) -> None:
+async def orders_changed(changes: list[list[Any]], outbox_id: int | None = None) -> None:
     """After a batch of order changes commits: notify plugins, then drive audit and stock for the
-    whole batch in one transaction (idempotent: a redelivered batch reserves nothing twice)."""
-    from hub.services import order_flow
+    whole batch in one transaction (idempotent: a redelivered batch reserves nothing twice); then
+    mark its outbox row done (``outbox_id``, when the relay sent it)."""
+    from hub.services import order_flow, sweepers
 
-    await order_flow.after_orders_change(current_hub(), changes)
+    hub = current_hub()
+    await order_flow.after_orders_change(hub, changes)
+    await sweepers.acknowledge(hub, outbox_id)

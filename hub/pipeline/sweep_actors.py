@@ -35,6 +35,12 @@ async def sweep_inbox() -> None:
     await sweepers.sweep_inbox(current_hub())
 
 
+@hub_actor(queue="default", priority=-5, max_retries=1, min_backoff_ms=1_000, max_backoff_ms=10_000)
+async def sweep_outbox() -> None:
+    """Make plugin notifications the broker lost (published, never finished) owed again."""
+    await sweepers.sweep_outbox(current_hub())
+
+
 @hub_actor(queue="default", max_retries=5, name=sweepers.SETTLE_STOCK_ACTOR)
 async def settle_order_stock(order_id: int) -> None:
     """Reserve, release or consume the order's stock as its status says (idempotent)."""
@@ -54,5 +60,6 @@ def sweep_jobs(hub: Any) -> list[tuple[str, float, str, tuple[Any, ...]]]:
         ("sweep_orders", every, "sweep_orders", ()),
         ("sweep_shipments", every, "sweep_shipments", ()),
         ("sweep_inbox", every, "sweep_inbox", ()),
+        ("sweep_outbox", every, "sweep_outbox", ()),
         ("purge_outbox", PURGE_INTERVAL_S, "purge_outbox", ()),
     ]

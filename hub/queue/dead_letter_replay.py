@@ -1,5 +1,6 @@
 """Replaying a dead letter: send its original input to its actor again, and note that it was and
-who asked (``dead_letters.replayed_by`` and the audit log).
+who asked (``dead_letters.replayed_by`` and the audit log). A replayed notification that carries
+its outbox row's id makes that row owed again (``hub.db.outbox.mark_owed``).
 
 Called by ``hub dlq replay``, the dead-letters API and the console once the cause is fixed (the
 console also replays every open letter of one actor at once). Not for listing or showing dead
@@ -30,11 +31,22 @@ async def replay_dead_letter(database: Any, runtime: Any, dl_id: int, *, actor: 
         if row is None:
             raise NotFoundError(f"dead letter {dl_id} does not exist; list them with `hub dlq list`")
         runtime.send(row.actor, *(row.args or []), **(row.kwargs or {}))
+        await _owed_again(session, row.kwargs)
         await dead_letters.mark_replayed(session, dl_id, actor=actor)
         await audit.record(session, actor=actor, action="dead_letter.replayed", subject=f"dead_letter:{dl_id}",
                            details={"actor": row.actor, "error_class": row.error_class,
                                     "replay_count": row.replay_count + 1})
     log.info("dead_letter.replayed", dead_letter_id=dl_id, actor=row.actor, by=actor)
+
+
+async def _owed_again(session: Any, kwargs: dict[str, Any] | None) -> None:
+    """A replayed notification (it carries its outbox row's id) is owed again until its actor
+    finishes, so the outbox sweep covers the replay too should the broker lose it."""
+    from hub.db import outbox
+
+    outbox_id = outbox.outbox_id_of(kwargs)
+    if outbox_id is not None:
+        await outbox.mark_owed(session, outbox_id)
 
 
 #: How many dead letters one "replay all of this actor" sends at most (the rest wait for the next).
@@ -57,6 +69,7 @@ async def replay_dead_letters_of(
         rows = await dead_letters.lock_open_of_actor(session, actor_name, up_to_id=up_to_id, limit=limit)
         for row in rows:
             runtime.send(row.actor, *(row.args or []), **(row.kwargs or {}))
+            await _owed_again(session, row.kwargs)
         ids = [row.id for row in rows]
         await dead_letters.mark_many_replayed(session, ids, actor=actor)
         audit.record_many(session, actor=actor, action="dead_letter.replayed", entries=[

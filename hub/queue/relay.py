@@ -2,7 +2,8 @@
 
 A service writes an outbox row in the same transaction as the change that causes it; the relay
 sends it only once that commit is visible, so a rolled-back change never produces a message and a
-crash between commit and send never loses one (at-least-once: send, then mark published).
+crash between commit and send never loses one (at-least-once: send, then mark published). Rows
+of the acknowledging actors (``hub.db.outbox.ACKED_ACTORS``) go out with their id as ``outbox_id``.
 ``kick_relay()`` after a commit wakes the relays at once, so latency stays well under the poll
 interval. Not for sending messages that need no transaction: use ``QueueRuntime.send``.
 """
@@ -53,16 +54,20 @@ async def relay_outbox(database: Any, runtime: Any, limit: int = 500) -> int:
         rows = await outbox.take_unpublished(session, limit)
         if not rows:
             return 0
+        unknown: list[int] = []
         for row in rows:
             try:
-                runtime.send(row.actor, *(row.args or []), **(row.kwargs or {}))
+                runtime.send(row.actor, *(row.args or []), **outbox.message_kwargs(row.actor, row.id, row.kwargs))
             except NotFoundError as exc:
                 log.error("outbox.unknown_actor", outbox_id=row.id, actor=row.actor)
                 await dead_letters.record(
                     session, actor=row.actor, queue="unknown", args=list(row.args or []),
                     kwargs=dict(row.kwargs or {}), reason=str(exc), error_class=type(exc).__name__, attempts=0,
                 )
+                unknown.append(row.id)
         await outbox.mark_published(session, [row.id for row in rows])
+        for row_id in unknown:  # a dead letter now: owed no more
+            await outbox.mark_done(session, row_id)
     log.debug("outbox.relayed", count=len(rows))
     return len(rows)
 

@@ -221,7 +221,8 @@ class LoopBridge:
 
 @dataclass
 class DatabaseDeadLetterSink:
-    """Writes dead letters to the ``dead_letters`` table (and marks the inbox row dead, if any)."""
+    """Writes dead letters to the ``dead_letters`` table (and marks the inbox row dead, if any, and
+    the outbox row of a notification done, so the outbox sweep stops sending it)."""
 
     database_url: str
     bridge: LoopBridge = field(default_factory=LoopBridge)
@@ -230,7 +231,7 @@ class DatabaseDeadLetterSink:
         return int(self.bridge.run(lambda: self._record(letter)))
 
     async def _record(self, letter: DeadLetter) -> int:
-        from hub.db import dead_letters, inbox
+        from hub.db import dead_letters, inbox, outbox
         from hub.db.engine import database_for_loop
 
         database = database_for_loop(self.database_url)
@@ -248,6 +249,9 @@ class DatabaseDeadLetterSink:
             )
             if letter.inbox_id is not None:
                 await inbox.mark_failed(session, letter.inbox_id, letter.reason, dead=True)
+            outbox_id = outbox.outbox_id_of(letter.kwargs)
+            if outbox_id is not None:  # a notification out of retries: the sweep sends it no more
+                await outbox.mark_done(session, outbox_id)
         return row_id
 
     def close(self) -> None:

@@ -5,7 +5,11 @@ it (a Redis restart without persistence, a failover, a lost AOF tail) would lose
 silently. Each sweeper re-derives what is still owed from the business tables — paid orders
 with no reservation or still short with their stock hold lifted, cancelled or shipped orders
 still holding stock, pending shipments the channel was never told about, inbox rows pending or
-failed and due — and re-enqueues it. The
+failed and due — and re-enqueues it. Plugin notifications (``orders_changed``,
+``shipment_changed``, ``aftersale_changed``) leave no trace in the business tables, so their outbox
+rows stay owed until the actor has run (``hub.db.outbox.ACKED_ACTORS``): the outbox sweep makes a
+row published longer than ``sweep_after_s`` ago and not done unpublished again, and the relays send
+it again. The
 actors are idempotent on business keys (reservations per order line, the confirmation's
 idempotency key, inbox row status), so a sweep that races a slow message does no harm.
 
@@ -31,7 +35,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.orders import OrderStatus
 from hub.context import Hub
 from hub.db import outbox
-from hub.db.tables import InboxRow, OrderHoldRow, OrderLineRow, OrderRow, ReservationRow, ShipmentRow, Shop
+from hub.db.tables import (
+    InboxRow,
+    OrderHoldRow,
+    OrderLineRow,
+    OrderRow,
+    OutboxRow,
+    ReservationRow,
+    ShipmentRow,
+    Shop,
+)
 from hub.services import fulfilment
 from hub.services.backlog import processing_actor
 from hub.services.order_flow import CONSUME_STATUSES, HOLDING_STATUSES, RELEASE_STATUSES
@@ -274,12 +287,61 @@ async def sweep_inbox(hub: Hub, now: datetime | None = None) -> int:
     return len(ids)
 
 
+# --------------------------------------------------------------------------- notifications (outbox)
+
+
+async def acknowledge(hub: Hub, outbox_id: int | None) -> None:
+    """An acknowledging actor finished the job of outbox row ``outbox_id``: mark it done (one
+    UPDATE; nothing when the message came without a row, from a test, the CLI or a sweeper)."""
+    if outbox_id is None:
+        return
+    async with hub.database().transaction() as session:
+        await outbox.mark_done(session, outbox_id)
+
+
+async def claim_owed_outbox(hub: Hub, now: datetime | None = None) -> list[tuple[int, str]]:
+    """Outbox rows of the acknowledging actors published longer than ``sweep_after_s`` ago and not
+    done, oldest publication first, at most ``sweep_batch``: made unpublished again (the relays
+    send them again, which stamps them published anew, so a row is swept at most once per window).
+    Returns their (id, actor)."""
+    window = SweepWindow.of(hub, now)
+    # ix_outbox_owed (published_at, id) WHERE done_at IS NULL serves the filter and the order.
+    stmt = (select(OutboxRow.id, OutboxRow.actor)
+            .where(OutboxRow.done_at.is_(None), OutboxRow.published_at < window.cutoff,
+                   OutboxRow.actor.in_(outbox.ACKED_ACTORS))
+            .order_by(OutboxRow.published_at, OutboxRow.id).limit(window.batch))
+    async with hub.database().transaction() as session:
+        if _postgres(session):
+            stmt = stmt.with_for_update(of=OutboxRow, skip_locked=True)
+        rows = [(int(i), str(a)) for i, a in (await session.execute(stmt)).all()]
+        if rows:
+            await session.execute(update(OutboxRow).where(OutboxRow.id.in_([i for i, _ in rows]),
+                                                          OutboxRow.done_at.is_(None))
+                                  .values(published_at=None).execution_options(synchronize_session=False))
+    return rows
+
+
+async def sweep_outbox(hub: Hub, now: datetime | None = None) -> int:
+    """Send again the plugin notifications whose actor never finished (the broker lost the
+    message); returns how many rows were made owed again."""
+    rows = await claim_owed_outbox(hub, now)
+    if rows:
+        outbox.notify_outbox_commit()  # wake this process's relays
+        by_actor: dict[str, int] = {}
+        for _, actor in rows:
+            by_actor[actor] = by_actor.get(actor, 0) + 1
+        log.warning("outbox.swept", count=len(rows), actors=by_actor, outbox_ids=[i for i, _ in rows[:20]])
+    return len(rows)
+
+
 # --------------------------------------------------------------------------- outbox housekeeping
 
 
 async def purge_outbox(hub: Hub, now: datetime | None = None) -> int:
-    """Delete outbox rows published longer than ``[queue] outbox_retention_days`` ago, in batches
-    of ``sweep_batch`` (one short transaction each); returns how many."""
+    """Delete outbox rows published and done longer than ``[queue] outbox_retention_days`` ago, in
+    batches of ``sweep_batch`` (one short transaction each); returns how many. A notification
+    still owed is kept until it was created that long ago, then deleted too and logged
+    (``outbox.owed_expired``): its plugins never heard of it."""
     queue = hub.config.queue
     before = (now or datetime.now(UTC)) - timedelta(days=queue.outbox_retention_days)
     purged = 0
@@ -289,6 +351,17 @@ async def purge_outbox(hub: Hub, now: datetime | None = None) -> int:
         purged += deleted
         if deleted < queue.sweep_batch:
             break
+    expired: list[tuple[int, str]] = []
+    for _ in range(PURGE_MAX_BATCHES):
+        async with hub.database().transaction() as session:
+            batch = await outbox.purge_expired_owed(session, before=before, limit=queue.sweep_batch)
+        expired += batch
+        if len(batch) < queue.sweep_batch:
+            break
+    if expired:
+        log.error("outbox.owed_expired", count=len(expired), outbox_ids=[i for i, _ in expired[:20]],
+                  actors=sorted({a for _, a in expired}), retention_days=queue.outbox_retention_days)
+    purged += len(expired)
     if purged:
         log.info("outbox.purged", count=purged)
     return purged

@@ -171,3 +171,23 @@ def test_0004_keeps_stored_messages_and_dedups_them_per_shop(empty_database_url:
     _execute(url, "DELETE FROM inbox WHERE shop = 'dy-b' AND message_id = 'm-1'")
     downgrade(url, "0003")
     assert len(_execute(url, "SELECT id FROM inbox")) == 3
+
+
+def _outbox_row(actor: str, published_at: str | None) -> str:
+    published = "NULL" if published_at is None else f"'{published_at}'"
+    return ("INSERT INTO outbox (actor, args, kwargs, created_at, published_at) VALUES "
+            f"('{actor}', '[]', '{{}}', '2026-12-01 10:00:00+00:00', {published})")
+
+
+def test_0012_counts_what_was_already_published_as_done_and_leaves_the_rest_owed(empty_database_url: str) -> None:
+    """Upgrading sends no old notification again: a row published before 0012 is done; one not yet
+    published stays owed."""
+    url = empty_database_url
+    upgrade(url, "0011")
+    _execute(url, _outbox_row("orders_changed", "2026-12-01 10:00:05+00:00"), _outbox_row("orders_changed", None))
+    upgrade(url, "0012")
+    rows = _execute(url, "SELECT published_at IS NULL, done_at IS NULL, done_at = published_at FROM outbox ORDER BY id")
+    assert [tuple(bool(v) if v is not None else None for v in r) for r in rows] == [
+        (False, False, True), (True, True, None)]
+    downgrade(url, "0011")
+    assert len(_execute(url, "SELECT id FROM outbox")) == 2

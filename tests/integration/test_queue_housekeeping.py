@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from structlog.testing import capture_logs
 
 from hub.config import QueueSection
 from hub.context import Hub
@@ -140,4 +141,33 @@ async def test_published_outbox_rows_are_purged_after_retention_in_batches(datab
         kept = sorted((await session.execute(select(OutboxRow.actor))).scalars())
     assert kept == ["recent", "unpublished"]
     assert await sweepers.purge_outbox(hub, now) == 0
+    await hub.close_loop_resources()
+
+
+async def test_notifications_still_owed_are_kept_past_their_publication_until_the_retention_since_created(
+    database_url: str,
+) -> None:
+    """The purge deletes a notification whose actor never finished only once it was created longer
+    ago than the retention, and says so; one done, or of another actor, goes by its publication."""
+    hub = _hub(database_url, None, "hub", queue=QueueSection(outbox_retention_days=7, sweep_batch=2))
+    now = datetime.now(UTC)
+    old = now - timedelta(days=10)
+    rows = [  # (actor, created, published, done)
+        ("orders_changed", now - timedelta(days=2), old, None),  # owed, young: kept
+        ("shipment_changed", now - timedelta(days=30), old, None),  # owed, past retention: deleted, logged
+        ("aftersale_changed", now - timedelta(days=30), old, old),  # done: deleted
+        ("process_inbox_batch", now - timedelta(days=30), old, None),  # not acknowledged: deleted
+        ("orders_changed", now - timedelta(days=30), None, None),  # unpublished: kept
+    ]
+    async with hub.database().transaction() as session:
+        for actor, created, published, done in rows:
+            session.add(OutboxRow(actor=actor, args=[], kwargs={}, created_at=created, published_at=published,
+                                  done_at=done))
+    with capture_logs() as logs:
+        assert await sweepers.purge_outbox(hub, now) == 3
+    async with hub.database().session() as session:
+        kept = sorted((await session.execute(select(OutboxRow.actor, OutboxRow.published_at.is_(None)))).all())
+    assert kept == [("orders_changed", False), ("orders_changed", True)]
+    expired = [entry for entry in logs if entry["event"] == "outbox.owed_expired"]
+    assert [(entry["count"], entry["actors"]) for entry in expired] == [(1, ["shipment_changed"])]
     await hub.close_loop_resources()

@@ -20,12 +20,15 @@ from hub.api.outbox_relay import relay_pass_driver
 from hub.context import Hub
 from hub.db import inbox
 from hub.db.tables import InboxRow, OrderRow, OutboxRow, ReservationRow, ShipmentRow
+from hub.plugin_api import hookimpl
+from hub.queue.dead_letter_replay import replay_dead_letter
 from hub.queue.relay import relay_outbox
+from hub.queue.retry import DatabaseDeadLetterSink, DeadLetter
 from hub.queue.testing import delete_namespace
-from hub.services import fulfilment, orders, sweepers
+from hub.services import aftersales, fulfilment, orders, sweepers
 from hub.services.intake import accept_messages
 from hub.services.stock import adjustments, effects, levels, skus
-from hub.testing.factories import make_order
+from hub.testing.factories import make_aftersale, make_order
 from hub.testing.hub import hub_config, running_hub
 from tests.integration.test_fulfilment_flow import Channel, Plugin, _reset, mode
 
@@ -273,8 +276,8 @@ async def test_pushes_and_their_batch_follow_up_lost_by_the_broker_are_stored_an
 ) -> None:
     """The intake path as ``hub serve`` runs it: pushes stored with their ``process_push_batch`` owed
     in the outbox, relayed by the API's relay, lost with the broker; then the ``orders_changed``
-    row the processing writes for the whole batch, lost too. The inbox sweep and the order sweep
-    bring both back: every order stored once and reserved once."""
+    row the processing writes for the whole batch, lost too. The inbox sweep, the order sweep and
+    the outbox sweep bring both back: every order stored once and reserved once."""
     with running_hub(_config(database_url, mode), extra_plugins=[Plugin()], load_entry_points=False,
                      start_workers=False, relay=False) as hub:
         await _stock(hub)
@@ -319,6 +322,9 @@ async def test_pushes_and_their_batch_follow_up_lost_by_the_broker_are_stored_an
         assert await _reservations(hub, "active") == 0, "the broker was meant to have lost orders_changed"
 
         assert await sweepers.sweep_orders(hub, _later(hub)) == ORDERS
+        # The lost orders_changed rows are owed too: the outbox sweep sends the originals again,
+        # racing the order sweep's batch; the stock still moves once.
+        assert await sweepers.sweep_outbox(hub, _later(hub)) >= 1
         await _work_off(hub)
         assert await _reservations(hub, "active") == ORDERS
         async with hub.database().session() as session:
@@ -326,5 +332,107 @@ async def test_pushes_and_their_batch_follow_up_lost_by_the_broker_are_stored_an
             statuses = set((await session.execute(select(InboxRow.status))).scalars())
         assert sum(stock.reserved.values()) == ORDERS, "each order reserved exactly once"
         assert statuses == {"done"}
-        assert await _sweep_all(hub, _later(hub) + timedelta(hours=2)) == 0
+        much_later = _later(hub) + timedelta(hours=2)
+        assert await _sweep_all(hub, much_later) + await sweepers.sweep_outbox(hub, much_later) == 0
+        await hub.close_loop_resources()
+
+
+class Listener:
+    """A plugin that records the notifications it hears."""
+
+    def __init__(self) -> None:
+        self.heard: list[tuple[str, int, str]] = []
+
+    @hookimpl
+    def order_changed(self, order_id: int, order: Any, old_status: str | None, new_status: str, cause: str) -> None:
+        self.heard.append(("order", order_id, f"{old_status}->{new_status}"))
+
+    @hookimpl
+    def aftersale_changed(self, aftersale_id: int, order_id: int | None, status: str) -> None:
+        self.heard.append(("aftersale", aftersale_id, status))
+
+
+async def test_notifications_the_broker_lost_reach_the_plugins_after_a_sweep_and_only_once(
+    database_url: str, mode: str | None
+) -> None:
+    """A channel reports a paid order shipped and an after-sale on it; the broker loses both
+    notifications (``orders_changed`` and ``aftersale_changed``, relayed as ``hub serve`` relays),
+    which no business table shows as missing. The outbox sweep makes them owed again and the
+    workers' relay sends them: the plugin hears each once, and later sweeps send nothing."""
+    listener = Listener()
+    with running_hub(_config(database_url, mode), extra_plugins=[Plugin(), listener], load_entry_points=False,
+                     start_workers=False, relay=False) as hub:
+        await _stock(hub)
+        shop = next(iter(hub.config.shops))
+        order = make_order(platform="shipshop", shop=shop, status=OrderStatus.PAID, lines=[("SKU-1", 1)])
+        async with hub.database().transaction() as session:
+            order_id = (await orders.apply_order(session, order, cause="test")).order_id
+        await _work_then_stop(hub, relay=True)
+        assert listener.heard == [("order", order_id, "None->paid")]
+        assert await _reservations(hub, "active") == 1
+        listener.heard.clear()
+
+        async with hub.database().transaction() as session:
+            await orders.apply_order(session, order.model_copy(update={"status": OrderStatus.SHIPPED}), cause="test")
+            aftersale_id, _ = await aftersales.apply_aftersale(session, make_aftersale(order), cause="test")
+        await _api_relay_then_broker_forgets(hub)
+        await _work_then_stop(hub, relay=True)
+        assert listener.heard == [], "the broker was meant to have lost both notifications"
+
+        assert await sweepers.sweep_outbox(hub) == 0, "published moments ago: still in flight"
+        later = _later(hub)
+        assert await sweepers.sweep_outbox(hub, later) == 2
+        assert await sweepers.sweep_outbox(hub, later + timedelta(seconds=1)) == 0, "swept once per window"
+        assert await sweepers.sweep_orders(hub, later) == 1  # shipped, stock still reserved: settled, not notified
+        await _work_off(hub)
+        assert sorted(listener.heard) == [("aftersale", aftersale_id, "requested"),
+                                          ("order", order_id, "paid->shipped")]
+        assert await _reservations(hub, "consumed") == 1
+
+        much_later = _later(hub) + timedelta(hours=1)
+        assert await _sweep_all(hub, much_later) + await sweepers.sweep_outbox(hub, much_later) == 0
+        await _work_off(hub)
+        assert len(listener.heard) == 2, "each notification heard once"
+        async with hub.database().session() as session:
+            owed = int(await session.scalar(select(func.count()).select_from(OutboxRow)
+                                            .where(OutboxRow.done_at.is_(None))) or 0)
+        assert owed == 0
+        await hub.close_loop_resources()
+
+
+async def test_a_dead_lettered_notification_is_not_swept_and_its_replay_is_owed_again(
+    database_url: str, mode: str | None
+) -> None:
+    """A notification out of retries is a dead letter: the outbox sweep stops sending it. Replayed
+    from the dead letters, it reaches the plugin, and its row is done again."""
+    listener = Listener()
+    with running_hub(_config(database_url, mode), extra_plugins=[Plugin(), listener], load_entry_points=False,
+                     start_workers=False, relay=False) as hub:
+        shop = next(iter(hub.config.shops))
+        order = make_order(platform="shipshop", shop=shop, status=OrderStatus.PAID, lines=[("SKU-1", 1)])
+        async with hub.database().transaction() as session:
+            aftersale_id, _ = await aftersales.apply_aftersale(session, make_aftersale(order), cause="test")
+        await _broker_forgets(hub)
+        async with hub.database().session() as session:
+            row = (await session.execute(select(OutboxRow).where(OutboxRow.actor == "aftersale_changed"))).scalar_one()
+        sink = DatabaseDeadLetterSink(hub.config.database_url)
+        try:
+            dead_letter_id = await asyncio.to_thread(sink, DeadLetter(
+                actor="aftersale_changed", queue="default", args=list(row.args), kwargs={"outbox_id": row.id},
+                reason="plugin kept failing", error_class="RuntimeError", attempts=6))
+        finally:
+            sink.close()
+        assert await sweepers.sweep_outbox(hub, _later(hub)) == 0, "a dead letter is not sent again by the sweep"
+
+        assert dead_letter_id is not None
+        await replay_dead_letter(hub.database(), hub.runtime, dead_letter_id, actor="test")
+        async with hub.database().session() as session:
+            done = await session.scalar(select(OutboxRow.done_at).where(OutboxRow.id == row.id))
+        assert done is None, "the replay is owed until it has run"
+        await _work_off(hub)
+        assert listener.heard == [("aftersale", aftersale_id, "requested")]
+        async with hub.database().session() as session:
+            done = await session.scalar(select(OutboxRow.done_at).where(OutboxRow.id == row.id))
+        assert done is not None
+        assert await sweepers.sweep_outbox(hub, _later(hub) + timedelta(hours=1)) == 0
         await hub.close_loop_resources()

@@ -1,10 +1,15 @@
-"""The API relay's pass sends the ``process_*_batch`` rows of many group commits as few messages."""
+"""The API relay's pass sends the ``process_*_batch`` rows of many group commits as few messages,
+and a notification with its outbox row's id."""
 
 from __future__ import annotations
 
+import inspect
 import json
 
 from hub.api.outbox_relay import _merged
+from hub.db.outbox import ACKED_ACTORS, OUTBOX_ID
+from hub.queue.actors import registered_actors
+from hub.runner import import_actor_modules
 from hub.services.backlog import PROCESS_ACTOR, PUSH_PROCESS_ACTOR
 from hub.services.intake import BATCH_IDS
 
@@ -35,3 +40,20 @@ def test_other_actors_keyword_arguments_and_actor_changes_are_not_merged() -> No
         (PUSH_PROCESS_ACTOR, [[1]], {}), (PROCESS_ACTOR, [[2]], {}), (PROCESS_ACTOR, [[3]], {"force": True}),
         ("confirm_shipment", [7], {}), ("confirm_shipment", [8], {}), (PUSH_PROCESS_ACTOR, [[4]], {}),
     ]
+
+
+def test_notifications_carry_their_outbox_row_id() -> None:
+    rows = [_row(7, "orders_changed", [[[1, "paid", "shipped", "test"]]]),
+            _row(8, "aftersale_changed", [3, 1, "requested", "t"]), _row(9, "confirm_shipment", [4])]
+    assert _merged(rows) == [
+        ("orders_changed", [[[1, "paid", "shipped", "test"]]], {"outbox_id": 7}),
+        ("aftersale_changed", [3, 1, "requested", "t"], {"outbox_id": 8}),
+        ("confirm_shipment", [4], {}),
+    ]
+
+
+def test_every_acknowledging_actor_exists_and_takes_its_outbox_id() -> None:
+    import_actor_modules()
+    actors = registered_actors()
+    for name in ACKED_ACTORS:
+        assert OUTBOX_ID in inspect.signature(actors[name].fn).parameters, name
