@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
+
 from hub.config import HubConfig, HubSection, ShopConfig
 from hub.context import Hub, set_current_hub
 from hub.plugins import build_plugin_manager
@@ -22,6 +24,19 @@ from hub.queue.testing import delete_namespace
 from hub.runner import WORKER_POLL_MS, BackgroundLoop, import_actor_modules
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+#: The two ways the hub runs in the tests that cover both: ``embedded`` (SQLite, the in-process
+#: queue) and ``redis`` (PostgreSQL with the real Redis, as in production).
+QUEUE_MODES = ("embedded", "redis")
+
+
+def redis_url_for_mode(mode: str, database_url: str) -> str | None:
+    """The Redis URL of ``mode`` (one of ``QUEUE_MODES``) for a test on ``database_url``, skipping
+    the pairs that are not run: Redis with SQLite, the embedded queue with PostgreSQL."""
+    if mode == "redis" and database_url.startswith("sqlite"):
+        pytest.skip("Redis mode runs with PostgreSQL, as in production")
+    if mode == "embedded" and not database_url.startswith("sqlite"):
+        pytest.skip("embedded mode is SQLite")
+    return DEFAULT_REDIS_URL if mode == "redis" else None
 
 
 def hub_config(database_url: str, *, redis_url: str | None = None, shops: dict[str, Any] | None = None,

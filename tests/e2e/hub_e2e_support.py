@@ -27,7 +27,7 @@ from hub.config import HubConfig, ShopConfig, WarehouseConfig
 from hub.context import Hub
 from hub.db.tables import DeadLetterRow, InboxRow, OrderEventRow, OrderRow
 from hub.runner import WORKER_POLL_MS
-from hub.testing.hub import DEFAULT_REDIS_URL, hub_config, running_hub
+from hub.testing.hub import QUEUE_MODES, hub_config, redis_url_for_mode, running_hub
 from plugins.aliexpress.sandbox import AliExpressSandbox
 from plugins.douyin.sandbox import DouyinSandbox
 from plugins.taobao.sandbox import TaobaoSandbox
@@ -59,14 +59,10 @@ class Backend:
         return "postgresql+redis" if self.redis_url else "sqlite+embedded"
 
 
-@pytest.fixture(params=["embedded", "redis"])
+@pytest.fixture(params=QUEUE_MODES)
 def backend(request: pytest.FixtureRequest, database_url: str) -> Backend:
     """SQLite with the in-process queue, and PostgreSQL with the real Redis (as in production)."""
-    if request.param == "redis" and database_url.startswith("sqlite"):
-        pytest.skip("Redis mode runs with PostgreSQL, as in production")
-    if request.param == "embedded" and not database_url.startswith("sqlite"):
-        pytest.skip("embedded mode is SQLite")
-    return Backend(database_url, DEFAULT_REDIS_URL if request.param == "redis" else None)
+    return Backend(database_url, redis_url_for_mode(request.param, database_url))
 
 
 def shop_name(platform: str) -> str:

@@ -19,7 +19,7 @@ from hub.errors import BadInputError, PermanentError, RetryableError
 from hub.plugin_api import hookimpl
 from hub.services.ingest import accept_messages
 from hub.testing.factories import make_order
-from hub.testing.hub import DEFAULT_REDIS_URL, hub_config, running_hub
+from hub.testing.hub import QUEUE_MODES, hub_config, redis_url_for_mode, running_hub
 
 
 class FakeShopState:
@@ -60,13 +60,9 @@ class FakePlugin:
         return [FakeChannel]
 
 
-@pytest.fixture(params=["embedded", "redis"])
+@pytest.fixture(params=QUEUE_MODES)
 def mode(request: pytest.FixtureRequest, database_url: str) -> str | None:
-    if request.param == "redis" and database_url.startswith("sqlite"):
-        pytest.skip("Redis mode runs with PostgreSQL, as in production")
-    if request.param == "embedded" and not database_url.startswith("sqlite"):
-        pytest.skip("embedded mode is SQLite")
-    return DEFAULT_REDIS_URL if request.param == "redis" else None
+    return redis_url_for_mode(request.param, database_url)
 
 
 @pytest.fixture(autouse=True)
