@@ -17,7 +17,7 @@ or when nothing the ledger counts has changed for ``stall_s`` (stuck), or at ``d
 stall window must outlast the hub's own slow recoveries (``sweep_inbox`` every 30 s; a dead
 worker's unacknowledged messages come back after dramatiq's 60 s heartbeat timeout; a shipment
 confirmation a killed worker left mid-call is sent again only once its claim is older than
-``hub.services.fulfilment.IN_FLIGHT``, 150 s): ``STALL_S``.
+``hub.services.fulfilment.shipments.IN_FLIGHT``, 150 s): ``STALL_S``.
 
 Relies on sandbox internals to read what a partner shows (order status after a shipment): bench
 and test code, not a contract. Not for timing anything.
@@ -48,7 +48,7 @@ from bench._flash_support import (
 )
 from contracts.inventory import AllocationMode, StockPolicy
 from hub.asgi_server import BackgroundServer, free_port
-from hub.services.fulfilment import IN_FLIGHT
+from hub.services.fulfilment.shipments import IN_FLIGHT
 from hub.services.stock import allocation
 from hub.testing.db import create_postgres_database, drop_postgres_database
 from hub.testing.faults import PartnerFaults, PrivateRedis

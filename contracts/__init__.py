@@ -67,6 +67,7 @@ from contracts.shipments import (
     canonical_courier_code,
     canonical_courier_map,
 )
+from contracts.waybills import Waybill, WaybillItem, WaybillLabel, WaybillRequest
 
 __all__ = [
     "ORDER_TRANSITIONS",
@@ -121,6 +122,10 @@ __all__ = [
     "TrackingState",
     "TransitionVerdict",
     "WarehouseConnector",
+    "Waybill",
+    "WaybillItem",
+    "WaybillLabel",
+    "WaybillRequest",
     "aftersale_can_move",
     "apply_policy",
     "canonical_courier_code",

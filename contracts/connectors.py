@@ -28,7 +28,8 @@ from contracts.events import InboundMessage, OrderPage, PushReceipt
 from contracts.inventory import ChannelStock, ChannelStockChange, ChannelStockReading, StockLevel, StockPushResult
 from contracts.listings import ListingPage
 from contracts.orders import Address, Order
-from contracts.shipments import Parcel, Shipment, ShipmentConfirmation, TrackingEvent
+from contracts.shipments import Shipment, ShipmentConfirmation, TrackingEvent
+from contracts.waybills import Waybill, WaybillRequest
 
 
 class Capability(StrEnum):
@@ -271,8 +272,16 @@ class ChannelConnector(Connector, Protocol):
 class CourierConnector(Connector, Protocol):
     """A courier account: waybills and tracking."""
 
-    async def create_waybill(self, order: Order, shipment_key: str) -> Parcel:
-        """Create a waybill; ``shipment_key`` is an idempotency key (same key → same waybill)."""
+    async def create_waybill(self, request: WaybillRequest) -> Waybill:
+        """Issue a waybill number for one parcel (CREATE_WAYBILL). ``request.key`` is an
+        idempotency key: asked again with the same key (a retry after a timeout), return the
+        waybill issued the first time, never a second one."""
+        ...
+
+    async def cancel_waybill(self, courier_code: str, waybill_number: str) -> bool:
+        """Cancel (recycle) an issued waybill that will not be used (CREATE_WAYBILL). True when
+        cancelled, or already cancelled; False when the provider says it can no longer be
+        (collected already)."""
         ...
 
     async def track(self, tracking_number: str, courier_code: str | None = None) -> list[TrackingEvent]:

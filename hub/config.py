@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from contracts.inventory import AllocationMode, StockPolicy
 from hub.console.settings import ConsoleSection
 from hub.errors import ConfigError
+from hub.services.fulfilment.settings import FulfilmentSection
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./hub.db"
@@ -79,6 +80,12 @@ class ShopConfig(AccountConfig):
 class WarehouseConfig(AccountConfig):
     platform: str = "manual"
     priority: int = 100
+    regions: list[str] = Field(
+        default_factory=list,
+        description="Provinces this warehouse ships to (as the orders name them); empty: everywhere.")
+    address: dict[str, str] = Field(
+        default_factory=dict,
+        description="The sender address printed on waybills: name, phone, province, city, district, street.")
 
 
 class CourierConfig(AccountConfig):
@@ -255,6 +262,7 @@ class HubConfig(BaseSettings):
     queue: QueueSection = Field(default_factory=QueueSection)
     limits: LimitsSection = Field(default_factory=LimitsSection)
     console: ConsoleSection = Field(default_factory=ConsoleSection)  # hub.console.settings
+    fulfilment: FulfilmentSection = Field(default_factory=FulfilmentSection)  # hub.services.fulfilment.settings
     #: Where the file was read from (None: defaults and environment only).
     _path: Path | None = PrivateAttr(default=None)
     #: ``[hub] secrets_file`` read as NAME → value; the environment wins over it.

@@ -155,7 +155,7 @@ _REQUIRED_BY_CAPABILITY: dict[Capability, tuple[str, ...]] = {
     Capability.AFTERSALES: ("fetch_aftersales", "get_aftersale"),
     Capability.SERVICE_ORDERS: ("fetch_service_orders", "get_service_order"),
     Capability.REVEAL_BUYER: ("reveal_address",),
-    Capability.CREATE_WAYBILL: ("create_waybill",),
+    Capability.CREATE_WAYBILL: ("create_waybill", "cancel_waybill"),
     Capability.TRACK: ("track",),
     Capability.RECEIVE_TRACKING_PUSH: ("parse_tracking_push",),
     Capability.DELIVERY_ORDERS: ("create_delivery_order", "cancel_delivery_order"),

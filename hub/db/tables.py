@@ -154,6 +154,9 @@ class OrderRow(Base):
     tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
     fulfilment_status: Mapped[str] = mapped_column(String(30), default="unfulfilled")
     on_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Review (审单): None until reviewed, then ``approved`` or ``held`` (the holds say why).
+    review_status: Mapped[str | None] = mapped_column(String(20))
+    reviewed_at: Mapped[datetime | None] = mapped_column(ts())
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(ts(), default=utcnow, onupdate=utcnow)
@@ -434,11 +437,134 @@ class TrackingEventRow(Base):
     __table_args__ = (UniqueConstraint("tracking_number", "state", "occurred_at"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     shipment_id: Mapped[int | None] = mapped_column(Id)
+    parcel_id: Mapped[int | None] = mapped_column(Id, index=True)
     tracking_number: Mapped[str] = mapped_column(String(100))
     courier_code: Mapped[str] = mapped_column(String(50))
     state: Mapped[str] = mapped_column(String(30))
     occurred_at: Mapped[datetime] = mapped_column(ts())
     description: Mapped[str] = mapped_column(Text, default="")
+
+
+class DeliveryOrderRow(Base):
+    """A request to a warehouse to ship lines of one or more orders (发货单).
+
+    ``kind``: ``wms`` (a connected WMS, e.g. Qimen: ``deliveryorder.create``) or ``own`` (the hub's
+    own warehouse: pick list, pack, ship through the API/CLI). ``code`` is the hub's code for it,
+    sent to the WMS as its delivery order code and unique, so a retried create is recognised.
+    ``status``: pending (not sent yet) | sent (the WMS accepted it) | picking | packed | shipped |
+    cancelling | cancelled | failed (the WMS refused; ``last_error`` says why). Lines are in
+    ``delivery_lines``; a merged delivery holds lines of several orders of one buyer, a split order
+    has several delivery orders. ``order_id`` is the order it was made for (the first, when merged).
+    """
+
+    __tablename__ = "delivery_orders"
+    __table_args__ = (
+        Index("ix_delivery_orders_status", "status", "id"),
+        Index("ix_delivery_orders_order", "order_id"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    warehouse: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(10))  # wms | own
+    status: Mapped[str] = mapped_column(String(30), default="pending")
+    courier_code: Mapped[str | None] = mapped_column(String(50))
+    #: The WMS's own id for it (Qimen ``deliveryOrderId``), once it answered.
+    warehouse_order_id: Mapped[str | None] = mapped_column(String(100))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # routing reason, merge group, WMS replies
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(ts(), onupdate=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(ts())
+    shipped_at: Mapped[datetime | None] = mapped_column(ts())
+    cancelled_at: Mapped[datetime | None] = mapped_column(ts())
+    swept_at: Mapped[datetime | None] = mapped_column(ts())  # as ``OrderRow.swept_at``
+
+
+class DeliveryLineRow(Base):
+    """One order line (or part of it) in a delivery order."""
+
+    __tablename__ = "delivery_lines"
+    __table_args__ = (
+        UniqueConstraint("delivery_order_id", "order_id", "line_external_id"),
+        Index("ix_delivery_lines_order", "order_id"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    delivery_order_id: Mapped[int] = mapped_column(ForeignKey("delivery_orders.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    line_external_id: Mapped[str] = mapped_column(String(200))
+    merchant_sku: Mapped[str | None] = mapped_column(String(100))
+    quantity: Mapped[int] = mapped_column(Integer)
+
+
+class ParcelRow(Base):
+    """One package of a delivery order, with its waybill and where it is.
+
+    ``key`` is the waybill idempotency key sent to the provider (unique): asking again after a
+    timeout returns the same waybill. ``status``: pending (no waybill yet) | issued | printed |
+    shipped | cancelling | cancelled | failed. ``tracking_state`` is the newest
+    ``contracts.TrackingState`` heard for it (``tracking_at`` when), ``subscribed_at`` when the
+    tracking provider was asked to push its events.
+    """
+
+    __tablename__ = "parcels"
+    __table_args__ = (
+        UniqueConstraint("courier_code", "waybill_number"),
+        Index("ix_parcels_order", "order_id"),
+        Index("ix_parcels_delivery_order", "delivery_order_id"),
+        Index("ix_parcels_status", "status", "id"),
+        Index("ix_parcels_tracking", "tracking_state", "tracking_at"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    delivery_order_id: Mapped[int | None] = mapped_column(ForeignKey("delivery_orders.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer, default=1)
+    courier_code: Mapped[str] = mapped_column(String(50))
+    #: The courier account (``[couriers.<name>]``) that issued the waybill, when the hub asked for one.
+    courier_account: Mapped[str | None] = mapped_column(String(100))
+    waybill_number: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(30), default="pending")
+    print_data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # contracts.Waybill, as issued
+    weight_grams: Mapped[int | None] = mapped_column(Integer)
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id", ondelete="SET NULL"))
+    tracking_state: Mapped[str | None] = mapped_column(String(30))
+    tracking_at: Mapped[datetime | None] = mapped_column(ts())
+    subscribed_at: Mapped[datetime | None] = mapped_column(ts())
+    collected_at: Mapped[datetime | None] = mapped_column(ts())
+    delivered_at: Mapped[datetime | None] = mapped_column(ts())
+    printed_at: Mapped[datetime | None] = mapped_column(ts())
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(ts(), onupdate=utcnow)
+
+
+class FulfilmentExceptionRow(Base):
+    """Something in fulfilment a person must look at: a parcel not collected or not moving, a
+    returned parcel, a cancellation that came too late, a WMS that refused a delivery order.
+
+    ``subject`` names what it is about (``parcel:12``, ``delivery_order:3``, ``order:7``) and is
+    unique per ``kind`` while open, so a rule that fires again records it once.
+    """
+
+    __tablename__ = "fulfilment_exceptions"
+    __table_args__ = (
+        UniqueConstraint("kind", "subject"),
+        Index("ix_fulfilment_exceptions_open", "id", postgresql_where=text("resolved_at IS NULL"),
+              sqlite_where=text("resolved_at IS NULL")),
+        Index("ix_fulfilment_exceptions_order", "order_id"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))  # not_collected | stalled | returned | late_cancel | ...
+    subject: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    raised_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(ts())
+    resolved_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class AfterSaleRow(Base):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from hub.context import current_hub
 from hub.queue.actors import hub_actor
-from hub.services import fulfilment, sweepers
+from hub.services import sweepers
+from hub.services.fulfilment import shipments as fulfilment
 
 
 @hub_actor(queue="fulfilment", max_retries=5, min_backoff_ms=1_000, max_backoff_ms=60_000,

@@ -45,8 +45,8 @@ from hub.db.tables import (
     ShipmentRow,
     Shop,
 )
-from hub.services import fulfilment
 from hub.services.backlog import processing_actor
+from hub.services.fulfilment import shipments as fulfilment
 from hub.services.order_flow import CONSUME_STATUSES, HOLDING_STATUSES, RELEASE_STATUSES
 from hub.services.stock import effects as stock_effects
 from hub.services.stock.effects import SKU_UNKNOWN, STOCK_SHORT

@@ -94,7 +94,7 @@ def classify_error(error: dict[str, Any], *, label: str = "", method: str = "") 
     partner = "; ".join(part for part in (msg, sub_code, sub_msg) if part)
     shop = f"shop '{label}'" if label else "TOP shop"
     what = f"{shop}: {method} failed (TOP code {code}{', ' + sub_code if sub_code else ''}): {sub_msg or msg}"
-    detail = {"code": code, "partner_message": partner}
+    detail: dict[str, Any] = {"code": code, "partner_message": partner}
     if code == "27" or sub_code.endswith("invalid-sessionkey"):
         return AuthorizationError(f"{shop}: session invalid (TOP code 27); re-authorise the shop", **detail)
     if code == "7":

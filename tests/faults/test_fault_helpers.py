@@ -16,7 +16,7 @@ import redis
 from bench._faults_support import Options, left_behind
 from bench.faults import parse_args
 from hub.db.migrate import upgrade
-from hub.services.fulfilment import IN_FLIGHT
+from hub.services.fulfilment.shipments import IN_FLIGHT
 from hub.testing.db import create_postgres_database, drop_postgres_database
 from hub.testing.faults import PartnerFaults, PrivateRedis
 

@@ -20,7 +20,8 @@ from hub.context import Hub
 from hub.db import idempotency
 from hub.db.tables import OrderEventRow, OrderRow, ShipmentRow
 from hub.errors import LockBusyError, PermanentError
-from hub.services import fulfilment, orders
+from hub.services import orders
+from hub.services.fulfilment import shipments as fulfilment
 from hub.testing.api import api_client, bearer, new_key
 from hub.testing.factories import make_order
 from hub.testing.hub import hub_config, running_hub

@@ -15,7 +15,8 @@ from hub.context import Hub
 from hub.db.tables import ShipmentRow
 from hub.errors import PermanentError, ThrottledError
 from hub.plugin_api import hookimpl
-from hub.services import fulfilment, orders
+from hub.services import orders
+from hub.services.fulfilment import shipments as fulfilment
 from hub.testing.factories import make_order
 from hub.testing.hub import hub_config, running_hub
 from tests.integration.test_fulfilment_flow import Channel, Plugin, ShippingChannel, _reset, mode

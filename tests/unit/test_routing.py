@@ -8,7 +8,7 @@ from contracts.fulfilment import RoutingDecision
 from contracts.orders import Order
 from hub.plugin_api import hookimpl
 from hub.plugins import build_plugin_manager
-from hub.services.routing import choose_courier, route
+from hub.services.fulfilment.routing import choose_courier, route
 from hub.testing.factories import make_order
 
 

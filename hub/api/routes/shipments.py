@@ -18,8 +18,8 @@ from hub.api.errors import ApiError, ErrorBody
 from hub.api.models import ShipmentOut
 from hub.api.params import RowId
 from hub.db.tables import ShipmentRow
-from hub.services import fulfilment
-from hub.services.couriers import couriers_unknown_to_shop
+from hub.services.fulfilment import shipments as fulfilment
+from hub.services.fulfilment.courier_check import couriers_unknown_to_shop
 
 router = APIRouter(prefix="/api/v1", tags=["shipments"])
 

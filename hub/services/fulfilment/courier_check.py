@@ -2,7 +2,7 @@
 
 The API refuses a shipment naming a courier the order's shop surely cannot map (HTTP 422) rather
 than recording it and letting its channel confirmation dead-letter later. Not for choosing a
-courier (``hub.services.routing``) nor for the confirmation itself (``hub.services.fulfilment``).
+courier (``routing``) nor for the confirmation itself (``shipments``).
 """
 
 from __future__ import annotations
