@@ -616,6 +616,7 @@ def _add_stock_commands() -> None:
 _add_stock_commands()
 __import__("hub.catalogue_cli", fromlist=["register"]).register(app)  # `hub catalogue …` and `hub listings …`
 __import__("hub.user_cli", fromlist=["register"]).register(app)  # `hub user …`
+__import__("hub.fulfilment_cli", fromlist=["register"]).register(app)  # review, delivery, labels, tracking …
 
 
 def main() -> None:

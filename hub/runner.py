@@ -78,10 +78,11 @@ def start_runtime(hub: Hub) -> Any:
 
 def periodic_jobs(hub: Hub) -> list[tuple[str, float, str, tuple[Any, ...]]]:
     from hub.pipeline.actors import shop_jobs
+    from hub.pipeline.fulfilment_actors import fulfilment_jobs
     from hub.pipeline.stock_actors import inventory_jobs
     from hub.pipeline.sweep_actors import sweep_jobs
 
-    return shop_jobs(hub) + list(inventory_jobs(hub)) + sweep_jobs(hub)
+    return shop_jobs(hub) + list(inventory_jobs(hub)) + sweep_jobs(hub) + fulfilment_jobs(hub)
 
 
 class BackgroundLoop:

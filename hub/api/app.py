@@ -21,6 +21,12 @@ from hub.api.routes import (
     catalog,
     catalogue_files,
     dead_letters,
+    fulfilment_delivery,
+    fulfilment_merging,
+    fulfilment_review,
+    fulfilment_tracking,
+    fulfilment_warehouse,
+    fulfilment_waybills,
     health,
     order_views,
     orders,
@@ -94,6 +100,9 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(sku_routes.router)
     app.include_router(catalogue_files.router)
     app.include_router(listing_routes.router)
+    for fulfilment_routes in (fulfilment_review, fulfilment_delivery, fulfilment_warehouse, fulfilment_waybills,
+                              fulfilment_tracking, fulfilment_merging):
+        app.include_router(fulfilment_routes.router)
     install_console(app)  # the operator console under /console (hub.console)
     return app
 

@@ -1190,6 +1190,18 @@ ZH: dict[str, str] = {
     "catalogue.missing": "商品目录中没有 SKU {sku}。",
 }
 
+def _add_screen_words() -> None:
+    from hub.console.words import catalogues
+
+    en, zh = catalogues()
+    clash = (set(en) | set(zh)) & (set(EN) | set(ZH))
+    if clash:
+        raise RuntimeError(f"console words defined twice: {sorted(clash)}")
+    EN.update(en)
+    ZH.update(zh)
+
+
+_add_screen_words()
 CATALOGUES: dict[str, dict[str, str]] = {"en": EN, "zh-CN": ZH}
 
 

@@ -7,6 +7,8 @@ recording shipments (the API does that, through the service).
 
 from __future__ import annotations
 
+from typing import Any
+
 from hub.context import current_hub
 from hub.queue.actors import hub_actor
 from hub.services import sweepers
@@ -32,3 +34,22 @@ async def shipment_changed(order_id: int, shipment_id: int, status: str, event: 
 async def confirm_shipment(shipment_id: int) -> None:
     """Tell the shop's channel the shipment left (a non-idempotent call, guarded by an idempotency key)."""
     await fulfilment.confirm_to_channel(current_hub(), shipment_id)
+
+
+# The flow's steps, one module each (each registers its actors on import and lists its periodic jobs).
+from hub.pipeline import (  # noqa: E402
+    fulfilment_delivery,
+    fulfilment_merging,
+    fulfilment_review,
+    fulfilment_tracking,
+    fulfilment_warehouse,
+    fulfilment_waybills,
+)
+
+STEP_MODULES = (fulfilment_review, fulfilment_delivery, fulfilment_warehouse, fulfilment_waybills,
+                fulfilment_tracking, fulfilment_merging)
+
+
+def fulfilment_jobs(hub: Any) -> list[tuple[str, float, str, tuple[Any, ...]]]:
+    """(name, interval, actor, args) of every fulfilment step's periodic jobs."""
+    return [job for module in STEP_MODULES for job in module.jobs(hub)]

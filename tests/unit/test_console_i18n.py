@@ -24,7 +24,7 @@ def test_both_catalogues_have_the_same_keys_and_placeholders() -> None:
 
 
 def test_every_key_a_template_uses_is_in_the_catalogue() -> None:
-    used = {key for path in TEMPLATES.glob("*.html")
+    used = {key for path in TEMPLATES.rglob("*.html")
             for key in re.findall(r"""t\.t\(\s*["']([\w.]+)["']""", path.read_text(encoding="utf-8"))}
     assert used and used <= set(EN), sorted(used - set(EN))
 

@@ -3,9 +3,26 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
-from hub.console.routes import api_keys, catalogue, exceptions, orders, overview, plugins, session, shops, stock, users
+from hub.console.routes import (
+    api_keys,
+    catalogue,
+    exceptions,
+    fulfilment_delivery,
+    fulfilment_merging,
+    fulfilment_review,
+    fulfilment_tracking,
+    fulfilment_warehouse,
+    fulfilment_waybills,
+    orders,
+    overview,
+    plugins,
+    session,
+    shops,
+    stock,
+    users,
+)
 
 router = APIRouter(include_in_schema=False)
 router.include_router(session.router)
@@ -18,6 +35,15 @@ router.include_router(api_keys.router)
 router.include_router(users.router)
 router.include_router(stock.router)
 router.include_router(catalogue.router)
+for _screen in (fulfilment_review, fulfilment_delivery, fulfilment_warehouse, fulfilment_waybills,
+                fulfilment_tracking, fulfilment_merging):
+    router.include_router(_screen.router)
+
+
+@router.get("/console/orders/{order_id}/panel/{panel}", include_in_schema=False)
+async def panel_not_built(order_id: int, panel: str) -> HTMLResponse:
+    """A fulfilment panel no screen serves (yet): empty, so the order page still reads well."""
+    return HTMLResponse("")
 
 
 @router.get("/", include_in_schema=False)

@@ -1,0 +1,19 @@
+"""The console's words for each fulfilment screen, one module per screen, merged into the
+catalogues of ``hub.console.i18n`` (each module defines ``EN`` and ``ZH`` with the same keys)."""
+
+from __future__ import annotations
+
+import importlib
+
+MODULES = ("nav", "review", "delivery", "warehouse", "waybills", "tracking", "merging")
+
+
+def catalogues() -> tuple[dict[str, str], dict[str, str]]:
+    """Every module's English and Chinese words, merged."""
+    en: dict[str, str] = {}
+    zh: dict[str, str] = {}
+    for name in MODULES:
+        module = importlib.import_module(f"hub.console.words.{name}")
+        en.update(module.EN)
+        zh.update(module.ZH)
+    return en, zh

@@ -1,0 +1,13 @@
+"""Actors and periodic jobs for merging deliveries of one buyer, splitting orders, stopping shipments a refund overtook.
+
+``jobs(hub)`` lists the periodic jobs as ``(name, interval_s, actor, args)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def jobs(hub: Any) -> list[tuple[str, float, str, tuple[Any, ...]]]:
+    """Periodic jobs of this step (none yet)."""
+    return []
