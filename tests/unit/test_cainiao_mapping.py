@@ -4,16 +4,20 @@ by field), the answer → a Waybill, and the inputs a waybill cannot be issued f
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from contracts import Address, WaybillItem, WaybillRequest
+from hub.config import load_config, validate_accounts
 from hub.errors import BadInputError, PermanentError
+from hub.plugins import build_plugin_manager
 from hub.testing.context import make_context
 from plugins.taobao import cainiao_mapping as mapping
 from plugins.taobao.cainiao import CainiaoWaybillCourier
-from plugins.taobao.client import TopClient
+from plugins.taobao.client import GMT8, TopClient
 
 SENDER = Address(name="Warehouse A", phone="0571-88880000", province="浙江省", city="杭州市", district="余杭区",
                  street="文一西路 1 号")
@@ -121,10 +125,15 @@ def test_lines_beyond_the_limit_are_summed_into_one() -> None:
     assert sum(line["count"] for line in lines) == 2 * len(items)
 
 
-def test_the_request_json_is_sent_compact_and_signed_as_one_param() -> None:
-    client = TopClient("http://gw", "12345678", "sec", "sess", "md5")
-    form = client.request_params(mapping.GET_METHOD, {mapping.REQUEST_PARAM: {"cp_code": "YTO"}})
+@pytest.mark.parametrize(("sign_method", "sign"), [("md5", "F5733DD261FD2C7321AEDACEFAF13BC6"),
+                                                   ("hmac", "43E6D32A3B768A54D441A96FACC449A4")])
+def test_the_request_json_is_sent_compact_and_signed_as_one_param(sign_method: str, sign: str) -> None:
+    """The derived self-check of docs/platforms/cainiao.md (computed, not official)."""
+    client = TopClient("http://gw", "12345678", "sec", "sess", sign_method)
+    form = client.request_params(mapping.GET_METHOD, {mapping.REQUEST_PARAM: {"cp_code": "YTO"}},
+                                 now=datetime(2024, 1, 1, 12, 0, tzinfo=GMT8))
     assert form[mapping.REQUEST_PARAM] == '{"cp_code":"YTO"}'
+    assert form["sign"] == sign
 
 
 def _answer(**module: Any) -> dict[str, Any]:
@@ -176,3 +185,14 @@ def test_settings_need_template_url_and_keep_secrets_secret() -> None:
         make_context(CainiaoWaybillCourier, "c", {k: v for k, v in SETTINGS.items() if k != "template_url"})
     settings = make_context(CainiaoWaybillCourier, "c", SETTINGS).settings
     assert "sess-4f1c9e" not in repr(settings) and settings.gateway_url.startswith("https://eco.taobao.com")
+
+
+def test_the_readme_config_example_is_a_valid_courier_account(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "plugins/taobao/README.md").read_text()
+    snippet = next(block for block in readme.split("```toml\n")[1:] if "[couriers.cainiao-zto]" in block)
+    path = tmp_path / "hub.toml"
+    path.write_text(snippet.split("```")[0])
+    config = load_config(path)
+    environ = {"CAINIAO_APP_SECRET": "s", "CAINIAO_SESSION": "t"}
+    assert validate_accounts(config, build_plugin_manager(), environ) == []
+    assert config.couriers["cainiao-zto"].platform == CainiaoWaybillCourier.platform
