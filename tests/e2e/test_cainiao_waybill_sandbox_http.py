@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from contracts import Address, Capability, WaybillItem, WaybillRequest
-from hub.errors import AuthorizationError, BadInputError, PermanentError, ThrottledError
+from hub.errors import AuthorizationError, BadInputError, PermanentError, RetryableError, ThrottledError
 from hub.testing.context import make_context
 from plugins.taobao.cainiao import CainiaoWaybillCourier
 from plugins.taobao.cainiao_mapping import GET_METHOD, REQUEST_PARAM
@@ -110,6 +110,20 @@ async def test_an_answer_lost_after_issuing_is_retried_to_the_same_number(served
     [issued] = box.cainiao.issued(SHOP)
     assert issued.times_asked == 2 and box.gateway.calls.count(GET_METHOD) == 2
     assert waybill.waybill_number == issued.waybill_code and waybill.reused
+
+
+async def test_answers_lost_every_time_end_in_a_retryable_error(served: tuple[TaobaoSandbox, str]) -> None:
+    box, base_url = served
+    connector = _courier(box, base_url, timeout_seconds=0.5)
+    try:
+        box.inject_fault("lost_answer", 3, seconds=2)  # each held answer outlives the client's timeout
+        with pytest.raises(RetryableError, match="same key returns the same waybill"):
+            await connector.create_waybill(waybill_request())
+        waybill = await connector.create_waybill(waybill_request())  # the hub's later retry
+    finally:
+        await connector.aclose()
+    [issued] = box.cainiao.issued(SHOP)
+    assert waybill.waybill_number == issued.waybill_code and issued.times_asked == 4
 
 
 async def test_a_transient_error_is_ridden_out(served: tuple[TaobaoSandbox, str],
