@@ -6,6 +6,7 @@ decrements the shown stock (``SoldOut`` when there is not enough) and queues the
 real shop would produce; ``advance_order`` walks a trade along WAIT_BUYER_PAY →
 WAIT_SELLER_SEND_GOODS → WAIT_BUYER_CONFIRM_GOODS → TRADE_FINISHED. It serves every method the
 Taobao connector calls through ``TopGateway`` (signature, timestamp, session and fault checks) and
+the Cainiao e-waybill methods (``sandbox_cainiao``, state in ``cainiao``), and
 small control endpoints under ``/_sandbox/`` so a sandbox in another process can be driven:
 
 - ``POST /_sandbox/orders`` ``{"shop", "merchant_sku", "quantity", "paid"}`` → ``{"tid"}`` (409 sold out)
@@ -42,6 +43,7 @@ from starlette.routing import Route
 from hub.plugin_api import sandbox_ids
 from hub.plugin_api import serve_in_thread as _serve_in_thread
 from plugins.taobao.client import GMT8, TOP_TIME_FORMAT
+from plugins.taobao.sandbox_cainiao import CainiaoWaybills, cainiao_handlers
 from plugins.taobao.sandbox_listings import listing_handlers
 from plugins.taobao.top_gateway import TmcQueue, TopApiError, TopCall, TopGateway, invalid
 
@@ -137,6 +139,8 @@ class TaobaoSandbox:
         self._ids = sandbox_ids(self.first_trade_id)
         self._item_ids = sandbox_ids(self.first_item_id)
         self._rng = random.Random(seed)
+        #: The sellers' Cainiao e-waybill accounts (``sandbox_cainiao``): issued and cancelled numbers.
+        self.cainiao = CainiaoWaybills()
         for method, handler in self.handlers().items():
             self.gateway.register(method, handler)
         self.app = Starlette(routes=[*self.gateway.routes(), *self.control_routes()])
@@ -159,6 +163,7 @@ class TaobaoSandbox:
             "taobao.refunds.receive.get": self._refunds_receive_get,
             "taobao.refund.get": self._refund_get,
             **listing_handlers(self),
+            **cainiao_handlers(self.cainiao),
         }
 
     # -- ChannelSandbox ------------------------------------------------------------------------

@@ -24,7 +24,9 @@ Reuse API (keep it stable):
 - ``gateway.register(method, handler, *, needs_session=True)`` — ``handler(call: TopCall) -> dict``
   returns the inner response object; raise ``TopApiError(code, msg, sub_code, sub_msg)`` to fail,
   or ``missing(name)`` / ``invalid(name, why)`` for codes 40/41.
-- ``gateway.inject_fault("throttle" | "unavailable" | "auth" | "slow", count, seconds=…)``.
+- ``gateway.inject_fault("throttle" | "unavailable" | "auth" | "slow" | "lost_answer", count, seconds=…)``;
+  ``lost_answer`` runs the call and then holds its answer back until the next request arrives (or
+  ``seconds`` pass): the client times out after the work was done, as when a real answer is lost.
 - ``gateway.tmc.publish(app_key, group, topic, content, user_nick=…)`` queues a TMC message; the
   gateway serves ``taobao.tmc.messages.consume``/``confirm`` and ``taobao.tmc.user.permit`` for it
   and redelivers unconfirmed messages after ``redelivery_seconds``. ``gateway.tmc.permitted(nick)``
@@ -40,6 +42,7 @@ sandboxes' handlers).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import threading
@@ -59,7 +62,7 @@ from plugins.taobao.client import GMT8, TOP_TIME_FORMAT, response_key, top_times
 from plugins.taobao.signing import SIGN_METHODS, sign_top
 
 MAX_SKEW_SECONDS = 600
-FAULTS = ("throttle", "unavailable", "auth", "slow")
+FAULTS = ("throttle", "unavailable", "auth", "slow", "lost_answer")
 SYSTEM_PARAMS = frozenset({"method", "app_key", "session", "timestamp", "v", "format", "sign_method", "sign",
                            "partner_id", "target_app_key", "simplify"})
 
@@ -205,6 +208,7 @@ class TopGateway:
         self.lock = threading.RLock()
         self._request_ids = itertools.count(1)
         self.calls: list[str] = []  # methods served, in order (for tests and the demo)
+        self._held: list[asyncio.Event] = []  # answers held back by "lost_answer", freed by the next request
         self.register("taobao.tmc.messages.consume", self._tmc_consume, needs_session=False)
         self.register("taobao.tmc.messages.confirm", self._tmc_confirm, needs_session=False)
         self.register("taobao.tmc.user.permit", self._tmc_permit)
@@ -296,11 +300,21 @@ class TopGateway:
         body = await request.body() if request.method == "POST" else b""
         form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         merged = {**dict(request.query_params), **form}  # the PY SDK puts system params in the URL
+        for held in self._held:
+            held.set()  # a new request (the client's retry): answers held back may go now, too late
+        self._held.clear()
         with self.lock:
             fault = self._take_fault() if merged.get("app_key") in self.apps else None
         if fault is not None and fault[0] == "slow":
             await asyncio.sleep(fault[1])
             fault = None
+        if fault is not None and fault[0] == "lost_answer":
+            answer = self.handle(merged)
+            release = asyncio.Event()
+            self._held.append(release)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(release.wait(), fault[1])
+            return JSONResponse(answer)
         return JSONResponse(self.handle(merged, fault))
 
     def routes(self) -> list[Route]:
