@@ -6,8 +6,10 @@ workers racing the test."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
+import time
 from typing import Any
 
 import httpx
@@ -17,11 +19,12 @@ from sqlalchemy import select
 from contracts import OrderStatus
 from contracts.orders import Address
 from hub.context import Hub
+from hub.db import outbox
 from hub.db.tables import OrderEventRow, OrderHoldRow, OrderRow, OutboxRow, ParcelRow
 from hub.services import orders
 from hub.services.fulfilment import labels, waybills
 from hub.testing.factories import make_order
-from hub.testing.hub import hub_config, running_hub
+from hub.testing.hub import QUEUE_MODES, hub_config, redis_url_for_mode, running_hub
 from hub.testing.waybill_provider import (
     WAREHOUSE_ADDRESS,
     FakeWaybillProvider,
@@ -246,3 +249,37 @@ async def test_issue_now_leaves_a_transient_fault_to_the_queue(database_url: str
                 OutboxRow.actor == waybills.ISSUE_ACTOR))).scalars())
         assert queued == [[[parcel_id]]]
         await hub.close_loop_resources()
+
+
+@pytest.fixture(params=QUEUE_MODES)
+def mode(request: pytest.FixtureRequest, database_url: str) -> str | None:
+    return redis_url_for_mode(request.param, database_url)
+
+
+async def test_the_actor_retries_a_timeout_into_one_waybill_with_real_workers(database_url: str,
+                                                                              mode: str | None) -> None:
+    cfg = config(database_url)
+    cfg = cfg.model_copy(update={"hub": cfg.hub.model_copy(update={"redis_url": mode})})
+    with running_hub(cfg, extra_plugins=[WaybillProviderPlugin()], load_entry_points=False,
+                     queues=["fulfilment"]) as hub:
+        order_id = await paid_order(hub)
+        ids = await make_parcels(hub, order_id, courier_account=courier_of(hub), count=2)
+        FakeWaybillProvider.faults.append("timeout_after_issue")
+        async with hub.database().transaction() as session:  # as the flow writes it
+            outbox.add(session, waybills.ISSUE_ACTOR, ids)
+
+        async def issued() -> bool:
+            return [(await parcel(hub, i)).status for i in ids] == ["issued", "issued"]
+
+        await eventually(issued, what="both parcels issued")
+        rows = [await parcel(hub, i) for i in ids]
+        assert len({r.waybill_number for r in rows}) == 2 and len(FakeWaybillProvider.issued) == 2
+        assert rows[0].attempts == 2 and rows[1].attempts == 1  # the second was issued on the first pass
+        await hub.close_loop_resources()
+
+
+async def eventually(check: Any, *, timeout_s: float = 60.0, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout_s} s"
+        await asyncio.sleep(0.05)
