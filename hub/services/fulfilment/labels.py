@@ -133,12 +133,12 @@ def _page(canvas: Canvas, label: LabelParcel) -> None:
         canvas.line(margin, y + size - 4, width - margin, y + size - 4)
     canvas.setFont(font, 8)
     y -= 4
-    for name, quantity in label.items[:8]:
-        for part in _wrap(f"{name} × {quantity}", font, 8, inner)[:1]:
-            canvas.drawString(margin, y, part)
-            y -= 10
-    if len(label.items) > 8:
-        canvas.drawString(margin, y, f"… +{len(label.items) - 8}")
+    bottom = margin + 12  # the order line's place
+    for index, (name, quantity) in enumerate(label.items):
+        if y - 10 < bottom and index < len(label.items) - 1:  # no room for this one and a "more" line
+            canvas.drawString(margin, y, f"… +{len(label.items) - index}")
+            break
+        canvas.drawString(margin, y, _wrap(f"{name} × {quantity}", font, 8, inner)[0])
         y -= 10
     canvas.setFont("Helvetica", 7)
     canvas.drawString(margin, margin, f"Order {', '.join(label.order_ids)[:80]} · parcel #{label.parcel_id}")
