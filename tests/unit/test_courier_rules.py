@@ -4,7 +4,9 @@ first, no match → None; and the config's errors name the field."""
 
 from __future__ import annotations
 
+import tomllib
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -145,3 +147,15 @@ def test_rule_problems_name_unknown_couriers_and_warehouses() -> None:
     assert [field for field, _ in courier_rules.rule_problems(config)] == [
         "fulfilment.couriers.rules.0.warehouses.1", "fulfilment.couriers.rules.1.courier",
         "fulfilment.couriers.costs.dhl"]
+
+
+def test_the_documented_example_is_a_valid_configuration() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "fulfilment" / "waybills.md").read_text(encoding="utf-8")
+    example = tomllib.loads(text.split("```toml\n", 1)[1].split("```", 1)[0])
+    config = HubConfig(**example, warehouses={"hangzhou": {"platform": "manual"}})
+    assert courier_rules.rule_problems(config) == []
+    hub = Hub(config, build_plugin_manager(load_entry_points=False))
+    valuable = courier_rules.choose(hub, order(amount="600"), 1, "hangzhou", 800)
+    assert valuable is not None and valuable.account == "zto-hz"  # cheapest of SF, ZTO, YTO at 800 g
+    remote = courier_rules.choose(hub, order(province="西藏自治区"), 1, "beijing", 800)
+    assert remote is not None and (remote.account, remote.courier_code) == ("sf", "sf")
