@@ -88,6 +88,8 @@ async def test_parcels_waybills_and_labels_over_the_api(database_url: str) -> No
             assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
             no_label = await client.get(f"/api/v1/parcels/{ids[0]}/label.pdf", headers=bearer(clerk))
             assert no_label.status_code == 409 and "cancelled" in no_label.json()["detail"]
+            reissue = await client.post(f"/api/v1/parcels/{ids[0]}/waybill", headers=bearer(clerk))
+            assert reissue.status_code == 409 and "cancelled" in reissue.json()["detail"]
             FakeWaybillProvider.collected.add(
                 (await client.get(f"/api/v1/parcels/{ids[1]}", headers=bearer(clerk))).json()["waybill_number"])
             collected = await client.post(f"/api/v1/parcels/{ids[1]}/cancel-waybill", headers=bearer(admin))

@@ -283,3 +283,16 @@ async def eventually(check: Any, *, timeout_s: float = 60.0, what: str) -> None:
     while not await check():
         assert time.monotonic() < deadline, f"{what}: not within {timeout_s} s"
         await asyncio.sleep(0.05)
+
+
+async def test_two_workers_issuing_one_parcel_at_once_store_one_waybill(database_url: str) -> None:
+    with running_hub(config(database_url), extra_plugins=[WaybillProviderPlugin()], load_entry_points=False,
+                     start_workers=False, relay=False) as hub:
+        order_id = await paid_order(hub)
+        [parcel_id] = await make_parcels(hub, order_id, courier_account=courier_of(hub))
+        outcomes = await asyncio.gather(*(waybills.issue_parcel(hub, parcel_id) for _ in range(3)))
+        row = await parcel(hub, parcel_id)
+        assert row.status == "issued" and {o.waybill_number for o in outcomes} == {row.waybill_number}
+        assert len(FakeWaybillProvider.issued) == 1
+        assert (await events(hub, order_id)).count("waybill_issued") == 1
+        await hub.close_loop_resources()

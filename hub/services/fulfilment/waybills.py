@@ -344,7 +344,7 @@ async def issue_now(hub: Hub, parcel_id: int, *, actor: str) -> IssueOutcome:
         if parcel is None:
             raise NotFoundError(f"parcel {parcel_id} does not exist")
         if parcel.status not in UNISSUED:
-            if parcel.waybill_number:
+            if parcel.waybill_number and parcel.status not in ("cancelling", "cancelled"):
                 return IssueOutcome(parcel.id, parcel.status, parcel.waybill_number)
             raise WaybillRefused(f"parcel {parcel_id} is {parcel.status}; only a pending or failed parcel is issued")
         if parcel.status == "failed":
