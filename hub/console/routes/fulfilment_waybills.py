@@ -1,7 +1,86 @@
-"""Console screens for courier choice, electronic waybills and printable labels."""
+"""Console screens for parcels, electronic waybills and printable labels.
+
+``/console/fulfilment/parcels``: parcels awaiting print (and printed, waiting for a waybill,
+failed), keyset pages; tick several and "Print labels" posts them to
+``/console/fulfilment/parcels/labels``, which answers the batch PDF (opened in a new tab) and marks
+them printed, as ``POST /api/v1/labels`` does. The order page's parcels panel
+(``/console/orders/{id}/panel/parcels``) lists the order's parcels with a print button each.
+Labels show personal data only to roles with ``orders.read_pii``. Not for the rules behind them
+(``hub.services.fulfilment.waybills`` and ``labels``).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from hub.api.auth import Permission
+from hub.api.params import RowId
+from hub.api.routes.fulfilment_waybills import MAX_LABELS, parcel_page
+from hub.console.auth import ConsolePrincipal, check_form, console_principal, require_right
+from hub.console.pages import error_page, render, translator
+from hub.context import Hub
+from hub.db.tables import ParcelRow
+from hub.errors import BadInputError, NotFoundError
+from hub.services.fulfilment import labels, waybills
 
 router = APIRouter(prefix="/console", include_in_schema=False)
+
+TABS = ("issued", "printed", "pending", "failed")
+PAGE_SIZE = 50
+
+
+@router.get("/fulfilment/parcels", include_in_schema=False)
+async def parcels_page(request: Request, principal: ConsolePrincipal = Depends(console_principal)) -> Response:
+    hub: Hub = request.app.state.hub
+    status = request.query_params.get("status") or "issued"
+    if status not in TABS:
+        status = "issued"
+    cursor = request.query_params.get("cursor") or None
+    try:
+        page = await parcel_page(hub, status=[status], limit=PAGE_SIZE, cursor=cursor)
+    except BadInputError:
+        page = await parcel_page(hub, status=[status], limit=PAGE_SIZE)
+        cursor = None
+    return render(request, "fulfilment/waybills_parcels.html", {
+        "rows": page.rows, "next_cursor": page.next_cursor, "cursor": cursor, "status": status, "tabs": TABS,
+        "printable": status in ("issued", "printed"),
+    })
+
+
+@router.post("/fulfilment/parcels/labels", include_in_schema=False)
+async def print_selected(request: Request) -> Response:
+    """The ticked parcels' labels as one PDF; they become printed."""
+    await check_form(request)
+    principal = await console_principal(request)
+    require_right(principal, Permission.SHIPMENTS_WRITE)
+    t = translator(request)
+    raw = (await request.form()).getlist("parcel_id")
+    ids = [int(v) for v in raw if isinstance(v, str) and v.isdigit() and 0 < len(v) < 19]
+    if not ids or len(ids) != len(raw):
+        return error_page(request, t.t("waybills.none_selected"), status=400)
+    if len(ids) > MAX_LABELS:
+        return error_page(request, t.t("waybills.too_many", count=MAX_LABELS), status=400)
+    hub: Hub = request.app.state.hub
+    try:
+        pdf = await labels.print_labels(hub, ids, actor=principal.actor,
+                                        reveal=principal.may(Permission.ORDERS_READ_PII))
+    except NotFoundError as exc:
+        return error_page(request, str(exc), status=404)
+    except waybills.WaybillRefused as exc:
+        return error_page(request, str(exc), status=409)
+    name = f"label-{ids[0]}.pdf" if len(ids) == 1 else "labels.pdf"
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "no-store"})
+
+
+@router.get("/orders/{order_id}/panel/parcels", include_in_schema=False)
+async def parcels_panel(request: Request, order_id: RowId,
+                        principal: ConsolePrincipal = Depends(console_principal)) -> Response:
+    """The order page's parcels panel (an htmx fragment)."""
+    hub: Hub = request.app.state.hub
+    async with hub.database().session() as session:
+        rows = list((await session.execute(select(ParcelRow).where(ParcelRow.order_id == order_id)
+                                           .order_by(ParcelRow.id))).scalars())
+    return render(request, "fulfilment/waybills_panel.html", {"rows": rows, "printable": labels.PRINTABLE})

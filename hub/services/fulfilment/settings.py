@@ -8,7 +8,10 @@ it. Names of warehouses and couriers refer to ``[warehouses.<name>]`` and ``[cou
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class ReviewSettings(BaseModel):
@@ -37,16 +40,80 @@ class RoutingSettings(BaseModel):
     auto: bool = Field(default=True, description="Route approved orders and send delivery orders without a person.")
 
 
-class CourierRulesSettings(BaseModel):
-    """``[fulfilment.couriers]``: which courier carries a parcel."""
+class CourierRule(BaseModel):
+    """One ``[[fulfilment.couriers.rules]]`` entry: a courier account and the parcels it takes.
+
+    Every condition left out matches everything; the ones given must all hold. Province names are
+    compared without their suffix (``浙江省`` = ``浙江``)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    courier: str = Field(min_length=1, max_length=63,
+                         description="The courier account that issues the waybill: a ``[couriers.<name>]``.")
+    courier_code: str | None = Field(
+        default=None, min_length=1, max_length=50,
+        description="The carrier (hub courier code, e.g. 'zto'); default: the account's ``courier_code`` "
+                    "setting, else its name.")
+    provinces: list[str] = Field(default_factory=list, description="Recipient provinces it serves; empty: all.")
+    min_weight_grams: int | None = Field(default=None, ge=0)
+    max_weight_grams: int | None = Field(default=None, ge=0)
+    min_amount: Decimal | None = Field(default=None, ge=0, description="Order total at least this.")
+    max_amount: Decimal | None = Field(default=None, ge=0, description="Order total at most this.")
+    platforms: list[str] = Field(default_factory=list, description="Order platforms ('tmall', 'douyin'); empty: all.")
+    warehouses: list[str] = Field(default_factory=list, description="Shipping warehouses; empty: all.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> CourierRule:
+        if (self.min_weight_grams is not None and self.max_weight_grams is not None
+                and self.min_weight_grams > self.max_weight_grams):
+            raise ValueError("min_weight_grams is above max_weight_grams")
+        if self.min_amount is not None and self.max_amount is not None and self.min_amount > self.max_amount:
+            raise ValueError("min_amount is above max_amount")
+        return self
+
+
+class CourierPrice(BaseModel):
+    """A price: ``first_price`` for the first ``first_weight_grams``, ``extra_kg_price`` per kg (or part) above."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_price: Decimal = Field(ge=0)
+    extra_kg_price: Decimal = Field(default=Decimal(0), ge=0)
+    first_weight_grams: int = Field(default=1000, gt=0)
+
+
+class CourierCost(CourierPrice):
+    """``[fulfilment.couriers.costs.<courier>]``: what one courier account charges, with per-province prices."""
+
+    provinces: dict[str, CourierPrice] = Field(default_factory=dict,
+                                               description="Province → its own price, instead of the default.")
+
+
+class CourierRulesSettings(BaseModel):
+    """``[fulfilment.couriers]``: which courier carries a parcel.
+
+    The ``select_courier`` hook is asked first; then ``rules``, in order. ``strategy``
+    ``first_match`` takes the first matching rule; ``cheapest`` the matching rule whose courier the
+    ``costs`` table prices lowest for the parcel (unpriced couriers last, ties in rule order). No
+    rules at all: the first configured courier. Rules, none matching: no courier (the order is held).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: Literal["first_match", "cheapest"] = "first_match"
+    rules: list[CourierRule] = Field(default_factory=list)
+    costs: dict[str, CourierCost] = Field(default_factory=dict, description="Courier account → its prices.")
 
 
 class WaybillSettings(BaseModel):
     """``[fulfilment.waybills]``: obtaining electronic waybills and printing labels."""
 
     model_config = ConfigDict(extra="forbid")
+
+    max_attempts: int = Field(default=8, ge=1, le=50,
+                              description="Transient failures before a parcel's waybill is given up (failed, held).")
+    label_font: str = Field(default="STSong-Light", min_length=1,
+                            description="The PDF font for labels (a reportlab CID font covering Chinese).")
 
 
 class TrackingSettings(BaseModel):
