@@ -139,3 +139,18 @@ async def test_wrong_secret_and_wrong_key_are_refused_by_the_platform(sandbox: t
     await wrong_secret.aclose()
     await wrong_key.aclose()
     assert emulator.label.issued() == 0
+
+
+async def test_a_repeat_after_the_48_hour_window_issues_a_second_number(
+        sandbox: tuple[Kuaidi100Sandbox, str]) -> None:
+    """The residual risk the README names: Kuaidi100's repeat window is 48 hours."""
+    emulator, base_url = sandbox
+    now = [1_800_000_000.0]
+    emulator.label.clock = lambda: now[0]
+    courier = _courier(emulator, base_url)
+    first = await courier.create_waybill(_request("parcel-old"))
+    now[0] += 47 * 3600
+    assert (await courier.create_waybill(_request("parcel-old"))).waybill_number == first.waybill_number
+    now[0] += 2 * 3600
+    assert (await courier.create_waybill(_request("parcel-old"))).waybill_number != first.waybill_number
+    await courier.aclose()

@@ -219,3 +219,14 @@ def test_kuaidi100_both_answer_shapes(payload: dict[str, Any], expected: tuple[b
 ])
 def test_kuaidi100_failures_are_classified(code: str, kind: str) -> None:
     assert type(classify("here", code, "m")).__name__ == kind
+
+
+@pytest.mark.parametrize("platform", ["douyin_waybill", "kuaidi100_label"])
+def test_both_providers_are_registered_couriers_that_issue_waybills(platform: str) -> None:
+    from contracts import Capability, CourierConnector
+    from hub.plugins import build_plugin_manager
+
+    cls = build_plugin_manager().connector_class("courier", platform)
+    assert cls is not None and cls.platform == platform
+    assert cls.capabilities == frozenset({Capability.CREATE_WAYBILL})
+    assert all(callable(getattr(cls, name, None)) for name in dir(CourierConnector) if not name.startswith("_"))
