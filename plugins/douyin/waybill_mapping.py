@@ -135,7 +135,8 @@ def receiver_info(request: WaybillRequest) -> dict[str, Any]:
 def create_params(request: WaybillRequest, logistics_code: str, *, order_channel: str | None = None,
                   user_id: int | None = None, net_info: Mapping[str, str] | None = None,
                   pay_method: int | None = None, product_type: str | None = None) -> dict[str, Any]:
-    """``logistics.newCreateOrder`` for one parcel (one ``order_infos`` entry)."""
+    """``logistics.newCreateOrder`` for one parcel (one ``order_infos`` entry). The parcel's weight
+    is not sent: ``item_weight`` is per single item and ``total_weight`` is for SF only."""
     if request.platform != "douyin" and not order_channel:
         raise BadInputError(f"the Douyin e-waybill needs an order_channel code for {request.platform!r} orders; "
                             "add it to the account's order_channels setting", field="platform")
@@ -143,7 +144,7 @@ def create_params(request: WaybillRequest, logistics_code: str, *, order_channel
         "order_id": order_id(request),
         "pack_id": pack_id(request.key),
         "receiver_info": receiver_info(request),
-        "items": [{"item_name": item.name[:64], "item_count": item.quantity} for item in request.items],
+        "items": [{"item_name": item.name, "item_count": item.quantity} for item in request.items],
     }
     if request.remark:
         info["remark"] = request.remark
