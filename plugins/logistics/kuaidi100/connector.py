@@ -2,8 +2,8 @@
 parse the callbacks Kuaidi100 sends.
 
 Declares TRACK and RECEIVE_TRACKING_PUSH only: waybills come from Kuaidi100's label API, a
-separate courier platform (``label.Kuaidi100LabelCourier``, CREATE_WAYBILL). Not for the HTTP details (``client``) or the state
-and courier-code tables (``mapping``).
+separate courier platform (``label.Kuaidi100LabelCourier``, CREATE_WAYBILL). Not for the HTTP
+details (``client``) or the state and courier-code tables (``mapping``).
 """
 
 from __future__ import annotations
