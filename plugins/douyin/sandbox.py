@@ -41,10 +41,11 @@ from plugins.douyin.sandbox_api import HANDLERS
 from plugins.douyin.sandbox_gate import check_request
 from plugins.douyin.sandbox_shop import ApiFailure, EmulatedShop, ShopBook, SoldOut
 from plugins.douyin.sandbox_tokens import Grant, TokenIssuer
+from plugins.douyin.sandbox_waybill import collect, ebill_status, issued_count
 
 __all__ = ["DouyinSandbox", "SoldOut", "serve_in_thread"]
 
-FAULTS = ("throttle", "unavailable", "auth", "slow", "lost_reply")
+FAULTS = ("throttle", "unavailable", "auth", "slow", "lost_reply", "late_reply")
 PUSH_MODES = ("normal", "duplicate", "shuffle")
 DEMO_SKUS = ("DEMO-TEE-M", "DEMO-TEE-L", "DEMO-MUG")
 
@@ -83,6 +84,7 @@ class DouyinSandbox:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._faults: list[tuple[str, float]] = []
+        self._release = threading.Event()
         self._outbox: list[tuple[str, dict[str, Any]]] = []
         self._msg_ids = sandbox_ids(7_000_000_000_000_000_001)
         self.app = Starlette(routes=[*self._control_routes(), Route("/{path:path}", self._api, methods=["POST"])],
@@ -98,6 +100,24 @@ class DouyinSandbox:
                 "shop_id": str(state.shop_id), "access_token": grant.access_token,
                 "refresh_token": grant.refresh_token, "sign_method": self.sign_method,
                 "throttle_retry_after_s": 0.2}
+
+    def waybill_settings(self, shop: str, base_url: str) -> dict[str, Any]:
+        """Settings for a ``DouyinWaybill`` account using ``shop``'s e-waybill subscription."""
+        settings = self.shop_settings(shop, base_url)
+        return {k: settings[k] for k in ("gateway_url", "app_key", "app_secret", "shop_id", "access_token",
+                                         "refresh_token", "sign_method", "throttle_retry_after_s")}
+
+    def collect_waybill(self, shop: str, track_no: str) -> None:
+        """The courier collected the parcel: the number can no longer be cancelled."""
+        collect(self.book, shop, track_no)
+
+    def waybill_status(self, shop: str, track_no: str) -> str | None:
+        """``issued``, ``cancelled`` or ``collected``; None for a number never issued."""
+        return ebill_status(self.book, shop, track_no)
+
+    def issued_waybills(self, shop: str) -> int:
+        """How many numbers ``shop``'s e-waybill subscription has issued."""
+        return issued_count(self.book, shop)
 
     def set_push_target(self, shop: str, url: str | None) -> None:
         with self._lock:
@@ -143,12 +163,18 @@ class DouyinSandbox:
     def inject_fault(self, fault: str, count: int = 1, *, seconds: float = 1.0) -> None:
         """Next ``count`` business calls: ``throttle`` (60000), ``unavailable`` (20000
         dop.service-error), ``auth`` (the shop's token expires → 40003 isv.access-token-expired),
-        ``slow`` (answer after ``seconds``), or ``lost_reply`` (do the work, then answer 20001 as
-        if the gateway timed out). Token calls are never faulted."""
+        ``slow`` (answer after ``seconds``), ``lost_reply`` (do the work, then answer 20001 as
+        if the gateway timed out) or ``late_reply`` (do the work, then hold the answer until
+        ``release_replies()`` or ``seconds``: the client times out after the work was done).
+        Token calls are never faulted."""
         if fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}; expected one of {', '.join(FAULTS)}")
         with self._lock:
             self._faults.extend([(fault, seconds)] * count)
+
+    def release_replies(self) -> None:
+        """Let every answer held by a ``late_reply`` fault go (their clients have given up)."""
+        self._release.set()
 
     def shown_stock(self, shop: str, merchant_sku: str) -> int | None:
         sku = self.book.shop(shop).skus.get(merchant_sku)
@@ -336,7 +362,8 @@ class DouyinSandbox:
             if method in TOKEN_METHODS:
                 return self._envelope(self._token_call(method, params))
             fault = self._take_fault()
-            lost_reply = False
+            lost_reply = late_reply = False
+            hold_s = 0.0
             if fault is not None:
                 kind, seconds = fault
                 if kind == "throttle":
@@ -350,6 +377,7 @@ class DouyinSandbox:
                 if kind == "slow":
                     await asyncio.sleep(seconds)
                 lost_reply = kind == "lost_reply"
+                late_reply, hold_s = kind == "late_reply", seconds
             shop = self._shop_for(request.query_params.get("access_token"))
             handler = HANDLERS.get(method)
             if handler is None:
@@ -358,9 +386,16 @@ class DouyinSandbox:
             self._queue_events()
             if lost_reply:
                 raise ApiFailure(20001, "dop.service-timeout", "服务超时")
+            if late_reply:
+                await self._hold(hold_s)
             return self._envelope(data)
         except ApiFailure as failure:
             return self._envelope(failure=failure)
+
+    async def _hold(self, seconds: float) -> None:
+        """Wait until ``release_replies()`` or ``seconds`` (the work is already done)."""
+        self._release.clear()
+        await asyncio.to_thread(self._release.wait, seconds)
 
     # ------------------------------------------------------------------ control endpoints
 

@@ -18,6 +18,7 @@ from plugins.douyin.sandbox_shop import (
     ShopBook,
     decipher,
 )
+from plugins.douyin.sandbox_waybill import cancel_order, new_create_order
 
 Handler = Callable[[ShopBook, EmulatedShop, dict[str, Any]], Any]
 
@@ -221,4 +222,6 @@ HANDLERS: dict[str, Handler] = {
     "product.listV2": product_list_v2,
     "afterSale.List": aftersale_list,
     "afterSale.Detail": aftersale_detail,
+    "logistics.newCreateOrder": new_create_order,
+    "logistics.cancelOrder": cancel_order,
 }

@@ -115,6 +115,9 @@ class EmulatedShop:
     aftersales: dict[str, AfterSaleCase] = field(default_factory=dict)
     pack_requests: dict[str, dict[str, Any]] = field(default_factory=dict)
     idempotent_ids: set[str] = field(default_factory=set)
+    #: E-waybills (``sandbox_waybill``): by (order_id, pack_id) and by track_no.
+    ebills: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    ebills_by_number: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class ShopBook:

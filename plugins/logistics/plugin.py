@@ -1,4 +1,5 @@
-"""The ``logistics`` plugin: registers the built-in courier connectors (Kuaidi100 tracking).
+"""The ``logistics`` plugin: registers the built-in courier connectors (Kuaidi100 tracking and
+Kuaidi100 electronic waybills).
 
 Nothing else: sandboxes are plain classes in ``plugins.logistics.sandbox``.
 """
@@ -9,8 +10,9 @@ from typing import Any
 
 from hub.plugin_api import hookimpl
 from plugins.logistics.kuaidi100.connector import Kuaidi100Courier
+from plugins.logistics.kuaidi100.label import Kuaidi100LabelCourier
 
 
 @hookimpl
 def register_couriers() -> list[type[Any]]:
-    return [Kuaidi100Courier]
+    return [Kuaidi100Courier, Kuaidi100LabelCourier]

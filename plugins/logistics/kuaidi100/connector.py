@@ -1,9 +1,9 @@
 """``Kuaidi100Courier``: tracking through Kuaidi100 — query a waybill, subscribe it, and verify and
 parse the callbacks Kuaidi100 sends.
 
-Declares TRACK and RECEIVE_TRACKING_PUSH only: Kuaidi100 is used as a tracking aggregator here,
-it creates no waybills (no CREATE_WAYBILL). Not for the HTTP details (``client``) or the state
-and courier-code tables (``mapping``).
+Declares TRACK and RECEIVE_TRACKING_PUSH only: waybills come from Kuaidi100's label API, a
+separate courier platform (``label.Kuaidi100LabelCourier``, CREATE_WAYBILL). Not for the HTTP
+details (``client``) or the state and courier-code tables (``mapping``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""``Kuaidi100Sandbox``: an ASGI emulator of Kuaidi100's query and subscription API and of the
-signed callbacks it sends, for tests and the demo.
+"""``Kuaidi100Sandbox``: an ASGI emulator of Kuaidi100's query and subscription API, of the
+signed callbacks it sends and of its electronic waybill API (``/label/order``, ``sandbox_label``),
+for tests and the demo.
 
 Same endpoints (``/poll/query.do``, ``/poll``), the same signatures (query sign checked, callbacks
 signed with the subscription's salt), the same success and ``returnCode`` failure shapes. Waybills
@@ -25,6 +26,7 @@ from starlette.routing import Route
 
 from plugins.logistics.kuaidi100.client import callback_sign, loads_exact, param_text, query_sign
 from plugins.logistics.kuaidi100.mapping import CHINA_TZ, format_time
+from plugins.logistics.kuaidi100.sandbox_label import LabelDesk
 
 #: A waybill's normal path: (Kuaidi100 state, what the courier's scan says).
 NORMAL_PATH: tuple[tuple[str, str], ...] = (
@@ -66,9 +68,13 @@ class Kuaidi100Sandbox:
 
     platform = "kuaidi100"
 
-    def __init__(self, customer: str = "SANDBOXCUSTOMER", key: str = "sandbox-key") -> None:
+    def __init__(self, customer: str = "SANDBOXCUSTOMER", key: str = "sandbox-key",
+                 secret: str = "sandbox-secret") -> None:
         self.customer = customer
         self.key = key
+        self.secret = secret
+        #: The electronic waybill API: ``label.inject_fault``, ``label.collect``, ``label.status``…
+        self.label = LabelDesk(key, secret)
         self.waybills: dict[tuple[str, str], SandboxWaybill] = {}
         self.subscriptions: dict[tuple[str, str], SandboxSubscription] = {}
         self.callback_replies: list[dict[str, Any]] = []
@@ -80,6 +86,7 @@ class Kuaidi100Sandbox:
             routes=[
                 Route("/poll/query.do", self._query, methods=["POST"]),
                 Route("/poll", self._subscribe, methods=["POST"]),
+                Route("/label/order", self._label, methods=["POST"]),
             ]
         )
 
@@ -91,6 +98,14 @@ class Kuaidi100Sandbox:
         if salt is not None:
             values["salt"] = salt
         return values
+
+    def label_settings(self, base_url: str, **values: Any) -> dict[str, Any]:
+        """Settings for a ``Kuaidi100LabelCourier`` that talks to this sandbox."""
+        return {"key": self.key, "secret": self.secret, "base_url": base_url, "partner_id": "SBX-MONTHLY-01",
+                **values}
+
+    async def _label(self, request: Request) -> Response:
+        return await self.label.handle(await _form(request))
 
     def create_waybill(self, company: str, number: str) -> None:
         """A waybill the courier knows nothing about yet (queries answer "no result")."""
