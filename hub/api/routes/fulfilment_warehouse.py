@@ -11,9 +11,7 @@ Not for the rules themselves (``hub.services.fulfilment.own_warehouse`` / ``wms_
 
 from __future__ import annotations
 
-import csv
 import inspect
-import io
 from collections.abc import Mapping
 from typing import Any
 
@@ -198,20 +196,6 @@ def entry_out(entry: own_warehouse.PickEntry) -> DeliveryOrderOut:
         parcels=[PickParcelOut(**vars(parcel)) for parcel in entry.parcels])
 
 
-def pick_list_csv(pick_list: own_warehouse.PickList) -> str:
-    """One row per delivery line, with its parcels' waybills."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["delivery_order_id", "code", "status", "order_id", "line_external_id", "merchant_sku",
-                     "quantity", "waybills"])
-    for entry in pick_list.entries:
-        waybills = " ".join(p.waybill_number or f"(parcel {p.seq} {p.status})" for p in entry.parcels)
-        for line in entry.lines:
-            writer.writerow([entry.id, entry.code, entry.status, line.order_id, line.line_external_id,
-                             line.merchant_sku or "", line.quantity, waybills])
-    return out.getvalue()
-
-
 def _conflict(exc: own_warehouse.StateConflict) -> ApiError:
     return ApiError(409, "conflict", str(exc))
 
@@ -233,7 +217,7 @@ async def get_pick_list(
 ) -> Any:
     pick_list = await own_warehouse.pick_list(get_hub(request), warehouse=warehouse)
     if format == "csv":
-        return Response(pick_list_csv(pick_list), media_type="text/csv; charset=utf-8",
+        return Response(pick_list.csv(), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="pick-list.csv"'})
     return PickListOut(delivery_orders=[entry_out(e) for e in pick_list.entries], sku_totals=pick_list.sku_totals)
 

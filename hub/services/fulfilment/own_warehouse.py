@@ -12,6 +12,8 @@ waybills (``waybills``).
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,6 +88,19 @@ class PickList:
             for line in entry.lines:
                 totals[line.merchant_sku or ""] += line.quantity
         return dict(sorted(totals.items()))
+
+    def csv(self) -> str:
+        """One row per delivery line, with its parcels' waybills (or the parcels still waiting)."""
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["delivery_order_id", "code", "status", "order_id", "line_external_id", "merchant_sku",
+                         "quantity", "waybills"])
+        for entry in self.entries:
+            waybills = " ".join(p.waybill_number or f"(parcel {p.seq} {p.status})" for p in entry.parcels)
+            for line in entry.lines:
+                writer.writerow([entry.id, entry.code, entry.status, line.order_id, line.line_external_id,
+                                 line.merchant_sku or "", line.quantity, waybills])
+        return out.getvalue()
 
 
 @dataclass(frozen=True)
