@@ -189,7 +189,7 @@ async def pick(hub: Hub, delivery_order_ids: list[int], *, actor: str) -> list[i
             data = {**(row.data or {}), "picked_by": actor, "picked_at": utcnow().isoformat()}
             await session.execute(update(DeliveryOrderRow).where(DeliveryOrderRow.id == row.id)
                                   .values(status="picking", data=data, updated_at=utcnow()))
-            session.add(_event(row.order_id, "delivery_picking", actor, {"delivery_order_id": row.id,
+            session.add(_event(row.order_id, "warehouse_picking", actor, {"delivery_order_id": row.id,
                                                                          "code": row.code}))
             changed.append(row.id)
     log.info("warehouse.picked", delivery_orders=changed, by=actor)
@@ -271,7 +271,7 @@ async def pack(hub: Hub, delivery_order_id: int, parcels: list[PackedParcel], *,
         data = {**(row.data or {}), "packed_by": actor, "packed_at": utcnow().isoformat(), "parcel_items": items}
         await session.execute(update(DeliveryOrderRow).where(DeliveryOrderRow.id == row.id)
                               .values(status="packed", data=data, updated_at=utcnow()))
-        session.add(_event(row.order_id, "delivery_packed", actor, {
+        session.add(_event(row.order_id, "warehouse_packed", actor, {
             "delivery_order_id": row.id, "parcels": len(parcels), "new_parcels": new_ids}))
         if new_ids:
             outbox.add(session, ISSUE_ACTOR, new_ids)
@@ -347,7 +347,7 @@ async def ship(hub: Hub, delivery_order_id: int, *, actor: str) -> ShipOutcome:
             await session.execute(update(DeliveryOrderRow).where(DeliveryOrderRow.id == row.id).values(
                 status="shipped", shipped_at=utcnow(), updated_at=utcnow(),
                 data={**(row.data or {}), "shipped_by": actor}))
-            session.add(_event(row.order_id, "delivery_shipped", actor, {
+            session.add(_event(row.order_id, "warehouse_shipped", actor, {
                 "delivery_order_id": row.id, "shipments": shipment_ids}))
         for parcel_row in (await session.execute(select(ParcelRow).where(ParcelRow.id.in_(parcel_ids)))).scalars():
             await session.execute(update(ParcelRow).where(ParcelRow.id == parcel_row.id).values(
