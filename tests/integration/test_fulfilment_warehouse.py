@@ -18,12 +18,18 @@ from hub.api import create_app
 from hub.asgi_server import BackgroundServer, serve_in_thread
 from hub.context import Hub
 from hub.db.tables import DeliveryOrderRow, OutboxRow, ParcelRow, ShipmentRow, StockLedgerRow, StockRow
-from hub.services.fulfilment import shipments
+from hub.services.fulfilment import shipments, wms_callbacks
 from hub.services.fulfilment.waybills import ISSUE_ACTOR
 from hub.services.stock import adjustments, skus
 from hub.testing import fulfilment_factories as ff
 from hub.testing.api import api_client, bearer, new_key
 from hub.testing.hub import hub_config, running_hub
+from plugins.warehouse.mapping import (
+    DeliveredPackage,
+    DeliveryOrderConfirmation,
+    PackageItem,
+    WarehouseOrderStatus,
+)
 from plugins.warehouse.sandbox import QimenWmsSandbox
 from tests.integration.test_fulfilment_flow import Channel, Plugin, _reset
 
@@ -75,7 +81,7 @@ async def test_a_wms_confirmation_over_http_records_one_shipment_however_often_i
         server = BackgroundServer(create_app(hub)).start()
         try:
             url = f"{server.base_url}/webhooks/warehouse/{WMS}"
-            confirm = sandbox.ship("DO-W-1", "SF1400000000001", "SF")
+            confirm = sandbox.ship("DO-W-1", "SF1400000000001", "SF", weight_kg="1.25")
             first = await sandbox.send_callback(url, confirm)
             again = await sandbox.send_callback(url, confirm)
         finally:
@@ -95,9 +101,44 @@ async def test_a_wms_confirmation_over_http_records_one_shipment_however_often_i
         assert [p["tracking_number"] for p in shipment.data["parcels"]] == ["SF1400000000001"]
         assert shipment.data["parcels"][0]["items"][0]["quantity"] == 2
         assert (parcel.courier_code, parcel.waybill_number, parcel.status) == ("sf", "SF1400000000001", "shipped")
-        assert parcel.shipment_id == shipment.id
+        assert parcel.shipment_id == shipment.id and parcel.weight_grams == 1250
         assert delivery is not None and delivery.status == "shipped" and delivery.shipped_at is not None
         assert confirms == 1, "the channel confirmation is queued once"
+        await hub.close_loop_resources()
+
+
+async def test_an_order_shipped_in_two_confirmations_ships_each_package_once(
+    database_url: str, wms: tuple[QimenWmsSandbox, str]
+) -> None:
+    sandbox, base_url = wms
+    with _hub(_config(database_url, sandbox, base_url)) as hub:
+        order_id, delivery_id = await _wms_order(hub, "DO-W-P", lines=[("SKU-1", 2), ("SKU-2", 1)])
+
+        def confirmation(biz: str, final: bool, packages: list[DeliveredPackage]) -> DeliveryOrderConfirmation:
+            return DeliveryOrderConfirmation(
+                delivery_order_code="DO-W-P", delivery_order_id="880001", warehouse_code="WH-HZ-01",
+                order_type="JYCK", status=WarehouseOrderStatus.SHIPPED if final else
+                WarehouseOrderStatus.PARTIALLY_SHIPPED, raw_status="DELIVERED" if final else "PARTDELIVERED",
+                out_biz_code=biz, final=final, confirmed_at=None, packages=tuple(packages))
+
+        first = confirmation("B-1", False, [DeliveredPackage("ZTO", "ZT001", None, (PackageItem("SKU-1", 2),))])
+        second = confirmation("B-2", True, [DeliveredPackage("ZTO", "ZT002", None, (PackageItem("SKU-2", 1),))])
+        part = await wms_callbacks.apply_confirmation(hub, WMS, first)
+        repeat = await wms_callbacks.apply_confirmation(hub, WMS, first)
+        done = await wms_callbacks.apply_confirmation(hub, WMS, second)
+
+        assert part.status == "picking" and len(part.shipment_ids) == 1
+        assert repeat.repeated and repeat.shipment_ids == []
+        assert done.status == "shipped" and len(done.shipment_ids) == 1
+        async with hub.database().session() as session:
+            rows = list((await session.execute(select(ShipmentRow).where(ShipmentRow.order_id == order_id)
+                                               .order_by(ShipmentRow.id))).scalars())
+            parcels = list((await session.execute(select(ParcelRow).where(ParcelRow.delivery_order_id == delivery_id)
+                                                  .order_by(ParcelRow.seq))).scalars())
+        assert [[p["tracking_number"] for p in r.data["parcels"]] for r in rows] == [["ZT001"], ["ZT002"]]
+        assert [r.data["partial"] for r in rows] == [True, False]
+        assert [(p.seq, p.courier_code, p.waybill_number, p.status) for p in parcels] == [
+            (1, "zto", "ZT001", "shipped"), (2, "zto", "ZT002", "shipped")]
         await hub.close_loop_resources()
 
 
