@@ -267,7 +267,7 @@ async def test_own_warehouse_steps_refuse_bad_states_and_input_with_reasons(
     sandbox, base_url = wms
     with _hub(_config(database_url, sandbox, base_url)) as hub:
         shop = next(iter(hub.config.shops))
-        order_id, order = await ff.paid_order(hub, platform="shipshop", shop=shop, lines=[("SKU-1", 1)])
+        order_id, order = await ff.paid_order(hub, platform="shipshop", shop=shop, lines=[("SKU-1", 2)])
         delivery_id = await ff.delivery_order(hub, order_id, order, code="OWN-2", warehouse="main")
         _, wms_delivery = await _wms_order(hub, "DO-W-4")
         viewer, clerk = await new_key(hub, "viewer"), await new_key(hub, "warehouse")
@@ -286,6 +286,16 @@ async def test_own_warehouse_steps_refuse_bad_states_and_input_with_reasons(
                 "parcels": [{"weight_grams": 100, "items": [{"line_external_id": "nope", "quantity": 1}]}]})
             two_without_items = await client.post(f"/api/v1/delivery-orders/{delivery_id}/pack", headers=bearer(clerk),
                                                   json={"parcels": [{"weight_grams": 1}, {"weight_grams": 2}]})
+            line = order.lines[0].external_id
+            unit = [{"line_external_id": line, "quantity": 1}]
+            two = await client.post(f"/api/v1/delivery-orders/{delivery_id}/pack", headers=bearer(clerk), json={
+                "parcels": [{"weight_grams": 1, "items": unit}, {"weight_grams": 2, "items": []}]})
+            too_many = await client.post(f"/api/v1/delivery-orders/{delivery_id}/pack", headers=bearer(clerk), json={
+                "parcels": [{"weight_grams": 1, "items": unit}, {"weight_grams": 2, "items": unit * 2}]})
+            split = await client.post(f"/api/v1/delivery-orders/{delivery_id}/pack", headers=bearer(clerk), json={
+                "parcels": [{"weight_grams": 1, "items": unit}, {"weight_grams": 2, "items": unit}]})
+            repacked = await client.post(f"/api/v1/delivery-orders/{delivery_id}/pack", headers=bearer(clerk),
+                                         json={"parcels": [{"weight_grams": 700}]})
 
         assert forbidden.status_code == 403
         assert pack_early.status_code == 409 and "sent" in pack_early.json()["detail"]
@@ -293,5 +303,12 @@ async def test_own_warehouse_steps_refuse_bad_states_and_input_with_reasons(
         assert missing.status_code == 404
         assert bad_line.status_code == 400 and bad_line.json()["field"] == "body.parcels.0.items.0.line_external_id"
         assert two_without_items.status_code == 400 and two_without_items.json()["field"] == "body.parcels.0.items"
+        assert two.status_code == 400 and two.json()["field"] == "body.parcels.1.items"
+        assert too_many.status_code == 400 and too_many.json()["field"] == "body.parcels.1.items.1.quantity"
+        assert split.status_code == 200 and [p["status"] for p in split.json()["parcels"]] == ["pending"] * 2
+        async with hub.database().session() as session:
+            issue = list(await session.scalars(select(OutboxRow.args).where(OutboxRow.actor == ISSUE_ACTOR)))
+        assert issue == [[[p["id"] for p in split.json()["parcels"]]]], "the new parcels' waybills are asked for"
+        assert repacked.status_code == 200 and [p["weight_grams"] for p in repacked.json()["parcels"]] == [700]
         await hub.close_loop_resources()
 

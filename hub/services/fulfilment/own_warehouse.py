@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.shipments import Parcel, ParcelItem
@@ -246,7 +246,9 @@ async def pack(hub: Hub, delivery_order_id: int, parcels: list[PackedParcel], *,
         if len(parcels) > len(existing) and courier is None:
             raise StateConflict(f"delivery order {row.id} ({row.code}) has no courier yet; route it to one "
                                 "before packing more parcels")
-        seq = max([p.seq for p in existing] + [0])
+        # Past every parcel the delivery order ever had (cancelled ones too): keys stay unique.
+        seq = int(await session.scalar(select(func.max(ParcelRow.seq)).where(
+            ParcelRow.delivery_order_id == row.id)) or 0)
         new_ids: list[int] = []
         items: dict[str, list[list[Any]]] = {}
         for index, packed in enumerate(parcels):
