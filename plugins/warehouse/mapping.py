@@ -246,6 +246,15 @@ def _int(element: ET.Element, path: str, what: str) -> int:
         raise BadInputError(f"Qimen {what}: {path} is not a number ({raw!r})", field=path) from exc
 
 
+def _grams(kilograms: str) -> int | None:
+    """A weight in kg (⚠️ [U] unit) as whole grams; None when absent, not a number or negative."""
+    try:
+        grams = Decimal(kilograms) * 1000 if kilograms else None
+    except ArithmeticError:
+        return None
+    return int(grams) if grams is not None and grams.is_finite() and grams >= 0 else None
+
+
 def stock_levels(response: ET.Element, warehouse: str, codes: WarehouseCodes, as_of: datetime) -> list[StockLevel]:
     """``inventory.query`` items → one ``StockLevel`` per SKU: sellable stock (``inventory_type``,
     summed over batches), ``quantity`` as on hand and ``lockQuantity`` as locked. SKUs the WMS did
@@ -285,6 +294,9 @@ class DeliveredPackage:
     express_code: str
     package_code: str | None = None
     items: tuple[PackageItem, ...] = ()
+    #: From the package's ``weight`` in kg (⚠️ [U]: not among the confirmed fields of the
+    #: confirmation; read when a WMS sends it, None otherwise or when it is not a number).
+    weight_grams: int | None = None
 
 
 @dataclass(frozen=True)
@@ -352,7 +364,8 @@ def delivery_confirmation(request: ET.Element) -> DeliveryOrderConfirmation:
             for item in package.iterfind("items/item")
         )
         packages.append(DeliveredPackage(text_of(package, "logisticsCode") or OTHER, express,
-                                         text_of(package, "packageCode") or None, items))
+                                         text_of(package, "packageCode") or None, items,
+                                         _grams(text_of(package, "weight"))))
     lines = tuple(
         ConfirmedLine(text_of(line, "orderLineNo"), text_of(line, "itemCode"), _int(line, "actualQty", "orderLine"),
                       text_of(line, "inventoryType") or None, text_of(line, "batchCode") or None)

@@ -249,9 +249,11 @@ class QimenWmsSandbox:
         params["sign"] = sign
         return params, body.encode("utf-8")
 
-    def ship(self, code: str, express_code: str, logistics_code: str = "SF") -> tuple[dict[str, str], bytes]:
-        """Ship delivery order ``code`` in one package; returns the signed ``deliveryorder.confirm``
-        callback (query params, body) the WMS sends."""
+    def ship(self, code: str, express_code: str, logistics_code: str = "SF", weight_kg: str | None = None
+             ) -> tuple[dict[str, str], bytes]:
+        """Ship delivery order ``code`` in one package (``weight_kg``: its ``weight``, ⚠️ [U] an
+        unconfirmed field); returns the signed ``deliveryorder.confirm`` callback (query params,
+        body) the WMS sends."""
         with self._lock:
             order = self.orders[code]
             order.status = "DELIVERED"
@@ -272,6 +274,8 @@ class QimenWmsSandbox:
         sub(package, "logisticsCode", logistics_code)
         sub(package, "expressCode", express_code)
         sub(package, "packageCode", f"PKG-{order.warehouse_id}")
+        if weight_kg is not None:
+            sub(package, "weight", weight_kg)
         items = sub(package, "items")
         for _, item_code, qty in order.lines:
             item = sub(items, "item")

@@ -63,6 +63,8 @@ router = APIRouter(tags=["webhooks"])
 #: At most this many rejected message ids are listed in the reply header (all are logged).
 MAX_LISTED_REJECTIONS = 50
 REJECTED_HEADER = "X-Rejected-Messages"
+#: ``/webhooks/warehouse/{warehouse}`` is a WMS's callback URL, not a channel's push URL.
+WAREHOUSE_PUSH_PREFIX = "warehouse"
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "Recorded; the body is what the platform expects (JSON or plain text). Messages not "
@@ -373,6 +375,8 @@ def _push_target(path: str) -> tuple[str, ...] | None:
     """(platform,) or (platform, shop) when ``path`` is a push URL the routes above would take
     with valid parameters; None for anything else (FastAPI answers it: 404, 405, 422, redirect)."""
     parts = path[len("/webhooks/"):].split("/")
+    if parts[0] == WAREHOUSE_PUSH_PREFIX:
+        return None  # a WMS callback: hub.api.routes.fulfilment_warehouse answers it
     if len(parts) > 2 or not all(0 < len(part) <= MAX_TEXT for part in parts):
         return None
     return tuple(parts)
