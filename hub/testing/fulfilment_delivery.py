@@ -63,4 +63,4 @@ async def outbox_args(hub: Hub, actor: str) -> list[list[Any]]:
     async with hub.database().session() as session:
         rows = (await session.execute(select(OutboxRow).where(OutboxRow.actor == actor)
                                       .order_by(OutboxRow.id))).scalars()
-        return [list(r.args)[0] for r in rows]
+        return [next(iter(r.args)) for r in rows]

@@ -27,7 +27,16 @@ from contracts.fulfilment import Hold
 from contracts.orders import Order, OrderStatus
 from hub.context import Hub
 from hub.db import outbox
-from hub.db.tables import DeliveryLineRow, DeliveryOrderRow, OrderEventRow, OrderRow, ParcelRow, utcnow
+from hub.db.tables import (
+    DeliveryLineRow,
+    DeliveryOrderRow,
+    OrderEventRow,
+    OrderHoldRow,
+    OrderRow,
+    ParcelRow,
+    utcnow,
+)
+from hub.errors import NotFoundError
 from hub.services import orders
 from hub.services.fulfilment import courier_rules, planning, routing
 from hub.services.fulfilment import delivery_orders as dos
@@ -51,6 +60,8 @@ class FulfilResult:
     routed: dict[int, list[int]] = field(default_factory=dict)
     held: dict[int, str] = field(default_factory=dict)
     skipped: list[int] = field(default_factory=list)
+    #: Per order: the routing reason, or the hold's reason.
+    reasons: dict[int, str] = field(default_factory=dict)
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -214,6 +225,7 @@ async def fulfil_orders(hub: Hub, order_ids: list[int], *, actor: str | None = N
             await add_holds(session, holds, cause="fulfilment", actor=who)
             for order_id, hold in holds:
                 result.held.setdefault(order_id, hold.code)
+                result.reasons.setdefault(order_id, hold.reason)
         wms = [row.id for row, part, _, _ in created if part.kind == dos.WMS]
         if wms:
             outbox.add(session, dos.SEND_ACTOR, wms)
@@ -235,6 +247,7 @@ async def _record(session: AsyncSession, created: list[tuple[DeliveryOrderRow, _
             reasons[order_id] = reason
     for order_id, made in per_order.items():
         result.routed[order_id] = [row.id for row, _ in made]
+        result.reasons[order_id] = reasons[order_id]
         detail: dict[str, Any] = {"delivery_orders": [{"id": row.id, "code": row.code, "warehouse": row.warehouse,
                                                        "kind": kind} for row, kind in made],
                                   "reason": reasons[order_id]}
@@ -245,3 +258,30 @@ async def _record(session: AsyncSession, created: list[tuple[DeliveryOrderRow, _
         if all(kind == dos.OWN for _, kind in made):
             await orders.set_fulfilment_status(session, order_id, "sent_to_warehouse", cause="fulfilment", actor=who,
                                                detail={"delivery_orders": [row.code for row, _ in made]})
+
+
+async def why_not_routable(hub: Hub, order_id: int) -> str | None:
+    """Why ``order_id`` cannot be routed now (None: it can). Raises ``NotFoundError``."""
+    async with hub.database().session() as session:
+        row = (await session.execute(select(OrderRow).where(OrderRow.id == order_id))).scalar_one_or_none()
+        if row is None:
+            raise NotFoundError(f"order {order_id} does not exist")
+        if row.status != OrderStatus.PAID.value:
+            return f"order {order_id} is {row.status} (channel status {row.raw_status}); only paid orders are routed"
+        if row.review_status != "approved":
+            return (f"order {order_id} is not approved by the review (review status: {row.review_status or 'none'}); "
+                    "approve it first")
+        if row.on_hold:
+            codes = sorted((await session.execute(select(OrderHoldRow.code).where(
+                OrderHoldRow.order_id == order_id, OrderHoldRow.released_at.is_(None)))).scalars())
+            return f"order {order_id} is on hold ({', '.join(codes) or 'on hold'}); release the hold first"
+        if row.fulfilment_status not in ROUTABLE:
+            return f"order {order_id} is already {row.fulfilment_status}"
+        open_codes = sorted((await session.execute(
+            select(DeliveryOrderRow.code)
+            .join(DeliveryLineRow, DeliveryLineRow.delivery_order_id == DeliveryOrderRow.id)
+            .where(DeliveryLineRow.order_id == order_id, DeliveryOrderRow.status.not_in(dos.CLOSED)))).scalars())
+        if open_codes:
+            return (f"order {order_id} is in open delivery order(s) {', '.join(sorted(set(open_codes)))}; "
+                    "cancel them to route it again")
+    return None
