@@ -33,6 +33,12 @@ async def send_delivery_orders(do_ids: list[int]) -> None:
     await delivery_orders.send_delivery_orders(current_hub(), list(do_ids))
 
 
+@hub_actor(queue="fulfilment", max_retries=0, name=flow.SWEEP_ACTOR)
+async def sweep_delivery() -> None:
+    """Re-enqueue approved orders never routed and WMS delivery orders never sent (a lost message)."""
+    await flow.sweep(current_hub())
+
+
 def jobs(hub: Any) -> list[tuple[str, float, str, tuple[Any, ...]]]:
-    """Periodic jobs of this step (none: the outbox and its sweep carry every message)."""
-    return []
+    """Periodic jobs of this step: the sweep, as often as the other sweepers."""
+    return [(flow.SWEEP_ACTOR, hub.config.queue.sweep_interval_s, flow.SWEEP_ACTOR, ())]

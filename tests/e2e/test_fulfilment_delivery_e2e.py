@@ -5,14 +5,18 @@ PostgreSQL; the actors' service functions are called directly, so every step is 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from hub.asgi_server import serve_in_thread
 from hub.context import Hub
+from hub.db import outbox
 from hub.db.tables import (
     DeliveryLineRow,
     FulfilmentExceptionRow,
@@ -20,10 +24,12 @@ from hub.db.tables import (
     OrderHoldRow,
     OrderRow,
     ParcelRow,
+    utcnow,
 )
 from hub.errors import RetryableError
 from hub.services import orders
 from hub.services.fulfilment import delivery_orders, flow
+from hub.services.stock import reservations
 from hub.testing.factories import make_order
 from hub.testing.fulfilment_delivery import (
     COURIERS,
@@ -33,7 +39,7 @@ from hub.testing.fulfilment_delivery import (
     stock,
     warehouses_config,
 )
-from hub.testing.hub import hub_config, running_hub
+from hub.testing.hub import QUEUE_MODES, hub_config, redis_url_for_mode, running_hub
 from plugins.warehouse.sandbox import QimenWmsSandbox
 
 pytestmark = pytest.mark.e2e
@@ -293,4 +299,66 @@ async def test_a_cancel_that_overtakes_the_send_is_cancelled_at_the_wms_after(
         assert sandbox.orders[do.code].status == "CANCELED"
         [cancelled] = await delivery_orders_of(hub, order_id)
         assert cancelled.status == "cancelled"
+        await hub.close_loop_resources()
+
+
+@pytest.fixture(params=QUEUE_MODES)
+def mode(request: pytest.FixtureRequest, database_url: str) -> str | None:
+    return redis_url_for_mode(request.param, database_url)
+
+
+async def _until(check: Any, what: str, limit_s: float = 60.0) -> Any:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        found = await check()
+        if found:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{what} not reached within {limit_s:g} s")
+
+
+async def test_through_the_queue_the_review_outbox_row_ends_at_the_wms_once_and_the_sweep_recovers_a_lost_one(
+    database_url: str, mode: str | None, wms: tuple[QimenWmsSandbox, str]
+) -> None:
+    sandbox, base_url = wms
+    config = _config(database_url, sandbox, base_url).model_copy(update={"hub": hub_config(
+        database_url, redis_url=mode).hub})
+    with running_hub(config) as hub:
+        await stock(hub, {("wms-hz", "SKU-1"): 3, ("own", "SKU-1"): 10})
+        order_id = await approved_order(hub, _order("浙江省", [("SKU-1", 3)]))
+
+        async def reserved() -> bool:
+            async with hub.database().session() as session:
+                return (await reservations.count_reservations(session, order_id)).get("active", 0) == 1
+
+        await _until(reserved, "the order's stock reserved (in wms-hz, the first by priority)")
+        async with hub.database().transaction() as session:  # what the review writes for an approved order
+            outbox.add(session, flow.FULFIL_ACTOR, [order_id])
+
+        async def sent() -> list[Any]:
+            found = await delivery_orders_of(hub, order_id)
+            return found if found and found[0].status == "sent" else []
+
+        [do] = await _until(sent, "the delivery order sent to the WMS")
+        # Its own reservation counts as its own: wms-hz (3 on hand, 3 reserved by it) still has everything.
+        assert do.warehouse == "wms-hz"
+        hub.send(delivery_orders.SEND_ACTOR, [do.id])  # a redelivered message
+        hub.send(flow.FULFIL_ACTOR, [order_id])
+        hub.runtime.join(60_000)  # type: ignore[union-attr]
+        assert list(sandbox.orders) == [do.code]
+        assert [d.id for d in await delivery_orders_of(hub, order_id)] == [do.id]
+
+        # An approved order whose message the broker lost: the sweep routes it.
+        lost = await approved_order(hub, _order("北京", [("SKU-1", 1)]))
+        async with hub.database().transaction() as session:
+            await session.execute(update(OrderRow).where(OrderRow.id == lost).values(
+                reviewed_at=utcnow() - timedelta(hours=1)))
+        swept = await flow.sweep(hub)
+        assert swept.orders == [lost]
+
+        async def routed() -> list[Any]:
+            return await delivery_orders_of(hub, lost)
+
+        [own] = await _until(routed, "the swept order routed")
+        assert own.warehouse == "own" and own.status == "sent"
         await hub.close_loop_resources()

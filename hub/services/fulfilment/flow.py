@@ -17,10 +17,11 @@ talking to a WMS (``delivery_orders``), waybills (``waybills``) or merge/split p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.fulfilment import Hold
@@ -285,3 +286,52 @@ async def why_not_routable(hub: Hub, order_id: int) -> str | None:
             return (f"order {order_id} is in open delivery order(s) {', '.join(sorted(set(open_codes)))}; "
                     "cancel them to route it again")
     return None
+
+
+# --------------------------------------------------------------------------- recovering lost messages
+
+SWEEP_ACTOR = "sweep_delivery"
+
+
+@dataclass(frozen=True)
+class Swept:
+    orders: list[int]
+    delivery_orders: list[int]
+
+
+async def sweep(hub: Hub, *, now: datetime | None = None) -> Swept:
+    """Re-enqueue what a broker lost (``hub.services.sweepers``' rule, ``[queue] sweep_*``):
+    approved orders reviewed longer than ``sweep_after_s`` ago and still in no delivery order
+    (``fulfil_orders``; not when routing is manual), and WMS delivery orders still pending that long
+    after their last change or sweep (``send_delivery_orders``, marking ``swept_at``). Both actors
+    skip what is done, so racing a slow message does no harm."""
+    queue = hub.config.queue
+    now = now or utcnow()
+    before = now - timedelta(seconds=queue.sweep_after_s)
+    horizon = now - timedelta(days=queue.sweep_horizon_days)
+    order_ids: list[int] = []
+    async with hub.database().transaction() as session:
+        if hub.config.fulfilment.routing.auto:
+            in_any = select(DeliveryLineRow.id).where(DeliveryLineRow.order_id == OrderRow.id).exists()
+            order_ids = list((await session.execute(
+                select(OrderRow.id).where(
+                    OrderRow.status == OrderStatus.PAID.value, OrderRow.review_status == "approved",
+                    OrderRow.on_hold.is_(False), OrderRow.fulfilment_status == "unfulfilled",
+                    OrderRow.reviewed_at < before, OrderRow.reviewed_at > horizon, ~in_any)
+                .order_by(OrderRow.id).limit(queue.sweep_batch))).scalars())
+        changed = func.coalesce(DeliveryOrderRow.updated_at, DeliveryOrderRow.created_at)
+        do_ids = list((await session.execute(
+            select(DeliveryOrderRow.id).where(
+                DeliveryOrderRow.status == dos.PENDING, DeliveryOrderRow.kind == dos.WMS, changed < before,
+                or_(DeliveryOrderRow.swept_at.is_(None), DeliveryOrderRow.swept_at < before))
+            .order_by(DeliveryOrderRow.id).limit(queue.sweep_batch))).scalars())
+        if do_ids:
+            await session.execute(update(DeliveryOrderRow).where(DeliveryOrderRow.id.in_(do_ids))
+                                  .values(swept_at=now).execution_options(synchronize_session=False))
+    if order_ids:
+        hub.send(FULFIL_ACTOR, order_ids)
+    if do_ids:
+        hub.send(dos.SEND_ACTOR, do_ids)
+    if order_ids or do_ids:
+        log.warning("fulfilment.swept", orders=len(order_ids), delivery_orders=len(do_ids))
+    return Swept(order_ids, do_ids)
