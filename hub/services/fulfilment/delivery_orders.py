@@ -247,8 +247,8 @@ async def send_one(hub: Hub, do_id: int) -> str:
     if attempt.done is not None:
         cancelled = await _finish(hub, attempt, attempt.done)
     else:
-        connector = hub.accounts().warehouse(attempt.warehouse)
         try:
+            connector = hub.accounts().warehouse(attempt.warehouse)
             order = await _revealed(hub, attempt.order)
             answer = await connector.create_delivery_order(order, attempt.lines, key=attempt.code)
         except (PermanentError, BadInputError, NotFoundError, ConfigError) as exc:
