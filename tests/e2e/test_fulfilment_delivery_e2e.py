@@ -24,12 +24,15 @@ from hub.db.tables import (
     OrderHoldRow,
     OrderRow,
     ParcelRow,
+    ReservationRow,
+    StockLedgerRow,
     utcnow,
 )
 from hub.errors import RetryableError
 from hub.services import orders
 from hub.services.fulfilment import delivery_orders, flow
-from hub.services.stock import reservations
+from hub.services.stock import effects as stock_effects
+from hub.services.stock import levels, reservations
 from hub.testing.factories import make_order
 from hub.testing.fulfilment_delivery import (
     COURIERS,
@@ -361,4 +364,32 @@ async def test_through_the_queue_the_review_outbox_row_ends_at_the_wms_once_and_
 
         [own] = await _until(routed, "the swept order routed")
         assert own.warehouse == "own" and own.status == "sent"
+        await hub.close_loop_resources()
+
+
+async def test_a_reservation_follows_its_line_to_the_warehouse_it_was_routed_to(
+    database_url: str, wms: tuple[QimenWmsSandbox, str]
+) -> None:
+    sandbox, base_url = wms
+    with running_hub(_config(database_url, sandbox, base_url), start_workers=False, relay=False) as hub:
+        await stock(hub, {("wms-hz", "SKU-1"): 10, ("own", "SKU-1"): 10})
+        order_id = await approved_order(hub, _order("北京", [("SKU-1", 2)]))
+        await stock_effects.reserve_order(hub, order_id)  # reserved in wms-hz, the first by priority
+
+        async def reserved() -> dict[str, tuple[int, int]]:
+            async with hub.database().session() as session:
+                found = await levels.stock_of(session, ["SKU-1"])
+            return {wh: (found["SKU-1"].on_hand[wh], found["SKU-1"].reserved[wh]) for wh in ("wms-hz", "own")}
+
+        assert await reserved() == {"wms-hz": (10, 2), "own": (10, 0)}
+        await flow.fulfil_orders(hub, [order_id])  # 北京 is outside wms-hz's regions: own ships it
+
+        assert [d.warehouse for d in await delivery_orders_of(hub, order_id)] == ["own"]
+        assert await reserved() == {"wms-hz": (10, 0), "own": (10, 2)}
+        async with hub.database().session() as session:
+            [row] = (await session.execute(select(ReservationRow).where(ReservationRow.order_id == order_id))).scalars()
+            ledger = (await session.execute(select(StockLedgerRow.warehouse, StockLedgerRow.reserved_delta).where(
+                StockLedgerRow.reference == f"order:{order_id}").order_by(StockLedgerRow.id))).all()
+        assert (row.warehouse, row.state) == ("own", "active")
+        assert [tuple(r) for r in ledger] == [("wms-hz", 2), ("wms-hz", -2), ("own", 2)]
         await hub.close_loop_resources()

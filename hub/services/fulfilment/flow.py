@@ -25,6 +25,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.fulfilment import Hold
+from contracts.inventory import StockChangeCause
 from contracts.orders import Order, OrderStatus
 from hub.context import Hub
 from hub.db import outbox
@@ -35,6 +36,9 @@ from hub.db.tables import (
     OrderHoldRow,
     OrderRow,
     ParcelRow,
+    ReservationRow,
+    StockLedgerRow,
+    StockRow,
     utcnow,
 )
 from hub.errors import NotFoundError
@@ -43,6 +47,7 @@ from hub.services.fulfilment import courier_rules, planning, routing
 from hub.services.fulfilment import delivery_orders as dos
 from hub.services.fulfilment.waybills import ISSUE_ACTOR
 from hub.services.order_holds import add_holds
+from hub.services.stock.reservations import ACTIVE
 
 log = structlog.get_logger(__name__)
 
@@ -222,6 +227,8 @@ async def fulfil_orders(hub: Hub, order_ids: list[int], *, actor: str | None = N
         session.add_all(parcels)
         await session.flush()
         await _record(session, created, who, result)
+        await follow_reservations(session, [(gl.order_id, gl.line_external_id, row.warehouse)
+                                            for row, part, _, _ in created for gl in part.lines])
         if holds:
             await add_holds(session, holds, cause="fulfilment", actor=who)
             for order_id, hold in holds:
@@ -235,6 +242,67 @@ async def fulfil_orders(hub: Hub, order_ids: list[int], *, actor: str | None = N
     log.info("fulfilment.routed", orders=len(result.routed), held=len(result.held), skipped=len(result.skipped),
              delivery_orders=sum(len(v) for v in result.routed.values()))
     return result
+
+
+async def follow_reservations(session: AsyncSession, moves: list[tuple[int, str, str]]) -> list[int]:
+    """Move the active reservations of each ``(order id, line id, warehouse)`` to the warehouse
+    the line was routed to, so the stock it will ship is the stock it holds (reservations are
+    taken in priority order; regions or a plugin may route elsewhere). Per reservation: reserved
+    moves from the old warehouse's stock row to the new one's only where the new one still has
+    the units (else it stays where it is), with a ledger row on each side. The batch's stock rows
+    are locked in SKU order first, as reserving does, so the two never deadlock. Returns the
+    reservation ids moved."""
+    if not moves:
+        return []
+    target = {(o, line): wh for o, line, wh in moves}
+    rows = [r for r in (await session.execute(select(ReservationRow).where(
+        ReservationRow.order_id.in_({o for o, _, _ in moves}), ReservationRow.state == ACTIVE)
+        .order_by(ReservationRow.id))).scalars()
+        if r.warehouse is not None and _routed_to(target, r) not in (None, r.warehouse)]
+    if not rows:
+        return []
+    skus = sorted({r.merchant_sku for r in rows})
+    lock = select(StockRow.id).where(StockRow.merchant_sku.in_(skus)).order_by(StockRow.merchant_sku, StockRow.id)
+    if _dialect(session) == "postgresql":
+        lock = lock.with_for_update()
+    await session.execute(lock)
+    moved: list[int] = []
+    now = utcnow()
+    for r in rows:
+        new = _routed_to(target, r)
+        assert new is not None and r.warehouse is not None
+        took = await session.execute(
+            update(StockRow).where(StockRow.warehouse == new, StockRow.merchant_sku == r.merchant_sku,
+                                   StockRow.on_hand - StockRow.reserved >= r.quantity)
+            .values(reserved=StockRow.reserved + r.quantity, updated_at=now)
+            .execution_options(synchronize_session=False))
+        if not getattr(took, "rowcount", 0):
+            continue
+        await session.execute(
+            update(StockRow).where(StockRow.warehouse == r.warehouse, StockRow.merchant_sku == r.merchant_sku)
+            .values(reserved=StockRow.reserved - r.quantity, updated_at=now)
+            .execution_options(synchronize_session=False))
+        await session.execute(update(ReservationRow).where(ReservationRow.id == r.id)
+                              .values(warehouse=new, updated_at=now).execution_options(synchronize_session=False))
+        note = f"{r.line_external_id}: routed from {r.warehouse} to {new}"
+        session.add_all([
+            StockLedgerRow(at=now, warehouse=r.warehouse, merchant_sku=r.merchant_sku, on_hand_delta=0,
+                           reserved_delta=-r.quantity, cause=StockChangeCause.ORDER_RELEASED.value,
+                           reference=f"order:{r.order_id}", note=note),
+            StockLedgerRow(at=now, warehouse=new, merchant_sku=r.merchant_sku, on_hand_delta=0,
+                           reserved_delta=r.quantity, cause=StockChangeCause.ORDER_RESERVED.value,
+                           reference=f"order:{r.order_id}", note=note)])
+        moved.append(r.id)
+    return moved
+
+
+def _routed_to(target: dict[tuple[int, str], str], row: ReservationRow) -> str | None:
+    """Where the line of reservation ``row`` (a line id, or ``line/component`` for a bundle) went."""
+    line = row.line_external_id
+    found = target.get((row.order_id, line))
+    if found is None and "/" in line:
+        found = target.get((row.order_id, line.rsplit("/", 1)[0]))
+    return found
 
 
 async def _record(session: AsyncSession, created: list[tuple[DeliveryOrderRow, _Part, planning.DeliveryGroup, str]],
