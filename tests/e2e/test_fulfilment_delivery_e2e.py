@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from contracts.fulfilment import Hold
 from hub.asgi_server import serve_in_thread
 from hub.context import Hub
 from hub.db import outbox
@@ -392,4 +393,28 @@ async def test_a_reservation_follows_its_line_to_the_warehouse_it_was_routed_to(
                 StockLedgerRow.reference == f"order:{order_id}").order_by(StockLedgerRow.id))).all()
         assert (row.warehouse, row.state) == ("own", "active")
         assert [tuple(r) for r in ledger] == [("wms-hz", 2), ("wms-hz", -2), ("own", 2)]
+        await hub.close_loop_resources()
+
+
+async def test_a_delivery_order_of_an_order_held_meanwhile_waits_until_the_hold_is_released(
+    database_url: str, wms: tuple[QimenWmsSandbox, str]
+) -> None:
+    sandbox, base_url = wms
+    with running_hub(_config(database_url, sandbox, base_url), start_workers=False, relay=False) as hub:
+        await stock(hub, {("wms-hz", "SKU-1"): 10})
+        order_id = await approved_order(hub, _order("浙江省", [("SKU-1", 1)]))
+        await flow.fulfil_orders(hub, [order_id])
+        [do] = await delivery_orders_of(hub, order_id)
+        async with hub.database().transaction() as session:
+            await orders.add_hold(session, order_id, Hold(code="address_check", reason="check it"), cause="api")
+
+        assert await delivery_orders.send_delivery_orders(hub, [do.id]) == {do.id: "skipped"}
+        [waiting] = await delivery_orders_of(hub, order_id)
+        assert waiting.status == "pending" and "on hold" in (waiting.last_error or "")
+        assert sandbox.orders == {}
+
+        async with hub.database().transaction() as session:
+            await orders.release_hold(session, order_id, "address_check", actor="user:ops")
+        assert await delivery_orders.send_delivery_orders(hub, [do.id]) == {do.id: "sent"}
+        assert list(sandbox.orders) == [do.code]
         await hub.close_loop_resources()

@@ -60,6 +60,8 @@ STATUSES = (PENDING, SENT, PICKING, PACKED, SHIPPED, CANCELLING, CANCELLED, FAIL
 #: A delivery order in one of these no longer holds its lines (they may be routed again).
 CLOSED = (CANCELLED, FAILED)
 REFUSED_HOLD = "warehouse_refused"
+#: Orders in these statuses are not sent to a warehouse (nor while on hold).
+NOT_SENDABLE = ("cancelled", "closed")
 REFUSED_EXCEPTION = "warehouse_refused"
 
 
@@ -150,8 +152,14 @@ async def _begin(hub: Hub, do_id: int) -> _Attempt | None:
         if row is None or row.kind != WMS or row.status != PENDING:
             return None
         lines = await _lines(session, do_id)
-        order_rows = (await session.execute(select(OrderRow).where(
-            OrderRow.id.in_({line.order_id for line in lines})))).scalars()
+        order_rows = list((await session.execute(select(OrderRow).where(
+            OrderRow.id.in_({line.order_id for line in lines})))).scalars())
+        blocked = [r.id for r in order_rows if r.on_hold or r.status in NOT_SENDABLE]
+        if blocked:  # a hold (or a cancellation) overtook it: it waits; the sweep sends it once released
+            await session.execute(update(DeliveryOrderRow).where(DeliveryOrderRow.id == do_id).values(
+                last_error=f"waiting: order(s) {', '.join(map(str, blocked))} on hold or cancelled",
+                updated_at=utcnow()))
+            return None
         stored = {r.id: orders.stored_order(r) for r in order_rows}
         order, line_ids = wms_order(stored, lines)
         key = _key(row.code)
