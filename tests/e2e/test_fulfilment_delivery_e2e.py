@@ -31,7 +31,7 @@ from hub.db.tables import (
 )
 from hub.errors import RetryableError
 from hub.services import orders
-from hub.services.fulfilment import delivery_orders, flow
+from hub.services.fulfilment import delivery_orders, flow, planning
 from hub.services.stock import effects as stock_effects
 from hub.services.stock import levels, reservations
 from hub.testing.factories import make_order
@@ -417,4 +417,36 @@ async def test_a_delivery_order_of_an_order_held_meanwhile_waits_until_the_hold_
             await orders.release_hold(session, order_id, "address_check", actor="user:ops")
         assert await delivery_orders.send_delivery_orders(hub, [do.id]) == {do.id: "sent"}
         assert list(sandbox.orders) == [do.code]
+        await hub.close_loop_resources()
+
+
+async def test_a_merged_group_is_one_delivery_order_with_the_lines_of_both_orders(
+    database_url: str, wms: tuple[QimenWmsSandbox, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox, base_url = wms
+
+    async def merge_all(hub: Hub, session: Any, rows: list[OrderRow]) -> Any:
+        groups, holds = await original(hub, session, rows)
+        return [planning.DeliveryGroup(order_ids=[o for g in groups for o in g.order_ids],
+                                       lines=[line for g in groups for line in g.lines], reason="same buyer")], holds
+
+    original = planning.plan_groups
+    monkeypatch.setattr(planning, "plan_groups", merge_all)
+    with running_hub(_config(database_url, sandbox, base_url), start_workers=False, relay=False) as hub:
+        await stock(hub, {("wms-hz", "SKU-1"): 10, ("wms-hz", "SKU-2"): 10})
+        first = await approved_order(hub, _order("浙江省", [("SKU-1", 1)]))
+        second = await approved_order(hub, _order("浙江省", [("SKU-2", 2)]))
+
+        result = await flow.fulfil_orders(hub, [first, second])
+
+        [do] = await delivery_orders_of(hub, first)
+        assert result.routed == {first: [do.id], second: [do.id]}
+        assert do.data["group"] == "same buyer" and do.data["order_ids"] == [first, second]
+        assert await delivery_orders.send_delivery_orders(hub, [do.id]) == {do.id: "sent"}
+        sent = sandbox.orders[do.code]
+        assert [(item, qty) for _, item, qty in sent.lines] == [("SKU-1", 1), ("SKU-2", 2)]
+        assert all(no.startswith((f"{first}/", f"{second}/")) for no, _, _ in sent.lines)
+        assert await _fulfilment(hub, first) == await _fulfilment(hub, second) == "sent_to_warehouse"
+        outcome = await delivery_orders.cancel_for_order(hub, second, reason="refund", actor="user:ops")
+        assert outcome.cancelled == [do.id] and sandbox.orders[do.code].status == "CANCELED"
         await hub.close_loop_resources()

@@ -192,8 +192,12 @@ async def fulfil_orders(hub: Hub, order_ids: list[int], *, actor: str | None = N
         stock = await routing.warehouse_stock(session, skus, warehouses, by_id)
         seq = await _next_seq(session, list(by_id))
         created: list[tuple[DeliveryOrderRow, _Part, planning.DeliveryGroup, str]] = []
-        for group in groups:
-            group_ids = [o for o in group.order_ids if o in by_id]
+        for planned_group in groups:
+            # Only the batch's eligible (locked) orders: a plan may name others, routed on their own turn.
+            group_ids = [o for o in planned_group.order_ids if o in by_id]
+            group = planning.DeliveryGroup(order_ids=group_ids, reason=planned_group.reason,
+                                           data=planned_group.data,
+                                           lines=[gl for gl in planned_group.lines if gl.order_id in by_id])
             if not group_ids or not group.lines:
                 continue
             order, shown = _group_order(by_id, group)
@@ -209,7 +213,8 @@ async def fulfil_orders(hub: Hub, order_ids: list[int], *, actor: str | None = N
                     code=f"{prefix}{first}-{seq[first]}", order_id=first, warehouse=part.warehouse, kind=part.kind,
                     status=dos.SENT if part.kind == dos.OWN else dos.PENDING,
                     courier_code=part.courier.courier_code if part.courier else None,
-                    data={"reason": reason, "group": group.reason, "order_ids": group.order_ids,
+                    data={"reason": reason, "group": group.reason, "group_data": dict(group.data),
+                          "order_ids": group.order_ids,
                           "history": [dos.history_entry("created", who, reason=reason)]},
                     attempts=0, created_by=who, created_at=utcnow(),
                     sent_at=utcnow() if part.kind == dos.OWN else None)
