@@ -37,7 +37,11 @@ class RoutingSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    auto: bool = Field(default=True, description="Route approved orders and send delivery orders without a person.")
+    auto: bool = Field(default=True, description="Route approved orders and send delivery orders without a person; "
+                                                  "off: orders wait for POST /api/v1/orders/{id}/route.")
+    code_prefix: str = Field(default="DO", pattern="^[A-Za-z0-9]{1,8}$",
+                             description="Delivery order codes are <prefix><order id>-<n> "
+                                         "(sent to a WMS as its deliveryOrderCode).")
 
 
 class CourierRule(BaseModel):
