@@ -25,7 +25,8 @@ from hub.queue.dead_letter_replay import replay_dead_letter
 from hub.queue.relay import relay_outbox
 from hub.queue.retry import DatabaseDeadLetterSink, DeadLetter
 from hub.queue.testing import delete_namespace
-from hub.services import aftersales, fulfilment, orders, sweepers
+from hub.services import aftersales, orders, sweepers
+from hub.services.fulfilment import shipments as fulfilment
 from hub.services.intake import accept_messages
 from hub.services.stock import adjustments, effects, levels, skus
 from hub.testing.factories import make_aftersale, make_order
