@@ -354,3 +354,40 @@ async def plan_view(session: AsyncSession, order_id: int) -> OrderPlanView:
     view.delivered_with = sorted(set((await session.execute(select(DeliveryLineRow.order_id).where(
         DeliveryLineRow.delivery_order_id.in_(mine), DeliveryLineRow.order_id != order_id))).scalars()))
     return view
+
+
+@dataclass(frozen=True)
+class ShippedParcel:
+    """One package of a (merged) delivery order as the warehouse reports it: its tracking number
+    and, when the delivery left in several packages, the ``(order id, line external id, quantity)``
+    it holds (None: one package holding every line)."""
+
+    courier_code: str
+    tracking_number: str
+    contents: list[tuple[int, str, int]] | None = None
+
+
+def shipments_for_merged_delivery(lines: Sequence[Any], parcels: Sequence[ShippedParcel]) -> dict[int, list[Any]]:
+    """The ``contracts.Parcel`` list to record for each order of a delivery order that shipped:
+    ``{order id: parcels}``, one ``shipments.record_shipment`` per order, so each order keeps its
+    own channel confirmation with the same tracking number(s) and only its own lines. ``lines``
+    are the delivery order's ``delivery_lines`` rows (``order_id``, ``line_external_id``,
+    ``merchant_sku``, ``quantity``). Raises ``ValueError`` when several parcels do not say what
+    they hold."""
+    from contracts.shipments import Parcel, ParcelItem
+
+    if len(parcels) > 1 and any(p.contents is None for p in parcels):
+        raise ValueError("a delivery that left in several parcels must say which lines each holds")
+    skus = {(line.order_id, line.line_external_id): line.merchant_sku for line in lines}
+    out: dict[int, list[Any]] = {}
+    for parcel in parcels:
+        contents = parcel.contents if parcel.contents is not None else [
+            (line.order_id, line.line_external_id, line.quantity) for line in lines]
+        per_order: dict[int, list[Any]] = {}
+        for order_id, line_id, quantity in contents:
+            per_order.setdefault(order_id, []).append(ParcelItem(
+                line_external_id=line_id, merchant_sku=skus.get((order_id, line_id)), quantity=quantity))
+        for order_id, items in per_order.items():
+            out.setdefault(order_id, []).append(Parcel(courier_code=parcel.courier_code,
+                                                       tracking_number=parcel.tracking_number, items=items))
+    return out
