@@ -261,3 +261,24 @@ async def test_an_address_change_breaks_an_unforced_manual_merge(database_url: s
         await session.execute(update(OrderRow).where(OrderRow.id == b).values(data=data))
     groups, _ = await _plan(hub, [a, b])
     assert _sets(groups) == [[a], [b]] and all(g.data.get("merge_broken") for g in groups)
+
+
+async def test_a_merge_member_cancelled_by_its_channel_is_left_out(database_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from contracts import OrderStatus
+    from hub.db.tables import OrderRow
+    from hub.services import orders
+    from hub.testing.factories import make_order
+
+    hub = _hub(database_url, mode="off")
+    async with hub.database().transaction() as session:
+        a = await approved_order(session, buyer="b1")
+        b = await approved_order(session, buyer="b1")
+        c = await approved_order(session, buyer="b1")
+        await merging.merge_orders(session, hub.config.fulfilment.merge, [a, b, c], actor="x")
+        external = (await session.get(OrderRow, c)).external_id  # type: ignore[union-attr]
+        await orders.apply_order(session, make_order(shop="shop-a", external_id=external, status=OrderStatus.CLOSED,
+                                                     updated_at=datetime(2026, 11, 20, tzinfo=UTC)), cause="push")
+    groups, holds = await _plan(hub, [a, b])
+    assert _sets(groups) == [[a, b]] and holds == []

@@ -151,7 +151,9 @@ async def _manual(hub: Hub, session: AsyncSession, planner: _Planner, batch: dic
     settings = planner.settings
     for merge_id in sorted(merge_ids):
         plan_rows = sorted((m for m in members if m.merge_id == merge_id), key=lambda m: m.order_id)
-        group_rows = [rows[m.order_id] for m in plan_rows if m.order_id in rows]
+        # A member cancelled or closed by its channel will never ship: the merge goes on without it.
+        group_rows = [rows[m.order_id] for m in plan_rows
+                      if m.order_id in rows and rows[m.order_id].status not in ("cancelled", "closed")]
         forced = any(m.forced for m in plan_rows)
         keys = {merging.merge_key(r, settings).value for r in group_rows}
         if not forced and (len(keys) != 1 or None in keys):
