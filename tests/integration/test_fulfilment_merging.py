@@ -154,6 +154,11 @@ async def test_propose_mode_holds_partners_lists_them_and_a_person_merges(databa
     assert open_holds == []
     groups, holds = await _plan(hub, [b])
     assert _sets(groups) == [[b, c]] and groups[0].data["merge_id"] == merge_id and holds == []
+    async with hub.database().transaction() as session:  # a fourth order waits; its partners all went
+        d = await approved_order(session, buyer="b1")
+        await add_holds(session, await merging.propose_holds(session, [d]), cause="system")
+        await delivery_order(session, [a])
+        assert [(p.order_ids, p.held) for p in await merging.proposals(session, settings)] == [([d], [d])]
     async with hub.database().session() as session:
         events = (await session.execute(select(OrderEventRow.kind, OrderEventRow.actor).where(
             OrderEventRow.order_id == b, OrderEventRow.kind == "merge_planned"))).all()

@@ -291,7 +291,8 @@ async def candidates(session: AsyncSession, *, platforms: Collection[str] | None
 
 async def proposals(session: AsyncSession, settings: MergeSettings) -> list[Proposal]:
     """Orders waiting that share a merge key: approved, unrouted, undecided, unheld or held only
-    by ``merge_proposed``."""
+    by ``merge_proposed``; also an order still held ``merge_proposed`` whose partners went (routed,
+    cancelled, decided), so a person can ship it alone."""
     rows = await candidates(session, held_ok=True)
     other_holds = set((await session.execute(select(OrderHoldRow.order_id).where(
         OrderHoldRow.order_id.in_([r.id for r in rows]), OrderHoldRow.released_at.is_(None),
@@ -308,8 +309,8 @@ async def proposals(session: AsyncSession, settings: MergeSettings) -> list[Prop
             by_key.setdefault(key.value, []).append((row, key))
     out = []
     for value, members in by_key.items():
-        if len(members) < 2:
-            continue
+        if len(members) < 2 and not any(r.id in proposed for r, _ in members):
+            continue  # alone, and not waiting: nothing to propose (one held alone is listed: its partner left)
         out.append(Proposal(key=value, order_ids=[r.id for r, _ in members],
                             shops=sorted({r.shop for r, _ in members}), certain=all(k.certain for _, k in members),
                             held=[r.id for r, _ in members if r.id in proposed]))
