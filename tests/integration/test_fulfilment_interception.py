@@ -220,3 +220,20 @@ async def test_a_cancelled_merged_delivery_holds_the_other_order(database_url: s
     async with hub.database().session() as session:
         view = await interception.view(session, a)
     assert view.delivery_orders == {do_id: "sent"} and [e["kind"] for e in view.events] == ["intercept_cancelled"]
+
+
+async def test_the_worker_runs_the_interception_the_refund_queued(database_url: str, steps: FakeSteps) -> None:
+    import asyncio
+    import time
+
+    from hub.testing.hub import running_hub
+
+    with running_hub(hub_config(database_url)) as hub:
+        order_id, order = await _order(hub)
+        await _refund(hub, order)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the relay sends intercept_orders after the commit; a worker runs it
+            if "intercept_nothing_sent" in await _events(hub, order_id):
+                break
+            await asyncio.sleep(0.05)
+        assert "intercept_nothing_sent" in await _events(hub, order_id)
