@@ -567,6 +567,31 @@ class FulfilmentExceptionRow(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(100))
 
 
+class FulfilmentPlanRow(Base):
+    """A person's decision on how an order ships, honoured by ``planning.plan_groups``.
+
+    ``kind``: ``merge`` (ships with the other orders of the same ``merge_id``), ``split`` (its
+    lines in the groups ``line_groups`` names, each a delivery of its own) or ``separate`` (a merge
+    proposal declined: ships alone, never merged automatically). One decision per order; undone by
+    deleting the rows (the order's history keeps who did what). ``forced``: merged although the
+    orders' buyer or address differ.
+    """
+
+    __tablename__ = "fulfilment_plans"
+    __table_args__ = (
+        UniqueConstraint("order_id"),
+        Index("ix_fulfilment_plans_merge", "merge_id"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # merge | split | separate
+    merge_id: Mapped[str | None] = mapped_column(String(40))
+    line_groups: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+
+
 class AfterSaleRow(Base):
     __tablename__ = "aftersales"
     __table_args__ = (UniqueConstraint("platform", "shop", "external_id"),)

@@ -54,6 +54,7 @@ async def apply_aftersale(session: AsyncSession, case: AfterSale, *, cause: str)
     if new_id is not None:
         await bindings.bind(session, "aftersale", case.ref.platform, case.ref.shop, case.ref.external_id, new_id)
         outbox.add(session, "aftersale_changed", new_id, order_id, case.status.value, cause)
+        await _intercept(session, case, order_id)
         return new_id, True
     row = (
         await session.execute(
@@ -73,7 +74,16 @@ async def apply_aftersale(session: AsyncSession, case: AfterSale, *, cause: str)
                 order_id=order_id or row.order_id, updated_at=datetime.now(UTC))
     )
     outbox.add(session, "aftersale_changed", row.id, order_id or row.order_id, case.status.value, cause)
+    await _intercept(session, case, order_id or row.order_id)
     return row.id, True
+
+
+async def _intercept(session: AsyncSession, case: AfterSale, order_id: int | None) -> None:
+    """A refund before shipment holds the order and stops its shipment, in this transaction
+    (``hub.services.fulfilment.interception``); a withdrawn one lifts that hold."""
+    from hub.services.fulfilment import interception
+
+    await interception.on_aftersale(session, case, order_id)
 
 
 async def apply_service_order(session: AsyncSession, work: ServiceOrder, *, cause: str) -> tuple[int, bool]:

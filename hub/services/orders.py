@@ -285,6 +285,7 @@ class _Batch:
         self.events: list[dict[str, Any]] = []
         self.lines: list[dict[str, Any]] = []
         self.changes: list[list[Any]] = []
+        self.intercept: list[int] = []  # orders newly held cancel_requested: their shipment is stopped
 
     def follow_channel_fulfilment(self, stored: _Stored, report: OrderReport) -> None:
         """``_follow_channel_fulfilment`` on the batch's copy of the row: forward only."""
@@ -372,6 +373,9 @@ async def apply_orders(session: AsyncSession, reports: Sequence[OrderReport]) ->
         await connection.execute(_statement("insert_events", dialect), batch.events)
     if batch.changes:
         outbox.add(session, "orders_changed", batch.changes)
+    if batch.intercept:
+        # hub.services.fulfilment.interception.INTERCEPT_ACTOR (not imported: it imports this module)
+        outbox.add(session, "intercept_orders", sorted(set(batch.intercept)))
     return results
 
 
@@ -407,6 +411,7 @@ async def _judge(session: AsyncSession, batch: _Batch, row: _Stored, report: Ord
         if await _open_hold(session, row.id, hold):
             batch.events.append(_event_row(row.id, "hold_added", old=None, new=None, cause=cause, inbox_id=None,
                                            actor=actor, detail={"code": hold.code, "reason": hold.reason}))
+            batch.intercept.append(row.id)
         batch.events.append(_event_row(row.id, Change.CANCEL_REQUESTED, old=current, new=order.status, cause=cause,
                                        inbox_id=inbox_id, actor=actor, detail=detail))
         return ApplyResult(row.id, Change.CANCEL_REQUESTED, current, current)

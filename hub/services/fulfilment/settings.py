@@ -29,7 +29,27 @@ class MergeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mode: str = Field(default="off", pattern="^(off|propose|auto)$",
-                      description="off, propose (a person merges), or auto.")
+                      description="off, propose (orders with a partner wait on a merge_proposed hold "
+                                  "until a person merges or declines), or auto.")
+    across_shops: bool = Field(default=False,
+                               description="Merge orders of one buyer from different shops of one platform.")
+    max_orders: int = Field(default=10, ge=2, le=100, description="At most this many orders in one merged delivery.")
+    address_keys: list[str] = Field(
+        default_factory=lambda: ["oaid"],
+        description="Order.extra keys that identify a (possibly encrypted) address; when both orders carry "
+                    "one, they are compared by it instead of the address fields.")
+    merge_masked: bool = Field(
+        default=False,
+        description="Merge addresses whose name, phone or street arrive masked (with '*'): two different "
+                    "addresses can mask alike, so off by default.")
+    presale_skus: list[str] = Field(
+        default_factory=list,
+        description="Merchant SKUs on presale: their lines wait (OrderLine has no presale field; an order's "
+                    "extra['presale_lines'] may also list line ids).")
+    presale_split: bool = Field(
+        default=False,
+        description="Ship an order's other lines now and leave its presale lines waiting; off: the whole "
+                    "order waits (hold presale_waiting) while any line is presale.")
 
 
 class RoutingSettings(BaseModel):
