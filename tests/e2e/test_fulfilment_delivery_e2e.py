@@ -157,7 +157,7 @@ async def test_an_order_outside_the_wms_regions_goes_to_the_own_warehouse_with_a
         result = await flow.fulfil_orders(hub, [order_id], actor="user:ops")
 
         [do] = await delivery_orders_of(hub, order_id)
-        assert (do.warehouse, do.kind, do.status, do.courier_code) == ("own", "own", "sent", "SF")
+        assert (do.warehouse, do.kind, do.status, do.courier_code) == ("own", "own", "sent", "sf")
         async with hub.database().session() as session:
             [parcel] = (await session.execute(select(ParcelRow).where(ParcelRow.order_id == order_id))).scalars()
         assert (parcel.key, parcel.status, parcel.courier_account, parcel.delivery_order_id) == (

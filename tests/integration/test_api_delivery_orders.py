@@ -88,7 +88,7 @@ async def test_route_list_show_and_cancel_over_the_api(database_url: str, wms: t
             detail = (await client.get(f"/api/v1/delivery-orders/{own_do['id']}", headers=reader)).json()
             assert [(line["order_id"], line["quantity"]) for line in detail["lines"]] == [(own_id, 1)]
             assert [(p["key"], p["status"], p["courier_code"]) for p in detail["parcels"]] == [
-                (f"P{own_do['id']}-1", "pending", "SF")]
+                (f"P{own_do['id']}-1", "pending", "sf")]
             assert [h["event"] for h in detail["history"]] == ["created"]
             assert (await client.get("/api/v1/delivery-orders/999999", headers=reader)).status_code == 404
 
