@@ -311,10 +311,6 @@ class ReviewState:
     last_event: OrderEventRow | None
     order: OrderRow
 
-    @property
-    def reasons(self) -> list[OrderHoldRow]:
-        return self.open_holds
-
 
 async def state(session: AsyncSession, order_id: int) -> ReviewState:
     row = await session.get(OrderRow, order_id, populate_existing=True)
