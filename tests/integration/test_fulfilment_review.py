@@ -175,6 +175,8 @@ async def test_a_manual_hold_before_the_review_keeps_the_order_held(hub: Hub) ->
     order_id = await place_order(hub, [("MUG", 1)])
     await review.hold(hub, order_id, "buyer called: wait", actor="apikey:ab:alice")
     assert await _status(hub, order_id) is None
+    async with hub.database().session() as session:
+        assert [e.order.id for e in (await review.queue(session)).rows] == [order_id], "in the queue already"
     await order_flow.after_orders_change(hub, _paid([order_id]))
     assert await _status(hub, order_id) == "held" and await _open(hub, order_id) == {"manual": "buyer called: wait"}
     state, released = await review.release(hub, order_id, actor="apikey:cd:bob")
@@ -235,3 +237,16 @@ async def test_actions_refuse_orders_they_do_not_apply_to(hub: Hub) -> None:
         await review.hold(hub, cancelled, "   ", actor="a")
     with pytest.raises(NotFoundError, match="no open hold"):
         await review.release(hub, cancelled, actor="a", code="nope")
+
+
+async def test_a_message_delivered_twice_at_once_reviews_once(hub: Hub) -> None:
+    import asyncio
+
+    order_ids = [await place_order(hub, [("MUG", qty)]) for qty in (1, 3, 1, 3)]
+    await asyncio.gather(*(order_flow.after_orders_change(hub, _paid(order_ids)) for _ in range(2)))
+    assert [len(await _reviews(hub, o)) for o in order_ids] == [1, 1, 1, 1]
+    assert await _handed(hub) == [[order_ids[0], order_ids[2]]]
+    async with hub.database().session() as session:
+        added = (await session.execute(select(OrderEventRow).where(OrderEventRow.kind == "hold_added"))).scalars()
+        assert sorted((e.order_id, e.detail["code"]) for e in added) == [
+            (order_ids[1], "review_amount"), (order_ids[3], "review_amount")]

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, exists, insert, select, update
+from sqlalchemy import and_, exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.fulfilment import Hold
@@ -455,11 +455,15 @@ class QueuePage:
 
 async def queue(session: AsyncSession, *, code: str | None = None, shop: str | None = None, limit: int = 50,
                 cursor: str | None = None) -> QueuePage:
-    """Orders held by review or waiting for a person, oldest first, with every open hold (keyset
-    pages). Served by the held-orders index: such an order is always on hold."""
+    """Orders held by review or waiting for a person (or held by a person), oldest first, with every
+    open hold (keyset pages). Served by the held-orders index: such an order is always on hold."""
     if not 1 <= limit <= MAX_LIMIT:
         raise BadInputError(f"limit must be between 1 and {MAX_LIMIT}", field="query.limit")
-    stmt = select(OrderRow).where(OrderRow.on_hold.is_(True), OrderRow.review_status.in_([HELD, WAITING]))
+    manual = exists().where(OrderHoldRow.order_id == OrderRow.id, OrderHoldRow.code == MANUAL,
+                            OrderHoldRow.released_at.is_(None))
+    # A person's hold on an order not reviewed yet (paid before the review ran) is in the queue too.
+    stmt = select(OrderRow).where(OrderRow.on_hold.is_(True),
+                                  or_(OrderRow.review_status.in_([HELD, WAITING]), manual))
     if shop:
         stmt = stmt.where(OrderRow.shop == shop)
     if code:
