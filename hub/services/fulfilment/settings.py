@@ -64,7 +64,7 @@ class ReviewSettings(BaseModel):
                                              "missing or lacks one of address_fields. Code review_address.")
     address_fields: list[AddressField] = Field(
         default_factory=lambda: list(ADDRESS_FIELDS),
-        description="The fields an address must have; ciphertext (Douyin encrypt_post_*, TOP ~…~) and the "
+        description="The fields an address must have; ciphertext (Douyin encrypt_post_*, TOP ~…~ ⚠️ [U]) and the "
                     "platform's masked values count as present.")
     risk_tags: list[str] = Field(default_factory=list, description="Order tags that hold the order "
                                  "(e.g. in_issue from AliExpress). Code review_risk.")
