@@ -1,11 +1,12 @@
-"""What happens after orders change: plugin notifications, audit holds and stock effects.
+"""What happens after orders change: plugin notifications, the review (审单) and stock effects.
 
 Runs in a worker after the changes committed (the outbox delivered them), at least once: every
-step is idempotent (holds are unique per code, reservations unique per order line). A batch of
-changes (``after_orders_change``: one message per applied inbox batch) is loaded in one query and
-its holds and stock written in ONE transaction (``stock.effects.apply_steps``), in a number of
-statements that does not grow with the batch; a single change is the batch of one. Not for
-deciding the order's status: that is ``hub.services.orders``.
+step is idempotent (holds are unique per code, an order is reviewed once, reservations unique per
+order line). A batch of changes (``after_orders_change``: one message per applied inbox batch) is
+loaded in one query and its review and stock written in ONE transaction
+(``stock.effects.apply_steps``), in a number of statements that does not grow with the batch; a
+single change is the batch of one. Not for deciding the order's status: that is
+``hub.services.orders``.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ from typing import Any
 import structlog
 from sqlalchemy import select
 
-from contracts.fulfilment import Hold
 from contracts.orders import OrderStatus
 from hub.context import Hub
 from hub.db.tables import OrderRow
 from hub.services import orders
-from hub.services.order_holds import add_holds
+from hub.services.fulfilment import review
 from hub.services.stock import effects as stock_effects
 from hub.services.stock.effects import StockStep
 
@@ -41,17 +41,6 @@ async def _load(hub: Hub, order_ids: Iterable[int]) -> dict[int, OrderRow]:
     async with hub.database().session() as session:
         rows = (await session.execute(select(OrderRow).where(OrderRow.id.in_(set(order_ids))))).scalars().all()
         return {row.id: row for row in rows}
-
-
-def _audit_holds(hub: Hub, row: OrderRow) -> list[Hold]:
-    order = orders.stored_order(row)
-    holds: list[Hold] = []
-    for result in hub.plugins.hook.audit_order(order=order, order_id=row.id, shop=row.shop):
-        holds.extend(result or [])
-    limit = hub.config.rules.high_value_hold_amount
-    if limit is not None and order.total.amount > limit:
-        holds.append(Hold(code="high_value", reason=f"order total {order.total} is above {limit}"))
-    return holds
 
 
 def _reserve_trigger(hub: Hub, row: OrderRow, old: str | None, new: OrderStatus) -> bool:
@@ -76,10 +65,11 @@ def _steps(hub: Hub, row: OrderRow, old: str | None, new: OrderStatus) -> list[S
 
 async def after_orders_change(hub: Hub, changes: Sequence[Change]) -> None:
     """After a batch of order changes committed: notify plugins (each change; a failing plugin
-    blocks no other), then the audit holds and the stock of the whole batch in one transaction."""
+    blocks no other), then the review of newly paid orders (``fulfilment.review``) and the stock
+    of the whole batch in one transaction."""
     parsed = [(int(c[0]), c[1], OrderStatus(c[2]), str(c[3])) for c in changes]
     rows = await _load(hub, {oid for oid, _, _, _ in parsed})
-    holds: list[tuple[int, Hold]] = []
+    to_review: list[OrderRow] = []
     steps: list[StockStep] = []
     for order_id, old_status, new, cause in parsed:
         row = rows.get(order_id)
@@ -90,13 +80,14 @@ async def after_orders_change(hub: Hub, changes: Sequence[Change]) -> None:
                                            new_status=new.value, cause=cause)
         except Exception:  # a notification plugin must not undo or block the change
             log.exception("plugin.notification_failed", hook="order_changed", order_id=order_id)
-        if new in HOLDING_STATUSES and (old_status is None or OrderStatus(old_status) is OrderStatus.PENDING_PAYMENT):
-            holds += [(order_id, hold) for hold in _audit_holds(hub, row)]
+        if (new in HOLDING_STATUSES and (old_status is None or OrderStatus(old_status) is OrderStatus.PENDING_PAYMENT)
+                and row.review_status is None and review.reviewable(row)):
+            to_review.append(row)
         steps += _steps(hub, row, old_status, new)
-    if not holds and not steps:
+    if not to_review and not steps:
         return
     async with hub.database().transaction() as session:
-        await add_holds(session, holds, cause="audit")
+        await review.review_orders(session, hub, to_review)  # the review (审单): holds, outcome, hand-over
         effect = await stock_effects.apply_steps(session, hub, steps)
     await stock_effects.after_commit(hub, effect)
 
@@ -108,6 +99,7 @@ async def after_order_change(hub: Hub, order_id: int, old_status: str | None, ne
 
 async def after_hold_released(hub: Hub, order_id: int) -> None:
     """A person lifted a hold: if none remain, the order may proceed to fulfilment."""
+    await review.after_release(hub, order_id)  # the last review hold gone: approved
     row = (await _load(hub, [order_id])).get(order_id)
     if row is None or row.on_hold:
         return
