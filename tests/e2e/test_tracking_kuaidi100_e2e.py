@@ -153,3 +153,34 @@ async def _scenario(hub: Hub, box: Kuaidi100Sandbox, base_url: str) -> None:
         result = await orders.apply_order(session, later, cause="poll")
     assert result.change == orders.Change.STALE
     assert (await _order(hub, shipped.order_id)).status == "delivered"
+
+
+async def test_a_person_polls_a_parcel_whose_pushes_are_missing(
+    database_url: str, kuaidi100: tuple[Kuaidi100Sandbox, str]
+) -> None:
+    box, sandbox_url = kuaidi100
+    config = tracking_config(database_url, sandbox_settings=box.courier_settings(sandbox_url))
+    with running_hub(config, start_workers=False, relay=False) as hub:
+        server = BackgroundServer(create_app(hub)).start()
+        try:
+            shipped = await shipped_order(hub, ["78000000000000000043"], courier_code="ZTO")
+            [pid] = shipped.parcel_ids
+            box.advance("zhongtong", "78000000000000000043")
+            box.advance("zhongtong", "78000000000000000043")
+            warehouse, viewer = await new_key(hub, "warehouse"), await new_key(hub, "viewer")
+            async with httpx.AsyncClient(base_url=server.base_url) as client:
+                url = f"/api/v1/parcels/{pid}/track"
+                assert (await client.post(url, headers=bearer(viewer))).status_code == 403
+                polled = await client.post(url, headers=bearer(warehouse))
+                assert polled.status_code == 200, polled.text
+                body = polled.json()
+                assert body["new_events"] == 2
+                assert [e["state"] for e in body["parcel"]["events"]] == ["collected", "in_transit"]
+                again = (await client.post(url, headers=bearer(warehouse))).json()
+                assert again["new_events"] == 0 and len(again["parcel"]["events"]) == 2
+                box.inject_fault("key_expired")
+                failed = await client.post(url, headers=bearer(warehouse))
+                assert failed.status_code == 502 and failed.json()["error"] == "courier_failed"
+        finally:
+            server.stop()
+            await hub.close_loop_resources()
