@@ -3,7 +3,9 @@ hub gets its parcel subscribed at the Kuaidi100 sandbox (the subscription names 
 webhook), the sandbox's signed callbacks reach the hub's real server and are stored once however
 often they come, a callback with a bad signature is refused with nothing stored, the timeline
 shows on the API, and the signed-for scan moves the order to delivered — which a later channel
-report of "shipped" does not undo. The actors are called in the test (no racing workers)."""
+report of "shipped" does not undo. The actors are called in the test (no racing workers), except
+in the last test, where real workers and the outbox relay subscribe a recorded shipment's parcel.
+A person's poll (``POST /api/v1/parcels/{id}/track``) stores what the sandbox knows."""
 
 from __future__ import annotations
 
@@ -15,18 +17,23 @@ import pytest
 from sqlalchemy import select, update
 
 from contracts.orders import OrderStatus
+from contracts.shipments import Parcel
 from hub.api import create_app
 from hub.asgi_server import BackgroundServer, serve_in_thread
 from hub.context import Hub
 from hub.db.tables import OrderEventRow, OrderRow, OutboxRow, ParcelRow, TrackingEventRow
+from hub.runner import WORKER_POLL_MS, BackgroundLoop
 from hub.services import orders
-from hub.services.fulfilment import tracking
+from hub.services.fulfilment import shipments, tracking
 from hub.testing.api import bearer, new_key
+from hub.testing.factories import make_order
 from hub.testing.hub import running_hub
 from hub.testing.tracking import COURIER, parcel, shipped_order, tracking_config
 from plugins.logistics.kuaidi100.push import TRACKING_PUSH_REPLY_BODY
 from plugins.logistics.sandbox import Kuaidi100Sandbox
+from tests.e2e.hub_e2e_support import Backend, backend, eventually
 
+__all__ = ["backend"]
 pytestmark = pytest.mark.e2e
 
 NUMBER = "78000000000000000042"
@@ -183,4 +190,40 @@ async def test_a_person_polls_a_parcel_whose_pushes_are_missing(
                 assert failed.status_code == 502 and failed.json()["error"] == "courier_failed"
         finally:
             server.stop()
+            await hub.close_loop_resources()
+
+
+async def test_the_workers_subscribe_a_recorded_shipments_parcels(
+    backend: Backend, kuaidi100: tuple[Kuaidi100Sandbox, str]
+) -> None:
+    """The same path with real workers and the outbox relay (SQLite + the in-process queue, and
+    PostgreSQL + Redis): recording a shipment is all it takes for the sandbox to hold the subscription."""
+    box, sandbox_url = kuaidi100
+    config = tracking_config(backend.database_url, redis_url=backend.redis_url,
+                             sandbox_settings=box.courier_settings(sandbox_url),
+                             callback_base_url="http://hub.example.com")
+    with running_hub(config, start_workers=False, relay=False) as hub:
+        assert hub.runtime is not None
+        try:
+            # Recorded before any worker runs, as the API would (the follow-ups wait in the outbox).
+            paid = make_order(shop="track-shop", status=OrderStatus.PAID)
+            async with hub.database().transaction() as session:
+                order_id = (await orders.apply_order(session, paid, cause="test")).order_id
+            await shipments.record_shipment(
+                hub, order_id, [Parcel(courier_code="ZTO", tracking_number="78000000000000000044")], actor="test")
+            hub.runtime.start_workers(worker_timeout_ms=WORKER_POLL_MS)
+            loop = BackgroundLoop(hub, schedule=False).start()
+            try:
+                async def subscribed() -> bool:
+                    async with hub.database().session() as session:
+                        return bool(await session.scalar(select(ParcelRow.subscribed_at).where(
+                            ParcelRow.waybill_number == "78000000000000000044")))
+
+                await eventually(subscribed, what="the parcel subscribed by the workers")
+            finally:
+                loop.stop()
+            subscription = box.subscriptions[("zhongtong", "78000000000000000044")]
+            assert subscription.callback_url == f"http://hub.example.com/webhooks/tracking/{COURIER}"
+            assert box.calls.count("subscribe") == 1
+        finally:
             await hub.close_loop_resources()
