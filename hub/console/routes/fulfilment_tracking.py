@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from hub.api.auth import Permission
 from hub.console.auth import ConsolePrincipal, check_form, console_principal, require_right
@@ -108,7 +108,8 @@ async def _panel(request: Request, order_id: int, notice: str | None) -> Respons
     hub: Hub = request.app.state.hub
     async with hub.database().session() as session:
         parcels = list((await session.execute(select(ParcelRow).where(
-            ParcelRow.order_id == order_id, ParcelRow.status.in_(("shipped", "cancelled")))
+            ParcelRow.order_id == order_id,
+            or_(ParcelRow.status == "shipped", ParcelRow.tracking_state.is_not(None)))
             .order_by(ParcelRow.seq, ParcelRow.id))).scalars())
         events = await tracking.timeline(session, [p.id for p in parcels])
         open_rows = await exceptions.list_exceptions(session, order_id=order_id, limit=exceptions.MAX_LIMIT)

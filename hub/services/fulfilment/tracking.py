@@ -35,7 +35,7 @@ from hub.context import Hub
 from hub.db import outbox
 from hub.db.tables import FulfilmentExceptionRow, OrderRow, ParcelRow, ShipmentRow, TrackingEventRow, utcnow
 from hub.db.upsert import insert_ignore
-from hub.errors import BadInputError, ConfigError, NotFoundError, PermanentError, describe_error
+from hub.errors import AuthorizationError, BadInputError, ConfigError, NotFoundError, PermanentError, describe_error
 from hub.services import orders
 from hub.services.fulfilment import exceptions
 from hub.services.fulfilment.exceptions import NOT_COLLECTED, RETURNED, STALLED, Raised, parcel_subject
@@ -103,21 +103,18 @@ async def parcels_shipped(hub: Hub, order_id: int, shipment_id: int) -> list[int
             update(ParcelRow).where(pair.in_(numbers), ParcelRow.status.in_(SHIPPABLE))
             .where(or_(ParcelRow.status != "shipped", ParcelRow.shipment_id.is_(None)))
             .values(status="shipped", shipment_id=func.coalesce(ParcelRow.shipment_id, shipment_id)))
-        found = list((await session.execute(select(ParcelRow.id, ParcelRow.subscribed_at).where(
-            pair.in_(numbers)).order_by(ParcelRow.id))).all())
-        # Scans that arrived before the shipment was recorded: give them their parcel.
-        ids = {number: pid for pid, number in (await session.execute(select(ParcelRow.id, ParcelRow.waybill_number)
-                                                                     .where(pair.in_(numbers)))).all()}
-        for number, pid in ids.items():
+        found = list((await session.execute(select(ParcelRow.id, ParcelRow.waybill_number, ParcelRow.subscribed_at)
+                                            .where(pair.in_(numbers)).order_by(ParcelRow.id))).all())
+        for pid, number, _ in found:  # scans that arrived before the shipment was recorded: their parcel
             await session.execute(update(TrackingEventRow).where(
                 TrackingEventRow.tracking_number == number, TrackingEventRow.parcel_id.is_(None))
                 .values(parcel_id=pid, shipment_id=shipment_id))
-        owed = [pid for pid, subscribed in found if subscribed is None]
+        owed = [pid for pid, _, subscribed in found if subscribed is None]
         if owed and callback_url(settings_of(hub)) is not None:
             outbox.add(session, SUBSCRIBE_ACTOR, owed)
     log.info("tracking.parcels_shipped", order_id=order_id, shipment_id=shipment_id, parcels=len(found),
              to_subscribe=len(owed))
-    return [pid for pid, _ in found]
+    return [pid for pid, _, _ in found]
 
 
 # --------------------------------------------------------------------------- subscribing
@@ -157,6 +154,9 @@ async def subscribe_parcels(hub: Hub, parcel_ids: Sequence[int]) -> int:
     for pid, courier_code, number in rows:
         try:
             await connector.subscribe(number, courier_code, url)
+        except AuthorizationError as exc:  # the account's key, not this parcel: retried, then a dead letter
+            failure = exc
+            break
         except (BadInputError, PermanentError) as exc:
             skipped.append(pid)
             log.warning("tracking.subscribe_refused", parcel_id=pid, courier=name, reason=describe_error(exc))
