@@ -15,7 +15,15 @@ from sqlalchemy import select, update
 
 from contracts.shipments import TrackingEvent, TrackingState
 from hub.context import Hub
-from hub.db.tables import AuditRow, FulfilmentExceptionRow, OrderEventRow, OutboxRow, ParcelRow, ShipmentRow
+from hub.db.tables import (
+    AuditRow,
+    FulfilmentExceptionRow,
+    OrderEventRow,
+    OrderRow,
+    OutboxRow,
+    ParcelRow,
+    ShipmentRow,
+)
 from hub.services.fulfilment import exceptions, tracking
 from hub.services.fulfilment.settings import TrackingSettings
 from hub.testing.api import api_client, bearer, new_key
@@ -214,4 +222,23 @@ async def test_the_exceptions_queue_over_the_api(database_url: str) -> None:
             entry = (await session.execute(select(AuditRow).where(
                 AuditRow.action == "fulfilment_exception.resolved"))).scalar_one()
             assert entry.subject == f"fulfilment_exception:{target}"
+        await hub.close_loop_resources()
+
+
+async def test_an_order_is_delivered_only_when_its_last_parcel_is(database_url: str) -> None:
+    with running_hub(_config(database_url, callback_base_url=None), start_workers=False, relay=False) as hub:
+        order_id, _ = await _ship(hub, ["ZTD1", "ZTD2"])
+        first = await _push(hub, "ZTD1", _event("ZTD1", TrackingState.DELIVERED, T + 5 * H), now=T + 5 * H)
+        assert not first.order_delivered
+        async with hub.database().session() as session:
+            assert await session.scalar(select(OrderRow.status).where(OrderRow.id == order_id)) == "paid"
+        last = await _push(hub, "ZTD2", _event("ZTD2", TrackingState.DELIVERED, T + 6 * H), now=T + 6 * H)
+        assert last.order_delivered
+        again = await _push(hub, "ZTD2", _event("ZTD2", TrackingState.DELIVERED, T + 6 * H), now=T + 7 * H)
+        assert not again.order_delivered and again.inserted == 0
+        async with hub.database().session() as session:
+            assert await session.scalar(select(OrderRow.status).where(OrderRow.id == order_id)) == "delivered"
+            moves = list((await session.execute(select(OrderEventRow.cause).where(
+                OrderEventRow.order_id == order_id, OrderEventRow.kind == "status_changed"))).scalars())
+        assert moves == ["tracking"]
         await hub.close_loop_resources()

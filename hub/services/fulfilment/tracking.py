@@ -293,8 +293,12 @@ async def _advance(session: AsyncSession, parcel_id: int, events: list[TrackingE
 async def deliver_order_if_done(session: AsyncSession, order_id: int) -> bool:
     """Move the order to ``delivered`` (through the order service: forward only, with a history
     entry, cause "tracking") once it has shipped in full and every shipped parcel is delivered."""
-    order = (await session.execute(select(OrderRow).where(OrderRow.id == order_id)
-                                   .execution_options(populate_existing=True))).scalar_one_or_none()
+    stmt = select(OrderRow).where(OrderRow.id == order_id).execution_options(populate_existing=True)
+    if _dialect(session) == "postgresql":
+        # Two parcels' last scans arriving at once: the second waits here, then counts the first as
+        # delivered (SQLite serialises writers already).
+        stmt = stmt.with_for_update()
+    order = (await session.execute(stmt)).scalar_one_or_none()
     if order is None or order.fulfilment_status != "shipped":
         return False
     if judge_transition(OrderStatus(order.status), OrderStatus.DELIVERED) is not TransitionVerdict.APPLY:
