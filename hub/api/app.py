@@ -87,6 +87,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(fulfilment_warehouse.webhook_router)  # before /webhooks/{platform}/{shop}
+    app.include_router(fulfilment_tracking.webhook_router)  # before /webhooks/{platform}/{shop}
     app.include_router(webhooks.router)
     app.include_router(catalog.router)
     app.include_router(order_views.router)  # before orders: /api/v1/orders/views is not an order id

@@ -60,6 +60,8 @@ log = structlog.get_logger(__name__)
 _stdlib_log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
 
+#: ``/webhooks/tracking/{courier}`` is a courier's tracking push, not a shop's: routed by the app.
+TRACKING_PREFIX = "tracking"
 #: At most this many rejected message ids are listed in the reply header (all are logged).
 MAX_LISTED_REJECTIONS = 50
 REJECTED_HEADER = "X-Rejected-Messages"
@@ -377,6 +379,8 @@ def _push_target(path: str) -> tuple[str, ...] | None:
     parts = path[len("/webhooks/"):].split("/")
     if parts[0] == WAREHOUSE_PUSH_PREFIX:
         return None  # a WMS callback: hub.api.routes.fulfilment_warehouse answers it
+    if parts[0] == TRACKING_PREFIX:  # couriers' tracking pushes: hub.api.routes.fulfilment_tracking
+        return None
     if len(parts) > 2 or not all(0 < len(part) <= MAX_TEXT for part in parts):
         return None
     return tuple(parts)

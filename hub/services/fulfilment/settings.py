@@ -235,6 +235,25 @@ class TrackingSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    courier: str | None = Field(
+        default=None, max_length=63,
+        description="The [couriers.<name>] account that tracks parcels (a connector with TRACK and "
+                    "RECEIVE_TRACKING_PUSH, e.g. Kuaidi100); unset: parcels are not subscribed anywhere.")
+    callback_base_url: str | None = Field(
+        default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="The hub's public address the tracking courier calls back "
+                    "(<callback_base_url>/webhooks/tracking/<courier>), e.g. https://hub.example.com.")
+    not_collected_hours: float = Field(
+        default=24.0, gt=0, description="A shipped parcel with no scan after this long is 'not collected'.")
+    not_moving_hours: float = Field(
+        default=48.0, gt=0, description="A collected parcel with no new scan for this long is 'stalled'.")
+    resubscribe_after_minutes: float = Field(
+        default=30.0, ge=0,
+        description="After the courier stopped tracking a parcel (Kuaidi100 'abort'), subscribe it again "
+                    "after this long.")
+    check_interval_s: float = Field(
+        default=600.0, gt=0, description="How often the rules check parcels (and resubscribe stopped ones).")
+
 
 class FulfilmentSection(BaseModel):
     """``[fulfilment]``: the whole flow from a paid order to a delivered parcel."""

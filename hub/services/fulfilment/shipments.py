@@ -40,6 +40,7 @@ from hub.errors import (
     describe_error,
 )
 from hub.services import orders
+from hub.services.fulfilment import tracking
 from hub.services.shop_health import partner_call
 from hub.services.stock import effects as stock_effects
 from hub.services.stock.levels import known_warehouses
@@ -241,8 +242,9 @@ async def get_shipment(hub: Hub, shipment_id: int) -> ShipmentRow | None:
 
 
 async def after_shipment_change(hub: Hub, order_id: int, shipment_id: int, status: str, event: str) -> None:
-    """After a shipment change committed: take the stock out once the whole order shipped, then
-    tell the plugins (``shipment_changed``). At least once; both steps tolerate repeats.
+    """After a shipment change committed: take the stock out once the whole order shipped, give
+    its parcels rows to be tracked, then tell the plugins (``shipment_changed``). At least once;
+    every step tolerates repeats.
 
     Stock leaves the warehouse only when the *whole* order has shipped: the inventory layer
     consumes an order's reservations all at once (``stock_effects.consume_order``), and a
@@ -255,6 +257,8 @@ async def after_shipment_change(hub: Hub, order_id: int, shipment_id: int, statu
             fulfilment = await session.scalar(select(OrderRow.fulfilment_status).where(OrderRow.id == order_id))
         if fulfilment == "shipped":
             await stock_effects.consume_order(hub, order_id)
+        # Its parcels, and their subscription at the tracking courier (``tracking``).
+        await tracking.parcels_shipped(hub, order_id, shipment_id)
     try:
         hub.plugins.hook.shipment_changed(order_id=order_id, shipment_id=shipment_id, status=status)
     except Exception:  # a notification plugin must not undo or block the change

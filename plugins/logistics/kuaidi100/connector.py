@@ -17,7 +17,12 @@ from contracts import Capability, ConnectorContext, TrackingEvent, canonical_cou
 from hub.plugin_api import BadInputError, PermanentError
 from plugins.logistics.kuaidi100.client import DEFAULT_BASE_URL, Kuaidi100Client
 from plugins.logistics.kuaidi100.mapping import company_code, courier_table, hub_courier_code, tracking_events
-from plugins.logistics.kuaidi100.push import TrackingPush, parse_callback
+from plugins.logistics.kuaidi100.push import (
+    TRACKING_PUSH_CONTENT_TYPE,
+    TRACKING_PUSH_REPLY_BODY,
+    TrackingPush,
+    parse_callback,
+)
 
 
 class Kuaidi100Settings(BaseModel):
@@ -52,6 +57,9 @@ class Kuaidi100Courier:
     platform: ClassVar[str] = "kuaidi100"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.TRACK, Capability.RECEIVE_TRACKING_PUSH})
     Settings: ClassVar[type[BaseModel]] = Kuaidi100Settings
+    #: What the hub's tracking webhook answers an accepted callback with (Kuaidi100 retries otherwise).
+    tracking_push_reply: ClassVar[bytes] = TRACKING_PUSH_REPLY_BODY
+    tracking_push_content_type: ClassVar[str] = TRACKING_PUSH_CONTENT_TYPE
 
     def __init__(self, context: ConnectorContext) -> None:
         self.context = context
