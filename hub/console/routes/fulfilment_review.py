@@ -1,6 +1,8 @@
 """The review (审单) screens: the queue at ``/console/fulfilment`` (orders held by review or waiting
-for a person, every reason, approve and release buttons) and the review panel of the order page
-(``/console/orders/{id}/panel/review``: status, reasons, hold and approve forms).
+for a person, every reason, approve and release buttons; the landing page of the fulfilment
+screens), the fulfilment sub-navigation's numbers (``/console/fulfilment/subnav``: the shared nav
+of ``fulfilment/_subnav.html`` with what waits on each screen, swapped in by htmx) and the review
+panel of the order page (``/console/orders/{id}/panel/review``: status, reasons, hold and approve forms).
 
 Every action is a form with the session's token; it calls the API's own route functions with the
 signed-in person as the principal (so checks, attribution and errors are the API's), then goes
@@ -11,6 +13,7 @@ Not for the review's rules (``hub.services.fulfilment.review``).
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,6 +23,7 @@ from pydantic import ValidationError
 
 from hub.api.auth import Permission
 from hub.api.errors import ApiError
+from hub.api.queries.fulfilment_counts import fulfilment_counts
 from hub.api.routes.fulfilment_review import HoldIn, approve_order, hold_order
 from hub.console.auth import ConsolePrincipal, check_form, console_principal, require_right
 from hub.console.pages import api_error_page, error_page, render, translator, write_session
@@ -85,6 +89,19 @@ async def review_queue_page(request: Request, principal: ConsolePrincipal = Depe
         "shops": sorted(hub.config.shops), "codes": sorted(review.REVIEW_CODES), "notice": _notice(request),
         "auto": hub.config.fulfilment.review.auto, "now": utcnow(),
     }, status=422 if problems else 200)
+
+
+@router.get("/fulfilment/subnav")
+async def fulfilment_subnav(request: Request, principal: ConsolePrincipal = Depends(console_principal)) -> Response:
+    """The fulfilment sub-navigation with its numbers (an htmx fragment); ``current`` is the page
+    it sits on, for ``aria-current`` (only compared with the nav's own addresses)."""
+    require_right(principal, Permission.ORDERS_READ)
+    hub: Hub = request.app.state.hub
+    current = request.query_params.get("current", "")
+    async with hub.database().session() as db:
+        counts = await fulfilment_counts(db)
+    return render(request, "fulfilment/_subnav.html", {
+        "counts": asdict(counts), "subnav_path": current if current.startswith(BASE) else ""})
 
 
 @router.get("/orders/{order_id}/panel/review")
