@@ -339,3 +339,21 @@ def test_stock_dry_run_reports_what_the_real_import_refuses(cli_config: Path, tm
             await close_hub(hub)
 
     assert asyncio.run(on_hand()) == (10, 6)
+
+
+@pytest.mark.parametrize(("body", "line", "reason"), [
+    # What the admin API fuzz sent: a bare carriage return inside an unquoted field (csv.Error).
+    ("merchant_sku,name\nMUG,Mug\nTEE,Te\re shirt\n", 3, "bare carriage return"),
+    ("merchant_sku,name\nMUG,Mug\r\nTEE,Tee\x00\n", 3, "NUL character"),
+])
+async def test_catalogue_import_of_an_unreadable_csv_is_422_naming_the_line(hub: Hub, body: str, line: int,
+                                                                            reason: str) -> None:
+    async with await _client(hub, "operator") as client:
+        for send in ({"content": body.encode(), "headers": {"Content-Type": "text/csv"}},
+                     {"files": {"file": ("bad.csv", body.encode())}}):
+            refused = await client.post("/api/v1/catalogue/import", **send)  # type: ignore[arg-type]
+            assert refused.status_code == 422, refused.text
+            problem = refused.json()
+            assert problem["error"] == "invalid_file" and problem["field"] == "body"
+            assert f"line {line}:" in str(problem["detail"]) and reason in str(problem["detail"])
+        assert (await client.get("/api/v1/skus")).json()["items"] == []  # nothing written

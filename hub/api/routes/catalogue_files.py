@@ -10,6 +10,9 @@ import changes nothing. Importing needs ``catalogue.write``
 
 from __future__ import annotations
 
+import csv
+import io
+
 import structlog
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
@@ -53,6 +56,28 @@ def _refused(exc: catalogue.CatalogueImportError) -> ApiError:
                                           "problems_total": len(exc.problems)}, field=exc.problems[0].field)
 
 
+def _unreadable(text: str, exc: csv.Error | None = None) -> ApiError:
+    """A file the csv module cannot read (a bare carriage return inside an unquoted field, a field
+    longer than it takes) or one holding a NUL (the database refuses it in any text): 422 naming
+    the line, found by reading the file again up to where it breaks."""
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        return ApiError(422, "invalid_file", f"line {line}: contains a NUL character: is it really a CSV file?",
+                        field="body")
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        for _ in reader:
+            pass
+    except csv.Error as again:
+        exc = again
+    reason = str(exc) if exc is not None else "not readable as CSV"
+    if "new-line character" in reason:
+        reason = ("a line break (a bare carriage return) inside an unquoted field: quote the field, or save the "
+                  "file with one kind of line ending")
+    return ApiError(422, "invalid_file", f"line {reader.line_num or 1}: not readable as CSV: {reason}",
+                    field="body")
+
+
 @router.post("/import", response_model=CatalogueImported, summary="Import a catalogue CSV: all rows or none",
              openapi_extra={"requestBody": _UPLOAD_BODY},
              responses={415: {"model": ErrorBody, "description": "The body is neither text/csv nor "
@@ -71,6 +96,8 @@ async def import_catalogue(
         raise ApiError(422, "invalid_file", "the catalogue file must be UTF-8", field="body") from None
     if not text.strip():
         raise ApiError(422, "invalid_file", "the file is empty", field="body")
+    if "\x00" in text:
+        raise _unreadable(text)
     name = _clean_filename(uploaded_name or filename or "catalogue.csv")
     hub = get_hub(request)
     try:
@@ -79,6 +106,8 @@ async def import_catalogue(
                                                   dry_run=dry_run)
     except catalogue.CatalogueImportError as exc:
         raise _refused(exc) from exc
+    except csv.Error as exc:
+        raise _unreadable(text, exc) from exc
     log.info("catalogue.imported", file=name, rows=len(drafts), created=report.created, updated=report.updated,
              dry_run=dry_run, by=principal.actor)
     return CatalogueImported(rows=len(drafts), created=report.created, updated=report.updated,
