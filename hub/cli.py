@@ -293,8 +293,10 @@ def check_config(
     ctx: typer.Context,
     path: Path | None = typer.Argument(None, help="The file to check (default: --config or $HUB_CONFIG)."),
 ) -> None:
-    """Validate the config file and every account against its connector's settings; name every bad field."""
-    from hub.config import load_config, validate_accounts
+    """Validate the config file, every account against its connector's settings, and what [fulfilment]
+    names (courier rules' couriers and warehouses, the tracking courier); name every bad field."""
+    from hub.config import load_config
+    from hub.config_checks import config_problems
     from hub.plugins import build_plugin_manager
 
     target = path or _state(ctx).config_path or (Path(os.environ["HUB_CONFIG"]) if os.environ.get("HUB_CONFIG")
@@ -303,7 +305,7 @@ def check_config(
         raise CliFailure("no config file given: pass PATH, --config PATH or set HUB_CONFIG", EXIT_BAD_INPUT)
     config = load_config(target)
     plugins = build_plugin_manager(disabled=config.hub.disabled_plugins, strict=config.hub.strict_plugins)
-    problems = validate_accounts(config, plugins)
+    problems = config_problems(config, plugins)
     out = _out()
     for failed in plugins.failed:
         _err().print(f"warning: plugin {failed.name} failed to load: {failed.error}", markup=False)

@@ -499,38 +499,6 @@ def validate_accounts(config: HubConfig, plugins: Any, environ: dict[str, str] |
         for sku in cfg.skus:
             if not sku.strip():
                 problems.append((f"stock_groups.{group}.skus", "empty SKU code"))
-    problems += fulfilment_problems(config, plugins)
-    return problems
-
-
-def fulfilment_problems(config: HubConfig, plugins: Any) -> list[tuple[str, str]]:
-    """``[fulfilment]`` naming what is not there: courier rules (and their costs) naming couriers or
-    warehouses not configured, and a tracking courier that is no enabled courier account or whose
-    connector cannot track (``TRACK``) or take pushed scans (``RECEIVE_TRACKING_PUSH``). A warehouse
-    whose platform has no connector is reported with the accounts above (``warehouses.<name>.platform``)."""
-    from contracts.connectors import Capability, declared
-    from hub.services.fulfilment.courier_rules import rule_problems
-
-    problems = rule_problems(config)
-    tracking = config.fulfilment.tracking
-    if tracking.courier:
-        where = "fulfilment.tracking.courier"
-        account = config.couriers.get(tracking.courier)
-        if account is None:
-            problems.append((where, f"no [couriers.{tracking.courier}]; configured: {sorted(config.couriers)}"))
-        elif not account.enabled:
-            problems.append((where, f"[couriers.{tracking.courier}] is disabled: parcels would not be tracked"))
-        else:
-            cls = plugins.connector_class("courier", account.platform)
-            lacking = [c.name for c in (Capability.TRACK, Capability.RECEIVE_TRACKING_PUSH)
-                       if cls is not None and not declared(cls, c)]
-            if lacking:  # (no connector at all is reported as couriers.<name>.platform)
-                problems.append((where, f"courier {tracking.courier!r} (platform {account.platform!r}) cannot "
-                                        f"track parcels: its connector lacks {', '.join(lacking)}"))
-        if tracking.callback_base_url is None:
-            problems.append(("fulfilment.tracking.callback_base_url",
-                             "not set: the tracking courier has nowhere to push scans, so parcels are not "
-                             "subscribed (set the hub's public address, e.g. https://hub.example.com)"))
     return problems
 
 

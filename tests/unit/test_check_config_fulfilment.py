@@ -2,7 +2,7 @@
 or warehouses that are not configured, a tracking courier that is not a configured, enabled courier
 account or whose connector cannot track or take pushed scans, a tracking courier with no public
 address to push to, and a warehouse whose platform has no connector; each message names the field.
-Through ``validate_accounts`` and through the command (exit 2)."""
+Through ``config_problems`` and through the command (exit 2)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from hub.cli import app
-from hub.config import load_config, validate_accounts
+from hub.config import load_config
+from hub.config_checks import config_problems
 from hub.plugins import build_plugin_manager
 
 runner = CliRunner()
@@ -41,7 +42,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def _problems(tmp_path: Path, text: str) -> dict[str, str]:
     path = tmp_path / "hub.toml"
     path.write_text(text, encoding="utf-8")
-    return dict(validate_accounts(load_config(path), build_plugin_manager()))
+    return dict(config_problems(load_config(path), build_plugin_manager()))
 
 
 def _fulfilment(problems: dict[str, str]) -> dict[str, str]:
@@ -143,3 +144,9 @@ courier = "zto-label"
                   "warehouses.wms.platform: no warehouse connector"):
         assert field in result.output, field
     assert "Traceback" not in result.output
+
+
+def test_a_courier_rule_naming_an_account_that_cannot_issue_waybills(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, KUAIDI100 + '[[fulfilment.couriers.rules]]\ncourier = "k100"\n')
+    assert _fulfilment(problems) == {"fulfilment.couriers.rules.0.courier": (
+        "courier 'k100' (platform 'kuaidi100') cannot issue waybills: its connector lacks CREATE_WAYBILL")}

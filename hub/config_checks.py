@@ -1,0 +1,57 @@
+"""What ``hub check-config`` reports beyond the file's own validation: every account against its
+connector (``hub.config.validate_accounts``), and the ``[fulfilment]`` section against the accounts
+it names (``fulfilment_problems``). Kept out of ``hub.config`` because the fulfilment checks use the
+fulfilment services (``courier_rules.rule_problems``), which themselves need the config: no import
+cycle. Not for loading the file (``hub.config.load_config``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts.connectors import Capability, declared
+from hub.config import HubConfig, validate_accounts
+from hub.services.fulfilment.courier_rules import rule_problems
+
+
+def config_problems(config: HubConfig, plugins: Any, environ: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """(field, problem) for the accounts and for ``[fulfilment]``, in that order."""
+    return validate_accounts(config, plugins, environ) + fulfilment_problems(config, plugins)
+
+
+def fulfilment_problems(config: HubConfig, plugins: Any) -> list[tuple[str, str]]:
+    """``[fulfilment]`` naming what is not there: courier rules (and their costs) naming couriers or
+    warehouses not configured, or a courier whose connector cannot issue waybills (``CREATE_WAYBILL``),
+    and a tracking courier that is no enabled courier account or whose
+    connector cannot track (``TRACK``) or take pushed scans (``RECEIVE_TRACKING_PUSH``). A warehouse
+    whose platform has no connector is reported with the accounts above (``warehouses.<name>.platform``)."""
+    problems = rule_problems(config)
+    for i, rule in enumerate(config.fulfilment.couriers.rules):
+        rule_account = config.couriers.get(rule.courier)
+        if rule_account is None:
+            continue  # named by rule_problems
+        cls = plugins.connector_class("courier", rule_account.platform)
+        if cls is not None and not declared(cls, Capability.CREATE_WAYBILL):
+            problems.append((f"fulfilment.couriers.rules.{i}.courier",
+                             f"courier {rule.courier!r} (platform {rule_account.platform!r}) cannot issue "
+                             f"waybills: its connector lacks CREATE_WAYBILL"))
+    tracking = config.fulfilment.tracking
+    if tracking.courier:
+        where = "fulfilment.tracking.courier"
+        account = config.couriers.get(tracking.courier)
+        if account is None:
+            problems.append((where, f"no [couriers.{tracking.courier}]; configured: {sorted(config.couriers)}"))
+        elif not account.enabled:
+            problems.append((where, f"[couriers.{tracking.courier}] is disabled: parcels would not be tracked"))
+        else:
+            cls = plugins.connector_class("courier", account.platform)
+            lacking = [c.name for c in (Capability.TRACK, Capability.RECEIVE_TRACKING_PUSH)
+                       if cls is not None and not declared(cls, c)]
+            if lacking:  # (no connector at all is reported as couriers.<name>.platform)
+                problems.append((where, f"courier {tracking.courier!r} (platform {account.platform!r}) cannot "
+                                        f"track parcels: its connector lacks {', '.join(lacking)}"))
+        if tracking.callback_base_url is None:
+            problems.append(("fulfilment.tracking.callback_base_url",
+                             "not set: the tracking courier has nowhere to push scans, so parcels are not "
+                             "subscribed (set the hub's public address, e.g. https://hub.example.com)"))
+    return problems
