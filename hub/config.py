@@ -90,6 +90,9 @@ class WarehouseConfig(AccountConfig):
 
 class CourierConfig(AccountConfig):
     priority: int = 100
+    courier_code: str | None = Field(
+        default=None, description="The carrier this account ships with (e.g. 'zto'), when the courier rules "
+                                  "do not name one; default: the account's name.")
 
 
 class StockGroupConfig(BaseModel):

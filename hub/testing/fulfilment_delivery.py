@@ -31,7 +31,7 @@ def warehouses_config(wms_settings: dict[str, Any] | None, *, wms_regions: list[
     return out
 
 
-COURIERS = {"sf": {"platform": "kuaidi100", "settings": {"courier_code": "SF"}}}
+COURIERS = {"sf": {"platform": "kuaidi100_label", "courier_code": "SF"}}
 
 
 async def approved_order(hub: Hub, order: Order) -> int:

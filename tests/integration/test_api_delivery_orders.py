@@ -116,7 +116,7 @@ def test_the_cli_routes_lists_shows_and_cancels(database_url: str, tmp_path: Pat
     config_file.write_text(
         f'[hub]\ndatabase_url = "{database_url}"\n\n'
         '[warehouses.own]\nplatform = "manual"\n\n'
-        '[couriers.sf]\nplatform = "kuaidi100"\n[couriers.sf.settings]\ncourier_code = "SF"\n', encoding="utf-8")
+        '[couriers.sf]\nplatform = "kuaidi100_label"\ncourier_code = "SF"\n', encoding="utf-8")
     config = hub_config(database_url, couriers=COURIERS, warehouses=warehouses_config(None))
     with running_hub(config, start_workers=False, relay=False) as hub:
         async def prepare() -> int:

@@ -20,6 +20,7 @@ from hub.plugins import build_plugin_manager
 from hub.services.fulfilment import courier_rules
 from hub.services.fulfilment.settings import CourierCost, CourierRulesSettings
 from hub.testing.factories import make_order
+from hub.testing.waybill_provider import PLATFORM, WaybillProviderPlugin
 
 COURIERS = {"zto-main": {"platform": "manual", "settings": {"courier_code": "ZTO"}},
             "sf-main": {"platform": "manual", "settings": {"courier_code": "sf"}},
@@ -97,8 +98,11 @@ def test_unpriced_couriers_come_last_and_ties_keep_rule_order() -> None:
     assert choice is not None and choice.account == "zto-main"  # yto (unpriced) is first in the rules
 
 
-def test_no_rules_means_the_first_courier_by_priority() -> None:
-    hub = hub_with([])
+def test_no_rules_means_the_first_courier_by_priority_that_issues_waybills() -> None:
+    hub = hub_with([], plugins=[WaybillProviderPlugin()])
+    assert courier_rules.choose(hub, order(), 1, "hz") is None  # "manual" accounts issue no waybills
+    hub.config.couriers["yto-main"].platform = PLATFORM
+    hub.config.couriers["zto-main"].platform = PLATFORM
     hub.config.couriers["yto-main"].priority = 1
     choice = courier_rules.choose(hub, order(), 1, "hz")
     assert choice is not None and (choice.account, choice.courier_code) == ("yto-main", "yto-main")

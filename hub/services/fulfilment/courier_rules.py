@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 
+from contracts.connectors import Capability, declared
 from contracts.orders import Order
 from contracts.shipments import canonical_courier_code
 from hub.context import Hub
@@ -45,9 +46,13 @@ def province_key(name: str | None) -> str:
 
 
 def account_code(config: Any, account: str) -> str:
-    """The carrier a courier account ships with: its ``courier_code`` setting, else its name."""
-    settings = config.couriers[account].settings if account in config.couriers else {}
-    return canonical_courier_code(str(settings.get("courier_code") or account))
+    """The carrier a courier account ships with: its ``courier_code`` (or a ``courier_code`` among its
+    connector settings), else its name."""
+    courier = config.couriers.get(account)
+    code = getattr(courier, "courier_code", None) if courier is not None else None
+    if code is None and courier is not None:  # a connector whose own settings name its carrier
+        code = courier.settings.get("courier_code")
+    return canonical_courier_code(str(code or account))
 
 
 def matches(rule: CourierRule, order: Order, warehouse: str, weight_grams: int | None) -> bool:
@@ -120,10 +125,20 @@ def choose(hub: Hub, order: Order, order_id: int, warehouse: str, weight_grams: 
         if chosen not in couriers:
             raise ValueError(f"select_courier chose unknown courier {chosen!r}; configured: {couriers}")
         return CourierChoice(str(chosen), codes[str(chosen)], "chosen by a select_courier plugin")
-    choice = choose_by_rules(hub.config.fulfilment.couriers, couriers, order, warehouse, weight_grams, codes)
+    settings = hub.config.fulfilment.couriers
+    # Without rules the first account that can issue waybills is taken: a tracking-only account
+    # (Kuaidi100's tracking) configured first must not be asked for waybills it cannot issue.
+    candidates = couriers if settings.rules else [name for name in couriers if _issues_waybills(hub, name)]
+    choice = choose_by_rules(settings, candidates, order, warehouse, weight_grams, codes)
     if choice is None:
         log.info("courier.no_match", order_id=order_id, warehouse=warehouse, weight_grams=weight_grams)
     return choice
+
+
+def _issues_waybills(hub: Hub, name: str) -> bool:
+    """Whether the ``[couriers.<name>]`` account's connector declares CREATE_WAYBILL."""
+    cls = hub.plugins.connector_class("courier", hub.config.couriers[name].platform)
+    return cls is not None and declared(cls, Capability.CREATE_WAYBILL)
 
 
 def no_courier_reason(warehouse: str, weight_grams: int | None) -> str:
