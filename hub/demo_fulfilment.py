@@ -25,8 +25,8 @@ import itertools
 import os
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -74,6 +74,8 @@ DEFAULT_PACE_S = 4.0
 SCAN_STEP = timedelta(hours=3)
 #: At most this many delivery orders, callbacks or scans per loop and tick.
 BATCH = 20
+#: How far down the pick list the packer looks (an earlier run's leftovers stay on it, for a person).
+LISTED = 200
 
 
 def demo_pace() -> float:
@@ -220,9 +222,19 @@ class FulfilmentDriver:
     _callbacks: list[tuple[str, int, tuple[dict[str, str], bytes]]] = field(default_factory=list)
     _own_moved: dict[int, float] = field(default_factory=dict)
     _scanned: dict[tuple[str, str], float] = field(default_factory=dict)
+    #: Own delivery orders the hub refused to move (on hold): the packer leaves them to a person.
+    _refused: set[int] = field(default_factory=set)
+    #: The last delivery order id before this run: the demo's partners handle only newer ones.
+    _before: int | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         tick = min(1.0, self.pace_s / 2)
+        while self._before is None and not stop.is_set():
+            try:
+                self._before = await self._last_delivery_order_id()
+            except Exception as exc:  # the database is starting: the next tick asks again
+                log.info("demo.fulfilment_waiting", reason=f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(tick)
         while not stop.is_set():
             for name, step in (("3pl", self.ship_at_wms), ("packer", self.pack_and_ship_own),
                                ("courier", self.move_parcels)):
@@ -234,6 +246,28 @@ class FulfilmentDriver:
                 await asyncio.wait_for(stop.wait(), tick)
             except TimeoutError:
                 pass
+
+    async def _last_delivery_order_id(self) -> int:
+        from sqlalchemy import func, select
+
+        from hub.db.tables import DeliveryOrderRow
+
+        async with self.hub.database().session() as session:
+            return int(await session.scalar(select(func.max(DeliveryOrderRow.id))) or 0)
+
+    async def _this_runs(self, codes: list[str]) -> set[str]:
+        """The delivery orders among ``codes`` made in this run (an earlier run's orders belong to
+        sandboxes that are gone: shipping them would tell a channel that never heard of them)."""
+        from sqlalchemy import select
+
+        from hub.db.tables import DeliveryOrderRow
+
+        if not codes:
+            return set()
+        async with self.hub.database().session() as session:
+            rows = await session.execute(select(DeliveryOrderRow.code).where(
+                DeliveryOrderRow.code.in_(codes), DeliveryOrderRow.id > (self._before or 0)))
+            return set(rows.scalars())
 
     def _due(self, seen: dict[Any, float], key: Any) -> bool:
         now = self.clock()
@@ -247,8 +281,10 @@ class FulfilmentDriver:
         for code, tries, callback in pending:
             await self._send(url, code, tries, callback)
         shipped = 0
-        for code, order in list(self.wms.orders.items()):
-            if order.status != "ACCEPT" or shipped >= BATCH or not self._due(self._wms_seen, code):
+        accepted = [code for code, order in list(self.wms.orders.items()) if order.status == "ACCEPT"]
+        ours = await self._this_runs(accepted)
+        for code in accepted:
+            if code not in ours or shipped >= BATCH or not self._due(self._wms_seen, code):
                 continue
             number = f"EA{next(self.numbers)}CN"
             callback = self.wms.ship(code, number, logistics_code=DEMO_3PL_COURIER, weight_kg="0.6")
@@ -276,8 +312,11 @@ class FulfilmentDriver:
         from hub.services.fulfilment import own_warehouse
 
         listed = await own_warehouse.pick_list(self.hub, warehouse=self.own_warehouse,
-                                               statuses=("sent", "picking", "packed"), limit=BATCH)
+                                               statuses=("sent", "picking", "packed"), limit=LISTED)
+        moved = 0
         for entry in listed.entries:
+            if entry.id <= (self._before or 0) or entry.id in self._refused or moved >= BATCH:
+                continue  # an earlier run's (``_this_runs``) or one the hub refused: a person's now
             parcels = [p for p in entry.parcels if p.status not in own_warehouse.GONE]
             if not parcels or any(p.status not in own_warehouse.WITH_WAYBILL or not p.waybill_number
                                   for p in parcels):
@@ -294,9 +333,11 @@ class FulfilmentDriver:
                     await own_warehouse.pack(self.hub, entry.id, packed, actor=DEMO_PACKER)
                 else:
                     await own_warehouse.ship(self.hub, entry.id, actor=DEMO_PACKER)
-            except own_warehouse.StateConflict as exc:  # cancelled or intercepted meanwhile
-                log.info("demo.packer_skipped", delivery_order_id=entry.id, reason=str(exc))
+            except own_warehouse.StateConflict as exc:  # intercepted meanwhile (a refund too late): left to a person
+                log.info("demo.packer_left", delivery_order_id=entry.id, reason=str(exc))
+                self._refused.add(entry.id)
             self._own_moved[entry.id] = self.clock()
+            moved += 1
         for gone in set(self._own_moved) - {entry.id for entry in listed.entries}:
             self._own_moved.pop(gone, None)
 
