@@ -350,8 +350,8 @@ class TaobaoSandbox:
             self.create_refund(shop, self._rng.choice(waiting))
         else:
             sku = self._rng.choice(self.demo_skus)
-            remark = "请周末送货 · please deliver at the weekend" if self._rng.random() < 0.1 else None
-            quantity = 2 if self._rng.random() < 0.2 else 1  # two units: above the demo's high-value hold
+            remark = "请周末送货 · please deliver at the weekend" if self._rng.random() < 0.06 else None
+            quantity = 2 if self._rng.random() < 0.15 else 1  # two units: above the demo's high-value hold
             self.create_order(shop, sku, quantity, paid=self._rng.random() < 0.7, buyer_message=remark)
 
     # -- TOP handlers --------------------------------------------------------------------------
