@@ -21,12 +21,14 @@ production mode; not a model of how long a real warehouse or courier takes.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import itertools
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -70,8 +72,9 @@ DEMO_PACKER = "demo.packer"
 #: Seconds between the demo's steps (3PL shipping, packing, a courier scan); ``HUB_DEMO_PACE_S`` changes it.
 PACE_VAR = "HUB_DEMO_PACE_S"
 DEFAULT_PACE_S = 4.0
-#: How far the Kuaidi100 sandbox moves its clock for each scan it records.
+#: How far the Kuaidi100 sandbox moves its clock for each scan it records; its scans are China time.
 SCAN_STEP = timedelta(hours=3)
+CHINA_TZ = timezone(timedelta(hours=8))
 #: At most this many delivery orders, callbacks or scans per loop and tick.
 BATCH = 20
 #: How far down the pick list the packer looks (an earlier run's leftovers stay on it, for a person).
@@ -86,20 +89,33 @@ def demo_pace() -> float:
         return DEFAULT_PACE_S
 
 
-def _restart_waybill_numbers(offset: int) -> None:
+def _beside(hub: Hub, kind: str, platform: str, module: str) -> ModuleType | None:
+    """``module`` of the plugin package that registered the ``kind`` connector for ``platform``,
+    found from that connector (the hub names no plugin: it loads them by entry point); None when
+    the plugin is not installed or ships no such module."""
+    connector = hub.plugins.connector_class(kind, platform)
+    if connector is None:
+        return None
+    try:
+        return importlib.import_module(f"{connector.__module__.rpartition('.')[0]}.{module}")
+    except ImportError:
+        return None
+
+
+def _restart_waybill_numbers(hub: Hub, offset: int) -> None:
     """Start the waybill sandboxes' module-level number counters at this run's offset.
 
-    Workaround: the Douyin and Kuaidi100 label sandboxes draw numbers from counters made at import
-    (before the demo sets its offset), so a restarted demo would hand out the earlier run's numbers,
-    which the hub's database already holds (unique per courier) and the parcels would fail.
+    Workaround: the Douyin e-waybill and Kuaidi100 label sandboxes draw numbers from counters made
+    at import (before the demo sets its offset), so a restarted demo would hand out the earlier
+    run's numbers, which the hub's database already holds (unique per courier): the parcels would fail.
     """
-    from plugins.douyin import sandbox_waybill
-    from plugins.logistics.kuaidi100 import sandbox_label
-
     set_sandbox_id_offset(offset)
     try:
-        sandbox_waybill._NUMBERS = sandbox_ids(310_000_000_001)
-        sandbox_label._NUMBERS = sandbox_ids(620_000_000_001)
+        for kind, platform, module, first in (("courier", "douyin_waybill", "sandbox_waybill", 310_000_000_001),
+                                              ("courier", "kuaidi100_label", "sandbox_label", 620_000_000_001)):
+            found = _beside(hub, kind, platform, module)
+            if found is not None and hasattr(found, "_NUMBERS"):
+                setattr(found, "_NUMBERS", sandbox_ids(first))  # noqa: B010 (a private counter, see above)
     finally:
         set_sandbox_id_offset(0)
 
@@ -107,12 +123,11 @@ def _restart_waybill_numbers(offset: int) -> None:
 def _restart_cainiao_numbers(cainiao: Any, offset: int) -> None:
     """The Cainiao sandbox makes its per-cp_code counters at the first waybill (offset 0 by then):
     make the demo's now, at this run's offset (see ``_restart_waybill_numbers``)."""
-    from plugins.taobao.sandbox_cainiao import SUBSCRIBED
-
     set_sandbox_id_offset(offset)
     try:
-        for cp_code in SUBSCRIBED:
-            cainiao._counters[cp_code] = sandbox_ids(1)
+        for rule in DEMO_RULES:
+            if rule.courier == CAINIAO and rule.courier_code:
+                cainiao._counters[rule.courier_code.upper()] = sandbox_ids(1)
     finally:
         set_sandbox_id_offset(0)
 
@@ -124,18 +139,16 @@ def configure(hub: Hub, env: Any, api: str, split_secrets: SecretSplitter) -> Fu
     """Start the 3PL and Kuaidi100 sandboxes and configure warehouses, couriers and the fulfilment
     steps for the demo (sections the operator's config already has are kept). None when a plugin
     it needs is not installed (the demo then runs without fulfilment, as before)."""
-    from plugins.logistics.sandbox import Kuaidi100Sandbox
-    from plugins.warehouse.sandbox import QimenWmsSandbox
-
     config = hub.config
-    wanted = [("warehouse", "qimen"), ("courier", "kuaidi100"), ("courier", "kuaidi100_label")]
-    if any(hub.plugins.connector_class(kind, platform) is None for kind, platform in wanted):
+    wms_class = getattr(_beside(hub, "warehouse", "qimen", "sandbox"), "QimenWmsSandbox", None)
+    k100 = _beside(hub, "courier", "kuaidi100", "sandbox")
+    if wms_class is None or k100 is None or hub.plugins.connector_class("courier", "kuaidi100_label") is None:
         log.warning("demo.fulfilment_missing", detail="the warehouse or logistics plugin is not installed")
         config.warehouses.setdefault(DEMO_OWN, WarehouseConfig(platform="manual"))
         return None
     offset = run_offset()
-    _restart_waybill_numbers(offset)
-    wms, couriers = QimenWmsSandbox(), Kuaidi100Sandbox()
+    _restart_waybill_numbers(hub, offset)
+    wms, couriers = wms_class(), k100.Kuaidi100Sandbox()
     wms_server, k100_server = BackgroundServer(wms.app).start(), BackgroundServer(couriers.app).start()
     env.servers += [wms_server, k100_server]
     for sku, quantity in DEMO_3PL_STOCK.items():
@@ -185,7 +198,7 @@ def configure(hub: Hub, env: Any, api: str, split_secrets: SecretSplitter) -> Fu
         section.review = ReviewSettings(hold_on_buyer_remark=True)
     log.info("demo.fulfilment_started", wms=wms_server.base_url, kuaidi100=k100_server.base_url)
     return FulfilmentDriver(hub, api=api, wms=wms, wms_warehouse=DEMO_3PL, couriers=couriers, own_warehouse=DEMO_OWN,
-                            numbers=itertools.count(offset + 1))
+                            numbers=itertools.count(offset + 1), scans=len(k100.NORMAL_PATH))
 
 
 async def seed_3pl_stock(hub: Hub, new_skus: list[str]) -> None:
@@ -214,6 +227,8 @@ class FulfilmentDriver:
     couriers: Any  # plugins.logistics.sandbox.Kuaidi100Sandbox
     own_warehouse: str
     numbers: itertools.count[int]
+    #: Scans on the Kuaidi100 sandbox's normal path (its ``NORMAL_PATH``), the last one signed for.
+    scans: int = 5
     pace_s: float = field(default_factory=demo_pace)
     clock: Callable[[], float] = time.monotonic
     #: When each thing was first seen ready (WMS delivery order code, own delivery order id) or last
@@ -344,13 +359,10 @@ class FulfilmentDriver:
     async def move_parcels(self) -> None:
         """The courier: each parcel the hub subscribed moves one scan along Kuaidi100's normal path
         every ``pace_s`` (collected … signed for), each followed by Kuaidi100's signed callback."""
-        from plugins.logistics.kuaidi100.mapping import CHINA_TZ
-        from plugins.logistics.kuaidi100.sandbox import NORMAL_PATH
-
         moved = 0
         for key in list(self.couriers.subscriptions):
             waybill = self.couriers.waybills.get(key)
-            if waybill is None or waybill.step >= len(NORMAL_PATH):
+            if waybill is None or waybill.step >= self.scans:
                 self._scanned.pop(key, None)
                 continue
             if moved >= BATCH or not self._due(self._scanned, key):
