@@ -3,20 +3,23 @@
 Starts every channel sandbox the plugins register on a local port, configures a demo shop
 against each (Taobao, Tmall, Douyin, AliExpress when installed), seeds a small catalogue with
 stock, keeps one admin API key and one console user (``demo.operator``, an operator), and keeps
-the sandboxes busy creating orders and moving them along — so a newcomer sees orders and stock
-moving in the API within seconds. Its larger orders are held (``DEMO_HIGH_VALUE_HOLD``) so the
-console's exceptions queue is not empty, and the orders screen offers a shared saved view of them
+the sandboxes busy creating orders, having buyers pay and now and then ask for a refund — so a
+newcomer sees orders and stock moving in the API within seconds. The sandboxes never ship an order
+themselves: the hub fulfils them with no person (``hub.demo_fulfilment``: review, routing to the own
+warehouse or a 3PL, waybills, shipping, the channel told, tracking to delivered). Its larger orders
+and those with a buyer's remark are held by the review (``DEMO_HIGH_VALUE_HOLD``) so the console's
+exceptions queue is not empty, and the orders screen offers a shared saved view of them
 (``DEMO_VIEW_NAME``).
 
-It also writes ``hub-demo.toml`` (the database, the demo shops at the sandboxes' ports, credentials
-by variable name) and ``hub-demo.secrets`` (their values, the admin key and the demo user's
-password, readable by the owner only) in the working directory, so ``hub --config hub-demo.toml
-...`` works against the running demo. A restart in the same directory reuses the database, the
-admin key and the user's password; the sandboxes start empty, so their ids start above the
-earlier run's and the demo shops' listings and cursors of the earlier run are forgotten (``hub
-run`` finishes the earlier run's work before it stops, while its sandboxes still answer). No two
-sandboxes issue the same order id, so an order id names one order across the demo shops. Never
-used in production mode.
+It also writes ``hub-demo.toml`` (the database, the demo shops, warehouses and couriers at the
+sandboxes' ports, the fulfilment sections, credentials by variable name) and ``hub-demo.secrets``
+(their values, the admin key and the demo user's password, readable by the owner only) in the
+working directory, so ``hub --config hub-demo.toml ...`` works against the running demo. A restart
+in the same directory reuses the database, the admin key and the user's password; the sandboxes
+start empty, so their ids start above the earlier run's and the demo shops' listings and cursors of
+the earlier run are forgotten (``hub run`` finishes the earlier run's work before it stops, while
+its sandboxes still answer). No two sandboxes issue the same order id, so an order id names one
+order across the demo shops. Never used in production mode.
 
 Before the first order, each demo shop lists the demo catalogue's SKUs (a sandbox's optional
 ``demo_list``), one item whose code the catalogue does not have (``DEMO_UNKNOWN_CODE``) and one
@@ -38,9 +41,11 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from pydantic import SecretStr
 
+from hub import demo_fulfilment
 from hub.asgi_server import BackgroundServer
-from hub.config import ShopConfig, WarehouseConfig
+from hub.config import ShopConfig
 from hub.context import Hub
+from hub.demo_fulfilment import FulfilmentDriver
 from hub.plugins import HubPlugins
 from hub.sandbox_ids import run_offset, set_sandbox_id_offset
 
@@ -77,6 +82,9 @@ class DemoEnvironment:
     directory: Path
     servers: list[BackgroundServer] = field(default_factory=list)
     sandboxes: dict[str, Any] = field(default_factory=dict)  # shop -> sandbox
+    urls: dict[str, str] = field(default_factory=dict)  # shop -> its sandbox's base URL
+    #: The 3PL, packer and courier (``hub.demo_fulfilment``); None without the plugins it needs.
+    fulfilment: FulfilmentDriver | None = None
     #: Variable name → value: the demo shops' credentials and the admin key (hub-demo.secrets).
     secrets: dict[str, str] = field(default_factory=dict)
     admin_key: str | None = None
@@ -92,6 +100,11 @@ class DemoEnvironment:
         return self.directory / SECRETS_NAME
 
     async def drive(self, stop: asyncio.Event) -> None:
+        """Until stopped: the shops' orders (``drive_shops``) and, beside them, the partners who
+        fulfil them (``FulfilmentDriver.run``)."""
+        await asyncio.gather(self.drive_shops(stop), *([self.fulfilment.run(stop)] if self.fulfilment else []))
+
+    async def drive_shops(self, stop: asyncio.Event) -> None:
         """Create and advance orders in the sandboxes, one shop after another, until stopped: every
         shop takes a step (its first one creates an order) within each round of the shops."""
         shops = itertools.cycle(list(self.sandboxes))
@@ -148,8 +161,22 @@ def new_sandboxes(plugins: HubPlugins, *, started_at: float | None = None) -> di
     return built
 
 
+def _split_secrets(env: DemoEnvironment, account: str, settings: dict[str, Any], model: Any
+                   ) -> tuple[dict[str, Any], dict[str, str]]:
+    """(settings without secrets, setting → variable): the ``SecretStr`` settings of ``model`` go to
+    ``env.secrets`` as ``HUB_DEMO_<ACCOUNT>_<SETTING>``."""
+    settings, credentials = dict(settings), {}
+    prefix = "HUB_DEMO_" + "".join(c if c.isalnum() else "_" for c in account.upper())
+    for name in sorted(_secret_fields(model) & set(settings)):
+        var = f"{prefix}_{name.upper()}"
+        env.secrets[var] = str(settings.pop(name))
+        credentials[name] = var
+    return settings, credentials
+
+
 def start_demo(hub: Hub, directory: Path | None = None) -> DemoEnvironment:
-    """Start the sandboxes, add a demo shop for each to the hub's configuration, write the files."""
+    """Start the sandboxes, add a demo shop for each to the hub's configuration, start the 3PL and
+    courier sandboxes and configure fulfilment for them (``hub.demo_fulfilment``)."""
     env = DemoEnvironment(hub, (directory or Path.cwd()).resolve())
     env.secrets = _read_secrets(env.secrets_path)
     api = f"http://{hub.config.hub.api_host}:{hub.config.hub.api_port}"
@@ -159,12 +186,8 @@ def start_demo(hub: Hub, directory: Path | None = None) -> DemoEnvironment:
         server = BackgroundServer(sandbox.app).start()
         env.servers.append(server)
         shop = f"demo-{platform}"
-        settings = dict(sandbox.shop_settings(shop, server.base_url))
-        credentials = {}
-        for name in sorted(_secret_fields(connector.Settings) & set(settings)):
-            var = f"HUB_DEMO_{platform.upper()}_{name.upper()}"
-            env.secrets[var] = str(settings.pop(name))
-            credentials[name] = var
+        settings, credentials = _split_secrets(env, platform, sandbox.shop_settings(shop, server.base_url),
+                                               connector.Settings)
         hub.config.shops[shop] = ShopConfig(platform=platform, settings=settings, credentials=credentials,
                                             poll_interval_s=20, poll_overlap_s=60)
         sandbox.set_push_target(shop, f"{api}/webhooks/{platform}/{shop}")
@@ -174,12 +197,13 @@ def start_demo(hub: Hub, directory: Path | None = None) -> DemoEnvironment:
             for code in [*DEMO_SKUS, DEMO_UNKNOWN_CODE, ""]:
                 list_demo_items(shop, code, DEMO_LISTED_STOCK)
         env.sandboxes[shop] = sandbox
+        env.urls[shop] = server.base_url
         log.info("demo.sandbox_started", platform=platform, shop=shop, url=server.base_url)
     if hub.config.rules.high_value_hold_amount is None:
         hub.config.rules.high_value_hold_amount = DEMO_HIGH_VALUE_HOLD
+    env.fulfilment = demo_fulfilment.configure(
+        hub, env, api, lambda account, settings, model: _split_secrets(env, account, settings, model))
     hub.config._secrets = {**hub.config.secrets, **env.secrets}
-    if "main" not in hub.config.warehouses:
-        hub.config.warehouses["main"] = WarehouseConfig(platform="manual")
     return env
 
 
@@ -229,8 +253,16 @@ def write_demo_files(env: DemoEnvironment) -> None:
         if shop.credentials:
             lines += ["", f"[shops.{name}.credentials]"]
             lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in shop.credentials.items()]
-    for name, warehouse in config.warehouses.items():
-        lines += ["", f"[warehouses.{name}]", f"platform = {_toml_value(warehouse.platform)}"]
+    for kind, accounts in (("warehouses", config.warehouses), ("couriers", config.couriers)):
+        for name, account in accounts.items():
+            lines += ["", f"[{kind}.{_toml_key(name)}]"]
+            lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in account.model_dump(
+                mode="json", exclude_defaults=True, include={"platform", "priority", "regions", "address", "settings",
+                                                             "credentials"}).items()]
+    if config.rules.high_value_hold_amount is not None:
+        lines += ["", "[rules]", f"high_value_hold_amount = {config.rules.high_value_hold_amount!r}"]
+    for step, values in config.fulfilment.model_dump(mode="json", exclude_defaults=True).items():
+        lines += ["", f"[fulfilment.{step}]", *(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in values.items())]
     env.config_path.write_text("\n".join(lines) + "\n")
     secrets = ["# hub-demo.toml's credentials, the demo's admin API key and the demo user's password. "
                "Keep it to yourself."]
@@ -336,6 +368,7 @@ async def seed_demo(hub: Hub, env: DemoEnvironment) -> str:
             actor="demo",
             reference="demo-seed",
         )
+        await demo_fulfilment.seed_3pl_stock(hub, new_skus)
     await sync_demo_listings(hub, list(env.sandboxes))
     await hub.close_loop_resources()
     env.admin_key = key

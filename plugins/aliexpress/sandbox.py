@@ -159,12 +159,15 @@ class AliExpressSandbox:
         self._shop(shop)
 
     async def demo_step(self, shop: str) -> None:
-        open_orders = [o for o in self._shop(shop).orders.values() if o.status in NEXT_STATUS]
-        if open_orders and random.random() < 0.5:
-            self.advance_order(shop, random.choice(open_orders).order_id)
+        """A buyer's move, never the seller's (the hub fulfils the demo's orders): pay an order or
+        place a new one."""
+        unpaid = [o for o in self._shop(shop).orders.values() if o.status == "PLACE_ORDER_SUCCESS"]
+        if unpaid and random.random() < 0.3:
+            self.advance_order(shop, random.choice(unpaid).order_id)
         else:
             try:
-                self.create_order(shop, random.choice(self.demo_skus), random.randint(1, 3))
+                self.create_order(shop, random.choice(self.demo_skus), random.randint(1, 3),
+                                  paid=random.random() < 0.7)
             except SoldOut:
                 pass
 

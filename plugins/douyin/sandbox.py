@@ -127,12 +127,20 @@ class DouyinSandbox:
                 self.push_targets[shop] = url
 
     async def demo_step(self, shop: str) -> None:
-        open_orders = [o.order_id for o in self.book.shop(shop).orders.values() if o.status in ("1", "2", "3")]
-        if open_orders and self._rng.random() < 0.45:
-            self.advance_order(shop, self._rng.choice(open_orders))
+        """A buyer's move, never the shop's (the hub fulfils the demo's orders): pay an order, now
+        and then ask for a refund before it ships (aftersale type 2), or place a new order."""
+        orders = list(self.book.shop(shop).orders.values())
+        unpaid = [o.order_id for o in orders if o.status == "1"]
+        waiting = [o.order_id for o in orders if o.status == "2"]
+        roll = self._rng.random()
+        if unpaid and roll < 0.3:
+            self.advance_order(shop, self._rng.choice(unpaid))
+        elif waiting and roll < 0.33:
+            self.create_aftersale(shop, self._rng.choice(waiting), 2)
         else:
             codes = list(self.demo_skus)
-            self.create_order(shop, self._rng.choice(codes), self._rng.randint(1, 2))
+            self.create_order(shop, self._rng.choice(codes), self._rng.randint(1, 2),
+                              paid=self._rng.random() < 0.7)
         await self.deliver_pushes()
 
     def create_order(self, shop: str, merchant_sku: str, quantity: int = 1, *, paid: bool = True) -> str:

@@ -335,14 +335,24 @@ class TaobaoSandbox:
                                       "seller_flag": flag}, user_nick=self.shop(shop).nick, pub_time=trade["modified"])
 
     async def demo_step(self, shop: str) -> None:
+        """A buyer's move, never the seller's (the hub fulfils the demo's orders): pay an order,
+        now and then ask for a refund before it ships, or place a new order (most paid at once,
+        some with a remark for the seller)."""
         with self.lock:
-            open_trades = [tid for tid, t in self.shop(shop).trades.items() if t["status"] not in
-                           ("TRADE_FINISHED", "TRADE_CLOSED", "TRADE_CLOSED_BY_TAOBAO")]
-        if open_trades and self._rng.random() < 0.5:
-            self.advance_order(shop, self._rng.choice(open_trades))
+            trades = self.shop(shop).trades
+            unpaid = [tid for tid, t in trades.items() if t["status"] == "WAIT_BUYER_PAY"]
+            waiting = [tid for tid, t in trades.items() if t["status"] == "WAIT_SELLER_SEND_GOODS"
+                       and all(line["refund_status"] == "NO_REFUND" for line in t["orders"]["order"])]
+        roll = self._rng.random()
+        if unpaid and roll < 0.3:
+            self.advance_order(shop, self._rng.choice(unpaid))
+        elif waiting and roll < 0.33:
+            self.create_refund(shop, self._rng.choice(waiting))
         else:
             sku = self._rng.choice(self.demo_skus)
-            self.create_order(shop, sku, self._rng.randint(1, 2))
+            remark = "请周末送货 · please deliver at the weekend" if self._rng.random() < 0.06 else None
+            quantity = 2 if self._rng.random() < 0.15 else 1  # two units: above the demo's high-value hold
+            self.create_order(shop, sku, quantity, paid=self._rng.random() < 0.7, buyer_message=remark)
 
     # -- TOP handlers --------------------------------------------------------------------------
 

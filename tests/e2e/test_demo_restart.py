@@ -59,14 +59,15 @@ def demo_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 class Demo:
-    def __init__(self, directory: Path, port: int, run: int) -> None:
+    def __init__(self, directory: Path, port: int, run: int, env: dict[str, str] | None = None) -> None:
         self.directory = directory
         self.base = f"http://127.0.0.1:{port}"
         self.log = directory / f"demo-run-{run}.log"
         self.key: str | None = None
         with self.log.open("w") as log:  # the demo's log: shown when a wait fails
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "hub.cli", "run", "--demo", "--port", str(port)], cwd=directory, env=_env(),
+                [sys.executable, "-m", "hub.cli", "run", "--demo", "--port", str(port)], cwd=directory,
+                env={**_env(), **(env or {})},
                 stdout=subprocess.PIPE, stderr=log, text=True,
             )
 
