@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from hub.config import AccountConfig, resolve_credentials
 from hub.errors import ConfigError, NotFoundError
 
@@ -60,7 +62,12 @@ class AccountRegistry:
         values, problems = resolve_credentials(account, f"{section}.{name}", secrets=self.hub.config.secrets)
         if problems:
             raise ConfigError(f"{kind} {name!r} is misconfigured", problems)
-        settings = cls.Settings.model_validate(values)
+        try:
+            settings = cls.Settings.model_validate(values)
+        except ValidationError as exc:  # a person must fix the file: final, never retried as transient
+            raise ConfigError(f"{kind} {name!r}: its settings are invalid", [
+                (f"{section}.{name}.settings." + ".".join(str(part) for part in error["loc"]), error["msg"])
+                for error in exc.errors()]) from exc
         bucket = TokenBucket(
             self.hub.redis(), f"ratelimit:{kind}:{name}", account.rate_limit_per_s, account.rate_limit_burst,
             key_prefix=self.hub.redis_key(""),
