@@ -22,7 +22,7 @@ from hub.services.fulfilment import tracking
 from hub.testing.hub import running_hub
 from hub.testing.tracking import shipped_order, tracking_config
 from plugins.logistics.sandbox import Kuaidi100Sandbox
-from tests.e2e.console_browser_support import DESKTOP, PHONE, browser_or_skip, page_width, shot, signed_in_console
+from tests.e2e.console_browser_support import browser_on_postgres_redis, fits_a_phone, shot, signed_in_console
 from tests.e2e.hub_e2e_support import Backend, backend
 
 __all__ = ["backend"]
@@ -41,9 +41,7 @@ def kuaidi100() -> Iterator[tuple[Kuaidi100Sandbox, str]]:
 async def test_operator_follows_a_parcel_and_resolves_its_stall_in_the_browser(
     backend: Backend, kuaidi100: tuple[Kuaidi100Sandbox, str]
 ) -> None:
-    if backend.redis_url is None:
-        pytest.skip("the browser test runs on PostgreSQL + Redis only (the screen does not depend on the backend)")
-    browser_or_skip()
+    browser_on_postgres_redis(backend)
     box, sandbox_url = kuaidi100
     config = tracking_config(backend.database_url, redis_url=backend.redis_url,
                              sandbox_settings=box.courier_settings(sandbox_url))
@@ -82,12 +80,7 @@ async def test_operator_follows_a_parcel_and_resolves_its_stall_in_the_browser(
                 await shot(page, "console-fulfilment-exceptions")
 
                 # A phone: nothing wider than the screen, the resolve still there.
-                await page.set_viewport_size(PHONE)
-                await page.reload()
-                await row.locator(f"[data-testid=resolve-{stalled.id}]").wait_for()
-                width = await page_width(page)
-                assert width <= PHONE["width"], f"the queue is {width} px wide on a {PHONE['width']} px phone"
-                await page.set_viewport_size(DESKTOP)
+                await fits_a_phone(page, "the queue", ready=row.locator(f"[data-testid=resolve-{stalled.id}]"))
 
                 await page.fill(f"[data-testid=note-{stalled.id}]", "courier found it at the depot")
                 await page.click(f"[data-testid=resolve-{stalled.id}]")
