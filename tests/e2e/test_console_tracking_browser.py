@@ -10,13 +10,11 @@ Skipped only when ``/usr/bin/chromium`` is missing outside CI; in CI (``$CI`` se
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from hub.asgi_server import serve_in_thread
 from hub.db.tables import FulfilmentExceptionRow
 from hub.services.fulfilment import tracking
 from hub.testing.hub import running_hub
@@ -24,18 +22,12 @@ from hub.testing.tracking import shipped_order, tracking_config
 from plugins.logistics.sandbox import Kuaidi100Sandbox
 from tests.e2e.console_browser_support import browser_on_postgres_redis, fits_a_phone, shot, signed_in_console
 from tests.e2e.hub_e2e_support import Backend, backend
+from tests.e2e.kuaidi100_support import kuaidi100
 
-__all__ = ["backend"]
+__all__ = ["backend", "kuaidi100"]
 pytestmark = pytest.mark.e2e
 
 NUMBER = "78000000000000000777"
-
-
-@pytest.fixture
-def kuaidi100() -> Iterator[tuple[Kuaidi100Sandbox, str]]:
-    emulator = Kuaidi100Sandbox()
-    with serve_in_thread(emulator.app) as base_url:
-        yield emulator, base_url
 
 
 async def test_operator_follows_a_parcel_and_resolves_its_stall_in_the_browser(
