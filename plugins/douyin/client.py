@@ -15,12 +15,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import httpx
 import structlog
+from pydantic import SecretStr
 
-from contracts.connectors import ShopState
+from contracts.connectors import ConnectorContext, ShopState
 from hub.plugin_api import (
     AuthorizationError,
     BadInputError,
@@ -447,3 +448,55 @@ class DouyinClient:
     async def call(self, method: str, params: Any | None = None, *, retry: bool = True) -> Any:
         """``call_envelope(...).data``."""
         return (await self.call_envelope(method, params, retry=retry)).data
+
+
+class ClientSettings(Protocol):
+    """What a shop's and an e-waybill account's settings both give the client: the app, the shop,
+    the tokens and the pacing."""
+
+    @property
+    def gateway_url(self) -> str: ...
+    @property
+    def app_key(self) -> str: ...
+    @property
+    def app_secret(self) -> SecretStr: ...
+    @property
+    def access_token(self) -> SecretStr | None: ...
+    @property
+    def refresh_token(self) -> SecretStr | None: ...
+    @property
+    def sign_method(self) -> SignMethod: ...
+    @property
+    def app_type(self) -> Literal["tool", "self"]: ...
+    @property
+    def shop_id(self) -> str: ...
+    @property
+    def token_refresh_margin_s(self) -> float: ...
+    @property
+    def throttle_retry_after_s(self) -> float: ...
+    @property
+    def min_call_interval_ms(self) -> int: ...
+    @property
+    def timeout_s(self) -> float: ...
+
+
+def client_for(context: ConnectorContext, settings: ClientSettings) -> DouyinClient:
+    """The client of one configured connector (a shop or an e-waybill account): its tokens kept
+    in the connector's own state, its calls paced by the hub's throttle for it."""
+    return DouyinClient(
+        shop=context.name,
+        gateway_url=settings.gateway_url,
+        app_key=settings.app_key,
+        app_secret=settings.app_secret.get_secret_value(),
+        access_token=settings.access_token.get_secret_value() if settings.access_token else None,
+        refresh_token=settings.refresh_token.get_secret_value() if settings.refresh_token else None,
+        sign_method=settings.sign_method,
+        state=context.state,
+        app_type=settings.app_type,
+        shop_id=settings.shop_id,
+        refresh_margin_s=settings.token_refresh_margin_s,
+        throttle=context.throttle,
+        throttle_retry_after=settings.throttle_retry_after_s,
+        min_call_interval_s=settings.min_call_interval_ms / 1000,
+        timeout_s=settings.timeout_s,
+    )
