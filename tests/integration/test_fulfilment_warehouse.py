@@ -63,11 +63,17 @@ async def _count(hub: Hub, model: Any, *where: Any) -> int:
         return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
+async def _delivery(hub: Hub, code: str, lines: list[tuple[str, int]], **where: Any) -> tuple[int, Any, int]:
+    """A paid order in the hub's shop and its delivery order ``code`` (``where``: warehouse, kind)."""
+    shop = next(iter(hub.config.shops))
+    order_id, order = await ff.paid_order(hub, platform="shipshop", shop=shop, lines=lines)
+    delivery_id = await ff.delivery_order(hub, order_id, order, code=code, **where)
+    return order_id, order, delivery_id
+
+
 async def _wms_order(hub: Hub, code: str, lines: list[tuple[str, int]] | None = None) -> tuple[int, int]:
     """A paid order, its delivery order to the WMS, created in the sandbox too."""
-    shop = next(iter(hub.config.shops))
-    order_id, order = await ff.paid_order(hub, platform="shipshop", shop=shop, lines=lines or [("SKU-1", 2)])
-    delivery_id = await ff.delivery_order(hub, order_id, order, code=code, warehouse=WMS, kind="wms")
+    order_id, order, delivery_id = await _delivery(hub, code, lines or [("SKU-1", 2)], warehouse=WMS, kind="wms")
     await hub.accounts().warehouse(WMS).create_delivery_order(order, [line.external_id for line in order.lines], code)
     return order_id, delivery_id
 
@@ -211,9 +217,7 @@ async def test_own_warehouse_pick_pack_ship_records_one_shipment_and_refuses_a_p
 ) -> None:
     sandbox, base_url = wms
     with _hub(_config(database_url, sandbox, base_url)) as hub:
-        shop = next(iter(hub.config.shops))
-        order_id, order = await ff.paid_order(hub, platform="shipshop", shop=shop, lines=[("SKU-1", 2), ("SKU-2", 1)])
-        delivery_id = await ff.delivery_order(hub, order_id, order, code="OWN-1", warehouse="main")
+        order_id, order, delivery_id = await _delivery(hub, "OWN-1", [("SKU-1", 2), ("SKU-2", 1)], warehouse="main")
         first_parcel = await ff.parcel(hub, delivery_id, order_id, waybill_number="SF900001")
         line_a, line_b = (line.external_id for line in order.lines)
         key = await new_key(hub, "warehouse")
@@ -266,9 +270,7 @@ async def test_own_warehouse_steps_refuse_bad_states_and_input_with_reasons(
 ) -> None:
     sandbox, base_url = wms
     with _hub(_config(database_url, sandbox, base_url)) as hub:
-        shop = next(iter(hub.config.shops))
-        order_id, order = await ff.paid_order(hub, platform="shipshop", shop=shop, lines=[("SKU-1", 2)])
-        delivery_id = await ff.delivery_order(hub, order_id, order, code="OWN-2", warehouse="main")
+        _, order, delivery_id = await _delivery(hub, "OWN-2", [("SKU-1", 2)], warehouse="main")
         _, wms_delivery = await _wms_order(hub, "DO-W-4")
         viewer, clerk = await new_key(hub, "viewer"), await new_key(hub, "warehouse")
         async with api_client(hub) as client:
