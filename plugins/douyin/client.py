@@ -454,30 +454,18 @@ class ClientSettings(Protocol):
     """What a shop's and an e-waybill account's settings both give the client: the app, the shop,
     the tokens and the pacing."""
 
-    @property
-    def gateway_url(self) -> str: ...
-    @property
-    def app_key(self) -> str: ...
-    @property
-    def app_secret(self) -> SecretStr: ...
-    @property
-    def access_token(self) -> SecretStr | None: ...
-    @property
-    def refresh_token(self) -> SecretStr | None: ...
-    @property
-    def sign_method(self) -> SignMethod: ...
-    @property
-    def app_type(self) -> Literal["tool", "self"]: ...
-    @property
-    def shop_id(self) -> str: ...
-    @property
-    def token_refresh_margin_s(self) -> float: ...
-    @property
-    def throttle_retry_after_s(self) -> float: ...
-    @property
-    def min_call_interval_ms(self) -> int: ...
-    @property
-    def timeout_s(self) -> float: ...
+    gateway_url: str
+    app_key: str
+    app_secret: SecretStr
+    access_token: SecretStr | None
+    refresh_token: SecretStr | None
+    sign_method: SignMethod
+    app_type: Literal["tool", "self"]
+    shop_id: str
+    token_refresh_margin_s: float
+    throttle_retry_after_s: float
+    min_call_interval_ms: int
+    timeout_s: float
 
 
 def client_for(context: ConnectorContext, settings: ClientSettings) -> DouyinClient:
