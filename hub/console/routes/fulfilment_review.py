@@ -25,7 +25,7 @@ from hub.api.auth import Permission
 from hub.api.errors import ApiError
 from hub.api.queries.fulfilment_counts import fulfilment_counts
 from hub.api.routes.fulfilment_review import HoldIn, approve_order, hold_order
-from hub.console.auth import ConsolePrincipal, check_form, console_principal, require_right
+from hub.console.auth import ConsolePrincipal, checked_form, console_principal, require_right
 from hub.console.pages import api_error_page, error_page, render, translator, write_session
 from hub.console.routes.orders import release_from_form
 from hub.context import Hub
@@ -123,16 +123,9 @@ async def review_panel(request: Request, order_id: int,
     })
 
 
-async def _form(request: Request) -> tuple[dict[str, str], ConsolePrincipal]:
-    form = await check_form(request)
-    principal = await console_principal(request)
-    require_right(principal, Permission.ORDERS_WRITE)
-    return form, principal
-
-
 @router.post("/fulfilment/{order_id}/approve")
 async def approve_from_form(request: Request, order_id: int) -> Response:
-    form, principal = await _form(request)
+    form, principal = await checked_form(request, Permission.ORDERS_WRITE)
     try:
         await approve_order(request, order_id, principal)
     except ApiError as exc:
@@ -143,7 +136,7 @@ async def approve_from_form(request: Request, order_id: int) -> Response:
 
 @router.post("/fulfilment/{order_id}/hold")
 async def hold_from_form(request: Request, order_id: int) -> Response:
-    form, principal = await _form(request)
+    form, principal = await checked_form(request, Permission.ORDERS_WRITE)
     try:
         body = HoldIn(reason=form.get("reason", ""))
     except ValidationError:
