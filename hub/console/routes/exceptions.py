@@ -29,7 +29,7 @@ from hub.api.queries.exceptions import (
 )
 from hub.api.routes.orders import release_held_orders
 from hub.console.auth import ConsolePrincipal, checked_form, console_principal
-from hub.console.pages import api_error_page, error_page, render, translator, write_session
+from hub.console.pages import api_error_page, error_page, render, translator, with_notice, write_session
 from hub.console.routes import exception_letters
 from hub.console.routes.orders import release_from_form
 from hub.context import Hub
@@ -51,13 +51,6 @@ def back_to(target: str | None) -> str:
     if target and target.startswith(BASE) and not target.startswith("//") and "\\" not in target:
         return target
     return BASE
-
-
-def with_notice(target: str, **notice: object) -> str:
-    """``target`` with the notice's values as query parameters (kept before any ``#fragment``)."""
-    path, _, fragment = target.partition("#")
-    joiner = "&" if "?" in path else "?"
-    return f"{path}{joiner}{urlencode(notice)}" + (f"#{fragment}" if fragment else "")
 
 
 @router.get("", include_in_schema=False)
