@@ -72,6 +72,14 @@ def _order(province: str, lines: list[tuple[str, int]]) -> Any:
         update={"province": province})})
 
 
+async def _routed(hub: Hub, province: str, lines: list[tuple[str, int]]) -> tuple[int, Any]:
+    """An approved order to ``province``, routed by the flow into its one delivery order."""
+    order_id = await approved_order(hub, _order(province, lines))
+    await flow.fulfil_orders(hub, [order_id])
+    [do] = await delivery_orders_of(hub, order_id)
+    return order_id, do
+
+
 async def _fulfilment(hub: Hub, order_id: int) -> str:
     async with hub.database().session() as session:
         return str(await session.scalar(select(OrderRow.fulfilment_status).where(OrderRow.id == order_id)))
@@ -130,9 +138,7 @@ async def test_a_transient_wms_fault_leaves_it_pending_and_the_retry_sends_it_on
     sandbox, base_url = wms
     with running_hub(_config(database_url, sandbox, base_url), start_workers=False, relay=False) as hub:
         await stock(hub, {("wms-hz", "SKU-1"): 10})
-        order_id = await approved_order(hub, _order("上海", [("SKU-1", 1)]))
-        await flow.fulfil_orders(hub, [order_id])
-        [do] = await delivery_orders_of(hub, order_id)
+        order_id, do = await _routed(hub, "上海", [("SKU-1", 1)])
 
         sandbox.inject_fault("unavailable", count=10)
         with pytest.raises(RetryableError):
@@ -223,9 +229,7 @@ async def test_a_wms_refusal_fails_the_delivery_order_holds_the_order_and_raises
     sandbox, base_url = wms
     with running_hub(_config(database_url, sandbox, base_url), start_workers=False, relay=False) as hub:
         await stock(hub, {("wms-hz", "SKU-1"): 10})
-        order_id = await approved_order(hub, _order("浙江省", [("SKU-1", 1)]))
-        await flow.fulfil_orders(hub, [order_id])
-        [do] = await delivery_orders_of(hub, order_id)
+        order_id, do = await _routed(hub, "浙江省", [("SKU-1", 1)])
 
         sandbox.inject_fault("failure")  # flag=failure, and the WMS does not know the code
         assert await delivery_orders.send_delivery_orders(hub, [do.id]) == {do.id: "failed"}
@@ -290,9 +294,7 @@ async def test_a_cancel_that_overtakes_the_send_is_cancelled_at_the_wms_after(
     sandbox, base_url = wms
     with running_hub(_config(database_url, sandbox, base_url), start_workers=False, relay=False) as hub:
         await stock(hub, {("wms-hz", "SKU-1"): 10})
-        order_id = await approved_order(hub, _order("浙江省", [("SKU-1", 1)]))
-        await flow.fulfil_orders(hub, [order_id])
-        [do] = await delivery_orders_of(hub, order_id)
+        order_id, do = await _routed(hub, "浙江省", [("SKU-1", 1)])
         attempt = await delivery_orders._begin(hub, do.id)  # the send claimed it and is calling the WMS
         assert attempt is not None
         assert await delivery_orders.cancel_delivery_order(hub, do.id, reason="refund", actor="user:ops")
@@ -402,9 +404,7 @@ async def test_a_delivery_order_of_an_order_held_meanwhile_waits_until_the_hold_
     sandbox, base_url = wms
     with running_hub(_config(database_url, sandbox, base_url), start_workers=False, relay=False) as hub:
         await stock(hub, {("wms-hz", "SKU-1"): 10})
-        order_id = await approved_order(hub, _order("浙江省", [("SKU-1", 1)]))
-        await flow.fulfil_orders(hub, [order_id])
-        [do] = await delivery_orders_of(hub, order_id)
+        order_id, do = await _routed(hub, "浙江省", [("SKU-1", 1)])
         async with hub.database().transaction() as session:
             await orders.add_hold(session, order_id, Hold(code="address_check", reason="check it"), cause="api")
 
