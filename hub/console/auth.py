@@ -200,6 +200,14 @@ async def check_form(request: Request) -> dict[str, str]:
     return await check_csrf(request)
 
 
+async def checked_form(request: Request, permission: Permission) -> tuple[dict[str, str], ConsolePrincipal]:
+    """A write form's values and who posted it: ``check_form``, then ``require_right`` of ``permission``."""
+    form = await check_form(request)
+    principal = await console_principal(request)
+    require_right(principal, permission)
+    return form, principal
+
+
 async def check_csrf(request: Request) -> dict[str, str]:
     form = await request.form()
     values = {k: v for k, v in form.items() if isinstance(v, str)}

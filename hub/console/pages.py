@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
@@ -47,6 +47,13 @@ def code_spans(text: object) -> Markup:
 
 
 TEMPLATES.env.filters["code_spans"] = code_spans
+
+
+def with_notice(target: str, **notice: object) -> str:
+    """``target`` with the notice's values as query parameters (kept before any ``#fragment``)."""
+    path, _, fragment = target.partition("#")
+    joiner = "&" if "?" in path else "?"
+    return f"{path}{joiner}{urlencode(notice)}" + (f"#{fragment}" if fragment else "")
 
 
 def translator(request: Request) -> Translator:

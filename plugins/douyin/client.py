@@ -15,12 +15,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import httpx
 import structlog
+from pydantic import SecretStr
 
-from contracts.connectors import ShopState
+from contracts.connectors import ConnectorContext, ShopState
 from hub.plugin_api import (
     AuthorizationError,
     BadInputError,
@@ -447,3 +448,43 @@ class DouyinClient:
     async def call(self, method: str, params: Any | None = None, *, retry: bool = True) -> Any:
         """``call_envelope(...).data``."""
         return (await self.call_envelope(method, params, retry=retry)).data
+
+
+class ClientSettings(Protocol):
+    """What a shop's and an e-waybill account's settings both give the client: the app, the shop,
+    the tokens and the pacing."""
+
+    gateway_url: str
+    app_key: str
+    app_secret: SecretStr
+    access_token: SecretStr | None
+    refresh_token: SecretStr | None
+    sign_method: SignMethod
+    app_type: Literal["tool", "self"]
+    shop_id: str
+    token_refresh_margin_s: float
+    throttle_retry_after_s: float
+    min_call_interval_ms: int
+    timeout_s: float
+
+
+def client_for(context: ConnectorContext, settings: ClientSettings) -> DouyinClient:
+    """The client of one configured connector (a shop or an e-waybill account): its tokens kept
+    in the connector's own state, its calls paced by the hub's throttle for it."""
+    return DouyinClient(
+        shop=context.name,
+        gateway_url=settings.gateway_url,
+        app_key=settings.app_key,
+        app_secret=settings.app_secret.get_secret_value(),
+        access_token=settings.access_token.get_secret_value() if settings.access_token else None,
+        refresh_token=settings.refresh_token.get_secret_value() if settings.refresh_token else None,
+        sign_method=settings.sign_method,
+        state=context.state,
+        app_type=settings.app_type,
+        shop_id=settings.shop_id,
+        refresh_margin_s=settings.token_refresh_margin_s,
+        throttle=context.throttle,
+        throttle_retry_after=settings.throttle_retry_after_s,
+        min_call_interval_s=settings.min_call_interval_ms / 1000,
+        timeout_s=settings.timeout_s,
+    )

@@ -28,7 +28,7 @@ from contracts import (
 )
 from hub.plugin_api import BadInputError, PermanentError, RetryableError
 from plugins.douyin import waybill_mapping as mapping
-from plugins.douyin.client import DEFAULT_GATEWAY, DouyinClient, DouyinRefusal
+from plugins.douyin.client import DEFAULT_GATEWAY, DouyinRefusal, client_for
 
 log = structlog.get_logger(__name__)
 
@@ -116,23 +116,7 @@ class DouyinWaybill:
         self.context = context
         settings: DouyinWaybillSettings = context.settings
         self.settings = settings
-        self.client = DouyinClient(
-            shop=context.name,
-            gateway_url=settings.gateway_url,
-            app_key=settings.app_key,
-            app_secret=settings.app_secret.get_secret_value(),
-            access_token=settings.access_token.get_secret_value() if settings.access_token else None,
-            refresh_token=settings.refresh_token.get_secret_value() if settings.refresh_token else None,
-            sign_method=settings.sign_method,
-            state=context.state,
-            app_type=settings.app_type,
-            shop_id=settings.shop_id,
-            refresh_margin_s=settings.token_refresh_margin_s,
-            throttle=context.throttle,
-            throttle_retry_after=settings.throttle_retry_after_s,
-            min_call_interval_s=settings.min_call_interval_ms / 1000,
-            timeout_s=settings.timeout_s,
-        )
+        self.client = client_for(context, settings)
 
     async def aclose(self) -> None:
         await self.client.aclose()

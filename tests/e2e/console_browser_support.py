@@ -48,8 +48,33 @@ async def shot(page: Any, name: str) -> None:
     os.replace(partial, target)
 
 
+def browser_on_postgres_redis(backend: Any) -> None:
+    """Skip unless ``backend`` is PostgreSQL + Redis (a screen does not depend on the backend, so
+    its browser test runs once), then make sure Chromium is there (``browser_or_skip``)."""
+    if backend.redis_url is None:
+        pytest.skip("the browser test runs on PostgreSQL + Redis only (the screen does not depend on the backend)")
+    browser_or_skip()
+
+
 async def page_width(page: Any) -> int:
     return int(await page.evaluate("document.documentElement.scrollWidth"))
+
+
+async def fits_a_phone(
+    page: Any, screen: str, *, ready: Any = None, slack: int = 0, screenshot: str | None = None,
+) -> None:
+    """Reload ``page`` on a phone's viewport, wait for ``ready`` (a locator) when given, assert
+    nothing is wider than the screen (``slack`` pixels allowed), save ``screenshot`` when named,
+    and go back to the desktop viewport."""
+    await page.set_viewport_size(PHONE)
+    await page.reload()
+    if ready is not None:
+        await ready.wait_for()
+    width = await page_width(page)
+    assert width <= PHONE["width"] + slack, f"{screen} is {width} px wide on a {PHONE['width']} px phone"
+    if screenshot is not None:
+        await shot(page, screenshot)
+    await page.set_viewport_size(DESKTOP)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from hub.context import Hub
 from hub.db.tables import DeadLetterRow, InboxRow, OrderHoldRow
-from tests.e2e.console_browser_support import DESKTOP, PHONE, browser_or_skip, page_width, shot, signed_in_console
+from tests.e2e.console_browser_support import browser_on_postgres_redis, fits_a_phone, shot, signed_in_console
 from tests.e2e.hub_e2e_support import (
     Backend,
     backend,
@@ -59,9 +59,7 @@ async def _inbox_status(hub: Hub, inbox_ids: list[int]) -> set[str]:
 
 
 async def test_operator_releases_a_held_order_and_replays_dead_letters_in_the_browser(backend: Backend) -> None:
-    if backend.redis_url is None:
-        pytest.skip("the browser test runs on PostgreSQL + Redis only (the screen does not depend on the backend)")
-    browser_or_skip()
+    browser_on_postgres_redis(backend)
     with served_sandboxes(["taobao"]) as served:
         config = e2e_config(backend, served, rules={"high_value_hold_amount": 50})
         with e2e_hub(config) as hub:
@@ -109,13 +107,8 @@ async def _scenario(hub: Hub, shop: str, box: Any) -> None:
         await shot(page, "console-exceptions")
 
         # A phone: nothing wider than the screen, the held order and its release still there.
-        await page.set_viewport_size(PHONE)
-        await page.reload()
-        await row.locator(f"[data-testid=release-{big_id}]").wait_for()
-        width = await page_width(page)
-        assert width <= PHONE["width"], f"the exceptions screen is {width} px wide on a {PHONE['width']} px phone"
-        await shot(page, "console-exceptions-phone")
-        await page.set_viewport_size(DESKTOP)
+        await fits_a_phone(page, "the exceptions screen", ready=row.locator(f"[data-testid=release-{big_id}]"),
+                           screenshot="console-exceptions-phone")
 
         # Release: the page says so, the reason's group is gone, the hub names who did it.
         await page.click(f"[data-testid=release-{big_id}]")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from hub.testing.hub import hub_config, running_hub
-from tests.e2e.console_browser_support import browser_or_skip, signed_in_console
+from tests.e2e.console_browser_support import browser_on_postgres_redis, signed_in_console
 from tests.e2e.hub_e2e_support import Backend, backend
 from tests.integration.test_console_fulfilment_nav import SCREENS, SEEDED, seed_fulfilment
 
@@ -21,9 +21,7 @@ pytestmark = pytest.mark.e2e
 
 
 async def test_operator_walks_the_fulfilment_screens_in_the_browser(backend: Backend) -> None:
-    if backend.redis_url is None:
-        pytest.skip("the browser test runs on PostgreSQL + Redis only (the screens do not depend on the backend)")
-    browser_or_skip()
+    browser_on_postgres_redis(backend)
     config = hub_config(backend.database_url, redis_url=backend.redis_url)
     with running_hub(config, start_workers=False, relay=False) as hub:
         try:

@@ -16,7 +16,7 @@ from contracts.fulfilment import Hold
 from hub.context import Hub, build_hub
 from hub.testing.factories import make_order
 from hub.testing.hub import hub_config
-from tests.e2e.console_browser_support import PHONE, page_width, shot, signed_in_console
+from tests.e2e.console_browser_support import fits_a_phone, shot, signed_in_console
 from tests.e2e.hub_e2e_support import Backend, backend, close_test_loop
 
 __all__ = ["backend"]
@@ -83,12 +83,7 @@ async def test_a_saved_view_brings_back_the_same_filtered_orders(backend: Backen
             assert await page.locator("select[name=platform]").input_value() == "tmall"
             assert await page.locator("#f-held").is_checked()
 
-            await page.set_viewport_size(PHONE)
-            await page.reload()
-            width = await page_width(page)
-            assert width <= PHONE["width"], f"the orders screen is {width} px wide on a {PHONE['width']} px phone"
-            await shot(page, "console-orders-phone")
-            await page.set_viewport_size({"width": 1280, "height": 900})
+            await fits_a_phone(page, "the orders screen", screenshot="console-orders-phone")
 
             await page.click("[data-testid=delete-view]")
             await page.locator("[data-testid=view-deleted]").wait_for()

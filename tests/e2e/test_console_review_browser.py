@@ -17,7 +17,7 @@ from sqlalchemy import select
 from hub.context import Hub
 from hub.db.tables import OrderRow, OutboxRow
 from hub.services.fulfilment.flow import FULFIL_ACTOR
-from tests.e2e.console_browser_support import browser_or_skip, shot, signed_in_console
+from tests.e2e.console_browser_support import browser_on_postgres_redis, shot, signed_in_console
 from tests.e2e.hub_e2e_support import (
     Backend,
     backend,
@@ -50,9 +50,7 @@ async def _handed_over(hub: Hub, order_id: int) -> bool:
 
 
 async def test_operator_approves_an_order_the_review_held_in_the_browser(backend: Backend) -> None:
-    if backend.redis_url is None:
-        pytest.skip("the browser test runs on PostgreSQL + Redis only (the screen does not depend on the backend)")
-    browser_or_skip()
+    browser_on_postgres_redis(backend)
     with served_sandboxes(["taobao"]) as served:
         config = e2e_config(backend, served, fulfilment={"review": {"amount_above": "50"}})
         with e2e_hub(config) as hub:

@@ -10,40 +10,30 @@ Skipped only when ``/usr/bin/chromium`` is missing outside CI; in CI (``$CI`` se
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from hub.asgi_server import serve_in_thread
 from hub.db.tables import FulfilmentExceptionRow
 from hub.services.fulfilment import tracking
 from hub.testing.hub import running_hub
 from hub.testing.tracking import shipped_order, tracking_config
 from plugins.logistics.sandbox import Kuaidi100Sandbox
-from tests.e2e.console_browser_support import DESKTOP, PHONE, browser_or_skip, page_width, shot, signed_in_console
+from tests.e2e.console_browser_support import browser_on_postgres_redis, fits_a_phone, shot, signed_in_console
 from tests.e2e.hub_e2e_support import Backend, backend
+from tests.e2e.kuaidi100_support import kuaidi100
 
-__all__ = ["backend"]
+__all__ = ["backend", "kuaidi100"]
 pytestmark = pytest.mark.e2e
 
 NUMBER = "78000000000000000777"
 
 
-@pytest.fixture
-def kuaidi100() -> Iterator[tuple[Kuaidi100Sandbox, str]]:
-    emulator = Kuaidi100Sandbox()
-    with serve_in_thread(emulator.app) as base_url:
-        yield emulator, base_url
-
-
 async def test_operator_follows_a_parcel_and_resolves_its_stall_in_the_browser(
     backend: Backend, kuaidi100: tuple[Kuaidi100Sandbox, str]
 ) -> None:
-    if backend.redis_url is None:
-        pytest.skip("the browser test runs on PostgreSQL + Redis only (the screen does not depend on the backend)")
-    browser_or_skip()
+    browser_on_postgres_redis(backend)
     box, sandbox_url = kuaidi100
     config = tracking_config(backend.database_url, redis_url=backend.redis_url,
                              sandbox_settings=box.courier_settings(sandbox_url))
@@ -82,12 +72,7 @@ async def test_operator_follows_a_parcel_and_resolves_its_stall_in_the_browser(
                 await shot(page, "console-fulfilment-exceptions")
 
                 # A phone: nothing wider than the screen, the resolve still there.
-                await page.set_viewport_size(PHONE)
-                await page.reload()
-                await row.locator(f"[data-testid=resolve-{stalled.id}]").wait_for()
-                width = await page_width(page)
-                assert width <= PHONE["width"], f"the queue is {width} px wide on a {PHONE['width']} px phone"
-                await page.set_viewport_size(DESKTOP)
+                await fits_a_phone(page, "the queue", ready=row.locator(f"[data-testid=resolve-{stalled.id}]"))
 
                 await page.fill(f"[data-testid=note-{stalled.id}]", "courier found it at the depot")
                 await page.click(f"[data-testid=resolve-{stalled.id}]")

@@ -18,7 +18,7 @@ from hub.context import Hub
 from hub.db.tables import DeliveryOrderRow, ParcelRow, ShipmentRow
 from hub.testing import fulfilment_factories as ff
 from hub.testing.hub import hub_config, running_hub
-from tests.e2e.console_browser_support import PHONE, browser_or_skip, page_width, shot, signed_in_console
+from tests.e2e.console_browser_support import browser_or_skip, fits_a_phone, shot, signed_in_console
 from tests.integration.test_fulfilment_flow import Plugin
 
 pytestmark = pytest.mark.e2e
@@ -52,11 +52,7 @@ async def test_operator_picks_packs_and_ships_in_the_browser(database_url: str) 
             assert "3" in await page.locator("[data-testid=total-WH-TEE]").inner_text()
             await shot(page, "console-warehouse")
 
-            await page.set_viewport_size(PHONE)
-            await page.reload()
-            width = await page_width(page)
-            assert width <= PHONE["width"] + 40, f"the warehouse screen is {width} px wide on a phone"
-            await page.set_viewport_size({"width": 1280, "height": 900})
+            await fits_a_phone(page, "the warehouse screen", slack=40)
 
             await page.click(f"[data-testid=pick-{ready_do}]")
             assert f"Delivery order {ready_do} is being picked." in await page.locator(

@@ -12,25 +12,21 @@ from __future__ import annotations
 import pytest
 
 from hub.services.fulfilment import waybills
-from hub.testing.hub import running_hub
-from hub.testing.waybill_provider import FakeWaybillProvider, WaybillProviderPlugin, make_parcels
-from tests.e2e.console_browser_support import browser_or_skip, shot, signed_in_console
+from hub.testing.waybill_provider import FakeWaybillProvider, make_parcels
+from tests.e2e.console_browser_support import browser_on_postgres_redis, shot, signed_in_console
 from tests.e2e.hub_e2e_support import Backend, backend, close_test_loop
-from tests.integration.test_fulfilment_waybills import config, courier_of, paid_order
+from tests.integration.test_fulfilment_waybills import config, courier_of, paid_order, provider_hub
 
 __all__ = ["backend"]
 pytestmark = pytest.mark.e2e
 
 
 async def test_a_clerk_prints_the_labels_of_the_parcels_awaiting_print(backend: Backend) -> None:
-    if backend.redis_url is None:
-        pytest.skip("the browser test runs on PostgreSQL + Redis only (the screen does not depend on the backend)")
-    browser_or_skip()
+    browser_on_postgres_redis(backend)
     FakeWaybillProvider.reset()
     cfg = config(backend.database_url)
     cfg = cfg.model_copy(update={"hub": cfg.hub.model_copy(update={"redis_url": backend.redis_url})})
-    with running_hub(cfg, extra_plugins=[WaybillProviderPlugin()], load_entry_points=False,
-                     start_workers=False, relay=False) as hub:
+    with provider_hub(cfg) as hub:
         try:
             order_id = await paid_order(hub)
             ids = await make_parcels(hub, order_id, courier_account=courier_of(hub), count=2)

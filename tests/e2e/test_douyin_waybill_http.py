@@ -9,21 +9,16 @@ from typing import Any
 
 import pytest
 
-from contracts import Address, Capability, WaybillItem, WaybillRequest
+from contracts import Capability, WaybillItem, WaybillRequest
 from hub.errors import BadInputError, PermanentError
 from hub.testing.context import make_context
+from hub.testing.waybill_requests import RECIPIENT, SENDER, waybill_request
 from plugins.douyin.sandbox import DouyinSandbox, running
 from plugins.douyin.waybill import DouyinWaybill
 from plugins.douyin.waybill_mapping import pack_id
 
 SHOP = "dy-flagship"
 pytestmark = pytest.mark.e2e
-
-SENDER = Address(name="杭州仓", phone="0571-88886666", province="浙江省", city="杭州市", district="余杭区",
-                 street="文一西路 1 号")
-RECIPIENT = Address(name="张三", phone="13812345678", province="上海市", city="上海市", district="浦东新区",
-                    street="世纪大道 100 号")
-
 
 @pytest.fixture
 def sandbox() -> Iterator[tuple[DouyinSandbox, str]]:
@@ -46,12 +41,10 @@ async def connector(sandbox: tuple[DouyinSandbox, str]) -> AsyncIterator[DouyinW
 
 
 def _request(order_id: str, key: str, **changes: Any) -> WaybillRequest:
-    values: dict[str, Any] = {
+    return waybill_request(**{
         "key": key, "courier_code": "ZTO", "platform": "douyin", "shop": SHOP, "order_external_ids": [order_id],
-        "sender": SENDER, "recipient": RECIPIENT, "items": [WaybillItem(name="T 恤 M", quantity=2)],
-    }
-    values.update(changes)
-    return WaybillRequest(**values)
+        "items": [WaybillItem(name="T 恤 M", quantity=2)], **changes,
+    })
 
 
 async def test_waybill_is_issued_with_its_label_fields(sandbox: tuple[DouyinSandbox, str],

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -65,11 +66,27 @@ def _config(database_url: str, sandbox: QimenWmsSandbox, base_url: str, *, couri
         sandbox.warehouse_settings(base_url), wms_regions=["浙江", "上海"]), couriers=COURIERS if couriers else {})
 
 
+@contextmanager
+def _hub(database_url: str, wms: tuple[QimenWmsSandbox, str]) -> Iterator[tuple[Hub, QimenWmsSandbox]]:
+    """A hub (no workers, no relay) routing to the served WMS and the own warehouse; and the WMS."""
+    sandbox, base_url = wms
+    with running_hub(_config(database_url, sandbox, base_url), start_workers=False, relay=False) as hub:
+        yield hub, sandbox
+
+
 def _order(province: str, lines: list[tuple[str, int]]) -> Any:
     base = make_order(lines=lines)
     assert base.shipping_address is not None
     return base.model_copy(update={"shipping_address": base.shipping_address.model_copy(
         update={"province": province})})
+
+
+async def _routed(hub: Hub, province: str, lines: list[tuple[str, int]]) -> tuple[int, Any]:
+    """An approved order to ``province``, routed by the flow into its one delivery order."""
+    order_id = await approved_order(hub, _order(province, lines))
+    await flow.fulfil_orders(hub, [order_id])
+    [do] = await delivery_orders_of(hub, order_id)
+    return order_id, do
 
 
 async def _fulfilment(hub: Hub, order_id: int) -> str:
@@ -94,8 +111,7 @@ async def _events(hub: Hub, order_id: int) -> list[tuple[str, str | None]]:
 async def test_an_order_the_wms_covers_is_routed_and_sent_once_however_often_the_actor_runs(
     database_url: str, wms: tuple[QimenWmsSandbox, str]
 ) -> None:
-    sandbox, base_url = wms
-    with running_hub(_config(database_url, sandbox, base_url), start_workers=False, relay=False) as hub:
+    with _hub(database_url, wms) as (hub, sandbox):
         await stock(hub, {("wms-hz", "SKU-1"): 10, ("wms-hz", "SKU-2"): 10, ("own", "SKU-1"): 10})
         order_id = await approved_order(hub, _order("浙江省", [("SKU-1", 2), ("SKU-2", 1)]))
 
@@ -127,12 +143,9 @@ async def test_an_order_the_wms_covers_is_routed_and_sent_once_however_often_the
 async def test_a_transient_wms_fault_leaves_it_pending_and_the_retry_sends_it_once(
     database_url: str, wms: tuple[QimenWmsSandbox, str]
 ) -> None:
-    sandbox, base_url = wms
-    with running_hub(_config(database_url, sandbox, base_url), start_workers=False, relay=False) as hub:
+    with _hub(database_url, wms) as (hub, sandbox):
         await stock(hub, {("wms-hz", "SKU-1"): 10})
-        order_id = await approved_order(hub, _order("上海", [("SKU-1", 1)]))
-        await flow.fulfil_orders(hub, [order_id])
-        [do] = await delivery_orders_of(hub, order_id)
+        order_id, do = await _routed(hub, "上海", [("SKU-1", 1)])
 
         sandbox.inject_fault("unavailable", count=10)
         with pytest.raises(RetryableError):
@@ -149,8 +162,7 @@ async def test_a_transient_wms_fault_leaves_it_pending_and_the_retry_sends_it_on
 async def test_an_order_outside_the_wms_regions_goes_to_the_own_warehouse_with_a_pending_parcel(
     database_url: str, wms: tuple[QimenWmsSandbox, str]
 ) -> None:
-    sandbox, base_url = wms
-    with running_hub(_config(database_url, sandbox, base_url), start_workers=False, relay=False) as hub:
+    with _hub(database_url, wms) as (hub, sandbox):
         await stock(hub, {("wms-hz", "SKU-1"): 10, ("own", "SKU-1"): 5})
         order_id = await approved_order(hub, _order("北京市", [("SKU-1", 2)]))
 
@@ -174,8 +186,7 @@ async def test_an_order_outside_the_wms_regions_goes_to_the_own_warehouse_with_a
 async def test_no_single_warehouse_with_everything_splits_by_line(
     database_url: str, wms: tuple[QimenWmsSandbox, str]
 ) -> None:
-    sandbox, base_url = wms
-    with running_hub(_config(database_url, sandbox, base_url), start_workers=False, relay=False) as hub:
+    with _hub(database_url, wms) as (hub, _):
         await stock(hub, {("wms-hz", "SKU-1"): 10, ("own", "SKU-2"): 10})
         order = _order("浙江省", [("SKU-1", 1), ("SKU-2", 1)])
         order_id = await approved_order(hub, order)
@@ -220,12 +231,9 @@ async def test_no_warehouse_for_the_region_or_no_courier_holds_the_order_with_th
 async def test_a_wms_refusal_fails_the_delivery_order_holds_the_order_and_raises_an_exception(
     database_url: str, wms: tuple[QimenWmsSandbox, str]
 ) -> None:
-    sandbox, base_url = wms
-    with running_hub(_config(database_url, sandbox, base_url), start_workers=False, relay=False) as hub:
+    with _hub(database_url, wms) as (hub, sandbox):
         await stock(hub, {("wms-hz", "SKU-1"): 10})
-        order_id = await approved_order(hub, _order("浙江省", [("SKU-1", 1)]))
-        await flow.fulfil_orders(hub, [order_id])
-        [do] = await delivery_orders_of(hub, order_id)
+        order_id, do = await _routed(hub, "浙江省", [("SKU-1", 1)])
 
         sandbox.inject_fault("failure")  # flag=failure, and the WMS does not know the code
         assert await delivery_orders.send_delivery_orders(hub, [do.id]) == {do.id: "failed"}
@@ -254,8 +262,7 @@ async def test_a_wms_refusal_fails_the_delivery_order_holds_the_order_and_raises
 async def test_cancel_for_order_cancels_at_the_wms_locally_and_reports_what_shipped(
     database_url: str, wms: tuple[QimenWmsSandbox, str]
 ) -> None:
-    sandbox, base_url = wms
-    with running_hub(_config(database_url, sandbox, base_url), start_workers=False, relay=False) as hub:
+    with _hub(database_url, wms) as (hub, sandbox):
         await stock(hub, {("wms-hz", "SKU-1"): 10, ("own", "SKU-2"): 10})
         split = await approved_order(hub, _order("浙江省", [("SKU-1", 1), ("SKU-2", 1)]))
         shipped = await approved_order(hub, _order("浙江省", [("SKU-1", 1)]))
@@ -287,12 +294,9 @@ async def test_cancel_for_order_cancels_at_the_wms_locally_and_reports_what_ship
 async def test_a_cancel_that_overtakes_the_send_is_cancelled_at_the_wms_after(
     database_url: str, wms: tuple[QimenWmsSandbox, str]
 ) -> None:
-    sandbox, base_url = wms
-    with running_hub(_config(database_url, sandbox, base_url), start_workers=False, relay=False) as hub:
+    with _hub(database_url, wms) as (hub, sandbox):
         await stock(hub, {("wms-hz", "SKU-1"): 10})
-        order_id = await approved_order(hub, _order("浙江省", [("SKU-1", 1)]))
-        await flow.fulfil_orders(hub, [order_id])
-        [do] = await delivery_orders_of(hub, order_id)
+        order_id, do = await _routed(hub, "浙江省", [("SKU-1", 1)])
         attempt = await delivery_orders._begin(hub, do.id)  # the send claimed it and is calling the WMS
         assert attempt is not None
         assert await delivery_orders.cancel_delivery_order(hub, do.id, reason="refund", actor="user:ops")
@@ -371,8 +375,7 @@ async def test_through_the_queue_the_review_outbox_row_ends_at_the_wms_once_and_
 async def test_a_reservation_follows_its_line_to_the_warehouse_it_was_routed_to(
     database_url: str, wms: tuple[QimenWmsSandbox, str]
 ) -> None:
-    sandbox, base_url = wms
-    with running_hub(_config(database_url, sandbox, base_url), start_workers=False, relay=False) as hub:
+    with _hub(database_url, wms) as (hub, _):
         await stock(hub, {("wms-hz", "SKU-1"): 10, ("own", "SKU-1"): 10})
         order_id = await approved_order(hub, _order("北京", [("SKU-1", 2)]))
         await stock_effects.reserve_order(hub, order_id)  # reserved in wms-hz, the first by priority
@@ -399,12 +402,9 @@ async def test_a_reservation_follows_its_line_to_the_warehouse_it_was_routed_to(
 async def test_a_delivery_order_of_an_order_held_meanwhile_waits_until_the_hold_is_released(
     database_url: str, wms: tuple[QimenWmsSandbox, str]
 ) -> None:
-    sandbox, base_url = wms
-    with running_hub(_config(database_url, sandbox, base_url), start_workers=False, relay=False) as hub:
+    with _hub(database_url, wms) as (hub, sandbox):
         await stock(hub, {("wms-hz", "SKU-1"): 10})
-        order_id = await approved_order(hub, _order("浙江省", [("SKU-1", 1)]))
-        await flow.fulfil_orders(hub, [order_id])
-        [do] = await delivery_orders_of(hub, order_id)
+        order_id, do = await _routed(hub, "浙江省", [("SKU-1", 1)])
         async with hub.database().transaction() as session:
             await orders.add_hold(session, order_id, Hold(code="address_check", reason="check it"), cause="api")
 

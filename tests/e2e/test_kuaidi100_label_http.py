@@ -9,25 +9,19 @@ from typing import Any
 
 import pytest
 
-from contracts import Address, WaybillItem, WaybillRequest
-from hub.asgi_server import serve_in_thread
+from contracts import WaybillItem, WaybillRequest
 from hub.errors import AuthorizationError, BadInputError, PermanentError
 from hub.testing.context import make_context
+from hub.testing.waybill_requests import RECIPIENT, SENDER, waybill_request
 from plugins.logistics.kuaidi100.label import Kuaidi100LabelCourier
 from plugins.logistics.sandbox import Kuaidi100Sandbox
+from tests.e2e.kuaidi100_support import served_kuaidi100
 
 pytestmark = pytest.mark.e2e
 
-SENDER = Address(name="杭州仓", phone="0571-88886666", province="浙江省", city="杭州市", district="余杭区",
-                 street="文一西路 1 号")
-RECIPIENT = Address(name="张三", phone="13812345678", province="上海市", city="上海市", district="浦东新区",
-                    street="世纪大道 100 号")
-
-
 @pytest.fixture
 def sandbox() -> Iterator[tuple[Kuaidi100Sandbox, str]]:
-    emulator = Kuaidi100Sandbox()
-    with serve_in_thread(emulator.app) as base_url:
+    with served_kuaidi100() as (emulator, base_url):
         yield emulator, base_url
         emulator.label.release_replies()
 
@@ -38,13 +32,10 @@ def _courier(emulator: Kuaidi100Sandbox, base_url: str, **values: Any) -> Kuaidi
 
 
 def _request(key: str, **changes: Any) -> WaybillRequest:
-    values: dict[str, Any] = {
+    return waybill_request(**{
         "key": key, "courier_code": "zto", "platform": "tmall", "shop": "tm-1", "order_external_ids": ["3800001"],
-        "sender": SENDER, "recipient": RECIPIENT, "items": [WaybillItem(name="T 恤 M", quantity=1)],
-        "weight_grams": 450,
-    }
-    values.update(changes)
-    return WaybillRequest(**values)
+        "items": [WaybillItem(name="T 恤 M", quantity=1)], "weight_grams": 450, **changes,
+    })
 
 
 async def test_waybill_is_issued_with_label_fields_and_print_data_as_given(

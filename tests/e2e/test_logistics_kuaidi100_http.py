@@ -18,15 +18,15 @@ from hub.testing.context import make_context
 from plugins.logistics.kuaidi100.connector import Kuaidi100Courier
 from plugins.logistics.kuaidi100.push import TRACKING_PUSH_CONTENT_TYPE, TRACKING_PUSH_REPLY, TRACKING_PUSH_REPLY_BODY
 from plugins.logistics.sandbox import Kuaidi100Sandbox
+from tests.e2e.kuaidi100_support import served_kuaidi100
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def sandbox() -> Iterator[tuple[Kuaidi100Sandbox, str]]:
-    emulator = Kuaidi100Sandbox()
-    with serve_in_thread(emulator.app) as base_url:
-        yield emulator, base_url
+    with served_kuaidi100() as served:
+        yield served
 
 
 class Webhook:

@@ -9,7 +9,8 @@ A person's poll (``POST /api/v1/parcels/{id}/track``) stores what the sandbox kn
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -19,7 +20,7 @@ from sqlalchemy import select, update
 from contracts.orders import OrderStatus
 from contracts.shipments import Parcel
 from hub.api import create_app
-from hub.asgi_server import BackgroundServer, serve_in_thread
+from hub.asgi_server import BackgroundServer
 from hub.context import Hub
 from hub.db.tables import OrderEventRow, OrderRow, OutboxRow, ParcelRow, TrackingEventRow
 from hub.runner import WORKER_POLL_MS, BackgroundLoop
@@ -32,18 +33,27 @@ from hub.testing.tracking import COURIER, parcel, shipped_order, tracking_config
 from plugins.logistics.kuaidi100.push import TRACKING_PUSH_REPLY_BODY
 from plugins.logistics.sandbox import Kuaidi100Sandbox
 from tests.e2e.hub_e2e_support import Backend, backend, eventually
+from tests.e2e.kuaidi100_support import kuaidi100
 
-__all__ = ["backend"]
+__all__ = ["backend", "kuaidi100"]
 pytestmark = pytest.mark.e2e
 
 NUMBER = "78000000000000000042"
 
 
-@pytest.fixture
-def kuaidi100() -> Iterator[tuple[Kuaidi100Sandbox, str]]:
-    emulator = Kuaidi100Sandbox()
-    with serve_in_thread(emulator.app) as base_url:
-        yield emulator, base_url
+@asynccontextmanager
+async def _served_hub(
+    database_url: str, box: Kuaidi100Sandbox, sandbox_url: str
+) -> AsyncIterator[tuple[Hub, BackgroundServer]]:
+    """A hub tracking with the sandbox (no workers), its app served over real HTTP."""
+    config = tracking_config(database_url, sandbox_settings=box.courier_settings(sandbox_url))
+    with running_hub(config, start_workers=False, relay=False) as hub:
+        server = BackgroundServer(create_app(hub)).start()
+        try:
+            yield hub, server
+        finally:
+            server.stop()
+            await hub.close_loop_resources()
 
 
 async def _events(hub: Hub, number: str) -> list[tuple[str, str]]:
@@ -68,15 +78,9 @@ async def test_a_parcel_is_subscribed_its_pushes_stored_once_and_delivery_moves_
     database_url: str, kuaidi100: tuple[Kuaidi100Sandbox, str]
 ) -> None:
     box, sandbox_url = kuaidi100
-    config = tracking_config(database_url, sandbox_settings=box.courier_settings(sandbox_url))
-    with running_hub(config, start_workers=False, relay=False) as hub:
-        server = BackgroundServer(create_app(hub)).start()
-        try:
-            hub.config.fulfilment.tracking.callback_base_url = server.base_url
-            await _scenario(hub, box, server.base_url)
-        finally:
-            server.stop()
-            await hub.close_loop_resources()
+    async with _served_hub(database_url, box, sandbox_url) as (hub, server):
+        hub.config.fulfilment.tracking.callback_base_url = server.base_url
+        await _scenario(hub, box, server.base_url)
 
 
 async def _scenario(hub: Hub, box: Kuaidi100Sandbox, base_url: str) -> None:
@@ -166,31 +170,25 @@ async def test_a_person_polls_a_parcel_whose_pushes_are_missing(
     database_url: str, kuaidi100: tuple[Kuaidi100Sandbox, str]
 ) -> None:
     box, sandbox_url = kuaidi100
-    config = tracking_config(database_url, sandbox_settings=box.courier_settings(sandbox_url))
-    with running_hub(config, start_workers=False, relay=False) as hub:
-        server = BackgroundServer(create_app(hub)).start()
-        try:
-            shipped = await shipped_order(hub, ["78000000000000000043"], courier_code="ZTO")
-            [pid] = shipped.parcel_ids
-            box.advance("zhongtong", "78000000000000000043")
-            box.advance("zhongtong", "78000000000000000043")
-            warehouse, viewer = await new_key(hub, "warehouse"), await new_key(hub, "viewer")
-            async with httpx.AsyncClient(base_url=server.base_url) as client:
-                url = f"/api/v1/parcels/{pid}/track"
-                assert (await client.post(url, headers=bearer(viewer))).status_code == 403
-                polled = await client.post(url, headers=bearer(warehouse))
-                assert polled.status_code == 200, polled.text
-                body = polled.json()
-                assert body["new_events"] == 2
-                assert [e["state"] for e in body["parcel"]["events"]] == ["collected", "in_transit"]
-                again = (await client.post(url, headers=bearer(warehouse))).json()
-                assert again["new_events"] == 0 and len(again["parcel"]["events"]) == 2
-                box.inject_fault("key_expired")
-                failed = await client.post(url, headers=bearer(warehouse))
-                assert failed.status_code == 502 and failed.json()["error"] == "courier_failed"
-        finally:
-            server.stop()
-            await hub.close_loop_resources()
+    async with _served_hub(database_url, box, sandbox_url) as (hub, server):
+        shipped = await shipped_order(hub, ["78000000000000000043"], courier_code="ZTO")
+        [pid] = shipped.parcel_ids
+        box.advance("zhongtong", "78000000000000000043")
+        box.advance("zhongtong", "78000000000000000043")
+        warehouse, viewer = await new_key(hub, "warehouse"), await new_key(hub, "viewer")
+        async with httpx.AsyncClient(base_url=server.base_url) as client:
+            url = f"/api/v1/parcels/{pid}/track"
+            assert (await client.post(url, headers=bearer(viewer))).status_code == 403
+            polled = await client.post(url, headers=bearer(warehouse))
+            assert polled.status_code == 200, polled.text
+            body = polled.json()
+            assert body["new_events"] == 2
+            assert [e["state"] for e in body["parcel"]["events"]] == ["collected", "in_transit"]
+            again = (await client.post(url, headers=bearer(warehouse))).json()
+            assert again["new_events"] == 0 and len(again["parcel"]["events"]) == 2
+            box.inject_fault("key_expired")
+            failed = await client.post(url, headers=bearer(warehouse))
+            assert failed.status_code == 502 and failed.json()["error"] == "courier_failed"
 
 
 async def test_the_workers_subscribe_a_recorded_shipments_parcels(

@@ -14,9 +14,8 @@ from sqlalchemy import select
 
 from contracts import OrderStatus
 from hub.context import Hub
-from hub.db.tables import OrderEventRow, OutboxRow
+from hub.db.tables import OrderEventRow
 from hub.services import order_flow
-from hub.services.fulfilment.flow import FULFIL_ACTOR
 from hub.testing.api import api_client, bearer, new_key
 from tests.integration.inventory_support import (  # noqa: F401
     close_hub,
@@ -26,8 +25,7 @@ from tests.integration.inventory_support import (  # noqa: F401
     place_order,
     seed,
 )
-
-PAID = OrderStatus.PAID.value
+from tests.integration.review_support import handed_to_flow, paid_orders
 
 
 @pytest.fixture
@@ -38,21 +36,9 @@ async def hub(database_url: str) -> AsyncIterator[Hub]:  # noqa: F811
     await close_hub(h)
 
 
-async def _handed(hub: Hub) -> list[list[int]]:
-    async with hub.database().session() as session:
-        return [sorted(a[0]) for a in (await session.execute(select(OutboxRow.args).where(
-            OutboxRow.actor == FULFIL_ACTOR).order_by(OutboxRow.id))).scalars()]
-
-
-async def _paid(hub: Hub, *lines: list[tuple[str, int]], shop: str = "shop-a") -> list[int]:
-    ids = [await place_order(hub, line, shop=shop) for line in lines]
-    await order_flow.after_orders_change(hub, [[i, None, PAID, "test"] for i in ids])
-    return ids
-
-
 async def test_the_queue_lists_held_orders_with_every_reason(hub: Hub) -> None:
-    small, big = await _paid(hub, [("MUG", 1)], [("MUG", 3)])
-    [other_shop] = await _paid(hub, [("MUG", 1)], shop="shop-b")
+    small, big = await paid_orders(hub, [("MUG", 1)], [("MUG", 3)])
+    [other_shop] = await paid_orders(hub, [("MUG", 1)], shop="shop-b")
     viewer = await new_key(hub, "viewer")
     async with api_client(hub) as client:
         page = (await client.get("/api/v1/fulfilment/review", headers=bearer(viewer))).json()
@@ -81,7 +67,7 @@ async def test_the_queue_lists_held_orders_with_every_reason(hub: Hub) -> None:
 
 
 async def test_a_person_holds_and_approves_attributed(hub: Hub) -> None:
-    [order_id] = await _paid(hub, [("MUG", 1)])  # held by the city rule
+    [order_id] = await paid_orders(hub, [("MUG", 1)])  # held by the city rule
     operator, viewer = await new_key(hub, "operator", "alice"), await new_key(hub, "viewer")
     async with api_client(hub) as client:
         refused = await client.post(f"/api/v1/orders/{order_id}/approve", headers=bearer(viewer))
@@ -99,7 +85,7 @@ async def test_a_person_holds_and_approves_attributed(hub: Hub) -> None:
     assert sorted(body["released"]) == ["manual", "review_region"] and body["holds"] == []
     assert body["reviewed_by"].endswith(":alice")
     assert again.status_code == 200 and again.json()["released"] == []
-    assert queue["items"] == [] and await _handed(hub) == [[order_id]]
+    assert queue["items"] == [] and await handed_to_flow(hub) == [[order_id]]
     async with hub.database().session() as session:
         released = (await session.execute(select(OrderEventRow).where(
             OrderEventRow.order_id == order_id, OrderEventRow.kind == "hold_released"))).scalars().all()
@@ -108,7 +94,7 @@ async def test_a_person_holds_and_approves_attributed(hub: Hub) -> None:
 
 
 async def test_releasing_the_last_review_hold_over_the_api_approves(hub: Hub) -> None:
-    [order_id] = await _paid(hub, [("MUG", 3)])
+    [order_id] = await paid_orders(hub, [("MUG", 3)])
     operator = await new_key(hub, "operator", "bob")
     async with api_client(hub) as client:
         for code in ("review_amount", "review_region"):
@@ -117,11 +103,11 @@ async def test_releasing_the_last_review_hold_over_the_api_approves(hub: Hub) ->
             await order_flow.after_hold_released(hub, order_id)  # what the release's follow-up does
         state = (await client.get(f"/api/v1/orders/{order_id}/review", headers=bearer(operator))).json()
     assert state["review_status"] == "approved" and state["reviewed_by"].endswith(":bob")
-    assert await _handed(hub) == [[order_id]]
+    assert await handed_to_flow(hub) == [[order_id]]
 
 
 async def test_review_run_again(hub: Hub) -> None:
-    big, small = await _paid(hub, [("MUG", 3)], [("MUG", 1)])
+    big, small = await paid_orders(hub, [("MUG", 3)], [("MUG", 1)])
     cancelled = await place_order(hub, [("MUG", 1)], status=OrderStatus.CANCELLED)
     operator = await new_key(hub, "operator", "alice")
     async with api_client(hub) as client:
@@ -150,7 +136,7 @@ async def test_review_run_again(hub: Hub) -> None:
 ])
 async def test_bad_input_is_refused_naming_the_field(hub: Hub, path: str, body: dict[str, Any] | None, status: int,
                                                      field: str | None) -> None:
-    [order_id] = await _paid(hub, [("MUG", 1)])
+    [order_id] = await paid_orders(hub, [("MUG", 1)])
     cancelled = await place_order(hub, [("MUG", 1)], status=OrderStatus.CANCELLED)
     operator = await new_key(hub, "operator")
     async with api_client(hub) as client:

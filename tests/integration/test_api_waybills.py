@@ -4,27 +4,19 @@ and bad input named. Both backends, the fake waybill provider."""
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select, update
 
 from hub.db.tables import OrderEventRow, ParcelRow
 from hub.services.fulfilment import labels, waybills
 from hub.testing.api import api_client, bearer, new_key
-from hub.testing.hub import running_hub
-from hub.testing.waybill_provider import FakeWaybillProvider, WaybillProviderPlugin, make_parcels
-from tests.integration.test_fulfilment_waybills import MEDIABOX, config, courier_of, paid_order
+from hub.testing.waybill_provider import FakeWaybillProvider, make_parcels
+from tests.integration.test_fulfilment_waybills import MEDIABOX, _reset, config, courier_of, paid_order, provider_hub
 
 __all__ = ["_reset"]
 
 
-@pytest.fixture(autouse=True)
-def _reset() -> None:
-    FakeWaybillProvider.reset()
-
-
 async def test_parcels_waybills_and_labels_over_the_api(database_url: str) -> None:
-    with running_hub(config(database_url), extra_plugins=[WaybillProviderPlugin()], load_entry_points=False,
-                     start_workers=False, relay=False) as hub:
+    with provider_hub(config(database_url)) as hub:
         order_id = await paid_order(hub)
         other_order = await paid_order(hub)
         ids = await make_parcels(hub, order_id, courier_account=courier_of(hub), count=3)
@@ -109,8 +101,7 @@ async def test_parcels_waybills_and_labels_over_the_api(database_url: str) -> No
 
 
 async def test_labels_mask_addresses_for_roles_without_personal_data(database_url: str) -> None:
-    with running_hub(config(database_url), extra_plugins=[WaybillProviderPlugin()], load_entry_points=False,
-                     start_workers=False, relay=False) as hub:
+    with provider_hub(config(database_url)) as hub:
         order_id = await paid_order(hub)
         [parcel_id] = await make_parcels(hub, order_id, courier_account=courier_of(hub))
         await waybills.issue_waybills(hub, [parcel_id])

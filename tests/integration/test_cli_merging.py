@@ -3,27 +3,16 @@ listed, a merge made and undone, a split, a stop, and bad input as exit 2 withou
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
 from hub.cli import app
 from hub.db.engine import database_for_loop, dispose_all_for_loop
 from hub.db.tables import FulfilmentPlanRow, OrderHoldRow
+from hub.testing.cli import clean_environment, runner
 from hub.testing.db import run_in_fresh_loop
 from hub.testing.merging_factories import approved_order, line_ids
 
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("HUB_CONFIG", "HUB_DATABASE_URL", "HUB_REDIS_URL"):
-        monkeypatch.setenv(name, "")
-        monkeypatch.delenv(name)
-    yield
+__all__ = ["clean_environment"]
 
 
 def _seed(url: str) -> tuple[int, int, int, list[str]]:

@@ -4,29 +4,18 @@ working when revoked), and ``hub dlq`` lists, shows and replays dead letters."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
-from typer.testing import CliRunner
 
 from hub.api import create_app
 from hub.cli import app
 from hub.db import dead_letters
 from hub.db.engine import database_for_loop, dispose_all_for_loop
 from hub.db.migrate import head_revision
+from hub.testing.cli import clean_environment, runner
 from hub.testing.db import run_in_fresh_loop, sqlite_url
 from tests.integration.test_api_support import bearer, client_for, make_hub
 
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("HUB_CONFIG", "HUB_DATABASE_URL", "HUB_REDIS_URL"):
-        monkeypatch.setenv(name, "")  # recorded, so the original environment comes back afterwards
-        monkeypatch.delenv(name)
-    yield
+__all__ = ["clean_environment"]
 
 
 def test_db_upgrade_migrates_a_new_database_and_prints_the_revision(tmp_path: Path) -> None:
@@ -151,7 +140,6 @@ def test_dlq_list_show_and_replay(database_url: str) -> None:
 def test_dlq_replay_of_an_unknown_id_is_exit_2(database_url: str) -> None:
     result = runner.invoke(app, ["dlq", "replay", "424242"], env={"HUB_DATABASE_URL": database_url})
     assert result.exit_code == 2 and "424242" in result.output
-
 
 
 def test_dlq_replay_of_an_actor_replays_its_open_letters_and_no_others(database_url: str) -> None:

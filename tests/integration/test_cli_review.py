@@ -5,30 +5,20 @@ reason is a one-line error and exit code 2, an order that cannot be reviewed exi
 from __future__ import annotations
 
 import getpass
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
 from contracts import OrderStatus
 from hub.cli import app
 from hub.db.engine import dispose_all_for_loop
 from hub.db.tables import OrderHoldRow, OrderRow
 from hub.services import order_flow
+from hub.testing.cli import clean_environment, runner
 from hub.testing.db import run_in_fresh_loop, sqlite_url
 from tests.integration.inventory_support import make_hub, place_order, seed
 
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("HUB_CONFIG", "HUB_DATABASE_URL", "HUB_REDIS_URL"):
-        monkeypatch.setenv(name, "")
-        monkeypatch.delenv(name)
-    yield
+__all__ = ["clean_environment"]
 
 
 def _setup(tmp_path: Path) -> tuple[Path, str, list[int]]:

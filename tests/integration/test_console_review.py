@@ -13,11 +13,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from contracts import OrderStatus
 from hub.context import Hub
-from hub.db.tables import OrderHoldRow, OrderRow, OutboxRow
-from hub.services import order_flow
-from hub.services.fulfilment.flow import FULFIL_ACTOR
+from hub.db.tables import OrderHoldRow, OrderRow
 from hub.testing.api import new_key
 from tests.integration.inventory_support import (  # noqa: F401
     close_hub,
@@ -27,6 +24,7 @@ from tests.integration.inventory_support import (  # noqa: F401
     place_order,
     seed,
 )
+from tests.integration.review_support import handed_to_flow, paid_orders
 from tests.integration.test_console_auth import _app, _csrf, _sign_in_with_key
 
 
@@ -39,8 +37,7 @@ async def hub(database_url: str) -> AsyncIterator[Hub]:  # noqa: F811
 
 
 async def _paid(hub: Hub, qty: int) -> int:
-    order_id = await place_order(hub, [("MUG", qty)])
-    await order_flow.after_orders_change(hub, [[order_id, None, OrderStatus.PAID.value, "test"]])
+    [order_id] = await paid_orders(hub, [("MUG", qty)])
     return order_id
 
 
@@ -105,9 +102,7 @@ async def test_the_order_panel_holds_with_a_reason_and_releases(hub: Hub) -> Non
     assert "已通过" in panel.text and "bob" in panel.text
     assert missing.status_code == 404
     assert await _review(hub, order_id) == ("approved", {"manual": (await _review(hub, order_id))[1]["manual"]})
-    async with hub.database().session() as session:
-        handed = (await session.execute(select(OutboxRow.args).where(OutboxRow.actor == FULFIL_ACTOR))).scalars()
-        assert [a[0] for a in handed] == [[order_id], [order_id]], "approved by review, then again after release"
+    assert await handed_to_flow(hub) == [[order_id], [order_id]], "approved by review, then again after release"
 
 
 async def test_a_viewer_sees_the_queue_without_buttons_and_is_refused(hub: Hub) -> None:

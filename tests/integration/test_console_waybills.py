@@ -4,26 +4,20 @@ no print, a stale form or an empty selection refused with words; both languages.
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from hub.db.tables import OrderEventRow, ParcelRow
 from hub.services.fulfilment import waybills
 from hub.testing.api import new_key
-from hub.testing.hub import running_hub
-from hub.testing.waybill_provider import FakeWaybillProvider, WaybillProviderPlugin, make_parcels
+from hub.testing.waybill_provider import make_parcels
 from tests.integration.test_console_auth import _app, _csrf, _sign_in_with_key
-from tests.integration.test_fulfilment_waybills import MEDIABOX, config, courier_of, paid_order
+from tests.integration.test_fulfilment_waybills import MEDIABOX, _reset, config, courier_of, paid_order, provider_hub
 
-
-@pytest.fixture(autouse=True)
-def _reset() -> None:
-    FakeWaybillProvider.reset()
+__all__ = ["_reset"]
 
 
 async def test_print_selected_parcels_and_the_order_panel(database_url: str) -> None:
-    with running_hub(config(database_url), extra_plugins=[WaybillProviderPlugin()], load_entry_points=False,
-                     start_workers=False, relay=False) as hub:
+    with provider_hub(config(database_url)) as hub:
         order_id = await paid_order(hub)
         ids = await make_parcels(hub, order_id, courier_account=courier_of(hub), count=3)
         await waybills.issue_waybills(hub, ids[:2])  # the third waits for its waybill

@@ -15,11 +15,10 @@ from sqlalchemy import select
 from contracts import OrderStatus
 from contracts.fulfilment import Hold
 from hub.context import Hub
-from hub.db.tables import OrderEventRow, OrderHoldRow, OrderRow, OutboxRow
+from hub.db.tables import OrderEventRow, OrderHoldRow, OrderRow
 from hub.plugin_api import hookimpl
 from hub.services import order_flow, orders
 from hub.services.fulfilment import review
-from hub.services.fulfilment.flow import FULFIL_ACTOR
 from tests.integration.inventory_support import (  # noqa: F401
     close_hub,
     database,
@@ -28,8 +27,8 @@ from tests.integration.inventory_support import (  # noqa: F401
     place_order,
     seed,
 )
+from tests.integration.review_support import handed_to_flow, paid_changes
 
-PAID = OrderStatus.PAID.value
 RULES = {"amount_above": "50", "sku_combinations": [["GIFT", "TEE"]]}
 
 
@@ -52,10 +51,6 @@ async def hub(database_url: str) -> AsyncIterator[Hub]:  # noqa: F811
     await close_hub(h)
 
 
-def _paid(order_ids: list[int]) -> list[list[Any]]:
-    return [[oid, None, PAID, "test"] for oid in order_ids]
-
-
 async def _open(hub: Hub, order_id: int) -> dict[str, str]:
     async with hub.database().session() as session:
         return dict((await session.execute(select(OrderHoldRow.code, OrderHoldRow.reason).where(
@@ -65,13 +60,6 @@ async def _open(hub: Hub, order_id: int) -> dict[str, str]:
 async def _status(hub: Hub, order_id: int) -> str | None:
     async with hub.database().session() as session:
         return await session.scalar(select(OrderRow.review_status).where(OrderRow.id == order_id))
-
-
-async def _handed(hub: Hub) -> list[list[int]]:
-    async with hub.database().session() as session:
-        rows = (await session.execute(select(OutboxRow.args).where(OutboxRow.actor == FULFIL_ACTOR)
-                                      .order_by(OutboxRow.id))).scalars()
-        return [sorted(args[0]) for args in rows]
 
 
 async def _reviews(hub: Hub, order_id: int) -> list[OrderEventRow]:
@@ -86,7 +74,7 @@ async def test_a_batch_of_mixed_orders_is_reviewed_in_one_follow_up(hub: Hub) ->
     expensive = await place_order(hub, [("MUG", 3)])  # 59.70
     plugin = await place_order(hub, [("TEE", 1)])
     everything = await place_order(hub, [("TEE", 2), ("GIFT", 1)])  # 59.70, the combination, the plugin
-    await order_flow.after_orders_change(hub, _paid([passing, expensive, plugin, everything]))
+    await order_flow.after_orders_change(hub, paid_changes([passing, expensive, plugin, everything]))
 
     assert [await _status(hub, o) for o in (passing, expensive, plugin, everything)] == [
         "approved", "held", "held", "held"]
@@ -99,18 +87,18 @@ async def test_a_batch_of_mixed_orders_is_reviewed_in_one_follow_up(hub: Hub) ->
     [event] = await _reviews(hub, everything)
     assert event.detail["outcome"] == "held" and event.cause == "review"
     assert {r["code"] for r in event.detail["reasons"]} == set(held)
-    assert await _handed(hub) == [[passing]], "only the approved order goes to the flow, in one outbox row"
+    assert await handed_to_flow(hub) == [[passing]], "only the approved order goes to the flow, in one outbox row"
 
 
 async def test_a_duplicated_message_reviews_once(hub: Hub) -> None:
     passing, held = await place_order(hub, [("MUG", 1)]), await place_order(hub, [("MUG", 3)])
     for _ in range(2):
-        await order_flow.after_orders_change(hub, _paid([passing, held]))
+        await order_flow.after_orders_change(hub, paid_changes([passing, held]))
     # The same order twice in one batch, too.
     again = await place_order(hub, [("MUG", 1)])
-    await order_flow.after_orders_change(hub, _paid([again, again]))
+    await order_flow.after_orders_change(hub, paid_changes([again, again]))
     assert [len(await _reviews(hub, o)) for o in (passing, held, again)] == [1, 1, 1]
-    assert await _handed(hub) == [[passing], [again]]
+    assert await handed_to_flow(hub) == [[passing], [again]]
     async with hub.database().session() as session:
         added = (await session.execute(select(OrderEventRow).where(OrderEventRow.kind == "hold_added"))).scalars()
         assert [(e.order_id, e.detail["code"]) for e in added] == [(held, "review_amount")]
@@ -118,7 +106,7 @@ async def test_a_duplicated_message_reviews_once(hub: Hub) -> None:
 
 async def test_releasing_the_last_review_hold_approves_and_hands_over(hub: Hub) -> None:
     order_id = await place_order(hub, [("TEE", 3)])  # 59.70 and the plugin's hold
-    await order_flow.after_orders_change(hub, _paid([order_id]))
+    await order_flow.after_orders_change(hub, paid_changes([order_id]))
     async with hub.database().transaction() as session:
         await orders.add_hold(session, order_id, Hold(code="stock_check", reason="count it"), cause="system")
         await orders.release_hold(session, order_id, "review_amount", actor="apikey:ab:alice")
@@ -132,12 +120,12 @@ async def test_releasing_the_last_review_hold_approves_and_hands_over(hub: Hub) 
     last = (await _reviews(hub, order_id))[-1]
     assert last.actor == "apikey:cd:bob" and last.detail["reviewed_by"] == "apikey:cd:bob"
     assert last.detail["outcome"] == "approved" and len(await _reviews(hub, order_id)) == 2
-    assert await _handed(hub) == [[order_id]], "handed over once; the flow waits for stock_check itself"
+    assert await handed_to_flow(hub) == [[order_id]], "handed over once; the flow waits for stock_check itself"
     assert set(await _open(hub, order_id)) == {"stock_check"}
     # Reviewed again (the same rules): what a person released stays released.
     result, unknown = await review.review_again(hub, [order_id, 999_999], actor="apikey:ab:alice")
     assert result.approved == [order_id] and unknown == [999_999]
-    assert set(await _open(hub, order_id)) == {"stock_check"} and await _handed(hub) == [[order_id]]
+    assert set(await _open(hub, order_id)) == {"stock_check"} and await handed_to_flow(hub) == [[order_id]]
 
 
 async def test_reviewing_again_after_the_rules_changed(database_url: str) -> None:  # noqa: F811
@@ -148,7 +136,7 @@ async def test_reviewing_again_after_the_rules_changed(database_url: str) -> Non
         await seed(strict, "MUG", 100)
         order_id = await place_order(strict, [("MUG", 3)])
         cancelled = await place_order(strict, [("MUG", 1)], status=OrderStatus.CANCELLED)
-        await order_flow.after_orders_change(strict, _paid([order_id]))
+        await order_flow.after_orders_change(strict, paid_changes([order_id]))
         assert set(await _open(strict, order_id)) == {"review_amount", "review_region"}
         # The amount rule is gone: its hold is released under the name of who asked, the region stays.
         result, _ = await review.review_again(loose, [order_id, cancelled], actor="apikey:ab:alice")
@@ -162,7 +150,7 @@ async def test_reviewing_again_after_the_rules_changed(database_url: str) -> Non
         # No rules at all: approved, and handed to the flow.
         result, _ = await review.review_again(none, [order_id], actor="apikey:ab:alice")
         assert result.approved == [order_id] and await _open(none, order_id) == {}
-        assert await _status(none, order_id) == "approved" and await _handed(none) == [[order_id]]
+        assert await _status(none, order_id) == "approved" and await handed_to_flow(none) == [[order_id]]
         async with none.database().session() as session:
             released_by = set((await session.execute(select(OrderHoldRow.released_by).where(
                 OrderHoldRow.order_id == order_id))).scalars())
@@ -177,11 +165,11 @@ async def test_a_manual_hold_before_the_review_keeps_the_order_held(hub: Hub) ->
     assert await _status(hub, order_id) is None
     async with hub.database().session() as session:
         assert [e.order.id for e in (await review.queue(session)).rows] == [order_id], "in the queue already"
-    await order_flow.after_orders_change(hub, _paid([order_id]))
+    await order_flow.after_orders_change(hub, paid_changes([order_id]))
     assert await _status(hub, order_id) == "held" and await _open(hub, order_id) == {"manual": "buyer called: wait"}
     state, released = await review.release(hub, order_id, actor="apikey:cd:bob")
     assert released == ["manual"] and state.review_status == "approved" and not state.open_holds
-    assert await _handed(hub) == [[order_id]]
+    assert await handed_to_flow(hub) == [[order_id]]
 
 
 async def test_orders_wait_for_a_person_when_the_review_is_not_automatic(database_url: str) -> None:  # noqa: F811
@@ -189,10 +177,10 @@ async def test_orders_wait_for_a_person_when_the_review_is_not_automatic(databas
     try:
         await seed(hub, "MUG", 100)
         waiting, held = await place_order(hub, [("MUG", 1)]), await place_order(hub, [("MUG", 3)])
-        await order_flow.after_orders_change(hub, _paid([waiting, held]))
+        await order_flow.after_orders_change(hub, paid_changes([waiting, held]))
         assert [await _status(hub, o) for o in (waiting, held)] == ["waiting", "held"]
         assert set(await _open(hub, waiting)) == {"review_waiting"} and set(await _open(hub, held)) == {"review_amount"}
-        assert await _handed(hub) == []
+        assert await handed_to_flow(hub) == []
         async with hub.database().session() as session:
             page = await review.queue(session)
             assert [(e.order.id, [h.code for h in e.holds]) for e in page.rows] == [
@@ -204,7 +192,7 @@ async def test_orders_wait_for_a_person_when_the_review_is_not_automatic(databas
         for _ in range(2):
             state, released = await review.approve(hub, waiting, actor="apikey:ab:alice")
         assert state.review_status == "approved" and not state.open_holds and released == []
-        assert await _handed(hub) == [[waiting]], "approved twice, handed over once"
+        assert await handed_to_flow(hub) == [[waiting]], "approved twice, handed over once"
         events = await _reviews(hub, waiting)
         assert events[-1].detail == {"outcome": "approved", "reasons": [], "reviewed_by": "apikey:ab:alice",
                                      "released": ["review_waiting"]}
@@ -217,7 +205,7 @@ async def test_the_legacy_high_value_rule_still_holds(database_url: str) -> None
     try:
         await seed(hub, "MUG", 100)
         order_id = await place_order(hub, [("MUG", 3)])
-        await order_flow.after_orders_change(hub, _paid([order_id]))
+        await order_flow.after_orders_change(hub, paid_changes([order_id]))
         assert set(await _open(hub, order_id)) == {"high_value"} and await _status(hub, order_id) == "held"
     finally:
         await close_hub(hub)
@@ -243,9 +231,9 @@ async def test_a_message_delivered_twice_at_once_reviews_once(hub: Hub) -> None:
     import asyncio
 
     order_ids = [await place_order(hub, [("MUG", qty)]) for qty in (1, 3, 1, 3)]
-    await asyncio.gather(*(order_flow.after_orders_change(hub, _paid(order_ids)) for _ in range(2)))
+    await asyncio.gather(*(order_flow.after_orders_change(hub, paid_changes(order_ids)) for _ in range(2)))
     assert [len(await _reviews(hub, o)) for o in order_ids] == [1, 1, 1, 1]
-    assert await _handed(hub) == [[order_ids[0], order_ids[2]]]
+    assert await handed_to_flow(hub) == [[order_ids[0], order_ids[2]]]
     async with hub.database().session() as session:
         added = (await session.execute(select(OrderEventRow).where(OrderEventRow.kind == "hold_added"))).scalars()
         assert sorted((e.order_id, e.detail["code"]) for e in added) == [

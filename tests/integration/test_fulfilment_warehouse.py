@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -53,9 +54,13 @@ def _config(database_url: str, sandbox: QimenWmsSandbox, base_url: str) -> Any:
                                   WMS: {"platform": "qimen", "settings": sandbox.warehouse_settings(base_url)}})
 
 
-def _hub(config: Any) -> Any:
-    return running_hub(config, extra_plugins=[Plugin(), warehouse_plugin], load_entry_points=False,
-                       start_workers=False, relay=False)
+@contextmanager
+def _hub(database_url: str, wms: tuple[QimenWmsSandbox, str]) -> Iterator[tuple[Hub, QimenWmsSandbox]]:
+    """A hub (no workers, no relay) with a shop, the own warehouse and the served WMS; and the WMS."""
+    sandbox, base_url = wms
+    with running_hub(_config(database_url, sandbox, base_url), extra_plugins=[Plugin(), warehouse_plugin],
+                     load_entry_points=False, start_workers=False, relay=False) as hub:
+        yield hub, sandbox
 
 
 async def _count(hub: Hub, model: Any, *where: Any) -> int:
@@ -63,11 +68,17 @@ async def _count(hub: Hub, model: Any, *where: Any) -> int:
         return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
+async def _delivery(hub: Hub, code: str, lines: list[tuple[str, int]], **where: Any) -> tuple[int, Any, int]:
+    """A paid order in the hub's shop and its delivery order ``code`` (``where``: warehouse, kind)."""
+    shop = next(iter(hub.config.shops))
+    order_id, order = await ff.paid_order(hub, platform="shipshop", shop=shop, lines=lines)
+    delivery_id = await ff.delivery_order(hub, order_id, order, code=code, **where)
+    return order_id, order, delivery_id
+
+
 async def _wms_order(hub: Hub, code: str, lines: list[tuple[str, int]] | None = None) -> tuple[int, int]:
     """A paid order, its delivery order to the WMS, created in the sandbox too."""
-    shop = next(iter(hub.config.shops))
-    order_id, order = await ff.paid_order(hub, platform="shipshop", shop=shop, lines=lines or [("SKU-1", 2)])
-    delivery_id = await ff.delivery_order(hub, order_id, order, code=code, warehouse=WMS, kind="wms")
+    order_id, order, delivery_id = await _delivery(hub, code, lines or [("SKU-1", 2)], warehouse=WMS, kind="wms")
     await hub.accounts().warehouse(WMS).create_delivery_order(order, [line.external_id for line in order.lines], code)
     return order_id, delivery_id
 
@@ -75,8 +86,7 @@ async def _wms_order(hub: Hub, code: str, lines: list[tuple[str, int]] | None = 
 async def test_a_wms_confirmation_over_http_records_one_shipment_however_often_it_comes(
     database_url: str, wms: tuple[QimenWmsSandbox, str]
 ) -> None:
-    sandbox, base_url = wms
-    with _hub(_config(database_url, sandbox, base_url)) as hub:
+    with _hub(database_url, wms) as (hub, sandbox):
         order_id, delivery_id = await _wms_order(hub, "DO-W-1")
         server = BackgroundServer(create_app(hub)).start()
         try:
@@ -110,8 +120,7 @@ async def test_a_wms_confirmation_over_http_records_one_shipment_however_often_i
 async def test_an_order_shipped_in_two_confirmations_ships_each_package_once(
     database_url: str, wms: tuple[QimenWmsSandbox, str]
 ) -> None:
-    sandbox, base_url = wms
-    with _hub(_config(database_url, sandbox, base_url)) as hub:
+    with _hub(database_url, wms) as (hub, _):
         order_id, delivery_id = await _wms_order(hub, "DO-W-P", lines=[("SKU-1", 2), ("SKU-2", 1)])
 
         def confirmation(biz: str, final: bool, packages: list[DeliveredPackage]) -> DeliveryOrderConfirmation:
@@ -145,8 +154,7 @@ async def test_an_order_shipped_in_two_confirmations_ships_each_package_once(
 async def test_a_bad_signature_or_an_unknown_delivery_order_is_refused_and_stores_nothing(
     database_url: str, wms: tuple[QimenWmsSandbox, str]
 ) -> None:
-    sandbox, base_url = wms
-    with _hub(_config(database_url, sandbox, base_url)) as hub:
+    with _hub(database_url, wms) as (hub, sandbox):
         _, delivery_id = await _wms_order(hub, "DO-W-2")
         async with api_client(hub) as client:
             url = f"/webhooks/warehouse/{WMS}"
@@ -177,8 +185,7 @@ async def test_a_bad_signature_or_an_unknown_delivery_order_is_refused_and_store
 async def test_a_stock_report_changes_on_hand_through_the_ledger_once(
     database_url: str, wms: tuple[QimenWmsSandbox, str]
 ) -> None:
-    sandbox, base_url = wms
-    with _hub(_config(database_url, sandbox, base_url)) as hub:
+    with _hub(database_url, wms) as (hub, sandbox):
         async with hub.database().transaction() as session:
             await skus.define_sku(session, "SKU-1")
         await adjustments.adjust_stock(hub, [adjustments.Adjustment(warehouse=WMS, merchant_sku="SKU-1", on_hand=10)],
@@ -209,11 +216,8 @@ async def test_a_stock_report_changes_on_hand_through_the_ledger_once(
 async def test_own_warehouse_pick_pack_ship_records_one_shipment_and_refuses_a_parcel_without_waybill(
     database_url: str, wms: tuple[QimenWmsSandbox, str]
 ) -> None:
-    sandbox, base_url = wms
-    with _hub(_config(database_url, sandbox, base_url)) as hub:
-        shop = next(iter(hub.config.shops))
-        order_id, order = await ff.paid_order(hub, platform="shipshop", shop=shop, lines=[("SKU-1", 2), ("SKU-2", 1)])
-        delivery_id = await ff.delivery_order(hub, order_id, order, code="OWN-1", warehouse="main")
+    with _hub(database_url, wms) as (hub, _):
+        order_id, order, delivery_id = await _delivery(hub, "OWN-1", [("SKU-1", 2), ("SKU-2", 1)], warehouse="main")
         first_parcel = await ff.parcel(hub, delivery_id, order_id, waybill_number="SF900001")
         line_a, line_b = (line.external_id for line in order.lines)
         key = await new_key(hub, "warehouse")
@@ -264,11 +268,8 @@ async def test_own_warehouse_pick_pack_ship_records_one_shipment_and_refuses_a_p
 async def test_own_warehouse_steps_refuse_bad_states_and_input_with_reasons(
     database_url: str, wms: tuple[QimenWmsSandbox, str]
 ) -> None:
-    sandbox, base_url = wms
-    with _hub(_config(database_url, sandbox, base_url)) as hub:
-        shop = next(iter(hub.config.shops))
-        order_id, order = await ff.paid_order(hub, platform="shipshop", shop=shop, lines=[("SKU-1", 2)])
-        delivery_id = await ff.delivery_order(hub, order_id, order, code="OWN-2", warehouse="main")
+    with _hub(database_url, wms) as (hub, _):
+        _, order, delivery_id = await _delivery(hub, "OWN-2", [("SKU-1", 2)], warehouse="main")
         _, wms_delivery = await _wms_order(hub, "DO-W-4")
         viewer, clerk = await new_key(hub, "viewer"), await new_key(hub, "warehouse")
         async with api_client(hub) as client:

@@ -4,28 +4,17 @@ not allow exits 1 naming the state."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
 from hub.cli import app
 from hub.db.engine import dispose_all_for_loop
 from hub.db.tables import ShipmentRow
 from hub.testing import fulfilment_factories as ff
+from hub.testing.cli import clean_environment, runner
 from hub.testing.db import run_in_fresh_loop
 from tests.integration.test_api_support import make_hub
 
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("HUB_CONFIG", "HUB_DATABASE_URL", "HUB_REDIS_URL"):
-        monkeypatch.setenv(name, "")
-        monkeypatch.delenv(name)
-    yield
+__all__ = ["clean_environment"]
 
 
 async def _delivery(url: str) -> int:

@@ -10,6 +10,8 @@ import asyncio
 import re
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -18,6 +20,7 @@ from sqlalchemy import select
 
 from contracts import OrderStatus
 from contracts.orders import Address
+from hub.config import HubConfig
 from hub.context import Hub
 from hub.db import outbox
 from hub.db.tables import OrderEventRow, OrderHoldRow, OrderRow, OutboxRow, ParcelRow
@@ -45,6 +48,14 @@ def config(database_url: str, **fulfilment: Any) -> Any:
     return hub_config(database_url, warehouses={"main": {"platform": "manual", "address": WAREHOUSE_ADDRESS}},
                       couriers={courier: {"platform": "fakewaybill", "settings": {"courier_code": "zto"}}},
                       **({"fulfilment": fulfilment} if fulfilment else {}))
+
+
+@contextmanager
+def provider_hub(cfg: HubConfig) -> Iterator[Hub]:
+    """A hub with the fake waybill provider registered, without workers or the outbox relay."""
+    with running_hub(cfg, extra_plugins=[WaybillProviderPlugin()], load_entry_points=False, start_workers=False,
+                     relay=False) as hub:
+        yield hub
 
 
 def courier_of(hub: Hub) -> str:
@@ -77,8 +88,7 @@ async def events(hub: Hub, order_id: int) -> list[str]:
 
 
 async def test_a_provider_that_times_out_after_issuing_gives_the_same_waybill_on_retry(database_url: str) -> None:
-    with running_hub(config(database_url), extra_plugins=[WaybillProviderPlugin()], load_entry_points=False,
-                     start_workers=False, relay=False) as hub:
+    with provider_hub(config(database_url)) as hub:
         order_id = await paid_order(hub)
         [parcel_id] = await make_parcels(hub, order_id, courier_account=courier_of(hub))
         FakeWaybillProvider.faults.append("timeout_after_issue")
@@ -105,8 +115,7 @@ async def test_a_provider_that_times_out_after_issuing_gives_the_same_waybill_on
 
 
 async def test_a_duplicate_answer_and_a_late_one_change_nothing(database_url: str) -> None:
-    with running_hub(config(database_url), extra_plugins=[WaybillProviderPlugin()], load_entry_points=False,
-                     start_workers=False, relay=False) as hub:
+    with provider_hub(config(database_url)) as hub:
         order_id = await paid_order(hub)
         first, second = await make_parcels(hub, order_id, courier_account=courier_of(hub), count=2)
         await waybills.issue_waybills(hub, [first])
@@ -124,8 +133,7 @@ async def test_a_duplicate_answer_and_a_late_one_change_nothing(database_url: st
 
 
 async def test_a_refusal_fails_the_parcel_and_holds_the_order_until_a_retry_succeeds(database_url: str) -> None:
-    with running_hub(config(database_url), extra_plugins=[WaybillProviderPlugin()], load_entry_points=False,
-                     start_workers=False, relay=False) as hub:
+    with provider_hub(config(database_url)) as hub:
         order_id = await paid_order(hub)
         [parcel_id] = await make_parcels(hub, order_id, courier_account=courier_of(hub))
         FakeWaybillProvider.faults.append("refuse")
@@ -145,8 +153,7 @@ async def test_a_refusal_fails_the_parcel_and_holds_the_order_until_a_retry_succ
 
 
 async def test_transient_faults_are_retried_then_given_up(database_url: str) -> None:
-    with running_hub(config(database_url, waybills={"max_attempts": 2}), extra_plugins=[WaybillProviderPlugin()],
-                     load_entry_points=False, start_workers=False, relay=False) as hub:
+    with provider_hub(config(database_url, waybills={"max_attempts": 2})) as hub:
         order_id = await paid_order(hub)
         [parcel_id] = await make_parcels(hub, order_id, courier_account=courier_of(hub))
         FakeWaybillProvider.faults.extend([httpx.ConnectError("refused"), httpx.ConnectError("refused")])
@@ -162,8 +169,7 @@ async def test_transient_faults_are_retried_then_given_up(database_url: str) -> 
 async def test_a_warehouse_without_an_address_fails_the_parcel_naming_the_setting(database_url: str) -> None:
     cfg = config(database_url)
     cfg = cfg.model_copy(update={"warehouses": {"main": cfg.warehouses["main"].model_copy(update={"address": {}})}})
-    with running_hub(cfg, extra_plugins=[WaybillProviderPlugin()], load_entry_points=False,
-                     start_workers=False, relay=False) as hub:
+    with provider_hub(cfg) as hub:
         order_id = await paid_order(hub)
         [parcel_id] = await make_parcels(hub, order_id, courier_account=courier_of(hub))
         await waybills.issue_waybills(hub, [parcel_id])
@@ -174,8 +180,7 @@ async def test_a_warehouse_without_an_address_fails_the_parcel_naming_the_settin
 
 
 async def test_an_encrypted_address_is_passed_through_to_the_provider(database_url: str) -> None:
-    with running_hub(config(database_url), extra_plugins=[WaybillProviderPlugin()], load_entry_points=False,
-                     start_workers=False, relay=False) as hub:
+    with provider_hub(config(database_url)) as hub:
         cipher = Address(name="~AgAAAA==~", phone="$$ENC$$", province="浙江省", city="杭州市", district="西湖区",
                          street="##CIPHER##", encrypted=True)
         order_id = await paid_order(hub, shipping_address=cipher)
@@ -186,8 +191,7 @@ async def test_an_encrypted_address_is_passed_through_to_the_provider(database_u
 
 
 async def test_cancel_issued_waybills_and_the_providers_no(database_url: str) -> None:
-    with running_hub(config(database_url), extra_plugins=[WaybillProviderPlugin()], load_entry_points=False,
-                     start_workers=False, relay=False) as hub:
+    with provider_hub(config(database_url)) as hub:
         order_id = await paid_order(hub)
         a, b, c = await make_parcels(hub, order_id, courier_account=courier_of(hub), count=3)
         await waybills.issue_waybills(hub, [a, b])  # c stays pending: no waybill to recycle
@@ -208,8 +212,7 @@ async def test_cancel_issued_waybills_and_the_providers_no(database_url: str) ->
 
 
 async def test_labels_are_100_by_150_mm_pages_with_the_waybill_and_printing_marks_them(database_url: str) -> None:
-    with running_hub(config(database_url), extra_plugins=[WaybillProviderPlugin()], load_entry_points=False,
-                     start_workers=False, relay=False) as hub:
+    with provider_hub(config(database_url)) as hub:
         order_id = await paid_order(hub)
         ids = await make_parcels(hub, order_id, courier_account=courier_of(hub), count=2)
         await waybills.issue_waybills(hub, ids)
@@ -237,8 +240,7 @@ async def _print_pending(hub: Hub, order_id: int) -> bytes:
 
 
 async def test_issue_now_leaves_a_transient_fault_to_the_queue(database_url: str) -> None:
-    with running_hub(config(database_url), extra_plugins=[WaybillProviderPlugin()], load_entry_points=False,
-                     start_workers=False, relay=False) as hub:
+    with provider_hub(config(database_url)) as hub:
         order_id = await paid_order(hub)
         [parcel_id] = await make_parcels(hub, order_id, courier_account=courier_of(hub))
         FakeWaybillProvider.faults.append("unavailable")
@@ -286,8 +288,7 @@ async def eventually(check: Any, *, timeout_s: float = 60.0, what: str) -> None:
 
 
 async def test_two_workers_issuing_one_parcel_at_once_store_one_waybill(database_url: str) -> None:
-    with running_hub(config(database_url), extra_plugins=[WaybillProviderPlugin()], load_entry_points=False,
-                     start_workers=False, relay=False) as hub:
+    with provider_hub(config(database_url)) as hub:
         order_id = await paid_order(hub)
         [parcel_id] = await make_parcels(hub, order_id, courier_account=courier_of(hub))
         outcomes = await asyncio.gather(*(waybills.issue_parcel(hub, parcel_id) for _ in range(3)))

@@ -3,29 +3,18 @@ and resolving one attributed to the person at the terminal (twice: refused, nami
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-
-import pytest
-from typer.testing import CliRunner
 
 from contracts.shipments import TrackingEvent, TrackingState
 from hub.cli import app
 from hub.services.fulfilment import tracking
+from hub.testing.cli import clean_environment, runner
 from hub.testing.db import run_in_fresh_loop
 from hub.testing.hub import running_hub
 from hub.testing.tracking import shipped_order, tracking_config
 
-runner = CliRunner()
+__all__ = ["clean_environment"]
 T = datetime(2026, 11, 11, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("HUB_CONFIG", "HUB_DATABASE_URL", "HUB_REDIS_URL"):
-        monkeypatch.setenv(name, "")
-        monkeypatch.delenv(name)
-    yield
 
 
 def _world(database_url: str) -> tuple[int, int]:

@@ -4,26 +4,14 @@ change is in the audit log under ``cli:<user>`` without the password."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from typer.testing import CliRunner
-
 from hub.cli import app
 from hub.db import audit
 from hub.db.engine import database_for_loop, dispose_all_for_loop
+from hub.testing.cli import clean_environment, runner
 from hub.testing.db import run_in_fresh_loop
 
-runner = CliRunner()
+__all__ = ["clean_environment"]
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("HUB_CONFIG", "HUB_DATABASE_URL", "HUB_REDIS_URL"):
-        monkeypatch.setenv(name, "")  # recorded, so the original environment comes back afterwards
-        monkeypatch.delenv(name)
-    yield
 
 
 async def _audit(url: str) -> list[tuple[str, str, str]]:

@@ -32,6 +32,7 @@ from hub.api.routes.api_keys import NewApiKey, create_api_key, list_api_keys, re
 from hub.console.auth import (
     ConsolePrincipal,
     check_form,
+    checked_form,
     console_principal,
     console_secret,
     current_session,
@@ -105,9 +106,7 @@ async def api_keys_page(request: Request, revoked: str | None = None,
 
 @router.post("", include_in_schema=False)
 async def create(request: Request) -> Response:
-    form = await check_form(request)
-    principal = await console_principal(request)
-    require_right(principal, Permission.API_KEYS)
+    form, principal = await checked_form(request, Permission.API_KEYS)
     t = translator(request)
     name, role = form.get("name", ""), form.get("role", "")
     kept = {"name": name, "role": role}

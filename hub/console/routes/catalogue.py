@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from hub.api.auth import Permission
 from hub.api.params import MAX_TEXT
-from hub.console.auth import ConsolePrincipal, check_form, console_principal, require_right
+from hub.console.auth import ConsolePrincipal, checked_form, console_principal, require_right
 from hub.console.pages import error_page, render, translator, write_session
 from hub.context import Hub
 from hub.errors import BadInputError, NotFoundError
@@ -100,9 +100,7 @@ def _draft(t: Any, form: dict[str, str]) -> tuple[catalogue.SkuDraft | None, dic
 @router.post("", include_in_schema=False)
 async def add_sku(request: Request) -> Response:
     """Add a SKU (or a bundle, with components); bad values give the form back (422), nothing added."""
-    values = await check_form(request)
-    principal = await console_principal(request)
-    require_right(principal, Permission.CATALOGUE_WRITE)
+    values, principal = await checked_form(request, Permission.CATALOGUE_WRITE)
     t = translator(request)
     form = {k: values.get(k, "").strip() for k in FORM_FIELDS}
     draft, problems = _draft(t, form)
@@ -141,9 +139,7 @@ async def sku_page(request: Request, sku: str, done: str | None = None,
 
 
 async def _set_active(request: Request, sku: str, active: bool) -> Response:
-    await check_form(request)
-    principal = await console_principal(request)
-    require_right(principal, Permission.CATALOGUE_WRITE)
+    _, principal = await checked_form(request, Permission.CATALOGUE_WRITE)
     try:
         await catalogue.set_active(request.app.state.hub, sku, active, actor=principal.actor)
     except NotFoundError:

@@ -22,7 +22,7 @@ from hub.api.models import ActorReplayIn
 from hub.api.params import INT64_MAX
 from hub.api.queries.exceptions import source_message
 from hub.api.routes.dead_letters import replay, replay_all_of_actor, show_dead_letter
-from hub.console.auth import ConsolePrincipal, check_form, console_principal, require_right
+from hub.console.auth import ConsolePrincipal, check_form, checked_form, console_principal, require_right
 from hub.console.pages import api_error_page, error_page, render, translator, write_session
 from hub.context import Hub
 from hub.errors import NotFoundError
@@ -98,9 +98,7 @@ async def replay_one(request: Request, dead_letter_id: str) -> Response:
 async def replay_actor(request: Request) -> Response:
     """Replay every open dead letter of one actor up to the newest the page showed (``up_to_id``),
     through the API's ``POST /api/v1/dead-letters/replay``."""
-    form = await check_form(request)
-    principal = await console_principal(request)
-    require_right(principal, Permission.DEAD_LETTERS)
+    form, principal = await checked_form(request, Permission.DEAD_LETTERS)
     actor, up_to = form.get("actor", "").strip(), _row_id(form.get("up_to_id", "").strip())
     if not actor or len(actor) > 100 or up_to is None:
         return error_page(request, translator(request).t("exceptions.bad_replay_all"), status=400)

@@ -28,8 +28,8 @@ from hub.api.queries.exceptions import (
     open_hold_groups,
 )
 from hub.api.routes.orders import release_held_orders
-from hub.console.auth import ConsolePrincipal, check_form, console_principal, require_right
-from hub.console.pages import api_error_page, error_page, render, translator, write_session
+from hub.console.auth import ConsolePrincipal, checked_form, console_principal
+from hub.console.pages import api_error_page, error_page, render, translator, with_notice, write_session
 from hub.console.routes import exception_letters
 from hub.console.routes.orders import release_from_form
 from hub.context import Hub
@@ -51,13 +51,6 @@ def back_to(target: str | None) -> str:
     if target and target.startswith(BASE) and not target.startswith("//") and "\\" not in target:
         return target
     return BASE
-
-
-def with_notice(target: str, **notice: object) -> str:
-    """``target`` with the notice's values as query parameters (kept before any ``#fragment``)."""
-    path, _, fragment = target.partition("#")
-    joiner = "&" if "?" in path else "?"
-    return f"{path}{joiner}{urlencode(notice)}" + (f"#{fragment}" if fragment else "")
 
 
 @router.get("", include_in_schema=False)
@@ -140,9 +133,7 @@ async def release_one(request: Request, order_id: int, code: str) -> Response:
 @router.post("/holds/{code}/release-shown", include_in_schema=False)
 async def release_shown(request: Request, code: str) -> Response:
     """Release ``code`` on exactly the orders the page showed (``order_ids``), in one transaction."""
-    form = await check_form(request)
-    principal = await console_principal(request)
-    require_right(principal, Permission.ORDERS_WRITE)
+    form, principal = await checked_form(request, Permission.ORDERS_WRITE)
     raw = [part.strip() for part in form.get("order_ids", "").split(",") if part.strip()]
     if not raw or len(raw) > MAX_LIMIT or not all(part.isdigit() and 0 < len(part) < 19 for part in raw):
         return error_page(request, translator(request).t("exceptions.bad_batch"), status=400)

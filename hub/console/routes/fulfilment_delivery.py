@@ -19,7 +19,7 @@ from sqlalchemy import select
 from hub.api.auth import Permission
 from hub.api.errors import ApiError
 from hub.api.routes import fulfilment_delivery as api
-from hub.console.auth import ConsolePrincipal, check_form, console_principal, require_right
+from hub.console.auth import ConsolePrincipal, check_form, checked_form, console_principal, require_right
 from hub.console.pages import api_error_page, render, translator, write_session
 from hub.context import Hub
 from hub.db.tables import OrderHoldRow, OrderRow, utcnow
@@ -78,9 +78,7 @@ def _back(target: str | None, fallback: str) -> str:
 
 @router.post("/fulfilment/delivery/{do_id}/cancel")
 async def cancel(request: Request, do_id: int) -> Response:
-    form = await check_form(request)
-    principal = await console_principal(request)
-    require_right(principal, Permission.SHIPMENTS_WRITE)
+    form, principal = await checked_form(request, Permission.SHIPMENTS_WRITE)
     target = _back(form.get("next"), BASE)
     try:
         detail = await api.cancel_delivery_order(request, do_id, api.CancelIn(reason=form.get("reason") or

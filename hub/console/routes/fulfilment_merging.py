@@ -18,7 +18,7 @@ from hub.api.auth import Permission
 from hub.api.errors import ApiError
 from hub.api.params import RowId
 from hub.api.routes import fulfilment_merging as api
-from hub.console.auth import ConsolePrincipal, check_form, console_principal, require_right
+from hub.console.auth import ConsolePrincipal, checked_form, console_principal, require_right
 from hub.console.pages import api_error_page, error_page, render, translator, write_session
 from hub.context import Hub
 from hub.db.tables import OrderRow
@@ -57,9 +57,7 @@ def _ids(form: dict[str, str]) -> list[int] | None:
 
 @router.post("/fulfilment/merges")
 async def merge_from_form(request: Request) -> Response:
-    form = await check_form(request)
-    principal = await console_principal(request)
-    require_right(principal, Permission.ORDERS_WRITE)
+    form, principal = await checked_form(request, Permission.ORDERS_WRITE)
     ids = _ids(form)
     if ids is None:
         return error_page(request, translator(request).t("merging.bad_orders"), status=400)

@@ -25,8 +25,8 @@ from hub.api.auth import Permission
 from hub.api.errors import ApiError
 from hub.api.queries.fulfilment_counts import fulfilment_counts
 from hub.api.routes.fulfilment_review import HoldIn, approve_order, hold_order
-from hub.console.auth import ConsolePrincipal, check_form, console_principal, require_right
-from hub.console.pages import api_error_page, error_page, render, translator, write_session
+from hub.console.auth import ConsolePrincipal, checked_form, console_principal, require_right
+from hub.console.pages import api_error_page, error_page, render, translator, with_notice, write_session
 from hub.console.routes.orders import release_from_form
 from hub.context import Hub
 from hub.db.tables import utcnow
@@ -51,12 +51,6 @@ def _back(target: str | None, order_id: int) -> str:
             target.startswith(BASE) or target.startswith(f"/console/orders/{order_id}")):
         return target
     return BASE
-
-
-def _with_notice(target: str, **notice: object) -> str:
-    path, _, fragment = target.partition("#")
-    joiner = "&" if "?" in path else "?"
-    return f"{path}{joiner}{urlencode(notice)}" + (f"#{fragment}" if fragment else "")
 
 
 def _notice(request: Request) -> str | None:
@@ -123,27 +117,20 @@ async def review_panel(request: Request, order_id: int,
     })
 
 
-async def _form(request: Request) -> tuple[dict[str, str], ConsolePrincipal]:
-    form = await check_form(request)
-    principal = await console_principal(request)
-    require_right(principal, Permission.ORDERS_WRITE)
-    return form, principal
-
-
 @router.post("/fulfilment/{order_id}/approve")
 async def approve_from_form(request: Request, order_id: int) -> Response:
-    form, principal = await _form(request)
+    form, principal = await checked_form(request, Permission.ORDERS_WRITE)
     try:
         await approve_order(request, order_id, principal)
     except ApiError as exc:
         return api_error_page(request, exc)
-    target = _with_notice(_back(form.get("next"), order_id), review_done="approved", review_order=order_id)
+    target = with_notice(_back(form.get("next"), order_id), review_done="approved", review_order=order_id)
     return write_session(request, RedirectResponse(target, status_code=303))
 
 
 @router.post("/fulfilment/{order_id}/hold")
 async def hold_from_form(request: Request, order_id: int) -> Response:
-    form, principal = await _form(request)
+    form, principal = await checked_form(request, Permission.ORDERS_WRITE)
     try:
         body = HoldIn(reason=form.get("reason", ""))
     except ValidationError:
@@ -155,7 +142,7 @@ async def hold_from_form(request: Request, order_id: int) -> Response:
         return api_error_page(request, exc)
     manual = next((h for h in before.holds if h.code == review.MANUAL), None)
     done = "held" if manual is not None and manual.reason == body.reason else "held_already"
-    target = _with_notice(_back(form.get("next"), order_id), review_done=done, review_order=order_id)
+    target = with_notice(_back(form.get("next"), order_id), review_done=done, review_order=order_id)
     return write_session(request, RedirectResponse(target, status_code=303))
 
 
@@ -166,6 +153,6 @@ async def release_review_hold(request: Request, order_id: int, code: str) -> Res
         return refused
     hub: Hub = request.app.state.hub
     await review.after_release(hub, order_id)  # the last review hold gone: approved now, not a moment later
-    target = _with_notice(_back(form.get("next"), order_id), review_done="released", review_order=order_id,
+    target = with_notice(_back(form.get("next"), order_id), review_done="released", review_order=order_id,
                           review_code=code)
     return write_session(request, RedirectResponse(target, status_code=303))

@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import or_, select
 
 from hub.api.auth import Permission
-from hub.console.auth import ConsolePrincipal, check_form, console_principal, require_right
+from hub.console.auth import ConsolePrincipal, check_form, checked_form, console_principal, require_right
 from hub.console.pages import error_page, render, translator, write_session
 from hub.context import Hub
 from hub.db.tables import ParcelRow, utcnow
@@ -86,9 +86,7 @@ async def exceptions_page(request: Request, principal: ConsolePrincipal = Depend
 
 @router.post("/fulfilment/exceptions/{exception_id}/resolve")
 async def resolve(request: Request, exception_id: int) -> Response:
-    form = await check_form(request)
-    principal = await console_principal(request)
-    require_right(principal, Permission.ORDERS_WRITE)
+    form, principal = await checked_form(request, Permission.ORDERS_WRITE)
     t = translator(request)
     try:
         await exceptions.resolve(request.app.state.hub, exception_id, actor=principal.actor,

@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from hub.api.auth import Permission
 from hub.api.errors import ApiError
-from hub.console.auth import ConsolePrincipal, check_form, console_principal, require_right
+from hub.console.auth import ConsolePrincipal, checked_form, console_principal, require_right
 from hub.console.pages import api_error_page, render, translator, write_session
 from hub.context import Hub
 from hub.errors import BadInputError, NotFoundError
@@ -81,16 +81,9 @@ def _done(request: Request, **notice: object) -> Response:
     return write_session(request, RedirectResponse(f"{BASE}?{urlencode(notice)}", status_code=303))
 
 
-async def _writer(request: Request) -> tuple[dict[str, str], ConsolePrincipal]:
-    form = await check_form(request)
-    principal = await console_principal(request)
-    require_right(principal, Permission.SHIPMENTS_WRITE)
-    return form, principal
-
-
 @router.post("/fulfilment/warehouse/{delivery_order_id}/pick")
 async def pick_from_form(request: Request, delivery_order_id: int) -> Response:
-    _, principal = await _writer(request)
+    _, principal = await checked_form(request, Permission.SHIPMENTS_WRITE)
     try:
         await own_warehouse.pick(request.app.state.hub, [delivery_order_id], actor=principal.actor)
     except (own_warehouse.StateConflict, NotFoundError) as exc:
@@ -100,7 +93,7 @@ async def pick_from_form(request: Request, delivery_order_id: int) -> Response:
 
 @router.post("/fulfilment/warehouse/{delivery_order_id}/pack")
 async def pack_from_form(request: Request, delivery_order_id: int) -> Response:
-    form, principal = await _writer(request)
+    form, principal = await checked_form(request, Permission.SHIPMENTS_WRITE)
     raw = form.get("weight_grams", "").strip()
     if not raw.isdigit() or not 0 < int(raw) <= 1_000_000:
         return _refused(request, BadInputError(translator(request).t("warehouse.bad_weight"), field="weight_grams"))
@@ -114,7 +107,7 @@ async def pack_from_form(request: Request, delivery_order_id: int) -> Response:
 
 @router.post("/fulfilment/warehouse/{delivery_order_id}/ship")
 async def ship_from_form(request: Request, delivery_order_id: int) -> Response:
-    _, principal = await _writer(request)
+    _, principal = await checked_form(request, Permission.SHIPMENTS_WRITE)
     try:
         outcome = await own_warehouse.ship(request.app.state.hub, delivery_order_id, actor=principal.actor)
     except (own_warehouse.StateConflict, NotFoundError, BadInputError) as exc:

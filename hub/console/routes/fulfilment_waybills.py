@@ -18,7 +18,7 @@ from sqlalchemy import select
 from hub.api.auth import Permission
 from hub.api.params import RowId
 from hub.api.routes.fulfilment_waybills import MAX_LABELS, parcel_page
-from hub.console.auth import ConsolePrincipal, check_form, console_principal, require_right
+from hub.console.auth import ConsolePrincipal, checked_form, console_principal
 from hub.console.pages import error_page, render, translator
 from hub.context import Hub
 from hub.db.tables import ParcelRow
@@ -52,9 +52,7 @@ async def parcels_page(request: Request, principal: ConsolePrincipal = Depends(c
 @router.post("/fulfilment/parcels/labels", include_in_schema=False)
 async def print_selected(request: Request) -> Response:
     """The ticked parcels' labels as one PDF; they become printed."""
-    await check_form(request)
-    principal = await console_principal(request)
-    require_right(principal, Permission.SHIPMENTS_WRITE)
+    _, principal = await checked_form(request, Permission.SHIPMENTS_WRITE)
     t = translator(request)
     raw = (await request.form()).getlist("parcel_id")
     ids = [int(v) for v in raw if isinstance(v, str) and v.isdigit() and 0 < len(v) < 19]

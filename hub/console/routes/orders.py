@@ -26,7 +26,7 @@ from hub.api.queries.orders import list_orders
 from hub.api.routes.order_views import view_owner, view_url
 from hub.api.routes.orders import get_order, release_order_hold
 from hub.builtin_rules import NO_SHIP_TAGS
-from hub.console.auth import ConsolePrincipal, check_form, console_principal, require_right
+from hub.console.auth import ConsolePrincipal, check_form, checked_form, console_principal, require_right
 from hub.console.pages import api_error_page, error_page, render, translator, write_session
 from hub.context import Hub
 from hub.errors import BadInputError, NotFoundError
@@ -154,9 +154,7 @@ async def order_page(
 async def release_from_form(request: Request, order_id: int, code: str) -> tuple[dict[str, str], Response | None]:
     """A release form (its token and the signed-in person's right checked) carried out with the API's
     own release: the form's values, and the error page when the API refused."""
-    form = await check_form(request)
-    principal = await console_principal(request)
-    require_right(principal, Permission.ORDERS_WRITE)
+    form, principal = await checked_form(request, Permission.ORDERS_WRITE)
     try:
         await release_order_hold(request, order_id, code, principal)
     except ApiError as exc:

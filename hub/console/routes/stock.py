@@ -25,7 +25,7 @@ from hub.api.errors import ApiError
 from hub.api.inventory_routes import InventoryItem, list_inventory, show_inventory
 from hub.api.params import MAX_TEXT
 from hub.api.queries.stock import recent_movements
-from hub.console.auth import ConsolePrincipal, check_form, console_principal, require_right
+from hub.console.auth import ConsolePrincipal, checked_form, console_principal, require_right
 from hub.console.pages import api_error_page, render, translator, write_session
 from hub.console.routes import stock_imports
 from hub.context import Hub
@@ -125,9 +125,7 @@ def _int_or_text(text: str) -> int | str:
 @router.post("/{sku:path}/adjust", include_in_schema=False)
 async def adjust(request: Request, sku: str) -> Response:
     """Set or move one warehouse's on hand; bad values give the form again (422), nothing changed."""
-    values = await check_form(request)
-    principal = await console_principal(request)
-    require_right(principal, Permission.STOCK_ADJUST)
+    values, principal = await checked_form(request, Permission.STOCK_ADJUST)
     hub: Hub = request.app.state.hub
     t = translator(request)
     form = {k: values.get(k, "").strip() for k in ("warehouse", "mode", "quantity", "note", "form_key")}

@@ -18,7 +18,7 @@ from starlette.datastructures import UploadFile
 
 from hub.api.auth import Permission
 from hub.api.params import INT64_MAX, MAX_TEXT
-from hub.console.auth import ConsolePrincipal, check_form, console_principal, require_right
+from hub.console.auth import ConsolePrincipal, checked_form, console_principal, require_right
 from hub.console.pages import error_page, render, translator, write_session
 from hub.context import Hub
 from hub.errors import NotFoundError
@@ -50,9 +50,7 @@ async def imports_page(request: Request, principal: ConsolePrincipal = Depends(c
 
 @router.post("", include_in_schema=False)
 async def upload(request: Request) -> Response:
-    values = await check_form(request)
-    principal = await console_principal(request)
-    require_right(principal, Permission.STOCK_ADJUST)
+    values, principal = await checked_form(request, Permission.STOCK_ADJUST)
     t = translator(request)
     upload_file = (await request.form()).get("file")
     reference = values.get("reference", "").strip()
@@ -110,9 +108,7 @@ async def job_progress(request: Request, job_id: int,
 @router.post("/{job_id:int}/resume", include_in_schema=False)
 async def resume(request: Request, job_id: int) -> Response:
     """Continue a stopped or stalled import from its first row not applied (the rest checked again)."""
-    await check_form(request)
-    principal = await console_principal(request)
-    require_right(principal, Permission.STOCK_ADJUST)
+    _, principal = await checked_form(request, Permission.STOCK_ADJUST)
     job = await _job_or_404(request, job_id)
     if isinstance(job, Response):
         return job

@@ -71,6 +71,31 @@ def _failure(payload: dict[str, Any]) -> tuple[str, str] | None:
     return code, str(payload.get("message") or "")
 
 
+async def post_form(http: httpx.AsyncClient, path: str, form: dict[str, str], where: str, *,
+                    throttle: Callable[[], Awaitable[None]] | None = None) -> dict[str, Any]:
+    """POST one form to Kuaidi100 (both its query and its label API take forms) and return the
+    answer's JSON object, numbers kept as text. HTTP 429 → ``ThrottledError`` (nothing was done,
+    the queue waits it out); 5xx or an answer that is not JSON → ``RetryableError``; any other 4xx
+    or an answer that is not an object → ``PermanentError``. ``where`` opens each message."""
+    if throttle is not None:
+        await throttle()
+    response = await http.post(path, data=form)
+    if response.status_code == 429:
+        raise ThrottledError(f"{where}: HTTP 429 (rate limited); slowing down", code="http-429",
+                             retry_after=retry_after_seconds(response))
+    if response.status_code >= 500:
+        raise RetryableError(f"{where}: HTTP {response.status_code}; will retry", code=f"http-{response.status_code}")
+    if response.status_code >= 400:
+        raise PermanentError(f"{where}: HTTP {response.status_code}", code=f"http-{response.status_code}")
+    try:
+        payload = loads_exact(response.content)
+    except ValueError as exc:
+        raise RetryableError(f"{where}: the answer is not JSON; will retry", code="bad-json") from exc
+    if not isinstance(payload, dict):
+        raise PermanentError(f"{where}: unexpected answer shape")
+    return payload
+
+
 class Kuaidi100Client:
     """Calls Kuaidi100 for one account (``customer`` + ``key``)."""
 
@@ -94,29 +119,8 @@ class Kuaidi100Client:
         await self._http.aclose()
 
     async def _post_form(self, path: str, form: dict[str, str]) -> dict[str, Any]:
-        if self._throttle is not None:
-            await self._throttle()
-        response = await self._http.post(path, data=form)
-        if response.status_code == 429:  # rate limited: nothing was done, the queue waits it out
-            raise ThrottledError(f"courier {self.account!r}: Kuaidi100 answered HTTP 429 (rate limited); slowing down",
-                                 code="http-429", retry_after=retry_after_seconds(response))
-        if response.status_code >= 500:
-            raise RetryableError(
-                f"courier {self.account!r}: Kuaidi100 answered HTTP {response.status_code}; will retry",
-                code=f"http-{response.status_code}",
-            )
-        if response.status_code >= 400:
-            raise PermanentError(
-                f"courier {self.account!r}: Kuaidi100 answered HTTP {response.status_code} to {path}",
-                code=f"http-{response.status_code}",
-            )
-        try:
-            payload = loads_exact(response.content)
-        except ValueError as exc:
-            raise RetryableError(f"courier {self.account!r}: Kuaidi100 answered with non-JSON on {path}") from exc
-        if not isinstance(payload, dict):
-            raise PermanentError(f"courier {self.account!r}: unexpected Kuaidi100 answer shape on {path}")
-        return payload
+        return await post_form(self._http, path, form, f"courier {self.account!r}: Kuaidi100 {path}",
+                               throttle=self._throttle)
 
     async def query(self, param: dict[str, Any]) -> dict[str, Any] | None:
         """Real-time query; the result object, or None when Kuaidi100 has no result (code 500).

@@ -19,13 +19,11 @@ from hub.plugin_api import (
     AuthorizationError,
     PermanentError,
     RetryableError,
-    ThrottledError,
     build_http_client,
     call_with_retries,
     md5_hex,
-    retry_after_seconds,
 )
-from plugins.logistics.kuaidi100.client import loads_exact, param_text
+from plugins.logistics.kuaidi100.client import param_text, post_form
 
 DEFAULT_LABEL_BASE_URL = "https://api.kuaidi100.com"
 LABEL_PATH = "/label/order"
@@ -102,24 +100,7 @@ class Kuaidi100LabelClient:
                 "sign": label_sign(text, t, self._key, self._secret)}
 
     async def _post(self, form: dict[str, str], where: str) -> dict[str, Any]:
-        if self._throttle is not None:
-            await self._throttle()
-        response = await self._http.post(LABEL_PATH, data=form)
-        if response.status_code == 429:
-            raise ThrottledError(f"{where}: HTTP 429 (rate limited); slowing down", code="http-429",
-                                 retry_after=retry_after_seconds(response))
-        if response.status_code >= 500:
-            raise RetryableError(f"{where}: HTTP {response.status_code}; will retry",
-                                 code=f"http-{response.status_code}")
-        if response.status_code >= 400:
-            raise PermanentError(f"{where}: HTTP {response.status_code}", code=f"http-{response.status_code}")
-        try:
-            payload = loads_exact(response.content)
-        except ValueError as exc:
-            raise RetryableError(f"{where}: the answer is not JSON; will retry", code="bad-json") from exc
-        if not isinstance(payload, dict):
-            raise PermanentError(f"{where}: unexpected answer shape")
-        return payload
+        return await post_form(self._http, LABEL_PATH, form, where, throttle=self._throttle)
 
     async def call(self, method: str, param: dict[str, Any], where: str, *, retry: bool = True) -> Any:
         """One call; the answer's ``data`` on success, else the classified error. Each attempt is
