@@ -45,13 +45,13 @@ from hub.errors import NotFoundError
 from hub.services import orders
 from hub.services.fulfilment import courier_rules, planning, routing
 from hub.services.fulfilment import delivery_orders as dos
+from hub.services.fulfilment.flow_actor import FULFIL_ACTOR
 from hub.services.fulfilment.waybills import ISSUE_ACTOR
 from hub.services.order_holds import add_holds
 from hub.services.stock.reservations import ACTIVE
 
 log = structlog.get_logger(__name__)
 
-FULFIL_ACTOR = "fulfil_orders"
 #: Fulfilment statuses an order may be (re-)routed from, when it is in no open delivery order: a
 #: WMS refusal or a cancelled delivery order leaves it ``routed`` / ``sent_to_warehouse``.
 ROUTABLE = ("unfulfilled", "routed", "sent_to_warehouse")

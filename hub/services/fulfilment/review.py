@@ -31,7 +31,7 @@ from hub.db.cursors import decode_id_cursor, encode_id_cursor
 from hub.db.tables import OrderEventRow, OrderHoldRow, OrderRow
 from hub.errors import BadInputError, HubError, NotFoundError
 from hub.services import orders
-from hub.services.fulfilment.flow import FULFIL_ACTOR
+from hub.services.fulfilment.flow_actor import FULFIL_ACTOR
 from hub.services.fulfilment.settings import ReviewSettings
 from hub.services.order_holds import add_holds
 
