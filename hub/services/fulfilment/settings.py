@@ -147,8 +147,13 @@ class RoutingSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    auto: bool = Field(default=True, description="Route approved orders and send delivery orders without a person; "
-                                                  "off: orders wait for POST /api/v1/orders/{id}/route.")
+    auto: bool | None = Field(
+        default=None,
+        description="Route approved orders and send delivery orders without a person. Unset: only when the "
+                    "hub has something to automate, a WMS warehouse or an enabled [couriers.<name>] account "
+                    "(a hub with only its own/manual warehouses and no courier leaves orders for a person to "
+                    "ship, as before fulfilment); true: always; false: orders wait for "
+                    "POST /api/v1/orders/{id}/route.")
     code_prefix: str = Field(default="DO", pattern="^[A-Za-z0-9]{1,8}$",
                              description="Delivery order codes are <prefix><order id>-<n> "
                                          "(sent to a WMS as its deliveryOrderCode).")
