@@ -88,6 +88,16 @@ def test_passing_orders_and_what_counts_as_present() -> None:
     assert strategy_holds(ReviewSettings(), _order(extra={"frozen_status": "NO_FROZEN"})) == []
 
 
+def test_the_address_check_left_unset_holds_only_where_the_hub_routes_orders_itself() -> None:
+    """A hub where a person ships (no WMS, no courier account) holds nobody for the address: the
+    merchant reads it on the platform, and a hold would refuse the shipment they record."""
+    no_address = _order(shipping_address=None)
+    assert [h.code for h in strategy_holds(ReviewSettings(), no_address, routed_by_hub=True)] == ["review_address"]
+    assert strategy_holds(ReviewSettings(), no_address, routed_by_hub=False) == []
+    on = ReviewSettings(hold_on_incomplete_address=True)
+    assert [h.code for h in strategy_holds(on, no_address, routed_by_hub=False)] == ["review_address"]
+
+
 def test_reasons_name_no_personal_data() -> None:
     settings = ReviewSettings(hold_on_buyer_remark=True, blacklisted_buyers=["buyer_nick_1"])
     text = " ".join(h.reason for h in strategy_holds(settings, _order(buyer_note="call 13812345678")))

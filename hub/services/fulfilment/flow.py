@@ -45,13 +45,13 @@ from hub.errors import NotFoundError
 from hub.services import orders
 from hub.services.fulfilment import courier_rules, planning, routing
 from hub.services.fulfilment import delivery_orders as dos
+from hub.services.fulfilment.flow_actor import FULFIL_ACTOR
 from hub.services.fulfilment.waybills import ISSUE_ACTOR
 from hub.services.order_holds import add_holds
 from hub.services.stock.reservations import ACTIVE
 
 log = structlog.get_logger(__name__)
 
-FULFIL_ACTOR = "fulfil_orders"
 #: Fulfilment statuses an order may be (re-)routed from, when it is in no open delivery order: a
 #: WMS refusal or a cancelled delivery order leaves it ``routed`` / ``sent_to_warehouse``.
 ROUTABLE = ("unfulfilled", "routed", "sent_to_warehouse")
@@ -165,17 +165,34 @@ def _plan(hub: Hub, order: Order, group: planning.DeliveryGroup, by_id: dict[str
     return parts, decision.reason
 
 
+def automatic(hub: Hub) -> bool:
+    """Whether approved orders are routed without a person: ``[fulfilment.routing] auto`` when set;
+    unset, only when there is something to automate — an enabled WMS warehouse (delivery orders to
+    send) or an enabled ``[couriers.<name>]`` account (waybills to issue). A hub with only its own
+    warehouses (``platform = "manual"`` or the embedded ``default``) and no courier account cannot
+    issue a waybill: routing there would only hold every order ``no_courier`` and refuse the
+    shipments a person records, so its orders stay unrouted for a person to ship, as before
+    fulfilment existed (``POST /api/v1/orders/{id}/route`` still routes one on demand)."""
+    auto = hub.config.fulfilment.routing.auto
+    if auto is not None:
+        return auto
+    if any(c.enabled for c in hub.config.couriers.values()):
+        return True
+    return any(dos.warehouse_kind(hub, wh) == dos.WMS for wh in routing.enabled_warehouses(hub.config))
+
+
 async def fulfil_orders(hub: Hub, order_ids: list[int], *, actor: str | None = None,
                         manual: bool = False) -> FulfilResult:
     """Route and send every approved, unheld, unfulfilled order of ``order_ids`` (one transaction).
 
-    ``manual``: a person asked (``POST /api/v1/orders/{id}/route``), so ``[fulfilment.routing]
-    auto = false`` does not stop it. ``actor`` is recorded in the history (``hub`` when None)."""
+    ``manual``: a person asked (``POST /api/v1/orders/{id}/route``), so routing that is not
+    ``automatic`` (``[fulfilment.routing] auto = false``, or nothing to automate) does not stop
+    it. ``actor`` is recorded in the history (``hub`` when None)."""
     result = FulfilResult()
     ids = sorted(set(order_ids))
     if not ids:
         return result
-    if not manual and not hub.config.fulfilment.routing.auto:
+    if not manual and not automatic(hub):
         result.skipped = ids
         return result
     who = actor or "hub"
@@ -375,7 +392,7 @@ class Swept:
 async def sweep(hub: Hub, *, now: datetime | None = None) -> Swept:
     """Re-enqueue what a broker lost (``hub.services.sweepers``' rule, ``[queue] sweep_*``):
     approved orders reviewed longer than ``sweep_after_s`` ago and still in no delivery order
-    (``fulfil_orders``; not when routing is manual), and WMS delivery orders still pending that long
+    (``fulfil_orders``; only when routing is ``automatic``), and WMS delivery orders still pending that long
     after their last change or sweep (``send_delivery_orders``, marking ``swept_at``). Both actors
     skip what is done, so racing a slow message does no harm."""
     queue = hub.config.queue
@@ -384,7 +401,7 @@ async def sweep(hub: Hub, *, now: datetime | None = None) -> Swept:
     horizon = now - timedelta(days=queue.sweep_horizon_days)
     order_ids: list[int] = []
     async with hub.database().transaction() as session:
-        if hub.config.fulfilment.routing.auto:
+        if automatic(hub):
             in_any = select(DeliveryLineRow.id).where(DeliveryLineRow.order_id == OrderRow.id).exists()
             order_ids = list((await session.execute(
                 select(OrderRow.id).where(

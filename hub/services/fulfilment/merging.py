@@ -29,6 +29,7 @@ from contracts.fulfilment import Hold
 from hub.db import outbox
 from hub.db.tables import FulfilmentPlanRow, OrderEventRow, OrderHoldRow, OrderLineRow, OrderRow
 from hub.services import orders as order_service
+from hub.services.fulfilment.flow_actor import FULFIL_ACTOR
 from hub.services.fulfilment.settings import MergeSettings
 
 #: The hold that keeps an order with a merge partner waiting for a person (propose mode).
@@ -143,8 +144,6 @@ async def _release_proposed(session: AsyncSession, order_ids: list[int], actor: 
 
 def _kick_flow(session: AsyncSession, order_ids: list[int]) -> None:
     """Ask the flow to route these orders now (idempotent there: routed ones are skipped)."""
-    from hub.services.fulfilment.flow import FULFIL_ACTOR
-
     outbox.add(session, FULFIL_ACTOR, sorted(order_ids))
 
 

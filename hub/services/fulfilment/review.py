@@ -31,7 +31,8 @@ from hub.db.cursors import decode_id_cursor, encode_id_cursor
 from hub.db.tables import OrderEventRow, OrderHoldRow, OrderRow
 from hub.errors import BadInputError, HubError, NotFoundError
 from hub.services import orders
-from hub.services.fulfilment.flow import FULFIL_ACTOR
+from hub.services.fulfilment import flow
+from hub.services.fulfilment.flow_actor import FULFIL_ACTOR
 from hub.services.fulfilment.settings import ReviewSettings
 from hub.services.order_holds import add_holds
 
@@ -80,9 +81,11 @@ def _risky(value: Any, listed: list[str]) -> bool:
     return value not in (None, False, 0, "", "0", [], {})
 
 
-def strategy_holds(settings: ReviewSettings, order: Order) -> list[Hold]:
+def strategy_holds(settings: ReviewSettings, order: Order, *, routed_by_hub: bool = True) -> list[Hold]:
     """The holds the configured strategies call for, one per failing strategy, each naming why.
-    Reasons name no personal data (no remark text, no buyer, no street)."""
+    Reasons name no personal data (no remark text, no buyer, no street). ``routed_by_hub``: the
+    flow routes orders without a person (``flow.automatic``), which turns the address check on
+    when ``hold_on_incomplete_address`` is unset."""
     holds: list[Hold] = []
     if settings.amount_above is not None and order.total.amount > settings.amount_above:
         holds.append(Hold(code=AMOUNT, reason=f"order total {order.total.amount} {order.total.currency} is above "
@@ -107,7 +110,10 @@ def strategy_holds(settings: ReviewSettings, order: Order) -> list[Hold]:
     combos = [" + ".join(combo) for combo in settings.sku_combinations if set(combo) <= skus]
     if combos:
         holds.append(Hold(code=SKU_COMBO, reason="the order contains SKUs held together: " + "; ".join(combos)))
-    if settings.hold_on_incomplete_address:
+    check_address = settings.hold_on_incomplete_address
+    if check_address is None:
+        check_address = routed_by_hub
+    if check_address:
         if address is None:
             holds.append(Hold(code=ADDRESS, reason="the order has no shipping address"))
         else:
@@ -126,7 +132,7 @@ def evaluate(hub: Hub, row: OrderRow) -> list[Hold]:
     """Every reason ``row`` fails review for: the strategies, ``[rules] high_value_hold_amount``
     and every plugin's ``audit_order`` (their codes kept), one hold per code (the first wins)."""
     order = orders.stored_order(row)
-    holds = strategy_holds(hub.config.fulfilment.review, order)
+    holds = strategy_holds(hub.config.fulfilment.review, order, routed_by_hub=flow.automatic(hub))
     limit = hub.config.rules.high_value_hold_amount
     if limit is not None and order.total.amount > Decimal(str(limit)):
         holds.append(Hold(code=LEGACY_HIGH_VALUE, reason=f"order total {order.total} is above {limit}"))

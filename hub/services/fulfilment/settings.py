@@ -35,8 +35,9 @@ class ReviewSettings(BaseModel):
     """``[fulfilment.review]``: the review (审单) strategies every paid order passes.
 
     Every strategy is optional; an order failing several is held with every reason (one hold code
-    per strategy). Defaults: hold an order whose address misses a field a parcel needs, and an
-    AliExpress order whose funds are frozen; everything else passes until configured.
+    per strategy). Defaults: hold an order whose address misses a field a parcel needs (when the
+    hub routes orders itself), and an AliExpress order whose funds are frozen; everything else
+    passes until configured.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -60,8 +61,11 @@ class ReviewSettings(BaseModel):
                                           "Code review_blacklist.")
     sku_combinations: list[list[str]] = Field(default_factory=list, description="Sets of merchant SKUs: hold an "
                                               "order containing every SKU of a set. Code review_sku_combo.")
-    hold_on_incomplete_address: bool = Field(default=True, description="Hold orders whose shipping address is "
-                                             "missing or lacks one of address_fields. Code review_address.")
+    hold_on_incomplete_address: bool | None = Field(
+        default=None, description="Hold orders whose shipping address is missing or lacks one of address_fields. "
+                                  "Code review_address. Unset: only when the hub routes orders without a person "
+                                  "(it will hand the address to a warehouse or a courier); a hub where a person "
+                                  "ships holds nobody for it.")
     address_fields: list[AddressField] = Field(
         default_factory=lambda: list(ADDRESS_FIELDS),
         description="The fields an address must have; ciphertext (Douyin encrypt_post_*, TOP ~…~ ⚠️ [U]) and the "
@@ -147,8 +151,13 @@ class RoutingSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    auto: bool = Field(default=True, description="Route approved orders and send delivery orders without a person; "
-                                                  "off: orders wait for POST /api/v1/orders/{id}/route.")
+    auto: bool | None = Field(
+        default=None,
+        description="Route approved orders and send delivery orders without a person. Unset: only when the "
+                    "hub has something to automate, a WMS warehouse or an enabled [couriers.<name>] account "
+                    "(a hub with only its own/manual warehouses and no courier leaves orders for a person to "
+                    "ship, as before fulfilment); true: always; false: orders wait for "
+                    "POST /api/v1/orders/{id}/route.")
     code_prefix: str = Field(default="DO", pattern="^[A-Za-z0-9]{1,8}$",
                              description="Delivery order codes are <prefix><order id>-<n> "
                                          "(sent to a WMS as its deliveryOrderCode).")
