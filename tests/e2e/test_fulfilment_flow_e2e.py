@@ -190,6 +190,10 @@ async def _ship_own(case: Case, order_id: int, do: Any) -> str:
         assert case.partners.k100.label.status(number) is not None
 
     client = case.client
+    label = await client.get(f"/api/v1/parcels/{parcel.id}/label.pdf")  # printed before packing
+    assert label.status_code == 200 and label.content.startswith(b"%PDF"), label.text
+    pick_list = await client.get("/api/v1/warehouse/pick-list")
+    assert pick_list.status_code == 200 and number in pick_list.text, pick_list.text
     picked = await client.post("/api/v1/warehouse/pick", json={"delivery_order_ids": [do.id]})
     assert picked.status_code == 200, picked.text
     packed = await client.post(f"/api/v1/delivery-orders/{do.id}/pack", json={"parcels": [{"weight_grams": 850}]})
@@ -341,26 +345,32 @@ async def test_an_aliexpress_order_abroad_from_the_own_warehouse_is_held_naming_
         assert case.channel.sandbox.shops[case.channel.shop].orders[external_id].status == "WAIT_SELLER_SEND_GOODS"
 
 
+@pytest.mark.parametrize("kind", KINDS)
 async def test_an_order_the_review_holds_waits_for_a_person_then_flows(
-    backend: Backend, partners: Partners
+    backend: Backend, partners: Partners, kind: WarehouseKind
 ) -> None:
-    async with _case(backend, partners, "taobao", "own", hold_on_buyer_remark=True) as case:
+    async with _case(backend, partners, "tmall", kind, hold_on_buyer_remark=True) as case:
         order_id = await _ingested(case, _create_paid_order(case, buyer_message="请周末送"))
         assert await _reviewed(case, order_id) == "held"
         holds = await open_holds(case.hub, order_id)
-        assert list(holds) == ["review_remark"] and holds["review_remark"], holds
-        review = (await case.client.get(f"/api/v1/orders/{order_id}/review")).json()
-        assert "review_remark" in str(review)
+        assert list(holds) == ["review_remark"] and "buyer remark" in holds["review_remark"], holds
+        assert "请周末送" not in holds["review_remark"]  # a reason names no personal data
+        review = await case.client.get(f"/api/v1/orders/{order_id}/review")
+        assert review.status_code == 200 and "review_remark" in review.text, review.text
 
-        # Nothing leaves while it is held: no delivery order, no waybill, nothing at the channel.
+        # Nothing leaves while it is held: no delivery order, no waybill, nothing at the WMS.
         hub = case.hub
         hub.send("fulfil_orders", [order_id])  # even a stray hand-over routes nothing
         hub.runtime.join(30_000)  # type: ignore[union-attr]
         assert await delivery_orders(hub, order_id) == [] and await parcels(hub, order_id) == []
-        assert case.channel.sandbox.cainiao.issued() == []
+        assert case.channel.sandbox.cainiao.issued() == [] and case.partners.wms.orders == {}
+        assert (await order_by_id(hub, order_id)).fulfilment_status == "unfulfilled"
 
         approved = await case.client.post(f"/api/v1/orders/{order_id}/approve")
         assert approved.status_code == 200, approved.text
         assert await _reviewed(case, order_id) == "approved"
         assert await open_holds(hub, order_id) == {}
         await _flow_from_review(case, order_id)
+        kinds = await history(hub, order_id)  # held by the review, released and approved by the person
+        assert kinds.count("reviewed") == 2 and kinds.count("hold_released") == 1, kinds
+        assert kinds.index("hold_released") < kinds.index("routed"), kinds
