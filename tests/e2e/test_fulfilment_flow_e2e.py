@@ -386,3 +386,74 @@ async def test_an_order_the_review_holds_waits_for_a_person_then_flows(
         kinds = await history(hub, order_id)  # held by the review, released and approved by the person
         assert kinds.count("reviewed") == 2 and kinds.count("hold_released") == 1, kinds
         assert kinds.index("hold_released") < kinds.index("routed"), kinds
+
+
+@pytest.mark.parametrize("platform", ["taobao", "douyin"])
+async def test_an_order_packed_in_two_parcels_is_delivered_once_both_are_signed_for(
+    backend: Backend, partners: Partners, platform: str
+) -> None:
+    """The own warehouse packs the order's two units in two parcels: the second parcel's waybill is
+    issued by the same provider, both waybills reach the channel, and the order is delivered only
+    once the second parcel is signed for."""
+    async with _case(backend, partners, platform, "own") as case:
+        order_id = await _ingested(case, _create_paid_order(case))
+        assert await _reviewed(case, order_id) == "approved"
+        do = await _routed(case, order_id)
+        hub, client = case.hub, case.client
+
+        async def issued(count: int) -> list[Any]:
+            rows = [p for p in await parcels(hub, order_id) if p.status != "cancelled"]
+            return rows if len(rows) == count and all(p.status == "issued" for p in rows) else []
+
+        await eventually(lambda: issued(1), timeout_s=DEADLINE_S, what="the planned parcel's waybill")
+        external_line = (await order_by_id(hub, order_id)).data["lines"][0]["external_id"]
+        assert (await client.post("/api/v1/warehouse/pick", json={"delivery_order_ids": [do.id]})).status_code == 200
+        two = [{"weight_grams": 400, "items": [{"line_external_id": external_line, "quantity": 1}]}] * 2
+        packed = await client.post(f"/api/v1/delivery-orders/{do.id}/pack", json={"parcels": two})
+        assert packed.status_code == 200, packed.text
+        both = await eventually(lambda: issued(2), timeout_s=DEADLINE_S, what="the second parcel's waybill")
+        numbers = [str(p.waybill_number) for p in both]
+        assert len(set(numbers)) == 2 and {p.courier_account for p in both} == {PROVIDER_OF[platform][0]}
+        shipped = await client.post(f"/api/v1/delivery-orders/{do.id}/ship")
+        assert shipped.status_code == 200, shipped.text
+
+        async def confirmed() -> dict[str, Any]:
+            detail: dict[str, Any] = (await client.get(f"/api/v1/orders/{order_id}")).json()
+            shipments = detail.get("shipments") or []
+            return detail if shipments and all(s["status"] == "confirmed" for s in shipments) else {}
+
+        await eventually(confirmed, timeout_s=DEADLINE_S, what="the shipment confirmed to the channel")
+        box, shop = case.channel.sandbox, case.channel.shop
+        external_id = (await order_by_id(hub, order_id)).external_id
+        if platform == "taobao":
+            with box.lock:
+                trade = dict(box.shop(shop).trades[external_id])
+            assert trade["status"] == "WAIT_BUYER_CONFIRM_GOODS"
+            told = {line["invoice_no"] for line in trade["orders"]["order"]}
+        else:
+            emulated = box.book.order(shop, external_id)
+            assert emulated.status == "3"
+            told = {p["tracking_no"] for p in emulated.logistics}
+        # Douyin takes every package; TOP's offline.send takes one waybill per trade line (one line here).
+        assert told == set(numbers) if platform == "douyin" else (len(told) == 1 and told < set(numbers)), told
+
+        k100 = case.partners.k100
+
+        async def subscribed() -> list[tuple[str, str]]:
+            keys = [key for key in list(k100.subscriptions) if key[1] in numbers]
+            return keys if len(keys) == 2 else []
+
+        first, second = await eventually(subscribed, timeout_s=DEADLINE_S, what="both parcels subscribed")
+        for _ in range(5):
+            k100.advance(*first)
+            assert (await k100.send_callback(*first)).status_code == 200
+        hub.runtime.join(60_000)  # type: ignore[union-attr]
+        assert (await order_by_id(hub, order_id)).status != "delivered"  # one parcel still on its way
+        for _ in range(5):
+            k100.advance(*second)
+            assert (await k100.send_callback(*second)).status_code == 200
+
+        async def delivered() -> bool:
+            return (await order_by_id(hub, order_id)).status == "delivered"
+
+        await eventually(delivered, timeout_s=DEADLINE_S, what="the order delivered")
