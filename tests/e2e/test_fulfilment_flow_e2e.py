@@ -457,3 +457,43 @@ async def test_an_order_packed_in_two_parcels_is_delivered_once_both_are_signed_
             return (await order_by_id(hub, order_id)).status == "delivered"
 
         await eventually(delivered, timeout_s=DEADLINE_S, what="the order delivered")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_refund_before_shipping_stops_the_delivery_at_the_warehouse(
+    backend: Backend, partners: Partners, kind: WarehouseKind
+) -> None:
+    """The buyer asks for a refund once the delivery order is at the warehouse: the hub holds the
+    order and cancels it there (the WMS, or the own warehouse with its waybill given back)."""
+    async with _case(backend, partners, "taobao", kind) as case:
+        tid = _create_paid_order(case)
+        order_id = await _ingested(case, tid)
+        do = await _routed(case, order_id)
+        hub = case.hub
+        if kind == "own":
+            async def issued() -> list[Any]:
+                rows = await parcels(hub, order_id)
+                return rows if rows and rows[0].status == "issued" else []
+
+            await eventually(issued, timeout_s=DEADLINE_S, what="the waybill issued")
+        case.channel.sandbox.create_refund(case.channel.shop, tid)
+
+        async def cancelled() -> list[Any]:
+            rows = await delivery_orders(hub, order_id)
+            return rows if rows and rows[0].status == "cancelled" else []
+
+        await eventually(cancelled, timeout_s=DEADLINE_S, what="the delivery order cancelled")
+        assert "refund_requested" in await open_holds(hub, order_id)
+        if kind == "qimen":
+            assert case.partners.wms.orders[do.code].status == "CANCELED"
+        else:
+            async def given_back() -> list[Any]:
+                rows = await parcels(hub, order_id)
+                return rows if rows and rows[0].status == "cancelled" else []
+
+            [parcel] = await eventually(given_back, timeout_s=DEADLINE_S, what="the waybill cancelled")
+            assert [w.waybill_code for w in case.channel.sandbox.cainiao.cancelled()] == [parcel.waybill_number]
+        hub.runtime.join(60_000)  # type: ignore[union-attr]
+        with case.channel.sandbox.lock:
+            assert case.channel.sandbox.shop(case.channel.shop).trades[tid]["status"] == "WAIT_SELLER_SEND_GOODS"
+        assert await open_exceptions(hub, order_id) == []
