@@ -190,23 +190,30 @@ class TaobaoChannel:
     async def fetch_orders(self, start: datetime, end: datetime, cursor: str | None) -> OrderPage:
         """Trades modified in the window, paged from the LAST page backwards as the TOP docs
         require (newest first: forward paging misses trades that change while paging). The first
-        call learns ``total_results``; the cursor is the next (lower) page number."""
+        call learns ``total_results``; the cursor is the next (lower) page number. The list answer
+        lacks the notes (``mapping.listed_trade_complete``): a trade that says it has a buyer
+        message, or a flag without its memo, is read with ``trade.fullinfo.get`` instead, so a
+        polled order carries its remarks like one from TMC (the review holds on them)."""
         if end - start > MAX_WINDOW:
             raise BadInputError(f"shop '{self.shop}': trades.sold.increment.get windows are at most 1 day, "
                                 f"got {end - start}", field="window")
         if end <= start:
             return OrderPage(orders=[], next_cursor=None)
+        fields = mapping.list_fields(self.settings.trade_fields)
         if cursor is None:
-            first = await self._increment_page(start, end, 1)
+            first = await self._increment_page(start, end, 1, fields=fields)
             total = int(first.get("total_results") or 0)
             pages = max(1, math.ceil(total / self.settings.page_size))
-            body = first if pages == 1 else await self._increment_page(start, end, pages)
+            body = first if pages == 1 else await self._increment_page(start, end, pages, fields=fields)
             page = pages
         else:
             page = _cursor_page(cursor)
-            body = await self._increment_page(start, end, page)
-        orders, rejected = map_each(unwrap_list(body.get("trades")), self._order,
-                                    lambda trade: trade.get("tid_str") or trade.get("tid"))
+            body = await self._increment_page(start, end, page, fields=fields)
+        trades = []
+        for trade in unwrap_list(body.get("trades")):
+            tid = trade.get("tid_str") or trade.get("tid")
+            trades.append(trade if not tid or mapping.listed_trade_complete(trade) else await self._fullinfo(str(tid)))
+        orders, rejected = map_each(trades, self._order, lambda trade: trade.get("tid_str") or trade.get("tid"))
         return OrderPage(orders=orders, next_cursor=f"page:{page - 1}" if page > 1 else None, rejected=rejected)
 
     async def _fullinfo(self, tid: str, fields: str | None = None) -> dict[str, Any]:

@@ -114,6 +114,21 @@ async def test_polling_pages_backwards_and_finds_every_order(served: tuple[Taoba
     assert set(found) == tids and len(found) == 8
 
 
+async def test_polled_trades_carry_the_buyer_message_the_list_answer_leaves_out(
+        served: tuple[TaobaoSandbox, str]) -> None:
+    """The review holds on a buyer remark: an order first seen by the poll must carry it too."""
+    box, base_url = served
+    connector = _connector(box, base_url)
+    quiet = box.create_order(SHOP, "TEE-M", 1)
+    noted = box.create_order(SHOP, "TEE-M", 1, buyer_message="请周末送")
+    now = datetime.now(UTC)
+    page = await connector.fetch_orders(now - timedelta(minutes=5), now + timedelta(minutes=1), None)
+    await connector.aclose()
+    notes = {o.ref.external_id: o.buyer_note for o in page.orders}
+    assert notes == {quiet: None, noted: "请周末送"}
+    assert box.gateway.calls.count("taobao.trade.fullinfo.get") == 1  # only the trade the list left short
+
+
 async def test_windows_longer_than_a_day_are_refused(channel: TaobaoChannel) -> None:
     now = datetime.now(UTC)
     with pytest.raises(BadInputError, match="1 day"):
