@@ -26,6 +26,7 @@ from hub.db.cursors import decode_id_cursor, encode_id_cursor
 from hub.db.tables import ParcelRow
 from hub.errors import BadInputError
 from hub.services.fulfilment import labels, waybills
+from hub.services.fulfilment.courier_check import couriers_unknown_to_shop
 
 router = APIRouter(prefix="/api/v1", tags=["parcels"])
 
@@ -198,6 +199,13 @@ async def issue_waybill(request: Request, response: Response, parcel_id: RowId, 
     hub = get_hub(request)
     try:
         if body is not None:
+            if body.courier_code is not None:  # one the channel cannot be told of is refused now, not at shipping
+                shop, unknown = await couriers_unknown_to_shop(hub, (await _row(request, parcel_id)).order_id,
+                                                               [body.courier_code])
+                if unknown:
+                    raise ApiError(422, "unknown_courier", f"shop {shop!r} has no mapping for courier "
+                                   f"{body.courier_code!r}: its channel could not be told of this parcel; add it to "
+                                   "the shop's courier map, or use a mapped one", field="body.courier_code")
             outcome = await waybills.enter_waybill(hub, parcel_id, body.waybill_number, body.courier_code,
                                                    actor=principal.actor)
         else:
