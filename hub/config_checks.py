@@ -21,7 +21,8 @@ def config_problems(config: HubConfig, plugins: Any, environ: dict[str, str] | N
 
 def fulfilment_problems(config: HubConfig, plugins: Any) -> list[tuple[str, str]]:
     """``[fulfilment]`` naming what is not there: courier rules (and their costs) naming couriers or
-    warehouses not configured, or a courier whose connector cannot issue waybills (``CREATE_WAYBILL``),
+    warehouses not configured, or a courier whose connector cannot issue waybills (``CREATE_WAYBILL``;
+    the ``manual`` courier of labels bought elsewhere is meant for that and not reported),
     and a tracking courier that is no enabled courier account or whose
     connector cannot track (``TRACK``) or take pushed scans (``RECEIVE_TRACKING_PUSH``). A warehouse
     whose platform has no connector is reported with the accounts above (``warehouses.<name>.platform``)."""
@@ -31,7 +32,8 @@ def fulfilment_problems(config: HubConfig, plugins: Any) -> list[tuple[str, str]
         if rule_account is None:
             continue  # named by rule_problems
         cls = plugins.connector_class("courier", rule_account.platform)
-        if cls is not None and not declared(cls, Capability.CREATE_WAYBILL):
+        by_hand = bool(getattr(cls, "waybills_entered_by_hand", False))  # labels bought elsewhere
+        if cls is not None and not declared(cls, Capability.CREATE_WAYBILL) and not by_hand:
             problems.append((f"fulfilment.couriers.rules.{i}.courier",
                              f"courier {rule.courier!r} (platform {rule_account.platform!r}) cannot issue "
                              f"waybills: its connector lacks CREATE_WAYBILL"))

@@ -4,7 +4,8 @@
 marks them printed (reprints allowed), as ``POST /api/v1/labels`` does; the CLI runs on the
 server with the configuration's full access, so addresses are printed in full unless ``--mask``.
 ``hub parcels list`` filters like ``GET /api/v1/parcels``; ``hub parcels waybill ID`` asks the
-provider now (a failed parcel is tried again). Writes are attributed to ``cli:<os user>``. Not for
+provider now (a failed parcel is tried again), ``hub parcels waybill ID --number N [--courier C]``
+enters the number of a label bought elsewhere. Writes are attributed to ``cli:<os user>``. Not for
 the rules behind them (``hub.services.fulfilment.waybills``, ``labels``).
 """
 
@@ -80,19 +81,38 @@ def list_parcels(
 
 
 @parcels_app.command("waybill")
-def issue_waybill(ctx: typer.Context, parcel_id: int = typer.Argument(..., min=1)) -> None:
-    """Obtain the parcel's waybill now (a failed parcel is tried again; a transient fault is queued)."""
+def issue_waybill(
+    ctx: typer.Context,
+    parcel_id: int = typer.Argument(..., min=1),
+    number: str | None = typer.Option(None, "--number", "-n", help="The tracking number of a label bought "
+                                      "elsewhere, for a parcel waiting for one (or whose provider failed it)."),
+    courier: str | None = typer.Option(None, "--courier", help="With --number: the carrier (e.g. ems), when it "
+                                       "is not the parcel's."),
+) -> None:
+    """Obtain the parcel's waybill now (a failed parcel is tried again; a transient fault is queued),
+    or with --number enter the number of a label bought elsewhere."""
     from hub.cli import EXIT_BAD_INPUT, EXIT_RUNTIME, CliFailure, _cli_actor, _out, _report_errors, _run_async, _state
 
     @_report_errors
     def run() -> None:
+        from hub.errors import BadInputError
         from hub.services.fulfilment import waybills
 
+        if courier is not None and number is None:
+            raise CliFailure("--courier goes with --number (the carrier of the label bought elsewhere)",
+                             EXIT_BAD_INPUT)
         hub = _state(ctx).hub()
         try:
-            outcome = _run_async(hub, lambda: waybills.issue_now(hub, parcel_id, actor=_cli_actor()))
+            if number is not None:
+                outcome = _run_async(hub, lambda: waybills.enter_waybill(hub, parcel_id, number, courier,
+                                                                         actor=_cli_actor()))
+            else:
+                outcome = _run_async(hub, lambda: waybills.issue_now(hub, parcel_id, actor=_cli_actor()))
         except waybills.WaybillRefused as exc:
             raise CliFailure(str(exc), EXIT_BAD_INPUT) from exc
+        except BadInputError as exc:
+            raise CliFailure(f"--{'number' if exc.field == 'waybill_number' else 'courier'}: {exc}",
+                             EXIT_BAD_INPUT) from exc
         if outcome.status == "failed":
             raise CliFailure(f"parcel {parcel_id}: no waybill: {outcome.error}", EXIT_RUNTIME)
         if outcome.status == "pending":

@@ -7,7 +7,9 @@ Which provider issues a channel's waybills (as merchants commonly do it):
 
 - Taobao / Tmall → Cainiao over TOP (the channel's own TOP sandbox serves ``cainiao.waybill.ii.*``);
 - Douyin → the Douyin e-waybill (the Douyin sandbox serves ``logistics.newCreateOrder``);
-- AliExpress → the Kuaidi100 label API (the Kuaidi100 sandbox serves ``/label/order``).
+- AliExpress → nobody: its buyers are abroad and the three providers issue domestic waybills only,
+  so a label bought elsewhere (EMS at the post office) is entered by hand, through the ``manual``
+  courier account (its parcels wait for the number; the test types it in over the API).
 
 Used by ``tests/e2e/test_fulfilment_flow_e2e.py``. Not for production code, and not a harness of
 its own: the hub, the API server and the channel sandboxes are started by the test's harness.
@@ -48,12 +50,14 @@ OWN, WMS = "own", "wms-hz"
 #: The courier accounts: the tracking one, and one waybill provider per channel.
 TRACKING_COURIER = "k100"
 CAINIAO, DOUYIN_WAYBILL, KUAIDI100_LABEL = "cainiao-main", "douyin-ebill", "k100-label"
+#: The courier account of labels bought elsewhere (platform ``manual``: issues nothing).
+BOUGHT_ELSEWHERE = "post-office"
 #: (provider account, hub courier code) issuing each channel's parcels.
 PROVIDER_OF: dict[str, tuple[str, str]] = {
     "taobao": (CAINIAO, "yto"),
     "tmall": (CAINIAO, "yto"),
     "douyin": (DOUYIN_WAYBILL, "zto"),
-    "aliexpress": (KUAIDI100_LABEL, "sf"),
+    "aliexpress": (BOUGHT_ELSEWHERE, "ems"),
 }
 CAINIAO_TEMPLATE = "http://cloudprint.cainiao.com/template/standard/101"
 SENDER = {"name": "Own warehouse", "phone": "0571-00000000", "province": "浙江省", "city": "杭州市",
@@ -97,6 +101,8 @@ def couriers(channel: Channel, k100_settings: dict[str, Any], k100_label_setting
     elif provider == DOUYIN_WAYBILL:
         out[DOUYIN_WAYBILL] = CourierConfig(platform="douyin_waybill", settings=channel.sandbox.waybill_settings(
             channel.shop, channel.base_url))
+    elif provider == BOUGHT_ELSEWHERE:
+        out[BOUGHT_ELSEWHERE] = CourierConfig(platform="manual")
     else:
         out[KUAIDI100_LABEL] = CourierConfig(platform="kuaidi100_label",
                                              settings={**k100_label_settings, "couriers": [courier_code]})

@@ -1,5 +1,5 @@
-"""The ``logistics`` plugin: registers the built-in courier connectors (Kuaidi100 tracking and
-Kuaidi100 electronic waybills).
+"""The ``logistics`` plugin: registers the built-in courier connectors (Kuaidi100 tracking,
+Kuaidi100 electronic waybills, and ``manual`` for labels bought elsewhere).
 
 Nothing else: sandboxes are plain classes in ``plugins.logistics.sandbox``.
 """
@@ -11,8 +11,9 @@ from typing import Any
 from hub.plugin_api import hookimpl
 from plugins.logistics.kuaidi100.connector import Kuaidi100Courier
 from plugins.logistics.kuaidi100.label import Kuaidi100LabelCourier
+from plugins.logistics.manual import ManualCourier
 
 
 @hookimpl
 def register_couriers() -> list[type[Any]]:
-    return [Kuaidi100Courier, Kuaidi100LabelCourier]
+    return [Kuaidi100Courier, Kuaidi100LabelCourier, ManualCourier]

@@ -4,8 +4,9 @@ sandbox reaches the hub (TMC for Taobao, Tmall and AliExpress, a signed push for
 review approves it, routing sends it to the warehouse of the case, and then
 
 - own warehouse: the channel's waybill provider issues its waybill (Cainiao over the TOP sandbox,
-  the Douyin e-waybill, the Kuaidi100 label API), and the test picks, packs and ships it over the
-  hub's API;
+  the Douyin e-waybill), or — AliExpress, whose buyers are abroad — the parcel waits for the number
+  of a label bought elsewhere, which the test enters over the API; then the test picks, packs and
+  ships it over the hub's API;
 - Qimen WMS: the delivery order arrives at the WMS sandbox, which ships it and sends the signed
   ``deliveryorder.confirm`` callback to the hub's webhook;
 
@@ -32,7 +33,9 @@ import pytest
 from hub.asgi_server import serve_in_thread
 from hub.context import Hub
 from hub.pipeline.fulfilment_actors import fulfilment_jobs
+from hub.services.fulfilment.waybills import WAITING_REASON
 from hub.testing.fulfilment_world import (
+    BOUGHT_ELSEWHERE,
     OWN,
     PROVIDER_OF,
     WMS,
@@ -174,6 +177,8 @@ async def _routed(case: Case, order_id: int) -> Any:
 async def _ship_own(case: Case, order_id: int, do: Any) -> str:
     """The provider of the channel issues the waybill; the test picks, packs and ships over the API."""
     provider, courier_code = PROVIDER_OF[case.channel.platform]
+    if provider == BOUGHT_ELSEWHERE:
+        await _enter_bought_elsewhere(case, order_id)
 
     async def issued() -> list[Any]:
         rows = await parcels(case.hub, order_id)
@@ -187,8 +192,8 @@ async def _ship_own(case: Case, order_id: int, do: Any) -> str:
         assert [w.waybill_code for w in box.cainiao.issued()] == [number]
     elif case.channel.platform == "douyin":
         assert box.waybill_status(case.channel.shop, number) == "issued"
-    else:
-        assert case.partners.k100.label.status(number) is not None
+    else:  # typed in; no provider was asked
+        assert number.startswith("EA") and case.partners.k100.label.issued() == 0
 
     client = case.client
     label = await client.get(f"/api/v1/parcels/{parcel.id}/label.pdf")  # printed before packing
@@ -204,6 +209,24 @@ async def _ship_own(case: Case, order_id: int, do: Any) -> str:
     again = await client.post(f"/api/v1/delivery-orders/{do.id}/ship")  # a double click
     assert again.status_code == 200 and again.json().get("repeated") is True, again.text
     return number
+
+
+async def _enter_bought_elsewhere(case: Case, order_id: int) -> None:
+    """The parcel waits for a person (no hold, no attempt spent); the test enters the number of an
+    EMS label bought at the post office over the API, twice (a double click changes nothing)."""
+    async def waiting() -> list[Any]:
+        rows = await parcels(case.hub, order_id)
+        return rows if rows and rows[0].last_error == WAITING_REASON else []
+
+    [parcel] = await eventually(waiting, timeout_s=DEADLINE_S, what="the parcel waiting for its number")
+    assert (parcel.status, parcel.attempts, parcel.waybill_number) == ("pending", 0, None)
+    assert await open_holds(case.hub, order_id) == {}
+    number = f"EA{secrets.randbelow(10**9):09d}CN"
+    for _ in range(2):
+        entered = await case.client.post(f"/api/v1/parcels/{parcel.id}/waybill",
+                                         json={"waybill_number": number, "courier_code": "EMS"})
+        assert entered.status_code == 200, entered.text
+        assert (entered.json()["status"], entered.json()["waybill_number"]) == ("issued", number)
 
 
 async def _ship_at_wms(case: Case, order_id: int, do: Any) -> str:
@@ -292,7 +315,9 @@ async def _flow_from_review(case: Case, order_id: int) -> None:
     for kind in ("reviewed", "routed", "status_changed"):
         assert kind in kinds, kinds
     if case.kind == "own":
-        for kind in ("waybill_issued", "warehouse_picking", "warehouse_packed", "warehouse_shipped"):
+        entered = PROVIDER_OF[case.channel.platform][0] == BOUGHT_ELSEWHERE
+        for kind in ("waybill_entered" if entered else "waybill_issued", "warehouse_picking", "warehouse_packed",
+                     "warehouse_shipped"):
             assert kinds.count(kind) == 1, kinds
     assert await open_exceptions(hub, order_id) == []
     assert len(await tracking_states(hub, number)) == 5
@@ -320,10 +345,10 @@ async def _stock_is(hub: Hub, warehouse: str, sku: str, expected: tuple[int, int
     return await stock_at(hub, warehouse, sku) == expected
 
 
-#: AliExpress orders go abroad (the sandbox's buyer is in the US) and the Kuaidi100 label API issues
-#: domestic waybills only, so an AliExpress order shipped by the own warehouse stops at its waybill:
-#: see the test after this one. A WMS chooses its own courier, so the Qimen case flows.
-FLOWS = [(platform, kind) for platform in CHANNELS for kind in KINDS if (platform, kind) != ("aliexpress", "own")]
+#: AliExpress orders go abroad (the sandbox's buyer is in the US) and the providers issue domestic
+#: waybills only: from the own warehouse its parcel waits for the number of a label bought elsewhere
+#: (``_enter_bought_elsewhere``). A WMS chooses its own courier.
+FLOWS = [(platform, kind) for platform in CHANNELS for kind in KINDS]
 
 
 @pytest.mark.parametrize(("platform", "kind"), FLOWS)
@@ -334,27 +359,6 @@ async def test_a_paid_order_flows_from_the_channel_to_delivered(
         order_id = await _ingested(case, _create_paid_order(case))
         assert await _reviewed(case, order_id) == "approved"
         await _flow_from_review(case, order_id)
-
-
-async def test_an_aliexpress_order_abroad_from_the_own_warehouse_is_held_naming_why_its_waybill_failed(
-    backend: Backend, partners: Partners
-) -> None:
-    async with _case(backend, partners, "aliexpress", "own") as case:
-        order_id = await _ingested(case, _create_paid_order(case))
-        assert await _reviewed(case, order_id) == "approved"
-        await _routed(case, order_id)
-
-        async def held() -> dict[str, str]:
-            holds = await open_holds(case.hub, order_id)
-            return holds if "waybill_failed" in holds else {}
-
-        holds = await eventually(held, timeout_s=DEADLINE_S, what="the order held waybill_failed")
-        assert "domestic waybills only" in holds["waybill_failed"] and "US" in holds["waybill_failed"]
-        [parcel] = await parcels(case.hub, order_id)
-        assert parcel.status == "failed" and parcel.waybill_number is None
-        assert case.partners.k100.label.issued() == 0
-        external_id = (await order_by_id(case.hub, order_id)).external_id
-        assert case.channel.sandbox.shops[case.channel.shop].orders[external_id].status == "WAIT_SELLER_SEND_GOODS"
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -150,3 +150,13 @@ def test_a_courier_rule_naming_an_account_that_cannot_issue_waybills(tmp_path: P
     problems = _problems(tmp_path, KUAIDI100 + '[[fulfilment.couriers.rules]]\ncourier = "k100"\n')
     assert _fulfilment(problems) == {"fulfilment.couriers.rules.0.courier": (
         "courier 'k100' (platform 'kuaidi100') cannot issue waybills: its connector lacks CREATE_WAYBILL")}
+
+
+def test_a_courier_rule_may_name_the_manual_courier_of_labels_bought_elsewhere(tmp_path: Path) -> None:
+    """Its parcels wait for a number typed in; the section shown in docs/fulfilment/waybills.md."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "fulfilment" / "waybills.md").read_text(encoding="utf-8")
+    section = docs.split("## Labels bought elsewhere", 1)[1]
+    example = section.split("```toml", 1)[1].split("```", 1)[0]
+    assert 'platform = "manual"' in example
+    problems = _problems(tmp_path, OWN + example)
+    assert _fulfilment(problems) == {}, problems

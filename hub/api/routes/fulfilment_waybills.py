@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Select, or_, select
 
 from hub.api.auth import Permission, Principal, require
@@ -26,6 +26,7 @@ from hub.db.cursors import decode_id_cursor, encode_id_cursor
 from hub.db.tables import ParcelRow
 from hub.errors import BadInputError
 from hub.services.fulfilment import labels, waybills
+from hub.services.fulfilment.courier_check import couriers_unknown_to_shop
 
 router = APIRouter(prefix="/api/v1", tags=["parcels"])
 
@@ -69,6 +70,27 @@ class ParcelList(BaseModel):
 
 class IssueResult(ParcelOut):
     retry_queued: bool = Field(default=False, description="A transient fault: the queue asks again (same key).")
+
+
+class WaybillIn(BaseModel):
+    """The tracking number of a label bought elsewhere, typed in by a person."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    waybill_number: str = Field(description="The label's tracking number (letters, digits, - _ . /; at most "
+                                            f"{waybills.MAX_NUMBER}).")
+    courier_code: str | None = Field(default=None, description="The carrier (hub courier code, e.g. 'ems'), "
+                                                               "when it is not the parcel's.")
+
+    @field_validator("waybill_number")
+    @classmethod
+    def _number(cls, value: str) -> str:
+        return waybills.normal_number(value)
+
+    @field_validator("courier_code")
+    @classmethod
+    def _courier(cls, value: str | None) -> str | None:
+        return None if value is None else waybills.normal_courier(value)
 
 
 class LabelsIn(BaseModel):
@@ -158,15 +180,36 @@ async def get_parcel(request: Request, parcel_id: RowId,
 
 
 @router.post("/parcels/{parcel_id}/waybill", response_model=IssueResult,
-             summary="Obtain the parcel's waybill now (a failed parcel is tried again)",
+             summary="Obtain the parcel's waybill now, or enter the number of a label bought elsewhere",
              responses={202: {"model": IssueResult, "description": "A transient fault: the queue asks again."},
                         404: {"model": ErrorBody, "description": "No such parcel."},
-                        409: {"model": ErrorBody, "description": "The parcel is cancelled or shipped."}})
-async def issue_waybill(request: Request, response: Response, parcel_id: RowId,
+                        409: {"model": ErrorBody, "description": "The parcel is cancelled or shipped, has another "
+                                                                 "number, its account issues no waybills (enter "
+                                                                 "one), or another parcel has this number."},
+                        422: {"model": ErrorBody, "description": "A blank, too long or unprintable number."}})
+async def issue_waybill(request: Request, response: Response, parcel_id: RowId, body: WaybillIn | None = None,
                         principal: Principal = Depends(require(Permission.SHIPMENTS_WRITE))) -> IssueResult:
-    """Asked again for a parcel that has its waybill, the answer is that waybill (nothing is asked)."""
+    """Without a body the provider is asked now (a failed parcel is tried again); asked again for a
+    parcel that has its waybill, the answer is that waybill (nothing is asked).
+
+    With ``{"waybill_number": …}``: the tracking number of a label bought elsewhere (a post office, a
+    forwarder), for a parcel waiting for one (its courier account issues no waybills, e.g. the
+    ``manual`` courier) or whose provider failed it. The parcel becomes ``issued`` and its label
+    prints that number; the same number again answers the parcel as it is."""
+    hub = get_hub(request)
     try:
-        outcome = await waybills.issue_now(get_hub(request), parcel_id, actor=principal.actor)
+        if body is not None:
+            if body.courier_code is not None:  # one the channel cannot be told of is refused now, not at shipping
+                shop, unknown = await couriers_unknown_to_shop(hub, (await _row(request, parcel_id)).order_id,
+                                                               [body.courier_code])
+                if unknown:
+                    raise ApiError(422, "unknown_courier", f"shop {shop!r} has no mapping for courier "
+                                   f"{body.courier_code!r}: its channel could not be told of this parcel; add it to "
+                                   "the shop's courier map, or use a mapped one", field="body.courier_code")
+            outcome = await waybills.enter_waybill(hub, parcel_id, body.waybill_number, body.courier_code,
+                                                   actor=principal.actor)
+        else:
+            outcome = await waybills.issue_now(hub, parcel_id, actor=principal.actor)
     except waybills.WaybillRefused as exc:
         raise ApiError(409, "conflict", str(exc)) from exc
     row = await _row(request, parcel_id)

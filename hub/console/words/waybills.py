@@ -35,6 +35,9 @@ EN: dict[str, str] = {
     "waybills.status.cancelling": "cancelling",
     "waybills.status.cancelled": "cancelled",
     "waybills.status.failed": "failed",
+    "waybills.enter.number": "Tracking number",
+    "waybills.enter.submit": "Enter number",
+    "waybills.enter.done": "Parcel #{parcel} has its waybill number: print its label.",
 }
 
 ZH: dict[str, str] = {
@@ -70,4 +73,7 @@ ZH: dict[str, str] = {
     "waybills.status.cancelling": "取消中",
     "waybills.status.cancelled": "已取消",
     "waybills.status.failed": "取号失败",
+    "waybills.enter.number": "运单号",
+    "waybills.enter.submit": "录入单号",
+    "waybills.enter.done": "包裹 #{parcel} 已录入运单号，可以打印面单。",
 }

@@ -127,8 +127,13 @@ def choose(hub: Hub, order: Order, order_id: int, warehouse: str, weight_grams: 
         return CourierChoice(str(chosen), codes[str(chosen)], "chosen by a select_courier plugin")
     settings = hub.config.fulfilment.couriers
     # Without rules the first account that can issue waybills is taken: a tracking-only account
-    # (Kuaidi100's tracking) configured first must not be asked for waybills it cannot issue.
-    candidates = couriers if settings.rules else [name for name in couriers if _issues_waybills(hub, name)]
+    # (Kuaidi100's tracking) configured first must not be asked for waybills it cannot issue. A hub
+    # whose only waybills are labels bought elsewhere takes its ``manual`` account (parcels then wait
+    # for a person to enter the number).
+    candidates = couriers
+    if not settings.rules:
+        candidates = ([name for name in couriers if _issues_waybills(hub, name)]
+                      or [name for name in couriers if _entered_by_hand(hub, name)])
     choice = choose_by_rules(settings, candidates, order, warehouse, weight_grams, codes)
     if choice is None:
         log.info("courier.no_match", order_id=order_id, warehouse=warehouse, weight_grams=weight_grams)
@@ -139,6 +144,12 @@ def _issues_waybills(hub: Hub, name: str) -> bool:
     """Whether the ``[couriers.<name>]`` account's connector declares CREATE_WAYBILL."""
     cls = hub.plugins.connector_class("courier", hub.config.couriers[name].platform)
     return cls is not None and declared(cls, Capability.CREATE_WAYBILL)
+
+
+def _entered_by_hand(hub: Hub, name: str) -> bool:
+    """Whether the account's connector is meant for labels bought elsewhere (the ``manual`` courier)."""
+    cls = hub.plugins.connector_class("courier", hub.config.couriers[name].platform)
+    return bool(getattr(cls, "waybills_entered_by_hand", False))
 
 
 def no_courier_reason(warehouse: str, weight_grams: int | None) -> str:

@@ -7,8 +7,13 @@ second); the waybill is stored only while the parcel is still ``pending`` (a lat
 answer changes nothing); and ``(courier_code, waybill_number)`` is unique in the database. A
 final refusal leaves the parcel ``failed`` and holds its order ``waybill_failed`` with the
 provider's message; a transient fault keeps it ``pending`` for the queue's retry, up to
-``[fulfilment.waybills] max_attempts``. Not for choosing the courier (``courier_rules``), labels
-(``labels``) or HTTP (``hub.api.routes.fulfilment_waybills``).
+``[fulfilment.waybills] max_attempts``.
+
+Labels bought elsewhere: a parcel whose courier account cannot issue waybills (its connector lacks
+``CREATE_WAYBILL``, e.g. the built-in ``manual`` courier) is not failed but left ``pending``,
+waiting for a person (``WAITING_REASON`` in ``last_error``, no hold, no attempt spent), who types
+the tracking number in (``enter_waybill``). Not for choosing the courier (``courier_rules``),
+labels (``labels``) or HTTP (``hub.api.routes.fulfilment_waybills``).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.connectors import Capability, declared
 from contracts.fulfilment import Hold
 from contracts.orders import Address
+from contracts.shipments import canonical_courier_code
 from contracts.waybills import Waybill, WaybillItem, WaybillRequest
 from hub.context import Hub
 from hub.db import outbox
@@ -60,6 +66,13 @@ FAILED_HOLD = "waybill_failed"
 CANCELLABLE = ("issued", "printed", "cancelling")
 #: Parcel statuses without a waybill: cancelling them needs no provider call.
 UNISSUED = ("pending", "failed")
+#: What a parcel of an account that issues no waybills waits for.
+WAITING_REASON = "enter the tracking number of a label bought elsewhere"
+#: ``print_data["provider"]`` of a waybill a person entered: nothing to cancel at any provider.
+ENTERED = "entered"
+#: The longest waybill number a person may enter (the column holds 100).
+MAX_NUMBER = 100
+_NUMBER_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_./")
 
 
 class WaybillRefused(HubError):
@@ -100,6 +113,25 @@ async def _lock(session: AsyncSession, parcel_id: int) -> ParcelRow | None:
 def _event(order_id: int, kind: str, actor: str | None, detail: dict[str, Any]) -> OrderEventRow:
     return OrderEventRow(order_id=order_id, at=utcnow(), kind=kind, old_status=None, new_status=None,
                          cause="waybill", actor=actor, detail=detail)
+
+
+def issues_waybills(hub: Hub, account: str | None) -> bool:
+    """Whether the courier account's connector issues waybills (``CREATE_WAYBILL``). An account
+    that is not configured, or whose platform has no connector, counts as issuing: asking it fails
+    the parcel naming the problem, as before."""
+    config = hub.config.couriers.get(account) if account else None
+    if config is None:
+        return True
+    cls = hub.plugins.connector_class("courier", config.platform)
+    return cls is None or declared(cls, Capability.CREATE_WAYBILL)
+
+
+def waits_for_entry(hub: Hub, parcel: ParcelRow) -> bool:
+    """Whether a person may type the parcel's waybill number in now: it has none yet and either its
+    account issues no waybills (labels bought elsewhere), or its provider failed it (no call is out)."""
+    if parcel.waybill_number or parcel.status not in UNISSUED:
+        return False
+    return parcel.status == "failed" or not issues_waybills(hub, parcel.courier_account)
 
 
 def breaker(hub: Hub, account: str) -> CircuitBreaker:
@@ -176,6 +208,9 @@ async def _begin(hub: Hub, parcel_id: int) -> _Attempt | None:
             return None
         if parcel.status != "pending":
             return None  # issued already (a repeated message), or failed/cancelled: nothing to ask
+        if not issues_waybills(hub, parcel.courier_account):
+            await _await_entry(session, parcel)
+            return None
         attempts = parcel.attempts + 1
         await session.execute(update(ParcelRow).where(ParcelRow.id == parcel_id).values(
             attempts=attempts, updated_at=utcnow()))
@@ -190,6 +225,19 @@ async def _begin(hub: Hub, parcel_id: int) -> _Attempt | None:
 
 
 # --------------------------------------------------------------------------- outcomes
+
+
+async def _await_entry(session: AsyncSession, parcel: ParcelRow) -> None:
+    """A parcel of an account that issues no waybills waits for a person to enter the number of a
+    label bought elsewhere: it stays ``pending`` with that reason, no hold, no attempt spent; the
+    order's history says so once."""
+    if parcel.last_error == WAITING_REASON:
+        return
+    await session.execute(update(ParcelRow).where(ParcelRow.id == parcel.id).values(
+        last_error=WAITING_REASON, updated_at=utcnow()))
+    session.add(_event(parcel.order_id, "waybill_awaited", ISSUE_ACTOR, {
+        "parcel_id": parcel.id, "courier_account": parcel.courier_account, "reason": WAITING_REASON}))
+    log.info("waybill.awaiting_entry", parcel_id=parcel.id, order_id=parcel.order_id, account=parcel.courier_account)
 
 
 async def _failed(session: AsyncSession, parcel: ParcelRow, reason: str) -> None:
@@ -347,6 +395,9 @@ async def issue_now(hub: Hub, parcel_id: int, *, actor: str) -> IssueOutcome:
             if parcel.waybill_number and parcel.status not in ("cancelling", "cancelled"):
                 return IssueOutcome(parcel.id, parcel.status, parcel.waybill_number)
             raise WaybillRefused(f"parcel {parcel_id} is {parcel.status}; only a pending or failed parcel is issued")
+        if not issues_waybills(hub, parcel.courier_account):
+            raise WaybillRefused(f"parcel {parcel_id}: courier account {parcel.courier_account!r} issues no waybills: "
+                                 f"{WAITING_REASON} (waybill_number)")
         if parcel.status == "failed":
             await session.execute(update(ParcelRow).where(ParcelRow.id == parcel_id).values(
                 status="pending", attempts=0, updated_at=utcnow()))
@@ -358,6 +409,94 @@ async def issue_now(hub: Hub, parcel_id: int, *, actor: str) -> IssueOutcome:
         async with hub.database().transaction() as session:
             outbox.add(session, ISSUE_ACTOR, [parcel_id])
         return IssueOutcome(parcel_id, "pending", error=describe_error(exc))
+
+
+# --------------------------------------------------------------------------- entered by a person
+
+
+def entered_by_hand(parcel: ParcelRow) -> bool:
+    """Whether the parcel's waybill was typed in by a person (a label bought elsewhere)."""
+    return (parcel.print_data or {}).get("provider") == ENTERED
+
+
+def normal_number(value: str) -> str:
+    """A typed-in waybill number, stripped; ``ValueError`` naming what is wrong."""
+    number = (value or "").strip()
+    if not number:
+        raise ValueError("the waybill number must not be blank")
+    if len(number) > MAX_NUMBER:
+        raise ValueError(f"the waybill number is longer than {MAX_NUMBER} characters")
+    if not set(number) <= _NUMBER_CHARS:
+        raise ValueError("the waybill number may hold only letters A-Z, digits and - _ . / (it is printed as a "
+                         "Code128 barcode)")
+    return number
+
+
+def normal_courier(value: str) -> str:
+    """A typed-in courier code in its canonical form; ``ValueError`` naming what is wrong."""
+    if not (value or "").strip():
+        raise ValueError("the courier code must not be blank (leave it out to keep the parcel's)")
+    code = canonical_courier_code(value)
+    if len(code) > 50:
+        raise ValueError("the courier code is longer than 50 characters")
+    return code
+
+
+def _checked_number(waybill_number: str, courier_code: str | None) -> tuple[str, str | None]:
+    try:
+        number = normal_number(waybill_number)
+    except ValueError as exc:
+        raise BadInputError(str(exc), field="waybill_number") from exc
+    try:
+        return number, normal_courier(courier_code) if courier_code is not None else None
+    except ValueError as exc:
+        raise BadInputError(str(exc), field="courier_code") from exc
+
+
+async def enter_waybill(hub: Hub, parcel_id: int, waybill_number: str, courier_code: str | None = None, *,
+                        actor: str) -> IssueOutcome:
+    """A person enters the tracking number of a label bought elsewhere for a parcel waiting for one
+    (its account issues no waybills, or its provider failed it); ``courier_code`` names the carrier
+    when it is not the parcel's. The parcel becomes ``issued`` and prints like any other; a
+    ``waybill_failed`` hold is lifted once no parcel of the order is failed.
+
+    Entering the same number again answers the parcel as it is. ``BadInputError`` for a blank, too
+    long or unprintable number; ``NotFoundError``; ``WaybillRefused`` when the parcel has another
+    number, is cancelled, its provider is issuing one now, or another parcel has this number."""
+    number, code = _checked_number(waybill_number, courier_code)
+    async with hub.database().transaction() as session:
+        parcel = await _lock(session, parcel_id)
+        if parcel is None:
+            raise NotFoundError(f"parcel {parcel_id} does not exist")
+        code = code or parcel.courier_code
+        if parcel.status in ("cancelling", "cancelled"):
+            raise WaybillRefused(f"parcel {parcel_id} is {parcel.status}")
+        if parcel.waybill_number:
+            if (parcel.waybill_number, parcel.courier_code) == (number, code):
+                return IssueOutcome(parcel.id, parcel.status, parcel.waybill_number)  # the same, again
+            raise WaybillRefused(f"parcel {parcel_id} ({parcel.status}) already has waybill {parcel.courier_code} "
+                                 f"{parcel.waybill_number}")
+        if not waits_for_entry(hub, parcel):
+            raise WaybillRefused(f"parcel {parcel_id} is {parcel.status}: courier account {parcel.courier_account!r} "
+                                 "is issuing its waybill; wait for it (or for its failure), or cancel the parcel")
+        waybill = Waybill(key=parcel.key, provider=ENTERED, courier_code=code, waybill_number=number,
+                          print_data={"entered_by": actor})
+        try:
+            async with session.begin_nested():
+                await session.execute(update(ParcelRow).where(ParcelRow.id == parcel.id).values(
+                    waybill_number=number, courier_code=waybill.courier_code,
+                    print_data=waybill.model_dump(mode="json"), status="issued", last_error=None,
+                    updated_at=utcnow()))
+        except IntegrityError:
+            other = await session.scalar(select(ParcelRow.id).where(
+                ParcelRow.courier_code == waybill.courier_code, ParcelRow.waybill_number == number))
+            raise WaybillRefused(f"waybill {waybill.courier_code} {number} is parcel {other}'s already") from None
+        session.add(_event(parcel.order_id, "waybill_entered", actor, {
+            "parcel_id": parcel.id, "courier_code": waybill.courier_code, "waybill_number": number,
+            "previous_status": parcel.status}))
+        await _release_if_clear(session, parcel.order_id, actor)
+    log.info("waybill.entered", parcel_id=parcel_id, courier_code=waybill.courier_code, actor=actor)
+    return IssueOutcome(parcel_id, "issued", number)
 
 
 # --------------------------------------------------------------------------- cancelling
@@ -378,6 +517,13 @@ async def _claim_cancel(hub: Hub, parcel_id: int, actor: str | None) -> tuple[Pa
             return parcel, False
         if parcel.status not in CANCELLABLE or not parcel.waybill_number:
             return parcel, False  # cancelled before (reported as cancelled), or shipped: left alone
+        if entered_by_hand(parcel):  # bought elsewhere: void it where it was bought; nobody to ask here
+            await session.execute(update(ParcelRow).where(ParcelRow.id == parcel_id).values(
+                status="cancelled", updated_at=utcnow()))
+            session.add(_event(parcel.order_id, "waybill_cancelled", actor, {
+                "parcel_id": parcel_id, "waybill_number": parcel.waybill_number, "entered_by_hand": True}))
+            parcel.status = "cancelled"
+            return parcel, False
         await session.execute(update(ParcelRow).where(ParcelRow.id == parcel_id).values(
             status="cancelling", updated_at=utcnow()))
         return parcel, True
