@@ -312,3 +312,18 @@ async def test_the_sandbox_refuses_what_the_api_requires(served: tuple[TaobaoSan
     assert refused.value.code == "40" and sub_code in (refused.value.partner_message or "")
     assert unsigned.value.code == "25"
     assert len(box.cainiao.issued(SHOP)) == 1
+
+
+async def test_a_shared_account_knows_the_other_sellers_oaids_once_shared(served: tuple[TaobaoSandbox, str],
+                                                                         courier: CainiaoWaybillCourier) -> None:
+    """The demo's Tmall shop ships with the Taobao shop's Cainiao account (``share_with``)."""
+    box, _ = served
+    tmall = TmallSandbox()
+    tid = tmall.create_order("tm-demo", "TEE-M", 1)
+    masked = Address(name="闫**", phone="1573672****", province="河南省", city="郑州市", street="**********")
+    request = waybill_request(platform="tmall", recipient=masked, recipient_oaid=tmall.oaid_of(tid),
+                              order_external_ids=[tid])
+    with pytest.raises(PermanentError):
+        await courier.create_waybill(request)
+    box.cainiao.share_with(lambda oaid: tmall.trade_of_oaid("tm-demo", oaid))
+    assert (await courier.create_waybill(request)).waybill_number == box.cainiao.issued(SHOP)[0].waybill_code
