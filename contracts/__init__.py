@@ -67,10 +67,11 @@ from contracts.shipments import (
     canonical_courier_code,
     canonical_courier_map,
 )
-from contracts.waybills import Waybill, WaybillItem, WaybillLabel, WaybillRequest
+from contracts.waybills import RECIPIENT_OAID_EXTRA, Waybill, WaybillItem, WaybillLabel, WaybillRequest
 
 __all__ = [
     "ORDER_TRANSITIONS",
+    "RECIPIENT_OAID_EXTRA",
     "Address",
     "AfterSale",
     "AfterSaleLine",

@@ -16,6 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from contracts.orders import Address
 from contracts.shipments import canonical_courier_code
 
+#: The ``Order.extra`` key under which a channel plugin keeps the platform's opaque id of the real
+#: recipient when the address itself is masked or encrypted (TOP's ``oaid`` for Taobao/Tmall
+#: trades). The hub copies it into ``WaybillRequest.recipient_oaid``.
+RECIPIENT_OAID_EXTRA = "oaid"
+
 
 class WaybillItem(BaseModel):
     """A line of goods printed on the label (name and quantity)."""
@@ -33,6 +38,11 @@ class WaybillRequest(BaseModel):
     ``key`` is the hub's idempotency key for this parcel (unique per parcel, stable across
     retries); providers send it as their object/order id so a retried request after a timeout
     returns the first waybill, never a second one.
+
+    ``recipient_oaid`` is the channel platform's id of the real recipient (TOP's ``oaid``, "Open
+    Addressee ID") of the first order in ``order_external_ids``, when the channel gives one: the
+    order's address is then masked or encrypted (``闫**``), and a provider of that platform
+    (Cainiao) finds the real recipient from the id. Providers that cannot use it ignore it.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -47,6 +57,9 @@ class WaybillRequest(BaseModel):
     items: list[WaybillItem] = Field(min_length=1)
     weight_grams: int | None = Field(default=None, ge=0)
     remark: str | None = None
+    recipient_oaid: str | None = Field(
+        default=None, min_length=1, max_length=128,
+        description="TOP's oaid of the recipient of order_external_ids[0] (masked Taobao/Tmall addresses).")
 
     @field_validator("courier_code")
     @classmethod

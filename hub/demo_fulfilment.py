@@ -173,6 +173,10 @@ def configure(hub: Hub, env: Any, api: str, split_secrets: SecretSplitter) -> Fu
         settings = {**{k: top[k] for k in ("gateway_url", "app_key", "app_secret", "session", "sign_method")},
                     "template_url": CAINIAO_TEMPLATE}
         config.couriers[CAINIAO] = CourierConfig(**account("courier", CAINIAO, "cainiao", settings))
+        tmall = env.sandboxes.get("demo-tmall")
+        if tmall is not None and hasattr(tmall, "trade_of_oaid"):
+            # Tmall orders ship with this account too: its sandbox knows their recipients' oaids.
+            taobao.cainiao.share_with(lambda oaid: tmall.trade_of_oaid("demo-tmall", oaid))
     douyin = env.sandboxes.get("demo-douyin")
     if douyin is not None and DOUYIN_WAYBILL not in config.couriers and hub.plugins.connector_class(
             "courier", "douyin_waybill"):

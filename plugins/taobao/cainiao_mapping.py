@@ -4,7 +4,7 @@ request JSON, and its answer → ``contracts.Waybill``. Pure functions; no I/O.
 Field names are the ones TOP's request model of ``cainiao.waybill.ii.get`` names
 (``param_waybill_cloud_print_apply_new_request``: ``cp_code``, ``product_code``, ``sender``,
 ``trade_order_info_dtos[]{object_id, order_info{order_channels_type, trade_order_list},
-package_info{id, items[]{name, count}, weight}, recipient, template_url, user_id}``) and its
+package_info{id, items[]{name, count}, weight}, recipient{…, oaid, tid}, template_url, user_id}``) and its
 answer model (``modules`` of ``waybill_cloud_print_response{object_id, waybill_code, print_data,
 parent_waybill_code, cp_code, real_cp_code}``). What is uncertain is marked ⚠️ [U] here and in
 ``docs/platforms/cainiao.md``. Not for HTTP or error classification (``client.py``) nor for the
@@ -53,6 +53,8 @@ OTHER_ORDER_CHANNEL = "OTHERS"
 MAX_ITEMS = 100
 
 _MOBILE = re.compile(r"(?:\+?86)?1\d{10}")
+#: A mobile number TOP masked (``1573672****``): still a mobile, sent as ``mobile`` with the oaid.
+_MASKED_MOBILE = re.compile(r"(?:\+?86)?1[\d*]{10}")
 _PACKAGE_ID_BAD = re.compile(r"[^0-9A-Za-z_]")
 
 
@@ -86,20 +88,36 @@ def package_id(key: str) -> str:
 
 
 def _phones(phone: str | None) -> dict[str, str]:
-    """``mobile`` for a mainland mobile number, else ``phone`` (a landline); one of them is required."""
+    """``mobile`` for a mainland mobile number (masked or not), else ``phone`` (a landline); one of
+    them is required."""
     text = (phone or "").strip()
     compact = re.sub(r"[\s-]", "", text)
-    if _MOBILE.fullmatch(compact):
+    if _MOBILE.fullmatch(compact) or ("*" in compact and _MASKED_MOBILE.fullmatch(compact)):
         return {"mobile": compact[-11:]}
     return {"phone": text}
 
 
-def user_info(address: Address, role: str) -> dict[str, Any]:
+def hidden(address: Address) -> bool:
+    """Whether the address's name, phone or street is masked (``闫**``) or encrypted: a label
+    printed from it would not reach anyone."""
+    return address.encrypted or any("*" in (value or "") for value in (address.name, address.phone, address.street))
+
+
+def user_info(address: Address, role: str, *, oaid: str | None = None) -> dict[str, Any]:
     """A sender's or recipient's ``{name, mobile|phone, address{province, city, district, town,
-    detail}}``; ``BadInputError`` naming ``<role>.<field>`` for what a waybill cannot go without."""
-    if address.encrypted:
-        raise BadInputError(f"the {role}'s address is ciphertext; a Cainiao waybill needs it in plain text "
-                            f"(the hub does not send TOP's oaid yet) ({role}.encrypted)", field=f"{role}.encrypted")
+    detail}}``; ``BadInputError`` naming ``<role>.<field>`` for what a waybill cannot go without.
+
+    A masked or encrypted address is accepted only with ``oaid`` (the recipient's, from
+    ``WaybillRequest.recipient_oaid``): its values are then sent as the platform gave them and
+    Cainiao finds the real recipient from the oaid ⚠️ [U: how Cainiao treats the masked values
+    next to an oaid is not public]."""
+    if hidden(address) and not oaid:
+        if role != "recipient":
+            raise BadInputError(f"the {role}'s address is masked or encrypted; a Cainiao waybill needs it in "
+                                f"plain text ({role}.encrypted)", field=f"{role}.encrypted")
+        raise BadInputError("the recipient's address is masked or encrypted (TOP hides Taobao/Tmall buyers); a "
+                            "Cainiao waybill needs it in plain text or the order's TOP oaid (recipient_oaid)",
+                            field="recipient_oaid")
     if address.country != "CN":
         raise BadInputError(f"Cainiao domestic waybills ship within China; the {role}'s country is "
                             f"{address.country!r} ({role}.country)", field=f"{role}.country")
@@ -111,6 +129,17 @@ def user_info(address: Address, role: str) -> dict[str, Any]:
              "town": address.town, "detail": address.street}
     return {"name": address.name, **_phones(address.phone),
             "address": {k: v.strip() for k, v in place.items() if v and v.strip()}}
+
+
+def recipient_info(request: WaybillRequest, tid: str) -> dict[str, Any]:
+    """``recipient``: ``user_info`` of the request's recipient, plus, when the request carries the
+    recipient's ``oaid``, ``oaid`` and ``tid`` (the real trade id of the order the oaid comes from,
+    the first of ``order_external_ids``) — TOP's request model documents both for encrypted
+    (privacy-protected) platform orders."""
+    info = user_info(request.recipient, "recipient", oaid=request.recipient_oaid)
+    if request.recipient_oaid:
+        info.update(oaid=request.recipient_oaid, tid=tid)
+    return info
 
 
 def package_items(items: list[WaybillItem]) -> list[dict[str, Any]]:
@@ -149,7 +178,7 @@ def apply_request(
         "object_id": request.key,
         "order_info": {"order_channels_type": order_channels_type, "trade_order_list": order_ids},
         "package_info": package,
-        "recipient": user_info(request.recipient, "recipient"),
+        "recipient": recipient_info(request, order_ids[0]),
         "template_url": template_url,
     }
     if user_id is not None:

@@ -58,11 +58,14 @@ from plugins.taobao.tmc import CONSUME_MAX, CONSUME_MIN, TmcConsumer
 
 log = structlog.get_logger(__name__)
 
+#: ``oaid`` (the id of the real recipient, for e-waybills) is produced only because the receiver
+#: fields and ``created`` are asked too (``mapping.OAID_NEEDS``).
 DEFAULT_TRADE_FIELDS = (
     "tid,tid_str,status,type,seller_nick,buyer_nick,buyer_open_uid,created,modified,pay_time,consign_time,"
     "end_time,payment,post_fee,total_fee,discount_fee,adjust_fee,received_payment,receiver_name,receiver_state,"
     "receiver_city,receiver_district,receiver_town,receiver_address,receiver_zip,receiver_mobile,receiver_phone,"
-    "receiver_country,buyer_message,seller_memo,seller_flag,is_part_consign,step_trade_status,shipping_type,orders"
+    "receiver_country,oaid,buyer_message,seller_memo,seller_flag,is_part_consign,step_trade_status,shipping_type,"
+    "orders"
 )
 #: §2 gotcha: without ``type`` only guarantee_trade,auto_delivery,ec,cod,step come back. The values
 #: are the ones the increment.get doc lists, plus eticket and tmall_i18n from the sold.get doc.
@@ -167,6 +170,8 @@ class TaobaoChannel:
         )
         self.tmc = TmcConsumer(self.client, self.settings.tmc_group_name)
         self.carriers = mapping.carrier_table(self.settings.carrier_codes)
+        #: The trade fields asked for, with ``oaid`` and the fields TOP needs asked to produce it.
+        self.trade_fields = mapping.with_oaid_fields(self.settings.trade_fields)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -179,7 +184,7 @@ class TaobaoChannel:
     async def _increment_page(self, start: datetime, end: datetime, page: int,
                               page_size: int | None = None, fields: str | None = None) -> dict[str, Any]:
         return await self.client.call("taobao.trades.sold.increment.get", {
-            "fields": fields or self.settings.trade_fields,
+            "fields": fields or self.trade_fields,
             "start_modified": mapping.format_top_time(start),
             "end_modified": mapping.format_top_time(end),
             "type": ",".join(self.settings.trade_types),
@@ -199,7 +204,7 @@ class TaobaoChannel:
                                 f"got {end - start}", field="window")
         if end <= start:
             return OrderPage(orders=[], next_cursor=None)
-        fields = mapping.list_fields(self.settings.trade_fields)
+        fields = mapping.list_fields(self.trade_fields)
         if cursor is None:
             first = await self._increment_page(start, end, 1, fields=fields)
             total = int(first.get("total_results") or 0)
@@ -217,8 +222,11 @@ class TaobaoChannel:
         return OrderPage(orders=orders, next_cursor=f"page:{page - 1}" if page > 1 else None, rejected=rejected)
 
     async def _fullinfo(self, tid: str, fields: str | None = None) -> dict[str, Any]:
-        body = await self.client.call("taobao.trade.fullinfo.get",
-                                      {"fields": fields or self.settings.trade_fields, "tid": tid})
+        """The trade; with the default fields it carries the ``oaid`` too (``include_oaid``)."""
+        params: dict[str, Any] = {"fields": fields or self.trade_fields, "tid": tid}
+        if fields is None:
+            params["include_oaid"] = mapping.INCLUDE_OAID
+        body = await self.client.call("taobao.trade.fullinfo.get", params)
         trade = body.get("trade")
         if not isinstance(trade, dict):
             raise PermanentError(f"shop '{self.shop}': trade.fullinfo.get for {tid} returned no trade")
@@ -247,7 +255,7 @@ class TaobaoChannel:
         start, end = modified_between
         if end <= start or end - start > MAX_WINDOW:
             return OrderPage(orders=[])
-        fields = mapping.list_fields(self.settings.trade_fields)
+        fields = mapping.list_fields(self.trade_fields)
         found: dict[str, Mapping[str, Any]] = {}
         seen: set[str] = set()
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from contracts import (
+    RECIPIENT_OAID_EXTRA,
     Address,
     AfterSale,
     AfterSaleLine,
@@ -255,6 +256,9 @@ def order_from_trade(trade: Mapping[str, Any], shop: str, platform: str = "taoba
              if trade.get(k) not in (None, "")}
     if seller_types:
         extra["seller_type"] = "B" if "B" in seller_types else sorted(seller_types)[0]
+    oaid = _text(trade.get("oaid"))
+    if oaid:
+        extra[RECIPIENT_OAID_EXTRA] = oaid  # TOP's id of the real recipient: what e-waybills are issued with
     return Order(
         ref=ChannelRef(platform=platform, shop=shop, external_id=tid),
         status=status,
@@ -275,6 +279,27 @@ def order_from_trade(trade: Mapping[str, Any], shop: str, platform: str = "taoba
     )
 
 
+#: TOP produces a trade's ``oaid`` only when ``fields`` names all of these (the trade model's comment);
+#: ``trade.fullinfo.get`` also wants ``include_oaid`` (``INCLUDE_OAID``).
+OAID_NEEDS = ("receiver_name", "receiver_address", "created", "receiver_mobile", "receiver_phone")
+#: The value sent as ``include_oaid`` ⚠️ [U]: TOP's model types it as a string and documents no value.
+INCLUDE_OAID = "true"
+
+
+def with_oaid_fields(trade_fields: str) -> str:
+    """``trade_fields`` plus ``oaid`` and what TOP needs asked for to produce it (``OAID_NEEDS``):
+    without an oaid the masked address of a trade cannot be shipped with an e-waybill."""
+    names = [name.strip() for name in trade_fields.split(",") if name.strip()]
+    return ",".join(names + [f for f in (*OAID_NEEDS, "oaid") if f not in names])
+
+
+def receiver_hidden(address: Address | None) -> bool:
+    """Whether TOP gave the receiver masked (``闫**``) or encrypted rather than in clear."""
+    if address is None:
+        return False
+    return address.encrypted or any("*" in (value or "") for value in (address.name, address.phone, address.street))
+
+
 #: What ``trades.sold.increment.get`` is asked for on top of the fullinfo ``fields``: its answer is
 #: documented as "part of the trade's data" and lists neither ``buyer_message`` nor ``seller_memo``
 #: among its fields, only ``has_buyer_message`` and ``seller_flag`` [OT increment.get doc].
@@ -292,7 +317,11 @@ def listed_trade_complete(trade: Mapping[str, Any]) -> bool:
     ``trade.fullinfo.get``: not when it says it has a buyer message but carries none, or has a
     seller flag but no memo (a memo usually comes with a flag). The notes are still asked for:
     if TOP returns them, such trades are complete too [U]. A memo without a flag cannot be told
-    apart from no memo when TOP leaves ``seller_memo`` out (it omits empty fields) [U]."""
+    apart from no memo when TOP leaves ``seller_memo`` out (it omits empty fields) [U]. Nor when its
+    receiver is masked and it carries no ``oaid`` (whether the list calls return it is [U]): the
+    waybill needs it."""
+    if receiver_hidden(_address(trade)) and not _text(trade.get("oaid")):
+        return False
     if _truthy(trade.get("has_buyer_message")) and not _text(trade.get("buyer_message")):
         return False
     flag = str(trade.get("seller_flag") or "0").strip()

@@ -21,12 +21,17 @@ returns only the five default trade types (§2 gotcha), and sandbox trades are `
 by the modified window (at most a day), pages newest first and answers "part of the trade's data"
 (its doc): no buyer message, seller memo or ``is_part_consign``, but ``has_buyer_message``. The
 sandbox's ``clock`` is the platform's time: trades' ``created``/``modified`` and TMC ``pub_time``
-follow it (request timestamps are checked against the real time). Error
+follow it (request timestamps are checked against the real time). Every trade has a stable ``oaid``
+(``oaid_of``), answered only when asked as TOP says it is produced: ``fields`` naming
+``receiver_name``, ``receiver_address``, ``created``, ``receiver_mobile`` and ``receiver_phone``
+(and ``oaid`` ⚠️ [U]: the sandbox's strict reading), and, for ``trade.fullinfo.get``,
+``include_oaid=true``; the list call returns it on the same fields ⚠️ [U]. Error
 sub-codes the docs do not name (e.g. for a trade that does not exist) are the sandbox's own. Not a place for hub logic.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -59,6 +64,8 @@ TOPIC_FOR = {"WAIT_SELLER_SEND_GOODS": "taobao_trade_TradeBuyerPay",
 SHIPPABLE = frozenset({"WAIT_SELLER_SEND_GOODS", "SELLER_CONSIGNED_PART"})
 #: Trade fields ``trades.sold.increment.get`` does not return (absent from its documented answer).
 LIST_OMITS = frozenset({"buyer_message", "seller_memo", "is_part_consign"})
+#: A trade's ``oaid`` is produced only when ``fields`` names all of these (TOP's trade model).
+OAID_NEEDS = frozenset({"receiver_name", "receiver_address", "created", "receiver_mobile", "receiver_phone"})
 
 
 class SoldOut(Exception):
@@ -140,7 +147,7 @@ class TaobaoSandbox:
         self._item_ids = sandbox_ids(self.first_item_id)
         self._rng = random.Random(seed)
         #: The sellers' Cainiao e-waybill accounts (``sandbox_cainiao``): issued and cancelled numbers.
-        self.cainiao = CainiaoWaybills()
+        self.cainiao = CainiaoWaybills(trade_of_oaid=self.trade_of_oaid)
         for method, handler in self.handlers().items():
             self.gateway.register(method, handler)
         self.app = Starlette(routes=[*self.gateway.routes(), *self.control_routes()])
@@ -356,17 +363,32 @@ class TaobaoSandbox:
 
     # -- TOP handlers --------------------------------------------------------------------------
 
+    @staticmethod
+    def oaid_of(tid: Any) -> str:
+        """The stable ``oaid`` of a sandbox trade (an opaque id, the same on every answer)."""
+        return hashlib.sha256(f"sandbox-oaid:{tid}".encode()).hexdigest()[:32]
+
+    def trade_of_oaid(self, shop: str, oaid: str) -> str | None:
+        """The tid of ``shop``'s trade whose recipient ``oaid`` names (the Cainiao sandbox asks)."""
+        with self.lock:
+            trades = self.shops[shop].trades if shop in self.shops else {}
+            return next((tid for tid in trades if self.oaid_of(tid) == oaid), None)
+
     def _trade_for(self, call: TopCall, tid: str) -> dict[str, Any]:
         trade = self.shops[str(call.shop)].trades.get(tid)
         if trade is None:
             raise TopApiError(15, "Remote service error", "isv.trade-not-exist", f"trade {tid} does not exist")
         return trade
 
-    @staticmethod
-    def _project(trade: dict[str, Any], fields: str) -> dict[str, Any]:
+    def _project(self, trade: dict[str, Any], fields: str, *, oaid: bool = True) -> dict[str, Any]:
+        """The asked-for fields of ``trade``; its ``oaid`` only when ``oaid`` (the call allows it)
+        and ``fields`` names it and everything TOP needs asked to produce it."""
         wanted = {f.strip() for f in fields.split(",")}
         with_orders = "orders" in wanted or any(f.startswith("orders.") for f in wanted)
-        return {k: v for k, v in trade.items() if k in wanted or (k == "orders" and with_orders)}
+        view = {k: v for k, v in trade.items() if k in wanted or (k == "orders" and with_orders)}
+        if oaid and "oaid" in wanted and OAID_NEEDS <= wanted:
+            view["oaid"] = self.oaid_of(trade["tid"])
+        return view
 
     def _increment_get(self, call: TopCall) -> dict[str, Any]:
         fields = call.require("fields")
@@ -403,7 +425,8 @@ class TaobaoSandbox:
 
     def _fullinfo_get(self, call: TopCall) -> dict[str, Any]:
         fields = call.require("fields")
-        return {"trade": self._project(self._trade_for(call, call.require("tid")), fields)}
+        include_oaid = str(call.params.get("include_oaid") or "").lower() == "true"
+        return {"trade": self._project(self._trade_for(call, call.require("tid")), fields, oaid=include_oaid)}
 
     def _item(self, call: TopCall, num_iid: str) -> SandboxItem:
         item = self.shops[str(call.shop)].items.get(num_iid)

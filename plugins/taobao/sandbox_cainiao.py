@@ -6,7 +6,10 @@ As strict as the real API where its models say what is required: the request JSO
 ``cp_code``, ``sender`` (name, mobile or phone, address province/city/detail) and one to ten
 ``trade_order_info_dtos`` each with ``object_id``, ``order_info`` (``order_channels_type``,
 ``trade_order_list``), ``package_info.items``, ``recipient`` (as the sender) and ``template_url``.
-A cp_code the account has no subscription for is refused. The same ``object_id`` (per cp_code)
+A cp_code the account has no subscription for is refused. A recipient must be in clear text, or
+carry the ``oaid`` of one of that seller's trades (``recipient.oaid``, with ``recipient.tid``, when
+given, that trade's id): a masked (``*``) or encrypted (``~…``) recipient without one is refused,
+since no label could be printed from it. The same ``object_id`` (per cp_code)
 returns the waybill issued first, unchanged. Numbers are drawn per cp_code.
 
 The sandbox's own, not Cainiao's (the public models do not name them) ⚠️ [U]: the sub_codes of
@@ -37,6 +40,8 @@ SUB_NOT_SUBSCRIBED = "isv.waybill-subscription-not-exist"  # the sandbox's own �
 SUB_NOT_FOUND = "isv.waybill-not-exist"  # the sandbox's own ⚠️ [U]
 SUB_ALREADY_CANCELLED = "isv.waybill-already-cancelled"  # the sandbox's own ⚠️ [U]
 SUB_ALREADY_COLLECTED = "isv.waybill-already-collected"  # the sandbox's own ⚠️ [U]
+SUB_RECIPIENT_HIDDEN = "isv.recipient-encrypted-without-oaid"  # the sandbox's own ⚠️ [U]
+SUB_OAID_UNKNOWN = "isv.oaid-not-exist"  # the sandbox's own ⚠️ [U]
 
 
 @dataclass
@@ -101,11 +106,23 @@ def _check_dto(dto: Any, index: int) -> None:
     _check_party(dto.get("recipient"), f"{path}.recipient")
 
 
+def _hidden(party: dict[str, Any]) -> bool:
+    """Whether a party's name, phones or street are masked (``*``) or encrypted (``~…``)."""
+    found = party.get("address")
+    address: dict[str, Any] = found if isinstance(found, dict) else {}
+    values = [party.get("name"), party.get("mobile"), party.get("phone"), address.get("detail")]
+    return any("*" in str(v) or str(v).startswith("~") for v in values if v)
+
+
 @dataclass
 class CainiaoWaybills:
     """The waybill accounts of a sandbox's sellers (keyed by the hub shop the session opens)."""
 
     secret: str = "sandbox-cainiao-print-key"
+    #: (shop, oaid) → the tid of that seller's trade the oaid names, or None (the TOP sandbox's).
+    trade_of_oaid: Callable[[str, str], str | None] | None = None
+    #: oaid → tid lookups of other sellers whose shops use these accounts too (``share_with``).
+    shared: list[Callable[[str], str | None]] = field(default_factory=list)
     #: shop → the cp_codes its account subscribes to (``SUBSCRIBED`` when not set).
     subscriptions: dict[str, set[str]] = field(default_factory=dict)
     waybills: dict[tuple[str, str, str], IssuedWaybill] = field(default_factory=dict)
@@ -130,7 +147,33 @@ class CainiaoWaybills:
             raise KeyError(waybill_code)
         waybill.status = "collected"
 
+    def share_with(self, lookup: Callable[[str], str | None]) -> None:
+        """Accept the oaids ``lookup`` knows (oaid → tid) from every seller: another seller's shop
+        ships with these accounts too (a shared waybill account, TOP's ``user_id`` case), e.g. the
+        demo's Tmall shop with the Taobao shop's Cainiao account."""
+        self.shared.append(lookup)
+
+    def _trade_of(self, shop: str, oaid: str) -> str | None:
+        tid = self.trade_of_oaid(shop, oaid) if self.trade_of_oaid else None
+        for lookup in self.shared:
+            tid = tid or lookup(oaid)
+        return tid
+
     # -- the methods -------------------------------------------------------------------------------
+
+    def _check_recipient(self, shop: str, dto: dict[str, Any], index: int) -> None:
+        path = f"trade_order_info_dtos[{index}].recipient"
+        recipient = dto["recipient"]
+        oaid = str(recipient.get("oaid") or "").strip()
+        if not oaid:
+            if _hidden(recipient):
+                raise _business(SUB_RECIPIENT_HIDDEN, f"{path} is masked or encrypted: give its oaid")
+            return
+        tid = self._trade_of(shop, oaid)
+        if tid is None:
+            raise _business(SUB_OAID_UNKNOWN, f"{path}.oaid names no trade of this seller")
+        if recipient.get("tid") not in (None, "") and str(recipient["tid"]) != tid:
+            raise invalid(f"{path}.tid", "tid must be the trade the oaid belongs to")
 
     def _number(self, cp_code: str) -> str:
         counter = self._counters.setdefault(cp_code, sandbox_ids(1))
@@ -162,6 +205,8 @@ class CainiaoWaybills:
         shop = str(call.shop)
         if cp_code not in self.subscriptions.get(shop, SUBSCRIBED):
             raise _business(SUB_NOT_SUBSCRIBED, f"no waybill subscription for cp_code {cp_code}")
+        for index, dto in enumerate(dtos):
+            self._check_recipient(shop, dto, index)
         answers = []
         for dto in dtos:
             key = (shop, cp_code, str(dto["object_id"]))

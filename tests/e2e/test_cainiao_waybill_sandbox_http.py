@@ -195,6 +195,72 @@ async def test_the_tmall_sandbox_serves_the_same_methods() -> None:
     assert issued.request["trade_order_info_dtos"][0]["order_info"]["order_channels_type"] == "TM"
 
 
+# -- masked Taobao/Tmall recipients: the trade's oaid --------------------------------------------
+
+
+async def _masked_order(box: TaobaoSandbox, base_url: str) -> Any:
+    """A paid sandbox trade read by the Taobao connector: TOP's masked receiver, and its oaid."""
+    from plugins.taobao.connector import TaobaoChannel
+
+    tid = box.create_order(SHOP, "TEE-M", 1)
+    channel = TaobaoChannel(make_context(TaobaoChannel, SHOP, box.shop_settings(SHOP, base_url)))
+    try:
+        return await channel.get_order(tid)
+    finally:
+        await channel.aclose()
+
+
+async def test_a_masked_recipient_gets_a_waybill_with_its_trades_oaid(
+        served: tuple[TaobaoSandbox, str], courier: CainiaoWaybillCourier) -> None:
+    box, base_url = served
+    order = await _masked_order(box, base_url)
+    assert order.shipping_address.name == "闫**" and order.extra["oaid"] == box.oaid_of(order.ref.external_id)
+    waybill = await courier.create_waybill(waybill_request(
+        recipient=order.shipping_address, recipient_oaid=order.extra["oaid"],
+        order_external_ids=[order.ref.external_id]))
+    [issued] = box.cainiao.issued(SHOP)
+    assert waybill.waybill_number == issued.waybill_code
+    sent = issued.request["trade_order_info_dtos"][0]["recipient"]
+    assert (sent["oaid"], sent["tid"], sent["name"]) == (order.extra["oaid"], order.ref.external_id, "闫**")
+
+
+async def test_a_masked_recipient_without_an_oaid_never_leaves_the_hub(
+        served: tuple[TaobaoSandbox, str], courier: CainiaoWaybillCourier) -> None:
+    box, base_url = served
+    order = await _masked_order(box, base_url)
+    with pytest.raises(BadInputError) as refused:
+        await courier.create_waybill(waybill_request(recipient=order.shipping_address,
+                                                     order_external_ids=[order.ref.external_id]))
+    assert refused.value.field == "recipient_oaid" and "recipient_oaid" in str(refused.value)
+    assert GET_METHOD not in box.gateway.calls and box.cainiao.issued() == []
+
+
+async def test_the_sandbox_knows_only_its_sellers_oaids(served: tuple[TaobaoSandbox, str],
+                                                       courier: CainiaoWaybillCourier) -> None:
+    box, base_url = served
+    order = await _masked_order(box, base_url)
+    with pytest.raises(PermanentError) as unknown:
+        await courier.create_waybill(waybill_request(recipient=order.shipping_address, recipient_oaid="NOT-AN-OAID",
+                                                     order_external_ids=[order.ref.external_id]))
+    assert "oaid names no trade of this seller" in str(unknown.value)
+    assert box.cainiao.issued() == []
+
+
+async def test_the_sandbox_refuses_a_masked_recipient_without_an_oaid(served: tuple[TaobaoSandbox, str]) -> None:
+    """What the hub's own check keeps from happening: Cainiao is never asked to print ``闫**``."""
+    box, base_url = served
+    body = _valid_body()
+    body["trade_order_info_dtos"][0]["recipient"]["name"] = "闫**"
+    client = TopClient(base_url + "/router/rest", APP_KEY, APP_SECRET, box.shop(SHOP).session, "md5")
+    try:
+        with pytest.raises(PermanentError) as refused:
+            await client.call(GET_METHOD, {REQUEST_PARAM: body}, retry=False)
+    finally:
+        await client.aclose()
+    assert "masked or encrypted: give its oaid" in str(refused.value)
+    assert box.cainiao.issued() == []
+
+
 # -- the sandbox's strictness, with a raw signed client ------------------------------------------
 
 
@@ -246,3 +312,18 @@ async def test_the_sandbox_refuses_what_the_api_requires(served: tuple[TaobaoSan
     assert refused.value.code == "40" and sub_code in (refused.value.partner_message or "")
     assert unsigned.value.code == "25"
     assert len(box.cainiao.issued(SHOP)) == 1
+
+
+async def test_a_shared_account_knows_the_other_sellers_oaids_once_shared(served: tuple[TaobaoSandbox, str],
+                                                                         courier: CainiaoWaybillCourier) -> None:
+    """The demo's Tmall shop ships with the Taobao shop's Cainiao account (``share_with``)."""
+    box, _ = served
+    tmall = TmallSandbox()
+    tid = tmall.create_order("tm-demo", "TEE-M", 1)
+    masked = Address(name="闫**", phone="1573672****", province="河南省", city="郑州市", street="**********")
+    request = waybill_request(platform="tmall", recipient=masked, recipient_oaid=tmall.oaid_of(tid),
+                              order_external_ids=[tid])
+    with pytest.raises(PermanentError):
+        await courier.create_waybill(request)
+    box.cainiao.share_with(lambda oaid: tmall.trade_of_oaid("tm-demo", oaid))
+    assert (await courier.create_waybill(request)).waybill_number == box.cainiao.issued(SHOP)[0].waybill_code

@@ -189,7 +189,14 @@ async def _ship_own(case: Case, order_id: int, do: Any) -> str:
     number = str(parcel.waybill_number)
     box = case.channel.sandbox
     if case.channel.platform in ("taobao", "tmall"):
-        assert [w.waybill_code for w in box.cainiao.issued()] == [number]
+        [issued] = box.cainiao.issued()
+        assert issued.waybill_code == number
+        # TOP masks the receiver ("闫**"): the waybill goes with the trade's oaid, from which Cainiao
+        # finds the real recipient (the sandbox refuses a masked recipient without one).
+        external_id = (await order_by_id(case.hub, order_id)).external_id
+        recipient = issued.request["trade_order_info_dtos"][0]["recipient"]
+        assert (recipient["name"], recipient["oaid"], recipient["tid"]) == (
+            "闫**", box.oaid_of(external_id), external_id)
     elif case.channel.platform == "douyin":
         assert box.waybill_status(case.channel.shop, number) == "issued"
     else:  # typed in; no provider was asked
@@ -236,8 +243,9 @@ async def _ship_at_wms(case: Case, order_id: int, do: Any) -> str:
     receiver = wms.orders[do.code].receiver
     if case.channel.platform == "douyin":  # stored as ciphertext: revealed for the WMS, for the call only
         assert receiver["name"] == "张三" and not receiver["detailAddress"].startswith("#"), receiver
-    # ⚠️ Taobao/Tmall: TOP masks the receiver ("闫**") and the hub passes no OAID, so the WMS gets the
-    # masked values (the sandbox accepts them; a real WMS could not print from them).
+    # ⚠️ [U] Taobao/Tmall: TOP masks the receiver ("闫**"). The hub keeps the trade's oaid and sends it
+    # with e-waybills, but Qimen's deliveryorder.create receiverInfo documents no oaid field, so the WMS
+    # gets the masked values (the sandbox accepts them; a real WMS would need the oaid some other way).
     number = f"YT{secrets.randbelow(10**12):012d}"
     callback = wms.ship(do.code, number, "YTO")
     for _ in range(2):  # the WMS sends it again (its answer was lost): recorded once

@@ -349,3 +349,73 @@ async def test_a_memo_message_names_the_time_of_the_change(served: tuple[TaobaoS
     memo = next(m for m in messages if m.topic == "taobao_trade_TradeMemoModified")
     assert memo.external_id == tid and memo.occurred_at == datetime(2026, 1, 5, 10, 30, tzinfo=UTC)
     assert (await channel.get_order(tid)).updated_at == memo.occurred_at
+
+
+# -- oaid: the id of the real recipient behind TOP's masked receiver --------------------------------
+
+NEEDS = "receiver_name,receiver_address,created,receiver_mobile,receiver_phone"
+
+
+@pytest.mark.parametrize(("fields", "include_oaid", "given"), [
+    (f"tid_str,oaid,{NEEDS}", "true", True),
+    (f"tid_str,oaid,{NEEDS}", None, False),  # fullinfo produces it only when include_oaid asks
+    (f"tid_str,oaid,{NEEDS}".replace(",receiver_phone", ""), "true", False),  # nor without every needed field
+    (f"tid_str,{NEEDS}", "true", False),  # nor when the field itself is not asked (the sandbox's strict reading)
+])
+async def test_fullinfo_gives_the_oaid_only_as_top_produces_it(served: tuple[TaobaoSandbox, str], fields: str,
+                                                               include_oaid: str | None, given: bool) -> None:
+    box, base_url = served
+    tid = box.create_order(SHOP, "TEE-M", 1)
+    client = TopClient(f"{base_url}/router/rest", APP_KEY, APP_SECRET, box.shop(SHOP).session)
+    params = {"fields": fields, "tid": tid, **({"include_oaid": include_oaid} if include_oaid else {})}
+    try:
+        trade = (await client.call("taobao.trade.fullinfo.get", params))["trade"]
+    finally:
+        await client.aclose()
+    assert trade.get("oaid") == (box.oaid_of(tid) if given else None)
+    assert trade["receiver_name"] == "闫**"
+
+
+async def test_orders_carry_their_trades_oaid_however_they_are_read(served: tuple[TaobaoSandbox, str]) -> None:
+    """get_order (fullinfo), fetch_orders and get_orders (the list call) all keep the same stable
+    oaid per trade, different between trades: what the Cainiao waybill of a masked order needs."""
+    box, base_url = served
+    first, second = box.create_order(SHOP, "TEE-M", 1), box.create_order(SHOP, "TEE-M", 1)
+    connector = _connector(box, base_url)
+    try:
+        single = await connector.get_order(first)
+        now = datetime.now(UTC)
+        polled = await connector.fetch_orders(now - timedelta(minutes=5), now + timedelta(minutes=1), None)
+        bulk = await connector.get_orders([first, second], modified_between=_recent())
+    finally:
+        await connector.aclose()
+    assert single.extra["oaid"] == box.oaid_of(first) != box.oaid_of(second)
+    for page in (polled, bulk):
+        assert {o.ref.external_id: o.extra["oaid"] for o in page.orders} == {
+            first: box.oaid_of(first), second: box.oaid_of(second)}
+    assert box.gateway.calls.count("taobao.trade.fullinfo.get") == 1  # the list carried the oaid
+
+
+async def test_a_listed_trade_without_its_oaid_is_read_with_fullinfo(served: tuple[TaobaoSandbox, str]) -> None:
+    """Whether TOP's list call returns the oaid is not documented: when it does not, the trade is
+    read alone, so no order reaches the hub without the id its waybill needs."""
+    box, base_url = served
+    tid = box.create_order(SHOP, "TEE-M", 1)
+    connector = _connector(box, base_url, trade_fields="tid,tid_str,status,type,created,modified,payment,orders")
+    listed = box.handlers()["taobao.trades.sold.increment.get"]
+
+    def without_oaid(call: Any) -> dict[str, Any]:
+        body = listed(call)
+        for trade in body["trades"]["trade"]:
+            trade.pop("oaid", None)
+        return body
+
+    box.gateway.register("taobao.trades.sold.increment.get", without_oaid)
+    try:
+        now = datetime.now(UTC)
+        page = await connector.fetch_orders(now - timedelta(minutes=5), now + timedelta(minutes=1), None)
+    finally:
+        await connector.aclose()
+    [order] = page.orders
+    assert order.extra["oaid"] == box.oaid_of(tid)  # the connector asked for what oaid needs, whatever the setting
+    assert box.gateway.calls.count("taobao.trade.fullinfo.get") == 1

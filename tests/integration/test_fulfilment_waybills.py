@@ -190,6 +190,22 @@ async def test_an_encrypted_address_is_passed_through_to_the_provider(database_u
         await hub.close_loop_resources()
 
 
+async def test_the_orders_recipient_oaid_goes_with_its_masked_address(database_url: str) -> None:
+    """TOP masks Taobao/Tmall receivers and gives the trade's oaid (``Order.extra["oaid"]``): the
+    waybill request carries it as ``recipient_oaid``; an order without one sends none."""
+    with provider_hub(config(database_url)) as hub:
+        masked = Address(name="闫**", phone="1573672****", province="河南省", city="郑州市", district="金水区",
+                         street="**********")
+        with_oaid = await paid_order(hub, shipping_address=masked, extra={"oaid": "OAID-42", "type": "fixed"})
+        without = await paid_order(hub)
+        parcel_ids = [p for order_id in (with_oaid, without)
+                      for p in await make_parcels(hub, order_id, courier_account=courier_of(hub))]
+        await waybills.issue_waybills(hub, parcel_ids)
+        sent = {r.recipient.name: r.recipient_oaid for r in FakeWaybillProvider.requests}
+        assert sent == {"闫**": "OAID-42", "张三": None}
+        await hub.close_loop_resources()
+
+
 async def test_cancel_issued_waybills_and_the_providers_no(database_url: str) -> None:
     with provider_hub(config(database_url)) as hub:
         order_id = await paid_order(hub)

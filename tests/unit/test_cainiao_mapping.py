@@ -100,7 +100,11 @@ def test_cp_codes_are_matched_in_any_case_and_extendable() -> None:
     ("sender", {"phone": None}, "sender.phone"),
     ("recipient", {"province": None}, "recipient.province"),
     ("recipient", {"name": ""}, "recipient.name"),
-    ("recipient", {"encrypted": True}, "recipient.encrypted"),
+    ("recipient", {"encrypted": True}, "recipient_oaid"),  # ciphertext and no oaid to find the recipient by
+    ("recipient", {"name": "闫**"}, "recipient_oaid"),  # masked by TOP, no oaid
+    ("recipient", {"phone": "1573672****"}, "recipient_oaid"),
+    ("recipient", {"street": "**********"}, "recipient_oaid"),
+    ("sender", {"encrypted": True}, "sender.encrypted"),
     ("recipient", {"country": "HK"}, "recipient.country"),
 ])
 def test_a_missing_address_part_is_refused_naming_the_field(role: str, change: dict[str, Any], field: str) -> None:
@@ -109,6 +113,40 @@ def test_a_missing_address_part_is_refused_naming_the_field(role: str, change: d
         courier().apply_request(request(**{role: address}))
     assert caught.value.field == field
     assert field in str(caught.value)
+
+
+MASKED = Address(name="闫**", phone="1573672****", province="河南省", city="郑州市", district="金水区",
+                 street="**********")
+
+
+def test_a_masked_recipient_goes_with_its_oaid_and_trade_id() -> None:
+    """TOP masks Taobao/Tmall receivers; the trade's oaid lets Cainiao find the real one."""
+    oaid = "1NAdW2Bxz7fGrOnNmIzT7lRAm2fAZNGuCG0mQyQ8f6p"
+    _, body = courier().apply_request(request(recipient=MASKED, recipient_oaid=oaid,
+                                              order_external_ids=["3950000000000000001", "3950000000000000002"]))
+    assert body["trade_order_info_dtos"][0]["recipient"] == {
+        "name": "闫**", "mobile": "1573672****",
+        "address": {"province": "河南省", "city": "郑州市", "district": "金水区", "detail": "**********"},
+        "oaid": oaid, "tid": "3950000000000000001",  # the order the oaid comes from: the parcel's own
+    }
+
+
+@pytest.mark.parametrize("recipient", [RECIPIENT, MASKED.model_copy(update={"encrypted": True})])
+def test_an_oaid_is_sent_whatever_the_address_looks_like(recipient: Address) -> None:
+    _, body = courier().apply_request(request(recipient=recipient, recipient_oaid="OAID-7"))
+    sent = body["trade_order_info_dtos"][0]["recipient"]
+    assert (sent["oaid"], sent["tid"]) == ("OAID-7", "3950000000000000001")
+
+
+def test_a_masked_recipient_still_needs_its_region() -> None:
+    with pytest.raises(BadInputError) as caught:
+        courier().apply_request(request(recipient=MASKED.model_copy(update={"city": None}), recipient_oaid="OAID-7"))
+    assert caught.value.field == "recipient.city"
+
+
+def test_no_oaid_key_without_an_oaid() -> None:
+    _, body = courier().apply_request(request())
+    assert {"oaid", "tid"}.isdisjoint(body["trade_order_info_dtos"][0]["recipient"])
 
 
 def test_blank_order_ids_are_refused() -> None:

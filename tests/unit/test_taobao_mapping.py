@@ -257,3 +257,54 @@ def test_a_listed_trade_is_complete_only_with_the_notes_it_says_it_has(trade: di
 def test_list_calls_also_ask_whether_there_is_a_buyer_message() -> None:
     assert mapping.list_fields("tid,status,orders").split(",") == ["tid", "status", "orders", "has_buyer_message"]
     assert mapping.list_fields("tid, has_buyer_message").split(",") == ["tid", "has_buyer_message"]
+
+
+# --------------------------------------------------------------------------- oaid (masked receivers)
+
+MASKED = {"receiver_name": "闫**", "receiver_state": "河南省", "receiver_city": "郑州市",
+          "receiver_address": "**********", "receiver_mobile": "1573672****"}
+
+
+@pytest.mark.parametrize(("oaid", "extra"), [
+    ("1NAdW2Bxz7fGrOnNmIzT7lRAm2fAZNGuCG0mQyQ8f6p", {"oaid": "1NAdW2Bxz7fGrOnNmIzT7lRAm2fAZNGuCG0mQyQ8f6p"}),
+    (None, {}),  # not asked for, or TOP did not produce it: no key at all
+    ("", {}),
+])
+def test_the_trades_oaid_is_kept_in_the_orders_extra(oaid: str | None, extra: dict[str, str]) -> None:
+    trade = sample_trade()
+    if oaid is not None:
+        trade["oaid"] = oaid
+    order = mapping.order_from_trade(trade, "tb-flagship")
+    assert {k: v for k, v in order.extra.items() if k == "oaid"} == extra
+    assert order.shipping_address is not None and order.shipping_address.name == "闫**"  # kept as TOP masked it
+
+
+@pytest.mark.parametrize(("fields", "expected"), [
+    ("tid,status,orders",
+     "tid,status,orders,receiver_name,receiver_address,created,receiver_mobile,receiver_phone,oaid"),
+    ("tid,created,receiver_name,receiver_address,receiver_mobile,receiver_phone,oaid",
+     "tid,created,receiver_name,receiver_address,receiver_mobile,receiver_phone,oaid"),
+    ("tid, receiver_phone ,orders",
+     "tid,receiver_phone,orders,receiver_name,receiver_address,created,receiver_mobile,oaid"),
+])
+def test_trade_fields_always_ask_for_the_oaid_and_what_top_needs_to_produce_it(fields: str, expected: str) -> None:
+    assert mapping.with_oaid_fields(fields) == expected
+    assert mapping.with_oaid_fields(expected) == expected
+
+
+def test_the_default_trade_fields_ask_for_the_oaid() -> None:
+    from plugins.taobao.connector import DEFAULT_TRADE_FIELDS
+
+    names = set(DEFAULT_TRADE_FIELDS.split(","))
+    assert {"oaid", *mapping.OAID_NEEDS} <= names
+
+
+@pytest.mark.parametrize(("trade", "complete"), [
+    (MASKED, False),  # masked and no oaid: the waybill could not be issued; read it with fullinfo
+    ({**MASKED, "oaid": "OAID-1"}, True),
+    ({**MASKED, "receiver_name": "~enc~", "receiver_address": "~enc~", "receiver_mobile": "~enc~"}, False),
+    ({**MASKED, "receiver_name": "张三", "receiver_address": "经三路 15 号", "receiver_mobile": "13800138000"}, True),
+])
+def test_a_listed_trade_with_a_masked_receiver_is_complete_only_with_its_oaid(trade: dict[str, object],
+                                                                             complete: bool) -> None:
+    assert mapping.listed_trade_complete(trade) is complete

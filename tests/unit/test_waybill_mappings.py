@@ -164,6 +164,17 @@ def test_kuaidi100_order_param_uses_kuaidi100_field_names() -> None:
     }
 
 
+def test_kuaidi100_sends_the_platforms_oaid_of_an_encrypted_order() -> None:
+    masked = RECIPIENT.model_copy(update={"name": "闫**", "phone": "1573672****", "street": "**********"})
+    param = k100.order_param(_request(platform="taobao", recipient=masked, recipient_oaid="OAID-9"),
+                             "zhongtong", PARTNER)
+    assert param["oaid"] == "OAID-9" and param["recMan"]["name"] == "闫**"
+    cipher = k100.order_param(_request(platform="taobao", recipient=CIPHER, recipient_oaid="OAID-9"),
+                              "zhongtong", PARTNER)
+    assert cipher["oaid"] == "OAID-9"  # ciphertext is accepted beside the oaid
+    assert "oaid" not in k100.order_param(_request(), "zhongtong", PARTNER)
+
+
 @pytest.mark.parametrize(("changes", "field"), [
     ({"recipient": CIPHER}, "recipient"),
     ({"recipient": RECIPIENT.model_copy(update={"phone": None})}, "recipient.phone"),

@@ -31,7 +31,7 @@ from contracts.connectors import Capability, declared
 from contracts.fulfilment import Hold
 from contracts.orders import Address
 from contracts.shipments import canonical_courier_code
-from contracts.waybills import Waybill, WaybillItem, WaybillRequest
+from contracts.waybills import RECIPIENT_OAID_EXTRA, Waybill, WaybillItem, WaybillRequest
 from hub.context import Hub
 from hub.db import outbox
 from hub.db.tables import (
@@ -161,6 +161,14 @@ def _sender(hub: Hub, warehouse: str) -> Address:
         raise PermanentError(f"[warehouses.{warehouse}] address is invalid: {exc.errors()[0]['msg']}") from exc
 
 
+def _recipient_oaid(extra: dict[str, Any]) -> str | None:
+    """The parcel's own order's recipient id (``Order.extra["oaid"]``), when its channel gave one.
+    A merged parcel goes to that order's recipient, so the other orders' ids are not needed."""
+    value = extra.get(RECIPIENT_OAID_EXTRA)
+    text = "" if value is None else str(value).strip()
+    return text or None
+
+
 async def waybill_request(hub: Hub, session: AsyncSession, parcel: ParcelRow) -> WaybillRequest:
     """The waybill request for ``parcel`` (``PermanentError`` when it cannot be made)."""
     order_row = (await session.execute(select(OrderRow).where(OrderRow.id == parcel.order_id))).scalar_one()
@@ -191,9 +199,11 @@ async def waybill_request(hub: Hub, session: AsyncSession, parcel: ParcelRow) ->
             key=parcel.key, courier_code=parcel.courier_code, platform=order_row.platform, shop=order_row.shop,
             order_external_ids=[external[oid] for oid in order_ids if oid in external],
             sender=_sender(hub, _warehouse_of(hub, delivery)),
-            # Possibly platform-encrypted (Address.encrypted): passed on as it is; the platform's own
-            # waybill service decrypts the addresses of its own orders.
+            # Possibly masked or platform-encrypted: passed on as it is, with the platform's id of the
+            # real recipient when the channel gave one (TOP's oaid), from which the platform's own
+            # waybill service finds the address of its own orders.
             recipient=order.shipping_address, items=items, weight_grams=parcel.weight_grams,
+            recipient_oaid=_recipient_oaid(order.extra),
         )
     except ValidationError as exc:
         raise PermanentError(f"the waybill request is invalid: {exc.errors()[0]['msg']}") from exc

@@ -42,12 +42,14 @@ def print_address(address: Address) -> str:
     return "".join(out)
 
 
-def man(address: Address, where: str) -> dict[str, str]:
-    """``recMan`` / ``sendMan``: ``name``, ``mobile`` (a mainland mobile) or ``tel``, ``printAddr``."""
+def man(address: Address, where: str, *, oaid: str | None = None) -> dict[str, str]:
+    """``recMan`` / ``sendMan``: ``name``, ``mobile`` (a mainland mobile) or ``tel``, ``printAddr``.
+    A ciphertext address is accepted only with the platform's ``oaid`` of the recipient (sent
+    beside it, ``order_param``)."""
     for name in ("name", "phone", "province", "city", "street"):
         if not text(getattr(address, name)):
             raise BadInputError(f"the {where} address has no {name}", field=f"{where}.{name}")
-    if address.encrypted:
+    if address.encrypted and not oaid:
         raise BadInputError(f"the {where} address is ciphertext, which Kuaidi100 cannot print; reveal it first",
                             field=where)
     if address.country != "CN":
@@ -75,7 +77,7 @@ def order_param(request: WaybillRequest, kuaidicom: str, partner: Mapping[str, s
     """``method=order`` param for one parcel."""
     param: dict[str, Any] = {
         "kuaidicom": kuaidicom,
-        "recMan": man(request.recipient, "recipient"),
+        "recMan": man(request.recipient, "recipient", oaid=request.recipient_oaid),
         "sendMan": man(request.sender, "sender"),
         "cargo": cargo(request),
         "orderId": request.key,
@@ -83,6 +85,10 @@ def order_param(request: WaybillRequest, kuaidicom: str, partner: Mapping[str, s
         "printType": print_type,
     }
     param.update({k: v for k, v in partner.items() if v})
+    if request.recipient_oaid:
+        # ``oaid`` is documented for encrypted platform orders; whether the account must be a
+        # platform-authorised one (``net`` taobao/cainiao) to use it ⚠️ [U].
+        param["oaid"] = request.recipient_oaid
     if request.weight_grams:
         param["weight"] = round(request.weight_grams / 1000, 3)  # kilograms
     if request.remark:
