@@ -336,7 +336,8 @@ async def ship(hub: Hub, delivery_order_id: int, *, actor: str) -> ShipOutcome:
     shipment_of: dict[str, int] = {}
     for order_id, order_parcels in sorted(by_order.items()):
         try:
-            recorded = await shipments.record_shipment(hub, order_id, order_parcels, warehouse=warehouse, actor=actor)
+            recorded = await shipments.record_shipment(hub, order_id, order_parcels, warehouse=warehouse, actor=actor,
+                                                       delivery_order_id=delivery_order_id)
         except shipments.ShipmentRefused as exc:
             raise StateConflict(str(exc)) from exc
         shipment_ids.append(recorded.shipment.id)
