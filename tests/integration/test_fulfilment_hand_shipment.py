@@ -5,10 +5,12 @@ provider, the pick list is empty; a WMS delivery order is cancelled at the Qimen
 HTTP, real signatures), or, when the WMS already shipped it, a ``late_cancel`` exception is raised;
 the message delivered twice acts once; a partial shipment by hand only writes an order event; a
 merged delivery order is closed only once every order in it shipped. The actors' service functions
-are called directly, so every step is deterministic."""
+are called directly, so every step is deterministic; the last test runs the outbox message through
+the relay and a worker."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -291,4 +293,33 @@ async def test_a_merged_delivery_is_closed_only_once_every_order_in_it_shipped_b
         assert closed.cancelled == [do.id]
         assert [d.status for d in await delivery_orders_of(hub, first)] == ["cancelled"]
         assert (await own_warehouse.pick_list(hub)).entries == []
+        await hub.close_loop_resources()
+
+
+async def test_through_the_queue_the_outbox_message_closes_the_delivery_and_is_acknowledged(
+    database_url: str, wms: tuple[QimenWmsSandbox, str]
+) -> None:
+    sandbox, base_url = wms
+    config = hub_config(database_url, warehouses=warehouses_config(sandbox.warehouse_settings(base_url),
+                                                                   wms_regions=["浙江", "上海"]))
+    with running_hub(config) as hub:
+        await stock(hub, {("wms-hz", "SKU-1"): 10})
+        order_id, do = await _routed(hub, "浙江省", [("SKU-1", 1)])
+        await delivery_orders.send_delivery_orders(hub, [do.id])
+        await _by_hand(hub, order_id, "SF-HAND-9")
+
+        async def closed() -> bool:
+            async with hub.database().session() as session:
+                status = await session.scalar(select(DeliveryOrderRow.status).where(DeliveryOrderRow.id == do.id))
+                done = await session.scalar(select(OutboxRow.done_at).where(
+                    OutboxRow.actor == shipments.HAND_SHIPPED_ACTOR))
+            return status == "cancelled" and done is not None
+
+        for _ in range(1200):  # bounded wait for the worker, not a timing assertion
+            if await closed():
+                break
+            await asyncio.sleep(0.05)
+        assert await closed(), "the hand_shipped message ran and its outbox row is done"
+        assert sandbox.orders[do.code].status == "CANCELED"
+        assert len(await _events(hub, order_id, "shipped_by_hand_closed")) == 1
         await hub.close_loop_resources()
