@@ -323,3 +323,38 @@ async def test_through_the_queue_the_outbox_message_closes_the_delivery_and_is_a
         assert sandbox.orders[do.code].status == "CANCELED"
         assert len(await _events(hub, order_id, "shipped_by_hand_closed")) == 1
         await hub.close_loop_resources()
+
+
+async def test_a_merged_own_delivery_ships_the_orders_left_after_one_was_shipped_by_hand(
+    database_url: str, wms: tuple[QimenWmsSandbox, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def merge_all(hub: Hub, session: Any, rows: list[OrderRow]) -> Any:
+        groups, holds = await original(hub, session, rows)
+        return [planning.DeliveryGroup(order_ids=[o for g in groups for o in g.order_ids],
+                                       lines=[line for g in groups for line in g.lines], reason="same buyer")], holds
+
+    original = planning.plan_groups
+    monkeypatch.setattr(planning, "plan_groups", merge_all)
+    with _hub(database_url, wms) as (hub, _):
+        await stock(hub, {("own", "SKU-1"): 10, ("own", "SKU-2"): 10})
+        first = await approved_order(hub, _order("北京市", [("SKU-1", 1)]))
+        second = await approved_order(hub, _order("北京市", [("SKU-2", 1)]))
+        await flow.fulfil_orders(hub, [first, second])
+        [do] = await delivery_orders_of(hub, first)
+        await waybills.issue_waybills(hub, [p.id for p in await _parcels(hub, first)])
+        [parcel] = await _parcels(hub, first)
+
+        one = await _by_hand(hub, first, "SF-HAND-10")
+        assert (await hand_shipments.close_delivery(hub, first, one)).kept == {do.id: [second]}
+        await own_warehouse.pick(hub, [do.id], actor=CLERK)
+        await own_warehouse.pack(hub, do.id, [own_warehouse.PackedParcel(weight_grams=500)], actor=CLERK)
+        shipped = await own_warehouse.ship(hub, do.id, actor=CLERK)
+
+        assert len(shipped.shipment_ids) == 1
+        async with hub.database().session() as session:
+            fulfilment = await session.scalar(select(OrderRow.fulfilment_status).where(OrderRow.id == second))
+            row = await session.get(ParcelRow, parcel.id)
+        assert fulfilment == "shipped"
+        assert row is not None and (row.status, row.shipment_id) == ("shipped", shipped.shipment_ids[0])
+        assert [d.status for d in await delivery_orders_of(hub, first)] == ["shipped"]
+        await hub.close_loop_resources()
