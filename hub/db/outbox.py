@@ -29,9 +29,11 @@ from hub.db.tables import OutboxRow, utcnow
 _PENDING_KEY = "hub.outbox_pending"
 #: Actors whose rows stay owed until the actor has run (their follow-up is a plugin notification,
 #: which no business table shows as missing): ``hub.pipeline.orders.orders_changed``,
-#: ``hub.pipeline.fulfilment_actors.shipment_changed``, ``hub.pipeline.actors.aftersale_changed``.
+#: ``hub.pipeline.fulfilment_actors.shipment_changed``, ``hub.pipeline.actors.aftersale_changed``;
+#: and ``hub.pipeline.fulfilment_actors.hand_shipped``, whose follow-up (closing delivery orders of an
+#: order shipped by hand) no sweeper re-derives either.
 #: Each takes the keyword ``outbox_id`` and calls ``mark_done`` when its work is complete.
-ACKED_ACTORS = ("orders_changed", "shipment_changed", "aftersale_changed")
+ACKED_ACTORS = ("orders_changed", "shipment_changed", "aftersale_changed", "hand_shipped")
 #: The keyword that carries the row's id to an acknowledging actor.
 OUTBOX_ID = "outbox_id"
 _commit_listeners: list[Callable[[], None]] = []

@@ -1,4 +1,5 @@
-"""Fulfilment actors on the ``fulfilment`` queue: after a shipment changes, and telling the channel.
+"""Fulfilment actors on the ``fulfilment`` queue: after a shipment changes, closing the delivery of
+an order shipped by hand, and telling the channel.
 
 Thin: each receives ids from the outbox and calls ``hub.services.fulfilment``. The queue is its
 own so a backlog of order imports never delays a shipment confirmation (docs/architecture.md §5). Not for
@@ -12,6 +13,7 @@ from typing import Any
 from hub.context import current_hub
 from hub.queue.actors import hub_actor
 from hub.services import sweepers
+from hub.services.fulfilment import hand_shipments
 from hub.services.fulfilment import shipments as fulfilment
 
 
@@ -23,6 +25,18 @@ async def shipment_changed(order_id: int, shipment_id: int, status: str, event: 
     plugins; then mark its outbox row done (``outbox_id``, when the relay sent it)."""
     hub = current_hub()
     await fulfilment.after_shipment_change(hub, order_id, shipment_id, status, event)
+    await sweepers.acknowledge(hub, outbox_id)
+
+
+# Backoff from 2 s to 5 min: a WMS that cannot be asked to cancel is waited out. The row stays owed
+# until this finished (``outbox.ACKED_ACTORS``), so the outbox sweep sends it again if the broker lost it.
+@hub_actor(queue="fulfilment", max_retries=8, min_backoff_ms=2_000, max_backoff_ms=300_000, time_limit_ms=120_000,
+           name=fulfilment.HAND_SHIPPED_ACTOR)
+async def hand_shipped(order_id: int, shipment_id: int, outbox_id: int | None = None) -> None:
+    """An order shipped by hand: close its open delivery orders (cancelled at the hub or the WMS,
+    unused waybills cancelled; too late → an exception), once."""
+    hub = current_hub()
+    await hand_shipments.close_delivery(hub, int(order_id), int(shipment_id))
     await sweepers.acknowledge(hub, outbox_id)
 
 

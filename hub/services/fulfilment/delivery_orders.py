@@ -16,6 +16,7 @@ The list and detail reads for the API and the console are here too. Not for choo
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -155,6 +156,12 @@ async def _begin(hub: Hub, do_id: int) -> _Attempt | None:
         order_rows = list((await session.execute(select(OrderRow).where(
             OrderRow.id.in_({line.order_id for line in lines})))).scalars())
         blocked = [r.id for r in order_rows if r.on_hold or r.status in NOT_SENDABLE]
+        if order_rows and all(r.fulfilment_status == SHIPPED for r in order_rows):
+            # Shipped by hand meanwhile: the WMS must not ship it again (``hand_shipments`` cancels it).
+            await session.execute(update(DeliveryOrderRow).where(DeliveryOrderRow.id == do_id).values(
+                last_error=f"not sent: order(s) {', '.join(str(r.id) for r in order_rows)} shipped already "
+                           "(recorded by hand)", updated_at=utcnow()))
+            return None
         if blocked:  # a hold (or a cancellation) overtook it: it waits; the sweep sends it once released
             await session.execute(update(DeliveryOrderRow).where(DeliveryOrderRow.id == do_id).values(
                 last_error=f"waiting: order(s) {', '.join(map(str, blocked))} on hold or cancelled",
@@ -363,9 +370,12 @@ async def _cancel_at_wms(hub: Hub, do_id: int, *, reason: str, actor: str | None
     return ok
 
 
-async def cancel_delivery_order(hub: Hub, do_id: int, *, reason: str, actor: str | None) -> bool:
+async def cancel_delivery_order(hub: Hub, do_id: int, *, reason: str, actor: str | None,
+                                own_packed: bool = False) -> bool:
     """Cancel one delivery order; True when it is cancelled (now or before), False when too late.
-    Raises ``NotFoundError``; a WMS fault is re-raised with the delivery order unchanged."""
+    Raises ``NotFoundError``; a WMS fault is re-raised with the delivery order unchanged.
+    ``own_packed``: an own-warehouse delivery order that is packed is cancelled too (its goods left
+    another way: a shipment recorded by hand), not too late."""
     issued: list[int] = []
     back_to = SENT
     async with hub.database().transaction() as session:
@@ -376,7 +386,8 @@ async def cancel_delivery_order(hub: Hub, do_id: int, *, reason: str, actor: str
             if row.status == FAILED:  # never reached a warehouse
                 await _settle_cancel(session, row, True, reason=reason, actor=actor)
             return True
-        if row.status == SHIPPED or (row.kind == OWN and row.status not in OWN_CANCELLABLE):
+        own_ok = (*OWN_CANCELLABLE, PACKED) if own_packed else OWN_CANCELLABLE
+        if row.status == SHIPPED or (row.kind == OWN and row.status not in own_ok):
             await _settle_cancel(session, row, False, reason=reason, actor=actor,
                                  message=f"the delivery order is {row.status}")
             return False
@@ -399,19 +410,24 @@ async def cancel_delivery_order(hub: Hub, do_id: int, *, reason: str, actor: str
     return ok
 
 
-async def cancel_for_order(hub: Hub, order_id: int, *, reason: str, actor: str | None) -> CancelOutcome:
+async def cancel_for_order(hub: Hub, order_id: int, *, reason: str, actor: str | None,
+                           only: Collection[int] | None = None, own_packed: bool = False) -> CancelOutcome:
     """Cancel every open delivery order holding lines of ``order_id``: those no warehouse has yet
     (or the own warehouse has not packed) locally, those at a WMS there (``order.cancel``).
     Shipped ones, and those the WMS would not cancel, are ``too_late``: the caller raises the
     exception a person must see. A WMS fault is re-raised (the caller's actor retries; what was
-    cancelled stays cancelled, so the retry only does the rest)."""
+    cancelled stays cancelled, so the retry only does the rest). ``only``: just these delivery
+    orders (of the order); ``own_packed``: see ``cancel_delivery_order``."""
     async with hub.database().session() as session:
         ids = sorted(set((await session.execute(
             select(DeliveryOrderRow.id).join(DeliveryLineRow, DeliveryLineRow.delivery_order_id == DeliveryOrderRow.id)
             .where(DeliveryLineRow.order_id == order_id, DeliveryOrderRow.status != CANCELLED))).scalars()))
+    if only is not None:
+        wanted = set(only)
+        ids = [i for i in ids if i in wanted]
     outcome = CancelOutcome()
     for do_id in ids:
-        if await cancel_delivery_order(hub, do_id, reason=reason, actor=actor):
+        if await cancel_delivery_order(hub, do_id, reason=reason, actor=actor, own_packed=own_packed):
             outcome.cancelled.append(do_id)
         else:
             outcome.too_late.append(do_id)

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.shipments import Parcel, ParcelItem
 from hub.context import Hub
 from hub.db import outbox
-from hub.db.tables import DeliveryLineRow, DeliveryOrderRow, OrderEventRow, ParcelRow, utcnow
+from hub.db.tables import DeliveryLineRow, DeliveryOrderRow, OrderEventRow, OrderRow, ParcelRow, utcnow
 from hub.errors import BadInputError, HubError, NotFoundError
 from hub.services.fulfilment import shipments
 from hub.services.fulfilment.waybills import ISSUE_ACTOR
@@ -306,10 +306,16 @@ def _parcels_by_order(row: DeliveryOrderRow, lines: list[DeliveryLineRow], parce
     return out
 
 
+async def _fully_shipped(hub: Hub, order_id: int) -> bool:
+    async with hub.database().session() as session:
+        return await session.scalar(select(OrderRow.fulfilment_status).where(OrderRow.id == order_id)) == "shipped"
+
+
 async def ship(hub: Hub, delivery_order_id: int, *, actor: str) -> ShipOutcome:
     """Record that a packed delivery order left: a shipment per order (told to its channel), the
-    parcels and the delivery order ``shipped``. Every parcel needs its waybill. Shipping a shipped
-    delivery order again answers its shipments (``repeated``)."""
+    parcels and the delivery order ``shipped``. Every parcel needs its waybill. An order of a merged
+    delivery order that a person already shipped by hand is left out (nothing of it is left).
+    Shipping a shipped delivery order again answers its shipments (``repeated``)."""
     async with hub.database().transaction() as session:
         row = await _own(session, delivery_order_id)
         parcels = list((await session.execute(select(ParcelRow).where(
@@ -334,15 +340,25 @@ async def ship(hub: Hub, delivery_order_id: int, *, actor: str) -> ShipOutcome:
 
     shipment_ids: list[int] = []
     shipment_of: dict[str, int] = {}
+    by_hand: list[int] = []
     for order_id, order_parcels in sorted(by_order.items()):
         try:
-            recorded = await shipments.record_shipment(hub, order_id, order_parcels, warehouse=warehouse, actor=actor)
-        except shipments.ShipmentRefused as exc:
+            recorded = await shipments.record_shipment(hub, order_id, order_parcels, warehouse=warehouse, actor=actor,
+                                                       delivery_order_id=delivery_order_id)
+        except (shipments.ShipmentRefused, BadInputError) as exc:
+            if len(by_order) > 1 and await _fully_shipped(hub, order_id):
+                by_hand.append(order_id)  # a merged order a person shipped by hand: nothing of it left here
+                continue
+            if isinstance(exc, BadInputError):
+                raise
             raise StateConflict(str(exc)) from exc
         shipment_ids.append(recorded.shipment.id)
         for parcel in order_parcels:
             shipment_of.setdefault(parcel.tracking_number, recorded.shipment.id)
 
+    if by_hand and not shipment_ids:
+        raise StateConflict(f"delivery order {delivery_order_id}: every order in it was shipped by hand "
+                            f"({', '.join(map(str, by_hand))}); it is being cancelled")
     async with hub.database().transaction() as session:
         row = await _own(session, delivery_order_id)
         if row.status != "shipped":
@@ -350,7 +366,7 @@ async def ship(hub: Hub, delivery_order_id: int, *, actor: str) -> ShipOutcome:
                 status="shipped", shipped_at=utcnow(), updated_at=utcnow(),
                 data={**(row.data or {}), "shipped_by": actor}))
             session.add(_event(row.order_id, "warehouse_shipped", actor, {
-                "delivery_order_id": row.id, "shipments": shipment_ids}))
+                "delivery_order_id": row.id, "shipments": shipment_ids, "shipped_by_hand": by_hand}))
         for parcel_row in (await session.execute(select(ParcelRow).where(ParcelRow.id.in_(parcel_ids)))).scalars():
             await session.execute(update(ParcelRow).where(ParcelRow.id == parcel_row.id).values(
                 status="shipped", shipment_id=shipment_of.get(str(parcel_row.waybill_number)), updated_at=utcnow()))

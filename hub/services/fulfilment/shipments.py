@@ -3,7 +3,10 @@
 ``record_shipment`` (one transaction, called by the API) checks a shipment against the order and
 what already shipped, stores it once per set of tracking numbers, moves the order's fulfilment
 status with a history entry, and writes the follow-ups to the outbox: ``shipment_changed`` (stock
-consumed once the whole order shipped, then the plugins' hook) and ``confirm_shipment``.
+consumed once the whole order shipped, then the plugins' hook) and ``confirm_shipment``. A
+shipment recorded by hand (not through a delivery order) of an order that still has open delivery
+orders also owes ``hand_shipped`` (``hand_shipments.close_delivery``: they are closed once the order
+has fully shipped), or, when it shipped part, an order event saying so.
 ``confirm_to_channel`` (the ``confirm_shipment`` actor) makes the non-idempotent partner call
 behind an idempotency key (docs/architecture.md §5). Not for HTTP (``hub.api.routes.shipments``), waybills or
 tracking (couriers), nor for the order's channel status (``hub.services.orders``).
@@ -26,7 +29,16 @@ from contracts.shipments import Parcel, ParcelItem, Shipment, ShipmentConfirmati
 from hub.context import Hub
 from hub.db import idempotency, outbox
 from hub.db import shops as shop_rows
-from hub.db.tables import OrderEventRow, OrderHoldRow, OrderLineRow, OrderRow, ShipmentRow, utcnow
+from hub.db.tables import (
+    DeliveryLineRow,
+    DeliveryOrderRow,
+    OrderEventRow,
+    OrderHoldRow,
+    OrderLineRow,
+    OrderRow,
+    ShipmentRow,
+    utcnow,
+)
 from hub.db.upsert import insert_ignore
 from hub.errors import (
     AuthorizationError,
@@ -49,6 +61,12 @@ log = structlog.get_logger(__name__)
 
 CHANGED_ACTOR = "shipment_changed"
 CONFIRM_ACTOR = "confirm_shipment"
+#: Closes the open delivery orders of an order a person shipped by hand (``hand_shipments``).
+HAND_SHIPPED_ACTOR = "hand_shipped"
+#: The order event of a shipment by hand that left part of the order to its delivery orders.
+HAND_PARTLY_EVENT = "shipped_by_hand_partly"
+#: Delivery order statuses that still expect to ship goods (``delivery_orders.STATUSES``).
+OPEN_DELIVERY = ("pending", "sent", "picking", "packed", "cancelling")
 #: Retries of the channel confirmation; the actor gives up (status "failed") after this many.
 CONFIRM_MAX_RETRIES = 6
 #: The confirmation's retry backoff bounds (the actor's; the sweeper derives its patience from them).
@@ -171,8 +189,13 @@ async def record_shipment(
     partial: bool | None = None,
     shipped_at: datetime | None = None,
     actor: str,
+    delivery_order_id: int | None = None,
 ) -> Recorded:
     """Record a shipment of ``order_id`` (once per set of tracking numbers) and queue its follow-ups.
+
+    ``delivery_order_id``: the delivery order this shipment ships (the own warehouse's ship, a WMS
+    confirmation), which its caller closes. None: a person recorded it by hand (API, CLI); the
+    order's open delivery orders are then closed by ``hand_shipped`` once it has fully shipped.
 
     Raises ``NotFoundError`` (no such order), ``BadInputError`` naming the field (unknown line,
     more than remains unshipped, unknown warehouse), ``ShipmentRefused`` (on hold, unpaid,
@@ -225,12 +248,31 @@ async def record_shipment(
             "shipment_id": shipment_id, "tracking_numbers": [p.tracking_number for p in parcels],
             "warehouse": warehouse, "partial": bool(lines_left)}))
         await orders.set_fulfilment_status(session, order_id, fulfilment, cause="shipment", actor=actor)
+        if delivery_order_id is None:
+            await _by_hand(session, order_id, shipment_id, actor, lines_left)
         outbox.add(session, CHANGED_ACTOR, order_id, shipment_id, PENDING, "recorded")
         outbox.add(session, CONFIRM_ACTOR, shipment_id)
         row = (await session.execute(select(ShipmentRow).where(ShipmentRow.id == shipment_id))).scalar_one()
     log.info("shipment.recorded", order_id=order_id, shipment_id=shipment_id, parcels=len(parcels),
              fulfilment=fulfilment)
     return Recorded(row, created=True)
+
+
+async def _by_hand(session: AsyncSession, order_id: int, shipment_id: int, actor: str, lines_left: list[str]) -> None:
+    """A shipment recorded by hand of an order in open delivery orders: fully shipped → owe
+    ``hand_shipped`` (closes them after the commit); partly → an order event for the people who
+    work those delivery orders (they are left as they are: they still ship the rest)."""
+    mine = select(DeliveryLineRow.delivery_order_id).where(DeliveryLineRow.order_id == order_id)
+    open_ids = sorted(set((await session.execute(select(DeliveryOrderRow.id).where(
+        DeliveryOrderRow.id.in_(mine), DeliveryOrderRow.status.in_(OPEN_DELIVERY)))).scalars()))
+    if not open_ids:
+        return
+    if lines_left:
+        session.add(_event(order_id, HAND_PARTLY_EVENT, actor, {
+            "shipment_id": shipment_id, "delivery_orders": open_ids, "lines_left": lines_left,
+            "note": "a person shipped part of the order by hand; its delivery orders are left as they are"}))
+        return
+    outbox.add(session, HAND_SHIPPED_ACTOR, order_id, shipment_id)
 
 
 async def get_shipment(hub: Hub, shipment_id: int) -> ShipmentRow | None:

@@ -209,6 +209,24 @@ async def waybill_request(hub: Hub, session: AsyncSession, parcel: ParcelRow) ->
         raise PermanentError(f"the waybill request is invalid: {exc.errors()[0]['msg']}") from exc
 
 
+async def _not_needed(session: AsyncSession, parcel: ParcelRow) -> str | None:
+    """Why a pending parcel needs no waybill any more, or None: its delivery order is cancelled, or
+    every order it would carry has shipped already (a person recorded the shipment by hand)."""
+    order_ids = {parcel.order_id}
+    if parcel.delivery_order_id is not None:
+        status = await session.scalar(select(DeliveryOrderRow.status).where(
+            DeliveryOrderRow.id == parcel.delivery_order_id))
+        if status == "cancelled":
+            return f"its delivery order {parcel.delivery_order_id} is cancelled"
+        order_ids |= set((await session.execute(select(DeliveryLineRow.order_id).where(
+            DeliveryLineRow.delivery_order_id == parcel.delivery_order_id))).scalars())
+    statuses = list((await session.execute(select(OrderRow.fulfilment_status).where(
+        OrderRow.id.in_(order_ids)))).scalars())
+    if statuses and all(status == "shipped" for status in statuses):
+        return f"order(s) {', '.join(map(str, sorted(order_ids)))} shipped already"
+    return None
+
+
 async def _begin(hub: Hub, parcel_id: int) -> _Attempt | None:
     """Count an attempt on a pending parcel and build its request; None when there is nothing to do."""
     async with hub.database().transaction() as session:
@@ -218,6 +236,14 @@ async def _begin(hub: Hub, parcel_id: int) -> _Attempt | None:
             return None
         if parcel.status != "pending":
             return None  # issued already (a repeated message), or failed/cancelled: nothing to ask
+        why = await _not_needed(session, parcel)
+        if why is not None:  # never issued: a waybill nobody will use is a waste (and a risk)
+            await session.execute(update(ParcelRow).where(ParcelRow.id == parcel_id).values(
+                status="cancelled", last_error=why, updated_at=utcnow()))
+            session.add(_event(parcel.order_id, "parcel_cancelled", ISSUE_ACTOR, {
+                "parcel_id": parcel_id, "waybill_number": None, "reason": why}))
+            log.info("waybill.not_needed", parcel_id=parcel_id, order_id=parcel.order_id, reason=why)
+            return None
         if not issues_waybills(hub, parcel.courier_account):
             await _await_entry(session, parcel)
             return None

@@ -182,7 +182,8 @@ async def apply_confirmation(hub: Hub, warehouse: str, confirmation: Any) -> Con
     shipment_ids: list[int] = []
     for order_id, parcels in sorted(by_order.items()):
         recorded = await shipments.record_shipment(
-            hub, order_id, parcels, warehouse=warehouse, shipped_at=confirmation.confirmed_at, actor=actor)
+            hub, order_id, parcels, warehouse=warehouse, shipped_at=confirmation.confirmed_at, actor=actor,
+            delivery_order_id=delivery_order_id)
         shipment_ids.append(recorded.shipment.id)
 
     async with hub.database().transaction() as session:
