@@ -14,7 +14,9 @@ from contracts.orders import Order
 from hub.context import Hub
 from hub.db.tables import DeliveryOrderRow, OrderRow, OutboxRow
 from hub.services import orders
+from hub.services.fulfilment import flow
 from hub.services.stock import adjustments, skus
+from hub.testing.factories import make_order
 
 
 def warehouses_config(wms_settings: dict[str, Any] | None, *, wms_regions: list[str] | None = None,
@@ -64,3 +66,19 @@ async def outbox_args(hub: Hub, actor: str) -> list[list[Any]]:
         rows = (await session.execute(select(OutboxRow).where(OutboxRow.actor == actor)
                                       .order_by(OutboxRow.id))).scalars()
         return [next(iter(r.args)) for r in rows]
+
+
+def order_to(province: str, lines: list[tuple[str, int]]) -> Any:
+    """A paid order of ``lines`` to an address in ``province``."""
+    base = make_order(lines=lines)
+    assert base.shipping_address is not None
+    return base.model_copy(update={"shipping_address": base.shipping_address.model_copy(
+        update={"province": province})})
+
+
+async def routed(hub: Hub, province: str, lines: list[tuple[str, int]]) -> tuple[int, DeliveryOrderRow]:
+    """An approved order to ``province``, routed by the flow into its one delivery order."""
+    order_id = await approved_order(hub, order_to(province, lines))
+    await flow.fulfil_orders(hub, [order_id])
+    [do] = await delivery_orders_of(hub, order_id)
+    return order_id, do

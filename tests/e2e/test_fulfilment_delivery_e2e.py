@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import select, update
 
 from contracts.fulfilment import Hold
-from hub.asgi_server import serve_in_thread
 from hub.context import Hub
 from hub.db import outbox
 from hub.db.tables import (
@@ -35,17 +34,19 @@ from hub.services import orders
 from hub.services.fulfilment import delivery_orders, flow, planning
 from hub.services.stock import effects as stock_effects
 from hub.services.stock import levels, reservations
-from hub.testing.factories import make_order
 from hub.testing.fulfilment_delivery import (
     COURIERS,
     approved_order,
     delivery_orders_of,
+    order_to,
     outbox_args,
+    routed,
     stock,
     warehouses_config,
 )
 from hub.testing.hub import QUEUE_MODES, hub_config, redis_url_for_mode, running_hub
 from plugins.warehouse.sandbox import QimenWmsSandbox
+from tests.e2e.qimen_support import served_wms
 
 pytestmark = pytest.mark.e2e
 
@@ -54,11 +55,8 @@ ZHEJIANG = {"province": "浙江省"}
 
 @pytest.fixture
 def wms() -> Iterator[tuple[QimenWmsSandbox, str]]:
-    sandbox = QimenWmsSandbox()
-    sandbox.set_stock("SKU-1", 10)
-    sandbox.set_stock("SKU-2", 10)
-    with serve_in_thread(sandbox.app) as base_url:
-        yield sandbox, base_url
+    with served_wms() as served:
+        yield served
 
 
 def _config(database_url: str, sandbox: QimenWmsSandbox, base_url: str, *, couriers: bool = True) -> Any:
@@ -72,21 +70,6 @@ def _hub(database_url: str, wms: tuple[QimenWmsSandbox, str]) -> Iterator[tuple[
     sandbox, base_url = wms
     with running_hub(_config(database_url, sandbox, base_url), start_workers=False, relay=False) as hub:
         yield hub, sandbox
-
-
-def _order(province: str, lines: list[tuple[str, int]]) -> Any:
-    base = make_order(lines=lines)
-    assert base.shipping_address is not None
-    return base.model_copy(update={"shipping_address": base.shipping_address.model_copy(
-        update={"province": province})})
-
-
-async def _routed(hub: Hub, province: str, lines: list[tuple[str, int]]) -> tuple[int, Any]:
-    """An approved order to ``province``, routed by the flow into its one delivery order."""
-    order_id = await approved_order(hub, _order(province, lines))
-    await flow.fulfil_orders(hub, [order_id])
-    [do] = await delivery_orders_of(hub, order_id)
-    return order_id, do
 
 
 async def _fulfilment(hub: Hub, order_id: int) -> str:
@@ -113,7 +96,7 @@ async def test_an_order_the_wms_covers_is_routed_and_sent_once_however_often_the
 ) -> None:
     with _hub(database_url, wms) as (hub, sandbox):
         await stock(hub, {("wms-hz", "SKU-1"): 10, ("wms-hz", "SKU-2"): 10, ("own", "SKU-1"): 10})
-        order_id = await approved_order(hub, _order("浙江省", [("SKU-1", 2), ("SKU-2", 1)]))
+        order_id = await approved_order(hub, order_to("浙江省", [("SKU-1", 2), ("SKU-2", 1)]))
 
         first = await flow.fulfil_orders(hub, [order_id])
         again = await flow.fulfil_orders(hub, [order_id])  # a repeated message routes nothing twice
@@ -145,7 +128,7 @@ async def test_a_transient_wms_fault_leaves_it_pending_and_the_retry_sends_it_on
 ) -> None:
     with _hub(database_url, wms) as (hub, sandbox):
         await stock(hub, {("wms-hz", "SKU-1"): 10})
-        order_id, do = await _routed(hub, "上海", [("SKU-1", 1)])
+        order_id, do = await routed(hub, "上海", [("SKU-1", 1)])
 
         sandbox.inject_fault("unavailable", count=10)
         with pytest.raises(RetryableError):
@@ -164,7 +147,7 @@ async def test_an_order_outside_the_wms_regions_goes_to_the_own_warehouse_with_a
 ) -> None:
     with _hub(database_url, wms) as (hub, sandbox):
         await stock(hub, {("wms-hz", "SKU-1"): 10, ("own", "SKU-1"): 5})
-        order_id = await approved_order(hub, _order("北京市", [("SKU-1", 2)]))
+        order_id = await approved_order(hub, order_to("北京市", [("SKU-1", 2)]))
 
         result = await flow.fulfil_orders(hub, [order_id], actor="user:ops")
 
@@ -188,7 +171,7 @@ async def test_no_single_warehouse_with_everything_splits_by_line(
 ) -> None:
     with _hub(database_url, wms) as (hub, _):
         await stock(hub, {("wms-hz", "SKU-1"): 10, ("own", "SKU-2"): 10})
-        order = _order("浙江省", [("SKU-1", 1), ("SKU-2", 1)])
+        order = order_to("浙江省", [("SKU-1", 1), ("SKU-2", 1)])
         order_id = await approved_order(hub, order)
 
         await flow.fulfil_orders(hub, [order_id])
@@ -214,8 +197,8 @@ async def test_no_warehouse_for_the_region_or_no_courier_holds_the_order_with_th
         sandbox.warehouse_settings(base_url), wms_regions=["浙江"], own_regions=["江苏"]))
     with running_hub(config, start_workers=False, relay=False) as hub:
         await stock(hub, {("wms-hz", "SKU-1"): 10, ("own", "SKU-1"): 10})
-        far = await approved_order(hub, _order("新疆维吾尔自治区", [("SKU-1", 1)]))
-        near_own = await approved_order(hub, _order("江苏省", [("SKU-1", 1)]))
+        far = await approved_order(hub, order_to("新疆维吾尔自治区", [("SKU-1", 1)]))
+        near_own = await approved_order(hub, order_to("江苏省", [("SKU-1", 1)]))
 
         result = await flow.fulfil_orders(hub, [far, near_own])
 
@@ -233,7 +216,7 @@ async def test_a_wms_refusal_fails_the_delivery_order_holds_the_order_and_raises
 ) -> None:
     with _hub(database_url, wms) as (hub, sandbox):
         await stock(hub, {("wms-hz", "SKU-1"): 10})
-        order_id, do = await _routed(hub, "浙江省", [("SKU-1", 1)])
+        order_id, do = await routed(hub, "浙江省", [("SKU-1", 1)])
 
         sandbox.inject_fault("failure")  # flag=failure, and the WMS does not know the code
         assert await delivery_orders.send_delivery_orders(hub, [do.id]) == {do.id: "failed"}
@@ -264,8 +247,8 @@ async def test_cancel_for_order_cancels_at_the_wms_locally_and_reports_what_ship
 ) -> None:
     with _hub(database_url, wms) as (hub, sandbox):
         await stock(hub, {("wms-hz", "SKU-1"): 10, ("own", "SKU-2"): 10})
-        split = await approved_order(hub, _order("浙江省", [("SKU-1", 1), ("SKU-2", 1)]))
-        shipped = await approved_order(hub, _order("浙江省", [("SKU-1", 1)]))
+        split = await approved_order(hub, order_to("浙江省", [("SKU-1", 1), ("SKU-2", 1)]))
+        shipped = await approved_order(hub, order_to("浙江省", [("SKU-1", 1)]))
         await flow.fulfil_orders(hub, [split, shipped])
         at_wms, own = await delivery_orders_of(hub, split)
         [gone] = await delivery_orders_of(hub, shipped)
@@ -296,7 +279,7 @@ async def test_a_cancel_that_overtakes_the_send_is_cancelled_at_the_wms_after(
 ) -> None:
     with _hub(database_url, wms) as (hub, sandbox):
         await stock(hub, {("wms-hz", "SKU-1"): 10})
-        order_id, do = await _routed(hub, "浙江省", [("SKU-1", 1)])
+        order_id, do = await routed(hub, "浙江省", [("SKU-1", 1)])
         attempt = await delivery_orders._begin(hub, do.id)  # the send claimed it and is calling the WMS
         assert attempt is not None
         assert await delivery_orders.cancel_delivery_order(hub, do.id, reason="refund", actor="user:ops")
@@ -333,7 +316,7 @@ async def test_through_the_queue_the_review_outbox_row_ends_at_the_wms_once_and_
         database_url, redis_url=mode).hub})
     with running_hub(config) as hub:
         await stock(hub, {("wms-hz", "SKU-1"): 3, ("own", "SKU-1"): 10})
-        order_id = await approved_order(hub, _order("浙江省", [("SKU-1", 3)]))
+        order_id = await approved_order(hub, order_to("浙江省", [("SKU-1", 3)]))
 
         async def reserved() -> bool:
             async with hub.database().session() as session:
@@ -357,7 +340,7 @@ async def test_through_the_queue_the_review_outbox_row_ends_at_the_wms_once_and_
         assert [d.id for d in await delivery_orders_of(hub, order_id)] == [do.id]
 
         # An approved order whose message the broker lost: the sweep routes it.
-        lost = await approved_order(hub, _order("北京", [("SKU-1", 1)]))
+        lost = await approved_order(hub, order_to("北京", [("SKU-1", 1)]))
         async with hub.database().transaction() as session:
             await session.execute(update(OrderRow).where(OrderRow.id == lost).values(
                 reviewed_at=utcnow() - timedelta(hours=1)))
@@ -377,7 +360,7 @@ async def test_a_reservation_follows_its_line_to_the_warehouse_it_was_routed_to(
 ) -> None:
     with _hub(database_url, wms) as (hub, _):
         await stock(hub, {("wms-hz", "SKU-1"): 10, ("own", "SKU-1"): 10})
-        order_id = await approved_order(hub, _order("北京", [("SKU-1", 2)]))
+        order_id = await approved_order(hub, order_to("北京", [("SKU-1", 2)]))
         await stock_effects.reserve_order(hub, order_id)  # reserved in wms-hz, the first by priority
 
         async def reserved() -> dict[str, tuple[int, int]]:
@@ -404,7 +387,7 @@ async def test_a_delivery_order_of_an_order_held_meanwhile_waits_until_the_hold_
 ) -> None:
     with _hub(database_url, wms) as (hub, sandbox):
         await stock(hub, {("wms-hz", "SKU-1"): 10})
-        order_id, do = await _routed(hub, "浙江省", [("SKU-1", 1)])
+        order_id, do = await routed(hub, "浙江省", [("SKU-1", 1)])
         async with hub.database().transaction() as session:
             await orders.add_hold(session, order_id, Hold(code="address_check", reason="check it"), cause="api")
 
@@ -434,8 +417,8 @@ async def test_a_merged_group_is_one_delivery_order_with_the_lines_of_both_order
     monkeypatch.setattr(planning, "plan_groups", merge_all)
     with running_hub(_config(database_url, sandbox, base_url), start_workers=False, relay=False) as hub:
         await stock(hub, {("wms-hz", "SKU-1"): 10, ("wms-hz", "SKU-2"): 10})
-        first = await approved_order(hub, _order("浙江省", [("SKU-1", 1)]))
-        second = await approved_order(hub, _order("浙江省", [("SKU-2", 2)]))
+        first = await approved_order(hub, order_to("浙江省", [("SKU-1", 1)]))
+        second = await approved_order(hub, order_to("浙江省", [("SKU-2", 2)]))
 
         result = await flow.fulfil_orders(hub, [first, second])
 

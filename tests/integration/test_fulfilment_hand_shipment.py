@@ -20,7 +20,6 @@ import pytest
 from sqlalchemy import select
 
 from contracts.shipments import Parcel, ParcelItem
-from hub.asgi_server import serve_in_thread
 from hub.context import Hub
 from hub.db.tables import (
     DeliveryOrderRow,
@@ -33,11 +32,18 @@ from hub.db.tables import (
 )
 from hub.services.fulfilment import delivery_orders, flow, hand_shipments, own_warehouse, planning, shipments, waybills
 from hub.testing.api import api_client, bearer, new_key
-from hub.testing.factories import make_order
-from hub.testing.fulfilment_delivery import approved_order, delivery_orders_of, stock, warehouses_config
+from hub.testing.fulfilment_delivery import (
+    approved_order,
+    delivery_orders_of,
+    order_to,
+    routed,
+    stock,
+    warehouses_config,
+)
 from hub.testing.hub import hub_config, running_hub
 from hub.testing.waybill_provider import FakeWaybillProvider, WaybillProviderPlugin
 from plugins.warehouse.sandbox import QimenWmsSandbox
+from tests.e2e.qimen_support import served_wms
 
 CLERK = "user:clerk"
 
@@ -49,11 +55,8 @@ def _reset() -> None:
 
 @pytest.fixture
 def wms() -> Iterator[tuple[QimenWmsSandbox, str]]:
-    sandbox = QimenWmsSandbox()
-    sandbox.set_stock("SKU-1", 10)
-    sandbox.set_stock("SKU-2", 10)
-    with serve_in_thread(sandbox.app) as base_url:
-        yield sandbox, base_url
+    with served_wms() as served:
+        yield served
 
 
 @contextmanager
@@ -67,20 +70,6 @@ def _hub(database_url: str, wms: tuple[QimenWmsSandbox, str]) -> Iterator[tuple[
                         couriers={courier: {"platform": "fakewaybill", "settings": {"courier_code": "sf"}}})
     with running_hub(config, extra_plugins=[WaybillProviderPlugin()], start_workers=False, relay=False) as hub:
         yield hub, sandbox
-
-
-def _order(province: str, lines: list[tuple[str, int]]) -> Any:
-    base = make_order(lines=lines)
-    assert base.shipping_address is not None
-    return base.model_copy(update={"shipping_address": base.shipping_address.model_copy(
-        update={"province": province})})
-
-
-async def _routed(hub: Hub, province: str, lines: list[tuple[str, int]]) -> tuple[int, DeliveryOrderRow]:
-    order_id = await approved_order(hub, _order(province, lines))
-    await flow.fulfil_orders(hub, [order_id])
-    [do] = await delivery_orders_of(hub, order_id)
-    return order_id, do
 
 
 async def _by_hand(hub: Hub, order_id: int, number: str, items: list[tuple[str, int]] | None = None) -> int:
@@ -128,7 +117,7 @@ async def test_own_delivery_shipped_by_hand_is_cancelled_and_its_pending_parcel_
 ) -> None:
     with _hub(database_url, wms) as (hub, _):
         await stock(hub, {("own", "SKU-1"): 10})
-        order_id, do = await _routed(hub, "北京市", [("SKU-1", 2)])
+        order_id, do = await routed(hub, "北京市", [("SKU-1", 2)])
         [parcel] = await _parcels(hub, order_id)
         assert (do.kind, do.status, parcel.status) == ("own", "sent", "pending")
         assert [e.id for e in (await own_warehouse.pick_list(hub)).entries] == [do.id]
@@ -170,8 +159,8 @@ async def test_an_issued_waybill_of_an_own_delivery_shipped_by_hand_is_cancelled
 ) -> None:
     with _hub(database_url, wms) as (hub, _):
         await stock(hub, {("own", "SKU-1"): 10, ("own", "SKU-2"): 10})
-        order_id, do = await _routed(hub, "北京市", [("SKU-1", 1)])
-        used_id, used_do = await _routed(hub, "北京市", [("SKU-2", 1)])
+        order_id, do = await routed(hub, "北京市", [("SKU-1", 1)])
+        used_id, used_do = await routed(hub, "北京市", [("SKU-2", 1)])
         await waybills.issue_waybills(hub, [p.id for p in await _parcels(hub, order_id) + await _parcels(hub, used_id)])
         [issued] = await _parcels(hub, order_id)
         [used] = await _parcels(hub, used_id)
@@ -203,8 +192,8 @@ async def test_a_wms_delivery_shipped_by_hand_is_cancelled_at_the_wms_or_raises_
 ) -> None:
     with _hub(database_url, wms) as (hub, sandbox):
         await stock(hub, {("wms-hz", "SKU-1"): 10})
-        order_id, do = await _routed(hub, "浙江省", [("SKU-1", 1)])
-        late_id, late_do = await _routed(hub, "浙江省", [("SKU-1", 2)])
+        order_id, do = await routed(hub, "浙江省", [("SKU-1", 1)])
+        late_id, late_do = await routed(hub, "浙江省", [("SKU-1", 2)])
         await delivery_orders.send_delivery_orders(hub, [do.id, late_do.id])
         sandbox.ship(late_do.code, "SF-WMS-1")  # the WMS shipped this one already
 
@@ -234,7 +223,7 @@ async def test_a_wms_delivery_not_sent_yet_is_never_sent_after_the_order_shipped
 ) -> None:
     with _hub(database_url, wms) as (hub, sandbox):
         await stock(hub, {("wms-hz", "SKU-1"): 10})
-        order_id, do = await _routed(hub, "上海", [("SKU-1", 1)])
+        order_id, do = await routed(hub, "上海", [("SKU-1", 1)])
         shipment_id = await _by_hand(hub, order_id, "SF-HAND-5")
 
         assert await delivery_orders.send_delivery_orders(hub, [do.id]) == {do.id: "skipped"}
@@ -252,7 +241,7 @@ async def test_a_partial_shipment_by_hand_leaves_the_delivery_orders_and_says_so
 ) -> None:
     with _hub(database_url, wms) as (hub, _):
         await stock(hub, {("own", "SKU-1"): 10, ("own", "SKU-2"): 10})
-        order_id, do = await _routed(hub, "北京市", [("SKU-1", 1), ("SKU-2", 1)])
+        order_id, do = await routed(hub, "北京市", [("SKU-1", 1), ("SKU-2", 1)])
         line = [row.external_id for row in await _order_lines(hub, order_id)]
 
         shipment_id = await _by_hand(hub, order_id, "SF-HAND-6", [(line[0], 1)])
@@ -278,8 +267,8 @@ async def test_a_merged_delivery_is_closed_only_once_every_order_in_it_shipped_b
     monkeypatch.setattr(planning, "plan_groups", merge_all)
     with _hub(database_url, wms) as (hub, _):
         await stock(hub, {("own", "SKU-1"): 10, ("own", "SKU-2"): 10})
-        first = await approved_order(hub, _order("北京市", [("SKU-1", 1)]))
-        second = await approved_order(hub, _order("北京市", [("SKU-2", 1)]))
+        first = await approved_order(hub, order_to("北京市", [("SKU-1", 1)]))
+        second = await approved_order(hub, order_to("北京市", [("SKU-2", 1)]))
         await flow.fulfil_orders(hub, [first, second])
         [do] = await delivery_orders_of(hub, first)
 
@@ -304,7 +293,7 @@ async def test_through_the_queue_the_outbox_message_closes_the_delivery_and_is_a
                                                                    wms_regions=["浙江", "上海"]))
     with running_hub(config) as hub:
         await stock(hub, {("wms-hz", "SKU-1"): 10})
-        order_id, do = await _routed(hub, "浙江省", [("SKU-1", 1)])
+        order_id, do = await routed(hub, "浙江省", [("SKU-1", 1)])
         await delivery_orders.send_delivery_orders(hub, [do.id])
         await _by_hand(hub, order_id, "SF-HAND-9")
 
@@ -337,8 +326,8 @@ async def test_a_merged_own_delivery_ships_the_orders_left_after_one_was_shipped
     monkeypatch.setattr(planning, "plan_groups", merge_all)
     with _hub(database_url, wms) as (hub, _):
         await stock(hub, {("own", "SKU-1"): 10, ("own", "SKU-2"): 10})
-        first = await approved_order(hub, _order("北京市", [("SKU-1", 1)]))
-        second = await approved_order(hub, _order("北京市", [("SKU-2", 1)]))
+        first = await approved_order(hub, order_to("北京市", [("SKU-1", 1)]))
+        second = await approved_order(hub, order_to("北京市", [("SKU-2", 1)]))
         await flow.fulfil_orders(hub, [first, second])
         [do] = await delivery_orders_of(hub, first)
         await waybills.issue_waybills(hub, [p.id for p in await _parcels(hub, first)])
