@@ -31,7 +31,9 @@ async def drain_test_accept(token: str) -> None:
     await asyncio.sleep(0.3)
     async with current_hub().database().transaction() as session:
         outbox.add(session, "drain_test_follow_up", token)
-    _remember(token, "accepted")
+        # Remembered before the commit: the commit wakes the relay at once, and the follow-up may run
+        # on another worker thread before this coroutine resumes after the block.
+        _remember(token, "accepted")
 
 
 @hub_actor(queue="default", max_retries=0, name="drain_test_follow_up")
