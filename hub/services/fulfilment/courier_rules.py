@@ -132,7 +132,7 @@ def choose(hub: Hub, order: Order, order_id: int, warehouse: str, weight_grams: 
     # for a person to enter the number).
     candidates = couriers
     if not settings.rules:
-        candidates = ([name for name in couriers if _issues_waybills(hub, name)]
+        candidates = ([name for name in couriers if issues_waybills(hub, name)]
                       or [name for name in couriers if _entered_by_hand(hub, name)])
     choice = choose_by_rules(settings, candidates, order, warehouse, weight_grams, codes)
     if choice is None:
@@ -140,10 +140,12 @@ def choose(hub: Hub, order: Order, order_id: int, warehouse: str, weight_grams: 
     return choice
 
 
-def _issues_waybills(hub: Hub, name: str) -> bool:
-    """Whether the ``[couriers.<name>]`` account's connector declares CREATE_WAYBILL."""
-    cls = hub.plugins.connector_class("courier", hub.config.couriers[name].platform)
-    return cls is not None and declared(cls, Capability.CREATE_WAYBILL)
+def issues_waybills(hub: Hub, account: str | None) -> bool | None:
+    """Whether the ``[couriers.<account>]`` account's connector declares CREATE_WAYBILL; None when
+    that cannot be told (no such account, or no connector for its platform)."""
+    config = hub.config.couriers.get(account) if account else None
+    cls = hub.plugins.connector_class("courier", config.platform) if config is not None else None
+    return None if cls is None else declared(cls, Capability.CREATE_WAYBILL)
 
 
 def _entered_by_hand(hub: Hub, name: str) -> bool:

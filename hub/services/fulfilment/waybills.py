@@ -56,6 +56,7 @@ from hub.errors import (
 )
 from hub.queue.breaker import CircuitBreaker
 from hub.services import orders
+from hub.services.fulfilment import courier_rules
 
 log = structlog.get_logger(__name__)
 
@@ -119,11 +120,7 @@ def issues_waybills(hub: Hub, account: str | None) -> bool:
     """Whether the courier account's connector issues waybills (``CREATE_WAYBILL``). An account
     that is not configured, or whose platform has no connector, counts as issuing: asking it fails
     the parcel naming the problem, as before."""
-    config = hub.config.couriers.get(account) if account else None
-    if config is None:
-        return True
-    cls = hub.plugins.connector_class("courier", config.platform)
-    return cls is None or declared(cls, Capability.CREATE_WAYBILL)
+    return courier_rules.issues_waybills(hub, account) is not False
 
 
 def waits_for_entry(hub: Hub, parcel: ParcelRow) -> bool:
