@@ -23,7 +23,14 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
-from contracts.aftersales import AfterSale, ServiceOrder
+from contracts.aftersales import (
+    AfterSale,
+    AfterSaleAction,
+    AfterSaleDecision,
+    AfterSaleDecisionResult,
+    RefuseReason,
+    ServiceOrder,
+)
 from contracts.events import InboundMessage, OrderPage, PushReceipt
 from contracts.inventory import ChannelStock, ChannelStockChange, ChannelStockReading, StockLevel, StockPushResult
 from contracts.listings import ListingPage
@@ -51,6 +58,9 @@ class Capability(StrEnum):
     READ_STOCK = "read_stock"  # read_stock(listings), for reconciliation
     CONFIRM_SHIPMENT = "confirm_shipment"  # confirm_shipment(order, shipment)
     AFTERSALES = "aftersales"  # fetch_aftersales / get_aftersale
+    # decide_aftersale(case, decision) / aftersale_refuse_reasons(case); ``aftersale_actions`` lists
+    # the AfterSaleActions the platform has an API for (the hub records the others itself).
+    DECIDE_AFTERSALES = "decide_aftersales"
     SERVICE_ORDERS = "service_orders"  # fetch_service_orders / get_service_order
     REVEAL_BUYER = "reveal_buyer"  # reveal_address(order): decrypt for roles that may see it
     AUTHORIZE = "authorize"  # authorize(code): exchange a merchant's authorisation code for tokens
@@ -238,6 +248,28 @@ class ChannelConnector(Connector, Protocol):
     async def fetch_aftersales(self, start: datetime, end: datetime) -> list[AfterSale]: ...
 
     async def get_aftersale(self, external_id: str) -> AfterSale: ...
+
+    #: DECIDE_AFTERSALES: the decisions this platform has a write API for; the hub records the
+    #: others locally and says so (e.g. a platform with no "goods received" call).
+    aftersale_actions: ClassVar[frozenset[AfterSaleAction]]
+
+    async def decide_aftersale(self, case: AfterSale, decision: AfterSaleDecision) -> AfterSaleDecisionResult:
+        """Write a merchant's decision on ``case`` back to the platform (DECIDE_AFTERSALES).
+
+        ``case`` is the hub's copy (with ``version`` and ``extra`` as the connector mapped them).
+        Must be safe to call twice with the same ``decision.key`` (a retry after a timeout): where
+        the platform keeps no key, read the case first and treat "already in the state this
+        decision leads to" as done. Raise ``StaleAfterSaleError`` (``hub.plugin_api``) with the
+        platform's current case when it moved on (stale version, closed, another decision taken),
+        ``BadInputError`` naming the field for a value the platform refuses (an amount above what
+        was paid, a reason not in its list), ``RetryableError`` for a transient fault. Return
+        ``written_back=False`` with a ``note`` for a step the platform has no API for."""
+        ...
+
+    async def aftersale_refuse_reasons(self, case: AfterSale) -> list[RefuseReason]:
+        """The platform's reasons for refusing ``case`` now (DECIDE_AFTERSALES); empty when the
+        platform takes free text only. Read-only."""
+        ...
 
     async def fetch_service_orders(self, start: datetime, end: datetime) -> list[ServiceOrder]: ...
 

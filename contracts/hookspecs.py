@@ -11,6 +11,7 @@ of the arguments, by name.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pluggy
@@ -188,4 +189,15 @@ def aftersale_changed(aftersale_id: int, order_id: int | None, status: str) -> N
     """Notification: an after-sale case was created or changed status.
 
     Called after commit, at least once. Return value ignored.
+    """
+
+
+@hookspec
+def aftersale_due(aftersale_id: int, order_id: int | None, shop: str, deadline: datetime, status: str) -> None:
+    """Notification: an open after-sale case's platform deadline is near.
+
+    Called once per case when the deadline enters ``[aftersales] deadline_alert_hours``, after the
+    alert is recorded in the case's history; ``deadline`` is timezone-aware (UTC). Past it, the
+    platform decides for the buyer (usually: refunds). Use it to page someone. Return value
+    ignored; an exception is logged and does not undo the alert.
     """

@@ -487,7 +487,8 @@ async def _replay_actor(hub: Hub, runtime: Any, actor: str, up_to: int | None) -
 
 #: Modules whose import registers actors; a replayed letter may name any of them.
 ACTOR_MODULES = ("hub.pipeline.actors", "hub.pipeline.orders", "hub.pipeline.stock_actors",
-                 "hub.pipeline.fulfilment_actors", "hub.pipeline.sweep_actors")
+                 "hub.pipeline.fulfilment_actors", "hub.pipeline.sweep_actors",
+                 "hub.pipeline.aftersales")
 
 
 def _start_queue(hub: Hub) -> Any:
@@ -619,6 +620,7 @@ _add_stock_commands()
 __import__("hub.catalogue_cli", fromlist=["register"]).register(app)  # `hub catalogue …` and `hub listings …`
 __import__("hub.user_cli", fromlist=["register"]).register(app)  # `hub user …`
 __import__("hub.fulfilment_cli", fromlist=["register"]).register(app)  # review, delivery, labels, tracking …
+__import__("hub.aftersales_cli", fromlist=["register"]).register(app)  # `hub aftersales …`
 
 
 def main() -> None:

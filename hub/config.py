@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from contracts.inventory import AllocationMode, StockPolicy
 from hub.console.settings import ConsoleSection
 from hub.errors import ConfigError
+from hub.services.aftersales.settings import AfterSalesSection
 from hub.services.fulfilment.settings import FulfilmentSection
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -266,6 +267,7 @@ class HubConfig(BaseSettings):
     limits: LimitsSection = Field(default_factory=LimitsSection)
     console: ConsoleSection = Field(default_factory=ConsoleSection)  # hub.console.settings
     fulfilment: FulfilmentSection = Field(default_factory=FulfilmentSection)  # hub.services.fulfilment.settings
+    aftersales: AfterSalesSection = Field(default_factory=AfterSalesSection)  # hub.services.aftersales.settings
     #: Where the file was read from (None: defaults and environment only).
     _path: Path | None = PrivateAttr(default=None)
     #: ``[hub] secrets_file`` read as NAME → value; the environment wins over it.

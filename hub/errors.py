@@ -8,7 +8,7 @@ HTTP error rendering (that is ``hub.api.errors``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class HubError(Exception):
@@ -85,6 +85,17 @@ class ThrottledError(RetryableError):
 
 class PermanentError(PartnerError):
     """Retrying will not help: bad data, or a partner's final refusal. Goes to dead letters."""
+
+
+class StaleAfterSaleError(PermanentError):
+    """A decision on an after-sale case the platform has moved on (a stale version, closed, decided
+    already): nothing was applied. ``current`` is the case as the platform reports it now
+    (``contracts.AfterSale``), when the connector could read it."""
+
+    def __init__(self, message: str, *, current: Any = None, code: str | None = None,
+                 partner_message: str | None = None) -> None:
+        super().__init__(message, code=code, partner_message=partner_message)
+        self.current = current
 
 
 class AuthorizationError(PermanentError):

@@ -25,6 +25,7 @@ from hub.errors import (
     PermanentError,
     RetryableError,
     SignatureError,
+    StaleAfterSaleError,
     ThrottledError,
 )
 from hub.http import build_http_client, call_with_retries, retry_after_seconds
@@ -85,6 +86,7 @@ __all__ = [
     "PermanentError",
     "RetryableError",
     "SignatureError",
+    "StaleAfterSaleError",
     "ThrottledError",
     "build_http_client",
     "bulk_listing_pays",

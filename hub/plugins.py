@@ -153,6 +153,7 @@ _REQUIRED_BY_CAPABILITY: dict[Capability, tuple[str, ...]] = {
     Capability.READ_STOCK: ("read_stock",),
     Capability.CONFIRM_SHIPMENT: ("confirm_shipment",),
     Capability.AFTERSALES: ("fetch_aftersales", "get_aftersale"),
+    Capability.DECIDE_AFTERSALES: ("decide_aftersale", "aftersale_refuse_reasons"),
     Capability.SERVICE_ORDERS: ("fetch_service_orders", "get_service_order"),
     Capability.REVEAL_BUYER: ("reveal_address",),
     Capability.CREATE_WAYBILL: ("create_waybill", "cancel_waybill"),

@@ -16,7 +16,10 @@ from fastapi import FastAPI
 from hub.api import inventory_routes
 from hub.api.body_limits import BodyLimitMiddleware
 from hub.api.errors import ErrorBody, RequestContextMiddleware, install_error_handlers
+from hub.api.routes import aftersales as aftersales_cases
 from hub.api.routes import (
+    aftersales_decisions,
+    aftersales_figures,
     api_keys,
     catalog,
     catalogue_files,
@@ -105,6 +108,9 @@ def create_app(hub: Hub) -> FastAPI:
     for fulfilment_routes in (fulfilment_review, fulfilment_delivery, fulfilment_warehouse, fulfilment_waybills,
                               fulfilment_tracking, fulfilment_merging):
         app.include_router(fulfilment_routes.router)
+    # figures and decisions before the case routes: /api/v1/aftersales/figures is not a case id
+    for aftersales_routes in (aftersales_figures, aftersales_decisions, aftersales_cases):
+        app.include_router(aftersales_routes.router)
     install_console(app)  # the operator console under /console (hub.console)
     return app
 

@@ -593,8 +593,16 @@ class FulfilmentPlanRow(Base):
 
 
 class AfterSaleRow(Base):
+    """One after-sale case as the hub knows it: the platform's latest report (``data``) plus the
+    columns lists filter and sort on, and what the hub itself recorded (``received``, ``resolution``)."""
+
     __tablename__ = "aftersales"
-    __table_args__ = (UniqueConstraint("platform", "shop", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("platform", "shop", "external_id"),
+        Index("ix_aftersales_open_deadline", "status", "deadline"),
+        Index("ix_aftersales_order", "order_id"),
+        Index("ix_aftersales_applied", "shop", "applied_at"),
+    )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     platform: Mapped[str] = mapped_column(String(50))
     shop: Mapped[str] = mapped_column(String(100))
@@ -606,6 +614,90 @@ class AfterSaleRow(Base):
     raw_status: Mapped[str] = mapped_column(String(100))
     channel_updated_at: Mapped[datetime] = mapped_column(ts())
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(ts(), default=utcnow, onupdate=utcnow)
+    #: When the buyer applied (the platform's creation time) and when the platform decides alone.
+    applied_at: Mapped[datetime | None] = mapped_column(ts())
+    deadline: Mapped[datetime | None] = mapped_column(ts())
+    refund_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    #: The platform's optimistic-lock value from the latest report (``AfterSale.version``).
+    version: Mapped[str | None] = mapped_column(String(100))
+    #: The hub recorded the returned (or exchanged) goods as back, with their quality.
+    received: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: What the hub did beyond the platform's status: restocked, defective, replacement_sent, reissued...
+    resolution: Mapped[str | None] = mapped_column(String(40))
+    #: A delivery order the hub created for this case (an exchange's replacement, a reissue).
+    delivery_order_id: Mapped[int | None] = mapped_column(Id)
+    #: When a deadline alert was last raised for this case (None: not yet).
+    alerted_at: Mapped[datetime | None] = mapped_column(ts())
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class AfterSaleLineRow(Base):
+    """A line of a case: which order line, which SKU, how many, how much; and, once the goods are
+    back, how many came back good and how many damaged."""
+
+    __tablename__ = "aftersale_lines"
+    __table_args__ = (
+        UniqueConstraint("aftersale_id", "position"),
+        Index("ix_aftersale_lines_sku", "merchant_sku"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    aftersale_id: Mapped[int] = mapped_column(ForeignKey("aftersales.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    order_line_id: Mapped[int | None] = mapped_column(Id)
+    line_external_id: Mapped[str | None] = mapped_column(String(200))
+    merchant_sku: Mapped[str | None] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(Integer)
+    refund_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    received_good: Mapped[int] = mapped_column(Integer, default=0)
+    received_damaged: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AfterSaleEventRow(Base):
+    """Append-only history of a case: each report that moved it, each decision and its write-back,
+    each rule that acted, each stock movement and alert."""
+
+    __tablename__ = "aftersale_events"
+    __table_args__ = (Index("ix_aftersale_events_case", "aftersale_id", "id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    aftersale_id: Mapped[int] = mapped_column(ForeignKey("aftersales.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    #: reported | decided | written_back | recorded_only | rule | restocked | alert | replacement
+    kind: Mapped[str] = mapped_column(String(40))
+    old_status: Mapped[str | None] = mapped_column(String(30))
+    new_status: Mapped[str | None] = mapped_column(String(30))
+    cause: Mapped[str] = mapped_column(String(50))  # push | message_channel | poll | api | console | cli | rule
+    actor: Mapped[str | None] = mapped_column(String(100))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class AfterSaleActionRow(Base):
+    """A decision taken on a case and its write-back to the platform, at most once per key.
+
+    ``state``: pending (being written back, or waiting for a retry after a timeout), done (the
+    platform took it), recorded (the platform has no API for it: the hub recorded it), failed
+    (the platform refused; ``error`` says why)."""
+
+    __tablename__ = "aftersale_actions"
+    __table_args__ = (
+        UniqueConstraint("key"),
+        Index("ix_aftersale_actions_case", "aftersale_id", "id"),
+        Index("ix_aftersale_actions_state", "state", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    aftersale_id: Mapped[int] = mapped_column(ForeignKey("aftersales.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(30))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    actor: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(ts())
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(ts(), default=utcnow, onupdate=utcnow)
 

@@ -195,11 +195,14 @@ async def order_hold_released(order_id: int) -> None:
 @hub_actor(queue="default", max_retries=5)
 async def aftersale_changed(aftersale_id: int, order_id: int | None, status: str, cause: str,
                             outbox_id: int | None = None) -> None:
-    """Tell the plugins; then mark the outbox row done (``outbox_id``, when the relay sent it)."""
+    """Tell the plugins, run the after-sales rules (``hub.services.aftersales.rules``); then mark the
+    outbox row done (``outbox_id``, when the relay sent it)."""
     from hub.services import sweepers
+    from hub.services.aftersales import rules
 
     hub = current_hub()
     hub.plugins.hook.aftersale_changed(aftersale_id=aftersale_id, order_id=order_id, status=status)
+    await rules.after_change(hub, aftersale_id, status, cause)
     await sweepers.acknowledge(hub, outbox_id)
 
 

@@ -33,7 +33,8 @@ from hub import metrics
 from hub.context import Hub
 from hub.db import inbox, shops
 from hub.errors import AuthorizationError, BadInputError, PermanentError, RetryableError, ShopPausedError
-from hub.services import aftersales, orders
+from hub.services import orders
+from hub.services.aftersales import intake as aftersales
 from hub.services.intake import PROCESS_ACTOR, accept_messages, poll_message_id
 from hub.services.shop_health import breaker, pause_for_authorisation
 

@@ -17,7 +17,8 @@ from contracts import AfterSaleStatus, AfterSaleType, OrderStatus
 from hub.context import Hub
 from hub.db.tables import FulfilmentExceptionRow, OrderEventRow, OrderHoldRow, OrderRow, OutboxRow
 from hub.plugins import build_plugin_manager
-from hub.services import aftersales, orders
+from hub.services import orders
+from hub.services.aftersales import intake as aftersales
 from hub.services.fulfilment import delivery_orders, interception, waybills
 from hub.services.fulfilment.delivery_orders import CancelOutcome
 from hub.testing.factories import make_aftersale, make_order

@@ -25,7 +25,8 @@ from hub.queue.dead_letter_replay import replay_dead_letter
 from hub.queue.relay import relay_outbox
 from hub.queue.retry import DatabaseDeadLetterSink, DeadLetter
 from hub.queue.testing import delete_namespace
-from hub.services import aftersales, orders, sweepers
+from hub.services import orders, sweepers
+from hub.services.aftersales import intake as aftersales
 from hub.services.fulfilment import shipments as fulfilment
 from hub.services.intake import accept_messages
 from hub.services.stock import adjustments, effects, levels, skus

@@ -6,6 +6,8 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from hub.console.routes import (
+    aftersales,
+    aftersales_figures,
     api_keys,
     catalogue,
     exceptions,
@@ -38,6 +40,8 @@ router.include_router(catalogue.router)
 for _screen in (fulfilment_review, fulfilment_delivery, fulfilment_warehouse, fulfilment_waybills,
                 fulfilment_tracking, fulfilment_merging):
     router.include_router(_screen.router)
+router.include_router(aftersales_figures.router)  # before /console/aftersales/{case_id}
+router.include_router(aftersales.router)
 
 
 @router.get("/console/orders/{order_id}/panel/{panel}", include_in_schema=False)

@@ -1,4 +1,4 @@
-"""The after-sales service: stores refund/return/exchange cases and service work orders.
+"""After-sale intake: stores refund/return/exchange cases and service work orders as platforms report them.
 
 Upsert by (platform, shop, external id); status moves only forward along the contracts' state
 machines (a stale report is ignored, keeping the newer copy); the order they belong to is linked

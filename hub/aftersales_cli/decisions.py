@@ -1,0 +1,10 @@
+"""``hub aftersales`` commands: decisions (to be built)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the ``hub aftersales`` group."""
+    return None
