@@ -1,7 +1,8 @@
 """The TOP (Taobao Open Platform) HTTP client: system params, signing, envelopes, error classes.
 
 ``TopClient.call(method, params)`` posts one form-urlencoded request to the TOP gateway and
-returns the inner ``<method>_response`` object, or raises one of the hub's error classes. Shared
+returns the inner ``<method>_response`` object, or raises one of the hub's error classes; a
+``TopFile`` param (TOP ``byte[]``) makes the request multipart, unsigned for that part. Shared
 by the Taobao, Tmall and AliExpress (TOP-style ``aliexpress.*``) plugins. No business logic here:
 what to ask and how to read the answer lives in ``connector.py`` and ``mapping.py``.
 
@@ -40,7 +41,7 @@ from hub.plugin_api import (
     build_http_client,
     call_with_retries,
 )
-from plugins.taobao.signing import SIGN_METHODS, sign_top, signable
+from plugins.taobao.signing import SIGN_METHODS, TopFile, sign_top, signable
 
 GMT8 = timezone(timedelta(hours=8), "GMT+8")
 TOP_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -188,7 +189,14 @@ class TopClient:
         if self.throttle is not None:
             await self.throttle()
         form = self.request_params(method, params)
-        response = await self._client().post(self.gateway_url, data=form)
+        files = {name: (value.filename, value.content, value.content_type)
+                 for name, value in params.items() if isinstance(value, TopFile)}
+        if files:
+            # A byte[] param makes the request multipart/form-data; the signature covers the text
+            # params only (file params are left out of it, §1 "Signing").
+            response = await self._client().post(self.gateway_url, data=form, files=files)
+        else:
+            response = await self._client().post(self.gateway_url, data=form)
         return self.parse_response(method, response.status_code, response.content)
 
     def parse_response(self, method: str, status: int, body: bytes) -> dict[str, Any]:

@@ -6,8 +6,10 @@ messages' window (``get_orders``), one ``trade.fullinfo.get`` each only for the 
 out as absolute values (``skus.quantity.update``/``item.quantity.update`` ``type=1``), or as
 changes (``type=2``) for partitioned groups; shipments are confirmed with
 ``logistics.offline.send`` after checking the trade first; refunds come from
-``refunds.receive.get``/``refund.get``. The Tmall connector subclasses this one. HTTP and error
-classification live in ``client.py``; translation in ``mapping.py``.
+``refunds.receive.get``/``refund.get`` and a merchant's decisions on them go back through the
+``rp.*``/``refund.refuse`` writes (``refund_decisions``, parameterised by ``platform`` where Tmall
+differs). The Tmall connector subclasses this one. HTTP and error classification live in
+``client.py``; translation in ``mapping.py``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 from contracts import (
     Address,
     AfterSale,
+    AfterSaleAction,
+    AfterSaleDecision,
+    AfterSaleDecisionResult,
+    AfterSaleType,
     Capability,
     ChannelStock,
     ChannelStockChange,
@@ -33,6 +39,7 @@ from contracts import (
     Order,
     OrderPage,
     PushReceipt,
+    RefuseReason,
     ServiceOrder,
     Shipment,
     ShipmentConfirmation,
@@ -54,6 +61,8 @@ from plugins.taobao import listings as top_listings
 from plugins.taobao import mapping
 from plugins.taobao.client import DEFAULT_GATEWAY, TopClient, unwrap_list
 from plugins.taobao.push import TAOBAO_TOPICS, TopicRule, inbound_from_tmc, taobao_topics
+from plugins.taobao.refund_decisions import TopRefundDecisions
+from plugins.taobao.refund_writes import REFUND_ACTIONS, refund_actions
 from plugins.taobao.tmc import CONSUME_MAX, CONSUME_MIN, TmcConsumer
 
 log = structlog.get_logger(__name__)
@@ -74,10 +83,16 @@ DEFAULT_TRADE_TYPES = [
     "auto_delivery", "ec", "cod", "fenxiao", "game_equipment", "shopex_trade", "netcn_trade", "external_trade",
     "o2o_offlinetrade", "nopaid", "pre_auth_type", "eticket", "tmall_i18n",
 ]
+#: ``refund_remind_timeout`` (the deadline) and ``operation_contraint`` (sic) are ``refund.get``
+#: fields; ``total_fee`` is what ``max_refund_field = "total_fee"`` reads.
 DEFAULT_REFUND_FIELDS = (
-    "refund_id,tid,oid,status,order_status,good_status,has_good_return,refund_fee,payment,reason,desc,"
-    "company_name,sid,refund_phase,refund_version,outer_id,sku,num,num_iid,dispute_type,created,modified"
+    "refund_id,tid,oid,status,order_status,good_status,has_good_return,refund_fee,payment,total_fee,reason,desc,"
+    "company_name,sid,refund_phase,refund_version,outer_id,sku,num,num_iid,dispute_type,created,modified,"
+    "refund_remind_timeout,operation_contraint"
 )
+#: Decisions TOP has no write API for on a Taobao (C-shop) case; the hub records them itself.
+EXCHANGE_ACTIONS = frozenset({AfterSaleAction.AGREE_EXCHANGE, AfterSaleAction.RECEIVE_EXCHANGE,
+                              AfterSaleAction.SHIP_EXCHANGE})
 SHIPPED_STATUSES = frozenset({"WAIT_BUYER_CONFIRM_GOODS", "TRADE_BUYER_SIGNED", "TRADE_FINISHED"})
 UNSHIPPABLE_STATUSES = frozenset({"TRADE_CLOSED", "TRADE_CLOSED_BY_TAOBAO", "PAID_FORBID_CONSIGN"})
 MAX_WINDOW = timedelta(days=1)
@@ -101,6 +116,9 @@ class TaobaoSettings(BaseModel):
     trade_fields: str = DEFAULT_TRADE_FIELDS
     trade_types: list[str] = Field(default_factory=lambda: list(DEFAULT_TRADE_TYPES))
     refund_fields: str = DEFAULT_REFUND_FIELDS
+    max_refund_field: Literal["payment", "total_fee"] = Field(
+        default="payment", description="The refund field that caps what may be refunded (AfterSale.max_refund) "
+        "[U: TOP describes the refund's payment as 'paid to the seller (total - refund)'].")
     page_size: int = Field(default=40, ge=1, le=100, description="TOP recommends 40–50 for increment.get.")
     bulk_fetch: bool = Field(
         default=True, description="get_orders reads the trades its messages name from trades.sold.increment.get "
@@ -148,8 +166,12 @@ class TaobaoChannel:
         Capability.READ_STOCK,
         Capability.CONFIRM_SHIPMENT,
         Capability.AFTERSALES,
+        Capability.DECIDE_AFTERSALES,
         Capability.LIST_LISTINGS,
     })
+    #: Refund decisions over TOP. Tmall also refuses returned goods: its connector sets
+    #: ``refund_writes.TMALL_REFUND_ACTIONS`` (plus its exchange actions).
+    aftersale_actions: ClassVar[frozenset[AfterSaleAction]] = REFUND_ACTIONS
     topic_rules: ClassVar[tuple[TopicRule, ...]] = (taobao_topics,)
     #: What ``open_message_channel`` permits unless the shop's ``tmc_topics`` says otherwise.
     tmc_topics: ClassVar[tuple[str, ...]] = TAOBAO_TOPICS
@@ -172,6 +194,8 @@ class TaobaoChannel:
         self.carriers = mapping.carrier_table(self.settings.carrier_codes)
         #: The trade fields asked for, with ``oaid`` and the fields TOP needs asked to produce it.
         self.trade_fields = mapping.with_oaid_fields(self.settings.trade_fields)
+        self.refund_decisions = TopRefundDecisions(self.client, self.shop, self.platform, self.settings.refund_fields,
+                                                   self.settings.max_refund_field)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -462,15 +486,32 @@ class TaobaoChannel:
             page += 1
 
     async def fetch_aftersales(self, start: datetime, end: datetime) -> list[AfterSale]:
-        return [mapping.aftersale_from_refund(r, self.shop, self.platform) for r in await self._refunds(start, end)]
+        return [self.refund_decisions.case(r) for r in await self._refunds(start, end)]
 
     async def get_aftersale(self, external_id: str) -> AfterSale:
-        body = await self.client.call("taobao.refund.get", {"fields": self.settings.refund_fields,
-                                                            "refund_id": external_id})
-        refund = body.get("refund")
-        if not isinstance(refund, dict):
-            raise PermanentError(f"shop '{self.shop}': refund.get for {external_id} returned no refund")
-        return mapping.aftersale_from_refund(refund, self.shop, self.platform)
+        return self.refund_decisions.case(await self.refund_decisions.read(external_id))
+
+    async def decide_aftersale(self, case: AfterSale, decision: AfterSaleDecision) -> AfterSaleDecisionResult:
+        """A decision on a refund, through ``refund_decisions`` (read first, written once, read
+        again). Exchanges, reissues and ``refuse_return`` on Taobao have no TOP write API for a
+        C-shop: ``written_back=False`` with a note, the hub records them (the Tmall connector
+        handles its exchanges itself and comes here for refunds)."""
+        if case.type in (AfterSaleType.EXCHANGE, AfterSaleType.REISSUE) or decision.action in EXCHANGE_ACTIONS:
+            return AfterSaleDecisionResult(written_back=False, note=(
+                f"TOP has no write API for {case.type.value} cases of a {self.platform} shop; "
+                f"'{decision.action.value}' is recorded in the hub only: take it in the seller centre too"))
+        if decision.action not in refund_actions(self.platform):
+            return AfterSaleDecisionResult(written_back=False, note=(
+                f"TOP has no '{decision.action.value}' write for {self.platform} refunds "
+                "(taobao.rp.returngoods.refuse is Tmall only); recorded in the hub only"))
+        return await self.refund_decisions.decide(case, decision)
+
+    async def aftersale_refuse_reasons(self, case: AfterSale) -> list[RefuseReason]:
+        """TOP's refuse reasons for a refund (``taobao.refund.refusereason.get``); none for the case
+        types TOP takes no refund decisions on here."""
+        if case.type in (AfterSaleType.EXCHANGE, AfterSaleType.REISSUE):
+            return []
+        return await self.refund_decisions.refuse_reasons(case.ref.external_id, case.extra.get("refund_phase"))
 
     # -- not offered by this connector (no capability declared) --------------------------------
 

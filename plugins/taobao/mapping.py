@@ -331,8 +331,42 @@ def listed_trade_complete(trade: Mapping[str, Any]) -> bool:
 # --------------------------------------------------------------------------- refunds → AfterSale
 
 
-def aftersale_from_refund(refund: Mapping[str, Any], shop: str, platform: str = "taobao") -> AfterSale:
-    """A TOP ``refund`` → ``AfterSale`` (the order ref is the trade ``tid``)."""
+#: Refund values a write-back needs or a person reads, kept as ``AfterSale.extra`` (as strings).
+REFUND_EXTRA_FIELDS = ("refund_phase", "oid", "dispute_type", "operation_contraint")
+
+
+def refund_deadline(refund: Mapping[str, Any]) -> datetime | None:
+    """When TOP decides the refund by itself: ``refund_remind_timeout.timeout`` (``taobao.refund.get``,
+    with ``exist_timeout``), else a flat ``time_out`` (``tmall.dispute.receive.get`` items) or
+    ``timeout`` [U: neither flat name is documented on the refund object]. ``exist_timeout`` false
+    means no deadline runs."""
+    remind = refund.get("refund_remind_timeout")
+    if isinstance(remind, Mapping):
+        if remind.get("exist_timeout") is not None and not _truthy(remind.get("exist_timeout")):
+            return None
+        if remind.get("timeout"):
+            return parse_top_time(remind.get("timeout"))
+    return parse_top_time(refund.get("time_out") or refund.get("timeout"))
+
+
+def refund_extra(refund: Mapping[str, Any]) -> dict[str, str]:
+    """``REFUND_EXTRA_FIELDS`` that the refund carries, as strings (ids exact via ``_str``)."""
+    extra: dict[str, str] = {}
+    for name in REFUND_EXTRA_FIELDS:
+        value = _id(refund, name) if name == "oid" else _text(refund.get(name))
+        if value is not None:
+            extra[name] = value
+    return extra
+
+
+def aftersale_from_refund(refund: Mapping[str, Any], shop: str, platform: str = "taobao",
+                          max_refund_field: str = "payment") -> AfterSale:
+    """A TOP ``refund`` → ``AfterSale`` (the order ref is the trade ``tid``).
+
+    ``version`` is ``refund_version`` (what Tmall writes must carry); ``max_refund`` is the field
+    ``max_refund_field`` names, ``payment`` by default [U: the TOP doc describes the refund's
+    ``payment`` as "paid to the seller (trade total − refund)"; shops that see that set
+    ``total_fee``]; ``deadline`` from ``refund_deadline``; ``return_courier`` is ``company_name``."""
     refund_id, tid = _id(refund, "refund_id"), _id(refund, "tid")
     if refund_id is None or tid is None:
         raise BadInputError("TOP refund without refund_id or tid", field="refund_id")
@@ -346,20 +380,28 @@ def aftersale_from_refund(refund: Mapping[str, Any], shop: str, platform: str = 
     if created is None:
         raise BadInputError(f"TOP refund {refund_id} has neither created nor modified", field="modified")
     oid = _id(refund, "oid")
+    refund_amount = _opt_money(refund.get("refund_fee"))
+    version = _text(refund.get("refund_version"))
     return AfterSale(
         ref=ChannelRef(platform=platform, shop=shop, external_id=refund_id),
         order_ref=ChannelRef(platform=platform, shop=shop, external_id=tid),
         type=aftersale_type(_text(refund.get("dispute_type")), refund.get("has_good_return")),
         status=status,
         raw_status=raw,
-        refund_amount=_opt_money(refund.get("refund_fee")),
+        refund_amount=refund_amount,
         reason=_text(refund.get("reason")),
         lines=[AfterSaleLine(line_external_id=oid, merchant_sku=_text(refund.get("outer_id")),
-                             quantity=int(refund.get("num") or 1))] if oid else [],
+                             quantity=int(refund.get("num") or 1), refund_amount=refund_amount)] if oid else [],
         goods_returned=str(refund.get("good_status") or "") == "BUYER_RETURNED_GOODS",
         return_tracking_number=_text(refund.get("sid")),
         created_at=created,
         updated_at=modified or created,
+        deadline=refund_deadline(refund),
+        version=version,
+        max_refund=_opt_money(refund.get(max_refund_field)),
+        description=_text(refund.get("desc")),
+        return_courier=_text(refund.get("company_name")),
+        extra=refund_extra(refund),
     )
 
 

@@ -50,6 +50,7 @@ from hub.plugin_api import serve_in_thread as _serve_in_thread
 from plugins.taobao.client import GMT8, TOP_TIME_FORMAT
 from plugins.taobao.sandbox_cainiao import CainiaoWaybills, cainiao_handlers
 from plugins.taobao.sandbox_listings import listing_handlers
+from plugins.taobao.sandbox_refunds import SandboxRefunds
 from plugins.taobao.top_gateway import TmcQueue, TopApiError, TopCall, TopGateway, invalid
 
 APP_KEY = "12345678"
@@ -64,6 +65,8 @@ TOPIC_FOR = {"WAIT_SELLER_SEND_GOODS": "taobao_trade_TradeBuyerPay",
 SHIPPABLE = frozenset({"WAIT_SELLER_SEND_GOODS", "SELLER_CONSIGNED_PART"})
 #: Trade fields ``trades.sold.increment.get`` does not return (absent from its documented answer).
 LIST_OMITS = frozenset({"buyer_message", "seller_memo", "is_part_consign"})
+#: Refund fields ``refunds.receive.get`` does not return (``refund.get`` does).
+LIST_REFUND_OMITS = frozenset({"refund_remind_timeout", "address", "good_return_time", "num_iid"})
 #: A trade's ``oaid`` is produced only when ``fields`` names all of these (TOP's trade model).
 OAID_NEEDS = frozenset({"receiver_name", "receiver_address", "created", "receiver_mobile", "receiver_phone"})
 
@@ -148,6 +151,8 @@ class TaobaoSandbox:
         self._rng = random.Random(seed)
         #: The sellers' Cainiao e-waybill accounts (``sandbox_cainiao``): issued and cancelled numbers.
         self.cainiao = CainiaoWaybills(trade_of_oaid=self.trade_of_oaid)
+        #: The buyers' refunds and the seller's decisions on them (``sandbox_refunds``).
+        self.refunds = SandboxRefunds(self, APP_KEY)
         for method, handler in self.handlers().items():
             self.gateway.register(method, handler)
         self.app = Starlette(routes=[*self.gateway.routes(), *self.control_routes()])
@@ -169,6 +174,7 @@ class TaobaoSandbox:
             "taobao.logistics.offline.send": self._offline_send,
             "taobao.refunds.receive.get": self._refunds_receive_get,
             "taobao.refund.get": self._refund_get,
+            **self.refunds.handlers(),
             **listing_handlers(self),
             **cainiao_handlers(self.cainiao),
         }
@@ -311,24 +317,52 @@ class TaobaoSandbox:
 
     def create_refund(self, shop: str, tid: str, *, dispute_type: str = "REFUND",
                       status: str = "WAIT_SELLER_AGREE") -> str:
+        """The buyer asks for the whole first line back (``sandbox_refunds``)."""
+        return self.refunds.open(shop, tid, dispute_type=dispute_type, status=status,
+                                 has_good_return=dispute_type == "REFUND_AND_RETURN")
+
+    # -- after-sales control surface (the same names on every channel sandbox) -----------------
+
+    def create_aftersale(self, shop: str, order_id: str, kind: str, *, amount: Any = None,
+                         reason: str | None = None) -> str:
+        """The buyer opens a case on a paid order: ``refund_only``, ``return_and_refund`` (the
+        order must have shipped) or ``exchange`` (``open_exchange``); ``amount`` in yuan, default
+        what the line paid. Returns the refund id; ``taobao_refund_RefundCreated`` is published."""
+        if kind == "exchange":
+            return self.open_exchange(shop, order_id, reason=reason)
+        if kind not in ("refund_only", "return_and_refund"):
+            raise ValueError(f"unknown after-sale kind {kind!r}")
+        returning = kind == "return_and_refund"
         with self.lock:
-            trade = self.shop(shop).trades[tid]
-            line = trade["orders"]["order"][0]
-            refund_id = next(self._ids)
-            stamp = self.now_text()
-            self.shop(shop).refunds[str(refund_id)] = {
-                "refund_id": refund_id, "tid": trade["tid"], "oid": line["oid"], "status": status,
-                "order_status": trade["status"], "good_status": "BUYER_NOT_RECEIVED", "has_good_return": False,
-                "refund_fee": line["payment"], "payment": line["payment"], "reason": "不想要了", "num": line["num"],
-                "outer_id": line["outer_sku_id"] or line["outer_iid"], "dispute_type": dispute_type,
-                "created": stamp, "modified": stamp, "refund_phase": "onsale"}
-            line["refund_status"], line["refund_id"] = status, str(refund_id)
-            trade["modified"] = stamp  # a sub-order's refund status is part of the trade
-            self.gateway.tmc.publish(APP_KEY, "default", "taobao_refund_RefundCreated",
-                                     {"refund_id": refund_id, "tid": trade["tid"], "oid": line["oid"],
-                                      "refund_fee": line["payment"], "bill_type": "refund_bill", "modified": stamp},
-                                     user_nick=self.shop(shop).nick, pub_time=stamp)
-            return str(refund_id)
+            status = self.shop(shop).trades[order_id]["status"]
+            if returning and status not in ("WAIT_BUYER_CONFIRM_GOODS", "TRADE_BUYER_SIGNED", "TRADE_FINISHED"):
+                raise ValueError(f"trade {order_id} is {status}: goods can be returned only once shipped")
+            return self.refunds.open(shop, order_id, dispute_type="REFUND_AND_RETURN" if returning else "REFUND",
+                                     amount=amount, reason=reason, has_good_return=returning)
+
+    def open_exchange(self, shop: str, order_id: str, *, reason: str | None = None) -> str:
+        """The hook ``create_aftersale(kind="exchange")`` calls. Taobao: a ``TAOBAO_EXCHANGE``
+        refund row (TOP has no C-shop exchange write API; the hub records the decisions). The Tmall
+        sandbox overrides it with its exchange (``tmall.exchange.*``)."""
+        return self.refunds.open(shop, order_id, dispute_type="TAOBAO_EXCHANGE", reason=reason or "换货",
+                                 has_good_return=True)
+
+    def buyer_returns_goods(self, shop: str, case_id: str, *, tracking_number: str = "SF1000000001",
+                            company: str = "SF") -> None:
+        """The buyer ships the goods back after the seller agreed (``taobao_refund_RefundBuyerReturnGoods``)."""
+        self.refunds.buyer_returns_goods(shop, case_id, tracking_number, company)
+
+    def buyer_receives_replacement(self, shop: str, case_id: str) -> None:
+        """Exchanges are the Tmall sandbox's (it overrides this); a Taobao exchange has no replacement flow here."""
+        raise ValueError(f"{shop}: the Taobao sandbox emulates no exchange replacement (case {case_id})")
+
+    def buyer_closes_aftersale(self, shop: str, case_id: str) -> None:
+        """The buyer withdraws the request (CLOSED, ``taobao_refund_RefundClosed``)."""
+        self.refunds.buyer_closes(shop, case_id)
+
+    def aftersale_raw(self, shop: str, case_id: str) -> dict[str, Any]:
+        """The refund as the platform holds it now (a copy)."""
+        return self.refunds.raw(shop, case_id)
 
     def set_memo(self, shop: str, tid: str, memo: str, flag: int = 0) -> None:
         """The seller writes a memo (and optionally a flag, 1–5) on a trade: ``modified`` moves and
@@ -513,7 +547,9 @@ class TaobaoSandbox:
                     and (end is None or parse_text(r["modified"]) <= end)
                     and self._refund_listed(r)]
         matching.sort(key=lambda r: (r["modified"], r["refund_id"]), reverse=True)
-        chunk = matching[(page - 1) * size: page * size]
+        # The list's documented fields leave out refund.get's address and refund_remind_timeout.
+        chunk = [{k: v for k, v in r.items() if k not in LIST_REFUND_OMITS}
+                 for r in matching[(page - 1) * size: page * size]]
         return {"refunds": {"refund": chunk}, "total_results": len(matching),
                 "has_next": page * size < len(matching)}
 

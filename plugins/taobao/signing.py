@@ -12,11 +12,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from hub.plugin_api import hmac_hex, md5_hex
 
 SIGN_METHODS = ("md5", "hmac", "hmac-sha256")
+
+
+@dataclass(frozen=True)
+class TopFile:
+    """A file param (TOP types it ``byte[]``, e.g. ``refuse_proof``): sent as a multipart part and,
+    like every file param, left out of the signature (§1 "Signing")."""
+
+    filename: str
+    content_type: str
+    content: bytes
 
 
 def param_text(value: Any) -> str:
@@ -30,10 +41,10 @@ def param_text(value: Any) -> str:
 
 def signable(params: Mapping[str, Any]) -> dict[str, str]:
     """Params as sent: ``sign``, ``None`` and empty values dropped (the Java SDK drops them and
-    the server then does not see them), files (bytes) left out, values as text."""
+    the server then does not see them), files (``TopFile`` or bytes) left out, values as text."""
     out: dict[str, str] = {}
     for key, value in params.items():
-        if key == "sign" or value is None or isinstance(value, bytes | bytearray):
+        if key == "sign" or value is None or isinstance(value, bytes | bytearray | TopFile):
             continue
         text = param_text(value)
         if text == "":

@@ -15,6 +15,8 @@ with lists bare instead of wrapped in ``{"trade": [...]}``-style objects [U: TOP
 ``error_response``]. TMC delivers a seller's messages only after ``taobao.tmc.user.permit`` was
 called with that seller's session, and then only the permitted topics when ``topics`` was given;
 messages published before the permit are held until it [U: whether TOP keeps or drops them].
+A multipart/form-data POST (how TOP takes ``byte[]`` params) is read too: its file parts reach the
+handler as ``TopCall.files`` and, as on TOP, are not part of the signature.
 
 Reuse API (keep it stable):
 
@@ -92,14 +94,24 @@ def invalid(name: str, why: str) -> TopApiError:
     return TopApiError(41, "Invalid arguments", f"isv.invalid-parameter:{name}", why)
 
 
+@dataclass(frozen=True)
+class UploadedFile:
+    """A file part of a multipart call (a TOP ``byte[]`` param)."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+
 @dataclass
 class TopCall:
-    """One verified call as a handler sees it."""
+    """One verified call as a handler sees it; ``files``: the multipart file parts by param name."""
 
     method: str
     params: dict[str, str]
     app_key: str
     shop: str | None
+    files: dict[str, UploadedFile] = field(default_factory=dict)
 
     def require(self, name: str) -> str:
         value = self.params.get(name)
@@ -263,8 +275,10 @@ class TopGateway:
     def _take_fault(self) -> tuple[str, float] | None:
         return self.faults.pop(0) if self.faults else None
 
-    def handle(self, form: dict[str, str], fault: tuple[str, float] | None = None) -> dict[str, Any]:
-        """Run one call (already past any 'slow' delay) and return the JSON body to send."""
+    def handle(self, form: dict[str, str], fault: tuple[str, float] | None = None,
+               files: dict[str, UploadedFile] | None = None) -> dict[str, Any]:
+        """Run one call (already past any 'slow' delay) and return the JSON body to send; ``files``
+        (multipart file parts) are handed to the method, outside the signature as on TOP."""
         request_id = f"sandbox{next(self._request_ids)}"
         try:
             with self.lock:
@@ -286,7 +300,7 @@ class TopGateway:
                     raise TopApiError(27, "Invalid session", "invalid-sessionkey")
                 params = {k: v for k, v in form.items() if k not in SYSTEM_PARAMS}
                 self.calls.append(method)
-                inner = handler(TopCall(method, params, app_key, shop))
+                inner = handler(TopCall(method, params, app_key, shop, dict(files or {})))
         except TopApiError as exc:
             return exc.body(request_id)
         answer = without_empties({**inner, "request_id": request_id})
@@ -295,10 +309,9 @@ class TopGateway:
         return {response_key(method): answer}
 
     async def endpoint(self, request: Request) -> JSONResponse:
-        # Parsed by hand (form-urlencoded, UTF-8): no multipart dependency needed for a sandbox.
+        # Form-urlencoded bodies are parsed by hand (UTF-8); multipart ones (files) by Starlette.
         # A GET has no body: everything is in the query string, which TOP accepts as well.
-        body = await request.body() if request.method == "POST" else b""
-        form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        form, files = await self._read_body(request)
         merged = {**dict(request.query_params), **form}  # the PY SDK puts system params in the URL
         for held in self._held:
             held.set()  # a new request (the client's retry): answers held back may go now, too late
@@ -309,13 +322,31 @@ class TopGateway:
             await asyncio.sleep(fault[1])
             fault = None
         if fault is not None and fault[0] == "lost_answer":
-            answer = self.handle(merged)
+            answer = self.handle(merged, files=files)
             release = asyncio.Event()
             self._held.append(release)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(release.wait(), fault[1])
             return JSONResponse(answer)
-        return JSONResponse(self.handle(merged, fault))
+        return JSONResponse(self.handle(merged, fault, files))
+
+    @staticmethod
+    async def _read_body(request: Request) -> tuple[dict[str, str], dict[str, UploadedFile]]:
+        if request.method != "POST":
+            return {}, {}
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            form: dict[str, str] = {}
+            files: dict[str, UploadedFile] = {}
+            async with request.form() as parts:
+                for name, value in parts.multi_items():
+                    if isinstance(value, str):
+                        form[name] = value
+                    else:
+                        files[name] = UploadedFile(value.filename or name, value.content_type or "",
+                                                   await value.read())
+            return form, files
+        body = await request.body()
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True)), {}
 
     def routes(self) -> list[Route]:
         return [Route("/router/rest", self.endpoint, methods=["GET", "POST"])]
