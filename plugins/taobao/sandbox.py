@@ -6,7 +6,9 @@ decrements the shown stock (``SoldOut`` when there is not enough) and queues the
 real shop would produce; ``advance_order`` walks a trade along WAIT_BUYER_PAY →
 WAIT_SELLER_SEND_GOODS → WAIT_BUYER_CONFIRM_GOODS → TRADE_FINISHED. It serves every method the
 Taobao connector calls through ``TopGateway`` (signature, timestamp, session and fault checks) and
-the Cainiao e-waybill methods (``sandbox_cainiao``, state in ``cainiao``), and
+the Cainiao e-waybill methods (``sandbox_cainiao``, state in ``cainiao``), the refund state machine
+and its write methods (``sandbox_refunds``, state in ``refunds``; driven by the after-sales
+control surface ``create_aftersale``/``buyer_returns_goods``/``aftersale_raw``), and
 small control endpoints under ``/_sandbox/`` so a sandbox in another process can be driven:
 
 - ``POST /_sandbox/orders`` ``{"shop", "merchant_sku", "quantity", "paid"}`` → ``{"tid"}`` (409 sold out)
