@@ -15,6 +15,7 @@ small control endpoints under ``/_sandbox/`` so a sandbox in another process can
 - ``POST /_sandbox/orders/{tid}/advance`` ``{"shop"}`` → ``{"status"}``
 - ``POST /_sandbox/faults`` ``{"fault", "count", "seconds"}``
 - ``GET /_sandbox/stock?shop=…&merchant_sku=…`` → ``{"quantity"}`` (null when not listed)
+- ``/_sandbox/aftersales…``: the after-sales control surface (``sandbox_refunds.aftersale_routes``)
 
 Like real TMC, a shop's messages are delivered only once the app has called
 ``taobao.tmc.user.permit`` with the shop's session (see ``top_gateway``); ``tmc_permitted(shop)``
@@ -52,7 +53,7 @@ from hub.plugin_api import serve_in_thread as _serve_in_thread
 from plugins.taobao.client import GMT8, TOP_TIME_FORMAT
 from plugins.taobao.sandbox_cainiao import CainiaoWaybills, cainiao_handlers
 from plugins.taobao.sandbox_listings import listing_handlers
-from plugins.taobao.sandbox_refunds import SandboxRefunds
+from plugins.taobao.sandbox_refunds import SandboxRefunds, aftersale_routes
 from plugins.taobao.top_gateway import TmcQueue, TopApiError, TopCall, TopGateway, invalid
 
 APP_KEY = "12345678"
@@ -592,4 +593,5 @@ class TaobaoSandbox:
         return [Route("/_sandbox/orders", create, methods=["POST"]),
                 Route("/_sandbox/orders/{tid}/advance", advance, methods=["POST"]),
                 Route("/_sandbox/faults", fault, methods=["POST"]),
-                Route("/_sandbox/stock", stock, methods=["GET"])]
+                Route("/_sandbox/stock", stock, methods=["GET"]),
+                *aftersale_routes(self)]

@@ -22,6 +22,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
 from plugins.taobao.client import GMT8, TOP_TIME_FORMAT
 from plugins.taobao.top_gateway import TopApiError, TopCall, UploadedFile, invalid, missing
 
@@ -322,3 +326,49 @@ class SandboxRefunds:
     def _keep_proof(self, shop: str, refund: dict[str, Any], proof: UploadedFile | None) -> None:
         if proof is not None:
             self.proofs.setdefault((shop, str(refund["refund_id"])), []).append(proof)
+
+
+def aftersale_routes(sandbox: TaobaoSandbox) -> list[Route]:
+    """The after-sales control surface over HTTP, for a sandbox in another process:
+
+    - ``POST /_sandbox/aftersales`` ``{"shop", "order_id", "kind", "amount"?, "reason"?}`` → ``{"case_id"}``
+    - ``POST /_sandbox/aftersales/{case_id}/return`` ``{"shop", "tracking_number"?, "company"?}``
+    - ``POST /_sandbox/aftersales/{case_id}/replacement_received`` ``{"shop"}``
+    - ``POST /_sandbox/aftersales/{case_id}/close`` ``{"shop"}``
+    - ``GET /_sandbox/aftersales/{case_id}?shop=…`` → the raw case
+
+    A step the case's state does not allow answers 409 with the reason."""
+
+    async def run(step: Callable[[], Any]) -> JSONResponse:
+        try:
+            return JSONResponse(step() or {"ok": True})
+        except (ValueError, KeyError, TopApiError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=409)
+
+    async def create(request: Request) -> JSONResponse:
+        body = await request.json()
+        return await run(lambda: {"case_id": sandbox.create_aftersale(
+            body["shop"], str(body["order_id"]), body["kind"], amount=body.get("amount"), reason=body.get("reason"))})
+
+    async def returned(request: Request) -> JSONResponse:
+        body = await request.json()
+        return await run(lambda: sandbox.buyer_returns_goods(
+            body["shop"], request.path_params["case_id"],
+            tracking_number=body.get("tracking_number", "SF1000000001"), company=body.get("company", "SF")))
+
+    async def replacement(request: Request) -> JSONResponse:
+        body = await request.json()
+        return await run(lambda: sandbox.buyer_receives_replacement(body["shop"], request.path_params["case_id"]))
+
+    async def close(request: Request) -> JSONResponse:
+        body = await request.json()
+        return await run(lambda: sandbox.buyer_closes_aftersale(body["shop"], request.path_params["case_id"]))
+
+    async def raw(request: Request) -> JSONResponse:
+        return await run(lambda: sandbox.aftersale_raw(request.query_params["shop"], request.path_params["case_id"]))
+
+    return [Route("/_sandbox/aftersales", create, methods=["POST"]),
+            Route("/_sandbox/aftersales/{case_id}/return", returned, methods=["POST"]),
+            Route("/_sandbox/aftersales/{case_id}/replacement_received", replacement, methods=["POST"]),
+            Route("/_sandbox/aftersales/{case_id}/close", close, methods=["POST"]),
+            Route("/_sandbox/aftersales/{case_id}", raw, methods=["GET"])]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 
 from contracts import (
@@ -280,3 +281,20 @@ async def test_cases_are_listed_in_their_window_and_the_detail_carries_the_deadl
     detail = await channel.get_aftersale(refund_id)
     assert detail.deadline is not None and timedelta(days=1) < detail.deadline - now <= timedelta(days=2)
     assert await channel.fetch_aftersales(now + timedelta(minutes=2), now + timedelta(minutes=10)) == []
+
+
+async def test_the_control_surface_drives_cases_over_http(served: tuple[TaobaoSandbox, str],
+                                                          channel: TaobaoChannel) -> None:
+    box, base_url = served
+    tid = _shipped_order(box)
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        made = await http.post("/_sandbox/aftersales", json={"shop": SHOP, "order_id": tid,
+                                                               "kind": "return_and_refund", "amount": "12.00"})
+        case_id = made.json()["case_id"]
+        early = await http.post(f"/_sandbox/aftersales/{case_id}/return", json={"shop": SHOP})
+        case = await channel.get_aftersale(case_id)
+        await channel.decide_aftersale(case, _decision(AfterSaleAction.AGREE_RETURN, return_address=ADDRESS))
+        shipped = await http.post(f"/_sandbox/aftersales/{case_id}/return", json={"shop": SHOP})
+        raw = (await http.get(f"/_sandbox/aftersales/{case_id}", params={"shop": SHOP})).json()
+    assert early.status_code == 409 and shipped.status_code == 200
+    assert (raw["status"], raw["refund_fee"], raw["sid"]) == ("WAIT_SELLER_CONFIRM_GOODS", "12.00", "SF1000000001")
