@@ -56,7 +56,7 @@ def open_exchange(box: TmallSandbox) -> str:
 
 
 def decision(action: AfterSaleAction, key: str, case: AfterSale, **fields: object) -> AfterSaleDecision:
-    return AfterSaleDecision(action=action, key=key, version=case.version, **fields)  # type: ignore[arg-type]
+    return AfterSaleDecision(action=action, key=key, version=case.version, **fields)
 
 
 async def test_an_exchange_goes_from_agreement_to_the_buyer_confirming_the_replacement(
