@@ -2,7 +2,9 @@
 
 Differences from Taobao: stock goes through ``tmall.item.quantity.update`` (with a hex
 ``options.outer_biz_key``, which makes a change safe to resend); exchanges come from
-``tmall.exchange.receive.get`` as after-sales of type EXCHANGE; service work cards (服务工单)
+``tmall.exchange.receive.get`` (polled) and ``tmall.exchange.get`` (one case) as after-sales of
+type EXCHANGE, and the merchant's decisions on them go back with ``tmall.exchange.*``
+(``exchange_decisions``; refund decisions are Taobao's); service work cards (服务工单)
 come from ``tmall.servicecenter.tasks.search`` (windows of at most 15 minutes) and the
 ``tmall_fuwu_WorkcardStatusUpdate`` TMC topic. The
 servicecenter APIs are documented for service providers [U: whether a merchant's app may call
@@ -18,25 +20,36 @@ from pydantic import BaseModel, Field
 
 from contracts import (
     AfterSale,
+    AfterSaleAction,
+    AfterSaleDecision,
+    AfterSaleDecisionResult,
+    AfterSaleType,
     Capability,
     ChannelStock,
     ChannelStockChange,
     InboundMessage,
+    RefuseReason,
     ServiceOrder,
     ServiceOrderStatus,
     StockPushResult,
+    canonical_courier_map,
 )
-from hub.plugin_api import PermanentError
+from hub.plugin_api import BadInputError, PermanentError
 from plugins.taobao import mapping as tb_mapping
 from plugins.taobao.client import unwrap_list
 from plugins.taobao.connector import TaobaoChannel, TaobaoSettings
 from plugins.taobao.mapping import StockCall, format_top_time
 from plugins.taobao.push import TAOBAO_TOPICS
 from plugins.tmall import mapping
-from plugins.tmall.push import TMALL_RULES, WORKCARD_TOPIC
+from plugins.tmall.exchange_decisions import EXCHANGE_ACTIONS, ExchangeDesk
+from plugins.tmall.push import EXCHANGE_TOPICS, TMALL_RULES, WORKCARD_TOPIC
 
+#: ``tmall.exchange.receive.get`` fields: the documented list plus ``time_out`` (in its answer,
+#: not in the ``fields`` list) and ``desc``/``refund_phase`` [U: whether the list returns them;
+#: ``get_aftersale`` reads them from ``tmall.exchange.get``, which does].
 EXCHANGE_FIELDS = ("dispute_id,bizorder_id,num,buyer_nick,status,created,modified,reason,title,buyer_logistic_no,"
-                   "seller_logistic_no,bought_sku,exchange_sku,buyer_logistic_name,seller_logistic_name")
+                   "seller_logistic_no,bought_sku,exchange_sku,buyer_logistic_name,seller_logistic_name,"
+                   "time_out,desc,refund_phase,good_status,price,alipay_no")
 SERVICE_WINDOW = timedelta(minutes=15)
 
 
@@ -47,6 +60,10 @@ class TmallSettings(TaobaoSettings):
         default_factory=dict,
         description="tmall.servicecenter.tasks.search task_status code → canonical status. The codes are "
                     "undocumented [U]; set them from what your shop sees.")
+    courier_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="Hub courier code (any case) → the company name tmall.exchange.consigngoods takes for a "
+                    "replacement, over the built-in table (plugins.tmall.mapping.COURIER_NAMES).")
 
 
 class TmallChannel(TaobaoChannel):
@@ -54,9 +71,20 @@ class TmallChannel(TaobaoChannel):
 
     platform: ClassVar[str] = "tmall"
     Settings: ClassVar[type[BaseModel]] = TmallSettings
-    capabilities: ClassVar[frozenset[Capability]] = TaobaoChannel.capabilities | {Capability.SERVICE_ORDERS}
+    capabilities: ClassVar[frozenset[Capability]] = TaobaoChannel.capabilities | {
+        Capability.SERVICE_ORDERS, Capability.DECIDE_AFTERSALES}
     topic_rules = TMALL_RULES
-    tmc_topics: ClassVar[tuple[str, ...]] = (*TAOBAO_TOPICS, WORKCARD_TOPIC)
+    tmc_topics: ClassVar[tuple[str, ...]] = (*TAOBAO_TOPICS, *EXCHANGE_TOPICS, WORKCARD_TOPIC)
+    #: The exchange decisions (``tmall.exchange.*``) and whatever the Taobao connector writes back
+    #: for refunds.
+    aftersale_actions: ClassVar[frozenset[AfterSaleAction]] = EXCHANGE_ACTIONS | getattr(
+        TaobaoChannel, "aftersale_actions", frozenset())
+
+    def __init__(self, context: Any) -> None:
+        super().__init__(context)
+        settings: TmallSettings = self.settings  # type: ignore[assignment]
+        names = {**mapping.COURIER_NAMES, **canonical_courier_map(settings.courier_names)}
+        self.exchanges = ExchangeDesk(self.client, self.shop, self.platform, names)
 
     #: ``options.outer_biz_key`` deduplicates increments (§3), so a lost answer is resent with it.
     stock_adjust_idempotent: ClassVar[bool] = True
@@ -115,10 +143,37 @@ class TmallChannel(TaobaoChannel):
         return found + [mapping.aftersale_from_exchange(x, self.shop, self.platform) for x in exchanges]
 
     async def get_aftersale(self, external_id: str) -> AfterSale:
-        exchanges = await self._exchanges({"refund_id_array": external_id})
-        if exchanges:
-            return mapping.aftersale_from_exchange(exchanges[0], self.shop, self.platform)
+        """An exchange is read with ``tmall.exchange.get`` (its deadline, description and phase
+        are there); whether the id is an exchange's is asked of ``receive.get`` by
+        ``refund_id_array`` first, which answers an empty list for a refund's id, where what
+        ``exchange.get`` answers for one is undocumented [U]. Other ids are Taobao's refunds."""
+        if await self._exchanges({"refund_id_array": external_id}):
+            return await self.exchanges.case(external_id)
         return await super().get_aftersale(external_id)
+
+    # -- after-sale decisions: exchanges here, refunds in the Taobao connector -------------------
+
+    async def decide_aftersale(self, case: AfterSale, decision: AfterSaleDecision) -> AfterSaleDecisionResult:
+        """Exchanges with ``tmall.exchange.*`` (``exchange_decisions``); other cases as Taobao does."""
+        if case.type is AfterSaleType.EXCHANGE:
+            return await self.exchanges.decide(case, decision)
+        taobao = getattr(super(), "decide_aftersale", None)
+        if taobao is None:
+            raise BadInputError(f"shop '{self.shop}': this Tmall connector writes back exchange decisions "
+                                f"only, not {decision.action.value} on a {case.type.value} case", field="action")
+        result: AfterSaleDecisionResult = await taobao(case, decision)
+        return result
+
+    async def aftersale_refuse_reasons(self, case: AfterSale) -> list[RefuseReason]:
+        """``tmall.exchange.refusereason.get`` for an exchange; Taobao's list for other cases (empty
+        when the Taobao connector has none)."""
+        if case.type is AfterSaleType.EXCHANGE:
+            return await self.exchanges.refuse_reasons(case)
+        taobao = getattr(super(), "aftersale_refuse_reasons", None)
+        if taobao is None:
+            return []
+        reasons: list[RefuseReason] = await taobao(case)
+        return reasons
 
     # -- service work cards --------------------------------------------------------------------
 

@@ -1,8 +1,15 @@
 """``TmallSandbox``: the Taobao sandbox as a Tmall (B2C, ``seller_type`` B) shop, plus the Tmall
-methods the Tmall connector calls: ``tmall.item.quantity.update``, ``tmall.exchange.receive.get``
-and ``tmall.servicecenter.tasks.search``, with helpers to create exchanges and work cards (the
+methods the Tmall connector calls: ``tmall.item.quantity.update``, the ``tmall.exchange.*``
+reads and writes (``sandbox_exchanges``: the exchange state machine) and
+``tmall.servicecenter.tasks.search``, with helpers to create exchanges and work cards (the
 latter queue ``tmall_fuwu_WorkcardStatusUpdate`` TMC messages). Work-card ``task_status`` codes
 here are the sandbox's own (the real ones are undocumented [U]); ``shop_settings`` maps them.
+Calls that upload pictures arrive as multipart (``sandbox_multipart``).
+
+The uniform after-sales control surface: ``create_aftersale(shop, tid, "exchange")`` opens an
+exchange (other kinds go to the Taobao sandbox's ``create_aftersale`` when it has one, else to a
+plain TOP refund), ``buyer_returns_goods``, ``buyer_receives_replacement``, ``buyer_closes_exchange``
+and ``aftersale_raw`` act on exchanges here and on refunds through the Taobao sandbox.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from hub.plugin_api import sandbox_ids
 from plugins.taobao.client import GMT8
 from plugins.taobao.sandbox import APP_KEY, SandboxSku, TaobaoSandbox, parse_text
 from plugins.taobao.top_gateway import TopApiError, TopCall, invalid
+from plugins.tmall.sandbox_exchanges import SandboxExchanges
+from plugins.tmall.sandbox_multipart import multipart_route
 
 #: The sandbox's task_status codes (its own invention, see the module docstring).
 SANDBOX_TASK_STATUSES = {"0": "open", "1": "assigned", "2": "in_progress", "3": "completed", "4": "cancelled"}
@@ -31,19 +40,29 @@ class TmallSandbox(TaobaoSandbox):
     first_message_id: ClassVar[int] = 7_150_000_000_000_000_001
 
     def __init__(self, **kwargs: Any) -> None:
-        self.exchanges: dict[str, dict[str, dict[str, Any]]] = {}
         self.workcards: dict[str, dict[str, dict[str, Any]]] = {}
         self._card_ids = sandbox_ids(880_000_001)
         #: outer_biz_key values of increments already applied: a repeat is answered, not applied
         #: again [U: the doc calls the key an idempotency key for increments; the answer to a
         #: repeat is not documented, so the sandbox answers it like the first].
         self.applied_keys: set[str] = set()
+        self._exchange_desk: SandboxExchanges | None = None
         super().__init__(**kwargs)
+        # Before the gateway's own /router/rest: multipart calls (pictures) are taken apart first.
+        self.app.router.routes.insert(0, multipart_route(self.gateway))
+
+    @property
+    def exchanges(self) -> SandboxExchanges:
+        """The exchanges and their handlers (made on first use: the base class registers handlers
+        from its ``__init__``, before this class's own state would exist)."""
+        if self._exchange_desk is None:
+            self._exchange_desk = SandboxExchanges(self.gateway, self.now_text, lambda shop: self.shop(shop).nick)
+        return self._exchange_desk
 
     def handlers(self) -> dict[str, Any]:
         return {**super().handlers(),
+                **self.exchanges.handlers(),
                 "tmall.item.quantity.update": self._tmall_quantity_update,
-                "tmall.exchange.receive.get": self._exchange_receive_get,
                 "tmall.servicecenter.tasks.search": self._tasks_search}
 
     def shop_settings(self, shop: str, base_url: str) -> dict[str, Any]:
@@ -51,16 +70,70 @@ class TmallSandbox(TaobaoSandbox):
 
     # -- helpers to create Tmall objects -------------------------------------------------------
 
-    def create_exchange(self, shop: str, tid: str, status: str = "1") -> str:
+    def create_exchange(self, shop: str, tid: str, status: str = "1", *, reason: str | None = None) -> str:
+        """The buyer asks to exchange ``tid``'s goods: a TOP refund row of dispute_type
+        TMALL_EXCHANGE (its ``taobao_refund_RefundCreated`` message) and the exchange under the
+        same id (``dispute_id`` = ``refund_id`` [U])."""
         with self.lock:
             trade = self.shop(shop).trades[tid]
+            if trade["status"] == "WAIT_BUYER_PAY":
+                raise ValueError(f"trade {tid} is not paid: nothing to exchange")
             refund_id = self.create_refund(shop, tid, dispute_type="TMALL_EXCHANGE")
-            stamp = self.now_text()
-            self.exchanges.setdefault(shop, {})[refund_id] = {
-                "dispute_id": refund_id, "biz_order_id": str(trade["tid"]), "num": 1, "status": status,
-                "created": stamp, "modified": stamp, "reason": "尺码不合适", "title": "Sandbox item",
-                "buyer_nick": trade["buyer_nick"], "bought_sku": "颜色:白色", "exchange_sku": "颜色:黑色"}
+            self.exchanges.open(shop, refund_id, trade, status=status, reason=reason)
             return refund_id
+
+    # -- the uniform after-sales control surface -----------------------------------------------
+
+    def create_aftersale(self, shop: str, order_id: str, kind: str, *, amount: Any = None,
+                         reason: str | None = None) -> str:
+        if kind == "exchange":
+            return self.create_exchange(shop, order_id, reason=reason)
+        taobao = getattr(super(), "create_aftersale", None)
+        if taobao is not None:
+            return str(taobao(shop, order_id, kind, amount=amount, reason=reason))
+        dispute_types = {"refund_only": "REFUND", "return_and_refund": "REFUND_AND_RETURN"}
+        if kind not in dispute_types:
+            raise ValueError(f"unknown after-sale kind {kind!r}; expected refund_only, return_and_refund or exchange")
+        return self.create_refund(shop, order_id, dispute_type=dispute_types[kind])
+
+    def _is_exchange(self, shop: str, case_id: str) -> bool:
+        return self.exchanges.row(shop, case_id) is not None
+
+    def buyer_returns_goods(self, shop: str, case_id: str, *, tracking_number: str = "SF1000000001",
+                            company: str = "SF") -> None:
+        with self.lock:
+            if self._is_exchange(shop, case_id):
+                self.exchanges.buyer_returns_goods(shop, case_id, tracking_number, company)
+                return
+        self._taobao("buyer_returns_goods")(shop, case_id, tracking_number=tracking_number, company=company)
+
+    def buyer_receives_replacement(self, shop: str, case_id: str) -> None:
+        with self.lock:
+            if self._is_exchange(shop, case_id):
+                self.exchanges.buyer_receives_replacement(shop, case_id)
+                return
+        self._taobao("buyer_receives_replacement")(shop, case_id)
+
+    def buyer_closes_exchange(self, shop: str, case_id: str, *, to_refund: bool = False) -> None:
+        """The buyer withdraws the exchange (4) or turns it into a refund (14)."""
+        with self.lock:
+            self.exchanges.buyer_closes(shop, case_id, to_refund=to_refund)
+
+    def aftersale_raw(self, shop: str, case_id: str) -> dict[str, Any]:
+        with self.lock:
+            if self._is_exchange(shop, case_id):
+                return self.exchanges.raw(shop, case_id)
+            taobao = getattr(super(), "aftersale_raw", None)
+            if taobao is not None:
+                return dict(taobao(shop, case_id))
+            return dict(self.shop(shop).refunds[case_id])
+
+    def _taobao(self, name: str) -> Any:
+        """The Taobao sandbox's control method ``name`` for a refund case, when it has one."""
+        method = getattr(super(), name, None)
+        if method is None:
+            raise KeyError(f"{name}: no exchange with that id, and this sandbox drives refunds no further")
+        return method
 
     def create_workcard(self, shop: str, tid: str, *, action: str = "create", status: str = "0",
                         service_name: str = "安装服务") -> str:
@@ -105,22 +178,6 @@ class TmallSandbox(TaobaoSandbox):
         if mode == 2 and key:
             self.applied_keys.add(key)
         return {"quantity_update_result": item.num_iid}
-
-    def _exchange_receive_get(self, call: TopCall) -> dict[str, Any]:
-        call.require("fields")
-        rows = list(self.exchanges.get(str(call.shop), {}).values())
-        if call.params.get("refund_id_array"):
-            wanted = set(call.params["refund_id_array"].split(","))
-            rows = [r for r in rows if r["dispute_id"] in wanted]
-        start, end = call.params.get("start_gmt_modified_time"), call.params.get("end_gmt_modifed_time")
-        if start:
-            rows = [r for r in rows if parse_text(r["modified"]) >= parse_text(start)]
-        if end:
-            rows = [r for r in rows if parse_text(r["modified"]) <= parse_text(end)]
-        page, size = call.integer("page_no", 1), call.integer("page_size", 20)
-        chunk = rows[(page - 1) * size: page * size]
-        return {"results": {"exchange": chunk}, "total_results": len(rows), "page_results": len(chunk),
-                "has_next": page * size < len(rows)}
 
     def _tasks_search(self, call: TopCall) -> dict[str, Any]:
         start, end = call.integer("start"), call.integer("end")

@@ -22,7 +22,7 @@ from plugins.tmall import mapping
     ("1", AfterSaleStatus.REQUESTED), ("换货待处理", AfterSaleStatus.REQUESTED),
     ("2", AfterSaleStatus.AWAITING_RETURN), ("3", AfterSaleStatus.RETURNED), ("4", AfterSaleStatus.CLOSED),
     ("5", AfterSaleStatus.COMPLETED), ("换货成功", AfterSaleStatus.COMPLETED), ("6", AfterSaleStatus.REJECTED),
-    ("12", AfterSaleStatus.RETURNED), ("13", AfterSaleStatus.RETURNED), ("14", AfterSaleStatus.REFUNDING),
+    ("12", AfterSaleStatus.RETURNED), ("13", AfterSaleStatus.REPLACEMENT_SHIPPED), ("14", AfterSaleStatus.CLOSED),
 ])
 def test_exchange_statuses_map(raw: str, expected: AfterSaleStatus) -> None:
     assert mapping.exchange_status(raw) is expected
