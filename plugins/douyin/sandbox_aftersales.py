@@ -43,9 +43,10 @@ REJECT_REASONS: list[dict[str, Any]] = [
     {"reject_reason_code": 1004, "reason": "商品在运输途中，买家未签收", "evidence_need": "N",
      "evidence_description": "", "image": "", "order_type": 0, "pkg": 0},
 ]
-SELLER_RETURN_ADDRESS = {"province": {"id": 33, "name": "浙江省"}, "city": {"id": 3301, "name": "杭州市"},
-                         "town": {"id": 330106, "name": "西湖区"}, "street": {"id": 330106001, "name": "文新街道"},
-                         "detail": "文一西路 1 号 退货仓", "landmark": ""}
+SELLER_RETURN_ADDRESS: dict[str, Any] = {
+    "province": {"id": 33, "name": "浙江省"}, "city": {"id": 3301, "name": "杭州市"},
+    "town": {"id": 330106, "name": "西湖区"}, "street": {"id": 330106001, "name": "文新街道"},
+    "detail": "文一西路 1 号 退货仓", "landmark": ""}
 #: The event-time field of each after-sale tag (§8).
 EVENT_TIME_FIELD = {"200": "apply_time", "201": "agree_time", "202": "agree_time", "203": "return_time",
                     "204": "refuse_time", "205": "refuse_time", "206": "success_time", "207": "close_time",
