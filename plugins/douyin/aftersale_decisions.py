@@ -70,7 +70,7 @@ DONE_STATUSES: dict[AfterSaleAction, frozenset[str]] = {
     AfterSaleAction.AGREE_EXCHANGE: frozenset({"7", "8", "11", "13", "14"}),
     AfterSaleAction.SHIP_EXCHANGE: frozenset({"13", "14"}),
 }
-#: Evidence ``type``: 1 image, 2 video, 3 audio, 4 text (§2), guessed from the URL's extension.
+#: Evidence ``type``: 1 image, 2 video, 3 audio, 4 text (official SDK field notes), guessed from the URL's extension.
 _EVIDENCE_TYPES = {".mp4": 2, ".mov": 2, ".m4v": 2, ".mp3": 3, ".m4a": 3, ".wav": 3, ".aac": 3}
 
 
@@ -227,7 +227,7 @@ class AfterSaleDecisions:
 
     @staticmethod
     def _address_id(decision: AfterSaleDecision) -> int:
-        # The text address (after_sale_address_detail) was retired on 2023-08-31 (§2): an id from
+        # The text address (after_sale_address_detail) was retired on 2023-08-31 (official SDK field notes): an id from
         # /address/list is the only way to say where the goods go.
         address_id = decision.return_address.address_id if decision.return_address else None
         if not address_id or not address_id.isdigit():
@@ -285,7 +285,7 @@ class AfterSaleDecisions:
 
     async def _refused(self, exc: DouyinRefusal, action: AfterSaleAction, operation: int,
                        case_id: str) -> AfterSaleDecisionResult:
-        """Translate a refusal of operate (§2 error table); returns only for "already done"."""
+        """Translate a refusal of operate (the platform's per-API error table); returns only for "already done"."""
         sub = exc.sub_code
         said = exc.partner_message or str(exc)
         if sub.endswith(":" + STATUS_ERROR):

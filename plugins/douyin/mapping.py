@@ -286,8 +286,8 @@ def aftersale_status(raw_status: Any, raw_type: Any, refund_status: Any = None) 
 
 
 def _version(value: Any) -> str | None:
-    """``update_time`` as the optimistic-lock value ``afterSale.operate`` takes back (§2: "use as
-    operate ``update_time``"), kept as the digits the platform sent."""
+    """``update_time`` as the optimistic-lock value ``afterSale.operate`` takes back (the official SDK's
+    afterSale.Detail field notes: use it as operate ``update_time``), kept as the digits the platform sent."""
     raw = text(value)
     return raw if raw and raw != "0" else None
 

@@ -47,7 +47,7 @@ SELLER_RETURN_ADDRESS: dict[str, Any] = {
     "province": {"id": 33, "name": "浙江省"}, "city": {"id": 3301, "name": "杭州市"},
     "town": {"id": 330106, "name": "西湖区"}, "street": {"id": 330106001, "name": "文新街道"},
     "detail": "文一西路 1 号 退货仓", "landmark": ""}
-#: The event-time field of each after-sale tag (§8).
+#: The event-time field of each after-sale tag (official SDK ``message/*.go``, doc samples).
 EVENT_TIME_FIELD = {"200": "apply_time", "201": "agree_time", "202": "agree_time", "203": "return_time",
                     "204": "refuse_time", "205": "refuse_time", "206": "success_time", "207": "close_time",
                     "208": "modify_time", "211": "apply_time"}
@@ -81,8 +81,8 @@ def touch(book: ShopBook, case: AfterSaleCase, status: int, record: str) -> None
 
 
 def push(book: ShopBook, shop: EmulatedShop, tag: str, case: AfterSaleCase, **extra: Any) -> None:
-    """Queue the after-sale message ``tag`` with the §8 payload: ids, status and type, the money and
-    reason block, ``update_time`` and the tag's own event time."""
+    """Queue the after-sale message ``tag`` with the payload of the platform's message docs: ids,
+    status and type, the money and reason block, ``update_time`` and the tag's own event time."""
     data: dict[str, Any] = {
         "p_id": int(case.order_id), "s_id": int(case.sub_order.order_id), "shop_id": shop.shop_id,
         "aftersale_id": int(case.aftersale_id), "aftersale_status": case.status, "aftersale_type": case.type,
@@ -159,7 +159,7 @@ def buyer_returns(book: ShopBook, shop_name: str, aftersale_id: str, tracking_nu
 
 
 def buyer_receives(book: ShopBook, shop_name: str, aftersale_id: str) -> None:
-    """The buyer confirms the replacement arrived (13 → 14). The push is 206 [U: §8 names no tag
+    """The buyer confirms the replacement arrived (13 → 14). The push is 206 [U: the message docs name no tag
     for a finished exchange; the hub re-reads the case on any after-sale tag]."""
     with book.lock:
         shop = book.shop(shop_name)
@@ -226,8 +226,8 @@ def platform_advances(book: ShopBook, shop_name: str, aftersale_id: str) -> int:
 
 
 def reasons_for(book: ShopBook, shop: EmulatedShop, case: AfterSaleCase) -> list[dict[str, Any]]:
-    """The refusal reasons of a case: none before the order shipped (§2: "only shipped orders return
-    reasons"), else those for whether the buyer has the goods (``pkg``)."""
+    """The refusal reasons of a case: none before the order shipped (the SDK's field note: "only shipped
+    orders return reasons"), else those for whether the buyer has the goods (``pkg``)."""
     order = book.order(shop.name, case.order_id)
     if order.status not in ("3", "5", "101"):
         return []
@@ -326,7 +326,7 @@ def _apply(book: ShopBook, shop: EmulatedShop, operation: int, case: AfterSaleCa
 
 def operate(book: ShopBook, shop: EmulatedShop, params: dict[str, Any]) -> Any:
     """``afterSale.operate``: ≤20 items of one ``type``; every item is checked first and one failing
-    item fails the whole request (§2), so nothing changes then."""
+    item fails the whole request (the platform's error table), so nothing changes then."""
     operation = params.get("type")
     if not isinstance(operation, int) or operation not in OPERATIONS:
         raise _refused("isv.parameter-invalid:11000", "参数错误", f"type {operation!r} is not supported", top=40004)
