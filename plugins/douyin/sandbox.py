@@ -131,9 +131,11 @@ class DouyinSandbox:
     async def demo_step(self, shop: str) -> None:
         """A buyer's move, never the shop's (the hub fulfils the demo's orders): pay an order, now
         and then ask for a refund before it ships (aftersale type 2), or place a new order."""
-        orders = list(self.book.shop(shop).orders.values())
+        state = self.book.shop(shop)
+        orders = list(state.orders.values())
+        with_case = {case.order_id for case in state.aftersales.values()}  # one open case per sub-order
         unpaid = [o.order_id for o in orders if o.status == "1"]
-        waiting = [o.order_id for o in orders if o.status == "2"]
+        waiting = [o.order_id for o in orders if o.status == "2" and o.order_id not in with_case]
         roll = self._rng.random()
         if unpaid and roll < 0.3:
             self.advance_order(shop, self._rng.choice(unpaid))
