@@ -491,6 +491,29 @@ class DouyinSandbox:
                 return JSONResponse({"error": str(exc)}, status_code=409)
             return JSONResponse({"aftersale_id": case_id})
 
+        async def aftersale_move(request: Request) -> Response:
+            args = await body(request)
+            move = request.path_params["move"]
+            try:
+                if move == "return":
+                    self.buyer_returns_goods(args["shop"], str(args["case_id"]),
+                                             tracking_number=args.get("tracking_number", "SF1000000001"),
+                                             company=args.get("company", "SF"))
+                elif move == "receive":
+                    self.buyer_receives_replacement(args["shop"], str(args["case_id"]))
+                else:
+                    return JSONResponse({"error": f"unknown move {move!r}"}, status_code=404)
+            except (ValueError, KeyError) as exc:
+                return JSONResponse({"error": str(exc)}, status_code=409)
+            return JSONResponse(self.aftersale_raw(args["shop"], str(args["case_id"])))
+
+        async def aftersale_raw(request: Request) -> Response:
+            q = request.query_params
+            try:
+                return JSONResponse(self.aftersale_raw(q.get("shop", ""), q.get("case_id", "")))
+            except KeyError:
+                return JSONResponse({"error": "no such after-sale"}, status_code=404)
+
         async def faults(request: Request) -> Response:
             args = await body(request)
             try:
@@ -536,6 +559,8 @@ class DouyinSandbox:
             Route("/_sandbox/orders", orders, methods=["POST"]),
             Route("/_sandbox/orders/advance", advance, methods=["POST"]),
             Route("/_sandbox/aftersales", aftersales, methods=["POST"]),
+            Route("/_sandbox/aftersales/raw", aftersale_raw, methods=["GET"]),
+            Route("/_sandbox/aftersales/{move}", aftersale_move, methods=["POST"]),
             Route("/_sandbox/faults", faults, methods=["POST"]),
             Route("/_sandbox/stock", stock, methods=["GET"]),
             Route("/_sandbox/push_mode", push_mode, methods=["POST"]),

@@ -284,6 +284,8 @@ def _check(book: ShopBook, shop: EmulatedShop, operation: int, item: dict[str, A
         raise _refused("isv.business-failed:11001", "不支持通过OPEN处理",
                        f"after-sale {case.aftersale_id} must be handled in the 抖店 back office")
     stamp = item.get("update_time")
+    if stamp not in (None, "", 0) and not str(stamp).isdigit():
+        raise _refused("isv.parameter-invalid:11000", "参数错误", "update_time must be Unix seconds", top=40004)
     if stamp not in (None, "", 0) and int(stamp) != case.updated:
         # [U] The platform's code for a stale update_time is unpublished: the sandbox answers the
         # status error, which asks the caller to re-read the case either way.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 
 from contracts import (
@@ -240,3 +241,22 @@ async def test_one_failing_item_fails_the_whole_operate_call(sandbox: tuple[Douy
             {"aftersale_id": good}, {"aftersale_id": returned}]}, retry=False)
     assert refused.value.sub_code == "isv.business-failed:11005"
     assert box.aftersale_raw(SHOP, good)["process_info"]["after_sale_info"]["after_sale_status"] == 6
+
+
+async def test_control_endpoints_drive_a_case_from_another_process(sandbox: tuple[DouyinSandbox, str],
+                                                                   connector: DouyinChannel) -> None:
+    box, base_url = sandbox
+    order_id = shipped_order(box)
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        opened = await http.post("/_sandbox/aftersales", json={"shop": SHOP, "order_id": order_id,
+                                                               "kind": "exchange"})
+        case_id = opened.json()["aftersale_id"]
+        early = await http.post("/_sandbox/aftersales/return", json={"shop": SHOP, "case_id": case_id})
+        assert early.status_code == 409  # the seller has not agreed yet
+        case = await connector.get_aftersale(case_id)
+        await connector.decide_aftersale(case, decision(AfterSaleAction.AGREE_EXCHANGE, "k-c-1",
+                                                        return_address=ADDRESS))
+        moved = await http.post("/_sandbox/aftersales/return", json={"shop": SHOP, "case_id": case_id})
+        assert moved.json()["process_info"]["after_sale_info"]["after_sale_status"] == 11
+        raw = await http.get("/_sandbox/aftersales/raw", params={"shop": SHOP, "case_id": case_id})
+        assert raw.json()["process_info"]["logistics_info"]["return"]["tracking_no"] == "SF1000000001"
