@@ -339,7 +339,8 @@ def map_aftersale_list_item(item: dict[str, Any], shop: str) -> AfterSale:
 
 
 def _paid_for(sku_orders: list[dict[str, Any]]) -> Money | None:
-    """What the buyer paid for the case's sub-orders (``pay_amount``, fen), when the detail says."""
+    """What the buyer paid for the case's sub-orders (``pay_amount``, fen), when the detail says.
+    [U] Whether freight (``post_amount``) may be refunded on top is not documented: not added."""
     amounts = [sku.get("pay_amount") for sku in sku_orders if text(sku.get("pay_amount"))]
     return fen(sum(int(text(a)) for a in amounts)) if amounts else None
 
