@@ -6,7 +6,8 @@ the safety-net poll. Stock: ``sku.syncStockBatchMultiProducts``
 (≤50) or ``sku.syncStock``; changes (partitioned groups) one per ``syncStockBatchMultiProducts``
 with ``incremental`` and ``idempotent_id``; read back with ``sku.list``. Shipping: ``order.logisticsAdd`` or
 ``order.logisticsAddMultiPack`` after checking the order. After-sales: ``afterSale.List`` /
-``afterSale.Detail``. Buyer data: ``order.batchDecrypt``. Not for wire details (``client``),
+``afterSale.Detail``; decisions with ``afterSale.operate`` (``aftersale_decisions``). Buyer data:
+``order.batchDecrypt``. Not for wire details (``client``),
 translation (``mapping``) or push parsing (``push``).
 """
 
@@ -24,6 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from contracts import (
     Address,
     AfterSale,
+    AfterSaleAction,
+    AfterSaleDecision,
+    AfterSaleDecisionResult,
     Capability,
     ChannelStock,
     ChannelStockChange,
@@ -33,6 +37,7 @@ from contracts import (
     Order,
     OrderPage,
     PushReceipt,
+    RefuseReason,
     ServiceOrder,
     Shipment,
     ShipmentConfirmation,
@@ -53,6 +58,8 @@ from hub.plugin_api import (
 )
 from plugins.douyin import listings as douyin_listings
 from plugins.douyin import mapping, push
+from plugins.douyin.aftersale_decisions import ACTIONS as AFTERSALE_ACTIONS
+from plugins.douyin.aftersale_decisions import AfterSaleDecisions
 from plugins.douyin.client import DEFAULT_GATEWAY, IDEMPOTENT_ID_EXISTED, DouyinRefusal, client_for
 
 log = structlog.get_logger(__name__)
@@ -130,13 +137,16 @@ class DouyinChannel:
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.POLL_ORDERS, Capability.GET_ORDER, Capability.GET_ORDERS, Capability.RECEIVE_PUSH,
         Capability.PUSH_STOCK, Capability.ADJUST_STOCK, Capability.READ_STOCK, Capability.CONFIRM_SHIPMENT,
-        Capability.AFTERSALES, Capability.REVEAL_BUYER, Capability.RECEIVE_APP_PUSH, Capability.AUTHORIZE,
-        Capability.LIST_LISTINGS,
+        Capability.AFTERSALES, Capability.DECIDE_AFTERSALES, Capability.REVEAL_BUYER, Capability.RECEIVE_APP_PUSH,
+        Capability.AUTHORIZE, Capability.LIST_LISTINGS,
     })
     Settings: ClassVar[type[BaseModel]] = DouyinSettings
     max_stock_batch: ClassVar[int] = MAX_STOCK_BATCH
     #: ``idempotent_id`` makes a repeated change fail with ``isv.idempotent-id-existed`` (§3).
     stock_adjust_idempotent: ClassVar[bool] = True
+    #: ``afterSale.operate`` decisions; ``receive_exchange`` is not one (311 = received + reshipped,
+    #: sent at ``ship_exchange``), so the hub records it and ``decide_aftersale`` says so.
+    aftersale_actions: ClassVar[frozenset[AfterSaleAction]] = AFTERSALE_ACTIONS
 
     def __init__(self, context: ConnectorContext) -> None:
         self.context = context
@@ -145,6 +155,7 @@ class DouyinChannel:
         self.shop = context.name
         self.client = client_for(context, settings)
         self._companies: dict[str, str] | None = None
+        self.decisions = AfterSaleDecisions(self.client, self.shop, self.company_code)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -442,11 +453,15 @@ class DouyinChannel:
         return found
 
     async def get_aftersale(self, external_id: str) -> AfterSale:
-        data = await self.client.call("afterSale.Detail", {"after_sale_id": str(external_id),
-                                                          "need_operation_record": False})
-        if not isinstance(data, dict):
-            raise PermanentError(f"shop {self.shop!r}: Douyin after-sale {external_id} answered without data")
-        return mapping.map_aftersale_detail(data, self.shop)
+        return await self.decisions.read(external_id)
+
+    async def decide_aftersale(self, case: AfterSale, decision: AfterSaleDecision) -> AfterSaleDecisionResult:
+        """``afterSale.operate``, one case per call, after reading the case (``aftersale_decisions``)."""
+        return await self.decisions.decide(case, decision)
+
+    async def aftersale_refuse_reasons(self, case: AfterSale) -> list[RefuseReason]:
+        """``afterSale.rejectReasonCodeList`` (empty before the order shipped)."""
+        return await self.decisions.refuse_reasons(case)
 
     async def fetch_service_orders(self, start: datetime, end: datetime) -> list[ServiceOrder]:
         raise PermanentError("Douyin service orders are not supported by this connector")

@@ -73,10 +73,10 @@ _GOODS_TYPES = frozenset({AfterSaleType.EXCHANGE, AfterSaleType.REISSUE, AfterSa
 AFTERSALE_STATUSES: dict[str, AfterSaleStatus] = {
     "6": AfterSaleStatus.REQUESTED,  # awaiting seller approval
     "7": AfterSaleStatus.AWAITING_RETURN,  # awaiting buyer's return
-    "8": AfterSaleStatus.APPROVED,  # awaiting seller shipment (exchange / resend / repair)
+    "8": AfterSaleStatus.APPROVED,  # awaiting seller shipment (resend / repair; exchange below)
     "11": AfterSaleStatus.RETURNED,  # goods sent back, awaiting seller's 2nd approval
     "12": AfterSaleStatus.REFUNDED,  # success
-    "13": AfterSaleStatus.APPROVED,  # exchange/resend shipped, awaiting buyer receipt
+    "13": AfterSaleStatus.REPLACEMENT_SHIPPED,  # exchange/resend shipped, awaiting buyer receipt
     "14": AfterSaleStatus.COMPLETED,  # exchange/resend done
     "27": AfterSaleStatus.REJECTED,  # seller's 1st refusal
     "28": AfterSaleStatus.CLOSED,  # failed (incl. buyer cancelled)
@@ -84,6 +84,10 @@ AFTERSALE_STATUSES: dict[str, AfterSaleStatus] = {
     "51": AfterSaleStatus.CLOSED,  # order cancelled (refined by refund_status below)
     "53": AfterSaleStatus.REFUNDED,  # reverse trade done
 }
+#: An exchange reads some statuses differently: 8 (awaiting seller shipment) comes after the
+#: returned goods were received [U: the status table names no type; afterSale.operate 311 takes
+#: receipt and reshipment in one call, so the connector never leaves a case there itself].
+EXCHANGE_STATUSES: dict[str, AfterSaleStatus] = {"8": AfterSaleStatus.RETURNED}
 #: refund_status ✅ §5: 1 pending, 2 refunding, 3 refunded, 4 failed, 5 recovered (追缴成功).
 REFUND_STATUSES = {"1": "pending", "2": "refunding", "3": "refunded", "4": "failed", "5": "recovered"}
 _OPEN = frozenset({AfterSaleStatus.REQUESTED, AfterSaleStatus.APPROVED, AfterSaleStatus.AWAITING_RETURN,
@@ -268,6 +272,8 @@ def aftersale_status(raw_status: Any, raw_type: Any, refund_status: Any = None) 
         raise BadInputError(f"unknown Douyin aftersale_status {key!r}", field="aftersale_status") from None
     kind = aftersale_type(raw_type) if text(raw_type) else AfterSaleType.REFUND_ONLY
     refund = text(refund_status)
+    if kind == AfterSaleType.EXCHANGE:
+        status = EXCHANGE_STATUSES.get(key, status)
     if status == AfterSaleStatus.REFUNDED and kind in _GOODS_TYPES:
         return AfterSaleStatus.COMPLETED
     if key == "51" and refund == "3":
@@ -279,8 +285,24 @@ def aftersale_status(raw_status: Any, raw_type: Any, refund_status: Any = None) 
     return status
 
 
+def _version(value: Any) -> str | None:
+    """``update_time`` as the optimistic-lock value ``afterSale.operate`` takes back (the official SDK's
+    afterSale.Detail field notes: use it as operate ``update_time``), kept as the digits the platform sent."""
+    raw = text(value)
+    return raw if raw and raw != "0" else None
+
+
+def _case_extra(info: dict[str, Any], raw_type: Any, **more: Any) -> dict[str, str]:
+    """Values a write-back needs and the hub does not interpret, as strings (empty ones dropped):
+    the raw type (operate's codes differ per type), ``refund_status``, and ``more``."""
+    extra = {"aftersale_type": text(raw_type), "refund_status": text(info.get("refund_status"))}
+    extra.update({key: text(value) for key, value in more.items()})
+    return {key: value for key, value in extra.items() if value}
+
+
 def map_aftersale_list_item(item: dict[str, Any], shop: str) -> AfterSale:
-    """An ``afterSale.List`` item (``aftersale_info`` + ``order_info``) → ``contracts.AfterSale``."""
+    """An ``afterSale.List`` item (``aftersale_info`` + ``order_info``) → ``contracts.AfterSale``.
+    The list gives no paid amount, reason text or evidence: ``afterSale.Detail`` does."""
     info = item.get("aftersale_info") or {}
     order_info = item.get("order_info") or {}
     aftersale_id = text(info.get("aftersale_id"))
@@ -296,12 +318,13 @@ def map_aftersale_list_item(item: dict[str, Any], shop: str) -> AfterSale:
         for rel in order_info.get("related_order_info") or []
     ]
     tracking = text(info.get("return_logistics_code")) or None
+    raw_type = info.get("aftersale_type")
     return AfterSale(
         ref=ChannelRef(platform=PLATFORM, shop=shop, external_id=aftersale_id),
         order_ref=ChannelRef(platform=PLATFORM, shop=shop,
                              external_id=text(order_info.get("shop_order_id")) or text(info.get("related_id"))),
-        type=aftersale_type(info.get("aftersale_type")),
-        status=aftersale_status(info.get("aftersale_status"), info.get("aftersale_type"), info.get("refund_status")),
+        type=aftersale_type(raw_type),
+        status=aftersale_status(info.get("aftersale_status"), raw_type, info.get("refund_status")),
         raw_status=text(info.get("aftersale_status")),
         refund_amount=fen(info.get("refund_amount")),
         lines=lines,
@@ -309,12 +332,40 @@ def map_aftersale_list_item(item: dict[str, Any], shop: str) -> AfterSale:
         return_tracking_number=tracking,
         created_at=applied,
         updated_at=from_unix(info.get("update_time")) or applied,
+        deadline=from_unix(info.get("status_deadline")),
+        version=_version(info.get("update_time")),
+        extra=_case_extra(info, raw_type),
     )
+
+
+def _paid_for(sku_orders: list[dict[str, Any]]) -> Money | None:
+    """What the buyer paid for the case's sub-orders (``pay_amount``, fen), when the detail says.
+    [U] Whether freight (``post_amount``) may be refunded on top is not documented: not added."""
+    amounts = [sku.get("pay_amount") for sku in sku_orders if text(sku.get("pay_amount"))]
+    return fen(sum(int(text(a)) for a in amounts)) if amounts else None
+
+
+def exchange_sku_of(info: dict[str, Any]) -> str | None:
+    """``exchange_sku_info``: the merchant code (``code``, else ``out_sku_id``), else the platform's
+    words (name and spec) for what the buyer wants instead."""
+    sku = info.get("exchange_sku_info") or {}
+    if not isinstance(sku, dict):
+        return None
+    code = text(sku.get("code")) or optional_id(sku.get("out_sku_id"))
+    words = " ".join(part for part in (text(sku.get("name")), text(sku.get("spec_desc"))) if part)
+    return code or words or None
+
+
+def evidence_urls(value: Any) -> list[str]:
+    """``evidence[]`` (≤8 image URLs): plain strings, or objects with ``url`` [U: both seen]."""
+    urls = [text(item.get("url")) if isinstance(item, dict) else text(item) for item in value or []]
+    return [url for url in urls if url]
 
 
 def map_aftersale_detail(data: dict[str, Any], shop: str) -> AfterSale:
     """``afterSale.Detail`` data (``process_info.after_sale_info`` + ``order_info``) → ``AfterSale``.
-    Ids are int64 here (strings in List): both become strings."""
+    Ids are int64 here (strings in List): both become strings. ``update_time`` is the case's
+    ``version`` (operate's optimistic lock), ``status_deadline`` its ``deadline``."""
     process = data.get("process_info") or {}
     info = process.get("after_sale_info") or {}
     order_info = data.get("order_info") or {}
@@ -324,21 +375,25 @@ def map_aftersale_detail(data: dict[str, Any], shop: str) -> AfterSale:
     applied = from_unix(info.get("apply_time"))
     if applied is None:
         raise BadInputError(f"Douyin after-sale {aftersale_id} without apply_time", field="apply_time")
-    returned = ((process.get("logistics_info") or {}).get("return") or {})
+    logistics = process.get("logistics_info") or {}
+    returned = logistics.get("return") or {}
+    exchange = logistics.get("exchange") or {}
     tracking = text(returned.get("tracking_no")) or None
+    sku_orders = list(order_info.get("sku_order_infos") or [])
     lines = [
         AfterSaleLine(line_external_id=optional_id(sku.get("sku_order_id")),
                       merchant_sku=text(sku.get("shop_sku_code")) or None,
                       quantity=int(text(sku.get("after_sale_item_count")) or text(sku.get("item_quantity")) or 0))
-        for sku in order_info.get("sku_order_infos") or []
+        for sku in sku_orders
     ]
     amount = info.get("real_refund_amount") or info.get("refund_total_amount")
+    raw_type = info.get("after_sale_type")
+    sku_info = info.get("exchange_sku_info") or {}
     return AfterSale(
         ref=ChannelRef(platform=PLATFORM, shop=shop, external_id=aftersale_id),
         order_ref=ChannelRef(platform=PLATFORM, shop=shop, external_id=text(order_info.get("shop_order_id"))),
-        type=aftersale_type(info.get("after_sale_type")),
-        status=aftersale_status(info.get("after_sale_status"), info.get("after_sale_type"),
-                                info.get("refund_status")),
+        type=aftersale_type(raw_type),
+        status=aftersale_status(info.get("after_sale_status"), raw_type, info.get("refund_status")),
         raw_status=text(info.get("after_sale_status")),
         refund_amount=fen(amount),
         reason=text(info.get("reason")) or None,
@@ -347,6 +402,19 @@ def map_aftersale_detail(data: dict[str, Any], shop: str) -> AfterSale:
         return_tracking_number=tracking,
         created_at=applied,
         updated_at=from_unix(info.get("update_time")) or applied,
+        deadline=from_unix(info.get("status_deadline")),
+        version=_version(info.get("update_time")),
+        max_refund=_paid_for(sku_orders),
+        description=text(info.get("reason_remark")) or None,
+        evidence=evidence_urls(info.get("evidence")),
+        return_courier=text(returned.get("company_code")) or text(returned.get("company_name")) or None,
+        exchange_sku=exchange_sku_of(info),
+        extra=_case_extra(
+            info, raw_type, reason_code=info.get("reason_code"), got_pkg=info.get("got_pkg"),
+            part_type=info.get("part_type"), return_address_id=optional_id(info.get("return_address_id")),
+            return_company_name=returned.get("company_name"),
+            exchange_sku_id=optional_id(sku_info.get("sku_id")) if isinstance(sku_info, dict) else None,
+            exchange_tracking_number=exchange.get("tracking_no"), exchange_courier=exchange.get("company_code")),
     )
 
 

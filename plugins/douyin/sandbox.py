@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, ClassVar
 
 import httpx
@@ -35,6 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hub.plugin_api import sandbox_ids, serve_in_thread
+from plugins.douyin import sandbox_aftersales
 from plugins.douyin.client import TOKEN_METHODS, canonical_json
 from plugins.douyin.push import encode_messages, event_sign
 from plugins.douyin.sandbox_api import HANDLERS
@@ -129,14 +131,16 @@ class DouyinSandbox:
     async def demo_step(self, shop: str) -> None:
         """A buyer's move, never the shop's (the hub fulfils the demo's orders): pay an order, now
         and then ask for a refund before it ships (aftersale type 2), or place a new order."""
-        orders = list(self.book.shop(shop).orders.values())
+        state = self.book.shop(shop)
+        orders = list(state.orders.values())
+        with_case = {case.order_id for case in state.aftersales.values()}  # one open case per sub-order
         unpaid = [o.order_id for o in orders if o.status == "1"]
-        waiting = [o.order_id for o in orders if o.status == "2"]
+        waiting = [o.order_id for o in orders if o.status == "2" and o.order_id not in with_case]
         roll = self._rng.random()
         if unpaid and roll < 0.3:
             self.advance_order(shop, self._rng.choice(unpaid))
         elif waiting and roll < 0.33:
-            self.create_aftersale(shop, self._rng.choice(waiting), 2)
+            self.create_aftersale(shop, self._rng.choice(waiting), "refund_only")
         else:
             codes = list(self.demo_skus)
             self.create_order(shop, self._rng.choice(codes), self._rng.randint(1, 2),
@@ -158,13 +162,65 @@ class DouyinSandbox:
         self.book.cancel(shop, external_id)
         self._queue_events()
 
-    def create_aftersale(self, shop: str, order_id: str, aftersale_type: int = 2) -> str:
-        aftersale_id = self.book.create_aftersale(shop, order_id, aftersale_type)
+    # ------------------------------------------------------------------ after-sales (uniform surface)
+
+    def create_aftersale(self, shop: str, order_id: str, kind: str | int = "refund_only", *,
+                         amount: Decimal | str | None = None, reason: str | None = None,
+                         aftersale_type: int | None = None) -> str:
+        """The buyer opens a case on a paid (or shipped) order: ``kind`` "refund_only" (Douyin type
+        2 before shipping, 1 after) | "return_and_refund" (0) | "exchange" (3), or a Douyin
+        ``aftersale_type`` (also as ``aftersale_type=``, the older spelling). ``amount`` in yuan
+        (default: what was paid for the sub-order; more is a ``ValueError``). Pushes 200."""
+        chosen: str | int = aftersale_type if aftersale_type is not None else kind
+        amount_fen = None if amount is None else int((Decimal(str(amount)) * 100).to_integral_value())
+        aftersale_id = sandbox_aftersales.open_case(self.book, shop, order_id, chosen, amount_fen=amount_fen,
+                                                    reason=reason)
         self._queue_events()
         return aftersale_id
 
+    def buyer_returns_goods(self, shop: str, case_id: str, *, tracking_number: str = "SF1000000001",
+                            company: str = "SF") -> None:
+        """The buyer ships the goods back (only after the seller agreed): 7 → 11, push 203."""
+        sandbox_aftersales.buyer_returns(self.book, shop, case_id, tracking_number, company)
+        self._queue_events()
+
+    def buyer_receives_replacement(self, shop: str, case_id: str) -> None:
+        """The buyer confirms the exchange's replacement arrived: 13 → 14."""
+        sandbox_aftersales.buyer_receives(self.book, shop, case_id)
+        self._queue_events()
+
+    def buyer_modifies_aftersale(self, shop: str, case_id: str, *, amount: Decimal | str | None = None,
+                                 remark: str | None = None) -> None:
+        """The buyer changes a waiting (or refused) request: its ``update_time`` moves, push 208."""
+        amount_fen = None if amount is None else int((Decimal(str(amount)) * 100).to_integral_value())
+        sandbox_aftersales.buyer_modifies(self.book, shop, case_id, amount_fen=amount_fen, remark=remark)
+        self._queue_events()
+
+    def buyer_cancels_aftersale(self, shop: str, case_id: str) -> None:
+        """The buyer withdraws an open case (→ 28, push 207)."""
+        sandbox_aftersales.buyer_cancels(self.book, shop, case_id)
+        self._queue_events()
+
+    def require_backend(self, shop: str, case_id: str) -> None:
+        """From now on ``afterSale.operate`` refuses this case with 11001 (only the 抖店 back office
+        may decide it, as the platform does for some cases)."""
+        with self.book.lock:
+            self.book.shop(shop).aftersales[str(case_id)].backend_only = True
+
+    def aftersale_raw(self, shop: str, case_id: str) -> dict[str, Any]:
+        """The case as ``afterSale.Detail`` answers now (``process_info``, ``order_info``), plus the
+        seller's refusal as sent (``refusal``) and the change log (``records``)."""
+        with self.book.lock:
+            case = self.book.shop(shop).aftersales[str(case_id)]
+            raw = sandbox_aftersales.render_detail(case)
+            raw["refusal"] = dict(case.refusal)
+            raw["records"] = list(case.records)
+            return raw
+
     def advance_aftersale(self, shop: str, aftersale_id: str) -> int:
-        status = self.book.advance_aftersale(shop, aftersale_id)
+        """The platform acts for a silent party (deadline passed): a waiting refund is paid, a waiting
+        return agreed, the buyer's return simulated, returned goods refunded. Returns the status."""
+        status = sandbox_aftersales.platform_advances(self.book, shop, aftersale_id)
         self._queue_events()
         return status
 
@@ -427,8 +483,36 @@ class DouyinSandbox:
 
         async def aftersales(request: Request) -> Response:
             args = await body(request)
-            return JSONResponse({"aftersale_id": self.create_aftersale(args["shop"], str(args["order_id"]),
-                                                                       int(args.get("type", 2)))})
+            kind = args.get("kind") or int(args.get("type", 2))
+            try:
+                case_id = self.create_aftersale(args["shop"], str(args["order_id"]), kind, amount=args.get("amount"),
+                                                reason=args.get("reason"))
+            except ValueError as exc:
+                return JSONResponse({"error": str(exc)}, status_code=409)
+            return JSONResponse({"aftersale_id": case_id})
+
+        async def aftersale_move(request: Request) -> Response:
+            args = await body(request)
+            move = request.path_params["move"]
+            try:
+                if move == "return":
+                    self.buyer_returns_goods(args["shop"], str(args["case_id"]),
+                                             tracking_number=args.get("tracking_number", "SF1000000001"),
+                                             company=args.get("company", "SF"))
+                elif move == "receive":
+                    self.buyer_receives_replacement(args["shop"], str(args["case_id"]))
+                else:
+                    return JSONResponse({"error": f"unknown move {move!r}"}, status_code=404)
+            except (ValueError, KeyError) as exc:
+                return JSONResponse({"error": str(exc)}, status_code=409)
+            return JSONResponse(self.aftersale_raw(args["shop"], str(args["case_id"])))
+
+        async def aftersale_raw(request: Request) -> Response:
+            q = request.query_params
+            try:
+                return JSONResponse(self.aftersale_raw(q.get("shop", ""), q.get("case_id", "")))
+            except KeyError:
+                return JSONResponse({"error": "no such after-sale"}, status_code=404)
 
         async def faults(request: Request) -> Response:
             args = await body(request)
@@ -475,6 +559,8 @@ class DouyinSandbox:
             Route("/_sandbox/orders", orders, methods=["POST"]),
             Route("/_sandbox/orders/advance", advance, methods=["POST"]),
             Route("/_sandbox/aftersales", aftersales, methods=["POST"]),
+            Route("/_sandbox/aftersales/raw", aftersale_raw, methods=["GET"]),
+            Route("/_sandbox/aftersales/{move}", aftersale_move, methods=["POST"]),
             Route("/_sandbox/faults", faults, methods=["POST"]),
             Route("/_sandbox/stock", stock, methods=["GET"]),
             Route("/_sandbox/push_mode", push_mode, methods=["POST"]),

@@ -2,7 +2,8 @@
 
 Each takes the emulated shop and the decoded ``param_json`` and returns the envelope's ``data``,
 or raises ``ApiFailure`` with the code a real gateway would use. Not for signatures, tokens or
-faults (``sandbox.py`` checks those before dispatching here).
+faults (``sandbox.py`` checks those before dispatching here); the after-sale methods live in
+``sandbox_aftersales``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from plugins.douyin.sandbox_aftersales import aftersale_detail, aftersale_list, operate, reject_reason_code_list
 from plugins.douyin.sandbox_listings import product_list_v2
 from plugins.douyin.sandbox_shop import (
     SANDBOX_COMPANIES,
@@ -190,25 +192,6 @@ def sku_list(book: ShopBook, shop: EmulatedShop, params: dict[str, Any]) -> Any:
                 for s in shop.skus.values() if s.product_id == product_id]
 
 
-def aftersale_list(book: ShopBook, shop: EmulatedShop, params: dict[str, Any]) -> Any:
-    page, size = _page(params)
-    lo, hi = _int(params, "update_start_time", 0), _int(params, "update_end_time", 2**62)
-    with book.lock:
-        chosen = sorted((c for c in shop.aftersales.values() if lo <= c.updated <= hi),
-                        key=lambda c: (c.updated, c.aftersale_id))
-        window = chosen[page * size:(page + 1) * size]
-        return {"items": [book.render_aftersale(c) for c in window], "has_more": (page + 1) * size < len(chosen),
-                "total": len(chosen), "page": page, "size": size}
-
-
-def aftersale_detail(book: ShopBook, shop: EmulatedShop, params: dict[str, Any]) -> Any:
-    with book.lock:
-        case = shop.aftersales.get(str(params.get("after_sale_id") or ""))
-        if case is None:
-            raise ApiFailure(50002, "isv.business-failed", "售后单不存在", str(params.get("after_sale_id")))
-        return book.render_aftersale_detail(case)
-
-
 HANDLERS: dict[str, Handler] = {
     "order.searchList": search_list,
     "order.orderDetail": order_detail,
@@ -222,6 +205,8 @@ HANDLERS: dict[str, Handler] = {
     "product.listV2": product_list_v2,
     "afterSale.List": aftersale_list,
     "afterSale.Detail": aftersale_detail,
+    "afterSale.operate": operate,
+    "afterSale.rejectReasonCodeList": reject_reason_code_list,
     "logistics.newCreateOrder": new_create_order,
     "logistics.cancelOrder": cancel_order,
 }

@@ -94,6 +94,10 @@ class ShopOrder:
 
 @dataclass
 class AfterSaleCase:
+    """One emulated after-sale (``sandbox_aftersales`` moves it). ``updated`` is the platform's
+    ``update_time``, the optimistic lock ``afterSale.operate`` checks; ``deadline`` its
+    ``status_deadline``."""
+
     aftersale_id: str
     order_id: str
     sub_order: SkuOrder
@@ -103,6 +107,22 @@ class AfterSaleCase:
     refund_fen: int
     applied: int
     updated: int
+    deadline: int = 0
+    reason: str = "不想要了"
+    reason_code: int = 1
+    reason_remark: str = ""
+    evidence: list[str] = field(default_factory=list)
+    got_pkg: int = 0
+    return_address_id: str = ""
+    #: ``logistics_info.return`` / ``.exchange``: ``{tracking_no, company_code, company_name, logistics_time}``.
+    return_logistics: dict[str, Any] = field(default_factory=dict)
+    exchange_logistics: dict[str, Any] = field(default_factory=dict)
+    #: The seller's refusal as sent: ``reject_reason_code``, ``reason``, ``remark``, ``evidence``.
+    refusal: dict[str, Any] = field(default_factory=dict)
+    #: Cases the platform will only let the 抖店 back office decide (operate answers 11001).
+    backend_only: bool = False
+    #: What each change did, newest last (``record_logs_list``-like, for asserts).
+    records: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -133,7 +153,7 @@ class ShopBook:
         self._orders = sandbox_ids(6_918_000_000_000_000_001, 1_000)
         self._products = sandbox_ids(3_610_000_000_000_000_001)
         self._skus = sandbox_ids(1_750_000_000_000_000_001)
-        self._aftersales = sandbox_ids(7_301_000_000_000_000_001)
+        self.aftersale_ids = sandbox_ids(7_301_000_000_000_000_001)
 
     def now(self) -> int:
         return int(self.clock())
@@ -239,40 +259,6 @@ class ShopBook:
     def pay_fen(order: ShopOrder) -> int:
         return sum(ln.sku.price_fen * ln.quantity for ln in order.lines) + order.post_fen
 
-    # -- after-sales -----------------------------------------------------------------------------
-
-    def create_aftersale(self, shop_name: str, order_id: str, kind: int = 2) -> str:
-        with self.lock:
-            shop = self.shop(shop_name)
-            order = self.order(shop_name, order_id)
-            line = order.lines[0]
-            now = self.now()
-            case = AfterSaleCase(str(next(self._aftersales)), order.order_id, line, kind, 6, 1,
-                                 line.sku.price_fen * line.quantity, now, now)
-            shop.aftersales[case.aftersale_id] = case
-            self._aftersale_event(shop, "200", case)
-            return case.aftersale_id
-
-    def advance_aftersale(self, shop_name: str, aftersale_id: str) -> int:
-        """6 → 12 (success, refunded) for refunds; 6 → 7 → 11 → 12 for returns."""
-        with self.lock:
-            shop = self.shop(shop_name)
-            case = shop.aftersales[str(aftersale_id)]
-            step = {6: 7 if case.type == 0 else 12, 7: 11, 11: 12}.get(case.status)
-            if step is None:
-                return case.status
-            case.status, case.updated = step, self.now()
-            if step == 12:
-                case.refund_status = 3
-            self._aftersale_event(shop, "206" if step == 12 else "201", case)
-            return case.status
-
-    def _aftersale_event(self, shop: EmulatedShop, tag: str, case: AfterSaleCase) -> None:
-        self.events.append((shop.name, tag, {
-            "aftersale_id": int(case.aftersale_id), "aftersale_status": case.status,
-            "aftersale_type": case.type, "p_id": int(case.order_id), "s_id": int(case.sub_order.order_id),
-            "refund_amount": case.refund_fen, "shop_id": shop.shop_id, "update_time": case.updated}))
-
     # -- rendering -------------------------------------------------------------------------------
 
     def render_order(self, shop: EmulatedShop, order: ShopOrder) -> dict[str, Any]:
@@ -313,35 +299,4 @@ class ShopBook:
             "after_sale_info": {"after_sale_status": 0, "after_sale_type": 0, "refund_status": 0},
             "inventory_list": [{"warehouse_id": "0", "out_warehouse_id": "", "count": line.quantity}],
             "given_product_type": "MASTER",
-        }
-
-    @staticmethod
-    def render_aftersale(case: AfterSaleCase) -> dict[str, Any]:
-        return {
-            "aftersale_info": {
-                "aftersale_id": case.aftersale_id, "aftersale_type": case.type, "aftersale_status": case.status,
-                "related_id": case.sub_order.order_id, "apply_time": case.applied, "update_time": case.updated,
-                "status_deadline": case.updated + 172800, "refund_amount": case.refund_fen, "refund_post_amount": 0,
-                "refund_status": case.refund_status, "aftersale_refund_type": 0, "return_logistics_code": "",
-                "create_time": case.applied, "aftersale_num": case.sub_order.quantity},
-            "order_info": {"shop_order_id": case.order_id, "related_order_info": [{
-                "sku_order_id": case.sub_order.order_id, "shop_sku_code": case.sub_order.sku.code,
-                "aftersale_item_num": case.sub_order.quantity, "item_num": case.sub_order.quantity,
-                "product_id": int(case.sub_order.sku.product_id), "order_status": 2}]},
-        }
-
-    @staticmethod
-    def render_aftersale_detail(case: AfterSaleCase) -> dict[str, Any]:
-        return {
-            "process_info": {"after_sale_info": {
-                "after_sale_id": int(case.aftersale_id), "after_sale_status": case.status,
-                "after_sale_type": case.type, "refund_status": case.refund_status,
-                "refund_total_amount": case.refund_fen, "real_refund_amount": case.refund_fen if
-                case.refund_status == 3 else 0, "apply_time": case.applied, "update_time": case.updated,
-                "reason": "不想要了", "reason_code": 1, "need_return_count": 0},
-                "logistics_info": {"return": {"tracking_no": "", "company_name": "", "company_code": ""}}},
-            "order_info": {"shop_order_id": int(case.order_id), "sku_order_infos": [{
-                "sku_order_id": int(case.sub_order.order_id), "shop_sku_code": case.sub_order.sku.code,
-                "item_quantity": case.sub_order.quantity, "after_sale_item_count": case.sub_order.quantity,
-                "sku_id": int(case.sub_order.sku.sku_id), "product_id": int(case.sub_order.sku.product_id)}]},
         }

@@ -64,12 +64,14 @@ def test_every_aftersale_type_maps(raw: int, expected: AfterSaleType) -> None:
     [
         (6, 2, 1, AfterSaleStatus.REQUESTED),
         (7, 0, 1, AfterSaleStatus.AWAITING_RETURN),
-        (8, 3, 0, AfterSaleStatus.APPROVED),
+        (8, 3, 0, AfterSaleStatus.RETURNED),  # exchange: goods back, replacement not yet sent [U]
+        (8, 7, 0, AfterSaleStatus.APPROVED),  # resend agreed, awaiting the seller's parcel
         (11, 0, 1, AfterSaleStatus.RETURNED),
         (12, 2, 3, AfterSaleStatus.REFUNDED),
         (12, 3, 0, AfterSaleStatus.COMPLETED),  # an exchange succeeds without a refund
         (12, 7, 0, AfterSaleStatus.COMPLETED),
-        (13, 3, 0, AfterSaleStatus.APPROVED),
+        (13, 3, 0, AfterSaleStatus.REPLACEMENT_SHIPPED),
+        (13, 7, 0, AfterSaleStatus.REPLACEMENT_SHIPPED),
         (14, 3, 0, AfterSaleStatus.COMPLETED),
         (27, 0, 1, AfterSaleStatus.REJECTED),
         (28, 2, 1, AfterSaleStatus.CLOSED),  # buyer withdrew: refund_status stays 1 (§5)
