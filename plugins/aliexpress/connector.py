@@ -37,7 +37,8 @@ from contracts.listings import ListingPage
 from hub.plugin_api import AuthorizationError, BadInputError, NotFoundError, PermanentError, RetryableError, map_each
 from plugins.aliexpress import listings as ae_listings
 from plugins.aliexpress.client import DEFAULT_IOP_URL, DEFAULT_TOP_URL, AliExpressClient, DailyQuota
-from plugins.aliexpress.mapping import format_pacific, listed, map_issue, map_order, shipped_tracking_numbers
+from plugins.aliexpress.issue_mapping import map_issue
+from plugins.aliexpress.mapping import format_pacific, listed, map_order, shipped_tracking_numbers
 from plugins.aliexpress.push import AE_ORDER_TOPICS, from_tmc
 from plugins.taobao.client import TopClient
 from plugins.taobao.tmc import CONSUME_MAX, CONSUME_MIN, TmcConsumer
