@@ -49,6 +49,8 @@ ISSUE_ACTIONS = frozenset({AfterSaleAction.APPROVE_REFUND, AfterSaleAction.AGREE
 #: answer" ones before any return or platform decision].
 ANSWERABLE = frozenset({"wait_for_seller_response", "wait_for_buyer_response", "wait_for_your_response",
                         "wait_for_your_evidence"})
+#: A seller solution in one of these still stands (waits for the buyer, or was taken).
+STANDING = frozenset({"wait_buyer_accept", "wait_buyer_and_seller_accept"}) | REACHED_SOLUTION
 #: Buyer solution statuses the seller can still agree to.
 AGREEABLE = frozenset({"wait_seller_accept", "wait_buyer_and_seller_accept"})
 _NO_RETURN_API = ("AliExpress has no seller API for returned goods (aliexpress.issue.* offers agree, save and "
@@ -163,7 +165,7 @@ class IssueDecision:
         """Add (or change) the seller's solution; done when one with this type and amount is there."""
         mine = seller_solution(detail)
         if mine is not None and mine.get("solution_type") == kind and _same(solution_refund(mine), amount) \
-                and mine.get("status") not in ("buyer_refused", "seller_accept_and_buyer_refused"):
+                and mine.get("status") in STANDING:
             return "this counter-proposal is already at AliExpress"
         self._check_answerable(detail, buyer, agreeing=False)
         dto: dict[str, Any] = {"issue_id": int(self.issue_id) if self.issue_id.isdigit() else self.issue_id,

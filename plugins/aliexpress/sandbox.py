@@ -26,7 +26,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -39,7 +38,7 @@ from hub.plugin_api import sandbox_ids
 from plugins.aliexpress.client import BEIJING, iop_sign, response_key, seconds_until_beijing_midnight
 from plugins.aliexpress.mapping import format_pacific, parse_pacific
 from plugins.aliexpress.sandbox_errors import SandboxError
-from plugins.aliexpress.sandbox_issues import IssueDesk, SbIssue, Upload
+from plugins.aliexpress.sandbox_issues import IssueControls, IssueDesk, SbIssue, Upload
 from plugins.aliexpress.sandbox_listings import listing_handlers
 from plugins.taobao.signing import sign_top
 from plugins.taobao.top_gateway import simplified, without_empties
@@ -108,7 +107,7 @@ async def _form(request: Request) -> tuple[dict[str, str], dict[str, Upload]]:
     return out, files
 
 
-class AliExpressSandbox:
+class AliExpressSandbox(IssueControls):
     """The emulator. ``app`` is ASGI; serve it with ``hub.plugin_api.serve_in_thread``."""
 
     platform = "aliexpress"
@@ -240,57 +239,6 @@ class AliExpressSandbox:
             pid = product_id or str(next(self._products))
             box.listings.setdefault(pid, {})[merchant_sku] = NEW_LISTING_STOCK
             return pid
-
-    # -- the after-sale control surface (issues; see ``sandbox_issues``) ------------------------------
-
-    def create_aftersale(self, shop: str, order_id: str, kind: str, *, amount: Decimal | str | None = None,
-                         reason: str | None = None) -> str:
-        """The buyer opens an issue on a paid order: ``refund_only`` or ``return_and_refund``
-        (``exchange`` raises ``ValueError``: AliExpress has none). No push: no issue topic is known."""
-        with self._lock:
-            order = self._shop(shop).orders[order_id]
-            return self.issue_desk.open(self._shop(shop), order, kind, None if amount is None else Decimal(str(amount)),
-                                        reason)
-
-    def open_issue(self, shop: str, order_id: str, reason: str = "Item not received") -> str:
-        """A refund-only issue for the whole order (kept for the older tests and the demo)."""
-        return self.create_aftersale(shop, order_id, "refund_only", reason=reason)
-
-    def buyer_returns_goods(self, shop: str, case_id: str, *, tracking_number: str = "SF1000000001",
-                            company: str = "SF") -> None:
-        with self._lock:
-            self.issue_desk.buyer_returns_goods(self._issue(shop, case_id), tracking_number, company)
-
-    def buyer_receives_replacement(self, shop: str, case_id: str) -> None:
-        raise ValueError("AliExpress has no exchange: there is no replacement to receive")
-
-    def aftersale_raw(self, shop: str, case_id: str) -> dict[str, Any]:
-        """The issue as ``aliexpress.issue.detail.get`` shows it now."""
-        with self._lock:
-            return self.issue_desk.detail(self._issue(shop, case_id))
-
-    def return_delivered(self, shop: str, case_id: str) -> None:
-        """The returned parcel reached the seller: AliExpress refunds (it has no seller "received" API) [U]."""
-        with self._lock:
-            self.issue_desk.return_delivered(self._issue(shop, case_id))
-
-    def buyer_modifies_solution(self, shop: str, case_id: str, amount: Decimal | str) -> None:
-        with self._lock:
-            self.issue_desk.buyer_modifies_solution(self._issue(shop, case_id), Decimal(str(amount)))
-
-    def buyer_answers_seller(self, shop: str, case_id: str, *, accept: bool = True) -> None:
-        with self._lock:
-            self.issue_desk.buyer_answers_seller(self._issue(shop, case_id), accept=accept)
-
-    def buyer_cancels_issue(self, shop: str, case_id: str) -> None:
-        with self._lock:
-            self.issue_desk.buyer_cancels(self._issue(shop, case_id))
-
-    def _issue(self, shop: str, case_id: str) -> SbIssue:
-        issue = self._shop(shop).issues.get(case_id)
-        if issue is None:
-            raise KeyError(f"shop {shop!r} has no issue {case_id!r}")
-        return issue
 
     def _shop(self, shop: str) -> SbShop:
         with self._lock:

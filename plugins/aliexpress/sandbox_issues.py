@@ -2,8 +2,9 @@
 ``issue_status`` × ``reverse_detail_status`` as the seller and the buyer act, with solution
 versions, seller deadlines (``timeout_trigger_time``, US Pacific) and what the platform does when
 one passes, served as ``aliexpress.issue.issuelist.get`` / ``detail.get`` / ``solution.agree`` /
-``solution.save`` / ``image.upload``. ``AliExpressSandbox`` registers the methods and exposes the
-buyer's moves; this module keeps the state machine and checks the params.
+``solution.save`` / ``image.upload``. ``IssueDesk`` keeps the state machine and checks the
+params; ``IssueControls`` is the control surface ``AliExpressSandbox`` offers (``create_aftersale``,
+``buyer_returns_goods``, ``aftersale_raw``... ); the sandbox's gateways route the methods here.
 
 The field names and enums are the official SDK's (``AliexpressIssue*`` classes). What the sandbox
 chooses itself, the platform's public docs being silent [U]: the error codes (``isv.issue-*``,
@@ -341,6 +342,9 @@ class IssueDesk:
     def _reach(self, issue: SbIssue, solution: dict[str, Any], how: str) -> None:
         now = self._now()
         solution.update(status="reached", reached_type=how, reached_time=now, gmt_modified=now)
+        for other in (*issue.buyer_solutions, *issue.seller_solutions):
+            if other is not solution and str(other["status"]).startswith("wait_"):
+                other.update(status="reach_cancle", gmt_modified=now)  # (sic) the SDK's spelling
         if solution["solution_type"] == "return_and_refund":
             if issue.return_address_id:
                 issue.reverse, issue.timeout_type, issue.timeout_at = "wait_for_buyer_return", "", None
@@ -433,3 +437,64 @@ class IssueDesk:
             raise _refused("issue-refund-amount-error", f"refund_amount {amount} is outside 0..{issue.max_refund} "
                            "(refund_money_max)")
         return amount
+
+
+class IssueControls:
+    """The sandbox's after-sale control surface (the names every channel sandbox offers, plus
+    AliExpress's own buyer moves), mixed into ``AliExpressSandbox``: each takes its lock and hands
+    the move to its ``IssueDesk``."""
+
+    issue_desk: IssueDesk
+    _lock: Any
+
+    def _shop(self, shop: str) -> SbShop:
+        raise NotImplementedError
+
+    def create_aftersale(self, shop: str, order_id: str, kind: str, *, amount: Decimal | str | None = None,
+                         reason: str | None = None) -> str:
+        """The buyer opens an issue on a paid order: ``refund_only`` or ``return_and_refund``
+        (``exchange`` raises ``ValueError``: AliExpress has none). No push: no issue topic is known."""
+        with self._lock:
+            order = self._shop(shop).orders[order_id]
+            return self.issue_desk.open(self._shop(shop), order, kind, None if amount is None else Decimal(str(amount)),
+                                        reason)
+
+    def open_issue(self, shop: str, order_id: str, reason: str = "Item not received") -> str:
+        """A refund-only issue for the whole order (kept for the older tests and the demo)."""
+        return self.create_aftersale(shop, order_id, "refund_only", reason=reason)
+
+    def buyer_returns_goods(self, shop: str, case_id: str, *, tracking_number: str = "SF1000000001",
+                            company: str = "SF") -> None:
+        with self._lock:
+            self.issue_desk.buyer_returns_goods(self._issue(shop, case_id), tracking_number, company)
+
+    def buyer_receives_replacement(self, shop: str, case_id: str) -> None:
+        raise ValueError("AliExpress has no exchange: there is no replacement to receive")
+
+    def aftersale_raw(self, shop: str, case_id: str) -> dict[str, Any]:
+        """The issue as ``aliexpress.issue.detail.get`` shows it now."""
+        with self._lock:
+            return self.issue_desk.detail(self._issue(shop, case_id))
+
+    def return_delivered(self, shop: str, case_id: str) -> None:
+        """The returned parcel reached the seller: AliExpress refunds (it has no seller "received" API) [U]."""
+        with self._lock:
+            self.issue_desk.return_delivered(self._issue(shop, case_id))
+
+    def buyer_modifies_solution(self, shop: str, case_id: str, amount: Decimal | str) -> None:
+        with self._lock:
+            self.issue_desk.buyer_modifies_solution(self._issue(shop, case_id), Decimal(str(amount)))
+
+    def buyer_answers_seller(self, shop: str, case_id: str, *, accept: bool = True) -> None:
+        with self._lock:
+            self.issue_desk.buyer_answers_seller(self._issue(shop, case_id), accept=accept)
+
+    def buyer_cancels_issue(self, shop: str, case_id: str) -> None:
+        with self._lock:
+            self.issue_desk.buyer_cancels(self._issue(shop, case_id))
+
+    def _issue(self, shop: str, case_id: str) -> SbIssue:
+        issue = self._shop(shop).issues.get(case_id)
+        if issue is None:
+            raise KeyError(f"shop {shop!r} has no issue {case_id!r}")
+        return issue

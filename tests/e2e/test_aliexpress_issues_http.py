@@ -213,6 +213,25 @@ async def test_a_missed_deadline_lets_the_platform_refund(box: AliExpressSandbox
     assert raw["buyer_solution_list"]["solution_api_dto"][0]["reached_type"] == "seller_reponse_timeout"
 
 
+async def test_a_refused_counter_proposal_goes_to_mediation_and_a_missed_receipt_refunds(
+        box: AliExpressSandbox, channel: AliExpressChannel) -> None:
+    case = await opened(box, channel, "return_and_refund")
+    await channel.decide_aftersale(case, decision(AfterSaleAction.AGREE_RETURN, refund_amount=usd("20.00"),
+                                                  return_address=ReturnAddress(address_id="RA-77")))
+    box.buyer_answers_seller(SHOP, case.ref.external_id, accept=False)
+    mediated = await channel.get_aftersale(case.ref.external_id)
+    assert (mediated.status, mediated.raw_status) == (AfterSaleStatus.REJECTED, "processing/wait_for_AE_feedback")
+    other = await opened(box, channel, "return_and_refund")
+    await channel.decide_aftersale(other, decision(AfterSaleAction.AGREE_RETURN, "k-3",
+                                                   return_address=ReturnAddress(address_id="RA-77")))
+    box.buyer_returns_goods(SHOP, other.ref.external_id)
+    back = await channel.get_aftersale(other.ref.external_id)
+    assert back.deadline is not None and back.extra["timeout_type"] == "WAIT_RECEIVE_ITEM_TIMEOUT"
+    passed = back.deadline + timedelta(seconds=1)
+    box.issue_clock = lambda: passed
+    assert (await channel.get_aftersale(other.ref.external_id)).status == AfterSaleStatus.REFUNDED
+
+
 def test_aliexpress_has_no_exchange(box: AliExpressSandbox) -> None:
     order_id = box.create_order(SHOP, "AE-ISSUE-SKU", 1)
     with pytest.raises(ValueError, match="no exchange"):
