@@ -110,6 +110,7 @@ class IssueDecision:
     async def _approve_refund(self, detail: dict[str, Any]) -> str | None:
         buyer = self._buyer(detail)
         if buyer.get("solution_type") != "refund":
+            self._check_answerable(detail, buyer, agreeing=False)  # a changed solution is stale, not bad input
             raise BadInputError(f"{self.where}: the buyer asks {buyer.get('solution_type')}; agree to the return "
                                 "(agree_return) or refuse — AliExpress changes a solution's type only for an item "
                                 "not as described", field="action")
@@ -121,6 +122,7 @@ class IssueDecision:
     async def _agree_return(self, detail: dict[str, Any]) -> str | None:
         buyer = self._buyer(detail)
         if buyer.get("solution_type") != "return_and_refund":
+            self._check_answerable(detail, buyer, agreeing=False)
             raise BadInputError(f"{self.where}: the buyer asks a refund without return; approve or refuse it "
                                 "(AliExpress changes a solution's type only for an item not as described)",
                                 field="action")
