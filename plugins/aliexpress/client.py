@@ -59,6 +59,8 @@ IOP_THROTTLE = frozenset({"ApiCallLimit", "AppCallLimit"})
 #: IOP codes meaning the seller token is invalid or expired. ``IllegalAccessToken`` is the IOP
 #: (Lazada, same platform) code [U for AliExpress]; ``InvalidSession`` mirrors TOP 27 [U].
 IOP_AUTH = frozenset({"IllegalAccessToken", "InvalidSession", "SessionExpired", "IllegalRefreshToken"})
+#: A file a call uploads: (filename, content, content type).
+UploadFile = tuple[str, bytes, str]
 _BAN_SECONDS = re.compile(r"ban will last for (\d+) more seconds", re.IGNORECASE)
 
 
@@ -259,11 +261,13 @@ class AliExpressClient:
         await self._top_client.aclose()
 
     async def call(self, method: str, params: Mapping[str, Any] | None = None, *, retry: bool = True,
-                   protocol: str | None = None) -> dict[str, Any]:
+                   protocol: str | None = None, files: Mapping[str, UploadFile] | None = None) -> dict[str, Any]:
         """Call ``method`` (dotted, or a ``/path`` system API on IOP) and return its body.
 
         ``retry=False`` for writes that must not be repeated blindly (the caller checks first).
-        ``protocol="top"`` forces the TOP gateway (TMC is only there)."""
+        ``protocol="top"`` forces the TOP gateway (TMC is only there). ``files`` (param name →
+        ``(filename, content, content type)``) makes the call multipart; files are not signed
+        (the IOP and TOP SDKs leave file params out of the signature)."""
         use = protocol or self.protocol
         where = f"shop {self.label!r}: AliExpress {method}"
 
@@ -273,9 +277,11 @@ class AliExpressClient:
             if self._throttle is not None:
                 await self._throttle()
             try:
+                if use == "top" and files:
+                    return await self._top_upload(method, params or {}, files)
                 if use == "top":
                     return await self._top(method, params or {})
-                return unwrap_response(method, await self._iop(method, params or {}), where)
+                return unwrap_response(method, await self._iop(method, params or {}, files), where)
             except QuotaBanError:
                 if self.quota is not None:
                     await self.quota.record_ban()
@@ -283,7 +289,7 @@ class AliExpressClient:
 
         return await call_with_retries(once) if retry else await once()
 
-    async def _iop(self, api: str, params: Mapping[str, Any]) -> Any:
+    async def _iop(self, api: str, params: Mapping[str, Any], files: Mapping[str, UploadFile] | None = None) -> Any:
         sys_params: dict[str, Any] = {"app_key": self.app_key, "timestamp": str(int(time.time() * 1000)),
                                       "sign_method": "sha256", "session": self._session,
                                       "partner_id": self.partner_id}
@@ -294,7 +300,7 @@ class AliExpressClient:
             sys_params.update({"method": api, "format": "json", "simplify": False})
         form = signable({**params, **sys_params})
         form["sign"] = iop_sign(api, form, self._secret)
-        return await self._post(url, form, api)
+        return await self._post(url, form, api, files)
 
     async def _top(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """One TOP-style call through the shared ``TopClient`` (its own retries and throttle off:
@@ -312,10 +318,24 @@ class AliExpressClient:
             raise RetryableError(f"shop {self.label!r}: AliExpress {method}: {type(exc).__name__} talking to the "
                                  "TOP gateway; will retry", code="transport") from exc
 
-    async def _post(self, url: str, form: dict[str, str], api: str) -> Any:
+    async def _top_upload(self, method: str, params: Mapping[str, Any],
+                          files: Mapping[str, UploadFile]) -> dict[str, Any]:
+        """A multipart TOP-style call: signed by the shared ``TopClient`` (files left out), sent
+        here because ``TopClient.call`` posts forms only, read back by its parser."""
+        form = self._top_client.request_params(method, dict(params))
+        try:
+            response = await self._http.post(self.top_url, data=form, files=dict(files))
+        except httpx.TransportError as exc:
+            raise RetryableError(f"shop {self.label!r}: AliExpress {method}: {type(exc).__name__} talking to the "
+                                 "TOP gateway; will retry", code="transport") from exc
+        return self._top_client.parse_response(method, response.status_code, response.content)
+
+    async def _post(self, url: str, form: dict[str, str], api: str,
+                    files: Mapping[str, UploadFile] | None = None) -> Any:
         where = f"shop {self.label!r}: AliExpress {api}"
         try:
-            response = await self._http.post(url, data=form)
+            response = await self._http.post(url, data=form, files=dict(files)) if files else \
+                await self._http.post(url, data=form)
         except httpx.TransportError as exc:
             # Includes read timeouts: the caller of a non-idempotent write checks the platform before
             # trying again, so retrying later is safe.

@@ -6,7 +6,8 @@ Orders: TMC ``aliexpress_order_*`` triggers (§6/§7), a safety-net poll of
 order lacks it (always for polled orders: the list carries none). Stock:
 ``aliexpress.solution.batch.product.inventory.update`` (≤20 products, ≤200 SKUs each). Shipping:
 ``aliexpress.solution.order.fulfill`` after checking the order first. Issues
-(disputes) → after-sales. Not for wire details (``client.py``) or translation (``mapping.py``).
+(disputes) → after-sales, decided through ``issue_decisions``.
+Not for wire details (``client.py``) or translation (``mapping.py``).
 """
 
 from __future__ import annotations
@@ -22,11 +23,15 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from contracts import (
     AfterSale,
+    AfterSaleAction,
+    AfterSaleDecision,
+    AfterSaleDecisionResult,
     Capability,
     ChannelStock,
     InboundMessage,
     Order,
     OrderPage,
+    RefuseReason,
     Shipment,
     ShipmentConfirmation,
     StockPushResult,
@@ -37,7 +42,9 @@ from contracts.listings import ListingPage
 from hub.plugin_api import AuthorizationError, BadInputError, NotFoundError, PermanentError, RetryableError, map_each
 from plugins.aliexpress import listings as ae_listings
 from plugins.aliexpress.client import DEFAULT_IOP_URL, DEFAULT_TOP_URL, AliExpressClient, DailyQuota
-from plugins.aliexpress.mapping import format_pacific, listed, map_issue, map_order, shipped_tracking_numbers
+from plugins.aliexpress.issue_decisions import ISSUE_ACTIONS, IssueDecision, read_issue
+from plugins.aliexpress.issue_mapping import map_issue
+from plugins.aliexpress.mapping import format_pacific, listed, map_order, shipped_tracking_numbers
 from plugins.aliexpress.push import AE_ORDER_TOPICS, from_tmc
 from plugins.taobao.client import TopClient
 from plugins.taobao.tmc import CONSUME_MAX, CONSUME_MIN, TmcConsumer
@@ -109,8 +116,10 @@ class AliExpressChannel:
     platform: ClassVar[str] = "aliexpress"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.POLL_ORDERS, Capability.GET_ORDER, Capability.MESSAGE_CHANNEL, Capability.PUSH_STOCK,
-        Capability.CONFIRM_SHIPMENT, Capability.AFTERSALES, Capability.LIST_LISTINGS,
+        Capability.CONFIRM_SHIPMENT, Capability.AFTERSALES, Capability.DECIDE_AFTERSALES, Capability.LIST_LISTINGS,
     })
+    #: Agree (refund, return), counter-propose and refuse; no API for received returns or exchanges.
+    aftersale_actions: ClassVar[frozenset[AfterSaleAction]] = ISSUE_ACTIONS
     Settings: ClassVar[type[BaseModel]] = AliExpressSettings
     #: What ``open_message_channel`` permits unless the shop's ``tmc_topics`` says otherwise.
     tmc_topics: ClassVar[tuple[str, ...]] = AE_ORDER_TOPICS
@@ -381,7 +390,8 @@ class AliExpressChannel:
         return [r for r in rows if isinstance(r, dict)]
 
     async def fetch_aftersales(self, start: datetime, end: datetime) -> list[AfterSale]:
-        """Issues modified in ``[start, end)``. The list API has no time filter (its query is
+        """Issues modified in ``[start, end)``, each read in detail (the list row has no status
+        detail, solution, deadline or version). The list API has no time filter (its query is
         status, order, buyer and paging only), so a few pages per status are read and filtered."""
         found: list[AfterSale] = []
         for status in ISSUE_STATUSES:
@@ -391,20 +401,24 @@ class AliExpressChannel:
                     if row.get("buyer_login_id") and row.get("issue_id"):
                         await self.context.state.set(f"aliexpress:issue-buyer:{row['issue_id']}",
                                                      str(row["buyer_login_id"]))
-                    issue = map_issue(row, self.shop)
-                    if start <= issue.updated_at < end:
-                        found.append(issue)
+                    listed_issue = map_issue(row, self.shop)
+                    if start <= listed_issue.updated_at < end:
+                        found.append(await self.get_aftersale(listed_issue.ref.external_id))
                 if len(rows) < 50:
                     break
         return found
 
     async def get_aftersale(self, external_id: str) -> AfterSale:
-        params: dict[str, Any] = {"issue_id": external_id}
         buyer = await self.context.state.get(f"aliexpress:issue-buyer:{external_id}")
-        if buyer:
-            params["buyer_login_id"] = buyer
-        body = await self.client.call("aliexpress.issue.detail.get", params)
-        detail = body.get("result_object")
-        if not isinstance(detail, dict):
-            raise NotFoundError(f"shop {self.shop!r}: AliExpress issue {external_id} not found")
+        detail = await read_issue(self.client.call, self.shop, external_id, buyer)
         return map_issue(detail, self.shop, issue_id=external_id)
+
+    async def decide_aftersale(self, case: AfterSale, decision: AfterSaleDecision) -> AfterSaleDecisionResult:
+        """Agree, counter-propose or refuse through ``aliexpress.issue.solution.*`` and
+        ``…image.upload`` (``plugins.aliexpress.issue_decisions``); the other actions have no
+        AliExpress API and come back ``written_back=False`` with a note."""
+        return await IssueDecision(self.client.call, self.shop, case, decision).run()
+
+    async def aftersale_refuse_reasons(self, case: AfterSale) -> list[RefuseReason]:
+        """None: AliExpress takes a refusal's reason as free text (``solution_context``)."""
+        return []

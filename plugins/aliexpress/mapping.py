@@ -4,9 +4,9 @@ Orders come in two shapes and both map here: the list/TMC-era ``order_dto`` of
 ``aliexpress.solution.order.get`` (``order_id``, ``pay_amount``, ``product_list.order_product_dto[]``,
 §7/§8 [C: OT, RC]) and the detail ``result.data`` of ``aliexpress.solution.order.info.get``
 (``id``, ``order_amount``, ``child_order_list[]``, ``receipt_address``, ``order_end_reason`` [C: OT]).
-Issues (disputes) from ``aliexpress.issue.issuelist.get`` / ``aliexpress.issue.detail.get`` map
-to ``AfterSale``. AliExpress API times are US Pacific wall-clock strings (§7): converted here with
-``America/Los_Angeles``, so daylight saving is handled. Money stays in its own currency. No I/O.
+Issues (disputes) map in ``issue_mapping.py``. AliExpress API times are US Pacific wall-clock
+strings (§7): converted here with ``America/Los_Angeles``, so daylight saving is handled.
+Money stays in its own currency. No I/O.
 """
 
 from __future__ import annotations
@@ -19,10 +19,6 @@ from zoneinfo import ZoneInfo
 
 from contracts import (
     Address,
-    AfterSale,
-    AfterSaleLine,
-    AfterSaleStatus,
-    AfterSaleType,
     Buyer,
     ChannelRef,
     Money,
@@ -71,15 +67,6 @@ UNPAID_END_REASONS = frozenset({"buyer_cancel_notpay_order", "pay_timeout", "buy
 REFUNDED_END_REASONS = frozenset({"cancel_order_close_trade", "seller_send_goods_timeout", "buyer_cancel_order",
                                   "seller_accept_issue_no_goods_return", "seller_response_issue_timeout",
                                   "trade_close", "end_issue"})
-
-#: Issue status (issuelist/detail doc comment: processing, canceled_issue, finish = "dispute done,
-#: refund processed") → canonical after-sale status.
-ISSUE_STATUS_MAP: dict[str, AfterSaleStatus] = {
-    "processing": AfterSaleStatus.REQUESTED,
-    "canceled_issue": AfterSaleStatus.CLOSED,
-    "finish": AfterSaleStatus.REFUNDED,
-}
-
 
 # -- times and money ------------------------------------------------------------------------------
 
@@ -241,60 +228,6 @@ def map_order(order: Mapping[str, Any], shop: str, receipt: Mapping[str, Any] | 
         extra={**{k: order[k] for k in ("fund_status", "logistics_status", "issue_status", "frozen_status",
                                          "payment_type") if order.get(k)},
                **({"end_reason": _end_reason(order)} if _end_reason(order) else {})},
-    )
-
-
-# -- issues (disputes) → after-sales --------------------------------------------------------------
-
-
-def _buyer_solution(issue: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    block = issue.get("buyer_solution_list") or {}
-    rows = block.get("solution_api_dto") if isinstance(block, Mapping) else block
-    rows = list(rows or [])
-    return next((r for r in rows if r.get("is_default")), rows[0] if rows else None)
-
-
-def map_issue(issue: Mapping[str, Any], shop: str, issue_id: str | None = None) -> AfterSale:
-    """An issue row (issuelist ``issue_api_issue_dto``) or detail (``result_object``) → ``AfterSale``.
-
-    ``order_ref`` is the main order (``parent_order_id``; the issue's ``order_id`` is the sub-order,
-    as in the public detail sample). Times are read as US Pacific like every AE time [U]. The
-    refund asked is the buyer's default solution in the order's currency (``refund_money_post``)
-    when given, else its local-currency ``refund_money`` [U]."""
-    ident = issue_id or issue.get("issue_id") or issue.get("id")
-    if ident in (None, ""):
-        raise BadInputError("AliExpress issue without issue_id", field="issue_id")
-    raw = str(issue.get("issue_status") or "")
-    if raw not in ISSUE_STATUS_MAP:
-        raise BadInputError(f"AliExpress issue status {raw!r} is unknown to the hub", field="issue_status")
-    sub_order = issue.get("order_id")
-    main_order = issue.get("parent_order_id") or sub_order
-    if main_order in (None, ""):
-        raise BadInputError(f"AliExpress issue {ident} names no order", field="parent_order_id")
-    solution = _buyer_solution(issue)
-    amount = None
-    if solution:
-        if solution.get("refund_money_post") not in (None, "") and solution.get("refund_money_post_currency"):
-            amount = Money(amount=str(solution["refund_money_post"]), currency=solution["refund_money_post_currency"])
-        elif solution.get("refund_money") not in (None, "") and solution.get("refund_money_currency"):
-            amount = Money(amount=str(solution["refund_money"]), currency=solution["refund_money_currency"])
-    returned = bool(issue.get("buyer_return_logistics_company")) or "return" in str(
-        issue.get("reverse_detail_status") or "")
-    created = parse_pacific(issue.get("gmt_create"))
-    if created is None:
-        raise BadInputError(f"AliExpress issue {ident} has no gmt_create", field="gmt_create")
-    return AfterSale(
-        ref=ChannelRef(platform=PLATFORM, shop=shop, external_id=platform_id(ident)),
-        order_ref=ChannelRef(platform=PLATFORM, shop=shop, external_id=platform_id(main_order)),
-        type=AfterSaleType.RETURN_AND_REFUND if returned else AfterSaleType.REFUND_ONLY,
-        status=ISSUE_STATUS_MAP[raw],
-        raw_status=raw,
-        refund_amount=amount,
-        reason=issue.get("reason_english") or (solution or {}).get("content") or None,
-        lines=[AfterSaleLine(line_external_id=platform_id(sub_order))] if sub_order not in (None, "") else [],
-        goods_returned=returned,
-        created_at=created,
-        updated_at=parse_pacific(issue.get("gmt_modified")) or created,
     )
 
 

@@ -9,10 +9,11 @@ them: null fields and empty lists left out, ``simplify=true`` unwrapped) serving
 are delivered only after ``taobao.tmc.user.permit`` with its session, and only the permitted
 topics when ``topics`` was given — messages before the permit are held [U], as in ``top_gateway``). Stateful: listings
 with stock per SKU (new listings start at 100; an order takes stock or fails with ``SoldOut``), orders
-moving through AE statuses, issues. It counts calls per app per Beijing day and bans the app until
-midnight once a configured quota is spent. ``inject_fault`` makes the next calls fail the platform's
-way. Control endpoints live under ``/_sandbox/``. Error shapes it cannot confirm (IOP codes for
-"unavailable" and the app quota, the wrappers of some lists) are its own choice, said in comments.
+moving through AE statuses, issues (disputes, in ``sandbox_issues``). It counts calls per app per
+Beijing day and bans the app until midnight once a configured quota is spent. ``inject_fault``
+makes the next calls fail the platform's way. Control endpoints live under ``/_sandbox/``. Error
+shapes it cannot confirm (IOP codes for "unavailable" and the app quota, the wrappers of some
+lists, the issue errors) are its own choice, said in comments.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -36,6 +37,8 @@ from starlette.routing import Route
 from hub.plugin_api import sandbox_ids
 from plugins.aliexpress.client import BEIJING, iop_sign, response_key, seconds_until_beijing_midnight
 from plugins.aliexpress.mapping import format_pacific, parse_pacific
+from plugins.aliexpress.sandbox_errors import SandboxError
+from plugins.aliexpress.sandbox_issues import IssueControls, IssueDesk, SbIssue, Upload
 from plugins.aliexpress.sandbox_listings import listing_handlers
 from plugins.taobao.signing import sign_top
 from plugins.taobao.top_gateway import simplified, without_empties
@@ -52,14 +55,6 @@ FAULTS = ("throttle", "unavailable", "auth", "slow")
 
 class SoldOut(Exception):
     """The listing has fewer units than the order asks for."""
-
-
-class SandboxError(Exception):
-    """An API error the gateway renders in the protocol's shape."""
-
-    def __init__(self, kind: str, code: str, message: str, *, top_code: int = 50, sub_code: str = "") -> None:
-        super().__init__(message)
-        self.kind, self.code, self.message, self.top_code, self.sub_code = kind, code, message, top_code, sub_code
 
 
 @dataclass
@@ -81,7 +76,7 @@ class SbShop:
     name: str
     listings: dict[str, dict[str, int]] = field(default_factory=dict)  # product_id → sku_code → stock
     orders: dict[str, SbOrder] = field(default_factory=dict)
-    issues: dict[str, dict[str, Any]] = field(default_factory=dict)
+    issues: dict[str, SbIssue] = field(default_factory=dict)
 
 
 @dataclass
@@ -94,14 +89,25 @@ class TmcMessage:
     invisible_until: float = 0.0
 
 
-async def _form(request: Request) -> dict[str, str]:
-    fields = parse_qs((await request.body()).decode("utf-8"), keep_blank_values=True)
-    out = {k: v[0] for k, v in fields.items()}
+async def _form(request: Request) -> tuple[dict[str, str], dict[str, Upload]]:
+    """The request's params (form or multipart, plus the query string) and its files."""
+    files: dict[str, Upload] = {}
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        out: dict[str, str] = {}
+        async with request.form() as form:
+            for key, value in form.multi_items():
+                if isinstance(value, str):
+                    out[key] = value
+                else:
+                    files[key] = (value.filename or "", await value.read(), value.content_type or "")
+    else:
+        fields = parse_qs((await request.body()).decode("utf-8"), keep_blank_values=True)
+        out = {k: v[0] for k, v in fields.items()}
     out.update(request.query_params)
-    return out
+    return out, files
 
 
-class AliExpressSandbox:
+class AliExpressSandbox(IssueControls):
     """The emulator. ``app`` is ASGI; serve it with ``hub.plugin_api.serve_in_thread``."""
 
     platform = "aliexpress"
@@ -110,12 +116,16 @@ class AliExpressSandbox:
 
     def __init__(self, *, app_key: str = "ae-sandbox-app", app_secret: str = "ae-sandbox-secret",
                  protocol: str = "iop", daily_quota: int = 0, iop_wrapped: bool = True,
-                 redeliver_after: float = 1.0, quota_clock: Callable[[], datetime] | None = None) -> None:
+                 redeliver_after: float = 1.0, quota_clock: Callable[[], datetime] | None = None,
+                 issue_clock: Callable[[], datetime] | None = None) -> None:
         self.app_key, self.app_secret, self.protocol = app_key, app_secret, protocol
         self.daily_quota = daily_quota
         self.iop_wrapped = iop_wrapped  # [U] whether /sync wraps bodies: both shapes can be served
         self.redeliver_after = redeliver_after
         self.quota_clock = quota_clock or (lambda: datetime.now(BEIJING))
+        #: The issues' clock (deadlines pass against it); set it to make a deadline pass.
+        self.issue_clock = issue_clock or (lambda: datetime.now(UTC))
+        self.issue_desk = IssueDesk(sandbox_ids(6100000000000001, 10), lambda: self.issue_clock())
         self.shops: dict[str, SbShop] = {}
         self.calls: list[str] = []
         self.calls_per_day: dict[str, int] = {}
@@ -230,17 +240,6 @@ class AliExpressSandbox:
             box.listings.setdefault(pid, {})[merchant_sku] = NEW_LISTING_STOCK
             return pid
 
-    def open_issue(self, shop: str, order_id: str, reason: str = "Item not received") -> str:
-        with self._lock:
-            order = self._shop(shop).orders[order_id]
-            issue_id = str(int(order_id) + 7)
-            now = format_pacific(datetime.now(BEIJING))
-            self._shop(shop).issues[issue_id] = {
-                "issue_id": int(issue_id), "order_id": int(order.lines[0]["id"]), "parent_order_id": int(order_id),
-                "issue_status": "processing", "reason_english": reason, "buyer_login_id": "us-buyer-1",
-                "gmt_create": now, "gmt_modified": now}
-            return issue_id
-
     def _shop(self, shop: str) -> SbShop:
         with self._lock:
             return self.shops.setdefault(shop, SbShop(shop))
@@ -298,7 +297,7 @@ class AliExpressSandbox:
                                top_code=27, sub_code="invalid-sessionkey")
 
     async def _iop_endpoint(self, request: Request) -> JSONResponse:
-        form = await _form(request)
+        form, files = await _form(request)
         path = request.path_params.get("path")
         api = f"/{path}" if path is not None else form.get("method", "")
         request_id = f"sb{time.time_ns()}"
@@ -311,7 +310,7 @@ class AliExpressSandbox:
                 raise SandboxError("ISV", "IncompleteSignature",
                                    "The request signature does not conform to platform standards", top_code=25)
             await self._apply_fault(self._gate())
-            body = self._dispatch(api, form)
+            body = self._dispatch(api, form, files)
         except SandboxError as err:
             return JSONResponse({"code": err.code, "type": err.kind, "message": err.message, "request_id": request_id})
         self.calls.append(api)
@@ -320,7 +319,7 @@ class AliExpressSandbox:
         return JSONResponse({response_key(api): {**body, "request_id": request_id}})
 
     async def _top_endpoint(self, request: Request) -> JSONResponse:
-        form = await _form(request)
+        form, files = await _form(request)
         method = form.get("method", "")
         request_id = f"sb{time.time_ns()}"
         try:
@@ -339,7 +338,7 @@ class AliExpressSandbox:
             if form.get("sign") != expected:
                 raise SandboxError("ISV", "InvalidSignature", "Invalid Signature", top_code=25)
             await self._apply_fault(self._gate())
-            body = self._dispatch(method, form)
+            body = self._dispatch(method, form, files)
         except (SandboxError, ValueError) as err:
             if isinstance(err, ValueError):
                 err = SandboxError("ISV", "InvalidTimestamp", "Invalid Timestamp", top_code=31)
@@ -354,8 +353,10 @@ class AliExpressSandbox:
             return JSONResponse(simplified(answer))
         return JSONResponse({response_key(method): answer})
 
-    def _dispatch(self, api: str, form: dict[str, str]) -> dict[str, Any]:
+    def _dispatch(self, api: str, form: dict[str, str], files: dict[str, Upload]) -> dict[str, Any]:
         with self._lock:
+            if api == "aliexpress.issue.image.upload":
+                return self.issue_desk.image_upload(self._shop_by_session(form.get("session")), form, files)
             if api == "taobao.tmc.messages.consume":
                 return self._tmc_consume(form)
             if api == "taobao.tmc.user.permit":
@@ -374,8 +375,10 @@ class AliExpressSandbox:
                 "aliexpress.solution.order.receiptinfo.get": self._receipt,
                 "aliexpress.solution.batch.product.inventory.update": self._inventory,
                 "aliexpress.solution.order.fulfill": self._fulfill,
-                "aliexpress.issue.issuelist.get": self._issue_list,
-                "aliexpress.issue.detail.get": self._issue_detail,
+                "aliexpress.issue.issuelist.get": self.issue_desk.issue_list,
+                "aliexpress.issue.detail.get": self.issue_desk.issue_detail,
+                "aliexpress.issue.solution.agree": self.issue_desk.solution_agree,
+                "aliexpress.issue.solution.save": self.issue_desk.solution_save,
                 **listing_handlers(),
             }
             if api not in handlers:
@@ -505,25 +508,6 @@ class AliExpressSandbox:
                                "gmt_send": format_pacific(datetime.now(BEIJING))})
         self._move(order, "WAIT_BUYER_ACCEPT_GOODS" if form["send_type"] == "all" else "SELLER_PART_SEND_GOODS")
         return {"result": {"result_success": True}}
-
-    def _issue_list(self, box: SbShop, form: dict[str, str]) -> dict[str, Any]:
-        query = json.loads(form.get("query_dto") or "{}")
-        rows = [i for i in box.issues.values() if not query.get("issue_status")
-                or i["issue_status"] == query["issue_status"]]
-        size, page = int(query.get("page_size") or 50), int(query.get("current_page") or 1)
-        chunk = rows[(page - 1) * size: page * size]
-        return {"current_page": page, "page_size": size, "total_item": len(rows),
-                "data_list": {"issue_api_issue_dto": chunk}}
-
-    def _issue_detail(self, box: SbShop, form: dict[str, str]) -> dict[str, Any]:
-        issue = box.issues.get(form.get("issue_id", ""))
-        if issue is None:
-            raise SandboxError("ISV", "isv.issue-not-found", "issue not found", top_code=50)
-        solution = {"solution_owner": "buyer", "is_default": True, "solution_type": "refund",
-                    "refund_money_post": "12.50", "refund_money_post_currency": "USD",
-                    "content": issue["reason_english"], "status": "wait_seller_accept"}
-        detail = {**issue, "id": issue["issue_id"], "buyer_solution_list": {"solution_api_dto": [solution]}}
-        return {"result_object": detail}
 
     # -- control endpoints -------------------------------------------------------------------------
 

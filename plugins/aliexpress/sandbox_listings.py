@@ -11,6 +11,8 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from plugins.aliexpress.sandbox_errors import SandboxError
+
 if TYPE_CHECKING:
     from plugins.aliexpress.sandbox import SbShop
 
@@ -18,8 +20,6 @@ Handler = Callable[["SbShop", dict[str, str]], dict[str, Any]]
 
 
 def _product_list(box: SbShop, form: dict[str, str]) -> dict[str, Any]:
-    from plugins.aliexpress.sandbox import SandboxError
-
     query = json.loads(form.get("aeop_a_e_product_list_query") or "{}")
     page, size = int(query.get("current_page") or 1), int(query.get("page_size") or 20)
     if page < 1 or not 1 <= size < 100:
@@ -34,8 +34,6 @@ def _product_list(box: SbShop, form: dict[str, str]) -> dict[str, Any]:
 
 
 def _product_info(box: SbShop, form: dict[str, str]) -> dict[str, Any]:
-    from plugins.aliexpress.sandbox import SandboxError
-
     pid = str(form.get("product_id") or "")
     skus = box.listings.get(pid)
     if skus is None:

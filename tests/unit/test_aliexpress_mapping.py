@@ -1,4 +1,5 @@
-"""AliExpress mapping: statuses, money, US Pacific times, orders, addresses, issues and TMC."""
+"""AliExpress mapping: statuses, money, US Pacific times, orders, addresses and TMC (issues:
+``test_aliexpress_issue_mapping.py``)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,12 @@ from typing import Any
 
 import pytest
 
-from contracts import AfterSaleStatus, AfterSaleType, MessageKind, Money, OrderStatus
+from contracts import MessageKind, Money, OrderStatus
 from hub.errors import BadInputError
 from plugins.aliexpress.mapping import (
     STATUS_MAP,
     format_pacific,
     map_address,
-    map_issue,
     map_order,
     map_status,
     money,
@@ -193,31 +193,6 @@ def test_address_uses_mobile_and_turns_uk_into_gb() -> None:
     assert address.country == "GB" and address.street == "Flat 3, 1 High St"
     assert address.phone == "+442079460000"
     assert address.masked().phone == "442****0000"
-
-
-# -- issues ---------------------------------------------------------------------------------------
-
-def test_the_real_issue_detail_maps_to_a_refunded_return() -> None:
-    detail = fixture("issue_detail_get.json")["aliexpress_issue_detail_get_response"]["result_object"]
-    issue = map_issue(detail, "ae-shop", issue_id="6346213853171470")
-    assert issue.ref.external_id == "6346213853171470"
-    assert issue.order_ref.external_id == "8194715118451470"  # the main order, not the sub-order
-    assert issue.lines[0].line_external_id == "8194715118461470"
-    assert issue.status == AfterSaleStatus.REFUNDED and issue.raw_status == "finish"
-    assert issue.type == AfterSaleType.RETURN_AND_REFUND and issue.goods_returned
-    assert issue.refund_amount == Money(amount="66.65", currency="USD")
-    assert issue.reason == "not receive good"
-
-
-@pytest.mark.parametrize(("raw", "status"), [("processing", AfterSaleStatus.REQUESTED),
-                                             ("canceled_issue", AfterSaleStatus.CLOSED),
-                                             ("finish", AfterSaleStatus.REFUNDED)])
-def test_issue_list_rows_map_by_status(raw: str, status: AfterSaleStatus) -> None:
-    row = {"issue_id": 1, "order_id": 12, "parent_order_id": 11, "issue_status": raw, "reason_english": "Not received",
-           "gmt_create": "2024-05-01 10:00:00", "gmt_modified": "2024-05-02 10:00:00", "buyer_login_id": "b"}
-    issue = map_issue(row, "s")
-    assert issue.status == status and issue.type == AfterSaleType.REFUND_ONLY
-    assert issue.updated_at == datetime(2024, 5, 2, 17, 0, tzinfo=UTC)
 
 
 # -- TMC ------------------------------------------------------------------------------------------
