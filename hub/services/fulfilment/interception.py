@@ -10,7 +10,9 @@ and the issued waybills of parcels whose delivery order is cancelled
 everything is idempotent (holds unique per code, exceptions unique per subject) and a periodic
 sweep sends the message again for held orders still holding something open. A refund withdrawn
 or refused releases the hold (as ``system``) only while nothing was cancelled yet; otherwise the
-hold stays for a person with its reason updated. Not for deciding refunds (the channel does).
+hold stays for a person with its reason updated. Once a delivery was cancelled, the order's standing
+refunds give back the stock of their lines (``hub.services.aftersales.refund_release``): this module
+itself never touches reservations. Not for deciding refunds (the channel does).
 """
 
 from __future__ import annotations
@@ -198,6 +200,11 @@ async def intercept(hub: Hub, order_id: int, *, actor: str | None = None) -> dic
                   waybills_cancelled=sorted(done_parcels),
                   waybills_not_cancelled=sorted(set(parcel_ids) - set(done_parcels)))
     await _record(hub, order_id, result, actor)
+    if result["cancelled"]:
+        # The refunded lines were waiting for their delivery to be stopped: their stock goes back now.
+        from hub.services.aftersales import refund_release
+
+        await refund_release.release_for_order(hub, order_id)
     return result
 
 
