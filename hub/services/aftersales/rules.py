@@ -87,9 +87,15 @@ class AutoApproval:
     key: str
 
 
+def _cents(amount: Decimal) -> Decimal:
+    """19.9000 (a NUMERIC(18, 4) column) as 19.90; finer amounts as they are."""
+    cents = amount.quantize(Decimal("0.01"))
+    return cents if cents == amount else amount
+
+
 def _amount(case: AfterSaleRow) -> Decimal | None:
     if case.refund_amount is not None:
-        return Decimal(case.refund_amount)
+        return _cents(Decimal(case.refund_amount))
     reported = (case.data or {}).get("refund_amount") or {}
     try:
         return Decimal(str(reported["amount"])) if isinstance(reported, dict) and "amount" in reported else None
