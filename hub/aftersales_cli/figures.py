@@ -33,12 +33,18 @@ def parse_time(value: str | None, option: str) -> datetime | None:
             raise BadInputError(f"not a date or time: {value!r} (use 2026-11-01 or 2026-11-01T08:00+08:00)",
                                 field=option) from None
         parsed = datetime(day.year, day.month, day.day)
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    try:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError:
+        raise BadInputError(f"out of range: {value!r}", field=option) from None
 
 
 def _period(since: str | None, until: str | None) -> tuple[datetime, datetime]:
     end = parse_time(until, "--until") or datetime.now(UTC)
-    start = parse_time(since, "--since") or end - timedelta(days=DEFAULT_DAYS)
+    try:
+        start = parse_time(since, "--since") or end - timedelta(days=DEFAULT_DAYS)
+    except OverflowError:
+        raise BadInputError("--until is too early to count 30 days back from; give --since", field="--until") from None
     if start > end:
         raise BadInputError("--since must not be after --until", field="--since")
     return start, end

@@ -67,14 +67,23 @@ def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _problem(field: str, message: str) -> ApiError:
+    return ApiError(422, "invalid_request", [{"field": field, "message": message, "type": "value_error"}], field=field)
+
+
 def period(since: datetime | None, until: datetime | None, *, now: datetime | None = None) -> Period:
     """The period asked for: ``until`` defaults to now, ``since`` to 30 days before ``until``;
     ``since`` after ``until`` is a 422 naming ``query.since``."""
-    end = _aware(until) if until is not None else (now or datetime.now(UTC))
-    start = _aware(since) if since is not None else end - timedelta(days=DEFAULT_DAYS)
+    try:
+        end = _aware(until) if until is not None else (now or datetime.now(UTC))
+    except OverflowError:  # year 1 with a zone east of UTC
+        raise _problem("query.until", "out of range") from None
+    try:
+        start = _aware(since) if since is not None else end - timedelta(days=DEFAULT_DAYS)
+    except OverflowError:
+        raise _problem("query.since" if since is not None else "query.until", "out of range") from None
     if start > end:
-        raise ApiError(422, "invalid_request", [{"field": "query.since", "message": "since must not be after until",
-                                                  "type": "value_error"}], field="query.since")
+        raise _problem("query.since", "since must not be after until")
     return Period(since=start, until=end)
 
 
