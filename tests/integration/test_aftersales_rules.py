@@ -249,6 +249,19 @@ async def test_a_line_in_a_live_delivery_waits_for_the_interception(database_url
     assert [r.case_id for r in released] == [case_id] and await stock_row(hub, "CUP") == (10, 0)
 
 
+async def test_a_case_without_lines_frees_the_order_only_when_it_refunds_all_of_it(database_url: str) -> None:
+    hub = _hub(database_url, auto_approve_refund_below=None)
+    await seed(hub, "MUG", 10)
+    await seed(hub, "CUP", 10)
+    order_id = await _paid_order(hub, [("MUG", 1), ("CUP", 2)])  # 3 × 19.90 = 59.70
+    part = await _case(hub, order_id, status="approved", amount="19.90")
+    await rules.after_change(hub, part, "approved", "push")
+    assert await stock_row(hub, "MUG") == (10, 1) and await stock_row(hub, "CUP") == (10, 2)  # which line?
+    whole = await _case(hub, order_id, status="refunded", amount="59.70")
+    await rules.after_change(hub, whole, "refunded", "push")
+    assert await stock_row(hub, "MUG") == (10, 0) and await stock_row(hub, "CUP") == (10, 0)
+
+
 async def test_cancelled_order_and_switched_off_rule_give_nothing_back_here(database_url: str) -> None:
     hub = _hub(database_url, auto_approve_refund_below=None, release_on_refund=False)
     await seed(hub, "CUP", 10)

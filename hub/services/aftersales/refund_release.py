@@ -102,8 +102,10 @@ async def _targets(session: AsyncSession, case: AfterSaleRow, order: OrderRow) -
     case_lines = (await session.execute(select(AfterSaleLineRow).where(AfterSaleLineRow.aftersale_id == case.id)
                                         .order_by(AfterSaleLineRow.position))).scalars().all()
     if not case_lines:
-        amount = case.refund_amount
-        if amount is None or Decimal(amount) < Decimal(order.total_amount):
+        reported = (case.data or {}).get("refund_amount") or {}
+        amount = case.refund_amount if case.refund_amount is not None else (
+            reported.get("amount") if isinstance(reported, dict) else None)
+        if amount is None or Decimal(str(amount)) < Decimal(order.total_amount):
             return []
         return [Target(i, ol.external_id, ol.merchant_sku, None) for i, ol in enumerate(order_lines)]
     out: list[Target] = []
