@@ -10,7 +10,10 @@ and the issued waybills of parcels whose delivery order is cancelled
 everything is idempotent (holds unique per code, exceptions unique per subject) and a periodic
 sweep sends the message again for held orders still holding something open. A refund withdrawn
 or refused releases the hold (as ``system``) only while nothing was cancelled yet; otherwise the
-hold stays for a person with its reason updated. Not for deciding refunds (the channel does).
+hold stays for a person with its reason updated. Once nothing of the order is on its way any more,
+its standing refunds give back the stock of their lines (``hub.services.aftersales.refund_release``,
+once per line): this module itself never touches reservations. Not for deciding refunds (the
+channel does).
 """
 
 from __future__ import annotations
@@ -187,6 +190,8 @@ async def intercept(hub: Hub, order_id: int, *, actor: str | None = None) -> dic
                 await session.execute(insert(OrderEventRow), [_event(order_id, "intercept_nothing_sent", actor, {
                     "holds": state.held})])
         result["nothing_sent"] = True
+        # Also after a run that cancelled the deliveries but stopped before giving the stock back.
+        await _refunds_give_back(hub, order_id)
         return result
     reason = f"interception ({', '.join(state.held)})"
     outcome = await delivery_orders.cancel_for_order(hub, order_id, reason=reason, actor=actor)
@@ -198,7 +203,17 @@ async def intercept(hub: Hub, order_id: int, *, actor: str | None = None) -> dic
                   waybills_cancelled=sorted(done_parcels),
                   waybills_not_cancelled=sorted(set(parcel_ids) - set(done_parcels)))
     await _record(hub, order_id, result, actor)
+    if result["cancelled"]:
+        await _refunds_give_back(hub, order_id)
     return result
+
+
+async def _refunds_give_back(hub: Hub, order_id: int) -> None:
+    """The refunded lines were waiting for their delivery to be stopped: their stock goes back now
+    (each line once, whatever the repeats: ``refund_release``)."""
+    from hub.services.aftersales import refund_release
+
+    await refund_release.release_for_order(hub, order_id)
 
 
 async def _record(hub: Hub, order_id: int, result: dict[str, Any], actor: str | None) -> None:
