@@ -35,11 +35,11 @@ from contracts import (
     canonical_courier_map,
 )
 from hub.plugin_api import BadInputError, PermanentError
-from plugins.taobao import mapping as tb_mapping
 from plugins.taobao.client import unwrap_list
 from plugins.taobao.connector import TaobaoChannel, TaobaoSettings
 from plugins.taobao.mapping import StockCall, format_top_time
 from plugins.taobao.push import TAOBAO_TOPICS
+from plugins.taobao.refund_writes import refund_actions
 from plugins.tmall import mapping
 from plugins.tmall.exchange_decisions import EXCHANGE_ACTIONS, ExchangeDesk
 from plugins.tmall.push import EXCHANGE_TOPICS, TMALL_RULES, WORKCARD_TOPIC
@@ -77,8 +77,7 @@ class TmallChannel(TaobaoChannel):
     tmc_topics: ClassVar[tuple[str, ...]] = (*TAOBAO_TOPICS, *EXCHANGE_TOPICS, WORKCARD_TOPIC)
     #: The exchange decisions (``tmall.exchange.*``) and whatever the Taobao connector writes back
     #: for refunds.
-    aftersale_actions: ClassVar[frozenset[AfterSaleAction]] = EXCHANGE_ACTIONS | getattr(
-        TaobaoChannel, "aftersale_actions", frozenset())
+    aftersale_actions: ClassVar[frozenset[AfterSaleAction]] = EXCHANGE_ACTIONS | refund_actions("tmall")
 
     def __init__(self, context: Any) -> None:
         super().__init__(context)
@@ -136,7 +135,7 @@ class TmallChannel(TaobaoChannel):
         # Exchanges come from the exchange API; their refund rows (dispute_type TMALL_EXCHANGE) are
         # skipped so one case is not reported twice with two status vocabularies.
         refunds = [r for r in await self._refunds(start, end) if r.get("dispute_type") != "TMALL_EXCHANGE"]
-        found = [tb_mapping.aftersale_from_refund(r, self.shop, self.platform) for r in refunds]
+        found = [self.refund_decisions.case(r) for r in refunds]
         # The end parameter's misspelling is the API's own (end_gmt_modifed_time).
         exchanges = await self._exchanges({"start_gmt_modified_time": format_top_time(start),
                                            "end_gmt_modifed_time": format_top_time(end)})

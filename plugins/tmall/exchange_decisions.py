@@ -36,8 +36,8 @@ from contracts import (
 )
 from hub.plugin_api import AuthorizationError, BadInputError, PermanentError, StaleAfterSaleError
 from plugins.taobao.client import TopClient
+from plugins.taobao.signing import TopFile
 from plugins.tmall import mapping
-from plugins.tmall.uploads import call_with_files, proof_part
 
 #: What every exchange write asks back (its doc: "当前支持的有 dispute_id, bizorder_id, modified, status").
 WRITE_FIELDS = "dispute_id,bizorder_id,modified,status"
@@ -139,7 +139,7 @@ class ExchangeDesk:
         self._check_applies(current, step, decision.version or case.version, decision)
         method = self._method(decision.action, current.raw_status)
         try:
-            body = await call_with_files(self.client, method, params, files)
+            body = await self.client.call(method, {**params, **files}, retry=False)
         except AuthorizationError:
             raise
         except PermanentError as exc:
@@ -197,12 +197,12 @@ class ExchangeDesk:
         return "tmall.exchange.confirm.consign" if status == "3" else "tmall.exchange.consigngoods"
 
     def _write(self, dispute_id: str, decision: AfterSaleDecision
-               ) -> tuple[dict[str, Any], dict[str, tuple[str, bytes, str]], str | None]:
+               ) -> tuple[dict[str, Any], dict[str, TopFile], str | None]:
         """The params, files and a note for ``decision``; checks its inputs before anything is
         read or sent (``BadInputError`` naming the field)."""
         action = decision.action
         params: dict[str, Any] = {"dispute_id": dispute_id}
-        files: dict[str, tuple[str, bytes, str]] = {}
+        files: dict[str, TopFile] = {}
         note = None
         if action in (AfterSaleAction.REFUSE, AfterSaleAction.REFUSE_RETURN, AfterSaleAction.AGREE_EXCHANGE):
             message = decision.reason_text or decision.remark
@@ -210,7 +210,8 @@ class ExchangeDesk:
                 params["leave_message"] = message
             if decision.proof:
                 # leave_message_pics is one byte[]: the first picture goes, the rest is said.
-                files["leave_message_pics"] = proof_part(decision.proof[0])
+                first = decision.proof[0]
+                files["leave_message_pics"] = TopFile(first.filename, first.content_type, first.content)
                 if len(decision.proof) > 1:
                     note = f"Tmall takes one picture here: sent {decision.proof[0].filename}, not the other " \
                            f"{len(decision.proof) - 1}"

@@ -4,7 +4,7 @@ reads and writes (``sandbox_exchanges``: the exchange state machine) and
 ``tmall.servicecenter.tasks.search``, with helpers to create exchanges and work cards (the
 latter queue ``tmall_fuwu_WorkcardStatusUpdate`` TMC messages). Work-card ``task_status`` codes
 here are the sandbox's own (the real ones are undocumented [U]); ``shop_settings`` maps them.
-Calls that upload pictures arrive as multipart (``sandbox_multipart``).
+Calls that upload pictures arrive as multipart; the TOP gateway emulator hands their files to the method.
 
 The uniform after-sales control surface: ``create_aftersale(shop, tid, "exchange")`` opens an
 exchange (other kinds go to the Taobao sandbox's ``create_aftersale`` when it has one, else to a
@@ -24,7 +24,6 @@ from plugins.taobao.client import GMT8
 from plugins.taobao.sandbox import APP_KEY, SandboxSku, TaobaoSandbox, parse_text
 from plugins.taobao.top_gateway import TopApiError, TopCall, invalid
 from plugins.tmall.sandbox_exchanges import SandboxExchanges
-from plugins.tmall.sandbox_multipart import multipart_route
 
 #: The sandbox's task_status codes (its own invention, see the module docstring).
 SANDBOX_TASK_STATUSES = {"0": "open", "1": "assigned", "2": "in_progress", "3": "completed", "4": "cancelled"}
@@ -48,8 +47,6 @@ class TmallSandbox(TaobaoSandbox):
         self.applied_keys: set[str] = set()
         self._exchange_desk: SandboxExchanges | None = None
         super().__init__(**kwargs)
-        # Before the gateway's own /router/rest: multipart calls (pictures) are taken apart first.
-        self.app.router.routes.insert(0, multipart_route(self.gateway))
 
     @property
     def exchanges(self) -> SandboxExchanges:

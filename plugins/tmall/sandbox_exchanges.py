@@ -15,7 +15,7 @@ modified``); 1→2 ``ExchangeAgree``, 3→12 ``ExchangeSellerConfirmed``, →13
 or the buyer's return]. A write the status does not allow answers ``error_response`` code 15
 with ``isv.exchange-status-not-allowed``, a reason not in the list code 41 — sub_codes of the
 sandbox's own (TOP publishes none for these methods). Pictures (``leave_message_pics``) arrive as
-multipart files (``sandbox_multipart``) and are kept with the case for tests.
+multipart files (``TopCall.files``) and are kept with the case for tests.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from typing import Any
 
 from plugins.taobao.sandbox import APP_KEY, parse_text
 from plugins.taobao.top_gateway import TopApiError, TopCall, TopGateway, invalid
-from plugins.tmall.sandbox_multipart import uploaded_files
 
 #: The sandbox's refuse reasons (``refusereason.get``); the real list is the platform's.
 REFUSE_REASONS = ({"reason_id": 3001, "reason_text": "商品已影响二次销售"},
@@ -174,7 +173,7 @@ class SandboxExchanges:
 
     def _leave_message(self, call: TopCall, row: dict[str, Any], method: str) -> None:
         """Record the seller's message and picture (checked: GIF/JPG/PNG) with the exchange."""
-        picture = uploaded_files().get("leave_message_pics")
+        picture = call.files.get("leave_message_pics")
         if picture is not None and (picture.content_type not in PICTURE_TYPES or not picture.content):
             raise invalid("leave_message_pics", "leave_message_pics must be a GIF, JPG or PNG image")
         if picture is None and not call.params.get("leave_message"):

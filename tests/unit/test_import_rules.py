@@ -46,6 +46,8 @@ SHARED_PLUGIN_MODULES: dict[str, dict[str, str]] = {
         "plugins.taobao.push": "the Taobao trade topics Tmall shops receive as well",
         "plugins.taobao.sandbox": "the Tmall sandbox extends the Taobao one",
         "plugins.taobao.top_gateway": "the TOP gateway emulator behind both sandboxes",
+        "plugins.taobao.refund_writes": "Tmall refunds are TOP refunds (rp.*, refund.refuse) with Tmall's rules",
+        "plugins.taobao.signing": "TopFile: a byte[] param sent as multipart, as for Taobao's refusals",
     },
 }
 
