@@ -136,6 +136,8 @@ class CaseDetail:
     history: list[CaseEvent]
     decisions: list[CaseDecision]
     allowed: list[AllowedAction] = field(default_factory=list)
+    #: Opened by a person in the hub (``local_cases``): the platform knows nothing of it.
+    local: bool = False
 
 
 async def list_cases(session: AsyncSession, flt: CaseFilter, *, sort: str = "due", cursor: str | None = None,
@@ -300,6 +302,7 @@ async def case_detail(session: AsyncSession, case_id: int, *, platform_actions: 
                                 error=a.error, result=dict(a.result or {}), created_at=a.created_at)
                    for a in actions],
         allowed=allowed_now(row, platform_actions),
+        local=is_local(row),
     )
 
 
