@@ -14,9 +14,10 @@ from sqlalchemy import select
 from contracts import AfterSaleStatus, AfterSaleType, Money
 from contracts.aftersales import AfterSale, AfterSaleLine
 from hub.db.engine import Database
-from hub.db.tables import AfterSaleEventRow, AfterSaleLineRow, AfterSaleRow, OrderLineRow, OutboxRow
+from hub.db.tables import AfterSaleEventRow, AfterSaleLineRow, AfterSaleRow, OrderHoldRow, OrderLineRow, OutboxRow
 from hub.services import orders
 from hub.services.aftersales import intake
+from hub.services.fulfilment import interception
 from hub.testing.factories import make_aftersale, make_order
 
 T0 = datetime(2026, 11, 12, tzinfo=UTC)
@@ -155,3 +156,17 @@ async def test_a_case_stored_before_its_order_is_linked_when_the_order_arrives(d
         sku_b = await session.scalar(select(OrderLineRow.id).where(OrderLineRow.order_id == order_id,
                                                                     OrderLineRow.merchant_sku == "SKU-B"))
     assert [li.order_line_id for li in await _lines(database, case_id)] == [sku_b]
+
+
+async def test_a_refund_stored_before_its_order_holds_the_order_when_it_arrives(database: Database) -> None:
+    order = make_order()
+    case = make_aftersale(order, external_id="RF-EARLY")  # refund only, requested
+    case_id, _ = await _apply(database, case)
+    order_id = await _store_order(database, order)
+    async with database.session() as session:
+        holds = (await session.execute(select(OrderHoldRow.code).where(OrderHoldRow.order_id == order_id))
+                 ).scalars().all()
+        follow_ups = (await session.execute(select(OutboxRow.args).where(OutboxRow.actor == "aftersale_changed")
+                                            .order_by(OutboxRow.id))).scalars().all()
+    assert list(holds) == [interception.REFUND_HOLD]
+    assert follow_ups[-1] == [case_id, order_id, "requested", "order_linked"]

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.aftersales import (
@@ -206,24 +206,36 @@ async def store_lines(session: AsyncSession, case_id: int, order_id: int | None,
     await session.execute(insert(AfterSaleLineRow), rows)
 
 
-async def link_orders(session: AsyncSession, stored: Sequence[tuple[str, str, str, int]]) -> None:
+async def link_orders(session: AsyncSession, stored: Sequence[tuple[str, str, str, int]]) -> list[int]:
     """Link the cases stored before their order to the order just stored, and their lines to its
     lines: ``stored`` is (platform, shop, order external id, order id) of orders new in this
-    transaction. Set-based: one UPDATE of the cases (executemany), one of their lines."""
+    transaction. Returns the ids of the cases linked.
+
+    Set-based: one SELECT of the waiting cases, one UPDATE of them (executemany), one of their
+    lines. Each linked case then gets what it would have had, had its order come first: the
+    fulfilment interception (a refund requested before shipment holds the new order) and an
+    ``aftersale_changed`` follow-up (cause ``order_linked``), so the rules see its order."""
     if not stored:
-        return
+        return []
     waiting = await session.scalar(select(AfterSaleRow.id).where(AfterSaleRow.order_id.is_(None)).limit(1))
     if waiting is None:
-        return  # the common case: nothing waits for an order, so nothing to match
+        return []  # the common case: nothing waits for an order, so nothing to match
+    order_of = {(p, s, e): oid for p, s, e, oid in stored}
+    found = (await session.execute(
+        select(AfterSaleRow.id, AfterSaleRow.platform, AfterSaleRow.shop, AfterSaleRow.order_external_id,
+               AfterSaleRow.status, AfterSaleRow.data)
+        .where(AfterSaleRow.order_id.is_(None),
+               tuple_(AfterSaleRow.platform, AfterSaleRow.shop, AfterSaleRow.order_external_id)
+               .in_([list(key) for key in sorted(order_of)]))
+        .order_by(AfterSaleRow.id))).all()
+    if not found:
+        return []
+    linked = [(int(r.id), order_of[(r.platform, r.shop, r.order_external_id)], r.status, r.data) for r in found]
     connection = await session.connection()
     await connection.execute(
-        update(_CASES)
-        .where(_CASES.c.order_id.is_(None), _CASES.c.platform == bindparam("p"), _CASES.c.shop == bindparam("s"),
-               _CASES.c.order_external_id == bindparam("e"))
-        .values(order_id=bindparam("oid")),
-        [{"p": p, "s": s, "e": e, "oid": oid} for p, s, e, oid in sorted(stored)],
+        update(_CASES).where(_CASES.c.id == bindparam("cid")).values(order_id=bindparam("oid")),
+        [{"cid": case_id, "oid": order_id} for case_id, order_id, _, _ in linked],
     )
-    order_ids = sorted({oid for *_, oid in stored})
     case_order = (select(AfterSaleRow.order_id).where(AfterSaleRow.id == AfterSaleLineRow.aftersale_id)
                   .scalar_subquery())
     by_external = (select(OrderLineRow.id).where(OrderLineRow.order_id == case_order,
@@ -235,10 +247,18 @@ async def link_orders(session: AsyncSession, stored: Sequence[tuple[str, str, st
     await session.execute(
         update(AfterSaleLineRow)
         .where(AfterSaleLineRow.order_line_id.is_(None),
-               AfterSaleLineRow.aftersale_id.in_(select(AfterSaleRow.id).where(AfterSaleRow.order_id.in_(order_ids))))
+               AfterSaleLineRow.aftersale_id.in_([case_id for case_id, *_ in linked]))
         .values(order_line_id=func.coalesce(by_external, by_sku))
         .execution_options(synchronize_session=False)
     )
+    for case_id, order_id, status, data in linked:
+        outbox.add(session, "aftersale_changed", case_id, order_id, status, "order_linked")
+        try:
+            case = AfterSale.model_validate(data)
+        except ValueError:  # a stored report this hub can no longer read: linked, not intercepted
+            continue
+        await _intercept(session, case, order_id)
+    return [case_id for case_id, *_ in linked]
 
 
 async def _intercept(session: AsyncSession, case: AfterSale, order_id: int | None) -> None:
