@@ -33,7 +33,6 @@ from contracts.orders import (
 from hub.db import bindings, outbox
 from hub.db.tables import OrderEventRow, OrderHoldRow, OrderLineRow, OrderRow
 from hub.db.upsert import insert_ignore
-from hub.services.aftersales import intake as aftersales_intake
 
 #: Fulfilment states after which a channel cancellation can no longer simply be applied.
 FULFILMENT_STARTED = frozenset({"routed", "sent_to_warehouse", "partially_shipped", "shipped"})
@@ -370,7 +369,6 @@ async def apply_orders(session: AsyncSession, reports: Sequence[OrderReport]) ->
         await connection.execute(_statement("insert_lines", dialect), batch.lines)
     if binds:
         await bindings.bind_many(session, "order", binds)
-        await aftersales_intake.link_orders(session, binds)  # cases that arrived before their order
     if batch.events:
         await connection.execute(_statement("insert_events", dialect), batch.events)
     if batch.changes:

@@ -1,7 +1,7 @@
 """After-sale intake on SQLite and PostgreSQL: status only forward; a newer report of the same
 status refreshes the deadline, version and amount while an older one is ignored; lines stored and
 linked to the order's lines; one history row per report that changed something; a case stored
-before its order is linked when the order arrives."""
+before its order is linked when the inbox worker stores the order (and held, for a refund)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,26 @@ from typing import Any
 
 from sqlalchemy import select
 
-from contracts import AfterSaleStatus, AfterSaleType, Money
+from contracts import AfterSaleStatus, AfterSaleType, InboundMessage, MessageKind, Money
 from contracts.aftersales import AfterSale, AfterSaleLine
+from hub.context import Hub
 from hub.db.engine import Database
-from hub.db.tables import AfterSaleEventRow, AfterSaleLineRow, AfterSaleRow, OrderHoldRow, OrderLineRow, OutboxRow
+from hub.db.tables import (
+    AfterSaleEventRow,
+    AfterSaleLineRow,
+    AfterSaleRow,
+    OrderHoldRow,
+    OrderLineRow,
+    OrderRow,
+    OutboxRow,
+)
+from hub.plugins import build_plugin_manager
 from hub.services import orders
 from hub.services.aftersales import intake
 from hub.services.fulfilment import interception
+from hub.services.ingest import accept_messages, process_inbox_rows
 from hub.testing.factories import make_aftersale, make_order
+from hub.testing.hub import hub_config
 
 T0 = datetime(2026, 11, 12, tzinfo=UTC)
 
@@ -56,6 +68,21 @@ async def _lines(database: Database, case_id: int) -> list[AfterSaleLineRow]:
 async def _store_order(database: Database, order: Any) -> int:
     async with database.transaction() as session:
         return (await orders.apply_order(session, order, cause="push")).order_id
+
+
+async def _ingest_order(database_url: str, database: Database, order: Any) -> int:
+    """Store ``order`` as the inbox worker does (the only place orders are created)."""
+    hub = Hub(hub_config(database_url), build_plugin_manager(load_entry_points=False))
+    message = InboundMessage(message_id=f"trade-{order.ref.external_id}", kind=MessageKind.ORDER,
+                             topic="trade_created", external_id=order.ref.external_id, order=order)
+    ids = await accept_messages(hub, platform=order.ref.platform, shop=order.ref.shop, source="push",
+                                messages=[message])
+    outcome = await process_inbox_rows(hub, ids)
+    assert outcome.done == ids, outcome
+    async with database.session() as session:
+        found = await session.scalar(select(OrderRow.id).where(OrderRow.external_id == order.ref.external_id))
+    assert found is not None
+    return int(found)
 
 
 async def test_a_new_case_stores_its_columns_lines_and_one_history_row(database: Database) -> None:
@@ -143,13 +170,14 @@ async def test_lines_are_replaced_by_a_newer_report_keeping_what_was_received(da
     assert [li.quantity for li in await _lines(database, case_id)] == [2]
 
 
-async def test_a_case_stored_before_its_order_is_linked_when_the_order_arrives(database: Database) -> None:
+async def test_a_case_stored_before_its_order_is_linked_when_the_order_arrives(database_url: str,
+                                                                              database: Database) -> None:
     order = make_order(lines=[("SKU-A", 1), ("SKU-B", 1)])
     case_id, _ = await _apply(database, _case(order, lines=[AfterSaleLine(merchant_sku="SKU-B", quantity=1)]))
     other = make_order()
     other_case, _ = await _apply(database, _case(other, external_id="RF-2"))
     assert (await _row(database, case_id)).order_id is None
-    order_id = await _store_order(database, order)
+    order_id = await _ingest_order(database_url, database, order)
     assert (await _row(database, case_id)).order_id == order_id
     assert (await _row(database, other_case)).order_id is None
     async with database.session() as session:
@@ -158,11 +186,12 @@ async def test_a_case_stored_before_its_order_is_linked_when_the_order_arrives(d
     assert [li.order_line_id for li in await _lines(database, case_id)] == [sku_b]
 
 
-async def test_a_refund_stored_before_its_order_holds_the_order_when_it_arrives(database: Database) -> None:
+async def test_a_refund_stored_before_its_order_holds_the_order_when_it_arrives(database_url: str,
+                                                                                database: Database) -> None:
     order = make_order()
     case = make_aftersale(order, external_id="RF-EARLY")  # refund only, requested
     case_id, _ = await _apply(database, case)
-    order_id = await _store_order(database, order)
+    order_id = await _ingest_order(database_url, database, order)
     async with database.session() as session:
         holds = (await session.execute(select(OrderHoldRow.code).where(OrderHoldRow.order_id == order_id))
                  ).scalars().all()
