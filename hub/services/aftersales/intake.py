@@ -8,8 +8,9 @@ or bumping the case's version must reach the hub, or the next write-back carries
 ``aftersale_events`` row (kind ``reported``); the case's lines are kept in ``aftersale_lines``,
 linked to the order's lines when the order is known, and replaced when a newer report changes
 them. A case stored before its order is linked when the order is stored (``link_orders``, called
-by the inbox worker, ``hub.services.ingest``, in the transaction that stores new orders). Stock consequences (release or restock) are the
-inventory service's, triggered through the outbox. Not for fetching from partners.
+by the inbox worker, ``hub.services.ingest``, in the transaction that stores new orders). Stock
+consequences (release or restock) are the inventory service's, triggered through the outbox. Not
+for fetching from partners.
 """
 
 from __future__ import annotations
