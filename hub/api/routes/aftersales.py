@@ -118,7 +118,8 @@ def detail_out(found: queries.CaseDetail) -> AfterSaleDetailOut:
     currency = found.summary.currency
     return AfterSaleDetailOut(
         **aftersale_summary_out(found.summary).model_dump(), local=found.local, description=found.description,
-        evidence=found.evidence, max_refund=_money(found.max_refund, currency), return_courier=found.return_courier,
+        evidence=found.evidence, max_refund=_money(found.max_refund, found.max_refund_currency or currency),
+        return_courier=found.return_courier,
         return_tracking_number=found.return_tracking_number, exchange_sku=found.exchange_sku, version=found.version,
         received=found.received, resolution=found.resolution, delivery_order_id=found.delivery_order_id,
         decided_by=found.decided_by,

@@ -138,6 +138,7 @@ class CaseDetail:
     allowed: list[AllowedAction] = field(default_factory=list)
     #: Opened by a person in the hub (``local_cases``): the platform knows nothing of it.
     local: bool = False
+    max_refund_currency: str | None = None
 
 
 async def list_cases(session: AsyncSession, flt: CaseFilter, *, sort: str = "due", cursor: str | None = None,
@@ -303,6 +304,7 @@ async def case_detail(session: AsyncSession, case_id: int, *, platform_actions: 
                    for a in actions],
         allowed=allowed_now(row, platform_actions),
         local=is_local(row),
+        max_refund_currency=max_refund.get("currency"),
     )
 
 
