@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from contracts import AfterSaleStatus, AfterSaleType, InboundMessage, MessageKind, Money
 from contracts.aftersales import AfterSale, AfterSaleLine
@@ -120,11 +120,14 @@ async def test_a_newer_same_status_report_refreshes_deadline_version_and_amount(
     order = make_order()
     await _store_order(database, order)
     case_id, _ = await _apply(database, _case(order))
+    async with database.transaction() as session:  # the deadline alert was raised for the old deadline
+        await session.execute(update(AfterSaleRow).values(alerted_at=T0))
     later = T0 + timedelta(days=5)
     _, changed = await _apply(database, _case(order, at=T0 + timedelta(hours=1), deadline=later, version="2",
                                               refund_amount=Money(amount="10.00", currency="CNY")), "poll")
     row = await _row(database, case_id)
     assert changed and (row.deadline, row.version, row.refund_amount) == (later, "2", Decimal("10.00"))
+    assert row.alerted_at is None
     events = await _events(database, case_id)
     assert events[-1] == ("reported", "requested", "requested", "poll") and len(events) == 2
 

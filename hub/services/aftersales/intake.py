@@ -120,6 +120,8 @@ async def apply_aftersale(session: AsyncSession, case: AfterSale, *, cause: str)
     # A forward move reported with an older stamp must not let the stamp go back (a later
     # same-status report would then be taken for news).
     refreshed["channel_updated_at"] = max(values["channel_updated_at"], row.channel_updated_at)
+    if "deadline" in changed:
+        refreshed["alerted_at"] = None  # an alert was for the old deadline; the new one gets its own
     await session.execute(
         update(AfterSaleRow).where(AfterSaleRow.id == row.id, AfterSaleRow.status == current.value)
         .values(**refreshed, order_id=order_id, updated_at=datetime.now(UTC))
