@@ -226,6 +226,36 @@ class ShipmentOut(BaseModel):
     created_by: str | None = Field(description="The API key that recorded it.")
 
 
+class AfterSaleSummaryOut(BaseModel):
+    """One after-sale case in a list (``hub.services.aftersales.queries.CaseSummary``)."""
+
+    id: int
+    platform: str
+    shop: str
+    external_id: str = Field(description="The platform's case id (hub-<n> for a case opened in the hub).")
+    order_id: int | None = Field(description="The hub's order (null while the order is not stored yet).")
+    order_external_id: str
+    type: str = Field(description="refund_only, return_and_refund, exchange, reissue, repair or other.")
+    status: str
+    raw_status: str = Field(description="The platform's own status.")
+    refund_amount: Money | None = Field(description="What the buyer asks back, when the platform says.")
+    reason: str | None
+    applied_at: datetime | None = Field(description="When the buyer applied, per the platform.")
+    deadline: datetime | None = Field(description="When the platform decides for the buyer without an answer.")
+    updated_at: datetime
+
+
+def aftersale_summary_out(summary: Any) -> AfterSaleSummaryOut:
+    """A ``CaseSummary`` as the API shows it."""
+    amount = (Money(amount=summary.refund_amount, currency=summary.currency)
+              if summary.refund_amount is not None and summary.currency else None)
+    return AfterSaleSummaryOut(
+        id=summary.id, platform=summary.platform, shop=summary.shop, external_id=summary.external_id,
+        order_id=summary.order_id, order_external_id=summary.order_external_id, type=summary.type,
+        status=summary.status, raw_status=summary.raw_status, refund_amount=amount, reason=summary.reason,
+        applied_at=summary.applied_at, deadline=summary.deadline, updated_at=summary.updated_at)
+
+
 class OrderDetail(OrderSummary):
     order: Order = Field(description="The canonical order; buyer and address masked unless the key may see them.")
     pii_masked: bool
@@ -234,6 +264,8 @@ class OrderDetail(OrderSummary):
     history: list[OrderEventOut]
     source_events: list[SourceEventOut]
     shipments: list[ShipmentOut] = Field(default_factory=list, description="Shipments recorded, oldest first.")
+    aftersales: list[AfterSaleSummaryOut] = Field(
+        default_factory=list, description="The order's after-sale cases (refunds, returns, exchanges), newest first.")
 
 
 class WebhookRejected(BaseModel):

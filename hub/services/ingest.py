@@ -367,6 +367,11 @@ async def _apply(hub: Hub, order_work: list[tuple[_Work, Order]], quiet: list[_W
     try:
         async with database.transaction() as session:
             results = await orders.apply_orders(session, reports)
+            # Cases that came before their order (another message stream) are linked to it now.
+            await aftersales.link_orders(session, [
+                (order.ref.platform, order.ref.shop, order.ref.external_id, result.order_id)
+                for (_, order), result in zip(order_work, results, strict=True)
+                if result.change is orders.Change.CREATED])
             await inbox.mark_many_done(session, settled)
     except Exception as exc:
         if len(order_work) + len(quiet) <= 1:

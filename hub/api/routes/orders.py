@@ -2,9 +2,9 @@
 
 The detail shows the canonical order with buyer and shipping address masked unless the caller's
 role may see personal data (``orders.read_pii``), plus lines, holds, every history event in order
-the inbox rows those events came from, and its shipments. A person releases a hold on one order,
-or one hold code on many orders at once (the exceptions queue's "release all shown"), through the
-order service's ``release_hold`` / ``release_holds``, as the console does.
+the inbox rows those events came from, its shipments and its after-sale cases. A person releases
+a hold on one order, or one hold code on many orders at once (the exceptions queue's "release all
+shown"), through the order service's ``release_hold`` / ``release_holds``, as the console does.
 """
 
 from __future__ import annotations
@@ -29,12 +29,14 @@ from hub.api.models import (
     OrderList,
     OrderSummary,
     SourceEventOut,
+    aftersale_summary_out,
 )
 from hub.api.params import PathText, RowId, text_query
 from hub.api.queries.orders import MAX_LIMIT, OrderFilters, list_orders, order_story
 from hub.api.routes.shipments import shipment_out
 from hub.db.tables import OrderRow
 from hub.logging import mask_event
+from hub.services.aftersales.queries import cases_of_order
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
@@ -92,6 +94,7 @@ async def get_order(
 ) -> OrderDetail:
     async with get_hub(request).database().session() as session:
         story = await order_story(session, order_id)
+        cases = await cases_of_order(session, order_id) if story is not None else []
     if story is None:
         raise ApiError(404, "not_found", f"order {order_id} does not exist")
     reveal = principal.may(Permission.ORDERS_READ_PII)
@@ -121,6 +124,7 @@ async def get_order(
         ],
         source_events=[SourceEventOut.model_validate(s, from_attributes=True) for s in story.sources],
         shipments=[shipment_out(s) for s in story.shipments],
+        aftersales=[aftersale_summary_out(c) for c in cases],
     )
 
 
