@@ -180,7 +180,7 @@ async def test_one_case_in_full_with_what_may_be_decided_and_what_is_written_bac
                           lines=[AfterSaleLine(merchant_sku="SKU-A", quantity=1,
                                                refund_amount=Money(amount="19.90", currency="CNY"))])
     _, other = await _order(hub, "shop-t", "taobao")
-    taobao_case = await _case(hub, other, deadline=None)
+    taobao_case = await _case(hub, other, deadline=None, type=AfterSaleType.EXCHANGE)
     viewer = await new_key(hub, "viewer")
     async with api_client(hub) as client:
         found = (await client.get(f"{URL}/{case_id}", headers=bearer(viewer))).json()
@@ -195,8 +195,9 @@ async def test_one_case_in_full_with_what_may_be_decided_and_what_is_written_bac
     assert found["allowed"] == [{"action": "approve_refund", "written_back": True},
                                 {"action": "refuse", "written_back": True}]
     assert found["local"] is False and found["decisions"] == []
-    # taobao's connector declares no decisions: every allowed action is recorded only
-    assert [a["written_back"] for a in elsewhere["allowed"]] == [False, False]
+    # TOP has no exchange write API for Taobao shops: agreeing is recorded only, refusing is written back
+    assert [(a["action"], a["written_back"]) for a in elsewhere["allowed"]] == [("agree_exchange", False),
+                                                                                 ("refuse", True)]
 
 
 async def test_a_case_opened_in_the_hub_and_the_order_detail_listing_its_cases(hub: Hub) -> None:
