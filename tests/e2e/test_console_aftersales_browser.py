@@ -3,8 +3,9 @@ hub (PostgreSQL and Redis) with a Taobao sandbox shop: three paid trades are sto
 the buyer asks a refund on each in the sandbox; the cases are stored through the public intake with
 deadlines an hour overdue, in two hours and in two days. The operator opens After-sales and finds
 them due soonest first (the overdue one marked), opens that case, sees its actions, approves the
-refund with an edited amount and sees the decision on the case; the order's page lists the case;
-the figures page draws its chart without a script error; the words read in Chinese after the switch.
+refund with an edited amount and sees the decision on the case (both pages also fit a phone); the
+order's page lists the case; the figures page draws its chart without a script error; the words
+read in Chinese after the switch.
 Screenshots: ``aftersales-list``, ``aftersales-case`` and ``aftersales-figures``.
 
 While the after-sales services (``queries``, ``decisions``, ``figures``) are still stubs on this
@@ -24,7 +25,7 @@ from typing import Any
 import pytest
 
 from hub.context import Hub
-from tests.e2e.console_browser_support import browser_on_postgres_redis, shot, signed_in_console
+from tests.e2e.console_browser_support import browser_on_postgres_redis, fits_a_phone, shot, signed_in_console
 from tests.e2e.hub_e2e_support import (
     Backend,
     Served,
@@ -98,6 +99,7 @@ async def _scenario(hub: Hub, served: Served, fake: FakeAftersales, stubbed: tup
         assert re.search(r"overdue by 1 h [01] min", await page.inner_text(f"[data-testid=due-{overdue}]"))
         assert re.search(r"(2 h 0|1 h 59) min left", await page.inner_text(f"[data-testid=due-{soon}]"))
         await shot(page, "aftersales-list")
+        await fits_a_phone(page, "the after-sales list", ready=page.locator("[data-testid=case-rows]"))
 
         await page.click(f"[data-testid=open-case-{overdue}]")
         await page.wait_for_url(f"**/console/aftersales/{overdue}")
@@ -107,6 +109,7 @@ async def _scenario(hub: Hub, served: Served, fake: FakeAftersales, stubbed: tup
         amount = page.locator("[data-testid=amount-approve_refund]")
         assert await amount.input_value() == "38.00", "the amount asked, prefilled"
         await shot(page, "aftersales-case")
+        await fits_a_phone(page, "an after-sales case", ready=page.locator("[data-testid=form-refuse]"))
 
         await amount.fill("30.00")
         await page.click("[data-testid=do-approve_refund]")

@@ -43,7 +43,8 @@ from tests.integration.test_console_auth import _app, _csrf, _sign_in_with_key
 
 @pytest.fixture
 async def hub(database_url: str) -> AsyncIterator[Hub]:  # noqa: F811
-    h = make_hub(database_url, aftersales={"deadline_alert_hours": 12})
+    h = make_hub(database_url, aftersales={"deadline_alert_hours": 12, "return_addresses": {
+        "shop-a": {"address_id": "88", "name": "售后仓", "city": "杭州市", "detail": "文一西路 1 号"}}})
     yield h
     await close_hub(h)
 
@@ -247,3 +248,29 @@ async def test_the_figures_show_rates_a_chart_and_reasons(hub: Hub, fake: FakeAf
     assert '<option value="90" selected>' in page.text and 'id="aftersales-chart"' in page.text
     assert '"labels": ["MUG", "TEE"]' in page.text and '"data": [7.5, 2.5]' in page.text
     assert "退款率" in chinese.text and '<option value="30" selected>' in chinese.text
+
+
+async def test_agreeing_to_a_return_says_which_address_the_buyer_gets(hub: Hub, fake: FakeAftersales) -> None:
+    configured = await seed_case(hub, case("C-1", type_=AfterSaleType.RETURN_AND_REFUND))
+    missing = await seed_case(hub, case("C-2", type_=AfterSaleType.EXCHANGE, shop="shop-b"))
+    async with _app(hub) as client:
+        await _signed_in(client, hub)
+        with_address = await client.get(f"/console/aftersales/{configured}")
+        without = await client.get(f"/console/aftersales/{missing}")
+    assert "售后仓 杭州市 文一西路 1 号 (the platform&#39;s address 88)" in with_address.text
+    assert 'data-testid="no-return-address-agree_exchange"' in without.text
+    assert "<code>[aftersales.return_addresses.shop-b]</code>" in without.text
+
+
+async def test_a_filter_the_service_refuses_is_named(hub: Hub, fake: FakeAftersales,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    async def refusing(*args: Any, **kwargs: Any) -> Any:
+        raise BadInputError("status: 'lost' is not a case status", field="status")
+
+    monkeypatch.setattr(fake, "list_cases", refusing)
+    fake.install(monkeypatch, modules=("queries",))
+    async with _app(hub) as client:
+        await _signed_in(client, hub)
+        page = await client.get("/console/aftersales?status=lost")
+    assert page.status_code == 422
+    assert "<strong>status</strong>: status: &#39;lost&#39; is not a case status" in page.text

@@ -69,8 +69,9 @@ async def cases_page(request: Request, principal: ConsolePrincipal = Depends(con
         async with hub.database().session() as db:
             try:
                 page = await queries.list_cases(db, flt, sort="due", cursor=params.get("cursor"), limit=PAGE_SIZE)
-            except BadInputError:
-                problems["cursor"] = t.t("aftersales.problem_cursor")
+            except BadInputError as exc:  # a stale page link, or a filter the service does not take
+                problems[exc.field or "cursor"] = (t.t("aftersales.problem_cursor") if exc.field in (None, "cursor")
+                                                   else str(exc))
     kept = {k: v for k, v in params.items() if k != "cursor"}
     settings = hub.config.aftersales
     return render(request, "aftersales/cases.html", {

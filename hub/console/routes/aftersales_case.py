@@ -74,11 +74,14 @@ async def case_page_response(request: Request, principal: ConsolePrincipal, case
     may_decide = principal.may(DECIDE)
     reasons, reasons_error = await _refuse_reasons(hub, detail) if may_decide else ([], None)
     words = CaseWords(t)
+    settings = hub.config.aftersales
     return render(request, "aftersales/case.html", {
         "case": detail, "s": detail.summary, "w": words, "now": utcnow(),
         # Only web addresses become links and images (never a ``javascript:`` one from a report).
         "evidence": [u for u in detail.evidence if u.startswith(("https://", "http://"))],
-        "alert": alert_window(hub.config.aftersales.deadline_alert_hours), "may_decide": may_decide,
+        "alert": alert_window(settings.deadline_alert_hours), "may_decide": may_decide,
+        # What an agreement to a return or an exchange sends (the decisions service reads the same setting).
+        "return_address": settings.return_addresses.get(detail.summary.shop) or settings.default_return_address,
         "problem": problem, "values": values or {}, "notice": None if problem else notice(request, words),
         "reasons": reasons, "reasons_error": reasons_error, "form_key": secrets.token_urlsafe(18),
         "warehouses": sorted(hub.config.warehouses), "couriers": sorted(hub.config.couriers),

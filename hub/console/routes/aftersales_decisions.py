@@ -122,15 +122,27 @@ async def decision_from_form(request: Request, form: dict[str, str], t: Translat
     return decisions.DecisionIn(**values)
 
 
+#: What a conflict shows of the platform's case, in this order, when it says them.
+_CURRENT_KEYS = ("status", "raw_status", "type", "refund_amount", "updated_at", "version")
+
+
 def _current(value: Any) -> dict[str, Any]:
-    """What a conflict says the platform reports now, as plain values to show."""
+    """What a conflict says the platform reports now, as a few plain values to show (an amount as
+    "25.50 CNY"); every plain value when it names none of ``_CURRENT_KEYS``."""
     if value is None:
         return {}
     if hasattr(value, "model_dump"):
         value = value.model_dump(mode="json")
     if not isinstance(value, dict):
         return {"status": str(value)}
-    return {str(k): v for k, v in value.items() if isinstance(v, str | int | float | bool) or v is None}
+    plain: dict[str, Any] = {}
+    for key, item in value.items():
+        if isinstance(item, dict) and {"amount", "currency"} <= set(item):
+            plain[str(key)] = f"{item['amount']} {item['currency']}"
+        elif isinstance(item, str | int | float | bool):
+            plain[str(key)] = item
+    chosen = {k: plain[k] for k in _CURRENT_KEYS if k in plain}
+    return chosen or plain
 
 
 async def _refused(request: Request, principal: ConsolePrincipal, case_id: int, form: dict[str, str],

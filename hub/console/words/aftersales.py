@@ -89,6 +89,11 @@ EN: dict[str, str] = {
     "aftersales.shipped_outside": "Or shipped outside the hub:",
     "aftersales.courier_code": "Courier",
     "aftersales.tracking_number": "Tracking number",
+    "aftersales.return_address": "Return address sent to the buyer",
+    "aftersales.return_address_id": "the platform's address {id}",
+    "aftersales.no_return_address": "No return address is configured for shop {shop}: add "
+                                    "`[aftersales.return_addresses.{shop}]`; a platform may refuse the agreement "
+                                    "without one.",
     "aftersales.done": "{action}: {state}.",
     "aftersales.done_repeated": "{action}: this form was sent before; nothing was done again ({state}).",
     "aftersales.problem_field": "{field}: {message}",
@@ -250,6 +255,10 @@ ZH: dict[str, str] = {
     "aftersales.shipped_outside": "或已在系统外发出：",
     "aftersales.courier_code": "快递公司",
     "aftersales.tracking_number": "运单号",
+    "aftersales.return_address": "发给买家的退货地址",
+    "aftersales.return_address_id": "平台地址 {id}",
+    "aftersales.no_return_address": "店铺 {shop} 未配置退货地址：请添加 `[aftersales.return_addresses.{shop}]`；"
+                                    "没有退货地址时平台可能拒绝。",
     "aftersales.done": "{action}：{state}。",
     "aftersales.done_repeated": "{action}：此表单已提交过，未重复处理（{state}）。",
     "aftersales.problem_field": "{field}：{message}",
