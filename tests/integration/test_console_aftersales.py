@@ -167,6 +167,8 @@ async def test_a_refused_decision_shows_the_problem_beside_its_form(hub: Hub, fa
                                          current={"status": "closed", "raw_status": "CLOSED"})
         conflict = await client.post(f"{here}/decide", data={**hidden, "refund_amount": "20"})
         no_reason = await client.post(f"{here}/decide", data={**_form(typo.text, "refuse"), "reason_text": " "})
+        fake.refusal = BadInputError("action: reissue is not allowed on a refund_only case now", field="action")
+        not_offered = await client.post(f"{here}/decide", data={**hidden, "action": "reissue"})
     assert typo.status_code == 422 and not fake.decided
     assert "refund_amount: give an amount above zero" in typo.text and 'value="abc"' in typo.text
     assert 'data-testid="amount-approve_refund" aria-invalid="true"' in typo.text
@@ -174,6 +176,8 @@ async def test_a_refused_decision_shows_the_problem_beside_its_form(hub: Hub, fa
     assert conflict.status_code == 409 and "case C-1 was closed by the buyer" in conflict.text
     assert 'data-testid="conflict-current"' in conflict.text and "Closed" in conflict.text
     assert no_reason.status_code == 422 and "choose a reason or explain in words" in no_reason.text
+    assert not_offered.status_code == 422 and 'data-testid="problem-elsewhere"' in not_offered.text
+    assert "Reissue</strong>: action: reissue is not allowed" in not_offered.text
 
 
 async def test_a_refusal_carries_its_reason_and_proof_files(hub: Hub, fake: FakeAftersales) -> None:

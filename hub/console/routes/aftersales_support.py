@@ -113,6 +113,13 @@ class FormProblem:
     conflict: bool = False
     current: dict[str, Any] = dataclasses.field(default_factory=dict)
 
+    @property
+    def text(self) -> str:
+        """The message, led by the field's name unless it names it already (as the service's do)."""
+        if self.field and not self.message.startswith(self.field):
+            return f"{self.field}: {self.message}"
+        return self.message
+
 
 def notice(request: Request, words: CaseWords) -> tuple[str, str] | None:
     """The notice after a decision (from the redirect's query: ``done``, ``state``, ``repeated``), as
