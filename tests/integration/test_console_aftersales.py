@@ -278,3 +278,25 @@ async def test_a_filter_the_service_refuses_is_named(hub: Hub, fake: FakeAftersa
         page = await client.get("/console/aftersales?status=lost")
     assert page.status_code == 422
     assert "<strong>status</strong>: status: &#39;lost&#39; is not a case status" in page.text
+
+
+async def test_a_replacement_ships_from_a_warehouse_or_is_told_with_its_parcel(hub: Hub, fake: FakeAftersales) -> None:
+    exchange = await seed_case(hub, case("C-1", type_=AfterSaleType.EXCHANGE, status=AfterSaleStatus.RETURNED))
+    reissue = await seed_case(hub, case("C-2", type_=AfterSaleType.REISSUE))
+    async with _app(hub) as client:
+        await _signed_in(client, hub)
+        reissue_page = (await client.get(f"/console/aftersales/{reissue}")).text
+        hidden = {**_form(reissue_page, "reissue"), "key": "k-ship"}
+        half = await client.post(f"/console/aftersales/{exchange}/decide",
+                                 data={**hidden, "action": "ship_exchange", "courier_code": "SF"})
+        told = await client.post(f"/console/aftersales/{exchange}/decide", data={
+            **hidden, "action": "ship_exchange", "courier_code": "SF", "tracking_number": "SF1001"})
+        sent = await client.post(f"/console/aftersales/{reissue}/decide", data={**_form(reissue_page, "reissue"),
+                                                                                "warehouse": "wh1"})
+    assert '<option value="wh1"' in reissue_page
+    assert half.status_code == 422 and "tracking_number: give the courier and the tracking number together" in half.text
+    assert told.status_code == 303 and sent.status_code == 303
+    [(_, shipped, _, _, _), (_, reissued, _, _, _)] = fake.decided
+    assert (shipped.action, shipped.courier_code, shipped.tracking_number, shipped.warehouse) == (
+        "ship_exchange", "SF", "SF1001", None)
+    assert (reissued.action, reissued.warehouse) == ("reissue", "wh1")
