@@ -27,7 +27,7 @@ from contracts.money import Money
 from contracts.refs import ChannelRef
 from hub.context import Hub
 from hub.db.tables import OrderRow
-from hub.errors import BadInputError
+from hub.errors import BadInputError, ShopPausedError
 from hub.services.aftersales.decisions import CaseConflictError
 from hub.testing.api import new_key
 from tests.integration.console_aftersales_fakes import FakeAftersales, seed_case
@@ -167,6 +167,8 @@ async def test_a_refused_decision_shows_the_problem_beside_its_form(hub: Hub, fa
                                          current={"status": "closed", "raw_status": "CLOSED"})
         conflict = await client.post(f"{here}/decide", data={**hidden, "refund_amount": "20"})
         no_reason = await client.post(f"{here}/decide", data={**_form(typo.text, "refuse"), "reason_text": " "})
+        fake.refusal = ShopPausedError("shop-a", "session invalid (TOP code 27); re-authorise the shop")
+        paused = await client.post(f"{here}/decide", data={**hidden, "refund_amount": "20"})
         fake.refusal = BadInputError("action: reissue is not allowed on a refund_only case now", field="action")
         not_offered = await client.post(f"{here}/decide", data={**hidden, "action": "reissue"})
     assert typo.status_code == 422 and not fake.decided
@@ -176,6 +178,7 @@ async def test_a_refused_decision_shows_the_problem_beside_its_form(hub: Hub, fa
     assert conflict.status_code == 409 and "case C-1 was closed by the buyer" in conflict.text
     assert 'data-testid="conflict-current"' in conflict.text and "Closed" in conflict.text
     assert no_reason.status_code == 422 and "choose a reason or explain in words" in no_reason.text
+    assert paused.status_code == 502 and "re-authorise the shop" in paused.text
     assert not_offered.status_code == 422 and 'data-testid="problem-elsewhere"' in not_offered.text
     assert "Reissue</strong>: action: reissue is not allowed" in not_offered.text
 

@@ -25,7 +25,7 @@ from hub.console.pages import error_page, translator, with_notice, write_session
 from hub.console.routes.aftersales_case import BASE, case_page_response
 from hub.console.routes.aftersales_support import DECIDE, PROOF_MOST_BYTES, FormProblem
 from hub.context import Hub
-from hub.errors import BadInputError, NotFoundError
+from hub.errors import BadInputError, HubError, NotFoundError
 from hub.services.aftersales import decisions
 
 router = APIRouter(include_in_schema=False)
@@ -34,6 +34,8 @@ _ACTIONS = frozenset(a.value for a in AfterSaleAction)
 _REFUSALS = (AfterSaleAction.REFUSE.value, AfterSaleAction.REFUSE_RETURN.value)
 _RECEIPTS = (AfterSaleAction.CONFIRM_RETURN.value, AfterSaleAction.RECEIVE_EXCHANGE.value)
 _SHIPPING = (AfterSaleAction.SHIP_EXCHANGE.value, AfterSaleAction.REISSUE.value)
+#: The longest idempotency key a decision takes (``AfterSaleDecision.key``).
+KEY_MOST = 100
 _AMOUNTS = (AfterSaleAction.APPROVE_REFUND.value, AfterSaleAction.CONFIRM_RETURN.value)
 
 
@@ -159,8 +161,9 @@ async def decide_from_form(request: Request, case_id: int) -> Response:
     action = form.get("action", "")
     try:
         decision = await decision_from_form(request, form, t)
+        key = _text(form, "key")
         outcome = await decisions.decide(hub, case_id, decision, actor=principal.actor,
-                                         key=_text(form, "key"), cause="console")
+                                         key=key[:KEY_MOST] if key else None, cause="console")
     except FormInputError as exc:
         return await _refused(request, principal, case_id, form,
                               FormProblem(action, str(exc), field=exc.field), 422)
@@ -171,6 +174,8 @@ async def decide_from_form(request: Request, case_id: int) -> Response:
             action, t.t("aftersales.conflict", detail=str(exc)), conflict=True, current=_current(exc.current)), 409)
     except BadInputError as exc:
         return await _refused(request, principal, case_id, form, FormProblem(action, str(exc), field=exc.field), 422)
+    except HubError as exc:  # the platform could not be asked (a paused shop, a partner fault the service raised)
+        return await _refused(request, principal, case_id, form, FormProblem(action, str(exc)), 502)
     notice: dict[str, object] = {"done": outcome.action, "state": outcome.state}
     if outcome.repeated:
         notice["repeated"] = 1
