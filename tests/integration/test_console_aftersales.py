@@ -119,6 +119,7 @@ async def test_the_case_page_shows_the_case_and_a_form_per_allowed_action(hub: H
         await _signed_in(client, hub)
         page = await client.get(f"/console/aftersales/{refund}")
         other = await client.get(f"/console/aftersales/{reissue}")
+        chinese = await client.get(f"/console/aftersales/{reissue}", headers={"accept-language": "zh-CN"})
         missing = await client.get("/console/aftersales/999999")
     assert page.status_code == 200
     assert "杯子有裂纹" in page.text and 'href="https://img.example/1.jpg"' in page.text
@@ -129,6 +130,8 @@ async def test_the_case_page_shows_the_case_and_a_form_per_allowed_action(hub: H
     assert 'enctype="multipart/form-data"' in page.text and "商品无质量问题 (proof needed)" in page.text
     assert 'data-testid="recorded-only-' not in page.text
     assert 'data-testid="form-reissue"' in other.text and 'data-testid="recorded-only-reissue"' in other.text
+    assert "售后单 " in chinese.text and "补发" in chinese.text and "平台没有此步骤的接口" in chinese.text
+    assert "按订单规则分仓" in chinese.text and "拒绝" in chinese.text
     assert missing.status_code == 404 and "There is no after-sale case 999999." in missing.text
 
 
