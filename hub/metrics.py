@@ -69,6 +69,14 @@ DEAD_LETTERS = Counter(
     registry=REGISTRY,
 )
 
+#: Deadline alerts raised (``hub.services.aftersales.rules``), by platform (never a shop or case).
+AFTERSALE_DEADLINE_ALERTS = Counter(
+    "hub_aftersale_deadline_alerts_total",
+    "After-sale cases whose platform reply deadline entered [aftersales] deadline_alert_hours, by platform.",
+    ["platform"],
+    registry=REGISTRY,
+)
+
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
@@ -78,6 +86,7 @@ def render() -> bytes:
 
 
 __all__ = [
+    "AFTERSALE_DEADLINE_ALERTS",
     "CONTENT_TYPE",
     "DEAD_LETTERS",
     "MESSAGES_INGESTED",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import typer
@@ -54,6 +55,11 @@ def _percent(rate: float) -> str:
     return f"{rate * 100:.1f}%"
 
 
+def _amounts(refunded: dict[str, Decimal]) -> str:
+    """``19.90 CNY, 5.00 USD``; ``0.00`` when nothing was refunded."""
+    return ", ".join(f"{a:,.2f} {c}" for c, a in sorted(refunded.items())) or "0.00"
+
+
 def register(app: typer.Typer) -> None:
     """Add ``figures`` to the ``hub aftersales`` group."""
     app.command("figures")(figures_command)
@@ -89,7 +95,7 @@ def figures_command(
         if as_json:
             out.print(json.dumps({
                 "by": by, "since": start.isoformat(), "until": end.isoformat(), "shop": shop,
-                "rows": [{**vars(r), "refunded_amount": str(r.refunded_amount)} for r in rows],
+                "rows": [{**vars(r), "refunded": {c: str(a) for c, a in r.refunded.items()}} for r in rows],
                 "reasons": [vars(r) for r in ranked]}, ensure_ascii=False, indent=2), markup=False)
             return
         span = f"{start.isoformat(timespec='minutes')} – {end.isoformat(timespec='minutes')}"
@@ -101,7 +107,7 @@ def figures_command(
             table.add_column(column, justify="left" if column == by else "right", overflow="fold")
         for r in rows:
             table.add_row(r.key, f"{r.sold:,}", f"{r.refunds:,}", f"{r.returns:,}", f"{r.exchanges:,}",
-                          _percent(r.refund_rate), _percent(r.return_rate), f"{r.refunded_amount:,.2f}")
+                          _percent(r.refund_rate), _percent(r.return_rate), _amounts(r.refunded))
         out.print(table)
         if ranked:
             reasons_table = Table(title="Reasons")

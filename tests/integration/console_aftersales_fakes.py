@@ -74,8 +74,8 @@ class FakeAftersales:
     #: (case id, the decision, actor, key, cause) for every ``decide``.
     decided: list[tuple[int, decisions.DecisionIn, str, str | None, str]] = field(default_factory=list)
     rate_rows: list[figures.RateRow] = field(default_factory=lambda: [
-        figures.RateRow("MUG", 120, 9, 3, 1, 0.075, 0.025, Decimal("450.00")),
-        figures.RateRow("TEE", 80, 2, 2, 0, 0.025, 0.025, Decimal("76.00"))])
+        figures.RateRow("MUG", 120, 9, 3, 1, 0.075, 0.025, {"CNY": Decimal("450.00")}),
+        figures.RateRow("TEE", 80, 2, 2, 0, 0.025, 0.025, {"CNY": Decimal("76.00")})])
     reason_rows: list[figures.ReasonRow] = field(default_factory=lambda: [
         figures.ReasonRow("不想要了", 7, 0.5833), figures.ReasonRow("质量问题", 5, 0.4167)])
 
@@ -150,7 +150,7 @@ class FakeAftersales:
     async def rates(self, session: AsyncSession, *, by: str, since: datetime, until: datetime,
                     shop: str | None = None, limit: int = 50) -> list[figures.RateRow]:
         if by == "shop":
-            return [figures.RateRow("shop-a", 200, 11, 5, 1, 0.055, 0.025, Decimal("526.00"))]
+            return [figures.RateRow("shop-a", 200, 11, 5, 1, 0.055, 0.025, {"CNY": Decimal("526.00")})]
         return list(self.rate_rows[:limit])
 
     async def reasons(self, session: AsyncSession, *, since: datetime, until: datetime, shop: str | None = None,

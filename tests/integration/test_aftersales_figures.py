@@ -89,7 +89,7 @@ def _hub(database_url: str) -> Hub:
 
 
 def _rows(rows: list[figures.RateRow]) -> list[tuple[Any, ...]]:
-    return [(r.key, r.sold, r.refunds, r.returns, r.exchanges, r.refund_rate, r.return_rate, r.refunded_amount)
+    return [(r.key, r.sold, r.refunds, r.returns, r.exchanges, r.refund_rate, r.return_rate, r.refunded)
             for r in rows]
 
 
@@ -105,15 +105,15 @@ async def test_rates_per_sku_and_per_shop_match_the_hand_count(database_url: str
     # MUG: 2 + 3 units sold in the period (O3 before it); 1 unit refunded (19.90), 2 in a return.
     # CUP: 1 + 4 sold; 2 units refunded (the case's 30.00: its only line has no amount), 1 exchanged.
     assert _rows(by_sku) == [
-        ("MUG", 5, 1, 2, 0, 0.6, 0.4, Decimal("19.90")),
-        ("CUP", 5, 2, 0, 1, 0.4, 0.0, Decimal("30.00")),
+        ("MUG", 5, 1, 2, 0, 0.6, 0.4, {"CNY": Decimal("19.90")}),
+        ("CUP", 5, 2, 0, 1, 0.4, 0.0, {"CNY": Decimal("30.00")}),
     ]
     # shop-a: O1, O2 paid; one refund, one return. shop-b: O4; one refund, one exchange.
     assert _rows(by_shop) == [
-        ("shop-a", 2, 1, 1, 0, 1.0, 0.5, Decimal("19.90")),
-        ("shop-b", 1, 1, 0, 1, 1.0, 0.0, Decimal("30.00")),
+        ("shop-a", 2, 1, 1, 0, 1.0, 0.5, {"CNY": Decimal("19.90")}),
+        ("shop-b", 1, 1, 0, 1, 1.0, 0.0, {"CNY": Decimal("30.00")}),
     ]
-    assert _rows(shop_b) == [("CUP", 4, 2, 0, 1, 0.5, 0.0, Decimal("30.00"))]
+    assert _rows(shop_b) == [("CUP", 4, 2, 0, 1, 0.5, 0.0, {"CNY": Decimal("30.00")})]
     assert empty == []
 
 
@@ -139,7 +139,8 @@ async def test_figures_over_the_api(database_url: str) -> None:
         assert got.status_code == 200, got.text
         body = got.json()
         assert body["by"] == "shop" and [r["key"] for r in body["rows"]] == ["shop-a", "shop-b"]
-        assert body["rows"][0]["refund_rate"] == 1.0 and Decimal(body["rows"][0]["refunded_amount"]) == Decimal("19.9")
+        assert body["rows"][0]["refund_rate"] == 1.0
+        assert body["rows"][0]["refunded"] == [{"amount": "19.90", "currency": "CNY"}]
         sku = (await client.get("/api/v1/aftersales/figures", params=period, headers=bearer(key))).json()
         assert [(r["key"], r["sold"]) for r in sku["rows"]] == [("MUG", 5), ("CUP", 5)]
         reasons = await client.get("/api/v1/aftersales/figures/reasons", params={**period, "shop": "shop-b"},
@@ -180,13 +181,13 @@ def test_figures_command_prints_a_table_and_json(tmp_path: Path) -> None:
     assert table.exit_code == 0, table.output
     mug = next(line for line in table.stdout.splitlines() if "MUG" in line)
     assert [cell.strip() for cell in mug.strip("│ \n").split("│")] == ["MUG", "5", "1", "2", "0", "60.0%", "40.0%",
-                                                                     "19.90"]
+                                                                     "19.90 CNY"]
     assert "不想要了" in table.stdout and "50.0%" in table.stdout
     shops = figures_("--by", "shop")
     assert shops.exit_code == 0 and "shop-a" in shops.stdout and "100.0%" in shops.stdout
     as_json = json.loads(figures_("--json").stdout)
     assert as_json["rows"][0] == {"key": "MUG", "sold": 5, "refunds": 1, "returns": 2, "exchanges": 0,
-                                  "refund_rate": 0.6, "return_rate": 0.4, "refunded_amount": "19.90"}
+                                  "refund_rate": 0.6, "return_rate": 0.4, "refunded": {"CNY": "19.90"}}
     assert as_json["reasons"][0] == {"reason": "不想要了", "cases": 2, "share": 0.5}
     bad = runner.invoke(app, ["--config", str(config), "aftersales", "figures", "--since", "2026-12-02",
                               "--until", "2026-12-01"])

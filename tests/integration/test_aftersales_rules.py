@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from contracts import OrderStatus
+from hub import metrics
 from hub.context import Hub
 from hub.db.tables import (
     AfterSaleEventRow,
@@ -291,7 +292,7 @@ class DueRecorder:
 
 
 def _alerts_counted(platform: str) -> float:
-    return float(rules.DEADLINE_ALERTS.labels(platform)._value.get())
+    return float(metrics.AFTERSALE_DEADLINE_ALERTS.labels(platform)._value.get())
 
 
 async def test_deadline_alert_fires_once_per_deadline_and_calls_the_hook(database_url: str) -> None:

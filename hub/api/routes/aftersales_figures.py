@@ -10,12 +10,12 @@ figures count is ``hub.services.aftersales.figures``'s docstring. Not for cases 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from contracts.money import Money
 from hub.api.auth import Permission, require
 from hub.api.deps import get_hub
 from hub.api.errors import ApiError
@@ -39,7 +39,7 @@ class RateOut(BaseModel):
     exchanges: int = Field(description="Exchange cases (per SKU: units).")
     refund_rate: float = Field(description="(refunds + returns) / sold; 0 when nothing was sold.")
     return_rate: float = Field(description="returns / sold; 0 when nothing was sold.")
-    refunded_amount: Decimal = Field(description="What the refunded cases gave back.")
+    refunded: list[Money] = Field(description="What the refunded cases gave back, one amount per currency.")
 
 
 class RatesOut(BaseModel):
@@ -105,7 +105,12 @@ async def rates(
     span = period(since, until)
     async with get_hub(request).database().session() as session:
         rows = await figures.rates(session, by=by, since=span.since, until=span.until, shop=shop, limit=limit)
-    return RatesOut(by=by, period=span, shop=shop, rows=[RateOut(**vars(r)) for r in rows])
+    return RatesOut(by=by, period=span, shop=shop, rows=[_rate_out(r) for r in rows])
+
+
+def _rate_out(row: figures.RateRow) -> RateOut:
+    refunded = [Money(amount=a, currency=c) for c, a in sorted(row.refunded.items())]
+    return RateOut(**{**vars(row), "refunded": refunded})
 
 
 @router.get("/reasons", response_model=ReasonsOut, summary="The buyers' reasons over a period, most frequent first",

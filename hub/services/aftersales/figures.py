@@ -49,7 +49,8 @@ class RateRow:
     exchanges: int
     refund_rate: float
     return_rate: float
-    refunded_amount: Decimal
+    #: What the refunded cases gave back, per currency (a SKU sold in several currencies has several).
+    refunded: dict[str, Decimal]
 
 
 @dataclass(frozen=True)
@@ -93,16 +94,16 @@ async def _sold(session: AsyncSession, by: str, since: datetime, until: datetime
 
 
 async def _cases(session: AsyncSession, by: str, since: datetime, until: datetime, shop: str | None
-                 ) -> dict[str, tuple[int, int, int, Decimal]]:
-    """key → (refunds, returns, exchanges, refunded amount)."""
+                 ) -> dict[str, tuple[int, int, int, dict[str, Decimal]]]:
+    """key → (refunds, returns, exchanges, refunded amount per currency)."""
     refunded = AfterSaleRow.status == AfterSaleStatus.REFUNDED.value
     if by == "shop":
         one = 1
         amount: Any = case((refunded, func.coalesce(AfterSaleRow.refund_amount, 0)), else_=0)
         stmt = (select(AfterSaleRow.shop, _of_type(AfterSaleType.REFUND_ONLY, one),
                        _of_type(AfterSaleType.RETURN_AND_REFUND, one), _of_type(AfterSaleType.EXCHANGE, one),
-                       func.coalesce(func.sum(amount), 0))
-                .where(*_counted(since, until, shop)).group_by(AfterSaleRow.shop))
+                       func.coalesce(func.sum(amount), 0), AfterSaleRow.currency)
+                .where(*_counted(since, until, shop)).group_by(AfterSaleRow.shop, AfterSaleRow.currency))
     else:
         sku = func.coalesce(AfterSaleLineRow.merchant_sku, OrderLineRow.merchant_sku)
         lines_of_case = (select(func.count(AfterSaleLineRow.id)).where(
@@ -112,14 +113,21 @@ async def _cases(session: AsyncSession, by: str, since: datetime, until: datetim
         units = AfterSaleLineRow.quantity
         stmt = (select(sku, _of_type(AfterSaleType.REFUND_ONLY, units),
                        _of_type(AfterSaleType.RETURN_AND_REFUND, units), _of_type(AfterSaleType.EXCHANGE, units),
-                       func.coalesce(func.sum(amount), 0))
+                       func.coalesce(func.sum(amount), 0), AfterSaleRow.currency)
                 .select_from(AfterSaleRow)
                 .join(AfterSaleLineRow, AfterSaleLineRow.aftersale_id == AfterSaleRow.id)
                 .outerjoin(OrderLineRow, OrderLineRow.id == AfterSaleLineRow.order_line_id)
                 .where(*_counted(since, until, shop), sku.is_not(None))
-                .group_by(sku))
-    return {str(key): (int(r or 0), int(t or 0), int(x or 0), Decimal(str(a or 0)).quantize(Decimal("0.01")))
-            for key, r, t, x, a in await session.execute(stmt)}
+                .group_by(sku, AfterSaleRow.currency))
+    # Amounts are summed per currency (an AliExpress shop refunds in USD, a Taobao one in CNY).
+    out: dict[str, tuple[int, int, int, dict[str, Decimal]]] = {}
+    for key, r, t, x, a, currency in await session.execute(stmt):
+        refunds, returns, exchanges, amounts = out.get(str(key), (0, 0, 0, {}))
+        amount = Decimal(str(a or 0)).quantize(Decimal("0.01"))
+        if amount:
+            amounts = {**amounts, str(currency or "CNY"): amounts.get(str(currency or "CNY"), Decimal("0.00")) + amount}
+        out[str(key)] = (refunds + int(r or 0), returns + int(t or 0), exchanges + int(x or 0), amounts)
+    return out
 
 
 def _rate(count: int, sold: int) -> float:
@@ -137,10 +145,10 @@ async def rates(session: AsyncSession, *, by: str, since: datetime, until: datet
     out = []
     for key in set(sold) | set(cases):
         n = sold.get(key, 0)
-        refunds, returns, exchanges, amount = cases.get(key, (0, 0, 0, Decimal("0.00")))
+        refunds, returns, exchanges, amount = cases.get(key, (0, 0, 0, {}))
         out.append(RateRow(key=key, sold=n, refunds=refunds, returns=returns, exchanges=exchanges,
                            refund_rate=_rate(refunds + returns, n), return_rate=_rate(returns, n),
-                           refunded_amount=amount))
+                           refunded=amount))
     out.sort(key=lambda r: (-r.refund_rate, -(r.refunds + r.returns + r.exchanges), -r.sold, r.key))
     return out[:limit]
 

@@ -308,10 +308,18 @@ async def case_detail(session: AsyncSession, case_id: int, *, platform_actions: 
     )
 
 
+def goods_received(row: AfterSaleRow) -> bool:
+    """Whether the returned (or exchanged) goods are back: recorded in the hub, or confirmed at the
+    platform already (``extra.seller_received``: e.g. Tmall exchange status 12, receipt confirmed
+    outside the hub)."""
+    extra = (row.data or {}).get("extra") or {}
+    return bool(row.received) or str(extra.get("seller_received", "")).lower() == "true"
+
+
 def allowed_now(row: AfterSaleRow, platform_actions: frozenset[str] | None) -> list[AllowedAction]:
     """The actions a person may take on ``row`` now, each marked as written back or recorded only."""
     try:
-        actions = allowed_actions(AfterSaleType(row.type), AfterSaleStatus(row.status), received=bool(row.received))
+        actions = allowed_actions(AfterSaleType(row.type), AfterSaleStatus(row.status), received=goods_received(row))
     except ValueError:  # a type or status this hub no longer knows: nothing to offer
         return []
     writes = platform_actions or frozenset()

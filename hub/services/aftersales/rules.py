@@ -15,13 +15,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import structlog
-from prometheus_client import Counter
 from sqlalchemy import exists, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Interval
 
 from contracts.aftersales import TERMINAL_AFTERSALE_STATUSES, AfterSaleStatus, AfterSaleType
 from contracts.orders import OrderStatus
+from hub import metrics
 from hub.db.tables import (
     AfterSaleEventRow,
     AfterSaleRow,
@@ -32,7 +32,6 @@ from hub.db.tables import (
     ShipmentRow,
 )
 from hub.errors import BadInputError, NotFoundError, PermanentError
-from hub.metrics import REGISTRY
 from hub.services.aftersales import decisions, refund_release
 
 log = structlog.get_logger(__name__)
@@ -40,13 +39,6 @@ log = structlog.get_logger(__name__)
 AUTO_APPROVE_ACTOR = "rule:auto_approve"
 ALERT_ACTOR = "rule:deadline_alert"
 
-#: Deadline alerts raised, by platform (low cardinality: never a shop or case).
-DEADLINE_ALERTS = Counter(
-    "hub_aftersale_deadline_alerts_total",
-    "After-sale cases whose platform reply deadline entered [aftersales] deadline_alert_hours, by platform.",
-    ["platform"],
-    registry=REGISTRY,
-)
 
 #: An order in these statuses has shipped nothing (and a refund of it needs no return).
 BEFORE_SHIPMENT = frozenset({OrderStatus.PENDING_PAYMENT.value, OrderStatus.PAID.value})
@@ -244,7 +236,7 @@ async def deadline_alerts(hub: Any, limit: int = 200) -> int:
         cases = await raise_due(session, now=now, window=timedelta(hours=hours), limit=limit)
     for case in cases:
         deadline = case.deadline.astimezone(UTC)
-        DEADLINE_ALERTS.labels(case.platform).inc()
+        metrics.AFTERSALE_DEADLINE_ALERTS.labels(case.platform).inc()
         log.warning("aftersale.deadline_near", aftersale_id=case.case_id, order_id=case.order_id, shop=case.shop,
                     status=case.status, deadline=deadline.isoformat(),
                     hours_left=round((deadline - now).total_seconds() / 3600, 1))
