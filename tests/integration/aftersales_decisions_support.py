@@ -70,6 +70,7 @@ def world(database_url: str) -> Iterator[World]:
                              plain: {"platform": "asplain"}},
         warehouses={MAIN: {"platform": "manual", "priority": 1}},
         couriers={"post": {"platform": "manual", "courier_code": "ems"}},
+        fulfilment={"couriers": {"rules": [{"courier": "post", "courier_code": "ems"}]}},
         aftersales={"default_return_address": {"address_id": "A-1", "name": "Returns", "detail": "Dock 3"}})
     with running_hub(config, extra_plugins=[ChannelsPlugin(FULL, PARTIAL, PLAIN)], load_entry_points=False,
                      start_workers=False, relay=False) as hub:

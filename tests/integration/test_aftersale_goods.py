@@ -1,0 +1,175 @@
+"""What deciding a case does to goods, on SQLite and PostgreSQL: returned units go back on hand in
+the warehouse the order shipped from and damaged ones to the defective location, through the
+ledger, once per case; an exchange's replacement is one delivery order through fulfilment, and
+when it ships the order is not shipped or confirmed again: the case's ``ship_exchange`` is written
+back with the parcel; a reissue completes when its delivery ships; a replacement shipped outside
+the hub is written back with the courier and number a person gives."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from contracts import AfterSaleStatus, AfterSaleType
+from hub.db.tables import DeliveryOrderRow, OutboxRow, ParcelRow, ShipmentRow
+from hub.services.aftersales import decisions, replacements
+from hub.services.aftersales.decisions import DecisionIn, LineQuality
+from hub.services.fulfilment import own_warehouse
+from hub.services.fulfilment.aftersale_deliveries import SHIPPED_ACTOR
+from hub.services.fulfilment.shipments import CONFIRM_ACTOR
+from hub.testing import fulfilment_factories as ff
+from tests.integration.aftersales_decisions_support import (
+    DEFECTIVE,
+    MAIN,
+    World,
+    actions,
+    case_row,
+    events,
+    ledger,
+    on_hand,
+    stock_in,
+    world,
+)
+
+
+async def _outbox(w: World, actor: str) -> list[OutboxRow]:
+    async with w.hub.database().session() as session:
+        return list((await session.execute(select(OutboxRow).where(OutboxRow.actor == actor)
+                                           .order_by(OutboxRow.id))).scalars())
+
+
+async def _count(w: World, model: type, *where: object) -> int:
+    async with w.hub.database().session() as session:
+        return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+async def test_returned_goods_go_on_hand_and_damaged_ones_to_the_defective_location(database_url: str) -> None:
+    with world(database_url) as w:
+        await stock_in(w.hub, "MUG", 5)
+        await stock_in(w.hub, "CUP", 5)
+        _, order = await w.order([("MUG", 2), ("CUP", 1)])
+        case_id, case = await w.case(order, type=AfterSaleType.RETURN_AND_REFUND)
+        agreed = await decisions.decide(w.hub, case_id, DecisionIn(action="agree_return"), actor="alice")
+        assert agreed.status == "awaiting_return"
+        assert w.platform(w.shop).decisions[0].return_address.address_id == "A-1"  # type: ignore[union-attr]
+        quality = (LineQuality(position=1, good=1, damaged=1),)  # line 2 (CUP) came back whole and good
+        outcome = await decisions.decide(w.hub, case_id, DecisionIn(action="confirm_return", quality=quality),
+                                         actor="bob", key="recv-1")
+        assert outcome.state == "done" and outcome.status == "refunding"
+        assert sorted((m["sku"], m["warehouse"], m["quantity"], m["condition"]) for m in outcome.stock) == [
+            ("CUP", MAIN, 1, "good"), ("MUG", DEFECTIVE, 1, "damaged"), ("MUG", MAIN, 1, "good")]
+        assert (await on_hand(w.hub, "MUG", MAIN), await on_hand(w.hub, "MUG", DEFECTIVE)) == (6, 1)
+        assert await on_hand(w.hub, "CUP", MAIN) == 6
+        assert sorted(await ledger(w.hub, f"aftersale:{case_id}")) == [
+            (DEFECTIVE, "MUG", 1, "return"), (MAIN, "CUP", 1, "return"), (MAIN, "MUG", 1, "return")]
+        row = await case_row(w.hub, case_id)
+        assert row.received and row.resolution == "restocked_partly_defective"
+        assert "restocked" in [e.kind for e in await events(w.hub, case_id)]
+        # The same key again: the first outcome, nothing moved again.
+        again = await decisions.decide(w.hub, case_id, DecisionIn(action="confirm_return", quality=quality),
+                                       actor="bob", key="recv-1")
+        assert again.repeated and again.stock == outcome.stock
+        assert await on_hand(w.hub, "MUG", MAIN) == 6
+
+
+async def test_bad_quality_is_refused_and_moves_no_stock(database_url: str) -> None:
+    with world(database_url) as w:
+        await stock_in(w.hub, "MUG", 5)
+        _, order = await w.order([("MUG", 2)])
+        case_id, _ = await w.case(order, type=AfterSaleType.RETURN_AND_REFUND,
+                                  status=AfterSaleStatus.AWAITING_RETURN)
+        for quality, field in (((LineQuality(position=1, good=2, damaged=1),), "quality[0].damaged"),
+                               ((LineQuality(position=7, good=1),), "quality[0].position")):
+            try:
+                await decisions.decide(w.hub, case_id, DecisionIn(action="confirm_return", quality=quality),
+                                       actor="a")
+            except decisions.BadInputError as exc:
+                assert exc.field == field
+            else:
+                raise AssertionError("accepted")
+        assert await on_hand(w.hub, "MUG", MAIN) == 5 and await actions(w.hub, case_id) == []
+        assert not (await case_row(w.hub, case_id)).received
+
+
+async def _exchange_received(w: World) -> tuple[int, str, int]:
+    """An exchange agreed and its goods received (all good); (case id, external id, order id)."""
+    await stock_in(w.hub, "MUG", 5)
+    order_id, order = await w.order([("MUG", 1)])
+    case_id, case = await w.case(order, type=AfterSaleType.EXCHANGE)
+    await decisions.decide(w.hub, case_id, DecisionIn(action="agree_exchange"), actor="alice")
+    received = await decisions.decide(w.hub, case_id, DecisionIn(action="receive_exchange"), actor="alice")
+    assert received.status == "returned" and received.stock[0]["warehouse"] == MAIN
+    return case_id, case.ref.external_id, order_id
+
+
+async def test_an_exchange_replacement_ships_once_and_writes_ship_exchange_back_not_the_order(
+        database_url: str) -> None:
+    with world(database_url) as w:
+        case_id, external_id, order_id = await _exchange_received(w)
+        sent = await decisions.decide(w.hub, case_id, DecisionIn(action="ship_exchange"), actor="alice")
+        assert sent.state == "recorded" and sent.delivery_order_id is not None and sent.status == "returned"
+        again = await replacements.send_replacement(w.hub, case_id, actor="bob")
+        assert again == sent.delivery_order_id  # once per case
+        assert await _count(w, DeliveryOrderRow, DeliveryOrderRow.order_id == order_id) == 1
+        async with w.hub.database().session() as session:
+            delivery = await session.get(DeliveryOrderRow, sent.delivery_order_id)
+            assert delivery is not None
+            assert delivery.data["aftersale_id"] == case_id and delivery.data["purpose"] == "replacement"
+            assert (delivery.warehouse, delivery.kind, delivery.status) == (MAIN, "own", "sent")
+            parcel_id = (await session.execute(select(ParcelRow.id).where(
+                ParcelRow.delivery_order_id == delivery.id))).scalar_one()
+        # The own warehouse gets its waybill, picks, packs and ships it.
+        await ff.issue_waybill(w.hub, parcel_id, "EMS123456789")
+        await own_warehouse.pick(w.hub, [delivery.id], actor="packer")
+        await own_warehouse.pack(w.hub, delivery.id, [own_warehouse.PackedParcel(weight_grams=400)], actor="packer")
+        shipped = await own_warehouse.ship(w.hub, delivery.id, actor="packer")
+        assert shipped.shipment_ids == []
+        assert await _count(w, ShipmentRow, ShipmentRow.order_id == order_id) == 0  # the order is not shipped again
+        assert await _outbox(w, CONFIRM_ACTOR) == []  # nor confirmed to the channel again
+        [settle] = await _outbox(w, SHIPPED_ACTOR)
+        assert settle.args == [case_id, delivery.id, [["ems", "EMS123456789"]], "packer"]
+        assert await replacements.replacement_left(w.hub, case_id, delivery.id, [("ems", "EMS123456789")],
+                                                   actor="packer")
+        assert not await replacements.replacement_left(w.hub, case_id, delivery.id, [("ems", "EMS123456789")],
+                                                       actor="packer")  # once per delivery order
+        platform = w.platform(w.shop)
+        assert platform.taken(external_id) == ["agree_exchange", "receive_exchange", "ship_exchange"]
+        written = platform.decisions[-1]
+        assert (written.courier_code, written.tracking_number) == ("ems", "EMS123456789")
+        assert (await case_row(w.hub, case_id)).status == "replacement_shipped"
+        assert await on_hand(w.hub, "MUG", MAIN) == 5  # 5 + 1 back − 1 sent again
+        assert [r[2:] for r in await ledger(w.hub, f"aftersale:{case_id}")] == [(1, "return"), (-1, "order_shipped")]
+        assert [a.action for a in await actions(w.hub, case_id)] == [
+            "agree_exchange", "receive_exchange", "ship_exchange", "ship_exchange"]
+
+
+async def test_a_replacement_shipped_outside_the_hub_is_written_back_with_its_parcel(database_url: str) -> None:
+    with world(database_url) as w:
+        case_id, external_id, order_id = await _exchange_received(w)
+        outcome = await decisions.decide(w.hub, case_id, DecisionIn(
+            action="ship_exchange", courier_code="sf", tracking_number="SF100"), actor="alice")
+        assert (outcome.state, outcome.status, outcome.delivery_order_id) == ("done", "replacement_shipped", None)
+        assert w.platform(w.shop).decisions[-1].tracking_number == "SF100"
+        assert await _count(w, DeliveryOrderRow, DeliveryOrderRow.order_id == order_id) == 0
+        try:
+            await decisions.decide(w.hub, case_id, DecisionIn(action="ship_exchange", courier_code="sf"), actor="a")
+        except decisions.BadInputError as exc:
+            assert exc.field == "action"  # shipped already: nothing more to ship
+
+
+async def test_a_reissue_sends_the_goods_again_and_completes_when_they_ship(database_url: str) -> None:
+    with world(database_url) as w:
+        await stock_in(w.hub, "MUG", 5)
+        order_id, order = await w.order([("MUG", 2)])
+        case_id, external_id = (await w.case(order, type=AfterSaleType.REISSUE))[0], None
+        outcome = await decisions.decide(w.hub, case_id, DecisionIn(action="reissue"), actor="alice")
+        assert outcome.state == "done" and outcome.delivery_order_id is not None and outcome.status == "approved"
+        [action] = await actions(w.hub, case_id)
+        assert action.result["delivery_order_id"] == outcome.delivery_order_id
+        async with w.hub.database().session() as session:
+            delivery = await session.get(DeliveryOrderRow, outcome.delivery_order_id)
+            assert delivery is not None and delivery.data["purpose"] == "reissue"
+        assert await replacements.replacement_left(w.hub, case_id, delivery.id, [("ems", "E1")], actor="packer")
+        row = await case_row(w.hub, case_id)
+        assert row.status == "completed" and row.resolution == "reissued"
+        assert await on_hand(w.hub, "MUG", MAIN) == 3
+        assert external_id is None
