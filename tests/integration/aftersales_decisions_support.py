@@ -132,4 +132,4 @@ def money(amount: str) -> Money:
     return Money(amount=Decimal(amount), currency="CNY")
 
 
-__all__ = ["DEFECTIVE", "FULL", "FakeAfterSalesChannel", "MAIN", "PARTIAL", "PLAIN", "World", "world"]
+__all__ = ["DEFECTIVE", "FULL", "MAIN", "PARTIAL", "PLAIN", "FakeAfterSalesChannel", "World", "world"]

@@ -22,7 +22,7 @@ from tests.integration.aftersales_decisions_support import actions, case_row, ev
 
 async def test_approving_a_refund_writes_it_back_once_and_the_case_follows_the_platform(database_url: str) -> None:
     with world(database_url) as w:
-        order_id, order = await w.order([("SKU-1", 2)])
+        _order_id, order = await w.order([("SKU-1", 2)])
         case_id, case = await w.case(order)
         outcome = await decisions.decide(w.hub, case_id, DecisionIn(action="approve_refund"), actor="alice")
         assert (outcome.state, outcome.written_back, outcome.status) == ("done", True, "refunding")
@@ -41,7 +41,7 @@ async def test_approving_a_refund_writes_it_back_once_and_the_case_follows_the_p
 async def test_the_same_key_twice_decides_once(database_url: str) -> None:
     with world(database_url) as w:
         _, order = await w.order([("SKU-1", 1)])
-        case_id, case = await w.case(order)
+        case_id, _case = await w.case(order)
         first = await decisions.decide(w.hub, case_id, DecisionIn(action="approve_refund"), actor="alice", key="k-1")
         again = await decisions.decide(w.hub, case_id, DecisionIn(action="approve_refund"), actor="bob", key="k-1")
         assert again.repeated and again.action_id == first.action_id and again.state == "done"
