@@ -30,9 +30,9 @@ async def retry_writebacks() -> None:
 @hub_actor(queue="default", max_retries=8, min_backoff_ms=5_000, max_backoff_ms=600_000, name=SHIPPED_ACTOR)
 async def replacement_shipped(case_id: int, delivery_order_id: int, parcels: list[list[str]], actor: str) -> None:
     """A replacement (or reissue) delivery order left the warehouse."""
-    from hub.services.aftersales import replacements
+    from hub.services.aftersales import decisions
 
-    await replacements.replacement_left(current_hub(), case_id, delivery_order_id,
+    await decisions.replacement_shipped(current_hub(), case_id, delivery_order_id,
                                         [(courier, number) for courier, number in parcels], actor=actor)
 
 

@@ -127,9 +127,9 @@ async def test_an_exchange_replacement_ships_once_and_writes_ship_exchange_back_
         assert await _outbox(w, CONFIRM_ACTOR) == []  # nor confirmed to the channel again
         [settle] = await _outbox(w, SHIPPED_ACTOR)
         assert settle.args == [case_id, delivery.id, [["ems", "EMS123456789"]], "packer"]
-        assert await replacements.replacement_left(w.hub, case_id, delivery.id, [("ems", "EMS123456789")],
+        assert await decisions.replacement_shipped(w.hub, case_id, delivery.id, [("ems", "EMS123456789")],
                                                    actor="packer")
-        assert not await replacements.replacement_left(w.hub, case_id, delivery.id, [("ems", "EMS123456789")],
+        assert not await decisions.replacement_shipped(w.hub, case_id, delivery.id, [("ems", "EMS123456789")],
                                                        actor="packer")  # once per delivery order
         platform = w.platform(w.shop)
         assert platform.taken(external_id) == ["agree_exchange", "receive_exchange", "ship_exchange"]
@@ -168,7 +168,7 @@ async def test_a_reissue_sends_the_goods_again_and_completes_when_they_ship(data
         async with w.hub.database().session() as session:
             delivery = await session.get(DeliveryOrderRow, outcome.delivery_order_id)
             assert delivery is not None and delivery.data["purpose"] == "reissue"
-        assert await replacements.replacement_left(w.hub, case_id, delivery.id, [("ems", "E1")], actor="packer")
+        assert await decisions.replacement_shipped(w.hub, case_id, delivery.id, [("ems", "E1")], actor="packer")
         row = await case_row(w.hub, case_id)
         assert row.status == "completed" and row.resolution == "reissued"
         assert await on_hand(w.hub, "MUG", MAIN) == 3

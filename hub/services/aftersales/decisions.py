@@ -465,3 +465,30 @@ async def refuse_reasons(hub: Any, case_id: int) -> list[RefuseReason]:
         return reasons
 
     return await writeback.with_retries(read)
+
+
+async def replacement_shipped(hub: Any, case_id: int, delivery_order_id: int, parcels: list[tuple[str, str]], *,
+                              actor: str) -> bool:
+    """A replacement (or reissue) delivery order left the warehouse (the
+    ``aftersale_replacement_shipped`` actor): settled once (``replacements.replacement_left``);
+    an exchange's replacement is then written back as ``ship_exchange`` with the first parcel's
+    courier and tracking number, never as a second shipment of the order. False: settled before."""
+    from hub.services.aftersales import replacements
+
+    purpose = await replacements.replacement_left(hub, case_id, delivery_order_id, parcels, actor=actor)
+    if purpose is None:
+        return False
+    if purpose != replacements.REPLACEMENT or not parcels:
+        return True
+    courier, number = parcels[0]
+    try:
+        await decide(hub, case_id, DecisionIn(action="ship_exchange", courier_code=courier, tracking_number=number),
+                     actor=actor, key=f"ship_exchange:do{delivery_order_id}", cause="fulfilment")
+    except HubError as exc:  # the platform moved on or refused: a person must tell it by hand
+        reason = describe_error(exc)
+        async with hub.database().transaction() as session:
+            add_event(session, case_id, "writeback_failed", cause="fulfilment", actor=actor, action="ship_exchange",
+                      delivery_order_id=delivery_order_id, reason=reason)
+        log.error("aftersale.replacement_writeback_failed", case_id=case_id, delivery_order_id=delivery_order_id,
+                  reason=reason)
+    return True

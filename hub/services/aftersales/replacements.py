@@ -29,7 +29,7 @@ from hub.db.tables import (
     utcnow,
 )
 from hub.db.upsert import insert_ignore
-from hub.errors import BadInputError, HubError, describe_error
+from hub.errors import BadInputError
 from hub.services.aftersales.case_records import CaseLineRef, add_event, advance, case_lines, case_of, load_case
 from hub.services.fulfilment.aftersale_deliveries import REISSUE, REPLACEMENT
 
@@ -173,22 +173,20 @@ async def _take_out(session: AsyncSession, warehouse: str, sku: str, quantity: i
 
 
 async def replacement_left(hub: Any, case_id: int, delivery_order_id: int, parcels: list[tuple[str, str]], *,
-                           actor: str) -> bool:
-    """The case's delivery order shipped (the ``aftersale_replacement_shipped`` actor): its stock
-    out, the history entry, a reissue ``completed``; an exchange's replacement is then written
-    back as ``ship_exchange`` with the first parcel's courier and tracking number. Once per
-    delivery order; False when it was settled before."""
-    from hub.services.aftersales import decisions
+                           actor: str) -> str | None:
+    """The case's delivery order shipped: its stock out, the history entry, a reissue
+    ``completed``. Once per delivery order; returns its purpose (``replacement``: the caller
+    writes ``ship_exchange`` back), or None when it was settled before."""
     from hub.services.stock import scheduling
 
     reference = f"aftersale:{case_id}"
     async with hub.database().transaction() as session:
         if not await idempotency.claim(session, f"aftersale.replacement_shipped:{delivery_order_id}"):
-            return False
+            return None
         row = await load_case(session, case_id, lock=True)
         delivery = (await session.execute(select(DeliveryOrderRow).where(
             DeliveryOrderRow.id == delivery_order_id))).scalar_one()
-        purpose = (delivery.data or {}).get("purpose", REPLACEMENT)
+        purpose = str((delivery.data or {}).get("purpose", REPLACEMENT))
         lines = list((await session.execute(select(DeliveryLineRow).where(
             DeliveryLineRow.delivery_order_id == delivery_order_id))).scalars())
         skus = set()
@@ -197,7 +195,8 @@ async def replacement_left(hub: Any, case_id: int, delivery_order_id: int, parce
                 await _take_out(session, delivery.warehouse, line.merchant_sku, line.quantity, reference=reference,
                                 actor=actor, note=f"after-sale case {case_id}: {purpose} shipped ({delivery.code})")
                 skus.add(line.merchant_sku)
-        detail = {"delivery_order_id": delivery_order_id, "parcels": [list(p) for p in parcels], "purpose": purpose}
+        detail: dict[str, Any] = {"delivery_order_id": delivery_order_id, "parcels": [list(p) for p in parcels],
+                                  "purpose": purpose}
         if purpose == REISSUE:
             await advance(session, row, AfterSaleStatus.COMPLETED, kind="replacement_shipped", cause="fulfilment",
                           actor=actor, **detail)
@@ -205,18 +204,5 @@ async def replacement_left(hub: Any, case_id: int, delivery_order_id: int, parce
             add_event(session, case_id, "replacement_shipped", cause="fulfilment", actor=actor, **detail)
         shops = await scheduling.mark_dirty(session, skus)
     await scheduling.schedule_push(hub, shops)
-    if purpose != REPLACEMENT or not parcels:
-        return True
-    courier, number = parcels[0]
-    try:
-        await decisions.decide(hub, case_id, decisions.DecisionIn(action="ship_exchange", courier_code=courier,
-                                                                  tracking_number=number),
-                               actor=actor, key=f"ship_exchange:do{delivery_order_id}", cause="fulfilment")
-    except HubError as exc:  # the platform moved on or refused: a person must tell it by hand
-        reason = describe_error(exc)
-        async with hub.database().transaction() as session:
-            add_event(session, case_id, "writeback_failed", cause="fulfilment", actor=actor, action="ship_exchange",
-                      delivery_order_id=delivery_order_id, reason=reason)
-        log.error("aftersale.replacement_writeback_failed", case_id=case_id, delivery_order_id=delivery_order_id,
-                  reason=reason)
-    return True
+    log.info("aftersale.replacement_shipped", case_id=case_id, delivery_order_id=delivery_order_id, purpose=purpose)
+    return purpose
