@@ -13,6 +13,9 @@ reason where the platform needs one), claims its idempotency key and records it 
 - no API for this step → ``recorded``, the hub applies it locally and says so;
 - a timeout → ``pending``: ``retry_pending`` tries it again later with the same key.
 
+``replacement_shipped`` is the end of an exchange's replacement: its delivery order shipped, so
+``ship_exchange`` is written back with the parcel (docs/aftersales/decisions.md).
+
 Not for reading cases (``queries``) or rules acting alone (``rules``, which call ``decide``).
 """
 

@@ -1,7 +1,9 @@
 """An exchange's replacement or a reissue (补发) as a new delivery through fulfilment: a delivery
 order for the case's lines (the exchange SKU where the buyer asked for another), routed, given a
-waybill and shipped like any order's; once per case. Not for the write-back of the shipment to the
-platform (``decisions``: ``ship_exchange``).
+waybill and shipped like any order's; once per case. ``replacement_left`` settles it once it
+shipped (its units out of stock, a reissue completed); the units are not reserved while it waits
+(docs/aftersales/decisions.md). Not for the write-back of the shipment to the platform
+(``decisions``: ``ship_exchange``).
 """
 
 from __future__ import annotations
