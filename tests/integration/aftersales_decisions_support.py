@@ -60,7 +60,8 @@ class World:
 
 
 @contextmanager
-def world(database_url: str) -> Iterator[World]:
+def world(database_url: str, *, workers: bool = False) -> Iterator[World]:
+    """The hub of a test; ``workers``: with queue workers and the outbox relay running."""
     for cls in (FULL, PARTIAL, PLAIN):
         cls.platform_state.reset()
     tag = secrets.token_hex(3)
@@ -73,7 +74,7 @@ def world(database_url: str) -> Iterator[World]:
         fulfilment={"couriers": {"rules": [{"courier": "post", "courier_code": "ems"}]}},
         aftersales={"default_return_address": {"address_id": "A-1", "name": "Returns", "detail": "Dock 3"}})
     with running_hub(config, extra_plugins=[ChannelsPlugin(FULL, PARTIAL, PLAIN)], load_entry_points=False,
-                     start_workers=False, relay=False) as hub:
+                     start_workers=workers, relay=workers) as hub:
         yield World(hub, shop, partial, plain)
 
 

@@ -228,3 +228,30 @@ async def test_damaged_returns_are_never_sellable(database_url: str) -> None:
         assert await on_hand(w.hub, "MUG", DEFECTIVE) == 1
         async with w.hub.database().session() as session:
             assert (await levels.stock_of(session, ["MUG"]))["MUG"].available == 1
+
+
+async def test_through_the_queue_a_shipped_replacement_reaches_the_platform(database_url: str) -> None:
+    from tests.integration.test_fulfilment_flow import until
+
+    with world(database_url, workers=True) as w:
+        case_id, external_id, _ = await _exchange_received(w)
+        delivery_id = (await decisions.decide(w.hub, case_id, DecisionIn(action="ship_exchange"),
+                                              actor="alice")).delivery_order_id
+        assert delivery_id is not None
+        async with w.hub.database().session() as session:
+            parcel_id = (await session.execute(select(ParcelRow.id).where(
+                ParcelRow.delivery_order_id == delivery_id))).scalar_one()
+        await ff.issue_waybill(w.hub, parcel_id, "EMS987")
+        await own_warehouse.pick(w.hub, [delivery_id], actor="packer")
+        await own_warehouse.pack(w.hub, delivery_id, [own_warehouse.PackedParcel(weight_grams=400)], actor="packer")
+        await own_warehouse.ship(w.hub, delivery_id, actor="packer")
+        platform = w.platform(w.shop)
+
+        async def written_back() -> bool:
+            return "ship_exchange" in platform.taken(external_id)
+
+        await until(written_back, limit_s=30, what="ship_exchange written back")
+        assert platform.decisions[-1].tracking_number == "EMS987"
+        w.hub.runtime.join(30_000)  # type: ignore[union-attr]
+        row = await case_row(w.hub, case_id)
+        assert row.status == "replacement_shipped"
