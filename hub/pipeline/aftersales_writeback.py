@@ -28,12 +28,17 @@ async def retry_writebacks() -> None:
 
 # Settling is once per delivery order (an idempotency key): retried by the queue on a fault.
 @hub_actor(queue="default", max_retries=8, min_backoff_ms=5_000, max_backoff_ms=600_000, name=SHIPPED_ACTOR)
-async def replacement_shipped(case_id: int, delivery_order_id: int, parcels: list[list[str]], actor: str) -> None:
-    """A replacement (or reissue) delivery order left the warehouse."""
+async def replacement_shipped(case_id: int, delivery_order_id: int, parcels: list[list[str]], actor: str,
+                              outbox_id: int | None = None) -> None:
+    """A replacement (or reissue) delivery order left the warehouse; then mark the outbox row done
+    (``outbox_id``, when the relay sends one: no sweeper re-derives this follow-up)."""
+    from hub.services import sweepers
     from hub.services.aftersales import decisions
 
-    await decisions.replacement_shipped(current_hub(), case_id, delivery_order_id,
+    hub = current_hub()
+    await decisions.replacement_shipped(hub, case_id, delivery_order_id,
                                         [(courier, number) for courier, number in parcels], actor=actor)
+    await sweepers.acknowledge(hub, outbox_id)
 
 
 def jobs(hub: Any) -> list[tuple[str, float, str, tuple[Any, ...]]]:
