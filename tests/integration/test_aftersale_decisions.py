@@ -195,3 +195,15 @@ async def test_refuse_reasons_come_from_the_platform(database_url: str) -> None:
         _, plain_order = await w.order([("SKU-1", 1)], shop=w.plain_shop)
         plain_case, _ = await w.case(plain_order)
         assert await decisions.refuse_reasons(w.hub, plain_case) == []
+
+
+async def test_a_repeated_key_after_a_conflict_answers_the_conflict_again(database_url: str) -> None:
+    with world(database_url) as w:
+        _, order = await w.order([("SKU-1", 1)])
+        case_id, case = await w.case(order)
+        w.platform(w.shop).move(case.ref.external_id, AfterSaleStatus.CLOSED)
+        for _ in range(2):
+            with pytest.raises(CaseConflictError) as raised:
+                await decisions.decide(w.hub, case_id, DecisionIn(action="approve_refund"), actor="a", key="k-9")
+            assert raised.value.current is not None and raised.value.current["status"] == "closed"
+        assert len(w.platform(w.shop).calls) == 1 and len(await actions(w.hub, case_id)) == 1
