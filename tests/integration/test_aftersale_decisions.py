@@ -68,6 +68,9 @@ async def test_a_timeout_leaves_the_decision_pending_and_the_retry_takes_it_once
         [pending] = await actions(w.hub, case_id)
         assert pending.state == "pending" and pending.attempts == 1 and pending.next_attempt_at is not None
         assert await decisions.retry_pending(w.hub) == 0  # not due yet
+        with pytest.raises(CaseConflictError) as busy:  # one decision at a time
+            await decisions.decide(w.hub, case_id, DecisionIn(action="refuse", reason_id="R1"), actor="bob")
+        assert "still being written back" in str(busy.value)
         assert await decisions.retry_pending(w.hub, at=utcnow() + timedelta(hours=2)) == 1
         [done] = await actions(w.hub, case_id)
         assert done.state == "done" and done.attempts == 2

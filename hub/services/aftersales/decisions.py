@@ -179,6 +179,17 @@ async def _by_key(session: AsyncSession, key: str) -> AfterSaleActionRow | None:
                                   .execution_options(populate_existing=True))).scalar_one_or_none()
 
 
+async def _none_in_flight(session: AsyncSession, case_id: int) -> None:
+    """One decision at a time: while one is still being written back (or waits for a retry), the
+    platform's answer to it decides what comes next."""
+    busy = (await session.execute(select(AfterSaleActionRow.id, AfterSaleActionRow.action).where(
+        AfterSaleActionRow.aftersale_id == case_id, AfterSaleActionRow.state == PENDING)
+        .order_by(AfterSaleActionRow.id).limit(1))).first()
+    if busy is not None:
+        raise CaseConflictError(f"case {case_id}: decision {busy[0]} ({busy[1]}) is still being written back to the "
+                                f"platform; wait for it (GET /api/v1/aftersales/{case_id}/decisions/{busy[0]})")
+
+
 async def _claim(hub: Any, case_id: int, action: AfterSaleAction, decision: DecisionIn, *, actor: str,
                  key: str | None, cause: str) -> _Claimed | DecisionOutcome:
     """Check the decision and claim its key (the action row, the history entry and, for goods
@@ -193,6 +204,7 @@ async def _claim(hub: Any, case_id: int, action: AfterSaleAction, decision: Deci
         if found is not None:
             return await _recall(session, found)
         checks.check_allowed(row, action)
+        await _none_in_flight(session, case_id)
         checks.check_reason(action, decision)
         checks.check_parcel(action, decision)
         case = case_of(row)
