@@ -39,11 +39,32 @@ def _quality(values: list[str]) -> tuple[Any, ...]:
         try:
             position, good, damaged = (int(p) for p in parts) if len(parts) == 3 else (0, 0, -1)
         except ValueError:
-            position, damaged = 0, -1
-        if position < 1 or damaged < 0:
+            position, good, damaged = 0, 0, -1
+        if position < 0 or damaged < 0 or good < 0:
             raise typer.BadParameter(f"{value!r}: give POSITION:GOOD:DAMAGED, e.g. 1:2:0", param_hint="--quality")
         out.append(LineQuality(position, good, damaged))
     return tuple(out)
+
+
+def _case_type(ctx: typer.Context, case_id: int) -> str | None:
+    """The case's type (None when there is no such case: the decision then says so)."""
+    from sqlalchemy import select
+
+    from hub.cli import _report_errors, _run_async, _state
+    from hub.db.tables import AfterSaleRow
+
+    @_report_errors
+    def run() -> str | None:
+        hub = _state(ctx).hub()
+
+        async def read() -> str | None:
+            async with hub.database().session() as session:
+                found = await session.scalar(select(AfterSaleRow.type).where(AfterSaleRow.id == case_id))
+                return str(found) if found is not None else None
+
+        return _run_async(hub, read)
+
+    return run()
 
 
 def _decide(ctx: typer.Context, case_id: int, key: str | None, **fields: Any) -> None:
@@ -108,11 +129,11 @@ def register(app: typer.Typer) -> None:
     def receive(ctx: typer.Context, case_id: int = CASE,
                 quality: list[str] = typer.Option([], "--quality", help="POSITION:GOOD:DAMAGED per line; "
                                                                          "none: everything came back good."),
-                exchange: bool = typer.Option(False, "--exchange", help="The goods of an exchange (receive_exchange)."),
                 amount: str | None = typer.Option(None, "--amount", help="The refund (returns only)."),
                 key: str | None = KEY) -> None:
-        """The goods came back: into stock (damaged to the defective location), then refund or exchange."""
-        if exchange:
+        """The goods came back: into stock (damaged to the defective location), then the refund
+        (confirm_return) or, for an exchange, the replacement may ship (receive_exchange)."""
+        if _case_type(ctx, case_id) == "exchange":
             _decide(ctx, case_id, key, action="receive_exchange", quality=_quality(quality))
         else:
             _decide(ctx, case_id, key, action="confirm_return", quality=_quality(quality),

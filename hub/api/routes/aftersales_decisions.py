@@ -47,7 +47,7 @@ PROOF_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 class QualityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    position: int = Field(ge=1, le=10_000, description="The case line (1 = first).")
+    position: int = Field(ge=0, le=10_000, description="The case line's position (as the case shows it).")
     good: int = Field(default=0, ge=0, le=1_000_000, description="Units back in a state to sell again.")
     damaged: int = Field(default=0, ge=0, le=1_000_000, description="Units back damaged: to the defective location.")
 
