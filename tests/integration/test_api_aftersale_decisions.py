@@ -79,6 +79,13 @@ async def test_api_answers_pending_conflict_bad_input_and_not_found(database_url
                                         headers={**key, "Content-Type": "text/plain"})
             assert as_text.status_code == 415
 
+            w.hub.config.aftersales.writeback_max_attempts = 1
+            given_up_case, _ = await w.case(order)
+            w.platform(w.shop).timeouts = 3
+            given_up = await client.post(f"/api/v1/aftersales/{given_up_case}/decisions",
+                                         json={"action": "approve_refund"}, headers=key)
+            assert given_up.status_code == 502 and "gave up after 1 attempts" in given_up.json()["detail"]
+
 
 async def test_a_refusal_with_proof_files_as_multipart(database_url: str) -> None:
     with world(database_url) as w:

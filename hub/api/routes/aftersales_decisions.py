@@ -5,9 +5,9 @@ files), see where one decision's write-back stands, and the platform's refuse re
 hub recorded it: the platform has no API for it), 202 while the write-back waits for a retry (a
 timeout: tried again with the same key), 409 with the platform's ``current`` case when it moved
 on, 422 naming the field for a decision that does not apply or a value refused, 404 for an
-unknown case. An ``Idempotency-Key`` makes a retried call decide once. Writes need
-``orders.write`` and are attributed to the caller. The logic is
-``hub.services.aftersales.decisions``; not for reading cases (``aftersales`` routes).
+unknown case, 502 when the platform never answered and no retry is left. An ``Idempotency-Key``
+makes a retried call decide once. Writes need ``orders.write`` and are attributed to the caller.
+The logic is ``hub.services.aftersales.decisions``; not for reading cases (``aftersales`` routes).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class DecisionOut(BaseModel):
     action_id: int
     action: str
     state: str = Field(description="done (the platform took it), recorded (the hub only: no API), pending "
-                                   "(tried again later with the same key), failed.")
+                                   "(tried again later with the same key).")
     written_back: bool
     status: str = Field(description="The case's status now.")
     note: str | None = None
@@ -194,7 +194,7 @@ def caller_key(principal: Principal, key: str) -> str:
              summary="Decide an after-sale case (written back to the platform once)",
              responses={202: {"model": DecisionOut, "description": "Waiting for a retry of the write-back."},
                         409: {"model": ConflictBody}, 413: {"model": ErrorBody}, 415: {"model": ErrorBody},
-                        422: {"model": ErrorBody}})
+                        422: {"model": ErrorBody}, 502: {"model": ErrorBody}})
 async def post_decision(
     request: Request, response: Response, case_id: RowId,
     principal: Principal = Depends(require(Permission.ORDERS_WRITE)),
@@ -213,6 +213,9 @@ async def post_decision(
         raise ApiError(422, "bad_input", str(exc), field=exc.field) from None
     if outcome.state == decisions.PENDING:
         response.status_code = 202
+    elif outcome.state == decisions.FAILED:  # the platform never answered: retries used up
+        raise ApiError(502, "partner_error", f"case {case_id}: {outcome.note}; decision {outcome.action_id} failed, "
+                       "check the case in the seller backend and decide again")
     return DecisionOut(**{k: getattr(outcome, k) for k in DecisionOut.model_fields})
 
 
@@ -232,7 +235,8 @@ async def get_decision(request: Request, case_id: RowId, action_id: RowId,
 
 
 @router.get("/api/v1/aftersales/{case_id}/refuse-reasons", response_model=list[RefuseReasonOut],
-            summary="The platform's reasons for refusing the case now (empty: free text only)")
+            summary="The platform's reasons for refusing the case now (empty: free text only)",
+            responses={502: {"model": ErrorBody}})
 async def get_refuse_reasons(request: Request, case_id: RowId,
                              _: Principal = Depends(require(Permission.ORDERS_READ))) -> list[RefuseReasonOut]:
     try:

@@ -382,6 +382,7 @@ async def attempt(hub: Any, action_id: int) -> DecisionOutcome:
     answer = await writeback.write_back(hub, row.shop, case, decision)
     attempts = found.attempts + 1
     cause = str((found.params or {}).get("cause", "api"))
+    failure: HubError | None = None  # raised once the failure is recorded
     async with hub.database().transaction() as session:
         found = await _load_action(session, action_id)
         row = await load_case(session, found.aftersale_id, lock=True)
@@ -405,14 +406,13 @@ async def attempt(hub: Any, action_id: int) -> DecisionOutcome:
             current = answer.current.model_dump(mode="json") if answer.current is not None else None
             await _settle(session, found, FAILED, attempts=attempts, error=answer.error, conflict=True,
                           current=current)
-            conflict = CaseConflictError(f"case {row.id}: the platform has moved on, {action.value} no longer "
-                                         f"applies ({answer.error}); reload the case and decide again",
-                                         current=current)
+            failure = CaseConflictError(f"case {row.id}: the platform has moved on, {action.value} no longer "
+                                        f"applies ({answer.error}); reload the case and decide again", current=current)
         elif answer.kind == writeback.REFUSED:
             await _settle(session, found, FAILED, attempts=attempts, error=answer.error, field=answer.field)
             add_event(session, row.id, "writeback_failed", cause=cause, actor=found.actor, action=action.value,
                       action_id=found.id, reason=answer.error)
-            refused = BadInputError(f"case {row.id}: the platform refused {action.value}: {answer.error}",
+            failure = BadInputError(f"case {row.id}: the platform refused {action.value}: {answer.error}",
                                     field=answer.field or "action")
         else:
             limit = hub.config.aftersales.writeback_max_attempts
@@ -430,10 +430,8 @@ async def attempt(hub: Any, action_id: int) -> DecisionOutcome:
                                         "the same key")
     log.info("aftersale.writeback", case_id=found.aftersale_id, action=action.value, answer=answer.kind,
              attempts=attempts)
-    if answer.kind == writeback.STALE:
-        raise conflict
-    if answer.kind == writeback.REFUSED:
-        raise refused
+    if failure is not None:
+        raise failure
     if outcome.state in (DONE, RECORDED):
         outcome = await _consequences(hub, found, outcome)
     return outcome
