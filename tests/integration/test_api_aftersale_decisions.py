@@ -70,7 +70,7 @@ async def test_api_answers_pending_conflict_bad_input_and_not_found(database_url
                                         json={"action": "ship_exchange"}, headers=key)
             assert not_now.status_code == 422 and not_now.json()["field"] == "action"
             malformed = await client.post(f"/api/v1/aftersales/{open_case}/decisions",
-                                          json={"action": "refuse", "quality": [{"position": 0}]}, headers=key)
+                                          json={"action": "refuse", "quality": [{"position": -1}]}, headers=key)
             assert malformed.status_code == 422 and malformed.json()["field"].startswith("body.quality")
             unknown = await client.post("/api/v1/aftersales/987654/decisions", json={"action": "refuse"},
                                         headers=key)
