@@ -210,3 +210,17 @@ async def test_a_repeated_key_after_a_conflict_answers_the_conflict_again(databa
                 await decisions.decide(w.hub, case_id, DecisionIn(action="approve_refund"), actor="a", key="k-9")
             assert raised.value.current is not None and raised.value.current["status"] == "closed"
         assert len(w.platform(w.shop).calls) == 1 and len(await actions(w.hub, case_id)) == 1
+
+
+async def test_refusing_goods_that_came_back_is_written_back_with_its_reason(database_url: str) -> None:
+    with world(database_url) as w:
+        _, order = await w.order([("SKU-1", 1)])
+        case_id, case = await w.case(order, type=AfterSaleType.RETURN_AND_REFUND,
+                                     status=AfterSaleStatus.AWAITING_RETURN)
+        outcome = await decisions.decide(w.hub, case_id, DecisionIn(
+            action="refuse_return", reason_id="R2", remark="the parcel was empty"), actor="carol")
+        assert (outcome.state, outcome.status) == ("done", "rejected")
+        sent = w.platform(w.shop).decisions[-1]
+        assert (sent.action.value, sent.reason_id, sent.remark) == ("refuse_return", "R2", "the parcel was empty")
+        assert not (await case_row(w.hub, case_id)).received  # refused goods are not put back into stock
+        assert w.platform(w.shop).taken(case.ref.external_id) == ["refuse_return"]
