@@ -255,3 +255,19 @@ async def test_through_the_queue_a_shipped_replacement_reaches_the_platform(data
         w.hub.runtime.join(30_000)  # type: ignore[union-attr]
         row = await case_row(w.hub, case_id)
         assert row.status == "replacement_shipped"
+
+
+async def test_a_returned_bundle_restocks_its_components_and_an_unknown_sku_is_noted(database_url: str) -> None:
+    from hub.services.stock import skus
+
+    with world(database_url) as w:
+        await stock_in(w.hub, "MUG", 0)
+        async with w.hub.database().transaction() as session:
+            await skus.define_sku(session, "SET", name="two mugs", components={"MUG": 2})
+        _, order = await w.order([("SET", 1), ("GHOST", 1)])
+        case_id, _ = await w.case(order, type=AfterSaleType.RETURN_AND_REFUND, status=AfterSaleStatus.AWAITING_RETURN)
+        outcome = await decisions.decide(w.hub, case_id, DecisionIn(action="confirm_return"), actor="a")
+        assert [(m["sku"], m["warehouse"], m["quantity"]) for m in outcome.stock] == [("MUG", MAIN, 2)]
+        assert await on_hand(w.hub, "MUG", MAIN) == 2 and await on_hand(w.hub, "SET", MAIN) == 0
+        [restocked] = [e for e in await events(w.hub, case_id) if e.kind == "restocked"]
+        assert restocked.detail["lines_without_known_sku"] == [2]

@@ -33,6 +33,7 @@ from hub.db.tables import (
 from hub.db.upsert import insert_ignore
 from hub.errors import BadInputError
 from hub.services.aftersales.case_records import CaseLineRef, add_event, advance, case_lines, case_of, load_case
+from hub.services.aftersales.returns import stock_units
 from hub.services.fulfilment.aftersale_deliveries import REISSUE, REPLACEMENT
 
 log = structlog.get_logger(__name__)
@@ -193,10 +194,10 @@ async def replacement_left(hub: Any, case_id: int, delivery_order_id: int, parce
             DeliveryLineRow.delivery_order_id == delivery_order_id))).scalars())
         skus = set()
         for line in lines:
-            if line.merchant_sku:
-                await _take_out(session, delivery.warehouse, line.merchant_sku, line.quantity, reference=reference,
-                                actor=actor, note=f"after-sale case {case_id}: {purpose} shipped ({delivery.code})")
-                skus.add(line.merchant_sku)
+            for sku, count in await stock_units(session, line.merchant_sku, line.quantity) or []:
+                await _take_out(session, delivery.warehouse, sku, count, reference=reference, actor=actor,
+                                note=f"after-sale case {case_id}: {purpose} shipped ({delivery.code})")
+                skus.add(sku)
         detail: dict[str, Any] = {"delivery_order_id": delivery_order_id, "parcels": [list(p) for p in parcels],
                                   "purpose": purpose}
         if purpose == REISSUE:

@@ -13,11 +13,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.inventory import StockChangeCause
-from hub.db.tables import AfterSaleLineRow, AfterSaleRow, DeliveryLineRow, DeliveryOrderRow, ShipmentRow
+from hub.db.tables import AfterSaleLineRow, AfterSaleRow, DeliveryLineRow, DeliveryOrderRow, ShipmentRow, SkuRow
 from hub.errors import BadInputError
 from hub.services.aftersales.case_records import CaseLineRef, LineQuality, add_event, case_lines, load_case, store_lines
 from hub.services.stock import scheduling
 from hub.services.stock.adjustments import Adjustment, apply_adjustment
+from hub.services.stock.skus import components_of
 
 GOOD, DAMAGED = "good", "damaged"
 
@@ -40,6 +41,20 @@ async def shipped_from(session: AsyncSession, config: Any, order_id: int | None)
         if recorded:
             return str(recorded)
     return enabled_warehouses(config)[0]
+
+
+async def stock_units(session: AsyncSession, sku: str | None, quantity: int) -> list[tuple[str, int]] | None:
+    """The stocked SKUs and units ``quantity`` of ``sku`` stand for: itself, or a bundle's
+    components (stock is kept per component); None when the catalogue does not know the SKU."""
+    if not sku:
+        return None
+    known = await session.scalar(select(SkuRow.is_bundle).where(SkuRow.merchant_sku == sku))
+    if known is None:
+        return None
+    if not known:
+        return [(sku, quantity)]
+    components = (await components_of(session, [sku])).get(sku, {})
+    return [(component, per * quantity) for component, per in sorted(components.items())] or None
 
 
 def _quality_by_line(lines: list[CaseLineRef], quality: Sequence[LineQuality]) -> dict[int, tuple[int, int]]:
@@ -86,19 +101,20 @@ async def receive_goods(session: AsyncSession, config: Any, case_id: int, qualit
         await session.execute(update(AfterSaleLineRow).where(
             AfterSaleLineRow.aftersale_id == case_id, AfterSaleLineRow.position == line.position)
             .values(received_good=good, received_damaged=damaged).execution_options(synchronize_session=False))
-        if not line.merchant_sku:
-            if good or damaged:
-                unmapped.append(line.position)  # no SKU: nothing to put on a shelf the hub counts
-            continue
         for quantity, warehouse, condition in ((good, home, GOOD), (damaged, defective, DAMAGED)):
             if quantity <= 0:
                 continue
-            await apply_adjustment(session, Adjustment(
-                warehouse=warehouse, merchant_sku=line.merchant_sku, delta=quantity,
-                note=f"after-sale case {case_id} line {line.position}: came back {condition}"),
-                cause=StockChangeCause.RETURN, reference=reference, actor=actor, label=f"case {case_id} return")
-            movements.append({"sku": line.merchant_sku, "warehouse": warehouse, "quantity": quantity,
-                              "condition": condition, "position": line.position})
+            units = await stock_units(session, line.merchant_sku, quantity)
+            if units is None:  # no SKU the catalogue knows: nothing to put on a shelf the hub counts
+                unmapped.append(line.position)
+                continue
+            for sku, count in units:
+                await apply_adjustment(session, Adjustment(
+                    warehouse=warehouse, merchant_sku=sku, delta=count,
+                    note=f"after-sale case {case_id} line {line.position}: came back {condition}"),
+                    cause=StockChangeCause.RETURN, reference=reference, actor=actor, label=f"case {case_id} return")
+                movements.append({"sku": sku, "warehouse": warehouse, "quantity": count, "condition": condition,
+                                  "position": line.position})
     conditions = {m["condition"] for m in movements}
     resolution = ("restocked" if conditions == {GOOD} else "defective" if conditions == {DAMAGED}
                   else "restocked_partly_defective" if conditions else "received_nothing_restocked")
@@ -106,6 +122,6 @@ async def receive_goods(session: AsyncSession, config: Any, case_id: int, qualit
         received=True, resolution=resolution).execution_options(synchronize_session=False))
     row.received = True
     add_event(session, case_id, "restocked", cause="decision", actor=actor, movements=movements,
-              lines_without_sku=unmapped)
+              lines_without_known_sku=sorted(set(unmapped)))
     await scheduling.mark_dirty(session, {str(m["sku"]) for m in movements})
     return movements
