@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from contracts import AfterSaleStatus, AfterSaleType
-from hub.db.tables import DeliveryOrderRow, OutboxRow, ParcelRow, ShipmentRow
+from hub.db.tables import DeliveryLineRow, DeliveryOrderRow, OutboxRow, ParcelRow, ShipmentRow
 from hub.services.aftersales import decisions, replacements
 from hub.services.aftersales.decisions import DecisionIn, LineQuality
 from hub.services.fulfilment import own_warehouse
@@ -271,3 +271,34 @@ async def test_a_returned_bundle_restocks_its_components_and_an_unknown_sku_is_n
         assert await on_hand(w.hub, "MUG", MAIN) == 2 and await on_hand(w.hub, "SET", MAIN) == 0
         [restocked] = [e for e in await events(w.hub, case_id) if e.kind == "restocked"]
         assert restocked.detail["lines_without_known_sku"] == [2]
+
+
+async def test_shipping_the_rest_of_the_order_by_hand_leaves_the_replacement_open(database_url: str) -> None:
+    from contracts.aftersales import AfterSaleLine
+    from contracts.shipments import Parcel, ParcelItem
+    from hub.services.fulfilment import hand_shipments, shipments
+
+    with world(database_url) as w:
+        await stock_in(w.hub, "MUG", 5)
+        await stock_in(w.hub, "CUP", 5)
+        order_id, order = await w.order([("MUG", 1), ("CUP", 1)])
+        mug, cup = order.lines
+        await shipments.record_shipment(w.hub, order_id, [Parcel(courier_code="sf", tracking_number="SF1", items=[
+            ParcelItem(line_external_id=mug.external_id, quantity=1)])], actor="a")
+        case_id, _ = await w.case(order, type=AfterSaleType.EXCHANGE, status=AfterSaleStatus.AWAITING_RETURN,
+                                  lines=[AfterSaleLine(line_external_id=mug.external_id, merchant_sku="MUG")])
+        await decisions.decide(w.hub, case_id, DecisionIn(action="receive_exchange"), actor="a")
+        delivery_id = (await decisions.decide(w.hub, case_id, DecisionIn(action="ship_exchange"),
+                                              actor="a")).delivery_order_id
+        rest = await shipments.record_shipment(w.hub, order_id, [Parcel(courier_code="sf", tracking_number="SF2",
+                                                                        items=[ParcelItem(
+                                                                            line_external_id=cup.external_id,
+                                                                            quantity=1)])], actor="a")
+        closed = await hand_shipments.close_delivery(w.hub, order_id, rest.shipment.id)
+        assert delivery_id not in closed.cancelled
+        async with w.hub.database().session() as session:
+            delivery = await session.get(DeliveryOrderRow, delivery_id)
+            assert delivery is not None and delivery.status == "sent"
+            lines = [(line.line_external_id, line.quantity) for line in (await session.execute(
+                select(DeliveryLineRow).where(DeliveryLineRow.delivery_order_id == delivery_id))).scalars()]
+        assert lines == [(mug.external_id, 1)]  # only the case's line is sent again
