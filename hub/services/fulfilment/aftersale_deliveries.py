@@ -4,9 +4,10 @@ reissue): how fulfilment recognises them and what it does instead of a shipment 
 Such a delivery order carries ``{"aftersale_id": id, "purpose": "replacement" | "reissue"}`` in
 its ``data`` (``hub.services.aftersales.replacements`` makes it). Its order shipped long ago, so
 the steps that skip the delivery orders of shipped orders (the WMS send, the waybill) must not skip
-it, and shipping it must not record a shipment of the order nor confirm the order to the channel
-again: ``replacement_shipped`` queues ``aftersale_replacement_shipped`` instead, which takes its
-stock out and tells the platform the parcel on the case (``ship_exchange``). Not for making these
+it, a shipment of the order recorded by hand must not close it (``hand_shipments``), and shipping
+it must not record a shipment of the order nor confirm the order to the channel again:
+``replacement_shipped`` queues ``aftersale_replacement_shipped`` instead, which takes its stock
+out and tells the platform the parcel on the case (``ship_exchange``). Not for making these
 delivery orders (``replacements``) nor for the write-back (``hub.services.aftersales.decisions``).
 """
 
