@@ -1,16 +1,20 @@
 """A merchant's decision on a case, written back to the platform once.
 
-``decide`` checks the decision against the case (allowed now, amount within what was paid, a
-reason where the platform needs one), claims its idempotency key and records it as an
-``aftersale_actions`` row in one transaction, then writes it back through the shop's connector
-(``decide_aftersale``) with the same key on every attempt. The platform's answer decides the rest:
+``decide`` checks the decision against the case (``decision_checks``: allowed now, amount within
+what was paid, a reason for a refusal, a return address), claims its idempotency key and records
+it as an ``aftersale_actions`` row with a ``decided`` history entry in one transaction — goods
+that came back go into stock in that same transaction (``returns``: they are back whatever the
+platform answers) — then writes it back through the shop's connector (``writeback``) with the same
+key on every attempt. One decision at a time per case. The platform's answer decides the rest:
 
 - taken → the row is ``done``, the case advances (from the platform's report when the connector
-  read it again), the stock and fulfilment consequences follow (``returns``, ``replacements``);
+  read it again), a reissue's goods are sent again (``replacements``);
 - moved on at the platform (``StaleAfterSaleError``) → ``CaseConflictError`` with the platform's
   current state, and nothing changes locally (the row is ``failed``);
 - refused (``BadInputError``/``PermanentError``) → ``failed``, the reason returned;
-- no API for this step → ``recorded``, the hub applies it locally and says so;
+- no API for this step (or a case the hub made) → ``recorded``, the hub applies it and says so;
+- an exchange's replacement without a parcel yet → ``recorded``, a delivery order through
+  fulfilment; the platform is told when it ships;
 - a timeout → ``pending``: ``retry_pending`` tries it again later with the same key.
 
 ``replacement_shipped`` is the end of an exchange's replacement: its delivery order shipped, so
