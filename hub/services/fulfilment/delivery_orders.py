@@ -43,7 +43,7 @@ from hub.db.tables import (
 from hub.db.upsert import insert_ignore
 from hub.errors import BadInputError, ConfigError, NotFoundError, PermanentError, describe_error
 from hub.services import orders
-from hub.services.fulfilment import waybills
+from hub.services.fulfilment import aftersale_deliveries, waybills
 from hub.services.order_holds import add_holds
 
 log = structlog.get_logger(__name__)
@@ -156,7 +156,8 @@ async def _begin(hub: Hub, do_id: int) -> _Attempt | None:
         order_rows = list((await session.execute(select(OrderRow).where(
             OrderRow.id.in_({line.order_id for line in lines})))).scalars())
         blocked = [r.id for r in order_rows if r.on_hold or r.status in NOT_SENDABLE]
-        if order_rows and all(r.fulfilment_status == SHIPPED for r in order_rows):
+        replacement = aftersale_deliveries.aftersale_of(row.data) is not None  # its order shipped long ago
+        if order_rows and not replacement and all(r.fulfilment_status == SHIPPED for r in order_rows):
             # Shipped by hand meanwhile: the WMS must not ship it again (``hand_shipments`` cancels it).
             await session.execute(update(DeliveryOrderRow).where(DeliveryOrderRow.id == do_id).values(
                 last_error=f"not sent: order(s) {', '.join(str(r.id) for r in order_rows)} shipped already "

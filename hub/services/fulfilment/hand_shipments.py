@@ -32,7 +32,7 @@ from sqlalchemy import select, update
 from hub.context import Hub
 from hub.db import idempotency
 from hub.db.tables import DeliveryLineRow, DeliveryOrderRow, OrderEventRow, OrderRow, ParcelRow, ShipmentRow, utcnow
-from hub.services.fulfilment import delivery_orders, tracking
+from hub.services.fulfilment import aftersale_deliveries, delivery_orders, tracking
 from hub.services.fulfilment.interception import LATE_CANCEL
 from hub.services.fulfilment.own_warehouse import GONE
 from hub.services.fulfilment.shipments import OPEN_DELIVERY
@@ -84,8 +84,11 @@ async def close_delivery(hub: Hub, order_id: int, shipment_id: int) -> HandOutco
             return outcome
         actor = shipment.created_by or "hub"
         mine = select(DeliveryLineRow.delivery_order_id).where(DeliveryLineRow.order_id == order_id)
-        open_ids = sorted(set((await session.execute(select(DeliveryOrderRow.id).where(
-            DeliveryOrderRow.id.in_(mine), DeliveryOrderRow.status.in_(OPEN_DELIVERY)))).scalars()))
+        # An after-sale case's goods sent again are not part of what the person shipped: left open.
+        open_ids = sorted({do_id for do_id, data in (await session.execute(select(
+            DeliveryOrderRow.id, DeliveryOrderRow.data).where(
+            DeliveryOrderRow.id.in_(mine), DeliveryOrderRow.status.in_(OPEN_DELIVERY)))).all()
+            if aftersale_deliveries.aftersale_of(data) is None})
         lines = (await session.execute(select(DeliveryLineRow.delivery_order_id, DeliveryLineRow.order_id).where(
             DeliveryLineRow.delivery_order_id.in_(open_ids or [-1])))).all()
         orders_of: dict[int, set[int]] = {}

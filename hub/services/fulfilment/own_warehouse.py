@@ -27,7 +27,7 @@ from hub.context import Hub
 from hub.db import outbox
 from hub.db.tables import DeliveryLineRow, DeliveryOrderRow, OrderEventRow, OrderRow, ParcelRow, utcnow
 from hub.errors import BadInputError, HubError, NotFoundError
-from hub.services.fulfilment import shipments
+from hub.services.fulfilment import aftersale_deliveries, shipments
 from hub.services.fulfilment.waybills import ISSUE_ACTOR
 from hub.services.fulfilment.wms_callbacks import locked_delivery_order
 
@@ -337,6 +337,11 @@ async def ship(hub: Hub, delivery_order_id: int, *, actor: str) -> ShipOutcome:
             DeliveryLineRow.delivery_order_id == row.id).order_by(DeliveryLineRow.id))).scalars())
         by_order = _parcels_by_order(row, lines, parcels)
         warehouse, parcel_ids = row.warehouse, [p.id for p in parcels]
+        # An after-sale case's goods sent again: its order shipped long ago and is not shipped or
+        # confirmed again; the case is told the parcel instead (``aftersale_deliveries``).
+        replacement = aftersale_deliveries.aftersale_of(row.data)
+        if replacement is not None:
+            by_order = {}
 
     shipment_ids: list[int] = []
     shipment_of: dict[str, int] = {}
@@ -367,6 +372,9 @@ async def ship(hub: Hub, delivery_order_id: int, *, actor: str) -> ShipOutcome:
                 data={**(row.data or {}), "shipped_by": actor}))
             session.add(_event(row.order_id, "warehouse_shipped", actor, {
                 "delivery_order_id": row.id, "shipments": shipment_ids, "shipped_by_hand": by_hand}))
+            if replacement is not None:
+                aftersale_deliveries.replacement_shipped(session, row.id, row.data, [
+                    (p.courier_code, str(p.waybill_number)) for p in parcels], actor)
         for parcel_row in (await session.execute(select(ParcelRow).where(ParcelRow.id.in_(parcel_ids)))).scalars():
             await session.execute(update(ParcelRow).where(ParcelRow.id == parcel_row.id).values(
                 status="shipped", shipment_id=shipment_of.get(str(parcel_row.waybill_number)), updated_at=utcnow()))

@@ -56,7 +56,7 @@ from hub.errors import (
 )
 from hub.queue.breaker import CircuitBreaker
 from hub.services import orders
-from hub.services.fulfilment import courier_rules
+from hub.services.fulfilment import aftersale_deliveries, courier_rules
 
 log = structlog.get_logger(__name__)
 
@@ -211,10 +211,12 @@ async def _not_needed(session: AsyncSession, parcel: ParcelRow) -> str | None:
     every order it would carry has shipped already (a person recorded the shipment by hand)."""
     order_ids = {parcel.order_id}
     if parcel.delivery_order_id is not None:
-        status = await session.scalar(select(DeliveryOrderRow.status).where(
-            DeliveryOrderRow.id == parcel.delivery_order_id))
-        if status == "cancelled":
+        found = (await session.execute(select(DeliveryOrderRow.status, DeliveryOrderRow.data).where(
+            DeliveryOrderRow.id == parcel.delivery_order_id))).one_or_none()
+        if found is not None and found[0] == "cancelled":
             return f"its delivery order {parcel.delivery_order_id} is cancelled"
+        if found is not None and aftersale_deliveries.aftersale_of(found[1]) is not None:
+            return None  # an after-sale case's goods sent again: its order shipped long ago, on purpose
         order_ids |= set((await session.execute(select(DeliveryLineRow.order_id).where(
             DeliveryLineRow.delivery_order_id == parcel.delivery_order_id))).scalars())
     statuses = list((await session.execute(select(OrderRow.fulfilment_status).where(

@@ -26,7 +26,7 @@ from hub.context import Hub
 from hub.db.tables import DeliveryLineRow, DeliveryOrderRow, OrderLineRow, ParcelRow, ShipmentRow, utcnow
 from hub.db.upsert import insert_ignore
 from hub.errors import NotFoundError
-from hub.services.fulfilment import shipments
+from hub.services.fulfilment import aftersale_deliveries, shipments
 from hub.services.stock import adjustments
 
 log = structlog.get_logger(__name__)
@@ -178,6 +178,12 @@ async def apply_confirmation(hub: Hub, warehouse: str, confirmation: Any) -> Con
         left = await remaining_lines(session, row.id)
         by_order = parcels_by_order(confirmation, left) if confirmation.status.value in SHIPPED_STATUSES else {}
         parcel_ids = await _upsert_parcels(session, row, confirmation) if by_order or confirmation.packages else []
+        # An after-sale case's goods sent again: no shipment of its (long shipped) order, no second
+        # confirmation to the channel; the case is told the parcel instead (``aftersale_deliveries``).
+        replacement = aftersale_deliveries.aftersale_of(row.data)
+        replacement_left = replacement is not None and bool(by_order)
+        if replacement is not None:
+            by_order = {}
 
     shipment_ids: list[int] = []
     for order_id, parcels in sorted(by_order.items()):
@@ -206,6 +212,11 @@ async def apply_confirmation(hub: Hub, warehouse: str, confirmation: Any) -> Con
         for parcel_id, shipment_id in _link(parcel_ids, confirmation, by_order, shipment_ids):
             await session.execute(update(ParcelRow).where(ParcelRow.id == parcel_id).values(
                 shipment_id=shipment_id, status="shipped", updated_at=utcnow()))
+        if replacement_left:
+            await session.execute(update(ParcelRow).where(ParcelRow.id.in_(parcel_ids)).values(
+                status="shipped", updated_at=utcnow()))
+            aftersale_deliveries.replacement_shipped(session, row.id, row.data, [
+                (canonical_courier_code(p.logistics_code), p.express_code) for p in confirmation.packages], actor)
         status = values.get("status", row.status)
     log.info("wms.delivery_confirmed", warehouse=warehouse, delivery_order_id=delivery_order_id,
              status=status, final=confirmation.final, shipments=shipment_ids, parcels=len(parcel_ids))
