@@ -30,10 +30,13 @@ _PENDING_KEY = "hub.outbox_pending"
 #: Actors whose rows stay owed until the actor has run (their follow-up is a plugin notification,
 #: which no business table shows as missing): ``hub.pipeline.orders.orders_changed``,
 #: ``hub.pipeline.fulfilment_actors.shipment_changed``, ``hub.pipeline.actors.aftersale_changed``;
-#: and ``hub.pipeline.fulfilment_actors.hand_shipped``, whose follow-up (closing delivery orders of an
-#: order shipped by hand) no sweeper re-derives either.
+#: ``hub.pipeline.fulfilment_actors.hand_shipped``, whose follow-up (closing delivery orders of an
+#: order shipped by hand) no sweeper re-derives either; and
+#: ``hub.pipeline.aftersales_writeback.aftersale_replacement_shipped`` (an exchange's replacement left:
+#: its write-back to the platform, which nothing else would send).
 #: Each takes the keyword ``outbox_id`` and calls ``mark_done`` when its work is complete.
-ACKED_ACTORS = ("orders_changed", "shipment_changed", "aftersale_changed", "hand_shipped")
+ACKED_ACTORS = ("orders_changed", "shipment_changed", "aftersale_changed", "hand_shipped",
+                "aftersale_replacement_shipped")
 #: The keyword that carries the row's id to an acknowledging actor.
 OUTBOX_ID = "outbox_id"
 _commit_listeners: list[Callable[[], None]] = []

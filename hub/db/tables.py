@@ -285,6 +285,20 @@ class ReservationRow(Base):
     updated_at: Mapped[datetime] = mapped_column(ts(), default=utcnow, onupdate=utcnow)
 
 
+class DefectiveStockRow(Base):
+    """Units that came back damaged, kept apart from sellable stock (``stock``): per location
+    (``[aftersales] defective_warehouse``) and SKU. Never reserved, never pushed to a channel;
+    every change also has its ``stock_ledger`` row."""
+
+    __tablename__ = "defective_stock"
+    __table_args__ = (UniqueConstraint("location", "merchant_sku"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    location: Mapped[str] = mapped_column(String(100))
+    merchant_sku: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+
+
 class StockLedgerRow(Base):
     """Every stock movement with its cause; never updated or deleted."""
 

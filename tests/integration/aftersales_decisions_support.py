@@ -17,7 +17,14 @@ from sqlalchemy import select
 from contracts import AfterSale, AfterSaleStatus, AfterSaleType, Money
 from contracts.aftersales import AfterSaleAction
 from hub.context import Hub
-from hub.db.tables import AfterSaleActionRow, AfterSaleEventRow, AfterSaleRow, StockLedgerRow, StockRow
+from hub.db.tables import (
+    AfterSaleActionRow,
+    AfterSaleEventRow,
+    AfterSaleRow,
+    DefectiveStockRow,
+    StockLedgerRow,
+    StockRow,
+)
 from hub.services.aftersales import intake, writeback
 from hub.services.stock import adjustments, skus
 from hub.testing import fulfilment_factories as ff
@@ -115,9 +122,15 @@ async def events(hub: Hub, case_id: int) -> list[AfterSaleEventRow]:
 
 
 async def on_hand(hub: Hub, sku: str, warehouse: str) -> int:
+    """Units of ``sku`` in ``warehouse``: sellable stock, or — for the defective location — the
+    damaged units kept apart (``defective_stock``)."""
     async with hub.database().session() as session:
-        value = await session.scalar(select(StockRow.on_hand).where(StockRow.merchant_sku == sku,
-                                                                    StockRow.warehouse == warehouse))
+        if warehouse == DEFECTIVE:
+            value = await session.scalar(select(DefectiveStockRow.quantity).where(
+                DefectiveStockRow.merchant_sku == sku, DefectiveStockRow.location == warehouse))
+        else:
+            value = await session.scalar(select(StockRow.on_hand).where(StockRow.merchant_sku == sku,
+                                                                        StockRow.warehouse == warehouse))
         return int(value or 0)
 
 

@@ -7,7 +7,6 @@ the hub is written back with the courier and number a person gives."""
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
 
 from contracts import AfterSaleStatus, AfterSaleType
@@ -213,9 +212,6 @@ async def test_a_replacement_a_wms_ships_is_sent_and_settled_without_a_shipment_
         assert settle.args[:3] == [case_id, delivery_id, [["zto", "ZT9"]]]
 
 
-@pytest.mark.xfail(strict=True, reason="hub.services.stock.levels.stock_of counts every stock row, the defective "
-                                       "location too: needs [aftersales] defective_warehouse left out there and in "
-                                       "reservations (reported to the stock owners)")
 async def test_damaged_returns_are_never_sellable(database_url: str) -> None:
     from hub.services.stock import levels
 

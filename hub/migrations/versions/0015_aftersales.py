@@ -1,7 +1,8 @@
 """After-sales a merchant can work: the columns a case list filters and sorts on (applied, deadline,
 amount, reason, version), what the hub recorded (goods received, resolution, replacement delivery,
 alerted), and three tables: ``aftersale_lines``, ``aftersale_events`` (history) and
-``aftersale_actions`` (decisions and their write-back, one per idempotency key).
+``aftersale_actions`` (decisions and their write-back, one per idempotency key); and
+``defective_stock``: units that came back damaged, apart from sellable stock.
 
 Revision ID: 0015_aftersales
 Revises: 0014_merging
@@ -105,7 +106,20 @@ def upgrade() -> None:
         batch_op.create_index("ix_aftersale_actions_state", ["state", "next_attempt_at"], unique=False)
 
 
+    op.create_table(
+        "defective_stock",
+        sa.Column("id", ID, nullable=False),
+        sa.Column("location", sa.String(length=100), nullable=False),
+        sa.Column("merchant_sku", sa.String(length=200), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("updated_at", TS, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_defective_stock")),
+        sa.UniqueConstraint("location", "merchant_sku", name=op.f("uq_defective_stock_location")),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("defective_stock")
     op.drop_table("aftersale_actions")
     op.drop_table("aftersale_events")
     op.drop_table("aftersale_lines")

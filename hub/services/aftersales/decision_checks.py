@@ -29,6 +29,7 @@ from contracts.money import Money
 from hub.db.tables import AfterSaleRow, OrderLineRow, OrderRow
 from hub.errors import BadInputError
 from hub.services.aftersales.case_records import CaseLineRef
+from hub.services.aftersales.queries import goods_received
 
 if TYPE_CHECKING:
     from hub.services.aftersales.decisions import DecisionIn
@@ -54,7 +55,7 @@ def parse_action(value: str) -> AfterSaleAction:
 
 
 def check_allowed(row: AfterSaleRow, action: AfterSaleAction) -> None:
-    allowed = allowed_actions(AfterSaleType(row.type), AfterSaleStatus(row.status), received=bool(row.received))
+    allowed = allowed_actions(AfterSaleType(row.type), AfterSaleStatus(row.status), received=goods_received(row))
     if action not in allowed:
         now = ", ".join(a.value for a in allowed) or "none (the case is not waiting for the merchant)"
         raise BadInputError(f"case {row.id} ({row.type}, {row.status}): {action.value} is not allowed now; "

@@ -1,19 +1,31 @@
 """Returned goods back into stock, through the ledger: units that came back good go on hand in
 the warehouse the order shipped from, damaged units to the defective location
-(``[aftersales] defective_warehouse``), which is never counted as sellable. Once per case: a
+(``[aftersales] defective_warehouse``): the ``defective_stock`` table, apart from the sellable
+``stock``, so damaged units are never reserved or pushed. Once per case: a
 case whose goods were received is not received again. Not for the decision itself (``decisions``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.inventory import StockChangeCause
-from hub.db.tables import AfterSaleLineRow, AfterSaleRow, DeliveryLineRow, DeliveryOrderRow, ShipmentRow, SkuRow
+from hub.db.tables import (
+    AfterSaleLineRow,
+    AfterSaleRow,
+    DefectiveStockRow,
+    DeliveryLineRow,
+    DeliveryOrderRow,
+    ShipmentRow,
+    SkuRow,
+    StockLedgerRow,
+)
+from hub.db.upsert import insert_ignore
 from hub.errors import BadInputError
 from hub.services.aftersales.case_records import CaseLineRef, LineQuality, add_event, case_lines, load_case, store_lines
 from hub.services.stock import scheduling
@@ -80,6 +92,22 @@ def _quality_by_line(lines: list[CaseLineRef], quality: Sequence[LineQuality]) -
     return out
 
 
+async def _to_defective(session: AsyncSession, location: str, sku: str, count: int, *, reference: str,
+                        actor: str | None, note: str) -> None:
+    """Put ``count`` damaged units of ``sku`` in the defective location (``defective_stock``, never
+    sellable) with their ledger row."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    now = datetime.now(UTC)
+    await session.execute(insert_ignore(DefectiveStockRow, dialect).values(
+        location=location, merchant_sku=sku, quantity=0, updated_at=now))
+    await session.execute(update(DefectiveStockRow).where(
+        DefectiveStockRow.location == location, DefectiveStockRow.merchant_sku == sku)
+        .values(quantity=DefectiveStockRow.quantity + count, updated_at=now)
+        .execution_options(synchronize_session=False))
+    session.add(StockLedgerRow(at=now, warehouse=location, merchant_sku=sku, on_hand_delta=count, reserved_delta=0,
+                               cause=StockChangeCause.RETURN.value, reference=reference, actor=actor, note=note))
+
+
 async def receive_goods(session: AsyncSession, config: Any, case_id: int, quality: Sequence[LineQuality], *,
                         actor: str | None) -> list[dict[str, Any]]:
     """Record the goods of ``case_id`` as back (``quality`` per line; empty: all good) and move
@@ -109,10 +137,14 @@ async def receive_goods(session: AsyncSession, config: Any, case_id: int, qualit
                 unmapped.append(line.position)
                 continue
             for sku, count in units:
-                await apply_adjustment(session, Adjustment(
-                    warehouse=warehouse, merchant_sku=sku, delta=count,
-                    note=f"after-sale case {case_id} line {line.position}: came back {condition}"),
-                    cause=StockChangeCause.RETURN, reference=reference, actor=actor, label=f"case {case_id} return")
+                note = f"after-sale case {case_id} line {line.position}: came back {condition}"
+                if condition == DAMAGED:
+                    await _to_defective(session, warehouse, sku, count, reference=reference, actor=actor, note=note)
+                else:
+                    await apply_adjustment(session, Adjustment(warehouse=warehouse, merchant_sku=sku, delta=count,
+                                                               note=note),
+                                           cause=StockChangeCause.RETURN, reference=reference, actor=actor,
+                                           label=f"case {case_id} return")
                 movements.append({"sku": sku, "warehouse": warehouse, "quantity": count, "condition": condition,
                                   "position": line.position})
     conditions = {m["condition"] for m in movements}
