@@ -13,7 +13,7 @@ from sqlalchemy import select
 from contracts import AfterSaleStatus, AfterSaleType
 from hub.cli import app
 from hub.db.engine import dispose_all_for_loop
-from hub.db.tables import AfterSaleRow, StockRow
+from hub.db.tables import AfterSaleRow, DefectiveStockRow, StockRow
 from hub.services.aftersales import intake
 from hub.testing.cli import clean_environment, runner
 from hub.testing.db import run_in_fresh_loop, sqlite_url
@@ -62,6 +62,9 @@ def _read(url: str, case_id: int) -> tuple[str, str | None, dict[str, int]]:
                 row = (await session.execute(select(AfterSaleRow).where(AfterSaleRow.id == case_id))).scalar_one()
                 stock = dict((await session.execute(select(StockRow.warehouse, StockRow.on_hand).where(
                     StockRow.merchant_sku == "MUG"))).all())
+                stock |= {f"{loc} (defective)": n for loc, n in (await session.execute(select(
+                    DefectiveStockRow.location, DefectiveStockRow.quantity).where(
+                    DefectiveStockRow.merchant_sku == "MUG"))).all()}
                 return row.status, row.decided_by, stock
         finally:
             await db.dispose()
@@ -89,6 +92,6 @@ def test_cli_decisions_are_recorded_attributed_and_checked(tmp_path: Path) -> No
     assert received.exit_code == 0, received.output
     assert "1 × MUG → defective (damaged)" in received.output
     status, _, stock = _read(url, back)
-    assert status == "refunding" and stock == {"wh1": 4, "defective": 1}
+    assert status == "refunding" and stock == {"wh1": 4, "defective (defective)": 1}
     reasons = runner.invoke(app, [*base, "reasons", str(back)])
     assert reasons.exit_code == 0 and "in words only" in reasons.output

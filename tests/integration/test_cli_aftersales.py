@@ -68,7 +68,7 @@ def test_list_and_show_cases(tmp_path: Path) -> None:
     assert [c["id"] for c in due["items"]] == [ids["soon"]]
     shown = runner.invoke(app, [*base, "show", str(ids["soon"])])
     assert shown.exit_code == 0, shown.output
-    assert "return_and_refund: requested" in shown.output and "agree_return (recorded in the hub only)" in shown.output
+    assert "return_and_refund: requested" in shown.output and "may be decided now: agree_return, refuse" in shown.output
     detail = json.loads(runner.invoke(app, [*base, "show", str(ids["soon"]), "--json"]).output)
     assert detail["summary"]["reason"] == "too small" and detail["history"][0]["kind"] == "reported"
     unknown = runner.invoke(app, [*base, "show", "999999"])
