@@ -16,8 +16,9 @@ exchanges) through each sandbox's uniform ``create_aftersale``; it ships the goo
 seller agreed (the hub shows the case ``awaiting_return``), confirms a replacement that arrived
 (``replacement_shipped``) and, on a sandbox whose platform has no "goods received" API (AliExpress),
 has the return parcel delivered (``return_delivered``) once the hub shows it ``returned``. It keeps
-at most ``MAX_OPEN`` of its cases open (no more than half of them of one kind), so the console has
-a steady few to decide and is never flooded. Every loop logs a failure and goes on. Never used in
+at most ``MAX_OPEN`` of its cases open (no more than half of them of one kind; the small refunds,
+which the rule settles at once, aside), so the console has a steady few to decide and is never
+flooded. Every loop logs a failure and goes on. Never used in
 production mode; not a model of how buyers behave.
 """
 
@@ -70,12 +71,15 @@ SHIPPED = ("shipped", "delivered")
 NOTHING_LEFT = ("unfulfilled", "routed", "sent_to_warehouse")
 #: Cases the driver no longer counts as open: over, or refused (the ball is with the buyer).
 SETTLED = frozenset({*(s.value for s in TERMINAL_AFTERSALE_STATUSES), AfterSaleStatus.REJECTED.value})
+#: What ``case_statuses`` says of an open case whose last decision the hub recorded only.
+RECORDED_ONLY = "recorded_only"
 
 
 @dataclass(frozen=True)
 class Opening:
     """A case the demo's buyers open: on a shop of ``platform``, of ``kind``; ``small`` asks
-    ``DEMO_SMALL_REFUND`` (the rule approves it) instead of what the line paid."""
+    ``DEMO_SMALL_REFUND`` (the rule approves it) instead of what the line paid, on an order the
+    review holds (so nothing of it ships before the case arrives)."""
 
     platform: str
     kind: str
@@ -86,15 +90,17 @@ class Opening:
         return self.kind == "refund_only"
 
 
-#: The order in which the buyers open cases, round and round; an opening no order suits yet (a
-#: return before anything shipped) is passed over until one does.
+#: The openings of one round of the buyers, in order; an opening no order suits yet (a return
+#: before anything shipped), or the caps hold back, waits in its round until it can be made. The
+#: demo's AliExpress orders are never held and reach the hub by polling: their refunds are mostly
+#: for a person (the interception comes too late for the rule).
 DEMO_PLAN = (
     Opening("taobao", "refund_only", small=True),
     Opening("douyin", "return_and_refund"),
     Opening("tmall", "exchange"),
-    Opening("aliexpress", "refund_only", small=True),
+    Opening("aliexpress", "refund_only"),
     Opening("taobao", "return_and_refund"),
-    Opening("tmall", "refund_only"),
+    Opening("tmall", "refund_only", small=True),
     Opening("douyin", "exchange"),
     Opening("aliexpress", "return_and_refund"),
     Opening("douyin", "refund_only"),
@@ -131,13 +137,15 @@ def configure(hub: Hub, env: Any) -> AftersalesDriver | None:
 
 @dataclass
 class DemoCase:
-    """A case the driver opened: where, on which hub order, and the buyer's moves made (or given up)."""
+    """A case the driver opened: where, on which hub order, and the buyer's moves made or given up."""
 
     shop: str
     case_id: str
     kind: str
     order_id: int
+    #: Moves made or given up (not tried again) / made.
     done: set[str] = field(default_factory=set)
+    made: set[str] = field(default_factory=set)
     tries: dict[str, int] = field(default_factory=dict)
 
 
@@ -149,8 +157,16 @@ class CandidateOrder:
     shop: str
     external_id: str
     shipped: bool
-    #: Held (by the review) or delivered: the likeliest to stay as it is while the case arrives.
-    settled: bool
+    #: Held (by the review): nothing of it ships while a case on it arrives.
+    held: bool
+    delivered: bool
+
+    def suits(self, opening: Opening) -> bool:
+        """A refund-only case before shipment, a return or exchange after; a small refund only on a
+        held order (the rule approves it only while nothing has shipped)."""
+        if opening.before_shipment:
+            return not self.shipped and (self.held or not opening.small)
+        return self.shipped
 
 
 @dataclass
@@ -170,7 +186,9 @@ class AftersalesDriver:
     #: The last order id before this run: the buyers act only on newer orders (an earlier run's
     #: belong to sandboxes that are gone).
     _before: int | None = None
-    _next: int = 0
+    #: The plan's openings not yet made in this round (indices): each is made once a round, when
+    #: an order suits it and the caps allow, so no kind waits behind another for long.
+    _round: list[int] = field(default_factory=list)
     _last_opened: float | None = None
     _tried_orders: set[int] = field(default_factory=set)
     #: When the hub was first seen waiting for the buyer's next move on a case: made ``pace_s`` later.
@@ -206,20 +224,29 @@ class AftersalesDriver:
             return int(await session.scalar(select(func.max(OrderRow.id))) or 0)
 
     async def case_statuses(self) -> dict[tuple[str, str], str]:
-        """(shop, case id) → the hub's status, for the driver's cases the hub has stored."""
+        """(shop, case id) → the hub's status, for the driver's cases the hub has stored; a case
+        whose last decision the hub recorded only (the platform has no API for it: the platform's
+        case did not move, so its buyer has nothing to do) shows as ``RECORDED_ONLY``."""
         from sqlalchemy import select
 
-        from hub.db.tables import AfterSaleRow
+        from hub.db.tables import AfterSaleActionRow, AfterSaleRow
 
         if not self.cases:
             return {}
         ids = {case_id for _, case_id in self.cases}
         async with self.hub.database().session() as session:
-            rows = await session.execute(select(AfterSaleRow.shop, AfterSaleRow.external_id, AfterSaleRow.status)
-                                         .where(AfterSaleRow.shop.in_(list(self.sandboxes)),
-                                                AfterSaleRow.external_id.in_(ids)))
-            return {(shop, external_id): status for shop, external_id, status in rows
-                    if (shop, external_id) in self.cases}
+            rows = (await session.execute(select(AfterSaleRow.id, AfterSaleRow.shop, AfterSaleRow.external_id,
+                                                 AfterSaleRow.status)
+                                          .where(AfterSaleRow.shop.in_(list(self.sandboxes)),
+                                                 AfterSaleRow.external_id.in_(ids)))).all()
+            mine = {row.id: (row.shop, row.external_id) for row in rows if (row.shop, row.external_id) in self.cases}
+            actions = await session.execute(select(AfterSaleActionRow.aftersale_id, AfterSaleActionRow.state)
+                                            .where(AfterSaleActionRow.aftersale_id.in_(list(mine)),
+                                                   AfterSaleActionRow.state != "failed")
+                                            .order_by(AfterSaleActionRow.id))
+            last = dict(actions.tuples().all())  # the latest decision per case wins
+        return {mine[row.id]: RECORDED_ONLY if last.get(row.id) == "recorded" and row.status not in SETTLED
+                else row.status for row in rows if row.id in mine}
 
     async def candidate_orders(self) -> list[CandidateOrder]:
         """This run's paid (nothing shipped) and shipped or delivered orders without a case, the
@@ -229,7 +256,8 @@ class AftersalesDriver:
         from hub.db.tables import AfterSaleRow, OrderRow
 
         unshipped = (OrderRow.status.in_(UNSHIPPED)) & OrderRow.fulfilment_status.in_(NOTHING_LEFT)
-        query = (select(OrderRow.id, OrderRow.shop, OrderRow.external_id, OrderRow.status, OrderRow.on_hold)
+        query = (select(OrderRow.id, OrderRow.shop, OrderRow.external_id, OrderRow.status, OrderRow.on_hold,
+                        OrderRow.review_status)
                  .where(OrderRow.id > (self._before or 0), OrderRow.shop.in_(list(self.sandboxes)),
                         or_(unshipped, OrderRow.status.in_(SHIPPED)),
                         ~exists().where(AfterSaleRow.order_id == OrderRow.id))
@@ -238,32 +266,43 @@ class AftersalesDriver:
             rows = (await session.execute(query)).all()
         found = [CandidateOrder(id=row.id, shop=row.shop, external_id=row.external_id,
                                 shipped=row.status in SHIPPED,
-                                settled=bool(row.on_hold) or row.status == "delivered")
+                                held=bool(row.on_hold) or row.review_status == "held",
+                                delivered=row.status == "delivered")
                  for row in rows if row.id not in self._tried_orders]
-        return sorted(found, key=lambda order: (not order.settled, -order.id))
+        return sorted(found, key=lambda order: (not (order.held or order.delivered), -order.id))
 
     # ------------------------------------------------------------------ the buyers' moves
 
+    def _capped(self, opening: Opening, open_cases: list[DemoCase]) -> bool:
+        """Whether the caps hold ``opening`` back: ``max_open`` open cases, or half of them of its
+        kind. A small refund is not held back: the rule settles it at once."""
+        if opening.small:
+            return False
+        return (len(open_cases) >= self.max_open
+                or sum(1 for case in open_cases if case.kind == opening.kind) >= max(1, self.max_open // 2))
+
     async def open_case(self) -> DemoCase | None:
-        """Open the next case of the plan that an order suits, at most one per ``2 × pace_s`` and
-        only while fewer than ``max_open`` of the driver's cases are open."""
+        """Open the first opening of this round of the plan that an order suits and the caps allow,
+        at most one per ``2 × pace_s``."""
         now = self.clock()
         if self._last_opened is not None and now - self._last_opened < 2 * self.pace_s:
             return None
+        if not self._round:
+            self._round = list(range(len(self.plan)))
         statuses = await self.case_statuses()
         open_cases = [case for key, case in self.cases.items() if statuses.get(key) not in SETTLED]
-        if len(open_cases) >= self.max_open:
+        if all(self._capped(self.plan[index], open_cases) for index in self._round):
             return None
         candidates = await self.candidate_orders()
-        for _ in range(len(self.plan)):
-            opening = self.plan[self._next % len(self.plan)]
-            self._next += 1
-            if sum(1 for case in open_cases if case.kind == opening.kind) >= max(1, self.max_open // 2):
+        for index in list(self._round):
+            opening = self.plan[index]
+            if self._capped(opening, open_cases):
                 continue
-            order = next((o for o in candidates if self.platforms.get(o.shop) == opening.platform
-                          and o.shipped != opening.before_shipment), None)
+            order = next((o for o in candidates if self.platforms.get(o.shop) == opening.platform and o.suits(opening)),
+                         None)
             if order is None:
                 continue
+            self._round.remove(index)
             self._tried_orders.add(order.id)
             case = self._open(opening, order)
             if case is not None:
@@ -286,14 +325,17 @@ class AftersalesDriver:
                  amount=str(amount) if amount is not None else "paid")
         return case
 
-    def _next_move(self, shop: str, status: str) -> str | None:
+    def _next_move(self, case: DemoCase, status: str) -> str | None:
         """The buyer's (or the carrier's) move a case in ``status`` waits for, if any."""
         if status == AfterSaleStatus.AWAITING_RETURN.value:
             return "return_goods"
         if status == AfterSaleStatus.REPLACEMENT_SHIPPED.value:
             return "receive_replacement"
-        if status == AfterSaleStatus.RETURNED.value and hasattr(self.sandboxes[shop], "return_delivered"):
-            return "return_delivered"  # a platform with no "received" API of the seller's: the parcel arrives
+        if (status in (AfterSaleStatus.RETURNED.value, AfterSaleStatus.REFUNDING.value) and "return_goods" in case.made
+                and hasattr(self.sandboxes[case.shop], "return_delivered")):
+            # A platform with no "received" API of the seller's refunds once the parcel arrives
+            # (a person may have confirmed the return in the hub before that).
+            return "return_delivered"
         return None
 
     async def follow_cases(self) -> None:
@@ -307,7 +349,7 @@ class AftersalesDriver:
             if status in SETTLED and status != AfterSaleStatus.REJECTED.value:
                 self.cases.pop(key)  # over: no longer counted or followed
                 continue
-            move = self._next_move(case.shop, status)
+            move = self._next_move(case, status)
             if move is None or move in case.done:
                 continue
             seen = self._waiting.setdefault((*key, move), now)
@@ -335,5 +377,6 @@ class AftersalesDriver:
                      tries=case.tries[move], reason=f"{type(exc).__name__}: {exc}")
             return False
         case.done.add(move)
+        case.made.add(move)
         log.info("demo.aftersale_buyer_moved", shop=case.shop, case=case.case_id, move=move)
         return True

@@ -7,6 +7,7 @@ ends as soon as what it waits for is there."""
 from __future__ import annotations
 
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from hub.asgi_server import free_port
 from hub.demo_fulfilment import PACE_VAR
 from hub.services.aftersales.rules import AUTO_APPROVE_ACTOR
+from hub.services.aftersales.settings import AfterSalesSection
 from tests.e2e.test_demo_fulfilment import Api
 from tests.e2e.test_demo_restart import Demo
 
@@ -101,3 +103,8 @@ def test_the_demo_opens_cases_of_several_kinds_approves_a_small_refund_and_a_per
     assert body["action"] == action and body["state"] in ("done", "recorded"), body
     assert body["status"] != "requested" and decided["status"] == body["status"]
     assert any(d["action"] == action and d["actor"] for d in decided["decisions"]), decided["decisions"]
+    # hub-demo.toml carries the section, so `hub --config hub-demo.toml aftersales ...` decides alike.
+    section = AfterSalesSection.model_validate(tomllib.loads((tmp_path / "hub-demo.toml").read_text())["aftersales"])
+    assert section.auto_approve_refund_below is not None and section.deadline_alert_hours > 48
+    assert set(section.return_addresses) >= {c["shop"] for c in cases}
+    assert all(address.address_id for address in section.return_addresses.values())
