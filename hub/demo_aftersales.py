@@ -71,7 +71,9 @@ SHIPPED = ("shipped", "delivered")
 NOTHING_LEFT = ("unfulfilled", "routed", "sent_to_warehouse")
 #: Cases the driver no longer counts as open: over, or refused (the ball is with the buyer).
 SETTLED = frozenset({*(s.value for s in TERMINAL_AFTERSALE_STATUSES), AfterSaleStatus.REJECTED.value})
-#: What ``case_statuses`` says of an open case whose last decision the hub recorded only.
+#: Statuses in which the case waits for its buyer (to send the goods back, to confirm a replacement).
+BUYERS_TURN = frozenset({AfterSaleStatus.AWAITING_RETURN.value, AfterSaleStatus.REPLACEMENT_SHIPPED.value})
+#: What ``case_statuses`` says of a case in ``BUYERS_TURN`` by a decision the hub recorded only.
 RECORDED_ONLY = "recorded_only"
 
 
@@ -224,9 +226,10 @@ class AftersalesDriver:
             return int(await session.scalar(select(func.max(OrderRow.id))) or 0)
 
     async def case_statuses(self) -> dict[tuple[str, str], str]:
-        """(shop, case id) → the hub's status, for the driver's cases the hub has stored; a case
-        whose last decision the hub recorded only (the platform has no API for it: the platform's
-        case did not move, so its buyer has nothing to do) shows as ``RECORDED_ONLY``."""
+        """(shop, case id) → the hub's status, for the driver's cases the hub has stored. A case the
+        hub shows waiting for its buyer only because of a decision it recorded only (the platform
+        has no API for it: the platform's case did not move, so its buyer has nothing to do) shows
+        as ``RECORDED_ONLY``."""
         from sqlalchemy import select
 
         from hub.db.tables import AfterSaleActionRow, AfterSaleRow
@@ -245,7 +248,7 @@ class AftersalesDriver:
                                                    AfterSaleActionRow.state != "failed")
                                             .order_by(AfterSaleActionRow.id))
             last = dict(actions.tuples().all())  # the latest decision per case wins
-        return {mine[row.id]: RECORDED_ONLY if last.get(row.id) == "recorded" and row.status not in SETTLED
+        return {mine[row.id]: RECORDED_ONLY if last.get(row.id) == "recorded" and row.status in BUYERS_TURN
                 else row.status for row in rows if row.id in mine}
 
     async def candidate_orders(self) -> list[CandidateOrder]:
