@@ -15,10 +15,11 @@ person decides —, return-and-refund and exchange on shipped or delivered ones;
 exchanges) through each sandbox's uniform ``create_aftersale``; it ships the goods back once the
 seller agreed (the hub shows the case ``awaiting_return``), confirms a replacement that arrived
 (``replacement_shipped``) and, on a sandbox whose platform has no "goods received" API (AliExpress),
-has the return parcel delivered (``return_delivered``) once the hub shows it ``returned``. It keeps
-at most ``MAX_OPEN`` of its cases open (no more than half of them of one kind; the small refunds,
-which the rule settles at once, aside), so the console has a steady few to decide and is never
-flooded. Every loop logs a failure and goes on. Never used in
+has the return parcel delivered (``return_delivered``) once the buyer sent it. A case the hub
+decided only locally (no platform API, e.g. a Taobao exchange) gets no more moves: the platform's
+case did not move. It keeps at most ``MAX_OPEN`` of its cases open (no more than half of them of
+one kind; the small refunds, which the rule settles at once, aside), so the console has a steady
+few to decide and is never flooded. Every loop logs a failure and goes on. Never used in
 production mode; not a model of how buyers behave.
 """
 
