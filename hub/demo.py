@@ -3,16 +3,18 @@
 Starts every channel sandbox the plugins register on a local port, configures a demo shop
 against each (Taobao, Tmall, Douyin, AliExpress when installed), seeds a small catalogue with
 stock, keeps one admin API key and one console user (``demo.operator``, an operator), and keeps
-the sandboxes busy creating orders, having buyers pay and now and then ask for a refund — so a
-newcomer sees orders and stock moving in the API within seconds. The sandboxes never ship an order
+the sandboxes busy creating orders and having buyers pay — so a newcomer sees orders and stock
+moving in the API within seconds. The sandboxes never ship an order
 themselves: the hub fulfils them with no person (``hub.demo_fulfilment``: review, routing to the own
 warehouse or a 3PL, waybills, shipping, the channel told, tracking to delivered). Its larger orders
 and those with a buyer's remark are held by the review (``DEMO_HIGH_VALUE_HOLD``) so the console's
 exceptions queue is not empty, and the orders screen offers a shared saved view of them
-(``DEMO_VIEW_NAME``).
+(``DEMO_VIEW_NAME``). After the sale, the buyers ask for refunds, returns and exchanges
+(``hub.demo_aftersales``: a steady few cases wait for a person, small refunds are approved by the
+rule, goods come back once a person agreed).
 
 It also writes ``hub-demo.toml`` (the database, the demo shops, warehouses and couriers at the
-sandboxes' ports, the fulfilment sections, credentials by variable name) and ``hub-demo.secrets``
+sandboxes' ports, the fulfilment and after-sales sections, credentials by variable name) and ``hub-demo.secrets``
 (their values, the admin key and the demo user's password, readable by the owner only) in the
 working directory, so ``hub --config hub-demo.toml ...`` works against the running demo. A restart
 in the same directory reuses the database, the admin key and the user's password; the sandboxes
@@ -35,16 +37,18 @@ import itertools
 import os
 import typing
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from pydantic import SecretStr
 
-from hub import demo_fulfilment
+from hub import demo_aftersales, demo_fulfilment
 from hub.asgi_server import BackgroundServer
 from hub.config import ShopConfig
 from hub.context import Hub
+from hub.demo_aftersales import AftersalesDriver
 from hub.demo_fulfilment import FulfilmentDriver
 from hub.plugins import HubPlugins
 from hub.sandbox_ids import run_offset, set_sandbox_id_offset
@@ -85,6 +89,8 @@ class DemoEnvironment:
     urls: dict[str, str] = field(default_factory=dict)  # shop -> its sandbox's base URL
     #: The 3PL, packer and courier (``hub.demo_fulfilment``); None without the plugins it needs.
     fulfilment: FulfilmentDriver | None = None
+    #: The buyers after the sale (``hub.demo_aftersales``); None without a demo shop.
+    aftersales: AftersalesDriver | None = None
     #: Variable name → value: the demo shops' credentials and the admin key (hub-demo.secrets).
     secrets: dict[str, str] = field(default_factory=dict)
     admin_key: str | None = None
@@ -101,8 +107,9 @@ class DemoEnvironment:
 
     async def drive(self, stop: asyncio.Event) -> None:
         """Until stopped: the shops' orders (``drive_shops``) and, beside them, the partners who
-        fulfil them (``FulfilmentDriver.run``)."""
-        await asyncio.gather(self.drive_shops(stop), *([self.fulfilment.run(stop)] if self.fulfilment else []))
+        fulfil them (``FulfilmentDriver.run``) and the buyers' after-sales (``AftersalesDriver.run``)."""
+        drivers = [driver.run(stop) for driver in (self.fulfilment, self.aftersales) if driver is not None]
+        await asyncio.gather(self.drive_shops(stop), *drivers)
 
     async def drive_shops(self, stop: asyncio.Event) -> None:
         """Create and advance orders in the sandboxes, one shop after another, until stopped: every
@@ -176,7 +183,8 @@ def _split_secrets(env: DemoEnvironment, account: str, settings: dict[str, Any],
 
 def start_demo(hub: Hub, directory: Path | None = None) -> DemoEnvironment:
     """Start the sandboxes, add a demo shop for each to the hub's configuration, start the 3PL and
-    courier sandboxes and configure fulfilment for them (``hub.demo_fulfilment``)."""
+    courier sandboxes and configure fulfilment for them (``hub.demo_fulfilment``), and after-sales
+    for the demo shops (``hub.demo_aftersales``)."""
     env = DemoEnvironment(hub, (directory or Path.cwd()).resolve())
     env.secrets = _read_secrets(env.secrets_path)
     api = f"http://{hub.config.hub.api_host}:{hub.config.hub.api_port}"
@@ -203,6 +211,7 @@ def start_demo(hub: Hub, directory: Path | None = None) -> DemoEnvironment:
         hub.config.rules.high_value_hold_amount = DEMO_HIGH_VALUE_HOLD
     env.fulfilment = demo_fulfilment.configure(
         hub, env, api, lambda account, settings, model: _split_secrets(env, account, settings, model))
+    env.aftersales = demo_aftersales.configure(hub, env)
     hub.config._secrets = {**hub.config.secrets, **env.secrets}
     return env
 
@@ -212,6 +221,8 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, Decimal):
+        return str(value)
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
     if isinstance(value, list | tuple):
@@ -263,6 +274,7 @@ def write_demo_files(env: DemoEnvironment) -> None:
         lines += ["", "[rules]", f"high_value_hold_amount = {config.rules.high_value_hold_amount!r}"]
     for step, values in config.fulfilment.model_dump(mode="json", exclude_defaults=True).items():
         lines += ["", f"[fulfilment.{step}]", *(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in values.items())]
+    lines += _aftersales_lines(config.aftersales.model_dump(mode="python", exclude_defaults=True))
     env.config_path.write_text("\n".join(lines) + "\n")
     secrets = ["# hub-demo.toml's credentials, the demo's admin API key and the demo user's password. "
                "Keep it to yourself."]
@@ -271,6 +283,20 @@ def write_demo_files(env: DemoEnvironment) -> None:
     with os.fdopen(fd, "w") as fh:
         fh.write("\n".join(secrets) + "\n")
     os.chmod(env.secrets_path, 0o600)
+
+
+def _aftersales_lines(section: dict[str, Any]) -> list[str]:
+    """The ``[aftersales]`` section (what differs from the defaults) and its return addresses."""
+    addresses = {f"aftersales.return_addresses.{_toml_key(shop)}": address
+                 for shop, address in section.pop("return_addresses", {}).items()}
+    if section.get("default_return_address"):
+        addresses["aftersales.default_return_address"] = section.pop("default_return_address")
+    lines = ["", "[aftersales]", *(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in section.items()
+                                   if v is not None)] if section else []
+    for table, address in addresses.items():
+        lines += ["", f"[{table}]", *(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in address.items()
+                                      if v is not None)]
+    return lines
 
 
 async def forget_earlier_sandboxes(hub: Hub, shops: list[str]) -> None:

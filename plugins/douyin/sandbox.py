@@ -129,18 +129,12 @@ class DouyinSandbox:
                 self.push_targets[shop] = url
 
     async def demo_step(self, shop: str) -> None:
-        """A buyer's move, never the shop's (the hub fulfils the demo's orders): pay an order, now
-        and then ask for a refund before it ships (aftersale type 2), or place a new order."""
-        state = self.book.shop(shop)
-        orders = list(state.orders.values())
-        with_case = {case.order_id for case in state.aftersales.values()}  # one open case per sub-order
-        unpaid = [o.order_id for o in orders if o.status == "1"]
-        waiting = [o.order_id for o in orders if o.status == "2" and o.order_id not in with_case]
-        roll = self._rng.random()
-        if unpaid and roll < 0.3:
+        """A buyer's move, never the shop's (the hub fulfils the demo's orders): pay an order or
+        place a new order. After-sales are asked for through ``create_aftersale`` by whoever drives
+        the demo (the hub's ``hub.demo_aftersales`` opens a paced mix of refunds, returns and exchanges)."""
+        unpaid = [o.order_id for o in self.book.shop(shop).orders.values() if o.status == "1"]
+        if unpaid and self._rng.random() < 0.3:
             self.advance_order(shop, self._rng.choice(unpaid))
-        elif waiting and roll < 0.33:
-            self.create_aftersale(shop, self._rng.choice(waiting), "refund_only")
         else:
             codes = list(self.demo_skus)
             self.create_order(shop, self._rng.choice(codes), self._rng.randint(1, 2),

@@ -379,19 +379,14 @@ class TaobaoSandbox:
                                       "seller_flag": flag}, user_nick=self.shop(shop).nick, pub_time=trade["modified"])
 
     async def demo_step(self, shop: str) -> None:
-        """A buyer's move, never the seller's (the hub fulfils the demo's orders): pay an order,
-        now and then ask for a refund before it ships, or place a new order (most paid at once,
-        some with a remark for the seller)."""
+        """A buyer's move, never the seller's (the hub fulfils the demo's orders): pay an order, or
+        place a new order (most paid at once, some with a remark for the seller). After-sales are
+        asked for through the uniform ``create_aftersale`` by whoever drives the demo (the hub's
+        ``hub.demo_aftersales`` opens a paced mix of refunds, returns and exchanges)."""
         with self.lock:
-            trades = self.shop(shop).trades
-            unpaid = [tid for tid, t in trades.items() if t["status"] == "WAIT_BUYER_PAY"]
-            waiting = [tid for tid, t in trades.items() if t["status"] == "WAIT_SELLER_SEND_GOODS"
-                       and all(line["refund_status"] == "NO_REFUND" for line in t["orders"]["order"])]
-        roll = self._rng.random()
-        if unpaid and roll < 0.3:
+            unpaid = [tid for tid, t in self.shop(shop).trades.items() if t["status"] == "WAIT_BUYER_PAY"]
+        if unpaid and self._rng.random() < 0.3:
             self.advance_order(shop, self._rng.choice(unpaid))
-        elif waiting and roll < 0.33:
-            self.create_refund(shop, self._rng.choice(waiting))
         else:
             sku = self._rng.choice(self.demo_skus)
             remark = "请周末送货 · please deliver at the weekend" if self._rng.random() < 0.06 else None
