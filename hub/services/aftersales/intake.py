@@ -198,7 +198,7 @@ async def store_lines(session: AsyncSession, case_id: int, order_id: int | None,
             if sku:
                 by_sku.setdefault(sku, int(line_id))
     rows = []
-    for position, line in enumerate(lines):
+    for position, line in enumerate(lines, start=1):  # positions from 1, as the case shows and decisions take
         good, damaged = received.get(position, (0, 0))
         linked = (by_external.get(line.line_external_id or "") or by_sku.get(line.merchant_sku or ""))
         rows.append({"aftersale_id": case_id, "position": position, "order_line_id": linked,
