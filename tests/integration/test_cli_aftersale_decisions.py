@@ -13,7 +13,7 @@ from sqlalchemy import select
 from contracts import AfterSaleStatus, AfterSaleType
 from hub.cli import app
 from hub.db.engine import dispose_all_for_loop
-from hub.db.tables import AfterSaleRow, StockRow
+from hub.db.tables import AfterSaleRow, DefectiveStockRow, StockRow
 from hub.services.aftersales import intake
 from hub.testing.cli import clean_environment, runner
 from hub.testing.db import run_in_fresh_loop, sqlite_url
@@ -62,6 +62,9 @@ def _read(url: str, case_id: int) -> tuple[str, str | None, dict[str, int]]:
                 row = (await session.execute(select(AfterSaleRow).where(AfterSaleRow.id == case_id))).scalar_one()
                 stock = dict((await session.execute(select(StockRow.warehouse, StockRow.on_hand).where(
                     StockRow.merchant_sku == "MUG"))).all())
+                stock.update(dict((await session.execute(select(  # damaged units are kept apart
+                    DefectiveStockRow.location, DefectiveStockRow.quantity).where(
+                    DefectiveStockRow.merchant_sku == "MUG"))).all()))
                 return row.status, row.decided_by, stock
         finally:
             await db.dispose()
