@@ -52,7 +52,7 @@ async def case_of_order(case: Any, order_id: int, type_: str) -> dict[str, Any]:
         items = [item for item in reply.json()["items"] if item["type"] == type_]
         return items[0] if len(items) == 1 else {}
 
-    return await eventually(listed, timeout_s=DEADLINE_S, every_s=0.25, what=f"the {type_} case of order {order_id}")
+    return await eventually(listed, timeout_s=DEADLINE_S, every_s=0.1, what=f"the {type_} case of order {order_id}")
 
 
 async def case_reaches(case: Any, case_id: int, *statuses: str) -> dict[str, Any]:
@@ -68,7 +68,7 @@ async def case_reaches(case: Any, case_id: int, *statuses: str) -> dict[str, Any
         return str((await case.client.get(f"/api/v1/aftersales/{case_id}")).json()["status"])
 
     try:
-        return await eventually(reached, timeout_s=DEADLINE_S, every_s=0.25,
+        return await eventually(reached, timeout_s=DEADLINE_S, every_s=0.1,
                                 what=f"case {case_id} {' or '.join(statuses)}")
     except AssertionError as exc:
         raise AssertionError(f"{exc}; the case is {await last()}") from None
