@@ -216,7 +216,7 @@ async def _exchange(case: Case, order_id: int, external_id: str, sku: str) -> No
     if through_platform:
         assert at_platform is not None
         box.buyer_returns_goods(shop, at_platform)
-        assert platform_status(case, at_platform) in ("3", "11")  # Tmall 待卖家收货, Douyin 退货待商家收货
+        assert platform_status(case, at_platform) == {"tmall": "3", "douyin": "11"}[platform]  # the seller to receive
         await case_reaches(case, case_id, "returned")
     detail = await case_reaches(case, case_id, "returned", "awaiting_return")
     assert [(line["position"], line["quantity"], line["merchant_sku"]) for line in detail["lines"]] == [(1, 1, sku)]
@@ -242,9 +242,9 @@ async def _exchange(case: Case, order_id: int, external_id: str, sku: str) -> No
         raw = box.aftersale_raw(shop, at_platform)  # the platform shows the replacement's waybill
         told = (raw["seller_logistic_no"] if platform == "tmall"
                 else raw["process_info"]["logistics_info"]["exchange"]["tracking_no"])
-        assert (platform_status(case, at_platform), told) == ("13", parcel.waybill_number), raw
+        assert (platform_status(case, at_platform), told) == ("13", parcel.waybill_number), raw  # 待买家收货
         box.buyer_receives_replacement(shop, at_platform)
-        assert platform_status(case, at_platform) == {"tmall": "5", "douyin": "14"}[platform]  # 换货成功 / 换货完成
+        assert platform_status(case, at_platform) == {"tmall": "5", "douyin": "14"}[platform]  # both 换货成功
         detail = await case_reaches(case, case_id, "completed")
     elif platform == "taobao":
         assert at_platform is not None
