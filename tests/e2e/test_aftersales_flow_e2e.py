@@ -28,7 +28,15 @@ from typing import Any
 
 import pytest
 
-from hub.testing.fulfilment_world import OWN, PROVIDER_OF, delivery_orders, order_by_id, stock_at, stock_in
+from hub.testing.fulfilment_world import (
+    OWN,
+    PROVIDER_OF,
+    delivery_orders,
+    open_holds,
+    order_by_id,
+    stock_at,
+    stock_in,
+)
 from tests.e2e.aftersales_e2e_support import (
     DEADLINE_S,
     RETURN_ADDRESS,
@@ -124,6 +132,8 @@ async def _refund_only(case: Case, order_id: int, external_id: str, sku: str) ->
 
     await eventually(stopped, timeout_s=DEADLINE_S, what="the delivery stopped at the warehouse")
     assert (await order_by_id(case.hub, order_id)).fulfilment_status not in ("shipped", "partially_shipped")
+    # The order stays held with the refund's reason (nothing leaves) until the platform closes it.
+    assert "refund_requested" in await open_holds(case.hub, order_id)
     assert steps(detail) == [("decided", "approve_refund"), ("written_back", "approve_refund")], detail["history"]
     assert reported(detail)[0] == "requested" and reported(detail)[-1] == "refunded", detail["history"]
     assert decisions_of(detail) == [("approve_refund", "done")] and decided_by_person(detail) == {"e2e"}
