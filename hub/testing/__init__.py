@@ -15,8 +15,9 @@ Installed with the hub, so every project that tests a plugin gets, without a con
   can crash and restart empty, and partner faults fed to sandboxes at a steady rate);
   ``hub.testing.waybill_requests`` (e-waybill requests between two addresses every courier takes,
   for ``create_waybill`` tests), ``hub.testing.aftersales_channel`` (a channel that follows the
-  after-sales decision contract, with stale and timeout faults, for hub-side tests) and ``hub.testing.cli`` (a runner for the ``hub`` command and an
-  autouse fixture unsetting ``HUB_CONFIG``/``HUB_DATABASE_URL``/``HUB_REDIS_URL``);
+  after-sales decision contract, with stale and timeout faults, for hub-side tests) and
+  ``hub.testing.cli`` (a runner for the ``hub`` command and an autouse fixture unsetting
+  ``HUB_CONFIG``/``HUB_DATABASE_URL``/``HUB_REDIS_URL``);
 - under pytest-xdist, a PostgreSQL connection budget shared by the run's workers
   (``hub.testing.pg_budget``; ``@pytest.mark.postgres_connections(n)`` reserves more).
 """
