@@ -97,8 +97,15 @@ async def case_lines(session: AsyncSession, row: AfterSaleRow) -> list[CaseLineR
     stored = list((await session.execute(select(AfterSaleLineRow).where(AfterSaleLineRow.aftersale_id == row.id)
                                          .order_by(AfterSaleLineRow.position))).scalars())
     if stored:
-        return [CaseLineRef(r.position, r.order_line_id, r.line_external_id, r.merchant_sku, r.quantity,
-                            r.refund_amount) for r in stored]
+        # A platform may name the line but not its SKU (a Tmall exchange carries no outer id): the
+        # order line it is linked to says which SKU comes back and goes out again.
+        unnamed = [r.order_line_id for r in stored if not r.merchant_sku and r.order_line_id is not None]
+        order_skus: dict[int | None, str | None] = dict((await session.execute(
+            select(OrderLineRow.id, OrderLineRow.merchant_sku).where(OrderLineRow.id.in_(unnamed)))).tuples().all()
+        ) if unnamed else {}
+        return [CaseLineRef(r.position, r.order_line_id, r.line_external_id,
+                            r.merchant_sku or order_skus.get(r.order_line_id), r.quantity, r.refund_amount)
+                for r in stored]
     order_lines: list[OrderLineRow] = []
     if row.order_id is not None:
         order_lines = list((await session.execute(select(OrderLineRow).where(OrderLineRow.order_id == row.order_id)

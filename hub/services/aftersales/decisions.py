@@ -316,6 +316,10 @@ async def _record_locally(hub: Any, action_id: int) -> DecisionOutcome:
         params = found.params or {}
         if action is AfterSaleAction.REISSUE and params.get("tracking_number"):
             target = AfterSaleStatus.COMPLETED  # sent outside the hub already
+        if action is AfterSaleAction.SHIP_EXCHANGE and params.get("tracking_number") and is_local(row):
+            # The replacement has left and no platform will report the buyer's receipt of a case
+            # the hub made: it is done, as a reissue is once its goods ship.
+            target = AfterSaleStatus.COMPLETED
         await advance(session, row, target, kind="recorded_only", cause=str(params.get("cause", "api")),
                       actor=found.actor, action=action.value, action_id=found.id, note=note)
         await _settle(session, found, RECORDED, written_back=False, note=note)

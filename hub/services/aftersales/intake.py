@@ -190,6 +190,7 @@ async def store_lines(session: AsyncSession, case_id: int, order_id: int | None,
         return
     by_external: dict[str, int] = {}
     by_sku: dict[str, int] = {}
+    sku_of: dict[int, str] = {}  # the order line's SKU, for a report that names the line only
     if order_id is not None:
         for line_id, external_id, sku in (await session.execute(
                 select(OrderLineRow.id, OrderLineRow.external_id, OrderLineRow.merchant_sku)
@@ -197,12 +198,14 @@ async def store_lines(session: AsyncSession, case_id: int, order_id: int | None,
             by_external.setdefault(external_id, int(line_id))
             if sku:
                 by_sku.setdefault(sku, int(line_id))
+                sku_of[int(line_id)] = sku
     rows = []
-    for position, line in enumerate(lines):
+    for position, line in enumerate(lines, start=1):  # positions from 1, as the case shows and decisions take
         good, damaged = received.get(position, (0, 0))
         linked = (by_external.get(line.line_external_id or "") or by_sku.get(line.merchant_sku or ""))
         rows.append({"aftersale_id": case_id, "position": position, "order_line_id": linked,
-                     "line_external_id": line.line_external_id, "merchant_sku": line.merchant_sku,
+                     "line_external_id": line.line_external_id,
+                     "merchant_sku": line.merchant_sku or (sku_of.get(linked) if linked else None),
                      "quantity": line.quantity,
                      "refund_amount": line.refund_amount.amount if line.refund_amount else None,
                      "received_good": good, "received_damaged": damaged})
