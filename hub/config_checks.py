@@ -1,8 +1,9 @@
 """What ``hub check-config`` reports beyond the file's own validation: every account against its
-connector (``hub.config.validate_accounts``), and the ``[fulfilment]`` section against the accounts
-it names (``fulfilment_problems``). Kept out of ``hub.config`` because the fulfilment checks use the
-fulfilment services (``courier_rules.rule_problems``), which themselves need the config: no import
-cycle. Not for loading the file (``hub.config.load_config``).
+connector (``hub.config.validate_accounts``), the ``[fulfilment]`` section against the accounts it
+names (``fulfilment_problems``), and ``[aftersales]`` against the shops (``aftersales_problems``).
+Kept out of ``hub.config`` because the fulfilment checks use the fulfilment services
+(``courier_rules.rule_problems``), which themselves need the config: no import cycle. Not for
+loading the file (``hub.config.load_config``).
 """
 
 from __future__ import annotations
@@ -15,8 +16,17 @@ from hub.services.fulfilment.courier_rules import rule_problems
 
 
 def config_problems(config: HubConfig, plugins: Any, environ: dict[str, str] | None = None) -> list[tuple[str, str]]:
-    """(field, problem) for the accounts and for ``[fulfilment]``, in that order."""
-    return validate_accounts(config, plugins, environ) + fulfilment_problems(config, plugins)
+    """(field, problem) for the accounts, ``[fulfilment]`` and ``[aftersales]``, in that order."""
+    return (validate_accounts(config, plugins, environ) + fulfilment_problems(config, plugins)
+            + aftersales_problems(config))
+
+
+def aftersales_problems(config: HubConfig) -> list[tuple[str, str]]:
+    """``[aftersales]`` naming what is not there: a return address for a shop not configured (a
+    misspelt shop name would leave the real shop without one: agreeing to its returns is refused)."""
+    return [(f"aftersales.return_addresses.{shop}",
+             f"no [shops.{shop}]: this return address would never be used; configured shops: {sorted(config.shops)}")
+            for shop in config.aftersales.return_addresses if shop not in config.shops]
 
 
 def fulfilment_problems(config: HubConfig, plugins: Any) -> list[tuple[str, str]]:
