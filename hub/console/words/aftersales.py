@@ -172,6 +172,10 @@ EN: dict[str, str] = {
     "aftersales.event.restocked": "Back in stock",
     "aftersales.event.alert": "Deadline alert",
     "aftersales.event.replacement": "Replacement",
+    "aftersales.event.opened": "Opened in the hub",
+    "aftersales.event.replacement_shipped": "Replacement shipped",
+    "aftersales.event.writeback_failed": "Write-back failed",
+    "code.event.aftersale_delivery": "After-sale delivery created",
 }
 
 ZH: dict[str, str] = {
@@ -333,4 +337,8 @@ ZH: dict[str, str] = {
     "aftersales.event.restocked": "已入库",
     "aftersales.event.alert": "到期提醒",
     "aftersales.event.replacement": "换货/补发",
+    "aftersales.event.opened": "在系统中创建",
+    "aftersales.event.replacement_shipped": "换货/补发已发出",
+    "aftersales.event.writeback_failed": "回写失败",
+    "code.event.aftersale_delivery": "已创建售后发货单",
 }

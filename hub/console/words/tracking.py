@@ -45,6 +45,7 @@ EN: dict[str, str] = {
     "fexc.first": "First page",
     "fexc.bad_cursor": "That page link is no longer valid; showing the first page.",
     "fexc.already_resolved": "This exception was already resolved.",
+    "code.event.fulfilment_exception_resolved": "Fulfilment exception resolved",
 }
 
 ZH: dict[str, str] = {
@@ -89,4 +90,5 @@ ZH: dict[str, str] = {
     "fexc.first": "第一页",
     "fexc.bad_cursor": "该分页链接已失效，已显示第一页。",
     "fexc.already_resolved": "该异常已被处理。",
+    "code.event.fulfilment_exception_resolved": "履约异常已处理",
 }

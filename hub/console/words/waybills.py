@@ -38,6 +38,15 @@ EN: dict[str, str] = {
     "waybills.enter.number": "Tracking number",
     "waybills.enter.submit": "Enter number",
     "waybills.enter.done": "Parcel #{parcel} has its waybill number: print its label.",
+    "code.event.waybill_issued": "Waybill issued",
+    "code.event.waybill_awaited": "Waiting for a waybill number",
+    "code.event.waybill_entered": "Waybill entered by hand",
+    "code.event.waybill_failed": "Waybill refused",
+    "code.event.waybill_retried": "Waybill asked for again",
+    "code.event.waybill_cancelled": "Waybill cancelled",
+    "code.event.waybill_cancel_refused": "Waybill could not be cancelled",
+    "code.event.label_printed": "Label printed",
+    "code.event.parcel_cancelled": "Parcel cancelled",
 }
 
 ZH: dict[str, str] = {
@@ -76,4 +85,13 @@ ZH: dict[str, str] = {
     "waybills.enter.number": "运单号",
     "waybills.enter.submit": "录入单号",
     "waybills.enter.done": "包裹 #{parcel} 已录入运单号，可以打印面单。",
+    "code.event.waybill_issued": "已取电子面单",
+    "code.event.waybill_awaited": "等待运单号",
+    "code.event.waybill_entered": "手工录入运单号",
+    "code.event.waybill_failed": "取号失败",
+    "code.event.waybill_retried": "重新取号",
+    "code.event.waybill_cancelled": "已回收面单",
+    "code.event.waybill_cancel_refused": "面单无法回收",
+    "code.event.label_printed": "已打印面单",
+    "code.event.parcel_cancelled": "包裹已取消",
 }
