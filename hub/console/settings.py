@@ -1,4 +1,5 @@
-"""The ``[console]`` section of the configuration: the merchant's time zone and the session cookie.
+"""The ``[console]`` section of the configuration: the merchant's time zone, the session cookie and
+how many failed sign-ins lock a name out for a while.
 
 Only pydantic here (``hub.config`` imports it). ``session_secret`` signs the console's cookie; set
 it (``HUB_CONSOLE__SESSION_SECRET``, at least 32 characters) whenever more than one process serves
@@ -24,6 +25,11 @@ class ConsoleSection(BaseModel):
                                    description="A session ends this long after sign-in.")
     secure_cookie: bool = Field(default=False, description="Send the cookie over HTTPS only (set behind TLS).")
     overview_refresh_s: float = Field(default=3.0, ge=0.5, le=60, description="How often the overview refreshes.")
+    sign_in_max_failures: int = Field(
+        default=5, ge=1, le=100, description="Failed sign-ins with one user name (or API key from one address) "
+                                             "before further tries are refused for sign_in_lockout_s.")
+    sign_in_lockout_s: int = Field(default=900, ge=10, le=24 * 3600,
+                                   description="How long sign-in is refused after too many failures.")
 
     @field_validator("time_zone")
     @classmethod

@@ -866,6 +866,19 @@ class UserRow(Base):
     password_changed_at: Mapped[datetime | None] = mapped_column(ts())
 
 
+class SignInFailureRow(Base):
+    """Failed console sign-ins per subject (``user:<name>`` for a user name, known or not, and
+    ``key:<address>`` for API keys tried from one address), to refuse guessing: after
+    ``[console] sign_in_max_failures`` within the lockout window, ``locked_until`` is set."""
+
+    __tablename__ = "sign_in_failures"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(200), unique=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failed_at: Mapped[datetime] = mapped_column(ts())
+    locked_until: Mapped[datetime | None] = mapped_column(ts())
+
+
 # --------------------------------------------------------------------------- console
 
 

@@ -2,10 +2,14 @@
 
 Sign-in takes an API key (checked like the API checks it) or a user name and password
 (``hub.db.users``); either way the session gets a fresh form token. A failed sign-in shows the
-form again saying which way failed, never which part of a name/password pair was wrong.
+form again saying which way failed, never which part of a name/password pair was wrong. After
+``[console] sign_in_max_failures`` failures with one user name (known or not) or with API keys from
+one address, further tries are refused (429) for ``sign_in_lockout_s`` (``hub.db.sign_in_failures``).
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import structlog
 from fastapi import APIRouter, Request
@@ -22,6 +26,7 @@ from hub.console.i18n import LANGUAGE_COOKIE, LANGUAGES
 from hub.console.pages import render, translator, write_session
 from hub.context import Hub
 from hub.db import api_keys as api_key_store
+from hub.db import sign_in_failures as failures
 from hub.db import users as user_store
 
 log = structlog.get_logger(__name__)
@@ -51,24 +56,38 @@ async def login(request: Request) -> Response:
     target = _safe_next(form.get("next"))
     key = form.get("api_key", "").strip()
     name = form.get("user", "").strip()
+    limits = hub.config.console
+    subject = failures.key_subject(request.client.host if request.client else None) if key \
+        else failures.user_subject(name)
+    now = datetime.now(UTC)
     async with hub.database().transaction() as db:
-        if key:
+        until = await failures.locked_until(db, subject, now) if key or name else None
+        if until is not None:
+            error, field, status = t.t("login.locked", until=t.time(until)), "api_key" if key else "password", 429
+        elif key:
             row = await api_key_store.verify_key(db, key)
             if row is not None:
+                await failures.clear(db, subject)
                 signed_in_session(request, kind="key", sub=row.prefix)
                 log.info("console.signed_in", via="key", key=row.prefix)
                 return write_session(request, RedirectResponse(target, status_code=303))
-            error, field = t.t("login.failed_key"), "api_key"
+            error, field, status = t.t("login.failed_key"), "api_key", 401
         else:
             user = await user_store.verify_password(db, name, form.get("password", "")) if name else None
             if user is not None:
+                await failures.clear(db, subject)
                 signed_in_session(request, kind="user", sub=user.name)
                 log.info("console.signed_in", via="user", user=user.name)
                 return write_session(request, RedirectResponse(target, status_code=303))
-            error, field = t.t("login.failed_password"), "password"
-    log.info("console.sign_in_refused", via=field)
+            error, field, status = t.t("login.failed_password"), "password", 401
+        if status == 401 and (key or name):
+            until = await failures.record_failure(db, subject, now=now, max_failures=limits.sign_in_max_failures,
+                                                  lockout_s=limits.sign_in_lockout_s)
+            if until is not None:
+                log.warning("console.sign_in_locked", via=field, lockout_s=limits.sign_in_lockout_s)
+    log.info("console.sign_in_refused", via=field, locked=status == 429)
     return render(request, "login.html", {"next": target, "error": error, "error_field": field, "user": name},
-                  status=401)
+                  status=status)
 
 
 @router.post("/logout", include_in_schema=False)
