@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from contracts.aftersales import TERMINAL_AFTERSALE_STATUSES, AfterSaleStatus
-from hub.demo_fulfilment import demo_pace
+from hub.demo_fulfilment import demo_pace, run_paced
 from hub.sandbox_ids import run_offset
 from hub.services.aftersales.settings import ReturnAddressConfig
 
@@ -198,33 +198,19 @@ class AftersalesDriver:
     _waiting: dict[tuple[str, str, str], float] = field(default_factory=dict)
 
     async def run(self, stop: asyncio.Event) -> None:
-        tick = min(1.0, self.pace_s / 2)
-        while self._before is None and not stop.is_set():
-            try:
-                self._before = await self._last_order_id()
-            except Exception as exc:  # the database is starting: the next tick asks again
-                log.info("demo.aftersales_waiting", reason=f"{type(exc).__name__}: {exc}")
-                await asyncio.sleep(tick)
-        while not stop.is_set():
-            for name, step in (("open", self.open_case), ("follow", self.follow_cases)):
-                try:
-                    await step()
-                except Exception as exc:  # keep the demo going; the next tick tries again
-                    log.info("demo.aftersales_step_failed", step=name, reason=f"{type(exc).__name__}: {exc}")
-            try:
-                await asyncio.wait_for(stop.wait(), tick)
-            except TimeoutError:
-                pass
+        await run_paced(stop, name="aftersales", pace_s=self.pace_s, start=self._note_last_order,
+                        steps=(("open", self.open_case), ("follow", self.follow_cases)))
 
     # ------------------------------------------------------------------ the hub's view
 
-    async def _last_order_id(self) -> int:
+    async def _note_last_order(self) -> None:
         from sqlalchemy import func, select
 
         from hub.db.tables import OrderRow
 
-        async with self.hub.database().session() as session:
-            return int(await session.scalar(select(func.max(OrderRow.id))) or 0)
+        if self._before is None:
+            async with self.hub.database().session() as session:
+                self._before = int(await session.scalar(select(func.max(OrderRow.id))) or 0)
 
     async def case_statuses(self) -> dict[tuple[str, str], str]:
         """(shop, case id) → the hub's status, for the driver's cases the hub has stored. A case the

@@ -25,7 +25,7 @@ import importlib
 import itertools
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from types import ModuleType
@@ -87,6 +87,37 @@ def demo_pace() -> float:
         return max(0.2, float(os.environ.get(PACE_VAR, DEFAULT_PACE_S)))
     except ValueError:
         return DEFAULT_PACE_S
+
+
+#: One move of a demo driver: its name in the logs and what it does once a tick.
+DemoStep = tuple[str, Callable[[], Awaitable[object]]]
+
+
+async def run_paced(stop: asyncio.Event, *, name: str, pace_s: float, start: Callable[[], Awaitable[None]],
+                    steps: Sequence[DemoStep]) -> None:
+    """The loop of every demo driver, until ``stop``: ``start()`` (what the driver reads once, e.g.
+    the last id before this run) until it succeeds — asked again every tick while the database is
+    starting, logged as ``demo.<name>_waiting`` —, then each of ``steps`` in turn every tick (half
+    of ``pace_s``, at most a second), a failure logged as ``demo.<name>_step_failed`` and the loop
+    going on (the next tick tries again)."""
+    tick = min(1.0, pace_s / 2)
+    while not stop.is_set():
+        try:
+            await start()
+            break
+        except Exception as exc:  # the database is starting: the next tick asks again
+            log.info(f"demo.{name}_waiting", reason=f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(tick)
+    while not stop.is_set():
+        for step_name, step in steps:
+            try:
+                await step()
+            except Exception as exc:  # keep the demo going; the next tick tries again
+                log.info(f"demo.{name}_step_failed", step=step_name, reason=f"{type(exc).__name__}: {exc}")
+        try:
+            await asyncio.wait_for(stop.wait(), tick)
+        except TimeoutError:
+            pass
 
 
 def _beside(hub: Hub, kind: str, platform: str, module: str) -> ModuleType | None:
@@ -247,32 +278,18 @@ class FulfilmentDriver:
     _before: int | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        tick = min(1.0, self.pace_s / 2)
-        while self._before is None and not stop.is_set():
-            try:
-                self._before = await self._last_delivery_order_id()
-            except Exception as exc:  # the database is starting: the next tick asks again
-                log.info("demo.fulfilment_waiting", reason=f"{type(exc).__name__}: {exc}")
-                await asyncio.sleep(tick)
-        while not stop.is_set():
-            for name, step in (("3pl", self.ship_at_wms), ("packer", self.pack_and_ship_own),
-                               ("courier", self.move_parcels)):
-                try:
-                    await step()
-                except Exception as exc:  # keep the demo going; the next tick tries again
-                    log.info("demo.fulfilment_step_failed", step=name, reason=f"{type(exc).__name__}: {exc}")
-            try:
-                await asyncio.wait_for(stop.wait(), tick)
-            except TimeoutError:
-                pass
+        await run_paced(stop, name="fulfilment", pace_s=self.pace_s, start=self._note_last_delivery_order,
+                        steps=(("3pl", self.ship_at_wms), ("packer", self.pack_and_ship_own),
+                               ("courier", self.move_parcels)))
 
-    async def _last_delivery_order_id(self) -> int:
+    async def _note_last_delivery_order(self) -> None:
         from sqlalchemy import func, select
 
         from hub.db.tables import DeliveryOrderRow
 
-        async with self.hub.database().session() as session:
-            return int(await session.scalar(select(func.max(DeliveryOrderRow.id))) or 0)
+        if self._before is None:
+            async with self.hub.database().session() as session:
+                self._before = int(await session.scalar(select(func.max(DeliveryOrderRow.id))) or 0)
 
     async def _this_runs(self, codes: list[str]) -> set[str]:
         """The delivery orders among ``codes`` made in this run (an earlier run's orders belong to

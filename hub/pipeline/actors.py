@@ -29,7 +29,7 @@ from hub.queue.actors import hub_actor
 from hub.services import backlog, message_channel
 from hub.services.ingest import process_inbox_rows
 from hub.services.intake import PROCESS_ACTOR, accept_messages
-from hub.services.shop_health import partner_call, record_poll
+from hub.services.shop_health import partner_call, record_poll, run_recorded
 
 log = structlog.get_logger(__name__)
 
@@ -93,16 +93,7 @@ async def poll_shop(shop: str) -> None:
     if await backlog.over_limit(current_hub()):
         return
     hub = current_hub()
-    try:
-        async with partner_call(hub, shop, "poll"):
-            await poll_shop_orders(hub, shop)
-    except AuthorizationError as exc:
-        await record_poll(hub, shop, exc)
-        return  # the shop is paused with the reason; retrying cannot help
-    except Exception as exc:
-        await record_poll(hub, shop, exc)
-        raise
-    await record_poll(hub, shop)
+    await run_recorded(hub, shop, "poll", lambda: poll_shop_orders(hub, shop), record_poll)
 
 
 @hub_actor(queue="channels", priority=-10, max_retries=3, min_backoff_ms=1_000, max_backoff_ms=30_000)

@@ -25,12 +25,11 @@ from contracts.connectors import Capability
 from contracts.events import InboundMessage, MessageKind
 from hub.context import Hub, current_hub
 from hub.db.shop_state import DbShopState
-from hub.errors import AuthorizationError
 from hub.pipeline.actors import _skip_paused
 from hub.pipeline.polling import windows
 from hub.queue.actors import hub_actor
 from hub.services.intake import accept_messages, poll_message_id
-from hub.services.shop_health import partner_call
+from hub.services.shop_health import run_recorded
 
 log = structlog.get_logger(__name__)
 
@@ -108,13 +107,4 @@ async def poll_aftersales(shop: str) -> None:
     if await _skip_paused(shop, ACTOR):
         return
     hub = current_hub()
-    try:
-        async with partner_call(hub, shop, "after-sales poll"):
-            await poll_shop_aftersales(hub, shop)
-    except AuthorizationError as exc:
-        await _record(hub, shop, exc)
-        return  # the shop is paused with the reason; retrying cannot help
-    except Exception as exc:
-        await _record(hub, shop, exc)
-        raise
-    await _record(hub, shop)
+    await run_recorded(hub, shop, "after-sales poll", lambda: poll_shop_aftersales(hub, shop), _record)

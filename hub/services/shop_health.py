@@ -13,7 +13,7 @@ otherwise ``paused``, ``degraded`` or ``disabled``, always with the reason.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -66,6 +66,24 @@ async def partner_call(hub: Hub, shop: str, what: str) -> AsyncIterator[None]:
         raise
     else:
         await guard.record_success()
+
+
+async def run_recorded(hub: Hub, shop: str, what: str, work: Callable[[], Awaitable[object]],
+                       record: Callable[[Hub, str, BaseException | None], Awaitable[None]]) -> None:
+    """Run a periodic job's ``work`` for ``shop`` inside ``partner_call`` and ``record`` how it went:
+    ``record(hub, shop, None)`` on success, ``record(hub, shop, error)`` on failure. A lost
+    authorisation ends there (the shop is paused with the reason; retrying cannot help); any other
+    error is re-raised for the queue's retries."""
+    try:
+        async with partner_call(hub, shop, what):
+            await work()
+    except AuthorizationError as exc:
+        await record(hub, shop, exc)
+        return
+    except Exception as exc:
+        await record(hub, shop, exc)
+        raise
+    await record(hub, shop, None)
 
 
 # -- what the operator is shown ------------------------------------------------------------------

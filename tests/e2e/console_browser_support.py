@@ -1,5 +1,6 @@
 """Shared plumbing for the console's browser tests: Debian's Chromium driven by Playwright, a
-hub served over real HTTP, a signed-in page, and screenshots saved where the README takes them.
+hub served over real HTTP (``taobao_console_hub``: with one Taobao sandbox shop), a signed-in page,
+and screenshots saved where the README takes them.
 
 Nothing here downloads a browser (never ``playwright install``): without ``/usr/bin/chromium`` a
 test is skipped outside CI and fails in CI (``$CI`` set), where ``.ci/run`` installs it with apt.
@@ -18,6 +19,7 @@ import pytest
 
 from hub.asgi_server import BackgroundServer
 from hub.context import Hub
+from tests.e2e.hub_e2e_support import Served, close_test_loop, e2e_config, e2e_hub, served_sandboxes
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(os.environ.get("HUB_SCREENSHOTS") or Path(__file__).resolve().parents[2] / "docs" / "screenshots")
@@ -54,6 +56,19 @@ def browser_on_postgres_redis(backend: Any) -> None:
     if backend.redis_url is None:
         pytest.skip("the browser test runs on PostgreSQL + Redis only (the screen does not depend on the backend)")
     browser_or_skip()
+
+
+@asynccontextmanager
+async def taobao_console_hub(backend: Any, **sections: Any) -> AsyncIterator[tuple[Hub, Served]]:
+    """The hub of a browser test on one Taobao sandbox shop: skipped unless ``backend`` is
+    PostgreSQL + Redis with Chromium there (``browser_on_postgres_redis``); the sandbox served, the
+    hub configured for it with ``sections`` (``e2e_config``) and running, its test loop closed after."""
+    browser_on_postgres_redis(backend)
+    with served_sandboxes(["taobao"]) as served, e2e_hub(e2e_config(backend, served, **sections)) as hub:
+        try:
+            yield hub, served["taobao"]
+        finally:
+            await close_test_loop(hub)
 
 
 async def page_width(page: Any) -> int:

@@ -25,18 +25,14 @@ from typing import Any
 import pytest
 
 from hub.context import Hub
-from tests.e2e.console_browser_support import browser_on_postgres_redis, fits_a_phone, shot, signed_in_console
+from tests.e2e.console_browser_support import fits_a_phone, shot, signed_in_console, taobao_console_hub
 from tests.e2e.hub_e2e_support import (
     Backend,
     Served,
     backend,
-    close_test_loop,
-    e2e_config,
-    e2e_hub,
     eventually,
     orders_for,
     pumping,
-    served_sandboxes,
     stock_a_sku,
 )
 from tests.integration.console_aftersales_fakes import FakeAftersales, seed_case
@@ -51,16 +47,10 @@ DUE = (-timedelta(hours=1, seconds=1), timedelta(hours=2, seconds=30), timedelta
 
 async def test_operator_answers_an_after_sale_case_in_the_browser(backend: Backend,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    browser_on_postgres_redis(backend)
-    with served_sandboxes(["taobao"]) as served:
-        config = e2e_config(backend, served, aftersales={"deadline_alert_hours": 12})
-        with e2e_hub(config) as hub:
-            try:
-                fake = FakeAftersales()
-                stubbed = await fake.install_where_stubbed(monkeypatch, hub)
-                await _scenario(hub, served["taobao"], fake, stubbed)
-            finally:
-                await close_test_loop(hub)
+    async with taobao_console_hub(backend, aftersales={"deadline_alert_hours": 12}) as (hub, taobao):
+        fake = FakeAftersales()
+        stubbed = await fake.install_where_stubbed(monkeypatch, hub)
+        await _scenario(hub, taobao, fake, stubbed)
 
 
 async def _seed(hub: Hub, served: Served) -> list[tuple[int, int]]:

@@ -20,18 +20,14 @@ from sqlalchemy import select
 
 from hub.context import Hub
 from hub.db.tables import DeadLetterRow, InboxRow, OrderHoldRow
-from tests.e2e.console_browser_support import browser_on_postgres_redis, fits_a_phone, shot, signed_in_console
+from tests.e2e.console_browser_support import fits_a_phone, shot, signed_in_console, taobao_console_hub
 from tests.e2e.hub_e2e_support import (
     Backend,
     backend,
-    close_test_loop,
     dead_letters,
-    e2e_config,
-    e2e_hub,
     eventually,
     orders_for,
     pumping,
-    served_sandboxes,
     stock_a_sku,
 )
 
@@ -59,14 +55,8 @@ async def _inbox_status(hub: Hub, inbox_ids: list[int]) -> set[str]:
 
 
 async def test_operator_releases_a_held_order_and_replays_dead_letters_in_the_browser(backend: Backend) -> None:
-    browser_on_postgres_redis(backend)
-    with served_sandboxes(["taobao"]) as served:
-        config = e2e_config(backend, served, rules={"high_value_hold_amount": 50})
-        with e2e_hub(config) as hub:
-            try:
-                await _scenario(hub, served["taobao"].shop, served["taobao"].sandbox)
-            finally:
-                await close_test_loop(hub)
+    async with taobao_console_hub(backend, rules={"high_value_hold_amount": 50}) as (hub, taobao):
+        await _scenario(hub, taobao.shop, taobao.sandbox)
 
 
 async def _scenario(hub: Hub, shop: str, box: Any) -> None:

@@ -17,18 +17,14 @@ from sqlalchemy import select
 from hub.context import Hub
 from hub.db.tables import OrderRow, OutboxRow
 from hub.services.fulfilment.flow import FULFIL_ACTOR
-from tests.e2e.console_browser_support import browser_on_postgres_redis, shot, signed_in_console
+from tests.e2e.console_browser_support import shot, signed_in_console, taobao_console_hub
 from tests.e2e.hub_e2e_support import (
     Backend,
     backend,
-    close_test_loop,
     dead_letters,
-    e2e_config,
-    e2e_hub,
     eventually,
     orders_for,
     pumping,
-    served_sandboxes,
     stock_a_sku,
 )
 
@@ -50,14 +46,8 @@ async def _handed_over(hub: Hub, order_id: int) -> bool:
 
 
 async def test_operator_approves_an_order_the_review_held_in_the_browser(backend: Backend) -> None:
-    browser_on_postgres_redis(backend)
-    with served_sandboxes(["taobao"]) as served:
-        config = e2e_config(backend, served, fulfilment={"review": {"amount_above": "50"}})
-        with e2e_hub(config) as hub:
-            try:
-                await _scenario(hub, served["taobao"].shop, served["taobao"].sandbox)
-            finally:
-                await close_test_loop(hub)
+    async with taobao_console_hub(backend, fulfilment={"review": {"amount_above": "50"}}) as (hub, taobao):
+        await _scenario(hub, taobao.shop, taobao.sandbox)
 
 
 async def _scenario(hub: Hub, shop: str, box: Any) -> None:

@@ -22,22 +22,9 @@ from tests.e2e.test_demo_fulfilment import Api
 from tests.e2e.test_demo_restart import Demo
 
 DEADLINE_S = 120.0  # generous for a shared machine; typically done in well under half a minute
+WAIT_EVERY_S = 0.5  # each look reads several cases' details: not too often
 #: What a person decides first on a case waiting for them, by the actions the hub allows.
 FIRST_DECISIONS = ("approve_refund", "agree_return", "agree_exchange")
-
-
-def _wait(what: str, probe: Any, demo: Demo, deadline: float) -> Any:
-    while time.monotonic() < deadline:
-        if demo.process.poll() is not None:
-            raise AssertionError(f"the demo exited while waiting for {what}\n{demo.diagnosis()}")
-        try:
-            found = probe()
-        except httpx.HTTPError:
-            found = None
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"no {what} within {DEADLINE_S:.0f} s\n{demo.diagnosis()}")
 
 
 def _cases(api: Api) -> list[dict[str, Any]]:
@@ -82,9 +69,12 @@ def test_the_demo_opens_cases_of_several_kinds_approves_a_small_refund_and_a_per
     try:
         api = Api(demo, demo.admin_key())
         deadline = time.monotonic() + DEADLINE_S
-        cases = _wait("cases of several kinds and platforms", lambda: _varied(api), demo, deadline)
-        approved = _wait("a small refund approved by the rule", lambda: _auto_approved(api), demo, deadline)
-        waiting, action = _wait("a case waiting for a person", lambda: _waiting_for_a_person(api), demo, deadline)
+        cases = demo.wait_for("cases of several kinds and platforms", lambda: _varied(api),
+                              deadline=deadline, every_s=WAIT_EVERY_S)
+        approved = demo.wait_for("a small refund approved by the rule", lambda: _auto_approved(api),
+                                 deadline=deadline, every_s=WAIT_EVERY_S)
+        waiting, action = demo.wait_for("a case waiting for a person", lambda: _waiting_for_a_person(api),
+                                        deadline=deadline, every_s=WAIT_EVERY_S)
         answer = httpx.post(f"{demo.base}/api/v1/aftersales/{waiting['id']}/decisions", json={"action": action},
                             headers={**api.headers, "Idempotency-Key": f"demo-test-{waiting['id']}"}, timeout=30)
         decided = api.get(f"aftersales/{waiting['id']}")

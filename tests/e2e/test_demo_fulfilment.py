@@ -19,6 +19,7 @@ from hub.demo_fulfilment import DEMO_3PL, DEMO_OWN, DEMO_PACKER, PACE_VAR
 from tests.e2e.test_demo_restart import Demo
 
 DEADLINE_S = 150.0  # generous for a shared machine; typically done in well under a minute
+WAIT_EVERY_S = 1.0  # each look reads several orders, parcels and their tracking: not too often
 REVIEW_CODES = {"high_value", "review_remark"}
 
 
@@ -57,29 +58,18 @@ def _held_by_review(api: Api) -> dict[str, Any] | None:
     return None
 
 
-def _wait(what: str, probe: Any, demo: Demo, deadline: float) -> Any:
-    while time.monotonic() < deadline:
-        if demo.process.poll() is not None:
-            raise AssertionError(f"the demo exited while waiting for {what}\n{demo.diagnosis()}")
-        try:
-            found = probe()
-        except httpx.HTTPError:
-            found = None
-        if found:
-            return found
-        time.sleep(1.0)
-    raise AssertionError(f"no {what} within {DEADLINE_S:.0f} s\n{demo.diagnosis()}")
-
-
 @pytest.mark.timeout(DEADLINE_S + 120)
 def test_the_demo_fulfils_orders_from_both_warehouses_to_delivered_and_holds_a_few_by_name(tmp_path: Path) -> None:
     demo = Demo(tmp_path, free_port(), 1, env={PACE_VAR: "1"})
     try:
         api = Api(demo, demo.admin_key())
         deadline = time.monotonic() + DEADLINE_S
-        own = _wait("order delivered from the own warehouse", lambda: _delivered_from(api, DEMO_OWN), demo, deadline)
-        wms = _wait("order delivered from the 3PL", lambda: _delivered_from(api, DEMO_3PL), demo, deadline)
-        held = _wait("order held by the review", lambda: _held_by_review(api), demo, deadline)
+        own = demo.wait_for("order delivered from the own warehouse", lambda: _delivered_from(api, DEMO_OWN),
+                            deadline=deadline, every_s=WAIT_EVERY_S)
+        wms = demo.wait_for("order delivered from the 3PL", lambda: _delivered_from(api, DEMO_3PL),
+                            deadline=deadline, every_s=WAIT_EVERY_S)
+        held = demo.wait_for("order held by the review", lambda: _held_by_review(api),
+                             deadline=deadline, every_s=WAIT_EVERY_S)
     finally:
         demo.stop()
 

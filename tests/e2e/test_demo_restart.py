@@ -26,22 +26,6 @@ SHOPS = {"demo-taobao", "demo-tmall", "demo-douyin", "demo-aliexpress"}
 LOG_TAIL_LINES = 40
 
 
-def _wait_for(what: str, probe: Callable[[], T | None], demo: Demo) -> T:
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        if demo.process.poll() is not None:
-            raise AssertionError(f"the demo exited (code {demo.process.returncode}) while waiting for {what}\n"
-                                 f"{demo.diagnosis()}")
-        try:
-            found = probe()
-        except httpx.HTTPError:
-            found = None
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"no {what} within {DEADLINE_S:.0f} s\n{demo.diagnosis()}")
-
-
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
@@ -71,6 +55,26 @@ class Demo:
                 stdout=subprocess.PIPE, stderr=log, text=True,
             )
 
+    def wait_for(self, what: str, probe: Callable[[], T | None], *, deadline: float | None = None,
+                 every_s: float = 0.2) -> T:
+        """What ``probe`` finds once it finds something (an API error counts as nothing yet), tried
+        every ``every_s`` until ``deadline`` (``time.monotonic()``; default ``DEADLINE_S`` from
+        now); an ``AssertionError`` with the ``diagnosis`` when the demo exits or the time is up."""
+        began = time.monotonic()
+        deadline = began + DEADLINE_S if deadline is None else deadline
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the demo exited (code {self.process.returncode}) while waiting for {what}\n"
+                                     f"{self.diagnosis()}")
+            try:
+                found = probe()
+            except httpx.HTTPError:
+                found = None
+            if found:
+                return found
+            time.sleep(every_s)
+        raise AssertionError(f"no {what} within {time.monotonic() - began:.0f} s\n{self.diagnosis()}")
+
     def diagnosis(self) -> str:
         """What the demo says of each shop, how many orders each has, and the tail of its log."""
         lines = []
@@ -99,7 +103,7 @@ class Demo:
                 if line.startswith("HUB_DEMO_ADMIN_KEY="):
                     return line.partition("=")[2]
             return None
-        self.key = _wait_for("admin key in hub-demo.secrets", read, self)
+        self.key = self.wait_for("admin key in hub-demo.secrets", read)
         return self.key
 
     def orders(self, key: str) -> dict[str, str]:
@@ -138,7 +142,7 @@ def test_demo_restarted_in_the_same_directory_keeps_going_without_dead_letters(d
     first = Demo(demo_dir, port, 1)
     try:
         key = first.admin_key()
-        run1 = _wait_for("orders from every demo shop", lambda: _orders_from_every_shop(first, key, {}), first)
+        run1 = first.wait_for("orders from every demo shop", lambda: _orders_from_every_shop(first, key, {}))
     finally:
         out1 = first.stop()
     assert key in out1 and "/docs" in out1 and "hub-demo.toml" in out1  # the start-up box
@@ -146,8 +150,8 @@ def test_demo_restarted_in_the_same_directory_keeps_going_without_dead_letters(d
     second = Demo(demo_dir, port, 2)
     try:
         assert second.admin_key() == key
-        run2 = _wait_for("new orders from every demo shop after the restart",
-                         lambda: _orders_from_every_shop(second, key, run1), second)
+        run2 = second.wait_for("new orders from every demo shop after the restart",
+                               lambda: _orders_from_every_shop(second, key, run1))
         # While it runs, the written config reaches the same database.
         dead = _hub("--config", "hub-demo.toml", "dlq", "list", cwd=demo_dir)
         views = httpx.get(f"{second.base}/api/v1/orders/views", headers={"Authorization": f"Bearer {key}"},
@@ -183,7 +187,7 @@ def test_a_new_user_signs_in_with_the_printed_key_and_sees_every_channel_arrive_
     demo = Demo(demo_dir, free_port(), 1)
     try:
         key = demo.admin_key()
-        _wait_for("the console", lambda: httpx.get(f"{demo.base}/console/login", timeout=10).is_success, demo)
+        demo.wait_for("the console", lambda: httpx.get(f"{demo.base}/console/login", timeout=10).is_success)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
             page = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900}).new_page()
@@ -238,7 +242,7 @@ def test_the_demo_binds_every_listing_by_its_merchant_code_before_the_first_sale
     demo = Demo(demo_dir, free_port(), 1)
     try:
         key = demo.admin_key()
-        _wait_for("orders from every demo shop", lambda: _orders_from_every_shop(demo, key, {}), demo)
+        demo.wait_for("orders from every demo shop", lambda: _orders_from_every_shop(demo, key, {}))
         bindings = _get(demo, key, "listings")
         unmatched = _get(demo, key, "listings/unmatched")
     finally:

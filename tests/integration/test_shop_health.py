@@ -11,7 +11,7 @@ from hub.context import Hub
 from hub.db import shops
 from hub.errors import AuthorizationError, RetryableError, ShopPausedError
 from hub.plugins import build_plugin_manager
-from hub.services.shop_health import partner_call
+from hub.services.shop_health import partner_call, run_recorded
 from hub.testing.hub import hub_config
 
 
@@ -41,3 +41,25 @@ async def test_lost_authorisation_pauses_the_shop_without_an_end(database, datab
         status = await shops.shop_status(session, "tb-auth")
     assert status is not None and status.paused and status.paused_until is None
     assert "re-authorise" in (status.paused_reason or "")
+
+
+async def test_a_recorded_job_records_each_outcome_and_retries_all_but_a_lost_authorisation(
+        database, database_url) -> None:  # type: ignore[no-untyped-def]
+    hub = Hub(hub_config(database_url), build_plugin_manager(load_entry_points=False))
+    shop = f"tb-rec-{database.dialect}-{datetime.now(UTC).timestamp()}"
+    seen: list[str | None] = []
+
+    async def record(_hub: Hub, _shop: str, error: BaseException | None) -> None:
+        seen.append(None if error is None else type(error).__name__)
+
+    async def fails(error: Exception) -> None:
+        raise error
+
+    async def succeeds() -> None:
+        return None
+
+    await run_recorded(hub, shop, "poll", lambda: fails(AuthorizationError("session invalid")), record)
+    with pytest.raises(RetryableError):  # left to the queue's retries
+        await run_recorded(hub, shop, "poll", lambda: fails(RetryableError("isp.timeout")), record)
+    await run_recorded(hub, f"{shop}-ok", "poll", succeeds, record)
+    assert seen == ["AuthorizationError", "RetryableError", None]

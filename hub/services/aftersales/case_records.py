@@ -87,7 +87,8 @@ def case_of(row: AfterSaleRow) -> AfterSale:
 
 
 def is_local(row: AfterSaleRow) -> bool:
-    """A case the hub made itself (``extra.local = "true"``): no platform to write back to."""
+    """Whether a person opened the case in the hub (``hub.services.aftersales.local_cases``,
+    ``extra.local = "true"``): the platform knows nothing of it, so nothing is written back."""
     extra = (row.data or {}).get("extra") or {}
     return str(extra.get("local", "")).lower() == "true"
 

@@ -20,6 +20,7 @@ from contracts.aftersales import TERMINAL_AFTERSALE_STATUSES, AfterSaleStatus, A
 from contracts.connectors import Capability
 from hub.db.tables import AfterSaleActionRow, AfterSaleEventRow, AfterSaleLineRow, AfterSaleRow
 from hub.errors import BadInputError, NotFoundError
+from hub.services.aftersales.case_records import is_local
 
 #: How a list may be sorted: ``due`` (the soonest deadline first, cases without one last),
 #: ``applied`` (newest first), ``updated`` (newest first).
@@ -324,13 +325,6 @@ def allowed_now(row: AfterSaleRow, platform_actions: frozenset[str] | None) -> l
         return []
     writes = platform_actions or frozenset()
     return [AllowedAction(action=a.value, written_back=a.value in writes) for a in actions]
-
-
-def is_local(row: AfterSaleRow) -> bool:
-    """Whether a person opened the case in the hub (``hub.services.aftersales.local_cases``): the
-    platform knows nothing of it, so nothing is written back."""
-    extra = (row.data or {}).get("extra") or {}
-    return str(extra.get("local", "")).lower() == "true"
 
 
 async def cases_of_order(session: AsyncSession, order_id: int) -> list[CaseSummary]:

@@ -1,10 +1,10 @@
 """The ``[aftersales]`` section of the configuration: the rules that act on cases by themselves,
 where returned goods go, the return addresses decisions send, and the polling safety net.
 
-Only pydantic here (``hub.config`` imports it). Every rule is off or harmless until configured,
-except the ones a merchant would expect on day one: an open refund stops a shipment (the
-fulfilment interception), a refund before shipment gives the stock back, and a deadline about to
-lapse raises an alert.
+Only pydantic and the contracts here (``hub.config`` imports it). Every rule is off or harmless
+until configured, except the ones a merchant would expect on day one: an open refund stops a
+shipment (the fulfilment interception), a refund before shipment gives the stock back, and a
+deadline about to lapse raises an alert.
 
 ```toml
 [aftersales]
@@ -29,21 +29,17 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.aftersales import ReturnAddress
 
-class ReturnAddressConfig(BaseModel):
-    """A shop's return address, as the decisions send it (``contracts.ReturnAddress``)."""
 
-    model_config = ConfigDict(extra="forbid")
+class ReturnAddressConfig(ReturnAddress):
+    """A shop's return address, as the decisions send it: the contract's fields (``ReturnAddress``),
+    with an unknown key refused and the model left mutable like the rest of the configuration."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False)
 
     address_id: str | None = Field(default=None, description="The platform's id of the seller address "
                                    "(TOP contact_id, Douyin receiver_address_id, AliExpress return_address_id).")
-    name: str | None = None
-    phone: str | None = None
-    province: str | None = None
-    city: str | None = None
-    district: str | None = None
-    detail: str | None = None
-    zip_code: str | None = None
 
 
 class AfterSalesSection(BaseModel):
