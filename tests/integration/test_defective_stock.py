@@ -187,3 +187,28 @@ async def test_the_api_disposes_once_per_key_and_refuses_with_4xx(hub: Hub) -> N
     assert no_warehouse.status_code == 422 and no_warehouse.json()["field"] == "warehouse"
     assert forbidden.status_code == 403
     assert await held(hub, "SKU-1") == 1 and await stock_row(hub, "SKU-1") == (7, 0)
+
+
+async def test_a_damaged_return_is_listed_and_repaired_back_on_hand(database_url: str) -> None:  # noqa: F811
+    """From the after-sale decision to sellable again: the units ``confirm_return`` puts apart are
+    the ones the list shows and a repair takes back."""
+    from contracts import AfterSaleStatus, AfterSaleType
+    from hub.services.aftersales import decisions
+    from hub.services.aftersales.decisions import DecisionIn, LineQuality
+    from tests.integration.aftersales_decisions_support import DEFECTIVE, MAIN, on_hand, stock_in, world
+
+    with world(database_url) as w:
+        await stock_in(w.hub, "MUG", 1)
+        _, order = await w.order([("MUG", 2)])
+        case_id, _ = await w.case(order, type=AfterSaleType.RETURN_AND_REFUND, status=AfterSaleStatus.AWAITING_RETURN)
+        await decisions.decide(w.hub, case_id, DecisionIn(action="confirm_return", quality=(
+            LineQuality(position=1, good=0, damaged=2),)), actor="a")
+        async with w.hub.database().session() as session:
+            found = await defective.list_defective(session)
+        assert [(x.location, x.merchant_sku, x.quantity) for x in found.lines] == [(DEFECTIVE, "MUG", 2)]
+        before = await on_hand(w.hub, "MUG", MAIN)
+        done = await defective.dispose(w.hub, DEFECTIVE, "MUG", 2, action="repaired", note="glued", actor="b",
+                                       idempotency_key=None, warehouse=MAIN)
+        assert done.remaining == 0
+        assert await on_hand(w.hub, "MUG", MAIN) == before + 2
+        assert await held(w.hub, "MUG", DEFECTIVE) == 0
