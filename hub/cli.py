@@ -613,6 +613,7 @@ def _add_stock_commands() -> None:
         from hub.stock_cli import stock_app
     except ImportError:  # pragma: no cover
         return
+    __import__("hub.stock_defective_cli", fromlist=["register"]).register(stock_app)  # defective, dispose
     app.add_typer(stock_app, name="stock")
 
 

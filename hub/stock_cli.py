@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from hub.context import Hub
     from hub.services.stock.import_jobs import ImportJob
 
-stock_app = typer.Typer(help="Stock: import counts and reconcile what shops show.", no_args_is_help=True)
+stock_app = typer.Typer(help="Stock: import counts, reconcile what shops show, work off defective units.",
+                        no_args_is_help=True)
 
 
 def _progress() -> Progress:

@@ -24,6 +24,7 @@ from hub.api.routes import (
     catalog,
     catalogue_files,
     dead_letters,
+    defective_stock,
     fulfilment_delivery,
     fulfilment_merging,
     fulfilment_review,
@@ -97,6 +98,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(orders.router)
     app.include_router(shipments.router)
     app.include_router(stock_imports.router)  # before inventory: /api/v1/inventory/imports is not a SKU
+    app.include_router(defective_stock.router)  # before inventory: /api/v1/inventory/defective is not a SKU
     app.include_router(inventory_routes.router)
     app.include_router(dead_letters.router)
     app.include_router(api_keys.router)

@@ -60,6 +60,7 @@ KNOWN_LAZY_CYCLE_EDGES: dict[tuple[str, str], str] = {
     ("hub.shop_cli", "hub.cli"): "`hub shop` commands use hub.cli's helpers when they run",
     ("hub.catalogue_cli", "hub.cli"): "`hub catalogue`/`hub listings` commands likewise",
     ("hub.user_cli", "hub.cli"): "`hub user` commands likewise",
+    ("hub.stock_defective_cli", "hub.cli"): "`hub stock defective`/`hub stock dispose` likewise",
 }
 
 

@@ -1,7 +1,7 @@
 """The stock screen: SKUs with on hand per warehouse, reserved and available (search by SKU
 prefix, low stock only, cursor pages), and one SKU's page — per warehouse, per shop the target,
 what the shop shows, the lag and the last error (refreshed in place while pushes land), recent
-movements, and the adjust form.
+movements, and the adjust form. Defective stock has its own page (``stock_defective``).
 
 The numbers are the API's own: ``list_inventory`` and ``show_inventory`` called with the
 signed-in person, so the screen and ``GET /api/v1/inventory`` never disagree. The form goes
@@ -27,15 +27,17 @@ from hub.api.params import MAX_TEXT
 from hub.api.queries.stock import recent_movements
 from hub.console.auth import ConsolePrincipal, checked_form, console_principal, require_right
 from hub.console.pages import api_error_page, render, translator, write_session
-from hub.console.routes import stock_imports
+from hub.console.routes import stock_defective, stock_imports
 from hub.context import Hub
 from hub.errors import BadInputError
 from hub.services.stock import adjustments
 from hub.services.stock.levels import known_warehouses
 
 router = APIRouter(prefix="/console/stock")
-# First: "/console/stock/imports…" is the import screen, not a SKU called "imports".
+# First: "/console/stock/imports…" is the import screen and "/console/stock/defective" the defective
+# stock page, not SKUs called "imports" or "defective".
 router.include_router(stock_imports.router)
+router.include_router(stock_defective.router)
 
 PAGE_SIZE = 50
 MOVEMENTS = 20

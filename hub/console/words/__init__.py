@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 
-MODULES = ("nav", "review", "delivery", "warehouse", "waybills", "tracking", "merging", "aftersales")
+MODULES = ("nav", "review", "delivery", "warehouse", "waybills", "tracking", "merging", "aftersales", "defective")
 
 
 def catalogues() -> tuple[dict[str, str], dict[str, str]]:

@@ -1,0 +1,80 @@
+"""The console's words for the defective stock page (``/console/stock/defective``): the units
+returns put apart per location and SKU, and the dispose form (scrap, return to the supplier,
+repaired back on hand)."""
+
+from __future__ import annotations
+
+EN: dict[str, str] = {
+    "defective.link": "Defective stock",
+    "defective.title": "Defective stock",
+    "defective.hint": "Units that came back damaged are kept here, apart from sellable stock: never reserved, "
+                      "never shown to a shop. Scrap them, send them back to the supplier, or put repaired ones "
+                      "back on hand in a warehouse.",
+    "defective.location": "Location",
+    "defective.sku": "SKU",
+    "defective.name": "Name",
+    "defective.units": "Units",
+    "defective.updated": "Last change",
+    "defective.total": "Total",
+    "defective.total_line": "{count} defective unit(s)",
+    "defective.none": "No defective stock.",
+    "defective.dispose_this": "Dispose…",
+    "defective.dispose": "Dispose of defective units",
+    "defective.quantity": "Units",
+    "defective.action": "What happened to them",
+    "defective.action.scrap": "Scrapped",
+    "defective.action.return_to_supplier": "Returned to the supplier",
+    "defective.action.repaired": "Repaired: back on hand",
+    "defective.warehouse": "Warehouse (repaired units only)",
+    "defective.no_warehouse": "—",
+    "defective.note": "Note",
+    "defective.submit": "Dispose",
+    "defective.form_hint": "Scrapped and returned units leave the hub's count; repaired units go on hand in the "
+                           "warehouse and the shops are told. Each change is kept in the stock ledger.",
+    "defective.problems": "Nothing changed: correct the fields marked below.",
+    "defective.done": "{quantity} unit(s) of {sku} from {location}: {action}.",
+    "defective.repeated": "This form was already sent; nothing changed now.",
+    "defective.problem.positive": "Enter at least 1.",
+    "defective.problem.too_many": "{location} holds {held} defective unit(s) of this SKU: dispose of at most {held}.",
+    "defective.problem.action": "Choose what happened to the units.",
+    "defective.problem.warehouse_needed": "Choose the warehouse the repaired units go back to.",
+    "defective.problem.no_warehouse": "Only repaired units go to a warehouse: leave it empty.",
+    "defective.problem.sku": "This SKU cannot go back on hand: {detail}",
+}
+
+ZH: dict[str, str] = {
+    "defective.link": "残次品库存",
+    "defective.title": "残次品库存",
+    "defective.hint": "退回时损坏的商品单独存放于此，与可售库存分开：不会被预占，也不会同步给店铺。"
+                      "可报废、退回供应商，或将修好的商品放回仓库的在库数量。",
+    "defective.location": "库位",
+    "defective.sku": "SKU",
+    "defective.name": "名称",
+    "defective.units": "数量",
+    "defective.updated": "最近变动",
+    "defective.total": "合计",
+    "defective.total_line": "共 {count} 件残次品",
+    "defective.none": "没有残次品库存。",
+    "defective.dispose_this": "处理…",
+    "defective.dispose": "处理残次品",
+    "defective.quantity": "数量",
+    "defective.action": "处理方式",
+    "defective.action.scrap": "报废",
+    "defective.action.return_to_supplier": "退回供应商",
+    "defective.action.repaired": "已修复：放回在库",
+    "defective.warehouse": "仓库（仅修复的商品）",
+    "defective.no_warehouse": "—",
+    "defective.note": "备注",
+    "defective.submit": "处理",
+    "defective.form_hint": "报废和退回供应商的商品不再计入库存；修复的商品放回所选仓库的在库数量，并同步给店铺。"
+                           "每次变动都记入库存流水。",
+    "defective.problems": "未做任何更改：请更正下方标出的字段。",
+    "defective.done": "{location} 的 {sku} 共 {quantity} 件：{action}。",
+    "defective.repeated": "此表单已提交过，本次未做任何更改。",
+    "defective.problem.positive": "请输入至少 1。",
+    "defective.problem.too_many": "{location} 只有此 SKU 的 {held} 件残次品：最多处理 {held} 件。",
+    "defective.problem.action": "请选择处理方式。",
+    "defective.problem.warehouse_needed": "请选择修复的商品放回的仓库。",
+    "defective.problem.no_warehouse": "只有修复的商品放回仓库：请留空。",
+    "defective.problem.sku": "此 SKU 不能放回在库：{detail}",
+}
