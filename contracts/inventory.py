@@ -35,6 +35,8 @@ class StockChangeCause(StrEnum):
     IMPORT = "import"
     WAREHOUSE_REPORT = "warehouse_report"
     RETURN = "return"
+    #: Damaged returns scrapped or sent back to the supplier (taken out of the defective location).
+    DEFECTIVE_DISPOSAL = "defective_disposal"
 
 
 class StockChange(BaseModel):

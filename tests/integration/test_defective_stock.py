@@ -98,7 +98,8 @@ async def test_scrap_and_return_to_supplier_take_units_out_and_leave_on_hand_alo
     assert (done.remaining, done.warehouse, done.shops) == (1, None, set())
     assert await held(hub, "SKU-1") == 1
     assert await stock_row(hub, "SKU-1") == (5, 0)
-    assert (await ledger(hub, "SKU-1"))[-1] == ("defective", -2, "adjustment", f"defective:{action}", "cracked lid")
+    assert (await ledger(hub, "SKU-1"))[-1] == ("defective", -2, "defective_disposal", f"defective:{action}",
+                                                  "cracked lid")
 
 
 async def test_repaired_units_go_back_on_hand_in_the_named_warehouse_and_the_shops_are_pushed(hub: Hub) -> None:

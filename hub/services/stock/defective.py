@@ -44,8 +44,8 @@ class DefectiveAction(StrEnum):
 def reference_of(action: DefectiveAction) -> str:
     """The ledger reference of a disposition: ``defective:<action>``.
 
-    The ledger cause is ``adjustment`` (``contracts.inventory.StockChangeCause`` has no cause for
-    a disposal); the reference says which one it was."""
+    The ledger cause is ``defective_disposal`` for units scrapped or returned to the supplier and
+    ``adjustment`` for repaired ones (they move back on hand); the reference says which it was."""
     return f"defective:{action.value}"
 
 
@@ -150,7 +150,7 @@ def _check(location: str, sku: str, quantity: int, action: DefectiveAction, ware
 
 
 async def _take_out(session: AsyncSession, location: str, sku: str, quantity: int, *, reference: str,
-                    actor: str | None, note: str | None) -> int:
+                    actor: str | None, note: str | None, cause: StockChangeCause) -> int:
     """Take ``quantity`` units of ``sku`` out of ``location`` with their ledger row; never below 0.
     Returns what is left there."""
     now = datetime.now(UTC)
@@ -165,7 +165,7 @@ async def _take_out(session: AsyncSession, location: str, sku: str, quantity: in
         raise BadInputError(f"{location!r} holds {held} defective unit(s) of {sku!r}, fewer than the {quantity} "
                             f"asked for; dispose of at most {held}", field="quantity")
     session.add(StockLedgerRow(at=now, warehouse=location, merchant_sku=sku, on_hand_delta=-quantity,
-                               reserved_delta=0, cause=StockChangeCause.ADJUSTMENT.value, reference=reference,
+                               reserved_delta=0, cause=cause.value, reference=reference,
                                actor=actor, note=note))
     return int(left)
 
@@ -196,8 +196,10 @@ async def dispose(hub: Any, location: str, sku: str, quantity: int, *, action: D
         back_on_hand = Adjustment(warehouse, sku, delta=quantity, note=note) if warehouse else None
         if back_on_hand is not None:
             await validate_adjustments(session, [back_on_hand], warehouses, [f"repaired {sku!r}"])
+        # Repaired units move (the on-hand side is an adjustment); scrapped or returned ones leave.
+        cause = StockChangeCause.ADJUSTMENT if back_on_hand is not None else StockChangeCause.DEFECTIVE_DISPOSAL
         done.remaining = await _take_out(session, location, sku, quantity, reference=reference, actor=actor,
-                                         note=note)
+                                         note=note, cause=cause)
         if back_on_hand is not None:
             await apply_adjustment(session, back_on_hand, reference=reference, actor=actor,
                                    label=f"repaired {sku!r}")
