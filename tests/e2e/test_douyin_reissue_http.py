@@ -1,20 +1,32 @@
 """Douyin 补寄 (resend, aftersale_type 7) end to end: the connector against its sandbox over real
 HTTP. A reissue without a parcel is recorded (no API agrees a 补寄); with its parcel it is
 ``afterSale.fillLogistics`` (send_type 1), which moves the case to 13 (sent, awaiting the buyer)
-with pushes 227/226, once however often it is sent; cases that are not a waiting 补寄 are refused."""
+with pushes 227/226, once however often it is sent; cases that are not a waiting 补寄 are refused.
+And the hub's part: a reissue decided in the hub goes out through the own warehouse and, once
+shipped, Douyin is told its parcel."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from sqlalchemy import select
 
 from contracts import AfterSaleAction, AfterSaleDecision, AfterSaleStatus, AfterSaleType
+from hub.db.tables import ParcelRow
 from hub.errors import BadInputError, StaleAfterSaleError
+from hub.services import orders
+from hub.services.aftersales import decisions, intake
+from hub.services.aftersales.decisions import DecisionIn
+from hub.services.fulfilment import own_warehouse
+from hub.services.stock import adjustments, skus
+from hub.testing import fulfilment_factories as ff
 from hub.testing.context import make_context
+from hub.testing.hub import hub_config, running_hub
 from plugins.douyin.client import DouyinRefusal
 from plugins.douyin.connector import DouyinChannel
 from plugins.douyin.sandbox import DouyinSandbox, running
+from tests.integration.aftersales_decisions_support import case_row
 
 SHOP = "dy-reissue"
 RESEND = 7
@@ -136,3 +148,47 @@ async def test_the_sandbox_checks_fill_logistics_as_the_platform_would(sandbox: 
     with pytest.raises(DouyinRefusal) as not_resend:
         await connector.client.call("afterSale.fillLogistics", {**base, "aftersale_id": int(refund)}, retry=False)
     assert not_resend.value.sub_code == "isv.business-failed:11005"
+
+
+async def test_the_hub_sends_a_reissue_and_tells_douyin_its_parcel(served: tuple[DouyinSandbox, str],
+                                                                   database_url: str) -> None:
+    box, base_url = served
+    config = hub_config(
+        database_url, shops={SHOP: {"platform": "douyin", "settings": box.shop_settings(SHOP, base_url)}},
+        warehouses={"main": {"platform": "manual", "priority": 1}},
+        couriers={"post": {"platform": "manual", "courier_code": "sf"}},
+        fulfilment={"couriers": {"rules": [{"courier": "post", "courier_code": "sf"}]}})
+    with running_hub(config, start_workers=False, relay=False) as hub:
+        connector = hub.accounts().channel(SHOP)
+        order_ref = box.create_order(SHOP, "TEE-M", 1)
+        box.advance_order(SHOP, order_ref)
+        async with hub.database().transaction() as session:
+            await skus.define_sku(session, "TEE-M", name="T 恤 M")
+            await adjustments.apply_adjustment(session, adjustments.Adjustment("main", "TEE-M", delta=5))
+            await orders.apply_order(session, await connector.get_order(order_ref), cause="test")
+        external_id = box.create_aftersale(SHOP, order_ref, RESEND)
+        async with hub.database().transaction() as session:
+            case_id, _ = await intake.apply_aftersale(session, await connector.get_aftersale(external_id),
+                                                      cause="test")
+        decided = await decisions.decide(hub, case_id, DecisionIn(action="reissue"), actor="alice")
+        assert decided.state == "recorded" and decided.note is not None and "fillLogistics" in decided.note
+        assert decided.delivery_order_id is not None and fills(box) == 0
+        async with hub.database().session() as session:
+            parcel_id = (await session.execute(select(ParcelRow.id).where(
+                ParcelRow.delivery_order_id == decided.delivery_order_id))).scalar_one()
+        await ff.issue_waybill(hub, parcel_id, "SF2200000001")
+        await own_warehouse.pick(hub, [decided.delivery_order_id], actor="packer")
+        await own_warehouse.pack(hub, decided.delivery_order_id, [own_warehouse.PackedParcel(weight_grams=300)],
+                                 actor="packer")
+        await own_warehouse.ship(hub, decided.delivery_order_id, actor="packer")
+        assert await decisions.replacement_shipped(hub, case_id, decided.delivery_order_id,
+                                                   [("sf", "SF2200000001")], actor="packer")
+        assert fills(box) == 1
+        raw = box.aftersale_raw(SHOP, external_id)["process_info"]
+        assert (raw["after_sale_info"]["after_sale_status"], raw["logistics_info"]["resend"]["tracking_no"]) == (
+            13, "SF2200000001")
+        assert (await case_row(hub, case_id)).status == "replacement_shipped"
+        box.buyer_receives_replacement(SHOP, external_id)
+        async with hub.database().transaction() as session:
+            await intake.apply_aftersale(session, await connector.get_aftersale(external_id), cause="test")
+        assert (await case_row(hub, case_id)).status == "completed"
