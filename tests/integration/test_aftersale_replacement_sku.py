@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from contracts import AfterSaleStatus, AfterSaleType
 from hub.db.tables import DeliveryLineRow, ParcelRow
-from hub.services.aftersales import decisions, replacements
+from hub.services.aftersales import decisions, queries, replacements
 from hub.services.aftersales.decisions import DecisionIn
 from hub.services.fulfilment import own_warehouse
 from hub.services.stock.channel_listings import add_listing
@@ -97,6 +97,10 @@ async def test_the_stock_taken_when_it_ships_is_the_replacement_skus(database_ur
         await _ship(w, delivery_id, "EMS555")
         assert await decisions.replacement_shipped(w.hub, case_id, delivery_id, [("ems", "EMS555")], actor="packer")
         assert (await on_hand(w.hub, "MUG-XL", MAIN), await on_hand(w.hub, "MUG", MAIN)) == (4, 5)
+        async with w.hub.database().session() as session:  # the case detail (API, console) shows it
+            shown = await queries.case_detail(session, case_id)
+        [made] = [e for e in shown.history if e.kind == "replacement"]
+        assert (made.detail["lines"][0]["sku"], made.detail["sku_source"]) == ("MUG-XL", replacements.BY_LISTING)
         assert [(sku, delta) for _, sku, delta, _ in await ledger(w.hub, f"aftersale:{case_id}")] == [("MUG-XL", -1)]
 
 

@@ -414,7 +414,8 @@ async def attempt(hub: Any, action_id: int) -> DecisionOutcome:
                 # The platform took the parcel but reports the case as not sent (or not at all): the
                 # goods left, so the reissue is done for the hub, as when recorded only.
                 await advance(session, row, AfterSaleStatus.COMPLETED, cause=cause, actor=found.actor,
-                              kind="reissue_completed", action=action.value, action_id=found.id)
+                              kind="written_back", action=action.value, action_id=found.id,
+                              note="the platform took the parcel of the reissue; its goods left, so it is done")
             await _settle(session, found, state, attempts=attempts, written_back=result.written_back,
                           note=result.note)
             outcome = _outcome(found, state, row.status, written_back=result.written_back, note=result.note)
