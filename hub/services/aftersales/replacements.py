@@ -103,8 +103,9 @@ async def _bound_sku(session: AsyncSession, shop: str, sku_id: str, items: set[s
     return sku, None
 
 
-async def exchange_sku_to_send(session: AsyncSession, row: AfterSaleRow, items: set[str], units: int) -> ExchangeSku:
-    """The SKU an exchange of ``units`` lines sends instead of the line's own (see the module
+async def exchange_sku_to_send(session: AsyncSession, row: AfterSaleRow, items: set[str], line_count: int
+                               ) -> ExchangeSku:
+    """The SKU an exchange of ``line_count`` lines sends instead of the line's own (see the module
     docs); ``items``: the channel item ids of the case's order lines."""
     case = case_of(row)
     code = (case.extra.get(EXCHANGE_SKU_CODE) or "").strip()
@@ -112,8 +113,8 @@ async def exchange_sku_to_send(session: AsyncSession, row: AfterSaleRow, items: 
     words = (case.exchange_sku or "").strip()
     if not (code or sku_id or words):
         return ExchangeSku(None, SAME_SKU, "the platform names no other SKU: the line's own is sent")
-    if units != 1:
-        return ExchangeSku(None, SAME_SKU, f"the platform names one SKU for a case of {units} lines: each "
+    if line_count != 1:
+        return ExchangeSku(None, SAME_SKU, f"the platform names one SKU for a case of {line_count} lines: each "
                                            "line's own is sent")
     found = await _known_code(session, [c for c in dict.fromkeys((code, words)) if c])
     if found is not None:
@@ -128,8 +129,8 @@ async def exchange_sku_to_send(session: AsyncSession, row: AfterSaleRow, items: 
         why.append("the platform gives no SKU id to look up in the listing bindings")
     wanted = code or words or sku_id
     return ExchangeSku(None, SAME_SKU, f"the buyer asked for {wanted!r} but it could not be matched to a "
-                                       f"catalogue SKU ({'; '.join(why)}): the line's own SKU is sent; send the "
-                                       "right one by hand if it differs")
+                                       f"catalogue SKU ({'; '.join(why)}): the line's own SKU is sent; check the "
+                                       "delivery order before it ships")
 
 
 async def _goods(session: AsyncSession, row: AfterSaleRow, order: Order, lines: list[CaseLineRef]
