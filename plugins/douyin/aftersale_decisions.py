@@ -1,5 +1,6 @@
 """A merchant's after-sale decision written back to Douyin: ``afterSale.operate`` (one item per
-call), ``afterSale.rejectReasonCodeList`` for refusal reasons, ``afterSale.Detail`` before and after.
+call), ``afterSale.fillLogistics`` for a reissue's (补寄) parcel, ``afterSale.rejectReasonCodeList``
+for refusal reasons, ``afterSale.Detail`` before and after.
 
 Douyin keeps no idempotency key, so every decision reads the case first and a case already in
 the state the decision leads to is reported done without a second write. The write carries the
@@ -40,11 +41,26 @@ PARAMETER_INVALID = "isv.parameter-invalid"
 
 #: The decisions ``afterSale.operate`` takes. ``receive_exchange`` is not one: Douyin's 311 confirms
 #: the exchanged goods came back *and* ships the replacement in one call, sent at ``ship_exchange``.
+#: ``reissue`` is ``afterSale.fillLogistics`` with ``send_type`` 1 (补寄, the seller ships), sent with
+#: the parcel once it left (see ``REISSUE_AGREE_NOTE``).
 ACTIONS: frozenset[AfterSaleAction] = frozenset({
     AfterSaleAction.APPROVE_REFUND, AfterSaleAction.REFUSE, AfterSaleAction.AGREE_RETURN,
     AfterSaleAction.CONFIRM_RETURN, AfterSaleAction.REFUSE_RETURN, AfterSaleAction.AGREE_EXCHANGE,
-    AfterSaleAction.SHIP_EXCHANGE,
+    AfterSaleAction.SHIP_EXCHANGE, AfterSaleAction.REISSUE,
 })
+FILL_LOGISTICS = "afterSale.fillLogistics"
+#: ``send_type`` 1 = 补寄, the seller ships (official SDK field notes; 3 and 4 are the buyer's return
+#: and a repair's). ``pick_up_type`` is left out: the parcel goes with a courier, with a number.
+RESEND_SEND_TYPE = 1
+#: Douyin ``aftersale_type`` 7 = 补寄 (resend).
+RESEND_TYPE = "7"
+#: Statuses at which a 补寄 waits for the seller's parcel: 8 (awaiting seller shipment) and 6
+#: (awaiting the seller) [U: the facts name no API that agrees a 补寄 — afterSale.operate's type
+#: table has none — so the parcel itself is taken as the seller's answer; push 227 同意补寄 exists].
+RESEND_WAITING = frozenset({"6", "8"})
+REISSUE_AGREE_NOTE = (
+    "Douyin has no API to agree a 补寄 (afterSale.operate's types name none): the reissue is recorded in the hub, "
+    "and Douyin is told its parcel (afterSale.fillLogistics, send_type 1) when it ships.")
 RECEIVE_EXCHANGE_NOTE = (
     "Douyin has no separate 'goods received' step for an exchange: afterSale.operate type 311 confirms "
     "the returned goods and ships the replacement in one call, made when the replacement ships "
@@ -69,6 +85,7 @@ DONE_STATUSES: dict[AfterSaleAction, frozenset[str]] = {
     AfterSaleAction.REFUSE_RETURN: frozenset({"29"}),
     AfterSaleAction.AGREE_EXCHANGE: frozenset({"7", "8", "11", "13", "14"}),
     AfterSaleAction.SHIP_EXCHANGE: frozenset({"13", "14"}),
+    AfterSaleAction.REISSUE: frozenset({"13", "14"}),  # resend shipped, awaiting buyer receipt / done
 }
 #: Evidence ``type``: 1 image, 2 video, 3 audio, 4 text (official SDK field notes), guessed from the URL's extension.
 _EVIDENCE_TYPES = {".mp4": 2, ".mov": 2, ".m4v": 2, ".mp3": 3, ".m4a": 3, ".wav": 3, ".aac": 3}
@@ -164,6 +181,8 @@ class AfterSaleDecisions:
             raise BadInputError(f"Douyin has no API for after-sale decision {action.value!r}; the hub records it",
                                 field="action")
         case_id = case.ref.external_id
+        if action == AfterSaleAction.REISSUE:
+            return await self._reissue(case_id, decision)
         current = await self.read(case_id)
         if already_done(action, current):
             log.info("aftersale.decision_already_applied", platform="douyin", shop=self.shop, case=case_id,
@@ -183,6 +202,43 @@ class AfterSaleDecisions:
         self._check_items(data, case_id, operation)
         log.info("aftersale.decided", platform="douyin", shop=self.shop, case=case_id, action=action.value,
                  operation=operation, key=decision.key)
+        return AfterSaleDecisionResult(written_back=True, case=await self.read(case_id))
+
+    # -- a reissue (补寄) ------------------------------------------------------------------------
+
+    async def _reissue(self, case_id: str, decision: AfterSaleDecision) -> AfterSaleDecisionResult:
+        """``reissue``: with the parcel, ``afterSale.fillLogistics`` (``send_type`` 1) on a 补寄
+        waiting for it, then the case read again (13: sent, awaiting the buyer); without, nothing
+        to send yet (``REISSUE_AGREE_NOTE``) once the case is found waiting."""
+        current = await self.read(case_id)
+        raw_type = current.extra.get("aftersale_type", "")
+        if raw_type != RESEND_TYPE:
+            raise BadInputError(f"Douyin after-sale {case_id} is of type {raw_type} ({current.type.value}), not a "
+                                "补寄 (7): 'reissue' does not apply to it", field="action")
+        if already_done(AfterSaleAction.REISSUE, current):
+            sent = current.extra.get("resend_tracking_number")
+            return AfterSaleDecisionResult(written_back=True, case=current,
+                                           note=f"already done on Douyin (status {current.raw_status}"
+                                                f"{', parcel ' + sent if sent else ''})")
+        if current.raw_status not in RESEND_WAITING:
+            raise StaleAfterSaleError(
+                f"shop {self.shop!r}: Douyin after-sale {case_id} no longer waits for a 补寄 (status "
+                f"{current.raw_status}); nothing was sent: review the case", current=current)
+        if not decision.tracking_number:
+            return AfterSaleDecisionResult(written_back=False, note=REISSUE_AGREE_NOTE)
+        if not decision.courier_code:
+            raise BadInputError("Douyin takes a 补寄 parcel with its courier (afterSale.fillLogistics company_code); "
+                                "give courier_code", field="courier_code")
+        params = {"aftersale_id": int(case_id), "send_type": RESEND_SEND_TYPE,
+                  "company_code": await self.company_code(decision.courier_code),
+                  "tracking_no": decision.tracking_number}
+        try:
+            # Sent once: fillLogistics keeps no key; the next attempt reads the case first.
+            await self.client.call(FILL_LOGISTICS, params, retry=False)
+        except DouyinRefusal as exc:
+            return await self._refused(exc, AfterSaleAction.REISSUE, None, case_id)
+        log.info("aftersale.decided", platform="douyin", shop=self.shop, case=case_id, action="reissue",
+                 method=FILL_LOGISTICS, key=decision.key)
         return AfterSaleDecisionResult(written_back=True, case=await self.read(case_id))
 
     # -- building the item ---------------------------------------------------------------------
@@ -283,9 +339,12 @@ class AfterSaleDecisions:
                                      f"{case_id} failed ({code} {mapping.text(row.get('status_msg'))})", code=code,
                                      partner_message=mapping.text(row.get("status_msg")))
 
-    async def _refused(self, exc: DouyinRefusal, action: AfterSaleAction, operation: int,
+    async def _refused(self, exc: DouyinRefusal, action: AfterSaleAction, operation: int | None,
                        case_id: str) -> AfterSaleDecisionResult:
-        """Translate a refusal of operate (the platform's per-API error table); returns only for "already done"."""
+        """Translate a refusal of operate (``operation``; None: fillLogistics) by the platform's
+        per-API error table; returns only for "already done". [U] fillLogistics has no published
+        table: operate's codes are read the same way."""
+        method = f"afterSale.operate {operation}" if operation is not None else FILL_LOGISTICS
         sub = exc.sub_code
         said = exc.partner_message or str(exc)
         if sub.endswith(":" + STATUS_ERROR):
@@ -303,11 +362,11 @@ class AfterSaleDecisions:
                 "(11001 不支持通过OPEN处理); decide it in the 抖店 back office (fxg.jinritemai.com)",
                 code=exc.code, partner_message=said) from exc
         if sub.endswith(":" + EMPTY_ANSWER):
-            raise RetryableError(f"shop {self.shop!r}: Douyin afterSale.operate answered empty (10002) for "
+            raise RetryableError(f"shop {self.shop!r}: Douyin {method} answered empty (10002) for "
                                  f"after-sale {case_id}; will retry", code=exc.code, partner_message=said) from exc
         if sub.startswith(PARAMETER_INVALID):
             field = ("reason_id" if operation in REFUSALS else "return_address" if operation in (101, 301)
-                     else "tracking_number" if operation == 311 else None)
-            raise BadInputError(f"shop {self.shop!r}: Douyin refused afterSale.operate {operation} on after-sale "
+                     else "tracking_number" if operation in (311, None) else None)
+            raise BadInputError(f"shop {self.shop!r}: Douyin refused {method} on after-sale "
                                 f"{case_id}: {said}", field=field, code=exc.code) from exc
         raise exc

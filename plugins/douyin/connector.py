@@ -6,7 +6,8 @@ the safety-net poll. Stock: ``sku.syncStockBatchMultiProducts``
 (≤50) or ``sku.syncStock``; changes (partitioned groups) one per ``syncStockBatchMultiProducts``
 with ``incremental`` and ``idempotent_id``; read back with ``sku.list``. Shipping: ``order.logisticsAdd`` or
 ``order.logisticsAddMultiPack`` after checking the order. After-sales: ``afterSale.List`` /
-``afterSale.Detail``; decisions with ``afterSale.operate`` (``aftersale_decisions``). Buyer data:
+``afterSale.Detail``; decisions with ``afterSale.operate``, a reissue's (补寄) parcel with
+``afterSale.fillLogistics`` (``aftersale_decisions``). Buyer data:
 ``order.batchDecrypt``. Not for wire details (``client``),
 translation (``mapping``) or push parsing (``push``).
 """
@@ -144,8 +145,9 @@ class DouyinChannel:
     max_stock_batch: ClassVar[int] = MAX_STOCK_BATCH
     #: ``idempotent_id`` makes a repeated change fail with ``isv.idempotent-id-existed`` (§3).
     stock_adjust_idempotent: ClassVar[bool] = True
-    #: ``afterSale.operate`` decisions; ``receive_exchange`` is not one (311 = received + reshipped,
-    #: sent at ``ship_exchange``), so the hub records it and ``decide_aftersale`` says so.
+    #: ``afterSale.operate`` decisions, and ``reissue`` (its parcel by ``afterSale.fillLogistics``);
+    #: ``receive_exchange`` is not one (311 = received + reshipped, sent at ``ship_exchange``), so the
+    #: hub records it and ``decide_aftersale`` says so.
     aftersale_actions: ClassVar[frozenset[AfterSaleAction]] = AFTERSALE_ACTIONS
 
     def __init__(self, context: ConnectorContext) -> None:
@@ -456,7 +458,8 @@ class DouyinChannel:
         return await self.decisions.read(external_id)
 
     async def decide_aftersale(self, case: AfterSale, decision: AfterSaleDecision) -> AfterSaleDecisionResult:
-        """``afterSale.operate``, one case per call, after reading the case (``aftersale_decisions``)."""
+        """``afterSale.operate`` (``afterSale.fillLogistics`` for a 补寄's parcel), one case per call,
+        after reading the case (``aftersale_decisions``)."""
         return await self.decisions.decide(case, decision)
 
     async def aftersale_refuse_reasons(self, case: AfterSale) -> list[RefuseReason]:

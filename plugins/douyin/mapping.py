@@ -345,15 +345,34 @@ def _paid_for(sku_orders: list[dict[str, Any]]) -> Money | None:
     return fen(sum(int(text(a)) for a in amounts)) if amounts else None
 
 
-def exchange_sku_of(info: dict[str, Any]) -> str | None:
-    """``exchange_sku_info``: the merchant code (``code``, else ``out_sku_id``), else the platform's
-    words (name and spec) for what the buyer wants instead."""
+def _exchange_sku_info(info: dict[str, Any]) -> dict[str, Any]:
     sku = info.get("exchange_sku_info") or {}
-    if not isinstance(sku, dict):
-        return None
-    code = text(sku.get("code")) or optional_id(sku.get("out_sku_id"))
+    return sku if isinstance(sku, dict) else {}
+
+
+def exchange_sku_code(info: dict[str, Any]) -> str | None:
+    """The merchant code of the SKU the buyer wants instead: ``exchange_sku_info.code``, else its
+    ``out_sku_id``. [U] The detail's field notes list both without saying what they hold; read as on
+    an order's ``sku_order_list`` (``code`` = 商家后台商品编码, ``out_sku_id`` = the merchant's own
+    SKU id), where the hub takes them as the merchant SKU the same way (``map_line``)."""
+    sku = _exchange_sku_info(info)
+    return text(sku.get("code")) or optional_id(sku.get("out_sku_id"))
+
+
+def exchange_sku_of(info: dict[str, Any]) -> str | None:
+    """``exchange_sku_info``: the merchant code (``exchange_sku_code``), else the platform's words
+    (name and spec) for what the buyer wants instead."""
+    sku = _exchange_sku_info(info)
     words = " ".join(part for part in (text(sku.get("name")), text(sku.get("spec_desc"))) if part)
-    return code or words or None
+    return exchange_sku_code(info) or words or None
+
+
+def exchange_extra(info: dict[str, Any]) -> dict[str, Any]:
+    """The wanted SKU's ids for ``AfterSale.extra``: ``exchange_sku_id`` (Douyin's channel SKU id,
+    which the shop's listing bindings map to a merchant SKU) and ``exchange_sku_code`` (its merchant
+    code). The hub sends the replacement by them (``hub.services.aftersales.replacements``)."""
+    sku = _exchange_sku_info(info)
+    return {"exchange_sku_id": optional_id(sku.get("sku_id")), "exchange_sku_code": exchange_sku_code(info)}
 
 
 def evidence_urls(value: Any) -> list[str]:
@@ -386,9 +405,9 @@ def map_aftersale_detail(data: dict[str, Any], shop: str) -> AfterSale:
                       quantity=int(text(sku.get("after_sale_item_count")) or text(sku.get("item_quantity")) or 0))
         for sku in sku_orders
     ]
+    resend = logistics.get("resend") or {}
     amount = info.get("real_refund_amount") or info.get("refund_total_amount")
     raw_type = info.get("after_sale_type")
-    sku_info = info.get("exchange_sku_info") or {}
     return AfterSale(
         ref=ChannelRef(platform=PLATFORM, shop=shop, external_id=aftersale_id),
         order_ref=ChannelRef(platform=PLATFORM, shop=shop, external_id=text(order_info.get("shop_order_id"))),
@@ -412,9 +431,9 @@ def map_aftersale_detail(data: dict[str, Any], shop: str) -> AfterSale:
         extra=_case_extra(
             info, raw_type, reason_code=info.get("reason_code"), got_pkg=info.get("got_pkg"),
             part_type=info.get("part_type"), return_address_id=optional_id(info.get("return_address_id")),
-            return_company_name=returned.get("company_name"),
-            exchange_sku_id=optional_id(sku_info.get("sku_id")) if isinstance(sku_info, dict) else None,
-            exchange_tracking_number=exchange.get("tracking_no"), exchange_courier=exchange.get("company_code")),
+            return_company_name=returned.get("company_name"), **exchange_extra(info),
+            exchange_tracking_number=exchange.get("tracking_no"), exchange_courier=exchange.get("company_code"),
+            resend_tracking_number=resend.get("tracking_no"), resend_courier=resend.get("company_code")),
     )
 
 

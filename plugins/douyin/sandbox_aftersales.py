@@ -1,6 +1,7 @@
 """The Douyin sandbox's after-sales: the state machine of refund-only, return-and-refund and
 exchange cases with the platform's status codes, the buyer's moves, and the gateway methods
-``afterSale.List`` / ``afterSale.Detail`` / ``afterSale.operate`` / ``afterSale.rejectReasonCodeList``.
+``afterSale.List`` / ``afterSale.Detail`` / ``afterSale.operate`` / ``afterSale.rejectReasonCodeList``
+/ ``afterSale.fillLogistics`` (a 补寄's parcel).
 
 Every change bumps the case's ``update_time`` (never twice to the same second, so the optimistic
 lock ``afterSale.operate`` checks always sees it), sets ``status_deadline`` and queues the 200-series
@@ -348,6 +349,73 @@ def reject_reason_code_list(book: ShopBook, shop: EmulatedShop, params: dict[str
         return {"items": reasons_for(book, shop, _case(shop, params.get("aftersale_id")))}
 
 
+# --------------------------------------------------------------------------- afterSale.fillLogistics
+
+#: ``send_type`` values of ``afterSale.fillLogistics`` (official SDK field notes): 1 = 补寄, the seller
+#: ships. The sandbox emulates only 1; 3 (超市预约上门取货 / the buyer's return waybill) and 4 (a
+#: repair's return) are refused as not emulated.
+RESEND_SEND_TYPE = 1
+RESEND_TYPE = 7
+
+
+def _required(params: dict[str, Any], name: str) -> str:
+    value = str(params.get(name) if params.get(name) is not None else "").strip()
+    if not value:
+        raise _refused("isv.parameter-invalid:11000", "参数错误", f"{name} is required", top=40004)
+    return value
+
+
+def fill_logistics(book: ShopBook, shop: EmulatedShop, params: dict[str, Any]) -> Any:
+    """``afterSale.fillLogistics`` with ``send_type`` 1: the seller's parcel for a 补寄 (type 7) → 13
+    (sent, awaiting the buyer's receipt), pushes 226 补寄商家发货 with the fields its message doc
+    gives. The parcel is kept in the case's ``exchange_logistics`` (the seller's parcel to the buyer)
+    and shown as ``logistics_info.resend``.
+
+    Where the platform's rules are not published the sandbox chooses [U]: a 补寄 still awaiting the
+    seller (6) is taken as agreed and shipped at once (push 227 同意补寄 first; the facts name no
+    API that agrees a 补寄), one awaiting shipment (8) as shipped; any other status is the status
+    error 20309541; another case type is 11005 操作失败; ``aftersale_id`` must be an integer (int64
+    in the SDK)."""
+    raw_id = params.get("aftersale_id")
+    if not isinstance(raw_id, int) or isinstance(raw_id, bool):
+        raise _refused("isv.parameter-invalid:11000", "参数错误", "aftersale_id must be an int64", top=40004)
+    send_type = params.get("send_type")
+    if send_type != RESEND_SEND_TYPE:
+        raise _refused("isv.parameter-invalid:11000", "参数错误",
+                       f"send_type {send_type!r}: the sandbox emulates only 1 (补寄)", top=40004)
+    company, number = _required(params, "company_code"), _required(params, "tracking_no")
+    names = {c["code"]: c["name"] for c in SANDBOX_COMPANIES}
+    if company not in names:
+        raise _refused("isv.parameter-invalid:11000", "参数错误", f"company_code {company!r} unknown", top=40004)
+    with book.lock:
+        case = _case(shop, raw_id)
+        if case.backend_only:
+            raise _refused("isv.business-failed:11001", "不支持通过OPEN处理",
+                           f"after-sale {case.aftersale_id} must be handled in the 抖店 back office")
+        if case.type != RESEND_TYPE:
+            raise _refused("isv.business-failed:11005", "操作失败", f"send_type 1 (补寄) does not apply to "
+                           f"aftersale_type {case.type} {TYPE_TEXT.get(case.type)}")
+        if case.status not in (6, 8):
+            raise status_error(case, "a 补寄 parcel is taken at 6 or 8 only")
+        if case.status == 6:
+            touch(book, case, 8, "商家同意补寄")
+            book.events.append((shop.name, "227", _resend_payload(shop, case, status_key="after_sale_status")))
+        touch(book, case, 13, "商家补寄发货")
+        case.exchange_logistics = {"tracking_no": number, "company_code": company, "company_name": names[company],
+                                   "logistics_time": case.updated}
+        book.events.append((shop.name, "226", _resend_payload(shop, case)))
+        return {}
+
+
+def _resend_payload(shop: EmulatedShop, case: AfterSaleCase, *, status_key: str = "aftersale_status"
+                    ) -> dict[str, Any]:
+    """The 226/227 payload (official SDK ``message/*.go``): no money block; 227 spells the status
+    ``after_sale_status``."""
+    return {"p_id": int(case.order_id), "s_id": int(case.sub_order.order_id), "shop_id": shop.shop_id,
+            "aftersale_id": int(case.aftersale_id), status_key: case.status, "aftersale_type": case.type,
+            "reason_code": case.reason_code, "update_time": case.updated}
+
+
 # --------------------------------------------------------------------------- reading
 
 
@@ -398,7 +466,10 @@ def render_detail(case: AfterSaleCase) -> dict[str, Any]:
                 "exchange_sku_info": exchange_sku if case.type == 3 else {},
             },
             "logistics_info": {"return": case.return_logistics or dict(empty_logistics),
-                               "exchange": case.exchange_logistics or dict(empty_logistics), "order": []},
+                               "exchange": (case.exchange_logistics if case.type != RESEND_TYPE else {})
+                               or dict(empty_logistics),
+                               "resend": (case.exchange_logistics if case.type == RESEND_TYPE else {})
+                               or dict(empty_logistics), "order": []},
             "after_sale_shop_remarks": [],
         },
         "order_info": {"shop_order_id": int(case.order_id), "sku_order_infos": [{

@@ -11,7 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from plugins.douyin.sandbox_aftersales import aftersale_detail, aftersale_list, operate, reject_reason_code_list
+from plugins.douyin.sandbox_aftersales import (
+    aftersale_detail,
+    aftersale_list,
+    fill_logistics,
+    operate,
+    reject_reason_code_list,
+)
 from plugins.douyin.sandbox_listings import product_list_v2
 from plugins.douyin.sandbox_shop import (
     SANDBOX_COMPANIES,
@@ -207,6 +213,7 @@ HANDLERS: dict[str, Handler] = {
     "afterSale.Detail": aftersale_detail,
     "afterSale.operate": operate,
     "afterSale.rejectReasonCodeList": reject_reason_code_list,
+    "afterSale.fillLogistics": fill_logistics,
     "logistics.newCreateOrder": new_create_order,
     "logistics.cancelOrder": cancel_order,
 }

@@ -17,8 +17,9 @@ key on every attempt. One decision at a time per case. The platform's answer dec
   fulfilment; the platform is told when it ships;
 - a timeout → ``pending``: ``retry_pending`` tries it again later with the same key.
 
-``replacement_shipped`` is the end of an exchange's replacement: its delivery order shipped, so
-``ship_exchange`` is written back with the parcel (docs/aftersales/decisions.md).
+``replacement_shipped`` is the end of an exchange's replacement or a reissue: its delivery order
+shipped, so ``ship_exchange`` (or, where the platform takes a reissue's parcel, ``reissue``) is
+written back with the parcel (docs/aftersales/decisions.md).
 
 Not for reading cases (``queries``) or rules acting alone (``rules``, which call ``decide``).
 """
@@ -67,6 +68,8 @@ LEASE = timedelta(minutes=2)
 #: Waits between write-backs of a decision that timed out: doubling from the first, at most the last.
 BACKOFF_FIRST_S, BACKOFF_MAX_S = 30.0, 3600.0
 KEY_MAX = 100
+#: A reissue whose parcel the platform reports in one of these is sent (its platform completes it).
+_SHIPPED = frozenset({AfterSaleStatus.REPLACEMENT_SHIPPED.value, AfterSaleStatus.COMPLETED.value})
 
 
 class CaseConflictError(HubError):
@@ -407,6 +410,12 @@ async def attempt(hub: Any, action_id: int) -> DecisionOutcome:
                 await advance(session, row, LEADS_TO[action], cause=cause, actor=found.actor, action=action.value,
                               kind="written_back" if result.written_back else "recorded_only", action_id=found.id,
                               note=result.note)
+            if action is AfterSaleAction.REISSUE and decision.tracking_number and row.status not in _SHIPPED:
+                # The platform took the parcel but reports the case as not sent (or not at all): the
+                # goods left, so the reissue is done for the hub, as when recorded only.
+                await advance(session, row, AfterSaleStatus.COMPLETED, cause=cause, actor=found.actor,
+                              kind="written_back", action=action.value, action_id=found.id,
+                              note="the platform took the parcel of the reissue; its goods left, so it is done")
             await _settle(session, found, state, attempts=attempts, written_back=result.written_back,
                           note=result.note)
             outcome = _outcome(found, state, row.status, written_back=result.written_back, note=result.note)
@@ -492,24 +501,33 @@ async def replacement_shipped(hub: Any, case_id: int, delivery_order_id: int, pa
                               actor: str) -> bool:
     """A replacement (or reissue) delivery order left the warehouse (the
     ``aftersale_replacement_shipped`` actor): settled once (``replacements.replacement_left``);
-    an exchange's replacement is then written back as ``ship_exchange`` with the first parcel's
-    courier and tracking number, never as a second shipment of the order. False: settled before."""
+    then the first parcel's courier and tracking number are written back — an exchange's
+    replacement as ``ship_exchange``, a reissue as ``reissue`` where its platform takes the parcel
+    (``replacements.reissue_told``: Douyin's 补寄 ``afterSale.fillLogistics``; elsewhere the reissue
+    is recorded in the hub only) — never as a second shipment of the order. False: settled before."""
     from hub.services.aftersales import replacements
 
     purpose = await replacements.replacement_left(hub, case_id, delivery_order_id, parcels, actor=actor)
     if purpose is None:
         return False
-    if purpose != replacements.REPLACEMENT or not parcels:
+    if not parcels:
         return True
+    if purpose == replacements.REPLACEMENT:
+        action = AfterSaleAction.SHIP_EXCHANGE
+    else:
+        async with hub.database().session() as session:
+            if not replacements.reissue_told(hub, await load_case(session, case_id)):
+                return True
+        action = AfterSaleAction.REISSUE
     courier, number = parcels[0]
     try:
-        await decide(hub, case_id, DecisionIn(action="ship_exchange", courier_code=courier, tracking_number=number),
-                     actor=actor, key=f"ship_exchange:do{delivery_order_id}", cause="fulfilment")
+        await decide(hub, case_id, DecisionIn(action=action.value, courier_code=courier, tracking_number=number),
+                     actor=actor, key=f"{action.value}:do{delivery_order_id}", cause="fulfilment")
     except HubError as exc:  # the platform moved on or refused: a person must tell it by hand
         reason = describe_error(exc)
         async with hub.database().transaction() as session:
-            add_event(session, case_id, "writeback_failed", cause="fulfilment", actor=actor, action="ship_exchange",
+            add_event(session, case_id, "writeback_failed", cause="fulfilment", actor=actor, action=action.value,
                       delivery_order_id=delivery_order_id, reason=reason)
         log.error("aftersale.replacement_writeback_failed", case_id=case_id, delivery_order_id=delivery_order_id,
-                  reason=reason)
+                  action=action.value, reason=reason)
     return True

@@ -1,20 +1,28 @@
 """An exchange's replacement or a reissue (补发) as a new delivery through fulfilment: a delivery
 order for the case's lines (the exchange SKU where the buyer asked for another), routed, given a
 waybill and shipped like any order's; once per case. ``replacement_left`` settles it once it
-shipped (its units out of stock, a reissue completed); the units are not reserved while it waits
+shipped (its units out of stock — the units of the SKU its lines name —, a reissue completed
+unless its platform is told the parcel); the units are not reserved while it waits
 (docs/aftersales/decisions.md). Not for the write-back of the shipment to the platform
-(``decisions``: ``ship_exchange``).
+(``decisions``: ``ship_exchange``, ``reissue`` with the parcel).
+
+The SKU an exchange sends (``exchange_sku_to_send``), in this order: a merchant code the platform
+gives for the wanted SKU (``extra["exchange_sku_code"]``, else ``exchange_sku``) that the catalogue
+knows; else the shop's listing binding of the platform's SKU id (``extra["exchange_sku_id"]``);
+else the original line's SKU, with a history note saying why. Platforms that name the wanted SKU
+only in words (Tmall's ``颜色:黑色``) land in the last case.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.aftersales import AfterSaleStatus, AfterSaleType
+from contracts.aftersales import AfterSaleAction, AfterSaleStatus, AfterSaleType
 from contracts.inventory import StockChangeCause
 from contracts.orders import Order
 from hub.db import idempotency, outbox
@@ -22,6 +30,7 @@ from hub.db.tables import (
     AfterSaleRow,
     DeliveryLineRow,
     DeliveryOrderRow,
+    ListingRow,
     OrderEventRow,
     OrderRow,
     ParcelRow,
@@ -32,7 +41,15 @@ from hub.db.tables import (
 )
 from hub.db.upsert import insert_ignore
 from hub.errors import BadInputError
-from hub.services.aftersales.case_records import CaseLineRef, add_event, advance, case_lines, case_of, load_case
+from hub.services.aftersales.case_records import (
+    CaseLineRef,
+    add_event,
+    advance,
+    case_lines,
+    case_of,
+    is_local,
+    load_case,
+)
 from hub.services.aftersales.returns import stock_units
 from hub.services.fulfilment.aftersale_deliveries import REISSUE, REPLACEMENT
 
@@ -43,25 +60,98 @@ def _dialect(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind is not None else "sqlite"
 
 
-async def _goods(session: AsyncSession, row: AfterSaleRow, order: Order, lines: list[CaseLineRef]
-                 ) -> list[tuple[str, str | None, int]]:
-    """(order line id, SKU to send, units) per case line; an exchange of one line sends the SKU the
-    buyer asked for instead when the catalogue knows it."""
-    known = {line.external_id for line in order.lines}
+#: ``AfterSale.extra`` keys a connector fills for an exchange (strings): the merchant code of the
+#: SKU the buyer wants instead, and the platform's own id of that SKU (a listing's channel SKU id).
+EXCHANGE_SKU_CODE, EXCHANGE_SKU_ID = "exchange_sku_code", "exchange_sku_id"
+#: How the SKU an exchange sends was found (``replacement`` history entry, ``sku_source``).
+BY_CODE, BY_LISTING, SAME_SKU = "catalogue_code", "listing_binding", "same_sku"
+
+
+@dataclass(frozen=True)
+class ExchangeSku:
+    """The SKU an exchange's replacement sends: ``sku`` (None: the line's own), how it was found
+    (``source``) and, when it is the line's own, why (``note``)."""
+
+    sku: str | None
+    source: str
+    note: str | None = None
+
+
+async def _known_code(session: AsyncSession, codes: list[str]) -> str | None:
+    for code in codes:
+        if await session.scalar(select(SkuRow.merchant_sku).where(SkuRow.merchant_sku == code)) is not None:
+            return code
+    return None
+
+
+async def _bound_sku(session: AsyncSession, shop: str, sku_id: str, items: set[str]) -> tuple[str | None, str | None]:
+    """The merchant SKU the shop's listing bindings give channel SKU ``sku_id`` (narrowed to the
+    case's items when several bind it differently), or None with the reason."""
+    rows = [(str(item), str(sku)) for item, sku in (await session.execute(
+        select(ListingRow.channel_item_id, ListingRow.merchant_sku).where(
+            ListingRow.shop == shop, ListingRow.channel_sku_id == sku_id))).all()]
+    if not rows:
+        return None, f"no listing of shop {shop!r} with SKU id {sku_id} is bound"
+    skus = {sku for _item, sku in rows}
+    if len(skus) > 1:
+        skus = {sku for item, sku in rows if item in items}
+    if len(skus) != 1:
+        return None, f"listings of shop {shop!r} with SKU id {sku_id} are bound to several SKUs"
+    sku = next(iter(skus))
+    if await _known_code(session, [sku]) is None:
+        return None, f"the listing with SKU id {sku_id} is bound to {sku!r}, which is not in the catalogue"
+    return sku, None
+
+
+async def exchange_sku_to_send(session: AsyncSession, row: AfterSaleRow, items: set[str], line_count: int
+                               ) -> ExchangeSku:
+    """The SKU an exchange of ``line_count`` lines sends instead of the line's own (see the module
+    docs); ``items``: the channel item ids of the case's order lines."""
     case = case_of(row)
-    swap: str | None = None
-    if row.type == AfterSaleType.EXCHANGE.value and case.exchange_sku and len(lines) == 1:
-        swap = await session.scalar(select(SkuRow.merchant_sku).where(SkuRow.merchant_sku == case.exchange_sku))
-    out = []
+    code = (case.extra.get(EXCHANGE_SKU_CODE) or "").strip()
+    sku_id = (case.extra.get(EXCHANGE_SKU_ID) or "").strip()
+    words = (case.exchange_sku or "").strip()
+    if not (code or sku_id or words):
+        return ExchangeSku(None, SAME_SKU, "the platform names no other SKU: the line's own is sent")
+    if line_count != 1:
+        return ExchangeSku(None, SAME_SKU, f"the platform names one SKU for a case of {line_count} lines: each "
+                                           "line's own is sent")
+    found = await _known_code(session, [c for c in dict.fromkeys((code, words)) if c])
+    if found is not None:
+        return ExchangeSku(found, BY_CODE)
+    why = [f"merchant code {code!r} is not in the catalogue"] if code else []
+    if sku_id:
+        bound, reason = await _bound_sku(session, row.shop, sku_id, items)
+        if bound is not None:
+            return ExchangeSku(bound, BY_LISTING)
+        why.append(str(reason))
+    else:
+        why.append("the platform gives no SKU id to look up in the listing bindings")
+    wanted = code or words or sku_id
+    return ExchangeSku(None, SAME_SKU, f"the buyer asked for {wanted!r} but it could not be matched to a "
+                                       f"catalogue SKU ({'; '.join(why)}): the line's own SKU is sent; check the "
+                                       "delivery order before it ships")
+
+
+async def _goods(session: AsyncSession, row: AfterSaleRow, order: Order, lines: list[CaseLineRef]
+                 ) -> tuple[list[tuple[str, str | None, int]], ExchangeSku | None]:
+    """(order line id, SKU to send, units) per case line, and for an exchange which SKU it sends
+    instead (``exchange_sku_to_send``)."""
+    known = {line.external_id: line for line in order.lines}
+    sending = [line for line in lines if line.quantity > 0]
     for line in lines:
         if line.line_external_id not in known:
             raise BadInputError(f"case {row.id}: line {line.position} names no line of order {row.order_id}; ship it "
                                 "by hand and give courier_code and tracking_number", field="courier_code")
-        if line.quantity > 0:
-            out.append((str(line.line_external_id), swap or line.merchant_sku, line.quantity))
-    if not out:
+    if not sending:
         raise BadInputError(f"case {row.id} has no units to send", field="action")
-    return out
+    chosen: ExchangeSku | None = None
+    if row.type == AfterSaleType.EXCHANGE.value:
+        items = {str(known[str(line.line_external_id)].channel_item_id) for line in sending
+                 if known[str(line.line_external_id)].channel_item_id}
+        chosen = await exchange_sku_to_send(session, row, items, len(sending))
+    return [(str(line.line_external_id), (chosen.sku if chosen else None) or line.merchant_sku, line.quantity)
+            for line in sending], chosen
 
 
 async def _where_from(hub: Any, session: AsyncSession, order: Order, order_id: int, warehouse: str | None) -> str:
@@ -106,7 +196,7 @@ async def send_replacement(hub: Any, case_id: int, *, actor: str, warehouse: str
             raise BadInputError(f"case {case_id}: its order {row.order_external_id} is not in the hub; ship the goods "
                                 "by hand and give courier_code and tracking_number", field="courier_code")
         stored = orders.stored_order(order_row)
-        goods = await _goods(session, row, stored, await case_lines(session, row))
+        goods, chosen = await _goods(session, row, stored, await case_lines(session, row))
         base = {line.external_id: line for line in stored.lines}
         order = stored.model_copy(update={"lines": [base[line].model_copy(update={"quantity": qty, "merchant_sku": sku})
                                                     for line, sku, qty in goods]})
@@ -149,14 +239,15 @@ async def send_replacement(hub: Any, case_id: int, *, actor: str, warehouse: str
             .execution_options(synchronize_session=False))
         add_event(session, case_id, "replacement", cause="decision", actor=actor, delivery_order_id=delivery.id,
                   code=code, warehouse=where, purpose=purpose,
-                  lines=[{"line": line, "sku": sku, "quantity": qty} for line, sku, qty in goods])
+                  lines=[{"line": line, "sku": sku, "quantity": qty} for line, sku, qty in goods],
+                  **({"sku_source": chosen.source, "note": chosen.note} if chosen is not None else {}))
         session.add(OrderEventRow(order_id=order_row.id, at=utcnow(), kind="aftersale_delivery", old_status=None,
                                   new_status=None, cause="aftersales", actor=actor,
                                   detail={"aftersale_id": case_id, "delivery_order_id": delivery.id, "code": code,
                                           "purpose": purpose}))
         delivery_id = int(delivery.id)
     log.info("aftersale.replacement_created", case_id=case_id, delivery_order_id=delivery_id, warehouse=where,
-             purpose=purpose)
+             purpose=purpose, sku_source=chosen.source if chosen is not None else None)
     return delivery_id
 
 
@@ -175,11 +266,24 @@ async def _take_out(session: AsyncSession, warehouse: str, sku: str, quantity: i
                                actor=actor, note=note))
 
 
+def reissue_told(hub: Any, row: AfterSaleRow) -> bool:
+    """True when a reissue's parcel is written back to the case's platform (its connector takes
+    ``reissue`` decisions: Douyin's ``afterSale.fillLogistics``); then the platform's report, not
+    the shipment, moves the case on. Elsewhere a reissue is recorded in the hub only."""
+    from hub.services.aftersales import writeback
+
+    if is_local(row):
+        return False
+    actions = writeback.platform_actions(hub, row.platform, row.shop)
+    return actions is not None and AfterSaleAction.REISSUE in actions
+
+
 async def replacement_left(hub: Any, case_id: int, delivery_order_id: int, parcels: list[tuple[str, str]], *,
                            actor: str) -> str | None:
     """The case's delivery order shipped: its stock out, the history entry, a reissue
-    ``completed``. Once per delivery order; returns its purpose (``replacement``: the caller
-    writes ``ship_exchange`` back), or None when it was settled before."""
+    ``completed`` (unless ``reissue_told``: the caller writes the parcel back). Once per delivery
+    order; returns its purpose (``replacement``: the caller writes ``ship_exchange`` back), or None
+    when it was settled before."""
     from hub.services.stock import scheduling
 
     reference = f"aftersale:{case_id}"
@@ -200,7 +304,7 @@ async def replacement_left(hub: Any, case_id: int, delivery_order_id: int, parce
                 skus.add(sku)
         detail: dict[str, Any] = {"delivery_order_id": delivery_order_id, "parcels": [list(p) for p in parcels],
                                   "purpose": purpose}
-        if purpose == REISSUE:
+        if purpose == REISSUE and not (parcels and reissue_told(hub, row)):
             await advance(session, row, AfterSaleStatus.COMPLETED, kind="replacement_shipped", cause="fulfilment",
                           actor=actor, **detail)
         else:

@@ -7,8 +7,10 @@ the steps that skip the delivery orders of shipped orders (the WMS send, the way
 it, a shipment of the order recorded by hand must not close it (``hand_shipments``), and shipping
 it must not record a shipment of the order nor confirm the order to the channel again:
 ``replacement_shipped`` queues ``aftersale_replacement_shipped`` instead, which takes its stock
-out and tells the platform the parcel on the case (``ship_exchange``). Not for making these
-delivery orders (``replacements``) nor for the write-back (``hub.services.aftersales.decisions``).
+out (the SKU its delivery lines name: for an exchange, the one the buyer asked for) and tells the
+platform the parcel on the case (``ship_exchange``; for a reissue, ``reissue`` where the platform
+takes it, e.g. Douyin's 补寄 ``afterSale.fillLogistics``). Not for making these delivery orders
+(``replacements``) nor for the write-back (``hub.services.aftersales.decisions``).
 """
 
 from __future__ import annotations
