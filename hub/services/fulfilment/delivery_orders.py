@@ -134,7 +134,7 @@ def _key(code: str) -> str:
 
 def wms_order(stored: dict[int, Order], lines: list[DeliveryLineRow]) -> tuple[Order, list[str]]:
     """The order a WMS is sent for ``lines``: the first order with exactly these lines (quantities
-    as in the delivery order); lines of several merged orders are named ``<order id>/<line>``."""
+    and SKUs as in the delivery order); lines of several merged orders are named ``<order id>/<line>``."""
     first_id = lines[0].order_id
     merged = len({line.order_id for line in lines}) > 1
     picked = []
@@ -143,7 +143,9 @@ def wms_order(stored: dict[int, Order], lines: list[DeliveryLineRow]) -> tuple[O
         if base is None:
             continue
         shown = f"{line.order_id}/{line.line_external_id}" if merged else line.line_external_id
-        picked.append(base.model_copy(update={"external_id": shown, "quantity": line.quantity}))
+        # The delivery line's SKU wins: an exchange's replacement may send another SKU than was sold.
+        picked.append(base.model_copy(update={"external_id": shown, "quantity": line.quantity,
+                                              "merchant_sku": line.merchant_sku or base.merchant_sku}))
     return stored[first_id].model_copy(update={"lines": picked}), [ol.external_id for ol in picked]
 
 
