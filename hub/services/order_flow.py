@@ -5,8 +5,9 @@ step is idempotent (holds are unique per code, an order is reviewed once, reserv
 order line). A batch of changes (``after_orders_change``: one message per applied inbox batch) is
 loaded in one query and its review and stock written in ONE transaction
 (``stock.effects.apply_steps``), in a number of statements that does not grow with the batch; a
-single change is the batch of one. Not for deciding the order's status: that is
-``hub.services.orders``.
+single change is the batch of one. An order cancelled or closed gives back what it holds and its
+interception holds (refund requested, cancel requested, intercept requested) are lifted: nothing
+of it ships any more. Not for deciding the order's status: that is ``hub.services.orders``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from contracts.orders import OrderStatus
 from hub.context import Hub
 from hub.db.tables import OrderRow
 from hub.services import orders
-from hub.services.fulfilment import review
+from hub.services.fulfilment import interception, review
 from hub.services.stock import effects as stock_effects
 from hub.services.stock.effects import StockStep
 
@@ -32,6 +33,9 @@ HOLDING_STATUSES = frozenset({OrderStatus.PAID, OrderStatus.PARTIALLY_SHIPPED})
 RELEASE_STATUSES = frozenset({OrderStatus.CANCELLED, OrderStatus.CLOSED})
 CONSUME_STATUSES = frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.COMPLETED})
 
+#: Holds that stop a shipment (a refund, the channel's cancellation, a person's interception):
+#: lifted once the order is cancelled or closed, since nothing of it will ship any more.
+INTERCEPTION_HOLDS = interception.HOLDS
 #: One order change as the follow-up message carries it: [order id, old status or None, new
 #: status, cause].
 Change = Sequence[Any]
@@ -86,9 +90,12 @@ async def after_orders_change(hub: Hub, changes: Sequence[Change]) -> None:
         steps += _steps(hub, row, old_status, new)
     if not to_review and not steps:
         return
+    ended = sorted({order_id for order_id, _, new, _ in parsed if new in RELEASE_STATUSES and order_id in rows})
     async with hub.database().transaction() as session:
         await review.review_orders(session, hub, to_review)  # the review (审单): holds, outcome, hand-over
         effect = await stock_effects.apply_steps(session, hub, steps)
+        for code in INTERCEPTION_HOLDS:  # what they wait for (the shipment stopped) is moot now
+            await orders.release_holds(session, code, ended, actor="system", cause="system")
     await stock_effects.after_commit(hub, effect)
 
 

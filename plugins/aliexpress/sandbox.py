@@ -9,7 +9,8 @@ them: null fields and empty lists left out, ``simplify=true`` unwrapped) serving
 are delivered only after ``taobao.tmc.user.permit`` with its session, and only the permitted
 topics when ``topics`` was given — messages before the permit are held [U], as in ``top_gateway``). Stateful: listings
 with stock per SKU (new listings start at 100; an order takes stock or fails with ``SoldOut``), orders
-moving through AE statuses, issues (disputes, in ``sandbox_issues``). It counts calls per app per
+moving through AE statuses (FINISH once every line was refunded before shipping [U]), issues
+(disputes, in ``sandbox_issues``). It counts calls per app per
 Beijing day and bans the app until midnight once a configured quota is spent. ``inject_fault``
 makes the next calls fail the platform's way. Control endpoints live under ``/_sandbox/``. Error
 shapes it cannot confirm (IOP codes for "unavailable" and the app quota, the wrappers of some
@@ -26,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -126,6 +128,7 @@ class AliExpressSandbox(IssueControls):
         #: The issues' clock (deadlines pass against it); set it to make a deadline pass.
         self.issue_clock = issue_clock or (lambda: datetime.now(UTC))
         self.issue_desk = IssueDesk(sandbox_ids(6100000000000001, 10), lambda: self.issue_clock())
+        self.issue_desk.on_refunded = self._close_if_refunded
         self.shops: dict[str, SbShop] = {}
         self.calls: list[str] = []
         self.calls_per_day: dict[str, int] = {}
@@ -254,9 +257,33 @@ class AliExpressSandbox(IssueControls):
     def _move(self, order: SbOrder, status: str) -> None:
         last, order.status = order.status, status
         order.modified = format_pacific(datetime.now(BEIJING))
-        if status == "FINISH":
+        if status == "FINISH" and not order.end_reason:
             order.end_reason = "buyer_accept_goods"
         self._publish(order, status, last)
+
+    def _close_if_refunded(self, issue: SbIssue) -> None:
+        """An issue refunded: when every line of the unshipped order has a ``refund_success`` issue
+        and they paid back the order's amount, the order ends FINISH with the ending reason
+        ``seller_accept_issue_no_goods_return`` and ``aliexpress_order_Finish`` goes out. [U] The
+        docs we have state neither what a fully refunded unshipped order shows nor its end reason:
+        FINISH is AE's only closed status ("closed; query it separately"), and the reason is one of
+        those public integrations see on orders ended by an issue (``mapping.REFUNDED_END_REASONS``)."""
+        with self._lock:
+            order = self._shop(issue.shop).orders.get(issue.order_id)
+            if order is None or order.status != "WAIT_SELLER_SEND_GOODS":
+                return
+            done = [i for i in self._shop(issue.shop).issues.values()
+                    if i.order_id == order.order_id and i.status == "finish" and i.reverse == "refund_success"]
+            paid = sum((Decimal(line["price"]) * line["quantity"] for line in order.lines), Decimal("0"))
+            if ({str(line["id"]) for line in order.lines} - {i.sub_order_id for i in done}
+                    or sum((IssueDesk.refunded(i) for i in done), Decimal("0")) < paid):
+                return
+            for line in order.lines:  # back on sale, as for a cancelled order [U]
+                stock = self._shop(issue.shop).listings.get(str(line["product_id"]), {})
+                if line["sku_code"] in stock:
+                    stock[line["sku_code"]] += int(line["quantity"])
+            order.end_reason = "seller_accept_issue_no_goods_return"
+            self._move(order, "FINISH")
 
     def _publish(self, order: SbOrder, status: str, last: str) -> None:
         content = {"order_id": int(order.order_id), "current_status": status, "last_status": last,

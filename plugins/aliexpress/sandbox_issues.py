@@ -13,7 +13,9 @@ return address, 15 days to receive a return), that the platform refunds when a s
 passes and when the returned parcel is delivered (``return_delivered``: AliExpress has no seller
 "received" API), that one seller solution per issue is added then modified, that a solution's type
 changes only for an item "not as described", the accepted image extensions and size. No push is
-sent for issues: no AliExpress issue topic is known, the hub polls.
+sent for issues: no AliExpress issue topic is known, the hub polls. An issue ending
+``refund_success`` is told to ``on_refunded`` (the sandbox then closes an order refunded in full
+before shipping: ``AliExpressSandbox``).
 """
 
 from __future__ import annotations
@@ -93,6 +95,8 @@ class IssueDesk:
         self.clock = clock
         #: Every image uploaded, for asserts: issue id, extension, file name, content type, bytes.
         self.uploads: list[dict[str, Any]] = []
+        #: Told of every issue that ends ``refund_success`` (the sandbox closes a fully refunded order).
+        self.on_refunded: Callable[[SbIssue], None] | None = None
 
     # -- the buyer's moves (and the carrier's) ------------------------------------------------------
 
@@ -358,6 +362,14 @@ class IssueDesk:
     def _finish(self, issue: SbIssue, reverse: str) -> None:
         issue.status, issue.reverse, issue.timeout_type, issue.timeout_at = "finish", reverse, "", None
         self._touch(issue)
+        if reverse == "refund_success" and self.on_refunded is not None:
+            self.on_refunded(issue)
+
+    @staticmethod
+    def refunded(issue: SbIssue) -> Decimal:
+        """What a ``refund_success`` issue paid back: its reached solution's, else the buyer's ask."""
+        reached = [s for s in (*issue.buyer_solutions, *issue.seller_solutions) if s["status"] == "reached"]
+        return Decimal(str((reached[-1] if reached else issue.buyer)["refund_money_post"]))
 
     def _set_deadline(self, issue: SbIssue, kind: str, days: int) -> None:
         issue.timeout_type, issue.timeout_at = kind, self.clock() + timedelta(days=days)

@@ -11,6 +11,7 @@ protocol-free like ``sandbox_shop``; signatures and tokens are ``sandbox.py``'s 
 Where the platform's behaviour is not published the sandbox chooses, and says so: the deadlines
 per status, the refusal reasons, the code for a stale ``update_time`` (the status-error code
 ``20309541``), the push for an exchange done (206) and ``code`` 50002 on every operate refusal.
+A refund that gives an unshipped order all its money back cancels the order (4, push 106).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ TYPE_TEXT = {0: "退货退款", 1: "已发货仅退款", 2: "未发货仅退款"
 STATUS_DESC = {6: "待商家处理", 7: "待买家退货", 8: "待商家发货", 11: "待商家收货", 12: "售后成功",
                13: "换货待买家收货", 14: "换货成功", 27: "商家拒绝售后申请", 28: "售后关闭", 29: "商家拒绝退款"}
 OPEN_STATUSES = frozenset({6, 7, 8, 11, 13})
+#: order_status values before anything shipped (105 paid, 2 备货中).
+UNSHIPPED = frozenset({"105", "2"})
 #: How long each status waits before the platform acts for the silent party (the sandbox's own
 #: periods; the platform publishes them per category, not per API).
 DEADLINE_S = {6: 48 * 3600, 7: 7 * 86400, 8: 48 * 3600, 11: 48 * 3600, 13: 7 * 86400}
@@ -101,6 +104,22 @@ def _refund(book: ShopBook, shop: EmulatedShop, case: AfterSaleCase, record: str
     case.refund_status = 3
     push(book, shop, "201", case)
     push(book, shop, "206", case)
+    _close_if_refunded(book, shop, case.order_id)
+
+
+def _close_if_refunded(book: ShopBook, shop: EmulatedShop, order_id: str) -> None:
+    """A paid order not shipped whose every sub-order got all it paid back (cases 12 success) is
+    cancelled by the platform (order_status 4, push 106); one sub-order of two, or part of one's
+    payment, leaves it to ship [U: the rule is what sellers see, the docs give only the statuses]."""
+    order = shop.orders.get(order_id)
+    if order is None or order.status not in UNSHIPPED:
+        return
+    back: dict[str, int] = {}
+    for other in shop.aftersales.values():
+        if other.order_id == order_id and other.status == 12:
+            back[other.sub_order.order_id] = back.get(other.sub_order.order_id, 0) + other.refund_fen
+    if all(back.get(line.order_id, 0) >= line.sku.price_fen * line.quantity for line in order.lines):
+        book.close_refunded(shop, order)
 
 
 def open_case(book: ShopBook, shop_name: str, order_id: str, kind: str | int, *, amount_fen: int | None = None,

@@ -90,6 +90,10 @@ class ShopOrder:
     finish_time: int = 0
     post_fen: int = 0
     logistics: list[dict[str, Any]] = field(default_factory=list)
+    #: Why the order was cancelled (push 106 ``cancel_reason``); ``refunded`` when every sub-order
+    #: was refunded before shipping (``main_status`` 21 then, §2).
+    cancel_reason: str = ""
+    refunded: bool = False
 
 
 @dataclass
@@ -222,6 +226,15 @@ class ShopBook:
                     line.sku.stock += line.quantity
                 self._move(self.shop(shop_name), order, "4")
 
+    def close_refunded(self, shop: EmulatedShop, order: ShopOrder) -> None:
+        """Every sub-order of the unshipped order was refunded: the order is cancelled (order_status
+        4, push 106 with its ``cancel_reason``; ``main_status`` 21 "refunded before shipping", §2)
+        and the units go back on sale as for a cancellation [U: the restock is not documented]."""
+        for line in order.lines:
+            line.sku.stock += line.quantity
+        order.refunded, order.cancel_reason = True, "买家申请退款，商家同意退款"
+        self._move(shop, order, "4")
+
     def _move(self, shop: EmulatedShop, order: ShopOrder, status: str) -> None:
         now = self.now()
         order.status, order.updated = status, now
@@ -250,6 +263,8 @@ class ShopBook:
         data[EVENT_TIME_FIELD.get(tag, "update_time")] = order.updated
         if tag == "101":
             data.update(pay_amount=self.pay_fen(order), pay_type=1)
+        if tag == "106":
+            data["cancel_reason"] = order.cancel_reason or "买家取消订单"
         if tag == "102" and order.logistics:
             data["logistics_msg"] = {"express_company_id": order.logistics[-1]["company"],
                                      "logistics_code": order.logistics[-1]["tracking_no"]}
@@ -266,7 +281,9 @@ class ShopBook:
         return {
             "order_id": order.order_id, "shop_id": shop.shop_id, "shop_name": shop.name, "order_level": 2,
             "order_status": int(order.status), "order_status_desc": STATUS_DESC[order.status],
-            "main_status": int(order.status), "main_status_desc": STATUS_DESC[order.status],
+            # main_status 21: refunded before shipping (§2); its description is the sandbox's words [U].
+            "main_status": 21 if order.refunded else int(order.status),
+            "main_status_desc": "发货前退款" if order.refunded else STATUS_DESC[order.status],
             "create_time": order.created, "update_time": order.updated, "pay_time": order.pay_time,
             "ship_time": order.ship_time, "finish_time": order.finish_time, "exp_ship_time": order.created + 172800,
             "order_amount": pay, "pay_amount": pay, "post_amount": order.post_fen, "promotion_amount": 0,

@@ -64,7 +64,7 @@ PATH = ("WAIT_BUYER_PAY", "WAIT_SELLER_SEND_GOODS", "WAIT_BUYER_CONFIRM_GOODS", 
 TOPIC_FOR = {"WAIT_SELLER_SEND_GOODS": "taobao_trade_TradeBuyerPay",
              "WAIT_BUYER_CONFIRM_GOODS": "taobao_trade_TradeSellerShip",
              "SELLER_CONSIGNED_PART": "taobao_trade_TradePartlySellerShip",
-             "TRADE_FINISHED": "taobao_trade_TradeSuccess"}
+             "TRADE_FINISHED": "taobao_trade_TradeSuccess", "TRADE_CLOSED": "taobao_trade_TradeClose"}
 SHIPPABLE = frozenset({"WAIT_SELLER_SEND_GOODS", "SELLER_CONSIGNED_PART"})
 #: Trade fields ``trades.sold.increment.get`` does not return (absent from its documented answer).
 LIST_OMITS = frozenset({"buyer_message", "seller_memo", "is_part_consign"})
@@ -302,6 +302,8 @@ class TaobaoSandbox:
             trade["consign_time"] = trade["modified"]
         if status == "WAIT_SELLER_SEND_GOODS":
             trade["pay_time"] = trade["modified"]
+        if status == "TRADE_CLOSED":
+            trade["end_time"] = trade["modified"]
         if status in TOPIC_FOR:
             self._publish(shop, TOPIC_FOR[status], trade)
 
@@ -317,6 +319,19 @@ class TaobaoSandbox:
                 return str(current)
             self._set_status(shop, trade, nxt)
             return nxt
+
+    def close_refunded_trade(self, shop: str, trade: dict[str, Any]) -> None:
+        """Every sub-order of the unshipped trade was refunded: the trade ends TRADE_CLOSED ("terminal:
+        refunded after payment", TOP trade status) and TMC publishes ``taobao_trade_TradeClose``. The
+        units go back on sale, as for any closed trade [U: TOP does not document the restock]."""
+        for line in trade["orders"]["order"]:
+            item = self.shop(shop).items.get(str(line["num_iid"]))
+            sku = item.skus.get(str(line["sku_id"])) if item is not None and line["sku_id"] else None
+            if sku is not None:
+                sku.quantity += int(line["num"])
+            elif item is not None:
+                item.num += int(line["num"])
+        self._set_status(shop, trade, "TRADE_CLOSED")
 
     def create_refund(self, shop: str, tid: str, *, dispute_type: str = "REFUND",
                       status: str = "WAIT_SELLER_AGREE") -> str:

@@ -11,6 +11,10 @@ publishes the TMC ``taobao_refund_*`` topic. Tmall shops (``sandbox.platform == 
 ``refund_phase``/``refund_version`` on every write and an image (a multipart file) as proof of a
 refusal. The deadlines' lengths, the refuse reasons, the error sub-codes and the TMC topic for a
 refused return (RefundSellerRefuseAgreement) are the sandbox's own [U]: TOP publishes none of them.
+When every sub-order of a trade not yet shipped has been refunded in full (SUCCESS), the trade
+closes: TRADE_CLOSED ("refunded after payment", TOP trade status) with ``taobao_trade_TradeClose``;
+one refunded sub-order of two, or part of a sub-order's payment, leaves the trade to ship [U: TOP
+documents the status, not the rule; this is what sellers see].
 ``refunds.receive.get`` answers without ``refund_remind_timeout`` (its doc does not list it);
 ``refund.get`` with it. Not a place for hub logic.
 """
@@ -40,6 +44,8 @@ TOPICS = {"WAIT_BUYER_RETURN_GOODS": "taobao_refund_RefundSellerAgreeAgreement",
           "SUCCESS": "taobao_refund_RefundSuccess", "SELLER_REFUSE_BUYER": "taobao_refund_RefundSellerRefuseAgreement",
           "CLOSED": "taobao_refund_RefundClosed"}
 SHIPPED = frozenset({"WAIT_BUYER_CONFIRM_GOODS", "TRADE_BUYER_SIGNED", "TRADE_FINISHED", "SELLER_CONSIGNED_PART"})
+#: Trade statuses in which nothing has shipped: a full refund of every sub-order closes the trade.
+UNSHIPPED = frozenset({"WAIT_SELLER_SEND_GOODS", "PAID_FORBID_CONSIGN"})
 #: The sandbox's refuse reasons per refund status (TOP's lists are per refund and unpublished).
 REASONS = {
     "WAIT_SELLER_AGREE": [
@@ -167,8 +173,21 @@ class SandboxRefunds:
         refund["modified"] = self.sandbox.now_text()
         refund["refund_version"] = self._next_version(refund["refund_version"])
         refund["refund_remind_timeout"] = self._timeout(status)
-        self._touch_line(self.sandbox.shop(shop).trades[str(refund["tid"])], refund)
+        trade = self.sandbox.shop(shop).trades[str(refund["tid"])]
+        self._touch_line(trade, refund)
         self._publish(shop, TOPICS[status], refund)
+        if status == "SUCCESS" and self._all_refunded(shop, trade):
+            self.sandbox.close_refunded_trade(shop, trade)
+
+    def _all_refunded(self, shop: str, trade: dict[str, Any]) -> bool:
+        """Whether the unshipped trade's every sub-order got all it paid back (refunds SUCCESS)."""
+        if trade["status"] not in UNSHIPPED:
+            return False
+        back: dict[str, int] = {}
+        for refund in self.sandbox.shop(shop).refunds.values():
+            if str(refund["tid"]) == str(trade["tid"]) and refund["status"] == "SUCCESS":
+                back[str(refund["oid"])] = back.get(str(refund["oid"]), 0) + fen(refund["refund_fee"])
+        return all(back.get(str(line["oid"]), 0) >= fen(line["payment"]) for line in trade["orders"]["order"])
 
     def _publish(self, shop: str, topic: str, refund: dict[str, Any]) -> None:
         trade = self.sandbox.shop(shop).trades[str(refund["tid"])]

