@@ -31,7 +31,7 @@ from contracts.orders import (
     judge_transition,
 )
 from hub.db import bindings, outbox
-from hub.db.tables import OrderEventRow, OrderHoldRow, OrderLineRow, OrderRow
+from hub.db.tables import DeliveryLineRow, DeliveryOrderRow, OrderEventRow, OrderHoldRow, OrderLineRow, OrderRow
 from hub.db.upsert import insert_ignore
 
 #: Fulfilment states after which a channel cancellation can no longer simply be applied.
@@ -392,6 +392,23 @@ def _created(batch: _Batch, row: _Stored, report: OrderReport) -> ApplyResult:
     return ApplyResult(row.id, Change.CREATED, None, order.status)
 
 
+async def _still_going_out(session: AsyncSession, order_id: int, fulfilment_status: str) -> bool:
+    """Whether a cancellation reported now must wait for a person: something of the order shipped,
+    a delivery order for it is still live at a warehouse, or fulfilment started without one the hub
+    knows. Once the interception has cancelled every delivery of an order nothing of which shipped
+    (a refund before shipment, then the platform closing the order), the cancellation simply
+    applies. One query, only for a cancellation that arrives after fulfilment started."""
+    if fulfilment_status not in FULFILMENT_STARTED:
+        return False
+    if fulfilment_status in ("partially_shipped", "shipped"):
+        return True
+    statuses = set((await session.execute(
+        select(DeliveryOrderRow.status).join(DeliveryLineRow, DeliveryOrderRow.id == DeliveryLineRow.delivery_order_id)
+        .where(DeliveryLineRow.order_id == order_id).distinct())).scalars())
+    # No delivery order at all: fulfilment started outside what the hub tracks, so a person decides.
+    return not statuses or bool(statuses - {"cancelled", "failed"})
+
+
 async def _judge(session: AsyncSession, batch: _Batch, row: _Stored, report: OrderReport) -> ApplyResult:
     order, cause, actor, inbox_id = report.order, report.cause, report.actor, report.inbox_id
     current = row.status
@@ -401,7 +418,7 @@ async def _judge(session: AsyncSession, batch: _Batch, row: _Stored, report: Ord
     detail = {"raw_status": order.raw_status, "reported_updated_at": order.updated_at.isoformat()}
 
     if verdict is TransitionVerdict.APPLY and order.status in CANCEL_STATUSES and (
-        row.values["fulfilment_status"] in FULFILMENT_STARTED
+        await _still_going_out(session, row.id, row.values["fulfilment_status"])
     ):
         reason = (
             f"the channel reports the order {order.status.value} ({order.raw_status}) after fulfilment "

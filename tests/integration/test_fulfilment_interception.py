@@ -182,6 +182,17 @@ async def test_refund_after_shipment_or_not_a_refund_is_no_interception(database
     assert await _holds(hub, shipped_id) == {} and await _holds(hub, other_id) == {}
 
 
+async def test_a_refund_reported_after_the_platform_closed_the_order_holds_nothing(database_url: str,
+                                                                                  steps: FakeSteps) -> None:
+    """Messages arrive in any order: the refund's success can come after the trade's closing (a full
+    refund before shipment); the closed order must not be held again for it."""
+    hub = _hub(database_url)
+    order_id, order = await _order(hub, status=OrderStatus.CLOSED)
+    await _refund(hub, order, status=AfterSaleStatus.REFUNDING)
+    assert await _holds(hub, order_id) == {}
+    assert await _count(hub, OutboxRow, OutboxRow.actor == "intercept_orders") == 0
+
+
 async def test_channel_cancellation_after_routing_queues_the_interception(database_url: str,
                                                                           steps: FakeSteps) -> None:
     hub = _hub(database_url)

@@ -64,6 +64,11 @@ OPEN_PARCELS = ("issued", "printed")
 CANCELLED_EVENT = "intercept_cancelled"
 
 
+#: Orders the platform has ended: a refund reported afterwards (messages arrive in any order) must
+#: not put a hold back on them.
+CLOSED_ORDER_STATUSES = frozenset({"cancelled", "closed"})
+
+
 def _event(order_id: int, kind: str, actor: str | None, detail: dict[str, Any], cause: str = "system"
            ) -> dict[str, Any]:
     return {"order_id": order_id, "at": datetime.now(UTC), "kind": kind, "old_status": None, "new_status": None,
@@ -81,9 +86,15 @@ async def on_aftersale(session: AsyncSession, case: AfterSale, order_id: int | N
         return
     if case.status not in ACTIVE:
         return
-    fulfilment = await session.scalar(select(OrderRow.fulfilment_status).where(OrderRow.id == order_id))
+    found = (await session.execute(select(OrderRow.fulfilment_status, OrderRow.status)
+                                   .where(OrderRow.id == order_id))).one_or_none()
+    if found is None:
+        return
+    fulfilment, order_status = found
     if fulfilment not in BEFORE_SHIPPED:
         return  # shipped already: a return, not an interception
+    if order_status in CLOSED_ORDER_STATUSES:
+        return  # the platform closed the order already (a full refund): nothing left to stop or hold
     lines = ", ".join(line.line_external_id or line.merchant_sku or "?" for line in case.lines) or "all lines"
     hold = Hold(code=REFUND_HOLD, reason=(
         f"refund {case.ref.external_id} ({case.type.value}, {case.status.value}) requested before shipment "
