@@ -94,8 +94,6 @@ RECORDED_ONLY = "recorded in the hub only"
 #: and the hub's canonical status for it.
 ORDER_CLOSED = {"taobao": "TRADE_CLOSED", "tmall": "TRADE_CLOSED", "douyin": "4", "aliexpress": "FINISH"}
 HUB_CLOSED = {"taobao": "closed", "tmall": "closed", "douyin": "cancelled", "aliexpress": "closed"}
-#: The known gap, until ``hub.services.orders`` applies a channel's closing once the interception
-#: stopped every delivery of the order: the closing becomes a ``cancel_requested`` hold instead.
 
 
 def steps(detail: dict[str, Any]) -> list[tuple[str, str | None]]:
