@@ -55,7 +55,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 #: roles are refused most operations before any handler runs, and a shorter run covers what they
 #: may do (and that a refusal is never a 5xx).
 ADMIN_EXAMPLES = 20
-ROLE_EXAMPLES = 6
+ROLE_EXAMPLES = 4
 _HEALTH = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture]
 
 
