@@ -18,7 +18,7 @@ Three xdist groups keep the heavy tests from competing with each other, each run
 one after the other on one worker while the other workers take the rest: ``PROCESSES`` (whole hubs
 as subprocesses, with deadlines; and the tests that hold up to 20 PostgreSQL connections at once,
 so they never meet the fault suite, which runs last), ``SEARCHES`` (long Hypothesis state machines)
-and ``FUZZ`` (schemathesis, once per role) — the last two CPU-bound, but without deadlines, so
+and ``FUZZ`` (schemathesis, once per role fuzzed) — the last two CPU-bound, but without deadlines, so
 they cannot fail for being slowed.
 
 PostgreSQL connections: the workers of a run share 20 (``hub.testing.pg_budget``); a test that uses
@@ -64,7 +64,7 @@ SEARCHES = (
     "tests/integration/test_partitioned_interleavings.py",  # a Hypothesis state machine
     "tests/integration/test_inventory_state_machine.py",  # a Hypothesis state machine
 )
-#: schemathesis over every operation, once per role: its own group, so it runs beside the state
+#: schemathesis over every operation, once per role fuzzed: its own group, so it runs beside the state
 #: machines rather than after them on one worker (together they were the run's longest path).
 FUZZ = ("tests/integration/test_api_fuzz.py",)
 GROUPS = (("processes", PROCESSES), ("searches", SEARCHES), ("fuzz", FUZZ))

@@ -1,5 +1,5 @@
 """Every documented operation, fed generated input by schemathesis from ``/openapi.json``, once
-per role an API key can have (one test each; the webhook routes, answered by ``WebhookFastPath``,
+per role an API key can have but ``service`` (see ``OTHER_ROLES``; one test each; the webhook routes, answered by ``WebhookFastPath``,
 are documented and so fuzzed too): never a 5xx, and every answer is one the schema documents
 (status, content type, body). In-process on SQLite, a bounded and derandomized number of examples
 per operation, so the run is repeatable; it is a net for 500s, not a proof of their absence."""
@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, settings
 from schemathesis import checks as st_checks
 
 from hub.api import create_app
-from hub.api.auth import ROLES
 from hub.testing.db import run_in_fresh_loop
 from tests.integration.test_api_support import bearer, make_hub, new_key, push_shop
 
@@ -54,8 +53,13 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 #: Examples per operation: the admin key reaches every handler, so it gets the deep run; the other
 #: roles are refused most operations before any handler runs, and a shorter run covers what they
 #: may do (and that a refusal is never a 5xx).
-ADMIN_EXAMPLES = 20
+ADMIN_EXAMPLES = 14
 ROLE_EXAMPLES = 4
+#: The roles fuzzed besides admin. ``service`` is left out: what it may do (read, buyer data
+#: included) is what the admin run reads, and what it may not is refused as for ``viewer``;
+#: ``operator`` (writes, buyer data masked) and ``warehouse`` (shipments, stock) each reach
+#: handlers with a role-specific answer. Fewer runs keep CI inside its ten minutes.
+OTHER_ROLES = ("operator", "warehouse", "viewer")
 _HEALTH = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture]
 
 
@@ -75,7 +79,7 @@ def test_no_operation_answers_5xx_or_off_schema(case: Any, role: str, request: p
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("role", [role for role in ROLES if role != "admin"])
+@pytest.mark.parametrize("role", OTHER_ROLES)
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @schema.parametrize()
 @settings(max_examples=ROLE_EXAMPLES, derandomize=True, deadline=None, suppress_health_check=_HEALTH)
