@@ -1,8 +1,9 @@
 """Every documented operation, fed generated input by schemathesis from ``/openapi.json``, once
-per role an API key can have but ``service`` (see ``OTHER_ROLES``; one test each; the webhook routes, answered by ``WebhookFastPath``,
-are documented and so fuzzed too): never a 5xx, and every answer is one the schema documents
-(status, content type, body). In-process on SQLite, a bounded and derandomized number of examples
-per operation, so the run is repeatable; it is a net for 500s, not a proof of their absence."""
+per role an API key can have but ``service`` (``OTHER_ROLES`` says why; one test each; the webhook
+routes, answered by ``WebhookFastPath``, are documented and so fuzzed too): never a 5xx, and every
+answer is one the schema documents (status, content type, body). In-process on SQLite, a bounded
+and derandomized number of examples per operation, so the run is repeatable; it is a net for 500s,
+not a proof of their absence."""
 
 from __future__ import annotations
 
