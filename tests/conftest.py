@@ -89,14 +89,9 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Put the heavy tests in their xdist groups (before xdist reads the groups), the long groups
-    first and the fault suite last, and mark the PostgreSQL tests that reserve more than a worker's
-    share of connections."""
-    # Longest first (stable otherwise): the fuzz and the state machines run one after the other on
-    # one worker each, so they start at once and the short tests fill the other workers around them
-    # instead of leaving them idle at the end; the fault suite still runs last.
-    items.sort(key=lambda item: 2 if item.nodeid.startswith(FAULT_SUITE)
-               else 0 if item.nodeid.startswith(FUZZ + SEARCHES) else 1)
+    """Put the heavy tests in their xdist groups (before xdist reads the groups), the fault suite
+    last, and mark the PostgreSQL tests that reserve more than a worker's share of connections."""
+    items.sort(key=lambda item: item.nodeid.startswith(FAULT_SUITE))  # stable: only moves the fault suite
     for item in items:
         for group, prefixes in GROUPS:
             if item.nodeid.startswith(prefixes):
