@@ -172,7 +172,7 @@ class PartitionedShops(RuleBasedStateMachine):
 
 
 #: ``HUB_HYPOTHESIS_EXAMPLES=500 pytest …`` explores further than the default run does.
-PartitionedShops.TestCase.settings = settings(max_examples=int(os.environ.get("HUB_HYPOTHESIS_EXAMPLES", 25)),
+PartitionedShops.TestCase.settings = settings(max_examples=int(os.environ.get("HUB_HYPOTHESIS_EXAMPLES", 15)),
                                               stateful_step_count=25, deadline=None,
                                               suppress_health_check=[HealthCheck.too_slow])
 test_partitioned_shops_never_oversell_whatever_the_interleaving = pytest.mark.timeout(600)(PartitionedShops.TestCase)
