@@ -14,12 +14,8 @@ from contracts.aftersales import (
     Proof,
     RefuseReason,
     ReturnAddress,
-    ServiceOrder,
-    ServiceOrderStatus,
-    ServiceOrderType,
     aftersale_can_move,
     allowed_actions,
-    service_order_can_move,
 )
 from contracts.connectors import (
     Capability,
@@ -64,6 +60,21 @@ from contracts.orders import (
     judge_transition,
 )
 from contracts.refs import ChannelRef, platform_id
+from contracts.service_orders import (
+    ServiceAlert,
+    ServiceAlertLevel,
+    ServiceOrder,
+    ServiceOrderAction,
+    ServiceOrderStatus,
+    ServiceOrderStep,
+    ServiceOrderType,
+    ServiceRegion,
+    ServiceStepResult,
+    Technician,
+    TechnicianRef,
+    service_actions,
+    service_order_can_move,
+)
 from contracts.shipments import (
     Parcel,
     ParcelItem,
@@ -120,9 +131,15 @@ __all__ = [
     "ReservationState",
     "ReturnAddress",
     "RoutingDecision",
+    "ServiceAlert",
+    "ServiceAlertLevel",
     "ServiceOrder",
+    "ServiceOrderAction",
     "ServiceOrderStatus",
+    "ServiceOrderStep",
     "ServiceOrderType",
+    "ServiceRegion",
+    "ServiceStepResult",
     "Shipment",
     "ShipmentConfirmation",
     "ShopAuthorization",
@@ -132,6 +149,8 @@ __all__ = [
     "StockLevel",
     "StockPolicy",
     "StockPushResult",
+    "Technician",
+    "TechnicianRef",
     "TrackingEvent",
     "TrackingState",
     "TransitionVerdict",
@@ -149,5 +168,6 @@ __all__ = [
     "fulfilment_reported_by",
     "judge_transition",
     "platform_id",
+    "service_actions",
     "service_order_can_move",
 ]

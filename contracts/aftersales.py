@@ -1,8 +1,9 @@
-"""After-sales (``AfterSale``) and service orders (``ServiceOrder``) with their state machines.
+"""After-sales (``AfterSale``) with its state machine, the decisions a merchant takes on a case
+and what the platform answers.
 
-An after-sale is a buyer's refund, return, exchange or reissue request on an order; a service
-order is work done for the buyer after the sale (installation, repair, custom service) with an
-SLA deadline and an assignee. Both are mapped from platform objects by channel plugins.
+An after-sale is a buyer's refund, return, exchange or reissue request on an order, mapped from
+platform objects by channel plugins. Service work orders (installation, repair) are in
+``contracts.service_orders``.
 """
 
 from __future__ import annotations
@@ -271,59 +272,3 @@ class AfterSaleDecisionResult(BaseModel):
     written_back: bool
     case: AfterSale | None = None
     note: str | None = None
-
-
-class ServiceOrderType(StrEnum):
-    INSTALLATION = "installation"
-    REPAIR = "repair"
-    CUSTOM = "custom"
-    OTHER = "other"
-
-
-class ServiceOrderStatus(StrEnum):
-    """``open → assigned → in_progress → completed``; ``cancelled`` from any open state."""
-
-    OPEN = "open"
-    ASSIGNED = "assigned"
-    IN_PROGRESS = "in_progress"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-
-
-SERVICE_ORDER_TRANSITIONS: dict[ServiceOrderStatus, frozenset[ServiceOrderStatus]] = {
-    ServiceOrderStatus.OPEN: frozenset(
-        {
-            ServiceOrderStatus.ASSIGNED,
-            ServiceOrderStatus.IN_PROGRESS,
-            ServiceOrderStatus.COMPLETED,
-            ServiceOrderStatus.CANCELLED,
-        }
-    ),
-    ServiceOrderStatus.ASSIGNED: frozenset(
-        {ServiceOrderStatus.IN_PROGRESS, ServiceOrderStatus.COMPLETED, ServiceOrderStatus.CANCELLED}
-    ),
-    ServiceOrderStatus.IN_PROGRESS: frozenset({ServiceOrderStatus.COMPLETED, ServiceOrderStatus.CANCELLED}),
-    ServiceOrderStatus.COMPLETED: frozenset(),
-    ServiceOrderStatus.CANCELLED: frozenset(),
-}
-
-
-def service_order_can_move(current: ServiceOrderStatus, reported: ServiceOrderStatus) -> bool:
-    return reported in SERVICE_ORDER_TRANSITIONS[current]
-
-
-class ServiceOrder(BaseModel):
-    """A service work order (Tmall 服务工单 and the like) with its SLA deadline and assignee."""
-
-    model_config = ConfigDict(frozen=True)
-
-    ref: ChannelRef
-    order_ref: ChannelRef | None = None
-    type: ServiceOrderType
-    status: ServiceOrderStatus
-    raw_status: str
-    assignee: str | None = None
-    sla_deadline: AwareDatetime | None = None
-    description: str | None = None
-    created_at: AwareDatetime
-    updated_at: AwareDatetime

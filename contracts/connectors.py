@@ -29,12 +29,12 @@ from contracts.aftersales import (
     AfterSaleDecision,
     AfterSaleDecisionResult,
     RefuseReason,
-    ServiceOrder,
 )
 from contracts.events import InboundMessage, OrderPage, PushReceipt
 from contracts.inventory import ChannelStock, ChannelStockChange, ChannelStockReading, StockLevel, StockPushResult
 from contracts.listings import ListingPage
 from contracts.orders import Address, Order
+from contracts.service_orders import ServiceOrder, ServiceOrderStep, ServiceStepResult
 from contracts.shipments import Shipment, ShipmentConfirmation, TrackingEvent
 from contracts.waybills import Waybill, WaybillRequest
 
@@ -62,6 +62,9 @@ class Capability(StrEnum):
     # the AfterSaleActions the platform has an API for (the hub records the others itself).
     DECIDE_AFTERSALES = "decide_aftersales"
     SERVICE_ORDERS = "service_orders"  # fetch_service_orders / get_service_order
+    # write_service_order(order, step); ``service_order_writes`` lists the ServiceOrderActions the
+    # platform has an API for (the hub records the others itself).
+    WRITE_SERVICE_ORDERS = "write_service_orders"
     REVEAL_BUYER = "reveal_buyer"  # reveal_address(order): decrypt for roles that may see it
     AUTHORIZE = "authorize"  # authorize(code): exchange a merchant's authorisation code for tokens
     LIST_LISTINGS = "list_listings"  # fetch_listings(cursor): the shop's items and SKUs, for binding
@@ -271,9 +274,26 @@ class ChannelConnector(Connector, Protocol):
         platform takes free text only. Read-only."""
         ...
 
-    async def fetch_service_orders(self, start: datetime, end: datetime) -> list[ServiceOrder]: ...
+    async def fetch_service_orders(self, start: datetime, end: datetime) -> list[ServiceOrder]:
+        """The service orders created or changed in ``[start, end)`` (SERVICE_ORDERS), full. The hub
+        splits its poll into windows no longer than the connector's ``max_service_window_s`` (when
+        it declares one) and re-reads an overlap; read-only, retried freely."""
+        ...
 
-    async def get_service_order(self, external_id: str) -> ServiceOrder: ...
+    async def get_service_order(self, external_id: str) -> ServiceOrder:
+        """One service order, full, by the platform's id (SERVICE_ORDERS): what a message that
+        only names one (a trigger) is completed with. ``NotFoundError`` when the platform has none."""
+        ...
+
+    async def write_service_order(self, order: ServiceOrder, step: ServiceOrderStep) -> ServiceStepResult:
+        """Write one step a person took on ``order`` back to the platform (WRITE_SERVICE_ORDERS).
+
+        ``order`` is the hub's copy (with ``extra`` as the connector mapped it). Safe to call twice
+        with the same ``step.key``. Raise ``BadInputError`` naming the field for a value the
+        platform refuses, ``PermanentError`` when the platform refuses the step (e.g. the session
+        may not write work cards), ``RetryableError`` for a transient fault. Return
+        ``written_back=False`` with a ``note`` for a step the platform has no API for."""
+        ...
 
     async def reveal_address(self, order: Order) -> Address:
         """Decrypt the order's shipping address for a role allowed to see it."""

@@ -14,14 +14,16 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts.aftersales import AfterSale, ServiceOrder
+from contracts.aftersales import AfterSale
 from contracts.orders import Order
+from contracts.service_orders import ServiceAlert, ServiceOrder
 
 
 class MessageKind(StrEnum):
     ORDER = "order"
     AFTERSALE = "aftersale"
     SERVICE_ORDER = "service_order"
+    SERVICE_ALERT = "service_alert"  # a platform's SLA alert on a service order (``service_alert``)
     STOCK = "stock"
     PING = "ping"  # a platform's verification ping: answered, never stored as an object
     OTHER = "other"  # understood, recorded, no action
@@ -51,6 +53,8 @@ class InboundMessage(BaseModel):
     order: Order | None = Field(default=None, description="The full object, when the source has it.")
     aftersale: AfterSale | None = None
     service_order: ServiceOrder | None = None
+    service_alert: ServiceAlert | None = Field(
+        default=None, description="With kind SERVICE_ALERT: the alert, whole (alerts carry all they say).")
 
 
 class OrderPage(BaseModel):

@@ -20,6 +20,7 @@ from contracts.events import MessageKind
 from contracts.fulfilment import Hold, RoutingDecision
 from contracts.inventory import AllocationRequest
 from contracts.orders import Order
+from contracts.service_orders import ServiceOrder, Technician
 
 PROJECT_NAME = "connector_hub"
 
@@ -201,3 +202,40 @@ def aftersale_due(aftersale_id: int, order_id: int | None, shop: str, deadline: 
     platform decides for the buyer (usually: refunds). Use it to page someone. Return value
     ignored; an exception is logged and does not undo the alert.
     """
+
+
+# --------------------------------------------------------------------------- service orders
+
+
+@hookspec(firstresult=True)
+def assign_service_order(service_order: ServiceOrder, service_order_id: int,
+                         technicians: list[Technician]) -> str | None:
+    """Choose the technician who does ``service_order`` (installation, repair, …).
+
+    :param technicians: every active technician, each with ``open_load`` and ``today_load``, best
+        first by the hub's own rule (has the skill, then serves the region, then the lightest load).
+        A technician over their ``daily_capacity`` is still listed, last.
+    :return: the ``code`` of one of ``technicians`` to override the hub's choice, or ``None`` to
+        let the next implementation (and finally the hub's rule) decide. A code that is not among
+        ``technicians`` is ignored (logged) and the hub's rule decides.
+
+    Called once per automatic assignment (a new service order, or one whose technician was
+    deactivated), never for a person's manual assignment. The first non-None result wins.
+    """
+
+
+@hookspec
+def service_order_due(service_order_id: int, shop: str, deadline: datetime, milestone: str, level: str) -> None:
+    """Notification: a service order is about to miss a service-level deadline, or missed it.
+
+    :param milestone: which deadline — ``contact`` (an appointment booked), ``on_site`` or
+        ``complete`` — or ``platform`` for the platform's own alert (Tmall's service monitor).
+    :param level: ``soon`` (within ``[service_orders] due_soon_hours``) or ``overdue``; for a
+        platform alert its level: ``warning``, ``alert`` or ``critical``.
+
+    Called once per service order, milestone and level (once per platform alert), after the flag is
+    recorded in the order's history (the hub's scheduler looks every minute); ``deadline`` is
+    timezone-aware (UTC; for a platform alert, when it was raised). Use it to page someone. Return
+    value ignored; an exception is logged and does not undo the flag.
+    """
+

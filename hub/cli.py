@@ -488,7 +488,7 @@ async def _replay_actor(hub: Hub, runtime: Any, actor: str, up_to: int | None) -
 #: Modules whose import registers actors; a replayed letter may name any of them.
 ACTOR_MODULES = ("hub.pipeline.actors", "hub.pipeline.orders", "hub.pipeline.stock_actors",
                  "hub.pipeline.fulfilment_actors", "hub.pipeline.sweep_actors",
-                 "hub.pipeline.aftersales")
+                 "hub.pipeline.aftersales", "hub.pipeline.service_orders")
 
 
 def _start_queue(hub: Hub) -> Any:
@@ -622,6 +622,7 @@ __import__("hub.catalogue_cli", fromlist=["register"]).register(app)  # `hub cat
 __import__("hub.user_cli", fromlist=["register"]).register(app)  # `hub user …`
 __import__("hub.fulfilment_cli", fromlist=["register"]).register(app)  # review, delivery, labels, tracking …
 __import__("hub.aftersales_cli", fromlist=["register"]).register(app)  # `hub aftersales …`
+__import__("hub.service_orders_cli", fromlist=["register"]).register(app)  # `hub service-orders …`, `hub technicians …`
 
 
 def main() -> None:

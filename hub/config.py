@@ -28,6 +28,7 @@ from hub.console.settings import ConsoleSection
 from hub.errors import ConfigError
 from hub.services.aftersales.settings import AfterSalesSection
 from hub.services.fulfilment.settings import FulfilmentSection
+from hub.services.service_orders.settings import ServiceOrdersSection
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./hub.db"
@@ -268,6 +269,8 @@ class HubConfig(BaseSettings):
     console: ConsoleSection = Field(default_factory=ConsoleSection)  # hub.console.settings
     fulfilment: FulfilmentSection = Field(default_factory=FulfilmentSection)  # hub.services.fulfilment.settings
     aftersales: AfterSalesSection = Field(default_factory=AfterSalesSection)  # hub.services.aftersales.settings
+    service_orders: ServiceOrdersSection = Field(  # hub.services.service_orders.settings
+        default_factory=ServiceOrdersSection)
     #: Where the file was read from (None: defaults and environment only).
     _path: Path | None = PrivateAttr(default=None)
     #: ``[hub] secrets_file`` read as NAME → value; the environment wins over it.

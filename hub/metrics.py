@@ -76,6 +76,18 @@ AFTERSALE_DEADLINE_ALERTS = Counter(
     ["platform"],
     registry=REGISTRY,
 )
+SERVICE_ORDER_SLA_FLAGS = Counter(
+    "hub_service_order_sla_flags_total",
+    "Service orders flagged due soon or overdue on a service-level milestone, by platform, milestone and level.",
+    ["platform", "milestone", "level"],
+    registry=REGISTRY,
+)
+SERVICE_ALERTS = Counter(
+    "hub_service_alerts_total",
+    "Platform service-level alerts on service orders, by platform and level.",
+    ["platform", "level"],
+    registry=REGISTRY,
+)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -95,6 +107,8 @@ __all__ = [
     "POLL_WINDOWS_CARRIED",
     "PUSH_REJECTED",
     "REGISTRY",
+    "SERVICE_ALERTS",
+    "SERVICE_ORDER_SLA_FLAGS",
     "STOCK_PUSHES",
     "STOCK_SYNC_LAG",
     "WEBHOOK_REQUESTS",

@@ -34,13 +34,18 @@ from hub.api.routes import (
     health,
     order_views,
     orders,
+    service_orders_actions,
+    service_orders_create,
+    service_orders_figures,
     shipments,
     shops_auth,
     stock_imports,
+    technicians,
     webhooks,
 )
 from hub.api.routes import audit as audit_routes
 from hub.api.routes import listings as listing_routes
+from hub.api.routes import service_orders as service_order_cases
 from hub.api.routes import skus as sku_routes
 from hub.console import install_console
 from hub.context import Hub
@@ -113,6 +118,10 @@ def create_app(hub: Hub) -> FastAPI:
     # figures and decisions before the case routes: /api/v1/aftersales/figures is not a case id
     for aftersales_routes in (aftersales_figures, aftersales_decisions, aftersales_cases):
         app.include_router(aftersales_routes.router)
+    # figures before the service-order routes: /api/v1/service-orders/figures is not an id
+    for service_routes in (service_orders_figures, service_orders_create, service_orders_actions,
+                           service_order_cases, technicians):
+        app.include_router(service_routes.router)
     install_console(app)  # the operator console under /console (hub.console)
     return app
 

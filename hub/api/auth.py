@@ -42,6 +42,8 @@ class Permission(StrEnum):
     AUDIT_READ = "audit.read"  # who created/revoked keys, resumed shops, replayed dead letters
     USERS_MANAGE = "users.manage"  # console users: add, deactivate, reactivate, reset passwords
     VIEWS_SHARE = "views.share"  # share a saved view with everyone, delete a shared one
+    SERVICE_ORDERS_WRITE = "service_orders.write"  # assign, book, check in, complete, cancel, create
+    TECHNICIANS_MANAGE = "technicians.manage"  # add, change, deactivate technicians
 
 
 ROLES: tuple[str, ...] = api_key_store.ROLES
@@ -65,6 +67,8 @@ PERMISSION_ROLES: dict[Permission, frozenset[str]] = {
     Permission.AUDIT_READ: frozenset({"admin"}),
     Permission.USERS_MANAGE: frozenset({"admin"}),
     Permission.VIEWS_SHARE: frozenset({"admin"}),
+    Permission.SERVICE_ORDERS_WRITE: frozenset({"admin", "operator", "service"}),
+    Permission.TECHNICIANS_MANAGE: frozenset({"admin", "service"}),
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {

@@ -716,23 +716,152 @@ class AfterSaleActionRow(Base):
     updated_at: Mapped[datetime] = mapped_column(ts(), default=utcnow, onupdate=utcnow)
 
 
+class TechnicianRow(Base):
+    """A technician who does service work: skills, regions, working hours, daily capacity."""
+
+    __tablename__ = "technicians"
+    __table_args__ = (UniqueConstraint("code"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    code: Mapped[str] = mapped_column(String(50))
+    name: Mapped[str] = mapped_column(String(100))
+    mobile: Mapped[str | None] = mapped_column(String(30))
+    skills: Mapped[list[str]] = mapped_column(JSON, default=list)  # ServiceOrderType values
+    regions: Mapped[list[str]] = mapped_column(JSON, default=list)  # province/city/district names
+    work_days: Mapped[list[int]] = mapped_column(JSON, default=list)  # ISO weekdays
+    work_start: Mapped[str] = mapped_column(String(5), default="09:00")
+    work_end: Mapped[str] = mapped_column(String(5), default="18:00")
+    daily_capacity: Mapped[int] = mapped_column(Integer, default=4)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(ts(), default=utcnow, onupdate=utcnow)
+
+
 class ServiceOrderRow(Base):
+    """A service work order (from a platform, or created in the hub for an order of any shop), with
+    its technician, appointment and service-level deadlines. ``version`` goes up on every change a
+    person can see, so a step taken on an old page is refused rather than applied twice."""
+
     __tablename__ = "service_orders"
-    __table_args__ = (UniqueConstraint("platform", "shop", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("platform", "shop", "external_id"),
+        Index("ix_service_orders_status", "status", "id"),
+        Index("ix_service_orders_technician", "technician_id", "status"),
+        Index("ix_service_orders_due", "due_at"),
+    )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     platform: Mapped[str] = mapped_column(String(50))
     shop: Mapped[str] = mapped_column(String(100))
     external_id: Mapped[str] = mapped_column(String(200))
     order_id: Mapped[int | None] = mapped_column(Id)
+    order_line_id: Mapped[int | None] = mapped_column(Id)
+    line_external_id: Mapped[str | None] = mapped_column(String(200))
+    merchant_sku: Mapped[str | None] = mapped_column(String(200))
+    product_title: Mapped[str | None] = mapped_column(String(300))
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    service_code: Mapped[str | None] = mapped_column(String(100))
     type: Mapped[str] = mapped_column(String(30))
     status: Mapped[str] = mapped_column(String(30))
     raw_status: Mapped[str] = mapped_column(String(100))
-    assignee: Mapped[str | None] = mapped_column(String(100))
-    sla_deadline: Mapped[datetime | None] = mapped_column(ts())
+    #: channel (a platform's work card) | manual (a person) | rule (``[[service_orders.rules]]``)
+    origin: Mapped[str] = mapped_column(String(20), default="channel")
+    region_province: Mapped[str | None] = mapped_column(String(100))
+    region_city: Mapped[str | None] = mapped_column(String(100))
+    region_district: Mapped[str | None] = mapped_column(String(100))
+    expected_at: Mapped[datetime | None] = mapped_column(ts())
+    appointment_start: Mapped[datetime | None] = mapped_column(ts())
+    appointment_end: Mapped[datetime | None] = mapped_column(ts())
+    technician_id: Mapped[int | None] = mapped_column(ForeignKey("technicians.id"))
+    assignee: Mapped[str | None] = mapped_column(String(100))  # the worker the platform names
+    sla_deadline: Mapped[datetime | None] = mapped_column(ts())  # a deadline the platform sets
+    #: The service-level deadlines from ``[service_orders.sla]`` (from the order's creation).
+    contact_due_at: Mapped[datetime | None] = mapped_column(ts())
+    onsite_due_at: Mapped[datetime | None] = mapped_column(ts())
+    complete_due_at: Mapped[datetime | None] = mapped_column(ts())
+    #: The next deadline still to meet (None once closed); what lists sort and filter by.
+    due_at: Mapped[datetime | None] = mapped_column(ts())
+    due_milestone: Mapped[str | None] = mapped_column(String(20))  # contact | on_site | complete
+    #: ok | soon | overdue while open; met | missed once closed (each milestone met in time or not).
+    sla_state: Mapped[str] = mapped_column(String(20), default="ok")
+    #: The strongest platform alert so far (1 warning, 2 alert, 3 critical) and when it came.
+    alert_level: Mapped[int | None] = mapped_column(Integer)
+    alerted_at: Mapped[datetime | None] = mapped_column(ts())
+    assigned_at: Mapped[datetime | None] = mapped_column(ts())
+    booked_at: Mapped[datetime | None] = mapped_column(ts())
+    on_site_at: Mapped[datetime | None] = mapped_column(ts())
+    closed_at: Mapped[datetime | None] = mapped_column(ts())
+    rating: Mapped[int | None] = mapped_column(Integer)
+    completion_note: Mapped[str | None] = mapped_column(String(1000))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[str | None] = mapped_column(String(100))
     channel_updated_at: Mapped[datetime] = mapped_column(ts())
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(ts(), default=utcnow, onupdate=utcnow)
+
+
+class ServiceOrderEventRow(Base):
+    """Append-only history of a service order: reports, assignments, steps and their write-back,
+    service-level flags and platform alerts, each attributed."""
+
+    __tablename__ = "service_order_events"
+    __table_args__ = (Index("ix_service_order_events_order", "service_order_id", "id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    service_order_id: Mapped[int] = mapped_column(ForeignKey("service_orders.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    #: reported | created | assigned | step | written_back | recorded_only | write_failed | sla | alert
+    kind: Mapped[str] = mapped_column(String(40))
+    old_status: Mapped[str | None] = mapped_column(String(30))
+    new_status: Mapped[str | None] = mapped_column(String(30))
+    cause: Mapped[str] = mapped_column(String(50))  # push | message_channel | poll | api | console | cli | rule | auto
+    actor: Mapped[str | None] = mapped_column(String(100))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ServiceOrderWriteRow(Base):
+    """One step to write back to the platform, once per key: pending until the platform took it
+    (done), said it has no API for it (recorded), or refused it (failed)."""
+
+    __tablename__ = "service_order_writes"
+    __table_args__ = (
+        UniqueConstraint("key"),
+        Index("ix_service_order_writes_order", "service_order_id", "id"),
+        Index("ix_service_order_writes_state", "state", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    service_order_id: Mapped[int] = mapped_column(ForeignKey("service_orders.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(30))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    actor: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(20))  # pending | done | recorded | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(ts())
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(ts(), default=utcnow, onupdate=utcnow)
+
+
+class ServiceAlertRow(Base):
+    """A platform's service-level alert (Tmall ServiceMonitorMessage), once per alert id."""
+
+    __tablename__ = "service_alerts"
+    __table_args__ = (
+        UniqueConstraint("platform", "shop", "alert_id"),
+        Index("ix_service_alerts_order", "service_order_id"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(50))
+    shop: Mapped[str] = mapped_column(String(100))
+    alert_id: Mapped[str] = mapped_column(String(100))
+    external_id: Mapped[str] = mapped_column(String(200))  # the work card's id
+    service_order_id: Mapped[int | None] = mapped_column(ForeignKey("service_orders.id", ondelete="CASCADE"))
+    level: Mapped[int] = mapped_column(Integer)  # 1 warning, 2 alert, 3 critical
+    rule_id: Mapped[str | None] = mapped_column(String(100))
+    content: Mapped[str] = mapped_column(String(1000), default="")
+    raised_at: Mapped[datetime] = mapped_column(ts())
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
 
 
 # --------------------------------------------------------------------------- plumbing

@@ -25,10 +25,11 @@ import structlog
 from pydantic import ValidationError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
-from contracts.aftersales import AfterSale, ServiceOrder
+from contracts.aftersales import AfterSale
 from contracts.connectors import Capability
 from contracts.events import InboundMessage, MessageKind
 from contracts.orders import Order
+from contracts.service_orders import ServiceOrder
 from hub import metrics
 from hub.context import Hub
 from hub.db import inbox, shops
@@ -36,6 +37,7 @@ from hub.errors import AuthorizationError, BadInputError, PermanentError, Retrya
 from hub.services import orders
 from hub.services.aftersales import intake as aftersales
 from hub.services.intake import PROCESS_ACTOR, accept_messages, poll_message_id
+from hub.services.service_orders import intake as service_intake
 from hub.services.shop_health import breaker, pause_for_authorisation
 
 __all__ = ["PROCESS_ACTOR", "BatchOutcome", "accept_messages", "poll_message_id", "process_inbox_rows"]
@@ -188,7 +190,7 @@ async def process_inbox_rows(hub: Hub, row_ids: list[int]) -> BatchOutcome:
                 order_work.append((item, item.message.order))
             else:
                 triggers.setdefault(item.shop, []).append(item)
-        elif item.message.kind in TRIGGER_KINDS:
+        elif item.message.kind in TRIGGER_KINDS or item.message.kind is MessageKind.SERVICE_ALERT:
             others.append(item)
         else:
             quiet.append(item)
@@ -372,6 +374,10 @@ async def _apply(hub: Hub, order_work: list[tuple[_Work, Order]], quiet: list[_W
                 (order.ref.platform, order.ref.shop, order.ref.external_id, result.order_id)
                 for (_, order), result in zip(order_work, results, strict=True)
                 if result.change is orders.Change.CREATED])
+            await service_intake.link_orders(session, [
+                (order.ref.platform, order.ref.shop, order.ref.external_id, result.order_id)
+                for (_, order), result in zip(order_work, results, strict=True)
+                if result.change is orders.Change.CREATED])
             await inbox.mark_many_done(session, settled)
     except Exception as exc:
         if len(order_work) + len(quiet) <= 1:
@@ -401,10 +407,17 @@ async def _apply(hub: Hub, order_work: list[tuple[_Work, Order]], quiet: list[_W
 
 
 async def _process_other(hub: Hub, work: _Work) -> None:
-    """Fetch (for a trigger) and apply one after-sale or service order; marks the work's rows done."""
+    """Fetch (for a trigger) and apply one after-sale, service order or service alert; marks the
+    work's rows done."""
     database = hub.database()
     message, shop, source = work.message, work.shop, work.source
-    if message.kind is MessageKind.AFTERSALE:
+    if message.kind is MessageKind.SERVICE_ALERT:
+        if message.service_alert is None:
+            raise BadInputError("a service alert message without its alert", field="service_alert")
+        async with database.transaction() as session:
+            await service_intake.apply_service_alert(session, message.service_alert, cause=source)
+            await inbox.mark_many_done(session, work.row_ids)
+    elif message.kind is MessageKind.AFTERSALE:
         case: AfterSale = message.aftersale or await _fetch_one(
             hub, shop, "get after-sale", lambda: hub.accounts().channel(shop).get_aftersale(message.external_id or ""))
         async with database.transaction() as session:
@@ -415,7 +428,8 @@ async def _process_other(hub: Hub, work: _Work) -> None:
             hub, shop, "get service order",
             lambda: hub.accounts().channel(shop).get_service_order(message.external_id or ""))
         async with database.transaction() as session:
-            await aftersales.apply_service_order(session, job, cause=source)
+            await service_intake.apply_service_order(session, job, cause=source,
+                                                     settings=hub.config.service_orders)
             await inbox.mark_many_done(session, work.row_ids)
 
 

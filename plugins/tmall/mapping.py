@@ -79,8 +79,8 @@ COURIER_NAMES: dict[str, str] = {
 #: TMC ``tmall_fuwu_WorkcardStatusUpdate`` ``action`` (§5). ``consign`` is read as work under
 #: way [U: its exact meaning is not documented].
 WORKCARD_ACTION: dict[str, ServiceOrderStatus] = {
-    "create": ServiceOrderStatus.OPEN,
-    "consign": ServiceOrderStatus.IN_PROGRESS,
+    "create": ServiceOrderStatus.NEW,
+    "consign": ServiceOrderStatus.ON_SITE,
     "complete": ServiceOrderStatus.COMPLETED,
     "cancel": ServiceOrderStatus.CANCELLED,
 }

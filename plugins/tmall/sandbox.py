@@ -26,7 +26,7 @@ from plugins.taobao.top_gateway import TopApiError, TopCall, invalid
 from plugins.tmall.sandbox_exchanges import SandboxExchanges
 
 #: The sandbox's task_status codes (its own invention, see the module docstring).
-SANDBOX_TASK_STATUSES = {"0": "open", "1": "assigned", "2": "in_progress", "3": "completed", "4": "cancelled"}
+SANDBOX_TASK_STATUSES = {"0": "new", "1": "assigned", "2": "on_site", "3": "completed", "4": "cancelled"}
 
 
 class TmallSandbox(TaobaoSandbox):

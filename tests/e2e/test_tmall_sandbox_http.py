@@ -83,7 +83,7 @@ async def test_work_cards_arrive_over_tmc_and_from_the_search(served: tuple[Tmal
     card_id = box.create_workcard(SHOP, tid, status="1")
     messages = [m for m in await channel.consume_messages(50) if m.kind is MessageKind.SERVICE_ORDER]
     assert [m.external_id for m in messages] == [card_id]
-    assert messages[0].service_order is not None and messages[0].service_order.status is ServiceOrderStatus.OPEN
+    assert messages[0].service_order is not None and messages[0].service_order.status is ServiceOrderStatus.NEW
     now = datetime.now(UTC)
     found = await channel.fetch_service_orders(now - timedelta(minutes=40), now + timedelta(minutes=1))
     assert [(s.ref.external_id, s.status, s.type) for s in found] == [

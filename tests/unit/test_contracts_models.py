@@ -118,7 +118,7 @@ def test_aftersale_terminal_states_are_final(reports: list[AfterSaleStatus]) -> 
 
 @given(st.lists(st.sampled_from(list(ServiceOrderStatus)), max_size=20))
 def test_service_order_never_reopens(reports: list[ServiceOrderStatus]) -> None:
-    current = ServiceOrderStatus.OPEN
+    current = ServiceOrderStatus.NEW
     for reported in reports:
         if service_order_can_move(current, reported):
             assert current not in (ServiceOrderStatus.COMPLETED, ServiceOrderStatus.CANCELLED)

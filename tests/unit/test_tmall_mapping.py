@@ -52,7 +52,7 @@ def test_service_task_maps_with_the_configured_status_codes() -> None:
 
 
 @pytest.mark.parametrize(("action", "expected"), [
-    ("create", ServiceOrderStatus.OPEN), ("consign", ServiceOrderStatus.IN_PROGRESS),
+    ("create", ServiceOrderStatus.NEW), ("consign", ServiceOrderStatus.ON_SITE),
     ("complete", ServiceOrderStatus.COMPLETED), ("cancel", ServiceOrderStatus.CANCELLED),
 ])
 def test_workcard_message_actions_map(action: str, expected: ServiceOrderStatus) -> None:

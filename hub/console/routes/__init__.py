@@ -20,9 +20,13 @@ from hub.console.routes import (
     orders,
     overview,
     plugins,
+    service_orders,
+    service_orders_case,
+    service_orders_figures,
     session,
     shops,
     stock,
+    technicians,
     users,
 )
 
@@ -42,6 +46,8 @@ for _screen in (fulfilment_review, fulfilment_delivery, fulfilment_warehouse, fu
     router.include_router(_screen.router)
 router.include_router(aftersales_figures.router)  # before /console/aftersales/{case_id}
 router.include_router(aftersales.router)
+for _screen in (service_orders_figures, technicians, service_orders, service_orders_case):  # figures before {id}
+    router.include_router(_screen.router)
 
 
 @router.get("/console/orders/{order_id}/panel/{panel}", include_in_schema=False)

@@ -27,13 +27,10 @@ from contracts.aftersales import (
     AfterSale,
     AfterSaleLine,
     AfterSaleStatus,
-    ServiceOrder,
-    ServiceOrderStatus,
     aftersale_can_move,
-    service_order_can_move,
 )
 from hub.db import bindings, outbox
-from hub.db.tables import AfterSaleEventRow, AfterSaleLineRow, AfterSaleRow, OrderLineRow, ServiceOrderRow
+from hub.db.tables import AfterSaleEventRow, AfterSaleLineRow, AfterSaleRow, OrderLineRow
 from hub.db.upsert import insert_ignore
 
 _CASES: Table = AfterSaleRow.__table__  # type: ignore[assignment]
@@ -273,55 +270,3 @@ async def _intercept(session: AsyncSession, case: AfterSale, order_id: int | Non
     from hub.services.fulfilment import interception
 
     await interception.on_aftersale(session, case, order_id)
-
-
-async def apply_service_order(session: AsyncSession, work: ServiceOrder, *, cause: str) -> tuple[int, bool]:
-    """Create or advance a service work order; returns (id, changed)."""
-    order_id = None
-    if work.order_ref is not None:
-        order_id = await bindings.lookup(session, "order", work.order_ref.platform, work.order_ref.shop,
-                                         work.order_ref.external_id)
-    values: dict[str, Any] = {
-        "platform": work.ref.platform,
-        "shop": work.ref.shop,
-        "external_id": work.ref.external_id,
-        "order_id": order_id,
-        "type": work.type.value,
-        "status": work.status.value,
-        "raw_status": work.raw_status,
-        "assignee": work.assignee,
-        "sla_deadline": work.sla_deadline.astimezone(UTC) if work.sla_deadline else None,
-        "channel_updated_at": work.updated_at.astimezone(UTC),
-        "data": work.model_dump(mode="json"),
-    }
-    inserted = await session.execute(
-        insert_ignore(ServiceOrderRow, _dialect(session)).values(**values).returning(ServiceOrderRow.id)
-    )
-    new_id = inserted.scalar_one_or_none()
-    if new_id is not None:
-        await bindings.bind(session, "service_order", work.ref.platform, work.ref.shop, work.ref.external_id, new_id)
-        return new_id, True
-    row = (
-        await session.execute(
-            select(ServiceOrderRow).where(
-                ServiceOrderRow.platform == work.ref.platform,
-                ServiceOrderRow.shop == work.ref.shop,
-                ServiceOrderRow.external_id == work.ref.external_id,
-            )
-        )
-    ).scalar_one()
-    current = ServiceOrderStatus(row.status)
-    if not service_order_can_move(current, work.status):
-        # Same status may still carry a new assignee or deadline from a newer report.
-        if work.status == current and work.updated_at.astimezone(UTC) > row.channel_updated_at:
-            await session.execute(update(ServiceOrderRow).where(ServiceOrderRow.id == row.id).values(
-                assignee=work.assignee, sla_deadline=values["sla_deadline"],
-                channel_updated_at=values["channel_updated_at"], data=values["data"]))
-            return row.id, True
-        return row.id, False
-    await session.execute(
-        update(ServiceOrderRow).where(ServiceOrderRow.id == row.id, ServiceOrderRow.status == current.value)
-        .values(**{k: v for k, v in values.items() if k not in ("platform", "shop", "external_id", "order_id")},
-                order_id=order_id or row.order_id)
-    )
-    return row.id, True

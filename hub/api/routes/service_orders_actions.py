@@ -1,0 +1,7 @@
+"""Service-order API: service_orders_actions (to be built)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
