@@ -155,6 +155,7 @@ _REQUIRED_BY_CAPABILITY: dict[Capability, tuple[str, ...]] = {
     Capability.AFTERSALES: ("fetch_aftersales", "get_aftersale"),
     Capability.DECIDE_AFTERSALES: ("decide_aftersale", "aftersale_refuse_reasons"),
     Capability.SERVICE_ORDERS: ("fetch_service_orders", "get_service_order"),
+    Capability.WRITE_SERVICE_ORDERS: ("write_service_order",),
     Capability.REVEAL_BUYER: ("reveal_address",),
     Capability.CREATE_WAYBILL: ("create_waybill", "cancel_waybill"),
     Capability.TRACK: ("track",),
