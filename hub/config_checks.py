@@ -1,6 +1,7 @@
 """What ``hub check-config`` reports beyond the file's own validation: every account against its
 connector (``hub.config.validate_accounts``), the ``[fulfilment]`` section against the accounts it
-names (``fulfilment_problems``), and ``[aftersales]`` against the shops (``aftersales_problems``).
+names (``fulfilment_problems``), ``[aftersales]`` against the shops (``aftersales_problems``) and
+``[service_orders]`` against the shops (``service_orders_problems``).
 Kept out of ``hub.config`` because the fulfilment checks use the fulfilment services
 (``courier_rules.rule_problems``), which themselves need the config: no import cycle. Not for
 loading the file (``hub.config.load_config``).
@@ -16,9 +17,10 @@ from hub.services.fulfilment.courier_rules import rule_problems
 
 
 def config_problems(config: HubConfig, plugins: Any, environ: dict[str, str] | None = None) -> list[tuple[str, str]]:
-    """(field, problem) for the accounts, ``[fulfilment]`` and ``[aftersales]``, in that order."""
+    """(field, problem) for the accounts, ``[fulfilment]``, ``[aftersales]`` and ``[service_orders]``,
+    in that order."""
     return (validate_accounts(config, plugins, environ) + fulfilment_problems(config, plugins)
-            + aftersales_problems(config))
+            + aftersales_problems(config) + service_orders_problems(config))
 
 
 def aftersales_problems(config: HubConfig) -> list[tuple[str, str]]:
@@ -27,6 +29,15 @@ def aftersales_problems(config: HubConfig) -> list[tuple[str, str]]:
     return [(f"aftersales.return_addresses.{shop}",
              f"no [shops.{shop}]: this return address would never be used; configured shops: {sorted(config.shops)}")
             for shop in config.aftersales.return_addresses if shop not in config.shops]
+
+
+def service_orders_problems(config: HubConfig) -> list[tuple[str, str]]:
+    """``[[service_orders.rules]]`` naming what is not there: a shop not configured (a misspelt name
+    would leave the real shop's orders without their installation orders, silently)."""
+    return [(f"service_orders.rules.{i}.shops",
+             f"no [shops.{shop}]: this rule would never create a service order for it; configured shops: "
+             f"{sorted(config.shops)}")
+            for i, rule in enumerate(config.service_orders.rules) for shop in rule.shops if shop not in config.shops]
 
 
 def fulfilment_problems(config: HubConfig, plugins: Any) -> list[tuple[str, str]]:
