@@ -205,6 +205,13 @@ async def create_for_order(hub: Any, request: CreateRequest, *, actor: str, caus
     One transaction: the row (origin ``manual``, status ``new``, deadlines from now), a ``created``
     history row attributed to ``actor`` and the ``service_order_changed`` follow-up. Asking again
     for the same order line and type returns the existing order's id and changes nothing."""
+    service_order_id, _ = await create_or_find(hub, request, actor=actor, cause=cause)
+    return service_order_id
+
+
+async def create_or_find(hub: Any, request: CreateRequest, *, actor: str, cause: str) -> tuple[int, bool]:
+    """``create_for_order``, also saying whether the order was created (False: the line already had
+    a service order of this type, whose id is returned)."""
     kind, note = _checked(request)
     now = datetime.now(UTC)
     async with hub.database().transaction() as session:
@@ -221,7 +228,7 @@ async def create_for_order(hub: Any, request: CreateRequest, *, actor: str, caus
     if created:
         log.info("service_order.created", service_order_id=service_order_id, order_id=target.order_id,
                  order_line_id=target.line_id, type=kind.value, origin="manual", cause=cause)
-    return service_order_id
+    return service_order_id, bool(created)
 
 
 # --------------------------------------------------------------------------- by the rules
