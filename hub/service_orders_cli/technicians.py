@@ -181,7 +181,8 @@ def technicians_list(
 
         found = _run_async(hub, work)
         if not found:
-            _out().print("no technician yet: add one with `hub technicians add`", markup=False)
+            _out().print("no technician" if everyone else "no active technician (--all lists deactivated ones too)",
+                         markup=False)
             return
         table = Table(title="Technicians")
         for column in ("code", "name", "skills", "regions", "days", "hours", "open", "today", "capacity", "active"):
