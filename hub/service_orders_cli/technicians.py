@@ -206,8 +206,10 @@ def technician_show(ctx: typer.Context, code: str = typer.Argument(..., metavar=
         hub = _state(ctx).hub()
 
         async def work() -> Technician:
+            from zoneinfo import ZoneInfo
+
             async with hub.database().session() as session:
-                return await technicians.get(session, code)
+                return await technicians.get(session, code, zone=ZoneInfo(hub.config.console.time_zone))
 
         _print_one(_run_async(hub, work))
 
