@@ -60,6 +60,11 @@ class NotFoundError(HubError):
     """The thing asked for does not exist (at the partner or in the hub)."""
 
 
+class ConflictError(HubError):
+    """The change does not apply to the current state: not allowed in its status now, changed since
+    the page that asked for it was loaded, or a name already taken (HTTP 409)."""
+
+
 class PartnerError(HubError):
     """Base for errors a partner returned."""
 

@@ -25,7 +25,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub.errors import BadInputError, ConfigError, NotFoundError, ShopPausedError, SignatureError
+from hub.errors import BadInputError, ConfigError, ConflictError, NotFoundError, ShopPausedError, SignatureError
 
 log = structlog.get_logger(__name__)
 
@@ -118,6 +118,10 @@ async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     return error_response(404, "not_found", str(exc), request=request)
 
 
+async def _conflict(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(409, "conflict", str(exc), request=request)
+
+
 async def _shop_paused(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ShopPausedError)
     return error_response(503, "shop_paused", str(exc), request=request)
@@ -198,6 +202,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SignatureError, _signature_error)
     app.add_exception_handler(BadInputError, _bad_input)
     app.add_exception_handler(NotFoundError, _not_found)
+    app.add_exception_handler(ConflictError, _conflict)
     app.add_exception_handler(ShopPausedError, _shop_paused)
     app.add_exception_handler(ConfigError, _config_error)
     for broker_error in broker_errors():

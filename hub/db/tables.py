@@ -747,11 +747,14 @@ class ServiceOrderRow(Base):
         Index("ix_service_orders_status", "status", "id"),
         Index("ix_service_orders_technician", "technician_id", "status"),
         Index("ix_service_orders_due", "due_at"),
+        Index("ix_service_orders_order_ref", "platform", "shop", "order_external_id"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     platform: Mapped[str] = mapped_column(String(50))
     shop: Mapped[str] = mapped_column(String(100))
     external_id: Mapped[str] = mapped_column(String(200))
+    #: The sales order's id at the platform, as the work card names it (linked once that order is stored).
+    order_external_id: Mapped[str | None] = mapped_column(String(200))
     order_id: Mapped[int | None] = mapped_column(Id)
     order_line_id: Mapped[int | None] = mapped_column(Id)
     line_external_id: Mapped[str | None] = mapped_column(String(200))

@@ -14,7 +14,12 @@ from typing import Any
 import structlog
 
 from hub.context import current_hub
-from hub.pipeline import service_orders_polling, service_orders_sla, service_orders_writeback
+from hub.pipeline import (  # noqa: F401 (service_orders_assign registers service_order_reassign)
+    service_orders_assign,
+    service_orders_polling,
+    service_orders_sla,
+    service_orders_writeback,
+)
 from hub.queue.actors import hub_actor
 
 log = structlog.get_logger(__name__)

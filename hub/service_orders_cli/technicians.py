@@ -92,7 +92,7 @@ def _options(field: str | None) -> str | None:
 def _write(ctx: typer.Context, work: Any) -> Technician:
     """Run ``work(session)`` in a transaction; registry errors name the option, a taken code exits 2."""
     from hub.cli import EXIT_BAD_INPUT, CliFailure, _run_async, _state
-    from hub.services.service_orders.lifecycle import ConflictError
+    from hub.errors import ConflictError
 
     hub = _state(ctx).hub()
 

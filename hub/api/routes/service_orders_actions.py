@@ -26,9 +26,9 @@ from hub.api.deps import get_hub
 from hub.api.errors import ApiError, ErrorBody
 from hub.api.params import RowId
 from hub.db.tables import ServiceOrderRow, ServiceOrderWriteRow
-from hub.errors import BadInputError
+from hub.errors import BadInputError, ConflictError
 from hub.services.service_orders import lifecycle, writeback
-from hub.services.service_orders.lifecycle import ConflictError, StepRequest
+from hub.services.service_orders.lifecycle import StepRequest
 
 router = APIRouter(tags=["service-orders"])
 

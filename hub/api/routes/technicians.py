@@ -24,9 +24,8 @@ from hub.api.auth import Permission, Principal, require
 from hub.api.deps import get_hub
 from hub.api.errors import ApiError
 from hub.api.params import PathText, RowId
-from hub.errors import BadInputError, NotFoundError
+from hub.errors import BadInputError, ConflictError, NotFoundError
 from hub.services.service_orders import assignment, technicians
-from hub.services.service_orders.lifecycle import ConflictError
 
 router = APIRouter(tags=["technicians"])
 URL = "/api/v1/technicians"

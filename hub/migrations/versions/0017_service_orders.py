@@ -1,4 +1,4 @@
-"""Service orders a merchant can work: the ``service_orders`` columns for the order line, goods,
+"""Service orders a merchant can work: the ``service_orders`` columns for the order (its platform id) and line, goods,
 service code, region, expected date, appointment, technician, service-level deadlines and state,
 platform alerts, lifecycle times, rating and version; and four tables: ``technicians`` (the
 registry), ``service_order_events`` (history), ``service_order_writes`` (steps written back, one
@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("code", name=op.f("uq_technicians_code")),
     )
     with op.batch_alter_table("service_orders", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("order_external_id", sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column("order_line_id", ID, nullable=True))
         batch_op.add_column(sa.Column("line_external_id", sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column("merchant_sku", sa.String(length=200), nullable=True))
@@ -77,6 +78,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_service_orders_status", ["status", "id"], unique=False)
         batch_op.create_index("ix_service_orders_technician", ["technician_id", "status"], unique=False)
         batch_op.create_index("ix_service_orders_due", ["due_at"], unique=False)
+        batch_op.create_index("ix_service_orders_order_ref", ["platform", "shop", "order_external_id"], unique=False)
     op.execute("UPDATE service_orders SET status = 'new' WHERE status = 'open'")
     op.execute("UPDATE service_orders SET status = 'on_site' WHERE status = 'in_progress'")
 
@@ -155,6 +157,7 @@ def downgrade() -> None:
     op.execute("UPDATE service_orders SET status = 'in_progress' WHERE status = 'on_site'")
     op.execute("UPDATE service_orders SET status = 'cancelled' WHERE status = 'failed'")
     with op.batch_alter_table("service_orders", schema=None) as batch_op:
+        batch_op.drop_index("ix_service_orders_order_ref")
         batch_op.drop_index("ix_service_orders_due")
         batch_op.drop_index("ix_service_orders_technician")
         batch_op.drop_index("ix_service_orders_status")
@@ -162,6 +165,6 @@ def downgrade() -> None:
         for name in ("created_by", "version", "reason", "completion_note", "rating", "alert_level", "sla_state",
                      "due_milestone", "technician_id", *reversed(NEW_TIMES), "region_district", "region_city",
                      "region_province", "origin", "service_code", "quantity", "product_title", "merchant_sku",
-                     "line_external_id", "order_line_id"):
+                     "line_external_id", "order_line_id", "order_external_id"):
             batch_op.drop_column(name)
     op.drop_table("technicians")

@@ -126,6 +126,7 @@ def _row_values(section: ServiceOrdersSection, target: _Target, kind: ServiceOrd
         expected_at=expected_at, description=note, extra={"origin": origin}, created_at=now, updated_at=now)
     return {
         "platform": target.platform, "shop": target.shop, "external_id": external_id, "order_id": target.order_id,
+        "order_external_id": target.order_external_id,
         "order_line_id": target.line_id, "line_external_id": target.line_external_id,
         "merchant_sku": target.merchant_sku, "product_title": title, "quantity": target.quantity,
         "type": kind.value, "status": ServiceOrderStatus.NEW.value, "raw_status": "new", "origin": origin,

@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.service_orders import (
@@ -119,7 +119,8 @@ async def apply_service_order(session: AsyncSession, work: ServiceOrder, *, caus
     data = work.model_dump(mode="json")
     inserted = await session.execute(insert_ignore(ServiceOrderRow, _dialect(session)).values(
         platform=work.ref.platform, shop=work.ref.shop, external_id=work.ref.external_id, order_id=order_id,
-        order_line_id=line_id, type=kind.value, status=work.status.value, origin="channel", version=1,
+        order_external_id=work.order_ref.external_id[:200] if work.order_ref else None, order_line_id=line_id,
+        type=kind.value, status=work.status.value, origin="channel", version=1,
         channel_updated_at=at, data=data, created_at=created_at, updated_at=utcnow(),
         **report, **reached, **deadlines).returning(ServiceOrderRow.id))
     new_id = inserted.scalar_one_or_none()
@@ -259,25 +260,20 @@ async def _take_waiting_alerts(session: AsyncSession, service_order_id: int, wor
 async def link_orders(session: AsyncSession, created: list[tuple[str, str, str, int]]) -> int:
     """Link the service orders that arrived before their order to it and its line, now that the
     order is stored: ``created`` holds (platform, shop, order external id, order id) of the orders
-    just created; returns how many were linked. Set-based: one SELECT of the waiting cards whose
-    report names one of these orders (the order's external id read from the stored report), one
-    UPDATE of them (executemany; the line found by its external id in the same statement); none
-    for an empty list."""
+    just created; returns how many were linked. Set-based: one SELECT of the waiting cards naming one
+    of these orders (``ix_service_orders_order_ref``), one UPDATE of them (executemany; the line
+    found by its external id in the same statement); none for an empty list."""
     if not created:
         return 0
     order_of = {(p, s, e): oid for p, s, e, oid in created}
-    ref = ServiceOrderRow.data[("order_ref", "external_id")].as_string()
     found = (await session.execute(
-        select(ServiceOrderRow.id, ServiceOrderRow.data)
-        .where(ServiceOrderRow.order_id.is_(None), ServiceOrderRow.origin == "channel",
-               ref.in_(sorted({e for _, _, e in order_of})))
+        select(ServiceOrderRow.id, ServiceOrderRow.platform, ServiceOrderRow.shop, ServiceOrderRow.order_external_id)
+        .where(ServiceOrderRow.order_id.is_(None),
+               tuple_(ServiceOrderRow.platform, ServiceOrderRow.shop, ServiceOrderRow.order_external_id)
+               .in_(sorted(order_of)))
         .order_by(ServiceOrderRow.id))).all()
-    links = []
-    for service_order_id, data in found:
-        named = (data or {}).get("order_ref") or {}
-        order_id = order_of.get((str(named.get("platform")), str(named.get("shop")), str(named.get("external_id"))))
-        if order_id is not None:
-            links.append({"cid": int(service_order_id), "oid": order_id})
+    links = [{"cid": int(service_order_id), "oid": order_of[(platform, shop, str(external_id))]}
+             for service_order_id, platform, shop, external_id in found]
     if not links:
         return 0
     line = (select(OrderLineRow.id).where(OrderLineRow.order_id == bindparam("oid"),

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.service_orders import ServiceOrderAction, ServiceOrderStatus, service_actions, status_after
 from hub.db import outbox
 from hub.db.tables import ServiceOrderRow, ServiceOrderWriteRow, TechnicianRow, utcnow
-from hub.errors import BadInputError, HubError
+from hub.errors import BadInputError, ConflictError
 from hub.services.service_orders import records, sla, writeback
 from hub.services.service_orders.records import ServiceOrderRecord
 
@@ -40,10 +40,6 @@ NOTE_MAX = 1000
 REASON_MAX = 500
 _CLOSING = frozenset({ServiceOrderAction.COMPLETE, ServiceOrderAction.CANCEL, ServiceOrderAction.FAIL})
 
-
-class ConflictError(HubError):
-    """The step is not allowed in the order's status now, or the order changed since the page
-    that asked for it was loaded (HTTP 409)."""
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,7 @@ from contracts.service_orders import ServiceOrderStatus, ServiceOrderType, Techn
 from hub.db import audit, outbox
 from hub.db.tables import ServiceOrderRow, TechnicianRow, utcnow
 from hub.db.upsert import insert_ignore
-from hub.errors import BadInputError, NotFoundError
-from hub.services.service_orders.lifecycle import ConflictError
+from hub.errors import BadInputError, ConflictError, NotFoundError
 
 #: The statuses in which an order counts towards a technician's open load.
 OPEN_STATUSES = (ServiceOrderStatus.NEW.value, ServiceOrderStatus.ASSIGNED.value, ServiceOrderStatus.BOOKED.value,
