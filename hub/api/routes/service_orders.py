@@ -10,7 +10,7 @@ console and the CLI do. Taking steps is ``service_orders_actions``'s, creating o
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -182,6 +182,14 @@ def detail_out(found: queries.ServiceOrderDetail) -> ServiceOrderDetailOut:
 def _filters(type: ServiceOrderType | None, technician: str | None, region: str | None, shop: str | None,
              due_before: datetime | None, overdue: bool, q: str | None,
              status: list[ServiceOrderStatus] | None = None, limit: int = 50, offset: int = 0) -> queries.ServiceFilter:
+    """The query's filters; ``due_before`` outside what UTC can hold is a 422 naming it."""
+    if due_before is not None:
+        try:
+            due_before = due_before.astimezone(UTC)
+        except OverflowError:
+            where = "query.due_before"
+            raise ApiError(422, "invalid_request", [{"field": where, "message": "out of range", "type": "value_error"}],
+                           field=where) from None
     return queries.ServiceFilter(status=tuple(s.value for s in status or ()), type=type.value if type else None,
                                  technician=technician, region=region, shop=shop, due_before=due_before,
                                  overdue=overdue, q=q, limit=limit, offset=offset)

@@ -120,6 +120,11 @@ def check_filter(filters: ServiceFilter) -> None:
                             field="query.type")
     if filters.offset < 0:
         raise BadInputError("offset must not be negative", field="query.offset")
+    if filters.due_before is not None:
+        try:
+            filters.due_before.astimezone(UTC)
+        except OverflowError:  # year 1 east of UTC, year 9999 west of it: no stored time compares
+            raise BadInputError("due_before is out of range", field="query.due_before") from None
 
 
 def _now(now: datetime | None) -> datetime:
@@ -146,8 +151,8 @@ def _conditions(filters: ServiceFilter, now: datetime) -> list[Any]:
         where.append(row.due_at < filters.due_before)
     if filters.overdue:
         where.append(and_(row.status.not_in(_CLOSED), row.due_at <= now))
-    if filters.q:
-        text = filters.q.strip()
+    text = (filters.q or "").strip()
+    if text:
         where.append(or_(row.external_id.icontains(text, autoescape=True),
                          OrderRow.external_id.icontains(text, autoescape=True),
                          row.merchant_sku.icontains(text, autoescape=True)))
