@@ -175,7 +175,7 @@ def _print_detail(found: Any) -> None:
     for label, value in (
         ("region", " ".join(r.region.names())), ("technician", technician),
         ("appointment", _appointment(r.appointment_start, r.appointment_end) if r.appointment_start else None),
-        ("next deadline", f"{r.due_milestone or '-'} by {_when(r.due_at)} ({time_left(found.seconds_left)})"
+        ("next deadline", f"{r.due_milestone or 'due'} by {_when(r.due_at)} ({time_left(found.seconds_left)})"
          if r.due_at else None),
         ("service level", r.sla_state), ("rating", str(r.rating) if r.rating else None),
         ("note", r.completion_note), ("reason", r.reason),
@@ -188,7 +188,7 @@ def _print_detail(found: Any) -> None:
     for e in found.events:
         moved = f"{e['old_status'] or '-'} → {e['new_status']}" if e["new_status"] else "-"
         history.add_row(_when(e["at"]), e["kind"], moved, e["actor"] or "-", e["cause"])
-    out.print(history)
+    out.print(history if found.events else "  history: none recorded")
     for w in found.writes:
         error = f" ({w['error']})" if w["error"] else ""
         out.print(f"  write-back {w['id']}: {w['action']} {w['state']} by {w['actor'] or '-'}, "
