@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from contracts.service_orders import ServiceOrderType, Technician
+from contracts.service_orders import ServiceOrderType
 from hub.console.auth import CSRF_FIELD, ConsolePrincipal, checked_form, console_principal, require_right
 from hub.console.pages import render, translator, with_notice, write_session
 from hub.console.routes.service_orders_support import MANAGE, READ, ServiceWords
@@ -99,7 +99,7 @@ async def add_from_form(request: Request) -> Response:
     hub: Hub = request.app.state.hub
     code = form.get("code", "").strip()
     try:
-        technician = Technician(code=code, **await _fields(request, form))
+        technician = technicians.new_technician(code, await _fields(request, form))
         async with hub.database().transaction() as db:
             await technicians.create(db, technician, actor=principal.actor)
     except ValidationError as exc:
@@ -124,7 +124,6 @@ async def edit_from_form(request: Request, code: str) -> Response:
     hub: Hub = request.app.state.hub
     try:
         changes = await _fields(request, form)
-        Technician(code=code, **changes)  # the contract's own checks (lengths, capacity), before the service's
         async with hub.database().transaction() as db:
             await technicians.update(db, code, changes, actor=principal.actor)
     except ValidationError as exc:
