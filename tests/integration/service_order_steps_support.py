@@ -48,7 +48,7 @@ class World:
         async with self.hub.database().transaction() as session:
             order_id = await store_service_order(session, shop=shop, platform=platform,
                                                  external_id=card.ref.external_id, status=status, origin=origin,
-                                                 **columns)
+                                                 created_at=card.created_at, **columns)
         return order_id, card.ref.external_id
 
     async def technician(self, code: str, **fields: Any) -> int:

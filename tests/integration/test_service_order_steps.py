@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from hub.testing.api import api_client, bearer, new_key
 from tests.integration.service_order_steps_support import events, order_row, world
 
+STEP_KINDS = ("step", "written_back", "recorded_only", "write_failed")
 START, END = datetime(2026, 12, 8, 9, 0, tzinfo=UTC), datetime(2026, 12, 8, 11, 0, tzinfo=UTC)
 
 
@@ -19,16 +20,19 @@ async def test_the_whole_lifecycle_is_written_back_once_per_step(database_url: s
         order_id, card = await w.order()
         key = bearer(await new_key(w.hub, "service"))
         base = f"/api/v1/service-orders/{order_id}"
-        steps = [("assign", {"technician": "T01", "version": 1}, "assigned"),
-                 ("book", {"start": START.isoformat(), "end": END.isoformat(), "version": 2}, "booked"),
-                 ("check-in", {"version": 3}, "on_site"),
-                 ("complete", {"note": "installed", "rating": 5, "version": 4}, "completed")]
+        steps: list[tuple[str, dict[str, object], str]] = [
+            ("assign", {"technician": "T01"}, "assigned"),
+            ("book", {"start": START.isoformat(), "end": END.isoformat()}, "booked"),
+            ("check-in", {}, "on_site"),
+            ("complete", {"note": "installed", "rating": 5}, "completed")]
+        version = 1
         async with api_client(w.hub) as client:
             for path, body, status in steps:
-                answer = await client.post(f"{base}/{path}", json=body, headers=key)
+                answer = await client.post(f"{base}/{path}", json={**body, "version": version}, headers=key)
                 assert answer.status_code == 200, answer.text
                 assert answer.json()["status"] == status and answer.json()["write_state"] == "done"
-                assert answer.json()["version"] == body["version"] + 1
+                assert answer.json()["version"] > version
+                version = answer.json()["version"]
             listed = await client.get(f"{base}/writes", headers=key)
             assert listed.status_code == 200
             assert [(x["action"], x["state"]) for x in listed.json()] == \
@@ -55,7 +59,7 @@ async def test_stale_not_allowed_and_bad_values_are_refused_and_change_nothing(d
         base = f"/api/v1/service-orders/{order_id}"
         async with api_client(w.hub) as client:
             first = await client.post(f"{base}/assign", json={"technician": "T01", "version": 1}, headers=key)
-            assert first.status_code == 200 and first.json()["version"] == 2
+            assert first.status_code == 200 and first.json()["version"] > 1
             stale = await client.post(f"{base}/cancel", json={"reason": "dup", "version": 1}, headers=key)
             assert stale.status_code == 409 and "changed since you loaded it" in stale.json()["detail"]
             not_now = await client.post(f"{base}/check-in", headers=key)
@@ -79,6 +83,6 @@ async def test_stale_not_allowed_and_bad_values_are_refused_and_change_nothing(d
             viewer = bearer(await new_key(w.hub, "viewer"))
             assert (await client.post(f"{base}/cancel", json={"reason": "x"}, headers=viewer)).status_code == 403
         row = await order_row(w.hub, order_id)
-        assert (row.status, row.version, row.appointment_start) == ("assigned", 2, None)
-        assert [e.kind for e in await events(w.hub, order_id)] == ["step", "written_back"]
+        assert (row.status, row.version, row.appointment_start) == ("assigned", first.json()["version"], None)
+        assert [e.kind for e in await events(w.hub, order_id) if e.kind in STEP_KINDS] == ["step", "written_back"]
         assert w.platform().taken == [(w.platform().taken[0][0], "assign")]
