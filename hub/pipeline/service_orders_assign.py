@@ -15,12 +15,15 @@ REASSIGN_ACTOR = "service_order_reassign"
 
 
 @hub_actor(queue="default", max_retries=5, name=REASSIGN_ACTOR)
-async def service_order_reassign(service_order_id: int) -> None:
+async def service_order_reassign(service_order_id: int, outbox_id: int | None = None) -> None:
     """Assign the order to the best active technician (attributed to ``hub:auto``, reason
     ``automatic``), unless ``[service_orders] auto_assign`` is off: then it stays with the
-    deactivated technician, whose open orders a person reassigns."""
+    deactivated technician, whose open orders a person reassigns. Then marks the outbox row done
+    (``outbox_id``: sent only if ``service_order_reassign`` is one of ``outbox.ACKED_ACTORS``)."""
+    from hub.services import sweepers
     from hub.services.service_orders import assignment
 
     hub = current_hub()
     if hub.config.service_orders.auto_assign:
         await assignment.auto_assign(hub, service_order_id, cause="reassign", replace=True)
+    await sweepers.acknowledge(hub, outbox_id)

@@ -181,7 +181,8 @@ def technicians_list(
 
         found = _run_async(hub, work)
         if not found:
-            _out().print("no technician yet: add one with `hub technicians add`", markup=False)
+            _out().print("no technician" if everyone else "no active technician (--all lists deactivated ones too)",
+                         markup=False)
             return
         table = Table(title="Technicians")
         for column in ("code", "name", "skills", "regions", "days", "hours", "open", "today", "capacity", "active"):
@@ -205,8 +206,10 @@ def technician_show(ctx: typer.Context, code: str = typer.Argument(..., metavar=
         hub = _state(ctx).hub()
 
         async def work() -> Technician:
+            from zoneinfo import ZoneInfo
+
             async with hub.database().session() as session:
-                return await technicians.get(session, code)
+                return await technicians.get(session, code, zone=ZoneInfo(hub.config.console.time_zone))
 
         _print_one(_run_async(hub, work))
 

@@ -33,9 +33,10 @@ URL = "/api/v1/technicians"
 HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
 Weekday = Annotated[int, Field(ge=1, le=7)]
 
-_EXAMPLE = {"code": "T07", "name": "王师傅", "mobile": "13800000000", "skills": ["installation", "repair"],
-            "regions": ["杭州市", "西湖区"], "work_days": [1, 2, 3, 4, 5, 6], "work_start": "09:00",
-            "work_end": "18:00", "daily_capacity": 4}
+_EXAMPLE: dict[str, Any] = {
+    "code": "T07", "name": "王师傅", "mobile": "13800000000", "skills": ["installation", "repair"],
+    "regions": ["杭州市", "西湖区"], "work_days": [1, 2, 3, 4, 5, 6], "work_start": "09:00", "work_end": "18:00",
+    "daily_capacity": 4}
 
 
 class TechnicianOut(BaseModel):
