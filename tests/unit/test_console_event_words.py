@@ -1,7 +1,8 @@
 """Every kind of history entry the services write has words in the console's catalogues, in both
-languages: an order's history (``code.event.<kind>``) and a case's (``aftersales.event.<kind>``)
-never show a raw code to staff. The kinds are read from the services' source, so a new kind
-without words fails here rather than on a merchant's screen."""
+languages: an order's history (``code.event.<kind>``), a case's (``aftersales.event.<kind>``) and a
+service order's (``service_orders.event.<kind>``) never show a raw code to staff. The kinds are
+read from the services' source, so a new kind without words fails here rather than on a merchant's
+screen."""
 
 from __future__ import annotations
 
@@ -42,6 +43,19 @@ def test_every_history_kind_has_words_in_both_languages() -> None:
     missing = []
     for kind, files in sorted(_kinds().items()):
         for language, catalogue in CATALOGUES.items():
-            if f"code.event.{kind}" not in catalogue and f"aftersales.event.{kind}" not in catalogue:
+            if not any(f"{prefix}.event.{kind}" in catalogue for prefix in ("code", "aftersales", "service_orders")):
                 missing.append(f"{kind} ({language}; written in {', '.join(sorted(files))})")
     assert not missing, "history kinds without console words: " + "; ".join(missing)
+
+
+#: The kinds a service order's history holds (``ServiceOrderEventRow.kind``), whichever part writes them.
+SERVICE_ORDER_KINDS = {"reported", "created", "step", "assigned", "unassigned", "written_back", "recorded_only",
+                       "write_failed", "sla", "alert"}
+
+
+def test_every_service_order_history_kind_has_its_own_words_in_both_languages() -> None:
+    written = {kind for kind, files in _kinds().items()
+               if any((SERVICES / "service_orders" / name).exists() for name in files)}
+    missing = [f"{kind} ({language})" for kind in sorted(SERVICE_ORDER_KINDS | written)
+               for language, catalogue in CATALOGUES.items() if f"service_orders.event.{kind}" not in catalogue]
+    assert not missing, "service-order history kinds without console words: " + "; ".join(missing)
