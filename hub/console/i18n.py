@@ -1195,12 +1195,9 @@ ZH: dict[str, str] = {
 }
 
 def _add_screen_words() -> None:
-    from hub.console.words import catalogues, service_orders
+    from hub.console.words import catalogues
 
     en, zh = catalogues()
-    # The service-order screens' words (``service_orders.*``), kept in their own module too.
-    en.update(service_orders.EN)
-    zh.update(service_orders.ZH)
     clash = (set(en) | set(zh)) & (set(EN) | set(ZH))
     if clash:
         raise RuntimeError(f"console words defined twice: {sorted(clash)}")

@@ -142,11 +142,12 @@ class TmallSandbox(TaobaoSandbox):
                         merchant_sku: str | None = None, title: str | None = None,
                         service_code: str = "TMALL_INSTALL", province: str = "浙江省", city: str = "杭州市",
                         district: str = "西湖区", expect_date: datetime | None = None,
-                        created_at: datetime | None = None) -> str:
+                        created_at: datetime | None = None, notify: bool = True) -> str:
         """A work card for the goods of trade ``order_external_id`` (its first line, or
         ``line_external_id``), in the shop holding that trade; returns the card's id and queues
         TaskUpdate CREATE (and WorkcardStatusUpdate create). ``service_code`` ``TMALL_INSTALL`` is
-        a sandbox code, not Tmall's; ``created_at`` backdates ``gmt_create`` (for window tests)."""
+        a sandbox code, not Tmall's; ``created_at`` backdates ``gmt_create`` (for window tests);
+        ``notify=False`` sends no message (one the message channel lost: only a poll finds the card)."""
         with self.lock:
             shop, trade = self._trade_anywhere(order_external_id)
             lines = trade["orders"]["order"]
@@ -156,7 +157,7 @@ class TmallSandbox(TaobaoSandbox):
                 raise KeyError(f"trade {order_external_id} has no line {line_external_id}")
             return self.workcards.open(shop, trade, line, merchant_sku=merchant_sku, title=title,
                                        service_code=service_code, region=(province, city, district),
-                                       expect_date=expect_date, created_at=created_at)
+                                       expect_date=expect_date, created_at=created_at, notify=notify)
 
     def raise_service_alert(self, workcard_id: str, *, level: int = 2, content: str = "师傅未在6小时内上报") -> str:
         """Tmall's SLA monitor flags the card: a ServiceMonitorMessage (biz_type 1); returns the alert id."""

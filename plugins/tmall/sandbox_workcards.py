@@ -73,7 +73,7 @@ class SandboxWorkcards:
 
     def open(self, shop: str, trade: dict[str, Any], line: dict[str, Any], *, merchant_sku: str | None,
              title: str | None, service_code: str, region: tuple[str, str, str], expect_date: datetime | None,
-             created_at: datetime | None) -> str:
+             created_at: datetime | None, notify: bool = True) -> str:
         card_id = str(next(self._ids))
         stamp = _fmt(created_at.astimezone(GMT8)) if created_at else self.now_text()
         province, city, district = region
@@ -100,7 +100,8 @@ class SandboxWorkcards:
             "service_trade_order": {"order_id": line["oid"], "parent_order_id": trade["tid"],
                                     "auction_title": "【天猫服务】上门安装", "buy_amount": count},
         }
-        self._publish(shop, self.cards[shop][card_id], "create", stamp)
+        if notify:
+            self._publish(shop, self.cards[shop][card_id], "create", stamp)
         return card_id
 
     def find(self, card_id: str) -> tuple[str, dict[str, Any]]:

@@ -1,11 +1,12 @@
-"""The console's words for each fulfilment and after-sales screen, one module per screen, merged into the
+"""The console's words for each fulfilment, after-sales and service-order screen, one module per screen, merged into the
 catalogues of ``hub.console.i18n`` (each module defines ``EN`` and ``ZH`` with the same keys)."""
 
 from __future__ import annotations
 
 import importlib
 
-MODULES = ("nav", "review", "delivery", "warehouse", "waybills", "tracking", "merging", "aftersales", "defective")
+MODULES = ("nav", "review", "delivery", "warehouse", "waybills", "tracking", "merging", "aftersales", "defective",
+           "service_orders")
 
 
 def catalogues() -> tuple[dict[str, str], dict[str, str]]:

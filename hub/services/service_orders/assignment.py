@@ -26,6 +26,7 @@ from contracts.service_orders import (
     Technician,
 )
 from hub.db.tables import ServiceOrderEventRow, TechnicianRow
+from hub.errors import ConflictError
 from hub.services.service_orders import lifecycle, records, technicians
 
 log = structlog.get_logger(__name__)
@@ -116,7 +117,7 @@ async def try_assign(hub: Any, service_order_id: int, *, cause: str = "auto",
                                     reason="automatic" if replacing else None, expected_version=record.version)
     try:
         await lifecycle.take_step(hub, service_order_id, request, actor=AUTO_ACTOR, cause=cause)
-    except lifecycle.ConflictError as exc:  # a person (or another worker) assigned it meanwhile: theirs stands
+    except ConflictError as exc:  # a person (or another worker) assigned it meanwhile: theirs stands
         log.info("service_order.auto_assign_skipped", service_order_id=service_order_id, reason=str(exc))
         return AutoAssignment(service_order_id, None, f"it changed meanwhile: {exc}")
     log.info("service_order.auto_assigned", service_order_id=service_order_id, technician=code, cause=cause,

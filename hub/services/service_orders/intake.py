@@ -57,6 +57,10 @@ REACHED_AT: dict[ServiceOrderStatus, str] = {
 _REFRESHED = ("raw_status", "line_external_id", "merchant_sku", "product_title", "quantity", "service_code",
               "region_province", "region_city", "region_district", "expected_at", "appointment_start",
               "appointment_end", "assignee", "sla_deadline", "rating", "completion_note", "reason")
+#: The reported changes that make a page a person loaded out of date (``version`` goes up, and a
+#: step taken on the old page is refused): a status move, or a new appointment or expected date.
+#: The platform's echo of the hub's own step (its worker's name, its status code) is not one.
+_VERSIONED = frozenset({"appointment_start", "appointment_end", "expected_at"})
 #: How much of a platform's alert text the history keeps.
 ALERT_CONTENT_CHARS = 200
 _ORDERS: Table = ServiceOrderRow.__table__  # type: ignore[assignment]
@@ -151,7 +155,7 @@ async def apply_service_order(session: AsyncSession, work: ServiceOrder, *, caus
         if link:  # the order arrived meanwhile
             await session.execute(update(ServiceOrderRow).where(ServiceOrderRow.id == row.id).values(**link))
         return row.id, False
-    changed = [name for name in _REFRESHED if name in report and report[name] != getattr(row, name)]
+    changed = [name for name in _REFRESHED if name in report and not _same(report[name], getattr(row, name))]
     if not moves and not changed:
         # The same observation again with a later stamp: keep the stamp, no history, no new version.
         await session.execute(update(ServiceOrderRow).where(ServiceOrderRow.id == row.id).values(
@@ -173,7 +177,8 @@ async def apply_service_order(session: AsyncSession, work: ServiceOrder, *, caus
         .values(**report, **reached, **deadlines, **link, status=status.value, data=data,
                 # a forward move reported with an older stamp must not let the stamp go back
                 channel_updated_at=max(at, row.channel_updated_at),
-                version=row.version + 1, updated_at=utcnow()))
+                version=row.version + (1 if moves or _VERSIONED.intersection(changed) else 0),
+                updated_at=utcnow()))
     detail: dict[str, Any] = {"raw_status": work.raw_status}
     if changed:
         detail["changed"] = changed
@@ -186,6 +191,14 @@ async def apply_service_order(session: AsyncSession, work: ServiceOrder, *, caus
     if moves:
         outbox.add(session, CHANGED_ACTOR, row.id, status.value, cause)
     return row.id, True
+
+
+def _same(reported: Any, stored: Any) -> bool:
+    """Whether a reported value is what the hub has: times to the second (TOP reports whole seconds,
+    so the echo of an appointment the hub booked is not a change)."""
+    if isinstance(reported, datetime) and isinstance(stored, datetime):
+        return abs((reported - stored).total_seconds()) < 1
+    return bool(reported == stored)
 
 
 def _iso(value: datetime | None) -> str | None:
