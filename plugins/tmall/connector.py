@@ -4,11 +4,14 @@ Differences from Taobao: stock goes through ``tmall.item.quantity.update`` (with
 ``options.outer_biz_key``, which makes a change safe to resend); exchanges come from
 ``tmall.exchange.receive.get`` (polled) and ``tmall.exchange.get`` (one case) as after-sales of
 type EXCHANGE, and the merchant's decisions on them go back with ``tmall.exchange.*``
-(``exchange_decisions``; refund decisions are Taobao's); service work cards (服务工单)
-come from ``tmall.servicecenter.tasks.search`` (windows of at most 15 minutes) and the
-``tmall_fuwu_WorkcardStatusUpdate`` TMC topic. The
-servicecenter APIs are documented for service providers [U: whether a merchant's app may call
-them]. Trades and refunds are Taobao's (same mapping, ``platform="tmall"``).
+(``exchange_decisions``; refund decisions are Taobao's). Service work cards (服务工单) are read
+with ``tmall.servicecenter.workcard.querybyseller`` (the merchant-side read): by creation-time
+windows of at most 15 minutes, and by id. That API filters by creation time only [C: OT], so a
+change to an older card comes by TMC (``tmall_servicecenter_TaskUpdate``,
+``tmall_fuwu_WorkcardStatusUpdate``: triggers the hub completes with ``get_service_order``; the hub
+also re-reads open cards by id). Steps go back with the ``workcard.*`` write APIs
+(``workcard_writes``), which are documented for service providers [U: whether a seller's session
+may call them]. Trades and refunds are Taobao's (same mapping, ``platform="tmall"``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
+import structlog
 from pydantic import BaseModel, Field
 
 from contracts import (
@@ -28,21 +32,33 @@ from contracts import (
     ChannelStock,
     ChannelStockChange,
     InboundMessage,
+    MessageKind,
     RefuseReason,
     ServiceOrder,
+    ServiceOrderAction,
     ServiceOrderStatus,
+    ServiceOrderStep,
+    ServiceStepResult,
     StockPushResult,
     canonical_courier_map,
 )
-from hub.plugin_api import BadInputError, PermanentError
+from hub.plugin_api import BadInputError, NotFoundError, PermanentError
 from plugins.taobao.client import unwrap_list
 from plugins.taobao.connector import TaobaoChannel, TaobaoSettings
 from plugins.taobao.mapping import StockCall, format_top_time
 from plugins.taobao.push import TAOBAO_TOPICS
 from plugins.taobao.refund_writes import refund_actions
-from plugins.tmall import mapping
+from plugins.tmall import mapping, workcard_mapping
 from plugins.tmall.exchange_decisions import EXCHANGE_ACTIONS, ExchangeDesk
-from plugins.tmall.push import EXCHANGE_TOPICS, TMALL_RULES, WORKCARD_TOPIC
+from plugins.tmall.push import (
+    EXCHANGE_TOPICS,
+    SERVICE_MONITOR_TOPIC,
+    TASK_UPDATE_PERSONAL,
+    TASK_UPDATE_TOPIC,
+    TMALL_RULES,
+    WORKCARD_TOPICS,
+)
+from plugins.tmall.workcard_writes import WORKCARD_WRITES, WorkcardDesk
 
 #: ``tmall.exchange.receive.get`` fields: the documented list plus ``time_out`` (in its answer,
 #: not in the ``fields`` list) and ``desc``/``refund_phase`` [U: whether the list returns them;
@@ -50,16 +66,27 @@ from plugins.tmall.push import EXCHANGE_TOPICS, TMALL_RULES, WORKCARD_TOPIC
 EXCHANGE_FIELDS = ("dispute_id,bizorder_id,num,buyer_nick,status,created,modified,reason,title,buyer_logistic_no,"
                    "seller_logistic_no,bought_sku,exchange_sku,buyer_logistic_name,seller_logistic_name,"
                    "time_out,desc,refund_phase,good_status,price,alipay_no")
+#: querybyseller's creation-time window: ``gmt_create_start``/``_end`` at most 15 minutes apart [C: OT].
 SERVICE_WINDOW = timedelta(minutes=15)
+log = structlog.get_logger(__name__)
+#: Work cards per querybyseller page [U: the doc states no maximum].
+WORKCARD_PAGE_SIZE = 50
+QUERY = "tmall.servicecenter.workcard.querybyseller"
 
 
 class TmallSettings(TaobaoSettings):
     """Taobao's settings plus the Tmall-only ones."""
 
-    service_task_statuses: dict[str, ServiceOrderStatus] = Field(
+    workcard_statuses: dict[str, ServiceOrderStatus] = Field(
         default_factory=dict,
-        description="tmall.servicecenter.tasks.search task_status code → canonical status. The codes are "
-                    "undocumented [U]; set them from what your shop sees.")
+        description="Work card status_code (querybyseller) → canonical status, for codes the merchant knows. "
+                    "Tmall does not publish the codes [U]; a card whose code is not here gets its status from "
+                    "its times (cancelled, 核销, signed in, reserved, worker assigned, else new).")
+    workcard_writes: bool = Field(
+        default=True,
+        description="Write service-order steps back with tmall.servicecenter.workcard.* (service-provider APIs "
+                    "[U: whether a seller's session may call them]). False: every step is recorded in the hub "
+                    "only (written_back false, with a note).")
     courier_names: dict[str, str] = Field(
         default_factory=dict,
         description="Hub courier code (any case) → the company name tmall.exchange.consigngoods takes for a "
@@ -72,9 +99,13 @@ class TmallChannel(TaobaoChannel):
     platform: ClassVar[str] = "tmall"
     Settings: ClassVar[type[BaseModel]] = TmallSettings
     capabilities: ClassVar[frozenset[Capability]] = TaobaoChannel.capabilities | {
-        Capability.SERVICE_ORDERS, Capability.DECIDE_AFTERSALES}
+        Capability.SERVICE_ORDERS, Capability.WRITE_SERVICE_ORDERS, Capability.DECIDE_AFTERSALES}
     topic_rules = TMALL_RULES
-    tmc_topics: ClassVar[tuple[str, ...]] = (*TAOBAO_TOPICS, *EXCHANGE_TOPICS, WORKCARD_TOPIC)
+    tmc_topics: ClassVar[tuple[str, ...]] = (*TAOBAO_TOPICS, *EXCHANGE_TOPICS, *WORKCARD_TOPICS)
+    #: querybyseller's longest creation-time window (the hub splits its polls by it).
+    max_service_window_s: ClassVar[int] = 900
+    #: The work-card steps with a Tmall call (FAIL has none this connector can fill, see workcard_writes).
+    service_order_writes: ClassVar[frozenset[ServiceOrderAction]] = WORKCARD_WRITES
     #: The exchange decisions (``tmall.exchange.*``) and whatever the Taobao connector writes back
     #: for refunds.
     aftersale_actions: ClassVar[frozenset[AfterSaleAction]] = EXCHANGE_ACTIONS | refund_actions("tmall")
@@ -84,6 +115,8 @@ class TmallChannel(TaobaoChannel):
         settings: TmallSettings = self.settings  # type: ignore[assignment]
         names = {**mapping.COURIER_NAMES, **canonical_courier_map(settings.courier_names)}
         self.exchanges = ExchangeDesk(self.client, self.shop, self.platform, names)
+        self.workcard_statuses = dict(settings.workcard_statuses)
+        self.workcards = WorkcardDesk(self.client, self.shop, self.get_service_order, enabled=settings.workcard_writes)
 
     #: ``options.outer_biz_key`` deduplicates increments (§3), so a lost answer is resent with it.
     stock_adjust_idempotent: ClassVar[bool] = True
@@ -113,9 +146,19 @@ class TmallChannel(TaobaoChannel):
 
     def _inbound(self, message: Any) -> InboundMessage:
         inbound = super()._inbound(message)
-        if message.topic == WORKCARD_TOPIC:
-            card = mapping.service_order_from_workcard_message(message.content, self.shop, self.platform)
-            inbound = inbound.model_copy(update={"service_order": card})
+        if message.topic == TASK_UPDATE_TOPIC:
+            # The buyer's name, phone and address ride along: not kept in the stored payload.
+            payload = {k: v for k, v in inbound.payload.items() if k not in TASK_UPDATE_PERSONAL}
+            inbound = inbound.model_copy(update={"payload": payload})
+        if inbound.kind is MessageKind.SERVICE_ALERT and message.topic == SERVICE_MONITOR_TOPIC:
+            try:
+                alert = workcard_mapping.service_alert_from_message(message.content, self.shop, self.platform,
+                                                                    inbound.occurred_at)
+            except BadInputError as exc:
+                log.warning("tmc.unparsable", shop=self.shop, message_id=message.id, topic=message.topic,
+                            reason=str(exc))
+                return inbound.model_copy(update={"kind": MessageKind.OTHER})
+            inbound = inbound.model_copy(update={"service_alert": alert})
         return inbound
 
     # -- after-sales: refunds (Taobao) + exchanges (Tmall) -------------------------------------
@@ -174,26 +217,55 @@ class TmallChannel(TaobaoChannel):
         reasons: list[RefuseReason] = await taobao(case)
         return reasons
 
-    # -- service work cards --------------------------------------------------------------------
+    # -- service work cards ----------------------------------------------------------------------
+
+    async def _query_workcards(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every card querybyseller answers for ``params``, page by page (``current_page``/``page_size``)."""
+        found: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            body = await self.client.call(QUERY, {**params, "current_page": page, "page_size": WORKCARD_PAGE_SIZE})
+            result: dict[str, Any] = body["result"] if isinstance(body.get("result"), dict) else {}
+            if result.get("success") is False:
+                raise PermanentError(f"shop '{self.shop}': {QUERY} refused: {result.get('msg_info') or '?'} "
+                                     f"({result.get('msg_code') or 'no code'})", code=str(result.get("msg_code") or ""),
+                                     partner_message=str(result.get("msg_info") or ""))
+            data: dict[str, Any] = result["result_data"] if isinstance(result.get("result_data"), dict) else {}
+            rows = [dict(x) for x in unwrap_list(data.get("data_list"))]
+            found += rows
+            total = int(data.get("total_count") or 0)
+            if not rows or page * WORKCARD_PAGE_SIZE >= total:
+                return found
+            page += 1
+
+    def _service_order(self, card: dict[str, Any]) -> ServiceOrder:
+        return workcard_mapping.service_order_from_workcard(card, self.shop, self.workcard_statuses, self.platform)
 
     async def fetch_service_orders(self, start: datetime, end: datetime) -> list[ServiceOrder]:
-        """Work cards changed in the window, asked in slices of at most 15 minutes (the API's
-        limit); ``start``/``end`` are sent as epoch milliseconds [U: typed Number in the doc]."""
-        settings: TmallSettings = self.settings  # type: ignore[assignment]
+        """Work cards CREATED in the window (querybyseller filters by ``gmt_create`` only [C: OT]),
+        asked in slices of at most 15 minutes. Changes to older cards come by TMC, and the hub
+        re-reads open cards by id (``get_service_order``)."""
         found: dict[str, ServiceOrder] = {}
         cursor = start
         while cursor < end:
             stop = min(end, cursor + SERVICE_WINDOW)
-            body = await self.client.call("tmall.servicecenter.tasks.search", {
-                "start": int(cursor.timestamp() * 1000), "end": int(stop.timestamp() * 1000)})
-            packet = body.get("service_task_packet") or {}
-            for task in unwrap_list(packet.get("service_list")):
-                order = mapping.service_order_from_task(task, self.shop, settings.service_task_statuses,
-                                                        self.platform)
+            for card in await self._query_workcards({"gmt_create_start": format_top_time(cursor),
+                                                     "gmt_create_end": format_top_time(stop)}):
+                order = self._service_order(card)
                 found[order.ref.external_id] = order
             cursor = stop
         return list(found.values())
 
     async def get_service_order(self, external_id: str) -> ServiceOrder:
-        raise PermanentError("TOP offers no work-card lookup by id to merchants that this plugin knows of; "
-                             "service orders arrive with their TMC message or from fetch_service_orders")
+        """One card by id (querybyseller ``id``); ``NotFoundError`` when it answers none."""
+        if not external_id.isdigit():
+            raise NotFoundError(f"shop '{self.shop}': {external_id!r} is not a Tmall work card id")
+        cards = await self._query_workcards({"id": external_id})
+        for card in cards:
+            if str(card.get("id")) == external_id:
+                return self._service_order(card)
+        raise NotFoundError(f"shop '{self.shop}': Tmall knows no work card {external_id}")
+
+    async def write_service_order(self, order: ServiceOrder, step: ServiceOrderStep) -> ServiceStepResult:
+        """One step written back with ``tmall.servicecenter.workcard.*`` (``workcard_writes``)."""
+        return await self.workcards.write(order, step)

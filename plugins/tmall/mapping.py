@@ -1,8 +1,9 @@
-"""Pure translation of Tmall-only objects: exchanges, service work cards and Tmall stock params.
+"""Pure translation of Tmall-only objects: exchanges and Tmall stock params (work cards:
+``workcard_mapping``).
 
 Trades and refunds use ``plugins.taobao.mapping`` (same TOP objects, ``seller_type`` B). Facts:
 ``docs/platforms/taobao-tmall.md`` §3 (``tmall.item.quantity.update``) and §5
-(``tmall.exchange.receive.get``, ``tmall.servicecenter.tasks.search``, the workcard TMC topic);
+(``tmall.exchange.receive.get``);
 exchange details, refuse reasons and the replacement's courier name after the TOP API docs of
 ``tmall.exchange.get``, ``tmall.exchange.refusereason.get`` and ``tmall.exchange.consigngoods``.
 No I/O.
@@ -25,9 +26,6 @@ from contracts import (
     ChannelStock,
     ChannelStockChange,
     RefuseReason,
-    ServiceOrder,
-    ServiceOrderStatus,
-    ServiceOrderType,
     canonical_courier_code,
 )
 from hub.plugin_api import BadInputError
@@ -75,16 +73,6 @@ COURIER_NAMES: dict[str, str] = {
     "post": "邮政平邮", "zjs": "宅急送", "htky": "汇通", "ttkdex": "天天", "dbl": "德邦物流", "uc": "优速",
     "postb": "邮政快递包裹", "jd": "京东",
 }
-
-#: TMC ``tmall_fuwu_WorkcardStatusUpdate`` ``action`` (§5). ``consign`` is read as work under
-#: way [U: its exact meaning is not documented].
-WORKCARD_ACTION: dict[str, ServiceOrderStatus] = {
-    "create": ServiceOrderStatus.NEW,
-    "consign": ServiceOrderStatus.ON_SITE,
-    "complete": ServiceOrderStatus.COMPLETED,
-    "cancel": ServiceOrderStatus.CANCELLED,
-}
-
 
 def _text(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
@@ -171,59 +159,6 @@ def courier_name(courier_code: str, names: Mapping[str, str]) -> str:
     except (KeyError, ValueError):
         raise BadInputError(f"no Tmall courier company name for courier {courier_code!r}; add it to the "
                             "shop's courier_names setting", field="courier_code") from None
-
-
-def service_type(name: str | None) -> ServiceOrderType:
-    """From the service name: ``task_type`` codes are undocumented [U], names say 安装/维修."""
-    text = name or ""
-    if "安装" in text:
-        return ServiceOrderType.INSTALLATION
-    if "维修" in text:
-        return ServiceOrderType.REPAIR
-    return ServiceOrderType.OTHER
-
-
-def service_order_from_task(task: Mapping[str, Any], shop: str, statuses: Mapping[str, ServiceOrderStatus],
-                            platform: str = "tmall") -> ServiceOrder:
-    """A ``ServiceTaskDO`` → ``ServiceOrder``. ``task_status`` codes are undocumented [U]: the
-    shop's ``service_task_statuses`` setting maps them; an unmapped code raises naming it."""
-    task_id = _text(task.get("id"))
-    if task_id is None:
-        raise BadInputError("Tmall service task without id", field="id")
-    code = str(task.get("task_status"))
-    if code not in statuses:
-        raise BadInputError(f"Tmall service task {task_id} has task_status {code!r}, which the shop's "
-                            "service_task_statuses setting does not map", field="task_status")
-    created = parse_top_time(task.get("gmt_create"))
-    if created is None:
-        raise BadInputError(f"Tmall service task {task_id} has no gmt_create", field="gmt_create")
-    order_id = _text(task.get("parent_biz_order_id")) or _text(task.get("biz_order_id"))
-    return ServiceOrder(
-        ref=ChannelRef(platform=platform, shop=shop, external_id=task_id),
-        order_ref=ChannelRef(platform=platform, shop=shop, external_id=order_id) if order_id else None,
-        type=service_type(_text(task.get("service_name")) or _text(task.get("name"))),
-        status=statuses[code],
-        raw_status=code,
-        assignee=_text(task.get("tp_name")),
-        sla_deadline=parse_top_time(task.get("expect_date")),
-        description=_text(task.get("task_memo")) or _text(task.get("service_name")),
-        created_at=created,
-        updated_at=parse_top_time(task.get("gmt_modify")) or created,
-    )
-
-
-def service_order_from_workcard_message(content: Mapping[str, Any], shop: str,
-                                        platform: str = "tmall") -> ServiceOrder | None:
-    """What a ``tmall_fuwu_WorkcardStatusUpdate`` message tells (workcard_id, action,
-    update_date), or None when the action is not one we know. The message carries no creation
-    time, so ``created_at`` is the update time."""
-    workcard_id, action = _text(content.get("workcard_id")), str(content.get("action") or "")
-    updated = parse_top_time(content.get("update_date"))
-    if workcard_id is None or action not in WORKCARD_ACTION or updated is None:
-        return None
-    return ServiceOrder(ref=ChannelRef(platform=platform, shop=shop, external_id=workcard_id),
-                        type=ServiceOrderType.OTHER, status=WORKCARD_ACTION[action], raw_status=action,
-                        created_at=updated, updated_at=updated)
 
 
 def outer_biz_key() -> str:

@@ -1,10 +1,15 @@
 """``TmallSandbox``: the Taobao sandbox as a Tmall (B2C, ``seller_type`` B) shop, plus the Tmall
 methods the Tmall connector calls: ``tmall.item.quantity.update``, the ``tmall.exchange.*``
-reads and writes (``sandbox_exchanges``: the exchange state machine) and
-``tmall.servicecenter.tasks.search``, with helpers to create exchanges and work cards (the
-latter queue ``tmall_fuwu_WorkcardStatusUpdate`` TMC messages). Work-card ``task_status`` codes
-here are the sandbox's own (the real ones are undocumented [U]); ``shop_settings`` maps them.
-Calls that upload pictures arrive as multipart; the TOP gateway emulator hands their files to the method.
+reads and writes (``sandbox_exchanges``: the exchange state machine) and the service work cards
+(``sandbox_workcards``: ``tmall.servicecenter.workcard.querybyseller`` and the five write calls,
+with their TMC messages). Calls that upload pictures arrive as multipart; the TOP gateway emulator
+hands their files to the method.
+
+Work cards, for tests and the demo: ``create_workcard(order_external_id=…)`` (the shop is the one
+holding that trade; emits TaskUpdate CREATE), ``raise_service_alert(workcard_id, level=…,
+content=…)`` (a ServiceMonitorMessage), ``workcard_raw(workcard_id)`` (the DTO as querybyseller
+returns it) and ``tp_moves_workcard(workcard_id, action)`` (the service provider acts by itself:
+assign, reserve, signin, complete or cancel).
 
 The uniform after-sales control surface: ``create_aftersale(shop, tid, "exchange")`` opens an
 exchange (other kinds go to the Taobao sandbox's ``create_aftersale`` when it has one, else to a
@@ -16,17 +21,13 @@ from __future__ import annotations
 
 import json
 import string
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 
-from hub.plugin_api import sandbox_ids
-from plugins.taobao.client import GMT8
-from plugins.taobao.sandbox import APP_KEY, SandboxSku, TaobaoSandbox, parse_text
+from plugins.taobao.sandbox import SandboxSku, TaobaoSandbox
 from plugins.taobao.top_gateway import TopApiError, TopCall, invalid
 from plugins.tmall.sandbox_exchanges import SandboxExchanges
-
-#: The sandbox's task_status codes (its own invention, see the module docstring).
-SANDBOX_TASK_STATUSES = {"0": "new", "1": "assigned", "2": "on_site", "3": "completed", "4": "cancelled"}
+from plugins.tmall.sandbox_workcards import SandboxWorkcards
 
 
 class TmallSandbox(TaobaoSandbox):
@@ -39,13 +40,12 @@ class TmallSandbox(TaobaoSandbox):
     first_message_id: ClassVar[int] = 7_150_000_000_000_000_001
 
     def __init__(self, **kwargs: Any) -> None:
-        self.workcards: dict[str, dict[str, dict[str, Any]]] = {}
-        self._card_ids = sandbox_ids(880_000_001)
         #: outer_biz_key values of increments already applied: a repeat is answered, not applied
         #: again [U: the doc calls the key an idempotency key for increments; the answer to a
         #: repeat is not documented, so the sandbox answers it like the first].
         self.applied_keys: set[str] = set()
         self._exchange_desk: SandboxExchanges | None = None
+        self._workcard_desk: SandboxWorkcards | None = None
         super().__init__(**kwargs)
 
     @property
@@ -56,14 +56,18 @@ class TmallSandbox(TaobaoSandbox):
             self._exchange_desk = SandboxExchanges(self.gateway, self.now_text, lambda shop: self.shop(shop).nick)
         return self._exchange_desk
 
+    @property
+    def workcards(self) -> SandboxWorkcards:
+        """The service work cards and their handlers (made on first use, as ``exchanges``)."""
+        if self._workcard_desk is None:
+            self._workcard_desk = SandboxWorkcards(self.gateway, self.now_text, lambda shop: self.shop(shop).nick)
+        return self._workcard_desk
+
     def handlers(self) -> dict[str, Any]:
         return {**super().handlers(),
                 **self.exchanges.handlers(),
-                "tmall.item.quantity.update": self._tmall_quantity_update,
-                "tmall.servicecenter.tasks.search": self._tasks_search}
-
-    def shop_settings(self, shop: str, base_url: str) -> dict[str, Any]:
-        return {**super().shop_settings(shop, base_url), "service_task_statuses": dict(SANDBOX_TASK_STATUSES)}
+                **self.workcards.handlers(),
+                "tmall.item.quantity.update": self._tmall_quantity_update}
 
     # -- helpers to create Tmall objects -------------------------------------------------------
 
@@ -132,19 +136,50 @@ class TmallSandbox(TaobaoSandbox):
             raise KeyError(f"{name}: no exchange with that id, and this sandbox drives refunds no further")
         return method
 
-    def create_workcard(self, shop: str, tid: str, *, action: str = "create", status: str = "0",
-                        service_name: str = "安装服务") -> str:
+    # -- service work cards ------------------------------------------------------------------------
+
+    def create_workcard(self, *, order_external_id: str, line_external_id: str | None = None,
+                        merchant_sku: str | None = None, title: str | None = None,
+                        service_code: str = "TMALL_INSTALL", province: str = "浙江省", city: str = "杭州市",
+                        district: str = "西湖区", expect_date: datetime | None = None,
+                        created_at: datetime | None = None) -> str:
+        """A work card for the goods of trade ``order_external_id`` (its first line, or
+        ``line_external_id``), in the shop holding that trade; returns the card's id and queues
+        TaskUpdate CREATE (and WorkcardStatusUpdate create). ``service_code`` ``TMALL_INSTALL`` is
+        a sandbox code, not Tmall's; ``created_at`` backdates ``gmt_create`` (for window tests)."""
         with self.lock:
-            card_id = str(next(self._card_ids))
-            stamp = self.now_text()
-            self.workcards.setdefault(shop, {})[card_id] = {
-                "id": int(card_id), "parent_biz_order_id": int(tid), "biz_order_id": int(tid),
-                "service_name": service_name, "task_status": int(status), "task_type": 1, "tp_name": "师傅A",
-                "gmt_create": stamp, "gmt_modify": stamp, "task_memo": "上门安装"}
-            self.gateway.tmc.publish(APP_KEY, "default", "tmall_fuwu_WorkcardStatusUpdate",
-                                     {"workcard_id": int(card_id), "action": action, "update_date": stamp},
-                                     user_nick=self.shop(shop).nick, pub_time=stamp)
-            return card_id
+            shop, trade = self._trade_anywhere(order_external_id)
+            lines = trade["orders"]["order"]
+            line = lines[0] if line_external_id is None else next(
+                (x for x in lines if str(x["oid"]) == str(line_external_id)), None)
+            if line is None:
+                raise KeyError(f"trade {order_external_id} has no line {line_external_id}")
+            return self.workcards.open(shop, trade, line, merchant_sku=merchant_sku, title=title,
+                                       service_code=service_code, region=(province, city, district),
+                                       expect_date=expect_date, created_at=created_at)
+
+    def raise_service_alert(self, workcard_id: str, *, level: int = 2, content: str = "师傅未在6小时内上报") -> str:
+        """Tmall's SLA monitor flags the card: a ServiceMonitorMessage (biz_type 1); returns the alert id."""
+        with self.lock:
+            return self.workcards.alert(workcard_id, level, content)
+
+    def workcard_raw(self, workcard_id: str) -> dict[str, Any]:
+        """The card as querybyseller returns it (before the gateway drops empty fields)."""
+        with self.lock:
+            return self.workcards.raw(workcard_id)
+
+    def tp_moves_workcard(self, workcard_id: str, action: str) -> None:
+        """The service provider moves the card by itself: ``assign``, ``reserve`` (tomorrow, two
+        hours), ``signin``, ``complete`` or ``cancel``; queues the TMC messages. ``ValueError`` when
+        the card's state does not allow it."""
+        with self.lock:
+            self.workcards.tp_moves(workcard_id, action)
+
+    def _trade_anywhere(self, tid: str) -> tuple[str, dict[str, Any]]:
+        for name, shop in self.shops.items():
+            if str(tid) in shop.trades:
+                return name, shop.trades[str(tid)]
+        raise KeyError(f"no shop of this sandbox has trade {tid}")
 
     # -- Tmall handlers ------------------------------------------------------------------------
 
@@ -175,11 +210,3 @@ class TmallSandbox(TaobaoSandbox):
         if mode == 2 and key:
             self.applied_keys.add(key)
         return {"quantity_update_result": item.num_iid}
-
-    def _tasks_search(self, call: TopCall) -> dict[str, Any]:
-        start, end = call.integer("start"), call.integer("end")
-        if end <= start or end - start > 15 * 60 * 1000:
-            raise invalid("end", "start and end may be at most 15 minutes apart")
-        lo, hi = (datetime.fromtimestamp(ms / 1000, UTC).astimezone(GMT8) for ms in (start, end))
-        rows = [c for c in self.workcards.get(str(call.shop), {}).values() if lo <= parse_text(c["gmt_modify"]) <= hi]
-        return {"service_task_packet": {"name": "sandbox", "service_list": {"service_task_d_o": rows}}}

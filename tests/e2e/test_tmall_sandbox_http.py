@@ -1,5 +1,6 @@
-"""The Tmall connector against its sandbox over real HTTP: Tmall stock, exchanges, work cards; and a
-slow stock call is applied even when the caller stopped waiting for its answer, as on TOP."""
+"""The Tmall connector against its sandbox over real HTTP: Tmall stock, exchanges (work cards are in
+test_tmall_workcards_http); and a slow stock call is applied even when the caller stopped waiting for
+its answer, as on TOP."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from contracts import AfterSaleType, ChannelStock, InboundMessage, MessageKind, ServiceOrderStatus, ServiceOrderType
+from contracts import AfterSaleType, ChannelStock, InboundMessage
 from hub.testing.conformance import ChannelConformance
 from hub.testing.context import make_context
 from hub.testing.get_orders_conformance import GetOrdersConformance
@@ -74,21 +75,6 @@ async def test_exchanges_come_back_as_exchange_aftersales_once(served: tuple[Tma
     cases = await channel.fetch_aftersales(now - timedelta(minutes=5), now + timedelta(minutes=1))
     assert [(c.ref.external_id, c.type) for c in cases] == [(dispute_id, AfterSaleType.EXCHANGE)]
     assert (await channel.get_aftersale(dispute_id)).type is AfterSaleType.EXCHANGE
-
-
-async def test_work_cards_arrive_over_tmc_and_from_the_search(served: tuple[TmallSandbox, str],
-                                                              channel: TmallChannel) -> None:
-    box, _ = served
-    tid = box.create_order(SHOP, "TM-1", 1)
-    card_id = box.create_workcard(SHOP, tid, status="1")
-    messages = [m for m in await channel.consume_messages(50) if m.kind is MessageKind.SERVICE_ORDER]
-    assert [m.external_id for m in messages] == [card_id]
-    assert messages[0].service_order is not None and messages[0].service_order.status is ServiceOrderStatus.NEW
-    now = datetime.now(UTC)
-    found = await channel.fetch_service_orders(now - timedelta(minutes=40), now + timedelta(minutes=1))
-    assert [(s.ref.external_id, s.status, s.type) for s in found] == [
-        (card_id, ServiceOrderStatus.ASSIGNED, ServiceOrderType.INSTALLATION)]
-    assert box.gateway.calls.count("tmall.servicecenter.tasks.search") == 3  # 41 minutes in 15-minute slices
 
 
 async def test_a_slow_stock_call_whose_caller_gave_up_is_still_applied_late(served: tuple[TmallSandbox, str],

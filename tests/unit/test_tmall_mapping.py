@@ -1,4 +1,5 @@
-"""Table tests for plugins.tmall.mapping: exchanges, work cards and Tmall stock params."""
+"""Table tests for plugins.tmall.mapping: exchanges and Tmall stock params (work cards:
+test_tmall_workcard_mapping)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ from contracts import (
     AfterSaleType,
     ChannelStock,
     ChannelStockChange,
-    ServiceOrderStatus,
-    ServiceOrderType,
 )
 from hub.errors import BadInputError
 from plugins.tmall import mapping
@@ -39,26 +38,6 @@ def test_exchange_maps_to_an_exchange_aftersale() -> None:
         "created": "2024-05-01 10:00:00", "modified": "2024-05-01 11:00:00", "buyer_logistic_no": ""}, "tm")
     assert case.type is AfterSaleType.EXCHANGE and case.status is AfterSaleStatus.AWAITING_RETURN
     assert case.order_ref.external_id == "163288460521879179" and case.ref.platform == "tmall"
-
-
-def test_service_task_maps_with_the_configured_status_codes() -> None:
-    task = {"id": 880000001, "parent_biz_order_id": 3900000000000000001, "service_name": "安装服务",
-            "task_status": 1, "tp_name": "师傅A", "gmt_create": "2024-05-01 10:00:00"}
-    order = mapping.service_order_from_task(task, "tm", {"1": ServiceOrderStatus.ASSIGNED})
-    assert order.status is ServiceOrderStatus.ASSIGNED and order.type is ServiceOrderType.INSTALLATION
-    assert order.order_ref is not None and order.order_ref.external_id == "3900000000000000001"
-    with pytest.raises(BadInputError, match="service_task_statuses"):
-        mapping.service_order_from_task(task, "tm", {})
-
-
-@pytest.mark.parametrize(("action", "expected"), [
-    ("create", ServiceOrderStatus.NEW), ("consign", ServiceOrderStatus.ON_SITE),
-    ("complete", ServiceOrderStatus.COMPLETED), ("cancel", ServiceOrderStatus.CANCELLED),
-])
-def test_workcard_message_actions_map(action: str, expected: ServiceOrderStatus) -> None:
-    card = mapping.service_order_from_workcard_message(
-        {"workcard_id": 5, "action": action, "update_date": "2024-05-01 10:00:00"}, "tm")
-    assert card is not None and card.status is expected and card.ref.external_id == "5"
 
 
 def test_tmall_stock_calls_use_sku_ids_and_a_hex_outer_biz_key() -> None:
