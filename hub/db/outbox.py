@@ -36,7 +36,8 @@ _PENDING_KEY = "hub.outbox_pending"
 #: its write-back to the platform, which nothing else would send).
 #: Each takes the keyword ``outbox_id`` and calls ``mark_done`` when its work is complete.
 ACKED_ACTORS = ("orders_changed", "shipment_changed", "aftersale_changed", "hand_shipped",
-                "aftersale_replacement_shipped", "service_order_changed", "service_order_write")
+                "aftersale_replacement_shipped", "service_order_changed", "service_order_write",
+                "service_order_alerted")
 #: The keyword that carries the row's id to an acknowledging actor.
 OUTBOX_ID = "outbox_id"
 _commit_listeners: list[Callable[[], None]] = []
