@@ -1,11 +1,12 @@
 """Writing service-order steps back, on SQLite and PostgreSQL: a timeout leaves the step pending
 and the retry sends the same key once (an answer lost on the way is applied once); a refusal is
-failed with the platform's reason while the step stays taken; a step on a hub-created order, or
-one the platform has no API for, is recorded only."""
+failed with the platform's reason while the step stays taken; a later step waits for an earlier
+one still pending (the platform gets them in order); a step on a hub-created order, or one the
+platform has no API for, is recorded only."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from contracts.service_orders import ServiceOrderAction, ServiceOrderStatus
 from hub.db.tables import utcnow
@@ -14,6 +15,7 @@ from hub.services.service_orders.lifecycle import StepRequest
 from tests.integration.service_order_steps_support import events, order_row, world, writes
 
 ASSIGN = StepRequest(ServiceOrderAction.ASSIGN, technician_code="T01")
+START, END = datetime(2026, 12, 8, 9, 0, tzinfo=UTC), datetime(2026, 12, 8, 11, 0, tzinfo=UTC)
 
 
 async def test_a_timeout_is_retried_later_with_the_same_key_and_applied_once(database_url: str) -> None:
@@ -28,16 +30,23 @@ async def test_a_timeout_is_retried_later_with_the_same_key_and_applied_once(dat
         [pending] = await writes(w.hub, order_id)
         assert (pending.state, pending.attempts) == ("pending", 1)
 
+        # A later step waits for it: the platform gets the steps in the order they were taken.
+        booked = await lifecycle.take_step(w.hub, order_id, StepRequest(
+            ServiceOrderAction.BOOK, appointment_start=START, appointment_end=END), actor="user:ann", cause="api")
+        assert (booked.status, booked.write_state) == (ServiceOrderStatus.BOOKED, "pending")
+        assert "waits for the write-back of assign" in (booked.note or "")
+
         assert await writeback.retry_pending(w.hub) == 0  # not due yet
         w.platform().lost_answers = 1  # taken, but the answer is lost: the same key again is the same step
-        assert await writeback.retry_pending(w.hub, now=utcnow() + timedelta(hours=1)) == 1
-        assert w.platform().taken == [(card, "assign")]
-        [done] = await writes(w.hub, order_id)
-        assert (done.state, done.attempts, done.key) == ("done", 2, pending.key)
-        assert await writeback.send(w.hub, done.id) == "done"  # settled: left alone
-        assert w.platform().taken == [(card, "assign")]
-        kinds = [e.kind for e in await events(w.hub, order_id)]
-        assert kinds == ["step", "written_back"]
+        assert await writeback.retry_pending(w.hub, now=utcnow() + timedelta(hours=1)) == 2
+        assert w.platform().taken == [(card, "assign"), (card, "book")]
+        done = await writes(w.hub, order_id)
+        assert [(d.state, d.attempts) for d in done] == [("done", 2), ("done", 1)]
+        assert done[0].key == pending.key
+        assert await writeback.send(w.hub, done[0].id) == "done"  # settled: left alone
+        assert len(w.platform().taken) == 2
+        kinds = [e.kind for e in await events(w.hub, order_id) if e.kind in ("step", "written_back")]
+        assert kinds == ["step", "step", "written_back", "written_back"]
 
 
 async def test_a_refusal_fails_the_write_back_and_keeps_the_step(database_url: str) -> None:
@@ -48,7 +57,7 @@ async def test_a_refusal_fails_the_write_back_and_keeps_the_step(database_url: s
         outcome = await lifecycle.take_step(w.hub, order_id, ASSIGN, actor="user:ann", cause="api")
         assert outcome.write_state == "failed" and "may not write work cards" in (outcome.note or "")
         row = await order_row(w.hub, order_id)
-        assert (row.status, row.version) == ("assigned", 2)
+        assert (row.status, row.version, outcome.version) == ("assigned", 2, 2)
         failed = [e for e in await events(w.hub, order_id) if e.kind == "write_failed"]
         assert len(failed) == 1 and "may not write" in failed[0].detail["reason"]
         assert w.platform().taken == []

@@ -174,7 +174,11 @@ async def take_step(hub: Any, service_order_id: int, request: StepRequest, *, ac
                     cause: str) -> StepOutcome:
     """Take ``request`` on the order; ``BadInputError`` naming the field for a missing or wrong value,
     ``ConflictError`` when the step is not allowed now or the version moved, ``NotFoundError``."""
-    action = ServiceOrderAction(request.action)
+    try:
+        action = ServiceOrderAction(request.action)
+    except ValueError:
+        raise BadInputError(f"{request.action!r} is not a step; one of "
+                            f"{', '.join(a.value for a in ServiceOrderAction)}", field="action") from None
     actor = actor[:100]
     at = utcnow()
     write_id: int | None = None

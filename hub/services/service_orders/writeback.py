@@ -179,8 +179,15 @@ async def deliver(hub: Any, write_id: int, *, held: bool = False) -> tuple[str, 
         row = await _load(session, write_id)
         if row.state != PENDING:
             return row.state, _note_of(row)
-        record = await records.load(session, row.service_order_id)
-        step = await _step(session, row)
+        earlier = (await session.execute(select(
+            ServiceOrderWriteRow.id, ServiceOrderWriteRow.action, ServiceOrderWriteRow.next_attempt_at).where(
+            ServiceOrderWriteRow.service_order_id == row.service_order_id, ServiceOrderWriteRow.state == PENDING,
+            ServiceOrderWriteRow.id < write_id).order_by(ServiceOrderWriteRow.id).limit(1))).first()
+        if earlier is None:
+            record = await records.load(session, row.service_order_id)
+            step = await _step(session, row)
+    if earlier is not None:
+        return await _wait_for(hub, write_id, earlier)
     answer = await _write(hub, record, step)
     attempts = row.attempts + 1
     cause = str((row.params or {}).get("cause") or "api")
@@ -234,6 +241,22 @@ async def _apply_report(hub: Any, service_order_id: int, result: ServiceStepResu
     except Exception as exc:
         log.warning("service_order.writeback_report_not_applied", service_order_id=service_order_id,
                     reason=describe_error(exc))
+
+
+async def _wait_for(hub: Any, write_id: int, earlier: Any) -> tuple[str, str | None]:
+    """An earlier step of the same order is still to be written back: the platform gets the steps
+    in the order they were taken, so this one waits (pending, no attempt counted) and is sent after
+    it (``retry_pending`` goes oldest first)."""
+    earlier_id, earlier_action, earlier_at = earlier
+    at = utcnow()
+    when = max(earlier_at, at) if earlier_at is not None else at + timedelta(seconds=BACKOFF_FIRST_S)
+    note = (f"waits for the write-back of {earlier_action} (write {earlier_id}) before it; sent after it with the "
+            "same key")
+    async with hub.database().transaction() as session:
+        await session.execute(update(ServiceOrderWriteRow).where(
+            ServiceOrderWriteRow.id == write_id, ServiceOrderWriteRow.state == PENDING)
+            .values(next_attempt_at=when, error=note, updated_at=at).execution_options(synchronize_session=False))
+    return PENDING, note
 
 
 async def send(hub: Any, write_id: int) -> str:
