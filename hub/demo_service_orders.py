@@ -2,10 +2,11 @@
 work done on them, so the service board always has cards moving, a few open and one overdue.
 
 ``configure`` gives the demo's ``[service_orders]`` section (what the operator's config sets is
-kept) a rule for the demo Douyin shop's installable goods (``DEMO_RULE``: Douyin has no work cards,
-so the hub creates the installation order itself once such an order shipped) and returns the driver
-for the demo Tmall shop; ``seed_technicians`` adds the demo's technicians once (``DEMO_TECHNICIANS``:
-two installers, in 杭州 西湖区 and in 上海, a repair technician, and one who left, inactive).
+kept) the Tmall sandbox's service code (``DEMO_SERVICE_CODES``) and a rule for the demo Douyin
+shop's installable goods (``DEMO_RULE``: Douyin has no work cards, so the hub creates the
+installation order itself once such an order shipped) and returns the driver for the demo Tmall
+shop; ``seed_technicians`` adds the demo's technicians once (``DEMO_TECHNICIANS``: two installers,
+in 杭州 西湖区 and in 上海, a repair technician, and one who left, inactive).
 
 ``ServiceOrdersDriver`` then plays the platform and the technicians, one move per ``demo_pace()``
 at most. As this run's Tmall orders of installable goods (``INSTALLABLE_SKUS``) are paid, the Tmall
@@ -73,6 +74,8 @@ DEMO_TECHNICIANS = (
 )
 #: Where the demo's work cards are (province, city, district), in turn: the installers' regions.
 DEMO_REGIONS = (("浙江省", "杭州市", "西湖区"), ("上海市", "上海市", "浦东新区"))
+#: The Tmall sandbox's service code (its own, not Tmall's: Tmall publishes none [U]) in the code table.
+DEMO_SERVICE_CODES = {"TMALL_INSTALL": ServiceOrderType.INSTALLATION}
 #: The Douyin shop's installable goods get a hub-created installation order once shipped.
 DEMO_RULE_SHOP = "demo-douyin"
 DEMO_RULE = ServiceRule(shops=[DEMO_RULE_SHOP], skus=["DEMO-AC-*"], type=ServiceOrderType.INSTALLATION,
@@ -114,6 +117,8 @@ def configure(hub: Hub, env: Any) -> ServiceOrdersDriver | None:
     Douyin shop, and return the driver for the demo Tmall shop; None without one (or a sandbox
     that issues work cards), or when ``HUB_DEMO_SERVICE_ORDERS`` turns it off."""
     section = hub.config.service_orders
+    if not section.service_codes:
+        section.service_codes = dict(DEMO_SERVICE_CODES)
     if not section.rules and DEMO_RULE_SHOP in env.sandboxes:
         section.rules = [DEMO_RULE.model_copy(deep=True)]
     tmall = next(((shop, sandbox) for shop, sandbox in env.sandboxes.items()
@@ -271,9 +276,9 @@ class ServiceOrdersDriver:
         today = datetime.now(CHINA_TZ)
         extra = {"created_at": today - BACKDATED} if backdated else {}
         card_id = self.sandbox.create_workcard(
-            self.shop, order_external_id=order_external_id, line_external_id=line_external_id,
-            merchant_sku=sku, title=title or INSTALLABLE_SKUS.get(sku or "", sku), province=province, city=city,
-            district=district, expect_date=(today + timedelta(days=2)).date(), **extra)
+            order_external_id=order_external_id, line_external_id=line_external_id, merchant_sku=sku,
+            title=title or INSTALLABLE_SKUS.get(sku or "", sku), province=province, city=city, district=district,
+            expect_date=(today + timedelta(days=2)).replace(hour=10, minute=0, second=0, microsecond=0), **extra)
         self._issued += 1
         self._last_issued = now
         self._overdue = self._overdue or backdated
@@ -295,7 +300,7 @@ class ServiceOrdersDriver:
             if card.external_id not in stored:
                 continue
             card.alert = False
-            self.sandbox.raise_service_alert(self.shop, card.external_id, level=ALERT_LEVEL)
+            self.sandbox.raise_service_alert(card.external_id, level=ALERT_LEVEL)
             log.info("demo.service_alert_raised", shop=self.shop, workcard=card.external_id)
             raised += 1
         return raised

@@ -42,7 +42,9 @@ pytestmark = pytest.mark.xdist_group("demo_flows")
 #: in well under a minute. The timeouts add the demo's start (in the first test) and its stop.
 DEADLINE_S = 150.0
 TIMEOUT_S = DEADLINE_S + 120
-PACE_S = "0.5"
+#: Not quicker: the courier sandbox stamps its scans to the second, and two scans of one parcel in
+#: the same second leave its tracking state to the order they happen to sort in.
+PACE_S = "1"
 REVIEW_CODES = {"high_value", "review_remark"}
 #: What a person decides first on a case waiting for them, by the actions the hub allows.
 FIRST_DECISIONS = ("approve_refund", "agree_return", "agree_exchange")
@@ -254,10 +256,10 @@ def _tmall_installations(board: Board) -> list[Any] | None:
     return cards if len(assigned) >= 2 and completed else None
 
 
-def _overdue(api: Api, board: Board) -> tuple[list[dict[str, Any]], list[Any]] | None:
-    """The API's overdue list and the orders the hub flagged overdue, once one is flagged."""
-    flagged = [row for row in board.orders() if row.sla_state == "overdue"]
-    return (api.get("service-orders", overdue="true", limit="50")["items"], flagged) if flagged else None
+def _overdue(api: Api) -> list[dict[str, Any]] | None:
+    """The API's list of open service orders past their next deadline, once it lists one."""
+    listed: list[dict[str, Any]] = api.get("service-orders", overdue="true", limit="50")["service_orders"]
+    return listed or None
 
 
 @pytest.mark.timeout(TIMEOUT_S)
@@ -268,8 +270,7 @@ def test_the_demo_issues_tmall_work_cards_assigns_them_by_skill_and_region_compl
     deadline = _deadline()
     cards = demo.wait_for("Tmall work cards assigned and one completed", lambda: _read(
         lambda: _tmall_installations(board)), deadline=deadline, every_s=1.0)
-    listed, flagged = demo.wait_for("an overdue service order", lambda: _read(lambda: _overdue(api, board)),
-                                    deadline=deadline, every_s=1.0)
+    listed = demo.wait_for("an overdue service order", lambda: _overdue(api), deadline=deadline, every_s=1.0)
     technicians = _read(board.technicians)
     orders = _read(board.orders)
 
@@ -286,12 +287,13 @@ def test_the_demo_issues_tmall_work_cards_assigns_them_by_skill_and_region_compl
         assert {card.region_city, card.region_district} & set(technician.regions), (card.region_city, technician.code)
     completed = [c for c in cards if c.status == "completed"]
     assert all(c.rating and c.closed_at for c in completed)
-    # Exactly one is overdue: the card the platform issued two days back, which nobody booked.
-    now = datetime.now(UTC)
-    backdated = [o for o in orders if o.created_at < now - timedelta(days=1)]
-    assert [o.id for o in flagged] == [o.id for o in backdated], [(o.id, o.created_at) for o in orders]
-    assert backdated[0].shop == "demo-tmall" and backdated[0].booked_at is None
+    # Exactly one is overdue: the card the platform issued two days back, which nobody booked (the
+    # SLA scan, once a minute, may have flagged it already; it flags no other).
+    backdated = [o for o in orders if o.created_at < datetime.now(UTC) - timedelta(days=1)]
+    assert len(backdated) == 1 and backdated[0].shop == "demo-tmall", [(o.id, o.created_at) for o in orders]
+    assert backdated[0].booked_at is None and backdated[0].status in ("new", "assigned")
     assert [item["id"] for item in listed] == [backdated[0].id], listed
+    assert {o.id for o in orders if o.sla_state == "overdue"} <= {backdated[0].id}
     # hub-demo.toml carries the section with the Douyin shop's rule.
     section = ServiceOrdersSection.model_validate(
         tomllib.loads((demo.directory / "hub-demo.toml").read_text())["service_orders"])
