@@ -11,13 +11,16 @@ and those with a buyer's remark are held by the review (``DEMO_HIGH_VALUE_HOLD``
 exceptions queue is not empty, and the orders screen offers a shared saved view of them
 (``DEMO_VIEW_NAME``). After the sale, the buyers ask for refunds, returns and exchanges
 (``hub.demo_aftersales``: a steady few cases wait for a person, small refunds are approved by the
-rule, goods come back once a person agreed).
+rule, goods come back once a person agreed). Its Tmall shop and its Douyin shop also sell an air
+conditioner that needs installing (``hub.demo_service_orders``: technicians seeded, the Tmall sandbox
+issues installation work cards for those orders, the technicians book, check in and complete them,
+one back-dated card shows overdue; a rule creates the Douyin orders' installations).
 
 It also writes ``hub-demo.toml`` (the database, the demo shops, warehouses and couriers at the
-sandboxes' ports, the fulfilment and after-sales sections, credentials by variable name) and ``hub-demo.secrets``
-(their values, the admin key and the demo user's password, readable by the owner only) in the
-working directory, so ``hub --config hub-demo.toml ...`` works against the running demo. A restart
-in the same directory reuses the database, the admin key and the user's password; the sandboxes
+sandboxes' ports, the fulfilment, after-sales and service-order sections, credentials by variable
+name) and ``hub-demo.secrets`` (their values, the admin key and the demo user's password, readable
+by the owner only) in the working directory, so ``hub --config hub-demo.toml ...`` works against the
+running demo. A restart in the same directory reuses the database, the admin key and the user's password; the sandboxes
 start empty, so their ids start above the earlier run's and the demo shops' listings and cursors of
 the earlier run are forgotten (``hub run`` finishes the earlier run's work before it stops, while
 its sandboxes still answer). No two sandboxes issue the same order id, so an order id names one
@@ -44,12 +47,13 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from pydantic import SecretStr
 
-from hub import demo_aftersales, demo_fulfilment
+from hub import demo_aftersales, demo_fulfilment, demo_service_orders
 from hub.asgi_server import BackgroundServer
 from hub.config import ShopConfig
 from hub.context import Hub
 from hub.demo_aftersales import AftersalesDriver
 from hub.demo_fulfilment import FulfilmentDriver
+from hub.demo_service_orders import ServiceOrdersDriver
 from hub.plugins import HubPlugins
 from hub.sandbox_ids import run_offset, set_sandbox_id_offset
 
@@ -59,7 +63,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 DEMO_PLATFORMS = ("taobao", "tmall", "douyin", "aliexpress")
-DEMO_SKUS = {"DEMO-TEE-M": 300, "DEMO-TEE-L": 200, "DEMO-MUG": 120}
+#: The demo catalogue and the own warehouse's stock at the first start. The air conditioner needs
+#: installing: only the Tmall and Douyin shops sell it (``demo_service_orders.sold_by``).
+DEMO_SKUS = {"DEMO-TEE-M": 300, "DEMO-TEE-L": 200, "DEMO-MUG": 120, "DEMO-AC-1P": 80}
 #: A merchant code the demo shops list but the catalogue does not have: an unmatched listing.
 DEMO_UNKNOWN_CODE = "DEMO-POSTER"
 #: What a demo listing shows before the hub's first push.
@@ -91,6 +97,8 @@ class DemoEnvironment:
     fulfilment: FulfilmentDriver | None = None
     #: The buyers after the sale (``hub.demo_aftersales``); None without a demo shop.
     aftersales: AftersalesDriver | None = None
+    #: The Tmall work cards and the technicians (``hub.demo_service_orders``); None without them.
+    service_orders: ServiceOrdersDriver | None = None
     #: Variable name → value: the demo shops' credentials and the admin key (hub-demo.secrets).
     secrets: dict[str, str] = field(default_factory=dict)
     admin_key: str | None = None
@@ -107,8 +115,10 @@ class DemoEnvironment:
 
     async def drive(self, stop: asyncio.Event) -> None:
         """Until stopped: the shops' orders (``drive_shops``) and, beside them, the partners who
-        fulfil them (``FulfilmentDriver.run``) and the buyers' after-sales (``AftersalesDriver.run``)."""
-        drivers = [driver.run(stop) for driver in (self.fulfilment, self.aftersales) if driver is not None]
+        fulfil them (``FulfilmentDriver.run``), the buyers' after-sales (``AftersalesDriver.run``) and
+        the installations (``ServiceOrdersDriver.run``)."""
+        drivers: list[Any] = [driver.run(stop) for driver in (self.fulfilment, self.aftersales, self.service_orders)
+                              if driver is not None]
         await asyncio.gather(self.drive_shops(stop), *drivers)
 
     async def drive_shops(self, stop: asyncio.Event) -> None:
@@ -183,8 +193,8 @@ def _split_secrets(env: DemoEnvironment, account: str, settings: dict[str, Any],
 
 def start_demo(hub: Hub, directory: Path | None = None) -> DemoEnvironment:
     """Start the sandboxes, add a demo shop for each to the hub's configuration, start the 3PL and
-    courier sandboxes and configure fulfilment for them (``hub.demo_fulfilment``), and after-sales
-    for the demo shops (``hub.demo_aftersales``)."""
+    courier sandboxes and configure fulfilment for them (``hub.demo_fulfilment``), after-sales
+    for the demo shops (``hub.demo_aftersales``) and service orders (``hub.demo_service_orders``)."""
     env = DemoEnvironment(hub, (directory or Path.cwd()).resolve())
     env.secrets = _read_secrets(env.secrets_path)
     api = f"http://{hub.config.hub.api_host}:{hub.config.hub.api_port}"
@@ -199,10 +209,10 @@ def start_demo(hub: Hub, directory: Path | None = None) -> DemoEnvironment:
         hub.config.shops[shop] = ShopConfig(platform=platform, settings=settings, credentials=credentials,
                                             poll_interval_s=20, poll_overlap_s=60)
         sandbox.set_push_target(shop, f"{api}/webhooks/{platform}/{shop}")
-        sandbox.demo_skus = list(DEMO_SKUS)
+        sandbox.demo_skus = demo_service_orders.sold_by(platform, list(DEMO_SKUS))
         list_demo_items = getattr(sandbox, "demo_list", None)
         if list_demo_items is not None:
-            for code in [*DEMO_SKUS, DEMO_UNKNOWN_CODE, ""]:
+            for code in [*sandbox.demo_skus, DEMO_UNKNOWN_CODE, ""]:
                 list_demo_items(shop, code, DEMO_LISTED_STOCK)
         env.sandboxes[shop] = sandbox
         env.urls[shop] = server.base_url
@@ -212,6 +222,7 @@ def start_demo(hub: Hub, directory: Path | None = None) -> DemoEnvironment:
     env.fulfilment = demo_fulfilment.configure(
         hub, env, api, lambda account, settings, model: _split_secrets(env, account, settings, model))
     env.aftersales = demo_aftersales.configure(hub, env)
+    env.service_orders = demo_service_orders.configure(hub, env)
     hub.config._secrets = {**hub.config.secrets, **env.secrets}
     return env
 
@@ -275,6 +286,7 @@ def write_demo_files(env: DemoEnvironment) -> None:
     for step, values in config.fulfilment.model_dump(mode="json", exclude_defaults=True).items():
         lines += ["", f"[fulfilment.{step}]", *(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in values.items())]
     lines += _aftersales_lines(config.aftersales.model_dump(mode="python", exclude_defaults=True))
+    lines += _service_orders_lines(config.service_orders.model_dump(mode="json", exclude_defaults=True))
     env.config_path.write_text("\n".join(lines) + "\n")
     secrets = ["# hub-demo.toml's credentials, the demo's admin API key and the demo user's password. "
                "Keep it to yourself."]
@@ -296,6 +308,22 @@ def _aftersales_lines(section: dict[str, Any]) -> list[str]:
     for table, address in addresses.items():
         lines += ["", f"[{table}]", *(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in address.items()
                                       if v is not None)]
+    return lines
+
+
+def _service_orders_lines(section: dict[str, Any]) -> list[str]:
+    """The ``[service_orders]`` section (what differs from the defaults): its settings, the code
+    table, the deadlines per type and the rules, each in a table of its own."""
+    codes, sla, rules = section.pop("service_codes", {}), section.pop("sla", {}), section.pop("rules", [])
+    lines = ["", "[service_orders]", *(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in section.items()
+                                       if v is not None)] if section else []
+    if codes:
+        lines += ["", "[service_orders.service_codes]",
+                  *(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in codes.items())]
+    for kind, hours in sla.items():
+        lines += ["", f"[service_orders.sla.{_toml_key(kind)}]", *(f"{k} = {_toml_value(v)}" for k, v in hours.items())]
+    for rule in rules:
+        lines += ["", "[[service_orders.rules]]", *(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in rule.items())]
     return lines
 
 
@@ -365,7 +393,8 @@ async def sync_demo_listings(hub: Hub, shops: list[str]) -> None:
 
 
 async def seed_demo(hub: Hub, env: DemoEnvironment) -> str:
-    """Keep (or create) the demo admin key and user, and seed the catalogue with stock on the first run."""
+    """Keep (or create) the demo admin key and user, seed the catalogue with stock on the first run,
+    and add the demo technicians missing from the registry."""
     from sqlalchemy import select
 
     from hub.db import api_keys
@@ -395,6 +424,7 @@ async def seed_demo(hub: Hub, env: DemoEnvironment) -> str:
             reference="demo-seed",
         )
         await demo_fulfilment.seed_3pl_stock(hub, new_skus)
+    await demo_service_orders.seed_technicians(hub)
     await sync_demo_listings(hub, list(env.sandboxes))
     await hub.close_loop_resources()
     env.admin_key = key
