@@ -212,9 +212,11 @@ def assign_service_order(service_order: ServiceOrder, service_order_id: int,
                          technicians: list[Technician]) -> str | None:
     """Choose the technician who does ``service_order`` (installation, repair, …).
 
-    :param technicians: every active technician, each with ``open_load`` and ``today_load``, best
-        first by the hub's own rule (has the skill, then serves the region, then the lightest load).
-        A technician over their ``daily_capacity`` is still listed, last.
+    :param technicians: the candidates, best first by the hub's own rule: active technicians with
+        the skill (the order's type) who serve its region (most specific region first; one without
+        regions serves everywhere), then the lightest load; each with ``open_load`` and
+        ``today_load``, those at their ``daily_capacity`` of appointments today last. Never empty:
+        when nobody fits the hub records why and the hook is not called.
     :return: the ``code`` of one of ``technicians`` to override the hub's choice, or ``None`` to
         let the next implementation (and finally the hub's rule) decide. A code that is not among
         ``technicians`` is ignored (logged) and the hub's rule decides.
