@@ -3,7 +3,7 @@ write calls a service provider makes on them, and their TMC messages.
 
 Cards have the shape ``tmall.servicecenter.workcard.querybyseller`` answers (``result{success,
 msg_code, msg_info, result_data{data_list, total_count, total_page_count, page_size}}``, a
-``WorkcardDTO`` per card; facts: ``shared/platforms/aftersales-workcards-edits-waybills.md`` §4). A
+``WorkcardDTO`` per card; facts: ``docs/platforms/taobao-tmall.md``). A
 querybyseller window (``gmt_create_start``/``_end``) over 15 minutes is refused as its doc says it
 must be, with code 41 ``isv.invalid-parameter:gmt_create_end`` (the sub_code is the sandbox's own:
 TOP publishes none for it). ``status_code`` values are the sandbox's own (``CREATED``, ``ASSIGNED``,

@@ -2,7 +2,7 @@
 
 A ``WorkcardDTO`` as ``tmall.servicecenter.workcard.querybyseller`` answers it → ``ServiceOrder``;
 a ``tmall_fuwu_ServiceMonitorMessage`` TMC message → ``ServiceAlert``. Facts:
-``shared/platforms/aftersales-workcards-edits-waybills.md`` §4 (TOP API docs of querybyseller, TMC
+``docs/platforms/taobao-tmall.md`` (from the TOP API docs of querybyseller and the TMC
 types). TOP times are Asia/Shanghai ``yyyy-MM-dd HH:mm:ss``.
 
 What is deliberately left out: the buyer's name, phone, e-mail and street address

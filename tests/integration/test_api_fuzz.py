@@ -1,6 +1,7 @@
-"""Every documented operation, fed generated input by schemathesis from ``/openapi.json``, once
-per role in ``OTHER_ROLES`` besides admin (it says why not every role; one test each; the webhook
-routes, answered by ``WebhookFastPath``, are documented and so fuzzed too): never a 5xx, and every
+"""Every documented operation, fed generated input by schemathesis from ``/openapi.json``, as admin,
+and every documented write once per role in ``OTHER_ROLES`` (it says why not every role and not the
+reads; one test each; the webhook routes, answered by ``WebhookFastPath``, are documented and so
+fuzzed too): never a 5xx, and every
 answer is one the schema documents (status, content type, body). In-process on SQLite, a bounded
 and derandomized number of examples per operation, so the run is repeatable; it is a net for 500s,
 not a proof of their absence."""
@@ -49,11 +50,16 @@ def api_schema(database_url: str, role: str, request: pytest.FixtureRequest) -> 
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
+#: What the other roles are fuzzed on: the operations that change something, where a role is
+#: refused or allowed by its permissions. A read answers every role from the same handler the admin
+#: run reaches (only buyer data is masked, which the schema does not tell apart), so reads are left
+#: to the admin run.
+writes = schema.include(method=["POST", "PUT", "PATCH", "DELETE"])
 
 
 #: Examples per operation: the admin key reaches every handler, so it gets the deep run; the other
-#: roles are refused most operations before any handler runs, and a shorter run covers what they
-#: may do (and that a refusal is never a 5xx).
+#: roles are refused most writes before any handler runs, and a shorter run over the writes
+#: (``writes``) covers what they may do (and that a refusal is never a 5xx).
 ADMIN_EXAMPLES = 14
 ROLE_EXAMPLES = 4
 #: The roles fuzzed besides admin: ``operator`` (writes, buyer data masked) and ``viewer`` (reads
@@ -82,7 +88,7 @@ def test_no_operation_answers_5xx_or_off_schema(case: Any, role: str, request: p
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("role", OTHER_ROLES)
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@schema.parametrize()
+@writes.parametrize()
 @settings(max_examples=ROLE_EXAMPLES, derandomize=True, deadline=None, suppress_health_check=_HEALTH)
 def test_no_operation_answers_5xx_or_off_schema_for_every_other_role(case: Any, role: str,
                                                                       request: pytest.FixtureRequest) -> None:

@@ -61,6 +61,7 @@ KNOWN_LAZY_CYCLE_EDGES: dict[tuple[str, str], str] = {
     ("hub.catalogue_cli", "hub.cli"): "`hub catalogue`/`hub listings` commands likewise",
     ("hub.user_cli", "hub.cli"): "`hub user` commands likewise",
     ("hub.stock_defective_cli", "hub.cli"): "`hub stock defective`/`hub stock dispose` likewise",
+    ("hub.service_orders_cli.technicians", "hub.cli"): "`hub technicians` commands likewise",
 }
 
 

@@ -68,6 +68,10 @@ class ServiceWords:
     def milestone(self, value: str | None) -> str:
         return self._word("milestone", value)
 
+    def next_step(self, value: str | None) -> str:
+        """What the next deadline is for, as a task ("to book a visit"), for the time left."""
+        return self._word("next", value)
+
     def sla(self, value: str | None) -> str:
         return self._word("sla", value)
 
