@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from contracts import AfterSaleStatus, AfterSaleType, OrderStatus
 from hub.context import Hub
@@ -191,6 +191,34 @@ async def test_a_refund_reported_after_the_platform_closed_the_order_holds_nothi
     await _refund(hub, order, status=AfterSaleStatus.REFUNDING)
     assert await _holds(hub, order_id) == {}
     assert await _count(hub, OutboxRow, OutboxRow.actor == "intercept_orders") == 0
+
+
+async def test_an_order_closed_while_its_delivery_was_being_stopped_is_not_held_again(
+        database_url: str, steps: FakeSteps, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refund is approved and the platform closes the order (its holds lifted: nothing ships)
+    while the interception is still stopping the delivery: recording the cancellation afterwards
+    must not put a "send the order again" hold on the closed order."""
+    hub = _hub(database_url)
+    async with hub.database().transaction() as session:
+        order_id = await approved_order(session)
+        do_id = await delivery_order(session, [order_id], status="sent")
+    async with hub.database().session() as session:
+        row = await session.get(OrderRow, order_id)
+        assert row is not None
+        order = make_order(shop="shop-a")
+        order = order.model_copy(update={"ref": order.ref.model_copy(update={"external_id": row.external_id})})
+    await _refund(hub, order)
+
+    async def closed_meanwhile(hub_: Hub, order_id_: int, *, reason: str, actor: str | None) -> CancelOutcome:
+        async with hub.database().transaction() as session:
+            await session.execute(update(OrderRow).where(OrderRow.id == order_id_).values(status="closed"))
+            await orders.release_holds(session, "refund_requested", [order_id_], actor="system", cause="system")
+        return CancelOutcome(cancelled=[do_id], too_late=[])
+
+    monkeypatch.setattr(delivery_orders, "cancel_for_order", closed_meanwhile)
+    [result] = await interception.intercept_orders(hub, [order_id])
+    assert result["cancelled"] == [do_id]
+    assert [code for code, (open_, _, _) in (await _holds(hub, order_id)).items() if open_] == []
 
 
 async def test_channel_cancellation_after_routing_queues_the_interception(database_url: str,

@@ -230,10 +230,10 @@ async def _refunds_give_back(hub: Hub, order_id: int) -> None:
 async def _record(hub: Hub, order_id: int, result: dict[str, Any], actor: str | None) -> None:
     events: list[dict[str, Any]] = []
     async with hub.database().transaction() as session:
-        stmt = select(OrderRow.id).where(OrderRow.id == order_id)
+        stmt = select(OrderRow.status).where(OrderRow.id == order_id)
         if session.bind is not None and session.bind.dialect.name == "postgresql":
             stmt = stmt.with_for_update()
-        await session.execute(stmt)  # one recorder per order at a time
+        order_status = await session.scalar(stmt)  # one recorder per order at a time
         if result["cancelled"] or result["waybills_cancelled"]:
             events.append(_event(order_id, CANCELLED_EVENT, actor, {
                 "delivery_orders": result["cancelled"], "parcels": result["waybills_cancelled"]}))
@@ -250,11 +250,12 @@ async def _record(hub: Hub, order_id: int, result: dict[str, Any], actor: str | 
                 events.append(_event(order_id, "intercept_too_late", actor, {"parcel": parcel_id}))
         if result["cancelled"]:
             await _hold_partners(session, order_id, result["cancelled"], events, actor)
-            # A refund withdrawn while this ran released its hold: the order needs a person now.
+            # A refund withdrawn while this ran released its hold: the order needs a person now. Not
+            # an order closed meanwhile (its holds were lifted because nothing of it ships any more).
             held = (await session.execute(select(OrderHoldRow.code).where(
                 OrderHoldRow.order_id == order_id, OrderHoldRow.code.in_(HOLDS),
                 OrderHoldRow.released_at.is_(None)))).scalars().first()
-            if held is None:
+            if held is None and order_status not in CLOSED_ORDER_STATUSES:
                 await order_service.add_hold(session, order_id, Hold(code=REFUND_HOLD, reason=(
                     "its delivery was cancelled by an interception whose cause was withdrawn meanwhile: send the "
                     "order again (route it) and release this hold")), cause="system")
