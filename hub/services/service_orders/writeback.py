@@ -225,7 +225,24 @@ async def deliver(hub: Any, write_id: int, *, held: bool = False) -> tuple[str, 
              state=state, attempts=attempts)
     if state == DONE and answer.result is not None and answer.result.service_order is not None:
         await _apply_report(hub, record.id, answer.result)
+    if state != PENDING:
+        await _send_next(hub, record.id, write_id)
     return state, note
+
+
+async def _send_next(hub: Any, service_order_id: int, write_id: int) -> None:
+    """This write-back settled: the order's next step that waited for it goes now, not at the
+    periodic retry (a person who reassigns right after the automatic assignment sees it written)."""
+    async with hub.database().transaction() as session:
+        next_id = await session.scalar(select(ServiceOrderWriteRow.id).where(
+            ServiceOrderWriteRow.service_order_id == service_order_id, ServiceOrderWriteRow.state == PENDING,
+            ServiceOrderWriteRow.id > write_id).order_by(ServiceOrderWriteRow.id).limit(1))
+        if next_id is None:
+            return
+        await session.execute(update(ServiceOrderWriteRow).where(
+            ServiceOrderWriteRow.id == next_id, ServiceOrderWriteRow.state == PENDING)
+            .values(next_attempt_at=utcnow()).execution_options(synchronize_session=False))
+    await deliver(hub, int(next_id))
 
 
 async def _apply_report(hub: Any, service_order_id: int, result: ServiceStepResult) -> None:
