@@ -161,6 +161,11 @@ async def test_bad_input_is_refused_with_a_reason(hub: Hub) -> None:
                                                        "applied_to": (T0 - timedelta(days=1)).isoformat()},
                                           headers=bearer(viewer))
         sort = await client.get(URL, params={"sort": "cheapest"}, headers=bearer(viewer))
+        # Year 1 east of UTC does not exist in UTC: a 422 naming the parameter, not a 500.
+        no_such_time = await client.get(URL, params={"deadline_before": "0001-01-01T00:00:00+14:00"},
+                                        headers=bearer(viewer))
+        no_such_order_time = await client.get("/api/v1/orders", params={"created_to": "9999-12-31T23:00:00-05:00"},
+                                              headers=bearer(viewer))
         unknown = await client.get(f"{URL}/999999", headers=bearer(viewer))
         anonymous = await client.get(URL)
     assert other_sort.status_code == 400 and other_sort.json()["field"] == "query.cursor"
@@ -168,6 +173,9 @@ async def test_bad_input_is_refused_with_a_reason(hub: Hub) -> None:
     assert status.status_code == 422 and status.json()["detail"][0]["field"] == "query.status.0"
     assert reversed_range.status_code == 400 and reversed_range.json()["field"] == "query.applied_from"
     assert sort.status_code == 422
+    assert no_such_time.status_code == 422 and no_such_time.json()["detail"][0]["field"] == "query.deadline_before"
+    assert no_such_order_time.status_code == 422
+    assert no_such_order_time.json()["detail"][0]["field"] == "query.created_to"
     assert unknown.status_code == 404 and "999999" in unknown.json()["detail"]
     assert anonymous.status_code == 401
 

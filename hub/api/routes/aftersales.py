@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from contracts.aftersales import AfterSaleStatus, AfterSaleType
 from contracts.money import Money
@@ -23,7 +23,7 @@ from hub.api.auth import Permission, Principal, require
 from hub.api.deps import get_hub
 from hub.api.errors import ApiError
 from hub.api.models import AfterSaleSummaryOut, aftersale_summary_out
-from hub.api.params import INT64_MAX, RowId, text_query
+from hub.api.params import INT64_MAX, QueryTime, RowId, text_query
 from hub.errors import BadInputError, NotFoundError
 from hub.services.aftersales import local_cases, queries
 
@@ -142,9 +142,9 @@ async def list_aftersales(
     shop: str | None = text_query(),
     platform: str | None = text_query(),
     order_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
-    deadline_before: AwareDatetime | None = Query(None, description="Cases the platform decides before this."),
-    applied_from: AwareDatetime | None = Query(None, description="Applied at or after this (ISO, with offset)."),
-    applied_to: AwareDatetime | None = Query(None, description="Applied before this."),
+    deadline_before: QueryTime | None = Query(None, description="Cases the platform decides before this."),
+    applied_from: QueryTime | None = Query(None, description="Applied at or after this (ISO, with offset)."),
+    applied_to: QueryTime | None = Query(None, description="Applied before this."),
     open: bool = Query(False, description="Only cases not refunded, completed or closed."),
     sort: Literal["due", "applied", "updated"] = Query(
         "due", description="due: the soonest deadline first, cases without one last; applied, updated: newest first."),

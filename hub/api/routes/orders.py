@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime
 
 from contracts.money import Money
 from contracts.orders import Order, OrderStatus
@@ -31,7 +30,7 @@ from hub.api.models import (
     SourceEventOut,
     aftersale_summary_out,
 )
-from hub.api.params import PathText, RowId, text_query
+from hub.api.params import PathText, QueryTime, RowId, text_query
 from hub.api.queries.orders import MAX_LIMIT, OrderFilters, list_orders, order_story
 from hub.api.routes.shipments import shipment_out
 from hub.db.tables import OrderRow
@@ -66,10 +65,10 @@ async def get_orders(
     status: list[OrderStatus] | None = Query(None, description="Repeat to match any of several statuses."),
     platform: str | None = text_query(),
     shop: str | None = text_query(),
-    created_from: AwareDatetime | None = Query(None, description="Channel creation time ≥ this (ISO, with offset)."),
-    created_to: AwareDatetime | None = Query(None, description="Channel creation time < this."),
-    paid_from: AwareDatetime | None = None,
-    paid_to: AwareDatetime | None = None,
+    created_from: QueryTime | None = Query(None, description="Channel creation time ≥ this (ISO, with offset)."),
+    created_to: QueryTime | None = Query(None, description="Channel creation time < this."),
+    paid_from: QueryTime | None = None,
+    paid_to: QueryTime | None = None,
     buyer: str | None = text_query("The buyer's platform nick, exactly."),
     sku: str | None = text_query("Orders with a line of this merchant SKU."),
     tag: str | None = text_query(),
