@@ -28,15 +28,22 @@ reserve what they usually hold (``CONNECTIONS``, measured).
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import pytest
+import structlog
 from hypothesis import settings
 
 settings.register_profile("ci", deadline=None, derandomize=True, database=None, print_blob=True)
 settings.register_profile("explore", deadline=None, derandomize=False, max_examples=500)
 settings.load_profile("ci")
+
+#: The hub's debug lines (one per order stored, per outbox relay, per push) are not kept in a test's
+#: captured output: rendering them cost CPU the whole suite shares, and info and above say what
+#: a failing test's hub did. A test that configures logging itself (``hub.logging``) sets its own level.
+structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
 
 #: pytest-xdist workers for a run of the whole suite (or of directories). Much of a test's time is
 #: I/O wait (hubs, sandboxes and browsers waiting on each other), so a 2-core machine keeps four

@@ -166,12 +166,13 @@ def _varied(api: Api) -> list[dict[str, Any]] | None:
 
 
 def _auto_approved(api: Api) -> dict[str, Any] | None:
-    """A refund-only case the rule decided (its decision taken by the rule's actor)."""
+    """A refund-only case the rule decided (its decision taken by the rule's actor) and the platform
+    moved on (its write-back may still be on its way when the decision is first listed)."""
     for case in _cases(api):
         if case["type"] != "refund_only":
             continue
         detail = api.get(f"aftersales/{case['id']}")
-        if any(d["actor"] == AUTO_APPROVE_ACTOR for d in detail["decisions"]):
+        if any(d["actor"] == AUTO_APPROVE_ACTOR for d in detail["decisions"]) and detail["status"] != "requested":
             return dict(detail)
     return None
 

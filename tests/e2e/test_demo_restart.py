@@ -1,8 +1,9 @@
 """The first hour: ``hub run --demo`` started, stopped with Ctrl-C and started again in the same
 directory keeps its orders and admin key, takes new orders from every sandbox shop, and leaves no
-dead letters, and its shared saved view of held orders once; the config file it writes works for
-``hub --config hub-demo.toml ...``; a busy port is refused with a message naming --port. And a new
-user signs in to the console it prints and watches orders from all four channels arrive."""
+dead letters, and its shared saved view of held orders once; its shops' listings are bound by merchant
+code before the first sale; the config file it writes works for ``hub --config hub-demo.toml ...``; a
+busy port is refused with a message naming --port. And a new user signs in to the console it prints
+and watches orders from all four channels arrive."""
 
 from __future__ import annotations
 
@@ -138,14 +139,26 @@ def _orders_from_every_shop(demo: Demo, key: str, before: dict[str, str]) -> dic
 
 @pytest.mark.timeout(2 * DEADLINE_S + 120)
 def test_demo_restarted_in_the_same_directory_keeps_going_without_dead_letters(demo_dir: Path) -> None:
+    """Run the demo, stop it, run it again in the same directory: it goes on where it stopped. The
+    first run also shows issue #9, point 5: each demo shop lists the catalogue's SKUs before any
+    order; the listing sync binds every one by its merchant code (none learned from a sale), and the
+    shop's listings the catalogue cannot place (an unknown code, no code) are reported."""
     port = free_port()
     first = Demo(demo_dir, port, 1)
     try:
         key = first.admin_key()
         run1 = first.wait_for("orders from every demo shop", lambda: _orders_from_every_shop(first, key, {}))
+        bindings = _get(first, key, "listings")
+        unmatched = _get(first, key, "listings/unmatched")
     finally:
         out1 = first.stop()
     assert key in out1 and "/docs" in out1 and "hub-demo.toml" in out1  # the start-up box
+    by_source = {(b["shop"], b["merchant_sku"]): b["source"] for b in bindings}
+    skus = {"DEMO-TEE-M", "DEMO-TEE-L", "DEMO-MUG"}
+    installable = {("demo-tmall", "DEMO-AC-1P"), ("demo-douyin", "DEMO-AC-1P")}  # hub.demo_service_orders
+    assert by_source == {key: "sync" for key in {(shop, sku) for shop in SHOPS for sku in skus} | installable}, bindings
+    assert sorted((u["shop"], u["outcome"], u["merchant_code"]) for u in unmatched) == sorted(
+        [(shop, "unknown_code", "DEMO-POSTER") for shop in SHOPS] + [(shop, "no_code", None) for shop in SHOPS])
 
     second = Demo(demo_dir, port, 2)
     try:
@@ -232,24 +245,3 @@ def _get(demo: Demo, key: str, path: str, **params: str) -> list[dict[str, objec
     answer.raise_for_status()
     items: list[dict[str, object]] = answer.json()["items"]
     return items
-
-
-@pytest.mark.timeout(DEADLINE_S + 120)
-def test_the_demo_binds_every_listing_by_its_merchant_code_before_the_first_sale(demo_dir: Path) -> None:
-    """Issue #9, point 5, in ``hub run --demo``: each demo shop lists the catalogue's SKUs before
-    any order; the listing sync binds every one by its merchant code (none learned from a sale),
-    and the shop's listings the catalogue cannot place (an unknown code, no code) are reported."""
-    demo = Demo(demo_dir, free_port(), 1)
-    try:
-        key = demo.admin_key()
-        demo.wait_for("orders from every demo shop", lambda: _orders_from_every_shop(demo, key, {}))
-        bindings = _get(demo, key, "listings")
-        unmatched = _get(demo, key, "listings/unmatched")
-    finally:
-        demo.stop()
-    by_source = {(b["shop"], b["merchant_sku"]): b["source"] for b in bindings}
-    skus = {"DEMO-TEE-M", "DEMO-TEE-L", "DEMO-MUG"}
-    installable = {("demo-tmall", "DEMO-AC-1P"), ("demo-douyin", "DEMO-AC-1P")}  # hub.demo_service_orders
-    assert by_source == {key: "sync" for key in {(shop, sku) for shop in SHOPS for sku in skus} | installable}, bindings
-    assert sorted((u["shop"], u["outcome"], u["merchant_code"]) for u in unmatched) == sorted(
-        [(shop, "unknown_code", "DEMO-POSTER") for shop in SHOPS] + [(shop, "no_code", None) for shop in SHOPS])
