@@ -147,12 +147,14 @@ def e2e_hub(config: HubConfig) -> Iterator[Hub]:
 @dataclass
 class Pump:
     """Sends ``consume_channel`` and ``poll_shop`` for shops (and ``sweep_dirty_stock`` when
-    ``sweep``), as the leader scheduler would, but faster; they run concurrently on the workers."""
+    ``sweep``), as the leader scheduler would, but faster; they run concurrently on the workers.
+    Every 0.4 s (the poll every other round): often enough that a test waits little, seldom enough
+    that the suite's parallel hubs do not spend the machine polling sandboxes that have nothing new."""
 
     hub: Hub
     consume: list[str] = field(default_factory=list)
     poll: list[str] = field(default_factory=list)
-    every_s: float = 0.25
+    every_s: float = 0.4
     sweep: bool = False
     rounds: int = 0
 
@@ -171,7 +173,7 @@ class Pump:
 
 @asynccontextmanager
 async def pumping(hub: Hub, *, consume: list[str] = (), poll: list[str] = (),  # type: ignore[assignment]
-                  every_s: float = 0.25, sweep: bool = False) -> AsyncIterator[Pump]:
+                  every_s: float = 0.4, sweep: bool = False) -> AsyncIterator[Pump]:
     pump = Pump(hub, list(consume), list(poll), every_s, sweep)
     task = asyncio.create_task(pump.run())
     try:

@@ -171,8 +171,9 @@ class PartitionedShops(RuleBasedStateMachine):
                 shop, row.exposure, self.fakes[shop].shows.get(SKU), unseen)
 
 
-#: ``HUB_HYPOTHESIS_EXAMPLES=500 pytest …`` explores further than the default run does.
-PartitionedShops.TestCase.settings = settings(max_examples=int(os.environ.get("HUB_HYPOTHESIS_EXAMPLES", 15)),
+#: ``HUB_HYPOTHESIS_EXAMPLES=500 pytest …`` explores further than the default run does (10 examples
+#: of 25 steps each: derandomised, so CI runs the same interleavings every time).
+PartitionedShops.TestCase.settings = settings(max_examples=int(os.environ.get("HUB_HYPOTHESIS_EXAMPLES", 10)),
                                               stateful_step_count=25, deadline=None,
                                               suppress_health_check=[HealthCheck.too_slow])
 test_partitioned_shops_never_oversell_whatever_the_interleaving = pytest.mark.timeout(600)(PartitionedShops.TestCase)
