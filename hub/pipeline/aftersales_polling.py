@@ -26,7 +26,7 @@ from contracts.events import InboundMessage, MessageKind
 from hub.context import Hub, current_hub
 from hub.db.shop_state import DbShopState
 from hub.pipeline.actors import _skip_paused
-from hub.pipeline.polling import windows
+from hub.pipeline.polling import shops_with, windows
 from hub.queue.actors import hub_actor
 from hub.services.intake import accept_messages, poll_message_id
 from hub.services.shop_health import run_recorded
@@ -46,15 +46,8 @@ DEFAULT_MAX_SPAN = timedelta(days=1)
 
 def jobs(hub: Any) -> list[tuple[str, float, str, tuple[Any, ...]]]:
     """One ``poll_aftersales`` job per enabled shop whose connector lists after-sales."""
-    found: list[tuple[str, float, str, tuple[Any, ...]]] = []
     interval = float(hub.config.aftersales.poll_interval_s)
-    for name, shop in hub.config.shops.items():
-        if not shop.enabled:
-            continue
-        cls = hub.plugins.channel_class(shop.platform)
-        if cls is not None and Capability.AFTERSALES in cls.capabilities:
-            found.append((f"poll_aftersales:{name}", interval, ACTOR, (name,)))
-    return found
+    return [(f"poll_aftersales:{name}", interval, ACTOR, (name,)) for name in shops_with(hub, Capability.AFTERSALES)]
 
 
 def max_span(connector: Any) -> timedelta:

@@ -33,6 +33,7 @@ from typing import Any
 
 import structlog
 
+from contracts.connectors import Capability
 from contracts.events import InboundMessage, MessageKind, OrderPage
 from hub import metrics
 from hub.context import Hub
@@ -46,6 +47,16 @@ CURSOR_KEY = "poll.orders.last_end"
 WINDOW_KEY = "poll.orders.window"
 FIRST_LOOKBACK = timedelta(hours=1)
 MAX_PAGES_PER_RUN = 200
+
+
+def shops_with(hub: Any, capability: Capability) -> list[str]:
+    """The enabled shops whose connector declares ``capability`` (what a periodic poll runs for)."""
+    found: list[str] = []
+    for name, shop in hub.config.shops.items():
+        cls = hub.plugins.channel_class(shop.platform) if shop.enabled else None
+        if cls is not None and capability in cls.capabilities:
+            found.append(name)
+    return found
 
 
 def windows(start: datetime, end: datetime, max_span: timedelta) -> list[tuple[datetime, datetime]]:

@@ -36,7 +36,7 @@ from hub.context import Hub, current_hub
 from hub.db.shop_state import DbShopState
 from hub.db.tables import ServiceOrderRow
 from hub.pipeline.actors import _skip_paused
-from hub.pipeline.polling import windows
+from hub.pipeline.polling import shops_with, windows
 from hub.plugin_api import NotFoundError
 from hub.queue.actors import hub_actor
 from hub.services.intake import accept_messages, poll_message_id
@@ -59,15 +59,8 @@ REREAD_LIMIT = 50
 
 def jobs(hub: Any) -> list[tuple[str, float, str, tuple[Any, ...]]]:
     """One ``poll_service_orders`` job per enabled shop whose connector lists service orders."""
-    found: list[tuple[str, float, str, tuple[Any, ...]]] = []
     interval = float(hub.config.service_orders.poll_interval_s)
-    for name, shop in hub.config.shops.items():
-        if not shop.enabled:
-            continue
-        cls = hub.plugins.channel_class(shop.platform)
-        if cls is not None and Capability.SERVICE_ORDERS in cls.capabilities:
-            found.append((f"{ACTOR}:{name}", interval, ACTOR, (name,)))
-    return found
+    return [(f"{ACTOR}:{name}", interval, ACTOR, (name,)) for name in shops_with(hub, Capability.SERVICE_ORDERS)]
 
 
 def max_span(connector: Any) -> timedelta:

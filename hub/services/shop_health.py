@@ -17,10 +17,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy import select
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_after_delay, wait_exponential
 
 from hub.context import Hub
 from hub.db import shops
@@ -172,3 +173,25 @@ def shop_condition(*, enabled: bool, installed: bool, paused: bool, paused_reaso
     if problems:
         return ShopCondition("degraded", "; ".join(problems))
     return ShopCondition("active")
+
+
+T = TypeVar("T")
+#: Tries of one write a person waits for (an after-sale decision, a service-order step): transient
+#: faults only, and the most time they may take.
+BRIEF_ATTEMPTS = 3
+BRIEF_SECONDS = 10.0
+#: The first wait between those tries (doubling, at most 2 s); tests set it to 0.
+BRIEF_WAIT_S = 0.25
+
+
+async def with_brief_retries(call: Callable[[], Awaitable[T]]) -> T:
+    """``call`` again on ``RetryableError`` (its idempotency key makes that safe), a few times,
+    briefly: as ``hub.http.call_with_retries`` but with shorter waits, since a person is waiting for
+    the answer (a write that still fails is retried later in the background, with the same key)."""
+    retrying = AsyncRetrying(retry=retry_if_exception_type(RetryableError), reraise=True,
+                             wait=wait_exponential(multiplier=BRIEF_WAIT_S, max=2.0),
+                             stop=stop_after_attempt(BRIEF_ATTEMPTS) | stop_after_delay(BRIEF_SECONDS))
+    async for attempt in retrying:
+        with attempt:
+            return await call()
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -25,7 +25,8 @@ from hub.db.tables import (
     StockLedgerRow,
     StockRow,
 )
-from hub.services.aftersales import intake, writeback
+from hub.services import shop_health
+from hub.services.aftersales import intake
 from hub.services.stock import adjustments, skus
 from hub.testing import fulfilment_factories as ff
 from hub.testing.aftersales_channel import ChannelsPlugin, FakeAfterSalesChannel, make_channel
@@ -87,12 +88,12 @@ def world(database_url: str, *, workers: bool = False) -> Iterator[World]:
 
 @contextmanager
 def fast_retries() -> Iterator[None]:
-    was = writeback.INLINE_WAIT_S
-    writeback.INLINE_WAIT_S = 0.0
+    was = shop_health.BRIEF_WAIT_S
+    shop_health.BRIEF_WAIT_S = 0.0
     try:
         yield
     finally:
-        writeback.INLINE_WAIT_S = was
+        shop_health.BRIEF_WAIT_S = was
 
 
 async def stock_in(hub: Hub, sku: str, on_hand: int, warehouse: str = MAIN) -> None:

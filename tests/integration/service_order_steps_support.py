@@ -15,7 +15,7 @@ from sqlalchemy import select
 from contracts.service_orders import ServiceOrderAction, ServiceOrderStatus
 from hub.context import Hub
 from hub.db.tables import ServiceOrderEventRow, ServiceOrderRow, ServiceOrderWriteRow
-from hub.services.service_orders import writeback
+from hub.services import shop_health
 from hub.testing.aftersales_channel import ChannelsPlugin
 from hub.testing.hub import hub_config, running_hub
 from hub.testing.service_channel import ServicePlatform, make_service_channel
@@ -65,14 +65,14 @@ def world(database_url: str) -> Iterator[World]:
     shop, no_fail, plain = f"sofull-{tag}", f"sonofail-{tag}", f"soplain-{tag}"
     config = hub_config(database_url, shops={shop: {"platform": "sofull"}, no_fail: {"platform": "sonofail"},
                                              plain: {"platform": "soplain"}})
-    was = writeback.INLINE_WAIT_S
-    writeback.INLINE_WAIT_S = 0.0
+    was = shop_health.BRIEF_WAIT_S
+    shop_health.BRIEF_WAIT_S = 0.0
     try:
         with running_hub(config, extra_plugins=[ChannelsPlugin(FULL, NO_FAIL, PLAIN)], load_entry_points=False,
                          start_workers=False, relay=False) as hub:
             yield World(hub, shop, no_fail, plain)
     finally:
-        writeback.INLINE_WAIT_S = was
+        shop_health.BRIEF_WAIT_S = was
 
 
 async def order_row(hub: Hub, service_order_id: int) -> ServiceOrderRow:

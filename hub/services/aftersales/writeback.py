@@ -10,12 +10,10 @@ key). Never raises for a partner's answer. Not for the bookkeeping around it (``
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_after_delay, wait_exponential
 
 from contracts.aftersales import AfterSale, AfterSaleAction, AfterSaleDecision, AfterSaleDecisionResult
 from contracts.connectors import Capability, declared
@@ -23,21 +21,15 @@ from hub.errors import (
     AuthorizationError,
     BadInputError,
     PermanentError,
-    RetryableError,
     ShopPausedError,
     StaleAfterSaleError,
     describe_error,
 )
 from hub.services.shop_health import partner_call
+from hub.services.shop_health import with_brief_retries as with_retries
 
 log = structlog.get_logger(__name__)
-T = TypeVar("T")
 
-#: Tries within one write-back (transient faults only), and the most time they may take.
-INLINE_ATTEMPTS = 3
-INLINE_SECONDS = 10.0
-#: The first wait between those tries (doubling, at most 2 s); tests set it to 0.
-INLINE_WAIT_S = 0.25
 
 TAKEN, STALE, REFUSED, UNKNOWN = "taken", "stale", "refused", "unknown"
 
@@ -52,17 +44,6 @@ class Answer:
     current: AfterSale | None = None
     error: str | None = None
     field: str | None = None
-
-
-async def with_retries(call: Callable[[], Awaitable[T]]) -> T:
-    """``call`` again on ``RetryableError`` (its key makes that safe), a few times, briefly."""
-    retrying = AsyncRetrying(retry=retry_if_exception_type(RetryableError), reraise=True,
-                             wait=wait_exponential(multiplier=INLINE_WAIT_S, max=2.0),
-                             stop=stop_after_attempt(INLINE_ATTEMPTS) | stop_after_delay(INLINE_SECONDS))
-    async for attempt in retrying:
-        with attempt:
-            return await call()
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def platform_actions(hub: Any, platform: str, shop: str) -> frozenset[AfterSaleAction] | None:

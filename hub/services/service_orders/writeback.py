@@ -12,15 +12,13 @@ The step stays taken in the hub whatever the platform answers. Not for taking st
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_after_delay, wait_exponential
 
 from contracts.connectors import Capability, declared
 from contracts.service_orders import ServiceOrderAction, ServiceOrderStep, ServiceStepResult, TechnicianRef
@@ -30,23 +28,19 @@ from hub.errors import (
     BadInputError,
     NotFoundError,
     PermanentError,
-    RetryableError,
     ShopPausedError,
     describe_error,
 )
 from hub.services.service_orders import records
 from hub.services.service_orders.records import ServiceOrderRecord
-from hub.services.shop_health import partner_call
+from hub.services.shop_health import BRIEF_ATTEMPTS, partner_call
+from hub.services.shop_health import with_brief_retries as with_retries
 
 log = structlog.get_logger(__name__)
-T = TypeVar("T")
+#: Tries within one write-back (``hub.services.shop_health.with_brief_retries``).
+INLINE_ATTEMPTS = BRIEF_ATTEMPTS
 
 PENDING, DONE, RECORDED, FAILED = "pending", "done", "recorded", "failed"
-#: Tries within one write-back (transient faults only), and the most time they may take.
-INLINE_ATTEMPTS = 3
-INLINE_SECONDS = 10.0
-#: The first wait between those tries (doubling, at most 2 s); tests set it to 0.
-INLINE_WAIT_S = 0.25
 #: A write-back being sent holds its row this long; a crash leaves it for ``retry_pending`` after.
 LEASE = timedelta(minutes=2)
 #: Waits between write-backs of a step that timed out: doubling from the first, at most the last.
@@ -68,17 +62,6 @@ class Answer:
     kind: str
     result: ServiceStepResult | None = None
     error: str | None = None
-
-
-async def with_retries(call: Callable[[], Awaitable[T]]) -> T:
-    """``call`` again on ``RetryableError`` (its key makes that safe), a few times, briefly."""
-    retrying = AsyncRetrying(retry=retry_if_exception_type(RetryableError), reraise=True,
-                             wait=wait_exponential(multiplier=INLINE_WAIT_S, max=2.0),
-                             stop=stop_after_attempt(INLINE_ATTEMPTS) | stop_after_delay(INLINE_SECONDS))
-    async for attempt in retrying:
-        with attempt:
-            return await call()
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def platform_writes(hub: Any, platform: str, shop: str) -> frozenset[ServiceOrderAction] | None:
