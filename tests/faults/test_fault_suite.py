@@ -1,4 +1,4 @@
-"""The standing fault suite, bounded for CI: ~60 paid orders over the four sandbox shops, five
+"""The standing fault suite, bounded for CI: 40 paid orders over the four sandbox shops, five
 shipments recorded over the API, and one fault mid-run — a worker killed with SIGKILL (another
 started), the broker restarted empty (a ``redis-server`` of the test's own, never the shared one),
 or 30% of partner calls failing. Then, once the hub is quiet, nothing may be lost or stuck: every
@@ -23,6 +23,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 #: left owed is found within seconds; production defaults are 30 s / 60 s (docs/operators.md). A
 #: stock push without an answer is pushed again after 5 s instead of 60: a sandbox applies a call
 #: before it answers it (a slow one within 0.5 s), so nothing it got can land later than that.
+#: Paid orders per scenario (``bench/faults.py`` runs more).
+ORDERS = 40
 EXTRA_CONFIG: dict[str, dict[str, object]] = {"queue": {"sweep_interval_s": 2, "sweep_after_s": 5},
                                               "rules": {"stock_unanswered_wait_s": 5}}
 
@@ -31,7 +33,7 @@ def _options(postgres_server_url: str) -> Options:
     # stall_s outlasts the hub's own slow recoveries: dramatiq's 60 s heartbeat timeout before a
     # killed worker's unacknowledged messages are handed back, and the 150 s a confirmation that
     # worker claimed mid-call waits before it is sent again (``STALL_S``).
-    return Options(orders=60, shipments=5, rate=20.0, threads=2, outage_s=2.0, fault_rate=0.3,
+    return Options(orders=ORDERS, shipments=5, rate=20.0, threads=2, outage_s=2.0, fault_rate=0.3,
                    stall_s=STALL_S, deadline_s=300.0, settle_timeout_s=90.0, extra_config=EXTRA_CONFIG,
                    postgres_server_url=postgres_server_url)
 
@@ -44,5 +46,5 @@ def _options(postgres_server_url: str) -> Options:
 ])
 def test_nothing_is_lost_or_stuck_after_the_fault(scenario: str, postgres_server_url: str) -> None:
     ledger = run_scenario(scenario, _options(postgres_server_url))
-    assert ledger.created == 60 + 8, "\n" + table([ledger])  # plus one order per shop and SKU (listings)
+    assert ledger.created == ORDERS + 8, "\n" + table([ledger])  # plus one order per shop and SKU (listings)
     assert not ledger.problems(), "\n" + table([ledger])
