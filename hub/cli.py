@@ -488,7 +488,7 @@ async def _replay_actor(hub: Hub, runtime: Any, actor: str, up_to: int | None) -
 #: Modules whose import registers actors; a replayed letter may name any of them.
 ACTOR_MODULES = ("hub.pipeline.actors", "hub.pipeline.orders", "hub.pipeline.stock_actors",
                  "hub.pipeline.fulfilment_actors", "hub.pipeline.sweep_actors",
-                 "hub.pipeline.aftersales", "hub.pipeline.service_orders")
+                 "hub.pipeline.aftersales", "hub.pipeline.service_orders", "hub.pipeline.operations")
 
 
 def _start_queue(hub: Hub) -> Any:
@@ -542,7 +542,7 @@ def _cli_actor() -> str:
 def apikey_create(
     ctx: typer.Context,
     name: str = typer.Option(..., "--name", help="Who or what uses the key (shown in lists and audit trails)."),
-    role: str = typer.Option(..., "--role", help="admin, operator, service, warehouse or viewer."),
+    role: str = typer.Option(..., "--role", help="admin, operator, service, warehouse, finance or viewer."),
 ) -> None:
     """Create an API key and print it once."""
     from hub.db import api_keys
@@ -622,7 +622,8 @@ __import__("hub.catalogue_cli", fromlist=["register"]).register(app)  # `hub cat
 __import__("hub.user_cli", fromlist=["register"]).register(app)  # `hub user …`
 __import__("hub.fulfilment_cli", fromlist=["register"]).register(app)  # review, delivery, labels, tracking …
 __import__("hub.aftersales_cli", fromlist=["register"]).register(app)  # `hub aftersales …`
-__import__("hub.service_orders_cli", fromlist=["register"]).register(app)  # `hub service-orders …`, `hub technicians …`
+__import__("hub.service_orders_cli", fromlist=["register"]).register(app)
+__import__("hub.operations_cli", fromlist=["register"]).register(app)  # `hub orders …`, tags, export, reports
 
 
 def main() -> None:

@@ -27,7 +27,12 @@ from contracts.inventory import AllocationMode, StockPolicy
 from hub.console.settings import ConsoleSection
 from hub.errors import ConfigError
 from hub.services.aftersales.settings import AfterSalesSection
+from hub.services.batch.settings import BatchSection
 from hub.services.fulfilment.settings import FulfilmentSection
+from hub.services.notifications.settings import NotificationsSection
+from hub.services.order_edits.settings import OrderEditsSection
+from hub.services.reports.settings import ReportsSection
+from hub.services.search.settings import SearchSection
 from hub.services.service_orders.settings import ServiceOrdersSection
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -271,6 +276,12 @@ class HubConfig(BaseSettings):
     aftersales: AfterSalesSection = Field(default_factory=AfterSalesSection)  # hub.services.aftersales.settings
     service_orders: ServiceOrdersSection = Field(  # hub.services.service_orders.settings
         default_factory=ServiceOrdersSection)
+    search: SearchSection = Field(default_factory=SearchSection)  # hub.services.search.settings
+    order_edits: OrderEditsSection = Field(default_factory=OrderEditsSection)  # hub.services.order_edits.settings
+    batch: BatchSection = Field(default_factory=BatchSection)  # hub.services.batch.settings
+    notifications: NotificationsSection = Field(  # hub.services.notifications.settings
+        default_factory=NotificationsSection)
+    reports: ReportsSection = Field(default_factory=ReportsSection)  # hub.services.reports.settings
     #: Where the file was read from (None: defaults and environment only).
     _path: Path | None = PrivateAttr(default=None)
     #: ``[hub] secrets_file`` read as NAME → value; the environment wins over it.

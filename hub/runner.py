@@ -49,7 +49,7 @@ def _migrate(hub: Hub) -> None:
 
 ACTOR_MODULES = ("hub.pipeline.actors", "hub.pipeline.orders", "hub.pipeline.stock_actors",
                  "hub.pipeline.fulfilment_actors", "hub.pipeline.sweep_actors",
-                 "hub.pipeline.aftersales", "hub.pipeline.service_orders")
+                 "hub.pipeline.aftersales", "hub.pipeline.service_orders", "hub.pipeline.operations")
 
 
 def import_actor_modules() -> None:
@@ -81,12 +81,13 @@ def periodic_jobs(hub: Hub) -> list[tuple[str, float, str, tuple[Any, ...]]]:
     from hub.pipeline.actors import shop_jobs
     from hub.pipeline.aftersales import aftersales_jobs
     from hub.pipeline.fulfilment_actors import fulfilment_jobs
+    from hub.pipeline.operations import operations_jobs
     from hub.pipeline.service_orders import service_order_jobs
     from hub.pipeline.stock_actors import inventory_jobs
     from hub.pipeline.sweep_actors import sweep_jobs
 
     return (shop_jobs(hub) + list(inventory_jobs(hub)) + sweep_jobs(hub) + fulfilment_jobs(hub)
-            + aftersales_jobs(hub) + service_order_jobs(hub))
+            + aftersales_jobs(hub) + service_order_jobs(hub) + operations_jobs(hub))
 
 
 class BackgroundLoop:

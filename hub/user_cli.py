@@ -36,7 +36,7 @@ def _password(from_stdin: bool) -> str:
 def add_user(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The sign-in name."),
-    role: str = typer.Option(..., "--role", help="admin, operator, service, warehouse or viewer."),
+    role: str = typer.Option(..., "--role", help="admin, operator, service, warehouse, finance or viewer."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
 ) -> None:
     """Add a user who signs in to the console with a password."""

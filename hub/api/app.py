@@ -21,10 +21,12 @@ from hub.api.routes import (
     aftersales_decisions,
     aftersales_figures,
     api_keys,
+    batch_jobs,
     catalog,
     catalogue_files,
     dead_letters,
     defective_stock,
+    exports,
     fulfilment_delivery,
     fulfilment_merging,
     fulfilment_review,
@@ -32,14 +34,19 @@ from hub.api.routes import (
     fulfilment_warehouse,
     fulfilment_waybills,
     health,
+    notifications,
+    order_edits,
+    order_search,
     order_views,
     orders,
+    reports,
     service_orders_actions,
     service_orders_create,
     service_orders_figures,
     shipments,
     shops_auth,
     stock_imports,
+    tags,
     technicians,
     webhooks,
 )
@@ -100,6 +107,9 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(catalog.router)
     app.include_router(order_views.router)  # before orders: /api/v1/orders/views is not an order id
+    # operations before orders: /api/v1/orders/search, /edits, /batch are not order ids
+    for operations_routes in (order_search, order_edits, batch_jobs, exports, tags, notifications, reports):
+        app.include_router(operations_routes.router)
     app.include_router(orders.router)
     app.include_router(shipments.router)
     app.include_router(stock_imports.router)  # before inventory: /api/v1/inventory/imports is not a SKU

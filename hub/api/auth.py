@@ -44,6 +44,17 @@ class Permission(StrEnum):
     VIEWS_SHARE = "views.share"  # share a saved view with everyone, delete a shared one
     SERVICE_ORDERS_WRITE = "service_orders.write"  # assign, book, check in, complete, cancel, create
     TECHNICIANS_MANAGE = "technicians.manage"  # add, change, deactivate technicians
+    ORDERS_EDIT = "orders.edit"  # address, remarks, flag; ask for price/quantity changes; cancel unshipped
+    ORDERS_APPROVE = "orders.approve"  # approve or reject money changes waiting in the approval queue
+    ORDERS_TRIAGE = "orders.triage"  # attach tags, set priority, hold and release by hand
+    TAGS_MANAGE = "tags.manage"  # create, recolour, delete user tags
+    DATA_EXPORT = "data.export"  # download filtered lists as CSV/XLSX (masked unless orders.read_pii)
+    JOBS_RUN = "jobs.run"  # start batch jobs (each item still needs its own permission)
+    NOTIFICATIONS_READ = "notifications.read"  # the delivery log, the unpaid-reminder list
+    NOTIFICATIONS_MANAGE = "notifications.manage"  # test a notifier, resend a delivery
+    REPORTS_READ = "reports.read"  # orders, sales, rates, buyers by period and dimension
+    REPORTS_PROFIT = "reports.profit"  # gross profit: costs, freight, fees
+    COSTS_WRITE = "costs.write"  # cost price per SKU, freight rates
 
 
 ROLES: tuple[str, ...] = api_key_store.ROLES
@@ -69,6 +80,17 @@ PERMISSION_ROLES: dict[Permission, frozenset[str]] = {
     Permission.VIEWS_SHARE: frozenset({"admin"}),
     Permission.SERVICE_ORDERS_WRITE: frozenset({"admin", "operator", "service"}),
     Permission.TECHNICIANS_MANAGE: frozenset({"admin", "service"}),
+    Permission.ORDERS_EDIT: frozenset({"admin", "operator", "service"}),
+    Permission.ORDERS_APPROVE: frozenset({"admin", "finance"}),
+    Permission.ORDERS_TRIAGE: frozenset({"admin", "operator", "service"}),
+    Permission.TAGS_MANAGE: frozenset({"admin", "operator"}),
+    Permission.DATA_EXPORT: frozenset({"admin", "operator", "service", "warehouse", "finance"}),
+    Permission.JOBS_RUN: frozenset({"admin", "operator", "service", "warehouse", "finance"}),
+    Permission.NOTIFICATIONS_READ: frozenset({"admin", "operator", "service"}),
+    Permission.NOTIFICATIONS_MANAGE: frozenset({"admin"}),
+    Permission.REPORTS_READ: frozenset({"admin", "operator", "finance", "viewer"}),
+    Permission.REPORTS_PROFIT: frozenset({"admin", "finance"}),
+    Permission.COSTS_WRITE: frozenset({"admin", "finance"}),
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
@@ -84,6 +106,8 @@ class Principal:
     name: str
     prefix: str
     role: str
+    #: The shops this key or user may see and act on; None means every shop (the default).
+    shops: frozenset[str] | None = None
 
     @property
     def actor(self) -> str:
@@ -92,6 +116,10 @@ class Principal:
 
     def may(self, permission: Permission) -> bool:
         return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
+
+    def sees_shop(self, shop: str | None) -> bool:
+        """Whether this caller may see and act on what belongs to ``shop`` (None: not a shop's)."""
+        return self.shops is None or shop is None or shop in self.shops
 
 
 def _presented_key(request: Request) -> str | None:

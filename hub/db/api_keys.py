@@ -25,7 +25,8 @@ from hub.db import audit
 from hub.db.tables import ApiKeyRow, utcnow
 from hub.errors import BadInputError, HubError
 
-ROLES = ("admin", "operator", "service", "warehouse", "viewer")
+#: ``service`` is customer service; ``finance`` approves money changes and reads profit reports.
+ROLES = ("admin", "operator", "service", "warehouse", "finance", "viewer")
 KEY_PREFIX = "chk_"
 PREFIX_LENGTH = 8
 SECRET_BYTES = 32

@@ -136,6 +136,14 @@ class OrderRow(Base):
         Index("ix_orders_buyer", "buyer_nick", "id", postgresql_ops={"buyer_nick": "varchar_pattern_ops"}),
         # Held orders only (a few percent): the held filter's pages and the overview's count.
         Index("ix_orders_on_hold", "id", postgresql_where=text("on_hold"), sqlite_where=text("on_hold")),
+        # Work queues sorted by priority, amount or paid time (``hub.services.search``).
+        Index("ix_orders_priority", "priority", "id"),
+        Index("ix_orders_amount", "total_amount", "id"),
+        Index("ix_orders_paid", "paid_at", "id"),
+        # Personal data is searched by keyed hash only (``hub.services.search.hashing``).
+        Index("ix_orders_recipient_hash", "recipient_hash"),
+        Index("ix_orders_phone_hash", "phone_hash"),
+        Index("ix_orders_phone_last4_hash", "phone_last4_hash"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     platform: Mapped[str] = mapped_column(String(50))
@@ -163,6 +171,17 @@ class OrderRow(Base):
     #: When a sweeper last re-enqueued this order's follow-up (``hub.services.sweepers``): work
     #: re-enqueued less than ``[queue] sweep_after_s`` ago is in flight and left alone.
     swept_at: Mapped[datetime | None] = mapped_column(ts())
+    #: Set by people (``hub.services.search.triage``): higher first in the work queues; 0 is normal.
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The seller's flag (colour) as the hub knows it: 0 none/grey … 5 (``hub.services.order_edits``).
+    seller_flag: Mapped[int | None] = mapped_column(Integer)
+    #: Platform fees (commission, service fee) when the channel's order carries them, for gross profit.
+    platform_fee: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    #: Keyed hashes (HMAC-SHA256, ``[search] key_secret``) of the recipient's name, full phone and
+    #: its last four digits: search by personal data without storing another clear copy.
+    recipient_hash: Mapped[str | None] = mapped_column(String(64))
+    phone_hash: Mapped[str | None] = mapped_column(String(64))
+    phone_last4_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class OrderLineRow(Base):
@@ -245,6 +264,8 @@ class SkuRow(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     updated_at: Mapped[datetime | None] = mapped_column(ts())
     updated_by: Mapped[str | None] = mapped_column(String(100))
+    #: What one unit costs the merchant (purchase price), for gross profit; NULL when not known.
+    cost_price: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
 
 
 class BundleComponentRow(Base):
@@ -965,6 +986,8 @@ class ApiKeyRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(ts())
     created_by: Mapped[str | None] = mapped_column(String(100))
     revoked_by: Mapped[str | None] = mapped_column(String(100))
+    #: The shops this key may see and act on (a JSON list); NULL means every shop.
+    shops: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
 class AuditRow(Base):
@@ -996,6 +1019,8 @@ class UserRow(Base):
     created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(100))
     password_changed_at: Mapped[datetime | None] = mapped_column(ts())
+    #: The shops this person may see and act on (a JSON list); NULL means every shop.
+    shops: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
 class SignInFailureRow(Base):
@@ -1028,6 +1053,24 @@ class SavedViewRow(Base):
     filters: Mapped[dict[str, Any]] = mapped_column(JSON)
     shared: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+
+
+# ------------------------------------------------------------ search, tags, priority and manual holds (0018)
+
+
+# --------------------------------------------------------------------------- order edits and approvals (0019)
+
+
+# --------------------------------------------------------------------------- batch jobs (0020)
+
+
+# --------------------------------------------------------------------------- notifications (0021)
+
+
+# ------------------------------------------------------------ reports: costs, freight, fees, rollups (0022)
+
+
+# --------------------------------------------------------------------------- roles per shop (0023)
 
 
 __all__ = [name for name, obj in list(globals().items()) if isinstance(obj, type) and issubclass(obj, Base)]

@@ -39,5 +39,5 @@ async def test_only_admins_manage_keys_and_bad_roles_are_named(database_url: str
         no_name = await client.post("/api/v1/api-keys", json={"role": "viewer"}, headers=bearer(admin))
     assert refused.status_code == 403 and "api_keys.manage" in refused.json()["detail"]
     assert bad_role.status_code == 400 and bad_role.json()["field"] == "role"
-    assert "admin, operator, service, warehouse, viewer" in bad_role.json()["detail"]
+    assert "admin, operator, service, warehouse, finance, viewer" in bad_role.json()["detail"]
     assert no_name.status_code == 422 and no_name.json()["detail"][0]["field"] == "body.name"

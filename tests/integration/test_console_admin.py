@@ -145,7 +145,7 @@ async def test_a_bad_key_form_comes_back_naming_each_field_and_stores_nothing(da
                                                                  "role": "viewer"})
     assert both.status_code == 422
     assert 'data-testid="problem-name"' in both.text and 'data-testid="problem-role"' in both.text
-    assert "choose one of: admin, operator, service, warehouse, viewer" in both.text
+    assert "choose one of: admin, operator, service, warehouse, finance, viewer" in both.text
     assert long_name.status_code == 422 and 'data-testid="problem-name"' in long_name.text
     assert 'data-testid="problem-role"' not in long_name.text and 'value="' + "n" * 101 + '"' in long_name.text
     assert await _count(hub, ApiKeyRow) == 1

@@ -12,11 +12,17 @@ P = Permission
 EXPECTED: dict[str, set[Permission]] = {
     "admin": set(Permission),
     "operator": {P.ORDERS_READ, P.ORDERS_WRITE, P.SHIPMENTS_WRITE, P.STOCK_READ, P.SHOPS_READ, P.PLUGINS_READ,
-                 P.CATALOGUE_WRITE, P.SERVICE_ORDERS_WRITE},
+                 P.CATALOGUE_WRITE, P.SERVICE_ORDERS_WRITE, P.ORDERS_EDIT, P.ORDERS_TRIAGE, P.TAGS_MANAGE,
+                 P.DATA_EXPORT, P.JOBS_RUN, P.NOTIFICATIONS_READ, P.REPORTS_READ},
     "service": {P.ORDERS_READ, P.ORDERS_READ_PII, P.STOCK_READ, P.SHOPS_READ, P.PLUGINS_READ,
-                P.SERVICE_ORDERS_WRITE, P.TECHNICIANS_MANAGE},
-    "warehouse": {P.ORDERS_READ, P.SHIPMENTS_WRITE, P.STOCK_READ, P.STOCK_ADJUST, P.SHOPS_READ, P.PLUGINS_READ},
-    "viewer": {P.ORDERS_READ, P.STOCK_READ, P.SHOPS_READ, P.PLUGINS_READ},
+                P.SERVICE_ORDERS_WRITE, P.TECHNICIANS_MANAGE, P.ORDERS_EDIT, P.ORDERS_TRIAGE, P.DATA_EXPORT,
+                P.JOBS_RUN, P.NOTIFICATIONS_READ},
+    "warehouse": {P.ORDERS_READ, P.SHIPMENTS_WRITE, P.STOCK_READ, P.STOCK_ADJUST, P.SHOPS_READ, P.PLUGINS_READ,
+                  P.DATA_EXPORT, P.JOBS_RUN},
+    # Finance approves money changes and reads profit; it neither edits orders nor moves stock.
+    "finance": {P.ORDERS_READ, P.STOCK_READ, P.SHOPS_READ, P.PLUGINS_READ, P.ORDERS_APPROVE, P.DATA_EXPORT,
+                P.JOBS_RUN, P.REPORTS_READ, P.REPORTS_PROFIT, P.COSTS_WRITE},
+    "viewer": {P.ORDERS_READ, P.STOCK_READ, P.SHOPS_READ, P.PLUGINS_READ, P.REPORTS_READ},
 }
 
 
@@ -30,6 +36,8 @@ def test_roles_are_not_a_ladder() -> None:
     assert P.STOCK_ADJUST in warehouse and P.STOCK_ADJUST not in operator
     assert P.ORDERS_WRITE in operator and P.ORDERS_WRITE not in warehouse
     assert P.ORDERS_READ_PII in ROLE_PERMISSIONS["service"] and P.ORDERS_READ_PII not in operator
+    finance = ROLE_PERMISSIONS["finance"]
+    assert P.ORDERS_APPROVE in finance and P.ORDERS_APPROVE not in operator and P.ORDERS_EDIT not in finance
 
 
 def test_table_covers_every_permission_and_only_known_roles() -> None:

@@ -166,7 +166,7 @@ def test_apikey_create_with_a_bad_role_names_the_option_and_the_roles() -> None:
     result = runner.invoke(app, ["apikey", "create", "--name", "ops", "--role", "superuser"])
     assert result.exit_code == 2
     assert "--role" in result.output and "'superuser'" in result.output
-    assert "admin, operator, service, warehouse, viewer" in result.output
+    assert "admin, operator, service, warehouse, finance, viewer" in result.output
 
 
 @pytest.fixture

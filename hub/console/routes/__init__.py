@@ -17,6 +17,13 @@ from hub.console.routes import (
     fulfilment_tracking,
     fulfilment_warehouse,
     fulfilment_waybills,
+    ops_batch,
+    ops_exports,
+    ops_notifications,
+    ops_order_edits,
+    ops_reports,
+    ops_search,
+    ops_tags,
     orders,
     overview,
     plugins,
@@ -33,6 +40,9 @@ from hub.console.routes import (
 router = APIRouter(include_in_schema=False)
 router.include_router(session.router)
 router.include_router(overview.router)
+# operations before the orders screens: /console/orders/search, /edits, /batch are not order ids
+for _ops in (ops_search, ops_order_edits, ops_batch, ops_exports, ops_tags, ops_notifications, ops_reports):
+    router.include_router(_ops.router)
 router.include_router(orders.router)
 router.include_router(exceptions.router)
 router.include_router(shops.router)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import importlib
 
 MODULES = ("nav", "review", "delivery", "warehouse", "waybills", "tracking", "merging", "aftersales", "defective",
-           "service_orders")
+           "service_orders", "ops_search", "ops_tags", "ops_edits", "ops_batch", "ops_exports", "ops_notifications",
+           "ops_reports", "ops_access")
 
 
 def catalogues() -> tuple[dict[str, str], dict[str, str]]:

@@ -1,0 +1,8 @@
+"""Reports over HTTP.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["reports"])

@@ -1,0 +1,8 @@
+"""Reports with charts at ``/console/reports``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)

@@ -1,0 +1,11 @@
+"""Background batch jobs: one actor message per chunk of items, progress recorded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def jobs(hub: Any) -> list[tuple[str, float, str, tuple[Any, ...]]]:
+    """(name, interval, actor, args) of this module's periodic jobs."""
+    return []

@@ -1,0 +1,11 @@
+"""Order edits written back to the platform, and their retries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def jobs(hub: Any) -> list[tuple[str, float, str, tuple[Any, ...]]]:
+    """(name, interval, actor, args) of this module's periodic jobs."""
+    return []

@@ -1,0 +1,14 @@
+"""The ``[notifications]`` section of the configuration.
+
+Only pydantic here (``hub.config`` imports it).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class NotificationsSection(BaseModel):
+    """``[notifications]``."""
+
+    model_config = ConfigDict(extra="forbid")
