@@ -144,6 +144,7 @@ class OrderRow(Base):
         Index("ix_orders_recipient_hash", "recipient_hash"),
         Index("ix_orders_phone_hash", "phone_hash"),
         Index("ix_orders_phone_last4_hash", "phone_last4_hash"),
+        Index("ix_orders_province", "province", "channel_created_at"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     platform: Mapped[str] = mapped_column(String(50))
@@ -177,6 +178,8 @@ class OrderRow(Base):
     seller_flag: Mapped[int | None] = mapped_column(Integer)
     #: Platform fees (commission, service fee) when the channel's order carries them, for gross profit.
     platform_fee: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+    #: The shipping address's province, for reports and filters (not personal data on its own).
+    province: Mapped[str | None] = mapped_column(String(50))
     #: Keyed hashes (HMAC-SHA256, ``[search] key_secret``) of the recipient's name, full phone and
     #: its last four digits: search by personal data without storing another clear copy.
     recipient_hash: Mapped[str | None] = mapped_column(String(64))

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -71,7 +72,19 @@ def _order_values(order: Order) -> dict[str, Any]:
         "buyer_nick": order.buyer.nick,
         "data": order.model_dump(mode="json"),
         "tags": list(order.tags),
+        "province": order.shipping_address.province if order.shipping_address else None,
+        "platform_fee": _platform_fee(order),
     }
+
+
+def _platform_fee(order: Order) -> Decimal | None:
+    """The fees the channel charged on this order (commission, service fee) when its connector
+    reported them as ``extra["platform_fee"]`` (a decimal string in the order's currency)."""
+    value = order.extra.get("platform_fee")
+    try:
+        return Decimal(str(value)) if value not in (None, "") else None
+    except ArithmeticError:
+        return None
 
 
 def _event(

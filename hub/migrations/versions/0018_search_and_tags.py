@@ -25,7 +25,7 @@ TS = sa.DateTime(timezone=True)
 
 HASHES = ("recipient_hash", "phone_hash", "phone_last4_hash")
 SORTS = {"ix_orders_priority": ["priority", "id"], "ix_orders_amount": ["total_amount", "id"],
-         "ix_orders_paid": ["paid_at", "id"]}
+         "ix_orders_paid": ["paid_at", "id"], "ix_orders_province": ["province", "channel_created_at"]}
 
 
 def upgrade() -> None:
@@ -33,6 +33,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("priority", sa.Integer(), server_default="0", nullable=False))
         batch_op.add_column(sa.Column("seller_flag", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("platform_fee", sa.Numeric(precision=18, scale=4), nullable=True))
+        batch_op.add_column(sa.Column("province", sa.String(length=50), nullable=True))
         for name in HASHES:
             batch_op.add_column(sa.Column(name, sa.String(length=64), nullable=True))
     for name, columns in SORTS.items():
@@ -58,5 +59,5 @@ def downgrade() -> None:
     for name in SORTS:
         op.drop_index(name, table_name="orders")
     with op.batch_alter_table("orders", schema=None) as batch_op:
-        for name in ("priority", "seller_flag", "platform_fee", *HASHES):
+        for name in ("priority", "seller_flag", "platform_fee", "province", *HASHES):
             batch_op.drop_column(name)
