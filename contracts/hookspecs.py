@@ -66,6 +66,21 @@ def register_warehouses() -> list[type[Any]]:
 
 
 @hookspec
+def register_notifiers() -> list[type[Any]]:
+    """Return the notifier classes this plugin provides (webhook, e-mail, group robots...).
+
+    :return: a list of classes implementing ``contracts.notifications.Notifier``: each with a
+        unique ``name`` (the ``kind`` a ``[notifications.channels.<name>]`` table names), a
+        pydantic ``Settings`` model and ``async send(notification)``; or an empty list.
+
+    Called once when the plugin manager is built. Results from all plugins are concatenated; two
+    classes claiming the same ``name`` is a start-up error naming both plugins. The hub builds one
+    instance per configured channel and calls ``send`` once per delivery, retrying on
+    ``RetryableError`` and recording a ``PermanentError`` as final.
+    """
+
+
+@hookspec
 def register_sandboxes() -> list[type[Any]]:
     """Return partner emulator classes (``contracts.connectors.ChannelSandbox``).
 

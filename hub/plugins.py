@@ -108,6 +108,20 @@ class HubPlugins:
         info = self.connectors().get((kind, platform))
         return info.cls if info else None
 
+    def notifier_classes(self) -> dict[str, type[Any]]:
+        """Notifier classes by ``name`` from every ``register_notifiers`` implementation."""
+        found: dict[str, tuple[type[Any], str]] = {}
+        for impl in self.pm.hook.register_notifiers.get_hookimpls():
+            for cls in impl.function() or []:
+                name = getattr(cls, "name", None)
+                if not name or not hasattr(getattr(cls, "Settings", None), "model_validate"):
+                    raise ConfigError(f"plugin {impl.plugin_name!r}: notifier {cls!r} needs a name and a Settings model")
+                if name in found:
+                    raise ConfigError(f"notifier {name!r} is registered twice: by plugin {found[name][1]!r} "
+                                      f"and by {impl.plugin_name!r}; disable one of them")
+                found[name] = (cls, impl.plugin_name)
+        return {name: cls for name, (cls, _) in found.items()}
+
     def sandboxes(self) -> dict[str, type[Any]]:
         out: dict[str, type[Any]] = {}
         for classes in self.pm.hook.register_sandboxes():

@@ -1070,6 +1070,49 @@ class SavedViewRow(Base):
 # --------------------------------------------------------------------------- notifications (0021)
 
 
+class NotificationDeliveryRow(Base):
+    """One notification to one channel: pending until sent, retried with backoff, recorded.
+
+    Unique per (channel, dedup_key): the scans insert-or-ignore, so an event seen again (another
+    scan, another worker) is not sent twice. ``failed`` will be tried again at ``next_attempt_at``;
+    ``dead`` will not (a permanent refusal or too many tries). ``facts`` never holds personal data.
+    """
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        UniqueConstraint("channel", "dedup_key"),
+        Index("ix_notification_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_notification_deliveries_created", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(50))
+    dedup_key: Mapped[str] = mapped_column(String(200))
+    shop: Mapped[str | None] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(20), default="info")
+    subject: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str | None] = mapped_column(String(500))
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | sent | failed | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(ts())
+    resent_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class UnpaidReminderRow(Base):
+    """An unpaid order a person reminded the buyer about (催付), by hand: who and when."""
+
+    __tablename__ = "unpaid_reminders"
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    reminded_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    reminded_by: Mapped[str] = mapped_column(String(100))
+
+
+
 # ------------------------------------------------------------ reports: costs, freight, fees, rollups (0022)
 
 
