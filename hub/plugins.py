@@ -112,10 +112,12 @@ class HubPlugins:
         """Notifier classes by ``name`` from every ``register_notifiers`` implementation."""
         found: dict[str, tuple[type[Any], str]] = {}
         for impl in self.pm.hook.register_notifiers.get_hookimpls():
-            for cls in impl.function() or []:
+            classes: list[type[Any]] = list(impl.function() or [])  # type: ignore[call-overload]
+            for cls in classes:
                 name = getattr(cls, "name", None)
                 if not name or not hasattr(getattr(cls, "Settings", None), "model_validate"):
-                    raise ConfigError(f"plugin {impl.plugin_name!r}: notifier {cls!r} needs a name and a Settings model")
+                    raise ConfigError(
+                        f"plugin {impl.plugin_name!r}: notifier {cls!r} needs a name and a Settings model")
                 if name in found:
                     raise ConfigError(f"notifier {name!r} is registered twice: by plugin {found[name][1]!r} "
                                       f"and by {impl.plugin_name!r}; disable one of them")

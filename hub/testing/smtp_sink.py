@@ -26,7 +26,7 @@ class SmtpSink:
             writer.write(line.encode() + b"\r\n")
             await writer.drain()
 
-        sender, recipients = "", []
+        sender, recipients = "", list[str]()
         await say("220 sink ESMTP")
         try:
             while line := await reader.readline():

@@ -14,13 +14,13 @@ from hub.http import build_http_client, call_with_retries
 
 async def post_json(url: str, body: bytes, *, headers: dict[str, str] | None = None,
                     params: dict[str, str] | None = None, transport: httpx.AsyncBaseTransport | None = None,
-                    timeout: float = 10.0) -> httpx.Response:
+                    timeout_s: float = 10.0) -> httpx.Response:
     """POST ``body`` (JSON bytes) to ``url``; 2xx returns, 429/5xx/transport faults raise
     ``RetryableError`` after the inline retries, other 4xx raise ``PermanentError``."""
     extra: dict[str, Any] = {"transport": transport} if transport is not None else {}
 
     async def call() -> httpx.Response:
-        async with build_http_client(timeout=timeout, **extra) as client:
+        async with build_http_client(timeout=timeout_s, **extra) as client:
             response = await client.post(url, content=body, params=params,
                                          headers={"content-type": "application/json", **(headers or {})})
         if response.status_code == 429 or response.status_code >= 500:

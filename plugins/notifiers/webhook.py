@@ -46,4 +46,4 @@ class WebhookNotifier:
         headers = {TIMESTAMP_HEADER: timestamp,
                    SIGNATURE_HEADER: webhook_signature(self.settings.secret, timestamp, body)}
         await post_json(self.settings.url, body, headers=headers, transport=self._transport,
-                        timeout=self.settings.timeout_s)
+                        timeout_s=self.settings.timeout_s)

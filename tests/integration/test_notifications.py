@@ -1,173 +1,78 @@
-"""Notifications on SQLite and PostgreSQL, as a merchant sees them: a held order reaches the
-webhook once with a signature the receiver verifies, a failing endpoint is retried and recorded,
-a DingTalk robot accepts the hub's 加签, an e-mail arrives, the daily summary goes once a day,
-unpaid orders are listed for reminding, and no buyer's personal data leaves in a notification."""
+"""Extension and notification hooks as a merchant's plugin sees them: ``order_changed`` after an
+order lands, ``stock_changed`` (flagged low at the threshold) after stock moves, and
+``allocate_stock`` overriding a shop's share — clamped in partitioned mode."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+import asyncio
+import time
 from typing import Any
 
-import httpx
-import pytest
-from sqlalchemy import insert, select
-
-import plugins.notifiers.plugin
-from hub.context import Hub
-from hub.db.engine import dispose_all_for_loop
-from hub.db.tables import NotificationDeliveryRow, OrderHoldRow, OrderRow
-from hub.errors import NotFoundError
+from contracts import AllocationMode, AllocationRequest, InboundMessage, MessageKind, Order, StockPolicy
+from hub.plugin_api import hookimpl
 from hub.plugins import build_plugin_manager
-from hub.services.notifications import channels, deliveries, reminders, scan, summary
-from hub.testing.hub import hub_config
-from hub.testing.smtp_sink import smtp_sink
-from plugins.notifiers.sandbox import NotifierSandbox
-from plugins.notifiers.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, webhook_signature
-
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-BUYER = "张三 13800138000 北京市朝阳区某某路1号"
+from hub.services.ingest import accept_messages
+from hub.services.stock import adjustments, skus
+from hub.services.stock.allocation import ShopShare, allocate
+from hub.testing.factories import make_order
+from hub.testing.hub import hub_config, running_hub
 
 
-def _config(database_url: str, sink_port: int = 25, **extra: Any) -> Any:
-    sandbox = NotifierSandbox()
-    notifications = {
-        "channels": {
-            "ops-hook": {"kind": "webhook", "settings": {"url": "http://sandbox/webhook", "secret": sandbox.webhook_secret}},
-            "ding": {"kind": "dingtalk", "settings": {"url": "http://sandbox/robot/send",
-                                                      "access_token": sandbox.dingtalk_token},
-                     "credentials": {"secret": "NOTIFY_TEST_DING_SECRET"}},
-            "wecom": {"kind": "wecom", "settings": {"url": "http://sandbox/cgi-bin/webhook/send", "key": sandbox.wecom_key}},
-            "mail": {"kind": "email", "settings": {"host": "127.0.0.1", "port": sink_port, "sender": "hub@example.com",
-                                                   "recipients": ["ops@example.com"], "starttls": False}},
-        },
-        "rules": [{"event": "order_held", "channels": ["ops-hook", "ding", "wecom", "mail"]}],
-        "daily_summary": {"channels": ["ops-hook"], "at": "09:00"},
-        **extra,
-    }
-    return hub_config(database_url, notifications=notifications), sandbox
+class Recorder:
+    def __init__(self) -> None:
+        self.orders: list[tuple[int, str | None, str, str]] = []
+        self.stock: list[tuple[str, int, bool]] = []
+
+    @hookimpl
+    def order_changed(self, order_id: int, order: Order, old_status: str | None, new_status: str, cause: str) -> None:
+        assert order.ref.external_id  # plugins get the canonical model, not a row
+        self.orders.append((order_id, old_status, new_status, cause))
+
+    @hookimpl
+    def stock_changed(self, merchant_sku: str, available: int, low: bool) -> None:
+        self.stock.append((merchant_sku, available, low))
 
 
-@pytest.fixture
-async def world(database_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
-    monkeypatch.setenv("NOTIFY_TEST_DING_SECRET", NotifierSandbox().dingtalk_secret)
-
-    def build(port: int = 25, **extra: Any) -> tuple[Hub, NotifierSandbox]:
-        config, sandbox = _config(database_url, port, **extra)
-        plugins = build_plugin_manager(load_entry_points=False, extra=[plugins_module])
-        return Hub(config, plugins), sandbox
-
-    plugins_module = plugins.notifiers.plugin
-    yield build
-    await dispose_all_for_loop()
+async def _until(check: Any, limit_s: float = 60.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not reached in time")
 
 
-async def _held_order(hub: Hub, *, shop: str = "tb1", status: str = "paid", created: datetime = NOW) -> int:
-    async with hub.database().transaction() as session:
-        order_id = (await session.execute(insert(OrderRow).values(
-            platform="taobao", shop=shop, external_id=f"E{created.timestamp():.0f}{status}", status=status,
-            raw_status="X", channel_created_at=created, channel_updated_at=created, total_amount=Decimal("88.00"),
-            currency="CNY", buyer_nick=BUYER, data={"recipient": BUYER}).returning(OrderRow.id))).scalar_one()
-        if status == "paid":
-            await session.execute(insert(OrderHoldRow).values(order_id=order_id, code="address_check",
-                                                              reason=f"check {BUYER}", created_at=created))
-    return order_id
+async def test_plugins_hear_about_new_orders_and_stock_changes(database, database_url) -> None:  # type: ignore[no-untyped-def]
+    recorder = Recorder()
+    config = hub_config(database_url, shops={"shop-a": {"platform": "taobao"}},
+                        warehouses={"main": {"platform": "manual"}})
+    with running_hub(config, extra_plugins=[recorder]) as hub:
+        async with hub.database().transaction() as session:
+            await skus.define_sku(session, "SKU-1", low_stock_threshold=5)
+        await adjustments.adjust_stock(hub, [adjustments.Adjustment(warehouse="main", merchant_sku="SKU-1", on_hand=6)],
+                                       actor="test")
+        order = make_order(platform="taobao", shop="shop-a", lines=[("SKU-1", 2)])
+        await accept_messages(hub, platform="taobao", shop="shop-a", source="poll", messages=[
+            InboundMessage(message_id="poll-1", kind=MessageKind.ORDER, topic="poll",
+                           external_id=order.ref.external_id, order=order)])
+        await _until(lambda: recorder.orders and any(s == ("SKU-1", 4, True) for s in recorder.stock))
+    assert recorder.orders[0][1:] == (None, "paid", "poll")
+    assert ("SKU-1", 6, False) in recorder.stock  # after the adjustment: above the threshold
+    assert recorder.stock[-1] == ("SKU-1", 4, True)  # the reservation took it to the threshold
 
 
-async def _statuses(hub: Hub) -> dict[str, str]:
-    async with hub.database().session() as session:
-        rows = await session.execute(select(NotificationDeliveryRow.channel, NotificationDeliveryRow.status))
-        return dict(rows.all())
+def test_allocate_stock_plugin_overrides_a_share_but_cannot_oversell_in_partitioned_mode() -> None:
+    class Greedy:
+        @hookimpl
+        def allocate_stock(self, request: AllocationRequest) -> int | None:
+            return request.available * 10 if request.shop == "tb" else None
 
+    plugins = build_plugin_manager(extra=[Greedy()], load_entry_points=False)
+    shares = [ShopShare("tb", "taobao", StockPolicy()), ShopShare("dy", "douyin", StockPolicy(share_percent=50))]
 
-async def test_held_order_reaches_each_channel_once_signed_and_without_personal_data(world: Any) -> None:
-    async with smtp_sink() as sink:
-        hub, sandbox = world(sink.port)
-        await _held_order(hub)
-        with channels.use_transport(httpx.ASGITransport(app=sandbox.app())):
-            assert await scan.scan(hub, NOW) == 4
-            assert await deliveries.send_due(hub, NOW) == {"sent": 4}
-            # A second scan finds the same hold: nothing new is recorded or sent.
-            assert await scan.scan(hub, NOW + timedelta(minutes=1)) == 0
-            assert await deliveries.send_due(hub, NOW + timedelta(minutes=1)) == {}
+    def hook(request: AllocationRequest) -> Any:
+        return plugins.hook.allocate_stock(request=request)
 
-    by = {r.receiver: r for r in sandbox.received}
-    assert sorted(by) == ["dingtalk", "webhook", "wecom"]
-    hook = by["webhook"]
-    body = json.dumps(hook.body, ensure_ascii=False, sort_keys=True).encode()
-    assert hook.headers[SIGNATURE_HEADER.lower()] == webhook_signature(
-        sandbox.webhook_secret, hook.headers[TIMESTAMP_HEADER.lower()], body)
-    assert hook.body["kind"] == "order_held" and hook.body["facts"]["hold"] == "address_check"
-    assert "sign" in by["dingtalk"].query and by["dingtalk"].body["msgtype"] == "markdown"
-    assert len(sink.messages) == 1 and "held" in sink.messages[0]["Subject"]
-    everything = json.dumps([r.body for r in sandbox.received], ensure_ascii=False) + sink.messages[0].as_string()
-    for personal in ("张三", "13800138000", "朝阳区"):
-        assert personal not in everything
-    assert set((await _statuses(hub)).values()) == {"sent"}
-
-
-async def test_a_failing_endpoint_is_retried_recorded_and_then_succeeds(world: Any) -> None:
-    hub, sandbox = world(rules=[{"event": "order_held", "channels": ["ops-hook", "wecom"]}])
-    await _held_order(hub)
-    sandbox.fail_next(2)  # the webhook's first try and its inline retry both get 503
-    with channels.use_transport(httpx.ASGITransport(app=sandbox.app())):
-        await scan.scan(hub, NOW)
-        counts = await deliveries.send_due(hub, NOW)
-        assert counts == {"failed": 1, "sent": 1}  # the robot is not held up by the webhook
-        statuses = await _statuses(hub)
-        assert statuses == {"ops-hook": "failed", "wecom": "sent"}
-        views = await deliveries.listing(hub, status="failed")
-        assert views[0].attempts == 1 and "503" in (views[0].last_error or "")
-        # Not due before its backoff; due after it.
-        assert await deliveries.send_due(hub, NOW + timedelta(seconds=5)) == {}
-        assert await deliveries.send_due(hub, NOW + timedelta(minutes=2)) == {"sent": 1}
-    assert [r.receiver for r in sandbox.received] == ["wecom", "webhook"]
-
-
-async def test_a_bad_dingtalk_sign_is_refused_and_recorded_dead(world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NOTIFY_TEST_DING_SECRET", "SECwrong")
-    hub, sandbox = world(rules=[{"event": "order_held", "channels": ["ding"]}])
-    await _held_order(hub)
-    with channels.use_transport(httpx.ASGITransport(app=sandbox.app())):
-        await scan.scan(hub, NOW)
-        assert await deliveries.send_due(hub, NOW) == {"dead": 1}
-    [view] = await deliveries.listing(hub)
-    assert "310000" in (view.last_error or "") and sandbox.received == []
-    await deliveries.resend(hub, view.id, "tester")
-    assert (await deliveries.listing(hub))[0].status == "pending"
-
-
-async def test_the_daily_summary_is_recorded_once_a_day(world: Any) -> None:
-    hub, sandbox = world(rules=[])
-    morning = datetime(2026, 12, 2, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai: not yet
-    assert await summary.run(hub, morning) == 0
-    assert await summary.run(hub, morning + timedelta(hours=1)) == 1
-    assert await summary.run(hub, morning + timedelta(hours=2)) == 0  # another worker, later: same day
-    with channels.use_transport(httpx.ASGITransport(app=sandbox.app())):
-        assert await deliveries.send_due(hub, morning + timedelta(hours=2)) == {"sent": 1}
-    assert sandbox.received[0].body["kind"] == "daily_summary"
-    assert sandbox.received[0].body["dedup_key"] == "daily_summary:2026-12-02"
-
-
-async def test_unpaid_orders_are_listed_until_someone_reminds_the_buyer(world: Any) -> None:
-    hub, _ = world(rules=[], unpaid_reminder_after_minutes=30)
-    now = datetime.now(UTC)
-    fresh = await _held_order(hub, status="pending_payment", created=now - timedelta(minutes=5))
-    due = await _held_order(hub, status="pending_payment", created=now - timedelta(hours=2))
-    other_shop = await _held_order(hub, shop="dy1", status="pending_payment", created=now - timedelta(hours=3))
-    closed = await _held_order(hub, status="pending_payment", created=now - timedelta(days=3))
-    listed = [r.order_id for r in await reminders.due(hub, now)]
-    assert listed == [other_shop, due] and fresh not in listed and closed not in listed
-
-    class OnlyTb1:
-        shops = frozenset({"tb1"})
-
-    assert [r.order_id for r in await reminders.due(hub, now, OnlyTb1())] == [due]
-    with pytest.raises(NotFoundError):
-        await reminders.mark_done(hub, other_shop, "tb1-staff", OnlyTb1())
-    await reminders.mark_done(hub, due, "tb1-staff", OnlyTb1())
-    assert [r.order_id for r in await reminders.due(hub, now)] == [other_shop]
-    csv_text = reminders.to_csv(await reminders.due(hub, now))
-    assert csv_text.splitlines()[0].startswith("order_id,shop") and BUYER not in csv_text
+    assert allocate("SKU-1", 100, shares, AllocationMode.SHARED, hook) == {"tb": 1000, "dy": 50}
+    partitioned = allocate("SKU-1", 100, shares, AllocationMode.PARTITIONED, hook)
+    assert sum(partitioned.values()) <= 100 and partitioned["tb"] > partitioned["dy"]

@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 from sqlalchemy import and_, select, update
 
-from contracts.notifications import Notification
+from contracts.notifications import Notification, NotificationLevel
 from hub.db.tables import NotificationDeliveryRow
 from hub.db.upsert import insert_ignore
 from hub.errors import ConfigError, HubError, NotFoundError, PermanentError
@@ -57,7 +57,7 @@ async def record(hub: Any, pairs: list[tuple[str, Notification]], now: datetime 
 
 
 def notification_of(row: NotificationDeliveryRow) -> Notification:
-    return Notification(kind=row.kind, subject=row.subject, text=row.text, level=row.level,  # type: ignore[arg-type]
+    return Notification(kind=row.kind, subject=row.subject, text=row.text, level=NotificationLevel(row.level),
                         link=row.link, facts=row.facts or {}, dedup_key=row.dedup_key, shop=row.shop)
 
 
@@ -107,7 +107,8 @@ async def due_ids(hub: Any, now: datetime, limit: int = BATCH) -> list[int]:
     async with hub.database().session() as session:
         return list((await session.execute(
             select(NotificationDeliveryRow.id)
-            .where(NotificationDeliveryRow.status.in_((PENDING, FAILED)), NotificationDeliveryRow.next_attempt_at <= now)
+            .where(NotificationDeliveryRow.status.in_((PENDING, FAILED)),
+                   NotificationDeliveryRow.next_attempt_at <= now)
             .order_by(NotificationDeliveryRow.next_attempt_at, NotificationDeliveryRow.id).limit(limit))).scalars())
 
 
@@ -131,7 +132,8 @@ async def resend(hub: Any, delivery_id: int, actor: str, principal: ShopLimited 
             raise NotFoundError(f"delivery {delivery_id} does not exist")
         check_shop(principal, shop[0], f"delivery {delivery_id}")
         await session.execute(update(NotificationDeliveryRow).where(NotificationDeliveryRow.id == delivery_id)
-                              .values(status=PENDING, attempts=0, next_attempt_at=datetime.now(UTC), resent_by=actor[:100])
+                              .values(status=PENDING, attempts=0, next_attempt_at=datetime.now(UTC),
+                                      resent_by=actor[:100])
                               .execution_options(synchronize_session=False))
 
 

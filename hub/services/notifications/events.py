@@ -89,11 +89,13 @@ async def deadline_lapsing(session: AsyncSession, since: datetime, now: datetime
         .where(AfterSaleRow.status.in_(OPEN_AFTERSALE), AfterSaleRow.deadline.is_not(None),
                AfterSaleRow.deadline > now, AfterSaleRow.deadline <= until)
         .order_by(AfterSaleRow.deadline).limit(LIMIT))
-    found = [Notification(kind="deadline_lapsing", subject=f"After-sale {ext}: platform decides at {due:%Y-%m-%d %H:%M} UTC",
-                          level=NotificationLevel.WARNING, text=f"{shop}: decide before the deadline or the platform will.",
+    found = [Notification(kind="deadline_lapsing",
+                          subject=f"After-sale {ext}: platform decides at {due:%Y-%m-%d %H:%M} UTC",
+                          level=NotificationLevel.WARNING,
+                          text=f"{shop}: decide before the deadline or the platform will.",
                           link=f"/console/aftersales/{case_id}", shop=shop,
                           dedup_key=f"deadline_lapsing:aftersale:{case_id}:{due:%Y%m%d%H%M}",
-                          facts={"aftersale_id": case_id, "deadline": due.isoformat()})
+                          facts={"aftersale_id": case_id, "deadline": due.isoformat() if due else None})
              for case_id, shop, ext, due in cases]
     orders = await session.execute(
         select(ServiceOrderRow.id, ServiceOrderRow.shop, ServiceOrderRow.external_id, ServiceOrderRow.due_at)
@@ -104,7 +106,7 @@ async def deadline_lapsing(session: AsyncSession, since: datetime, now: datetime
                            level=NotificationLevel.WARNING, text=f"{shop}: the next milestone is due soon.",
                            link=f"/console/service-orders/{so_id}", shop=shop,
                            dedup_key=f"deadline_lapsing:service_order:{so_id}:{due:%Y%m%d%H%M}",
-                           facts={"service_order_id": so_id, "due_at": due.isoformat()})
+                           facts={"service_order_id": so_id, "due_at": due.isoformat() if due else None})
               for so_id, shop, ext, due in orders]
     return found
 
@@ -129,7 +131,8 @@ async def sync_failing(session: AsyncSession, since: datetime, now: datetime, _:
         .where(DeadLetterRow.replayed_at.is_(None), DeadLetterRow.created_at >= since)
         .group_by(DeadLetterRow.actor).order_by(DeadLetterRow.actor))
     hour = now.strftime("%Y%m%d%H")
-    return [Notification(kind="sync_failing", subject=f"{count} failed job(s): {actor}", level=NotificationLevel.CRITICAL,
+    return [Notification(kind="sync_failing", subject=f"{count} failed job(s): {actor}",
+                         level=NotificationLevel.CRITICAL,
                          text=f"{count} {actor} job(s) gave up and wait in the dead letters.",
                          link="/console/exceptions", dedup_key=f"sync_failing:{actor}:{hour}",
                          facts={"actor": actor, "count": count, "latest_id": latest})

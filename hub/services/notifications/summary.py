@@ -36,8 +36,8 @@ async def build(hub: Any, now: datetime) -> Notification:
     day_start = datetime.combine(local.date() - timedelta(days=1), time(0), local.tzinfo).astimezone(UTC)
     day_end = day_start + timedelta(days=1)
     async with hub.database().session() as session:
-        orders = await session.scalar(select(func.count()).select_from(OrderRow)
-                                      .where(OrderRow.channel_created_at >= day_start, OrderRow.channel_created_at < day_end))
+        orders = await session.scalar(select(func.count()).select_from(OrderRow).where(
+            OrderRow.channel_created_at >= day_start, OrderRow.channel_created_at < day_end))
         holds = await session.scalar(select(func.count()).select_from(OrderHoldRow)
                                      .where(OrderHoldRow.created_at >= day_start, OrderHoldRow.created_at < day_end))
         cases = await session.scalar(select(func.count()).select_from(AfterSaleRow)
