@@ -210,3 +210,61 @@ async def test_api_and_console_show_the_log_hide_secrets_and_resend(world: Any) 
             assert tested_page.status_code == 303 and "done=tested" in tested_page.headers["location"]
             reminders_page = await console.get("/console/reminders")
             assert reminders_page.status_code == 200
+
+
+async def test_every_event_kind_is_found_once_and_filtered_by_shop(world: Any) -> None:
+    from hub.db.tables import (
+        AfterSaleRow,
+        DeadLetterRow,
+        FulfilmentExceptionRow,
+        ServiceOrderRow,
+        Shop,
+        SkuRow,
+        StockRow,
+    )
+    from hub.services.notifications import events
+
+    hub, _ = world(rules=[
+        {"event": event, "channels": ["ops-hook"], "shops": ["tb1"]}
+        for event in ("order_held", "refund_requested", "low_stock", "deadline_lapsing", "parcel_stuck",
+                      "sync_failing", "shop_paused")])
+    order_id = await _held_order(hub)
+    await _held_order(hub, shop="dy1", created=NOW + timedelta(seconds=1))  # another shop: filtered out
+    base = {"platform": "taobao", "shop": "tb1", "raw_status": "X", "channel_updated_at": NOW, "data": {}}
+    async with hub.database().transaction() as session:
+        await session.execute(insert(SkuRow).values(merchant_sku="SKU-LOW", low_stock_threshold=5, safety_stock=1))
+        await session.execute(insert(StockRow).values(warehouse="main", merchant_sku="SKU-LOW", on_hand=6, reserved=1))
+        await session.execute(insert(SkuRow).values(merchant_sku="SKU-OK", low_stock_threshold=5))
+        await session.execute(insert(StockRow).values(warehouse="main", merchant_sku="SKU-OK", on_hand=50, reserved=0))
+        await session.execute(insert(AfterSaleRow).values(
+            **base, external_id="AS1", order_external_id="E1", type="refund_only", status="requested",
+            deadline=NOW + timedelta(hours=3), refund_amount=Decimal("12.50"), currency="CNY", created_at=NOW))
+        await session.execute(insert(ServiceOrderRow).values(
+            **base, external_id="SO1", type="installation", status="new", due_at=NOW + timedelta(hours=2),
+            created_at=NOW))
+        await session.execute(insert(FulfilmentExceptionRow).values(
+            order_id=order_id, kind="stalled", subject="parcel:1", reason="no scan for 3 days", raised_at=NOW))
+        await session.execute(insert(DeadLetterRow).values(actor="poll_orders", queue="default", reason="boom",
+                                                           error_class="X", created_at=NOW))
+        await session.execute(insert(Shop).values(name="tb1", platform="taobao", status="paused", updated_at=NOW))
+    assert await scan.scan(hub, NOW + timedelta(minutes=1)) == 8  # two deadlines: a case and a service order
+    assert await scan.scan(hub, NOW + timedelta(minutes=2)) == 0
+    kinds = sorted(v.kind for v in await deliveries.listing(hub))
+    assert set(kinds) == {"deadline_lapsing", "low_stock", "order_held", "parcel_stuck", "refund_requested",
+                          "shop_paused", "sync_failing"}
+    async with hub.database().session() as session:
+        low = await events.low_stock(session, NOW, NOW, None)
+    assert [n.facts["sku"] for n in low] == ["SKU-LOW"] and low[0].facts["available"] == 4
+
+
+def test_a_rule_naming_an_unknown_channel_is_a_config_error_naming_the_field() -> None:
+    from pydantic import ValidationError
+
+    from hub.services.notifications.settings import NotificationsSection
+
+    with pytest.raises(ValidationError, match=r"notifications.rules\[0\].channels: no channel 'pager'"):
+        NotificationsSection.model_validate({"channels": {"hook": {"kind": "webhook"}},
+                                             "rules": [{"event": "order_held", "channels": ["pager"]}]})
+    with pytest.raises(ValidationError, match="event"):
+        NotificationsSection.model_validate({"channels": {"hook": {"kind": "webhook"}},
+                                             "rules": [{"event": "order_eaten", "channels": ["hook"]}]})
