@@ -31,6 +31,8 @@ STATUSES = (PENDING, SENT, FAILED, DEAD)
 LEASE = timedelta(minutes=5)
 BATCH = 100
 
+TEST_KIND = "test"
+
 
 def backoff(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min, … capped at one hour."""
@@ -176,6 +178,6 @@ async def send_test(hub: Any, name: str) -> None:
     """Send a test notification to channel ``name`` now (not recorded); the notifier's error if it fails."""
     notifier = channels.build_notifier(hub, name)
     now = datetime.now(UTC)
-    await notifier.send(Notification(kind="test", subject="Connector Hub test notification",
+    await notifier.send(Notification(kind=TEST_KIND, subject="Connector Hub test notification",
                                      text=f"Channel {name} works ({now:%Y-%m-%d %H:%M} UTC).",
                                      dedup_key=f"test:{name}:{now.timestamp()}"))

@@ -28,6 +28,14 @@ from hub.db.tables import (
     StockRow,
 )
 
+#: The notification kinds these scans raise (the rule events of the same names).
+DEADLINE_LAPSING = "deadline_lapsing"
+LOW_STOCK = "low_stock"
+ORDER_HELD = "order_held"
+PARCEL_STUCK = "parcel_stuck"
+REFUND_REQUESTED = "refund_requested"
+SHOP_PAUSED = "shop_paused"
+SYNC_FAILING = "sync_failing"
 #: After-sale statuses a person still has to act on (a deadline can lapse).
 OPEN_AFTERSALE = ("requested", "approved", "awaiting_return", "returned", "rejected")
 OPEN_SERVICE_ORDER = ("new", "assigned", "booked", "on_site")
@@ -43,7 +51,7 @@ async def order_held(session: AsyncSession, since: datetime, now: datetime, _: f
         .join(OrderRow, OrderRow.id == OrderHoldRow.order_id)
         .where(OrderHoldRow.created_at >= since, OrderHoldRow.released_at.is_(None))
         .order_by(OrderHoldRow.id).limit(LIMIT))
-    return [Notification(kind="order_held", subject=f"Order {ext} held: {code}", level=NotificationLevel.WARNING,
+    return [Notification(kind=ORDER_HELD, subject=f"Order {ext} held: {code}", level=NotificationLevel.WARNING,
                          text=f"Order {ext} of {shop} is on hold ({code}) and will not ship until released.",
                          link=f"/console/orders/{order_id}", shop=shop, dedup_key=f"order_held:{hold_id}",
                          facts={"order_id": order_id, "order": ext, "hold": code, "hold_id": hold_id})
@@ -56,7 +64,7 @@ async def refund_requested(session: AsyncSession, since: datetime, now: datetime
         select(AfterSaleRow.id, AfterSaleRow.shop, AfterSaleRow.external_id, AfterSaleRow.type,
                AfterSaleRow.refund_amount, AfterSaleRow.currency, AfterSaleRow.order_external_id)
         .where(AfterSaleRow.created_at >= since).order_by(AfterSaleRow.id).limit(LIMIT))
-    return [Notification(kind="refund_requested", subject=f"After-sale {ext} ({kind}) requested",
+    return [Notification(kind=REFUND_REQUESTED, subject=f"After-sale {ext} ({kind}) requested",
                          text=f"{shop}: {kind} for order {order_ext}"
                               + (f", {amount:.2f} {currency}" if amount is not None else "") + ".",
                          link=f"/console/aftersales/{case_id}", shop=shop, dedup_key=f"refund_requested:{case_id}",
@@ -74,7 +82,7 @@ async def low_stock(session: AsyncSession, since: datetime, now: datetime, _: fl
         .group_by(SkuRow.merchant_sku, SkuRow.safety_stock, SkuRow.low_stock_threshold)
         .having(available <= SkuRow.low_stock_threshold).order_by(SkuRow.merchant_sku).limit(LIMIT))
     day = now.date().isoformat()
-    return [Notification(kind="low_stock", subject=f"Low stock: {sku}", level=NotificationLevel.WARNING,
+    return [Notification(kind=LOW_STOCK, subject=f"Low stock: {sku}", level=NotificationLevel.WARNING,
                          text=f"{sku}: {max(int(left), 0)} available, threshold {threshold}.",
                          link="/console/stock", dedup_key=f"low_stock:{sku}:{day}",
                          facts={"sku": sku, "available": max(int(left), 0), "threshold": threshold})
@@ -89,7 +97,7 @@ async def deadline_lapsing(session: AsyncSession, since: datetime, now: datetime
         .where(AfterSaleRow.status.in_(OPEN_AFTERSALE), AfterSaleRow.deadline.is_not(None),
                AfterSaleRow.deadline > now, AfterSaleRow.deadline <= until)
         .order_by(AfterSaleRow.deadline).limit(LIMIT))
-    found = [Notification(kind="deadline_lapsing",
+    found = [Notification(kind=DEADLINE_LAPSING,
                           subject=f"After-sale {ext}: platform decides at {due:%Y-%m-%d %H:%M} UTC",
                           level=NotificationLevel.WARNING,
                           text=f"{shop}: decide before the deadline or the platform will.",
@@ -102,7 +110,7 @@ async def deadline_lapsing(session: AsyncSession, since: datetime, now: datetime
         .where(ServiceOrderRow.status.in_(OPEN_SERVICE_ORDER), ServiceOrderRow.due_at.is_not(None),
                ServiceOrderRow.due_at > now, ServiceOrderRow.due_at <= until)
         .order_by(ServiceOrderRow.due_at).limit(LIMIT))
-    found += [Notification(kind="deadline_lapsing", subject=f"Service order {ext} due at {due:%Y-%m-%d %H:%M} UTC",
+    found += [Notification(kind=DEADLINE_LAPSING, subject=f"Service order {ext} due at {due:%Y-%m-%d %H:%M} UTC",
                            level=NotificationLevel.WARNING, text=f"{shop}: the next milestone is due soon.",
                            link=f"/console/service-orders/{so_id}", shop=shop,
                            dedup_key=f"deadline_lapsing:service_order:{so_id}:{due:%Y%m%d%H%M}",
@@ -118,7 +126,7 @@ async def parcel_stuck(session: AsyncSession, since: datetime, now: datetime, _:
         .join(OrderRow, OrderRow.id == FulfilmentExceptionRow.order_id)
         .where(FulfilmentExceptionRow.resolved_at.is_(None), FulfilmentExceptionRow.raised_at >= since)
         .order_by(FulfilmentExceptionRow.id).limit(LIMIT))
-    return [Notification(kind="parcel_stuck", subject=f"Order {ext}: {kind.replace('_', ' ')}",
+    return [Notification(kind=PARCEL_STUCK, subject=f"Order {ext}: {kind.replace('_', ' ')}",
                          level=NotificationLevel.WARNING, text=f"{shop}: {subject} needs a look ({kind}).",
                          link="/console/exceptions", shop=shop, dedup_key=f"parcel_stuck:{exc_id}",
                          facts={"exception_id": exc_id, "kind": kind, "order_id": order_id, "order": ext})
@@ -131,7 +139,7 @@ async def sync_failing(session: AsyncSession, since: datetime, now: datetime, _:
         .where(DeadLetterRow.replayed_at.is_(None), DeadLetterRow.created_at >= since)
         .group_by(DeadLetterRow.actor).order_by(DeadLetterRow.actor))
     hour = now.strftime("%Y%m%d%H")
-    return [Notification(kind="sync_failing", subject=f"{count} failed job(s): {actor}",
+    return [Notification(kind=SYNC_FAILING, subject=f"{count} failed job(s): {actor}",
                          level=NotificationLevel.CRITICAL,
                          text=f"{count} {actor} job(s) gave up and wait in the dead letters.",
                          link="/console/exceptions", dedup_key=f"sync_failing:{actor}:{hour}",
@@ -143,7 +151,7 @@ async def shop_paused(session: AsyncSession, since: datetime, now: datetime, _: 
     rows = await session.execute(
         select(Shop.name, Shop.updated_at, Shop.paused_until)
         .where(and_(Shop.status == "paused", Shop.updated_at >= since)).order_by(Shop.name))
-    return [Notification(kind="shop_paused", subject=f"Shop {name} paused", level=NotificationLevel.CRITICAL,
+    return [Notification(kind=SHOP_PAUSED, subject=f"Shop {name} paused", level=NotificationLevel.CRITICAL,
                          text=f"{name} is paused" + (f" until {until:%Y-%m-%d %H:%M} UTC" if until else "")
                               + "; its orders and stock are not synchronised.",
                          link="/console/shops", shop=name, dedup_key=f"shop_paused:{name}:{at:%Y%m%d%H%M%S}",

@@ -13,6 +13,8 @@ from typing import Any
 from contracts.notifications import Notification, NotificationLevel
 from hub.services.notifications import deliveries, events, reminders
 
+UNPAID_REMINDER_DUE = "unpaid_reminder_due"
+
 
 async def _found(hub: Any, event: str, since: datetime, now: datetime, threshold: float | None) -> list[Notification]:
     if event == "unpaid_reminder_due":
@@ -23,7 +25,7 @@ async def _found(hub: Any, event: str, since: datetime, now: datetime, threshold
         for row in due:
             by_shop[row.shop] = by_shop.get(row.shop, 0) + 1
         hour = now.strftime("%Y%m%d%H")
-        return [Notification(kind="unpaid_reminder_due", subject=f"{count} unpaid order(s) to remind: {shop}",
+        return [Notification(kind=UNPAID_REMINDER_DUE, subject=f"{count} unpaid order(s) to remind: {shop}",
                              level=NotificationLevel.INFO, text=f"{shop}: {count} order(s) await payment.",
                              link="/console/reminders", shop=shop, dedup_key=f"unpaid_reminder_due:{shop}:{hour}",
                              facts={"shop": shop, "count": count})

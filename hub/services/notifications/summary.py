@@ -17,6 +17,8 @@ from contracts.notifications import Notification
 from hub.db.tables import AfterSaleRow, NotificationDeliveryRow, OrderHoldRow, OrderRow
 from hub.services.notifications import deliveries
 
+DAILY_SUMMARY = "daily_summary"
+
 
 def local_now(hub: Any, now: datetime) -> datetime:
     return now.astimezone(ZoneInfo(hub.config.console.time_zone))
@@ -49,7 +51,7 @@ async def build(hub: Any, now: datetime) -> Notification:
              "deliveries_failing": failed or 0}
     text = (f"{day}: {facts['orders']} orders, {facts['holds']} held, {facts['aftersales']} after-sale cases; "
             f"{facts['deliveries_failing']} notifications failing.")
-    return Notification(kind="daily_summary", subject=f"Daily summary {day}", text=text, facts=facts,
+    return Notification(kind=DAILY_SUMMARY, subject=f"Daily summary {day}", text=text, facts=facts,
                         link="/console", dedup_key=f"daily_summary:{local.date().isoformat()}")
 
 
