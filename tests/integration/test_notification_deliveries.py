@@ -268,3 +268,12 @@ def test_a_rule_naming_an_unknown_channel_is_a_config_error_naming_the_field() -
     with pytest.raises(ValidationError, match="event"):
         NotificationsSection.model_validate({"channels": {"hook": {"kind": "webhook"}},
                                              "rules": [{"event": "order_eaten", "channels": ["hook"]}]})
+
+
+def test_the_scheduler_runs_the_scan_and_the_sender_only_when_channels_are_configured(database_url: str) -> None:
+    from hub.pipeline.notifications import SCAN_ACTOR, SEND_ACTOR, jobs
+
+    config, _ = _config(database_url)
+    with_channels = Hub(config, build_plugin_manager(load_entry_points=False))
+    assert [job[2] for job in jobs(with_channels)] == [SCAN_ACTOR, SEND_ACTOR]
+    assert jobs(Hub(hub_config(database_url), build_plugin_manager(load_entry_points=False))) == []
