@@ -153,3 +153,32 @@ async def test_ship_from_csv_reports_bad_rows_and_ships_good_ones(database, data
             shipped = (await session.execute(select(func.count()).select_from(ShipmentRow).where(
                 ShipmentRow.order_id == order_id))).scalar_one()
         assert shipped == 1
+
+
+def test_cli_batch_prints_a_result_per_order_and_exits_1_when_some_failed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from hub.cli import app
+    from hub.db.engine import database_for_loop, dispose_all_for_loop
+    from hub.testing.cli import runner as cli
+    from hub.testing.db import run_in_fresh_loop, sqlite_url
+
+    url = sqlite_url(tmp_path / "hub.db")
+    config = tmp_path / "hub.toml"
+    config.write_text(f'[hub]\ndatabase_url = "{url}"\n', encoding="utf-8")
+    assert cli.invoke(app, ["--config", str(config), "db", "upgrade"]).exit_code == 0
+
+    async def seed() -> list[int]:
+        try:
+            database = database_for_loop(url)
+            return await _orders(database, "shop-a", 2) + await _orders(database, "shop-a", 1, held=False)
+        finally:
+            await dispose_all_for_loop()
+
+    a, b, c = run_in_fresh_loop(seed)
+    ids_file = tmp_path / "ids.txt"
+    ids_file.write_text(f"{b}\n{c}\n", encoding="utf-8")
+    result = cli.invoke(app, ["--config", str(config), "orders", "batch", "release_holds", "--id", str(a),
+                              "--ids-file", str(ids_file), "--param", "code=manual"])
+    assert result.exit_code == 1, result.output
+    assert "1 of 3 failed" in result.output and f"order {c} has no open hold" in result.output
+    again = cli.invoke(app, ["--config", str(config), "orders", "batch", "release_holds", "--id", str(a)])
+    assert again.exit_code == 2 and "body.params.code" in again.output
