@@ -182,3 +182,31 @@ def test_cli_batch_prints_a_result_per_order_and_exits_1_when_some_failed(tmp_pa
     assert "1 of 3 failed" in result.output and f"order {c} has no open hold" in result.output
     again = cli.invoke(app, ["--config", str(config), "orders", "batch", "release_holds", "--id", str(a)])
     assert again.exit_code == 2 and "body.params.code" in again.output
+
+
+async def test_console_runs_a_batch_on_ticked_orders_and_shows_each_outcome(database, database_url) -> None:  # type: ignore[no-untyped-def]
+    from tests.integration.test_console_auth import _app, _csrf, _sign_in_with_key
+
+    with running_hub(_config(database_url, sync_limit=1), start_workers=False, relay=False) as hub:
+        a, b = await _orders(database, "shop-a", 2)
+        (not_held,) = await _orders(database, "shop-a", 1, held=False)
+        async with _app(hub) as client:
+            assert (await _sign_in_with_key(client, await new_key(hub, "operator", "olga"))).status_code == 303
+            listing = await client.get("/console/orders")
+            assert 'data-testid="batch-bar"' in listing.text and f'value="{a}" form="batch-select"' in listing.text
+            chosen = await client.get("/console/orders/batch", params=[("ids", a), ("ids", not_held)])
+            assert chosen.status_code == 200 and 'data-testid="batch-action-release_holds"' in chosen.text
+            posted = await client.post("/console/orders/batch", data={
+                "csrf_token": _csrf(chosen.text), "ids": [str(a), str(not_held)], "action": "release_holds",
+                "p.release_holds.code": "manual"}, follow_redirects=False)
+            assert posted.status_code == 303  # two orders > sync_limit 1: a job
+            job_url = posted.headers["location"]
+            await runner.run_job(hub, int(job_url.rsplit("/", 1)[-1]))
+            page = await client.get(job_url)
+            progress = await client.get(job_url + "/progress")
+            jobs_page = await client.get("/console/jobs")
+        assert page.status_code == 200 and 'data-state="done"' in page.text
+        assert f"order {not_held} has no open hold" in page.text and 'data-ok="yes"' in page.text
+        assert "hx-get" not in progress.text  # finished: stops polling
+        assert job_url in jobs_page.text
+        assert await _open_holds(database, [a, b]) == {b}
