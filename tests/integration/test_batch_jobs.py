@@ -210,3 +210,21 @@ async def test_console_runs_a_batch_on_ticked_orders_and_shows_each_outcome(data
         assert "hx-get" not in progress.text  # finished: stops polling
         assert job_url in jobs_page.text
         assert await _open_holds(database, [a, b]) == {b}
+
+
+async def test_approve_labels_and_aftersales_answer_per_item(database, database_url) -> None:  # type: ignore[no-untyped-def]
+    with running_hub(_config(database_url), start_workers=False, relay=False) as hub:
+        (held,) = await _orders(database, "shop-a", 1)
+        admin = Principal(key_id=0, name="root", prefix="x", role="admin")
+
+        async def run(name: str, ids: list[int], params: dict[str, Any] | None = None) -> dict[str, str]:
+            answered = await jobs.start(hub, admin, jobs.action_for(name, admin), ids, params or {})
+            assert isinstance(answered, jobs.Answered)
+            return {r.id: ("ok: " if r.ok else "no: ") + r.message for r in answered.results}
+
+        assert (await run("approve", [held]))[str(held)].startswith("ok: approved")
+        assert (await run("approve", [held]))[str(held)] == f"no: order {held} is already approved"
+        labels = await run("print_labels", [held])
+        assert labels[str(held)] == f"no: order {held} has no parcel with a waybill to print"
+        decided = await run("decide_aftersales", [424242], {"action": "approve_refund"})
+        assert decided == {"424242": "no: case 424242 does not exist"}
