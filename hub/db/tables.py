@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -1065,6 +1066,60 @@ class SavedViewRow(Base):
 
 
 # --------------------------------------------------------------------------- batch jobs (0020)
+
+
+class BatchJobRow(Base):
+    """A batch action over many items run in the background (``hub.services.batch.jobs``): who asked,
+    with which shops in sight (the worker acts as them), and how far it got. ``done``/``succeeded``/
+    ``failed`` move in the same transaction as the chunk of items they count. ``status``: queued |
+    running | done | failed | cancelled. Small batches answered at once leave no job."""
+
+    __tablename__ = "batch_jobs"
+    __table_args__ = (Index("ix_batch_jobs_created_by", "created_by", "id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    action: Mapped[str] = mapped_column(String(50))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: [item id or CSV row, ...] in the order given; position i is ``items[i]``.
+    items: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_by: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(30))
+    shops: Mapped[list[Any] | None] = mapped_column(JSON)  # the creator's shops; NULL = every shop
+    status: Mapped[str] = mapped_column(String(12))
+    total: Mapped[int] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    succeeded: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(ts())
+    finished_at: Mapped[datetime | None] = mapped_column(ts())
+
+
+class BatchJobItemRow(Base):
+    """One item's outcome in a batch job; (job, position) is recorded once, so a chunk run again
+    skips what it already did."""
+
+    __tablename__ = "batch_job_items"
+    __table_args__ = (UniqueConstraint("job_id", "position"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    job_id: Mapped[int] = mapped_column(Id, ForeignKey("batch_jobs.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    item: Mapped[str] = mapped_column(String(200))  # the item id, or the CSV row's reference
+    ok: Mapped[bool] = mapped_column(Boolean)
+    message: Mapped[str] = mapped_column(Text, default="")
+
+
+class BatchFileRow(Base):
+    """A file a batch action produced (the labels' PDF), fetched by whoever ran it."""
+
+    __tablename__ = "batch_files"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(100))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+
 
 
 # --------------------------------------------------------------------------- notifications (0021)

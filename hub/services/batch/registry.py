@@ -48,6 +48,14 @@ class BatchAction:
     description: str
     #: What the ids name: ``order`` (orders.id) or another kind (``aftersale``, ``parcel``, ``edit``).
     item: str = "order"
+    #: True for an action that reuses services opening their own transactions (a shipment, a label,
+    #: a decision written back to the platform): the runner then gives it a session outside any
+    #: transaction (read with it, never write) and records the outcomes after it; such a handler must be
+    #: idempotent by itself (a tracking number recorded once, a decision keyed), since a chunk cut off
+    #: between its effects and their record runs again.
+    own_transactions: bool = False
+    #: For ``ship``: the items are CSV rows (``order_no``, ``courier``, ``tracking_no``), not ids.
+    rows: bool = False
 
 
 ACTIONS: dict[str, BatchAction] = {}
@@ -62,11 +70,12 @@ ACTION_MODULES: tuple[str, ...] = (
 
 
 def batch_action(name: str, permission: Permission, params: type[BaseModel], description: str,
-                 item: str = "order") -> Callable[[BatchHandler], BatchHandler]:
+                 item: str = "order", *, own_transactions: bool = False,
+                 rows: bool = False) -> Callable[[BatchHandler], BatchHandler]:
     """Register ``handler`` as the batch action ``name``."""
 
     def register(handler: BatchHandler) -> BatchHandler:
-        ACTIONS[name] = BatchAction(name, permission, params, handler, description, item)
+        ACTIONS[name] = BatchAction(name, permission, params, handler, description, item, own_transactions, rows)
         return handler
 
     return register
