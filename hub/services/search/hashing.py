@@ -1,0 +1,125 @@
+"""Keyed hashes of the personal data people search orders by: the recipient's name, the full
+phone and its last four digits, as HMAC-SHA256 under one key per install.
+
+The hub never stores another clear copy of a name or phone for search: the orders table keeps
+these hashes (``recipient_hash``, ``phone_hash``, ``phone_last4_hash``), a search hashes what a
+person typed with the same key and compares. Values are normalised first so that the way a
+person types a name or a phone does not matter. Encrypted addresses (``Address.encrypted``) are
+not hashed (the ciphertext is not what a person would type).
+
+The key: the secret named by ``[search] key_secret`` (environment variable, ``<NAME>_FILE`` or the
+``[hub] secrets_file``); absent that, one derived from ``[console] session_secret``; absent that,
+one derived from ``[hub] database_url`` — stable for an install and the same in every process
+that shares its configuration, but no stronger than that URL's secrecy (set a real key).
+Not for passwords or API keys (``hub.api.keys``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from contracts.orders import Order
+
+if TYPE_CHECKING:
+    from hub.config import HubConfig
+
+_NON_DIGITS = re.compile(r"\D+")
+_SPACES = re.compile(r"\s+")
+#: Where each part of the key came from (logged once, never the key).
+KEY_SOURCES = ("secret", "console_session_secret", "database_url")
+_cache: dict[int, tuple[bytes, str]] = {}
+
+
+def normalise_name(value: str) -> str:
+    """Trimmed, casefolded, with every inner space removed (``" Zhang  San "`` → ``"zhangsan"``)."""
+    return _SPACES.sub("", value.strip().casefold())
+
+
+def normalise_phone(value: str) -> str:
+    """Digits only, without a leading ``86`` country code on a 13-digit number (``+86 138-0013-8000``
+    → ``"13800138000"``)."""
+    digits = _NON_DIGITS.sub("", value)
+    if digits.startswith("0086"):
+        digits = digits[4:]
+    elif digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    return digits
+
+
+def keyed_hash(key: bytes, kind: str, value: str) -> str:
+    """The hex HMAC-SHA256 of an already-normalised ``value``; ``kind`` (``name``/``phone``/``last4``)
+    is part of the message so equal strings of different kinds never share a hash."""
+    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def name_hash(key: bytes, value: str) -> str | None:
+    normal = normalise_name(value)
+    return keyed_hash(key, "name", normal) if normal else None
+
+
+def phone_hash(key: bytes, value: str) -> str | None:
+    normal = normalise_phone(value)
+    return keyed_hash(key, "phone", normal) if len(normal) >= 5 else None
+
+
+def last4_hash(key: bytes, value: str) -> str | None:
+    normal = normalise_phone(value)
+    return keyed_hash(key, "last4", normal[-4:]) if len(normal) >= 4 else None
+
+
+def _secret(config: HubConfig, name: str) -> str | None:
+    env = {**config.secrets, **os.environ}
+    if env.get(name):
+        return env[name]
+    file = env.get(f"{name}_FILE")
+    if file:
+        return Path(file).read_text().strip() or None
+    return None
+
+
+def key_for(config: HubConfig) -> tuple[bytes, str]:
+    """The search key for ``config`` and where it came from (one of ``KEY_SOURCES``)."""
+    cached = _cache.get(id(config))
+    if cached is not None:
+        return cached
+    secret = _secret(config, config.search.key_secret)
+    source = "secret"
+    if secret is None and config.console.session_secret:
+        secret, source = config.console.session_secret, "console_session_secret"
+    if secret is None:
+        secret, source = config.hub.database_url, "database_url"
+    key = hmac.new(secret.encode(), b"hub-search-key-v1", hashlib.sha256).digest()
+    _cache[id(config)] = (key, source)
+    return key, source
+
+
+def active_key() -> bytes | None:
+    """The running hub's search key; None when no hub runs in this process (the hashes are then
+    left empty and ``hub orders reindex-search`` fills them)."""
+    from hub.context import current_hub
+
+    try:
+        hub = current_hub()
+    except RuntimeError:
+        return None
+    return key_for(hub.config)[0]
+
+
+def order_hashes(order: Order, key: bytes | None = None) -> dict[str, Any]:
+    """The three hash columns of a stored order (None where there is nothing to hash)."""
+    key = key if key is not None else active_key()
+    address = order.shipping_address
+    if key is None or address is None or address.encrypted:
+        return {"recipient_hash": None, "phone_hash": None, "phone_last4_hash": None}
+    return {
+        "recipient_hash": name_hash(key, address.name) if address.name else None,
+        # A phone the channel masked (``138****8000``) is no full number: only its last four count.
+        "phone_hash": phone_hash(key, address.phone) if address.phone and "*" not in address.phone else None,
+        "phone_last4_hash": last4_hash(key, address.phone) if address.phone and address.phone[-4:].isdigit()
+        else None,
+    }
