@@ -151,8 +151,10 @@ async def _open_hold(session: AsyncSession, order_id: int, hold: Hold) -> bool:
     return is_new
 
 
-async def release_hold(session: AsyncSession, order_id: int, code: str, *, actor: str, cause: str = "api") -> bool:
-    """Release an open hold; the order stays on hold while any other hold is open."""
+async def release_hold(session: AsyncSession, order_id: int, code: str, *, actor: str, cause: str = "api",
+                       reason: str | None = None) -> bool:
+    """Release an open hold; the order stays on hold while any other hold is open. ``reason`` (a
+    person's words) goes into the history."""
     result = await session.execute(
         update(OrderHoldRow)
         .where(OrderHoldRow.order_id == order_id, OrderHoldRow.code == code, OrderHoldRow.released_at.is_(None))
@@ -165,7 +167,7 @@ async def release_hold(session: AsyncSession, order_id: int, code: str, *, actor
     )
     await session.execute(update(OrderRow).where(OrderRow.id == order_id).values(on_hold=still_open is not None))
     session.add(_event(order_id, "hold_released", old=None, new=None, cause=cause, inbox_id=None, actor=actor,
-                       detail={"code": code}))
+                       detail={"code": code, **({"reason": reason} if reason else {})}))
     outbox.add(session, "order_hold_released", order_id)
     return True
 

@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from contracts.orders import Order
+from contracts.orders import Address, Order
 
 if TYPE_CHECKING:
     from hub.config import HubConfig
@@ -110,16 +110,22 @@ def active_key() -> bytes | None:
     return key_for(hub.config)[0]
 
 
-def order_hashes(order: Order, key: bytes | None = None) -> dict[str, Any]:
-    """The three hash columns of a stored order (None where there is nothing to hash)."""
-    key = key if key is not None else active_key()
-    address = order.shipping_address
-    if key is None or address is None or address.encrypted:
+def address_hashes(key: bytes, address: Address | None) -> dict[str, str | None]:
+    """The three hash columns for a shipping address (None where there is nothing to hash)."""
+    if address is None or address.encrypted:
         return {"recipient_hash": None, "phone_hash": None, "phone_last4_hash": None}
+    phone = address.phone or ""
     return {
         "recipient_hash": name_hash(key, address.name) if address.name else None,
         # A phone the channel masked (``138****8000``) is no full number: only its last four count.
-        "phone_hash": phone_hash(key, address.phone) if address.phone and "*" not in address.phone else None,
-        "phone_last4_hash": last4_hash(key, address.phone) if address.phone and address.phone[-4:].isdigit()
-        else None,
+        "phone_hash": phone_hash(key, phone) if phone and "*" not in phone else None,
+        "phone_last4_hash": last4_hash(key, phone) if phone[-4:].isdigit() else None,
     }
+
+
+def order_hashes(order: Order, key: bytes | None = None) -> dict[str, Any]:
+    """The three hash columns of a stored order, under ``key`` or the running hub's."""
+    key = key if key is not None else active_key()
+    if key is None:
+        return {"recipient_hash": None, "phone_hash": None, "phone_last4_hash": None}
+    return address_hashes(key, order.shipping_address)

@@ -17,7 +17,8 @@ class SearchSection(BaseModel):
         default="HUB_SEARCH_KEY",
         description="The secret (environment variable, <NAME>_FILE or [hub] secrets_file entry) holding the key "
                     "of the keyed hashes personal data is searched by. Absent: derived from "
-                    "[console] session_secret, else from [hub] database_url (see docs/operations/search-and-triage.md).",
+                    "[console] session_secret, else from [hub] database_url "
+                    "(docs/operations/search-and-triage.md).",
     )
     reindex_batch: int = Field(default=500, ge=1, le=10_000,
                                description="Orders per transaction of `hub orders reindex-search`.")

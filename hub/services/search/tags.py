@@ -103,13 +103,15 @@ async def delete_tag(session: AsyncSession, name: str) -> None:
 
 
 async def _tag(session: AsyncSession, name: str) -> OrderTagDefRow:
-    tag = (await session.execute(select(OrderTagDefRow).where(OrderTagDefRow.name == name.strip()))).scalar_one_or_none()
+    tag = (await session.execute(
+        select(OrderTagDefRow).where(OrderTagDefRow.name == name.strip()))).scalar_one_or_none()
     if tag is None:
         raise NotFoundError(f"tag {name.strip()[:40]!r} does not exist")
     return tag
 
 
-def _events(order_ids: Sequence[int], kind: str, tag: OrderTagDefRow, actor: str, cause: str) -> list[dict[str, object]]:
+def _events(order_ids: Sequence[int], kind: str, tag: OrderTagDefRow, actor: str,
+            cause: str) -> list[dict[str, object]]:
     now = datetime.now(UTC)
     return [{"order_id": o, "at": now, "kind": kind, "old_status": None, "new_status": None, "cause": cause,
              "actor": actor, "inbox_id": None, "detail": {"tag": tag.name}} for o in order_ids]
