@@ -32,7 +32,7 @@ _NON_DIGITS = re.compile(r"\D+")
 _SPACES = re.compile(r"\s+")
 #: Where each part of the key came from (logged once, never the key).
 KEY_SOURCES = ("secret", "console_session_secret", "database_url")
-_cache: dict[int, tuple[bytes, str]] = {}
+_cache: dict[str, bytes] = {}
 
 
 def normalise_name(value: str) -> str:
@@ -73,29 +73,26 @@ def last4_hash(key: bytes, value: str) -> str | None:
 
 
 def _secret(config: HubConfig, name: str) -> str | None:
-    env = {**config.secrets, **os.environ}
-    if env.get(name):
-        return env[name]
-    file = env.get(f"{name}_FILE")
-    if file:
-        return Path(file).read_text().strip() or None
-    return None
+    """The environment wins over the secrets file, as for every other secret."""
+    value = os.environ.get(name) or config.secrets.get(name)
+    if value:
+        return value
+    file = os.environ.get(f"{name}_FILE") or config.secrets.get(f"{name}_FILE")
+    return (Path(file).read_text().strip() or None) if file else None
 
 
 def key_for(config: HubConfig) -> tuple[bytes, str]:
     """The search key for ``config`` and where it came from (one of ``KEY_SOURCES``)."""
-    cached = _cache.get(id(config))
-    if cached is not None:
-        return cached
     secret = _secret(config, config.search.key_secret)
     source = "secret"
     if secret is None and config.console.session_secret:
         secret, source = config.console.session_secret, "console_session_secret"
     if secret is None:
         secret, source = config.hub.database_url, "database_url"
-    key = hmac.new(secret.encode(), b"hub-search-key-v1", hashlib.sha256).digest()
-    _cache[id(config)] = (key, source)
-    return key, source
+    cached = _cache.get(secret)
+    if cached is None:
+        cached = _cache[secret] = hmac.new(secret.encode(), b"hub-search-key-v1", hashlib.sha256).digest()
+    return cached, source
 
 
 def active_key() -> bytes | None:

@@ -56,8 +56,8 @@ async def set_priority(session: AsyncSession, order_ids: Sequence[int], priority
     ids = sorted(set(order_ids))
     if not ids:
         return []
-    before = dict((await session.execute(select(OrderRow.id, OrderRow.priority).where(
-        OrderRow.id.in_(ids), OrderRow.priority != priority))).tuples().all())
+    before = {int(i): int(p) for i, p in (await session.execute(select(OrderRow.id, OrderRow.priority).where(
+        OrderRow.id.in_(ids), OrderRow.priority != priority))).all()}
     if not before:
         return []
     changed = sorted(int(i) for i in before)
