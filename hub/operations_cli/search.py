@@ -45,8 +45,9 @@ def orders_list(
 
     from hub.api.queries.orders import OrderFilters, list_orders
     from hub.cli import _out, _report_errors, _run_async, _state
+    from hub.db.tables import OrderRow
     from hub.services.search.hashing import key_for
-    from hub.services.search.tags import tags_of
+    from hub.services.search.tags import TagView, tags_of
     from hub.services.search.terms import phone_search, quick_search, recipient_search
 
     @_report_errors
@@ -60,10 +61,10 @@ def orders_list(
             phone=phone_search(phone, key, "--phone") if phone else None,
             user_tag=user_tag, priority_min=priority_min)
 
-        async def work() -> tuple[list[object], dict[int, list[object]]]:
+        async def work() -> tuple[list[OrderRow], dict[int, list[TagView]]]:
             async with hub.database().session() as session:
                 page = await list_orders(session, filters, limit=limit, sort=sort)
-                return list(page.rows), dict(await tags_of(session, [r.id for r in page.rows]))
+                return list(page.rows), await tags_of(session, [r.id for r in page.rows])
 
         rows, tags = _run_async(hub, work)
         if not rows:
@@ -73,9 +74,9 @@ def orders_list(
         for column in ("id", "shop", "order no", "status", "total", "paid", "priority", "held", "tags"):
             table.add_column(column, overflow="fold")
         for r in rows:
-            table.add_row(str(r.id), r.shop, r.external_id, r.status, f"{r.total_amount:.2f} {r.currency}",  # type: ignore[attr-defined]
-                          _when(r.paid_at), str(r.priority), "yes" if r.on_hold else "",  # type: ignore[attr-defined]
-                          ", ".join(t.name for t in tags.get(r.id, [])))  # type: ignore[attr-defined]
+            table.add_row(str(r.id), r.shop, r.external_id, r.status, f"{r.total_amount:.2f} {r.currency}",
+                          _when(r.paid_at), str(r.priority), "yes" if r.on_hold else "",
+                          ", ".join(t.name for t in tags.get(r.id, [])))
         _out().print(table)
 
     run()
@@ -83,16 +84,16 @@ def orders_list(
 
 def order_show(ctx: typer.Context, order_id: int = typer.Argument(..., metavar="ID", min=1)) -> None:
     """One order: status, priority, user tags, holds and history (no personal data)."""
-    from hub.api.queries.orders import order_story
+    from hub.api.queries.orders import OrderStory, order_story
     from hub.cli import _out, _report_errors, _run_async, _state
     from hub.errors import NotFoundError
-    from hub.services.search.tags import tags_of
+    from hub.services.search.tags import TagView, tags_of
 
     @_report_errors
     def run() -> None:
         hub = _state(ctx).hub()
 
-        async def work() -> tuple[object, list[object]]:
+        async def work() -> tuple[OrderStory, list[TagView]]:
             async with hub.database().session() as session:
                 story = await order_story(session, order_id)
                 if story is None:
@@ -100,14 +101,14 @@ def order_show(ctx: typer.Context, order_id: int = typer.Argument(..., metavar="
                 return story, list((await tags_of(session, [order_id])).get(order_id, []))
 
         story, tags = _run_async(hub, work)
-        out, o = _out(), story.order  # type: ignore[attr-defined]
+        out, o = _out(), story.order
         out.print(f"order {o.id}: {o.platform} {o.shop} {o.external_id}, {o.status} / {o.fulfilment_status}, "
                   f"{o.total_amount:.2f} {o.currency}, priority {o.priority}", markup=False)
-        out.print(f"  user tags: {', '.join(t.name for t in tags) or '-'}", markup=False)  # type: ignore[attr-defined]
-        for h in story.holds:  # type: ignore[attr-defined]
+        out.print(f"  user tags: {', '.join(t.name for t in tags) or '-'}", markup=False)
+        for h in story.holds:
             state = f"released by {h.released_by}" if h.released_at else "open"
             out.print(f"  hold {h.code} ({state}): {h.reason}", markup=False)
-        for e in story.events:  # type: ignore[attr-defined]
+        for e in story.events:
             out.print(f"  {_when(e.at)} {e.kind} by {e.actor or '-'} ({e.cause})", markup=False)
 
     run()

@@ -54,7 +54,7 @@ async def detach_tag(request: Request, order_id: int, name: str) -> Response:
 async def set_priority(request: Request, order_id: int) -> Response:
     form, principal = await checked_form(request, Permission.ORDERS_TRIAGE)
     try:
-        body = PriorityIn(priority=form.get("priority", ""), reason=form.get("reason") or None)  # type: ignore[arg-type]
+        body = PriorityIn(priority=form.get("priority", ""), reason=form.get("reason") or None)
     except ValidationError as exc:
         raise _refused(exc) from None
     await post_priority(request, order_id, body, principal)
