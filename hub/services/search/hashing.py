@@ -95,16 +95,24 @@ def key_for(config: HubConfig) -> tuple[bytes, str]:
     return cached, source
 
 
+_built: list[HubConfig] = []
+
+
+def remember_config(config: HubConfig) -> None:
+    """Called when a ``Hub`` is built: its key hashes the orders this process stores when no hub is
+    made current (the CLI, tests)."""
+    _built[:] = [config]
+
+
 def active_key() -> bytes | None:
-    """The running hub's search key; None when no hub runs in this process (the hashes are then
-    left empty and ``hub orders reindex-search`` fills them)."""
+    """The search key of this process's hub (the current one, else the last built); None when no
+    hub was built (the hashes are then left empty and ``hub orders reindex-search`` fills them)."""
     from hub.context import current_hub
 
     try:
-        hub = current_hub()
+        return key_for(current_hub().config)[0]
     except RuntimeError:
-        return None
-    return key_for(hub.config)[0]
+        return key_for(_built[0])[0] if _built else None
 
 
 def address_hashes(key: bytes, address: Address | None) -> dict[str, str | None]:
