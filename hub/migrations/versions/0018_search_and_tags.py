@@ -65,8 +65,8 @@ def upgrade() -> None:
         sa.Column("added_at", TS, nullable=False),
         sa.ForeignKeyConstraint(["order_id"], ["orders.id"], name=op.f("fk_order_tag_links_order_id_orders"),
                                 ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["tag_id"], ["order_tag_defs.id"], name=op.f("fk_order_tag_links_tag_id_order_tag_defs"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["tag_id"], ["order_tag_defs.id"],
+                                name=op.f("fk_order_tag_links_tag_id_order_tag_defs"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("order_id", "tag_id", name=op.f("pk_order_tag_links")),
     )
     op.create_index("ix_order_tag_links_tag", "order_tag_links", ["tag_id", "order_id"], unique=False)
