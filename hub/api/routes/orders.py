@@ -37,7 +37,7 @@ from hub.api.queries.orders import MAX_LIMIT, OrderFilters, list_orders, order_s
 from hub.api.routes.shipments import shipment_out
 from hub.db.tables import OrderRow
 from hub.logging import mask_event
-from hub.services.access.scope import check_shop
+from hub.services.access.scope import check_shop, shop_condition
 from hub.services.aftersales.queries import cases_of_order
 from hub.services.search.hashing import key_for
 from hub.services.search.sorting import SORTS
@@ -202,8 +202,10 @@ async def release_held_orders(
 
     wanted = sorted(set(body.order_ids))
     async with get_hub(request).database().transaction() as session:
-        released = await release_holds(session, code, wanted, actor=principal.actor)
-        existing = set((await session.execute(select(OrderRow.id).where(OrderRow.id.in_(wanted)))).scalars())
+        # Another shop's order is as unknown as one that does not exist.
+        existing = set((await session.execute(select(OrderRow.id).where(
+            OrderRow.id.in_(wanted), shop_condition(OrderRow.shop, principal)))).scalars())
+        released = await release_holds(session, code, sorted(existing), actor=principal.actor)
     done = set(released)
     return HoldReleaseResult(code=code, released=released,
                              not_held=[i for i in wanted if i in existing and i not in done],
