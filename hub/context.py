@@ -36,6 +36,9 @@ class Hub:
         self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = (
             weakref.WeakKeyDictionary()
         )
+        from hub.services.search.hashing import remember_config
+
+        remember_config(config)  # stored orders are hashed for search with this hub's key
 
     # -- per-loop resources -------------------------------------------------------------------
 

@@ -125,6 +125,14 @@ class ActorReplayResult(BaseModel):
                                        "replays at most 200, so call again while this is above 0.")
 
 
+class UserTagOut(BaseModel):
+    """A user tag (``hub.services.search.tags``) as an order shows it."""
+
+    name: str
+    colour: str = Field(description="#rrggbb")
+    description: str = ""
+
+
 class OrderSummary(BaseModel):
     id: int
     platform: str
@@ -140,6 +148,8 @@ class OrderSummary(BaseModel):
     created_at: datetime = Field(description="When the buyer placed it, per the channel.")
     updated_at: datetime = Field(description="The channel's last modification time.")
     paid_at: datetime | None = None
+    priority: int = Field(default=0, description="Set by people, -9..9: higher first in the work queues.")
+    user_tags: list[UserTagOut] = Field(default_factory=list, description="The merchant's own tags, with colours.")
 
 
 class OrderList(BaseModel):

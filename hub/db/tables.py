@@ -1062,6 +1062,30 @@ class SavedViewRow(Base):
 # ------------------------------------------------------------ search, tags, priority and manual holds (0018)
 
 
+class OrderTagDefRow(Base):
+    """A user tag people put on orders (``hub.services.search.tags``): unlike the channel's own
+    ``orders.tags``, these are the merchant's words (``VIP``, ``check address``), each with a colour."""
+
+    __tablename__ = "order_tag_defs"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    colour: Mapped[str] = mapped_column(String(7))  # #rrggbb
+    description: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+
+
+class OrderTagLinkRow(Base):
+    """One user tag on one order, with who put it there and when."""
+
+    __tablename__ = "order_tag_links"
+    __table_args__ = (Index("ix_order_tag_links_tag", "tag_id", "order_id"),)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    tag_id: Mapped[int] = mapped_column(ForeignKey("order_tag_defs.id", ondelete="CASCADE"), primary_key=True)
+    added_by: Mapped[str] = mapped_column(String(120))
+    added_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+
+
 # --------------------------------------------------------------------------- order edits and approvals (0019)
 
 

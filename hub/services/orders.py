@@ -34,6 +34,7 @@ from contracts.orders import (
 from hub.db import bindings, outbox
 from hub.db.tables import DeliveryLineRow, DeliveryOrderRow, OrderEventRow, OrderHoldRow, OrderLineRow, OrderRow
 from hub.db.upsert import insert_ignore
+from hub.services.search.hashing import order_hashes
 
 #: Fulfilment states after which a channel cancellation can no longer simply be applied.
 FULFILMENT_STARTED = frozenset({"routed", "sent_to_warehouse", "partially_shipped", "shipped"})
@@ -74,6 +75,7 @@ def _order_values(order: Order) -> dict[str, Any]:
         "tags": list(order.tags),
         "province": order.shipping_address.province if order.shipping_address else None,
         "platform_fee": _platform_fee(order),
+        **order_hashes(order),  # keyed hashes of the recipient's name and phone, for search
     }
 
 
@@ -149,8 +151,10 @@ async def _open_hold(session: AsyncSession, order_id: int, hold: Hold) -> bool:
     return is_new
 
 
-async def release_hold(session: AsyncSession, order_id: int, code: str, *, actor: str, cause: str = "api") -> bool:
-    """Release an open hold; the order stays on hold while any other hold is open."""
+async def release_hold(session: AsyncSession, order_id: int, code: str, *, actor: str, cause: str = "api",
+                       reason: str | None = None) -> bool:
+    """Release an open hold; the order stays on hold while any other hold is open. ``reason`` (a
+    person's words) goes into the history."""
     result = await session.execute(
         update(OrderHoldRow)
         .where(OrderHoldRow.order_id == order_id, OrderHoldRow.code == code, OrderHoldRow.released_at.is_(None))
@@ -163,7 +167,7 @@ async def release_hold(session: AsyncSession, order_id: int, code: str, *, actor
     )
     await session.execute(update(OrderRow).where(OrderRow.id == order_id).values(on_hold=still_open is not None))
     session.add(_event(order_id, "hold_released", old=None, new=None, cause=cause, inbox_id=None, actor=actor,
-                       detail={"code": code}))
+                       detail={"code": code, **({"reason": reason} if reason else {})}))
     outbox.add(session, "order_hold_released", order_id)
     return True
 
@@ -209,7 +213,8 @@ class OrderReport:
 
 #: The order columns a report may change (everything but the key, the hold flag and the bookkeeping).
 _MUTABLE = ("status", "raw_status", "channel_created_at", "channel_updated_at", "paid_at", "total_amount",
-            "currency", "buyer_nick", "data", "tags", "fulfilment_status")
+            "currency", "buyer_nick", "data", "tags", "fulfilment_status",
+            "recipient_hash", "phone_hash", "phone_last4_hash")
 _KEY = ("platform", "shop", "external_id")
 _ORDERS: Table = OrderRow.__table__  # type: ignore[assignment]
 _LINES: Table = OrderLineRow.__table__  # type: ignore[assignment]

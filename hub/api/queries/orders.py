@@ -16,13 +16,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, cast, exists, func, select
+from sqlalchemy import Select, and_, cast, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.cursors import decode_id_cursor, encode_id_cursor
-from hub.db.tables import InboxRow, OrderEventRow, OrderHoldRow, OrderLineRow, OrderRow, ShipmentRow
+from hub.db.tables import (
+    InboxRow,
+    OrderEventRow,
+    OrderHoldRow,
+    OrderLineRow,
+    OrderRow,
+    OrderTagDefRow,
+    OrderTagLinkRow,
+    ShipmentRow,
+)
 from hub.errors import BadInputError
+from hub.services.access.scope import shop_condition
+from hub.services.search import sorting
+from hub.services.search.terms import PhoneSearch, QuickSearch
 
 MAX_LIMIT = 200
 _CURSOR_PREFIX = "o1:"
@@ -48,6 +60,17 @@ class OrderFilters:
     sku_prefix: bool = False
     #: Orders with an unreleased hold of this code (``high_value``, ``stock_short``...).
     hold: str | None = None
+    #: Search (``hub.services.search.terms``): the one box, the platform order number exactly,
+    #: the recipient's name hash, a phone's (or its last four's) hash.
+    quick: QuickSearch | None = None
+    order_no: str | None = None
+    recipient_hash: str | None = None
+    phone: PhoneSearch | None = None
+    #: Orders carrying this user tag (``order_tag_defs.name``), and at least this priority.
+    user_tag: str | None = None
+    priority_min: int | None = None
+    #: The shops the caller may see (None: every shop), ``hub.services.access.scope``.
+    shops: frozenset[str] | None = None
 
 
 @dataclass
@@ -127,29 +150,72 @@ def _filtered(filters: OrderFilters, dialect: str) -> Select[Any]:
         conditions.append(_has_tag(dialect, filters.tag))
     if filters.on_hold is not None:
         conditions.append(OrderRow.on_hold.is_(filters.on_hold))
+    conditions.extend(_search_conditions(filters))
     return select(OrderRow).where(*conditions)
 
 
-def page_statement(filters: OrderFilters, dialect: str, *, limit: int = 50, cursor: str | None = None) -> Select[Any]:
+def _search_conditions(filters: OrderFilters) -> list[Any]:
+    conditions: list[Any] = []
+    if filters.shops is not None:
+        conditions.append(shop_condition(OrderRow.shop, filters))
+    quick = filters.quick
+    if quick is not None:
+        either = [OrderRow.external_id == quick.text, OrderRow.buyer_nick == quick.text]
+        if quick.name_hash:
+            either.append(OrderRow.recipient_hash == quick.name_hash)
+        if quick.phone_hash:
+            either.append(OrderRow.phone_hash == quick.phone_hash)
+        if quick.last4_hash:
+            either.append(OrderRow.phone_last4_hash == quick.last4_hash)
+        conditions.append(or_(*either))
+    if filters.order_no:
+        conditions.append(OrderRow.external_id == filters.order_no)
+    if filters.recipient_hash:
+        conditions.append(OrderRow.recipient_hash == filters.recipient_hash)
+    if filters.phone is not None:
+        conditions.append(OrderRow.phone_hash == filters.phone.phone_hash if filters.phone.phone_hash
+                          else OrderRow.phone_last4_hash == filters.phone.last4_hash)
+    if filters.user_tag:
+        conditions.append(exists().where(
+            OrderTagLinkRow.order_id == OrderRow.id, OrderTagLinkRow.tag_id == OrderTagDefRow.id,
+            OrderTagDefRow.name == filters.user_tag))
+    if filters.priority_min is not None:
+        conditions.append(OrderRow.priority >= filters.priority_min)
+    return conditions
+
+
+def page_statement(filters: OrderFilters, dialect: str, *, limit: int = 50, cursor: str | None = None,
+                   sort: str | None = None) -> Select[Any]:
     """The SELECT behind one page: ``limit + 1`` rows (the extra one says there is a next page),
-    newest id first. Public so the benchmark can EXPLAIN exactly what the screens run."""
+    newest id first unless ``sort`` names another order (``hub.services.search.sorting``). Public
+    so the benchmark can EXPLAIN exactly what the screens run."""
     if not 1 <= limit <= MAX_LIMIT:
         raise BadInputError(f"limit must be between 1 and {MAX_LIMIT}", field="query.limit")
+    order = sorting.parse_sort(sort)
     stmt = _filtered(filters, dialect)
-    if cursor:
+    if cursor and order.name == sorting.DEFAULT_SORT:
         stmt = stmt.where(OrderRow.id < decode_cursor(cursor))
-    return stmt.order_by(OrderRow.id.desc()).limit(limit + 1)
+    elif cursor:
+        stmt = stmt.where(sorting.after(order, *sorting.decode_cursor(order, cursor)))
+    return sorting.ordered(stmt, order).limit(limit + 1)
 
 
 async def list_orders(
-    session: AsyncSession, filters: OrderFilters, *, limit: int = 50, cursor: str | None = None
+    session: AsyncSession, filters: OrderFilters, *, limit: int = 50, cursor: str | None = None,
+    sort: str | None = None,
 ) -> OrderPageRows:
-    """One page of orders matching ``filters``, newest id first, and the cursor to the next page."""
-    stmt = page_statement(filters, session.get_bind().dialect.name, limit=limit, cursor=cursor)
+    """One page of orders matching ``filters`` in ``sort`` order (newest id first by default), and
+    the cursor to the next page."""
+    stmt = page_statement(filters, session.get_bind().dialect.name, limit=limit, cursor=cursor, sort=sort)
     rows = list((await session.execute(stmt)).scalars().all())
     more = len(rows) > limit
     rows = rows[:limit]
-    return OrderPageRows(rows, encode_cursor(rows[-1].id) if more and rows else None)
+    if not (more and rows):
+        return OrderPageRows(rows, None)
+    order = sorting.parse_sort(sort)
+    last = rows[-1]
+    return OrderPageRows(rows, encode_cursor(last.id) if order.name == sorting.DEFAULT_SORT
+                         else sorting.encode_cursor(order, last))
 
 
 async def order_story(session: AsyncSession, order_id: int) -> OrderStory | None:

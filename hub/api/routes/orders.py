@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, Depends, Query, Request
 
 from contracts.money import Money
@@ -28,6 +29,7 @@ from hub.api.models import (
     OrderList,
     OrderSummary,
     SourceEventOut,
+    UserTagOut,
     aftersale_summary_out,
 )
 from hub.api.params import PathText, QueryTime, RowId, text_query
@@ -35,13 +37,21 @@ from hub.api.queries.orders import MAX_LIMIT, OrderFilters, list_orders, order_s
 from hub.api.routes.shipments import shipment_out
 from hub.db.tables import OrderRow
 from hub.logging import mask_event
+from hub.services.access.scope import check_shop, shop_condition
 from hub.services.aftersales.queries import cases_of_order
+from hub.services.search.hashing import key_for
+from hub.services.search.sorting import SORTS
+from hub.services.search.tags import TagView, tags_of
+from hub.services.search.terms import phone_search, quick_search, recipient_search
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
+log = structlog.get_logger(__name__)
 
 
-def _summary_fields(row: OrderRow) -> dict[str, Any]:
+def _summary_fields(row: OrderRow, user_tags: list[TagView] | None = None) -> dict[str, Any]:
     return {
+        "priority": row.priority or 0,
+        "user_tags": [UserTagOut(name=t.name, colour=t.colour, description=t.description) for t in user_tags or []],
         "id": row.id,
         "platform": row.platform,
         "shop": row.shop,
@@ -73,18 +83,38 @@ async def get_orders(
     sku: str | None = text_query("Orders with a line of this merchant SKU."),
     tag: str | None = text_query(),
     hold: str | None = text_query("Orders with an unreleased hold of this code (high_value, stock_short...)."),
+    q: str | None = text_query("One box: the platform order number, the buyer's nick, the recipient's name or "
+                               "phone (exactly); four digits also try the phone's last four."),
+    order_no: str | None = text_query("The platform's order number, exactly."),
+    recipient: str | None = text_query("The recipient's name (case and spaces ignored)."),
+    phone: str | None = text_query("The recipient's phone, in full or its last 4 digits."),
+    on_hold: bool | None = Query(None, description="Only held (true) or only not held (false) orders."),
+    user_tag: str | None = text_query("Orders carrying this user tag."),
+    priority_min: int | None = Query(None, ge=-9, le=9, description="Orders of at least this priority."),
+    sort: str = Query("-id", description=f"One of {', '.join(SORTS)}; unpaid orders last for paid_at."),
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
-    cursor: str | None = text_query("next_cursor from the previous page."),
-    _: Principal = Depends(require(Permission.ORDERS_READ)),
+    cursor: str | None = text_query("next_cursor from the previous page (of the same sort)."),
+    principal: Principal = Depends(require(Permission.ORDERS_READ)),
 ) -> OrderList:
+    hub = get_hub(request)
+    key = key_for(hub.config)[0]
     filters = OrderFilters(
         status=tuple(s.value for s in status or ()), platform=platform, shop=shop,
         created_from=created_from, created_to=created_to, paid_from=paid_from, paid_to=paid_to,
-        buyer=buyer, sku=sku, tag=tag, hold=hold,
+        buyer=buyer, sku=sku, tag=tag, hold=hold, on_hold=on_hold,
+        quick=quick_search(q, key) if q and q.strip() else None, order_no=order_no,
+        recipient_hash=recipient_search(recipient, key, "query.recipient") if recipient else None,
+        phone=phone_search(phone, key, "query.phone") if phone else None,
+        user_tag=user_tag, priority_min=priority_min, shops=principal.shops,
     )
-    async with get_hub(request).database().session() as session:
-        page = await list_orders(session, filters, limit=limit, cursor=cursor)
-    return OrderList(items=[OrderSummary(**_summary_fields(r)) for r in page.rows], next_cursor=page.next_cursor)
+    searched = [n for n, v in (("q", q), ("order_no", order_no), ("recipient", recipient), ("phone", phone)) if v]
+    if searched:  # that a search happened and by what, never the terms
+        log.info("orders.searched", by=searched, actor=principal.actor)
+    async with hub.database().session() as session:
+        page = await list_orders(session, filters, limit=limit, cursor=cursor, sort=sort)
+        user_tags = await tags_of(session, [r.id for r in page.rows])
+    return OrderList(items=[OrderSummary(**_summary_fields(r, user_tags.get(r.id))) for r in page.rows],
+                     next_cursor=page.next_cursor)
 
 
 @router.get("/{order_id}", response_model=OrderDetail, summary="One order: lines, holds, history and sources")
@@ -93,13 +123,16 @@ async def get_order(
 ) -> OrderDetail:
     async with get_hub(request).database().session() as session:
         story = await order_story(session, order_id)
+        if story is not None:
+            check_shop(principal, story.order.shop, f"order {order_id}")
         cases = await cases_of_order(session, order_id) if story is not None else []
+        user_tags = (await tags_of(session, [order_id])).get(order_id) if story is not None else None
     if story is None:
         raise ApiError(404, "not_found", f"order {order_id} does not exist")
     reveal = principal.may(Permission.ORDERS_READ_PII)
     order = Order.model_validate(story.order.data)
     return OrderDetail(
-        **_summary_fields(story.order),
+        **_summary_fields(story.order, user_tags),
         order=order if reveal else order.masked(),
         pii_masked=not reveal,
         lines=[
@@ -142,6 +175,8 @@ async def release_order_hold(
     async with get_hub(request).database().transaction() as session:
         hold = (await session.execute(select(OrderHoldRow).where(
             OrderHoldRow.order_id == order_id, OrderHoldRow.code == code))).scalar_one_or_none()
+        order_shop = await session.scalar(select(OrderRow.shop).where(OrderRow.id == order_id))
+        check_shop(principal, order_shop, f"order {order_id}")
         if hold is None:
             raise ApiError(404, "not_found", f"order {order_id} has no hold {code!r}")
         if hold.released_at is not None:
@@ -167,8 +202,10 @@ async def release_held_orders(
 
     wanted = sorted(set(body.order_ids))
     async with get_hub(request).database().transaction() as session:
-        released = await release_holds(session, code, wanted, actor=principal.actor)
-        existing = set((await session.execute(select(OrderRow.id).where(OrderRow.id.in_(wanted)))).scalars())
+        # Another shop's order is as unknown as one that does not exist.
+        existing = set((await session.execute(select(OrderRow.id).where(
+            OrderRow.id.in_(wanted), shop_condition(OrderRow.shop, principal)))).scalars())
+        released = await release_holds(session, code, sorted(existing), actor=principal.actor)
     done = set(released)
     return HoldReleaseResult(code=code, released=released,
                              not_held=[i for i in wanted if i in existing and i not in done],

@@ -21,7 +21,7 @@ from fastapi.responses import RedirectResponse, Response
 from contracts.orders import OrderStatus
 from hub.api.auth import Permission
 from hub.api.errors import ApiError
-from hub.api.queries.order_form import MAX_HOLD_CODE, form_problems, form_values, order_filters
+from hub.api.queries.order_form import MAX_HOLD_CODE, SEARCH_FIELDS, form_problems, form_values, order_filters
 from hub.api.queries.orders import list_orders
 from hub.api.routes.order_views import view_owner, view_url
 from hub.api.routes.orders import get_order, release_order_hold
@@ -32,8 +32,13 @@ from hub.context import Hub
 from hub.errors import BadInputError, NotFoundError
 from hub.services import saved_views
 from hub.services.saved_views import ViewNameError, ViewNotYours
+from hub.services.search.hashing import key_for
+from hub.services.search.sorting import SORTS
+from hub.services.search.tags import TagView, list_tags, tags_of
 
 router = APIRouter(prefix="/console/orders")
+#: The notices a triage form may ask the order page to show (``hub.console.routes.ops_search``).
+TRIAGE_NOTICES = ("tagged", "untagged", "priority", "held")
 PAGE_SIZE = 50
 #: Hold codes the hub itself sets, offered as suggestions (plugins may set others: the field is free text).
 HOLD_CODES = ("high_value", "stock_short", "cancel_requested", *NO_SHIP_TAGS)
@@ -65,17 +70,21 @@ async def _list_page(
     rows: list[Any] = []
     next_url = None
     owner = view_owner(principal)
+    user_tags: dict[int, list[TagView]] = {}
     async with hub.database().session() as db:
         if not set(problems) - {"name"}:
             try:
-                page = await list_orders(db, order_filters(values, ZoneInfo(hub.config.console.time_zone)),
-                                         limit=PAGE_SIZE, cursor=cursor)
+                filters = order_filters(values, ZoneInfo(hub.config.console.time_zone),
+                                        key=key_for(hub.config)[0], shops=principal.shops)
+                page = await list_orders(db, filters, limit=PAGE_SIZE, cursor=cursor, sort=values.get("sort"))
                 rows = page.rows
+                user_tags = await tags_of(db, [r.id for r in rows])
                 if page.next_cursor:
                     next_url = _list_url(values, cursor=page.next_cursor)
             except BadInputError:
                 problems["cursor"] = t.t("orders.problem.bad_cursor")
         views = await saved_views.views_for(db, owner)
+        all_tags = await list_tags(db)
     here = view_url(values)
     shops = {name: shop.platform for name, shop in hub.config.shops.items()}
     return render(request, "orders.html", {
@@ -86,7 +95,8 @@ async def _list_page(
         "views": [{"row": v, "url": view_url(v.filters or {}), "mine": v.owner == owner,
                    "current": view_url(v.filters or {}) == here} for v in views],
         "list_problems": bool(set(problems) - {"name"}), "view_name": view_name, "view_shared": view_shared,
-        "max_view_name": saved_views.MAX_NAME,
+        "max_view_name": saved_views.MAX_NAME, "user_tags": user_tags, "all_tags": all_tags, "sorts": SORTS,
+        "searching": any(values.get(f) for f in SEARCH_FIELDS),
         "saved": request.query_params.get("saved"), "deleted": request.query_params.get("deleted"),
     }, status=422 if problems else 200)
 
@@ -101,7 +111,7 @@ async def save_view(request: Request) -> Response:
     """Save the filters shown under a name; a bad name or bad filters give the page again (422)."""
     form = await check_form(request)
     principal = await console_principal(request)
-    values = form_values(form)
+    values = form_values(form, search=False)
     name, shared = form.get("name", ""), bool(form.get("shared"))
     if shared:
         require_right(principal, Permission.VIEWS_SHARE)
@@ -138,7 +148,7 @@ async def delete_view(request: Request, view_id: int) -> Response:
 @router.get("/{order_id}", include_in_schema=False)
 async def order_page(
     request: Request, order_id: int, released: str | None = None, back: str | None = None,
-    principal: ConsolePrincipal = Depends(console_principal),
+    triaged: str | None = None, principal: ConsolePrincipal = Depends(console_principal),
 ) -> Response:
     try:
         detail = await get_order(request, order_id, principal)
@@ -147,8 +157,12 @@ async def order_page(
             return error_page(request, translator(request).t("order.missing", id=order_id), status=404)
         return api_error_page(request, exc)
     values = _values_from_query(back)
+    hub: Hub = request.app.state.hub
+    async with hub.database().session() as db:
+        all_tags = await list_tags(db)
     return render(request, "order.html", {"order": detail, "released": released, "back_url": _list_url(values),
-                                          "back_query": urlencode(values)})
+                                          "back_query": urlencode(values), "all_tags": all_tags,
+                                          "triaged": triaged if triaged in TRIAGE_NOTICES else None})
 
 
 async def release_from_form(request: Request, order_id: int, code: str) -> tuple[dict[str, str], Response | None]:

@@ -46,9 +46,36 @@ def upgrade() -> None:
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.add_column(sa.Column("shops", sa.JSON(), nullable=True))
     # search's own tables follow
+    op.create_table(
+        "order_tag_defs",
+        sa.Column("id", ID, nullable=False),
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("colour", sa.String(length=7), nullable=False),
+        sa.Column("description", sa.String(length=200), server_default="", nullable=False),
+        sa.Column("created_by", sa.String(length=120), nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_order_tag_defs")),
+        sa.UniqueConstraint("name", name=op.f("uq_order_tag_defs_name")),
+    )
+    op.create_table(
+        "order_tag_links",
+        sa.Column("order_id", ID, nullable=False),
+        sa.Column("tag_id", ID, nullable=False),
+        sa.Column("added_by", sa.String(length=120), nullable=False),
+        sa.Column("added_at", TS, nullable=False),
+        sa.ForeignKeyConstraint(["order_id"], ["orders.id"], name=op.f("fk_order_tag_links_order_id_orders"),
+                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["tag_id"], ["order_tag_defs.id"],
+                                name=op.f("fk_order_tag_links_tag_id_order_tag_defs"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("order_id", "tag_id", name=op.f("pk_order_tag_links")),
+    )
+    op.create_index("ix_order_tag_links_tag", "order_tag_links", ["tag_id", "order_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_order_tag_links_tag", table_name="order_tag_links")
+    op.drop_table("order_tag_links")
+    op.drop_table("order_tag_defs")
     for table in ("api_keys", "users"):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_column("shops")
