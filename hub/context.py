@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from hub.config import HubConfig, load_config
 from hub.plugins import HubPlugins, build_plugin_manager
+from hub.services.search.hashing import remember_config
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -36,8 +37,6 @@ class Hub:
         self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = (
             weakref.WeakKeyDictionary()
         )
-        from hub.services.search.hashing import remember_config
-
         remember_config(config)  # stored orders are hashed for search with this hub's key
 
     # -- per-loop resources -------------------------------------------------------------------
@@ -123,6 +122,8 @@ def build_hub(config: HubConfig | None = None, *, plugins: HubPlugins | None = N
 def set_current_hub(hub: Hub | None) -> None:
     global _current
     _current = hub
+    if hub is not None:
+        remember_config(hub.config)  # the running hub's key hashes what it stores
 
 
 def current_hub() -> Hub:

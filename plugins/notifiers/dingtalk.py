@@ -17,7 +17,7 @@ import httpx
 from pydantic import BaseModel, Field
 
 from contracts.notifications import Notification
-from hub.errors import PermanentError, RetryableError
+from hub.plugin_api import PermanentError, RetryableError
 from plugins.notifiers.http import post_json
 from plugins.notifiers.signing import dingtalk_sign
 

@@ -8,8 +8,7 @@ from typing import Any
 
 import httpx
 
-from hub.errors import PermanentError, RetryableError
-from hub.http import build_http_client, call_with_retries
+from hub.plugin_api import PermanentError, RetryableError, build_http_client, call_with_retries
 
 
 async def post_json(url: str, body: bytes, *, headers: dict[str, str] | None = None,

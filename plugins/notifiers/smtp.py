@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field
 
 from contracts.notifications import Notification
-from hub.errors import PermanentError, RetryableError
+from hub.plugin_api import PermanentError, RetryableError
 
 
 class EmailSettings(BaseModel):

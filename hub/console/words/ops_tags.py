@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 EN: dict[str, str] = {
+    "code.event.tagged": "Tagged",
+    "code.event.untagged": "Tag removed",
     "tags.title": "User tags",
     "tags.intro": "Your own labels for orders, each with a colour. Put them on orders from an order's page.",
     "tags.name": "Name",
@@ -19,6 +21,8 @@ EN: dict[str, str] = {
 }
 
 ZH: dict[str, str] = {
+    "code.event.tagged": "加标签",
+    "code.event.untagged": "去标签",
     "tags.title": "自定义标签",
     "tags.intro": "您自己的订单标签，每个标签有一种颜色。在订单页面为订单添加标签。",
     "tags.name": "名称",

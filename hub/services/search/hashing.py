@@ -99,20 +99,15 @@ _built: list[HubConfig] = []
 
 
 def remember_config(config: HubConfig) -> None:
-    """Called when a ``Hub`` is built: its key hashes the orders this process stores when no hub is
-    made current (the CLI, tests)."""
+    """Called when a ``Hub`` is built and when one is made the process's current hub: the latest
+    one's key hashes the orders this process stores (one hub per process outside tests)."""
     _built[:] = [config]
 
 
 def active_key() -> bytes | None:
-    """The search key of this process's hub (the current one, else the last built); None when no
+    """The search key of this process's hub (the one made current or built last); None when no
     hub was built (the hashes are then left empty and ``hub orders reindex-search`` fills them)."""
-    from hub.context import current_hub
-
-    try:
-        return key_for(current_hub().config)[0]
-    except RuntimeError:
-        return key_for(_built[0])[0] if _built else None
+    return key_for(_built[0])[0] if _built else None
 
 
 def address_hashes(key: bytes, address: Address | None) -> dict[str, str | None]:
