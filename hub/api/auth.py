@@ -122,6 +122,13 @@ class Principal:
         return self.shops is None or shop is None or shop in self.shops
 
 
+def shops_from_row(value: object) -> frozenset[str] | None:
+    """A key's or user's stored ``shops`` (JSON list, or NULL for every shop) as ``Principal.shops``."""
+    if value is None:
+        return None
+    return frozenset(str(shop) for shop in value) if isinstance(value, list | tuple | set | frozenset) else None
+
+
 def _presented_key(request: Request) -> str | None:
     header = request.headers.get("authorization")
     if header:
@@ -151,7 +158,8 @@ async def authenticate(request: Request) -> Principal:
         if row is None or getattr(row, "revoked_at", None) is not None:
             log.info("apikey.rejected", path=request.url.path)
             raise _unauthorized("the API key is unknown or revoked")
-        principal = Principal(key_id=int(row.id), name=row.name, prefix=row.prefix, role=row.role)
+        principal = Principal(key_id=int(row.id), name=row.name, prefix=row.prefix, role=row.role,
+                              shops=shops_from_row(getattr(row, "shops", None)))
     request.state.principal = principal
     request.state.actor = principal.actor
     structlog.contextvars.bind_contextvars(api_key=principal.prefix)
@@ -176,4 +184,4 @@ def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]
     return dependency
 
 
-__all__ = ["PERMISSION_ROLES", "ROLES", "ROLE_PERMISSIONS", "Permission", "Principal", "authenticate", "require"]
+__all__ = ["PERMISSION_ROLES", "ROLES", "ROLE_PERMISSIONS", "Permission", "Principal", "authenticate", "require", "shops_from_row"]
