@@ -599,7 +599,8 @@ def apikey_list(ctx: typer.Context) -> None:
     for column in ("prefix", "name", "role", "shops", "created", "created by", "last used", "revoked", "revoked by"):
         table.add_column(column, overflow="fold")
     for r in rows:
-        table.add_row(r.prefix, r.name, r.role, shops_label(r.shops), r.created_at.isoformat(timespec="seconds"), r.created_by or "-",
+        table.add_row(r.prefix, r.name, r.role, shops_label(r.shops), r.created_at.isoformat(timespec="seconds"),
+                      r.created_by or "-",
                       r.last_used_at.isoformat(timespec="seconds") if r.last_used_at else "never",
                       r.revoked_at.isoformat(timespec="seconds") if r.revoked_at else "-", r.revoked_by or "-")
     _out().print(table)

@@ -76,7 +76,6 @@ def change_password(
     def run() -> None:
         from hub.db import users
 
-        shops = _cli_shops(ctx, shop)
         password = _password(password_stdin)
 
         async def change(database: Database) -> bool:
@@ -111,7 +110,8 @@ def list_users(ctx: typer.Context) -> None:
         for column in ("name", "role", "shops", "active", "created", "by"):
             table.add_column(column)
         for r in rows:
-            table.add_row(r.name, r.role, shops_label(r.shops), "yes" if r.active else "no", r.created_at.isoformat(timespec="seconds"),
+            table.add_row(r.name, r.role, shops_label(r.shops), "yes" if r.active else "no",
+                          r.created_at.isoformat(timespec="seconds"),
                           r.created_by or "-")
         _out().print(table)
 

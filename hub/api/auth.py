@@ -184,4 +184,21 @@ def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]
     return dependency
 
 
-__all__ = ["PERMISSION_ROLES", "ROLES", "ROLE_PERMISSIONS", "Permission", "Principal", "authenticate", "require", "shops_from_row"]
+def require_every_shop(permission: Permission) -> Callable[[Request], Awaitable[Principal]]:
+    """``require(permission)`` for what spans every shop (API keys, dead letters): a key limited
+    to some shops is refused (403) even with the role, so it cannot, say, mint an unlimited key."""
+    base = require(permission)
+
+    async def dependency(request: Request) -> Principal:
+        principal = await base(request)
+        if principal.shops is not None:
+            raise ApiError(403, "forbidden", f"{permission.value!r} spans every shop; a key limited to "
+                                             f"{', '.join(sorted(principal.shops))} may not use it")
+        return principal
+
+    dependency.__name__ = f"require_{permission.name.lower()}"
+    return dependency
+
+
+__all__ = ["PERMISSION_ROLES", "ROLES", "ROLE_PERMISSIONS", "Permission", "Principal", "authenticate", "require",
+           "require_every_shop", "shops_from_row"]

@@ -99,7 +99,8 @@ async def create_key(session: AsyncSession, *, name: str, role: str, actor: str 
     return plaintext, row
 
 
-async def set_shops(session: AsyncSession, prefix: str, shops: list[str] | None, *, actor: str = "hub") -> ApiKeyRow | None:
+async def set_shops(session: AsyncSession, prefix: str, shops: list[str] | None, *,
+                    actor: str = "hub") -> ApiKeyRow | None:
     """Limit the unrevoked key ``prefix`` to ``shops`` (None: every shop), audit-logged; None when no such key."""
     shops = normalise_shops(shops)
     row = await session.scalar(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix, ApiKeyRow.revoked_at.is_(None)))

@@ -25,6 +25,7 @@ from hub.api.errors import ApiError
 from hub.api.models import AfterSaleSummaryOut, aftersale_summary_out
 from hub.api.params import INT64_MAX, QueryTime, RowId, text_query
 from hub.errors import BadInputError, NotFoundError
+from hub.services.access.owners import ensure_owned
 from hub.services.aftersales import local_cases, queries
 
 router = APIRouter(tags=["aftersales"])
@@ -176,6 +177,7 @@ async def open_aftersale(request: Request, body: OpenCaseIn,
                          principal: Principal = Depends(require(Permission.ORDERS_WRITE))) -> AfterSaleDetailOut:
     """The case takes the order's platform and shop, the external id ``hub-<n>``, starts
     ``requested`` and is worked like any other; nothing of it is written back to the platform."""
+    await ensure_owned(get_hub(request), principal, "order", [body.order_id])
     hub = get_hub(request)
     try:
         case_id = await local_cases.open_case(

@@ -1,6 +1,7 @@
 """API keys over HTTP (admin only): list, create (the key is in the response, once) and revoke.
 
-The same operations as ``hub apikey``, plus limiting a key to some shops (``PATCH``); creation and revocation record the admin key that did them
+The same operations as ``hub apikey``, plus limiting a key to some shops (``PATCH``); creation
+and revocation record the admin key that did them
 (``created_by`` / ``revoked_by`` and the audit log). The last active admin key cannot be revoked
 here (409): create another admin key first, or, locked out, use ``hub apikey revoke --force``.
 Not for verifying keys (``hub.api.auth``).
@@ -12,7 +13,7 @@ import structlog
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from hub.api.auth import ROLES, Permission, Principal, require
+from hub.api.auth import ROLES, Permission, Principal, require_every_shop
 from hub.api.deps import get_hub
 from hub.api.errors import ApiError
 from hub.api.models import ApiKeyCreated, ApiKeyOut
@@ -21,7 +22,7 @@ from hub.db import api_keys
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"])
-admin = require(Permission.API_KEYS)
+admin = require_every_shop(Permission.API_KEYS)
 
 
 _SHOPS_HELP = "Limit the key to these configured shops; omit (or null) for every shop."

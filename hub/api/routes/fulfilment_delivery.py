@@ -21,6 +21,7 @@ from hub.api.errors import ApiError, ErrorBody
 from hub.api.params import INT64_MAX, RowId, text_query
 from hub.db.tables import DeliveryOrderRow
 from hub.errors import HubError, NotFoundError, describe_error
+from hub.services.access.owners import ensure_owned
 from hub.services.fulfilment import delivery_orders as dos
 from hub.services.fulfilment import flow
 
@@ -164,6 +165,7 @@ async def cancel_delivery_order(
 ) -> DeliveryOrderDetail:
     """Attributed to the caller in the delivery order's and its orders' history. Cancelling one
     already cancelled answers 200 with it."""
+    await ensure_owned(get_hub(request), principal, "delivery_order", [do_id])
     hub = get_hub(request)
     reason = (body or CancelIn()).reason
     try:
@@ -196,6 +198,7 @@ async def route_order(
 ) -> RouteResult:
     """Works with ``[fulfilment.routing] auto = false`` too. A warehouse or courier that matches
     nothing holds the order (200, ``outcome: held``, with the reason)."""
+    await ensure_owned(get_hub(request), principal, "order", [order_id])
     hub = get_hub(request)
     why = await flow.why_not_routable(hub, order_id)
     if why is not None:

@@ -23,6 +23,7 @@ from hub.api.models import HoldOut
 from hub.api.params import INT64_MAX, RowId, text_query
 from hub.db.tables import OrderHoldRow, OrderRow
 from hub.errors import NotFoundError
+from hub.services.access.owners import ensure_owned
 from hub.services.fulfilment import review
 
 router = APIRouter(tags=["review"])
@@ -127,6 +128,7 @@ async def review_run(request: Request, body: ReviewRunIn,
                      principal: Principal = Depends(require(Permission.ORDERS_WRITE))) -> ReviewRunResult:
     """Every rule and plugin is asked again; a hold the rules no longer call for is released under
     your name, a new reason held; a hold a person released is not put back."""
+    await ensure_owned(get_hub(request), principal, "order", body.order_ids)
     result, unknown = await review.review_again(get_hub(request), body.order_ids, actor=principal.actor)
     return ReviewRunResult(approved=sorted(result.approved),
                            held={o: [h.code for h in holds] for o, holds in sorted(result.held.items())},
@@ -149,6 +151,7 @@ async def hold_order(request: Request, order_id: RowId, body: HoldIn,
                      principal: Principal = Depends(require(Permission.ORDERS_WRITE))) -> ReviewOut:
     """The order waits for a person whatever the review said; releasing the hold (or approving the
     order) lets it go on. Holding an order already held by you or another person keeps the first reason."""
+    await ensure_owned(get_hub(request), principal, "order", [order_id])
     try:
         found, _added = await review.hold(get_hub(request), order_id, body.reason, actor=principal.actor)
     except (NotFoundError, review.ReviewConflict) as exc:
@@ -162,6 +165,7 @@ async def approve_order(request: Request, order_id: RowId,
                         principal: Principal = Depends(require(Permission.ORDERS_WRITE))) -> ReviewOut:
     """Its review holds (rules, plugins' audit holds, manual) are released under your name and it
     goes on to fulfilment once no other hold (stock short...) is open. Approving it again changes nothing."""
+    await ensure_owned(get_hub(request), principal, "order", [order_id])
     try:
         found, released = await review.approve(get_hub(request), order_id, actor=principal.actor)
     except (NotFoundError, review.ReviewConflict) as exc:

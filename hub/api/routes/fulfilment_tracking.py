@@ -27,6 +27,7 @@ from hub.api.models import WebhookRejected
 from hub.api.params import INT64_MAX, PathText, RowId, text_query
 from hub.db.tables import FulfilmentExceptionRow, ParcelRow, ShipmentRow, TrackingEventRow
 from hub.errors import ConfigError, PartnerError, describe_error
+from hub.services.access.owners import ensure_owned
 from hub.services.fulfilment import exceptions, tracking
 
 log = structlog.get_logger(__name__)
@@ -170,6 +171,7 @@ async def shipment_tracking(request: Request, shipment_id: RowId,
                         502: {"model": ErrorBody, "description": "The tracking courier failed; try again later."}})
 async def track_parcel(request: Request, parcel_id: RowId,
                        principal: Principal = Depends(require(Permission.SHIPMENTS_WRITE))) -> TrackNowOut:
+    await ensure_owned(get_hub(request), principal, "parcel", [parcel_id])
     hub = get_hub(request)
     try:
         outcome = await tracking.track_now(hub, parcel_id)
@@ -210,6 +212,7 @@ async def resolve_exception(
     request: Request, exception_id: RowId, body: ResolveIn | None = None,
     principal: Principal = Depends(require(Permission.ORDERS_WRITE)),
 ) -> FulfilmentExceptionOut:
+    await ensure_owned(get_hub(request), principal, "exception", [exception_id])
     try:
         row: FulfilmentExceptionRow = await exceptions.resolve(
             get_hub(request), exception_id, actor=principal.actor, note=body.note if body else None)

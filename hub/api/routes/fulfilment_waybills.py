@@ -25,6 +25,7 @@ from hub.api.params import INT64_MAX, RowId, text_query
 from hub.db.cursors import decode_id_cursor, encode_id_cursor
 from hub.db.tables import ParcelRow
 from hub.errors import BadInputError
+from hub.services.access.owners import ensure_owned
 from hub.services.fulfilment import labels, waybills
 from hub.services.fulfilment.courier_check import couriers_unknown_to_shop
 
@@ -196,6 +197,7 @@ async def issue_waybill(request: Request, response: Response, parcel_id: RowId, 
     forwarder), for a parcel waiting for one (its courier account issues no waybills, e.g. the
     ``manual`` courier) or whose provider failed it. The parcel becomes ``issued`` and its label
     prints that number; the same number again answers the parcel as it is."""
+    await ensure_owned(get_hub(request), principal, "parcel", [parcel_id])
     hub = get_hub(request)
     try:
         if body is not None:
@@ -227,6 +229,7 @@ async def issue_waybill(request: Request, response: Response, parcel_id: RowId, 
                                                                  "already): the reason is given."}})
 async def cancel_waybill(request: Request, parcel_id: RowId,
                          principal: Principal = Depends(require(Permission.SHIPMENTS_WRITE))) -> ParcelOut:
+    await ensure_owned(get_hub(request), principal, "parcel", [parcel_id])
     await _row(request, parcel_id)
     done = await waybills.cancel_waybills(get_hub(request), [parcel_id], actor=principal.actor)
     row = await _row(request, parcel_id)
@@ -242,6 +245,7 @@ def _pdf(content: bytes, name: str) -> Response:
 
 
 async def _print(request: Request, parcel_ids: list[int], principal: Principal) -> bytes:
+    await ensure_owned(get_hub(request), principal, "parcel", parcel_ids)
     try:
         return await labels.print_labels(get_hub(request), parcel_ids, actor=principal.actor,
                                          reveal=principal.may(Permission.ORDERS_READ_PII))

@@ -18,6 +18,7 @@ from hub.api.errors import ApiError, ErrorBody
 from hub.api.models import ShipmentOut
 from hub.api.params import RowId
 from hub.db.tables import ShipmentRow
+from hub.services.access.owners import ensure_owned
 from hub.services.fulfilment import shipments as fulfilment
 from hub.services.fulfilment.courier_check import couriers_unknown_to_shop
 
@@ -91,6 +92,7 @@ async def post_shipment(
     request: Request, response: Response, order_id: RowId, body: ShipmentIn,
     principal: Principal = Depends(require(Permission.SHIPMENTS_WRITE)),
 ) -> ShipmentOut:
+    await ensure_owned(get_hub(request), principal, "order", [order_id])
     hub = get_hub(request)
     shop, unknown = await couriers_unknown_to_shop(hub, order_id, (p.courier_code for p in body.parcels))
     if unknown:
