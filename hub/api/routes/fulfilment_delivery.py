@@ -129,9 +129,10 @@ async def list_delivery_orders(
     order_id: int | None = Query(None, ge=1, le=INT64_MAX, description="Delivery orders with lines of this order."),
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
     cursor: str | None = text_query("next_cursor from the previous page."),
-    _: Principal = Depends(require(Permission.ORDERS_READ)),
+    principal: Principal = Depends(require(Permission.ORDERS_READ)),
 ) -> DeliveryOrderList:
-    filters = dos.DeliveryFilters(status=tuple(status or ()), warehouse=warehouse, kind=kind, order_id=order_id)
+    filters = dos.DeliveryFilters(status=tuple(status or ()), warehouse=warehouse, kind=kind, order_id=order_id,
+                                  shops=principal.shops)
     async with get_hub(request).database().session() as session:
         page = await dos.list_delivery_orders(session, filters, limit=limit, cursor=cursor)
     return DeliveryOrderList(items=[DeliveryOrderOut(**_out(r)) for r in page.rows], next_cursor=page.next_cursor)
@@ -141,12 +142,13 @@ async def list_delivery_orders(
             summary="One delivery order: lines, parcels and history",
             responses={404: {"model": ErrorBody, "description": "No such delivery order."}})
 async def get_delivery_order(
-    request: Request, do_id: RowId, _: Principal = Depends(require(Permission.ORDERS_READ))
+    request: Request, do_id: RowId, principal: Principal = Depends(require(Permission.ORDERS_READ))
 ) -> DeliveryOrderDetail:
     async with get_hub(request).database().session() as session:
         found = await dos.delivery_detail(session, do_id)
     if found is None:
         raise ApiError(404, "not_found", f"delivery order {do_id} does not exist")
+    await ensure_owned(get_hub(request), principal, "delivery_order", [do_id])
     return detail_out(found)
 
 

@@ -108,10 +108,12 @@ async def undo(request: Request, merge_id: Annotated[str, Path(min_length=1, max
 
 @router.get("/api/v1/fulfilment/merge-proposals", response_model=list[ProposalOut],
             summary="Approved, unrouted orders that could ship together")
-async def proposals(request: Request, _: Principal = Depends(require(Permission.ORDERS_READ))) -> list[ProposalOut]:
+async def proposals(request: Request,
+                    principal: Principal = Depends(require(Permission.ORDERS_READ))) -> list[ProposalOut]:
     hub = get_hub(request)
     async with hub.database().session() as session:
-        found = await merging.proposals(session, hub.config.fulfilment.merge)
+        found = [p for p in await merging.proposals(session, hub.config.fulfilment.merge)
+                 if all(principal.sees_shop(shop) for shop in p.shops)]
     return [ProposalOut(key=p.key, order_ids=p.order_ids, shops=p.shops, certain=p.certain, held=p.held)
             for p in found]
 
@@ -159,7 +161,8 @@ async def _state(request: Request, order_id: int) -> MergingOut:
 @router.get("/api/v1/orders/{order_id}/merging", response_model=MergingOut,
             summary="An order's merge and split decisions and its interception state")
 async def order_state(request: Request, order_id: RowId,
-                      _: Principal = Depends(require(Permission.ORDERS_READ))) -> MergingOut:
+                      principal: Principal = Depends(require(Permission.ORDERS_READ))) -> MergingOut:
+    await ensure_owned(get_hub(request), principal, "order", [order_id])
     return await _state(request, order_id)
 
 

@@ -108,10 +108,10 @@ async def review_queue(
     shop: str | None = text_query(),
     limit: int = Query(50, ge=1, le=review.MAX_LIMIT),
     cursor: str | None = text_query("next_cursor from the previous page."),
-    _: Principal = Depends(require(Permission.ORDERS_READ)),
+    principal: Principal = Depends(require(Permission.ORDERS_READ)),
 ) -> ReviewQueue:
     async with get_hub(request).database().session() as session:
-        page = await review.queue(session, code=code, shop=shop, limit=limit, cursor=cursor)
+        page = await review.queue(session, code=code, shop=shop, limit=limit, cursor=cursor, shops=principal.shops)
     return ReviewQueue(items=[_queue_item(e.order, e.holds) for e in page.rows], next_cursor=page.next_cursor)
 
 
@@ -137,7 +137,8 @@ async def review_run(request: Request, body: ReviewRunIn,
 
 @router.get("/api/v1/orders/{order_id}/review", response_model=ReviewOut, summary="One order's review")
 async def order_review(request: Request, order_id: RowId,
-                       _: Principal = Depends(require(Permission.ORDERS_READ))) -> ReviewOut:
+                       principal: Principal = Depends(require(Permission.ORDERS_READ))) -> ReviewOut:
+    await ensure_owned(get_hub(request), principal, "order", [order_id])
     async with get_hub(request).database().session() as session:
         try:
             return _state_out(await review.state(session, order_id))

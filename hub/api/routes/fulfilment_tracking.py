@@ -143,7 +143,8 @@ async def _parcel_or_404(request: Request, parcel_id: int) -> ParcelTrackingOut:
             summary="A parcel's tracking: its newest state and every scan, oldest first",
             responses={404: {"model": ErrorBody, "description": "No such parcel."}})
 async def parcel_tracking(request: Request, parcel_id: RowId,
-                          _: Principal = Depends(require(Permission.ORDERS_READ))) -> ParcelTrackingOut:
+                          principal: Principal = Depends(require(Permission.ORDERS_READ))) -> ParcelTrackingOut:
+    await ensure_owned(get_hub(request), principal, "parcel", [parcel_id])
     return await _parcel_or_404(request, parcel_id)
 
 
@@ -151,7 +152,8 @@ async def parcel_tracking(request: Request, parcel_id: RowId,
             summary="Each parcel of a shipment with its scans, oldest first",
             responses={404: {"model": ErrorBody, "description": "No such shipment."}})
 async def shipment_tracking(request: Request, shipment_id: RowId,
-                            _: Principal = Depends(require(Permission.ORDERS_READ))) -> ShipmentTrackingOut:
+                            principal: Principal = Depends(require(Permission.ORDERS_READ))) -> ShipmentTrackingOut:
+    await ensure_owned(get_hub(request), principal, "shipment", [shipment_id])
     async with get_hub(request).database().session() as session:
         shipment = await session.get(ShipmentRow, shipment_id)
         if shipment is None:

@@ -120,8 +120,9 @@ async def post_shipment(
 @router.get("/shipments/{shipment_id}", response_model=ShipmentOut, summary="One shipment and its channel status",
             responses={404: {"model": ErrorBody, "description": "No such shipment."}})
 async def get_shipment(
-    request: Request, shipment_id: RowId, _: Principal = Depends(require(Permission.ORDERS_READ))
+    request: Request, shipment_id: RowId, principal: Principal = Depends(require(Permission.ORDERS_READ))
 ) -> ShipmentOut:
+    await ensure_owned(get_hub(request), principal, "shipment", [shipment_id])
     row = await fulfilment.get_shipment(get_hub(request), shipment_id)
     if row is None:
         raise ApiError(404, "not_found", f"shipment {shipment_id} does not exist")

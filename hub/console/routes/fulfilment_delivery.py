@@ -47,7 +47,7 @@ async def delivery_page(request: Request, principal: ConsolePrincipal = Depends(
     q = request.query_params
     status = q.get("status") if q.get("status") in dos.STATUSES else None
     warehouse = q.get("warehouse") or None
-    filters = dos.DeliveryFilters(status=(status,) if status else (), warehouse=warehouse)
+    filters = dos.DeliveryFilters(status=(status,) if status else (), warehouse=warehouse, shops=principal.shops)
     problem = None
     async with hub.database().session() as session:
         try:

@@ -33,7 +33,8 @@ async def merges_page(request: Request, principal: ConsolePrincipal = Depends(co
     require_right(principal, Permission.ORDERS_READ)
     hub: Hub = request.app.state.hub
     async with hub.database().session() as session:
-        found = await merging.proposals(session, hub.config.fulfilment.merge)
+        found = [p for p in await merging.proposals(session, hub.config.fulfilment.merge)
+                 if all(principal.sees_shop(shop) for shop in p.shops)]
         ids = [oid for p in found for oid in p.order_ids]
         rows = {r.id: r for r in (await session.execute(
             select(OrderRow).where(OrderRow.id.in_(ids)))).scalars()} if ids else {}

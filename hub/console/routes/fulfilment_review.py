@@ -72,7 +72,7 @@ async def review_queue_page(request: Request, principal: ConsolePrincipal = Depe
     async with hub.database().session() as db:
         try:
             page = await review.queue(db, code=params.get("code"), shop=params.get("shop"), limit=PAGE_SIZE,
-                                      cursor=params.get("cursor"))
+                                      cursor=params.get("cursor"), shops=principal.shops)
         except BadInputError:
             problems["cursor"] = t.t("review.problem_cursor")
     kept = {k: v for k, v in params.items() if k != "cursor"}

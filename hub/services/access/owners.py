@@ -12,11 +12,10 @@ nor for roles (``hub.api.auth``).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import false, select, true
 
-from hub.context import Hub
 from hub.db.tables import (
     AfterSaleRow,
     DeliveryOrderRow,
@@ -25,16 +24,20 @@ from hub.db.tables import (
     OrderRow,
     ParcelRow,
     ServiceOrderRow,
+    ShipmentRow,
 )
 from hub.errors import NotFoundError
 from hub.services.access.scope import ShopLimited, shops_of
 
-Kind = Literal["order", "delivery_order", "parcel", "exception", "merge", "aftersale", "service_order"]
+if TYPE_CHECKING:
+    from hub.context import Hub
+
+Kind = Literal["order", "delivery_order", "parcel", "exception", "merge", "aftersale", "service_order", "shipment"]
 
 #: What each kind is called in the "does not exist" answer.
 _WHAT: dict[str, str] = {
     "order": "order", "delivery_order": "delivery order", "parcel": "parcel", "exception": "exception",
-    "merge": "merge", "aftersale": "after-sale case", "service_order": "service order",
+    "merge": "merge", "aftersale": "after-sale case", "service_order": "service order", "shipment": "shipment",
 }
 
 
@@ -47,7 +50,7 @@ def _owner_query(kind: Kind, ids: list[Any]) -> Any:
     if kind == "service_order":
         return select(ServiceOrderRow.id, ServiceOrderRow.shop).where(ServiceOrderRow.id.in_(ids))
     table: Any = {"delivery_order": DeliveryOrderRow, "parcel": ParcelRow, "exception": FulfilmentExceptionRow,
-                  "merge": FulfilmentPlanRow}[kind]
+                  "merge": FulfilmentPlanRow, "shipment": ShipmentRow}[kind]
     key = table.merge_id if kind == "merge" else table.id
     return select(key, OrderRow.shop).join(OrderRow, OrderRow.id == table.order_id).where(key.in_(ids))
 
@@ -63,6 +66,16 @@ async def ensure_owned(hub: Hub, principal: ShopLimited | None, kind: Kind, ids:
     for object_id, shop in rows:
         if shop not in shops:
             raise NotFoundError(f"{_WHAT[kind]} {object_id} does not exist")
+
+
+def of_orders_in(order_id_column: Any, shops: frozenset[str] | None) -> Any:
+    """A WHERE condition for lists of things that belong to an order (delivery orders, parcels,
+    exceptions): keep those whose order is of ``shops`` (always true for None, every shop)."""
+    if shops is None:
+        return true()
+    if not shops:
+        return false()
+    return order_id_column.in_(select(OrderRow.id).where(OrderRow.shop.in_(sorted(shops))))
 
 
 def ensure_shop_named(principal: ShopLimited | None, shop: str) -> None:
