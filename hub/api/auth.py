@@ -93,6 +93,13 @@ PERMISSION_ROLES: dict[Permission, frozenset[str]] = {
     Permission.COSTS_WRITE: frozenset({"admin", "finance"}),
 }
 
+#: What spans every shop: a key or user limited to some shops may not do it whatever its role
+#: (else a limited admin could mint itself an unlimited key or read every shop's dead letters).
+EVERY_SHOP_PERMISSIONS: frozenset[Permission] = frozenset({
+    Permission.API_KEYS, Permission.USERS_MANAGE, Permission.DEAD_LETTERS, Permission.AUDIT_READ,
+    Permission.PLUGINS_MANAGE,
+})
+
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     role: frozenset(p for p, roles in PERMISSION_ROLES.items() if role in roles) for role in ROLES
 }
@@ -115,6 +122,8 @@ class Principal:
         return f"apikey:{self.prefix}:{self.name}"[:100]
 
     def may(self, permission: Permission) -> bool:
+        if self.shops is not None and permission in EVERY_SHOP_PERMISSIONS:
+            return False
         return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
 
     def sees_shop(self, shop: str | None) -> bool:
@@ -172,6 +181,9 @@ def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]
     async def dependency(request: Request) -> Principal:
         principal = await authenticate(request)
         if not principal.may(permission):
+            if principal.shops is not None and permission in EVERY_SHOP_PERMISSIONS:
+                raise ApiError(403, "forbidden", f"{permission.value!r} spans every shop; a key limited to "
+                                                 f"{', '.join(sorted(principal.shops))} may not use it")
             allowed = ", ".join(r for r in ROLES if r in PERMISSION_ROLES[permission])
             raise ApiError(
                 403,
@@ -184,21 +196,5 @@ def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]
     return dependency
 
 
-def require_every_shop(permission: Permission) -> Callable[[Request], Awaitable[Principal]]:
-    """``require(permission)`` for what spans every shop (API keys, dead letters): a key limited
-    to some shops is refused (403) even with the role, so it cannot, say, mint an unlimited key."""
-    base = require(permission)
-
-    async def dependency(request: Request) -> Principal:
-        principal = await base(request)
-        if principal.shops is not None:
-            raise ApiError(403, "forbidden", f"{permission.value!r} spans every shop; a key limited to "
-                                             f"{', '.join(sorted(principal.shops))} may not use it")
-        return principal
-
-    dependency.__name__ = f"require_{permission.name.lower()}"
-    return dependency
-
-
-__all__ = ["PERMISSION_ROLES", "ROLES", "ROLE_PERMISSIONS", "Permission", "Principal", "authenticate", "require",
-           "require_every_shop", "shops_from_row"]
+__all__ = ["EVERY_SHOP_PERMISSIONS", "PERMISSION_ROLES", "ROLES", "ROLE_PERMISSIONS", "Permission", "Principal",
+           "authenticate", "require", "shops_from_row"]

@@ -13,16 +13,17 @@ import structlog
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from hub.api.auth import ROLES, Permission, Principal, require_every_shop
+from hub.api.auth import ROLES, Permission, Principal, require
 from hub.api.deps import get_hub
 from hub.api.errors import ApiError
 from hub.api.models import ApiKeyCreated, ApiKeyOut
 from hub.api.params import PathText
 from hub.db import api_keys
+from hub.errors import BadInputError
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"])
-admin = require_every_shop(Permission.API_KEYS)
+admin = require(Permission.API_KEYS)
 
 
 _SHOPS_HELP = "Limit the key to these configured shops; omit (or null) for every shop."
@@ -38,6 +39,14 @@ class ApiKeyChange(BaseModel):
     shops: list[str] | None = Field(max_length=200, description=_SHOPS_HELP + " (null lifts the limit)")
 
 
+def _checked_shops(request: Request, shops: list[str] | None) -> list[str] | None:
+    """``shops`` checked against the configured shops; 422 naming ``body.shops`` for an unknown one."""
+    try:
+        return api_keys.normalise_shops(shops, list(get_hub(request).config.shops))
+    except BadInputError as exc:
+        raise ApiError(422, "invalid_request", str(exc), field="body.shops") from exc
+
+
 @router.get("", response_model=list[ApiKeyOut], summary="Every API key (never the key itself)",
             dependencies=[Depends(admin)])
 async def list_api_keys(request: Request) -> list[ApiKeyOut]:
@@ -49,7 +58,7 @@ async def list_api_keys(request: Request) -> list[ApiKeyOut]:
 @router.post("", response_model=ApiKeyCreated, status_code=201, summary="Create a key; it is shown only here")
 async def create_api_key(request: Request, body: NewApiKey, principal: Principal = Depends(admin)) -> ApiKeyCreated:
     async with get_hub(request).database().transaction() as session:
-        shops = api_keys.normalise_shops(body.shops, list(get_hub(request).config.shops))  # → 422 naming shops
+        shops = _checked_shops(request, body.shops)
         plaintext, row = await api_keys.create_key(session, name=body.name, role=body.role,  # BadInputError → 400
                                                    actor=principal.actor, shops=shops)
         out = ApiKeyOut.model_validate(row, from_attributes=True)
@@ -63,7 +72,7 @@ async def change_api_key(request: Request, prefix: PathText, body: ApiKeyChange,
     """Limit the key to ``shops`` or, with ``null``, to none (every shop); the change is audit-logged
     (``apikey.shops_changed``) and takes effect on the key's next request."""
     async with get_hub(request).database().transaction() as session:
-        shops = api_keys.normalise_shops(body.shops, list(get_hub(request).config.shops))
+        shops = _checked_shops(request, body.shops)
         row = await api_keys.set_shops(session, prefix, shops, actor=principal.actor)
         if row is None:
             raise ApiError(404, "not_found", f"no active API key with prefix {prefix!r}")

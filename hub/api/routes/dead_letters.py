@@ -10,7 +10,7 @@ from __future__ import annotations
 import structlog
 from fastapi import APIRouter, Depends, Query, Request
 
-from hub.api.auth import Permission, Principal, require_every_shop
+from hub.api.auth import Permission, Principal, require
 from hub.api.deps import get_hub
 from hub.api.errors import ApiError
 from hub.api.models import ActorReplayIn, ActorReplayResult, DeadLetterDetail, DeadLetterOut, ReplayResult
@@ -19,7 +19,7 @@ from hub.db import dead_letters
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/v1/dead-letters", tags=["dead letters"])
-admin = require_every_shop(Permission.DEAD_LETTERS)
+admin = require(Permission.DEAD_LETTERS)
 
 
 @router.get("", response_model=list[DeadLetterOut], summary="Dead letters, newest first",
