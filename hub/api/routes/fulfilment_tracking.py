@@ -197,11 +197,11 @@ async def list_exceptions(
     order_id: int | None = Query(None, ge=1, le=INT64_MAX),
     limit: int = Query(50, ge=1, le=exceptions.MAX_LIMIT),
     cursor: str | None = text_query("next_cursor from the previous page."),
-    _: Principal = Depends(require(Permission.ORDERS_READ)),
+    principal: Principal = Depends(require(Permission.ORDERS_READ)),
 ) -> FulfilmentExceptionList:
     async with get_hub(request).database().session() as session:
         page = await exceptions.list_exceptions(session, state=state, kind=kind, order_id=order_id, limit=limit,
-                                                cursor=cursor)
+                                                cursor=cursor, shops=principal.shops)
     return FulfilmentExceptionList(items=[FulfilmentExceptionOut.model_validate(r) for r in page.rows],
                                    next_cursor=page.next_cursor)
 

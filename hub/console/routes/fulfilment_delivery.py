@@ -24,6 +24,7 @@ from hub.console.pages import api_error_page, render, translator, write_session
 from hub.context import Hub
 from hub.db.tables import OrderHoldRow, OrderRow, utcnow
 from hub.errors import BadInputError, NotFoundError
+from hub.services.access.owners import sees_order
 from hub.services.fulfilment import delivery_orders as dos
 from hub.services.fulfilment import flow, routing
 
@@ -95,6 +96,8 @@ async def cancel(request: Request, do_id: int) -> Response:
 @router.get("/orders/{order_id}/panel/delivery")
 async def delivery_panel(request: Request, order_id: int,
                          principal: ConsolePrincipal = Depends(console_principal)) -> Response:
+    if not await sees_order(request.app.state.hub, principal, order_id):
+        return Response("", status_code=404, media_type="text/html")
     hub: Hub = request.app.state.hub
     async with hub.database().session() as session:
         exists = await session.scalar(select(OrderRow.id).where(OrderRow.id == order_id))

@@ -22,7 +22,7 @@ from hub.console.pages import error_page, render, translator, write_session
 from hub.context import Hub
 from hub.db.tables import ParcelRow, utcnow
 from hub.errors import BadInputError, ConfigError, NotFoundError, PartnerError, describe_error
-from hub.services.access.owners import ensure_owned
+from hub.services.access.owners import ensure_owned, sees_order
 from hub.services.fulfilment import exceptions, tracking
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -122,6 +122,8 @@ async def _panel(request: Request, order_id: int, notice: str | None) -> Respons
 @router.get("/orders/{order_id}/panel/tracking")
 async def tracking_panel(request: Request, order_id: int,
                          principal: ConsolePrincipal = Depends(console_principal)) -> Response:
+    if not await sees_order(request.app.state.hub, principal, order_id):
+        return Response("", status_code=404, media_type="text/html")
     # After "ask the courier now" the order page's address says how many scans were new.
     tracked = parse_qs(urlsplit(request.headers.get("hx-current-url", "")).query).get("tracked", [""])[0]
     notice = translator(request).t("tracking.polled", count=int(tracked)) if tracked.isdigit() else None

@@ -28,7 +28,7 @@ from hub.console.pages import api_error_page, error_page, render, translator, wr
 from hub.context import Hub
 from hub.db.tables import ParcelRow
 from hub.errors import BadInputError, NotFoundError
-from hub.services.access.owners import ensure_owned
+from hub.services.access.owners import ensure_owned, sees_order
 from hub.services.fulfilment import labels, waybills
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -120,6 +120,8 @@ async def print_selected(request: Request) -> Response:
 async def parcels_panel(request: Request, order_id: RowId,
                         principal: ConsolePrincipal = Depends(console_principal)) -> Response:
     """The order page's parcels panel (an htmx fragment)."""
+    if not await sees_order(request.app.state.hub, principal, order_id):
+        return Response("", status_code=404, media_type="text/html")
     hub: Hub = request.app.state.hub
     async with hub.database().session() as session:
         rows = list((await session.execute(select(ParcelRow).where(ParcelRow.order_id == order_id)

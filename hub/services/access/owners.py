@@ -68,6 +68,15 @@ async def ensure_owned(hub: Hub, principal: ShopLimited | None, kind: Kind, ids:
             raise NotFoundError(f"{_WHAT[kind]} {object_id} does not exist")
 
 
+async def sees_order(hub: Hub, principal: ShopLimited | None, order_id: int) -> bool:
+    """Whether the caller may see order ``order_id`` (True for an unknown id: the caller says so)."""
+    try:
+        await ensure_owned(hub, principal, "order", [order_id])
+    except NotFoundError:
+        return False
+    return True
+
+
 def of_orders_in(order_id_column: Any, shops: frozenset[str] | None) -> Any:
     """A WHERE condition for lists of things that belong to an order (delivery orders, parcels,
     exceptions): keep those whose order is of ``shops`` (always true for None, every shop)."""
