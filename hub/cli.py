@@ -537,12 +537,32 @@ def _cli_actor() -> str:
     return f"cli:{getpass.getuser()}"[:100]
 
 
+def shops_label(shops: list[str] | None) -> str:
+    """How lists show a key's or user's shops: the names, or ``all``."""
+    return ", ".join(shops) if shops else "all"
+
+
+def _cli_shops(ctx: typer.Context, shop: list[str] | None) -> list[str] | None:
+    """``--shop`` values checked against the configured shops (None when none were given)."""
+    from hub.db.api_keys import normalise_shops
+    from hub.errors import BadInputError
+
+    if not shop:
+        return None
+    try:
+        return normalise_shops(shop, list(_state(ctx).config().shops))
+    except BadInputError as exc:
+        raise CliFailure(f"--shop: {exc}", EXIT_BAD_INPUT) from exc
+
+
 @apikey_app.command("create")
 @_report_errors
 def apikey_create(
     ctx: typer.Context,
     name: str = typer.Option(..., "--name", help="Who or what uses the key (shown in lists and audit trails)."),
     role: str = typer.Option(..., "--role", help="admin, operator, service, warehouse, finance or viewer."),
+    shop: list[str] | None = typer.Option(None, "--shop", help="Limit the key to this shop (repeat for more); "
+                                                               "omit for every shop."),
 ) -> None:
     """Create an API key and print it once."""
     from hub.db import api_keys
@@ -551,13 +571,15 @@ def apikey_create(
         raise CliFailure(f"--role: {role!r} is not a role; allowed roles: {', '.join(api_keys.ROLES)}", EXIT_BAD_INPUT)
     if not name.strip():
         raise CliFailure("--name: give the key a name saying who or what uses it", EXIT_BAD_INPUT)
+    shops = _cli_shops(ctx, shop)
 
     async def create(database: Database) -> tuple[str, Any]:
         async with database.transaction() as session:
-            return await api_keys.create_key(session, name=name, role=role, actor=_cli_actor())
+            return await api_keys.create_key(session, name=name, role=role, actor=_cli_actor(), shops=shops)
 
     plaintext, row = _with_database(ctx, create)
-    _err().print(f"API key {row.prefix} for {row.name!r}, role {row.role}:", markup=False)
+    limited = f", shops {', '.join(row.shops)}" if row.shops else ""
+    _err().print(f"API key {row.prefix} for {row.name!r}, role {row.role}{limited}:", markup=False)
     typer.echo(plaintext)
     _err().print("Store it now: it will not be shown again (only a hash is kept).", markup=False)
 
@@ -574,10 +596,11 @@ def apikey_list(ctx: typer.Context) -> None:
 
     rows = _with_database(ctx, fetch)
     table = Table(title="API keys")
-    for column in ("prefix", "name", "role", "created", "created by", "last used", "revoked", "revoked by"):
+    for column in ("prefix", "name", "role", "shops", "created", "created by", "last used", "revoked", "revoked by"):
         table.add_column(column, overflow="fold")
     for r in rows:
-        table.add_row(r.prefix, r.name, r.role, r.created_at.isoformat(timespec="seconds"), r.created_by or "-",
+        table.add_row(r.prefix, r.name, r.role, shops_label(r.shops), r.created_at.isoformat(timespec="seconds"),
+                      r.created_by or "-",
                       r.last_used_at.isoformat(timespec="seconds") if r.last_used_at else "never",
                       r.revoked_at.isoformat(timespec="seconds") if r.revoked_at else "-", r.revoked_by or "-")
     _out().print(table)

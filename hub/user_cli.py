@@ -38,20 +38,23 @@ def add_user(
     name: str = typer.Argument(..., help="The sign-in name."),
     role: str = typer.Option(..., "--role", help="admin, operator, service, warehouse, finance or viewer."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
+    shop: list[str] | None = typer.Option(None, "--shop", help="Limit the user to this shop (repeat for more); "
+                                                               "omit for every shop."),
 ) -> None:
     """Add a user who signs in to the console with a password."""
-    from hub.cli import _cli_actor, _out, _report_errors, _with_database
+    from hub.cli import _cli_actor, _cli_shops, _out, _report_errors, _with_database
 
     @_report_errors
     def run() -> None:
         from hub.db import users
 
+        shops = _cli_shops(ctx, shop)
         password = _password(password_stdin)
 
         async def create(database: Database) -> Any:
             async with database.transaction() as session:
                 row = await users.create_user(session, name=name, password=password, role=role,
-                                              created_by=_cli_actor())
+                                              created_by=_cli_actor(), shops=shops)
                 return row.role
 
         created_role = _with_database(ctx, create)
@@ -89,7 +92,7 @@ def change_password(
 @user_app.command("list")
 def list_users(ctx: typer.Context) -> None:
     """List users, deactivated ones included."""
-    from hub.cli import _out, _report_errors, _with_database
+    from hub.cli import _out, _report_errors, _with_database, shops_label
 
     @_report_errors
     def run() -> None:
@@ -104,10 +107,11 @@ def list_users(ctx: typer.Context) -> None:
             _out().print("no users; add one with `hub user add NAME --role ROLE`", markup=False)
             return
         table = Table(title="Console users")
-        for column in ("name", "role", "active", "created", "by"):
+        for column in ("name", "role", "shops", "active", "created", "by"):
             table.add_column(column)
         for r in rows:
-            table.add_row(r.name, r.role, "yes" if r.active else "no", r.created_at.isoformat(timespec="seconds"),
+            table.add_row(r.name, r.role, shops_label(r.shops), "yes" if r.active else "no",
+                          r.created_at.isoformat(timespec="seconds"),
                           r.created_by or "-")
         _out().print(table)
 

@@ -93,6 +93,13 @@ PERMISSION_ROLES: dict[Permission, frozenset[str]] = {
     Permission.COSTS_WRITE: frozenset({"admin", "finance"}),
 }
 
+#: What spans every shop: a key or user limited to some shops may not do it whatever its role
+#: (else a limited admin could mint itself an unlimited key or read every shop's dead letters).
+EVERY_SHOP_PERMISSIONS: frozenset[Permission] = frozenset({
+    Permission.API_KEYS, Permission.USERS_MANAGE, Permission.DEAD_LETTERS, Permission.AUDIT_READ,
+    Permission.PLUGINS_MANAGE,
+})
+
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     role: frozenset(p for p, roles in PERMISSION_ROLES.items() if role in roles) for role in ROLES
 }
@@ -115,11 +122,20 @@ class Principal:
         return f"apikey:{self.prefix}:{self.name}"[:100]
 
     def may(self, permission: Permission) -> bool:
+        if self.shops is not None and permission in EVERY_SHOP_PERMISSIONS:
+            return False
         return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
 
     def sees_shop(self, shop: str | None) -> bool:
         """Whether this caller may see and act on what belongs to ``shop`` (None: not a shop's)."""
         return self.shops is None or shop is None or shop in self.shops
+
+
+def shops_from_row(value: object) -> frozenset[str] | None:
+    """A key's or user's stored ``shops`` (JSON list, or NULL for every shop) as ``Principal.shops``."""
+    if value is None:
+        return None
+    return frozenset(str(shop) for shop in value) if isinstance(value, list | tuple | set | frozenset) else None
 
 
 def _presented_key(request: Request) -> str | None:
@@ -151,7 +167,8 @@ async def authenticate(request: Request) -> Principal:
         if row is None or getattr(row, "revoked_at", None) is not None:
             log.info("apikey.rejected", path=request.url.path)
             raise _unauthorized("the API key is unknown or revoked")
-        principal = Principal(key_id=int(row.id), name=row.name, prefix=row.prefix, role=row.role)
+        principal = Principal(key_id=int(row.id), name=row.name, prefix=row.prefix, role=row.role,
+                              shops=shops_from_row(getattr(row, "shops", None)))
     request.state.principal = principal
     request.state.actor = principal.actor
     structlog.contextvars.bind_contextvars(api_key=principal.prefix)
@@ -164,6 +181,9 @@ def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]
     async def dependency(request: Request) -> Principal:
         principal = await authenticate(request)
         if not principal.may(permission):
+            if principal.shops is not None and permission in EVERY_SHOP_PERMISSIONS:
+                raise ApiError(403, "forbidden", f"{permission.value!r} spans every shop; a key limited to "
+                                                 f"{', '.join(sorted(principal.shops))} may not use it")
             allowed = ", ".join(r for r in ROLES if r in PERMISSION_ROLES[permission])
             raise ApiError(
                 403,
@@ -176,4 +196,5 @@ def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]
     return dependency
 
 
-__all__ = ["PERMISSION_ROLES", "ROLES", "ROLE_PERMISSIONS", "Permission", "Principal", "authenticate", "require"]
+__all__ = ["EVERY_SHOP_PERMISSIONS", "PERMISSION_ROLES", "ROLES", "ROLE_PERMISSIONS", "Permission", "Principal",
+           "authenticate", "require", "shops_from_row"]

@@ -293,6 +293,7 @@ class ApiKeyOut(BaseModel):
     created_by: str | None = Field(default=None, description="Who created it (null for keys made before this "
                                                               "was recorded).")
     revoked_by: str | None = Field(default=None, description="Who revoked it.")
+    shops: list[str] | None = Field(default=None, description="The shops the key is limited to; null: every shop.")
 
 
 class ApiKeyCreated(ApiKeyOut):

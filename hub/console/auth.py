@@ -25,7 +25,7 @@ from fastapi import Request
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
-from hub.api.auth import Permission, Principal
+from hub.api.auth import Permission, Principal, shops_from_row
 from hub.context import Hub
 from hub.db import users as user_store
 from hub.db.tables import ApiKeyRow
@@ -171,11 +171,12 @@ async def console_principal(request: Request) -> ConsolePrincipal:
             row = await db.scalar(select(ApiKeyRow).where(ApiKeyRow.prefix == session.sub))
             if row is not None and row.revoked_at is None:
                 principal = ConsolePrincipal(key_id=int(row.id), name=row.name, prefix=row.prefix, role=row.role,
-                                             via="key")
+                                             shops=shops_from_row(row.shops), via="key")
         elif session.kind == "user":
             user = await user_store.active_user(db, session.sub)
             if user is not None:
-                principal = ConsolePrincipal(key_id=0, name=user.name, prefix="", role=user.role, via="user")
+                principal = ConsolePrincipal(key_id=0, name=user.name, prefix="", role=user.role,
+                                             shops=shops_from_row(user.shops), via="user")
     if principal is None:
         log.info("console.session_ended", kind=session.kind)
         replace_session(request, ConsoleSession.anonymous(expired=True))

@@ -58,11 +58,32 @@ def parse_prefix(plaintext: str) -> str | None:
     return prefix
 
 
-async def create_key(session: AsyncSession, *, name: str, role: str, actor: str = "hub") -> tuple[str, ApiKeyRow]:
+def normalise_shops(shops: list[str] | tuple[str, ...] | None, configured: list[str] | None = None) -> list[str] | None:
+    """The shops a key or user is limited to, sorted and without repeats; None (every shop) stays None.
+
+    ``BadInputError`` naming ``shops`` for an empty list (a key seeing nothing is a mistake) and,
+    when ``configured`` is given, for a shop not in it."""
+    if shops is None:
+        return None
+    cleaned = sorted({shop.strip() for shop in shops if shop.strip()})
+    if not cleaned:
+        raise BadInputError("name at least one shop, or none at all for every shop", field="shops")
+    if configured is not None:
+        unknown = [shop for shop in cleaned if shop not in configured]
+        if unknown:
+            raise BadInputError(f"unknown shop(s) {', '.join(unknown)}; configured: {', '.join(sorted(configured))}",
+                                field="shops")
+    return cleaned
+
+
+async def create_key(session: AsyncSession, *, name: str, role: str, actor: str = "hub",
+                     shops: list[str] | None = None) -> tuple[str, ApiKeyRow]:
     """Create a key on behalf of ``actor``; returns the plaintext (shown once, never stored) and its row.
 
     ``actor`` is how the API and CLI attribute writes (``apikey:<prefix>:<name>``, ``cli:<user>``);
-    ``hub`` is for the hub's own callers (the demo, test fixtures)."""
+    ``hub`` is for the hub's own callers (the demo, test fixtures). ``shops`` limits the key to
+    those shops (None: every shop); callers check the names against the configuration first."""
+    shops = normalise_shops(shops)
     if role not in ROLES:
         raise BadInputError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}", field="role")
     if not name.strip():
@@ -70,12 +91,27 @@ async def create_key(session: AsyncSession, *, name: str, role: str, actor: str 
     prefix = "".join(secrets.choice(_ALPHABET) for _ in range(PREFIX_LENGTH))
     plaintext = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(SECRET_BYTES)}"
     row = ApiKeyRow(name=name.strip(), prefix=prefix, key_hash=hash_key(plaintext), role=role, created_at=utcnow(),
-                    created_by=actor[:100])
+                    created_by=actor[:100], shops=shops)
     session.add(row)
     await session.flush()
     await audit.record(session, actor=actor, action="apikey.created", subject=f"apikey:{prefix}",
-                       details={"name": row.name, "role": role})
+                       details={"name": row.name, "role": role} | ({"shops": shops} if shops is not None else {}))
     return plaintext, row
+
+
+async def set_shops(session: AsyncSession, prefix: str, shops: list[str] | None, *,
+                    actor: str = "hub") -> ApiKeyRow | None:
+    """Limit the unrevoked key ``prefix`` to ``shops`` (None: every shop), audit-logged; None when no such key."""
+    shops = normalise_shops(shops)
+    row = await session.scalar(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix, ApiKeyRow.revoked_at.is_(None)))
+    if row is None:
+        return None
+    before = row.shops
+    row.shops = shops
+    await session.flush()
+    await audit.record(session, actor=actor, action="apikey.shops_changed", subject=f"apikey:{prefix}",
+                       details={"before": before, "after": shops})
+    return row
 
 
 async def verify_key(session: AsyncSession, plaintext: str) -> ApiKeyRow | None:

@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import audit
-from hub.db.api_keys import ROLES
+from hub.db.api_keys import ROLES, normalise_shops
 from hub.db.tables import UserRow, utcnow
 from hub.errors import BadInputError, HubError
 
@@ -51,12 +51,15 @@ def _check_password(password: str) -> None:
 
 
 async def create_user(
-    session: AsyncSession, *, name: str, password: str, role: str, created_by: str | None
+    session: AsyncSession, *, name: str, password: str, role: str, created_by: str | None,
+    shops: list[str] | None = None,
 ) -> UserRow:
     """Add a user who may sign in with ``name`` and ``password``; the name must be new.
 
     ``created_by`` is who adds the user, attributed as the API/CLI attribute writes (``cli:<user>``,
-    ``user:<name>``, ``apikey:<prefix>:<name>``); it is also the audit entry's actor."""
+    ``user:<name>``, ``apikey:<prefix>:<name>``); it is also the audit entry's actor. ``shops``
+    limits what they see to those shops (None: every shop); callers check the names first."""
+    shops = normalise_shops(shops)
     if not re.fullmatch(NAME_PATTERN, name):
         raise BadInputError("a user name is letters, digits, '.', '_', '@' or '-' (max 100)", field="name")
     if role not in ROLES:
@@ -66,11 +69,11 @@ async def create_user(
         raise UserExistsError(f"a user named {name!r} already exists", field="name")
     now = utcnow()
     row = UserRow(name=name, password_hash=_hasher.hash(password), role=role, active=True, created_at=now,
-                  created_by=created_by, password_changed_at=now)
+                  created_by=created_by, password_changed_at=now, shops=shops)
     session.add(row)
     await session.flush()
     await audit.record(session, actor=created_by or "hub", action="user.created", subject=_subject(name),
-                       details={"role": role})
+                       details={"role": role} | ({"shops": shops} if shops is not None else {}))
     return row
 
 

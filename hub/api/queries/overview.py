@@ -15,7 +15,7 @@ from datetime import UTC, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.tables import ChannelStockRow, InboxRow, OrderRow, Shop, SkuRow, StockRow, utcnow
@@ -88,13 +88,17 @@ def day_start(now: datetime, zone: ZoneInfo) -> datetime:
 
 async def overview(
     session: AsyncSession, *, zone: ZoneInfo, shops: dict[str, str], now: datetime | None = None,
-    low_stock_limit: int = 20,
+    low_stock_limit: int = 20, limit_to: frozenset[str] | None = None,
 ) -> Overview:
-    """The overview as of ``now``; ``shops`` maps each configured shop to its platform."""
+    """The overview as of ``now``; ``shops`` maps each configured shop to its platform.
+
+    ``limit_to``: the shops the viewer may see (None: every shop); orders and shop cards keep to
+    them, low stock does not (stock is shared by every shop)."""
     now = now or utcnow()
     start = day_start(now, zone)
     view = Overview(now=now, day_start=start)
-    today = OrderRow.channel_created_at >= start
+    visible = OrderRow.shop.in_(sorted(limit_to)) if limit_to is not None else true()
+    today = and_(OrderRow.channel_created_at >= start, visible)
 
     rows = await session.execute(
         select(OrderRow.platform, OrderRow.currency, func.count(), func.coalesce(func.sum(OrderRow.total_amount), 0))
@@ -110,8 +114,9 @@ async def overview(
 
     statuses = await session.execute(select(OrderRow.status, func.count()).where(today).group_by(OrderRow.status))
     view.statuses = {s: int(n) for s, n in sorted(statuses.all(), key=lambda r: -int(r[1]))}
-    view.held = int(await session.scalar(select(func.count()).select_from(OrderRow).where(OrderRow.on_hold)) or 0)
-    view.shops = await _shop_health(session, shops)
+    held = select(func.count()).select_from(OrderRow).where(OrderRow.on_hold, visible)
+    view.held = int(await session.scalar(held) or 0)
+    view.shops = [s for s in await _shop_health(session, shops) if limit_to is None or s.shop in limit_to]
     view.low_stock = await _low_stock(session, low_stock_limit)
     return view
 

@@ -25,6 +25,8 @@ from hub.api.errors import ApiError
 from hub.api.models import AfterSaleSummaryOut, aftersale_summary_out
 from hub.api.params import INT64_MAX, QueryTime, RowId, text_query
 from hub.errors import BadInputError, NotFoundError
+from hub.services.access.owners import ensure_owned
+from hub.services.access.scope import caller_shops, caller_shops_principal, check_shop
 from hub.services.aftersales import local_cases, queries
 
 router = APIRouter(tags=["aftersales"])
@@ -154,7 +156,8 @@ async def list_aftersales(
 ) -> AfterSaleList:
     flt = queries.CaseFilter(statuses=tuple(s.value for s in status or ()), types=tuple(t.value for t in type or ()),
                              shop=shop, platform=platform, order_id=order_id, deadline_before=deadline_before,
-                             applied_from=applied_from, applied_to=applied_to, open_only=open)
+                             applied_from=applied_from, applied_to=applied_to, open_only=open,
+                             shops=caller_shops(request))
     async with get_hub(request).database().session() as session:
         page = await queries.list_cases(session, flt, sort=sort, cursor=cursor, limit=limit)  # bad input → 400
     return AfterSaleList(items=[aftersale_summary_out(c) for c in page.items], next_cursor=page.next_cursor)
@@ -165,6 +168,7 @@ async def get_aftersale(request: Request, case_id: RowId,
                         _: Principal = Depends(require(Permission.ORDERS_READ))) -> AfterSaleDetailOut:
     try:
         found = await queries.detail_for(get_hub(request), case_id)
+        check_shop(caller_shops_principal(request), found.summary.shop, f"after-sale case {case_id}")
     except NotFoundError as exc:
         raise ApiError(404, "not_found", str(exc)) from None
     return detail_out(found)
@@ -176,6 +180,7 @@ async def open_aftersale(request: Request, body: OpenCaseIn,
                          principal: Principal = Depends(require(Permission.ORDERS_WRITE))) -> AfterSaleDetailOut:
     """The case takes the order's platform and shop, the external id ``hub-<n>``, starts
     ``requested`` and is worked like any other; nothing of it is written back to the platform."""
+    await ensure_owned(get_hub(request), principal, "order", [body.order_id])
     hub = get_hub(request)
     try:
         case_id = await local_cases.open_case(

@@ -31,6 +31,7 @@ from hub.api.errors import ApiError, ErrorBody, field_problems
 from hub.api.params import RowId
 from hub.db.tables import AfterSaleActionRow
 from hub.errors import BadInputError, PartnerError, describe_error
+from hub.services.access.owners import ensure_owned
 from hub.services.aftersales import decisions
 from hub.services.aftersales.decisions import CaseConflictError, DecisionIn, LineQuality
 
@@ -202,6 +203,7 @@ async def post_decision(
                                          description="Any unique string per intended decision: the same call "
                                                      "again with it decides nothing and answers the first outcome."),
 ) -> DecisionOut | JSONResponse:
+    await ensure_owned(get_hub(request), principal, "aftersale", [case_id])
     body, proof = await _read_decision(request)
     try:
         outcome = await decisions.decide(

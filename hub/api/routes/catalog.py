@@ -102,7 +102,7 @@ async def resume_shop(request: Request, shop: PathText, principal: Principal = D
     from hub.services.shop_resume import resume_shop as resume
 
     hub = get_hub(request)
-    if shop not in hub.config.shops:
+    if shop not in hub.config.shops or not principal.sees_shop(shop):
         raise ApiError(404, "not_found", f"no shop named {shop!r} in the configuration")
     outcome = await resume(hub, shop, actor=principal.actor, reason="resumed by an admin")
     channels = await message_channel.all_states(hub)

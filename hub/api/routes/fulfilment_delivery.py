@@ -21,6 +21,7 @@ from hub.api.errors import ApiError, ErrorBody
 from hub.api.params import INT64_MAX, RowId, text_query
 from hub.db.tables import DeliveryOrderRow
 from hub.errors import HubError, NotFoundError, describe_error
+from hub.services.access.owners import ensure_owned
 from hub.services.fulfilment import delivery_orders as dos
 from hub.services.fulfilment import flow
 
@@ -128,9 +129,10 @@ async def list_delivery_orders(
     order_id: int | None = Query(None, ge=1, le=INT64_MAX, description="Delivery orders with lines of this order."),
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
     cursor: str | None = text_query("next_cursor from the previous page."),
-    _: Principal = Depends(require(Permission.ORDERS_READ)),
+    principal: Principal = Depends(require(Permission.ORDERS_READ)),
 ) -> DeliveryOrderList:
-    filters = dos.DeliveryFilters(status=tuple(status or ()), warehouse=warehouse, kind=kind, order_id=order_id)
+    filters = dos.DeliveryFilters(status=tuple(status or ()), warehouse=warehouse, kind=kind, order_id=order_id,
+                                  shops=principal.shops)
     async with get_hub(request).database().session() as session:
         page = await dos.list_delivery_orders(session, filters, limit=limit, cursor=cursor)
     return DeliveryOrderList(items=[DeliveryOrderOut(**_out(r)) for r in page.rows], next_cursor=page.next_cursor)
@@ -140,12 +142,13 @@ async def list_delivery_orders(
             summary="One delivery order: lines, parcels and history",
             responses={404: {"model": ErrorBody, "description": "No such delivery order."}})
 async def get_delivery_order(
-    request: Request, do_id: RowId, _: Principal = Depends(require(Permission.ORDERS_READ))
+    request: Request, do_id: RowId, principal: Principal = Depends(require(Permission.ORDERS_READ))
 ) -> DeliveryOrderDetail:
     async with get_hub(request).database().session() as session:
         found = await dos.delivery_detail(session, do_id)
     if found is None:
         raise ApiError(404, "not_found", f"delivery order {do_id} does not exist")
+    await ensure_owned(get_hub(request), principal, "delivery_order", [do_id])
     return detail_out(found)
 
 
@@ -164,6 +167,7 @@ async def cancel_delivery_order(
 ) -> DeliveryOrderDetail:
     """Attributed to the caller in the delivery order's and its orders' history. Cancelling one
     already cancelled answers 200 with it."""
+    await ensure_owned(get_hub(request), principal, "delivery_order", [do_id])
     hub = get_hub(request)
     reason = (body or CancelIn()).reason
     try:
@@ -196,6 +200,7 @@ async def route_order(
 ) -> RouteResult:
     """Works with ``[fulfilment.routing] auto = false`` too. A warehouse or courier that matches
     nothing holds the order (200, ``outcome: held``, with the reason)."""
+    await ensure_owned(get_hub(request), principal, "order", [order_id])
     hub = get_hub(request)
     why = await flow.why_not_routable(hub, order_id)
     if why is not None:

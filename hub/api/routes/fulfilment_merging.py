@@ -18,6 +18,7 @@ from hub.api.deps import get_hub
 from hub.api.errors import ApiError
 from hub.api.params import INT64_MAX, RowId
 from hub.db.tables import OrderRow
+from hub.services.access.owners import ensure_owned
 from hub.services.fulfilment import interception, merging
 
 router = APIRouter(tags=["fulfilment"])
@@ -81,6 +82,7 @@ async def merge(request: Request, body: MergeIn,
                 principal: Principal = Depends(require(Permission.ORDERS_WRITE))) -> MergeOut:
     """Refused (422) when their buyer, address or shop differ unless ``force``; 409 once any is
     routed or already merged or split. Each order keeps its own channel confirmation."""
+    await ensure_owned(get_hub(request), principal, "order", body.order_ids)
     hub = get_hub(request)
     try:
         async with hub.database().transaction() as session:
@@ -95,6 +97,7 @@ async def merge(request: Request, body: MergeIn,
                summary="Undo a manual merge before routing")
 async def undo(request: Request, merge_id: Annotated[str, Path(min_length=1, max_length=40)],
                principal: Principal = Depends(require(Permission.ORDERS_WRITE))) -> MergeOut:
+    await ensure_owned(get_hub(request), principal, "merge", [merge_id])
     try:
         async with get_hub(request).database().transaction() as session:
             order_ids = await merging.undo_merge(session, merge_id, actor=principal.actor)
@@ -105,10 +108,12 @@ async def undo(request: Request, merge_id: Annotated[str, Path(min_length=1, max
 
 @router.get("/api/v1/fulfilment/merge-proposals", response_model=list[ProposalOut],
             summary="Approved, unrouted orders that could ship together")
-async def proposals(request: Request, _: Principal = Depends(require(Permission.ORDERS_READ))) -> list[ProposalOut]:
+async def proposals(request: Request,
+                    principal: Principal = Depends(require(Permission.ORDERS_READ))) -> list[ProposalOut]:
     hub = get_hub(request)
     async with hub.database().session() as session:
-        found = await merging.proposals(session, hub.config.fulfilment.merge)
+        found = [p for p in await merging.proposals(session, hub.config.fulfilment.merge)
+                 if all(principal.sees_shop(shop) for shop in p.shops)]
     return [ProposalOut(key=p.key, order_ids=p.order_ids, shops=p.shops, certain=p.certain, held=p.held)
             for p in found]
 
@@ -117,6 +122,7 @@ async def proposals(request: Request, _: Principal = Depends(require(Permission.
              summary="Ship these orders alone: never merged automatically")
 async def decline(request: Request, body: DeclineIn,
                   principal: Principal = Depends(require(Permission.ORDERS_WRITE))) -> DeclineIn:
+    await ensure_owned(get_hub(request), principal, "order", body.order_ids)
     try:
         async with get_hub(request).database().transaction() as session:
             await merging.ship_alone(session, body.order_ids, actor=principal.actor)
@@ -129,6 +135,7 @@ async def decline(request: Request, body: DeclineIn,
              summary="Split an unrouted order into deliveries by line")
 async def split(request: Request, order_id: RowId, body: SplitIn,
                 principal: Principal = Depends(require(Permission.ORDERS_WRITE))) -> MergingOut:
+    await ensure_owned(get_hub(request), principal, "order", [order_id])
     hub = get_hub(request)
     try:
         async with hub.database().transaction() as session:
@@ -154,7 +161,8 @@ async def _state(request: Request, order_id: int) -> MergingOut:
 @router.get("/api/v1/orders/{order_id}/merging", response_model=MergingOut,
             summary="An order's merge and split decisions and its interception state")
 async def order_state(request: Request, order_id: RowId,
-                      _: Principal = Depends(require(Permission.ORDERS_READ))) -> MergingOut:
+                      principal: Principal = Depends(require(Permission.ORDERS_READ))) -> MergingOut:
+    await ensure_owned(get_hub(request), principal, "order", [order_id])
     return await _state(request, order_id)
 
 
@@ -164,6 +172,7 @@ async def intercept(request: Request, order_id: RowId, body: InterceptIn | None 
                     principal: Principal = Depends(require(Permission.ORDERS_WRITE))) -> MergingOut:
     """Accepted: the hold is on at once, the cancellations follow (``intercept_orders``); 409 when
     the goods already all left (a return, not an interception)."""
+    await ensure_owned(get_hub(request), principal, "order", [order_id])
     async with get_hub(request).database().transaction() as session:
         if await session.get(OrderRow, order_id) is None:
             raise ApiError(404, "not_found", f"order {order_id} does not exist")

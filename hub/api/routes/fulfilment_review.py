@@ -23,6 +23,7 @@ from hub.api.models import HoldOut
 from hub.api.params import INT64_MAX, RowId, text_query
 from hub.db.tables import OrderHoldRow, OrderRow
 from hub.errors import NotFoundError
+from hub.services.access.owners import ensure_owned
 from hub.services.fulfilment import review
 
 router = APIRouter(tags=["review"])
@@ -107,10 +108,10 @@ async def review_queue(
     shop: str | None = text_query(),
     limit: int = Query(50, ge=1, le=review.MAX_LIMIT),
     cursor: str | None = text_query("next_cursor from the previous page."),
-    _: Principal = Depends(require(Permission.ORDERS_READ)),
+    principal: Principal = Depends(require(Permission.ORDERS_READ)),
 ) -> ReviewQueue:
     async with get_hub(request).database().session() as session:
-        page = await review.queue(session, code=code, shop=shop, limit=limit, cursor=cursor)
+        page = await review.queue(session, code=code, shop=shop, limit=limit, cursor=cursor, shops=principal.shops)
     return ReviewQueue(items=[_queue_item(e.order, e.holds) for e in page.rows], next_cursor=page.next_cursor)
 
 
@@ -127,6 +128,7 @@ async def review_run(request: Request, body: ReviewRunIn,
                      principal: Principal = Depends(require(Permission.ORDERS_WRITE))) -> ReviewRunResult:
     """Every rule and plugin is asked again; a hold the rules no longer call for is released under
     your name, a new reason held; a hold a person released is not put back."""
+    await ensure_owned(get_hub(request), principal, "order", body.order_ids)
     result, unknown = await review.review_again(get_hub(request), body.order_ids, actor=principal.actor)
     return ReviewRunResult(approved=sorted(result.approved),
                            held={o: [h.code for h in holds] for o, holds in sorted(result.held.items())},
@@ -135,7 +137,8 @@ async def review_run(request: Request, body: ReviewRunIn,
 
 @router.get("/api/v1/orders/{order_id}/review", response_model=ReviewOut, summary="One order's review")
 async def order_review(request: Request, order_id: RowId,
-                       _: Principal = Depends(require(Permission.ORDERS_READ))) -> ReviewOut:
+                       principal: Principal = Depends(require(Permission.ORDERS_READ))) -> ReviewOut:
+    await ensure_owned(get_hub(request), principal, "order", [order_id])
     async with get_hub(request).database().session() as session:
         try:
             return _state_out(await review.state(session, order_id))
@@ -149,6 +152,7 @@ async def hold_order(request: Request, order_id: RowId, body: HoldIn,
                      principal: Principal = Depends(require(Permission.ORDERS_WRITE))) -> ReviewOut:
     """The order waits for a person whatever the review said; releasing the hold (or approving the
     order) lets it go on. Holding an order already held by you or another person keeps the first reason."""
+    await ensure_owned(get_hub(request), principal, "order", [order_id])
     try:
         found, _added = await review.hold(get_hub(request), order_id, body.reason, actor=principal.actor)
     except (NotFoundError, review.ReviewConflict) as exc:
@@ -162,6 +166,7 @@ async def approve_order(request: Request, order_id: RowId,
                         principal: Principal = Depends(require(Permission.ORDERS_WRITE))) -> ReviewOut:
     """Its review holds (rules, plugins' audit holds, manual) are released under your name and it
     goes on to fulfilment once no other hold (stock short...) is open. Approving it again changes nothing."""
+    await ensure_owned(get_hub(request), principal, "order", [order_id])
     try:
         found, released = await review.approve(get_hub(request), order_id, actor=principal.actor)
     except (NotFoundError, review.ReviewConflict) as exc:

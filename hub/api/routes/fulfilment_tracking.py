@@ -27,6 +27,7 @@ from hub.api.models import WebhookRejected
 from hub.api.params import INT64_MAX, PathText, RowId, text_query
 from hub.db.tables import FulfilmentExceptionRow, ParcelRow, ShipmentRow, TrackingEventRow
 from hub.errors import ConfigError, PartnerError, describe_error
+from hub.services.access.owners import ensure_owned
 from hub.services.fulfilment import exceptions, tracking
 
 log = structlog.get_logger(__name__)
@@ -142,7 +143,8 @@ async def _parcel_or_404(request: Request, parcel_id: int) -> ParcelTrackingOut:
             summary="A parcel's tracking: its newest state and every scan, oldest first",
             responses={404: {"model": ErrorBody, "description": "No such parcel."}})
 async def parcel_tracking(request: Request, parcel_id: RowId,
-                          _: Principal = Depends(require(Permission.ORDERS_READ))) -> ParcelTrackingOut:
+                          principal: Principal = Depends(require(Permission.ORDERS_READ))) -> ParcelTrackingOut:
+    await ensure_owned(get_hub(request), principal, "parcel", [parcel_id])
     return await _parcel_or_404(request, parcel_id)
 
 
@@ -150,7 +152,8 @@ async def parcel_tracking(request: Request, parcel_id: RowId,
             summary="Each parcel of a shipment with its scans, oldest first",
             responses={404: {"model": ErrorBody, "description": "No such shipment."}})
 async def shipment_tracking(request: Request, shipment_id: RowId,
-                            _: Principal = Depends(require(Permission.ORDERS_READ))) -> ShipmentTrackingOut:
+                            principal: Principal = Depends(require(Permission.ORDERS_READ))) -> ShipmentTrackingOut:
+    await ensure_owned(get_hub(request), principal, "shipment", [shipment_id])
     async with get_hub(request).database().session() as session:
         shipment = await session.get(ShipmentRow, shipment_id)
         if shipment is None:
@@ -170,6 +173,7 @@ async def shipment_tracking(request: Request, shipment_id: RowId,
                         502: {"model": ErrorBody, "description": "The tracking courier failed; try again later."}})
 async def track_parcel(request: Request, parcel_id: RowId,
                        principal: Principal = Depends(require(Permission.SHIPMENTS_WRITE))) -> TrackNowOut:
+    await ensure_owned(get_hub(request), principal, "parcel", [parcel_id])
     hub = get_hub(request)
     try:
         outcome = await tracking.track_now(hub, parcel_id)
@@ -193,11 +197,11 @@ async def list_exceptions(
     order_id: int | None = Query(None, ge=1, le=INT64_MAX),
     limit: int = Query(50, ge=1, le=exceptions.MAX_LIMIT),
     cursor: str | None = text_query("next_cursor from the previous page."),
-    _: Principal = Depends(require(Permission.ORDERS_READ)),
+    principal: Principal = Depends(require(Permission.ORDERS_READ)),
 ) -> FulfilmentExceptionList:
     async with get_hub(request).database().session() as session:
         page = await exceptions.list_exceptions(session, state=state, kind=kind, order_id=order_id, limit=limit,
-                                                cursor=cursor)
+                                                cursor=cursor, shops=principal.shops)
     return FulfilmentExceptionList(items=[FulfilmentExceptionOut.model_validate(r) for r in page.rows],
                                    next_cursor=page.next_cursor)
 
@@ -210,6 +214,7 @@ async def resolve_exception(
     request: Request, exception_id: RowId, body: ResolveIn | None = None,
     principal: Principal = Depends(require(Permission.ORDERS_WRITE)),
 ) -> FulfilmentExceptionOut:
+    await ensure_owned(get_hub(request), principal, "exception", [exception_id])
     try:
         row: FulfilmentExceptionRow = await exceptions.resolve(
             get_hub(request), exception_id, actor=principal.actor, note=body.note if body else None)

@@ -27,6 +27,7 @@ from hub.api.errors import ApiError, ErrorBody
 from hub.api.params import PathText, RowId
 from hub.context import Hub
 from hub.errors import BadInputError, ConfigError, NotFoundError, SignatureError
+from hub.services.access.owners import ensure_owned
 from hub.services.fulfilment import own_warehouse, shipments, wms_callbacks
 
 log = structlog.get_logger(__name__)
@@ -226,6 +227,7 @@ async def get_pick_list(
              responses=_WRITE_RESPONSES)
 async def post_pick(request: Request, body: PickIn,
                     principal: Principal = Depends(require(Permission.SHIPMENTS_WRITE))) -> PickOut:
+    await ensure_owned(get_hub(request), principal, "delivery_order", body.delivery_order_ids)
     try:
         changed = await own_warehouse.pick(get_hub(request), body.delivery_order_ids, actor=principal.actor)
     except own_warehouse.StateConflict as exc:
@@ -237,6 +239,7 @@ async def post_pick(request: Request, body: PickIn,
              summary="Record the packed parcels (weights; extra parcels get waybills)", responses=_WRITE_RESPONSES)
 async def post_pack(request: Request, delivery_order_id: RowId, body: PackIn,
                     principal: Principal = Depends(require(Permission.SHIPMENTS_WRITE))) -> DeliveryOrderOut:
+    await ensure_owned(get_hub(request), principal, "delivery_order", [delivery_order_id])
     parcels = [own_warehouse.PackedParcel(p.weight_grams, tuple((i.line_external_id, i.quantity) for i in p.items))
                for p in body.parcels]
     try:
@@ -250,6 +253,7 @@ async def post_pack(request: Request, delivery_order_id: RowId, body: PackIn,
              summary="Record that a packed delivery order left (idempotent)", responses=_WRITE_RESPONSES)
 async def post_ship(request: Request, delivery_order_id: RowId,
                     principal: Principal = Depends(require(Permission.SHIPMENTS_WRITE))) -> ShipOut:
+    await ensure_owned(get_hub(request), principal, "delivery_order", [delivery_order_id])
     try:
         outcome = await own_warehouse.ship(get_hub(request), delivery_order_id, actor=principal.actor)
     except own_warehouse.StateConflict as exc:

@@ -25,6 +25,7 @@ from hub.api.params import INT64_MAX, RowId, text_query
 from hub.db.cursors import decode_id_cursor, encode_id_cursor
 from hub.db.tables import ParcelRow
 from hub.errors import BadInputError
+from hub.services.access.owners import ensure_owned, of_orders_in
 from hub.services.fulfilment import labels, waybills
 from hub.services.fulfilment.courier_check import couriers_unknown_to_shop
 
@@ -113,8 +114,8 @@ def parcel_out(row: ParcelRow, *, reveal: bool = False) -> ParcelOut:
 
 
 def parcels_statement(*, status: list[str] | None = None, order_id: int | None = None, courier: str | None = None,
-                      delivery_order_id: int | None = None, limit: int = 50, cursor: str | None = None
-                      ) -> Select[Any]:
+                      delivery_order_id: int | None = None, limit: int = 50, cursor: str | None = None,
+                      shops: frozenset[str] | None = None) -> Select[Any]:
     """Parcels matching the filters, newest id first, one more than ``limit`` (to know of a next page)."""
     stmt = select(ParcelRow)
     if status:
@@ -123,6 +124,8 @@ def parcels_statement(*, status: list[str] | None = None, order_id: int | None =
         stmt = stmt.where(ParcelRow.order_id == order_id)
     if delivery_order_id is not None:
         stmt = stmt.where(ParcelRow.delivery_order_id == delivery_order_id)
+    if shops is not None:  # the caller's shops (None: every shop)
+        stmt = stmt.where(of_orders_in(ParcelRow.order_id, shops))
     if courier:
         stmt = stmt.where(or_(ParcelRow.courier_code == courier.strip().lower(), ParcelRow.courier_account == courier))
     if cursor:
@@ -167,7 +170,7 @@ async def list_parcels(
         if value not in STATUSES:
             raise BadInputError(f"status {value!r} is not one of {', '.join(STATUSES)}", field=f"query.status.{i}")
     page = await parcel_page(get_hub(request), status=status, order_id=order_id, courier=courier,
-                             delivery_order_id=delivery_order_id, limit=limit, cursor=cursor)
+                             delivery_order_id=delivery_order_id, limit=limit, cursor=cursor, shops=principal.shops)
     reveal = principal.may(Permission.ORDERS_READ_PII)
     return ParcelList(items=[parcel_out(r, reveal=reveal) for r in page.rows], next_cursor=page.next_cursor)
 
@@ -176,6 +179,7 @@ async def list_parcels(
             responses={404: {"model": ErrorBody, "description": "No such parcel."}})
 async def get_parcel(request: Request, parcel_id: RowId,
                      principal: Principal = Depends(require(Permission.ORDERS_READ))) -> ParcelOut:
+    await ensure_owned(get_hub(request), principal, "parcel", [parcel_id])
     return parcel_out(await _row(request, parcel_id), reveal=principal.may(Permission.ORDERS_READ_PII))
 
 
@@ -196,6 +200,7 @@ async def issue_waybill(request: Request, response: Response, parcel_id: RowId, 
     forwarder), for a parcel waiting for one (its courier account issues no waybills, e.g. the
     ``manual`` courier) or whose provider failed it. The parcel becomes ``issued`` and its label
     prints that number; the same number again answers the parcel as it is."""
+    await ensure_owned(get_hub(request), principal, "parcel", [parcel_id])
     hub = get_hub(request)
     try:
         if body is not None:
@@ -227,6 +232,7 @@ async def issue_waybill(request: Request, response: Response, parcel_id: RowId, 
                                                                  "already): the reason is given."}})
 async def cancel_waybill(request: Request, parcel_id: RowId,
                          principal: Principal = Depends(require(Permission.SHIPMENTS_WRITE))) -> ParcelOut:
+    await ensure_owned(get_hub(request), principal, "parcel", [parcel_id])
     await _row(request, parcel_id)
     done = await waybills.cancel_waybills(get_hub(request), [parcel_id], actor=principal.actor)
     row = await _row(request, parcel_id)
@@ -242,6 +248,7 @@ def _pdf(content: bytes, name: str) -> Response:
 
 
 async def _print(request: Request, parcel_ids: list[int], principal: Principal) -> bytes:
+    await ensure_owned(get_hub(request), principal, "parcel", parcel_ids)
     try:
         return await labels.print_labels(get_hub(request), parcel_ids, actor=principal.actor,
                                          reveal=principal.may(Permission.ORDERS_READ_PII))

@@ -19,6 +19,7 @@ from hub.api.errors import ApiError
 from hub.api.params import INT64_MAX
 from hub.errors import BadInputError
 from hub.services import listings
+from hub.services.access.owners import ensure_shop_named
 from hub.services.listings import BindingFilter, BindingView
 
 log = structlog.get_logger(__name__)
@@ -125,6 +126,7 @@ async def list_unmatched(
 @router.post("/listings", response_model=BindingOut, status_code=201, summary="Bind a listing to a SKU by hand")
 async def bind_listing(request: Request, body: BindingIn = Body(...),
                        principal: Principal = Depends(writer)) -> BindingOut:
+    ensure_shop_named(principal, body.shop)
     try:
         view = await listings.bind(get_hub(request), body.shop, body.merchant_sku, body.channel_item_id,
                                    body.channel_sku_id, actor=principal.actor, rebind=body.rebind)
@@ -140,6 +142,7 @@ async def bind_listing(request: Request, body: BindingIn = Body(...),
 async def unbind_listing(request: Request, shop: str, channel_item_id: str,
                          channel_sku_id: str = Query("", max_length=200, description='"" for an item without SKUs.'),
                          principal: Principal = Depends(writer)) -> BindingOut:
+    ensure_shop_named(principal, shop)
     return _binding(await listings.unbind(get_hub(request), shop, channel_item_id, channel_sku_id,
                                           actor=principal.actor))
 
@@ -148,6 +151,7 @@ async def unbind_listing(request: Request, shop: str, channel_item_id: str,
              summary="Pull the shop's listings and bind each by its merchant code")
 async def sync_listings(request: Request, shop: str, body: SyncIn | None = Body(None),
                         principal: Principal = Depends(writer)) -> SyncOut:
+    ensure_shop_named(principal, shop)
     report = await listings.sync_shop(get_hub(request), shop, rebind_manual=bool(body and body.rebind_manual),
                                       actor=principal.actor)
     now = datetime.now().astimezone()

@@ -10,6 +10,7 @@ console and the CLI do. Taking steps is ``service_orders_actions``'s, creating o
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from hub.api.deps import get_hub
 from hub.api.errors import ApiError
 from hub.api.params import RowId, text_query
 from hub.errors import NotFoundError
+from hub.services.access.scope import caller_shops, caller_shops_principal, check_shop
 from hub.services.service_orders import queries
 
 router = APIRouter(prefix="/api/v1/service-orders", tags=["service-orders"])
@@ -219,7 +221,8 @@ async def list_service_orders(
     limit: int = Query(50, ge=1, le=queries.MAX_LIMIT),
     offset: int = Query(0, ge=0, le=1_000_000),
 ) -> ServiceOrderList:
-    flt = _filters(type, technician, region, shop, due_before, overdue, q, status, limit, offset)
+    flt = replace(_filters(type, technician, region, shop, due_before, overdue, q, status, limit, offset),
+                  shops=caller_shops(request))
     async with get_hub(request).database().session() as session:
         found, total = await queries.list_service_orders(session, flt)
     return ServiceOrderList(service_orders=[summary_out(s) for s in found], total=total)
@@ -238,7 +241,7 @@ async def service_board(
     q: str | None = Q,
     per_status: int = Query(50, ge=1, le=queries.MAX_LIMIT, description="The most orders in one column."),
 ) -> BoardOut:
-    flt = _filters(type, technician, region, shop, due_before, overdue, q)
+    flt = replace(_filters(type, technician, region, shop, due_before, overdue, q), shops=caller_shops(request))
     async with get_hub(request).database().session() as session:
         columns = await queries.board(session, flt, per_status=per_status)
     return BoardOut(columns={status: [summary_out(s) for s in rows] for status, rows in columns.items()})
@@ -250,6 +253,7 @@ async def get_service_order(request: Request, service_order_id: RowId) -> Servic
     async with get_hub(request).database().session() as session:
         try:
             found = await queries.detail(session, service_order_id)
+            check_shop(caller_shops_principal(request), found.record.shop, f"service order {service_order_id}")
         except NotFoundError as exc:
             raise ApiError(404, "not_found", str(exc)) from None
     return detail_out(found)

@@ -27,6 +27,7 @@ from hub.api.errors import ApiError, ErrorBody
 from hub.api.params import RowId
 from hub.db.tables import ServiceOrderRow, ServiceOrderWriteRow
 from hub.errors import BadInputError, ConflictError
+from hub.services.access.owners import ensure_owned
 from hub.services.service_orders import lifecycle, writeback
 from hub.services.service_orders.lifecycle import StepRequest
 
@@ -93,6 +94,7 @@ _ANSWERS: dict[int | str, dict[str, Any]] = {
 
 async def _take(request: Request, response: Response, service_order_id: int, step: StepRequest,
                 principal: Principal) -> StepOut:
+    await ensure_owned(get_hub(request), principal, "service_order", [service_order_id])
     try:
         outcome = await lifecycle.take_step(get_hub(request), service_order_id, step, actor=principal.actor,
                                             cause="api")

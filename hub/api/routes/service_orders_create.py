@@ -21,6 +21,7 @@ from hub.api.deps import get_hub
 from hub.api.errors import ApiError
 from hub.api.params import INT64_MAX
 from hub.errors import BadInputError, NotFoundError
+from hub.services.access.owners import ensure_owned
 from hub.services.service_orders import creation, records
 
 router = APIRouter()
@@ -69,6 +70,7 @@ async def create_service_order(request: Request, body: CreateServiceOrderIn,
                                ) -> ServiceOrderCreatedOut:
     """404 for an unknown order or line; 422 naming the field for a line of another order or a
     bad value. Nothing of it is written back to a platform."""
+    await ensure_owned(get_hub(request), principal, "order", [body.order_id])
     hub = get_hub(request)
     wanted = creation.CreateRequest(order_id=body.order_id, type=body.type, order_line_id=body.order_line_id,
                                     expected_at=body.expected_at, note=body.note)

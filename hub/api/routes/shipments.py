@@ -18,6 +18,7 @@ from hub.api.errors import ApiError, ErrorBody
 from hub.api.models import ShipmentOut
 from hub.api.params import RowId
 from hub.db.tables import ShipmentRow
+from hub.services.access.owners import ensure_owned
 from hub.services.fulfilment import shipments as fulfilment
 from hub.services.fulfilment.courier_check import couriers_unknown_to_shop
 
@@ -91,6 +92,7 @@ async def post_shipment(
     request: Request, response: Response, order_id: RowId, body: ShipmentIn,
     principal: Principal = Depends(require(Permission.SHIPMENTS_WRITE)),
 ) -> ShipmentOut:
+    await ensure_owned(get_hub(request), principal, "order", [order_id])
     hub = get_hub(request)
     shop, unknown = await couriers_unknown_to_shop(hub, order_id, (p.courier_code for p in body.parcels))
     if unknown:
@@ -118,8 +120,9 @@ async def post_shipment(
 @router.get("/shipments/{shipment_id}", response_model=ShipmentOut, summary="One shipment and its channel status",
             responses={404: {"model": ErrorBody, "description": "No such shipment."}})
 async def get_shipment(
-    request: Request, shipment_id: RowId, _: Principal = Depends(require(Permission.ORDERS_READ))
+    request: Request, shipment_id: RowId, principal: Principal = Depends(require(Permission.ORDERS_READ))
 ) -> ShipmentOut:
+    await ensure_owned(get_hub(request), principal, "shipment", [shipment_id])
     row = await fulfilment.get_shipment(get_hub(request), shipment_id)
     if row is None:
         raise ApiError(404, "not_found", f"shipment {shipment_id} does not exist")

@@ -19,6 +19,7 @@ from hub.api.auth import Permission, Principal, authenticate
 from hub.api.deps import get_hub
 from hub.api.errors import ApiError
 from hub.errors import AuthorizationError, RetryableError
+from hub.services.access.owners import ensure_shop_named
 from hub.services.shop_authorization import authorize_shop
 
 log = structlog.get_logger(__name__)
@@ -56,6 +57,7 @@ async def authorize(request: Request, shop: str, body: AuthorizeShop,
                     principal: Principal = Depends(_admin)) -> ShopAuthorized:
     """Exchange the code for the shop's tokens, then resume the shop if it was paused because its
     authorisation was lost (a breaker pause keeps its cooldown)."""
+    ensure_shop_named(principal, shop)
     try:
         outcome = await authorize_shop(get_hub(request), shop, body.code, actor=principal.actor)
     except (RetryableError, AuthorizationError, httpx.HTTPError) as exc:

@@ -25,6 +25,7 @@ from hub.api.deps import get_hub
 from hub.api.errors import ApiError
 from hub.api.params import PathText, RowId
 from hub.errors import BadInputError, ConflictError, NotFoundError
+from hub.services.access.owners import ensure_owned
 from hub.services.service_orders import assignment, technicians
 
 router = APIRouter(tags=["technicians"])
@@ -174,11 +175,14 @@ async def update_technician(request: Request, code: PathText, body: TechnicianPa
 
 @router.post("/api/v1/service-orders/{service_order_id}/auto-assign", response_model=AutoAssignOut,
              summary="Assign an unassigned service order by skill, region and load now (409 saying why not)")
-async def auto_assign_service_order(request: Request, service_order_id: RowId,
-                                    _: Principal = Depends(require(Permission.SERVICE_ORDERS_WRITE))) -> AutoAssignOut:
+async def auto_assign_service_order(
+    request: Request, service_order_id: RowId,
+    principal: Principal = Depends(require(Permission.SERVICE_ORDERS_WRITE)),
+) -> AutoAssignOut:
     """The hub's rule (and the ``assign_service_order`` hook) as for a new order, attributed to
     ``hub:auto``. 409 when nobody fits (``detail`` says why: no one with the skill, no one serving
     the region), the order is closed or already assigned, or it changed meanwhile."""
+    await ensure_owned(get_hub(request), principal, "service_order", [service_order_id])
     try:
         outcome = await assignment.try_assign(get_hub(request), service_order_id, cause="api")
     except NotFoundError as exc:

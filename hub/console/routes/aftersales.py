@@ -63,7 +63,7 @@ async def cases_page(request: Request, principal: ConsolePrincipal = Depends(con
         statuses=(params["status"],) if params.get("status") else (),
         types=(params["type"],) if params.get("type") else (),
         shop=params.get("shop"), platform=params.get("platform"), deadline_before=due_before,
-        open_only=params.get("open") == "1")
+        open_only=params.get("open") == "1", shops=principal.shops)
     page = queries.CasePage([], None)
     if not problems:
         async with hub.database().session() as db:
@@ -91,7 +91,7 @@ async def order_panel(request: Request, order_id: int,
     require_right(principal, READ)
     hub: Hub = request.app.state.hub
     async with hub.database().session() as db:
-        cases = await queries.cases_of_order(db, order_id)
+        cases = [c for c in await queries.cases_of_order(db, order_id) if principal.sees_shop(c.shop)]
     if not cases:
         return Response("", media_type="text/html", headers={"Cache-Control": "no-store"})
     return render(request, "aftersales/order_panel.html", {

@@ -30,6 +30,7 @@ from hub.console.routes.aftersales_support import (
 from hub.context import Hub
 from hub.db.tables import utcnow
 from hub.errors import HubError, NotFoundError
+from hub.services.access.scope import check_shop
 from hub.services.aftersales import decisions, queries
 
 #: Included by ``aftersales.router``, under its ``/console`` prefix.
@@ -69,6 +70,7 @@ async def case_page_response(request: Request, principal: ConsolePrincipal, case
     t = translator(request)
     try:
         detail = await _detail(hub, case_id)
+        check_shop(principal, detail.summary.shop, f"after-sale case {case_id}")
     except NotFoundError:
         return error_page(request, t.t("aftersales.missing", id=case_id), status=404)
     may_decide = principal.may(DECIDE)

@@ -26,6 +26,7 @@ from hub.console.routes.aftersales_case import BASE, case_page_response
 from hub.console.routes.aftersales_support import DECIDE, PROOF_MOST_BYTES, FormProblem
 from hub.context import Hub
 from hub.errors import BadInputError, HubError, NotFoundError
+from hub.services.access.owners import ensure_owned
 from hub.services.aftersales import decisions
 
 router = APIRouter(include_in_schema=False)
@@ -160,6 +161,7 @@ async def decide_from_form(request: Request, case_id: int) -> Response:
     t = translator(request)
     action = form.get("action", "")
     try:
+        await ensure_owned(hub, principal, "aftersale", [case_id])
         decision = await decision_from_form(request, form, t)
         key = _text(form, "key")
         outcome = await decisions.decide(hub, case_id, decision, actor=principal.actor,

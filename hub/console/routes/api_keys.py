@@ -83,11 +83,12 @@ def _problems(t: Translator, name: str, role: str) -> dict[str, str]:
     return problems
 
 
-async def _list_page(request: Request, *, form: dict[str, str] | None = None, problems: dict[str, str] | None = None,
+async def _list_page(request: Request, *, form: dict[str, Any] | None = None, problems: dict[str, str] | None = None,
                      status: int = 200, **context: Any) -> Response:
     keys = await list_api_keys(request)
     return render(request, "api_keys.html", {
-        "keys": keys, "roles": ROLES, "form": form or {"name": "", "role": "viewer"}, "problems": problems or {},
+        "keys": keys, "roles": ROLES, "form": form or {"name": "", "role": "viewer", "shops": []},
+        "shop_names": sorted(request.app.state.hub.config.shops), "problems": problems or {},
         **context}, status=status)
 
 
@@ -104,17 +105,28 @@ async def api_keys_page(request: Request, revoked: str | None = None,
     return await _list_page(request, revoked=shown)
 
 
+async def _ticked_shops(request: Request) -> list[str] | None:
+    """The shops ticked on the form (none ticked: every shop)."""
+    ticked = [v for v in (await request.form()).getlist("shops") if isinstance(v, str) and v]
+    return ticked or None
+
+
 @router.post("", include_in_schema=False)
 async def create(request: Request) -> Response:
     form, principal = await checked_form(request, Permission.API_KEYS)
     t = translator(request)
     name, role = form.get("name", ""), form.get("role", "")
-    kept = {"name": name, "role": role}
+    shops = await _ticked_shops(request)
+    kept: dict[str, Any] = {"name": name, "role": role, "shops": shops or []}
     problems = _problems(t, name, role)
+    configured = list(request.app.state.hub.config.shops)
+    unknown = [s for s in shops or [] if s not in configured]
+    if unknown:
+        problems["shops"] = t.t("access.problem_shops", shops=", ".join(unknown))
     if problems:
         return await _list_page(request, form=kept, problems=problems, status=422)
     try:
-        created = await create_api_key(request, NewApiKey(name=name, role=role), principal)
+        created = await create_api_key(request, NewApiKey(name=name, role=role, shops=shops), principal)
     except BadInputError as exc:  # the API's own checks, should the console's ever differ
         field = exc.field if exc.field in FIELDS else "name"
         return await _list_page(request, form=kept, problems={field: _problem(t, field)}, status=422)

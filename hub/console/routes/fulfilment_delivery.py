@@ -24,6 +24,7 @@ from hub.console.pages import api_error_page, render, translator, write_session
 from hub.context import Hub
 from hub.db.tables import OrderHoldRow, OrderRow, utcnow
 from hub.errors import BadInputError, NotFoundError
+from hub.services.access.owners import sees_order
 from hub.services.fulfilment import delivery_orders as dos
 from hub.services.fulfilment import flow, routing
 
@@ -47,7 +48,7 @@ async def delivery_page(request: Request, principal: ConsolePrincipal = Depends(
     q = request.query_params
     status = q.get("status") if q.get("status") in dos.STATUSES else None
     warehouse = q.get("warehouse") or None
-    filters = dos.DeliveryFilters(status=(status,) if status else (), warehouse=warehouse)
+    filters = dos.DeliveryFilters(status=(status,) if status else (), warehouse=warehouse, shops=principal.shops)
     problem = None
     async with hub.database().session() as session:
         try:
@@ -95,6 +96,8 @@ async def cancel(request: Request, do_id: int) -> Response:
 @router.get("/orders/{order_id}/panel/delivery")
 async def delivery_panel(request: Request, order_id: int,
                          principal: ConsolePrincipal = Depends(console_principal)) -> Response:
+    if not await sees_order(request.app.state.hub, principal, order_id):
+        return Response("", status_code=404, media_type="text/html")
     hub: Hub = request.app.state.hub
     async with hub.database().session() as session:
         exists = await session.scalar(select(OrderRow.id).where(OrderRow.id == order_id))

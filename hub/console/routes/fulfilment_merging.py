@@ -22,6 +22,7 @@ from hub.console.auth import ConsolePrincipal, checked_form, console_principal, 
 from hub.console.pages import api_error_page, error_page, render, translator, write_session
 from hub.context import Hub
 from hub.db.tables import OrderRow
+from hub.services.access.owners import sees_order
 from hub.services.fulfilment import interception, merging
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -33,7 +34,8 @@ async def merges_page(request: Request, principal: ConsolePrincipal = Depends(co
     require_right(principal, Permission.ORDERS_READ)
     hub: Hub = request.app.state.hub
     async with hub.database().session() as session:
-        found = await merging.proposals(session, hub.config.fulfilment.merge)
+        found = [p for p in await merging.proposals(session, hub.config.fulfilment.merge)
+                 if all(principal.sees_shop(shop) for shop in p.shops)]
         ids = [oid for p in found for oid in p.order_ids]
         rows = {r.id: r for r in (await session.execute(
             select(OrderRow).where(OrderRow.id.in_(ids)))).scalars()} if ids else {}
@@ -79,6 +81,8 @@ async def merge_from_form(request: Request) -> Response:
 async def merging_panel(request: Request, order_id: RowId,
                         principal: ConsolePrincipal = Depends(console_principal)) -> Response:
     require_right(principal, Permission.ORDERS_READ)
+    if not await sees_order(request.app.state.hub, principal, order_id):
+        return Response("", status_code=404, media_type="text/html")
     hub: Hub = request.app.state.hub
     async with hub.database().session() as session:
         if await session.get(OrderRow, order_id) is None:

@@ -31,6 +31,7 @@ from hub.console.routes.orders import release_from_form
 from hub.context import Hub
 from hub.db.tables import utcnow
 from hub.errors import BadInputError, NotFoundError
+from hub.services.access.owners import sees_order
 from hub.services.fulfilment import review
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -72,7 +73,7 @@ async def review_queue_page(request: Request, principal: ConsolePrincipal = Depe
     async with hub.database().session() as db:
         try:
             page = await review.queue(db, code=params.get("code"), shop=params.get("shop"), limit=PAGE_SIZE,
-                                      cursor=params.get("cursor"))
+                                      cursor=params.get("cursor"), shops=principal.shops)
         except BadInputError:
             problems["cursor"] = t.t("review.problem_cursor")
     kept = {k: v for k, v in params.items() if k != "cursor"}
@@ -101,6 +102,8 @@ async def fulfilment_subnav(request: Request, principal: ConsolePrincipal = Depe
 @router.get("/orders/{order_id}/panel/review")
 async def review_panel(request: Request, order_id: int,
                        principal: ConsolePrincipal = Depends(console_principal)) -> Response:
+    if not await sees_order(request.app.state.hub, principal, order_id):
+        return Response("", status_code=404, media_type="text/html")
     hub: Hub = request.app.state.hub
     async with hub.database().session() as db:
         try:

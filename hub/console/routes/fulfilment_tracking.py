@@ -22,6 +22,7 @@ from hub.console.pages import error_page, render, translator, write_session
 from hub.context import Hub
 from hub.db.tables import ParcelRow, utcnow
 from hub.errors import BadInputError, ConfigError, NotFoundError, PartnerError, describe_error
+from hub.services.access.owners import ensure_owned, sees_order
 from hub.services.fulfilment import exceptions, tracking
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -56,12 +57,13 @@ async def exceptions_page(request: Request, principal: ConsolePrincipal = Depend
     async with hub.database().session() as session:
         try:
             page = await exceptions.list_exceptions(session, state=state, kind=kind, order_id=order_id,
-                                                    limit=PAGE_SIZE, cursor=params.get("cursor"))
+                                                    limit=PAGE_SIZE, cursor=params.get("cursor"),
+                                                    shops=principal.shops)
         except BadInputError:
             problem = t.t("fexc.bad_cursor")
             params.pop("cursor", None)
             page = await exceptions.list_exceptions(session, state=state, kind=kind, order_id=order_id,
-                                                    limit=PAGE_SIZE)
+                                                    limit=PAGE_SIZE, shops=principal.shops)
         ids = [pid for pid in (exceptions.subject_parcel(r.subject) for r in page.rows) if pid is not None]
         parcels = {exceptions.parcel_subject(p.id): p for p in (await session.execute(
             select(ParcelRow).where(ParcelRow.id.in_(ids)))).scalars()} if ids else {}
@@ -89,6 +91,7 @@ async def resolve(request: Request, exception_id: int) -> Response:
     form, principal = await checked_form(request, Permission.ORDERS_WRITE)
     t = translator(request)
     try:
+        await ensure_owned(request.app.state.hub, principal, "exception", [exception_id])
         await exceptions.resolve(request.app.state.hub, exception_id, actor=principal.actor,
                                  note=(form.get("note") or "")[:1000] or None)
     except exceptions.AlreadyResolved:
@@ -119,6 +122,8 @@ async def _panel(request: Request, order_id: int, notice: str | None) -> Respons
 @router.get("/orders/{order_id}/panel/tracking")
 async def tracking_panel(request: Request, order_id: int,
                          principal: ConsolePrincipal = Depends(console_principal)) -> Response:
+    if not await sees_order(request.app.state.hub, principal, order_id):
+        return Response("", status_code=404, media_type="text/html")
     # After "ask the courier now" the order page's address says how many scans were new.
     tracked = parse_qs(urlsplit(request.headers.get("hx-current-url", "")).query).get("tracked", [""])[0]
     notice = translator(request).t("tracking.polled", count=int(tracked)) if tracked.isdigit() else None
@@ -132,6 +137,7 @@ async def track_now(request: Request, order_id: int, parcel_id: int) -> Response
     principal = await console_principal(request)
     require_right(principal, Permission.SHIPMENTS_WRITE)
     try:
+        await ensure_owned(request.app.state.hub, principal, "parcel", [parcel_id])
         outcome = await tracking.track_now(request.app.state.hub, parcel_id)
     except (NotFoundError, BadInputError) as exc:
         return error_page(request, str(exc), status=404 if isinstance(exc, NotFoundError) else 409)

@@ -28,6 +28,7 @@ from hub.console.pages import api_error_page, error_page, render, translator, wr
 from hub.context import Hub
 from hub.db.tables import ParcelRow
 from hub.errors import BadInputError, NotFoundError
+from hub.services.access.owners import ensure_owned, sees_order
 from hub.services.fulfilment import labels, waybills
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -44,9 +45,9 @@ async def parcels_page(request: Request, principal: ConsolePrincipal = Depends(c
         status = "issued"
     cursor = request.query_params.get("cursor") or None
     try:
-        page = await parcel_page(hub, status=[status], limit=PAGE_SIZE, cursor=cursor)
+        page = await parcel_page(hub, status=[status], limit=PAGE_SIZE, cursor=cursor, shops=principal.shops)
     except BadInputError:
-        page = await parcel_page(hub, status=[status], limit=PAGE_SIZE)
+        page = await parcel_page(hub, status=[status], limit=PAGE_SIZE, shops=principal.shops)
         cursor = None
     return render(request, "fulfilment/waybills_parcels.html", {
         "rows": page.rows, "next_cursor": page.next_cursor, "cursor": cursor, "status": status, "tabs": TABS,
@@ -72,6 +73,7 @@ async def enter_from_form(request: Request, parcel_id: RowId) -> Response:
     courier = (form.get("courier_code") or "").strip() or None
     hub: Hub = request.app.state.hub
     try:
+        await ensure_owned(hub, principal, "parcel", [parcel_id])
         outcome = await waybills.enter_waybill(hub, parcel_id, form.get("waybill_number", ""), courier,
                                                actor=principal.actor)
     except BadInputError as exc:
@@ -102,6 +104,7 @@ async def print_selected(request: Request) -> Response:
         return error_page(request, t.t("waybills.too_many", count=MAX_LABELS), status=400)
     hub: Hub = request.app.state.hub
     try:
+        await ensure_owned(hub, principal, "parcel", ids)
         pdf = await labels.print_labels(hub, ids, actor=principal.actor,
                                         reveal=principal.may(Permission.ORDERS_READ_PII))
     except NotFoundError as exc:
@@ -117,6 +120,8 @@ async def print_selected(request: Request) -> Response:
 async def parcels_panel(request: Request, order_id: RowId,
                         principal: ConsolePrincipal = Depends(console_principal)) -> Response:
     """The order page's parcels panel (an htmx fragment)."""
+    if not await sees_order(request.app.state.hub, principal, order_id):
+        return Response("", status_code=404, media_type="text/html")
     hub: Hub = request.app.state.hub
     async with hub.database().session() as session:
         rows = list((await session.execute(select(ParcelRow).where(ParcelRow.order_id == order_id)

@@ -32,19 +32,22 @@ LATEST_ORDERS = 8
 
 
 async def snapshot_context(request: Request) -> dict[str, Any]:
-    """Everything the snapshot template shows, read in one database session."""
+    """Everything the snapshot template shows, read in one database session (the viewer's shops only)."""
+    principal = await console_principal(request)
     hub: Hub = request.app.state.hub
     settings = hub.config.console
     shops = {name: shop.platform for name, shop in hub.config.shops.items()}
     async with hub.database().session() as db:
-        view: Overview = await overview(db, zone=ZoneInfo(settings.time_zone), shops=shops)
+        view: Overview = await overview(db, zone=ZoneInfo(settings.time_zone), shops=shops,
+                                        limit_to=principal.shops)
         latest = await list_orders(db, OrderFilters(), limit=LATEST_ORDERS)
+    latest_rows = [row for row in latest.rows if principal.sees_shop(row.shop)]
     t = translator(request)
     chart = {
         "hours": [f"{h:02d}" for h in range(24)], "perHour": view.per_hour, "perHourLabel": t.t("overview.per_hour"),
         "statusLabels": [t.status(s) for s in view.statuses], "statusCounts": list(view.statuses.values()),
     }
-    return {"view": view, "latest": latest.rows, "chart_json": json.dumps(chart, ensure_ascii=False),
+    return {"view": view, "latest": latest_rows, "chart_json": json.dumps(chart, ensure_ascii=False),
             "default_currency": settings.default_currency}
 
 

@@ -46,8 +46,9 @@ def _url(values: dict[str, Any]) -> str:
     return BASE + (f"?{urlencode(present)}" if present else "")
 
 
-def _filter(params: dict[str, str], *, limit: int, offset: int = 0) -> queries.ServiceFilter:
-    return queries.ServiceFilter(
+def _filter(params: dict[str, str], *, limit: int, offset: int = 0,
+            shops: frozenset[str] | None = None) -> queries.ServiceFilter:
+    return queries.ServiceFilter(shops=shops,
         status=(params["status"],) if params.get("status") else (), type=params.get("type"),
         technician=params.get("technician"), region=params.get("region"), shop=params.get("shop"),
         overdue=params.get("overdue") == "1", q=params.get("q"), limit=limit, offset=offset)
@@ -70,10 +71,12 @@ async def board_page(request: Request, principal: ConsolePrincipal = Depends(con
         techs = await technicians.list_technicians(db, now=now)
         try:
             if view == "board":
-                columns = await queries.board(db, _filter(params, limit=PER_COLUMN), now=now, per_status=PER_COLUMN)
+                columns = await queries.board(db, _filter(params, limit=PER_COLUMN, shops=principal.shops), now=now,
+                                              per_status=PER_COLUMN)
             else:
                 rows, total = await queries.list_service_orders(
-                    db, _filter(params, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE), now=now)
+                    db, _filter(params, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE,
+                            shops=principal.shops), now=now)
         except BadInputError as exc:  # a filter value the service does not take
             problems[exc.field or "filter"] = str(exc)
     kept = {k: v for k, v in params.items() if k != "page"}

@@ -35,6 +35,8 @@ from hub.console.routes.service_orders_support import (
 from hub.context import Hub
 from hub.db.tables import utcnow
 from hub.errors import BadInputError, HubError, NotFoundError
+from hub.services.access.owners import ensure_owned
+from hub.services.access.scope import check_shop
 from hub.services.service_orders import lifecycle, queries, technicians
 from hub.services.service_orders.records import ServiceOrderRecord
 
@@ -94,6 +96,7 @@ async def page_response(request: Request, principal: ConsolePrincipal, service_o
     async with hub.database().session() as db:
         try:
             detail = await queries.detail(db, service_order_id, now=now)
+            check_shop(principal, detail.record.shop, f"service order {service_order_id}")
         except NotFoundError:
             return error_page(request, t.t("service_orders.missing", id=service_order_id), status=404)
         techs = (await technicians.list_technicians(db, active=True, now=now)
@@ -180,6 +183,7 @@ async def step_from_page(request: Request, service_order_id: int) -> Response:
         return await page_response(request, principal, service_order_id, problem=problem, values=kept, status=status)
 
     try:
+        await ensure_owned(hub, principal, "service_order", [service_order_id])
         step = step_from_form(form, t)
         outcome = await lifecycle.take_step(hub, service_order_id, step, actor=principal.actor, cause="console")
     except FormInputError as exc:

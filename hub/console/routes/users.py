@@ -58,13 +58,14 @@ async def _manager(request: Request) -> ConsolePrincipal:
     return principal
 
 
-async def _list_page(request: Request, *, form: dict[str, str] | None = None, problems: dict[str, str] | None = None,
+async def _list_page(request: Request, *, form: dict[str, Any] | None = None, problems: dict[str, str] | None = None,
                      status: int = 200, **context: Any) -> Response:
     hub: Hub = request.app.state.hub
     async with hub.database().session() as db:
         rows = await user_store.list_users(db)
     return render(request, "users.html", {
-        "users": rows, "roles": ROLES, "form": form or {"name": "", "role": "operator"}, "problems": problems or {},
+        "users": rows, "roles": ROLES, "form": form or {"name": "", "role": "operator", "shops": []},
+        "shop_names": sorted(hub.config.shops), "problems": problems or {},
         "min_password": user_store.MIN_PASSWORD_LENGTH, **context}, status=status)
 
 
@@ -101,13 +102,17 @@ async def add_user(request: Request) -> Response:
     hub: Hub = request.app.state.hub
     t = translator(request)
     name, role = form.get("name", "").strip(), form.get("role", "")
-    kept = {"name": name, "role": role}  # never the passwords
+    shops = [v for v in (await request.form()).getlist("shops") if isinstance(v, str) and v] or None
+    kept: dict[str, Any] = {"name": name, "role": role, "shops": shops or []}  # never the passwords
     problems = _new_user_problems(t, name, role, form.get("password", ""), form.get("password_again", ""))
+    unknown = [s for s in shops or [] if s not in hub.config.shops]
+    if unknown:
+        problems["shops"] = t.t("access.problem_shops", shops=", ".join(unknown))
     if not problems:
         try:
             async with hub.database().transaction() as db:
                 await user_store.create_user(db, name=name, password=form.get("password", ""), role=role,
-                                             created_by=principal.actor)
+                                             created_by=principal.actor, shops=shops)
         except user_store.UserExistsError:
             problems["name"] = t.t("users.problem_name_taken", name=name)
         except BadInputError as exc:  # the store's own checks, should the console's ever differ

@@ -43,6 +43,17 @@ def check_shop(principal: ShopLimited | None, shop: str | None, what: str) -> No
         raise NotFoundError(f"{what} does not exist")
 
 
+def caller_shops_principal(request: Any) -> ShopLimited | None:
+    """The caller a route's auth dependency put on ``request.state`` (API or console), if any."""
+    return getattr(request.state, "principal", None) or getattr(request.state, "console_principal", None)
+
+
+def caller_shops(request: Any) -> frozenset[str] | None:
+    """The shops the request's caller is limited to (None: every shop), for routes whose auth is a
+    ``dependencies=[...]`` entry rather than a parameter."""
+    return shops_of(caller_shops_principal(request))
+
+
 def visible_shops(principal: ShopLimited | None, configured: list[str]) -> list[str]:
     """The configured shops this caller may see, in the given order."""
     shops = shops_of(principal)

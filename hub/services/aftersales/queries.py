@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import Select, and_, case, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.aftersales import TERMINAL_AFTERSALE_STATUSES, AfterSaleStatus, AfterSaleType, allowed_actions
@@ -43,6 +43,8 @@ class CaseFilter:
     applied_to: datetime | None = None
     #: Only cases not in a terminal status (refunded, completed, closed).
     open_only: bool = False
+    #: The shops the caller may see (``Principal.shops``); None: every shop.
+    shops: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,8 @@ def _filtered(stmt: Select[Any], flt: CaseFilter) -> Select[Any]:
         conditions.append(AfterSaleRow.type.in_(flt.types))
     if flt.shop:
         conditions.append(AfterSaleRow.shop == flt.shop)
+    if flt.shops is not None:
+        conditions.append(AfterSaleRow.shop.in_(sorted(flt.shops)) if flt.shops else false())
     if flt.platform:
         conditions.append(AfterSaleRow.platform == flt.platform)
     if flt.order_id is not None:

@@ -43,6 +43,7 @@ from hub.db.tables import (
 from hub.db.upsert import insert_ignore
 from hub.errors import BadInputError, ConfigError, NotFoundError, PermanentError, describe_error
 from hub.services import orders
+from hub.services.access.owners import of_orders_in
 from hub.services.fulfilment import aftersale_deliveries, waybills
 from hub.services.order_holds import add_holds
 
@@ -449,6 +450,8 @@ class DeliveryFilters:
     warehouse: str | None = None
     kind: str | None = None
     order_id: int | None = None
+    #: The shops the caller may see (``Principal.shops``); None: every shop.
+    shops: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -467,6 +470,8 @@ async def list_delivery_orders(session: AsyncSession, filters: DeliveryFilters, 
         stmt = stmt.where(DeliveryOrderRow.warehouse == filters.warehouse)
     if filters.kind:
         stmt = stmt.where(DeliveryOrderRow.kind == filters.kind)
+    if filters.shops is not None:
+        stmt = stmt.where(of_orders_in(DeliveryOrderRow.order_id, filters.shops))
     if filters.order_id is not None:
         stmt = stmt.where(DeliveryOrderRow.id.in_(select(DeliveryLineRow.delivery_order_id).where(
             DeliveryLineRow.order_id == filters.order_id)))

@@ -24,6 +24,7 @@ from hub.db import audit
 from hub.db.cursors import decode_id_cursor, encode_id_cursor
 from hub.db.tables import FulfilmentExceptionRow, OrderEventRow, utcnow
 from hub.errors import HubError, NotFoundError
+from hub.services.access.owners import of_orders_in
 
 #: Who resolves an exception whose cause went away (the parcel moved again, or was delivered).
 AUTO_RESOLVER = "hub:tracking"
@@ -137,7 +138,7 @@ class ExceptionPage:
 
 async def list_exceptions(session: AsyncSession, *, state: str = "open", kind: str | None = None,
                           order_id: int | None = None, limit: int = 50,
-                          cursor: str | None = None) -> ExceptionPage:
+                          cursor: str | None = None, shops: frozenset[str] | None = None) -> ExceptionPage:
     """A page of exceptions, oldest first (the queue's order): ``state`` open | resolved | all."""
     stmt = select(FulfilmentExceptionRow)
     if state == "open":
@@ -148,6 +149,8 @@ async def list_exceptions(session: AsyncSession, *, state: str = "open", kind: s
         stmt = stmt.where(FulfilmentExceptionRow.kind == kind)
     if order_id is not None:
         stmt = stmt.where(FulfilmentExceptionRow.order_id == order_id)
+    if shops is not None:  # the caller's shops (None: every shop)
+        stmt = stmt.where(of_orders_in(FulfilmentExceptionRow.order_id, shops))
     if cursor:
         stmt = stmt.where(FulfilmentExceptionRow.id > decode_id_cursor(_CURSOR, cursor))
     rows = list((await session.execute(stmt.order_by(FulfilmentExceptionRow.id).limit(limit + 1))).scalars())

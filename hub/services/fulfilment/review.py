@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, exists, insert, or_, select, update
+from sqlalchemy import and_, exists, false, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.fulfilment import Hold
@@ -460,7 +460,7 @@ class QueuePage:
 
 
 async def queue(session: AsyncSession, *, code: str | None = None, shop: str | None = None, limit: int = 50,
-                cursor: str | None = None) -> QueuePage:
+                cursor: str | None = None, shops: frozenset[str] | None = None) -> QueuePage:
     """Orders held by review or waiting for a person (or held by a person), oldest first, with every
     open hold (keyset pages). Served by the held-orders index: such an order is always on hold."""
     if not 1 <= limit <= MAX_LIMIT:
@@ -472,6 +472,8 @@ async def queue(session: AsyncSession, *, code: str | None = None, shop: str | N
                                   or_(OrderRow.review_status.in_([HELD, WAITING]), manual))
     if shop:
         stmt = stmt.where(OrderRow.shop == shop)
+    if shops is not None:  # the caller's shops (None: every shop)
+        stmt = stmt.where(OrderRow.shop.in_(sorted(shops)) if shops else false())
     if code:
         stmt = stmt.where(exists().where(and_(OrderHoldRow.order_id == OrderRow.id, OrderHoldRow.code == code,
                                               OrderHoldRow.released_at.is_(None))))

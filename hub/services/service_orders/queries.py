@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.service_orders import (
@@ -61,6 +61,8 @@ class ServiceFilter:
     q: str | None = None
     limit: int = 50
     offset: int = 0
+    #: The shops the caller may see (``Principal.shops``); None: every shop.
+    shops: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,8 @@ def _conditions(filters: ServiceFilter, now: datetime) -> list[Any]:
         where.append(row.status.in_(filters.status))
     if filters.type:
         where.append(row.type == filters.type)
+    if filters.shops is not None:
+        where.append(row.shop.in_(sorted(filters.shops)) if filters.shops else false())
     if filters.technician == UNASSIGNED:
         where.append(row.technician_id.is_(None))
     elif filters.technician:

@@ -1,0 +1,110 @@
+"""Keys and users limited to shops: created and changed over the API, the CLI and the console,
+refused for unknown shops with the field named, shown in the lists, and a limited admin kept
+away from what spans every shop (keys, users, dead letters).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from hub.api import create_app
+from hub.cli import app as cli_app
+from hub.context import Hub, build_hub
+from hub.db import api_keys, audit, users
+from hub.db.engine import dispose_all_for_loop
+from hub.plugins import build_plugin_manager
+from hub.testing.api import bearer, client_for, new_key
+from hub.testing.cli import runner
+from hub.testing.hub import hub_config
+
+SHOPS = {"shop-a": {"platform": "taobao"}, "shop-b": {"platform": "taobao"}}
+
+
+@pytest.fixture
+async def hub(database_url: str) -> AsyncIterator[Hub]:
+    yield build_hub(hub_config(database_url, shops=SHOPS), plugins=build_plugin_manager(load_entry_points=False))
+    await dispose_all_for_loop()
+
+
+async def test_api_keys_take_shops_and_a_limited_admin_may_not_manage_keys(hub: Hub) -> None:
+    admin = await new_key(hub, "admin")
+    async with client_for(create_app(hub)) as client:
+        r = await client.post("/api/v1/api-keys", headers=bearer(admin),
+                              json={"name": "cs-a", "role": "service", "shops": ["shop-a"]})
+        assert r.status_code == 201 and r.json()["shops"] == ["shop-a"], r.text
+        prefix, limited = r.json()["prefix"], r.json()["key"]
+        bad = await client.post("/api/v1/api-keys", headers=bearer(admin),
+                                json={"name": "x", "role": "viewer", "shops": ["shop-z"]})
+        assert bad.status_code == 422 and "shops" in bad.text and "shop-z" in bad.text
+        listed = {k["prefix"]: k["shops"] for k in (await client.get("/api/v1/api-keys", headers=bearer(admin))).json()}
+        assert listed[prefix] == ["shop-a"]
+        changed = await client.patch(f"/api/v1/api-keys/{prefix}", headers=bearer(admin), json={"shops": ["shop-b"]})
+        assert changed.status_code == 200 and changed.json()["shops"] == ["shop-b"]
+        # the change applies at once: the key now sees shop-b's service orders, not shop-a's
+        assert (await client.get("/api/v1/service-orders?shop=shop-a", headers=bearer(limited))).json()["total"] == 0
+        lifted = await client.patch(f"/api/v1/api-keys/{prefix}", headers=bearer(admin), json={"shops": None})
+        assert lifted.json()["shops"] is None
+        limited_admin = (await client.post("/api/v1/api-keys", headers=bearer(admin),
+                                           json={"name": "adm-a", "role": "admin", "shops": ["shop-a"]})).json()["key"]
+        refused = await client.post("/api/v1/api-keys", headers=bearer(limited_admin),
+                                    json={"name": "escape", "role": "admin"})
+        assert refused.status_code == 403 and "spans every shop" in refused.text
+        assert (await client.get("/api/v1/dead-letters", headers=bearer(limited_admin))).status_code == 403
+    async with hub.database().session() as session:
+        entries = (await audit.list_entries(session, audit.AuditFilters(subject=f"apikey:{prefix}"))).rows
+    assert [e.action for e in entries].count("apikey.shops_changed") == 2
+
+
+def test_cli_creates_limited_keys_and_users_and_lists_their_shops(database_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "hub.toml"
+    config.write_text(f'[hub]\ndatabase_url = "{database_url}"\n[shops.shop-a]\nplatform = "taobao"\n'
+                      '[shops.shop-b]\nplatform = "taobao"\n', encoding="utf-8")
+    base = ["--config", str(config)]
+    made = runner.invoke(cli_app, [*base, "apikey", "create", "--name", "wh-a", "--role", "warehouse",
+                                   "--shop", "shop-a"])
+    assert made.exit_code == 0, made.output
+    unknown = runner.invoke(cli_app, [*base, "apikey", "create", "--name", "x", "--role", "viewer", "--shop", "nope"])
+    assert unknown.exit_code != 0 and "--shop" in unknown.output and "nope" in unknown.output
+    listed = runner.invoke(cli_app, [*base, "apikey", "list"])
+    assert re.search(r"wh-a.*warehouse.*shop-a", listed.output), listed.output
+    added = runner.invoke(cli_app, [*base, "user", "add", "fin", "--role", "finance", "--shop", "shop-b",
+                                    "--password-stdin"], input="a-long-password-1\n")
+    assert added.exit_code == 0, added.output
+    users_out = runner.invoke(cli_app, [*base, "user", "list"])
+    assert re.search(r"fin.*finance.*shop-b", users_out.output), users_out.output
+
+
+async def test_console_forms_take_shops_and_a_limited_user_sees_its_shops_only(hub: Hub) -> None:
+    async with hub.database().transaction() as session:
+        await users.create_user(session, name="root", password="a-long-password-1", role="admin", created_by="test")
+        _, row = await api_keys.create_key(session, name="k", role="viewer", shops=["shop-a"])
+    async with client_for(create_app(hub)) as client:
+        page = await client.get("/console/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        signed = await client.post("/console/login", data={"csrf_token": token.group(1), "user": "root",
+                                                           "password": "a-long-password-1"})
+        assert signed.status_code in (200, 303), signed.text
+        keys_page = await client.get("/console/api-keys")
+        assert f'data-testid="shops-{row.prefix}">shop-a<' in keys_page.text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', keys_page.text)
+        assert csrf is not None
+        created = await client.post("/console/api-keys", data={"csrf_token": csrf.group(1), "name": "cs-b",
+                                                                "role": "service", "shops": ["shop-b"]})
+        assert created.status_code in (200, 303), created.text
+        refused = await client.post("/console/users", data={
+            "csrf_token": csrf.group(1), "name": "bob", "role": "warehouse", "shops": ["shop-z"],
+            "password": "a-long-password-1", "password_again": "a-long-password-1"})
+        assert refused.status_code == 422 and "shop-z" in refused.text
+        added = await client.post("/console/users", data={
+            "csrf_token": csrf.group(1), "name": "bob", "role": "warehouse", "shops": ["shop-a"],
+            "password": "a-long-password-1", "password_again": "a-long-password-1"})
+        assert added.status_code in (200, 303), added.text
+    async with hub.database().session() as session:
+        keys = {k.name: k.shops for k in await api_keys.list_keys(session)}
+        bob = await users.get_user(session, "bob")
+    assert keys["cs-b"] == ["shop-b"] and bob is not None and bob.shops == ["shop-a"]
