@@ -193,3 +193,39 @@ async def test_costs_set_and_imported(database_url: str) -> None:
     with pytest.raises(BadInputError) as bad:
         costs.parse_costs_csv("merchant_sku,cost_price\nCUP,-1\n")
     assert bad.value.field == "cost_price" and "line 2" in str(bad.value)
+
+
+async def test_reports_over_the_api(database_url: str) -> None:
+    hub = _hub(database_url)
+    await seed(hub)
+    finance, operator = await new_key(hub, "finance"), await new_key(hub, "operator")
+    params = {"period": "day", "dimension": "shop", "from": "2026-11-10", "to": "2026-11-11"}
+    async with api_client(hub) as client:
+        got = await client.get("/api/v1/reports/sales", params=params, headers=bearer(finance))
+        assert got.status_code == 200, got.text
+        body = got.json()
+        assert body["profit_included"] and body["fees_reported"] and body["from"] == "2026-11-10"
+        assert body["totals"]["profit"]["gross_profit"] == "113.50" and body["totals"]["sales"] == "150.00"
+        assert [(r["bucket"], r["key"], r["orders"]) for r in body["rows"]][:2] == [
+            ("2026-11-10", "shop-a", 2), ("2026-11-10", "shop-b", 1)]
+        plain = (await client.get("/api/v1/reports/sales", params=params, headers=bearer(operator))).json()
+        assert not plain["profit_included"] and plain["totals"]["profit"] is None
+        assert plain["totals"]["aov"] == "37.50"
+        buyers = (await client.get("/api/v1/reports/buyers", params=params, headers=bearer(operator))).json()
+        assert (buyers["buyers"], buyers["new"], buyers["repeat"]) == (3, 2, 1)
+        assert [t["buyers"] for t in buyers["tiers"]] == [1, 2, 0]
+        for bad, field in (({"from": "2026-11-12", "to": "2026-11-11"}, "query.from"),
+                           ({"from": "2025-01-01", "to": "2026-11-11"}, "query.to"),
+                           ({"dimension": "colour"}, "query.dimension")):
+            refused = await client.get("/api/v1/reports/sales", params=bad, headers=bearer(finance))
+            assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == field, refused.text
+        cost = await client.put("/api/v1/skus/CUP/cost", json={"cost_price": "10"}, headers=bearer(finance))
+        assert cost.status_code == 204, cost.text
+        assert (await client.put("/api/v1/skus/CUP/cost", json={"cost_price": "1"},
+                                 headers=bearer(operator))).status_code == 403
+        assert (await client.put("/api/v1/skus/NOPE/cost", json={"cost_price": "1"},
+                                 headers=bearer(finance))).status_code == 404
+        negative = await client.put("/api/v1/skus/CUP/cost", json={"cost_price": "-1"}, headers=bearer(finance))
+        assert negative.status_code == 422 and negative.json()["field"] == "body.cost_price"
+        after = (await client.get("/api/v1/reports/sales", params=params, headers=bearer(finance))).json()
+        assert after["totals"]["profit"]["gross_profit"] == "83.50"  # CUP: 1 + 2 units sold at cost 10
