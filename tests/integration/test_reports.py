@@ -6,15 +6,19 @@ costs set and imported."""
 
 from __future__ import annotations
 
+import csv
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from contracts import Address, Buyer, OrderStatus
+from hub.cli import app
 from hub.config import HubConfig
 from hub.context import Hub
+from hub.db.engine import dispose_all_for_loop
 from hub.db.tables import AfterSaleLineRow, AfterSaleRow, ParcelRow, SkuRow
 from hub.errors import BadInputError, NotFoundError
 from hub.plugins import build_plugin_manager
@@ -22,8 +26,12 @@ from hub.services import orders
 from hub.services.reports import costs, report
 from hub.services.reports.settings import ReportsSection
 from hub.testing.api import api_client, bearer, new_key
+from hub.testing.cli import clean_environment, runner
+from hub.testing.db import run_in_fresh_loop, sqlite_url
 from hub.testing.factories import make_order
 from hub.testing.hub import hub_config
+
+__all__ = ["clean_environment"]
 
 D1, D2 = date(2026, 11, 10), date(2026, 11, 11)
 REPORTS = ReportsSection.model_validate({
@@ -229,3 +237,50 @@ async def test_reports_over_the_api(database_url: str) -> None:
         assert negative.status_code == 422 and negative.json()["field"] == "body.cost_price"
         after = (await client.get("/api/v1/reports/sales", params=params, headers=bearer(finance))).json()
         assert after["totals"]["profit"]["gross_profit"] == "83.50"  # CUP: 1 + 2 units sold at cost 10
+
+
+def test_reports_and_costs_commands(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "hub.db")
+    config = tmp_path / "hub.toml"
+    config.write_text(f'[hub]\ndatabase_url = "{url}"\n\n[reports]\ndefault_freight = "4"\n'
+                      '[[reports.freight_rates]]\ncourier = "SF"\namount = "3"\n'
+                      '[[reports.freight_rates]]\ncourier = "SF"\nprovince = "浙江省"\namount = "5"\n'
+                      '[[reports.buyer_tiers]]\nname = "low"\nmin_spend = "0"\n'
+                      '[[reports.buyer_tiers]]\nname = "mid"\nmin_spend = "50"\n', encoding="utf-8")
+    assert runner.invoke(app, ["--config", str(config), "db", "upgrade"]).exit_code == 0
+
+    async def stored() -> None:
+        try:
+            await seed(_hub(url))
+        finally:
+            await dispose_all_for_loop()
+
+    run_in_fresh_loop(stored)
+
+    def hub_(*args: str) -> Any:
+        return runner.invoke(app, ["--config", str(config), *args])
+
+    out = tmp_path / "sales.csv"
+    table = hub_("reports", "sales", "--by", "shop", "--from", "2026-11-10", "--to", "2026-11-11", "--csv", str(out))
+    assert table.exit_code == 0, table.output
+    total = next(line for line in table.stdout.splitlines() if "total" in line)
+    assert "150.00" in total and "113.50" in total and "37.50" in total
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [(r["bucket"], r["key"], r["gross_profit"]) for r in rows][-1] == ("total", "", "113.50")
+    buyers = hub_("reports", "buyers", "--from", "2026-11-10", "--to", "2026-11-11")
+    assert buyers.exit_code == 0 and "3 buyers, 2 new" in buyers.stdout, buyers.output
+    assert hub_("costs", "set", "CUP", "10").exit_code == 0
+    file = tmp_path / "costs.csv"
+    file.write_text("merchant_sku,cost_price\nMUG,5\n", encoding="utf-8")
+    imported = hub_("costs", "import", str(file))
+    assert imported.exit_code == 0 and "1 cost prices set" in imported.stdout
+    after = hub_("reports", "sales", "--from", "2026-11-10", "--to", "2026-11-11")
+    # CUP 3 units × 10 and MUG 4 units × 5 instead of MUG 4 × 4: 113.50 − 30 − 4.
+    assert "79.50" in next(line for line in after.stdout.splitlines() if "total" in line), after.output
+    bad = hub_("reports", "sales", "--by", "colour")
+    assert bad.exit_code == 2 and "--by" in bad.output
+    late = hub_("reports", "sales", "--from", "2026-11-12", "--to", "2026-11-11")
+    assert late.exit_code == 2 and "--from" in late.output
+    assert hub_("costs", "set", "NOPE", "1").exit_code == 2
+    negative = hub_("costs", "set", "CUP", "--", "-1")
+    assert negative.exit_code == 2 and "AMOUNT" in negative.output
