@@ -30,6 +30,7 @@ from hub.testing.cli import clean_environment, runner
 from hub.testing.db import run_in_fresh_loop, sqlite_url
 from hub.testing.factories import make_order
 from hub.testing.hub import hub_config
+from tests.integration.test_console_auth import _app, _csrf, _sign_in_with_key
 
 __all__ = ["clean_environment"]
 
@@ -284,3 +285,26 @@ def test_reports_and_costs_commands(tmp_path: Path) -> None:
     assert hub_("costs", "set", "NOPE", "1").exit_code == 2
     negative = hub_("costs", "set", "CUP", "--", "-1")
     assert negative.exit_code == 2 and "AMOUNT" in negative.output
+
+
+async def test_console_reports_page(database_url: str) -> None:
+    hub = _hub(database_url)
+    await seed(hub)
+    query = "/console/reports?period=day&dimension=shop&from=2026-11-10&to=2026-11-11"
+    async with _app(hub) as client:
+        assert (await _sign_in_with_key(client, await new_key(hub, "finance", "fay"))).status_code == 303
+        page = await client.get(query)
+        assert page.status_code == 200, page.text
+        assert 'data-testid="chart-time"' in page.text and 'data-testid="chart-keys"' in page.text
+        assert 'data-testid="total-profit">113.50<' in page.text and "150.00" in page.text
+        saved = await client.post("/console/reports/cost", data={"csrf_token": _csrf(page.text),
+                                                                 "merchant_sku": "CUP", "cost_price": "10"})
+        assert saved.status_code == 303
+        assert 'data-testid="total-profit">83.50<' in (await client.get(query)).text
+        late = await client.get("/console/reports?from=2026-11-12&to=2026-11-11")
+        assert late.status_code == 422 and "must not be after" in late.text
+    async with _app(hub) as client:
+        assert (await _sign_in_with_key(client, await new_key(hub, "operator", "olga"))).status_code == 303
+        plain = await client.get(query)
+        assert plain.status_code == 200 and "total-profit" not in plain.text and "cost-form" not in plain.text
+        assert "finance and admin only" in plain.text
