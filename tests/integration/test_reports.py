@@ -308,3 +308,16 @@ async def test_console_reports_page(database_url: str) -> None:
         plain = await client.get(query)
         assert plain.status_code == 200 and "total-profit" not in plain.text and "cost-form" not in plain.text
         assert "finance and admin only" in plain.text
+
+
+async def test_days_follow_daylight_saving(database_url: str) -> None:
+    hub = _hub(database_url)
+    # New York leaves summer time at 06:00 UTC on 1 November 2026.
+    for at in (_utc(11, 1, 3, 30), _utc(11, 1, 5, 30), _utc(11, 2, 4, 30), _utc(11, 2, 5, 30)):
+        async with hub.database().transaction() as session:
+            await orders.apply_order(session, make_order(created_at=at, updated_at=at, paid_at=at), cause="test")
+    async with hub.database().session() as session:
+        got = await report.sales_report(session, period="day", dimension="none", first=date(2026, 10, 31),
+                                        last=date(2026, 11, 2), settings=REPORTS, time_zone="America/New_York")
+    assert [(r.bucket, r.orders) for r in got.rows] == [
+        (date(2026, 10, 31), 1), (date(2026, 11, 1), 2), (date(2026, 11, 2), 1)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -78,16 +79,30 @@ def buckets(span: Range, period: Period) -> list[date]:
     return out
 
 
+def _offset(at: datetime, zone: ZoneInfo) -> int:
+    return int((at.astimezone(zone).utcoffset() or timedelta()).total_seconds() // 60)
+
+
+@lru_cache(maxsize=256)
+def _offsets(start: datetime, end: datetime, zone: ZoneInfo) -> tuple[tuple[datetime, int], ...]:
+    found = [(start, _offset(start, zone))]
+    day = start
+    while day < end:
+        following = min(day + timedelta(days=1), end)
+        if _offset(following, zone) != found[-1][1] or following == end:
+            at = day  # the change is within this day: find its hour
+            while at < following:
+                minutes = _offset(at, zone)
+                if minutes != found[-1][1]:
+                    found.append((at, minutes))
+                at += timedelta(hours=1)
+        day = following
+    return tuple(found)
+
+
 def offsets(span: Range) -> list[tuple[datetime, int]]:
     """(from this UTC instant, the zone's offset in minutes) over the range, at hour resolution."""
-    at = span.start
-    found: list[tuple[datetime, int]] = []
-    while at < span.end:
-        minutes = int((at.astimezone(span.zone).utcoffset() or timedelta()).total_seconds() // 60)
-        if not found or found[-1][1] != minutes:
-            found.append((at, minutes))
-        at += timedelta(hours=1)
-    return found or [(span.start, 0)]
+    return list(_offsets(span.start, span.end, span.zone))
 
 
 def _bucket_sql(column: Any, minutes: int, period: Period, dialect: str) -> Any:
