@@ -96,8 +96,7 @@ async def fill(url: str, orders: int) -> float:
 
 
 async def time_reports(url: str, runs: int) -> list[tuple[str, float, float, int]]:
-    from hub.db.engine import dispose_all_for_loop
-    from hub.db.engine import Database
+    from hub.db.engine import Database, dispose_all_for_loop
     from hub.services.reports import report
     from hub.services.reports.settings import ReportsSection
 
@@ -112,7 +111,7 @@ async def time_reports(url: str, runs: int) -> list[tuple[str, float, float, int
                 for _ in range(runs):
                     started = time.perf_counter()
                     async with database.session() as session:
-                        got = await report.sales_report(session, period=period, dimension=dimension,  # type: ignore[arg-type]
+                        got = await report.sales_report(session, period=period, dimension=dimension,
                                                         first=FIRST, last=LAST, settings=settings, time_zone=ZONE,
                                                         with_profit=True)
                     times.append(time.perf_counter() - started)
@@ -122,7 +121,7 @@ async def time_reports(url: str, runs: int) -> list[tuple[str, float, float, int
             for _ in range(runs):
                 started = time.perf_counter()
                 async with database.session() as session:
-                    _, buyers = await report.buyers_report(session, period=period, first=FIRST, last=LAST,  # type: ignore[arg-type]
+                    _, buyers = await report.buyers_report(session, period=period, first=FIRST, last=LAST,
                                                            settings=settings, time_zone=ZONE)
                 times.append(time.perf_counter() - started)
             out.append((f"buyers {period}", min(times), statistics.median(times), len(buyers.buckets)))

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.db.tables import OrderRow
 from hub.services.access.scope import ShopLimited, shop_condition
 from hub.services.reports.figures import SALES_STATUSES, money
-from hub.services.reports.periods import Period, Range, bucket_sql
+from hub.services.reports.periods import Period, Range, bucket_sql, dialect_of
 from hub.services.reports.queries import order_scope
 from hub.services.reports.settings import BuyerTier
 
@@ -58,7 +58,7 @@ def _buyer() -> Any:
 
 async def buyers_report(session: AsyncSession, span: Range, period: Period, *, shops: Sequence[str] | None,
                         principal: ShopLimited | None, tiers: list[BuyerTier]) -> BuyersReport:
-    dialect = session.bind.dialect.name
+    dialect = dialect_of(session)
     seen = [shop_condition(OrderRow.shop, principal), OrderRow.status.in_(SALES_STATUSES),
             OrderRow.buyer_nick.is_not(None)]
     if shops:

@@ -119,6 +119,11 @@ def _bucket_sql(column: Any, minutes: int, period: Period, dialect: str) -> Any:
     return func.date(column, shift, "start of month")
 
 
+def dialect_of(session: Any) -> str:
+    """``postgresql`` or ``sqlite``: which SQL the bucket is written in."""
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
 def bucket_sql(column: Any, span: Range, period: Period, dialect: str) -> Any:
     """SQL giving the ``YYYY-MM-DD`` first day of the bucket of the UTC timestamp ``column``."""
     segments = offsets(span)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.db.tables import OrderLineRow, OrderRow, ParcelRow, SkuRow
 from hub.services.reports.dimensions import UNKNOWN, Dimension, key_sql
 from hub.services.reports.figures import SALES_STATUSES, Profit, money
-from hub.services.reports.periods import Period, Range, bucket_sql
+from hub.services.reports.periods import Period, Range, bucket_sql, dialect_of
 from hub.services.reports.settings import ReportsSection
 
 #: Parcels that never left (no waybill, or it was cancelled): no freight.
@@ -33,7 +33,7 @@ def freight_sql(settings: ReportsSection) -> Any:
 def _bucket(session: AsyncSession, span: Range, period: Period | None) -> Any:
     if period is None:
         return literal("")
-    return bucket_sql(OrderRow.channel_created_at, span, period, session.bind.dialect.name)
+    return bucket_sql(OrderRow.channel_created_at, span, period, dialect_of(session))
 
 
 async def profit_figures(session: AsyncSession, span: Range, period: Period | None, dimension: Dimension,

@@ -18,7 +18,7 @@ from hub.services.access.scope import ShopLimited, shop_condition
 from hub.services.aftersales.figures import WITHDRAWN
 from hub.services.reports.dimensions import UNKNOWN, Dimension, key_sql
 from hub.services.reports.figures import PAID_STATUSES, SALES_STATUSES, STATUSES, Figures, money
-from hub.services.reports.periods import Period, Range, bucket_sql
+from hub.services.reports.periods import Period, Range, bucket_sql, dialect_of
 
 REFUNDS = (AfterSaleType.REFUND_ONLY.value, AfterSaleType.RETURN_AND_REFUND.value)
 RETURNS = (AfterSaleType.RETURN_AND_REFUND.value,)
@@ -41,7 +41,7 @@ def _cancelled() -> Any:
 async def order_figures(session: AsyncSession, span: Range, period: Period | None, dimension: Dimension,
                         where: list[Any]) -> dict[tuple[str, str], Figures]:
     """Figures per (bucket ``YYYY-MM-DD``, key); with ``period`` None, one bucket ``""`` for the range."""
-    dialect = session.bind.dialect.name
+    dialect = dialect_of(session)
     bucket = bucket_sql(OrderRow.channel_created_at, span, period, dialect) if period else literal("")
     per_sku = dimension == "sku"
     amount = OrderLineRow.quantity * OrderLineRow.unit_price if per_sku else OrderRow.total_amount
@@ -84,7 +84,7 @@ async def case_figures(session: AsyncSession, span: Range, period: Period | None
                        where: list[Any]) -> dict[tuple[str, str], tuple[int, int]]:
     """(paid orders with a refund or return case, with a return case) per (bucket, key); per SKU
     the case's lines say which SKUs."""
-    dialect = session.bind.dialect.name
+    dialect = dialect_of(session)
     bucket = bucket_sql(OrderRow.channel_created_at, span, period, dialect) if period else literal("")
     key = func.coalesce(AfterSaleLineRow.merchant_sku, UNKNOWN) if dimension == "sku" else key_sql(dimension)
     inner = (select(bucket.label("b"), key.label("k"), OrderRow.id.label("oid"), AfterSaleRow.type.label("ty"))

@@ -1,5 +1,6 @@
-"""Report periods: buckets (day, week from Monday, month), a range's UTC instants in the console's
-zone, the zone's offsets across daylight saving, and the range checks naming ``from`` and ``to``."""
+"""Reports without a database: buckets (day, week from Monday, month), a range's UTC instants in the console's
+zone, the zone's offsets across daylight saving, the range checks naming ``from`` and ``to``, and a
+TOP trade's commission as the platform fee."""
 
 from __future__ import annotations
 
@@ -53,3 +54,16 @@ def test_range_checks_name_the_parameter() -> None:
     with pytest.raises(BadInputError) as period:
         check(date(2026, 1, 1), date(2026, 1, 2), "year")
     assert period.value.field == "period"
+
+
+def test_a_top_trade_s_commission_becomes_the_order_s_platform_fee() -> None:
+    from pathlib import Path
+
+    from plugins.taobao import mapping
+    from plugins.taobao.client import loads_exact
+
+    fixtures = Path(__file__).parents[2] / "plugins" / "taobao" / "fixtures"
+    body = loads_exact((fixtures / "trade_fullinfo_sample.json").read_text("utf-8"))
+    trade = body["trade_fullinfo_get_response"]["trade"]
+    assert "platform_fee" not in mapping.order_from_trade(trade, "tb").extra
+    assert mapping.order_from_trade({**trade, "commission_fee": "3.50"}, "tb").extra["platform_fee"] == "3.50"
