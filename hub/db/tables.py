@@ -579,6 +579,9 @@ class ParcelRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(ts(), onupdate=utcnow)
+    #: What sending it cost, when the waybill said (0022, reports): gross profit uses it before the
+    #: ``[reports]`` rate table.
+    freight: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
 
 
 class FulfilmentExceptionRow(Base):
@@ -1193,6 +1196,7 @@ class UnpaidReminderRow(Base):
 
 
 # ------------------------------------------------------------ reports: costs, freight, fees, rollups (0022)
+# No tables of its own: reports aggregate ``orders`` by indexed columns; ``ParcelRow.freight`` is its column.
 
 
 # --------------------------------------------------------------------------- roles per shop (0023)

@@ -256,6 +256,11 @@ def order_from_trade(trade: Mapping[str, Any], shop: str, platform: str = "taoba
              if trade.get(k) not in (None, "")}
     if seller_types:
         extra["seller_type"] = "B" if "B" in seller_types else sorted(seller_types)[0]
+    commission = _text(trade.get("commission_fee"))
+    if commission:
+        # The trade's 交易佣金 in yuan, for the reports' gross profit [U: TOP fills it only once the trade
+        # is settled, and only when ``trade_fields`` names ``commission_fee``; not in the default fields].
+        extra["platform_fee"] = commission
     oaid = _text(trade.get("oaid"))
     if oaid:
         extra[RECIPIENT_OAID_EXTRA] = oaid  # TOP's id of the real recipient: what e-waybills are issued with

@@ -1,4 +1,6 @@
-"""Reports: cost price per SKU, freight and platform fees, and the rollups reports read.
+"""Reports: a parcel's own freight (from its waybill) for gross profit. Cost price per SKU and the
+order's platform fees and province came with the operations foundation; reports read orders by
+indexed columns, no rollup tables.
 
 Revision ID: 0022_reports
 Revises: 0021_notifications
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op  # noqa: F401
+from alembic import op
 
 revision: str = "0022_reports"
 down_revision: str | None = "0021_notifications"
@@ -22,8 +24,10 @@ TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    pass  # filled by H6 (reports)
+    with op.batch_alter_table("parcels") as batch:
+        batch.add_column(sa.Column("freight", sa.Numeric(18, 4), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("parcels") as batch:
+        batch.drop_column("freight")

@@ -1,0 +1,99 @@
+"""The sales report: figures per bucket and key over a range of local days, with totals, and gross
+profit only for callers who may see it. The one entry the API, CLI and console call; the SQL is in
+``queries`` and ``profit``, what counts in ``figures``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.errors import BadInputError
+from hub.services.access.scope import ShopLimited
+from hub.services.reports import buyers as buyer_figures
+from hub.services.reports.dimensions import DIMENSIONS, Dimension
+from hub.services.reports.figures import Figures, Profit
+from hub.services.reports.periods import Period, Range, check_range
+from hub.services.reports.profit import profit_figures
+from hub.services.reports.queries import case_figures, order_figures, order_scope
+from hub.services.reports.settings import ReportsSection
+
+
+@dataclass(frozen=True)
+class SalesReport:
+    period: Period
+    dimension: Dimension
+    span: Range
+    rows: list[Figures]
+    totals: Figures
+    #: Whether gross profit is in the rows (the caller may see it).
+    with_profit: bool
+
+    @property
+    def fees_reported(self) -> bool:
+        """Whether any sales order's channel reported its platform fees (else fees count as 0)."""
+        return bool(self.totals.profit and self.totals.profit.orders_with_fees)
+
+
+def span_of(first: date, last: date, period: Period, settings: ReportsSection, time_zone: str) -> Range:
+    return check_range(first, last, period, max_daily=settings.max_days_daily, max_long=settings.max_days_long,
+                       zone=ZoneInfo(time_zone))
+
+
+async def _figures(session: AsyncSession, span: Range, period: Period | None, dimension: Dimension,
+                   shops: Sequence[str] | None, principal: ShopLimited | None, settings: ReportsSection,
+                   with_profit: bool) -> list[Figures]:
+    where = order_scope(span, shops, principal)
+    rows = await order_figures(session, span, period, dimension, where)
+    for at, (refunded, returned) in (await case_figures(session, span, period, dimension, where)).items():
+        if at in rows:
+            rows[at].refunded_orders, rows[at].returned_orders = refunded, returned
+    if with_profit:
+        parts = await profit_figures(session, span, period, dimension, where, settings)
+        for at, row in rows.items():
+            row.profit = parts.get(at, Profit())
+    out = []
+    for (b, _), row in sorted(rows.items()):
+        row.bucket = date.fromisoformat(b) if b else None
+        out.append(row)
+    return out
+
+
+async def sales_report(session: AsyncSession, *, period: Period, dimension: Dimension, first: date, last: date,
+                       settings: ReportsSection, time_zone: str, shops: Sequence[str] | None = None,
+                       principal: ShopLimited | None = None, with_profit: bool = False) -> SalesReport:
+    """Figures per ``period`` bucket and ``dimension`` key for orders created on the local days
+    ``first``..``last`` (in ``time_zone``), in ``shops`` (all when None) the ``principal`` may see.
+
+    ``BadInputError`` names ``period``, ``dimension``, ``from`` or ``to`` when one is wrong.
+    """
+    if dimension not in DIMENSIONS:
+        raise BadInputError(f"dimension must be one of {', '.join(DIMENSIONS)}", field="dimension")
+    span = span_of(first, last, period, settings, time_zone)
+    rows = await _figures(session, span, period, dimension, shops, principal, settings, with_profit)
+    if dimension == "sku":  # an order with several SKUs counts once in the totals
+        whole = await _figures(session, span, None, "none", shops, principal, settings, with_profit)
+        totals = whole[0] if whole else Figures(bucket=None, key="")
+    else:
+        totals = Figures(bucket=None, key="")
+        for row in rows:
+            totals.add(row)
+    if with_profit and totals.profit is None:
+        totals.profit = Profit()
+    totals.bucket, totals.key = None, ""
+    return SalesReport(period=period, dimension=dimension, span=span, rows=rows, totals=totals,
+                       with_profit=with_profit)
+
+
+async def buyers_report(session: AsyncSession, *, period: Period, first: date, last: date,
+                        settings: ReportsSection, time_zone: str, shops: Sequence[str] | None = None,
+                        principal: ShopLimited | None = None) -> tuple[Range, buyer_figures.BuyersReport]:
+    """New and repeat buyers per bucket, and buyers in tiers by spend over the range."""
+    span = span_of(first, last, period, settings, time_zone)
+    found = await buyer_figures.buyers_report(session, span, period, shops=shops, principal=principal,
+                                              tiers=settings.buyer_tiers)
+    return span, found
