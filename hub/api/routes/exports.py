@@ -17,6 +17,7 @@ from fastapi.responses import StreamingResponse
 from hub.api.auth import PERMISSION_ROLES, ROLES, Permission, Principal, require
 from hub.api.deps import get_hub
 from hub.api.errors import ApiError
+from hub.errors import BadInputError
 from hub.services.export.registry import FORMATS
 from hub.services.export.run import prepare, record_export
 
@@ -43,8 +44,12 @@ async def export_list(request: Request, name: str, fmt: str,
     """``name``: orders, lines, aftersales, stock or service-orders; ``fmt``: csv or xlsx. The
     query parameters are the list's filters; an unknown one or a bad value is a 422 naming it."""
     hub = get_hub(request)
-    export = prepare(name, fmt, query_values(request), database=hub.database(), principal=principal,
-                     reveal=principal.may(Permission.ORDERS_READ_PII), zone=ZoneInfo(hub.config.console.time_zone))
+    try:
+        export = prepare(name, fmt, query_values(request), database=hub.database(), principal=principal,
+                         reveal=principal.may(Permission.ORDERS_READ_PII),
+                         zone=ZoneInfo(hub.config.console.time_zone))
+    except BadInputError as exc:  # a filter the list does not take, or a value it cannot: 422 naming it
+        raise ApiError(422, "invalid_request", str(exc), field=exc.field) from None
     needed = Permission(export.list.read_permission)
     if not principal.may(needed):
         allowed = ", ".join(r for r in ROLES if r in PERMISSION_ROLES[needed])
