@@ -73,10 +73,13 @@ def export(
             job = prepare(name, fmt, params, database=hub.database(), principal=None, reveal=reveal,
                           zone=ZoneInfo(hub.config.console.time_zone))
             partial = out.with_name(out.name + ".part")
-            with partial.open("wb") as file:
-                async for block in job.body(progress):
-                    file.write(block)
-            partial.replace(out)
+            try:
+                with partial.open("wb") as file:
+                    async for block in job.body(progress):
+                        file.write(block)
+                partial.replace(out)
+            finally:
+                partial.unlink(missing_ok=True)
             await record_export(hub.database(), job, actor=_cli_actor(), rows=job.rows_written)
             return job.rows_written
 

@@ -18,8 +18,7 @@ from hub.api.auth import PERMISSION_ROLES, ROLES, Permission, Principal, require
 from hub.api.deps import get_hub
 from hub.api.errors import ApiError
 from hub.errors import BadInputError
-from hub.services.export.registry import FORMATS
-from hub.services.export.run import prepare, record_export
+from hub.services.export.spec import FORMATS
 
 router = APIRouter(tags=["exports"])
 
@@ -43,6 +42,8 @@ async def export_list(request: Request, name: str, fmt: str,
                       principal: Principal = Depends(require(Permission.DATA_EXPORT))) -> StreamingResponse:
     """``name``: orders, lines, aftersales, stock or service-orders; ``fmt``: csv or xlsx. The
     query parameters are the list's filters; an unknown one or a bad value is a 422 naming it."""
+    from hub.services.export.run import prepare, record_export  # the lists import the API's queries
+
     hub = get_hub(request)
     try:
         export = prepare(name, fmt, query_values(request), database=hub.database(), principal=principal,

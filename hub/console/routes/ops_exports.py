@@ -27,9 +27,6 @@ from hub.console.pages import error_page, translator
 from hub.context import Hub
 from hub.errors import BadInputError, NotFoundError
 from hub.services.aftersales.queries import CaseFilter
-from hub.services.export.registry import export_list
-from hub.services.export.run import prepare_filtered, record_export
-from hub.services.export.stock import StockFilter
 from hub.services.service_orders.queries import ServiceFilter
 
 router = APIRouter(include_in_schema=False)
@@ -56,6 +53,8 @@ def _aftersales(params: dict[str, str], zone: ZoneInfo) -> Any:
 
 
 def _stock(params: dict[str, str], zone: ZoneInfo) -> Any:
+    from hub.services.export.stock import StockFilter
+
     return StockFilter(prefix=params.get("prefix") or None, warehouse=params.get("warehouse") or None)
 
 
@@ -75,6 +74,9 @@ SCREEN_FILTERS: dict[str, Callable[[dict[str, str], ZoneInfo], Any]] = {
 @router.get("/console/export/{name}.{fmt}")
 async def console_export(request: Request, name: str, fmt: str,
                          principal: ConsolePrincipal = Depends(console_principal)) -> Response:
+    from hub.services.export.registry import export_list  # the lists import the API's queries
+    from hub.services.export.run import prepare_filtered, record_export
+
     require_right(principal, Permission.DATA_EXPORT)
     hub: Hub = request.app.state.hub
     t = translator(request)

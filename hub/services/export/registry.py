@@ -8,14 +8,12 @@ from hub.errors import NotFoundError
 from hub.services.export.aftersales import AFTERSALES
 from hub.services.export.orders import LINES, ORDERS
 from hub.services.export.service_orders import SERVICE_ORDERS
-from hub.services.export.spec import ExportList
+from hub.services.export.spec import FORMATS, ExportList
 from hub.services.export.stock import STOCK
 
+__all__ = ["FORMATS", "LISTS", "export_list"]
+
 LISTS: dict[str, ExportList] = {e.name: e for e in (ORDERS, LINES, AFTERSALES, STOCK, SERVICE_ORDERS)}
-FORMATS: dict[str, str] = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
 
 
 def export_list(name: str) -> ExportList:

@@ -18,6 +18,11 @@ from hub.services.access.scope import ShopLimited
 
 #: One cell as a list produces it: text, a number, a yes/no, or empty.
 Cell = str | int | Decimal | bool | None
+#: The file formats and their media types.
+FORMATS: dict[str, str] = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 #: Rows read per query: one short read per chunk, so memory stays flat however long the list.
 CHUNK_ROWS = 1000
 
