@@ -8,7 +8,9 @@ audit log. ``hub export`` writes the file and records who revealed what."""
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -224,3 +226,23 @@ def test_export_command_writes_the_file_and_records_a_reveal(tmp_path: Path) -> 
     first, second = run_in_fresh_loop(audit)
     assert first["masked"] is False and first["rows"] == len(rows) and first["actor"].startswith("cli:")
     assert second["list"] == "stock" and second["rows"] == 4
+
+
+async def test_console_buttons_carry_the_screen_filters_to_the_download(hub: Hub) -> None:
+    from tests.integration.test_console_auth import _app, _sign_in_with_key
+
+    await seed(hub)
+    async with _app(hub) as client:
+        assert (await _sign_in_with_key(client, await new_key(hub, "operator"))).status_code == 303
+        page = (await client.get("/console/orders", params={"status": "shipped", "shop": "s2"})).text
+        link = re.search(r'href="(/console/export/orders\.csv[^"]*)"', page)
+        assert link, "the orders screen shows the export buttons"
+        download = await client.get(html.unescape(link.group(1)))
+        stock = await client.get("/console/stock")
+        bad = await client.get("/console/export/orders.csv", params={"date": "someday"})
+    assert download.status_code == 200, download.text
+    rows = by_column(rows_of(download.content))
+    assert {r["order_no"] for r in rows} == {f"E{i:04d}" for i in range(15, ORDERS + 1, 15)}
+    assert {r["phone"] for r in rows} == {"138****5678"}
+    assert 'href="/console/export/stock.xlsx"' in stock.text
+    assert bad.status_code == 422 and "date" in bad.text
