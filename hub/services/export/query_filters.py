@@ -2,8 +2,8 @@
 by the dataclass's field types, so an export takes exactly the filters its list takes — including
 fields added to that dataclass later — without a second copy of them.
 
-A field typed ``tuple[str, ...]`` takes the parameter repeated; ``str``, ``int``, ``bool`` and
-aware ``datetime`` fields (optional or not) take one value. An unknown parameter or a value of the
+A field typed ``tuple[...]`` takes the parameter repeated; ``str``, ``int``, ``bool``, aware
+``datetime``, ``Literal`` and enum fields (optional or not) take one value. An unknown parameter or a value of the
 wrong shape is a ``BadInputError`` naming ``query.<parameter>``. Not for checking values against
 what the list knows (each list's ``check`` does that).
 """
@@ -11,6 +11,7 @@ what the list knows (each list's ``check`` does that).
 from __future__ import annotations
 
 import dataclasses
+import enum
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -38,6 +39,17 @@ def _one(kind: Any, raw: str, name: str) -> Any:
     where = f"query.{name}"
     if kind is str:
         return raw
+    if typing.get_origin(kind) is typing.Literal:
+        allowed = typing.get_args(kind)
+        if raw not in allowed:
+            raise BadInputError(f"{name} {raw!r} is not one of {', '.join(map(str, allowed))}", field=where)
+        return raw
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        try:
+            return kind(raw)
+        except ValueError:
+            choices = ", ".join(str(m.value) for m in kind)
+            raise BadInputError(f"{name} {raw!r} is not one of {choices}", field=where) from None
     if kind is bool:
         lowered = raw.strip().lower()
         if lowered in _TRUE:
