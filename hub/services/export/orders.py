@@ -40,44 +40,62 @@ def check_orders(filters: OrderFilters) -> None:
             raise BadInputError(f"status {status!r} is not one of {', '.join(sorted(known))}", field="query.status")
 
 
-def _statement(context: ExportContext, filters: OrderFilters) -> Any:
-    return _filtered(filters, context.database.dialect).where(shop_condition(OrderRow.shop, context.principal))
+def _address(part: str) -> Any:
+    return OrderRow.data["shipping_address"][part].as_string()
 
 
-async def _order_chunks(context: ExportContext, filters: OrderFilters) -> AsyncIterator[Sequence[Any]]:
-    async for chunk in keyset_chunks(context.database, _statement(context, filters), OrderRow.id,
-                                     size=context.chunk_rows):
+#: What an orders row reads: the columns, and from ``orders.data`` only the address parts and the
+#: note (extracted by the database, so no row's whole canonical order is decoded here).
+_ORDER_COLUMNS = (
+    OrderRow.id, OrderRow.platform, OrderRow.shop, OrderRow.external_id, OrderRow.status,
+    OrderRow.fulfilment_status, OrderRow.on_hold, OrderRow.paid_at, OrderRow.channel_created_at,
+    OrderRow.total_amount, OrderRow.currency, OrderRow.buyer_nick, _address("name").label("recipient_name"),
+    _address("phone").label("phone"), _address("province").label("province"), _address("city").label("city"),
+    _address("district").label("district"), _address("street").label("street"),
+    OrderRow.data["seller_note"].as_string().label("seller_note"), OrderRow.tags, OrderRow.priority,
+)
+_LINE_ORDER_COLUMNS = (OrderRow.id, OrderRow.platform, OrderRow.shop, OrderRow.external_id, OrderRow.status,
+                       OrderRow.currency)
+
+
+def _statement(context: ExportContext, filters: OrderFilters, columns: tuple[Any, ...]) -> Any:
+    return (_filtered(filters, context.database.dialect).where(shop_condition(OrderRow.shop, context.principal))
+            .with_only_columns(*columns))
+
+
+async def _order_chunks(context: ExportContext, filters: OrderFilters,
+                        columns: tuple[Any, ...]) -> AsyncIterator[Sequence[Any]]:
+    async for chunk in keyset_chunks(context.database, _statement(context, filters, columns), OrderRow.id,
+                                     size=context.chunk_rows, key=lambda row: row.id):
         yield chunk
 
 
-def _recipient(data: dict[str, Any], reveal: bool) -> tuple[str | None, ...]:
-    address = data.get("shipping_address") or {}
-    name, phone, street = address.get("name"), address.get("phone"), address.get("street")
+def _recipient(row: Any, reveal: bool) -> tuple[str | None, ...]:
+    name, phone, street = row.recipient_name, row.phone, row.street
     if not reveal:
         name, phone, street = mask_name(name), mask_phone(phone), mask_text(street)
-    return name, phone, address.get("province"), address.get("city"), address.get("district"), street
+    return name, phone, row.province, row.city, row.district, street
 
 
-def order_cells(row: OrderRow, context: ExportContext) -> list[Cell]:
-    data = row.data or {}
+def order_cells(row: Any, context: ExportContext) -> list[Cell]:
     return [
         row.id, row.platform, row.shop, row.external_id, row.status, row.fulfilment_status, row.on_hold,
         when(row.paid_at, context.zone), when(row.channel_created_at, context.zone), row.total_amount,
-        row.currency, row.buyer_nick, *_recipient(data, context.reveal), data.get("seller_note"),
-        joined(row.tags), row.priority,
+        row.currency, row.buyer_nick, *_recipient(row, context.reveal), row.seller_note, joined(row.tags),
+        row.priority,
     ]
 
 
 async def order_rows(context: ExportContext, filters: OrderFilters) -> AsyncIterator[list[Cell]]:
-    async for chunk in _order_chunks(context, filters):
-        for (row,) in chunk:
+    async for chunk in _order_chunks(context, filters, _ORDER_COLUMNS):
+        for row in chunk:
             yield order_cells(row, context)
 
 
 async def line_rows(context: ExportContext, filters: OrderFilters) -> AsyncIterator[list[Cell]]:
     """One row per order line, orders by id and lines in their order; one query per chunk of orders."""
-    async for chunk in _order_chunks(context, filters):
-        orders = {row.id: row for (row,) in chunk}
+    async for chunk in _order_chunks(context, filters, _LINE_ORDER_COLUMNS):
+        orders = {row.id: row for row in chunk}
         async with context.database.session() as session:
             lines = (await session.execute(select(OrderLineRow).where(OrderLineRow.order_id.in_(list(orders)))
                                            .order_by(OrderLineRow.order_id, OrderLineRow.id))).scalars().all()
