@@ -23,7 +23,9 @@ they cannot fail for being slowed.
 
 PostgreSQL connections: the workers of a run share 20 (``hub.testing.pg_budget``); a test that uses
 PostgreSQL reserves an even share (20 // workers) before it starts, and the tests that need more
-reserve what they usually hold (``CONNECTIONS``, measured).
+reserve what they usually hold (``CONNECTIONS``, measured). A backend pairing that is never run
+(Redis with SQLite, the embedded queue with PostgreSQL) is skipped at collection and reserves
+nothing (``hub.testing.hub.skip_unrun_pairings``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from pathlib import Path
 import pytest
 import structlog
 from hypothesis import settings
+
+from hub.testing.hub import skip_unrun_pairings
 
 settings.register_profile("ci", deadline=None, derandomize=True, database=None, print_blob=True)
 settings.register_profile("explore", deadline=None, derandomize=False, max_examples=500)
@@ -98,7 +102,9 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Put the heavy tests in their xdist groups (before xdist reads the groups), the fault suite
-    last, and mark the PostgreSQL tests that reserve more than a worker's share of connections."""
+    last, mark the PostgreSQL tests that reserve more than a worker's share of connections, and skip
+    (before their fixtures run or connections are reserved) the backend pairings never run."""
+    skip_unrun_pairings(items)
     items.sort(key=lambda item: item.nodeid.startswith(FAULT_SUITE))  # stable: only moves the fault suite
     for item in items:
         for group, prefixes in GROUPS:

@@ -29,14 +29,44 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 QUEUE_MODES = ("embedded", "redis")
 
 
+_REDIS_WITH_SQLITE = "Redis mode runs with PostgreSQL, as in production"
+_EMBEDDED_WITH_POSTGRES = "embedded mode is SQLite"
+
+
 def redis_url_for_mode(mode: str, database_url: str) -> str | None:
     """The Redis URL of ``mode`` (one of ``QUEUE_MODES``) for a test on ``database_url``, skipping
     the pairs that are not run: Redis with SQLite, the embedded queue with PostgreSQL."""
     if mode == "redis" and database_url.startswith("sqlite"):
-        pytest.skip("Redis mode runs with PostgreSQL, as in production")
+        pytest.skip(_REDIS_WITH_SQLITE)
     if mode == "embedded" and not database_url.startswith("sqlite"):
-        pytest.skip("embedded mode is SQLite")
+        pytest.skip(_EMBEDDED_WITH_POSTGRES)
     return DEFAULT_REDIS_URL if mode == "redis" else None
+
+
+def skip_unrun_pairings(items: list[pytest.Item]) -> None:
+    """Mark skipped, at collection, the tests ``redis_url_for_mode`` would skip: a fixture
+    parametrised over ``QUEUE_MODES`` that takes ``database_url`` paired with the other backend.
+
+    Same outcome and reason as the skip in the fixture, but before any fixture runs: the test's
+    database is not made or emptied for nothing, and under pytest-xdist it reserves no PostgreSQL
+    connections (``hub.testing.pg_budget``), which it used to wait for (up to 20 s on a busy run)
+    only to be skipped. Call it from a conftest's ``pytest_collection_modifyitems``."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        fixtures = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+        if callspec is None or callspec.params.get("database_url") not in ("sqlite", "postgresql"):
+            continue
+        on_sqlite = callspec.params["database_url"] == "sqlite"
+        for name, value in callspec.params.items():
+            definitions = fixtures.get(name) or ()
+            if not definitions or tuple(definitions[-1].params or ()) != QUEUE_MODES:
+                continue
+            if "database_url" not in definitions[-1].argnames:
+                continue
+            if value == "redis" and on_sqlite:
+                item.add_marker(pytest.mark.skip(reason=_REDIS_WITH_SQLITE))
+            elif value == "embedded" and not on_sqlite:
+                item.add_marker(pytest.mark.skip(reason=_EMBEDDED_WITH_POSTGRES))
 
 
 def hub_config(database_url: str, *, redis_url: str | None = None, shops: dict[str, Any] | None = None,

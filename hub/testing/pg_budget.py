@@ -49,8 +49,10 @@ def workers() -> int:
 
 
 def reserved_connections(item: pytest.Item, worker_count: int) -> int:
-    """What ``item`` reserves: its ``postgres_connections`` mark, else a worker's share if it uses
-    PostgreSQL, else nothing; never more than the whole budget."""
+    """What ``item`` reserves: nothing if it is marked skipped; its ``postgres_connections`` mark,
+    else a worker's share if it uses PostgreSQL, else nothing; never more than the whole budget."""
+    if item.get_closest_marker("skip") is not None:
+        return 0
     mark = item.get_closest_marker("postgres_connections")
     if mark is not None:
         wanted = int(mark.args[0] if mark.args else mark.kwargs.get("n", RUN_BUDGET))

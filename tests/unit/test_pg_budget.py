@@ -33,6 +33,9 @@ def test_a_postgres_test_reserves_an_even_share_unless_it_says_how_many() -> Non
     assert _reserved(_Item(postgres, pytest.mark.postgres_connections(14).mark), 3) == 14
     assert _reserved(_Item(pytest.mark.postgres_connections(99).mark), 3) == 20  # never more than the budget
     assert _reserved(_Item(fixturenames=("tmp_path", "database")), 3) == 0  # SQLite only: nothing
+    # Marked skipped (an unrun backend pairing, hub.testing.hub.skip_unrun_pairings): it never
+    # opens a connection, so it must not wait for any.
+    assert _reserved(_Item(postgres, pytest.mark.postgres_connections(8).mark, pytest.mark.skip.mark), 4) == 0
 
 
 def test_a_worker_waits_until_the_others_give_back_enough(tmp_path: Path) -> None:
