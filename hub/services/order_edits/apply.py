@@ -31,13 +31,13 @@ async def apply_change(session: AsyncSession, order: OrderRow, edit: OrderEditRo
                                  .values(**values).execution_options(synchronize_session=False))
     if not getattr(done, "rowcount", 0):
         raise ConflictError(f"order {order.id} changed while the edit was being applied; reload it and try again")
-    lines = [{"k_order": order.id, "k_line": line.external_id, "quantity": line.quantity,
-              "unit_price": line.unit_price.amount} for line in edited.lines]
+    lines = [{"k_order": order.id, "k_line": line.external_id, "k_quantity": line.quantity,
+              "k_price": line.unit_price.amount} for line in edited.lines]
     if edit.kind in ("price", "quantity"):
-        await session.execute(update(OrderLineRow).where(
-            OrderLineRow.order_id == bindparam("k_order"), OrderLineRow.external_id == bindparam("k_line"))
-            .values(quantity=bindparam("quantity"), unit_price=bindparam("unit_price"))
-            .execution_options(synchronize_session=False), lines)
+        table = OrderLineRow.__table__
+        await session.execute(table.update().where(
+            table.c.order_id == bindparam("k_order"), table.c.external_id == bindparam("k_line"))
+            .values(quantity=bindparam("k_quantity"), unit_price=bindparam("k_price")), lines)
     new_status = edited.status.value if edited.status.value != order.status else None
     session.add(OrderEventRow(
         order_id=order.id, at=utcnow(), kind="cancelled_by_merchant" if edit.kind == "cancel" else "edited",
