@@ -68,6 +68,11 @@ EN: dict[str, str] = {
     "edits.flag_pink": "pink",
     "edits.flag_cyan": "cyan",
     "edits.flag_orange": "orange",
+    "code.event.edited": "Edited",
+    "code.event.cancelled_by_merchant": "Cancelled by the merchant",
+    "code.event.edit_sent": "Edit written to the platform",
+    "code.event.edit_local_only": "Edit kept in the hub only",
+    "code.event.edit_failed": "Edit refused by the platform",
 }
 
 ZH: dict[str, str] = {
@@ -134,4 +139,9 @@ ZH: dict[str, str] = {
     "edits.flag_pink": "粉",
     "edits.flag_cyan": "青",
     "edits.flag_orange": "橙",
+    "code.event.edited": "已修改",
+    "code.event.cancelled_by_merchant": "商家取消",
+    "code.event.edit_sent": "修改已回传平台",
+    "code.event.edit_local_only": "修改仅保存在中台",
+    "code.event.edit_failed": "平台拒绝修改",
 }
