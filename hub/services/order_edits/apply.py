@@ -6,9 +6,9 @@ edit is allowed (``changes``) or telling the platform (``writeback``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.orders import OrderStatus
@@ -34,7 +34,7 @@ async def apply_change(session: AsyncSession, order: OrderRow, edit: OrderEditRo
     lines = [{"k_order": order.id, "k_line": line.external_id, "k_quantity": line.quantity,
               "k_price": line.unit_price.amount} for line in edited.lines]
     if edit.kind in ("price", "quantity"):
-        table = OrderLineRow.__table__
+        table = cast(Table, OrderLineRow.__table__)
         await session.execute(table.update().where(
             table.c.order_id == bindparam("k_order"), table.c.external_id == bindparam("k_line"))
             .values(quantity=bindparam("k_quantity"), unit_price=bindparam("k_price")), lines)
