@@ -203,3 +203,25 @@ async def test_an_aliexpress_edit_stays_local_and_other_shops_orders_are_not_fou
     viewer = await world.post("viewer", f"/api/v1/orders/{order_id}/edits",
                               {"kind": "seller_note", "version": version + 1, "note": "y"})
     assert viewer.status_code == 403
+
+
+async def test_a_merchant_cancellation_gives_the_reserved_stock_back(database_url: str) -> None:
+    from hub.services.stock import effects
+    from tests.integration.inventory_support import close_hub, place_order, seed, stock_row
+    from tests.integration.inventory_support import make_hub as inventory_hub
+
+    hub = inventory_hub(database_url)
+    try:
+        await seed(hub, "MUG", 5)
+        order_id = await place_order(hub, [("MUG", 2)])
+        await effects.reserve_order(hub, order_id)
+        assert await stock_row(hub, "MUG") == (5, 2)
+        async with hub.database().session() as session:
+            version = (await session.execute(select(OrderRow.version).where(OrderRow.id == order_id))).scalar_one()
+        ask = EditAsk(kind=OrderEditKind.CANCEL, values=OrderEditValues(reason="buyer asked"), reason="buyer asked",
+                      version=version)
+        edit = await request_edit(hub, order_id, ask, actor="user:olga", principal=None)
+        assert (edit.status, edit.writeback) == ("applied", "local_only")
+        assert await stock_row(hub, "MUG") == (5, 0)
+    finally:
+        await close_hub(hub)
