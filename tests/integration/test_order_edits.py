@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -225,3 +226,30 @@ async def test_a_merchant_cancellation_gives_the_reserved_stock_back(database_ur
         assert await stock_row(hub, "MUG") == (5, 0)
     finally:
         await close_hub(hub)
+
+
+async def test_a_write_back_without_an_answer_is_sent_again_later_with_the_same_key(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tenacity import wait_none
+
+    from hub import http
+    from hub.db.tables import utcnow
+    from hub.services import shop_health
+    from hub.services.order_edits import writeback
+
+    monkeypatch.setattr(shop_health, "BRIEF_WAIT_S", 0.0)
+    monkeypatch.setattr(http, "_wait", wait_none())  # the TOP client's own retries, without their waits
+    tid, order_id = await world.taobao_order()
+    version = (await world.row(order_id)).version
+    world.box.gateway.inject_fault("unavailable", 50)
+    answer = await world.post("operator", f"/api/v1/orders/{order_id}/edits",
+                              {"kind": "seller_note", "version": version, "note": "call first"})
+    assert (answer.json()["writeback"], answer.json()["status"]) == ("pending", "applied")
+    assert world.box.shop(TB).trades[tid].get("seller_memo") is None
+    with world.box.lock:
+        world.box.gateway.faults.clear()
+    assert await writeback.retry_pending(world.hub) == 0  # not due yet
+    assert await writeback.retry_pending(world.hub, now=utcnow() + timedelta(hours=2)) == 1
+    [edit] = (await world.get("operator", f"/api/v1/orders/{order_id}/edits")).json()
+    assert (edit["writeback"], edit["attempts"]) == ("sent", 2)
+    assert world.box.shop(TB).trades[tid]["seller_memo"] == "call first"

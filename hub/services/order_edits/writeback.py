@@ -64,8 +64,9 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(BACKOFF_FIRST_S * 2 ** max(attempts - 1, 0), BACKOFF_MAX_S))
 
 
-async def _hold(hub: Any, edit_id: int) -> bool:
-    at = utcnow()
+async def _hold(hub: Any, edit_id: int, at: datetime | None = None) -> bool:
+    """Take a pending write-back that is due at ``at`` (default now) and not held by another sender."""
+    at = at or utcnow()
     async with hub.database().transaction() as session:
         taken = await session.execute(update(OrderEditRow).where(
             OrderEditRow.id == edit_id, OrderEditRow.writeback == PENDING,
@@ -144,7 +145,7 @@ async def retry_pending(hub: Any, *, now: datetime | None = None) -> int:
             .order_by(OrderEditRow.id).limit(RETRY_BATCH))).all())
     tried = 0
     for edit_id in due:
-        if await _hold(hub, edit_id):
+        if await _hold(hub, edit_id, moment):
             tried += 1
             await deliver(hub, edit_id, held=True)
     return tried
