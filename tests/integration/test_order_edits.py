@@ -253,3 +253,26 @@ async def test_a_write_back_without_an_answer_is_sent_again_later_with_the_same_
     [edit] = (await world.get("operator", f"/api/v1/orders/{order_id}/edits")).json()
     assert (edit["writeback"], edit["attempts"]) == ("sent", 2)
     assert world.box.shop(TB).trades[tid]["seller_memo"] == "call first"
+
+
+async def test_the_batch_actions_decide_each_edit_on_its_own(world: World) -> None:
+    from hub.api.auth import Principal
+    from hub.services.batch.registry import load_actions, parse_params
+
+    actions = load_actions()
+    assert actions["approve_edits"].item == actions["reject_edits"].item == "edit"
+    ids = []
+    for _ in range(2):
+        _, order_id = await world.taobao_order(paid=False)
+        row = await world.row(order_id)
+        asked = await world.post("operator", f"/api/v1/orders/{order_id}/edits", {
+            "kind": "quantity", "version": row.version, "lines": [{"line": row.data["lines"][0]["external_id"],
+                                                                   "quantity": 3}]})
+        ids.append(asked.json()["id"])
+    finance = Principal(key_id=0, name="fei", prefix="f", role="finance")
+    action = actions["approve_edits"]
+    async with world.hub.database().transaction() as session:
+        outcomes = await action.handler(session, world.hub, [ids[0], 999_999], parse_params(action, {}), finance)
+    assert outcomes[ids[0]].ok and not outcomes[999_999].ok and "does not exist" in outcomes[999_999].message
+    queue = (await world.get("finance", "/api/v1/order-edits?status=pending_approval")).json()
+    assert [e["id"] for e in queue] == [ids[1]]
