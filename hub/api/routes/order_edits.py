@@ -48,7 +48,7 @@ class AddressIn(BaseModel):
     town: str | None = Field(default=None, max_length=50)
     street: str = Field(min_length=1, max_length=200)
     postcode: str | None = Field(default=None, max_length=12)
-    country: str = Field(default="CN", min_length=2, max_length=2)
+    country: str = Field(default="CN", pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2.")
 
 
 class LineIn(BaseModel):
