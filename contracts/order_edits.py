@@ -69,8 +69,8 @@ class OrderEditValues(BaseModel):
 
 
 class OrderEditRequest(BaseModel):
-    """One edit the connector writes back (``edit_order``). ``order`` is the hub's copy before the
-    edit; ``key`` is the same on every retry of this edit."""
+    """One edit the connector writes back (``edit_order``). ``order`` is the hub's copy with the edit
+    applied (its ``raw_status`` as last reported); ``key`` is the same on every retry of this edit."""
 
     model_config = ConfigDict(frozen=True)
 
