@@ -33,6 +33,7 @@ from contracts.aftersales import (
 from contracts.events import InboundMessage, OrderPage, PushReceipt
 from contracts.inventory import ChannelStock, ChannelStockChange, ChannelStockReading, StockLevel, StockPushResult
 from contracts.listings import ListingPage
+from contracts.order_edits import OrderEditKind, OrderEditRequest, OrderEditResult
 from contracts.orders import Address, Order
 from contracts.service_orders import ServiceOrder, ServiceOrderStep, ServiceStepResult
 from contracts.shipments import Shipment, ShipmentConfirmation, TrackingEvent
@@ -65,6 +66,9 @@ class Capability(StrEnum):
     # write_service_order(order, step); ``service_order_writes`` lists the ServiceOrderActions the
     # platform has an API for (the hub records the others itself).
     WRITE_SERVICE_ORDERS = "write_service_orders"
+    # edit_order(request); ``order_edit_kinds`` lists the OrderEditKinds the platform has an API
+    # for (the hub records the others itself, local-only).
+    EDIT_ORDERS = "edit_orders"
     REVEAL_BUYER = "reveal_buyer"  # reveal_address(order): decrypt for roles that may see it
     AUTHORIZE = "authorize"  # authorize(code): exchange a merchant's authorisation code for tokens
     LIST_LISTINGS = "list_listings"  # fetch_listings(cursor): the shop's items and SKUs, for binding
@@ -293,6 +297,19 @@ class ChannelConnector(Connector, Protocol):
         platform refuses, ``PermanentError`` when the platform refuses the step (e.g. the session
         may not write work cards), ``RetryableError`` for a transient fault. Return
         ``written_back=False`` with a ``note`` for a step the platform has no API for."""
+        ...
+
+    #: EDIT_ORDERS: the edits this platform has a write API for; the hub keeps the others local-only.
+    order_edit_kinds: ClassVar[frozenset[OrderEditKind]]
+
+    async def edit_order(self, request: OrderEditRequest) -> OrderEditResult:
+        """Write one edit a person made to ``request.order`` back to the platform (EDIT_ORDERS).
+
+        Safe to call twice with the same ``request.key`` (the edits are "set to", so a repeat
+        lands on the same state). Raise ``BadInputError`` naming the field for a value the
+        platform refuses (too long, wrong status), ``PermanentError`` for a final refusal,
+        ``RetryableError`` for a transient fault. Return ``written_back=False`` with a ``note``
+        for a kind the platform has no API for."""
         ...
 
     async def reveal_address(self, order: Order) -> Address:

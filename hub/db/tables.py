@@ -1092,6 +1092,42 @@ class OrderTagLinkRow(Base):
 # --------------------------------------------------------------------------- order edits and approvals (0019)
 
 
+class OrderEditRow(Base):
+    """One edit of an order with its record (``hub.services.order_edits``): what it was and became,
+    who asked and why, whether it waits for an approval (money changes), and its write-back."""
+
+    __tablename__ = "order_edits"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key"),
+        Index("ix_order_edits_order", "order_id", "id"),
+        # The approval queue, and the write-backs still to send.
+        Index("ix_order_edits_status", "status", "id"),
+        Index("ix_order_edits_writeback", "writeback", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    shop: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    requested_by: Mapped[str] = mapped_column(String(100))
+    requested_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+    #: applied | pending_approval | approved | rejected | cancelled
+    status: Mapped[str] = mapped_column(String(20))
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None] = mapped_column(ts())
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    #: not_needed | pending | sent | failed | local_only
+    writeback: Mapped[str] = mapped_column(String(20))
+    writeback_error: Mapped[str | None] = mapped_column(String(1000))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(ts())
+    idempotency_key: Mapped[str] = mapped_column(String(100))
+    #: The order's version the person saw when they asked.
+    order_version: Mapped[int] = mapped_column(Integer)
+
+
 # --------------------------------------------------------------------------- batch jobs (0020)
 
 

@@ -48,6 +48,7 @@ from contracts import (
     canonical_courier_map,
 )
 from contracts.listings import ListingPage
+from contracts.order_edits import OrderEditKind, OrderEditRequest, OrderEditResult
 from hub.plugin_api import (
     AuthorizationError,
     BadInputError,
@@ -59,6 +60,7 @@ from hub.plugin_api import (
 )
 from plugins.douyin import listings as douyin_listings
 from plugins.douyin import mapping, push
+from plugins.douyin import order_edits as douyin_edits
 from plugins.douyin.aftersale_decisions import ACTIONS as AFTERSALE_ACTIONS
 from plugins.douyin.aftersale_decisions import AfterSaleDecisions
 from plugins.douyin.client import DEFAULT_GATEWAY, IDEMPOTENT_ID_EXISTED, DouyinRefusal, client_for
@@ -140,6 +142,7 @@ class DouyinChannel:
         Capability.PUSH_STOCK, Capability.ADJUST_STOCK, Capability.READ_STOCK, Capability.CONFIRM_SHIPMENT,
         Capability.AFTERSALES, Capability.DECIDE_AFTERSALES, Capability.REVEAL_BUYER, Capability.RECEIVE_APP_PUSH,
         Capability.AUTHORIZE, Capability.LIST_LISTINGS,
+        Capability.EDIT_ORDERS,
     })
     Settings: ClassVar[type[BaseModel]] = DouyinSettings
     max_stock_batch: ClassVar[int] = MAX_STOCK_BATCH
@@ -149,6 +152,8 @@ class DouyinChannel:
     #: ``receive_exchange`` is not one (311 = received + reshipped, sent at ``ship_exchange``), so the
     #: hub records it and ``decide_aftersale`` says so.
     aftersale_actions: ClassVar[frozenset[AfterSaleAction]] = AFTERSALE_ACTIONS
+    #: The remark and its star (``order_edits``); the other kinds stay in the hub.
+    order_edit_kinds: ClassVar[frozenset[OrderEditKind]] = douyin_edits.DOUYIN_EDIT_KINDS
 
     def __init__(self, context: ConnectorContext) -> None:
         self.context = context
@@ -456,6 +461,10 @@ class DouyinChannel:
 
     async def get_aftersale(self, external_id: str) -> AfterSale:
         return await self.decisions.read(external_id)
+
+    async def edit_order(self, request: OrderEditRequest) -> OrderEditResult:
+        """The seller's remark and star with ``order.addOrderRemark`` (``order_edits``)."""
+        return await douyin_edits.edit_order(self.client.call, request)
 
     async def decide_aftersale(self, case: AfterSale, decision: AfterSaleDecision) -> AfterSaleDecisionResult:
         """``afterSale.operate`` (``afterSale.fillLogistics`` for a 补寄's parcel), one case per call,

@@ -19,6 +19,7 @@ from plugins.douyin.sandbox_aftersales import (
     reject_reason_code_list,
 )
 from plugins.douyin.sandbox_listings import product_list_v2
+from plugins.douyin.sandbox_order_edits import HANDLERS as order_edit_handlers
 from plugins.douyin.sandbox_shop import (
     SANDBOX_COMPANIES,
     ApiFailure,
@@ -216,4 +217,5 @@ HANDLERS: dict[str, Handler] = {
     "afterSale.fillLogistics": fill_logistics,
     "logistics.newCreateOrder": new_create_order,
     "logistics.cancelOrder": cancel_order,
+    **order_edit_handlers,
 }

@@ -94,6 +94,8 @@ class ShopOrder:
     #: was refunded before shipping (``main_status`` 21 then, §2).
     cancel_reason: str = ""
     refunded: bool = False
+    #: What the seller changed on the order (``sandbox_order_edits``): rendered over the defaults.
+    edits: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -297,6 +299,7 @@ class ShopBook:
                           "detail": cipher("文三路 100 号"), "encrypt_detail": cipher("文三路 100 号")},
             "logistics_info": [dict(item) for item in order.logistics],
             "sku_order_list": [self._render_line(order, line) for line in order.lines],
+            **order.edits,
         }
 
     @staticmethod

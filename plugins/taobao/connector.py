@@ -48,6 +48,7 @@ from contracts import (
     canonical_courier_map,
 )
 from contracts.listings import ListingPage
+from contracts.order_edits import OrderEditKind, OrderEditRequest, OrderEditResult
 from hub.plugin_api import (
     AuthorizationError,
     BadInputError,
@@ -58,7 +59,7 @@ from hub.plugin_api import (
     map_each,
 )
 from plugins.taobao import listings as top_listings
-from plugins.taobao import mapping
+from plugins.taobao import mapping, order_edits
 from plugins.taobao.client import DEFAULT_GATEWAY, TopClient, unwrap_list
 from plugins.taobao.push import TAOBAO_TOPICS, TopicRule, inbound_from_tmc, taobao_topics
 from plugins.taobao.refund_decisions import TopRefundDecisions
@@ -168,7 +169,10 @@ class TaobaoChannel:
         Capability.AFTERSALES,
         Capability.DECIDE_AFTERSALES,
         Capability.LIST_LISTINGS,
+        Capability.EDIT_ORDERS,
     })
+    #: Memo, flag and address over TOP (``order_edits``); the other kinds stay in the hub.
+    order_edit_kinds: ClassVar[frozenset[OrderEditKind]] = order_edits.TOP_EDIT_KINDS
     #: Refund decisions over TOP. Tmall also refuses returned goods: its connector sets
     #: ``refund_writes.TMALL_REFUND_ACTIONS`` (plus its exchange actions).
     aftersale_actions: ClassVar[frozenset[AfterSaleAction]] = REFUND_ACTIONS
@@ -512,6 +516,10 @@ class TaobaoChannel:
         if case.type in (AfterSaleType.EXCHANGE, AfterSaleType.REISSUE):
             return []
         return await self.refund_decisions.refuse_reasons(case.ref.external_id, case.extra.get("refund_phase"))
+
+    async def edit_order(self, request: OrderEditRequest) -> OrderEditResult:
+        """Memo, flag or address written with TOP (``order_edits``)."""
+        return await order_edits.edit_order(self.client, self.platform, request)
 
     # -- not offered by this connector (no capability declared) --------------------------------
 

@@ -53,6 +53,7 @@ from hub.plugin_api import serve_in_thread as _serve_in_thread
 from plugins.taobao.client import GMT8, TOP_TIME_FORMAT
 from plugins.taobao.sandbox_cainiao import CainiaoWaybills, cainiao_handlers
 from plugins.taobao.sandbox_listings import listing_handlers
+from plugins.taobao.sandbox_order_edits import order_edit_handlers
 from plugins.taobao.sandbox_refunds import SandboxRefunds, aftersale_routes
 from plugins.taobao.top_gateway import TmcQueue, TopApiError, TopCall, TopGateway, invalid
 
@@ -180,6 +181,7 @@ class TaobaoSandbox:
             **self.refunds.handlers(),
             **listing_handlers(self),
             **cainiao_handlers(self.cainiao),
+            **order_edit_handlers(self, APP_KEY),
         }
 
     # -- ChannelSandbox ------------------------------------------------------------------------

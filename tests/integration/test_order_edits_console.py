@@ -1,0 +1,80 @@
+"""The edit screens through the app in-process, on SQLite and PostgreSQL: the order page's panel
+links to the forms; an operator changes the seller's note from the form (recorded, history
+shown) and asks for a price change; a form from an old page is refused with the problem shown;
+finance approves it on /console/approvals, where an operator gets no buttons."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from contracts.orders import OrderStatus
+from hub.context import Hub
+from hub.services import orders
+from hub.testing.api import new_key
+from hub.testing.factories import make_order
+from tests.integration.inventory_support import close_hub, database, database_url, make_hub  # noqa: F401
+from tests.integration.test_console_auth import _app, _sign_in_with_key
+
+
+@pytest.fixture
+async def hub(database_url: str) -> AsyncIterator[Hub]:  # noqa: F811
+    h = make_hub(database_url)
+    yield h
+    await close_hub(h)
+
+
+async def _signed_in(client: httpx.AsyncClient, hub: Hub, role: str, name: str) -> None:
+    assert (await _sign_in_with_key(client, await new_key(hub, role, name))).status_code == 303
+
+
+def _hidden(page: str, form: str) -> dict[str, str]:
+    found = re.search(rf'data-testid="form-{form}".*?</form>', page, re.S)
+    assert found, f"no {form} form on the page"
+    return dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', found.group(0)))
+
+
+async def test_an_operator_edits_and_finance_approves_the_price_change(hub: Hub) -> None:
+    order = make_order(platform="fake", shop="shop-a", status=OrderStatus.PENDING_PAYMENT)
+    async with hub.database().transaction() as db:
+        order_id = int((await orders.apply_order(db, order, cause="test")).order_id)
+    line = order.lines[0].external_id
+    async with _app(hub) as client:
+        await _signed_in(client, hub, "operator", "olga")
+        panel = await client.get(f"/console/orders/{order_id}/panel/edits")
+        assert f'href="/console/orders/{order_id}/edits"' in panel.text
+        page = (await client.get(f"/console/orders/{order_id}/edits")).text
+        noted = await client.post(f"/console/orders/{order_id}/edits",
+                                  data={**_hidden(page, "seller_note"), "note": "gift wrap", "reason": "asked"})
+        assert noted.status_code == 303
+        stale = await client.post(f"/console/orders/{order_id}/edits",
+                                  data={**_hidden(page, "price"), f"line:{line}": "9.50"})
+        assert stale.status_code == 409 and "changed since version" in stale.text
+        page = (await client.get(noted.headers["location"])).text
+        assert 'data-testid="notice"' in page and "gift wrap" in page and "hub only" in page
+        asked = await client.post(f"/console/orders/{order_id}/edits",
+                                  data={**_hidden(page, "price"), f"line:{line}": "9.50", "reason": "promo"})
+        assert asked.status_code == 303
+        queue = await client.get("/console/approvals")
+        assert "promo" in queue.text and 'data-testid="approve-' not in queue.text
+    async with _app(hub) as client:
+        await _signed_in(client, hub, "finance", "fei")
+        queue = (await client.get("/console/approvals")).text
+        [edit_id] = re.findall(r'data-testid="approve-(\d+)"', queue)
+        form = re.search(rf'action="/console/approvals/{edit_id}".*?</form>', queue, re.S)
+        assert form is not None
+        token = dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', form.group(0)))
+        done = await client.post(f"/console/approvals/{edit_id}", data={**token, "decision": "approve"})
+        assert done.status_code == 303
+        after = (await client.get(done.headers["location"])).text
+        assert 'data-testid="approvals-empty"' in after
+    async with hub.database().session() as db:
+        from sqlalchemy import select
+
+        from hub.db.tables import OrderRow
+
+        row = (await db.execute(select(OrderRow).where(OrderRow.id == order_id))).scalar_one()
+    assert str(row.total_amount).startswith("9.5") and row.data["seller_note"] == "gift wrap"
