@@ -149,7 +149,7 @@ async def order_review(request: Request, order_id: RowId,
 @router.post("/api/v1/orders/{order_id}/hold", response_model=ReviewOut,
              summary="Hold an order for a reason of your own (code manual)")
 async def hold_order(request: Request, order_id: RowId, body: HoldIn,
-                     principal: Principal = Depends(require(Permission.ORDERS_WRITE))) -> ReviewOut:
+                     principal: Principal = Depends(require(Permission.ORDERS_TRIAGE))) -> ReviewOut:
     """The order waits for a person whatever the review said; releasing the hold (or approving the
     order) lets it go on. Holding an order already held by you or another person keeps the first reason."""
     await ensure_owned(get_hub(request), principal, "order", [order_id])

@@ -1,6 +1,7 @@
-"""Triage of one order over HTTP: its priority and a manual hold (``orders.triage``). Search itself
-is ``GET /api/v1/orders`` (``hub.api.routes.orders``); tags on an order are ``hub.api.routes.tags``;
-releasing a manual hold is the ordinary release (``POST /api/v1/orders/{id}/holds/manual/release``).
+"""Triage of one order over HTTP: its priority (``orders.triage``). Search itself is
+``GET /api/v1/orders`` (``hub.api.routes.orders``); tags on an order are ``hub.api.routes.tags``; a
+hold by hand is review's ``POST /api/v1/orders/{id}/hold`` (``hub.api.routes.fulfilment_review``)
+and is released the ordinary way (``POST /api/v1/orders/{id}/holds/manual/release``).
 
 An order of a shop the caller may not see answers 404. The logic is ``hub.services.search.triage``;
 every change is written to the order's history, attributed to the caller.
@@ -30,12 +31,6 @@ class PriorityIn(BaseModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
-class HoldIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str = Field(min_length=1, max_length=500, description="Why the order must wait (people read it).")
-
-
 class TriageOut(BaseModel):
     order_id: int
     priority: int
@@ -62,13 +57,3 @@ async def post_priority(request: Request, order_id: RowId, body: PriorityIn,
         changed = await triage.set_priority(session, [order_id], body.priority, actor=principal.actor,
                                             reason=body.reason)
         return await _out(session, order_id, bool(changed))
-
-
-@router.post("/api/v1/orders/{order_id}/hold", response_model=TriageOut,
-             summary="Hold an order by hand (code manual), with a reason")
-async def post_hold(request: Request, order_id: RowId, body: HoldIn,
-                    principal: Principal = Depends(require(Permission.ORDERS_TRIAGE))) -> TriageOut:
-    async with get_hub(request).database().transaction() as session:
-        await _visible(session, order_id, principal)
-        added = await triage.hold_orders(session, [order_id], reason=body.reason, actor=principal.actor)
-        return await _out(session, order_id, bool(added))

@@ -14,7 +14,8 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from hub.api.auth import Permission
-from hub.api.routes.order_search import HoldIn, PriorityIn, post_hold, post_priority
+from hub.api.routes.fulfilment_review import HoldIn, hold_order
+from hub.api.routes.order_search import PriorityIn, post_priority
 from hub.api.routes.tags import OrderTagIn, delete_order_tag, post_order_tag
 from hub.console.auth import checked_form
 from hub.console.pages import write_session
@@ -68,5 +69,5 @@ async def hold(request: Request, order_id: int) -> Response:
         body = HoldIn(reason=form.get("reason", "").strip())
     except ValidationError as exc:
         raise _refused(exc) from None
-    await post_hold(request, order_id, body, principal)
+    await hold_order(request, order_id, body, principal)
     return _back(request, order_id, "held")
