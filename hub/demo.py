@@ -14,7 +14,10 @@ exceptions queue is not empty, and the orders screen offers a shared saved view 
 rule, goods come back once a person agreed). Its Tmall shop and its Douyin shop also sell an air
 conditioner that needs installing (``hub.demo_service_orders``: technicians seeded, the Tmall sandbox
 issues installation work cards for those orders, the technicians book, check in and complete them,
-one back-dated card shows overdue; a rule creates the Douyin orders' installations).
+one back-dated card shows overdue; a rule creates the Douyin orders' installations). Operations
+staff work alongside (``hub.demo_operations``: user tags and cost prices seeded, held orders tagged
+VIP and prioritised, a gift note written back to Taobao, price changes waiting for approval, and
+the hub's notifications sent to a signed webhook and a DingTalk robot sandbox).
 
 It also writes ``hub-demo.toml`` (the database, the demo shops, warehouses and couriers at the
 sandboxes' ports, the fulfilment, after-sales and service-order sections, credentials by variable
@@ -47,12 +50,13 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from pydantic import SecretStr
 
-from hub import demo_aftersales, demo_fulfilment, demo_service_orders
+from hub import demo_aftersales, demo_fulfilment, demo_operations, demo_service_orders
 from hub.asgi_server import BackgroundServer
 from hub.config import ShopConfig
 from hub.context import Hub
 from hub.demo_aftersales import AftersalesDriver
 from hub.demo_fulfilment import FulfilmentDriver
+from hub.demo_operations import OperationsDriver
 from hub.demo_service_orders import ServiceOrdersDriver
 from hub.plugins import HubPlugins
 from hub.sandbox_ids import run_offset, set_sandbox_id_offset
@@ -99,6 +103,10 @@ class DemoEnvironment:
     aftersales: AftersalesDriver | None = None
     #: The Tmall work cards and the technicians (``hub.demo_service_orders``); None without them.
     service_orders: ServiceOrdersDriver | None = None
+    #: The operations staff: tags, priority, notes, price changes (``hub.demo_operations``).
+    operations: OperationsDriver | None = None
+    #: The receiver of the demo's notifications (``plugins.notifiers.sandbox``); None without it.
+    notifier_sandbox: Any = None
     #: Variable name → value: the demo shops' credentials and the admin key (hub-demo.secrets).
     secrets: dict[str, str] = field(default_factory=dict)
     admin_key: str | None = None
@@ -115,9 +123,11 @@ class DemoEnvironment:
 
     async def drive(self, stop: asyncio.Event) -> None:
         """Until stopped: the shops' orders (``drive_shops``) and, beside them, the partners who
-        fulfil them (``FulfilmentDriver.run``), the buyers' after-sales (``AftersalesDriver.run``) and
-        the installations (``ServiceOrdersDriver.run``)."""
-        drivers: list[Any] = [driver.run(stop) for driver in (self.fulfilment, self.aftersales, self.service_orders)
+        fulfil them (``FulfilmentDriver.run``), the buyers' after-sales (``AftersalesDriver.run``),
+        the installations (``ServiceOrdersDriver.run``) and the operations staff
+        (``OperationsDriver.run``)."""
+        drivers: list[Any] = [driver.run(stop) for driver in (self.fulfilment, self.aftersales, self.service_orders,
+                                                                   self.operations)
                               if driver is not None]
         await asyncio.gather(self.drive_shops(stop), *drivers)
 
@@ -223,6 +233,7 @@ def start_demo(hub: Hub, directory: Path | None = None) -> DemoEnvironment:
         hub, env, api, lambda account, settings, model: _split_secrets(env, account, settings, model))
     env.aftersales = demo_aftersales.configure(hub, env)
     env.service_orders = demo_service_orders.configure(hub, env)
+    env.operations = demo_operations.configure(hub, env, lambda app: BackgroundServer(app).start())
     hub.config._secrets = {**hub.config.secrets, **env.secrets}
     return env
 
@@ -287,6 +298,7 @@ def write_demo_files(env: DemoEnvironment) -> None:
         lines += ["", f"[fulfilment.{step}]", *(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in values.items())]
     lines += _aftersales_lines(config.aftersales.model_dump(mode="python", exclude_defaults=True))
     lines += _service_orders_lines(config.service_orders.model_dump(mode="json", exclude_defaults=True))
+    lines += _operations_lines(config)
     env.config_path.write_text("\n".join(lines) + "\n")
     secrets = ["# hub-demo.toml's credentials, the demo's admin API key and the demo user's password. "
                "Keep it to yourself."]
@@ -308,6 +320,22 @@ def _aftersales_lines(section: dict[str, Any]) -> list[str]:
     for table, address in addresses.items():
         lines += ["", f"[{table}]", *(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in address.items()
                                       if v is not None)]
+    return lines
+
+
+def _operations_lines(config: Any) -> list[str]:
+    """``[search]`` (the key's name, so the CLI hashes as the demo does) and ``[notifications]``:
+    its channels (credentials by variable name), rules and daily summary."""
+    lines = ["", "[search]", f"key_secret = {_toml_value(config.search.key_secret)}"]
+    section = config.notifications.model_dump(mode="json", exclude_defaults=True)
+    for name, channel in section.pop("channels", {}).items():
+        lines += ["", f"[notifications.channels.{_toml_key(name)}]",
+                  *(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in channel.items())]
+    for rule in section.pop("rules", []):
+        lines += ["", "[[notifications.rules]]", *(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in rule.items())]
+    if section.get("daily_summary"):
+        lines += ["", "[notifications.daily_summary]",
+                  *(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in section.pop("daily_summary").items())]
     return lines
 
 
@@ -425,6 +453,7 @@ async def seed_demo(hub: Hub, env: DemoEnvironment) -> str:
         )
         await demo_fulfilment.seed_3pl_stock(hub, new_skus)
     await demo_service_orders.seed_technicians(hub)
+    await demo_operations.seed(hub)
     await sync_demo_listings(hub, list(env.sandboxes))
     await hub.close_loop_resources()
     env.admin_key = key
