@@ -129,3 +129,24 @@ async def test_batch_actions_apply_to_visible_orders_and_refuse_another_shops_as
         listed = (await client.get("/api/v1/orders", params={"user_tag": "VIP", "on_hold": "true",
                                                               "sort": "-priority"}, headers=key)).json()
     assert [(i["id"], i["priority"]) for i in listed["items"]] == [(mine, 3)]
+
+
+async def test_the_review_queue_puts_higher_priority_first_then_the_oldest_and_pages_in_that_order(hub: Hub) -> None:
+    first, second, third = [await _store(hub) for _ in range(3)]
+    key = bearer(await new_key(hub, "operator", "ops"))
+    async with api(hub) as client:
+        for order_id in (first, second, third):
+            assert (await client.post(f"/api/v1/orders/{order_id}/hold", json={"reason": "check stock"},
+                                      headers=key)).status_code == 200
+        assert (await client.post(f"/api/v1/orders/{third}/priority", json={"priority": 5, "reason": "VIP"},
+                                  headers=key)).status_code == 200
+        seen: list[int] = []
+        cursor = None
+        while True:
+            page = (await client.get("/api/v1/fulfilment/review", params={"limit": 1, **(
+                {"cursor": cursor} if cursor else {})}, headers=key)).json()
+            seen += [item["id"] for item in page["items"]]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+    assert seen == [third, first, second]

@@ -58,6 +58,10 @@ AGAIN_CAUSE = "review_again"
 MAX_REASON = 500
 MAX_LIMIT = 200
 _CURSOR = "review:"
+#: A queue cursor packs (priority, id) in one number: priorities are -9..9 (``hub.services.search.triage``),
+#: shifted to 0..18, times a span above any order id.
+PRIORITY_SHIFT = 10
+ID_SPAN = 10**15
 
 
 class ReviewConflict(HubError):
@@ -459,10 +463,25 @@ class QueuePage:
     next_cursor: str | None
 
 
+def _encode_queue_cursor(last: OrderRow) -> str:
+    """The review queue's cursor: the last row's priority and id (``_CURSOR`` tags it)."""
+    return encode_id_cursor(_CURSOR, (last.priority + PRIORITY_SHIFT) * ID_SPAN + last.id)
+
+
+def _decode_queue_cursor(cursor: str) -> tuple[int, int]:
+    """(priority, id) of a review-queue cursor; ``BadInputError`` naming ``query.cursor`` otherwise."""
+    value = decode_id_cursor(_CURSOR, cursor)
+    priority, last_id = divmod(value, ID_SPAN)
+    if last_id < 1:
+        raise BadInputError("cursor is not one this API returned; start again without it", field="query.cursor")
+    return priority - PRIORITY_SHIFT, last_id
+
+
 async def queue(session: AsyncSession, *, code: str | None = None, shop: str | None = None, limit: int = 50,
                 cursor: str | None = None, shops: frozenset[str] | None = None) -> QueuePage:
-    """Orders held by review or waiting for a person (or held by a person), oldest first, with every
-    open hold (keyset pages). Served by the held-orders index: such an order is always on hold."""
+    """Orders held by review or waiting for a person (or held by a person), highest priority first
+    (``orders.priority``, set by people), then oldest first, with every open hold (keyset pages on
+    (priority, id)). Served by the held-orders index: such an order is always on hold."""
     if not 1 <= limit <= MAX_LIMIT:
         raise BadInputError(f"limit must be between 1 and {MAX_LIMIT}", field="query.limit")
     manual = exists().where(OrderHoldRow.order_id == OrderRow.id, OrderHoldRow.code == MANUAL,
@@ -478,8 +497,11 @@ async def queue(session: AsyncSession, *, code: str | None = None, shop: str | N
         stmt = stmt.where(exists().where(and_(OrderHoldRow.order_id == OrderRow.id, OrderHoldRow.code == code,
                                               OrderHoldRow.released_at.is_(None))))
     if cursor:
-        stmt = stmt.where(OrderRow.id > decode_id_cursor(_CURSOR, cursor))
-    found = list((await session.execute(stmt.order_by(OrderRow.id).limit(limit + 1))).scalars())
+        last_priority, last_id = _decode_queue_cursor(cursor)
+        stmt = stmt.where(or_(OrderRow.priority < last_priority,
+                              and_(OrderRow.priority == last_priority, OrderRow.id > last_id)))
+    found = list((await session.execute(stmt.order_by(OrderRow.priority.desc(), OrderRow.id)
+                                        .limit(limit + 1))).scalars())
     page = found[:limit]
     holds: dict[int, list[OrderHoldRow]] = {}
     if page:
@@ -489,4 +511,4 @@ async def queue(session: AsyncSession, *, code: str | None = None, shop: str | N
             holds.setdefault(h.order_id, []).append(h)
     more = len(found) > limit
     return QueuePage([QueueEntry(r, holds.get(r.id, [])) for r in page],
-                     encode_id_cursor(_CURSOR, page[-1].id) if more and page else None)
+                     _encode_queue_cursor(page[-1]) if more and page else None)
