@@ -44,7 +44,7 @@ async def _orders(hub: Hub) -> dict[str, int]:
 
 
 async def _listed(page: object) -> set[int]:
-    links = await page.locator("[data-testid=orders-table] tbody tr td:first-child a").all_inner_texts()  # type: ignore[attr-defined]
+    links = await page.locator("[data-testid=orders-table] [data-testid=order-id]").all_inner_texts()  # type: ignore[attr-defined]
     return {int(text.lstrip("#")) for text in links}
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from sqlalchemy import insert
 
 from hub.cli import app
@@ -15,6 +16,10 @@ from hub.db.engine import database_for_loop, dispose_all_for_loop
 from hub.db.tables import OrderRow
 from hub.testing.cli import clean_environment, runner
 from hub.testing.db import run_in_fresh_loop
+
+#: The CLI calls the notification services tested on both databases in test_notification_deliveries.py:
+#: SQLite only.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 __all__ = ["clean_environment"]
 

@@ -15,6 +15,10 @@ from hub.testing.factories import make_order
 from tests.integration.test_api_support import make_hub
 from tests.integration.test_console_auth import _app, _csrf, _sign_in_with_key
 
+#: The console screens only render what the search query returns
+#: (tests/integration/test_order_search.py runs it on both databases): SQLite only.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 
 @pytest.fixture
 def hub(database_url: str) -> Iterator[Hub]:

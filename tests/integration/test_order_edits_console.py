@@ -19,6 +19,10 @@ from hub.testing.factories import make_order
 from tests.integration.inventory_support import close_hub, database, database_url, make_hub  # noqa: F401
 from tests.integration.test_console_auth import _app, _sign_in_with_key
 
+#: The console forms call the edits service the API uses (tests/integration/test_order_edits.py runs it
+#: on both databases): SQLite only.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 
 @pytest.fixture
 async def hub(database_url: str) -> AsyncIterator[Hub]:  # noqa: F811

@@ -16,6 +16,7 @@ from fastapi.responses import PlainTextResponse, Response
 from hub.api.auth import Permission, Principal, require
 from hub.api.deps import get_hub
 from hub.api.errors import ApiError
+from hub.api.params import RowId
 from hub.errors import ConfigError, PartnerError
 from hub.services.notifications import channels, deliveries, reminders
 
@@ -71,7 +72,10 @@ async def test_channel(request: Request, name: str) -> dict[str, Any]:
     return {"channel": name, "sent": True}
 
 
-@router.get("/api/v1/reminders/unpaid", summary="Unpaid orders due for a reminder (催付)", response_model=None)
+@router.get("/api/v1/reminders/unpaid", summary="Unpaid orders due for a reminder (催付)", response_model=None,
+            responses={200: {"description": "The list as JSON, or as CSV with ``format=csv``.",
+                             "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                                         "text/csv": {"schema": {"type": "string"}}}}})
 async def unpaid(request: Request, format: str = Query("json", pattern="^(json|csv)$"),
                  principal: Principal = Depends(read)) -> Response | list[dict[str, Any]]:
     rows = await reminders.due(get_hub(request), datetime.now(UTC), principal)
@@ -82,6 +86,6 @@ async def unpaid(request: Request, format: str = Query("json", pattern="^(json|c
 
 
 @router.post("/api/v1/reminders/unpaid/{order_id}/done", summary="Record that the buyer was reminded")
-async def reminded(request: Request, order_id: int, principal: Principal = Depends(read)) -> dict[str, Any]:
+async def reminded(request: Request, order_id: RowId, principal: Principal = Depends(read)) -> dict[str, Any]:
     await reminders.mark_done(get_hub(request), order_id, principal.actor, principal)
     return {"order_id": order_id, "reminded_by": principal.actor}
