@@ -8,8 +8,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from contracts.orders import OrderStatus
 from hub.cli import app
 from hub.db.engine import dispose_all_for_loop
@@ -17,10 +15,6 @@ from hub.testing.cli import clean_environment, runner
 from hub.testing.db import run_in_fresh_loop, sqlite_url
 from hub.testing.factories import make_order
 from tests.integration.inventory_support import make_hub
-
-#: The CLI calls the edits service the API uses (tests/integration/test_order_edits.py runs it on both
-#: databases): SQLite only.
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 __all__ = ["clean_environment"]
 
