@@ -2,13 +2,15 @@
 plugins, API keys and users. Only admins reach keys and users (others get the 403 page and no
 link); every form needs the session's token; bad values give the form again (422) naming each
 field with nothing stored; the last admin key and the last active admin user stay; and every
-change lands in the audit log under the person who made it. On SQLite and PostgreSQL."""
+change lands in the audit log under the person who made it.
+On SQLite only: users and keys are stored by hub.db.users / hub.db.api_keys, tested on both databases."""
 
 from __future__ import annotations
 
 import re
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from hub.context import Hub
@@ -17,6 +19,8 @@ from hub.db import shops as shop_rows
 from hub.db.tables import ApiKeyRow, UserRow
 from tests.integration.test_api_support import bearer, make_hub, new_key, push_shop
 from tests.integration.test_console_auth import _app, _csrf, _sign_in_with_key
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 PASSWORD = "correct horse battery"
 

@@ -1,4 +1,4 @@
-"""The after-sales screens through the app in-process, on SQLite and PostgreSQL: the cases list (due
+"""The after-sales screens through the app in-process: the cases list (due
 soonest first, overdue and soon marked, open only by default, filters, a bad cursor named), a case
 page (summary, evidence, a form per allowed action, recorded-only actions said so), the decision
 forms (an approved refund reaches ``decide`` under the signed-in person's name with the form's key;
@@ -8,7 +8,7 @@ the order page's panel, the figures, and Chinese words.
 
 The after-sales services are stubs on this branch: ``FakeAftersales`` stands in for
 ``queries``/``decisions``/``figures`` over cases stored through the public intake.
-"""
+On SQLite only: the after-sales services it calls are tested on both databases (test_aftersale_*)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,8 @@ from tests.integration.inventory_support import (  # noqa: F401
     place_order,
 )
 from tests.integration.test_console_auth import _app, _csrf, _sign_in_with_key
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The console's door and its locks, through the app in-process: sign-in with a key or a password
 (and the clear refusals), form tokens checked on every POST, sessions that expire or end when
 the key is revoked, role limits both shown and enforced — and in each refusal nothing changes.
-On SQLite and PostgreSQL."""
+On SQLite only: keys and sessions are checked by hub.db.api_keys, tested on both databases."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from contracts.fulfilment import Hold
@@ -20,6 +21,8 @@ from hub.db.tables import OrderHoldRow
 from hub.services.orders import add_hold, apply_order
 from hub.testing.factories import make_order
 from tests.integration.test_api_support import client_for, make_hub, new_key
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 PASSWORD = "correct horse battery"
 

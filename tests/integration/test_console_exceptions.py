@@ -3,7 +3,8 @@ their counts, released one by one or all shown at once (attributed, in the order
 order off hold only when no other hold remains); dead letters listed for admins, shown with
 their input, replayed one by one or all of an actor up to the newest seen. Roles limit what is
 offered and what is done, stale forms change nothing, unknown ids get a clear page.
-On SQLite and PostgreSQL."""
+On SQLite only: the hold releases and replays it calls are tested on both databases
+(test_api_batch_actions, test_api_holds)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from contracts.fulfilment import Hold
@@ -24,6 +26,8 @@ from hub.testing.factories import make_order
 from hub.testing.hub import hub_config, running_hub
 from tests.integration.test_api_support import FakeChannelsPlugin, make_hub, new_key
 from tests.integration.test_console_auth import _app, _csrf, _sign_in_with_key
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 async def _order(hub: Hub, *codes: str) -> int:

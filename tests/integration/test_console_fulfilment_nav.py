@@ -1,16 +1,18 @@
-"""The fulfilment screens' shared sub-navigation, in-process on SQLite and PostgreSQL: every
+"""The fulfilment screens' shared sub-navigation, in-process: every
 fulfilment screen carries it with its own link marked current, and the numbers fragment counts
 what waits on each screen (review queue, delivery orders pending or failed, own delivery orders to
 pick, parcels to print, orders waiting for a merge decision, open exceptions) on a seeded database.
 
 ``seed_fulfilment`` is shared with the browser walk (tests/e2e/test_console_fulfilment_nav_browser.py).
-"""
+On SQLite only: the counts come from hub.api.queries.fulfilment_counts, whose queries the
+fulfilment tests run on both databases."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import insert, update
 
 from contracts.fulfilment import Hold
@@ -22,6 +24,8 @@ from hub.testing.api import new_key
 from hub.testing.hub import hub_config
 from hub.testing.merging_factories import approved_order, delivery_order, parcel
 from tests.integration.test_console_auth import _app, _sign_in_with_key
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 SCREENS = {
     "review": "/console/fulfilment", "delivery": "/console/fulfilment/delivery",

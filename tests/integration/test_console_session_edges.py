@@ -1,8 +1,9 @@
-"""Where a console session meets its edges, through the app in-process on SQLite and PostgreSQL:
+"""Where a console session meets its edges, through the app in-process:
 a fragment that keeps refreshing (a shop card, a SKU's numbers, an import's progress) after the
 session ended takes the whole page to sign in instead of showing the sign-in page inside itself;
 the overview's event stream says so too; and a new API key's page shows the key once, so a
-reload neither creates a second key nor shows the first again."""
+reload neither creates a second key nor shows the first again.
+On SQLite only: a session is a signed cookie; what it reads is tested on both databases elsewhere."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from hub.db.tables import ApiKeyRow
 from hub.services.stock import skus
 from tests.integration.test_api_support import make_hub, new_key
 from tests.integration.test_console_auth import _app, _csrf, _sign_in_with_key
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def _htmx(page: str) -> dict[str, str]:

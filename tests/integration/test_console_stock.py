@@ -1,8 +1,9 @@
-"""The console's stock screen through the app in-process, on SQLite and PostgreSQL: the list reads
+"""The console's stock screen through the app in-process: the list reads
 what the API reads; a SKU's page shows each shop's target, shown value, lag and last error; the
 adjust form changes stock for the roles that may, once per form, and gives bad values back named
 with nothing changed; a stock file is checked whole, imported as a job whose progress the page
-reads, and never applied twice by uploading it again."""
+reads, and never applied twice by uploading it again.
+On SQLite only: the stock services it calls are tested on both databases."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from hub.services.stock import import_jobs, push
 from tests.integration.inventory_support import close_hub, make_hub, seed, stock_row
 from tests.integration.test_api_support import bearer, new_key
 from tests.integration.test_console_auth import _csrf, _sign_in_with_key
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
