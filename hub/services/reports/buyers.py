@@ -1,6 +1,7 @@
 """Buyers: how many bought in each bucket, how many of them were new (their first sales order in
 the hub, within the shops the caller sees, fell in that bucket and in the range) and how many came
-back, and the buyers of the whole range in tiers by what they spent (``[reports] buyer_tiers``).
+back, and the buyers of the whole range in tiers by what they spent (``[reports] buyer_tiers``),
+from buyers' spend per day and shop (``sources.buyer_rows``).
 
 A buyer is one ``buyer_nick`` on one platform (the nick is the platforms' stable buyer handle; orders
 without one are left out). Read-only SQL; not for sales figures (``queries``).
@@ -17,11 +18,10 @@ from typing import Any
 from sqlalchemy import and_, case, distinct, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.db.tables import OrderRow
-from hub.services.access.scope import ShopLimited, shop_condition
-from hub.services.reports.figures import SALES_STATUSES, money
-from hub.services.reports.periods import Period, Range, bucket_sql, dialect_of
-from hub.services.reports.queries import order_scope
+from hub.services.access.scope import ShopLimited
+from hub.services.reports.figures import money
+from hub.services.reports.periods import Period, Range, dialect_of
+from hub.services.reports.queries import day_bucket, shop_scope
 from hub.services.reports.settings import BuyerTier
 
 
@@ -52,37 +52,39 @@ class BuyersReport:
     new: int
 
 
-def _buyer() -> Any:
-    return OrderRow.platform + literal(":") + OrderRow.buyer_nick
+def _buyer(rows: Any) -> Any:
+    return rows.c.platform + literal(":") + rows.c.buyer_nick
 
 
-async def buyers_report(session: AsyncSession, span: Range, period: Period, *, shops: Sequence[str] | None,
-                        principal: ShopLimited | None, tiers: list[BuyerTier]) -> BuyersReport:
+async def buyers_report(session: AsyncSession, rows: Any, span: Range, period: Period, *,
+                        shops: Sequence[str] | None, principal: ShopLimited | None,
+                        tiers: list[BuyerTier]) -> BuyersReport:
+    """From ``rows`` (``report_buyer_days`` columns, every day up to the range's last; None: no orders)."""
+    if rows is None:
+        return BuyersReport(buckets=[], tiers=[TierRow(t.name, t.min_spend, 0, money(None)) for t in tiers],
+                            buyers=0, new=0)
     dialect = dialect_of(session)
-    seen = [shop_condition(OrderRow.shop, principal), OrderRow.status.in_(SALES_STATUSES),
-            OrderRow.buyer_nick.is_not(None)]
-    if shops:
-        seen.append(OrderRow.shop.in_(sorted(set(shops))))
-    where = [*order_scope(span, shops, principal), *seen[1:]]
-    firsts = (select(OrderRow.platform.label("p"), OrderRow.buyer_nick.label("n"),
-                     func.min(OrderRow.channel_created_at).label("first_at"))
-              .where(*seen, OrderRow.channel_created_at < span.end)
-              .group_by(OrderRow.platform, OrderRow.buyer_nick)
-              .having(func.min(OrderRow.channel_created_at) >= span.start).subquery())
-    bucket = bucket_sql(OrderRow.channel_created_at, span, period, dialect)
-    first_bucket = bucket_sql(firsts.c.first_at, span, period, dialect)
-    inner = (select(bucket.label("b"), _buyer().label("who"), first_bucket.label("fb"))
-             .select_from(OrderRow)
-             .outerjoin(firsts, and_(firsts.c.p == OrderRow.platform, firsts.c.n == OrderRow.buyer_nick))
+    first, last = span.first.isoformat(), span.last.isoformat()
+    seen = shop_scope(rows.c.shop, shops, principal)
+    where = [*seen, rows.c.day >= first, rows.c.day <= last]
+    firsts = (select(rows.c.platform.label("p"), rows.c.buyer_nick.label("n"), func.min(rows.c.day).label("first_day"))
+              .where(*seen, rows.c.day <= last)
+              .group_by(rows.c.platform, rows.c.buyer_nick)
+              .having(func.min(rows.c.day) >= first).subquery())
+    bucket = day_bucket(rows.c.day, period, dialect)
+    first_bucket = day_bucket(firsts.c.first_day, period, dialect)
+    inner = (select(bucket.label("b"), _buyer(rows).label("who"), first_bucket.label("fb"))
+             .select_from(rows)
+             .outerjoin(firsts, and_(firsts.c.p == rows.c.platform, firsts.c.n == rows.c.buyer_nick))
              .where(*where).subquery())
-    rows = (await session.execute(
+    found = (await session.execute(
         select(inner.c.b, func.count(distinct(inner.c.who)),
                func.count(distinct(case((inner.c.fb == inner.c.b, inner.c.who)))))
         .group_by(inner.c.b).order_by(inner.c.b))).all()
-    buckets = [BuyerBucket(date.fromisoformat(str(b)), int(n), int(new)) for b, n, new in rows]
+    buckets = [BuyerBucket(date.fromisoformat(str(b)), int(n), int(new)) for b, n, new in found]
 
-    spend = (select(_buyer().label("who"), func.sum(OrderRow.total_amount).label("spent"))
-             .where(*where).group_by(OrderRow.platform, OrderRow.buyer_nick).subquery())
+    spend = (select(_buyer(rows).label("who"), func.sum(rows.c.spend).label("spent"))
+             .where(*where).group_by(rows.c.platform, rows.c.buyer_nick).subquery())
     ordered = sorted(tiers, key=lambda t: t.min_spend, reverse=True)
     tier = case(*[(spend.c.spent >= t.min_spend, literal(t.name)) for t in ordered[:-1]],
                 else_=literal(ordered[-1].name))
@@ -90,6 +92,6 @@ async def buyers_report(session: AsyncSession, span: Range, period: Period, *, s
     per_tier = {name: (int(n), money(total)) for name, n, total in (await session.execute(
         select(tiered.c.tier, func.count(), func.sum(tiered.c.spent)).group_by(tiered.c.tier))).all()}
     tier_rows = [TierRow(t.name, t.min_spend, *per_tier.get(t.name, (0, money(None)))) for t in tiers]
-    total = (await session.execute(select(func.count(distinct(_buyer()))).where(*where))).scalar_one()
+    total = (await session.execute(select(func.count()).select_from(spend))).scalar_one()
     new_total = (await session.execute(select(func.count()).select_from(firsts))).scalar_one()
     return BuyersReport(buckets=buckets, tiers=tier_rows, buyers=int(total), new=int(new_total))
