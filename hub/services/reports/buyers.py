@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, distinct, func, literal, select
+from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.services.access.scope import ShopLimited
@@ -52,10 +52,6 @@ class BuyersReport:
     new: int
 
 
-def _buyer(rows: Any) -> Any:
-    return rows.c.platform + literal(":") + rows.c.buyer_nick
-
-
 async def buyers_report(session: AsyncSession, rows: Any, span: Range, period: Period, *,
                         shops: Sequence[str] | None, principal: ShopLimited | None,
                         tiers: list[BuyerTier]) -> BuyersReport:
@@ -73,17 +69,18 @@ async def buyers_report(session: AsyncSession, rows: Any, span: Range, period: P
               .having(func.min(rows.c.day) >= first).subquery())
     bucket = day_bucket(rows.c.day, period, dialect)
     first_bucket = day_bucket(firsts.c.first_day, period, dialect)
-    inner = (select(bucket.label("b"), _buyer(rows).label("who"), first_bucket.label("fb"))
-             .select_from(rows)
-             .outerjoin(firsts, and_(firsts.c.p == rows.c.platform, firsts.c.n == rows.c.buyer_nick))
-             .where(*where).subquery())
+    # One row per (bucket, buyer) first — a GROUP BY rather than a COUNT(DISTINCT) per bucket; a new
+    # buyer is new in exactly one bucket (their first day's), so the range's new buyers are the sum.
+    per = (select(bucket.label("b"), rows.c.platform, rows.c.buyer_nick, first_bucket.label("fb"))
+           .select_from(rows)
+           .outerjoin(firsts, and_(firsts.c.p == rows.c.platform, firsts.c.n == rows.c.buyer_nick))
+           .where(*where).group_by(bucket, rows.c.platform, rows.c.buyer_nick, first_bucket).subquery())
     found = (await session.execute(
-        select(inner.c.b, func.count(distinct(inner.c.who)),
-               func.count(distinct(case((inner.c.fb == inner.c.b, inner.c.who)))))
-        .group_by(inner.c.b).order_by(inner.c.b))).all()
+        select(per.c.b, func.count(), func.coalesce(func.sum(case((per.c.fb == per.c.b, 1), else_=0)), 0))
+        .group_by(per.c.b).order_by(per.c.b))).all()
     buckets = [BuyerBucket(date.fromisoformat(str(b)), int(n), int(new)) for b, n, new in found]
 
-    spend = (select(_buyer(rows).label("who"), func.sum(rows.c.spend).label("spent"))
+    spend = (select(func.sum(rows.c.spend).label("spent"))
              .where(*where).group_by(rows.c.platform, rows.c.buyer_nick).subquery())
     ordered = sorted(tiers, key=lambda t: t.min_spend, reverse=True)
     tier = case(*[(spend.c.spent >= t.min_spend, literal(t.name)) for t in ordered[:-1]],
@@ -92,6 +89,5 @@ async def buyers_report(session: AsyncSession, rows: Any, span: Range, period: P
     per_tier = {name: (int(n), money(total)) for name, n, total in (await session.execute(
         select(tiered.c.tier, func.count(), func.sum(tiered.c.spent)).group_by(tiered.c.tier))).all()}
     tier_rows = [TierRow(t.name, t.min_spend, *per_tier.get(t.name, (0, money(None)))) for t in tiers]
-    total = (await session.execute(select(func.count()).select_from(spend))).scalar_one()
-    new_total = (await session.execute(select(func.count()).select_from(firsts))).scalar_one()
-    return BuyersReport(buckets=buckets, tiers=tier_rows, buyers=int(total), new=int(new_total))
+    return BuyersReport(buckets=buckets, tiers=tier_rows, buyers=sum(t.buyers for t in tier_rows),
+                        new=sum(b.new for b in buckets))
