@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import Numeric, case, cast, exists, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.services.access.scope import ShopLimited
@@ -62,32 +62,34 @@ async def buyers_report(session: AsyncSession, rows: Any, span: Range, period: P
     dialect = dialect_of(session)
     first, last = span.first.isoformat(), span.last.isoformat()
     seen = shop_scope(rows.c.shop, shops, principal)
-    where = [*seen, rows.c.day >= first, rows.c.day <= last]
-    firsts = (select(rows.c.platform.label("p"), rows.c.buyer_nick.label("n"), func.min(rows.c.day).label("first_day"))
-              .where(*seen, rows.c.day <= last)
-              .group_by(rows.c.platform, rows.c.buyer_nick)
-              .having(func.min(rows.c.day) >= first).subquery())
     bucket = day_bucket(rows.c.day, period, dialect)
-    first_bucket = day_bucket(firsts.c.first_day, period, dialect)
-    # One row per (bucket, buyer) first — a GROUP BY rather than a COUNT(DISTINCT) per bucket; a new
-    # buyer is new in exactly one bucket (their first day's), so the range's new buyers are the sum.
-    per = (select(bucket.label("b"), rows.c.platform, rows.c.buyer_nick, first_bucket.label("fb"))
-           .select_from(rows)
-           .outerjoin(firsts, and_(firsts.c.p == rows.c.platform, firsts.c.n == rows.c.buyer_nick))
-           .where(*where).group_by(bucket, rows.c.platform, rows.c.buyer_nick, first_bucket).subquery())
-    found = (await session.execute(
-        select(per.c.b, func.count(), func.coalesce(func.sum(case((per.c.fb == per.c.b, 1), else_=0)), 0))
-        .group_by(per.c.b).order_by(per.c.b))).all()
-    buckets = [BuyerBucket(date.fromisoformat(str(b)), int(n), int(new)) for b, n, new in found]
-
-    spend = (select(func.sum(rows.c.spend).label("spent"))
-             .where(*where).group_by(rows.c.platform, rows.c.buyer_nick).subquery())
+    # One statement: each buyer's spend per bucket (``per``), then per buyer their first bucket and
+    # spend (``who``). A buyer is new when no earlier day of theirs (in the shops seen) exists; a new
+    # buyer is new in exactly one bucket, their first.
+    per = (select(bucket.label("b"), rows.c.platform.label("p"), rows.c.buyer_nick.label("n"),
+                  func.sum(rows.c.spend).label("spent"))
+           .where(*seen, rows.c.day >= first, rows.c.day <= last)
+           .group_by(bucket, rows.c.platform, rows.c.buyer_nick).cte("per"))
+    who = (select(per.c.p, per.c.n, func.min(per.c.b).label("fb"), func.sum(per.c.spent).label("spent"))
+           .group_by(per.c.p, per.c.n).cte("who"))
+    earlier = rows.alias("earlier")
+    before = exists(select(literal(1)).select_from(earlier).where(
+        earlier.c.platform == who.c.p, earlier.c.buyer_nick == who.c.n, earlier.c.day < first,
+        *shop_scope(earlier.c.shop, shops, principal)))
     ordered = sorted(tiers, key=lambda t: t.min_spend, reverse=True)
-    tier = case(*[(spend.c.spent >= t.min_spend, literal(t.name)) for t in ordered[:-1]],
+    tier = case(*[(who.c.spent >= t.min_spend, literal(t.name)) for t in ordered[:-1]],
                 else_=literal(ordered[-1].name))
-    tiered = select(tier.label("tier"), spend.c.spent).subquery()
-    per_tier = {name: (int(n), money(total)) for name, n, total in (await session.execute(
-        select(tiered.c.tier, func.count(), func.sum(tiered.c.spent)).group_by(tiered.c.tier))).all()}
-    tier_rows = [TierRow(t.name, t.min_spend, *per_tier.get(t.name, (0, money(None)))) for t in tiers]
+    nothing = cast(literal(None), Numeric(18, 4))
+    found = (await session.execute(union_all(
+        select(literal("bucket"), per.c.b, func.count(), nothing).group_by(per.c.b),
+        select(literal("new"), who.c.fb, func.count(), nothing).where(~before).group_by(who.c.fb),
+        select(literal("tier"), tier, func.count(), func.sum(who.c.spent)).group_by(tier)))).all()
+    counts: dict[str, dict[str, tuple[int, Any]]] = {"bucket": {}, "new": {}, "tier": {}}
+    for kind, label, n, amount in found:
+        counts[kind][str(label)] = (int(n), amount)
+    buckets = [BuyerBucket(date.fromisoformat(b), n, counts["new"].get(b, (0, None))[0])
+               for b, (n, _) in sorted(counts["bucket"].items())]
+    tier_rows = [TierRow(t.name, t.min_spend, counts["tier"].get(t.name, (0, None))[0],
+                         money(counts["tier"].get(t.name, (0, None))[1])) for t in tiers]
     return BuyersReport(buckets=buckets, tiers=tier_rows, buyers=sum(t.buyers for t in tier_rows),
                         new=sum(b.new for b in buckets))
