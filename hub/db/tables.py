@@ -1232,7 +1232,91 @@ class UnpaidReminderRow(Base):
 
 
 # ------------------------------------------------------------ reports: costs, freight, fees, rollups (0022)
-# No tables of its own: reports aggregate ``orders`` by indexed columns; ``ParcelRow.freight`` is its column.
+# ``ParcelRow.freight`` is this section's column. The rollups hold the reports' additive figures per
+# local day (``YYYY-MM-DD`` in ``ReportRollupStateRow.time_zone``), refreshed by
+# ``hub.services.reports.refresh``; what each figure means: ``hub.services.reports.figures``.
+
+#: The canonical order statuses a rollup row counts one column each of (``n_<status>``).
+ROLLUP_STATUSES = ("pending_payment", "paid", "partially_shipped", "shipped", "delivered", "completed",
+                   "cancelled", "closed")
+
+
+class _DayFigures:
+    """The figures a day's rollup row adds up (orders of one day and key)."""
+
+    orders: Mapped[int] = mapped_column(Integer, default=0)
+    paid_orders: Mapped[int] = mapped_column(Integer, default=0)
+    sales_orders: Mapped[int] = mapped_column(Integer, default=0)
+    sales: Mapped[Decimal] = mapped_column(Numeric(18, 4), default=0)
+    units: Mapped[int] = mapped_column(BigInteger, default=0)
+    cancelled: Mapped[int] = mapped_column(Integer, default=0)
+    refunded_orders: Mapped[int] = mapped_column(Integer, default=0)
+    returned_orders: Mapped[int] = mapped_column(Integer, default=0)
+    n_pending_payment: Mapped[int] = mapped_column(Integer, default=0)
+    n_paid: Mapped[int] = mapped_column(Integer, default=0)
+    n_partially_shipped: Mapped[int] = mapped_column(Integer, default=0)
+    n_shipped: Mapped[int] = mapped_column(Integer, default=0)
+    n_delivered: Mapped[int] = mapped_column(Integer, default=0)
+    n_completed: Mapped[int] = mapped_column(Integer, default=0)
+    n_cancelled: Mapped[int] = mapped_column(Integer, default=0)
+    n_closed: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[Decimal] = mapped_column(Numeric(18, 4), default=0)
+    lines_without_cost: Mapped[int] = mapped_column(Integer, default=0)
+    freight: Mapped[Decimal] = mapped_column(Numeric(18, 4), default=0)
+    fees: Mapped[Decimal] = mapped_column(Numeric(18, 4), default=0)
+    orders_with_fees: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReportDayOrdersRow(_DayFigures, Base):
+    """Orders created on one local day in one shop to one province ('' unknown), with their figures."""
+
+    __tablename__ = "report_day_orders"
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(50), primary_key=True)
+    shop: Mapped[str] = mapped_column(String(100), primary_key=True)
+    province: Mapped[str] = mapped_column(String(50), primary_key=True)
+
+
+class ReportDaySkusRow(_DayFigures, Base):
+    """Orders created on one local day in one shop with a line of one SKU ('' none): their figures
+    for that SKU (sales and units of its lines, cases with a line of it, its cost)."""
+
+    __tablename__ = "report_day_skus"
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(50), primary_key=True)
+    shop: Mapped[str] = mapped_column(String(100), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class ReportBuyerDaysRow(Base):
+    """What one buyer (``buyer_nick`` on ``platform``) spent on sales orders of one shop on one local day."""
+
+    __tablename__ = "report_buyer_days"
+    __table_args__ = (Index("ix_report_buyer_days_buyer", "platform", "buyer_nick", "day"),)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(50), primary_key=True)
+    shop: Mapped[str] = mapped_column(String(100), primary_key=True)
+    buyer_nick: Mapped[str] = mapped_column(String(200), primary_key=True)
+    spend: Mapped[Decimal] = mapped_column(Numeric(18, 4), default=0)
+
+
+class ReportRollupStateRow(Base):
+    """How far the rollups are: built in ``time_zone`` with the freight settings ``settings_hash``,
+    complete for every change to orders, cases and parcels up to ``rolled_to``. No row: no rollups
+    (the reports read ``orders``; the next refresh rebuilds them all)."""
+
+    __tablename__ = "report_rollup_state"
+    name: Mapped[str] = mapped_column(String(30), primary_key=True)
+    time_zone: Mapped[str] = mapped_column(String(64))
+    settings_hash: Mapped[str] = mapped_column(String(64))
+    rolled_to: Mapped[datetime] = mapped_column(ts())
+    refreshed_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
+
+
+# What the refresh finds changed since its watermark by.
+Index("ix_orders_updated", OrderRow.updated_at)
+Index("ix_aftersales_updated", AfterSaleRow.updated_at)
+Index("ix_parcels_updated", ParcelRow.updated_at)
 
 
 # --------------------------------------------------------------------------- roles per shop (0023)

@@ -3,9 +3,10 @@ prices per SKU.
 
 ``hub reports sales [--period day|week|month] [--by none|channel|shop|sku|province] [--from D] [--to D]
 [--shop S …] [--csv FILE]``, ``hub reports buyers [--period …] [--from D] [--to D] [--shop S …]``,
-``hub costs set SKU AMOUNT`` and ``hub costs import FILE`` (CSV ``merchant_sku,cost_price``). The CLI
-runs as the operator of the machine: every shop, gross profit included. What is counted:
-``hub.services.reports.figures``.
+``hub reports refresh`` and ``hub reports rebuild`` (the daily rollups: the days changed since the
+last refresh, or all of them), ``hub costs set SKU AMOUNT`` and ``hub costs import FILE`` (CSV
+``merchant_sku,cost_price``). The CLI runs as the operator of the machine: every shop, gross profit
+included. What is counted: ``hub.services.reports.figures``.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ def register(group: typer.Typer) -> None:
     reports = typer.Typer(help="Reports: sales, rates and gross profit; new and repeat buyers.", no_args_is_help=True)
     reports.command("sales")(sales_command)
     reports.command("buyers")(buyers_command)
+    reports.command("refresh")(refresh_command)
+    reports.command("rebuild")(rebuild_command)
     group.add_typer(reports, name="reports")
     costs = typer.Typer(help="Cost price per SKU, for gross profit.", no_args_is_help=True)
     costs.command("set")(cost_set_command)
@@ -170,6 +173,41 @@ def buyers_command(
         out.print(tiers)
 
     run()
+
+
+def _rollups(ctx: typer.Context, *, full: bool) -> None:
+    from zoneinfo import ZoneInfo
+
+    from hub import cli
+    from hub.services.reports import refresh
+
+    @cli._report_errors
+    def run() -> None:
+        hub = cli._state(ctx).hub()
+        zone = ZoneInfo(hub.config.console.time_zone)
+
+        async def work(database: Any) -> refresh.Refreshed:
+            async with database.transaction() as session:
+                if full:
+                    return await refresh.rebuild(session, hub.config.reports, zone)
+                return await refresh.refresh(session, hub.config.reports, zone)
+
+        done = cli._with_database(ctx, work)
+        what = "rebuilt" if done.rebuilt else "refreshed"
+        cli._out().print(f"report rollups {what}: {done.days:,} days ({zone.key})", markup=False)
+
+    run()
+
+
+def refresh_command(ctx: typer.Context) -> None:
+    """Bring the report rollups up to date (the days changed since the last refresh; the worker does this
+    every minute)."""
+    _rollups(ctx, full=False)
+
+
+def rebuild_command(ctx: typer.Context) -> None:
+    """Rebuild every report rollup row from the orders (after a restore, or to check the incremental ones)."""
+    _rollups(ctx, full=True)
 
 
 def cost_set_command(

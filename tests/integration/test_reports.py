@@ -268,6 +268,9 @@ def test_reports_and_costs_commands(tmp_path: Path) -> None:
     assert "150.00" in total and "113.50" in total and "37.50" in total
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert [(r["bucket"], r["key"], r["gross_profit"]) for r in rows][-1] == ("total", "", "113.50")
+    rebuilt = hub_("reports", "rebuild")
+    assert rebuilt.exit_code == 0 and "report rollups rebuilt" in rebuilt.stdout, rebuilt.output
+    assert "report rollups refreshed" in hub_("reports", "refresh").stdout
     buyers = hub_("reports", "buyers", "--from", "2026-11-10", "--to", "2026-11-11")
     assert buyers.exit_code == 0 and "3 buyers, 2 new" in buyers.stdout, buyers.output
     assert hub_("costs", "set", "CUP", "10").exit_code == 0

@@ -1,6 +1,6 @@
 """Reports without a database: buckets (day, week from Monday, month), a range's UTC instants in the console's
 zone, the zone's offsets across daylight saving, the range checks naming ``from`` and ``to``, and a
-TOP trade's commission as the platform fee."""
+TOP trade's commission as the platform fee; the rollups' days as UTC intervals."""
 
 from __future__ import annotations
 
@@ -67,3 +67,13 @@ def test_a_top_trade_s_commission_becomes_the_order_s_platform_fee() -> None:
     trade = body["trade_fullinfo_get_response"]["trade"]
     assert "platform_fee" not in mapping.order_from_trade(trade, "tb").extra
     assert mapping.order_from_trade({**trade, "commission_fee": "3.50"}, "tb").extra["platform_fee"] == "3.50"
+
+
+def test_rollup_days_merge_into_utc_intervals() -> None:
+    from hub.services.reports.rollups import Days
+
+    days = Days.of([date(2026, 11, 12), date(2026, 11, 10), date(2026, 11, 11), date(2026, 11, 20)], SHANGHAI)
+    assert days is not None and (days.span.first, days.span.last) == (date(2026, 11, 10), date(2026, 11, 20))
+    assert days.intervals == ((datetime(2026, 11, 9, 16, tzinfo=UTC), datetime(2026, 11, 12, 16, tzinfo=UTC)),
+                              (datetime(2026, 11, 19, 16, tzinfo=UTC), datetime(2026, 11, 20, 16, tzinfo=UTC)))
+    assert Days.of([], SHANGHAI) is None

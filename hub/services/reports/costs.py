@@ -1,5 +1,6 @@
 """Cost price per SKU, for gross profit: set one, or import many from CSV (``merchant_sku,cost_price``;
-all or nothing, in one transaction). Not for the rest of the catalogue (``hub.services.catalogue``).
+all or nothing, in one transaction); either drops the rollups' state, as their
+cost figures are stale (``refresh.invalidate``). Not for the rest of the catalogue (``hub.services.catalogue``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.tables import SkuRow, utcnow
 from hub.errors import BadInputError, NotFoundError
+from hub.services.reports import refresh
 
 MAX_COST = Decimal("1e13")
 COLUMNS = ("merchant_sku", "cost_price")
@@ -43,6 +45,7 @@ async def set_cost(session: AsyncSession, sku: str, amount: Decimal | None, *, a
                                    .values(cost_price=amount, updated_at=utcnow(), updated_by=actor[:100]))
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFoundError(f"SKU {sku!r} does not exist")
+    await refresh.invalidate(session)
 
 
 def parse_costs_csv(text: str) -> dict[str, Decimal | None]:
@@ -78,4 +81,5 @@ async def import_costs(session: AsyncSession, costs: dict[str, Decimal | None], 
     await session.execute(update(SkuRow), [
         {"merchant_sku": sku, "cost_price": amount, "updated_at": now, "updated_by": actor[:100]}
         for sku, amount in costs.items()])
+    await refresh.invalidate(session)
     return CostImport(updated=len(costs))

@@ -1,6 +1,7 @@
 """The sales report: figures per bucket and key over a range of local days, with totals, and gross
-profit only for callers who may see it. The one entry the API, CLI and console call; the SQL is in
-``queries`` and ``profit``, what counts in ``figures``.
+profit only for callers who may see it. The one entry the API, CLI and console call; the day rows
+come from ``sources`` (rollups, and ``orders`` for days not rolled up yet), the summing SQL is in
+``queries`` and ``buyers``, what counts in ``figures``.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.errors import BadInputError
 from hub.services.access.scope import ShopLimited
 from hub.services.reports import buyers as buyer_figures
+from hub.services.reports import queries, sources
 from hub.services.reports.dimensions import DIMENSIONS, Dimension
 from hub.services.reports.figures import Figures, Profit
 from hub.services.reports.periods import Period, Range, check_range
-from hub.services.reports.profit import profit_figures
-from hub.services.reports.queries import case_figures, order_figures, order_scope
 from hub.services.reports.settings import ReportsSection
 
 
@@ -47,17 +47,10 @@ def span_of(first: date, last: date, period: Period, settings: ReportsSection, t
 async def _figures(session: AsyncSession, span: Range, period: Period | None, dimension: Dimension,
                    shops: Sequence[str] | None, principal: ShopLimited | None, settings: ReportsSection,
                    with_profit: bool) -> list[Figures]:
-    where = order_scope(span, shops, principal)
-    rows = await order_figures(session, span, period, dimension, where)
-    for at, (refunded, returned) in (await case_figures(session, span, period, dimension, where)).items():
-        if at in rows:
-            rows[at].refunded_orders, rows[at].returned_orders = refunded, returned
-    if with_profit:
-        parts = await profit_figures(session, span, period, dimension, where, settings)
-        for at, row in rows.items():
-            row.profit = parts.get(at, Profit())
+    rows = await sources.order_rows(session, span, settings, per_sku=dimension == "sku")
+    found = await queries.figures(session, rows, period, dimension, shops, principal, with_profit)
     out = []
-    for (b, _), row in sorted(rows.items()):
+    for (b, _), row in sorted(found.items()):
         row.bucket = date.fromisoformat(b) if b else None
         out.append(row)
     return out
@@ -94,6 +87,7 @@ async def buyers_report(session: AsyncSession, *, period: Period, first: date, l
                         principal: ShopLimited | None = None) -> tuple[Range, buyer_figures.BuyersReport]:
     """New and repeat buyers per bucket, and buyers in tiers by spend over the range."""
     span = span_of(first, last, period, settings, time_zone)
-    found = await buyer_figures.buyers_report(session, span, period, shops=shops, principal=principal,
+    rows = await sources.buyer_rows(session, span, settings)
+    found = await buyer_figures.buyers_report(session, rows, span, period, shops=shops, principal=principal,
                                               tiers=settings.buyer_tiers)
     return span, found
