@@ -10,6 +10,8 @@ it runs at a quickened pace (``HUB_DEMO_PACE_S``); each wait ends as soon as wha
 - Service orders: the Tmall sandbox's installation work cards reach the hub for Tmall orders, each
   goes to a seeded installer of the card's region, the demo's technicians complete some, and the one
   back-dated card (and only it) is overdue.
+- Operations: held orders tagged VIP and first in the queue, a gift note written back to Taobao, a
+  price change waiting for approval that an admin approves, and notifications delivered.
 
 The tests share the demo, so they run on one xdist worker (``pytestmark``) and none of them stops it.
 """
@@ -58,6 +60,11 @@ class Api:
 
     def get(self, path: str, **params: str) -> Any:
         answer = httpx.get(f"{self.demo.base}/api/v1/{path}", params=params, headers=self.headers, timeout=10)
+        answer.raise_for_status()
+        return answer.json()
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        answer = httpx.post(f"{self.demo.base}/api/v1/{path}", json=body, headers=self.headers, timeout=10)
         answer.raise_for_status()
         return answer.json()
 
@@ -299,3 +306,46 @@ def test_the_demo_issues_tmall_work_cards_assigns_them_by_skill_and_region_compl
     section = ServiceOrdersSection.model_validate(
         tomllib.loads((demo.directory / "hub-demo.toml").read_text())["service_orders"])
     assert [(r.shops, r.type.value) for r in section.rules] == [(["demo-douyin"], "installation")]
+
+
+# ---------------------------------------------------------------------------------------------- operations
+
+
+def _vip(api: Api) -> list[dict[str, Any]] | None:
+    items: list[dict[str, Any]] = api.get("orders", user_tag="VIP", sort="-priority", limit="5")["items"]
+    return items or None
+
+
+def _written_note(api: Api) -> dict[str, Any] | None:
+    for order in api.get("orders", platform="taobao", limit="30")["items"]:
+        for edit in api.get(f"orders/{order['id']}/edits"):
+            if edit["kind"] == "seller_note" and edit["writeback"] == "sent":
+                return dict(edit)
+    return None
+
+
+def _sent(api: Api) -> list[dict[str, Any]] | None:
+    sent: list[dict[str, Any]] = api.get("notifications/deliveries", status="sent", limit="50")
+    return sent or None
+
+
+@pytest.mark.timeout(TIMEOUT_S)
+def test_the_demo_tags_and_prioritises_held_orders_writes_a_note_back_and_asks_finance_for_a_price_change(
+    demo: Demo, api: Api
+) -> None:
+    deadline = _deadline()
+    vip = demo.wait_for("held orders tagged VIP", lambda: _vip(api), deadline=deadline, every_s=1.0)
+    assert all(o["on_hold"] and o["priority"] == 5 for o in vip)
+    assert {t["name"] for t in vip[0]["user_tags"]} >= {"VIP"}
+    note = demo.wait_for("a gift note written back to Taobao", lambda: _written_note(api), deadline=deadline,
+                         every_s=1.0)
+    assert note["after"] and note["requested_by"] == "demo:operator"
+    pending = demo.wait_for("a price change waiting for approval",
+                            lambda: api.get("order-edits", status="pending_approval") or None,
+                            deadline=deadline, every_s=1.0)
+    edit = pending[0]
+    approved = api.post(f"order-edits/{edit['id']}/approve", {"note": "agreed"})
+    assert approved["status"] == "approved" and approved["decided_by"].startswith("apikey:")
+    sent = demo.wait_for("notifications delivered", lambda: _sent(api), deadline=deadline, every_s=1.0)
+    kinds = {d["kind"] for d in sent}
+    assert kinds & {"order_held", "refund_requested"}
