@@ -177,8 +177,11 @@ class OperationsDriver:
         from hub.db.tables import OrderEditRow, OrderLineRow, OrderRow
 
         async with self.hub.database().session() as session:
-            pending = (await session.execute(select(func.count()).select_from(OrderEditRow).where(
-                OrderEditRow.status == "pending_approval"))).scalar_one()
+            # Waiting changes on orders still unpaid (one paid meanwhile can no longer be approved:
+            # finance rejects it, and it no longer counts).
+            pending = (await session.execute(select(func.count()).select_from(OrderEditRow).join(
+                OrderRow, OrderRow.id == OrderEditRow.order_id).where(
+                OrderEditRow.status == "pending_approval", OrderRow.status == "pending_payment"))).scalar_one()
             if pending >= MAX_PENDING:
                 return
             row = (await session.execute(select(OrderRow.id, OrderRow.version).where(

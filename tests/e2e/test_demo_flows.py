@@ -324,6 +324,19 @@ def _written_note(api: Api) -> dict[str, Any] | None:
     return None
 
 
+def _approve_one(api: Api) -> dict[str, Any] | None:
+    """Approve a waiting price change, as finance; one whose order was paid meanwhile is refused
+    (409: money changes only before payment) and rejected instead."""
+    for edit in api.get("order-edits", status="pending_approval"):
+        answer = httpx.post(f"{api.demo.base}/api/v1/order-edits/{edit['id']}/approve", json={"note": "agreed"},
+                            headers=api.headers, timeout=10)
+        if answer.status_code == 200:
+            return dict(answer.json())
+        assert answer.status_code == 409, answer.text
+        api.post(f"order-edits/{edit['id']}/reject", {"note": "the buyer paid before the change was approved"})
+    return None
+
+
 def _sent(api: Api) -> list[dict[str, Any]] | None:
     sent: list[dict[str, Any]] = api.get("notifications/deliveries", status="sent", limit="50")
     return sent or None
@@ -340,11 +353,7 @@ def test_the_demo_tags_and_prioritises_held_orders_writes_a_note_back_and_asks_f
     note = demo.wait_for("a gift note written back to Taobao", lambda: _written_note(api), deadline=deadline,
                          every_s=1.0)
     assert note["after"] and note["requested_by"] == "demo:operator"
-    pending = demo.wait_for("a price change waiting for approval",
-                            lambda: api.get("order-edits", status="pending_approval") or None,
-                            deadline=deadline, every_s=1.0)
-    edit = pending[0]
-    approved = api.post(f"order-edits/{edit['id']}/approve", {"note": "agreed"})
+    approved = demo.wait_for("a price change approved", lambda: _approve_one(api), deadline=deadline, every_s=1.0)
     assert approved["status"] == "approved" and approved["decided_by"].startswith("apikey:")
     sent = demo.wait_for("notifications delivered", lambda: _sent(api), deadline=deadline, every_s=1.0)
     kinds = {d["kind"] for d in sent}

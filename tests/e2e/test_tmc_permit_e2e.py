@@ -55,7 +55,14 @@ async def test_tmc_orders_arrive_only_because_the_hub_permits_each_shop_first(ba
                 for platform, item in served.items():
                     await eventually(lambda item=item, platform=platform: _landed(hub, item.shop, created[platform]),
                                      what=f"the {platform} order over TMC")
-                listed = {s["name"]: s for s in (await client.get("/api/v1/shops")).json()}
+                # The intake time is recorded when the channel's batch is done, a moment after its
+                # orders are stored: wait for it rather than race it.
+                async def _shops_with_intake() -> dict[str, Any] | None:
+                    shown = {s["name"]: s for s in (await client.get("/api/v1/shops")).json()}
+                    ready = all(shown[shop]["message_channel"]["last_intake_at"] for shop in shops)
+                    return shown if ready else None
+
+                listed = await eventually(_shops_with_intake, what="every shop's last intake shown")
             for platform, item in served.items():
                 wanted = list(PLATFORMS[platform].tmc_topics)
                 assert item.sandbox.tmc_permitted(item.shop) == wanted, f"{platform}: permitted the mapped topics"
