@@ -152,7 +152,8 @@ class DouyinChannel:
     #: ``receive_exchange`` is not one (311 = received + reshipped, sent at ``ship_exchange``), so the
     #: hub records it and ``decide_aftersale`` says so.
     aftersale_actions: ClassVar[frozenset[AfterSaleAction]] = AFTERSALE_ACTIONS
-    #: The remark and its star (``order_edits``); the other kinds stay in the hub.
+    #: The remark and its star, and the address within the order's region (``order_edits``); the other
+    #: kinds stay in the hub.
     order_edit_kinds: ClassVar[frozenset[OrderEditKind]] = douyin_edits.DOUYIN_EDIT_KINDS
 
     def __init__(self, context: ConnectorContext) -> None:
@@ -463,7 +464,8 @@ class DouyinChannel:
         return await self.decisions.read(external_id)
 
     async def edit_order(self, request: OrderEditRequest) -> OrderEditResult:
-        """The seller's remark and star with ``order.addOrderRemark`` (``order_edits``)."""
+        """The seller's remark and star (``order.addOrderRemark``) and the receiver, phone and detail line
+        (``order.addressModify``, within the order's region): ``order_edits``."""
         return await douyin_edits.edit_order(self.client.call, request)
 
     async def decide_aftersale(self, case: AfterSale, decision: AfterSaleDecision) -> AfterSaleDecisionResult:

@@ -136,6 +136,23 @@ def _name(node: Any) -> str | None:
     return text(node.get("name")) or None if isinstance(node, dict) else None
 
 
+#: Douyin's ``post_addr`` region levels, top down (``town`` is the district level, ``street`` the township).
+REGION_LEVELS = ("province", "city", "town", "street")
+
+
+def post_addr_regions(order: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """The order's region ids and names by Douyin level (``{"province": {"id", "name"}, …}``), from
+    ``post_addr`` (or ``mask_post_addr``, whose regions are not masked): what ``order.addressModify``
+    needs back in its ``post_addr``. Regions only, no personal data; levels without id and name left out."""
+    region = order.get("post_addr") or order.get("mask_post_addr") or {}
+    kept: dict[str, dict[str, str]] = {}
+    for level in REGION_LEVELS:
+        node = region.get(level) if isinstance(region, dict) else None
+        if isinstance(node, dict) and (text(node.get("id")) or text(node.get("name"))):
+            kept[level] = {"id": text(node.get("id")), "name": text(node.get("name"))}
+    return kept
+
+
 # --------------------------------------------------------------------------- orders
 
 
@@ -222,6 +239,9 @@ def map_order(order: dict[str, Any], shop: str) -> Order:
         "shop_id": text(order.get("shop_id")),
         "logistics": logistics,
     }
+    regions = post_addr_regions(order)
+    if regions:
+        extra["post_addr_regions"] = regions
     return Order(
         ref=ChannelRef(platform=PLATFORM, shop=shop, external_id=platform_id(order["order_id"])),
         status=order_status(raw_status),

@@ -1,5 +1,5 @@
-"""Order edits, connector ↔ sandbox over real HTTP with real signatures: a Douyin remark and star
-land on the order the next fetch shows; a TOP address change of a shipped trade is refused by the
+"""Order edits, connector ↔ sandbox over real HTTP with real signatures: a Douyin remark, star and
+receiver land on the order the next fetch shows; a TOP address change of a shipped trade is refused by the
 platform."""
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ async def test_douyin_remark_and_star_show_on_the_next_fetch() -> None:
             address = await channel.edit_order(OrderEditRequest(
                 order=fetched, kind=OrderEditKind.ADDRESS, key="k3",
                 values=OrderEditValues(address=Address(name="李四", phone="13900001111", street="x"))))
-            assert not address.written_back and "kept in the hub only" in (address.note or "")
+            assert address.written_back  # within the order's region (order.addressModify)
+            assert (await channel.get_order(order_id)).shipping_address.name != fetched.shipping_address.name
         finally:
             await channel.aclose()
 

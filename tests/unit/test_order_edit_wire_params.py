@@ -1,15 +1,20 @@
 """The wire params of order edits, per platform: TOP's GBK byte limits and flag codes, Douyin's
-star codes (a different colour table) and string-typed flags; what each platform keeps local."""
+star codes (a different colour table) and string-typed flags, Douyin's address change (only what
+the person typed, the kept region ids, a changed region refused); what each platform keeps local."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
 from contracts.order_edits import OrderEditKind, OrderEditRequest, OrderEditValues, SellerFlag
 from contracts.orders import Address
-from hub.errors import BadInputError
+from hub.errors import BadInputError, PermanentError, RetryableError
 from hub.testing.factories import make_order
 from plugins.douyin import order_edits as douyin
+from plugins.douyin.client import DouyinRefusal
 from plugins.taobao import order_edits as top
 
 ADDRESS = Address(name="李四", phone="13900001111", province="浙江省", city="杭州市", district="西湖区",
@@ -84,5 +89,77 @@ def test_douyin_remark_params_are_strings_and_a_star_goes_with_the_current_remar
 def test_kinds_without_a_platform_api_are_left_to_the_hub() -> None:
     assert top.edit_call(OrderEditRequest(order=make_order(), kind=OrderEditKind.PRICE,
                                           values=OrderEditValues(), key="k")) is None
-    assert OrderEditKind.ADDRESS not in douyin.DOUYIN_EDIT_KINDS
+    assert OrderEditKind.PRICE not in douyin.DOUYIN_EDIT_KINDS and OrderEditKind.ADDRESS in douyin.DOUYIN_EDIT_KINDS
     assert {OrderEditKind.ADDRESS, OrderEditKind.SELLER_NOTE, OrderEditKind.FLAG} == top.TOP_EDIT_KINDS
+
+
+REGIONS = {"province": {"id": "33", "name": "浙江省"}, "city": {"id": "3301", "name": "杭州市"},
+           "town": {"id": "330106", "name": "西湖区"}, "street": {"id": "330106001", "name": "文新街道"}}
+KEPT_ADDR = {level: dict(node) for level, node in REGIONS.items()}
+
+
+def _address_request(regions: dict[str, dict[str, str]] | None = REGIONS, **address: str | None) -> OrderEditRequest:
+    values = {"name": "张*", "phone": "138****5678", "province": "浙江省", "city": "杭州市", "district": "西湖区",
+              "street": "****"} | address
+    extra = {"post_addr_regions": regions} if regions is not None else {}
+    return _request(OrderEditKind.ADDRESS, OrderEditValues(address=Address(**values)), extra=extra)
+
+
+@pytest.mark.parametrize(("address", "sent"), [
+    ({"name": "李四"}, {"post_receiver": "李四"}),
+    ({"phone": "13900001111"}, {"post_tel": "13900001111"}),
+    ({"name": "李四", "phone": "13900001111"}, {"post_receiver": "李四", "post_tel": "13900001111"}),
+    ({"street": "文三路90号"}, {"post_addr": {**KEPT_ADDR, "address_detail": "文三路90号", "land_mark": ""}}),
+    # An empty district means "as Douyin has it"; the street level (the hub's town) may be repeated.
+    ({"street": "文三路90号", "district": None, "town": "文新街道"},
+     {"post_addr": {**KEPT_ADDR, "address_detail": "文三路90号", "land_mark": ""}}),
+    # Douyin's ciphertext has a ``*`` too: never sent back as a value.
+    ({"name": "~AgI3*CgkIARC~", "phone": "$138$AgI*CgkI$"}, None),
+    ({}, None),
+])
+def test_douyin_address_params_send_only_what_the_person_typed(address: dict[str, str | None],
+                                                                sent: dict[str, object] | None) -> None:
+    request = _address_request(**address)
+    expected = None if sent is None else {"order_id": request.order.ref.external_id, **sent}
+    assert douyin.address_params(request) == expected
+
+
+@pytest.mark.parametrize(("address", "regions", "field", "says"), [
+    ({"city": "宁波市", "street": "中山路1号"}, REGIONS, "address", r"region changed \(city\)"),
+    ({"district": "余杭区"}, REGIONS, "address", "Douyin seller centre"),
+    ({"name": "李四"}, None, "address", "fetch the order again"),
+    ({"street": "文三路90号"}, {k: v for k, v in REGIONS.items() if k != "street"}, "address", "region id for street"),
+    ({"street": "路" * 61}, REGIONS, "address.street", "61 characters"),
+])
+def test_douyin_address_params_refuse_what_douyin_cannot_take_by_name(
+        address: dict[str, str], regions: dict[str, dict[str, str]] | None, field: str, says: str) -> None:
+    with pytest.raises(BadInputError, match=says) as caught:
+        douyin.address_params(_address_request(regions, **address))
+    assert caught.value.field == field
+
+
+async def test_douyin_address_edit_reads_the_platforms_answers() -> None:
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    def answering(sub_code: str | None) -> Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]:
+        async def call(method: str, params: dict[str, Any]) -> dict[str, Any]:
+            sent.append((method, params))
+            if sub_code:
+                raise DouyinRefusal("refused", code="40004", sub_code=sub_code)
+            return {}
+        return call
+
+    request = _address_request(name="李四")
+    assert (await douyin.edit_order(answering(None), request)).written_back
+    assert sent[-1][0] == "order.addressModify"
+    assert (await douyin.edit_order(answering("isv.parameter-invalid:80004"), request)).written_back  # a repeat
+    with pytest.raises(BadInputError) as phone:
+        await douyin.edit_order(answering("isv.parameter-invalid:20002"), request)
+    assert phone.value.field == "address.phone"
+    with pytest.raises(PermanentError, match="part of the order has shipped"):
+        await douyin.edit_order(answering("isv.business-failed:80001"), request)
+    with pytest.raises(RetryableError):
+        await douyin.edit_order(answering("isv.business-failed:8888"), request)
+    calls = len(sent)
+    nothing = await douyin.edit_order(answering(None), _address_request())
+    assert not nothing.written_back and len(sent) == calls  # nothing changed: no call
