@@ -21,7 +21,9 @@ channel. Then, side by side:
 
 Everything runs on real HTTP servers with real signatures and real workers (the fulfilment e2e
 harness); the test waits by polling the hub's API and database with generous deadlines.
-"""
+
+Run on PostgreSQL with Redis, as in production: the embedded default (SQLite, in-process queue)
+runs after-sales end to end in the demo test (tests/e2e/test_demo_flows.py)."""
 
 from __future__ import annotations
 
@@ -66,7 +68,7 @@ from tests.e2e.test_fulfilment_flow_e2e import (
 )
 
 __all__ = ["backend", "partners"]
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)]
 
 
 def platform_status(case: Case, case_id: str) -> str:

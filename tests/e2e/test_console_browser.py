@@ -6,7 +6,9 @@ the overview and the order on a phone. Screenshots of each screen go to ``docs/s
 
 Skipped only when ``/usr/bin/chromium`` is missing outside CI; in CI (``$CI`` set) it must run.
 Nothing here downloads a browser (never ``playwright install``).
-"""
+
+Run on PostgreSQL with Redis: a newcomer's first look on the embedded default is the demo
+restart test's (tests/e2e/test_demo_restart.py signs in and watches the overview fill)."""
 
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ from tests.e2e.hub_e2e_support import (
 )
 
 __all__ = ["backend"]
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)]
 
 #: The innermost elements reaching past the screen's right edge (outside scrolling tables), to name them.
 WIDER_THAN_SCREEN = """() => Array.from(document.querySelectorAll("body *"))

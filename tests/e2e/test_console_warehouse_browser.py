@@ -2,7 +2,8 @@
 hub served over real HTTP: the pick list shows each delivery order's lines, parcels and waybills
 and the units per SKU; the operator picks, weighs and packs, then ships, and the shipment is
 recorded once; a delivery order whose parcel has no waybill yet is refused with its state named.
-Screenshot: ``console-warehouse``.
+Screenshot: ``console-warehouse``. On SQLite: the pick, pack and ship services it drives are tested on
+both databases (tests/integration/test_fulfilment_warehouse.py).
 
 Skipped only when ``/usr/bin/chromium`` is missing outside CI; in CI (``$CI`` set) it must run.
 """
@@ -21,7 +22,7 @@ from hub.testing.hub import hub_config, running_hub
 from tests.e2e.console_browser_support import browser_or_skip, fits_a_phone, shot, signed_in_console
 from tests.integration.test_fulfilment_flow import Plugin
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
 
 async def _shipments(hub: Hub, order_id: int) -> list[ShipmentRow]:

@@ -17,7 +17,9 @@ with a named reason and nothing leaves until a person approves it.
 
 Everything runs on real HTTP servers and real workers; the test waits by polling the hub's
 database and API with generous deadlines.
-"""
+
+Run on PostgreSQL with Redis, as in production: the embedded default (SQLite, in-process queue)
+runs the same flow end to end in the demo test (tests/e2e/test_demo_flows.py)."""
 
 from __future__ import annotations
 
@@ -68,7 +70,7 @@ from tests.e2e.hub_e2e_support import (
 )
 
 __all__ = ["backend"]
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)]
 
 CHANNELS = ["taobao", "tmall", "douyin", "aliexpress"]
 KINDS: list[WarehouseKind] = ["own", "qimen"]

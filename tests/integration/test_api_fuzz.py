@@ -57,7 +57,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 #: are not fuzzed: a role's refusal comes from the permission dependency before any input is read,
 #: and tests/integration/test_roles_every_write.py sends every write route as every role that may
 #: not use it (403, nothing changed), failing when a new write route is not in its table.
-ADMIN_EXAMPLES = 4
+ADMIN_EXAMPLES = 3
 _HEALTH = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture]
 
 
