@@ -22,7 +22,7 @@ and ``FUZZ`` (schemathesis, once per role fuzzed) — the last two CPU-bound, bu
 they cannot fail for being slowed.
 
 PostgreSQL connections: the workers of a run share 20 (``hub.testing.pg_budget``); a test that uses
-PostgreSQL reserves an even share (20 // workers) before it starts, and the tests that need more
+PostgreSQL reserves a small share (3, ``PLAIN_SHARE``) before it starts, and the tests that need more
 reserve what they usually hold (``CONNECTIONS``, measured). A backend pairing that is never run
 (Redis with SQLite, the embedded queue with PostgreSQL) is skipped at collection and reserves
 nothing (``hub.testing.hub.skip_unrun_pairings``).

@@ -2,8 +2,9 @@
 
 The server is shared, so a whole run — every worker together — should hold at most
 ``MAX_TEST_POSTGRES_CONNECTIONS`` (20) at once. Before a test that uses PostgreSQL starts, its
-worker reserves connections from that budget: ``20 // workers`` by default (the budget split evenly,
-6 of 20 with three workers), or what the test's ``@pytest.mark.postgres_connections(n)`` says (a
+worker reserves connections from that budget: ``PLAIN_SHARE`` (3) by default (fewer when the budget
+split evenly among the workers is smaller), or what the test's ``@pytest.mark.postgres_connections(n)``
+says (a
 test that runs a hub with workers, many concurrent transactions, or hub processes). A worker whose
 test needs more than is free waits — before the test's timeout starts — until the others' tests
 give theirs back; a test that holds more than it reserved is not failed for it (the hard cap of
@@ -37,6 +38,10 @@ except ImportError:  # pragma: no cover - Windows: no budget, each test is still
 __all__ = ["ConnectionBudget", "reserved_connections", "workers"]
 
 POSTGRES_FIXTURES = frozenset({"postgres_server_url", "postgres_database_url"})
+#: What a plain PostgreSQL test reserves: measured, such a test holds 1 connection, 3-4 when it runs a
+#: hub in-process. An even split of the budget (5 with four workers) kept workers waiting while a
+#: large reservation (the fault suite's 12, an e2e test's 8) ran, with connections free.
+PLAIN_SHARE = 3
 _POLL_S = 0.02
 
 
@@ -59,7 +64,7 @@ def reserved_connections(item: pytest.Item, worker_count: int) -> int:
         return max(0, min(wanted, RUN_BUDGET))
     fixtures = set(getattr(item, "fixturenames", ()))
     if item.get_closest_marker("postgres") is not None or fixtures & POSTGRES_FIXTURES:
-        return max(1, RUN_BUDGET // worker_count)
+        return max(1, min(PLAIN_SHARE, RUN_BUDGET // worker_count))
     return 0
 
 

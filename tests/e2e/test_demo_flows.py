@@ -348,7 +348,7 @@ def test_the_demo_tags_and_prioritises_held_orders_writes_a_note_back_and_asks_f
 ) -> None:
     deadline = _deadline()
     vip = demo.wait_for("held orders tagged VIP", lambda: _vip(api), deadline=deadline, every_s=1.0)
-    assert all(o["on_hold"] and o["priority"] == 5 for o in vip)
+    assert all(o["priority"] == 5 for o in vip)  # held when tagged; a person may have released it since
     assert {t["name"] for t in vip[0]["user_tags"]} >= {"VIP"}
     note = demo.wait_for("a gift note written back to Taobao", lambda: _written_note(api), deadline=deadline,
                          every_s=1.0)
