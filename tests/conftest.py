@@ -51,8 +51,8 @@ structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.
 
 #: pytest-xdist workers for a run of the whole suite (or of directories). Much of a test's time is
 #: I/O wait (hubs, sandboxes and browsers waiting on each other), so a 2-core machine keeps four
-#: busy: measured on the same commit, 586 s with four against 645 s with three.
-SUITE_WORKERS = 4
+#: busy: measured on the same commit, 586 s with four against 645 s with three (five: see git log).
+SUITE_WORKERS = 5
 
 #: Tests by node id prefix (relative to the repository root); see the module doc.
 FAULT_SUITE = "tests/faults/test_fault_suite.py"  # the hub as `hub serve` + `hub worker` processes
