@@ -50,8 +50,9 @@ settings.load_profile("ci")
 structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
 
 #: pytest-xdist workers for a run of the whole suite (or of directories). Much of a test's time is
-#: I/O wait (hubs, sandboxes and browsers waiting on each other), so a 2-core machine keeps four
-#: busy: measured on the same commit, 586 s with four against 645 s with three (five: see git log).
+#: I/O wait (hubs, sandboxes and browsers waiting on each other), so a 2-core machine keeps five
+#: busy: measured with `.ci/run` on clean clones, 586 s with four against 645 s with three (session
+#: 9), and 575 s with five against 581 s with four (session 10, plain PostgreSQL tests reserving 3).
 SUITE_WORKERS = 5
 
 #: Tests by node id prefix (relative to the repository root); see the module doc.
