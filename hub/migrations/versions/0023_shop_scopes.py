@@ -1,4 +1,5 @@
-"""Roles per shop: API keys and console users limited to some shops.
+"""Roles per shop: API keys and console users limited to some shops (no schema change of its own:
+``api_keys.shops`` and ``users.shops`` came with 0018; kept so the revision chain is stable).
 
 Revision ID: 0023_shop_scopes
 Revises: 0022_reports
@@ -22,7 +23,7 @@ TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    pass  # filled by H7 (roles per shop)
+    pass  # the shops columns of api_keys and users came with 0018: nothing more is needed
 
 
 def downgrade() -> None:
