@@ -69,27 +69,29 @@ def view(row: OrderEditRow, *, pii: bool) -> EditView:
                     attempts=row.attempts, idempotency_key=row.idempotency_key, order_version=row.order_version)
 
 
-async def load_order(session: AsyncSession, order_id: int, principal: ShopLimited | None, *,
-                     lock: bool = False) -> OrderRow:
-    """The order, or ``NotFoundError`` when it does not exist or belongs to a shop the caller may not see."""
-    query = select(OrderRow).where(OrderRow.id == order_id).execution_options(populate_existing=True)
+async def _load(session: AsyncSession, model: Any, row_id: int, principal: ShopLimited | None, what: str,
+                lock: bool) -> Any:
+    """The ``model`` row ``row_id`` (locked when asked), or ``NotFoundError`` naming ``what`` when it
+    does not exist or belongs to a shop the caller may not see."""
+    query = select(model).where(model.id == row_id).execution_options(populate_existing=True)
     if lock:
         query = query.with_for_update()
     row = (await session.execute(query)).scalar_one_or_none()
     if row is None:
-        raise NotFoundError(f"order {order_id} does not exist")
-    check_shop(principal, row.shop, f"order {order_id}")
+        raise NotFoundError(f"{what} does not exist")
+    check_shop(principal, row.shop, what)
+    return row
+
+
+async def load_order(session: AsyncSession, order_id: int, principal: ShopLimited | None, *,
+                     lock: bool = False) -> OrderRow:
+    """The order, or ``NotFoundError`` when it does not exist or belongs to a shop the caller may not see."""
+    row: OrderRow = await _load(session, OrderRow, order_id, principal, f"order {order_id}", lock)
     return row
 
 
 async def load_edit(session: AsyncSession, edit_id: int, principal: ShopLimited | None, *,
                     lock: bool = False) -> OrderEditRow:
     """The edit, or ``NotFoundError`` (also for another shop's edit)."""
-    query = select(OrderEditRow).where(OrderEditRow.id == edit_id).execution_options(populate_existing=True)
-    if lock:
-        query = query.with_for_update()
-    row = (await session.execute(query)).scalar_one_or_none()
-    if row is None:
-        raise NotFoundError(f"order edit {edit_id} does not exist")
-    check_shop(principal, row.shop, f"order edit {edit_id}")
+    row: OrderEditRow = await _load(session, OrderEditRow, edit_id, principal, f"order edit {edit_id}", lock)
     return row
