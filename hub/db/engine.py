@@ -29,6 +29,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from hub.db.sql_functions import register_sqlite_functions
 from hub.errors import ConfigError
 
 log = structlog.get_logger(__name__)
@@ -100,6 +101,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+    register_sqlite_functions(dbapi_connection)
 
 
 def _drop_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

@@ -7,7 +7,7 @@ Platform ids are strings; money is ``Numeric(18, 4)`` plus a currency column; ti
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -1231,9 +1232,9 @@ class UnpaidReminderRow(Base):
 
 
 
-# ------------------------------------------------------------ reports: costs, freight, fees, rollups (0022)
+# ------------------------------------------------------------ reports: costs, freight, fees, rollups (0022, 0024)
 # ``ParcelRow.freight`` is this section's column. The rollups hold the reports' additive figures per
-# local day (``YYYY-MM-DD`` in ``ReportRollupStateRow.time_zone``), refreshed by
+# local day (in ``ReportRollupStateRow.time_zone``; with its week and month since 0024), refreshed by
 # ``hub.services.reports.refresh``; what each figure means: ``hub.services.reports.figures``.
 
 #: The canonical order statuses a rollup row counts one column each of (``n_<status>``).
@@ -1267,36 +1268,45 @@ class _DayFigures:
     orders_with_fees: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class ReportDayOrdersRow(_DayFigures, Base):
+class _Buckets:
+    """A rollup row's week (its Monday) and month (its first day), stored so that summing rows per
+    bucket reads a column instead of computing a date per row."""
+
+    week: Mapped[date] = mapped_column(Date)
+    month: Mapped[date] = mapped_column(Date)
+
+
+class ReportDayOrdersRow(_DayFigures, _Buckets, Base):
     """Orders created on one local day in one shop to one province ('' unknown), with their figures."""
 
     __tablename__ = "report_day_orders"
-    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
     platform: Mapped[str] = mapped_column(String(50), primary_key=True)
     shop: Mapped[str] = mapped_column(String(100), primary_key=True)
     province: Mapped[str] = mapped_column(String(50), primary_key=True)
 
 
-class ReportDaySkusRow(_DayFigures, Base):
+class ReportDaySkusRow(_DayFigures, _Buckets, Base):
     """Orders created on one local day in one shop with a line of one SKU ('' none): their figures
     for that SKU (sales and units of its lines, cases with a line of it, its cost)."""
 
     __tablename__ = "report_day_skus"
-    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
     platform: Mapped[str] = mapped_column(String(50), primary_key=True)
     shop: Mapped[str] = mapped_column(String(100), primary_key=True)
     sku: Mapped[str] = mapped_column(String(200), primary_key=True)
 
 
-class ReportBuyerDaysRow(Base):
-    """What one buyer (``buyer_nick`` on ``platform``) spent on sales orders of one shop on one local day."""
+class ReportBuyerDaysRow(_Buckets, Base):
+    """What one buyer spent on sales orders of one shop on one local day. The buyer is
+    ``buyer_key``: a 64-bit hash of the platform and the buyer's nick (``hub.services.reports.rollups.
+    buyer_key_sql``), so counting buyers groups integers, and the rollup holds no nick."""
 
     __tablename__ = "report_buyer_days"
-    __table_args__ = (Index("ix_report_buyer_days_buyer", "platform", "buyer_nick", "day"),)
-    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
     platform: Mapped[str] = mapped_column(String(50), primary_key=True)
     shop: Mapped[str] = mapped_column(String(100), primary_key=True)
-    buyer_nick: Mapped[str] = mapped_column(String(200), primary_key=True)
+    buyer_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     spend: Mapped[Decimal] = mapped_column(Numeric(18, 4), default=0)
 
 

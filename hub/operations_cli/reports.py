@@ -86,6 +86,8 @@ def sales_command(
     last: str | None = TO,
     shop: list[str] | None = SHOP,
     csv_file: Path | None = typer.Option(None, "--csv", help="Also write the rows (and totals) to this CSV file."),
+    limit: int = typer.Option(0, "--limit", min=0, help="Only this many keys, those with the most sales (0: all)."),
+    offset: int = typer.Option(0, "--offset", min=0, help="Skip this many keys first (with --limit: the next page)."),
 ) -> None:
     """Orders, sales, AOV, rates and gross profit per period and dimension."""
     from hub import cli
@@ -101,7 +103,7 @@ def sales_command(
                 return await report.sales_report(
                     session, period=period, dimension=by, first=start, last=end,  # type: ignore[arg-type]
                     settings=hub.config.reports, time_zone=hub.config.console.time_zone, shops=shop or None,
-                    with_profit=True)
+                    with_profit=True, limit=limit or None, offset=offset)
 
         try:
             got = cli._with_database(ctx, fetch)
@@ -123,6 +125,10 @@ def sales_command(
         for cells in rows:
             table.add_row(*[_percent(float(cells[c])) if c.endswith("_rate") else cells.get(c, "") for c in shown])
         out.print(table)
+        shown_keys = len({r.key for r in got.rows})
+        if by != "none" and shown_keys < got.keys_total:
+            out.print(f"keys {offset + 1 if shown_keys else offset}–{offset + shown_keys} of {got.keys_total} "
+                      f"by sales (--offset {offset + shown_keys} for the next)", markup=False)
         if not got.fees_reported:
             out.print("platform fees: not reported by the channels (counted as 0)", markup=False)
         missing = got.totals.profit.lines_without_cost if got.totals.profit else 0

@@ -17,6 +17,7 @@ import pytest
 from contracts import Address, Buyer, OrderStatus
 from hub.cli import app
 from hub.config import HubConfig
+from hub.console.routes import ops_reports
 from hub.context import Hub
 from hub.db.engine import dispose_all_for_loop
 from hub.db.tables import AfterSaleLineRow, AfterSaleRow, ParcelRow, SkuRow
@@ -164,6 +165,26 @@ async def test_per_sku_and_the_limited_caller(database_url: str) -> None:
     assert long.value.field == "to"
 
 
+async def test_a_page_of_skus_ranked_by_sales_with_the_whole_in_the_totals(database_url: str) -> None:
+    hub = _hub(database_url)
+    await seed(hub)
+    # Over both days CUP sold 90.00 (A2 30, B1 60) and MUG 60.00 (A1 20, A2 30, B2 10): CUP ranks first.
+    first = await _sales(hub, dimension="sku", period="month", limit=1)
+    assert [(r.key, r.sales) for r in first.rows] == [("CUP", Decimal("90.00"))]
+    assert (first.keys_total, first.totals.orders, first.totals.sales) == (2, 6, Decimal("150.00"))
+    second = await _sales(hub, dimension="sku", period="month", limit=1, offset=1)
+    assert [(r.key, r.sales) for r in second.rows] == [("MUG", Decimal("60.00"))]
+    assert second.totals.sales == Decimal("150.00")
+    past = await _sales(hub, dimension="sku", period="month", limit=1, offset=2)
+    assert (past.rows, past.keys_total) == ([], 2)
+    shop = await _sales(hub, dimension="shop", limit=1)  # shop-a 80.00 against shop-b 70.00
+    assert {r.key for r in shop.rows} == {"shop-a"} and shop.totals.orders == 6 and shop.keys_total == 2
+    for bad, field in (({"limit": 0}, "limit"), ({"offset": -1, "limit": 1}, "offset"), ({"offset": 1}, "offset")):
+        with pytest.raises(BadInputError) as refused:
+            await _sales(hub, dimension="sku", **bad)
+        assert refused.value.field == field
+
+
 class _Limited:
     def __init__(self, shops: frozenset[str] | None) -> None:
         self.shops = shops
@@ -223,9 +244,15 @@ async def test_reports_over_the_api(database_url: str) -> None:
         buyers = (await client.get("/api/v1/reports/buyers", params=params, headers=bearer(operator))).json()
         assert (buyers["buyers"], buyers["new"], buyers["repeat"]) == (3, 2, 1)
         assert [t["buyers"] for t in buyers["tiers"]] == [1, 2, 0]
+        page = (await client.get("/api/v1/reports/sales", params={**params, "dimension": "sku", "limit": 1,
+                                                                  "offset": 1}, headers=bearer(finance))).json()
+        assert ({r["key"] for r in page["rows"]}, page["keys_total"], page["limit"], page["offset"]) == (
+            {"MUG"}, 2, 1, 1)
+        assert page["totals"]["sales"] == "150.00"
         for bad, field in (({"from": "2026-11-12", "to": "2026-11-11"}, "query.from"),
                            ({"from": "2025-01-01", "to": "2026-11-11"}, "query.to"),
-                           ({"dimension": "colour"}, "query.dimension")):
+                           ({"dimension": "colour"}, "query.dimension"), ({"limit": 0}, "query.limit"),
+                           ({"limit": 1001}, "query.limit"), ({"offset": -1}, "query.offset")):
             refused = await client.get("/api/v1/reports/sales", params=bad, headers=bearer(finance))
             assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == field, refused.text
         cost = await client.put("/api/v1/skus/CUP/cost", json={"cost_price": "10"}, headers=bearer(finance))
@@ -283,6 +310,9 @@ def test_reports_and_costs_commands(tmp_path: Path) -> None:
     assert "79.50" in next(line for line in after.stdout.splitlines() if "total" in line), after.output
     bad = hub_("reports", "sales", "--by", "colour")
     assert bad.exit_code == 2 and "--by" in bad.output
+    top = hub_("reports", "sales", "--by", "sku", "--from", "2026-11-10", "--to", "2026-11-11", "--limit", "1")
+    assert top.exit_code == 0 and "CUP" in top.stdout and "MUG" not in top.stdout, top.output
+    assert "keys 1–1 of 2 by sales (--offset 1 for the next)" in top.stdout
     late = hub_("reports", "sales", "--from", "2026-11-12", "--to", "2026-11-11")
     assert late.exit_code == 2 and "--from" in late.output
     assert hub_("costs", "set", "NOPE", "1").exit_code == 2
@@ -290,9 +320,10 @@ def test_reports_and_costs_commands(tmp_path: Path) -> None:
     assert negative.exit_code == 2 and "AMOUNT" in negative.output
 
 
-async def test_console_reports_page(database_url: str) -> None:
+async def test_console_reports_page(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     hub = _hub(database_url)
     await seed(hub)
+    monkeypatch.setattr(ops_reports, "PAGE_KEYS", 1)
     query = "/console/reports?period=day&dimension=shop&from=2026-11-10&to=2026-11-11"
     async with _app(hub) as client:
         assert (await _sign_in_with_key(client, await new_key(hub, "finance", "fay"))).status_code == 303
@@ -304,6 +335,12 @@ async def test_console_reports_page(database_url: str) -> None:
                                                                  "merchant_sku": "CUP", "cost_price": "10"})
         assert saved.status_code == 303
         assert 'data-testid="total-profit">83.50<' in (await client.get(query)).text
+        skus = await client.get(query.replace("dimension=shop", "dimension=sku"))
+        assert "1–1 of 2, by sales" in skus.text and 'data-testid="reports-next"' in skus.text
+        assert "<td>CUP</td>" in skus.text and "<td>MUG</td>" not in skus.text
+        following = await client.get(query.replace("dimension=shop", "dimension=sku") + "&offset=1")
+        assert "<td>MUG</td>" in following.text and 'data-testid="reports-previous"' in following.text
+        assert 'data-testid="total-profit">83.50<' in following.text  # the totals are the whole range's
         late = await client.get("/console/reports?from=2026-11-12&to=2026-11-11")
         assert late.status_code == 422 and "must not be after" in late.text
     async with _app(hub) as client:

@@ -1,5 +1,6 @@
 """Reports over HTTP: ``GET /api/v1/reports/sales`` (orders, sales, AOV, status shares, rates and —
-for callers who may see it — gross profit, per day/week/month and channel/shop/SKU/province),
+for callers who may see it — gross profit, per day/week/month and channel/shop/SKU/province, a page
+of keys at a time ranked by sales),
 ``GET /api/v1/reports/buyers`` (new and repeat buyers, tiers by spend), and a SKU's cost price
 (``PUT /api/v1/skus/{sku}/cost``).
 
@@ -64,8 +65,11 @@ class SalesOut(BaseModel):
     time_zone: str
     profit_included: bool = Field(description="False when the caller may not see gross profit.")
     fees_reported: bool = Field(description="False: no channel reported platform fees; they count as 0.")
-    rows: list[FiguresOut]
-    totals: FiguresOut
+    rows: list[FiguresOut] = Field(description="Per bucket and key, for the keys on this page.")
+    totals: FiguresOut = Field(description="The whole range and every key, not only this page's.")
+    keys_total: int = Field(description="How many keys (channels, shops, SKUs, provinces) the range has.")
+    limit: int = Field(description="Keys per page, ranked by sales over the range (highest first).")
+    offset: int = Field(description="Keys skipped before this page.")
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -131,6 +135,9 @@ PERIOD = Query("day", description="day, week (from Monday) or month, in the cons
 FROM = Query(None, alias="from", description="First local day (default: 30 days before to).")
 TO = Query(None, alias="to", description="Last local day, included (default: today).")
 SHOPS = Query(None, description="Only these shops (repeat the parameter).")
+#: Keys per page by default: 50 SKUs' daily rows over a year are 18,250 rows.
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
 
 
 @router.get("/api/v1/reports/sales", response_model=SalesOut, response_model_by_alias=True,
@@ -142,6 +149,9 @@ async def sales(
     first: date | None = FROM,
     last: date | None = TO,
     shop: list[str] | None = SHOPS,
+    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT,
+                       description="Keys of the dimension per page, ranked by sales over the range."),
+    offset: int = Query(0, ge=0, description="Keys to skip (the next page: offset + limit)."),
     principal: Principal = Depends(reader),
 ) -> SalesOut:
     hub = get_hub(request)
@@ -151,12 +161,14 @@ async def sales(
         async with hub.database().session() as session:
             got = await report.sales_report(session, period=period, dimension=dimension, first=start, last=end,
                                             settings=hub.config.reports, time_zone=hub.config.console.time_zone,
-                                            shops=shop, principal=principal, with_profit=with_profit)
+                                            shops=shop, principal=principal, with_profit=with_profit,
+                                            limit=limit, offset=offset)
     except BadInputError as exc:
         raise _bad(exc) from exc
     return SalesOut(period=period, dimension=dimension, from_=start, to=end, time_zone=hub.config.console.time_zone,
                     profit_included=with_profit, fees_reported=got.fees_reported,
-                    rows=[figures_out(r) for r in got.rows], totals=figures_out(got.totals))
+                    rows=[figures_out(r) for r in got.rows], totals=figures_out(got.totals),
+                    keys_total=got.keys_total, limit=limit, offset=offset)
 
 
 @router.get("/api/v1/reports/buyers", response_model=BuyersOut, response_model_by_alias=True,

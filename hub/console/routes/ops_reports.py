@@ -2,7 +2,7 @@
 shop, SKU, province), date range and shop pickers; a line chart of sales and orders over time, a bar
 chart of sales by the dimension, the figures table (with gross profit for those who may see it), new
 and repeat buyers and the buyer tiers; and, for those who may write costs, a form setting a SKU's
-cost price.
+cost price. The table holds 50 keys a page, ranked by sales, with previous and next links.
 
 Reads through ``hub.services.reports.report`` (the API's own report). No SQL here.
 """
@@ -30,8 +30,10 @@ from hub.services.reports.periods import PERIODS
 
 router = APIRouter(include_in_schema=False)
 DEFAULT_DAYS = 30
-#: How many bars the dimension chart shows (the table shows every row).
+#: How many bars the dimension chart shows (the table shows every row of the page).
 CHART_BARS = 20
+#: Keys per page of the figures table, ranked by sales (500 SKUs' daily rows would be 15,000 a month).
+PAGE_KEYS = 50
 
 
 def _day(value: str | None) -> date | None:
@@ -46,14 +48,16 @@ def _today(hub: Hub) -> date:
     return datetime.now(ZoneInfo(hub.config.console.time_zone)).date()
 
 
-def chart_data(got: report.SalesReport) -> dict[str, Any]:
-    """Sales and orders per bucket (all keys together), and sales per key over the range."""
+def chart_data(got: report.SalesReport, over_time: report.SalesReport | None = None) -> dict[str, Any]:
+    """Sales and orders per bucket (all keys together: from ``over_time`` when given, the report
+    without a dimension, since ``got`` holds one page of keys), and sales per key over the range."""
     per_bucket: dict[date, list[Decimal | int]] = defaultdict(lambda: [Decimal(0), 0])
     per_key: dict[str, Decimal] = defaultdict(Decimal)
-    for row in got.rows:
+    for row in (over_time or got).rows:
         if row.bucket is not None:
             per_bucket[row.bucket][0] += row.sales
             per_bucket[row.bucket][1] += row.orders
+    for row in got.rows:
         per_key[row.key] += row.sales
     buckets = sorted(per_bucket)
     keyed = sorted(per_key.items(), key=lambda kv: (-kv[1], kv[0]))[:CHART_BARS]
@@ -74,28 +78,37 @@ async def reports_page(request: Request, principal: ConsolePrincipal = Depends(c
     first = _day(q.get("from")) or last - timedelta(days=DEFAULT_DAYS - 1)
     shops = visible_shops(principal, sorted(hub.config.shops))
     shop = q.get("shop") or ""
+    offset = int(q["offset"]) if q.get("offset", "").isdigit() else 0
     with_profit = principal.may(Permission.REPORTS_PROFIT)
     problem = None
-    got = buyers = None
+    got = buyers = over_time = None
     try:
         async with hub.database().session() as session:
             got = await report.sales_report(
                 session, period=period, dimension=dimension, first=first, last=last,  # type: ignore[arg-type]
                 settings=hub.config.reports, time_zone=hub.config.console.time_zone,
-                shops=[shop] if shop else None, principal=principal, with_profit=with_profit)
+                shops=[shop] if shop else None, principal=principal, with_profit=with_profit,
+                limit=PAGE_KEYS, offset=offset)
+            if dimension != "none" and (offset or got.keys_total > PAGE_KEYS):
+                over_time = await report.sales_report(
+                    session, period=period, dimension="none", first=first, last=last,  # type: ignore[arg-type]
+                    settings=hub.config.reports, time_zone=hub.config.console.time_zone,
+                    shops=[shop] if shop else None, principal=principal)
             _, buyers = await report.buyers_report(
                 session, period=period, first=first, last=last,  # type: ignore[arg-type]
                 settings=hub.config.reports, time_zone=hub.config.console.time_zone,
                 shops=[shop] if shop else None, principal=principal)
     except BadInputError as exc:
         problem = t.t(f"reports.bad_{exc.field}") if exc.field in ("from", "to") else str(exc)
-    chart = chart_data(got) if got is not None else None
+    chart = chart_data(got, over_time) if got is not None else None
+    here = {k: v for k, v in (("period", period), ("dimension", dimension), ("from", first.isoformat()),
+                              ("to", last.isoformat()), ("shop", shop)) if v}
     return render(request, "reports/index.html", {
         "report": got, "buyers": buyers, "problem": problem, "with_profit": with_profit,
         "may_set_cost": principal.may(Permission.COSTS_WRITE),
         "period": period, "dimension": dimension, "first": first, "last": last, "shop": shop, "shops": shops,
         "periods": PERIODS, "dimensions": DIMENSIONS, "time_zone": hub.config.console.time_zone,
-        "done": q.get("done"),
+        "done": q.get("done"), "offset": offset, "page_keys": PAGE_KEYS, "here": here,
         # "</" cannot close the script element the JSON sits in.
         "chart_json": json.dumps(chart, ensure_ascii=False).replace("</", "<\\/") if chart else "",
     }, status=422 if problem else 200)

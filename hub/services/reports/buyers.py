@@ -4,7 +4,8 @@ back, and the buyers of the whole range in tiers by what they spent (``[reports]
 from buyers' spend per day and shop (``sources.buyer_rows``).
 
 A buyer is one ``buyer_nick`` on one platform (the nick is the platforms' stable buyer handle; orders
-without one are left out). Read-only SQL; not for sales figures (``queries``).
+without one are left out), counted by its 64-bit ``buyer_key`` (``rollups.buyer_key_sql``).
+Read-only SQL; not for sales figures (``queries``).
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, case, cast, exists, func, literal, select, union_all
+from sqlalchemy import Date, Numeric, String, case, cast, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.services.access.scope import ShopLimited
 from hub.services.reports.figures import money
-from hub.services.reports.periods import Period, Range, dialect_of
+from hub.services.reports.periods import Period, Range
 from hub.services.reports.queries import day_bucket, shop_scope
 from hub.services.reports.settings import BuyerTier
 
@@ -59,37 +60,39 @@ async def buyers_report(session: AsyncSession, rows: Any, span: Range, period: P
     if rows is None:
         return BuyersReport(buckets=[], tiers=[TierRow(t.name, t.min_spend, 0, money(None)) for t in tiers],
                             buyers=0, new=0)
-    dialect = dialect_of(session)
-    first, last = span.first.isoformat(), span.last.isoformat()
+    first, last = span.first, span.last
     seen = shop_scope(rows.c.shop, shops, principal)
-    bucket = day_bucket(rows.c.day, period, dialect)
-    # One statement: each buyer's spend per bucket (``per``), then per buyer their first bucket and
-    # spend (``who``). A buyer is new when no earlier day of theirs (in the shops seen) exists; a new
-    # buyer is new in exactly one bucket, their first.
-    per = (select(bucket.label("b"), rows.c.platform.label("p"), rows.c.buyer_nick.label("n"),
-                  func.sum(rows.c.spend).label("spent"))
-           .where(*seen, rows.c.day >= first, rows.c.day <= last)
-           .group_by(bucket, rows.c.platform, rows.c.buyer_nick).cte("per"))
-    who = (select(per.c.p, per.c.n, func.min(per.c.b).label("fb"), func.sum(per.c.spent).label("spent"))
-           .group_by(per.c.p, per.c.n).cte("who"))
-    earlier = rows.alias("earlier")
-    before = exists(select(literal(1)).select_from(earlier).where(
-        earlier.c.platform == who.c.p, earlier.c.buyer_nick == who.c.n, earlier.c.day < first,
-        *shop_scope(earlier.c.shop, shops, principal)))
+    bucket, key, in_range = day_bucket(rows, period), rows.c.buyer_key, rows.c.day >= first
+    # Two aggregates over the buyer-day rows, integer keys both: the (bucket, buyer) pairs of the
+    # range, and per buyer (``who``, over every day up to the range's last, in the shops seen) the
+    # first day and its bucket, what they spent in the range and whether they bought in it. A buyer
+    # is new when their first day is in the range; a new buyer is new in exactly one bucket.
+    pairs = (select(bucket.label("b")).where(*seen, in_range, rows.c.day <= last)
+             .group_by(bucket, key).subquery("pairs"))
+    who = (select(func.min(rows.c.day).label("fd"), func.min(bucket).label("fb"),
+                  func.sum(case((in_range, rows.c.spend), else_=0)).label("spent"),
+                  func.max(case((in_range, 1), else_=0)).label("active"))
+           .where(*seen, rows.c.day <= last).group_by(key).cte("who"))
     ordered = sorted(tiers, key=lambda t: t.min_spend, reverse=True)
     tier = case(*[(who.c.spent >= t.min_spend, literal(t.name)) for t in ordered[:-1]],
                 else_=literal(ordered[-1].name))
-    nothing = cast(literal(None), Numeric(18, 4))
+    no_day, no_tier = cast(literal(None), Date), cast(literal(None), String)
+    no_amount = cast(literal(None), Numeric(18, 4))
     found = (await session.execute(union_all(
-        select(literal("bucket"), per.c.b, func.count(), nothing).group_by(per.c.b),
-        select(literal("new"), who.c.fb, func.count(), nothing).where(~before).group_by(who.c.fb),
-        select(literal("tier"), tier, func.count(), func.sum(who.c.spent)).group_by(tier)))).all()
-    counts: dict[str, dict[str, tuple[int, Any]]] = {"bucket": {}, "new": {}, "tier": {}}
-    for kind, label, n, amount in found:
-        counts[kind][str(label)] = (int(n), amount)
-    buckets = [BuyerBucket(date.fromisoformat(b), n, counts["new"].get(b, (0, None))[0])
-               for b, (n, _) in sorted(counts["bucket"].items())]
-    tier_rows = [TierRow(t.name, t.min_spend, counts["tier"].get(t.name, (0, None))[0],
-                         money(counts["tier"].get(t.name, (0, None))[1])) for t in tiers]
+        select(literal("bucket"), pairs.c.b, no_tier, func.count(), no_amount).group_by(pairs.c.b),
+        select(literal("new"), who.c.fb, no_tier, func.count(), no_amount).where(who.c.fd >= first)
+        .group_by(who.c.fb),
+        select(literal("tier"), no_day, tier, func.count(), func.sum(who.c.spent)).where(who.c.active == 1)
+        .group_by(tier)))).all()
+    per_bucket: dict[str, dict[date, int]] = {"bucket": {}, "new": {}}
+    per_tier: dict[str, tuple[int, Any]] = {}
+    for kind, day, label, n, amount in found:
+        if kind == "tier":
+            per_tier[str(label)] = (int(n), amount)
+        else:
+            per_bucket[kind][date.fromisoformat(str(day))] = int(n)
+    buckets = [BuyerBucket(b, n, per_bucket["new"].get(b, 0)) for b, n in sorted(per_bucket["bucket"].items())]
+    tier_rows = [TierRow(t.name, t.min_spend, per_tier.get(t.name, (0, None))[0],
+                         money(per_tier.get(t.name, (0, None))[1])) for t in tiers]
     return BuyersReport(buckets=buckets, tiers=tier_rows, buyers=sum(t.buyers for t in tier_rows),
                         new=sum(b.new for b in buckets))

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, literal_column
+from sqlalchemy import Date, DateTime, case, cast, func, literal_column
 
 from hub.errors import BadInputError
 
@@ -117,6 +117,20 @@ def _bucket_sql(column: Any, minutes: int, period: Period, dialect: str) -> Any:
     if period == "week":
         return func.date(column, shift, "weekday 0", "-6 days")
     return func.date(column, shift, "start of month")
+
+
+def week_of(day: Any, dialect: str) -> Any:
+    """SQL of the Monday of the week of ``day`` (a date on PostgreSQL, ``YYYY-MM-DD`` on SQLite)."""
+    if dialect == "postgresql":
+        return cast(func.date_trunc("week", cast(day, DateTime())), Date)
+    return func.date(day, "weekday 0", "-6 days")
+
+
+def month_of(day: Any, dialect: str) -> Any:
+    """SQL of the first day of the month of ``day`` (a date on PostgreSQL, ``YYYY-MM-DD`` on SQLite)."""
+    if dialect == "postgresql":
+        return cast(func.date_trunc("month", cast(day, DateTime())), Date)
+    return func.date(day, "start of month")
 
 
 def dialect_of(session: Any) -> str:

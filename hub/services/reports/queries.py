@@ -8,29 +8,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Date, String, cast, func, literal, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.tables import ROLLUP_STATUSES
 from hub.services.access.scope import ShopLimited, shop_condition
 from hub.services.reports.dimensions import UNKNOWN, Dimension
 from hub.services.reports.figures import Figures, Profit, money
-from hub.services.reports.periods import Period, dialect_of
+from hub.services.reports.periods import Period
 from hub.services.reports.rollups import FIGURES
 
 
-def day_bucket(day: Any, period: Period | None, dialect: str) -> Any:
-    """SQL of the ``YYYY-MM-DD`` first day of the bucket of the ``YYYY-MM-DD`` column ``day``
-    (``""`` with no period: one bucket)."""
+def day_bucket(rows: Any, period: Period | None) -> Any:
+    """The day rows' bucket column: ``day``, ``week`` (its Monday) or ``month`` (its first day);
+    ``""`` with no period (one bucket)."""
     if period is None:
         return literal("")
-    if period == "day":
-        return day
-    if period == "month":
-        return func.substr(day, 1, 8, type_=String) + literal("01")
-    if dialect == "postgresql":
-        return func.to_char(func.date_trunc("week", cast(day, Date)), "YYYY-MM-DD")
-    return func.date(day, "weekday 0", "-6 days")
+    return rows.c[period]
 
 
 def shop_scope(shop: Any, shops: Sequence[str] | None, principal: ShopLimited | None) -> list[Any]:
@@ -49,13 +43,31 @@ def _key(rows: Any, dimension: Dimension) -> Any:
     return literal(UNKNOWN)
 
 
+async def ranked_keys(session: AsyncSession, rows: Any, dimension: Dimension, shops: Sequence[str] | None,
+                      principal: ShopLimited | None, *, limit: int, offset: int) -> tuple[list[str], int]:
+    """The dimension's keys ``offset``..``offset + limit`` ranked by sales over the day rows (highest
+    first, then by key), and how many keys there are."""
+    key = _key(rows, dimension)
+    sales = func.coalesce(func.sum(rows.c.sales), 0)
+    scope = shop_scope(rows.c.shop, shops, principal)
+    found = (await session.execute(select(key, func.count().over()).where(*scope).group_by(key)
+                                   .order_by(sales.desc(), key).limit(limit).offset(offset))).all()
+    if found:
+        return [k for k, _ in found], int(found[0][1])
+    total = (await session.execute(select(func.count(func.distinct(key))).where(*scope))).scalar_one()
+    return [], int(total or 0)
+
+
 async def figures(session: AsyncSession, rows: Any, period: Period | None, dimension: Dimension,
                   shops: Sequence[str] | None, principal: ShopLimited | None,
-                  with_profit: bool) -> dict[tuple[str, str], Figures]:
-    """Figures per (bucket ``YYYY-MM-DD`` or ``""``, key) from the day rows ``rows``."""
-    bucket, key = day_bucket(rows.c.day, period, dialect_of(session)), _key(rows, dimension)
-    query = (select(bucket, key, *[func.sum(rows.c[f]) for f in FIGURES])
-             .where(*shop_scope(rows.c.shop, shops, principal)).group_by(bucket, key))
+                  with_profit: bool, keys: Sequence[str] | None = None) -> dict[tuple[str, str], Figures]:
+    """Figures per (bucket ``YYYY-MM-DD`` or ``""``, key) from the day rows ``rows`` (only the keys
+    ``keys`` when given)."""
+    bucket, key = day_bucket(rows, period), _key(rows, dimension)
+    where = shop_scope(rows.c.shop, shops, principal)
+    if keys is not None:
+        where.append(key.in_(list(keys)))
+    query = select(bucket, key, *[func.sum(rows.c[f]) for f in FIGURES]).where(*where).group_by(bucket, key)
     out: dict[tuple[str, str], Figures] = {}
     for b, k, *sums in (await session.execute(query)).all():
         got = dict(zip(FIGURES, sums, strict=True))

@@ -86,11 +86,10 @@ async def refresh(session: AsyncSession, settings: ReportsSection, zone: ZoneInf
     changed: list[date] = await sources.changed_days(session, found.rolled_to - sources.OVERLAP, zone)
     days = rollups.Days.of(changed, zone)
     if days is not None:
-        keys = [d.isoformat() for d in changed]
         for table in TABLES:
-            for chunk in range(0, len(keys), 500):
-                await session.execute(delete(table).where(table.day.in_(keys[chunk:chunk + 500])))
-        await _fill(session, days, settings)
+            for chunk in range(0, len(changed), 500):
+                await session.execute(delete(table).where(table.day.in_(changed[chunk:chunk + 500])))
+        await _fill(session, await rollups.bounded(session, days), settings)
     await _mark(session, found, zone, settings, started)
     return Refreshed(rebuilt=False, days=len(changed))
 

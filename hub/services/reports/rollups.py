@@ -1,18 +1,20 @@
 """The rollups' rows as SQL: for a set of local days, the ``SELECT … GROUP BY`` that gives
-``report_day_orders``, ``report_day_skus`` and ``report_buyer_days`` rows straight from ``orders``
-(with lines, cases and parcels). The refresh inserts what these select; the reports read them
-for the days not rolled up yet, so both count the same way. Not for reading rollups (``queries``).
+``report_day_orders``, ``report_day_skus`` and ``report_buyer_days`` rows (each with its day, week
+and month) straight from ``orders`` (with lines, cases and parcels). The refresh inserts what these
+select; the reports read them for the days not rolled up yet, so both count the same way. Not for
+reading rollups (``queries``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import Date, and_, case, cast, func, literal, or_, select, type_coerce
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
 from contracts.aftersales import AfterSaleType
@@ -20,7 +22,7 @@ from hub.db.tables import ROLLUP_STATUSES, AfterSaleLineRow, AfterSaleRow, Order
 from hub.services.aftersales.figures import WITHDRAWN
 from hub.services.reports.dimensions import UNKNOWN
 from hub.services.reports.figures import PAID_STATUSES, SALES_STATUSES
-from hub.services.reports.periods import Range, bucket_sql, local_midnight
+from hub.services.reports.periods import Range, bucket_sql, local_midnight, month_of, week_of
 from hub.services.reports.profit import NO_FREIGHT, freight_sql
 from hub.services.reports.settings import ReportsSection
 
@@ -39,6 +41,10 @@ class Days:
 
     span: Range
     intervals: tuple[tuple[datetime, datetime], ...]
+    #: The lowest and highest id of the orders created on these days, when known (``bounded``): lets
+    #: the lines, parcels and cases of a few days be found by an index range on ``order_id``
+    #: instead of a scan of every line joined with the days' orders.
+    ids: tuple[int, int] | None = None
 
     @classmethod
     def of(cls, days: Sequence[date], zone: ZoneInfo) -> Days | None:
@@ -62,9 +68,39 @@ class Days:
     def where(self, column: Any) -> Any:
         return or_(*[and_(column >= start, column < end) for start, end in self.intervals])
 
+    def of_orders(self, order_id: Any) -> list[Any]:
+        """Conditions on a row's ``order_id`` implied by ``ids`` (none when not known)."""
+        return [order_id.between(*self.ids)] if self.ids is not None else []
+
+
+async def bounded(session: AsyncSession, days: Days) -> Days:
+    """``days`` with the id range of the orders created on them (one query on the creation time's
+    index; ``id + 0`` keeps PostgreSQL from walking the primary key for the min and max instead)."""
+    low, high = (await session.execute(select(func.min(OrderRow.id + 0), func.max(OrderRow.id + 0))
+                                       .where(days.where(OrderRow.channel_created_at)))).one()
+    return days if low is None else replace(days, ids=(int(low), int(high)))
+
 
 def _day(days: Days, dialect: str) -> Any:
-    return bucket_sql(OrderRow.channel_created_at, days.span, "day", dialect)
+    """The order's local creation day: a date on PostgreSQL, ``YYYY-MM-DD`` on SQLite (its dates)."""
+    day = bucket_sql(OrderRow.channel_created_at, days.span, "day", dialect)
+    return cast(day, Date) if dialect == "postgresql" else type_coerce(day, Date)
+
+
+def _buckets(day: Any, dialect: str) -> list[Any]:
+    """The day, its week and its month, labelled as the rollups' columns (an expression of the
+    grouped day: computed once per row written, not per order)."""
+    return [day.label("day"), type_coerce(week_of(day, dialect), Date).label("week"),
+            type_coerce(month_of(day, dialect), Date).label("month")]
+
+
+def buyer_key_sql(platform: Any, nick: Any, dialect: str) -> Any:
+    """The rollups' buyer: a signed 64-bit hash of ``platform:nick`` (``hashtextextended`` on
+    PostgreSQL, ``hub.db.sql_functions.buyer_key`` on SQLite). Two buyers share a key with a
+    chance of about n²/2⁶⁵ (n buyers): about one in ten million for a million buyers."""
+    if dialect == "postgresql":
+        return func.hashtextextended(platform + literal(":") + nick, 0)
+    return func.hub_buyer_key(platform, nick)
 
 
 def _count(condition: Any) -> Any:
@@ -88,19 +124,22 @@ def order_days(days: Days, dialect: str, settings: ReportsSection) -> Select[Any
                     func.sum(case((SkuRow.cost_price.is_(None), 1), else_=0)).label("missing"))
              .select_from(OrderLineRow).join(OrderRow, OrderRow.id == OrderLineRow.order_id)
              .outerjoin(SkuRow, SkuRow.merchant_sku == OrderLineRow.merchant_sku)
-             .where(in_days).group_by(OrderLineRow.order_id).subquery())
+             .where(in_days, *days.of_orders(OrderLineRow.order_id)).group_by(OrderLineRow.order_id).subquery())
     parcels = (select(ParcelRow.order_id.label("oid"), func.sum(freight_sql(settings)).label("freight"))
                .select_from(ParcelRow).join(OrderRow, OrderRow.id == ParcelRow.order_id)
-               .where(in_days, ParcelRow.status.not_in(NO_FREIGHT)).group_by(ParcelRow.order_id).subquery())
+               .where(in_days, ParcelRow.status.not_in(NO_FREIGHT), *days.of_orders(ParcelRow.order_id))
+               .group_by(ParcelRow.order_id).subquery())
     cases = (select(AfterSaleRow.order_id.label("oid"),
                     func.max(case((AfterSaleRow.type.in_(RETURNS), 1), else_=0)).label("returned"))
              .select_from(AfterSaleRow).join(OrderRow, OrderRow.id == AfterSaleRow.order_id)
-             .where(in_days, AfterSaleRow.status.not_in(WITHDRAWN), AfterSaleRow.type.in_(REFUNDS))
+             .where(in_days, AfterSaleRow.status.not_in(WITHDRAWN), AfterSaleRow.type.in_(REFUNDS),
+                    *days.of_orders(AfterSaleRow.order_id))
              .group_by(AfterSaleRow.order_id).subquery())
     sales, paid = OrderRow.status.in_(SALES_STATUSES), OrderRow.status.in_(PAID_STATUSES)
     day, province = _day(days, dialect), func.coalesce(OrderRow.province, UNKNOWN)
     return (select(
-        day.label("day"), OrderRow.platform.label("platform"), OrderRow.shop.label("shop"), province.label("province"),
+        *_buckets(day, dialect), OrderRow.platform.label("platform"), OrderRow.shop.label("shop"),
+        province.label("province"),
         func.count().label("orders"), _count(paid).label("paid_orders"), _count(sales).label("sales_orders"),
         _total(sales, OrderRow.total_amount).label("sales"), literal(0).label("units"),
         _count(_cancelled()).label("cancelled"),
@@ -129,18 +168,20 @@ def sku_days(days: Days, dialect: str) -> Select[Any]:
                     func.sum(case((SkuRow.cost_price.is_(None), 1), else_=0)).label("missing"))
              .select_from(OrderLineRow).join(OrderRow, OrderRow.id == OrderLineRow.order_id)
              .outerjoin(SkuRow, SkuRow.merchant_sku == OrderLineRow.merchant_sku)
-             .where(in_days).group_by(OrderLineRow.order_id, sku).subquery())
+             .where(in_days, *days.of_orders(OrderLineRow.order_id)).group_by(OrderLineRow.order_id, sku).subquery())
     case_sku = func.coalesce(AfterSaleLineRow.merchant_sku, UNKNOWN)
     cases = (select(AfterSaleRow.order_id.label("oid"), case_sku.label("sku"),
                     func.max(case((AfterSaleRow.type.in_(RETURNS), 1), else_=0)).label("returned"))
              .select_from(AfterSaleRow).join(OrderRow, OrderRow.id == AfterSaleRow.order_id)
              .join(AfterSaleLineRow, AfterSaleLineRow.aftersale_id == AfterSaleRow.id)
-             .where(in_days, AfterSaleRow.status.not_in(WITHDRAWN), AfterSaleRow.type.in_(REFUNDS))
+             .where(in_days, AfterSaleRow.status.not_in(WITHDRAWN), AfterSaleRow.type.in_(REFUNDS),
+                    *days.of_orders(AfterSaleRow.order_id))
              .group_by(AfterSaleRow.order_id, case_sku).subquery())
     sales, paid = OrderRow.status.in_(SALES_STATUSES), OrderRow.status.in_(PAID_STATUSES)
     day = _day(days, dialect)
     return (select(
-        day.label("day"), OrderRow.platform.label("platform"), OrderRow.shop.label("shop"), lines.c.sku.label("sku"),
+        *_buckets(day, dialect), OrderRow.platform.label("platform"), OrderRow.shop.label("shop"),
+        lines.c.sku.label("sku"),
         func.count().label("orders"), _count(paid).label("paid_orders"), _count(sales).label("sales_orders"),
         _total(sales, lines.c.amt).label("sales"), _total(sales, lines.c.qty).label("units"),
         _count(_cancelled()).label("cancelled"),
@@ -155,10 +196,11 @@ def sku_days(days: Days, dialect: str) -> Select[Any]:
 
 
 def buyer_days(days: Days, dialect: str) -> Select[Any]:
-    """``report_buyer_days`` rows (day, platform, shop, buyer_nick, spend): sales orders with a buyer nick."""
-    day = _day(days, dialect)
-    return (select(day.label("day"), OrderRow.platform.label("platform"), OrderRow.shop.label("shop"),
-                   OrderRow.buyer_nick.label("buyer_nick"), func.sum(OrderRow.total_amount).label("spend"))
+    """``report_buyer_days`` rows (day, week, month, platform, shop, buyer_key, spend): sales orders
+    with a buyer nick."""
+    day, key = _day(days, dialect), buyer_key_sql(OrderRow.platform, OrderRow.buyer_nick, dialect)
+    return (select(*_buckets(day, dialect), OrderRow.platform.label("platform"), OrderRow.shop.label("shop"),
+                   key.label("buyer_key"), func.sum(OrderRow.total_amount).label("spend"))
             .where(days.where(OrderRow.channel_created_at), OrderRow.status.in_(SALES_STATUSES),
                    OrderRow.buyer_nick.is_not(None))
-            .group_by(day, OrderRow.platform, OrderRow.shop, OrderRow.buyer_nick))
+            .group_by(day, OrderRow.platform, OrderRow.shop, key))

@@ -12,8 +12,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, union, union_all
+from sqlalchemy import func, select, text, union, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
 
 from hub.db.tables import (
     AfterSaleRow,
@@ -80,10 +81,6 @@ async def coverage(session: AsyncSession, settings: ReportsSection, zone: ZoneIn
     return Coverage(rolled=True, dirty=tuple(await changed_days(session, found.rolled_to - OVERLAP, zone)))
 
 
-def _iso(days: tuple[date, ...]) -> list[str]:
-    return [d.isoformat() for d in days]
-
-
 async def order_rows(session: AsyncSession, span: Range, settings: ReportsSection, *, per_sku: bool) -> Any:
     """A subquery of day rows (``report_day_orders`` or ``report_day_skus`` columns) for ``span``'s days."""
     dialect = dialect_of(session)
@@ -92,17 +89,36 @@ async def order_rows(session: AsyncSession, span: Range, settings: ReportsSectio
     def live(days: rollups.Days) -> Any:
         return rollups.sku_days(days, dialect) if per_sku else rollups.order_days(days, dialect, settings)
 
+    name = "report_live_skus" if per_sku else "report_live_orders"
     if not found.rolled:
-        return live(rollups.Days.between(span.first, span.last, span.zone)).subquery()
+        return (await _once(session, live(rollups.Days.between(span.first, span.last, span.zone)), name)).subquery()
     table = ReportDaySkusRow if per_sku else ReportDayOrdersRow
     dirty = tuple(d for d in found.dirty if span.first <= d <= span.last)
-    stored = select(*[c for c in table.__table__.columns]).where(
-        table.day >= span.first.isoformat(), table.day <= span.last.isoformat())
+    stored = _stored(table, live(rollups.Days.between(span.first, span.first, span.zone))).where(
+        table.day >= span.first, table.day <= span.last)
     if not dirty:
         return stored.subquery()
     changed = rollups.Days.of(dirty, span.zone)
     assert changed is not None
-    return union_all(stored.where(table.day.not_in(_iso(dirty))), live(changed)).subquery()
+    changed = await rollups.bounded(session, changed)
+    return union_all(stored.where(table.day.not_in(dirty)), await _once(session, live(changed), name)).subquery()
+
+
+async def _once(session: AsyncSession, query: Select[Any], name: str) -> Select[Any]:
+    """``query``'s rows computed once, into the temporary table ``name`` (this connection's own,
+    made again by each report), as a SELECT: a report reads its day rows in two or three statements,
+    and the rows of days not rolled up yet cost a join of orders with their lines, parcels and cases."""
+    schema = "pg_temp" if dialect_of(session) == "postgresql" else "temp"
+    await session.execute(text(f"DROP TABLE IF EXISTS {schema}.{name}"))
+    create = query.into(name, temporary=True)
+    await session.execute(create)
+    return select(*create.table.c)
+
+
+def _stored(table: Any, live: Any) -> Any:
+    """The rollup's rows as a SELECT with the live query's columns in its order (a UNION pairs
+    columns by position)."""
+    return select(*[table.__table__.c[c.name] for c in live.selected_columns])
 
 
 async def buyer_rows(session: AsyncSession, span: Range, settings: ReportsSection) -> Any:
@@ -115,13 +131,16 @@ async def buyer_rows(session: AsyncSession, span: Range, settings: ReportsSectio
                                        .where(OrderRow.channel_created_at < span.end))).scalar_one()
         if first is None:
             return None
-        return rollups.buyer_days(rollups.Days.between(_local(first, span.zone), span.last, span.zone),
-                                  dialect).subquery()
+        days = rollups.Days.between(_local(first, span.zone), span.last, span.zone)
+        return (await _once(session, rollups.buyer_days(days, dialect), "report_live_buyers")).subquery()
     table = ReportBuyerDaysRow
     dirty = tuple(d for d in found.dirty if d <= span.last)
-    stored = select(*[c for c in table.__table__.columns]).where(table.day <= span.last.isoformat())
+    like = rollups.buyer_days(rollups.Days.between(span.last, span.last, span.zone), dialect)
+    stored = _stored(table, like).where(table.day <= span.last)
     if not dirty:
         return stored.subquery()
     changed = rollups.Days.of(dirty, span.zone)
     assert changed is not None
-    return union_all(stored.where(table.day.not_in(_iso(dirty))), rollups.buyer_days(changed, dialect)).subquery()
+    changed = await rollups.bounded(session, changed)
+    live = await _once(session, rollups.buyer_days(changed, dialect), "report_live_buyers")
+    return union_all(stored.where(table.day.not_in(dirty)), live).subquery()
