@@ -6,8 +6,9 @@ platforms and 31 provinces, ~1.33 lines each over 500 SKUs with cost prices, a p
 order (a tenth with the waybill's own freight), an after-sale case on 5 % of paid orders, platform
 fees on one platform, ~N/3 buyer nicks per platform. Then each sales report — day, week and month
 × none, channel, shop, SKU and province, gross profit included, a page of 50 keys (the API's
-default) — the daily SKU report with every SKU, and the buyers report over the whole year are timed (best and median of ``--runs``), after the rollups were rebuilt in full
-(timed) and an incremental refresh after 1,000 orders of one day changed (timed). Nothing asserts
+default) — the daily SKU report with every SKU, and the buyers report over the whole year are
+timed (best and median of ``--runs``), after the rollups were rebuilt in full (timed) and an
+incremental refresh after 1,000 orders of one day changed (timed). Nothing asserts
 a speed; the target is about 1 s a report.
 
     python bench/reports.py                  # 1,000,000 orders (~2-4 min to fill on 2 cores)
