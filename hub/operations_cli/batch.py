@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from hub.context import Hub
     from hub.services.batch.jobs import Result
 
-jobs_app = typer.Typer(help="Background batch jobs: list, show progress and outcomes, cancel.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Background batch jobs: list, show progress and outcomes, cancel, resume.",
+                       no_args_is_help=True)
 
 #: Seconds between two looks at a running job's progress.
 POLL_S = 0.5
@@ -244,5 +245,24 @@ def cancel_command(ctx: typer.Context, job_id: int = typer.Argument(..., min=1))
             from hub.cli import EXIT_BAD_INPUT, CliFailure
             raise CliFailure(str(exc), EXIT_BAD_INPUT) from None
         _out().print(f"job {job.id} cancelled after {job.done} of {job.total}", markup=False)
+
+    _report_errors(run)()
+
+
+@jobs_app.command("resume")
+def resume_command(ctx: typer.Context, job_id: int = typer.Argument(..., min=1)) -> None:
+    """Run a failed or cancelled job again from where it stopped (nothing done is redone)."""
+    from hub.cli import _out, _report_errors, _run_async, _state
+    from hub.errors import ConflictError
+    from hub.services.batch import jobs
+
+    def run() -> None:
+        hub = _state(ctx).hub()
+        try:
+            job = _run_async(hub, lambda: jobs.resume(hub, _cli_principal(), job_id))
+        except ConflictError as exc:
+            from hub.cli import EXIT_BAD_INPUT, CliFailure
+            raise CliFailure(str(exc), EXIT_BAD_INPUT) from None
+        _out().print(f"job {job.id} queued again at {job.done} of {job.total} (`hub worker` runs it)", markup=False)
 
     _report_errors(run)()

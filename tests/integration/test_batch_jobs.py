@@ -182,6 +182,8 @@ def test_cli_batch_prints_a_result_per_order_and_exits_1_when_some_failed(tmp_pa
     assert "1 of 3 failed" in result.output and f"order {c} has no open hold" in result.output
     again = cli.invoke(app, ["--config", str(config), "orders", "batch", "release_holds", "--id", str(a)])
     assert again.exit_code == 2 and "body.params.code" in again.output
+    not_failed = cli.invoke(app, ["--config", str(config), "jobs", "resume", "999"])
+    assert not_failed.exit_code != 0 and "999" in not_failed.output
 
 
 async def test_console_runs_a_batch_on_ticked_orders_and_shows_each_outcome(database, database_url) -> None:  # type: ignore[no-untyped-def]
@@ -228,3 +230,40 @@ async def test_approve_labels_and_aftersales_answer_per_item(database, database_
         assert labels[str(held)] == f"no: order {held} has no parcel with a waybill to print"
         decided = await run("decide_aftersales", [424242], {"action": "approve_refund"})
         assert decided == {"424242": "no: case 424242 does not exist"}
+
+
+async def test_a_job_that_failed_half_way_resumes_where_it_stopped(database, database_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    with running_hub(_config(database_url, sync_limit=2, chunk_size=2), start_workers=False, relay=False) as hub:
+        ids = await _orders(database, "shop-a", 5)
+        operator = await new_key(hub, "operator", "alice")
+        real_chunk = runner.run_chunk
+
+        async def fails_at_the_second_chunk(hub_: Any, job_id: int, start: int) -> int:
+            if start >= 2:
+                raise RuntimeError("the database went away")
+            return await real_chunk(hub_, job_id, start)
+
+        async with api_client(hub) as client:
+            started = await client.post("/api/v1/orders/batch", headers=bearer(operator), json={
+                "action": "release_holds", "ids": ids, "params": {"code": "manual"}})
+            job_id = started.json()["job"]["id"]
+            monkeypatch.setattr(runner, "run_chunk", fails_at_the_second_chunk)
+            try:
+                await runner.run_job(hub, job_id)
+            except RuntimeError:
+                pass
+            monkeypatch.setattr(runner, "run_chunk", real_chunk)
+            failed = (await client.get(f"/api/v1/jobs/{job_id}", headers=bearer(operator))).json()
+            assert (failed["status"], failed["done"]) == ("failed", 2) and "went away" in failed["error"]
+            resumed = await client.post(f"/api/v1/jobs/{job_id}/resume", headers=bearer(operator))
+            assert resumed.status_code == 200 and resumed.json()["status"] == "queued", resumed.text
+            await runner.run_job(hub, job_id)  # what the worker does with the message resume queued
+            done = (await client.get(f"/api/v1/jobs/{job_id}", headers=bearer(operator))).json()
+            assert (done["status"], done["done"], done["succeeded"], done["error"]) == ("done", 5, 5, None)
+            again = await client.post(f"/api/v1/jobs/{job_id}/resume", headers=bearer(operator))
+            assert again.status_code == 409 and "only a failed or cancelled job" in again.text
+        async with database.session() as session:
+            released = dict((await session.execute(select(OrderEventRow.order_id, func.count()).where(
+                OrderEventRow.order_id.in_(ids), OrderEventRow.kind == "hold_released")
+                .group_by(OrderEventRow.order_id))).all())
+        assert released == {i: 1 for i in ids}  # the first chunk's orders were not released twice

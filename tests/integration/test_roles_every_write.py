@@ -132,6 +132,7 @@ WRITE_ROUTES: list[Write] = [
           {"action": "decide_aftersales", "ids": ["{case_id}"], "params": {"action": "approve"}}),
     Write("POST", "/api/v1/shipments/batch", P.JOBS_RUN, None),
     Write("POST", "/api/v1/jobs/{job_id}/cancel", P.JOBS_RUN, None),
+    Write("POST", "/api/v1/jobs/{job_id}/resume", P.JOBS_RUN, None),
     Write("POST", "/api/v1/notifications/channels/{name}/test", P.NOTIFICATIONS_MANAGE, None),
     Write("POST", "/api/v1/notifications/deliveries/{delivery_id}/resend", P.NOTIFICATIONS_MANAGE, None),
     Write("POST", "/api/v1/reminders/unpaid/{order_id}/done", P.NOTIFICATIONS_READ, "order"),

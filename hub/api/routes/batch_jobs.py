@@ -219,6 +219,12 @@ async def cancel_job(request: Request, job_id: RowId, principal: Principal = Dep
     return job_out(await jobs.cancel(get_hub(request), principal, job_id))
 
 
+@router.post("/api/v1/jobs/{job_id}/resume", response_model=JobOut,
+             summary="Run a failed or cancelled job again from where it stopped (nothing done is redone)")
+async def resume_job(request: Request, job_id: RowId, principal: Principal = Depends(runner_of_jobs)) -> JobOut:
+    return job_out(await jobs.resume(get_hub(request), principal, job_id))
+
+
 @router.get("/api/v1/batch/files/{file_id}", response_class=Response, summary="A file a batch produced (labels PDF)",
             responses={200: {"content": {"application/pdf": {}}}, 404: {"model": ErrorBody}})
 async def batch_file(request: Request, file_id: RowId,

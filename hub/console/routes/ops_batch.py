@@ -194,6 +194,18 @@ async def job_progress(request: Request, job_id: int,
     return render(request, "ops_batch/_job_progress.html", context)
 
 
+@router.post("/console/jobs/{job_id:int}/resume")
+async def resume_job(request: Request, job_id: int) -> Response:
+    _values, principal = await checked_form(request, Permission.JOBS_RUN)
+    try:
+        await jobs.resume(request.app.state.hub, principal, job_id)
+    except NotFoundError as exc:
+        return error_page(request, str(exc), status=404)
+    except ConflictError as exc:
+        return error_page(request, str(exc), status=409)
+    return write_session(request, RedirectResponse(f"/console/jobs/{job_id}", status_code=303))
+
+
 @router.post("/console/jobs/{job_id:int}/cancel")
 async def cancel_job(request: Request, job_id: int) -> Response:
     _values, principal = await checked_form(request, Permission.JOBS_RUN)

@@ -175,6 +175,23 @@ async def cancel(hub: Hub, principal: Principal, job_id: int) -> BatchJobRow:
     return await get_job(hub, principal, job_id)
 
 
+async def resume(hub: Hub, principal: Principal, job_id: int) -> BatchJobRow:
+    """Run a failed or cancelled job again from where it stopped: the positions with an outcome
+    are skipped (the runner's insert-or-ignore), so nothing done is done twice. The job and its
+    worker message are committed together; resuming twice queues it once."""
+    job = await get_job(hub, principal, job_id)
+    if job.status not in (runner.FAILED, runner.CANCELLED):
+        raise ConflictError(f"job {job_id} is {job.status}: only a failed or cancelled job can be resumed")
+    async with hub.database().transaction() as session:
+        resumed = (await session.execute(update(BatchJobRow).where(
+            BatchJobRow.id == job_id, BatchJobRow.status.in_([runner.FAILED, runner.CANCELLED]))
+            .values(status=runner.QUEUED, finished_at=None, error=None)
+            .execution_options(synchronize_session=False))).rowcount
+        if resumed:
+            outbox.add(session, RUN_ACTOR, job_id)
+    return await get_job(hub, principal, job_id)
+
+
 async def get_file(hub: Hub, principal: Principal, file_id: int) -> BatchFileRow:
     """A file a batch produced, for whoever ran it (an admin: any)."""
     async with hub.database().session() as session:
@@ -185,4 +202,4 @@ async def get_file(hub: Hub, principal: Principal, file_id: int) -> BatchFileRow
 
 
 __all__ = ["Answered", "BatchForbidden", "ItemOutcome", "Result", "action_for", "cancel", "create_job", "get_file",
-           "get_job", "job_items", "list_jobs", "start"]
+           "get_job", "job_items", "list_jobs", "resume", "start"]
