@@ -183,11 +183,11 @@ async def resume(hub: Hub, principal: Principal, job_id: int) -> BatchJobRow:
     if job.status not in (runner.FAILED, runner.CANCELLED):
         raise ConflictError(f"job {job_id} is {job.status}: only a failed or cancelled job can be resumed")
     async with hub.database().transaction() as session:
-        resumed = (await session.execute(update(BatchJobRow).where(
+        resumed = await session.execute(update(BatchJobRow).where(
             BatchJobRow.id == job_id, BatchJobRow.status.in_([runner.FAILED, runner.CANCELLED]))
             .values(status=runner.QUEUED, finished_at=None, error=None)
-            .execution_options(synchronize_session=False))).rowcount
-        if resumed:
+            .execution_options(synchronize_session=False))
+        if int(getattr(resumed, "rowcount", 0) or 0):
             outbox.add(session, RUN_ACTOR, job_id)
     return await get_job(hub, principal, job_id)
 
