@@ -54,6 +54,7 @@ class Demo:
                 [sys.executable, "-m", "hub.cli", "run", "--demo", "--port", str(port)], cwd=directory,
                 env={**_env(), **(env or {})},
                 stdout=subprocess.PIPE, stderr=log, text=True,
+                start_new_session=True,  # its own process group: stop() can end it and anything it started
             )
 
     def wait_for(self, what: str, probe: Callable[[], T | None], *, deadline: float | None = None,
@@ -126,8 +127,16 @@ class Demo:
                 return found
 
     def stop(self) -> str:
-        self.process.send_signal(signal.SIGINT)  # what Ctrl-C sends
-        out, _ = self.process.communicate(timeout=60)
+        """Ctrl-C, and what the demo printed. A demo that does not stop within a minute is killed
+        with its process group (so no demo outlives the test) and the test fails saying so."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        try:
+            out, _ = self.process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.communicate()
+            raise AssertionError(f"the demo did not stop within 60 s of Ctrl-C\n{self.diagnosis()}") from None
         return out
 
 
