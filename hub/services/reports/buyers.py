@@ -63,34 +63,40 @@ async def buyers_report(session: AsyncSession, rows: Any, span: Range, period: P
     first, last = span.first, span.last
     seen = shop_scope(rows.c.shop, shops, principal)
     bucket, key, in_range = day_bucket(rows, period), rows.c.buyer_key, rows.c.day >= first
-    # Two aggregates over the buyer-day rows, integer keys both: the (bucket, buyer) pairs of the
-    # range, and per buyer (``who``, over every day up to the range's last, in the shops seen) the
-    # first day and its bucket, what they spent in the range and whether they bought in it. A buyer
-    # is new when their first day is in the range; a new buyer is new in exactly one bucket.
-    pairs = (select(bucket.label("b")).where(*seen, in_range, rows.c.day <= last)
-             .group_by(bucket, key).subquery("pairs"))
-    who = (select(func.min(rows.c.day).label("fd"), func.min(bucket).label("fb"),
-                  func.sum(case((in_range, rows.c.spend), else_=0)).label("spent"),
-                  func.max(case((in_range, 1), else_=0)).label("active"))
+    # One aggregate over the buyer-day rows, per buyer (integer keys), over every day up to the
+    # range's last in the shops seen: their first day and its bucket (a buyer is new when that day
+    # is in the range, and new in exactly one bucket), the first and last bucket they bought in
+    # within the range, and what they spent in it. A buyer whose range holds one bucket counts
+    # there; only buyers of several buckets (few) are looked up again to count each of theirs.
+    in_bucket = case((in_range, bucket))
+    who = (select(key.label("k"), func.min(rows.c.day).label("fd"), func.min(bucket).label("fb"),
+                  func.min(in_bucket).label("b1"), func.max(in_bucket).label("b2"),
+                  func.sum(case((in_range, rows.c.spend), else_=0)).label("spent"))
            .where(*seen, rows.c.day <= last).group_by(key).cte("who"))
+    several = select(who.c.k).where(who.c.b1 != who.c.b2)
+    pairs = (select(bucket.label("b")).where(*seen, in_range, rows.c.day <= last, key.in_(several))
+             .group_by(bucket, key).subquery("pairs"))
     ordered = sorted(tiers, key=lambda t: t.min_spend, reverse=True)
     tier = case(*[(who.c.spent >= t.min_spend, literal(t.name)) for t in ordered[:-1]],
                 else_=literal(ordered[-1].name))
     no_day, no_tier = cast(literal(None), Date), cast(literal(None), String)
     no_amount = cast(literal(None), Numeric(18, 4))
     found = (await session.execute(union_all(
+        select(literal("bucket"), who.c.b1, no_tier, func.count(), no_amount).where(who.c.b1 == who.c.b2)
+        .group_by(who.c.b1),
         select(literal("bucket"), pairs.c.b, no_tier, func.count(), no_amount).group_by(pairs.c.b),
         select(literal("new"), who.c.fb, no_tier, func.count(), no_amount).where(who.c.fd >= first)
         .group_by(who.c.fb),
-        select(literal("tier"), no_day, tier, func.count(), func.sum(who.c.spent)).where(who.c.active == 1)
+        select(literal("tier"), no_day, tier, func.count(), func.sum(who.c.spent)).where(who.c.b1.is_not(None))
         .group_by(tier)))).all()
     per_bucket: dict[str, dict[date, int]] = {"bucket": {}, "new": {}}
     per_tier: dict[str, tuple[int, Any]] = {}
     for kind, day, label, n, amount in found:
         if kind == "tier":
             per_tier[str(label)] = (int(n), amount)
-        else:
-            per_bucket[kind][date.fromisoformat(str(day))] = int(n)
+        else:  # a bucket may come twice: its one-bucket buyers, and its buyers of several
+            at = date.fromisoformat(str(day))
+            per_bucket[kind][at] = per_bucket[kind].get(at, 0) + int(n)
     buckets = [BuyerBucket(b, n, per_bucket["new"].get(b, 0)) for b, n in sorted(per_bucket["bucket"].items())]
     tier_rows = [TierRow(t.name, t.min_spend, per_tier.get(t.name, (0, None))[0],
                          money(per_tier.get(t.name, (0, None))[1])) for t in tiers]
