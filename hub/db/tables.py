@@ -1114,7 +1114,7 @@ class OrderEditRow(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     requested_by: Mapped[str] = mapped_column(String(100))
     requested_at: Mapped[datetime] = mapped_column(ts(), default=utcnow)
-    #: applied | pending_approval | approved | rejected | cancelled
+    #: applied | pending_approval | approved | rejected | cancelled (withdrawn by the hub once the order was paid)
     status: Mapped[str] = mapped_column(String(20))
     decided_by: Mapped[str | None] = mapped_column(String(100))
     decided_at: Mapped[datetime | None] = mapped_column(ts())

@@ -1,8 +1,10 @@
 """Order-edit actors: ``order_edit_write`` sends one applied edit's write-back (a no-op once it is
-settled, or while another sender holds it), and the periodic retry of write-backs that got no
-answer, or were approved in a batch (same key, backing off, ``[order_edits]
-writeback_max_attempts``). Thin: each calls ``hub.services.order_edits.writeback``. ``jobs(hub)``
-lists the periodic jobs as ``(name, interval_s, actor, args)``.
+settled, or while another sender holds it), and the periodic job ``order_edit_writeback_retry``:
+it withdraws the price and quantity edits still waiting for approval whose order was paid
+meanwhile (``stale``: one statement, whatever their number), then retries the write-backs that got
+no answer, or were approved in a batch (same key, backing off, ``[order_edits]
+writeback_max_attempts``). Thin: each calls ``hub.services.order_edits``. ``jobs(hub)`` lists the
+periodic jobs as ``(name, interval_s, actor, args)``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from hub.queue.actors import hub_actor
 
 WRITE_ACTOR = "order_edit_write"
 RETRY_ACTOR = "order_edit_writeback_retry"
-#: How often due write-backs are looked for (each edit waits its own backoff).
+#: How often due write-backs and stale approvals are looked for (each write-back waits its own backoff).
 RETRY_INTERVAL_S = 30.0
 
 
@@ -28,10 +30,13 @@ async def order_edit_write(edit_id: int) -> None:
 
 @hub_actor(queue="default", max_retries=1, min_backoff_ms=1_000, max_backoff_ms=10_000, name=RETRY_ACTOR)
 async def retry_order_edit_writes() -> None:
-    """Write back the pending edits that are due, with their own keys."""
-    from hub.services.order_edits import writeback
+    """Withdraw the money changes the orders' payment made moot, then write back the pending
+    edits that are due, with their own keys."""
+    from hub.services.order_edits import stale, writeback
 
-    await writeback.retry_pending(current_hub())
+    hub = current_hub()
+    await stale.withdraw_stale_edits(hub)
+    await writeback.retry_pending(hub)
 
 
 def jobs(hub: Any) -> list[tuple[str, float, str, tuple[Any, ...]]]:

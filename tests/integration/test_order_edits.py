@@ -2,9 +2,11 @@
 HTTP: an address edit is written back and the platform's trade shows it on the next fetch; a
 memo and a flag too; a price change waits for approval (an operator cannot approve, the requester
 cannot approve their own, finance can); a stale version and a shipped order's cancellation are
-409s naming why; an AliExpress edit stays local-only; another shop's order is a 404. A Douyin
-sandbox shop: an address edit within the order's region is written back and the next fetch shows
-it; a new region is refused (the hub has no Douyin region ids for it) and the edit stays in the hub."""
+409s naming why; a price or quantity change still waiting when the buyer pays is withdrawn by the
+hub (one statement for all, in the order's history, out of the queue); an AliExpress edit stays
+local-only; another shop's order is a 404. A Douyin sandbox shop: an address edit within the
+order's region is written back and the next fetch shows it; a new region is refused (the hub has
+no Douyin region ids for it) and the edit stays in the hub."""
 
 from __future__ import annotations
 
@@ -171,6 +173,63 @@ async def test_a_price_change_waits_for_an_approver_who_did_not_ask_for_it(world
         "kind": "quantity", "version": paid.version, "lines": [{"line": paid.data["lines"][0]["external_id"],
                                                                 "quantity": 2}]})
     assert refused.status_code == 409 and "is paid" in refused.text
+
+
+async def test_a_price_change_still_waiting_when_the_buyer_pays_is_withdrawn_by_the_hub(world: World) -> None:
+    from sqlalchemy import event
+
+    from hub.services.order_edits import stale
+
+    waiting = []
+    for kind, value in (("price", "30.00"), ("quantity", 2), ("price", "25.00")):
+        tid, order_id = await world.taobao_order(paid=False)
+        row = await world.row(order_id)
+        line = {"line": row.data["lines"][0]["external_id"], ("unit_price" if kind == "price" else kind): value}
+        asked = await world.post("operator", f"/api/v1/orders/{order_id}/edits", {
+            "kind": kind, "version": row.version, "reason": "loyal buyer", "lines": [line]})
+        assert asked.status_code == 201 and asked.json()["status"] == "pending_approval", asked.text
+        waiting.append((tid, order_id, asked.json()["id"]))
+    # The buyers of the first two orders pay before anyone approved; the third still waits for payment.
+    for tid, _, _ in waiting[:2]:
+        world.box.advance_order(TB, tid)
+        await world.ingest(await world.hub.accounts().channel(TB).get_order(tid))
+    paid_edits, unpaid_edit = [edit_id for _, _, edit_id in waiting[:2]], waiting[2][2]
+
+    statements: list[str] = []
+    engine = world.hub.database().engine.sync_engine
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        async with world.hub.database().transaction() as session:
+            assert await stale.withdraw_stale(session) == paid_edits
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    # One UPDATE for every stale edit and one INSERT for their history, not a round trip per edit.
+    assert [s.split()[0].upper() for s in statements if s.split()[0].upper() != "BEGIN"] == ["UPDATE", "INSERT"]
+
+    queue = (await world.get("finance", "/api/v1/order-edits?status=pending_approval")).json()
+    assert [e["id"] for e in queue] == [unpaid_edit]
+    withdrawn = (await world.get("operator", "/api/v1/order-edits?status=cancelled")).json()
+    assert [(e["id"], e["decided_by"]) for e in withdrawn] == [(paid_edits[0], "system"), (paid_edits[1], "system")]
+    assert all("the order was paid before approval" in e["decision_note"] for e in withdrawn)
+    async with world.hub.database().session() as session:
+        history = [(e.order_id, e.kind, e.detail.get("edit_id")) for e in (await session.execute(
+            select(OrderEventRow).where(OrderEventRow.kind == "edit_withdrawn"))).scalars()]
+    assert sorted(history) == sorted((order_id, "edit_withdrawn", edit_id) for _, order_id, edit_id in waiting[:2])
+
+    # Running again changes nothing more; approving a withdrawn edit says what became of it.
+    assert await stale.withdraw_stale_edits(world.hub) == 0
+    async with world.hub.database().session() as session:
+        assert len((await session.execute(select(OrderEventRow).where(
+            OrderEventRow.kind == "edit_withdrawn"))).scalars().all()) == 2
+    late = await world.post("finance", f"/api/v1/order-edits/{paid_edits[0]}/approve")
+    assert late.status_code == 409 and "is cancelled, not waiting for approval" in late.text
+    # The one still waiting for payment can still be approved.
+    approved = await world.post("finance", f"/api/v1/order-edits/{unpaid_edit}/approve")
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
 
 
 async def test_cancel_an_unshipped_order_but_not_a_shipped_one(world: World) -> None:

@@ -1,12 +1,14 @@
 """The edit screens through the app in-process, on SQLite and PostgreSQL: the order page's panel
 links to the forms; an operator changes the seller's note from the form (recorded, history
 shown) and asks for a price change; a form from an old page is refused with the problem shown;
-finance approves it on /console/approvals, where an operator gets no buttons."""
+finance approves it on /console/approvals, where an operator gets no buttons; a price change the
+buyer paid before leaves the approvals page, withdrawn with the reason on the order's edits."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -82,3 +84,28 @@ async def test_an_operator_edits_and_finance_approves_the_price_change(hub: Hub)
 
         row = (await db.execute(select(OrderRow).where(OrderRow.id == order_id))).scalar_one()
     assert str(row.total_amount).startswith("9.5") and row.data["seller_note"] == "gift wrap"
+
+
+async def test_a_price_change_the_buyer_paid_before_is_withdrawn_from_the_approvals_page(hub: Hub) -> None:
+    from hub.services.order_edits import stale
+
+    order = make_order(platform="fake", shop="shop-a", status=OrderStatus.PENDING_PAYMENT)
+    async with hub.database().transaction() as db:
+        order_id = int((await orders.apply_order(db, order, cause="test")).order_id)
+    async with _app(hub) as client:
+        await _signed_in(client, hub, "operator", "olga")
+        page = (await client.get(f"/console/orders/{order_id}/edits")).text
+        asked = await client.post(f"/console/orders/{order_id}/edits", data={
+            **_hidden(page, "price"), f"line:{order.lines[0].external_id}": "9.50", "reason": "promo"})
+        assert asked.status_code == 303
+    async with hub.database().transaction() as db:  # the buyer pays: the platform reports the order paid
+        await orders.apply_order(db, order.model_copy(update={
+            "status": OrderStatus.PAID, "updated_at": order.updated_at + timedelta(minutes=5)}), cause="poll")
+    assert await stale.withdraw_stale_edits(hub) == 1
+    async with _app(hub) as client:
+        await _signed_in(client, hub, "finance", "fei")
+        assert 'data-testid="approvals-empty"' in (await client.get("/console/approvals")).text
+        edits = (await client.get(f"/console/orders/{order_id}/edits")).text
+        assert "withdrawn · system" in edits and "the order was paid before approval" in edits
+        history = (await client.get(f"/console/orders/{order_id}")).text
+        assert "Edit withdrawn: the order no longer waits for payment" in history

@@ -96,7 +96,8 @@ class EditOut(BaseModel):
     reason: str
     requested_by: str
     requested_at: datetime
-    status: str = Field(description="applied | pending_approval | approved | rejected | cancelled")
+    status: str = Field(description="applied | pending_approval | approved | rejected | cancelled (withdrawn by "
+                                    "the hub: the order was paid before approval, see decision_note)")
     decided_by: str | None
     decided_at: datetime | None
     decision_note: str | None

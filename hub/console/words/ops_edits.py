@@ -73,6 +73,7 @@ EN: dict[str, str] = {
     "code.event.edit_sent": "Edit written to the platform",
     "code.event.edit_local_only": "Edit kept in the hub only",
     "code.event.edit_failed": "Edit refused by the platform",
+    "code.event.edit_withdrawn": "Edit withdrawn: the order no longer waits for payment",
 }
 
 ZH: dict[str, str] = {
@@ -144,4 +145,5 @@ ZH: dict[str, str] = {
     "code.event.edit_sent": "修改已回传平台",
     "code.event.edit_local_only": "修改仅保存在中台",
     "code.event.edit_failed": "平台拒绝修改",
+    "code.event.edit_withdrawn": "修改已撤回：订单已不在待付款状态",
 }

@@ -21,6 +21,9 @@ GOODS_OUT = frozenset({FulfilmentStatus.PARTIALLY_SHIPPED.value, FulfilmentStatu
 ADDRESS_LIMITS = {"name": 50, "phone": 30, "province": 50, "city": 50, "district": 50, "town": 50,
                   "street": 200, "postcode": 12}
 ADDRESS_REQUIRED = ("name", "phone", "province", "city", "street")
+#: Kinds that change money and only apply while the order waits for payment (``stale`` withdraws
+#: the ones still waiting for approval once it is paid).
+BEFORE_PAYMENT_KINDS = frozenset({OrderEditKind.PRICE, OrderEditKind.QUANTITY})
 REASON_MAX = 500
 
 
@@ -36,7 +39,7 @@ class Change:
 
 def _check_state(order: Order, fulfilment: str, kind: OrderEditKind) -> None:
     status = order.status
-    if kind in (OrderEditKind.PRICE, OrderEditKind.QUANTITY) and status is not OrderStatus.PENDING_PAYMENT:
+    if kind in BEFORE_PAYMENT_KINDS and status is not OrderStatus.PENDING_PAYMENT:
         raise ConflictError(f"order {order.ref.external_id} is {status.value}: prices and quantities change only "
                             "while it waits for payment")
     if kind in (OrderEditKind.ADDRESS, OrderEditKind.CANCEL) and (status not in UNSHIPPED or fulfilment in GOODS_OUT):
