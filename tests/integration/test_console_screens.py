@@ -1,9 +1,11 @@
 """The console's overview and orders screens read what a merchant expects: today is Shanghai's
 day, sales per channel with their currency, held orders counted and findable, low stock listed,
-bad filter values named on the form again. On SQLite and PostgreSQL."""
+bad filter values named on the form again; a viewer limited to a quiet shop sees its newest orders
+and only its figures while another shop is busy. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -73,3 +75,36 @@ async def test_orders_screen_filters_by_hold_and_names_a_bad_date(database_url: 
     assert f"/console/orders/{held}" in that_day.text and f"/console/orders/{free}" in that_day.text
     assert bad.status_code == 422
     assert 'data-testid="problem-date"' in bad.text and 'data-testid="problem-status"' in bad.text
+
+
+async def test_a_viewer_of_a_quiet_shop_sees_its_newest_orders_while_another_shop_is_busy(database_url: str) -> None:
+    from hub.config import ShopConfig
+    from hub.db import api_keys
+
+    hub = make_hub(database_url, quiet=ShopConfig(platform="fake"), busy=ShopConfig(platform="fake"))
+    now = datetime.now(UTC)
+
+    async def placed(shop: str, created: datetime, *, held: bool = False) -> int:
+        async with hub.database().transaction() as session:
+            result = await apply_order(session, make_order(platform="fake", shop=shop, created_at=created,
+                                                           updated_at=created), cause="poll")
+            if held:
+                await add_hold(session, result.order_id, Hold(code="address_check", reason="PO box"), cause="system")
+        return result.order_id
+
+    # The quiet shop's orders are a week old, and more than the overview lists; the busy shop's are newer.
+    quiet = [await placed("quiet", now - timedelta(days=7, minutes=-n)) for n in range(10)]
+    busy = [await placed("busy", now - timedelta(minutes=n), held=n == 0) for n in range(12)]
+    async with hub.database().transaction() as session:
+        key, _ = await api_keys.create_key(session, name="quiet-viewer", role="viewer", shops=["quiet"])
+    async with _app(hub) as client:
+        await _sign_in_with_key(client, key)
+        page = (await client.get("/console")).text
+    latest = page[page.index('data-testid="latest-orders"'):]
+    latest = latest[:latest.index("</ul>")]
+    shown = [int(found) for found in re.findall(r'href="/console/orders/(\d+)"', latest)]
+    assert shown == list(reversed(quiet))[:8]  # the quiet shop's 8 newest, newest first
+    assert not set(shown) & set(busy)
+    # The other figures keep to the quiet shop too: none of its orders is today's or held, and only its card shows.
+    assert 'data-testid="orders-today">0<' in page and 'data-testid="held-count">0<' in page
+    assert "<td>quiet</td>" in page and "<td>busy</td>" not in page

@@ -2,9 +2,11 @@
 status shares, held orders, shops needing attention, sync lag per shop and low stock.
 
 "Today" is the merchant's day (``zone``), counted by when the buyer placed the order on the
-channel. Aggregates are grouped in SQL; only today's creation times are fetched, to bucket them
-into the merchant's hours (SQLite and PostgreSQL disagree on zone arithmetic). Not for writes,
-and not for rendering (``hub.console``).
+channel. A viewer limited to some shops (``hub.services.access.scope``) gets their figures only,
+filtered in each query (``shop_condition``), never trimmed afterwards. Aggregates are grouped in
+SQL; only today's creation times are fetched, to bucket them into the merchant's hours (SQLite
+and PostgreSQL disagree on zone arithmetic). Not for writes, and not for rendering
+(``hub.console``).
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from datetime import UTC, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select, true
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db.tables import ChannelStockRow, InboxRow, OrderRow, Shop, SkuRow, StockRow, utcnow
+from hub.services.access.scope import ShopLimited, shop_condition, shops_of
 
 
 @dataclass(frozen=True)
@@ -88,16 +91,16 @@ def day_start(now: datetime, zone: ZoneInfo) -> datetime:
 
 async def overview(
     session: AsyncSession, *, zone: ZoneInfo, shops: dict[str, str], now: datetime | None = None,
-    low_stock_limit: int = 20, limit_to: frozenset[str] | None = None,
+    low_stock_limit: int = 20, viewer: ShopLimited | None = None,
 ) -> Overview:
     """The overview as of ``now``; ``shops`` maps each configured shop to its platform.
 
-    ``limit_to``: the shops the viewer may see (None: every shop); orders and shop cards keep to
-    them, low stock does not (stock is shared by every shop)."""
+    ``viewer``: who looks (None, or ``viewer.shops`` None: every shop); orders and shop cards keep
+    to their shops, low stock does not (stock is shared by every shop)."""
     now = now or utcnow()
     start = day_start(now, zone)
     view = Overview(now=now, day_start=start)
-    visible = OrderRow.shop.in_(sorted(limit_to)) if limit_to is not None else true()
+    visible = shop_condition(OrderRow.shop, viewer)
     today = and_(OrderRow.channel_created_at >= start, visible)
 
     rows = await session.execute(
@@ -116,25 +119,30 @@ async def overview(
     view.statuses = {s: int(n) for s, n in sorted(statuses.all(), key=lambda r: -int(r[1]))}
     held = select(func.count()).select_from(OrderRow).where(OrderRow.on_hold, visible)
     view.held = int(await session.scalar(held) or 0)
-    view.shops = [s for s in await _shop_health(session, shops) if limit_to is None or s.shop in limit_to]
+    view.shops = await _shop_health(session, shops, viewer)
     view.low_stock = await _low_stock(session, low_stock_limit)
     return view
 
 
-async def _shop_health(session: AsyncSession, shops: dict[str, str]) -> list[ShopHealth]:
+async def _shop_health(session: AsyncSession, shops: dict[str, str],
+                       viewer: ShopLimited | None) -> list[ShopHealth]:
     paused = {r.name: r.paused_reason or r.status for r in (await session.execute(
-        select(Shop).where(Shop.status == "paused"))).scalars()}
+        select(Shop).where(Shop.status == "paused", shop_condition(Shop.name, viewer)))).scalars()}
     failing: dict[tuple[str, str], int] = {
         (shop, status): int(n) for shop, status, n in (await session.execute(
             select(InboxRow.shop, InboxRow.status, func.count())
-            .where(InboxRow.status.in_(["failed", "dead"])).group_by(InboxRow.shop, InboxRow.status))).all()
+            .where(InboxRow.status.in_(["failed", "dead"]), shop_condition(InboxRow.shop, viewer))
+            .group_by(InboxRow.shop, InboxRow.status))).all()
     }
     last = {shop: at for shop, at in (await session.execute(
-        select(InboxRow.shop, func.max(InboxRow.received_at)).group_by(InboxRow.shop))).all()}
+        select(InboxRow.shop, func.max(InboxRow.received_at)).where(shop_condition(InboxRow.shop, viewer))
+        .group_by(InboxRow.shop))).all()}
     waiting = {shop: (int(n), since) for shop, n, since in (await session.execute(
         select(ChannelStockRow.shop, func.count(), func.min(ChannelStockRow.dirty_since))
-        .where(ChannelStockRow.dirty).group_by(ChannelStockRow.shop))).all()}
-    names = sorted(set(shops) | set(paused))
+        .where(ChannelStockRow.dirty, shop_condition(ChannelStockRow.shop, viewer))
+        .group_by(ChannelStockRow.shop))).all()}
+    limited = shops_of(viewer)
+    names = sorted(name for name in set(shops) | set(paused) if limited is None or name in limited)
     out = []
     for name in names:
         count, since = waiting.get(name, (0, None))

@@ -5,7 +5,8 @@ The stream ends on its own after ``STREAM_LIFETIME_S`` (the browser's EventSourc
 once), so a forgotten tab never pins a connection or a server shutdown. When the session ends
 (it expires while the page is open, or the reconnection finds it gone) the stream sends one
 ``expired`` event with the sign-in address, and the page goes there (``console.js``). Numbers come from
-``hub.api.queries.overview``; the latest orders from the same list query as the orders screen.
+``hub.api.queries.overview``; the latest orders from the same list query as the orders screen. Both
+keep to the viewer's shops in SQL.
 """
 
 from __future__ import annotations
@@ -38,16 +39,15 @@ async def snapshot_context(request: Request) -> dict[str, Any]:
     settings = hub.config.console
     shops = {name: shop.platform for name, shop in hub.config.shops.items()}
     async with hub.database().session() as db:
-        view: Overview = await overview(db, zone=ZoneInfo(settings.time_zone), shops=shops,
-                                        limit_to=principal.shops)
-        latest = await list_orders(db, OrderFilters(), limit=LATEST_ORDERS)
-    latest_rows = [row for row in latest.rows if principal.sees_shop(row.shop)]
+        view: Overview = await overview(db, zone=ZoneInfo(settings.time_zone), shops=shops, viewer=principal)
+        # The viewer's shops in the query itself: the newest N of their shops, however busy the others.
+        latest = await list_orders(db, OrderFilters(shops=principal.shops), limit=LATEST_ORDERS)
     t = translator(request)
     chart = {
         "hours": [f"{h:02d}" for h in range(24)], "perHour": view.per_hour, "perHourLabel": t.t("overview.per_hour"),
         "statusLabels": [t.status(s) for s in view.statuses], "statusCounts": list(view.statuses.values()),
     }
-    return {"view": view, "latest": latest_rows, "chart_json": json.dumps(chart, ensure_ascii=False),
+    return {"view": view, "latest": latest.rows, "chart_json": json.dumps(chart, ensure_ascii=False),
             "default_currency": settings.default_currency}
 
 
