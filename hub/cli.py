@@ -293,8 +293,9 @@ def check_config(
     ctx: typer.Context,
     path: Path | None = typer.Argument(None, help="The file to check (default: --config or $HUB_CONFIG)."),
 ) -> None:
-    """Validate the config file, every account against its connector's settings, and what [fulfilment]
-    names (courier rules' couriers and warehouses, the tracking courier); name every bad field."""
+    """Validate the config file, every account against its connector's settings, what [fulfilment]
+    names (courier rules' couriers and warehouses, the tracking courier) and every notification
+    channel against its notifier (kind, settings, credentials); name every bad field."""
     from hub.config import load_config
     from hub.config_checks import config_problems
     from hub.plugins import build_plugin_manager

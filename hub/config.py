@@ -408,6 +408,13 @@ def _model_at(model: Any, path: tuple[int | str, ...]) -> type[BaseModel] | None
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
+def _problems(err: Any) -> list[tuple[str, str]]:
+    """One validation error as (field, problem) pairs: usually one; a section's validator that
+    checks several fields at once passes them as ``ctx["problems"]`` (e.g. unknown channels)."""
+    carried = (err.get("ctx") or {}).get("problems")
+    return [(str(where), str(what)) for where, what in carried] if carried else [_problem(err)]
+
+
 def _problem(err: Any) -> tuple[str, str]:
     where = _loc(err["loc"])
     if err["type"] == "extra_forbidden" and err["loc"]:
@@ -443,7 +450,7 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> HubConfig:
         config = HubConfig(**overrides)
         config._path = _config_path()
     except ValidationError as exc:
-        problems = [_problem(err) for err in exc.errors()]
+        problems = [p for err in exc.errors() for p in _problems(err)]
         raise ConfigError(f"{len(problems)} problem(s) in the configuration", problems) from exc
     finally:
         if token is not None:
@@ -456,8 +463,18 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> HubConfig:
     return config
 
 
+class CredentialHolder(typing.Protocol):
+    """What has ``settings`` and ``credentials`` (variable names): an account or a notification channel."""
+
+    @property
+    def settings(self) -> dict[str, Any]: ...
+
+    @property
+    def credentials(self) -> dict[str, str]: ...
+
+
 def resolve_credentials(
-    account: AccountConfig, prefix: str, environ: typing.Mapping[str, str] | None = None,
+    account: CredentialHolder, prefix: str, environ: typing.Mapping[str, str] | None = None,
     secrets: typing.Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Merge ``settings`` with credential values read from the environment (or ``<VAR>_FILE``),
@@ -500,20 +517,8 @@ def validate_accounts(config: HubConfig, plugins: Any, environ: dict[str, str] |
                     (f"{prefix}.platform", f"no {kind} connector for platform {account.platform!r}; known: {known}")
                 )
                 continue
-            values, missing = resolve_credentials(account, prefix, environ, config.secrets)
-            problems += missing
-            problems += _unknown_settings(cls.Settings, account, prefix)
-            try:
-                cls.Settings.model_validate(values)
-            except ValidationError as exc:
-                for err in exc.errors():
-                    if err["type"] == "extra_forbidden":
-                        continue  # reported by _unknown_settings, with a suggestion
-                    field = _loc(err["loc"])
-                    where = "credentials" if field.split(".")[0] in account.credentials else "settings"
-                    if err["type"] == "missing" and field in account.credentials:
-                        continue  # already reported as a missing environment variable
-                    problems.append((f"{prefix}.{where}.{field}", err["msg"]))
+            problems += settings_problems(cls.Settings, account, prefix, f"platform {account.platform!r}",
+                                          environ, config.secrets)
     for group, cfg in config.stock_groups.items():
         for sku in cfg.skus:
             if not sku.strip():
@@ -521,16 +526,39 @@ def validate_accounts(config: HubConfig, plugins: Any, environ: dict[str, str] |
     return problems
 
 
-def _unknown_settings(settings_model: type[BaseModel], account: AccountConfig, prefix: str) -> list[tuple[str, str]]:
-    """Keys in ``settings``/``credentials`` the connector does not know (its Settings would ignore them)."""
+def settings_problems(settings_model: type[BaseModel], owner: CredentialHolder, prefix: str, label: str,
+                      environ: typing.Mapping[str, str] | None = None,
+                      secrets: typing.Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """``owner``'s settings and credentials (an account, or a notification channel) against the
+    plugin's ``Settings``: credentials whose variable is not set, keys the model does not know
+    (``label`` says whose, e.g. ``platform 'taobao'``) and what the model refuses, each as
+    (``<prefix>.settings|credentials.<field>``, problem): the model's message, never the input value."""
+    values, problems = resolve_credentials(owner, prefix, environ, secrets)
+    problems += _unknown_settings(settings_model, owner, prefix, label)
+    try:
+        settings_model.model_validate(values)
+    except ValidationError as exc:
+        for err in exc.errors():
+            if err["type"] == "extra_forbidden":
+                continue  # reported by _unknown_settings, with a suggestion
+            field = _loc(err["loc"])
+            where = "credentials" if field.split(".")[0] in owner.credentials else "settings"
+            if err["type"] == "missing" and field in owner.credentials:
+                continue  # already reported as a missing environment variable
+            problems.append((f"{prefix}.{where}.{field}", err["msg"]))
+    return problems
+
+
+def _unknown_settings(settings_model: type[BaseModel], owner: CredentialHolder, prefix: str,
+                      label: str) -> list[tuple[str, str]]:
+    """Keys in ``settings``/``credentials`` the plugin does not know (its Settings would ignore them)."""
     if settings_model.model_config.get("extra") == "allow":
         return []
     known = set(settings_model.model_fields)
     known |= {f.alias for f in settings_model.model_fields.values() if f.alias}
     problems = []
-    for where, keys in (("settings", account.settings), ("credentials", account.credentials)):
+    for where, keys in (("settings", owner.settings), ("credentials", owner.credentials)):
         for key in keys:
             if key not in known:
-                problems.append((f"{prefix}.{where}.{key}",
-                                 f"unknown setting for platform {account.platform!r}; {did_you_mean(key, known)}"))
+                problems.append((f"{prefix}.{where}.{key}", f"unknown setting for {label}; {did_you_mean(key, known)}"))
     return problems

@@ -1,7 +1,8 @@
 """What ``hub check-config`` reports beyond the file's own validation: every account against its
 connector (``hub.config.validate_accounts``), the ``[fulfilment]`` section against the accounts it
-names (``fulfilment_problems``), ``[aftersales]`` against the shops (``aftersales_problems``) and
-``[service_orders]`` against the shops (``service_orders_problems``).
+names (``fulfilment_problems``), ``[aftersales]`` against the shops (``aftersales_problems``),
+``[service_orders]`` against the shops (``service_orders_problems``) and ``[notifications]``
+against the installed notifiers and the shops (``notification_problems``).
 Kept out of ``hub.config`` because the fulfilment checks use the fulfilment services
 (``courier_rules.rule_problems``), which themselves need the config: no import cycle. Not for
 loading the file (``hub.config.load_config``).
@@ -12,15 +13,44 @@ from __future__ import annotations
 from typing import Any
 
 from contracts.connectors import Capability, declared
-from hub.config import HubConfig, validate_accounts
+from hub.config import HubConfig, settings_problems, validate_accounts
 from hub.services.fulfilment.courier_rules import rule_problems
 
 
 def config_problems(config: HubConfig, plugins: Any, environ: dict[str, str] | None = None) -> list[tuple[str, str]]:
-    """(field, problem) for the accounts, ``[fulfilment]``, ``[aftersales]`` and ``[service_orders]``,
-    in that order."""
+    """(field, problem) for the accounts, ``[fulfilment]``, ``[aftersales]``, ``[service_orders]``
+    and ``[notifications]``, in that order."""
     return (validate_accounts(config, plugins, environ) + fulfilment_problems(config, plugins)
-            + aftersales_problems(config) + service_orders_problems(config))
+            + aftersales_problems(config) + service_orders_problems(config)
+            + notification_problems(config, plugins, environ))
+
+
+def notification_problems(config: HubConfig, plugins: Any,
+                          environ: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """``[notifications]`` problems that would otherwise show only when a delivery fails: an enabled
+    channel whose ``kind`` no installed plugin registers (``register_notifiers``), or whose settings
+    and credentials its notifier's ``Settings`` refuses (a missing SMTP host, webhook URL or robot
+    key, an unset variable, an unknown key), and a rule naming a shop not configured. A rule naming
+    a channel not configured is refused when the file loads (``unknown_channel_problems``). Disabled
+    channels are skipped, as disabled accounts are. Never a secret's value."""
+    problems: list[tuple[str, str]] = []
+    notifiers = plugins.notifier_classes()
+    for name, channel in sorted(config.notifications.channels.items()):
+        prefix = f"notifications.channels.{name}"
+        if not channel.enabled:
+            continue
+        cls = notifiers.get(channel.kind)
+        if cls is None:
+            problems.append((f"{prefix}.kind", f"no installed plugin registers a notifier {channel.kind!r} "
+                                               f"(register_notifiers); known: {sorted(notifiers)}"))
+            continue
+        problems += settings_problems(cls.Settings, channel, prefix, f"notifier {channel.kind!r}",
+                                      environ, config.secrets)
+    problems += [(f"notifications.rules.{i}.shops.{j}",
+                  f"no [shops.{shop}]: this rule would never notify about it; configured shops: {sorted(config.shops)}")
+                 for i, rule in enumerate(config.notifications.rules) for j, shop in enumerate(rule.shops)
+                 if shop not in config.shops]
+    return problems
 
 
 def aftersales_problems(config: HubConfig) -> list[tuple[str, str]]:

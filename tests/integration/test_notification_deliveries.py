@@ -262,7 +262,7 @@ def test_a_rule_naming_an_unknown_channel_is_a_config_error_naming_the_field() -
 
     from hub.services.notifications.settings import NotificationsSection
 
-    with pytest.raises(ValidationError, match=r"notifications.rules\[0\].channels: no channel 'pager'"):
+    with pytest.raises(ValidationError, match=r"notifications.rules.0.channels.0: no channel 'pager'"):
         NotificationsSection.model_validate({"channels": {"hook": {"kind": "webhook"}},
                                              "rules": [{"event": "order_held", "channels": ["pager"]}]})
     with pytest.raises(ValidationError, match="event"):

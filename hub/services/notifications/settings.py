@@ -2,8 +2,8 @@
 
 Only pydantic here (``hub.config`` imports it). Channels name a notifier ``kind`` and its settings,
 with secrets by environment variable name (``credentials``) as shops do; rules name an event and
-the channels it goes to. A rule naming a channel that is not configured is a config error naming
-the field.
+the channels it goes to. A rule (or the daily summary) naming a channel that is not configured is
+a config error naming each such field (``unknown_channel_problems``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 EVENTS = ("order_held", "refund_requested", "low_stock", "deadline_lapsing", "parcel_stuck", "sync_failing",
           "shop_paused", "unpaid_reminder_due")
@@ -81,19 +82,27 @@ class NotificationsSection(BaseModel):
 
     @model_validator(mode="after")
     def _known_channels(self) -> NotificationsSection:
-        known = set(self.channels)
-        for index, rule in enumerate(self.rules):
-            for name in rule.channels:
-                if name not in known:
-                    raise ValueError(f"notifications.rules[{index}].channels: no channel {name!r} in "
-                                     f"[notifications.channels]; known: {sorted(known)}")
-        for name in self.daily_summary.channels:
-            if name not in known:
-                raise ValueError(f"notifications.daily_summary.channels: no channel {name!r} in "
-                                 f"[notifications.channels]; known: {sorted(known)}")
         if self.unpaid_reminder_after_minutes >= self.unpaid_auto_close_minutes:
             raise ValueError("notifications.unpaid_reminder_after_minutes must be less than unpaid_auto_close_minutes")
+        problems = unknown_channel_problems(self)
+        if problems:
+            # One error for the section (a model validator raises once), carrying each bad field:
+            # ``hub.config.load_config`` reports them one by one (``ctx["problems"]``).
+            raise PydanticCustomError("unknown_channel", "{text}", {
+                "text": "; ".join(f"{where}: {what}" for where, what in problems), "problems": problems})
         return self
 
     def rules_for(self, event: str) -> list[NotificationRule]:
         return [rule for rule in self.rules if rule.event == event]
+
+
+def unknown_channel_problems(section: NotificationsSection) -> list[tuple[str, str]]:
+    """(field, problem) for every rule's and the daily summary's channel not in ``channels``: the
+    field is ``notifications.rules.<i>.channels.<j>`` / ``notifications.daily_summary.channels.<j>``."""
+    known = sorted(section.channels)
+    named = [(f"notifications.rules.{i}.channels.{j}", name)
+             for i, rule in enumerate(section.rules) for j, name in enumerate(rule.channels)]
+    named += [(f"notifications.daily_summary.channels.{j}", name)
+              for j, name in enumerate(section.daily_summary.channels)]
+    return [(where, f"no channel {name!r} in [notifications.channels]; known: {known}")
+            for where, name in named if name not in section.channels]
