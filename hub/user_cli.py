@@ -1,4 +1,4 @@
-"""``hub user add|passwd|list|deactivate|reactivate``: the people who sign in to the operator console.
+"""``hub user add|passwd|shops|list|deactivate|reactivate``: the people who sign in to the operator console.
 
 Passwords are asked for twice without echo, or read from standard input with ``--password-stdin``
 (one line, for scripts); never taken as an argument, where shell history and ``ps`` would keep them.
@@ -85,6 +85,52 @@ def change_password(
         if not _with_database(ctx, change):
             raise CliFailure(f"no user named {name!r}; see `hub user list`", EXIT_BAD_INPUT)
         _out().print(f"password of {name} changed", markup=False)
+
+    run()
+
+
+@user_app.command("shops")
+def change_shops(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The user whose shops to change."),
+    shop: list[str] | None = typer.Option(None, "--shop", help="Limit the user to this shop (repeat for more)."),
+    all_shops: bool = typer.Option(False, "--all-shops", help="Lift the limit: the user sees every shop."),
+    force: bool = typer.Option(False, "--force", help="Even the last active admin user of every shop "
+                                                      "(nobody could then manage users on the console)."),
+) -> None:
+    """Set the shops a user is limited to (--shop, repeated) or lift the limit (--all-shops)."""
+    from hub.cli import (
+        EXIT_BAD_INPUT,
+        CliFailure,
+        _cli_actor,
+        _cli_shops,
+        _out,
+        _report_errors,
+        _with_database,
+        shops_label,
+    )
+
+    @_report_errors
+    def run() -> None:
+        from hub.db import users
+
+        if bool(shop) == all_shops:
+            raise CliFailure("--shop: give the shops (--shop S, repeated) or --all-shops, not both or neither",
+                             EXIT_BAD_INPUT)
+        shops = _cli_shops(ctx, shop)  # names --shop for a shop not configured
+
+        async def change(database: Database) -> bool:
+            async with database.transaction() as session:
+                row = await users.set_shops(session, name, shops, actor=_cli_actor(), allow_last_admin=force)
+                return row is not None
+
+        try:
+            changed = _with_database(ctx, change)
+        except users.LastAdminUserError as exc:
+            raise CliFailure(f"{exc}; or limit them anyway with --force", EXIT_BAD_INPUT) from exc
+        if not changed:
+            raise CliFailure(f"no user named {name!r}; see `hub user list`", EXIT_BAD_INPUT)
+        _out().print(f"user {name} now sees: {shops_label(shops)}", markup=False)
 
     run()
 

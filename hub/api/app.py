@@ -48,6 +48,7 @@ from hub.api.routes import (
     stock_imports,
     tags,
     technicians,
+    users,
     webhooks,
 )
 from hub.api.routes import audit as audit_routes
@@ -117,6 +118,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(inventory_routes.router)
     app.include_router(dead_letters.router)
     app.include_router(api_keys.router)
+    app.include_router(users.router)
     app.include_router(audit_routes.router)
     app.include_router(shops_auth.router)
     app.include_router(sku_routes.router)

@@ -296,5 +296,17 @@ class ApiKeyOut(BaseModel):
     shops: list[str] | None = Field(default=None, description="The shops the key is limited to; null: every shop.")
 
 
+class UserOut(BaseModel):
+    """A console user (never the password or its hash)."""
+
+    name: str
+    role: str
+    active: bool
+    created_at: datetime
+    created_by: str | None = None
+    password_changed_at: datetime
+    shops: list[str] | None = Field(default=None, description="The shops the user is limited to; null: every shop.")
+
+
 class ApiKeyCreated(ApiKeyOut):
     key: str = Field(description="The key itself. Store it now: it is never shown again.")

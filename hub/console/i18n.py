@@ -318,6 +318,11 @@ EN: dict[str, str] = {
     "users.reactivate": "Reactivate",
     "users.done_created": "User {name} added. Give them their password through a safe channel.",
     "users.done_password": "Password of {name} changed.",
+    "users.done_shops": "Shops of {name} changed; they apply at {name}'s next request.",
+    "users.change_shops": "Shops this user sees",
+    "users.set_shops": "Save shops",
+    "users.last_admin_shops": "{name} still sees every shop: they are the last active admin user who does, and a "
+                              "user limited to shops may not manage users. Add another admin user first.",
     "users.done_deactivated": "User {name} deactivated.",
     "users.done_reactivated": "User {name} reactivated.",
     "users.not_found": "No user named {name}.",
@@ -903,6 +908,11 @@ ZH: dict[str, str] = {
     "users.reactivate": "重新启用",
     "users.done_created": "已添加用户 {name}。请通过安全渠道告知其密码。",
     "users.done_password": "{name} 的密码已更改。",
+    "users.done_shops": "{name} 的店铺已更改，在其下一次请求时生效。",
+    "users.change_shops": "该用户可见的店铺",
+    "users.set_shops": "保存店铺",
+    "users.last_admin_shops": "{name} 仍可见全部店铺：这是最后一个可见全部店铺的启用管理员用户，"
+                              "而限定店铺的用户不能管理用户。请先添加另一个管理员用户。",
     "users.done_deactivated": "用户 {name} 已停用。",
     "users.done_reactivated": "用户 {name} 已重新启用。",
     "users.not_found": "没有名为 {name} 的用户。",

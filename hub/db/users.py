@@ -1,14 +1,15 @@
-"""Console users: create, verify a password, change it, list, deactivate, reactivate. Only an argon2id
-hash is stored.
+"""Console users: create, verify a password, change it, change their shops, list, deactivate,
+reactivate. Only an argon2id hash is stored.
 
 Passwords are people's, low in entropy and reused, so unlike API keys (``hub.db.api_keys``) they get a
 deliberately slow, memory-hard hash (argon2id, ``argon2-cffi``'s defaults, RFC 9106 low-memory
 profile). A miss on an unknown name still costs one hash, so timing does not say which names exist.
 Every change records who made it in the audit log (``user.created``, ``user.password_changed``,
-``user.deactivated``, ``user.reactivated``; never the password), in the caller's transaction. The
-last active admin user is only deactivated when the caller insists (``hub user deactivate
---force``), as with the last admin API key. Not for deciding what a role may do (``hub.api.auth``)
-nor for sessions (``hub.console.auth``).
+``user.shops_changed``, ``user.deactivated``, ``user.reactivated``; never the password), in the
+caller's transaction. The last active admin user is only deactivated, and the last active admin
+user of every shop only limited to some shops (a limited admin may not manage users), when the
+caller insists (``hub user deactivate|shops --force``), as with the last admin API key. Not for
+deciding what a role may do (``hub.api.auth``) nor for sessions (``hub.console.auth``).
 """
 
 from __future__ import annotations
@@ -103,6 +104,37 @@ async def set_password(session: AsyncSession, name: str, password: str, *, actor
         return False
     await audit.record(session, actor=actor, action="user.password_changed", subject=_subject(name))
     return True
+
+
+async def set_shops(session: AsyncSession, name: str, shops: list[str] | None, *, actor: str = "hub",
+                    allow_last_admin: bool = False) -> UserRow | None:
+    """Limit the user ``name`` (active or not) to ``shops`` (None: every shop), audit-logged
+    (``user.shops_changed``, before and after); None when no such user. Callers check the names
+    against the configuration first (``normalise_shops(shops, configured)``).
+
+    ``LastAdminUserError`` when limiting the last active admin user who sees every shop (nobody
+    could manage users from the console any more), unless ``allow_last_admin``; those admins are
+    locked first (PostgreSQL), as for ``deactivate_user``."""
+    shops = normalise_shops(shops)
+    row = await session.scalar(select(UserRow).where(UserRow.name == name))
+    if row is None:
+        return None
+    if shops is not None and row.shops is None and row.active and row.role == "admin" and not allow_last_admin:
+        admins = select(UserRow.name, UserRow.shops).where(UserRow.role == "admin", UserRow.active.is_(True))
+        if session.bind is not None and session.bind.dialect.name == "postgresql":
+            admins = admins.with_for_update()
+        # (compared here, not in SQL: a JSON column may hold SQL NULL or JSON null for "every shop")
+        unlimited = {admin for admin, limit in (await session.execute(admins.order_by(UserRow.id))).all()
+                     if limit is None}
+        if unlimited == {name}:
+            raise LastAdminUserError(f"user {name}: this is the last active admin user of every shop; limited to "
+                                     f"shops they could no longer manage users")
+    before = row.shops
+    row.shops = shops
+    await session.flush()
+    await audit.record(session, actor=actor, action="user.shops_changed", subject=_subject(name),
+                       details={"before": before, "after": shops})
+    return row
 
 
 async def deactivate_user(session: AsyncSession, name: str, *, actor: str = "hub",

@@ -67,6 +67,7 @@ WRITE_ROUTES: list[Write] = [
     Write("POST", "/api/v1/api-keys", P.API_KEYS, "every_shop", {"name": "x", "role": "admin"}),
     Write("PATCH", "/api/v1/api-keys/{prefix}", P.API_KEYS, "every_shop", {"shops": None}),
     Write("DELETE", "/api/v1/api-keys/{prefix}", P.API_KEYS, "every_shop"),
+    Write("PATCH", "/api/v1/users/{name}", P.USERS_MANAGE, "every_shop", {"shops": None}),
     Write("POST", "/api/v1/skus", P.CATALOGUE_WRITE, None),
     Write("PATCH", "/api/v1/skus/{merchant_sku}", P.CATALOGUE_WRITE, None),
     Write("POST", "/api/v1/skus/{merchant_sku}/deactivate", P.CATALOGUE_WRITE, None),

@@ -39,8 +39,9 @@ class ApiKeyChange(BaseModel):
     shops: list[str] | None = Field(max_length=200, description=_SHOPS_HELP + " (null lifts the limit)")
 
 
-def _checked_shops(request: Request, shops: list[str] | None) -> list[str] | None:
-    """``shops`` checked against the configured shops; 422 naming ``body.shops`` for an unknown one."""
+def checked_shops(request: Request, shops: list[str] | None) -> list[str] | None:
+    """``shops`` checked against the configured shops; 422 naming ``body.shops`` for an unknown one
+    (or an empty list). Shared with the users' routes."""
     try:
         return api_keys.normalise_shops(shops, list(get_hub(request).config.shops))
     except BadInputError as exc:
@@ -58,7 +59,7 @@ async def list_api_keys(request: Request) -> list[ApiKeyOut]:
 @router.post("", response_model=ApiKeyCreated, status_code=201, summary="Create a key; it is shown only here")
 async def create_api_key(request: Request, body: NewApiKey, principal: Principal = Depends(admin)) -> ApiKeyCreated:
     async with get_hub(request).database().transaction() as session:
-        shops = _checked_shops(request, body.shops)
+        shops = checked_shops(request, body.shops)
         plaintext, row = await api_keys.create_key(session, name=body.name, role=body.role,  # BadInputError → 400
                                                    actor=principal.actor, shops=shops)
         out = ApiKeyOut.model_validate(row, from_attributes=True)
@@ -72,7 +73,7 @@ async def change_api_key(request: Request, prefix: PathText, body: ApiKeyChange,
     """Limit the key to ``shops`` or, with ``null``, to none (every shop); the change is audit-logged
     (``apikey.shops_changed``) and takes effect on the key's next request."""
     async with get_hub(request).database().transaction() as session:
-        shops = _checked_shops(request, body.shops)
+        shops = checked_shops(request, body.shops)
         row = await api_keys.set_shops(session, prefix, shops, actor=principal.actor)
         if row is None:
             raise ApiError(404, "not_found", f"no active API key with prefix {prefix!r}")

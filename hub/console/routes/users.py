@@ -1,9 +1,11 @@
 """The users screen (admins): the people who sign in to the console with a password — list, add
-(name, role, initial password), and per user: reset the password, deactivate, reactivate.
+(name, role, shops, initial password), and per user: set or clear their shops, reset the password,
+deactivate, reactivate.
 
 The same store and rules as ``hub user`` (``hub.db.users``: argon2id hashes, at least
 ``MIN_PASSWORD_LENGTH`` characters, audit entries attributed to the signed-in person). The last
-active admin user cannot be deactivated here (``hub user deactivate --force`` can). Bad values give
+active admin user cannot be deactivated here, nor the last active admin user of every shop limited to
+shops (``hub user deactivate|shops --force`` can). Bad values give
 the form again (422) with each field named; passwords are never shown again, logged or kept in
 the form.
 """
@@ -29,7 +31,7 @@ from hub.errors import BadInputError
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/console/users")
-DONE = ("created", "password", "deactivated", "reactivated")
+DONE = ("created", "password", "shops", "deactivated", "reactivated")
 
 
 def _password_problems(t: Translator, password: str, again: str) -> dict[str, str]:
@@ -77,7 +79,10 @@ async def _user(request: Request, name: str) -> UserRow | None:
 
 def _user_page(request: Request, user: UserRow, *, problems: dict[str, str] | None = None, status: int = 200,
                **context: Any) -> Response:
+    hub: Hub = request.app.state.hub
+    context.setdefault("ticked", user.shops or [])
     return render(request, "user.html", {"user": user, "problems": problems or {},
+                                         "shop_names": sorted(hub.config.shops),
                                          "min_password": user_store.MIN_PASSWORD_LENGTH, **context}, status=status)
 
 
@@ -149,6 +154,33 @@ async def reset_password(request: Request, name: str) -> Response:
         return _not_found(request, name)
     log.info("console.user_password_changed", user=name, by=principal.actor)
     return _to_user(request, name, "password")
+
+
+@router.post("/{name}/shops", include_in_schema=False)
+async def change_shops(request: Request, name: str) -> Response:
+    """Set the shops ticked (none ticked: every shop); a shop not configured is the page again
+    naming the field (422), the last admin of every shop the page with the reason (409)."""
+    await check_form(request)
+    principal = await _manager(request)
+    hub: Hub = request.app.state.hub
+    t = translator(request)
+    user = await _user(request, name)
+    if user is None:
+        return _not_found(request, name)
+    shops = [v for v in (await request.form()).getlist("shops") if isinstance(v, str) and v] or None
+    unknown = [s for s in shops or [] if s not in hub.config.shops]
+    if unknown:
+        return _user_page(request, user, problems={"shops": t.t("access.problem_shops", shops=", ".join(unknown))},
+                          ticked=shops or [], status=422)
+    try:
+        async with hub.database().transaction() as db:
+            changed = await user_store.set_shops(db, name, shops, actor=principal.actor)
+    except user_store.LastAdminUserError:
+        return _user_page(request, user, refusal=t.t("users.last_admin_shops", name=name), status=409)
+    if changed is None:
+        return _not_found(request, name)
+    log.info("console.user_shops_changed", user=name, by=principal.actor)
+    return _to_user(request, name, "shops")
 
 
 @router.post("/{name}/deactivate", include_in_schema=False)
