@@ -230,39 +230,35 @@ def show_command(ctx: typer.Context, job_id: int = typer.Argument(..., min=1),
     _report_errors(run)()
 
 
-@jobs_app.command("cancel")
-def cancel_command(ctx: typer.Context, job_id: int = typer.Argument(..., min=1)) -> None:
-    """Stop a job before its next chunk (what is done stays done)."""
+def _on_job(ctx: typer.Context, job_id: int, act: Any, said: str) -> None:
+    """``act(hub, principal, job_id)`` (cancel or resume), then ``said`` formatted with the job; a
+    job in the wrong state exits 2 with the reason."""
     from hub.cli import _out, _report_errors, _run_async, _state
     from hub.errors import ConflictError
-    from hub.services.batch import jobs
 
     def run() -> None:
         hub = _state(ctx).hub()
         try:
-            job = _run_async(hub, lambda: jobs.cancel(hub, _cli_principal(), job_id))
+            job = _run_async(hub, lambda: act(hub, _cli_principal(), job_id))
         except ConflictError as exc:
             from hub.cli import EXIT_BAD_INPUT, CliFailure
             raise CliFailure(str(exc), EXIT_BAD_INPUT) from None
-        _out().print(f"job {job.id} cancelled after {job.done} of {job.total}", markup=False)
+        _out().print(said.format(job=job), markup=False)
 
     _report_errors(run)()
+
+
+@jobs_app.command("cancel")
+def cancel_command(ctx: typer.Context, job_id: int = typer.Argument(..., min=1)) -> None:
+    """Stop a job before its next chunk (what is done stays done)."""
+    from hub.services.batch import jobs
+
+    _on_job(ctx, job_id, jobs.cancel, "job {job.id} cancelled after {job.done} of {job.total}")
 
 
 @jobs_app.command("resume")
 def resume_command(ctx: typer.Context, job_id: int = typer.Argument(..., min=1)) -> None:
     """Run a failed or cancelled job again from where it stopped (nothing done is redone)."""
-    from hub.cli import _out, _report_errors, _run_async, _state
-    from hub.errors import ConflictError
     from hub.services.batch import jobs
 
-    def run() -> None:
-        hub = _state(ctx).hub()
-        try:
-            job = _run_async(hub, lambda: jobs.resume(hub, _cli_principal(), job_id))
-        except ConflictError as exc:
-            from hub.cli import EXIT_BAD_INPUT, CliFailure
-            raise CliFailure(str(exc), EXIT_BAD_INPUT) from None
-        _out().print(f"job {job.id} queued again at {job.done} of {job.total} (`hub worker` runs it)", markup=False)
-
-    _report_errors(run)()
+    _on_job(ctx, job_id, jobs.resume, "job {job.id} queued again at {job.done} of {job.total} (`hub worker` runs it)")

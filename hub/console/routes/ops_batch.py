@@ -194,25 +194,23 @@ async def job_progress(request: Request, job_id: int,
     return render(request, "ops_batch/_job_progress.html", context)
 
 
-@router.post("/console/jobs/{job_id:int}/resume")
-async def resume_job(request: Request, job_id: int) -> Response:
+async def _act_on_job(request: Request, job_id: int, act: Any) -> Response:
+    """Run ``act(hub, principal, job_id)`` (cancel or resume) for a form post, then show the job."""
     _values, principal = await checked_form(request, Permission.JOBS_RUN)
     try:
-        await jobs.resume(request.app.state.hub, principal, job_id)
+        await act(request.app.state.hub, principal, job_id)
     except NotFoundError as exc:
         return error_page(request, str(exc), status=404)
     except ConflictError as exc:
         return error_page(request, str(exc), status=409)
     return write_session(request, RedirectResponse(f"/console/jobs/{job_id}", status_code=303))
+
+
+@router.post("/console/jobs/{job_id:int}/resume")
+async def resume_job(request: Request, job_id: int) -> Response:
+    return await _act_on_job(request, job_id, jobs.resume)
 
 
 @router.post("/console/jobs/{job_id:int}/cancel")
 async def cancel_job(request: Request, job_id: int) -> Response:
-    _values, principal = await checked_form(request, Permission.JOBS_RUN)
-    try:
-        await jobs.cancel(request.app.state.hub, principal, job_id)
-    except NotFoundError as exc:
-        return error_page(request, str(exc), status=404)
-    except ConflictError as exc:
-        return error_page(request, str(exc), status=409)
-    return write_session(request, RedirectResponse(f"/console/jobs/{job_id}", status_code=303))
+    return await _act_on_job(request, job_id, jobs.cancel)
