@@ -1,9 +1,9 @@
 """Reports over a million orders in about a second: the rollups' days become dates (not text
 compared by collation), each row carries its week and month (summing per bucket reads a column),
 and buyers are counted by a 64-bit ``buyer_key`` instead of platform and nick (so the rollup holds
-no nick). The rollups are derived data: the tables are made again empty and the state row is
-dropped, so the next refresh (every minute, or ``hub reports rebuild``) rebuilds them; until then
-the reports read ``orders``.
+no nick), their spend an integer of 1/10,000 units. The rollups are derived data: the tables are
+made again empty and the state row is dropped, so the next refresh (every minute, or ``hub reports
+rebuild``) rebuilds them; until then the reports read ``orders``.
 
 Revision ID: 0024_report_rollups_by_date
 Revises: 0023_shop_scopes
@@ -68,7 +68,7 @@ def upgrade() -> None:
         "report_buyer_days",
         *_days(), sa.Column("platform", sa.String(50), nullable=False),
         sa.Column("shop", sa.String(100), nullable=False), sa.Column("buyer_key", sa.BigInteger(), nullable=False),
-        sa.Column("spend", sa.Numeric(18, 4), nullable=False),
+        sa.Column("spend_units", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("day", "platform", "shop", "buyer_key", name="pk_report_buyer_days"))
 
 

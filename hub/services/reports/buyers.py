@@ -16,13 +16,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, Numeric, String, case, cast, func, literal, select, union_all
+from sqlalchemy import BigInteger, Date, String, case, cast, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.services.access.scope import ShopLimited
 from hub.services.reports.figures import money
 from hub.services.reports.periods import Period, Range
 from hub.services.reports.queries import day_bucket, shop_scope
+from hub.services.reports.rollups import SPEND_UNITS
 from hub.services.reports.settings import BuyerTier
 
 
@@ -71,16 +72,16 @@ async def buyers_report(session: AsyncSession, rows: Any, span: Range, period: P
     in_bucket = case((in_range, bucket))
     who = (select(key.label("k"), func.min(rows.c.day).label("fd"), func.min(bucket).label("fb"),
                   func.min(in_bucket).label("b1"), func.max(in_bucket).label("b2"),
-                  func.sum(case((in_range, rows.c.spend), else_=0)).label("spent"))
+                  func.sum(case((in_range, rows.c.spend_units), else_=0)).label("spent"))
            .where(*seen, rows.c.day <= last).group_by(key).cte("who"))
     several = select(who.c.k).where(who.c.b1 != who.c.b2)
     pairs = (select(bucket.label("b")).where(*seen, in_range, rows.c.day <= last, key.in_(several))
              .group_by(bucket, key).subquery("pairs"))
     ordered = sorted(tiers, key=lambda t: t.min_spend, reverse=True)
-    tier = case(*[(who.c.spent >= t.min_spend, literal(t.name)) for t in ordered[:-1]],
+    tier = case(*[(who.c.spent >= int(t.min_spend * SPEND_UNITS), literal(t.name)) for t in ordered[:-1]],
                 else_=literal(ordered[-1].name))
     no_day, no_tier = cast(literal(None), Date), cast(literal(None), String)
-    no_amount = cast(literal(None), Numeric(18, 4))
+    no_amount = cast(literal(None), BigInteger)
     found = (await session.execute(union_all(
         select(literal("bucket"), who.c.b1, no_tier, func.count(), no_amount).where(who.c.b1 == who.c.b2)
         .group_by(who.c.b1),
@@ -93,7 +94,7 @@ async def buyers_report(session: AsyncSession, rows: Any, span: Range, period: P
     per_tier: dict[str, tuple[int, Any]] = {}
     for kind, day, label, n, amount in found:
         if kind == "tier":
-            per_tier[str(label)] = (int(n), amount)
+            per_tier[str(label)] = (int(n), None if amount is None else Decimal(amount) / SPEND_UNITS)
         else:  # a bucket may come twice: its one-bucket buyers, and its buyers of several
             at = date.fromisoformat(str(day))
             per_bucket[kind][at] = per_bucket[kind].get(at, 0) + int(n)

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, and_, case, cast, func, literal, or_, select, type_coerce
+from sqlalchemy import BigInteger, Date, and_, case, cast, func, literal, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
@@ -28,6 +28,8 @@ from hub.services.reports.settings import ReportsSection
 
 REFUNDS = (AfterSaleType.REFUND_ONLY.value, AfterSaleType.RETURN_AND_REFUND.value)
 RETURNS = (AfterSaleType.RETURN_AND_REFUND.value,)
+#: ``report_buyer_days.spend_units`` per unit of the currency (amounts have 4 decimals at most).
+SPEND_UNITS = 10_000
 #: Every additive figure of a rollup row, in column order.
 FIGURES = ("orders", "paid_orders", "sales_orders", "sales", "units", "cancelled", "refunded_orders",
            "returned_orders", *[f"n_{s}" for s in ROLLUP_STATUSES], "cost", "lines_without_cost", "freight",
@@ -196,11 +198,12 @@ def sku_days(days: Days, dialect: str) -> Select[Any]:
 
 
 def buyer_days(days: Days, dialect: str) -> Select[Any]:
-    """``report_buyer_days`` rows (day, week, month, platform, shop, buyer_key, spend): sales orders
-    with a buyer nick."""
+    """``report_buyer_days`` rows (day, week, month, platform, shop, buyer_key, spend_units): sales
+    orders with a buyer nick."""
     day, key = _day(days, dialect), buyer_key_sql(OrderRow.platform, OrderRow.buyer_nick, dialect)
+    spend = cast(func.round(func.sum(OrderRow.total_amount) * SPEND_UNITS), BigInteger)
     return (select(*_buckets(day, dialect), OrderRow.platform.label("platform"), OrderRow.shop.label("shop"),
-                   key.label("buyer_key"), func.sum(OrderRow.total_amount).label("spend"))
+                   key.label("buyer_key"), spend.label("spend_units"))
             .where(days.where(OrderRow.channel_created_at), OrderRow.status.in_(SALES_STATUSES),
                    OrderRow.buyer_nick.is_not(None))
             .group_by(day, OrderRow.platform, OrderRow.shop, key))
