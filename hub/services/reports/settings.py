@@ -51,7 +51,7 @@ class ReportsSection(BaseModel):
     max_days_daily: int = Field(default=400, ge=1, le=3700)
     max_days_long: int = Field(default=1830, ge=1, le=7400)
     #: PostgreSQL memory (MB) a report's sorts and hash tables may each use (``work_mem`` for the
-    #: report's transaction only): counting ~900,000 distinct buyers needs about 250 MB to stay in
+    #: report's transaction only): counting ~900,000 distinct buyers needs about 300 MB to stay in
     #: memory; with the server's default (often 4 MB) it spills to disk and takes about twice as long.
     work_mem_mb: int = Field(default=256, ge=4, le=4096)
 
