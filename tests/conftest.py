@@ -17,7 +17,7 @@ one process. Each worker has its own databases, Redis namespaces and temporary d
 Three xdist groups keep the heavy tests from competing with each other, each running its tests
 one after the other on one worker while the other workers take the rest: ``PROCESSES`` (whole hubs
 as subprocesses, with deadlines; and the tests that hold up to 20 PostgreSQL connections at once,
-so they never meet the fault suite, which runs last), ``SEARCHES`` (long Hypothesis state machines)
+and run first, before the fault suite), ``SEARCHES`` (long Hypothesis state machines)
 and ``FUZZ`` (schemathesis, once per role fuzzed) — the last two CPU-bound, but without deadlines, so
 they cannot fail for being slowed.
 
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,41 @@ settings.load_profile("ci")
 #: The hub's debug lines (one per order stored, per outbox relay, per push) are not kept in a test's
 #: captured output: rendering them cost CPU the whole suite shares, and info and above say what
 #: a failing test's hub did. A test that configures logging itself (``hub.logging``) sets its own level.
-structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+#: Tracebacks are rendered as plain text, as ``hub.logging`` does for the hub's console: structlog's
+#: default renders each with rich (boxed frames, highlighted source, every local variable), ~1.9 s of
+#: CPU per logged exception, and a test that logs twenty (a failed group commit) spent 17 s on it.
+_TEST_PROCESSORS: list[structlog.typing.Processor] = []
+
+
+def _configure_test_logging() -> None:
+    global _TEST_PROCESSORS
+    _TEST_PROCESSORS = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.StackInfoRenderer(),
+        structlog.dev.set_exc_info,
+        structlog.processors.TimeStamper(fmt="%Y-%m-%d %H:%M:%S", utc=False),
+        structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback),
+    ]
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+                        processors=_TEST_PROCESSORS, logger_factory=structlog.PrintLoggerFactory(),
+                        context_class=dict, cache_logger_on_first_use=False)
+
+
+_configure_test_logging()
+
+
+@pytest.fixture(autouse=True)
+def _test_logging() -> Iterator[None]:
+    """Back to the tests' logging after a test reset structlog's (``structlog.reset_defaults()``): a
+    reset left the worker's later tests rendering with rich at debug level. What ``hub.logging``
+    configured (an in-process CLI command) stays, as it always has."""
+    yield
+    config = structlog.get_config()
+    if config["processors"] is not _TEST_PROCESSORS and not isinstance(config["logger_factory"],
+                                                                        structlog.stdlib.LoggerFactory):
+        _configure_test_logging()
+
 
 #: pytest-xdist workers for a run of the whole suite (or of directories). Much of a test's time is
 #: I/O wait (hubs, sandboxes and browsers waiting on each other), so a 2-core machine keeps five
@@ -102,11 +137,11 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Put the heavy tests in their xdist groups (before xdist reads the groups), the fault suite
-    last, mark the PostgreSQL tests that reserve more than a worker's share of connections, and skip
-    (before their fixtures run or connections are reserved) the backend pairings never run."""
+    """Put the heavy tests in their xdist groups (before xdist reads the groups), mark the PostgreSQL
+    tests that reserve more than a worker's share of connections, skip (before their fixtures run or
+    connections are reserved) the backend pairings never run, and put the tests in the run's order
+    (``suite_order``)."""
     skip_unrun_pairings(items)
-    items.sort(key=lambda item: item.nodeid.startswith(FAULT_SUITE))  # stable: only moves the fault suite
     for item in items:
         for group, prefixes in GROUPS:
             if item.nodeid.startswith(prefixes):
@@ -117,3 +152,40 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if item.nodeid.startswith(prefixes):
                 item.add_marker(pytest.mark.postgres_connections(connections))
                 break
+    items[:] = suite_order(items)
+
+
+def suite_order(items: list[pytest.Item]) -> list[pytest.Item]:
+    """The order the run hands tests out in (xdist's loadgroup first hands out the groups of several
+    tests, largest first, each in this order; then the single tests in this order), so that the
+    run's 20 PostgreSQL connections (``hub.testing.pg_budget``) are wanted evenly over the run.
+
+    * ``processes`` starts with the tests that reserve all 20 connections, then the fault suite
+      (12, for two to three minutes), while the other workers start with the fuzz and the unit
+      tests, which use none. A 20-connection test run midway waits for every other worker's
+      PostgreSQL test to end and holds up their next ones meanwhile (10-22 s each); the fault suite
+      run last in the group met the e2e hubs (8 each) at their busiest.
+    * The other single tests are spread out by what they reserve (none, a worker's share, an e2e
+      hub's 8), each kind in collection order: in collection order the e2e hubs came first and
+      waited for each other's connections while the tests that use none waited for the end.
+
+    Measured: the workers of a whole run waited ~380 s in all for connections in collection order.
+    """
+    from hub.testing.pg_budget import reserved_connections
+
+    def grouped(item: pytest.Item) -> bool:
+        return any(item.nodeid.startswith(prefixes) for group, prefixes in GROUPS if group != "fuzz")
+
+    processes = [item for item in items if item.nodeid.startswith(PROCESSES)]
+    processes.sort(key=lambda item: (not item.nodeid.startswith(CONCURRENT_TRANSACTIONS),
+                                     not item.nodeid.startswith(FAULT_SUITE)))
+    first = [item for item in items if item.nodeid.startswith(FUZZ)]
+    first += [item for item in items if item.nodeid.startswith("tests/unit/") and not grouped(item)
+              and reserved_connections(item, SUITE_WORKERS) == 0]
+    chosen = {id(item) for item in processes + first}
+    kinds: dict[int, list[pytest.Item]] = {}
+    for item in items:
+        if id(item) not in chosen:
+            kinds.setdefault(min(reserved_connections(item, SUITE_WORKERS), 4), []).append(item)
+    spread = sorted(((n + 0.5) / len(kind), reserved, n) for reserved, kind in kinds.items() for n in range(len(kind)))
+    return processes + first + [kinds[reserved][n] for _, reserved, n in spread]

@@ -8,18 +8,43 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 
 import httpx
+import pytest
 from sqlalchemy import select
-from structlog.testing import capture_logs
 
 from hub.api import create_app
+from hub.api.routes import webhooks
 from hub.asgi_server import serve_in_thread
 from hub.config import HubConfig, HubSection, ShopConfig
 from hub.context import Hub, build_hub
 from hub.db.tables import InboxRow
 from hub.plugins import build_plugin_manager
 from tests.integration.test_api_support import api
+
+
+class _Recorded:
+    """Stands in for the webhook routes' structlog logger and keeps what it was told (event and
+    fields), so a test reads the hub's log lines whatever an earlier test in the worker left
+    structlog configured with (``capture_logs`` missed them under some orders of the suite)."""
+
+    def __init__(self) -> None:
+        self.entries: list[dict[str, object]] = []
+
+    def __getattr__(self, level: str) -> Callable[..., None]:
+        def record(event: str, **fields: object) -> None:
+            self.entries.append({"event": event, "log_level": level, **fields})
+        return record
+
+
+@pytest.fixture
+def webhook_log(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
+    """What the webhook routes log during the test."""
+    recorded = _Recorded()
+    monkeypatch.setattr(webhooks, "log", recorded)
+    return recorded.entries
+
 
 APP_KEY = "1234567890123456789"
 SECRET = "test-secret"
@@ -107,14 +132,15 @@ async def test_app_level_push_lands_each_message_in_the_shop_it_names(database_u
 
 
 async def test_app_level_push_lists_a_message_for_an_unknown_shop_as_rejected_and_keeps_the_rest(
-    database_url: str,
+    database_url: str, webhook_log: list[dict[str, object]],
 ) -> None:
     hub = _douyin_hub(database_url)
     # 10000003 is configured, but under another app: this app's push cannot speak for it.
     body, headers = _push([("7200000000000000001", "99999999", "4891234567890124001"),
                            ("7200000000000000002", SOUTH_ID, "4891234567890124002"),
                            ("7200000000000000003", "10000003", "4891234567890124003")])
-    with capture_logs() as logs, serve_in_thread(create_app(hub)) as base_url:
+    logs = webhook_log
+    with serve_in_thread(create_app(hub)) as base_url:
         async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
             response = await client.post("/webhooks/douyin", content=body, headers=headers)
     assert response.status_code == 200 and response.json()["code"] == 0, "Douyin must not resend the batch"
@@ -145,11 +171,13 @@ async def test_app_level_push_is_verified_with_the_apps_secret(database_url: str
     assert await _stored(hub) == [("dy-other-app", "7300000000000000002", "4891234567890125002")]
 
 
-async def test_per_shop_push_rejects_a_message_that_names_another_shop(database_url: str) -> None:
+async def test_per_shop_push_rejects_a_message_that_names_another_shop(database_url: str,
+                                                                       webhook_log: list[dict[str, object]]) -> None:
     hub = _douyin_hub(database_url)
     body, headers = _push([("7400000000000000001", NORTH_ID, "4891234567890126001"),
                            ("7400000000000000002", SOUTH_ID, "4891234567890126002")])
-    with capture_logs() as logs, serve_in_thread(create_app(hub)) as base_url:
+    logs = webhook_log
+    with serve_in_thread(create_app(hub)) as base_url:
         async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
             response = await client.post("/webhooks/douyin/dy-north", content=body, headers=headers)
     assert response.status_code == 200 and response.json() == {"code": 0, "msg": "success"}
