@@ -5,16 +5,17 @@ never shows more than is available, even while shares move between shops."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from hub.context import Hub
 from hub.db import shops as shop_rows
 from hub.db.tables import ChannelStockRow, DeadLetterRow
 from hub.errors import AuthorizationError, ThrottledError
-from hub.services.stock import adjustments, effects, levels, push, reconcile
+from hub.services.stock import adjustments, effects, levels, push, reconcile, scheduling
 from hub.services.stock.adjustments import Adjustment
 from tests.integration.inventory_support import close_hub, database, database_url, make_hub, place_order, seed  # noqa: F401
 
@@ -195,3 +196,40 @@ async def test_pushes_of_any_size_reuse_the_same_compiled_statements(hub: Hub) -
     for count in range(3, 13):
         await change_and_push(count)
     assert len(cache) == compiled, "a push of a new size compiled new statements"
+
+
+async def test_a_push_claimed_while_a_change_is_uncommitted_waits_for_it_and_sends_its_value(hub: Hub) -> None:
+    """A sale's transaction marks its SKU's listings dirty (a no-op on a listing dirty already) and
+    commits a moment later; a push job claiming that listing in between used to read the stock
+    without the sale and clear the flag, and the shop kept the old value until the SKU changed
+    again. The claim now waits for the change to commit (PostgreSQL: row locks; SQLite serialises
+    its writers), so the shop shows the value with the change."""
+    if hub.database().dialect != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: the claim cannot come between")
+    await seed(hub, "SKU-1", 10)
+    await push.push_shop(hub, "shop-a")
+    await adjustments.adjust_stock(hub, [Adjustment("wh1", "SKU-1", delta=-1)], actor="test")  # dirty: 9
+    async with hub.database().transaction() as session:
+        await adjustments.apply_adjustment(session, Adjustment("wh1", "SKU-1", delta=-1))  # 8, uncommitted
+        await scheduling.mark_dirty(session, {"SKU-1"})
+        pushing = asyncio.ensure_future(push.push_shop(hub, "shop-a"))
+        await _until_a_backend_waits_for_a_lock(hub)
+        assert not pushing.done()
+    report = await pushing
+    assert report.pushed == 1 and hub.fakes["shop-a"].shows == {"SKU-1": 8}  # type: ignore[attr-defined]
+    row = (await _rows(hub, "shop-a"))["SKU-1"]
+    assert (row.target, row.shown, row.dirty) == (8, 8, False)
+
+
+async def _until_a_backend_waits_for_a_lock(hub: Hub, within_s: float = 60.0) -> None:
+    """Until another connection of this database waits for a row lock (a condition, not a delay)."""
+    deadline = asyncio.get_running_loop().time() + within_s
+    while asyncio.get_running_loop().time() < deadline:
+        async with hub.database().session() as session:
+            waiting = (await session.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"))).scalar_one()
+        if waiting:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no connection waited for a lock within {within_s:g} s")

@@ -124,9 +124,11 @@ async def _claim(hub: Hub, shop: str, key: str) -> list[_Item]:
     now = _now()
     free = inflight.free(now, hub.config)
     async with hub.database().transaction() as session:
+        # Locked in id order (as ``scheduling.mark_dirty`` locks): a listing whose SKU is being
+        # changed is claimed once that change commits, and the value computed after includes it.
         ids = list((await session.execute(
             select(ChannelStockRow.id).where(ChannelStockRow.shop == shop, ChannelStockRow.dirty.is_(True), free)
-            .order_by(ChannelStockRow.id).limit(MAX_PER_JOB))).scalars())
+            .order_by(ChannelStockRow.id).limit(MAX_PER_JOB).with_for_update())).scalars())
         if not ids:
             return []
         # Conditional: a concurrent job for the same shop claims each row at most once.

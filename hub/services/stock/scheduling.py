@@ -49,6 +49,13 @@ async def mark_dirty(session: AsyncSession, skus: Iterable[str]) -> set[str]:
     if not wanted:
         return set()
     wanted |= await bundles_containing(session, wanted)
+    # Lock every listing of them, in id order (as a push job claims), until this transaction ends:
+    # a job claiming one that is dirty already waits for this change to commit, so the value it
+    # then computes includes it. Without the lock, a claim between this mark (a no-op on a dirty
+    # row) and the commit read the stock without the change and cleared the flag: the shop kept the
+    # old value until the SKU changed again. SQLite's writers are serialised already.
+    await session.execute(select(ChannelStockRow.id).where(ChannelStockRow.merchant_sku.in_(wanted))
+                          .order_by(ChannelStockRow.id).with_for_update())
     result = await session.execute(
         update(ChannelStockRow)
         .where(ChannelStockRow.merchant_sku.in_(wanted), ChannelStockRow.dirty.is_(False))
