@@ -100,7 +100,7 @@ async def sales_report(session: AsyncSession, *, period: Period, dimension: Dime
     page = (limit, offset) if limit is not None else None
     rows, keys_total = await _figures(session, span, period, dimension, shops, principal, settings, with_profit,
                                       page)
-    if dimension == "sku" or (page is not None and (offset or keys_total > len({r.key for r in rows}))):
+    if dimension == "sku" or len({r.key for r in rows}) < keys_total:
         # An order with several SKUs counts once in the totals; a page's rows are not the whole.
         whole, _ = await _figures(session, span, None, "none", shops, principal, settings, with_profit)
         totals = whole[0] if whole else Figures(bucket=None, key="")

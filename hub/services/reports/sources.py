@@ -94,14 +94,13 @@ async def order_rows(session: AsyncSession, span: Range, settings: ReportsSectio
         return (await _once(session, live(rollups.Days.between(span.first, span.last, span.zone)), name)).subquery()
     table = ReportDaySkusRow if per_sku else ReportDayOrdersRow
     dirty = tuple(d for d in found.dirty if span.first <= d <= span.last)
-    stored = _stored(table, live(rollups.Days.between(span.first, span.first, span.zone))).where(
-        table.day >= span.first, table.day <= span.last)
+    in_span = (table.day >= span.first, table.day <= span.last)
     if not dirty:
-        return stored.subquery()
+        return select(*table.__table__.columns).where(*in_span).subquery()
     changed = rollups.Days.of(dirty, span.zone)
     assert changed is not None
-    changed = await rollups.bounded(session, changed)
-    return union_all(stored.where(table.day.not_in(dirty)), await _once(session, live(changed), name)).subquery()
+    fresh = await _once(session, live(await rollups.bounded(session, changed)), name)
+    return union_all(_stored(table, fresh).where(*in_span, table.day.not_in(dirty)), fresh).subquery()
 
 
 async def _once(session: AsyncSession, query: Select[Any], name: str) -> Select[Any]:
@@ -116,8 +115,8 @@ async def _once(session: AsyncSession, query: Select[Any], name: str) -> Select[
 
 
 def _stored(table: Any, live: Any) -> Any:
-    """The rollup's rows as a SELECT with the live query's columns in its order (a UNION pairs
-    columns by position)."""
+    """The rollup's rows as a SELECT with ``live``'s columns in its order (a UNION pairs columns by
+    position)."""
     return select(*[table.__table__.c[c.name] for c in live.selected_columns])
 
 
@@ -135,12 +134,10 @@ async def buyer_rows(session: AsyncSession, span: Range, settings: ReportsSectio
         return (await _once(session, rollups.buyer_days(days, dialect), "report_live_buyers")).subquery()
     table = ReportBuyerDaysRow
     dirty = tuple(d for d in found.dirty if d <= span.last)
-    like = rollups.buyer_days(rollups.Days.between(span.last, span.last, span.zone), dialect)
-    stored = _stored(table, like).where(table.day <= span.last)
     if not dirty:
-        return stored.subquery()
+        return select(*table.__table__.columns).where(table.day <= span.last).subquery()
     changed = rollups.Days.of(dirty, span.zone)
     assert changed is not None
-    changed = await rollups.bounded(session, changed)
-    live = await _once(session, rollups.buyer_days(changed, dialect), "report_live_buyers")
-    return union_all(stored.where(table.day.not_in(dirty)), live).subquery()
+    fresh = await _once(session, rollups.buyer_days(await rollups.bounded(session, changed), dialect),
+                        "report_live_buyers")
+    return union_all(_stored(table, fresh).where(table.day <= span.last, table.day.not_in(dirty)), fresh).subquery()
