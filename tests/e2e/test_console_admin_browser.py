@@ -3,7 +3,8 @@ real hub with a Taobao sandbox shop: the shop shows healthy with its message cha
 seller's session goes invalid and the shop shows paused with the reason; once re-authorised, the
 admin resumes it from the screen and sees it healthy again; the plugins screen lists the Taobao
 connector with its capabilities; an API key made in the console works on the API until it is
-revoked there; a user added in the console signs in with their password.
+revoked there; a user added in the console is limited to the shop on their page and signs in with their
+password.
 
 PostgreSQL + Redis only (the admin screens do not depend on the queue backend). Skipped only when
 ``/usr/bin/chromium`` is missing outside CI. Screenshots: console-shops, console-plugins,
@@ -106,6 +107,12 @@ async def test_admin_resumes_a_paused_shop_reads_plugins_and_manages_keys_and_us
                 await page.fill(f"{form} input[name=password_again]", PASSWORD)
                 await page.click("[data-testid=add-user]")
                 await page.locator("[data-testid=done]").wait_for()
+                # Later limited to the shop: the user's page sets it and shows it.
+                await page.goto(f"{console.base_url}/console/users/li.wei")
+                await page.check(f"form[data-testid=change-shops] input[name=shops][value='{shop}']")
+                await page.click("[data-testid=set-shops]")
+                await page.wait_for_url(f"{console.base_url}/console/users/li.wei**")
+                assert (await page.locator("dd[data-testid=user-shops]").inner_text()).strip() == shop
                 await page.click("text=Sign out")
                 await page.wait_for_url("**/console/login**")
                 await page.fill("input[name=user]", "li.wei")
