@@ -219,7 +219,10 @@ async def list_orders(
 
 
 async def order_story(session: AsyncSession, order_id: int) -> OrderStory | None:
-    """The order, its lines, holds, history in order, its shipments, and the inbox rows that history came from."""
+    """The order, its lines, holds, history in order, its shipments, and the inbox rows that history came from.
+
+    History is in the order things happened (``at``, then id): events recorded by concurrent
+    transactions can take their ids in the other order from their times."""
     order = await session.get(OrderRow, order_id)
     if order is None:
         return None
@@ -231,7 +234,8 @@ async def order_story(session: AsyncSession, order_id: int) -> OrderStory | None
         select(OrderHoldRow).where(OrderHoldRow.order_id == order_id).order_by(OrderHoldRow.id)
     )).scalars().all())
     story.events = list((await session.execute(
-        select(OrderEventRow).where(OrderEventRow.order_id == order_id).order_by(OrderEventRow.id)
+        select(OrderEventRow).where(OrderEventRow.order_id == order_id)
+        .order_by(OrderEventRow.at, OrderEventRow.id)
     )).scalars().all())
     story.shipments = list((await session.execute(
         select(ShipmentRow).where(ShipmentRow.order_id == order_id).order_by(ShipmentRow.id)
