@@ -17,7 +17,8 @@ or when nothing the ledger counts has changed for ``stall_s`` (stuck), or at ``d
 stall window must outlast the hub's own slow recoveries (``sweep_inbox`` every 30 s; a dead
 worker's unacknowledged messages come back after dramatiq's 60 s heartbeat timeout; a shipment
 confirmation a killed worker left mid-call is sent again only once its claim is older than
-``hub.services.fulfilment.shipments.IN_FLIGHT``, 150 s): ``STALL_S``.
+``[fulfilment] confirm_in_flight``, 150 s by default; pass a shorter ``confirm_timeout_s`` in
+``Options.extra_config`` to shorten that wait, as the test suite does): ``STALL_S``.
 
 Relies on sandbox internals to read what a partner shows (order status after a shipment): bench
 and test code, not a contract. Not for timing anything.
@@ -48,15 +49,16 @@ from bench._flash_support import (
 )
 from contracts.inventory import AllocationMode, StockPolicy
 from hub.asgi_server import BackgroundServer, free_port
-from hub.services.fulfilment.shipments import IN_FLIGHT
+from hub.services.fulfilment.settings import FulfilmentSection
 from hub.services.stock import allocation
 from hub.testing.db import create_postgres_database, drop_postgres_database
 from hub.testing.faults import PartnerFaults, PrivateRedis
 
 SCENARIOS = ("worker-kill", "broker-restart", "partner-faults")
 #: Give up when nothing the ledger counts moved for this long: past the slowest recovery the hub
-#: makes on its own, a confirmation claim left by a killed worker (``IN_FLIGHT``), with a margin.
-STALL_S = IN_FLIGHT.total_seconds() + 15
+#: makes on its own, a confirmation claim left by a killed worker (the default
+#: ``confirm_in_flight``), with a margin.
+STALL_S = FulfilmentSection().confirm_in_flight.total_seconds() + 15
 PLATFORMS = ("taobao", "tmall", "douyin", "aliexpress")
 WAREHOUSE = "main"
 #: The status each sandbox gives an order once the hub's shipment confirmation landed.

@@ -44,7 +44,7 @@ async def hand_shipped(order_id: int, shipment_id: int, outbox_id: int | None = 
 # partner outage is better waited out than hammered. The service gives up after the same count.
 @hub_actor(queue="fulfilment", max_retries=fulfilment.CONFIRM_MAX_RETRIES,
            min_backoff_ms=fulfilment.CONFIRM_MIN_BACKOFF_MS, max_backoff_ms=fulfilment.CONFIRM_MAX_BACKOFF_MS,
-           time_limit_ms=120_000, name=fulfilment.CONFIRM_ACTOR)
+           time_limit_ms=fulfilment.CONFIRM_TIME_LIMIT_MS, name=fulfilment.CONFIRM_ACTOR)
 async def confirm_shipment(shipment_id: int) -> None:
     """Tell the shop's channel the shipment left (a non-idempotent call, guarded by an idempotency key)."""
     await fulfilment.confirm_to_channel(current_hub(), shipment_id)

@@ -16,7 +16,7 @@ import redis
 from bench._faults_support import Options, left_behind
 from bench.faults import parse_args
 from hub.db.migrate import upgrade
-from hub.services.fulfilment.shipments import IN_FLIGHT
+from hub.services.fulfilment.settings import FulfilmentSection
 from hub.testing.db import create_postgres_database, drop_postgres_database
 from hub.testing.faults import PartnerFaults, PrivateRedis
 
@@ -87,11 +87,12 @@ def test_what_a_run_left_behind_is_read_from_the_hubs_real_columns(postgres_serv
 
 def test_a_run_waits_out_a_confirmation_a_killed_worker_left_mid_call_before_calling_it_stuck() -> None:
     """A worker killed while confirming a shipment leaves its claim "calling": the confirmation is
-    sent again once the claim is older than ``IN_FLIGHT``. A run that gives up sooner reports a
-    shipment stuck that the hub would have confirmed."""
-    from tests.faults.test_fault_suite import _options
+    sent again once the claim is older than ``confirm_in_flight``. A run that gives up sooner
+    reports a shipment stuck that the hub would have confirmed."""
+    from tests.faults.test_fault_suite import EXTRA_CONFIG, _options
 
-    in_flight = IN_FLIGHT.total_seconds()
+    in_flight = FulfilmentSection().confirm_in_flight.total_seconds()
     assert Options().stall_s > in_flight
     assert parse_args([]).stall > in_flight
-    assert _options("postgresql://unused").stall_s > in_flight
+    suite = FulfilmentSection.model_validate(EXTRA_CONFIG["fulfilment"]).confirm_in_flight.total_seconds()
+    assert _options("postgresql://unused").stall_s > suite

@@ -25,14 +25,17 @@ pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 #: before it answers it (a slow one within 0.5 s), so nothing it got can land later than that.
 #: Paid orders per scenario (``bench/faults.py`` runs more).
 ORDERS = 40
+# A confirmation a killed worker left mid-call is taken over after 12.5 s instead of 150 s (the
+# sandboxes answer in milliseconds, so 10 s per attempt is ample).
 EXTRA_CONFIG: dict[str, dict[str, object]] = {"queue": {"sweep_interval_s": 2, "sweep_after_s": 5},
-                                              "rules": {"stock_unanswered_wait_s": 5}}
+                                              "rules": {"stock_unanswered_wait_s": 5},
+                                              "fulfilment": {"confirm_timeout_s": 10}}
 
 
 def _options(postgres_server_url: str) -> Options:
     # stall_s outlasts the hub's own slow recoveries: dramatiq's 60 s heartbeat timeout before a
-    # killed worker's unacknowledged messages are handed back, and the 150 s a confirmation that
-    # worker claimed mid-call waits before it is sent again (``STALL_S``).
+    # killed worker's unacknowledged messages are handed back, and the time a confirmation that
+    # worker claimed mid-call waits before it is sent again (``STALL_S``, for the default 150 s).
     return Options(orders=ORDERS, shipments=5, rate=20.0, threads=2, outage_s=2.0, fault_rate=0.3,
                    stall_s=STALL_S, deadline_s=300.0, settle_timeout_s=90.0, extra_config=EXTRA_CONFIG,
                    postgres_server_url=postgres_server_url)

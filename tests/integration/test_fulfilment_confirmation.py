@@ -25,7 +25,7 @@ from hub.services.fulfilment import shipments as fulfilment
 from hub.testing.api import api_client, bearer, new_key
 from hub.testing.factories import make_order
 from hub.testing.hub import hub_config, running_hub
-from tests.integration.test_fulfilment_flow import Channel, Plugin, _reset, mode
+from tests.integration.test_fulfilment_flow import Channel, Hang, Plugin, _reset, mode
 
 __all__ = ["_reset", "mode"]
 
@@ -73,7 +73,7 @@ async def test_a_confirmation_in_flight_is_waited_for_and_one_left_by_a_crash_is
             await fulfilment.confirm_to_channel(hub, shipment_id)
         assert Channel.calls == [] and (await _row(hub, shipment_id)).status == "pending"
 
-        crashed = datetime.now(UTC) - fulfilment.IN_FLIGHT - timedelta(seconds=1)
+        crashed = datetime.now(UTC) - hub.config.fulfilment.confirm_in_flight - timedelta(seconds=1)
         async with hub.database().transaction() as session:
             await idempotency.remember(session, key, {"state": "calling", "since": crashed.isoformat()})
         await fulfilment.confirm_to_channel(hub, shipment_id)
@@ -83,6 +83,29 @@ async def test_a_confirmation_in_flight_is_waited_for_and_one_left_by_a_crash_is
         assert len(Channel.calls) == 1
         async with hub.database().session() as session:
             assert (await idempotency.recall(session, key) or {}).get("state") == "done"
+        await hub.close_loop_resources()
+
+
+async def test_a_confirmation_the_channel_never_answers_is_abandoned_after_its_time_limit_and_sent_again(
+    database_url: str, mode: str | None
+) -> None:
+    config = _config(database_url, mode)
+    config.fulfilment.confirm_timeout_s = 1
+    with running_hub(config, extra_plugins=[Plugin()], load_entry_points=False,
+                     start_workers=False, relay=False) as hub:
+        _, shipment_id = await _recorded_shipment(hub)
+        Channel.faults.append(Hang())
+        with pytest.raises(TimeoutError):
+            await fulfilment.confirm_to_channel(hub, shipment_id)
+        row = await _row(hub, shipment_id)
+        assert row.status == "pending" and row.last_error is not None and "attempt 1" in row.last_error
+        async with hub.database().session() as session:
+            claim = await idempotency.recall(session, f"confirm_shipment:{shipment_id}") or {}
+        assert claim.get("state") == "retry" and claim.get("outcome_unknown") is True, claim
+
+        await fulfilment.confirm_to_channel(hub, shipment_id)  # the retry: not waiting for the abandoned one
+        row = await _row(hub, shipment_id)
+        assert row.status == "confirmed" and len(Channel.calls) == 2
         await hub.close_loop_resources()
 
 

@@ -33,6 +33,10 @@ from hub.testing.factories import make_order
 from hub.testing.hub import QUEUE_MODES, hub_config, redis_url_for_mode, running_hub
 
 
+class Hang(Exception):
+    """A fault that makes the next confirmation call never answer (a partner that hangs)."""
+
+
 class Channel:
     """What the fake platform saw: confirmation calls, and faults to raise on the next ones."""
 
@@ -56,7 +60,10 @@ class ShippingChannel:
     async def confirm_shipment(self, order: Order, shipment: Shipment) -> ShipmentConfirmation:
         Channel.calls.append((order.ref.external_id, [p.tracking_number for p in shipment.parcels]))
         if Channel.faults:
-            raise Channel.faults.pop(0)
+            fault = Channel.faults.pop(0)
+            if isinstance(fault, Hang):
+                await asyncio.Event().wait()
+            raise fault
         return ShipmentConfirmation(ok=True)
 
     async def aclose(self) -> None:

@@ -8,6 +8,7 @@ it. Names of warehouses and couriers refer to ``[warehouses.<name>]`` and ``[cou
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Literal
 
@@ -16,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 #: The address fields the incomplete-address strategy may require.
 AddressField = Literal["name", "phone", "province", "city", "street"]
 ADDRESS_FIELDS: tuple[AddressField, ...] = ("name", "phone", "province", "city", "street")
+#: A shipment confirmation's claim counts as in flight for its time limit times this.
+IN_FLIGHT_FACTOR = 1.25
 
 
 def _names(values: list[str], what: str) -> list[str]:
@@ -275,3 +278,15 @@ class FulfilmentSection(BaseModel):
     couriers: CourierRulesSettings = Field(default_factory=CourierRulesSettings)
     waybills: WaybillSettings = Field(default_factory=WaybillSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+    confirm_timeout_s: float = Field(
+        default=120.0, ge=1, le=600,
+        description="How long one attempt to confirm a shipment to its channel may spend on partner calls before "
+                    "it is abandoned and retried (its outcome unknown, so the retry reads the channel's order "
+                    "first). A claim older than 1.25 times this was left by a worker that died mid-call, and "
+                    "another worker takes the confirmation over.")
+
+    @property
+    def confirm_in_flight(self) -> timedelta:
+        """How long a confirmation claimed by another worker counts as still in flight: the attempt's
+        time limit plus a quarter, for the time between claiming and calling and for clock skew."""
+        return timedelta(seconds=self.confirm_timeout_s * IN_FLIGHT_FACTOR)

@@ -14,8 +14,9 @@ tracking (couriers), nor for the order's channel status (``hub.services.orders``
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -72,10 +73,13 @@ CONFIRM_MAX_RETRIES = 6
 #: The confirmation's retry backoff bounds (the actor's; the sweeper derives its patience from them).
 CONFIRM_MIN_BACKOFF_MS = 2_000
 CONFIRM_MAX_BACKOFF_MS = 300_000
-#: A claim younger than this is a confirmation still in flight on another worker (the actor's
-#: time limit plus a margin); an older one was left by a crash and may be taken over, because
-#: every connector reads the partner's order before sending (a send that landed is not repeated).
-IN_FLIGHT = timedelta(seconds=150)
+#: The confirmation actor's own time limit: a backstop above the longest ``confirm_timeout_s``
+#: allowed, which bounds the partner calls themselves.
+CONFIRM_TIME_LIMIT_MS = 660_000
+#: A claim younger than ``[fulfilment] confirm_in_flight`` (the attempt's time limit,
+#: ``confirm_timeout_s``, plus a quarter) is a confirmation still in flight on another worker; an
+#: older one was left by a crash and may be taken over, because every connector reads the
+#: partner's order before sending again (a send that landed is not repeated).
 
 PENDING, CONFIRMED, NOT_SUPPORTED, FAILED = "pending", "confirmed", "not_supported", "failed"
 #: What the channel's order (or the shipment's lines) must show to count as shipped by the platform.
@@ -320,6 +324,9 @@ class _Attempt:
     #: The previous attempt ended without knowing whether the channel took the call (a timeout,
     #: a lost answer, a worker that died mid-call): read the channel's order before sending again.
     outcome_unknown: bool = False
+    #: The event loop's clock by which this attempt's partner calls must have ended
+    #: (``[fulfilment] confirm_timeout_s`` after the claim), so it never outlives its claim.
+    deadline: float = 0.0
 
 
 def _key(shipment_id: int) -> str:
@@ -358,12 +365,13 @@ async def _begin(hub: Hub, shipment_id: int) -> _Attempt | None:
             unconfigured = f"shop {shop!r} is not configured; add it, then replay the dead letter"
             await _settle(session, row, FAILED, event="shipment_confirm_failed", detail={}, error=unconfigured)
         else:
-            return await _claim(session, row, order_row)
+            return await _claim(session, row, order_row, hub.config.fulfilment.confirm_in_flight)
     raise PermanentError(f"shipment {shipment_id}: {unconfigured}")
 
 
-async def _claim(session: AsyncSession, row: ShipmentRow, order_row: OrderRow) -> _Attempt:
-    """Claim the idempotency key for this attempt (waiting out one in flight elsewhere)."""
+async def _claim(session: AsyncSession, row: ShipmentRow, order_row: OrderRow, in_flight: timedelta) -> _Attempt:
+    """Claim the idempotency key for this attempt (waiting out one in flight elsewhere, claimed
+    less than ``in_flight`` ago)."""
     shop = order_row.shop
     status = await shop_rows.shop_status(session, shop)
     if status is not None and status.paused:
@@ -375,7 +383,7 @@ async def _claim(session: AsyncSession, row: ShipmentRow, order_row: OrderRow) -
         previous = await idempotency.recall(session, key) or {}
         since = previous.get("since")
         if previous.get("state") == "calling" and since and (
-                datetime.now(UTC) - datetime.fromisoformat(since) < IN_FLIGHT):
+                datetime.now(UTC) - datetime.fromisoformat(since) < in_flight):
             raise LockBusyError(f"shipment {row.id}: a confirmation is in flight on another worker")
         # A claim left "calling" by a crash, or a retry after a fault that may have landed.
         outcome_unknown = previous.get("state") == "calling" or bool(previous.get("outcome_unknown"))
@@ -429,19 +437,22 @@ def _shows_shipped(order: Order, shipment: Shipment) -> bool:
     return bool(wanted) and all(lines.get(line) in SHOWN_SHIPPED for line in wanted)
 
 
-async def _channel_shows_shipped(hub: Hub, attempt: _Attempt, connector: Any, shipment_id: int) -> bool:
+async def _channel_shows_shipped(hub: Hub, attempt: _Attempt, connector: Any, shipment_id: int,
+                                 deadline: float | None = None) -> bool:
     """Read the channel's order (where the connector can) to learn whether it already shipped.
 
     Asked before giving a confirmation up and before re-sending after an unknown outcome, so a
     shipment the platform did ship is never left ``failed``. The read only ever turns a doubt
     into "confirmed": when it fails or the connector has no ``get_order``, the answer is False
-    and the caller goes on as it would have.
+    and the caller goes on as it would have (so too when it is not done by ``deadline``, the
+    event loop's clock).
     """
     cls = hub.plugins.channel_class(attempt.order.ref.platform)
     if cls is None or not declared(cls, Capability.GET_ORDER):
         return False
     try:
-        found = await connector.get_order(attempt.order.ref.external_id)
+        async with asyncio.timeout_at(deadline):
+            found = await connector.get_order(attempt.order.ref.external_id)
     except Exception as exc:
         log.warning("shipment.channel_read_failed", shipment_id=shipment_id, shop=attempt.shop,
                     reason=describe_error(exc))
@@ -449,9 +460,10 @@ async def _channel_shows_shipped(hub: Hub, attempt: _Attempt, connector: Any, sh
     return _shows_shipped(found, attempt.shipment)
 
 
-async def _confirmed_by_channel(hub: Hub, attempt: _Attempt, connector: Any, shipment_id: int, why: str) -> bool:
+async def _confirmed_by_channel(hub: Hub, attempt: _Attempt, connector: Any, shipment_id: int, why: str,
+                                deadline: float | None = None) -> bool:
     """Settle the shipment as confirmed when the channel already shows it shipped."""
-    if not await _channel_shows_shipped(hub, attempt, connector, shipment_id):
+    if not await _channel_shows_shipped(hub, attempt, connector, shipment_id, deadline):
         return False
     await _finish(hub, shipment_id, ShipmentConfirmation(
         ok=True, already_confirmed=True, message=f"the channel shows the order shipped ({why})"))
@@ -476,12 +488,13 @@ async def confirm_to_channel(hub: Hub, shipment_id: int) -> None:
     attempt = await _begin(hub, shipment_id)
     if attempt is None:
         return
+    attempt = replace(attempt, deadline=asyncio.get_running_loop().time() + hub.config.fulfilment.confirm_timeout_s)
     connector = hub.accounts().channel(attempt.shop)
     if attempt.outcome_unknown and await _confirmed_by_channel(
-            hub, attempt, connector, shipment_id, "read before re-sending after an unknown outcome"):
+            hub, attempt, connector, shipment_id, "read before re-sending after an unknown outcome", attempt.deadline):
         return
     try:
-        async with partner_call(hub, attempt.shop, "confirm shipment"):
+        async with partner_call(hub, attempt.shop, "confirm shipment"), asyncio.timeout_at(attempt.deadline):
             outcome = await connector.confirm_shipment(attempt.order, attempt.shipment)
         if not outcome.ok:
             raise PermanentError(f"shop {attempt.shop!r} refused shipment {shipment_id}: "
