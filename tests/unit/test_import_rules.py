@@ -16,6 +16,7 @@ runs, so it is left out of the cycles), plus modules named by a literal string i
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,7 +147,11 @@ def imports_of(module: str, path: Path) -> Iterator[Import]:
     yield from walk(ast.parse(path.read_text(encoding="utf-8"), str(path)), False, False)
 
 
-ALL_IMPORTS = [imp for module, path in MODULES.items() for imp in imports_of(module, path)]
+@functools.cache
+def all_imports() -> tuple[Import, ...]:
+    """Every import of every first-party module: parsed on first use, not when the module is
+    collected (every pytest-xdist worker collects it; only one runs these tests)."""
+    return tuple(imp for module, path in MODULES.items() for imp in imports_of(module, path))
 
 
 def _top(name: str) -> str:
@@ -166,27 +171,27 @@ def test_the_parser_sees_every_layer_and_both_kinds_of_import() -> None:
     """Guards the guards: a parser that found nothing would pass every rule below."""
     assert {"contracts", "hub.plugin_api", "hub.services.stock.push", "plugins.taobao.plugin"} <= set(MODULES)
     assert any(i.source == "hub.services.stock.push" and i.target == "hub.services.stock.scheduling"
-               for i in ALL_IMPORTS)
-    assert any(i.in_function for i in ALL_IMPORTS) and any(i.type_checking for i in ALL_IMPORTS)
-    assert any(i.source == "hub.cli" and i.target == "hub.catalogue_cli" for i in ALL_IMPORTS)  # __import__("…")
+               for i in all_imports())
+    assert any(i.in_function for i in all_imports()) and any(i.type_checking for i in all_imports())
+    assert any(i.source == "hub.cli" and i.target == "hub.catalogue_cli" for i in all_imports())  # __import__("…")
 
 
 def test_contracts_import_neither_the_hub_nor_plugins() -> None:
-    offenders = [str(i) for i in ALL_IMPORTS
+    offenders = [str(i) for i in all_imports()
                  if _top(i.source) == "contracts" and _top(i.target) in FIRST_PARTY and _top(i.target) != "contracts"]
     assert not offenders, "contracts are pure models and protocols:\n" + "\n".join(offenders)
 
 
 def test_the_hub_imports_no_plugin() -> None:
     """The hub loads plugins by entry point (``hub.plugins.build_plugin_manager``), never by name."""
-    offenders = [str(i) for i in ALL_IMPORTS if _top(i.source) == "hub" and _top(i.target) in ("plugins", "tests",
+    offenders = [str(i) for i in all_imports() if _top(i.source) == "hub" and _top(i.target) in ("plugins", "tests",
                                                                                                  "bench")]
     assert not offenders, "the hub must not name a plugin (load it by entry point):\n" + "\n".join(offenders)
 
 
 def test_plugins_import_only_contracts_the_plugin_api_and_their_own_package() -> None:
     offenders = []
-    for imp in ALL_IMPORTS:
+    for imp in all_imports():
         plugin = _plugin_of(imp.source)
         if plugin is None or _top(imp.target) not in FIRST_PARTY:
             continue  # the plugins package itself, or the standard library and third-party code
@@ -202,7 +207,7 @@ def test_plugins_import_only_contracts_the_plugin_api_and_their_own_package() ->
 
 def test_every_listed_shared_module_is_still_used() -> None:
     """An exception nobody needs any more is removed, so the list stays the truth."""
-    used = {(_plugin_of(i.source), i.target) for i in ALL_IMPORTS}
+    used = {(_plugin_of(i.source), i.target) for i in all_imports()}
     stale = [f"{plugin}: {target}" for plugin, targets in SHARED_PLUGIN_MODULES.items() for target in targets
              if (plugin, target) not in used]
     assert not stale, "no longer imported; drop from SHARED_PLUGIN_MODULES:\n" + "\n".join(stale)
@@ -255,7 +260,7 @@ def _cycles(edges: set[tuple[str, str]]) -> list[list[str]]:
 
 
 def _hub_edges(*, with_functions: bool) -> set[tuple[str, str]]:
-    return {(i.source, i.target) for i in ALL_IMPORTS
+    return {(i.source, i.target) for i in all_imports()
             if _top(i.source) == "hub" and _top(i.target) == "hub" and i.source != i.target
             and not i.type_checking and (with_functions or not i.in_function)}
 
@@ -284,5 +289,5 @@ def test_every_known_lazy_cycle_edge_still_closes_a_cycle() -> None:
 def test_the_stock_package_re_exports_nothing() -> None:
     """``hub.services.stock``: callers import the submodule they need, so the package's own
     ``__init__`` imports nothing and the order between its modules stays visible."""
-    package = [i for i in ALL_IMPORTS if i.source == "hub.services.stock"]
+    package = [i for i in all_imports() if i.source == "hub.services.stock"]
     assert not package, "\n".join(str(i) for i in package)
