@@ -26,11 +26,9 @@ import structlog
 
 from hub.api.errors import database_unreachable
 from hub.context import Hub
-from hub.db.outbox import ACKED_ACTORS, message_kwargs
+from hub.db.outbox import ACKED_ACTORS, merged_messages
 from hub.db.tables import utcnow
 from hub.errors import NotFoundError
-from hub.services.backlog import PROCESS_ACTOR, PUSH_PROCESS_ACTOR
-from hub.services.intake import BATCH_IDS
 
 log = structlog.get_logger(__name__)
 
@@ -132,9 +130,6 @@ _TAKE_AND_MARK = (
     "SELECT id FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) "
     "RETURNING id, actor, CAST(args AS TEXT), CAST(kwargs AS TEXT)"
 )
-#: Actors whose one argument is a list of inbox ids: the rows of one pass are sent as messages of
-#: up to ``BATCH_IDS`` ids each rather than one per group commit (each send is a broker round trip).
-MERGEABLE = (PROCESS_ACTOR, PUSH_PROCESS_ACTOR)
 
 
 async def relay_pass_driver(database: Any, runtime: Any, limit: int) -> int:
@@ -179,22 +174,10 @@ class _UnknownActor(Exception):
 
 
 def _merged(rows: list[Any]) -> list[tuple[str, list[Any], dict[str, Any]]]:
-    """The messages of ``rows`` (id, actor, args JSON, kwargs JSON), in id order; runs of
-    ``MERGEABLE`` rows of one actor without keyword arguments merged up to ``BATCH_IDS`` ids; rows
-    of the acknowledging actors carry their id (``hub.db.outbox.message_kwargs``)."""
-    out: list[tuple[str, list[Any], dict[str, Any]]] = []
-    for row_id, actor, args_json, kwargs_json in rows:
-        args = json.loads(args_json) if args_json else []
-        kwargs = message_kwargs(actor, row_id, json.loads(kwargs_json) if kwargs_json else {})
-        mergeable = actor in MERGEABLE and not kwargs and len(args) == 1 and isinstance(args[0], list)
-        if mergeable and out:
-            last_actor, last_args, last_kwargs = out[-1]
-            if (last_actor == actor and not last_kwargs and len(last_args) == 1 and isinstance(last_args[0], list)
-                    and len(last_args[0]) + len(args[0]) <= BATCH_IDS):
-                last_args[0].extend(args[0])
-                continue
-        out.append((actor, args, kwargs))
-    return out
+    """The messages of ``rows`` (id, actor, args JSON, kwargs JSON): ``hub.db.outbox.merged_messages``."""
+    decoded = [(row_id, actor, json.loads(args_json) if args_json else [],
+                json.loads(kwargs_json) if kwargs_json else {}) for row_id, actor, args_json, kwargs_json in rows]
+    return [(actor, args, kwargs) for actor, args, kwargs, _ in merged_messages(decoded)]
 
 
 async def _wait(events: list[asyncio.Event], timeout_s: float) -> None:

@@ -40,6 +40,12 @@ ACKED_ACTORS = ("orders_changed", "shipment_changed", "aftersale_changed", "hand
                 "service_order_alerted", "service_order_reassign")
 #: The keyword that carries the row's id to an acknowledging actor.
 OUTBOX_ID = "outbox_id"
+#: Actors whose one argument is a list of inbox ids (``hub.services.backlog.PROCESS_ACTOR`` and
+#: ``PUSH_PROCESS_ACTOR``): consecutive rows of one of them go out as one message of up to
+#: ``MERGED_IDS`` ids (``merged_messages``), not one per group commit.
+MERGEABLE_ACTORS = ("process_inbox_batch", "process_push_batch")
+#: The most ids one merged message carries (``hub.services.backlog.MAX_BATCH_IDS``).
+MERGED_IDS = 200
 _commit_listeners: list[Callable[[], None]] = []
 
 
@@ -101,6 +107,27 @@ def message_kwargs(actor: str, row_id: int, kwargs: dict[str, Any] | None) -> di
     out = dict(kwargs or {})
     if actor in ACKED_ACTORS:
         out[OUTBOX_ID] = row_id
+    return out
+
+
+def merged_messages(rows: list[tuple[int, str, list[Any], dict[str, Any]]]
+                    ) -> list[tuple[str, list[Any], dict[str, Any], list[int]]]:
+    """The messages to send for ``rows`` (id, actor, args, kwargs), in id order, each with the
+    ids of the rows it carries: runs of rows of one ``MERGEABLE_ACTORS`` actor whose only argument
+    is a list of ids are merged up to ``MERGED_IDS`` ids; rows of the acknowledging actors carry
+    their id (``message_kwargs``)."""
+    out: list[tuple[str, list[Any], dict[str, Any], list[int]]] = []
+    for row_id, actor, args, kwargs in sorted(rows, key=lambda row: row[0]):
+        kwargs = message_kwargs(actor, row_id, kwargs)
+        mergeable = actor in MERGEABLE_ACTORS and not kwargs and len(args) == 1 and isinstance(args[0], list)
+        if mergeable and out:
+            last_actor, last_args, last_kwargs, last_rows = out[-1]
+            if (last_actor == actor and not last_kwargs and len(last_args) == 1 and isinstance(last_args[0], list)
+                    and len(last_args[0]) + len(args[0]) <= MERGED_IDS):
+                last_args[0].extend(args[0])
+                last_rows.append(row_id)
+                continue
+        out.append((actor, [list(args[0])] if mergeable else list(args), kwargs, [row_id]))
     return out
 
 

@@ -44,6 +44,8 @@ _install_commit_hook()
 
 async def relay_outbox(database: Any, runtime: Any, limit: int = 500) -> int:
     """Send up to ``limit`` committed, unpublished outbox rows; returns how many were handled.
+    Consecutive rows of a batch-processing actor go out as one message of up to 200 ids
+    (``hub.db.outbox.merged_messages``): a burst of pushes is processed in a few large batches.
 
     Rows whose actor this runtime does not know (a plugin removed since) become dead letters
     rather than blocking the outbox.
@@ -55,16 +57,21 @@ async def relay_outbox(database: Any, runtime: Any, limit: int = 500) -> int:
         if not rows:
             return 0
         unknown: list[int] = []
-        for row in rows:
+        by_id = {row.id: row for row in rows}
+        messages = outbox.merged_messages([(row.id, row.actor, list(row.args or []), dict(row.kwargs or {}))
+                                           for row in rows])
+        for actor, args, kwargs, row_ids in messages:
             try:
-                runtime.send(row.actor, *(row.args or []), **outbox.message_kwargs(row.actor, row.id, row.kwargs))
+                runtime.send(actor, *args, **kwargs)
             except NotFoundError as exc:
-                log.error("outbox.unknown_actor", outbox_id=row.id, actor=row.actor)
-                await dead_letters.record(
-                    session, actor=row.actor, queue="unknown", args=list(row.args or []),
-                    kwargs=dict(row.kwargs or {}), reason=str(exc), error_class=type(exc).__name__, attempts=0,
-                )
-                unknown.append(row.id)
+                for row_id in row_ids:
+                    row = by_id[row_id]
+                    log.error("outbox.unknown_actor", outbox_id=row.id, actor=row.actor)
+                    await dead_letters.record(
+                        session, actor=row.actor, queue="unknown", args=list(row.args or []),
+                        kwargs=dict(row.kwargs or {}), reason=str(exc), error_class=type(exc).__name__, attempts=0,
+                    )
+                    unknown.append(row.id)
         await outbox.mark_published(session, [row.id for row in rows])
         for row_id in unknown:  # a dead letter now: owed no more
             await outbox.mark_done(session, row_id)

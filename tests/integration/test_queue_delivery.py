@@ -31,6 +31,7 @@ from hub.queue.dead_letter_replay import replay_dead_letter
 from hub.queue.relay import kick_relay, relay_outbox, run_relay_forever
 from hub.queue.runtime import QueueRuntime
 from hub.queue.testing import queue_runtimes, redis_namespace, redis_url  # noqa: F401
+from hub.services.backlog import PUSH_PROCESS_ACTOR
 
 pytestmark = pytest.mark.redis
 
@@ -253,6 +254,32 @@ async def test_the_outbox_sends_committed_rows_once(runtime: QueueRuntime, datab
     assert await eventually(lambda: effect_count(database, token))
     await asyncio.to_thread(runtime.join, 60_000)
     assert len(attempts_of(token)) == 1
+
+
+class _Sent:
+    """A runtime that only records what it is asked to send."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    def send(self, actor: str, *args: Any, **kwargs: Any) -> None:
+        self.sent.append((actor, args, kwargs))
+
+
+async def test_a_burst_of_stored_push_batches_goes_out_as_one_processing_message(database) -> None:
+    """Each webhook commit owes a processing message for its few inbox ids; a relay pass sends
+    the pass's run of them as one message (up to 200 ids), so the worker reads each partner list
+    page for many pushes rather than once per push."""
+    async with database.transaction() as session:
+        for ids in ([1, 2], [3], [4, 5]):
+            outbox.add(session, PUSH_PROCESS_ACTOR, ids)
+        outbox.add(session, "confirm_shipment", 9)
+        outbox.add(session, PUSH_PROCESS_ACTOR, [6])
+    runtime = _Sent()
+    assert await relay_outbox(database, runtime) == 5
+    assert runtime.sent == [(PUSH_PROCESS_ACTOR, ([1, 2, 3, 4, 5],), {}), ("confirm_shipment", (9,), {}),
+                            (PUSH_PROCESS_ACTOR, ([6],), {})]
+    assert await relay_outbox(database, runtime) == 0, "every row is marked published"
 
 
 async def test_the_outbox_never_sends_a_rolled_back_change(

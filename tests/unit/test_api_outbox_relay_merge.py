@@ -1,5 +1,5 @@
-"""The API relay's pass sends the ``process_*_batch`` rows of many group commits as few messages,
-and a notification with its outbox row's id."""
+"""The relays send the ``process_*_batch`` rows of many group commits as few messages (the API's
+relay and the workers'), and a notification with its outbox row's id."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import inspect
 import json
 
 from hub.api.outbox_relay import _merged
-from hub.db.outbox import ACKED_ACTORS, OUTBOX_ID
+from hub.db.outbox import ACKED_ACTORS, MERGEABLE_ACTORS, MERGED_IDS, OUTBOX_ID
 from hub.queue.actors import registered_actors
 from hub.runner import import_actor_modules
-from hub.services.backlog import PROCESS_ACTOR, PUSH_PROCESS_ACTOR
+from hub.services.backlog import MAX_BATCH_IDS, PROCESS_ACTOR, PUSH_PROCESS_ACTOR
 from hub.services.intake import BATCH_IDS
 
 
@@ -57,3 +57,8 @@ def test_every_acknowledging_actor_exists_and_takes_its_outbox_id() -> None:
     actors = registered_actors()
     for name in ACKED_ACTORS:
         assert OUTBOX_ID in inspect.signature(actors[name].fn).parameters, name
+
+
+def test_the_merged_actors_and_size_are_the_batch_processing_ones() -> None:
+    assert set(MERGEABLE_ACTORS) == {PROCESS_ACTOR, PUSH_PROCESS_ACTOR}
+    assert MERGED_IDS == BATCH_IDS == MAX_BATCH_IDS
