@@ -494,10 +494,14 @@ def start_profilers(processes: list[Any], directory: str, mode: str) -> list[sub
 
 def dump(path: Path, mode: str, sale_start: float, watch: StockWatch, ledger: list[asyncpg.Record],
          dsn: str) -> None:
-    """Timelines for a closer look: what each shop showed, each push, the ledger, each order's trip."""
+    """Timelines for a closer look: what each shop showed, each push, the ledger, each order's trip,
+    each inbox row's (received, processed)."""
     orders = fetch(dsn, "SELECT o.shop, o.external_id, o.channel_created_at, o.created_at, r.created_at AS decided, "
                         "r.state FROM orders o LEFT JOIN reservations r ON r.order_id = o.id ORDER BY o.id")
+    inbox = fetch(dsn, "SELECT shop, source, attempts, received_at, processed_at FROM inbox ORDER BY id")
     data = {"sale_start": sale_start, "shown": watch.shown, "pushes": watch.pushes,
+            "inbox": [[r["shop"], r["source"], r["attempts"], r["received_at"].timestamp(),
+                       r["processed_at"].timestamp() if r["processed_at"] else None] for r in inbox],
             "ledger": [[r["at"].timestamp(), r["reserved_delta"], r["cause"]] for r in ledger],
             "orders": [[r["shop"], r["external_id"], r["channel_created_at"].timestamp(), r["created_at"].timestamp(),
                         r["decided"].timestamp() if r["decided"] else None, r["state"]] for r in orders]}
