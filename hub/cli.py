@@ -607,6 +607,38 @@ def apikey_list(ctx: typer.Context) -> None:
     _out().print(table)
 
 
+@apikey_app.command("shops")
+@_report_errors
+def apikey_shops(
+    ctx: typer.Context,
+    prefix: str = typer.Argument(..., help="The key's prefix (see `hub apikey list`)."),
+    shop: list[str] | None = typer.Option(None, "--shop", help="Limit the key to this shop (repeat for more)."),
+    all_shops: bool = typer.Option(False, "--all-shops", help="Lift the limit: the key reaches every shop."),
+    force: bool = typer.Option(False, "--force", help="Even the last admin key of every shop (nobody could then "
+                                                      "manage keys over the API)."),
+) -> None:
+    """Set the shops an API key is limited to (--shop, repeated) or lift the limit (--all-shops)."""
+    from hub.db import api_keys
+
+    if bool(shop) == all_shops:
+        raise CliFailure("--shop: give the shops (--shop S, repeated) or --all-shops, not both or neither",
+                         EXIT_BAD_INPUT)
+    shops = _cli_shops(ctx, shop)  # names --shop for a shop not configured
+
+    async def change(database: Database) -> bool:
+        async with database.transaction() as session:
+            row = await api_keys.set_shops(session, prefix, shops, actor=_cli_actor(), allow_last_admin=force)
+            return row is not None
+
+    try:
+        changed = _with_database(ctx, change)
+    except api_keys.LastAdminKeyError as exc:
+        raise CliFailure(f"{exc}; or limit it anyway with --force", EXIT_BAD_INPUT) from exc
+    if not changed:
+        raise CliFailure(f"no active API key with prefix {prefix!r}; see `hub apikey list`", EXIT_BAD_INPUT)
+    _out().print(f"API key {prefix} now reaches: {shops_label(shops)}", markup=False)
+
+
 @apikey_app.command("revoke")
 @_report_errors
 def apikey_revoke(

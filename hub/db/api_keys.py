@@ -40,7 +40,8 @@ _DUMMY_HASH = f"{HASH_SCHEME}${hashlib.sha256(b'no such key').hexdigest()}"
 
 
 class LastAdminKeyError(HubError):
-    """Revoking the key would leave no active admin key (HTTP 409; the CLI's ``--force`` may)."""
+    """Revoking the key would leave no active admin key, or limiting it to some shops no admin key
+    of every shop (HTTP 409; the CLI's ``--force`` may)."""
 
 
 def hash_key(plaintext: str) -> str:
@@ -100,12 +101,27 @@ async def create_key(session: AsyncSession, *, name: str, role: str, actor: str 
 
 
 async def set_shops(session: AsyncSession, prefix: str, shops: list[str] | None, *,
-                    actor: str = "hub") -> ApiKeyRow | None:
-    """Limit the unrevoked key ``prefix`` to ``shops`` (None: every shop), audit-logged; None when no such key."""
+                    actor: str = "hub", allow_last_admin: bool = False) -> ApiKeyRow | None:
+    """Limit the unrevoked key ``prefix`` to ``shops`` (None: every shop), audit-logged; None when no such key.
+
+    ``LastAdminKeyError`` when limiting the last active admin key of every shop (a limited admin
+    key may not manage keys, so nobody could over the API any more), unless ``allow_last_admin``;
+    those keys are locked first (PostgreSQL), as for ``revoke_key``."""
     shops = normalise_shops(shops)
     row = await session.scalar(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix, ApiKeyRow.revoked_at.is_(None)))
     if row is None:
         return None
+    if shops is not None and row.shops is None and row.role == "admin" and not allow_last_admin:
+        admins = select(ApiKeyRow.prefix, ApiKeyRow.shops).where(ApiKeyRow.role == "admin",
+                                                                 ApiKeyRow.revoked_at.is_(None))
+        if session.bind is not None and session.bind.dialect.name == "postgresql":
+            admins = admins.with_for_update()
+        # (compared here, not in SQL: a JSON column may hold SQL NULL or JSON null for "every shop")
+        unlimited = {key for key, limit in (await session.execute(admins.order_by(ApiKeyRow.id))).all()
+                     if limit is None}
+        if unlimited == {prefix}:
+            raise LastAdminKeyError(f"API key {prefix}: this is the last admin key of every shop; limited to "
+                                    f"shops it could no longer manage keys; create another admin key first")
     before = row.shops
     row.shops = shops
     await session.flush()

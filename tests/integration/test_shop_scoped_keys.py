@@ -201,6 +201,49 @@ async def test_an_admin_sets_and_clears_a_users_shops_on_the_console(hub: Hub) -
     assert bob is not None and bob.shops is None and root is not None and root.shops is None
 
 
+async def test_the_last_admin_key_of_every_shop_is_not_limited_to_some_shops(hub: Hub) -> None:
+    """A limited admin key may not manage keys: limiting the only one that spans every shop would
+    leave nobody who could over the API (409), until another admin key of every shop exists."""
+    admin = await new_key(hub, "admin")
+    prefix = admin.split("_")[1]
+    async with client_for(create_app(hub)) as client:
+        refused = await client.patch(f"/api/v1/api-keys/{prefix}", headers=bearer(admin), json={"shops": ["shop-a"]})
+        assert refused.status_code == 409 and "last admin key of every shop" in refused.json()["detail"]
+        assert (await client.get("/api/v1/api-keys", headers=bearer(admin))).status_code == 200, "nothing changed"
+        assert (await client.post("/api/v1/api-keys", headers=bearer(admin),
+                                  json={"name": "backup", "role": "admin"})).status_code == 201
+        allowed = await client.patch(f"/api/v1/api-keys/{prefix}", headers=bearer(admin), json={"shops": ["shop-a"]})
+        assert allowed.status_code == 200 and allowed.json()["shops"] == ["shop-a"]
+
+
+def test_cli_sets_and_clears_a_keys_shops(database_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "hub.toml"
+    config.write_text(f'[hub]\ndatabase_url = "{database_url}"\n[shops.shop-a]\nplatform = "taobao"\n'
+                      '[shops.shop-b]\nplatform = "taobao"\n', encoding="utf-8")
+    base = ["--config", str(config)]
+    prefixes = {}
+    for name, role in (("root", "admin"), ("erp", "service")):
+        created = runner.invoke(cli_app, [*base, "apikey", "create", "--name", name, "--role", role])
+        assert created.exit_code == 0, created.output
+        prefixes[name] = created.stdout.strip().split("_")[1]
+    erp, root = prefixes["erp"], prefixes["root"]
+    changed = runner.invoke(cli_app, [*base, "apikey", "shops", erp, "--shop", "shop-b", "--shop", "shop-a"])
+    assert changed.exit_code == 0 and f"{erp} now reaches: shop-a, shop-b" in changed.output, changed.output
+    assert re.search(rf"{erp}.*erp.*service.*shop-a, shop-b", runner.invoke(cli_app, [*base, "apikey", "list"]).output)
+    unknown = runner.invoke(cli_app, [*base, "apikey", "shops", erp, "--shop", "nope"])
+    assert unknown.exit_code == 2 and "--shop" in unknown.output and "nope" in unknown.output
+    neither = runner.invoke(cli_app, [*base, "apikey", "shops", erp])
+    assert neither.exit_code == 2 and "--all-shops" in neither.output
+    nobody = runner.invoke(cli_app, [*base, "apikey", "shops", "zzzzzzzz", "--all-shops"])
+    assert nobody.exit_code == 2 and "no active API key" in nobody.output
+    last = runner.invoke(cli_app, [*base, "apikey", "shops", root, "--shop", "shop-a"])
+    assert last.exit_code == 2 and "--force" in last.output
+    cleared = runner.invoke(cli_app, [*base, "apikey", "shops", erp, "--all-shops"])
+    assert cleared.exit_code == 0 and f"{erp} now reaches: all" in cleared.output
+    forced = runner.invoke(cli_app, [*base, "apikey", "shops", root, "--shop", "shop-a", "--force"])
+    assert forced.exit_code == 0, forced.output
+
+
 def test_cli_sets_and_clears_a_users_shops(database_url: str, tmp_path: Path) -> None:
     config = tmp_path / "hub.toml"
     config.write_text(f'[hub]\ndatabase_url = "{database_url}"\n[shops.shop-a]\nplatform = "taobao"\n'

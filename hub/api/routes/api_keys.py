@@ -1,9 +1,10 @@
 """API keys over HTTP (admin only): list, create (the key is in the response, once) and revoke.
 
-The same operations as ``hub apikey``, plus limiting a key to some shops (``PATCH``); creation
-and revocation record the admin key that did them
-(``created_by`` / ``revoked_by`` and the audit log). The last active admin key cannot be revoked
-here (409): create another admin key first, or, locked out, use ``hub apikey revoke --force``.
+The same operations as ``hub apikey``, including limiting a key to some shops (``PATCH``,
+``hub apikey shops``); creation and revocation record the admin key that did them
+(``created_by`` / ``revoked_by`` and the audit log). The last active admin key cannot be revoked,
+nor the last admin key of every shop limited, here (409): create another admin key first, or,
+locked out, use the CLI's ``--force``.
 Not for verifying keys (``hub.api.auth``).
 """
 
@@ -71,13 +72,17 @@ async def create_api_key(request: Request, body: NewApiKey, principal: Principal
 async def change_api_key(request: Request, prefix: PathText, body: ApiKeyChange,
                          principal: Principal = Depends(admin)) -> ApiKeyOut:
     """Limit the key to ``shops`` or, with ``null``, to none (every shop); the change is audit-logged
-    (``apikey.shops_changed``) and takes effect on the key's next request."""
-    async with get_hub(request).database().transaction() as session:
-        shops = checked_shops(request, body.shops)
-        row = await api_keys.set_shops(session, prefix, shops, actor=principal.actor)
-        if row is None:
-            raise ApiError(404, "not_found", f"no active API key with prefix {prefix!r}")
-        out = ApiKeyOut.model_validate(row, from_attributes=True)
+    (``apikey.shops_changed``) and takes effect on the key's next request. 409 when it is the last
+    admin key of every shop (a limited admin key cannot manage keys)."""
+    try:
+        async with get_hub(request).database().transaction() as session:
+            shops = checked_shops(request, body.shops)
+            row = await api_keys.set_shops(session, prefix, shops, actor=principal.actor)
+            if row is None:
+                raise ApiError(404, "not_found", f"no active API key with prefix {prefix!r}")
+            out = ApiKeyOut.model_validate(row, from_attributes=True)
+    except api_keys.LastAdminKeyError as exc:
+        raise ApiError(409, "conflict", str(exc)) from exc
     log.info("apikey.shops_changed", key_prefix=prefix, by=principal.actor)
     return out
 
