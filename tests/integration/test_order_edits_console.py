@@ -107,5 +107,7 @@ async def test_a_price_change_the_buyer_paid_before_is_withdrawn_from_the_approv
         assert 'data-testid="approvals-empty"' in (await client.get("/console/approvals")).text
         edits = (await client.get(f"/console/orders/{order_id}/edits")).text
         assert "withdrawn · system" in edits and "the order was paid before approval" in edits
+        chinese = (await client.get(f"/console/orders/{order_id}/edits", headers={"accept-language": "zh-CN"})).text
+        assert "系统已撤回：订单在审批前已付款" in chinese and "paid before approval" not in chinese
         history = (await client.get(f"/console/orders/{order_id}")).text
         assert "Edit withdrawn: the order no longer waits for payment" in history

@@ -27,7 +27,7 @@ from hub.console.pages import error_page, render, translator, with_notice, write
 from hub.context import Hub
 from hub.db.tables import OrderEditRow
 from hub.errors import BadInputError, ConflictError, NotFoundError
-from hub.services.order_edits import approvals, records
+from hub.services.order_edits import approvals, records, stale
 from hub.services.order_edits.request import EditAsk, request_edit
 from hub.services.orders import stored_order
 
@@ -82,7 +82,8 @@ async def _edit_page(request: Request, principal: ConsolePrincipal, order_id: in
         "row": row, "order": order if pii else order.masked(), "edits": [records.view(e, pii=pii) for e in edits],
         "kinds": KINDS, "flags": FLAGS, "problem": problem, "problem_kind": kind,
         "may_edit": principal.may(Permission.ORDERS_EDIT),
-        "notice": request.query_params.get("done"), "state": request.query_params.get("state")}, status=status)
+        "notice": request.query_params.get("done"), "state": request.query_params.get("state"),
+        "system_notes": stale.NOTE_WORDS}, status=status)
 
 
 @router.get("/console/orders/{order_id}/panel/edits")

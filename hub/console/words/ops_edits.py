@@ -54,6 +54,9 @@ EN: dict[str, str] = {
     "edits.status_approved": "approved",
     "edits.status_rejected": "rejected",
     "edits.status_cancelled": "withdrawn",
+    "edits.withdrawn_paid": "withdrawn by the hub: the order was paid before approval, and prices and quantities "
+                            "change only while it waits for payment",
+    "edits.withdrawn_cancelled": "withdrawn by the hub: the order was cancelled before approval",
     "edits.writeback_not_needed": "nothing to send",
     "edits.writeback_pending": "sending",
     "edits.writeback_sent": "written to the platform",
@@ -126,6 +129,8 @@ ZH: dict[str, str] = {
     "edits.status_approved": "已通过",
     "edits.status_rejected": "已驳回",
     "edits.status_cancelled": "已撤回",
+    "edits.withdrawn_paid": "系统已撤回：订单在审批前已付款，价格和数量只能在待付款时修改",
+    "edits.withdrawn_cancelled": "系统已撤回：订单在审批前已取消",
     "edits.writeback_not_needed": "无需回传",
     "edits.writeback_pending": "回传中",
     "edits.writeback_sent": "已回传平台",

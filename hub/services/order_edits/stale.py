@@ -28,6 +28,8 @@ ACTOR = "system"
 PAID_NOTE = ("withdrawn by the hub: the order was paid before approval, and prices and quantities change only "
              "while it waits for payment")
 CANCELLED_NOTE = "withdrawn by the hub: the order was cancelled before approval"
+#: The console's words for each note (stored in English, shown in the reader's language).
+NOTE_WORDS = {PAID_NOTE: "edits.withdrawn_paid", CANCELLED_NOTE: "edits.withdrawn_cancelled"}
 
 
 async def withdraw_stale(session: AsyncSession, *, at: datetime | None = None) -> list[int]:
