@@ -110,6 +110,16 @@ async def test_held_order_reaches_each_channel_once_signed_and_without_personal_
     assert set((await _statuses(hub)).values()) == {"sent"}
 
 
+async def test_a_scan_after_an_outage_longer_than_the_lookback_finds_what_happened_during_it(world: Any) -> None:
+    hub, _ = world()
+    assert await scan.scan(hub, NOW) == 0  # nothing held yet; this scan is the watermark
+    await _held_order(hub, created=NOW + timedelta(hours=1))
+    # The hub was down for 30 hours: the hold is older than the 24-hour lookback, but newer than
+    # the last completed scan, so it is still found (once).
+    assert await scan.scan(hub, NOW + timedelta(hours=30)) == 4
+    assert await scan.scan(hub, NOW + timedelta(hours=30, minutes=1)) == 0
+
+
 async def test_a_failing_endpoint_is_retried_recorded_and_then_succeeds(world: Any) -> None:
     hub, sandbox = world(rules=[{"event": "order_held", "channels": ["ops-hook", "wecom"]}])
     await _held_order(hub)

@@ -4,7 +4,8 @@ Each function returns ``contracts.Notification`` objects with a stable ``dedup_k
 event found by the next scan, or by another worker, has the same key, so it is delivered once per
 channel). Notifications carry ids, shop names, codes and counts only: never a buyer's name, phone
 or address (the hold *reason* text is not copied either: rules may quote order data in it).
-Scans look back ``[notifications] lookback_hours``; the deliveries' unique key is the watermark.
+Scans look back ``[notifications] lookback_hours`` (or to the last completed scan after an outage,
+``hub.services.notifications.scan``); the deliveries' unique key deduplicates.
 """
 
 from __future__ import annotations

@@ -75,7 +75,8 @@ class NotificationsSection(BaseModel):
     unpaid_reminder_after_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
     #: After this long the platform closes an unpaid order itself; no reminder after that.
     unpaid_auto_close_minutes: int = Field(default=24 * 60, ge=10, le=30 * 24 * 60)
-    #: How far back each scan looks for events (deliveries are deduplicated, so overlap is harmless).
+    #: How far back each scan looks for events (deliveries are deduplicated, so overlap is harmless);
+    #: after an outage longer than this, a scan looks back to the last completed one (at most 14 days).
     lookback_hours: float = Field(default=24.0, gt=0, le=24 * 14)
     #: Tries per delivery before it is recorded ``dead``.
     max_attempts: int = Field(default=6, ge=1, le=50)
