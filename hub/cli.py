@@ -556,6 +556,14 @@ def _cli_shops(ctx: typer.Context, shop: list[str] | None) -> list[str] | None:
         raise CliFailure(f"--shop: {exc}", EXIT_BAD_INPUT) from exc
 
 
+def _cli_shop_limit(ctx: typer.Context, shop: list[str] | None, all_shops: bool) -> list[str] | None:
+    """The shops of ``--shop S`` (repeated, checked) or None for ``--all-shops``; exactly one is given."""
+    if bool(shop) == all_shops:
+        raise CliFailure("--shop: give the shops (--shop S, repeated) or --all-shops, not both or neither",
+                         EXIT_BAD_INPUT)
+    return _cli_shops(ctx, shop)
+
+
 @apikey_app.command("create")
 @_report_errors
 def apikey_create(
@@ -620,10 +628,7 @@ def apikey_shops(
     """Set the shops an API key is limited to (--shop, repeated) or lift the limit (--all-shops)."""
     from hub.db import api_keys
 
-    if bool(shop) == all_shops:
-        raise CliFailure("--shop: give the shops (--shop S, repeated) or --all-shops, not both or neither",
-                         EXIT_BAD_INPUT)
-    shops = _cli_shops(ctx, shop)  # names --shop for a shop not configured
+    shops = _cli_shop_limit(ctx, shop, all_shops)
 
     async def change(database: Database) -> bool:
         async with database.transaction() as session:

@@ -103,7 +103,7 @@ def change_shops(
         EXIT_BAD_INPUT,
         CliFailure,
         _cli_actor,
-        _cli_shops,
+        _cli_shop_limit,
         _out,
         _report_errors,
         _with_database,
@@ -114,10 +114,7 @@ def change_shops(
     def run() -> None:
         from hub.db import users
 
-        if bool(shop) == all_shops:
-            raise CliFailure("--shop: give the shops (--shop S, repeated) or --all-shops, not both or neither",
-                             EXIT_BAD_INPUT)
-        shops = _cli_shops(ctx, shop)  # names --shop for a shop not configured
+        shops = _cli_shop_limit(ctx, shop, all_shops)
 
         async def change(database: Database) -> bool:
             async with database.transaction() as session:

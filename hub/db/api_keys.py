@@ -17,8 +17,9 @@ import hmac
 import secrets
 import string
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import audit
@@ -100,6 +101,15 @@ async def create_key(session: AsyncSession, *, name: str, role: str, actor: str 
     return plaintext, row
 
 
+async def unlimited_admins(session: AsyncSession, admins: Select[Any]) -> set[str]:
+    """The names among ``admins`` (a select of name and shops) limited to no shop, their rows
+    locked first on PostgreSQL (so two admins limiting each other at once cannot both succeed)."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        admins = admins.with_for_update()
+    # (compared here, not in SQL: a JSON column may hold SQL NULL or JSON null for "every shop")
+    return {str(row[0]) for row in (await session.execute(admins)).all() if row[1] is None}
+
+
 async def set_shops(session: AsyncSession, prefix: str, shops: list[str] | None, *,
                     actor: str = "hub", allow_last_admin: bool = False) -> ApiKeyRow | None:
     """Limit the unrevoked key ``prefix`` to ``shops`` (None: every shop), audit-logged; None when no such key.
@@ -112,14 +122,9 @@ async def set_shops(session: AsyncSession, prefix: str, shops: list[str] | None,
     if row is None:
         return None
     if shops is not None and row.shops is None and row.role == "admin" and not allow_last_admin:
-        admins = select(ApiKeyRow.prefix, ApiKeyRow.shops).where(ApiKeyRow.role == "admin",
-                                                                 ApiKeyRow.revoked_at.is_(None))
-        if session.bind is not None and session.bind.dialect.name == "postgresql":
-            admins = admins.with_for_update()
-        # (compared here, not in SQL: a JSON column may hold SQL NULL or JSON null for "every shop")
-        unlimited = {key for key, limit in (await session.execute(admins.order_by(ApiKeyRow.id))).all()
-                     if limit is None}
-        if unlimited == {prefix}:
+        admins = select(ApiKeyRow.prefix, ApiKeyRow.shops).where(
+            ApiKeyRow.role == "admin", ApiKeyRow.revoked_at.is_(None)).order_by(ApiKeyRow.id)
+        if await unlimited_admins(session, admins) == {prefix}:
             raise LastAdminKeyError(f"API key {prefix}: this is the last admin key of every shop; limited to "
                                     f"shops it could no longer manage keys; create another admin key first")
     before = row.shops

@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.db import audit
-from hub.db.api_keys import ROLES, normalise_shops
+from hub.db.api_keys import ROLES, normalise_shops, unlimited_admins
 from hub.db.tables import UserRow, utcnow
 from hub.errors import BadInputError, HubError
 
@@ -120,13 +120,9 @@ async def set_shops(session: AsyncSession, name: str, shops: list[str] | None, *
     if row is None:
         return None
     if shops is not None and row.shops is None and row.active and row.role == "admin" and not allow_last_admin:
-        admins = select(UserRow.name, UserRow.shops).where(UserRow.role == "admin", UserRow.active.is_(True))
-        if session.bind is not None and session.bind.dialect.name == "postgresql":
-            admins = admins.with_for_update()
-        # (compared here, not in SQL: a JSON column may hold SQL NULL or JSON null for "every shop")
-        unlimited = {admin for admin, limit in (await session.execute(admins.order_by(UserRow.id))).all()
-                     if limit is None}
-        if unlimited == {name}:
+        admins = select(UserRow.name, UserRow.shops).where(
+            UserRow.role == "admin", UserRow.active.is_(True)).order_by(UserRow.id)
+        if await unlimited_admins(session, admins) == {name}:
             raise LastAdminUserError(f"user {name}: this is the last active admin user of every shop; limited to "
                                      f"shops they could no longer manage users")
     before = row.shops
