@@ -76,10 +76,10 @@ CONFIRM_MAX_BACKOFF_MS = 300_000
 #: The confirmation actor's own time limit: a backstop above the longest ``confirm_timeout_s``
 #: allowed, which bounds the partner calls themselves.
 CONFIRM_TIME_LIMIT_MS = 660_000
-#: A claim younger than ``[fulfilment] confirm_in_flight`` (the attempt's time limit,
-#: ``confirm_timeout_s``, plus a quarter) is a confirmation still in flight on another worker; an
-#: older one was left by a crash and may be taken over, because every connector reads the
-#: partner's order before sending again (a send that landed is not repeated).
+# A claim younger than ``[fulfilment] confirm_in_flight`` (the attempt's time limit,
+# ``confirm_timeout_s``, plus a quarter) is a confirmation still in flight on another worker; an
+# older one was left by a crash and may be taken over, because every connector reads the
+# partner's order before sending again (a send that landed is not repeated): ``_claim``.
 
 PENDING, CONFIRMED, NOT_SUPPORTED, FAILED = "pending", "confirmed", "not_supported", "failed"
 #: What the channel's order (or the shipment's lines) must show to count as shipped by the platform.
