@@ -2,9 +2,9 @@
 real hub with a Taobao sandbox shop: the shop shows healthy with its message channel open; the
 seller's session goes invalid and the shop shows paused with the reason; once re-authorised, the
 admin resumes it from the screen and sees it healthy again; the plugins screen lists the Taobao
-connector with its capabilities; an API key made in the console works on the API until it is
-revoked there; a user added in the console is limited to the shop on their page and signs in with their
-password.
+connector with its capabilities; an API key made in the console works on the API, is limited to
+a shop from its shops page, and stops working once revoked there; a user added in the console is
+limited to the shop on their page and signs in with their password.
 
 PostgreSQL + Redis only (the admin screens do not depend on the queue backend). Skipped only when
 ``/usr/bin/chromium`` is missing outside CI. Screenshots: console-shops, console-plugins,
@@ -92,6 +92,12 @@ async def test_admin_resumes_a_paused_shop_reads_plugins_and_manages_keys_and_us
                     await page.click("text=Back to API keys")
                     assert "erp-e2e" in await page.locator(f'[data-testid="key-{prefix}"]').inner_text()
                     assert key not in await page.content()
+                    # Limited to one shop from its shops page: the list says so at once.
+                    await page.click(f'[data-testid="shops-link-{prefix}"]')
+                    await page.check(f"form[data-testid=change-key-shops] input[name=shops][value='{shop}']")
+                    await page.click("[data-testid=set-key-shops]")
+                    await page.locator("[data-testid=shops-changed]").wait_for()
+                    assert (await page.locator(f'[data-testid="shops-{prefix}"]').inner_text()).strip() == shop
                     await page.click(f'[data-testid="revoke-{prefix}"]')
                     await page.click("[data-testid=confirm-revoke]")
                     await page.locator("[data-testid=revoked]").wait_for()

@@ -173,6 +173,33 @@ async def test_a_limited_user_changed_to_another_shop_over_the_api_sees_only_tha
     assert bob_row is not None and bob_row.shops is None
 
 
+async def test_an_admin_sets_a_keys_shops_on_the_console_but_not_the_last_admin_key_of_every_shop(hub: Hub) -> None:
+    async with hub.database().transaction() as session:
+        await users.create_user(session, name="root", password="a-long-password-1", role="admin", created_by="test")
+        _, erp = await api_keys.create_key(session, name="erp", role="service")
+        _, admin = await api_keys.create_key(session, name="ops-admin", role="admin")
+    async with client_for(create_app(hub)) as client:
+        csrf = await _signed_in(client, "root")
+        page = await client.get(f"/console/api-keys/{erp.prefix}/shops")
+        assert page.status_code == 200 and 'data-testid="key-shops-now">All shops<' in page.text
+        unknown = await client.post(f"/console/api-keys/{erp.prefix}/shops",
+                                    data={"csrf_token": csrf, "shops": ["shop-z"]})
+        assert unknown.status_code == 422 and 'data-testid="problem-shops"' in unknown.text
+        done = await client.post(f"/console/api-keys/{erp.prefix}/shops",
+                                 data={"csrf_token": csrf, "shops": ["shop-b"]})
+        assert done.status_code == 303 and done.headers["location"].endswith(f"shops={erp.prefix}")
+        listed = (await client.get(done.headers["location"])).text
+        assert f'data-testid="shops-{erp.prefix}">shop-b<' in listed and 'data-testid="shops-changed"' in listed
+        last = await client.post(f"/console/api-keys/{admin.prefix}/shops",
+                                 data={"csrf_token": csrf, "shops": ["shop-a"]})
+        assert last.status_code == 409 and 'data-testid="refusal"' in last.text
+        gone = await client.get("/console/api-keys/nosuchkey/shops")
+        assert gone.status_code == 404
+    async with hub.database().session() as session:
+        rows = {row.prefix: row.shops for row in await api_keys.list_keys(session)}
+    assert rows[erp.prefix] == ["shop-b"] and rows[admin.prefix] is None
+
+
 async def test_an_admin_sets_and_clears_a_users_shops_on_the_console(hub: Hub) -> None:
     async with hub.database().transaction() as session:
         await users.create_user(session, name="root", password="a-long-password-1", role="admin", created_by="test")

@@ -1,5 +1,5 @@
 """The API keys screen (admins): every key (never the key itself), a form to create one whose
-result page shows the new key once, and revoking a key after a confirm step.
+result page shows the new key once, a key's shops page, and revoking a key after a confirm step.
 
 Creating redirects (303) to the result page, so reloading that page never sends the form again
 (which would make a second key). The hub keeps only the key's hash, so the plaintext travels to
@@ -10,8 +10,8 @@ then says the key was shown already.
 Creating and revoking call the API's own route functions (``hub.api.routes.api_keys``) with the
 signed-in person as the principal, so the stored rows, the audit entries (``apikey.created`` /
 ``apikey.revoked``, attributed to ``user:<name>`` or ``apikey:<prefix>:<name>``) and the refusal
-to revoke the last admin key are exactly the API's. A bad name or role gives the form again (422)
-with the field named; nothing is stored.
+to revoke the last admin key (or limit the last admin key of every shop) are exactly the API's. A
+bad name or role gives the form again (422) with the field named; nothing is stored.
 """
 
 from __future__ import annotations
@@ -28,7 +28,14 @@ from pydantic import ValidationError
 from hub.api.auth import ROLES, Permission
 from hub.api.errors import ApiError
 from hub.api.models import ApiKeyOut
-from hub.api.routes.api_keys import NewApiKey, create_api_key, list_api_keys, revoke_api_key
+from hub.api.routes.api_keys import (
+    ApiKeyChange,
+    NewApiKey,
+    change_api_key,
+    create_api_key,
+    list_api_keys,
+    revoke_api_key,
+)
 from hub.console.auth import (
     ConsolePrincipal,
     check_form,
@@ -97,12 +104,59 @@ async def _active_key(request: Request, prefix: str) -> ApiKeyOut | None:
 
 
 @router.get("", include_in_schema=False)
-async def api_keys_page(request: Request, revoked: str | None = None,
+async def api_keys_page(request: Request, revoked: str | None = None, shops: str | None = None,
                         principal: ConsolePrincipal = Depends(console_principal)) -> Response:
     require_right(principal, Permission.API_KEYS)
     keys = await list_api_keys(request)
     shown = revoked if any(k.prefix == revoked and k.revoked_at is not None for k in keys) else None
-    return await _list_page(request, revoked=shown)
+    changed = shops if any(k.prefix == shops and k.revoked_at is None for k in keys) else None
+    return await _list_page(request, revoked=shown, shops_changed=changed)
+
+
+def _shops_page(request: Request, key: ApiKeyOut, *, ticked: list[str], problem: str | None = None,
+                refusal: str | None = None, status: int = 200) -> Response:
+    return render(request, "api_key_shops.html", {
+        "key": key, "ticked": ticked, "shop_names": sorted(request.app.state.hub.config.shops),
+        "problem": problem, "refusal": refusal}, status=status)
+
+
+@router.get("/{prefix}/shops", include_in_schema=False)
+async def shops_page(request: Request, prefix: str,
+                     principal: ConsolePrincipal = Depends(console_principal)) -> Response:
+    """The shops an active key is limited to, ticked (none ticked: every shop), to change."""
+    require_right(principal, Permission.API_KEYS)
+    key = await _active_key(request, prefix)
+    if key is None:
+        return error_page(request, translator(request).t("keys.not_found", prefix=prefix), status=404)
+    return _shops_page(request, key, ticked=key.shops or [])
+
+
+@router.post("/{prefix}/shops", include_in_schema=False)
+async def change_shops(request: Request, prefix: str) -> Response:
+    """Limit the key to the shops ticked (none: every shop) through the API's route; a shop not
+    configured is the page again naming the field (422), the last admin key of every shop the page
+    with the reason (409)."""
+    await check_form(request)
+    principal = await console_principal(request)
+    require_right(principal, Permission.API_KEYS)
+    t = translator(request)
+    key = await _active_key(request, prefix)
+    if key is None:
+        return error_page(request, t.t("keys.not_found", prefix=prefix), status=404)
+    shops = await _ticked_shops(request)
+    unknown = [s for s in shops or [] if s not in request.app.state.hub.config.shops]
+    if unknown:
+        return _shops_page(request, key, ticked=shops or [], status=422,
+                           problem=t.t("access.problem_shops", shops=", ".join(unknown)))
+    try:
+        await change_api_key(request, prefix, ApiKeyChange(shops=shops), principal)
+    except ApiError as exc:
+        if exc.status == 409:  # the last admin key of every shop: nothing changed
+            return _shops_page(request, key, ticked=key.shops or [], status=409,
+                               refusal=t.t("keys.last_admin_shops", prefix=prefix))
+        return api_error_page(request, exc)
+    target = "/console/api-keys?" + urlencode({"shops": prefix})
+    return write_session(request, RedirectResponse(target, status_code=303))
 
 
 async def _ticked_shops(request: Request) -> list[str] | None:
