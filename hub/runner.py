@@ -12,6 +12,7 @@ and the workers.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import signal
 import socket
@@ -74,6 +75,10 @@ def start_runtime(hub: Hub) -> Any:
     set_current_runtime(runtime)
     hub.runtime = runtime
     set_current_hub(hub)
+    # What start-up built (modules, plugins, actors, the config) lives as long as the process: out
+    # of the cyclic collector's reach, so its full collections stop re-traversing it.
+    gc.collect()
+    gc.freeze()
     return runtime
 
 

@@ -30,6 +30,7 @@ nothing (``hub.testing.hub.skip_unrun_pairings``).
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import Iterator
@@ -133,6 +134,22 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     if named and all("::" in arg or not Path(arg).is_dir() for arg in named):
         return 0
     return SUITE_WORKERS
+
+
+#: The cyclic garbage collector's generation-0 threshold during a run (CPython's default is 700).
+GC_THRESHOLDS = (20_000, 20, 100)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Keep the collector off what collection built: every imported module, plugin and test
+    object is moved out of its reach (``gc.freeze``) and collections run less often. Each worker
+    traversed that heap, over a million objects, in every full collection: measured, a fifth of
+    the CPU of an API test file went to the collector, about half of that with the heap frozen,
+    a third with fewer collections too. Cycles are still collected; the PostgreSQL fixtures
+    collect explicitly when leftover connections pile up (``hub.testing.db``)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 @pytest.hookimpl(tryfirst=True)
