@@ -10,7 +10,14 @@ follow-up from the business tables. Plugin notifications cannot be re-derived, s
 (keyword ``outbox_id``), the actor marks the row done (``mark_done``), and the outbox sweep makes a
 row published long ago and still not done unpublished again. Every other row is done once
 published. Rows published and done are purged after ``[queue] outbox_retention_days``; rows still
-owed only once they were created that long ago. Not for sending: the relay does.
+owed only once they were created that long ago.
+
+Consecutive rows of one batch-processing actor (``MERGEABLE_ACTORS``) go out as one message
+(``merged_messages``), up to that actor's cap (``merge_cap``): ``INGEST_MERGED_IDS`` (1,000) for
+``process_inbox_batch`` — message channels and polls, whose batches the connectors fetch with list
+calls that read each page for every order of the batch — and ``MERGED_IDS`` (200) for
+``process_push_batch``. The workers' relay paces ingest rows so that several TMC consumes meet in
+one message (``hub.queue.relay``). Not for sending: the relays do.
 """
 
 from __future__ import annotations
@@ -42,10 +49,28 @@ ACKED_ACTORS = ("orders_changed", "shipment_changed", "aftersale_changed", "hand
 OUTBOX_ID = "outbox_id"
 #: Actors whose one argument is a list of inbox ids (``hub.services.backlog.PROCESS_ACTOR`` and
 #: ``PUSH_PROCESS_ACTOR``): consecutive rows of one of them go out as one message of up to
-#: ``MERGED_IDS`` ids (``merged_messages``), not one per group commit.
+#: ``merge_cap(actor)`` ids (``merged_messages``), not one per group commit.
 MERGEABLE_ACTORS = ("process_inbox_batch", "process_push_batch")
-#: The most ids one merged message carries (``hub.services.backlog.MAX_BATCH_IDS``).
+#: The ingest actor (``hub.services.backlog.PROCESS_ACTOR``: message channels, polls, sweeps).
+INGEST_ACTOR = "process_inbox_batch"
+#: The most ids one merged message carries (``hub.services.backlog.MAX_BATCH_IDS``): webhook pushes.
 MERGED_IDS = 200
+#: The most ids one merged ``process_inbox_batch`` message carries: five TMC consumes of 200. A
+#: burst's batches all list the same ``trades.sold.increment.get`` pages (every batch's time window
+#: holds the whole burst), so a batch of 1,000 reads each page for ~5x the orders one of 200 does.
+#: Safe for the database (``hub.services.ingest``, ``hub.services.orders.apply_orders``): its
+#: statements are executemany or ``IN`` lists of at most 3 values per id, but for the orders' one
+#: multi-row ``INSERT … RETURNING``, 24 values an order — 24,000 for 1,000, below SQLite's 32,766
+#: and asyncpg's 32,767, and SQLAlchemy pages it at 32,700 should the columns grow
+#: (``tests/integration/test_ingest_batches.py`` measures a 1,000-id batch and its follow-up).
+INGEST_MERGED_IDS = 1000
+
+
+def merge_cap(actor: str) -> int:
+    """The most ids a merged message of ``actor`` (one of ``MERGEABLE_ACTORS``) carries."""
+    return INGEST_MERGED_IDS if actor == INGEST_ACTOR else MERGED_IDS
+
+
 _commit_listeners: list[Callable[[], None]] = []
 
 
@@ -114,8 +139,9 @@ def merged_messages(rows: list[tuple[int, str, list[Any], dict[str, Any]]]
                     ) -> list[tuple[str, list[Any], dict[str, Any], list[int]]]:
     """The messages to send for ``rows`` (id, actor, args, kwargs), in id order, each with the
     ids of the rows it carries: runs of rows of one ``MERGEABLE_ACTORS`` actor whose only argument
-    is a list of ids are merged up to ``MERGED_IDS`` ids; rows of the acknowledging actors carry
-    their id (``message_kwargs``)."""
+    is a list of ids are merged up to ``merge_cap(actor)`` ids (a row that would overflow starts the
+    next message; a row already over the cap goes out alone, as it is); rows of the acknowledging
+    actors carry their id (``message_kwargs``)."""
     out: list[tuple[str, list[Any], dict[str, Any], list[int]]] = []
     for row_id, actor, args, kwargs in sorted(rows, key=lambda row: row[0]):
         kwargs = message_kwargs(actor, row_id, kwargs)
@@ -123,7 +149,7 @@ def merged_messages(rows: list[tuple[int, str, list[Any], dict[str, Any]]]
         if mergeable and out:
             last_actor, last_args, last_kwargs, last_rows = out[-1]
             if (last_actor == actor and not last_kwargs and len(last_args) == 1 and isinstance(last_args[0], list)
-                    and len(last_args[0]) + len(args[0]) <= MERGED_IDS):
+                    and len(last_args[0]) + len(args[0]) <= merge_cap(actor)):
                 last_args[0].extend(args[0])
                 last_rows.append(row_id)
                 continue

@@ -39,7 +39,9 @@ PUSH_PROCESS_ACTOR = "process_push_batch"
 
 
 #: Most inbox ids one processing message carries, wherever intake hands ids over (TMC consume,
-#: webhook groups, sweeps, a resume re-sending a shop's failed rows).
+#: webhook groups, sweeps, a resume re-sending a shop's failed rows). The outbox relays merge
+#: consecutive ``process_inbox_batch`` rows into messages of up to 1,000 ids
+#: (``hub.db.outbox.INGEST_MERGED_IDS``); pushes stay at this size.
 MAX_BATCH_IDS = 200
 
 

@@ -1,8 +1,8 @@
 """An inbox batch worked as a batch, on SQLite and the real PostgreSQL: its orders land together
 (history, lines, bindings, one ``orders_changed`` follow-up), one order that fails to map is set
 aside alone, a batch processed twice applies once, reports of one order apply in order, a
-connector with ``get_orders`` is asked once per batch, and the SQL a batch costs does not grow
-with its size."""
+connector with ``get_orders`` is asked once per batch, the SQL a batch costs does not grow
+with its size, and a merged batch of 1,000 ids stays within the drivers' parameter limits."""
 
 from __future__ import annotations
 
@@ -338,4 +338,47 @@ async def test_a_batch_whose_fetches_all_fail_opens_the_shops_breaker_and_is_ret
         assert attempts == {1}
         again = await process_inbox_rows(hub, ids)  # paused: nothing is asked, no attempt spent
         assert sorted(again.retry) == ids and len(Platform.get_order_calls) == 8
+        await hub.close_loop_resources()
+
+
+async def test_a_merged_ingest_batch_of_1000_ids_lands_within_the_drivers_parameter_limits(  # type: ignore[no-untyped-def]
+    database_url, mode
+) -> None:
+    """The relays merge up to 1,000 ids into one ``process_inbox_batch`` (``INGEST_MERGED_IDS``):
+    such a batch of 1,000 orders lands in one go, it and its follow-up (``orders_changed``) never
+    binding more values in one statement than SQLite (32,766) or asyncpg (32,767) take."""
+    from hub.db.outbox import INGEST_MERGED_IDS
+    from hub.services import order_flow
+
+    orders = _orders(INGEST_MERGED_IDS, platform="listing", shop="shop-l")
+    Platform.listed.update(o.ref.external_id for o in orders)
+    with _hub(database_url, mode) as hub:
+        ids = await _store(hub, _triggers(orders, topics=("TradeBuyerPay",)), platform="listing", shop="shop-l")
+        assert len(ids) == INGEST_MERGED_IDS
+        engine = hub.database().engine.sync_engine
+        bound: list[int] = []
+
+        def count(_conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, executemany: bool,
+                  log: list[int] = bound) -> None:
+            # executemany: one set per row (a statement each); a flat set is one statement's
+            # (SQLAlchemy's multi-row INSERT … RETURNING pages come flat, flagged executemany).
+            rows = executemany and parameters and isinstance(parameters[0], (tuple, list, dict))
+            log.append(len(parameters[0] if rows else parameters or ()))
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            outcome = await process_inbox_rows(hub, ids)
+            async with hub.database().session() as session:
+                [follow_up] = (await session.execute(select(OutboxRow.args).where(
+                    OutboxRow.actor == "orders_changed"))).scalars().all()
+            await order_flow.after_orders_change(hub, follow_up[0])
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+
+        assert sorted(outcome.done) == ids and not outcome.retry and not outcome.dead
+        assert len(Platform.get_orders_calls) == 1 and Platform.get_order_calls == []
+        assert await _count(hub, OrderRow) == INGEST_MERGED_IDS
+        assert len(follow_up[0]) == INGEST_MERGED_IDS
+        print(f"most values bound in one statement: {max(bound)}")
+        assert max(bound) < 32_766
         await hub.close_loop_resources()

@@ -5,7 +5,7 @@ What a merchant would notice: a flaky partner call is retried and its effect hap
 permanent failure lands in dead letters with its reason and input, untouched by retries, and can
 be replayed once fixed; an exhausted budget is a dead letter with its attempts; a partner's
 retry_after is respected; a busy lock never eats the retry budget; the outbox sends what committed
-and nothing that rolled back."""
+and nothing that rolled back; the workers' relay merges TMC consumes that arrive in a stream."""
 
 from __future__ import annotations
 
@@ -28,10 +28,10 @@ from hub.errors import LockBusyError, PermanentError, RetryableError, ThrottledE
 from hub.queue import relay as relay_module
 from hub.queue.actors import hub_actor
 from hub.queue.dead_letter_replay import replay_dead_letter
-from hub.queue.relay import kick_relay, relay_outbox, run_relay_forever
+from hub.queue.relay import IngestPace, kick_relay, relay_outbox, run_relay_forever
 from hub.queue.runtime import QueueRuntime
 from hub.queue.testing import queue_runtimes, redis_namespace, redis_url  # noqa: F401
-from hub.services.backlog import PUSH_PROCESS_ACTOR
+from hub.services.backlog import PROCESS_ACTOR, PUSH_PROCESS_ACTOR
 
 pytestmark = pytest.mark.redis
 
@@ -280,6 +280,118 @@ async def test_a_burst_of_stored_push_batches_goes_out_as_one_processing_message
     assert runtime.sent == [(PUSH_PROCESS_ACTOR, ([1, 2, 3, 4, 5],), {}), ("confirm_shipment", (9,), {}),
                             (PUSH_PROCESS_ACTOR, ([6],), {})]
     assert await relay_outbox(database, runtime) == 0, "every row is marked published"
+
+
+class _Clock:
+    """The pacer's clock, moved by the test (monotonic seconds)."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+async def _consume(database, first: int, count: int = 200) -> list[int]:
+    """What a TMC consume commits: its inbox rows' processing message (ids ``first`` …)."""
+    ids = list(range(first, first + count))
+    async with database.transaction() as session:
+        outbox.add(session, PROCESS_ACTOR, ids)
+    return ids
+
+
+async def _unpublished(database) -> int:
+    async with database.session() as session:
+        return await outbox.count_unpublished(session)
+
+
+async def test_tmc_consumes_committed_while_a_stream_is_going_are_held_then_sent_as_one_batch(database) -> None:
+    """The workers' relay: a lone consume's batch goes out at once; consumes committed less than
+    the pace after it wait (unsent, unpublished) while anything else goes out, then leave as one
+    message of all their ids, every row published, no id lost or sent twice."""
+    clock = _Clock()
+    pace = IngestPace(pace_s=0.25, now=clock)
+    runtime = _Sent()
+
+    first = await _consume(database, 1)
+    assert await relay_outbox(database, runtime, pace=pace) == 1, "a lone batch waits for nothing"
+    assert runtime.sent == [(PROCESS_ACTOR, (first,), {})]
+
+    clock.t += 0.1  # the next consumes commit while the stream is going
+    second = await _consume(database, 201)
+    async with database.transaction() as session:
+        outbox.add(session, "confirm_shipment", 9)
+    assert await relay_outbox(database, runtime, pace=pace) == 1, "the shipment goes, the batch waits"
+    assert runtime.sent[1:] == [("confirm_shipment", (9,), {})]
+    assert pace.due == 1000.25 and len(pace.held) == 1
+    clock.t += 0.1
+    third = await _consume(database, 401)
+    assert await relay_outbox(database, runtime, pace=pace) == 0
+    assert len(pace.held) == 2 and await _unpublished(database) == 2, "held rows stay unpublished"
+    assert len(runtime.sent) == 2
+
+    clock.t = 1000.0 + pace.pace_s  # the pace since the first batch is over
+    assert await relay_outbox(database, runtime, pace=pace) == 2
+    assert runtime.sent[2:] == [(PROCESS_ACTOR, (second + third,), {})]
+    assert pace.held == () and pace.due is None
+    assert await _unpublished(database) == 0 and await relay_outbox(database, runtime, pace=pace) == 0
+
+    clock.t += 5.0  # a quiet spell: the next consume goes out at once again
+    fourth = await _consume(database, 601)
+    assert await relay_outbox(database, runtime, pace=pace) == 1
+    assert runtime.sent[3:] == [(PROCESS_ACTOR, (fourth,), {})]
+    sent_ids = [i for actor, args, _ in runtime.sent if actor == PROCESS_ACTOR for i in args[0]]
+    assert sent_ids == list(range(1, 801)), "every id once"
+
+
+async def test_a_paced_relay_sends_full_batches_and_holds_only_the_last(database) -> None:
+    """Six consumes that met while a stream was going: the first five (1,000 ids) go, the sixth
+    waits for more; a pass without a pacer (the API's relay) sends everything it takes."""
+    clock = _Clock()
+    pace = IngestPace(now=clock, last_sent=clock.t)  # a batch went out just now
+    runtime = _Sent()
+    ids = [i for n in range(6) for i in await _consume(database, 1 + 200 * n)]
+
+    assert await relay_outbox(database, runtime, pace=pace) == 5
+    assert runtime.sent == [(PROCESS_ACTOR, (ids[:1000],), {})]
+    assert len(pace.held) == 1
+    assert await relay_outbox(database, runtime) == 1, "no pacer: nothing held"
+    assert runtime.sent[1:] == [(PROCESS_ACTOR, (ids[1000:],), {})]
+    assert await _unpublished(database) == 0
+
+
+async def test_the_workers_relay_wakes_itself_when_held_batches_fall_due(
+    database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No kick and an hour's interval: only the relay's own timer for the held rows can send them."""
+    passes = 0
+
+    async def counted_pass(*args: Any, **kwargs: Any) -> int:
+        nonlocal passes
+        passes += 1
+        return await relay_outbox(*args, **kwargs)
+
+    monkeypatch.setattr(relay_module, "relay_outbox", counted_pass)
+    clock = _Clock()
+    pace = IngestPace(pace_s=0.05, now=clock)
+    runtime = _Sent()
+    stop = asyncio.Event()
+    relay = asyncio.create_task(run_relay_forever(database_url, runtime, 3600.0, stop, pace=pace))
+    try:
+        await eventually(_async(lambda: passes >= 1))
+        first = await _consume(database, 1)  # its commit kicks the relay
+        assert await eventually(_async(lambda: len(runtime.sent) == 1))
+        second = await _consume(database, 201)  # within the pace (the clock stands still): held
+        assert await eventually(_async(lambda: len(pace.held) == 1))
+        assert len(runtime.sent) == 1
+        clock.t = 1000.0 + pace.pace_s  # due now (the first send + the pace); nothing kicks the relay
+        assert await eventually(_async(lambda: len(runtime.sent) == 2))
+        assert runtime.sent == [(PROCESS_ACTOR, (first,), {}), (PROCESS_ACTOR, (second,), {})]
+        assert await _unpublished(database) == 0
+    finally:
+        stop.set()
+        kick_relay()
+        await relay
 
 
 async def test_the_outbox_never_sends_a_rolled_back_change(
