@@ -34,6 +34,16 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("no such user, no such password")
 
 
+def use_password_hasher(hasher: PasswordHasher) -> None:
+    """Hash (and verify unknown names) with ``hasher`` from now on; a stored hash is always verified
+    with the parameters written in it. For test runs only (``hub.testing`` installs a cheap one:
+    argon2-cffi's defaults cost ~0.3 s of CPU per hash, which a test's throw-away password does not
+    need); a hub never calls it."""
+    global _hasher, _DUMMY_HASH
+    _hasher = hasher
+    _DUMMY_HASH = hasher.hash("no such user, no such password")
+
+
 class UserExistsError(BadInputError):
     """The name is taken by another user (deactivated ones included)."""
 

@@ -7,7 +7,8 @@ once per test session on the server at ``HUB_TEST_POSTGRES_URL`` (default
 ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``), emptied before each test (the tables that
 hold rows truncated, the used id sequences restarted), and dropped at the end. ``database`` is a
 connected ``hub.db.engine.Database`` on the test's loop (the one ``database_for_loop`` returns),
-disposed afterwards.
+disposed afterwards. Console users' passwords are hashed with argon2id at its cheapest during a
+test run (``TEST_PASSWORD_COST``).
 
 An unreachable PostgreSQL makes the PostgreSQL variants *fail*, loudly: CI must not go green on
 SQLite alone. Set ``HUB_TEST_POSTGRES_URL=off`` to skip them deliberately. Not for production code.
@@ -275,7 +276,18 @@ async def dispose_databases_of_the_test_loop() -> AsyncIterator[None]:
     await dispose_all_for_loop()
 
 
+#: argon2id at its cheapest for test users' passwords (``hub.db.users.use_password_hasher``): the
+#: same algorithm and code path as production, without its deliberate ~0.3 s of CPU per hash.
+TEST_PASSWORD_COST = (1, 64, 1)  # time_cost, memory_cost (KiB), parallelism
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    from argon2 import PasswordHasher
+
+    from hub.db.users import use_password_hasher
+
+    time_cost, memory_cost, parallelism = TEST_PASSWORD_COST
+    use_password_hasher(PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism))
     config.addinivalue_line(
         "markers", "postgres: needs the real PostgreSQL (skipped only when HUB_TEST_POSTGRES_URL is set to 'off')"
     )
