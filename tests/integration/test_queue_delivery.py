@@ -364,21 +364,14 @@ async def test_the_workers_relay_wakes_itself_when_held_batches_fall_due(
     database, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No kick and an hour's interval: only the relay's own timer for the held rows can send them."""
-    passes = 0
-
-    async def counted_pass(*args: Any, **kwargs: Any) -> int:
-        nonlocal passes
-        passes += 1
-        return await relay_outbox(*args, **kwargs)
-
-    monkeypatch.setattr(relay_module, "relay_outbox", counted_pass)
+    passes = _counted_passes(monkeypatch)
     clock = _Clock()
     pace = IngestPace(pace_s=0.05, now=clock)
     runtime = _Sent()
     stop = asyncio.Event()
     relay = asyncio.create_task(run_relay_forever(database_url, runtime, 3600.0, stop, pace=pace))
     try:
-        await eventually(_async(lambda: passes >= 1))
+        await eventually(_async(lambda: passes() >= 1))
         first = await _consume(database, 1)  # its commit kicks the relay
         assert await eventually(_async(lambda: len(runtime.sent) == 1))
         second = await _consume(database, 201)  # within the pace (the clock stands still): held
@@ -412,18 +405,11 @@ async def test_the_outbox_never_sends_a_rolled_back_change(
 async def test_kicking_the_relay_sends_a_commit_without_waiting_for_the_interval(
     runtime: QueueRuntime, database, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    passes = 0
-
-    async def counted_pass(*args: Any, **kwargs: Any) -> int:
-        nonlocal passes
-        passes += 1
-        return await relay_outbox(*args, **kwargs)
-
-    monkeypatch.setattr(relay_module, "relay_outbox", counted_pass)
+    passes = _counted_passes(monkeypatch)
     stop = asyncio.Event()
     # An hour between passes: if the row goes out during the test, the kick sent it.
     relay = asyncio.create_task(run_relay_forever(database_url, runtime, 3600.0, stop))
-    await eventually(_async(lambda: passes >= 1))  # the relay's first (empty) pass is over
+    await eventually(_async(lambda: passes() >= 1))  # the relay's first (empty) pass is over
     token = new_token()
     async with database.transaction() as session:
         outbox.add(session, "queue_test_effect", database_url, token)
@@ -432,10 +418,23 @@ async def test_kicking_the_relay_sends_a_commit_without_waiting_for_the_interval
 
     assert await eventually(lambda: effect_count(database, token))
     print(f"kicked relay delivered in {time.monotonic() - started:.2f}s")
-    assert passes >= 2
+    assert passes() >= 2
     stop.set()
     kick_relay()
     await relay
+
+
+def _counted_passes(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
+    """Count the relay loop's passes (its ``relay_outbox`` calls); the callable says how many so far."""
+    passes = 0
+
+    async def counted_pass(*args: Any, **kwargs: Any) -> int:
+        nonlocal passes
+        passes += 1
+        return await relay_outbox(*args, **kwargs)
+
+    monkeypatch.setattr(relay_module, "relay_outbox", counted_pass)
+    return lambda: passes
 
 
 def _async(check: Callable[[], Any]) -> Callable[[], Awaitable[Any]]:
