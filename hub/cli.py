@@ -367,6 +367,19 @@ def _with_database(ctx: typer.Context, work: Callable[[Database], Awaitable[T]])
     return _run_async(hub, lambda: work(hub.database()))
 
 
+def _guarded_change(ctx: typer.Context, change: Callable[[Database], Awaitable[bool]], *,
+                    guard: type[Exception], anyway: str, missing: str) -> None:
+    """Run ``change``, which may refuse to leave a shop without an admin (``guard``: the message
+    then says ``or <anyway> anyway with --force``) and returns False when its object is not there
+    (``missing`` is said)."""
+    try:
+        done = _with_database(ctx, change)
+    except guard as exc:
+        raise CliFailure(f"{exc}; or {anyway} anyway with --force", EXIT_BAD_INPUT) from exc
+    if not done:
+        raise CliFailure(missing, EXIT_BAD_INPUT)
+
+
 @dlq_app.command("list")
 @_report_errors
 def dlq_list(
@@ -635,12 +648,8 @@ def apikey_shops(
             row = await api_keys.set_shops(session, prefix, shops, actor=_cli_actor(), allow_last_admin=force)
             return row is not None
 
-    try:
-        changed = _with_database(ctx, change)
-    except api_keys.LastAdminKeyError as exc:
-        raise CliFailure(f"{exc}; or limit it anyway with --force", EXIT_BAD_INPUT) from exc
-    if not changed:
-        raise CliFailure(f"no active API key with prefix {prefix!r}; see `hub apikey list`", EXIT_BAD_INPUT)
+    _guarded_change(ctx, change, guard=api_keys.LastAdminKeyError, anyway="limit it",
+                    missing=f"no active API key with prefix {prefix!r}; see `hub apikey list`")
     _out().print(f"API key {prefix} now reaches: {shops_label(shops)}", markup=False)
 
 
@@ -659,12 +668,8 @@ def apikey_revoke(
         async with database.transaction() as session:
             return await api_keys.revoke_key(session, prefix, actor=_cli_actor(), allow_last_admin=force)
 
-    try:
-        revoked = _with_database(ctx, revoke)
-    except api_keys.LastAdminKeyError as exc:
-        raise CliFailure(f"{exc}; or revoke it anyway with --force", EXIT_BAD_INPUT) from exc
-    if not revoked:
-        raise CliFailure(f"no active API key with prefix {prefix!r}; see `hub apikey list`", EXIT_BAD_INPUT)
+    _guarded_change(ctx, revoke, guard=api_keys.LastAdminKeyError, anyway="revoke it",
+                    missing=f"no active API key with prefix {prefix!r}; see `hub apikey list`")
     _out().print(f"API key {prefix} revoked", markup=False)
 
 

@@ -99,16 +99,7 @@ def change_shops(
                                                       "(nobody could then manage users on the console)."),
 ) -> None:
     """Set the shops a user is limited to (--shop, repeated) or lift the limit (--all-shops)."""
-    from hub.cli import (
-        EXIT_BAD_INPUT,
-        CliFailure,
-        _cli_actor,
-        _cli_shop_limit,
-        _out,
-        _report_errors,
-        _with_database,
-        shops_label,
-    )
+    from hub.cli import _cli_actor, _cli_shop_limit, _guarded_change, _out, _report_errors, shops_label
 
     @_report_errors
     def run() -> None:
@@ -121,12 +112,8 @@ def change_shops(
                 row = await users.set_shops(session, name, shops, actor=_cli_actor(), allow_last_admin=force)
                 return row is not None
 
-        try:
-            changed = _with_database(ctx, change)
-        except users.LastAdminUserError as exc:
-            raise CliFailure(f"{exc}; or limit them anyway with --force", EXIT_BAD_INPUT) from exc
-        if not changed:
-            raise CliFailure(f"no user named {name!r}; see `hub user list`", EXIT_BAD_INPUT)
+        _guarded_change(ctx, change, guard=users.LastAdminUserError, anyway="limit them",
+                        missing=f"no user named {name!r}; see `hub user list`")
         _out().print(f"user {name} now sees: {shops_label(shops)}", markup=False)
 
     run()
@@ -168,7 +155,7 @@ def deactivate(
     force: bool = typer.Option(False, "--force", help="Even the last active admin user."),
 ) -> None:
     """Stop a user signing in; their open console sessions end at their next request."""
-    from hub.cli import EXIT_BAD_INPUT, CliFailure, _cli_actor, _out, _report_errors, _with_database
+    from hub.cli import _cli_actor, _guarded_change, _out, _report_errors
 
     @_report_errors
     def run() -> None:
@@ -178,12 +165,8 @@ def deactivate(
             async with database.transaction() as session:
                 return await users.deactivate_user(session, name, actor=_cli_actor(), allow_last_admin=force)
 
-        try:
-            stopped = _with_database(ctx, stop)
-        except users.LastAdminUserError as exc:
-            raise CliFailure(f"{exc}; or deactivate them anyway with --force", EXIT_BAD_INPUT) from exc
-        if not stopped:
-            raise CliFailure(f"no active user named {name!r}; see `hub user list`", EXIT_BAD_INPUT)
+        _guarded_change(ctx, stop, guard=users.LastAdminUserError, anyway="deactivate them",
+                        missing=f"no active user named {name!r}; see `hub user list`")
         _out().print(f"user {name} deactivated", markup=False)
 
     run()
