@@ -23,7 +23,6 @@ from typing import TypeVar
 import dramatiq
 import structlog
 from dramatiq.asyncio import get_event_loop_thread
-from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import (
     AgeLimit,
@@ -38,6 +37,7 @@ from dramatiq.middleware import (
 from hub.errors import HubError
 from hub.logging import scrub_text
 from hub.queue.retry import DeadLetterSink, HubRetries
+from hub.queue.wakeup import HubRedisBroker
 
 log = structlog.get_logger(__name__)
 
@@ -135,7 +135,8 @@ def build_broker(
     dead_letter_sink: DeadLetterSink | None = None,
 ) -> dramatiq.Broker:
     """A RabbitmqBroker for an ``amqp://`` ``url`` (isolate hubs by virtual host: RabbitMQ has no key
-    namespace), a RedisBroker (keys under ``namespace``) for any other URL, else a StubBroker that
+    namespace), a Redis broker (keys under ``namespace``; consumers woken rather than polling,
+    ``hub.queue.wakeup``) for any other URL, else a StubBroker that
     in-process worker threads consume (the embedded default).
 
     RabbitMQ publishes with confirms: a send returns only once the server has the message, as a
@@ -149,7 +150,7 @@ def build_broker(
 
         broker = RabbitmqBroker(url=url, middleware=middleware, confirm_delivery=True)
     elif url:
-        broker = RedisBroker(url=url, namespace=namespace, middleware=middleware)
+        broker = HubRedisBroker(url=url, namespace=namespace, middleware=middleware)
     else:
         # fail_fast off: a failed message is already a dead_letters row, not a test explosion.
         broker = StubBroker(middleware=middleware, fail_fast_default=False)

@@ -25,6 +25,7 @@ from hub.errors import NotFoundError
 from hub.queue.actors import INTAKE_QUEUES, QUEUES, bind_actors
 from hub.queue.broker import BROKER_CONNECTION_ERROR, LoopHook, build_broker, is_amqp, worker_hooks
 from hub.queue.retry import DatabaseDeadLetterSink
+from hub.queue.wakeup import HubRedisBroker
 
 log = structlog.get_logger(__name__)
 
@@ -103,6 +104,8 @@ class HubWorker(dramatiq.Worker):
         dramatiq.worker.join_all(self.workers, timeout)
         for consumer in self.consumers.values():
             consumer.stop()
+        if isinstance(self.broker, HubRedisBroker):
+            self.broker.wakeups.stop()  # wakes the consumers waiting for work, so they see the stop
         dramatiq.worker.join_all(self.consumers.values(), timeout)
         by_queue: dict[str, list[Any]] = defaultdict(list)
         for work_queue in self.all_work_queues():
