@@ -56,6 +56,7 @@ from bench._flash_support import (
     wait_http,
     write_toml,
 )
+from bench._support import CpuMeter
 from contracts.inventory import AllocationMode, StockPolicy
 from hub.asgi_server import BackgroundServer, free_port
 from hub.services.stock import allocation
@@ -116,6 +117,9 @@ class ModeResult:
     bare_rate: float | None = None
     followup_rates: dict[int, float] = field(default_factory=dict)  # batch size → reservations/s
     concurrency: int = 0
+    cpu_wall_s: float = 0.0  # the sale and the settling, as the CPU meter saw them
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by process group over that time
+    busy: float = 0.0  # the machine's busy share of all its CPUs over that time
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -409,6 +413,8 @@ def run_mode(mode_name: str, args: argparse.Namespace) -> ModeResult:
         profilers = start_profilers(processes, args.profile, mode_name) if args.profile else []
 
         # The sale.
+        meter = CpuMeter({p.proc.pid: ("hub serve" if p.name == "serve" else "hub workers")
+                          for p in processes if p.proc is not None})
         sale_start = time.time()
         interval = 1.0 / args.rate if args.rate else 0.0
         for n in range(args.orders):
@@ -431,6 +437,7 @@ def run_mode(mode_name: str, args: argparse.Namespace) -> ModeResult:
                     and state["dirty"] == 0)
 
         result.settled = wait_for(settled, args.timeout, every_s=0.5)
+        result.cpu_wall_s, result.cpu, result.busy = meter.stop()
         time.sleep(1.0)  # pushes in flight land
         result.settle_s = time.time() - sale_start - result.sale_s
         for profiler in profilers:
@@ -576,9 +583,18 @@ def report(results: list[ModeResult], args: argparse.Namespace) -> str:
             row(f"follow-up alone, {size:,}/batch: res/s", [_rate(r.followup_rates.get(size)) for r in results])
             row("  / bare UPDATE", [f"{r.followup_rates[size] / r.bare_rate:.3f}"
                                     if r.followup_rates.get(size) and r.bare_rate else "-" for r in results])
+    # Where the two cores went from the sale's start until the hub had settled (shares of one core).
+    for group in CPU_GROUPS:
+        row(f"CPU, {group} (cores)", [f"{r.cpu.get(group, 0.0) / r.cpu_wall_s:.2f}" if r.cpu_wall_s else "-"
+                                      for r in results])
+    row("machine busy (all CPUs)", [f"{100 * r.busy:.0f}%" for r in results])
     for r in results:
         lines += [f"note ({r.mode}): {note}" for note in r.notes]
     return "\n".join(lines)
+
+
+#: The process groups whose CPU the report shows (``bench._support.CpuMeter``'s names).
+CPU_GROUPS = ("hub workers", "hub serve", "PostgreSQL", "Redis", "bench (sandbox, counting)", "other processes")
 
 
 def _weights_text(weights: list[float]) -> str:

@@ -57,9 +57,10 @@ _install_commit_hook()
 
 #: While this relay sent a ``process_inbox_batch`` less than this long ago (a stream is going), the
 #: last ingest message of a pass, if below ``hub.db.outbox.INGEST_MERGED_IDS``, waits until this long
-#: after that send. TMC consumes commit every 50–150 ms in a burst, so a message gathers 2–5 of them;
-#: a lone batch (no ingest message sent for this long) goes out at once.
-INGEST_PACE_S = 0.25
+#: after that send. TMC consumes commit every 50–150 ms in a burst, so a message gathers 4–10 of them
+#: (0.25 s gathered too few once the workers' consumers were woken at once: ``bench/README.md``,
+#: "An idle hub"); a lone batch (no ingest message sent for this long) goes out at once.
+INGEST_PACE_S = 0.5
 #: Added to a held message's due time before the relay wakes for it, so that the pass it wakes for
 #: finds it due (timers may fire a hair early) instead of holding it again.
 _DUE_SLACK_S = 0.002
