@@ -229,6 +229,9 @@ class RssFigures:
     end_mb: float | None = None
     slope_mb_per_10k: float | None = None  # least squares of RSS over orders stored, after warm-up
     slope_orders: int = 0  # the stored orders the slope spans
+    #: The same over the second half of those orders: near the whole slope for a steady leak, well
+    #: under it for growth that levels off (caches filling, the allocator settling).
+    late_slope_mb_per_10k: float | None = None
 
 
 def rss_figures(samples: list[Sample], name: str, warm_orders: int) -> RssFigures:
@@ -250,6 +253,12 @@ def rss_figures(samples: list[Sample], name: str, warm_orders: int) -> RssFigure
     slope = least_squares_slope([x for x, _ in span], [y for _, y in span]) if len(span) >= 3 else None
     if slope is not None and figures.slope_orders > 0:
         figures.slope_mb_per_10k = slope * 10_000
+    if span:
+        middle = span[0][0] + figures.slope_orders / 2
+        late = [(x, y) for x, y in span if x >= middle]
+        late_slope = least_squares_slope([x for x, _ in late], [y for _, y in late]) if len(late) >= 3 else None
+        if late_slope is not None:
+            figures.late_slope_mb_per_10k = late_slope * 10_000
     return figures
 
 

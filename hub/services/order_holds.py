@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.fulfilment import Hold
+from hub.db.returning import returning_many
 from hub.db.tables import OrderEventRow, OrderHoldRow, OrderRow
 from hub.db.upsert import insert_ignore
 
@@ -33,8 +34,8 @@ async def add_holds(session: AsyncSession, holds: Sequence[tuple[int, Hold]], *,
     now = datetime.now(UTC)
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     table = OrderHoldRow.__table__
-    inserted = await session.execute(
-        insert_ignore(table, dialect).returning(table.c.order_id, table.c.code),
+    inserted = await returning_many(
+        session, insert_ignore(table, dialect).returning(table.c.order_id, table.c.code),
         [{"order_id": o, "code": code, "reason": hold.reason, "created_at": now} for (o, code), hold in wanted.items()])
     new = {(int(o), str(c)) for o, c in inserted}
     rest = [pair for pair in wanted if pair not in new]

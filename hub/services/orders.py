@@ -32,6 +32,7 @@ from contracts.orders import (
     judge_transition,
 )
 from hub.db import bindings, outbox
+from hub.db.returning import returning_many
 from hub.db.tables import DeliveryLineRow, DeliveryOrderRow, OrderEventRow, OrderHoldRow, OrderLineRow, OrderRow
 from hub.db.upsert import insert_ignore
 from hub.services.search.hashing import order_hashes
@@ -348,7 +349,7 @@ async def apply_orders(session: AsyncSession, reports: Sequence[OrderReport]) ->
         reached = fulfilment_reported_by(order.status)
         values["fulfilment_status"] = (reached or FulfilmentStatus.UNFULFILLED).value
         candidates.append(values)
-    inserted = await connection.execute(_statement("insert_orders", dialect), candidates)
+    inserted = await returning_many(connection, _statement("insert_orders", dialect), candidates)
     stored: dict[tuple[str, str, str], _Stored] = {}
     by_key = {(v["platform"], v["shop"], v["external_id"]): v for v in candidates}
     for row in inserted:

@@ -42,6 +42,15 @@ def test_memory_that_grows_with_orders_shows_the_growth_per_ten_thousand() -> No
     series = [100 + 5 * i for i in range(20)]  # 5 MB per 1,000 orders: a per-order leak
     figures = rss_figures(samples(series), "worker1", warm_orders=2_000)
     assert figures.slope_mb_per_10k is not None and abs(figures.slope_mb_per_10k - 50) < 0.01
+    assert figures.late_slope_mb_per_10k is not None and abs(figures.late_slope_mb_per_10k - 50) < 0.01
+
+
+def test_growth_that_levels_off_shows_a_second_half_slope_well_under_the_whole() -> None:
+    series = [100, 130, 150, 160, 166, 170, 172, 173, 173.5, 174, 174, 174, 174]  # filling up, then full
+    figures = rss_figures(samples(series), "worker1", warm_orders=2_000)
+    assert figures.slope_mb_per_10k is not None and figures.late_slope_mb_per_10k is not None
+    assert figures.slope_mb_per_10k > 10
+    assert abs(figures.late_slope_mb_per_10k) < 2
 
 
 def test_a_process_never_sampled_has_no_figures() -> None:

@@ -26,6 +26,7 @@ from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.inventory import StockChangeCause
+from hub.db.returning import returning_many
 from hub.db.tables import ReservationRow, SkuRow, StockLedgerRow, StockRow
 from hub.db.upsert import insert_ignore
 from hub.services.stock.levels import stock_of
@@ -187,8 +188,10 @@ async def reserve_needs(
         return out
     now = _now()
     table = ReservationRow.__table__
-    inserted = await session.execute(
-        insert_ignore(table, _dialect(session)).returning(table.c.id, table.c.order_id, table.c.line_external_id),
+    statement = insert_ignore(table, _dialect(session)).returning(table.c.id, table.c.order_id,
+                                                                  table.c.line_external_id)
+    inserted = await returning_many(
+        session, statement,
         [{"order_id": o, "line_external_id": key, "merchant_sku": need.merchant_sku, "quantity": need.quantity,
           "state": ACTIVE, "created_at": now, "updated_at": now} for (o, key), need in wanted.items()])
     ids = {(int(o), str(k)): int(i) for i, o, k in inserted}
