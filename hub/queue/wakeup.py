@@ -46,6 +46,7 @@ IDLE_FETCH_S = 1.0
 #: dramatiq's maintenance chance per fetch, out of 1,000,000 (its default is 1,000).
 MAINTENANCE_CHANCE = 10_000
 
+
 class QueueWakeups:
     """The wake-up events of one broker's consumers, by queue name, and the watcher thread that
     sets them when a queue holds messages."""
@@ -100,7 +101,7 @@ class QueueWakeups:
         while not self._stop.wait(poll_s):
             try:
                 self.check()
-            except redis.RedisError as exc:
+            except Exception as exc:  # the watcher must outlive any error; a Redis outage is the usual one
                 # The consumers' own fetches report the outage (and fetch every IDLE_FETCH_S anyway).
                 if not failing:
                     log.warning("queue.watch_failed", error=type(exc).__name__)
