@@ -110,6 +110,12 @@ def _machine_busy() -> tuple[float, float]:
     return float(sum(values) - idle), float(sum(values))
 
 
+#: ``CpuMeter``'s groups for a hub run, in report order: the two hub process kinds a bench names
+#: (``CpuMeter({pid: "hub serve" | "hub workers"})``), then those it recognises by process name.
+CPU_GROUPS = ("hub serve", "hub workers", "PostgreSQL", "Redis", "RabbitMQ", "bench (sandbox, counting)",
+              "other processes")
+
+
 class CpuMeter:
     """CPU used over a phase by every process, grouped: ``groups(pid → name)`` names the hub's own
     processes; PostgreSQL, Redis and RabbitMQ are recognised by their process names, everything

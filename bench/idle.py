@@ -27,11 +27,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._flash_support import hub_processes, redis_namespace, throwaway_database, wait_http, write_toml
-from bench._support import CpuMeter, machine_summary
+from bench._support import CPU_GROUPS, CpuMeter, machine_summary
 from hub.asgi_server import BackgroundServer, free_port
 from plugins.taobao.sandbox import TaobaoSandbox
-
-GROUPS = ("hub serve", "hub worker", "Redis", "PostgreSQL", "bench (sandbox, counting)", "other processes")
 
 
 def write_config(path: Path, api_port: int, threads: int, shops: dict[str, dict[str, Any]]) -> None:
@@ -76,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                                                       threads=args.threads))
         wait_http(f"http://127.0.0.1:{api_port}/healthz", timeout_s=180.0, processes=processes)
         time.sleep(args.warmup)
-        pids = {p.proc.pid: ("hub serve" if p.name == "serve" else "hub worker")
+        pids = {p.proc.pid: ("hub serve" if p.name == "serve" else "hub workers")
                 for p in processes if p.proc is not None}
         meter = CpuMeter(pids)
         time.sleep(args.seconds)
@@ -86,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     print(f"\nidle for {wall_s:.1f} s, {args.shops} shop(s), worker threads {args.threads}")
     print(f"{'process':<28}{'CPU-s':>8}{'% of a core':>14}")
-    for group in GROUPS:
+    for group in (g for g in CPU_GROUPS if g != "RabbitMQ"):  # the idle hub runs on Redis
         seconds = used.get(group, 0.0)
         print(f"{group:<28}{seconds:>8.2f}{100 * seconds / wall_s:>13.1f}%")
     print(f"{'machine busy (all CPUs)':<28}{'':>8}{100 * busy:>13.1f}%")

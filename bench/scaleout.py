@@ -39,13 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import asyncpg
 
 from bench._flash_support import hub_processes, libpq_dsn, redis_namespace, throwaway_database, wait_http
-from bench._support import CpuMeter, machine_summary, rabbitmq_vhost
+from bench._support import CPU_GROUPS, CpuMeter, machine_summary, rabbitmq_vhost
 from bench.ingest import SKU, seed_catalogue, start_profiler, stop_profiler, taobao_phase, write_config
 from hub.asgi_server import BackgroundServer, free_port
 from plugins.taobao.sandbox import TaobaoSandbox
-
-GROUPS = ("hub serve", "hub workers", "PostgreSQL", "Redis", "RabbitMQ", "bench (sandbox, counting)",
-          "other processes")
 
 
 class PgSampler:
@@ -177,15 +174,15 @@ def report(cells: list[Cell], args: argparse.Namespace) -> str:
              f"threads; PostgreSQL + the broker (RabbitMQ cells: Redis coordinates); per-shop partner-call limit "
              f"{args.shop_rate:g}/s", ""]
     head = f"{'broker':9}{'workers':>8}{'orders/s':>10}{'vs 1':>6}{'TMC in/s':>10}{'busy':>6}  " \
-           + "".join(f"{g.split(' (')[0][:11]:>12}" for g in GROUPS) + f"{'unseen':>12}" + "   load avg before"
+           + "".join(f"{g.split(' (')[0][:11]:>12}" for g in CPU_GROUPS) + f"{'unseen':>12}" + "   load avg before"
     lines += [head, "-" * len(head)]
     base: dict[str, float] = {}
     for cell in cells:
         base.setdefault(cell.broker, cell.rate)
         ratio = f"{cell.rate / base[cell.broker]:.2f}" if base[cell.broker] else "-"
         tmc = f"{cell.orders * 2 / cell.inbox_s:,.0f}" if cell.inbox_s else "-"
-        gone = max(0.0, cell.busy * (os.cpu_count() or 1) - sum(cell.cores(g) for g in GROUPS))
-        cores = "".join(f"{cell.cores(g):>12.2f}" for g in GROUPS) + f"{gone:>12.2f}"
+        gone = max(0.0, cell.busy * (os.cpu_count() or 1) - sum(cell.cores(g) for g in CPU_GROUPS))
+        cores = "".join(f"{cell.cores(g):>12.2f}" for g in CPU_GROUPS) + f"{gone:>12.2f}"
         flag = "" if cell.complete else "  (INCOMPLETE)"
         lines.append(f"{cell.broker:9}{cell.workers:>8}{cell.rate:>10,.0f}{ratio:>6}{tmc:>10}{cell.busy:>6.0%}  "
                      f"{cores}   {cell.load_before}{flag}")

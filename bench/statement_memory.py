@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import random
 import subprocess
 import sys
@@ -28,19 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text
 
+from bench._double11_support import rss_kb
 from bench._flash_support import POSTGRES_SERVER_URL
 from hub.db import migrate
 from hub.db.engine import Database
 from hub.services.orders import OrderReport, apply_orders
 from hub.testing.db import create_postgres_database, drop_postgres_database
 from hub.testing.factories import make_order
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 async def apply_batches(url: str, batches: int, largest: int, fixed: int | None) -> None:
@@ -54,7 +49,7 @@ async def apply_batches(url: str, batches: int, largest: int, fixed: int | None)
                 await apply_orders(session, reports)
             if n % 25 == 0:
                 gc.collect()
-                print(f"  after {n:4} batches: RSS {rss_mb():6.1f} MB", flush=True)
+                print(f"  after {n:4} batches: RSS {(rss_kb(os.getpid()) or 0) / 1024:6.1f} MB", flush=True)
         async with database.session() as session:
             shapes = await session.scalar(text(
                 "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'INSERT INTO orders %'"))
