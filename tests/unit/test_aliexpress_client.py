@@ -126,6 +126,34 @@ class Clock:
         return self.now
 
 
+class CountingState(InMemoryShopState):
+    """The in-memory state, counting the round trips the quota makes to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+        self.writes = 0
+
+    async def get(self, key: str) -> str | None:
+        self.reads += 1
+        return await super().get(key)
+
+    async def set(self, key: str, value: str) -> None:
+        self.writes += 1
+        await super().set(key, value)
+
+
+async def _calls_allowed(quota: DailyQuota, attempts: int) -> int:
+    allowed = 0
+    for _ in range(attempts):
+        try:
+            await quota.take()
+        except QuotaBanError:
+            break
+        allowed += 1
+    return allowed
+
+
 async def test_quota_stops_before_the_ban_and_resumes_after_beijing_midnight() -> None:
     clock = Clock(datetime(2026, 3, 1, 22, 0, tzinfo=BEIJING))
     state = InMemoryShopState()
@@ -138,19 +166,48 @@ async def test_quota_stops_before_the_ban_and_resumes_after_beijing_midnight() -
     assert await quota.used_today() == 8  # the refused call was not counted
     clock.now += timedelta(hours=2, seconds=1)  # 00:00:01 Beijing: a new day
     await quota.take()
-    assert await quota.used_today() == 1
+    assert await _calls_allowed(quota, 20) == 7  # a fresh day's 8, one of them taken above
 
 
-async def test_quota_count_survives_a_restart() -> None:
+async def test_processes_sharing_an_app_never_make_more_calls_than_the_quota() -> None:
     clock = Clock(datetime(2026, 3, 1, 9, 0, tzinfo=BEIJING))
     state = InMemoryShopState()
-    first = DailyQuota(state, "app1", limit=5, margin=0, now=clock)
+    limit, margin = 5 * DailyQuota.BLOCK + 7, 3
+    first, second = (DailyQuota(state, "app1", limit=limit, margin=margin, now=clock) for _ in range(2))
+    made = 0
+    for _ in range(limit):  # the two take turns, as two workers would
+        made += await _calls_allowed(first, 3) + await _calls_allowed(second, 3)
+    assert made == limit - margin
+
+
+async def test_a_restart_never_lets_the_count_go_back() -> None:
+    clock = Clock(datetime(2026, 3, 1, 9, 0, tzinfo=BEIJING))
+    state = InMemoryShopState()
+    first = DailyQuota(state, "app1", limit=50, margin=0, now=clock)
     for _ in range(4):
         await first.take()
-    restarted = DailyQuota(state, "app1", limit=5, margin=0, now=clock)
-    await restarted.take()
-    with pytest.raises(QuotaBanError):
-        await restarted.take()
+    restarted = DailyQuota(state, "app1", limit=50, margin=0, now=clock)
+    # The first process's block is still counted: at most the quota minus the 4 calls it made
+    # (and minus what it had reserved and not used: the quota stops early, never late).
+    assert 0 < await _calls_allowed(restarted, 100) <= 50 - 4
+
+
+async def test_a_burst_of_calls_touches_the_state_once_per_block() -> None:
+    clock = Clock(datetime(2026, 3, 1, 9, 0, tzinfo=BEIJING))
+    for limit in (0, 10_000):  # not counting (the stored ban still looked at) and counting
+        state = CountingState()
+        quota = DailyQuota(state, "app1", limit=limit, margin=0, now=clock)
+        await _calls_allowed(quota, 10 * DailyQuota.BLOCK)
+        assert state.reads <= 2 * 10 and state.writes <= 10, (limit, state.reads, state.writes)
+
+
+async def test_a_ban_recorded_by_another_process_stops_calls_within_a_block() -> None:
+    clock = Clock(datetime(2026, 3, 1, 12, 0, tzinfo=BEIJING))
+    state = InMemoryShopState()
+    worker, other = (DailyQuota(state, "app1", limit=0, now=clock) for _ in range(2))
+    await worker.take()
+    await other.record_ban()
+    assert await _calls_allowed(worker, 10 * DailyQuota.BLOCK) < DailyQuota.BLOCK
 
 
 async def test_beijing_day_not_utc_day_bounds_the_count() -> None:
