@@ -26,6 +26,7 @@ import structlog
 from hub.context import Hub, set_current_hub
 from hub.errors import BadInputError, ConfigError
 from hub.queue.actors import QUEUES
+from hub.queue.relay import API_GRACE_S
 
 log = structlog.get_logger(__name__)
 
@@ -100,11 +101,14 @@ class BackgroundLoop:
 
     ``extra`` tasks (the demo's order driver) run beside the scheduler: like it, they start new
     work, so ``quiesce()`` ends them while the relay goes on sending what was committed.
+    ``api_grace_s``: push batches younger than that are left to the API's relay
+    (``hub.queue.relay.API_GRACE_S``; a ``hub worker``).
     """
 
     def __init__(self, hub: Hub, *, extra: Sequence[Callable[[asyncio.Event], Any]] | None = None,
-                 schedule: bool = True) -> None:
+                 schedule: bool = True, api_grace_s: float = 0.0) -> None:
         self.hub = hub
+        self.api_grace_s = api_grace_s
         self.extra = list(extra or [])
         self.schedule = schedule
         self.stop_event: asyncio.Event | None = None
@@ -129,7 +133,8 @@ class BackgroundLoop:
         jobs = [PeriodicJob(name, interval, actor, args) for name, interval, actor, args in periodic_jobs(self.hub)]
         leader = LeaderLock(self.hub.redis(), "scheduler", ttl_s=10, key_prefix=self.hub.redis_key("leader:"))
         memory = schedule_memory(self.hub.redis(), self.hub.redis_key("scheduler:last_run"))
-        relay = asyncio.create_task(run_relay_forever(self.hub.config.database_url, runtime, 0.2, self.stop_event))
+        relay = asyncio.create_task(run_relay_forever(self.hub.config.database_url, runtime, 0.2, self.stop_event,
+                                                      api_grace_s=self.api_grace_s))
         starters = []
         if self.schedule:
             starters.append(asyncio.create_task(Scheduler(runtime, leader, jobs, memory=memory).run(self.quiet_event)))
@@ -309,7 +314,8 @@ def work(hub: Hub, queues: list[str] | None = None) -> None:
     _guard_outages(hub)
     runtime = start_runtime(hub)
     runtime.start_workers(queues or ALL_QUEUES, worker_timeout_ms=WORKER_POLL_MS)
-    background = BackgroundLoop(hub).start()
+    # Pushes reach `hub serve`, whose relay sends their batches: this one takes only what it left.
+    background = BackgroundLoop(hub, api_grace_s=API_GRACE_S).start()
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())

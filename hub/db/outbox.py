@@ -53,6 +53,8 @@ OUTBOX_ID = "outbox_id"
 MERGEABLE_ACTORS = ("process_inbox_batch", "process_push_batch")
 #: The ingest actor (``hub.services.backlog.PROCESS_ACTOR``: message channels, polls, sweeps).
 INGEST_ACTOR = "process_inbox_batch"
+#: The push actor (``hub.services.backlog.PUSH_PROCESS_ACTOR``: what webhooks stored).
+PUSH_ACTOR = "process_push_batch"
 #: The most ids one merged message carries (``hub.services.backlog.MAX_BATCH_IDS``): webhook pushes.
 MERGED_IDS = 200
 #: The most ids one merged ``process_inbox_batch`` message carries: five TMC consumes of 200. A
@@ -107,14 +109,21 @@ def add(session: AsyncSession, actor: str, *args: Any, **kwargs: Any) -> None:
     session.sync_session.info[_PENDING_KEY] = True
 
 
-async def take_unpublished(session: AsyncSession, limit: int = 500) -> list[OutboxRow]:
+async def take_unpublished(session: AsyncSession, limit: int = 500, *,
+                           leave: tuple[tuple[str, ...], datetime] | None = None) -> list[OutboxRow]:
     """Up to ``limit`` unpublished rows, oldest first.
 
     On PostgreSQL the rows are locked (``FOR UPDATE SKIP LOCKED``) until the caller's transaction
     ends, so several relays share the work without sending a row twice; mark them published in
     that same transaction. SQLite serialises writers, so a plain read suffices there.
+
+    ``leave=(actors, since)``: rows of those actors created after ``since`` are not taken (another
+    relay sends them: a worker leaves fresh push batches to the API's relay, ``hub.queue.relay``).
     """
     stmt = select(OutboxRow).where(OutboxRow.published_at.is_(None)).order_by(OutboxRow.id).limit(limit)
+    if leave is not None:
+        actors, since = leave
+        stmt = stmt.where(or_(OutboxRow.actor.not_in(actors), OutboxRow.created_at <= since))
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     return list((await session.execute(stmt)).scalars().all())

@@ -16,6 +16,12 @@ ago) the pass's ingest rows are merged among themselves and the last message, if
 cap, is held back — left unpublished — until ``INGEST_PACE_S`` after that send, when the relay
 wakes by itself and sends it merged with the consumes committed meanwhile. Everything else goes out
 at once. Held rows are only left unpublished: another relay may send them (at least once either way).
+
+A ``hub worker`` beside ``hub serve`` leaves push batches younger than ``API_GRACE_S`` to the API's
+relay (``hub.api.outbox_relay``), which the commit that stored them wakes: when both relays took a
+push stream's rows as they came, each sent small messages in turn and the worker processed the
+stream in many small batches (a list call, a transaction and a follow-up each). It still sends push
+batches the API's relay has left (an API process that stopped between commit and send).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -61,6 +68,9 @@ _install_commit_hook()
 #: (0.25 s gathered too few once the workers' consumers were woken at once: ``bench/README.md``,
 #: "An idle hub"); a lone batch (no ingest message sent for this long) goes out at once.
 INGEST_PACE_S = 0.5
+#: In a ``hub worker`` (pushes reach ``hub serve``, whose relay sends them), how old a push batch
+#: row must be before this relay takes it (``run_relay_forever(api_grace_s=…)``).
+API_GRACE_S = 2.0
 #: Added to a held message's due time before the relay wakes for it, so that the pass it wakes for
 #: finds it due (timers may fire a hair early) instead of holding it again.
 _DUE_SLACK_S = 0.002
@@ -87,7 +97,8 @@ class IngestPace:
         return self.last_sent is not None and at < self.last_sent + self.pace_s
 
 
-async def relay_outbox(database: Any, runtime: Any, limit: int = 500, *, pace: IngestPace | None = None) -> int:
+async def relay_outbox(database: Any, runtime: Any, limit: int = 500, *, pace: IngestPace | None = None,
+                       api_grace_s: float = 0.0) -> int:
     """Send up to ``limit`` committed, unpublished outbox rows; returns how many were handled
     (sent, or dead-lettered). Consecutive rows of a batch-processing actor go out as one message
     (``hub.db.outbox.merged_messages``: up to 1,000 ids for ingest, 200 for pushes): a burst of
@@ -99,14 +110,18 @@ async def relay_outbox(database: Any, runtime: Any, limit: int = 500, *, pace: I
     counted; ``pace.held`` and ``pace.due`` say which rows and until when. Without ``pace`` every
     row taken is sent now.
 
+    With ``api_grace_s`` push batch rows younger than that are left to the API's relay.
+
     Rows whose actor this runtime does not know (a plugin removed since) become dead letters
     rather than blocking the outbox.
     """
     from hub.db import dead_letters, outbox
+    from hub.db.tables import utcnow
 
     held: list[int] = []
+    leave = ((outbox.PUSH_ACTOR,), utcnow() - timedelta(seconds=api_grace_s)) if api_grace_s > 0 else None
     async with database.transaction() as session:
-        rows = await outbox.take_unpublished(session, limit)
+        rows = await outbox.take_unpublished(session, limit, leave=leave)
         if not rows:
             if pace is not None:
                 pace.held, pace.due = (), None
@@ -183,11 +198,12 @@ async def run_relay_forever(
     *,
     limit: int = 500,
     pace: IngestPace | None = None,
+    api_grace_s: float = 0.0,
 ) -> None:
     """Relay until ``stop_event`` is set (or the task is cancelled): every ``interval_s`` (doubling
     up to ``IDLE_INTERVAL_S`` while polls find nothing), at once after ``kick_relay()``, back to
     back while there is a backlog, and when ingest rows it held back fall due (``pace``, by default
-    a fresh ``IngestPace``: see the module's docstring)."""
+    a fresh ``IngestPace``: see the module's docstring). ``api_grace_s``: see ``API_GRACE_S``."""
     from hub.db.engine import database_for_loop
 
     database = database_for_loop(database_url)
@@ -203,7 +219,7 @@ async def run_relay_forever(
         while not stop.is_set():
             wake.clear()
             try:
-                sent = await relay_outbox(database, runtime, limit, pace=pace)
+                sent = await relay_outbox(database, runtime, limit, pace=pace, api_grace_s=api_grace_s)
                 failures = 0
             except Exception:
                 failures += 1

@@ -15,14 +15,15 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from hub.db import dead_letters, outbox
 from hub.db.engine import database_for_loop
-from hub.db.tables import DeadLetterRow, IdempotencyKeyRow, InboxRow
+from hub.db.tables import DeadLetterRow, IdempotencyKeyRow, InboxRow, OutboxRow, utcnow
 from hub.db.upsert import insert_ignore
 from hub.errors import LockBusyError, PermanentError, RetryableError, ThrottledError
 from hub.queue import relay as relay_module
@@ -280,6 +281,27 @@ async def test_a_burst_of_stored_push_batches_goes_out_as_one_processing_message
     assert runtime.sent == [(PUSH_PROCESS_ACTOR, ([1, 2, 3, 4, 5],), {}), ("confirm_shipment", (9,), {}),
                             (PUSH_PROCESS_ACTOR, ([6],), {})]
     assert await relay_outbox(database, runtime) == 0, "every row is marked published"
+
+
+async def test_a_workers_relay_leaves_fresh_push_batches_to_the_apis_relay(database) -> None:
+    """In ``hub worker`` the relay leaves push batches younger than the grace to ``hub serve``'s relay
+    (when both took a push stream's rows as they came, the stream reached the worker as many small
+    batches); everything else goes out at once, and push rows the API left are sent once stale."""
+    async with database.transaction() as session:
+        outbox.add(session, PUSH_PROCESS_ACTOR, [1, 2])
+        outbox.add(session, PROCESS_ACTOR, [3])
+        outbox.add(session, "confirm_shipment", 9)
+        outbox.add(session, PUSH_PROCESS_ACTOR, [4])
+    runtime = _Sent()
+    assert await relay_outbox(database, runtime, api_grace_s=2.0) == 2
+    assert runtime.sent == [(PROCESS_ACTOR, ([3],), {}), ("confirm_shipment", (9,), {})]
+    assert await _unpublished(database) == 2, "the push rows are left unpublished, not lost"
+
+    async with database.transaction() as session:  # the API's relay never sent them: they grow stale
+        await session.execute(update(OutboxRow).values(created_at=utcnow() - timedelta(seconds=3)))
+    assert await relay_outbox(database, runtime, api_grace_s=2.0) == 2
+    assert runtime.sent[2:] == [(PUSH_PROCESS_ACTOR, ([1, 2, 4],), {})]
+    assert await _unpublished(database) == 0
 
 
 class _Clock:
