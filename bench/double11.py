@@ -139,6 +139,7 @@ class Result:
     inbox: dict[str, int] = field(default_factory=dict)
     dead_letters: int = 0
     dirty_left: int = 0
+    waiting_left: int = 0  # dirty listings waiting for units another shop holds (``DIRTY_SPLIT``)
     rss: dict[str, RssFigures] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per process, first create → settled
     replay_s: float = 0.0
@@ -303,15 +304,30 @@ async def shown_by_hub(dsn: str, skus: list[str]) -> dict[tuple[str, str], int |
     return {(r["shop"], r["merchant_sku"]): r["shown"] for r in rows}
 
 
+#: Dirty listings, split into those the hub can still push and those of a partitioned SKU that
+#: want more than they hold while nothing is free (available − every shop's exposure ≤ 0): they
+#: wait for units another shop holds — one that takes absolute values only is not lowered
+#: without room for its lower value — and move when that shop sells or the stock changes.
+DIRTY_SPLIT = """
+    WITH free AS (
+        SELECT cs.merchant_sku,
+               (SELECT coalesce(sum(s.on_hand - s.reserved), 0) FROM stock s WHERE s.merchant_sku = cs.merchant_sku)
+               - sum(coalesce(cs.exposure, 0)) AS free
+        FROM channel_stock cs GROUP BY cs.merchant_sku)
+    SELECT count(*) FILTER (WHERE NOT waiting) AS dirty, count(*) FILTER (WHERE waiting) AS waiting
+    FROM (SELECT coalesce(cs.exposure < cs.target AND f.free <= 0, false) AS waiting
+          FROM channel_stock cs JOIN free f ON f.merchant_sku = cs.merchant_sku WHERE cs.dirty) listed"""
+
+
 async def hub_counts(dsn: str) -> dict[str, int]:
     connection = await asyncpg.connect(dsn, timeout=10)
     try:
         row = await connection.fetchrow(
             """SELECT (SELECT count(*) FROM orders) AS orders,
                       (SELECT count(*) FROM inbox WHERE status IN ('pending', 'failed')) AS inbox_open,
-                      (SELECT count(*) FROM channel_stock WHERE dirty) AS dirty,
                       (SELECT count(*) FROM outbox) AS outbox""")
-        return dict(row)
+        split = await connection.fetchrow(DIRTY_SPLIT)
+        return {**dict(row), "dirty": int(split["dirty"]), "waiting": int(split["waiting"])}
     finally:
         await connection.close()
 
@@ -414,7 +430,8 @@ async def analyse(dsn: str, log: CreatedLog, shops: list[Shop], result: Result, 
         inbox = await connection.fetch("SELECT status, count(*) AS n FROM inbox GROUP BY status")
         result.inbox = {r["status"]: int(r["n"]) for r in inbox}
         result.dead_letters = int(await connection.fetchval("SELECT count(*) FROM dead_letters"))
-        result.dirty_left = int(await connection.fetchval("SELECT count(*) FROM channel_stock WHERE dirty"))
+        split = await connection.fetchrow(DIRTY_SPLIT)
+        result.dirty_left, result.waiting_left = int(split["dirty"]), int(split["waiting"])
     finally:
         await connection.close()
 
@@ -653,7 +670,8 @@ def report(result: Result, args: argparse.Namespace) -> str:
         if f and f.lost:
             lines.append(f"  lost in {key}: {f.lost:,}, e.g. {', '.join(f.lost_sample)}")
     lines.append(f"stored twice: {result.stored_twice}; inbox {dict(sorted(result.inbox.items()))}; "
-                 f"dead letters {result.dead_letters}; stock rows still to push {result.dirty_left}")
+                 f"dead letters {result.dead_letters}; stock rows still to push {result.dirty_left}, "
+                 f"waiting for units another shop holds {result.waiting_left}")
     lines.append("")
     lines.append("orders stored /s (sustained):")
     if result.burst_rate is not None and result.burst_window_s is not None:
