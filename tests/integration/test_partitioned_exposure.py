@@ -111,34 +111,6 @@ async def test_an_absolute_only_shop_is_counted_for_the_whole_value_it_is_sent(d
         await close_hub(hub)
 
 
-async def test_an_absolute_only_shop_holding_the_last_units_is_not_woken_for_nothing(
-    database_url: str,  # noqa: F811
-) -> None:
-    """Shop-a sold its share; the last 5 units are shop-b's, which takes absolute values only and
-    cannot be lowered without room for its lower value (an overwrite could hand back units it
-    sold unseen). Shop-a's job is capped and leaves its listing dirty for later, but does not
-    wake shop-b: a woken shop-b would do nothing, and the capped job would recheck, twice a
-    second, for as long as nothing changed."""
-    hub = make_hub(database_url, stock_groups=PARTITIONED, absolute_only=("shop-b",))
-    a, b = hub.fakes["shop-a"], hub.fakes["shop-b"]  # type: ignore[attr-defined]
-    try:
-        await _start(hub)
-        a.buyer_orders("HOT", 5)
-        await _sale(hub, "shop-a", 5)
-        assert (await push.push_shop(hub, "shop-b")).pushed == 0  # 5 > its share, no room to lower it
-        report = await push.push_shop(hub, "shop-a")
-        assert (report.pushed, report.capped) == (0, 1)
-        assert (await _exposure(hub, "shop-a")).dirty, "left dirty for when units come back"
-        assert not (await _exposure(hub, "shop-b")).dirty, "not woken: it cannot give anything back now"
-        assert a.shows["HOT"] + b.shows["HOT"] <= await _available(hub)
-        b.buyer_orders("HOT", 4)  # shop-b sells; once the hub has seen it, shop-a gets what is free
-        await _sale(hub, "shop-b", 4)
-        await push.push_shop(hub, "shop-a")
-        assert a.shows["HOT"] + b.shows["HOT"] <= await _available(hub) == 1
-    finally:
-        await close_hub(hub)
-
-
 async def test_a_change_whose_answer_was_lost_is_sent_again_with_its_key_and_applied_once(
     database_url: str,  # noqa: F811
 ) -> None:

@@ -38,7 +38,6 @@ import structlog
 from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.connectors import Capability, declared
 from contracts.inventory import StockPushResult
 from hub.db.tables import ChannelStockRow, ListingRow, SkuRow, StockRow
 from hub.services.stock.allocation import Move, MoveKind, plan_partitioned
@@ -273,8 +272,7 @@ async def plan_shop(hub: Hub, shop: str, by_sku: Mapping[str, list[int]], target
                                                move, key, cs.dirty_since, bootstrap=cs.exposure is None))
             if capped_here:
                 holding = [cs for cs, _ in rows if cs.shop != shop and cs.exposure is not None
-                           and cs.exposure > shop_targets.get(cs.shop, 0)
-                           and _gives_back(hub, cs, shop_targets.get(cs.shop, 0), free)]
+                           and cs.exposure > shop_targets.get(cs.shop, 0)]
                 if holding:
                     await session.execute(update(ChannelStockRow).where(
                         ChannelStockRow.id.in_([cs.id for cs in holding]), ChannelStockRow.dirty.is_(False))
@@ -283,25 +281,6 @@ async def plan_shop(hub: Hub, shop: str, by_sku: Mapping[str, list[int]], target
     if plan.settled:
         log.info("stock.settled", shop=shop, units=plan.settled)
     return plan
-
-
-def _gives_back(hub: Hub, cs: ChannelStockRow, target: int, free: int) -> bool:
-    """Whether a push job of ``cs``'s shop would lower it now (``plan_partitioned`` with what is
-    free after this job's grants). Only such a shop is worth waking for a capped listing: a shop
-    that takes absolute values only is lowered only when there is room for its lower value (an
-    overwrite may hand back units it sold unseen), and one whose surplus is sales on their way is
-    not lowered at all, so waking either would only wake it, and recheck the capped shop, every
-    ``CAPPED_RECHECK_MS`` for as long as nothing changes. Those units come back when the shop
-    sells, settles, or the group's stock changes; the capped listing stays dirty for then."""
-    if cs.pushed_at is None:
-        return True  # its first value is still unconfirmed: what it shows is unknown
-    try:
-        connector = hub.accounts().channel(cs.shop)
-    except Exception:  # not configured (any more): nothing would push it
-        return False
-    move = plan_partitioned(target, cs.exposure, free, adjustable=declared(type(connector), Capability.ADJUST_STOCK),
-                            shows_at_most=cs.anchor_value if cs.anchor_at is not None else None)
-    return move.kind in (MoveKind.LOWER, MoveKind.SET)
 
 
 async def _write(session: AsyncSession, row_id: int, values: Mapping[str, Any]) -> None:
