@@ -110,20 +110,19 @@ def add(session: AsyncSession, actor: str, *args: Any, **kwargs: Any) -> None:
 
 
 async def take_unpublished(session: AsyncSession, limit: int = 500, *,
-                           leave: tuple[tuple[str, ...], datetime] | None = None) -> list[OutboxRow]:
+                           pushes_after: datetime | None = None) -> list[OutboxRow]:
     """Up to ``limit`` unpublished rows, oldest first.
 
     On PostgreSQL the rows are locked (``FOR UPDATE SKIP LOCKED``) until the caller's transaction
     ends, so several relays share the work without sending a row twice; mark them published in
     that same transaction. SQLite serialises writers, so a plain read suffices there.
 
-    ``leave=(actors, since)``: rows of those actors created after ``since`` are not taken (another
-    relay sends them: a worker leaves fresh push batches to the API's relay, ``hub.queue.relay``).
+    ``pushes_after``: push batch rows (``PUSH_ACTOR``) created after it are not taken (the API's
+    relay sends them: a worker leaves fresh ones to it, ``hub.queue.relay``).
     """
     stmt = select(OutboxRow).where(OutboxRow.published_at.is_(None)).order_by(OutboxRow.id).limit(limit)
-    if leave is not None:
-        actors, since = leave
-        stmt = stmt.where(or_(OutboxRow.actor.not_in(actors), OutboxRow.created_at <= since))
+    if pushes_after is not None:
+        stmt = stmt.where(or_(OutboxRow.actor != PUSH_ACTOR, OutboxRow.created_at <= pushes_after))
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     return list((await session.execute(stmt)).scalars().all())

@@ -119,9 +119,9 @@ async def relay_outbox(database: Any, runtime: Any, limit: int = 500, *, pace: I
     from hub.db.tables import utcnow
 
     held: list[int] = []
-    leave = ((outbox.PUSH_ACTOR,), utcnow() - timedelta(seconds=api_grace_s)) if api_grace_s > 0 else None
+    pushes_after = utcnow() - timedelta(seconds=api_grace_s) if api_grace_s > 0 else None
     async with database.transaction() as session:
-        rows = await outbox.take_unpublished(session, limit, leave=leave)
+        rows = await outbox.take_unpublished(session, limit, pushes_after=pushes_after)
         if not rows:
             if pace is not None:
                 pace.held, pace.due = (), None

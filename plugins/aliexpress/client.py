@@ -239,9 +239,8 @@ class DailyQuota:
 
     async def record_ban(self) -> None:
         """The platform said the quota is spent: refuse calls until Beijing midnight."""
-        day = self.now().astimezone(BEIJING).date().isoformat()
-        self._banned = day
-        await self.state.set(self._ban_key(), day)
+        self._banned = self._today(self.now())
+        await self.state.set(self._ban_key(), self._banned)
 
     def _refusal(self, now: datetime, why: str) -> QuotaBanError:
         return QuotaBanError(
